@@ -1,0 +1,1 @@
+/* daemon/config.c: not written yet. */

@@ -1,0 +1,1 @@
+/* daemon/imap.c: not written yet. */

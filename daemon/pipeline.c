@@ -1,0 +1,1 @@
+/* daemon/pipeline.c: not written yet. */

@@ -1,0 +1,1 @@
+/* daemon/store.c: not written yet. */

@@ -1,0 +1,102 @@
+/* daemon/store.h: keel's state, every byte of it, in one SQLite file (WAL,
+ * foreign keys on, schema migrated by PRAGMA user_version). Every SQLite
+ * failure becomes a GError in exactly one place (store.c).
+ *
+ * Entry points:
+ *   store_open()            open/create + migrate
+ *   store_folder_*()        per-folder sync state (UIDVALIDITY, last UID)
+ *   store_add_message()     one message + its thread + folder last UID, one transaction
+ *   store_save_verdict()    rule scores of a message (called inside the same transaction)
+ *   store_list_threads()    rows for `keel threads`
+ *   store_account_*()       per-account poll status for `keel status`
+ */
+#pragma once
+
+#include <glib.h>
+#include "filters/message.h"
+
+#define KEEL_STORE_ERROR (keel_store_error_quark())
+GQuark keel_store_error_quark(void);
+typedef enum {
+  KEEL_STORE_ERROR_OPEN,    /* cannot open or create the database file */
+  KEEL_STORE_ERROR_SCHEMA,  /* newer schema than this keel, or a migration failed */
+  KEEL_STORE_ERROR_BUSY,    /* locked by another process: temporary */
+  KEEL_STORE_ERROR_FAILED   /* any other SQLite failure */
+} KeelStoreError;
+
+typedef struct Store Store;
+
+Store *store_open(const char *path, GError **error);
+void store_close(Store *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close)
+int store_schema_version(Store *store);
+
+/* Transactions. store_add_message() opens its own unless one is open. */
+gboolean store_begin(Store *store, GError **error);
+gboolean store_commit(Store *store, GError **error);
+void store_rollback(Store *store);
+
+/* Folder sync state. A folder is (account, name). */
+gint64 store_folder_ensure(Store *store, const char *account, const char *folder, GError **error);
+gboolean store_folder_state(Store *store, gint64 folder_id, guint32 *uidvalidity,
+                            guint32 *last_uid, GError **error);
+/* A new UIDVALIDITY: remember it and restart from UID 0 (messages already
+ * stored stay; Message-ID de-duplicates the re-scan). */
+gboolean store_folder_reset(Store *store, gint64 folder_id, guint32 uidvalidity, GError **error);
+/* Advances last_uid (never backwards) without storing a message (e.g. a UID
+ * that vanished or was too large to keep). */
+gboolean store_folder_advance(Store *store, gint64 folder_id, guint32 uid, GError **error);
+
+typedef enum { STORE_DIRECTION_IN, STORE_DIRECTION_OUT } StoreDirection;
+
+typedef struct {
+  gint64 folder_id;           /* 0: not from a folder (keel import) */
+  guint32 uid;                /* the UID in that folder; advances last_uid */
+  StoreDirection direction;
+  const char *client_id;      /* borrowed, NULL = not a known client */
+  gboolean first_sync;        /* stored by the first sync of a folder: never answered */
+} StoreOrigin;
+
+typedef enum { STORE_ADDED, STORE_DUPLICATE } StoreAddResult;
+
+/* Stores `raw` and the parsed `message`, threads it (References/In-Reply-To,
+ * else normalised subject + same client), and advances the folder's last UID,
+ * all in one transaction (or inside the caller's). A Message-ID already
+ * stored gives STORE_DUPLICATE and changes nothing but the folder's UID.
+ * `*row_id` (may be NULL) receives the message's row id. */
+StoreAddResult store_add_message(Store *store, const StoreOrigin *origin, GBytes *raw,
+                                 const KeelMessage *message, gint64 *row_id, GError **error);
+
+/* One rule hit, as stored. */
+typedef struct {
+  const char *rule;
+  const char *dimension;
+  double points;
+  const char *match;
+  gint64 start, end;  /* byte offsets in the searched text */
+  const char *where;  /* subject, text, quoted, body, header:..., from, signal */
+} StoreHit;
+
+/* Replaces the scores of message `row_id`: per-dimension points (name -> double
+ * in `scores`, a GHashTable of char* -> double*), hits (of StoreHit*), and the
+ * verdict; then recomputes the thread's risk via `thread_risk` supplied by caller. */
+gboolean store_save_verdict(Store *store, gint64 row_id, GHashTable *scores, GPtrArray *hits,
+                            gboolean risky, int urgency, const char *payment,
+                            const char *flags_csv, GError **error);
+gboolean store_set_thread_risk(Store *store, gint64 thread_id, double risk, GError **error);
+
+typedef struct {
+  gint64 id;
+  char *client;        /* owned, NULL = unknown */
+  char *subject;       /* owned */
+  gint64 message_count;
+  GDateTime *last_date;/* owned, UTC */
+  double risk;
+} StoreThreadRow;
+void store_thread_row_free(StoreThreadRow *row);
+/* Threads, most recent first. Returns a GPtrArray of StoreThreadRow* (owned). */
+GPtrArray *store_list_threads(Store *store, GError **error);
+
+/* Per-account poll status, shown by `keel status`. */
+gboolean store_account_record_poll(Store *store, const char *account, GDateTime *when,
+                                   const char *error_text /* NULL = success */, GError **error);

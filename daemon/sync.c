@@ -1,0 +1,1 @@
+/* daemon/sync.c: not written yet. */

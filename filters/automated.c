@@ -1,0 +1,1 @@
+/* filters/automated.c: not written yet. */

@@ -1,0 +1,1 @@
+/* filters/html.c: not written yet. */

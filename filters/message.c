@@ -1,0 +1,1 @@
+/* filters/message.c: not written yet. */

@@ -1,0 +1,1 @@
+/* filters/quote.c: not written yet. */

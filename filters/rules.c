@@ -1,0 +1,1 @@
+/* filters/rules.c: not written yet. */

@@ -1,0 +1,1 @@
+/* filters/score.c: not written yet. */

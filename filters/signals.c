@@ -1,0 +1,1 @@
+/* filters/signals.c: not written yet. */

@@ -1,0 +1,8 @@
+/* tests/unit/test-store.c: not written yet. */
+#include <glib.h>
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  return g_test_run();
+}
