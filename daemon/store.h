@@ -63,9 +63,11 @@ typedef enum { STORE_ADDED, STORE_DUPLICATE } StoreAddResult;
  * else normalised subject + same client), and advances the folder's last UID,
  * all in one transaction (or inside the caller's). A Message-ID already
  * stored gives STORE_DUPLICATE and changes nothing but the folder's UID.
- * `*row_id` (may be NULL) receives the message's row id. */
+ * `*row_id` and `*thread_id` (each may be NULL) receive the message's row id and
+ * its thread's id (also for a duplicate). */
 StoreAddResult store_add_message(Store *store, const StoreOrigin *origin, GBytes *raw,
-                                 const KeelMessage *message, gint64 *row_id, GError **error);
+                                 const KeelMessage *message, gint64 *row_id,
+                                 gint64 *thread_id, GError **error);
 
 /* One rule hit, as stored. */
 typedef struct {
@@ -77,11 +79,11 @@ typedef struct {
   const char *where;  /* subject, text, quoted, body, header:..., from, signal */
 } StoreHit;
 
-/* Replaces the scores of message `row_id`: per-dimension points (name -> double
- * in `scores`, a GHashTable of char* -> double*), hits (of StoreHit*), and the
- * verdict; then recomputes the thread's risk via `thread_risk` supplied by caller. */
+/* Replaces the scores of message `row_id`: per-dimension points (`scores`, a
+ * GHashTable of char* -> double*), hits (of StoreHit*), and the verdict
+ * (`risk`: the message's own risk points, used for the thread's risk). */
 gboolean store_save_verdict(Store *store, gint64 row_id, GHashTable *scores, GPtrArray *hits,
-                            gboolean risky, int urgency, const char *payment,
+                            double risk, gboolean risky, int urgency, const char *payment,
                             const char *flags_csv, GError **error);
 gboolean store_set_thread_risk(Store *store, gint64 thread_id, double risk, GError **error);
 
@@ -96,6 +98,35 @@ typedef struct {
 void store_thread_row_free(StoreThreadRow *row);
 /* Threads, most recent first. Returns a GPtrArray of StoreThreadRow* (owned). */
 GPtrArray *store_list_threads(Store *store, GError **error);
+
+/* One stored message, handed to a store_foreach_message() callback. All
+ * fields are borrowed for the duration of the callback. */
+typedef struct {
+  gint64 row_id;
+  gint64 thread_id;
+  GBytes *raw;
+  StoreDirection direction;
+  const char *client_id;  /* NULL = unknown */
+  GDateTime *date;        /* the message's Date (UTC) */
+  GDateTime *received;    /* when keel stored it (UTC) */
+} StoreMessageRow;
+typedef gboolean (*StoreMessageFunc)(const StoreMessageRow *row, gpointer user_data, GError **error);
+/* Calls `func` for every stored message whose Date is at or after `since`
+ * (NULL: all), oldest first. Stops at the first callback that returns FALSE. */
+gboolean store_foreach_message(Store *store, GDateTime *since, StoreMessageFunc func,
+                               gpointer user_data, GError **error);
+
+/* One message of a thread, for thread risk and history signals. */
+typedef struct {
+  gint64 row_id;
+  GDateTime *date;         /* owned, UTC */
+  StoreDirection direction;
+  double risk;             /* 0 when not scored yet */
+  gboolean scored;
+} StoreThreadEntry;
+void store_thread_entry_free(StoreThreadEntry *entry);
+/* The messages of `thread_id`, oldest first: a GPtrArray of StoreThreadEntry* (owned). */
+GPtrArray *store_thread_entries(Store *store, gint64 thread_id, GError **error);
 
 /* Per-account poll status, shown by `keel status`. */
 gboolean store_account_record_poll(Store *store, const char *account, GDateTime *when,
