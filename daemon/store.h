@@ -131,3 +131,24 @@ GPtrArray *store_thread_entries(Store *store, gint64 thread_id, GError **error);
 /* Per-account poll status, shown by `keel status`. */
 gboolean store_account_record_poll(Store *store, const char *account, GDateTime *when,
                                    const char *error_text /* NULL = success */, GError **error);
+
+typedef struct {
+  char *account;          /* owned */
+  char *folder;           /* owned */
+  guint32 uidvalidity;    /* 0 = never synced */
+  guint32 last_uid;
+  gint64 messages;        /* messages stored from this folder */
+} StoreFolderRow;
+void store_folder_row_free(StoreFolderRow *row);
+/* All folders, by account then name: a GPtrArray of StoreFolderRow* (owned). */
+GPtrArray *store_list_folders(Store *store, GError **error);
+
+typedef struct {
+  char *account;          /* owned */
+  GDateTime *last_poll;   /* owned, UTC, last successful poll; NULL = never */
+  char *last_error;       /* owned, NULL = the last poll succeeded */
+  GDateTime *last_error_at; /* owned, NULL when no error recorded */
+} StoreAccountRow;
+void store_account_row_free(StoreAccountRow *row);
+/* Every account that ever polled: a GPtrArray of StoreAccountRow* (owned). */
+GPtrArray *store_list_accounts(Store *store, GError **error);
