@@ -59,6 +59,9 @@ typedef struct {
   gsize max_message_size;  /* bytes, default 25 MB */
   GPtrArray *accounts;     /* owned, of KeelAccount* */
   GPtrArray *clients;      /* owned, of KeelClient* */
+  char *digest_at;         /* owned, [digest] at = "HH:MM" local; NULL = none (reserved) */
+  char **digest_to;        /* owned strv, [digest] to; NULL = none (reserved) */
+  GHashTable *lines;       /* owned, private: "group" / "group\nkey" -> line number */
 } KeelConfig;
 
 /* --config, else $KEEL_CONFIG, else /etc/keel/keel.conf. Returns a new string. */
@@ -78,6 +81,16 @@ const KeelClient *config_client_for_address(const KeelConfig *config, const char
  * group or others) or password_command. Returns a new string the caller must
  * wipe and free; never logs it. */
 char *config_account_password(const KeelAccount *account, GError **error);
+
+/* The file checks `keel config check` adds to config_load(): every password
+ * file exists, is a regular file and is not readable by group or others;
+ * every ca_file is readable. Reads no secret. On problems returns FALSE with
+ * KEEL_CONFIG_ERROR_SECRET and one `file:line: message` per line. */
+gboolean config_check_files(const KeelConfig *config, GError **error);
+
+/* TRUE when `address` is the user of one of the accounts (case-insensitive):
+ * mail from it is mail the VA sent. */
+gboolean config_is_own_address(const KeelConfig *config, const char *address);
 
 /* Parses "Mon-Fri 09:00-17:30" (also "Mon,Wed,Fri 08:00-16:00"). */
 gboolean config_parse_business_hours(const char *text, KeelBusinessHours *out, GError **error);
