@@ -1,1 +1,212 @@
-/* filters/html.c: not written yet. */
+/* filters/html.c: the text of an HTML part, for messages that have no
+ * text/plain part.
+ *
+ * How it works: libxml2's forgiving HTML parser (htmlReadMemory with RECOVER,
+ * NONET, no error output) builds a tree; html_to_text() walks it without
+ * recursion (so a deeply nested document cannot exhaust the stack) and writes
+ * text into a GString the way a mail client would show it: runs of white space
+ * collapse to one space, block elements (p, div, li, tr, h1...) start and end
+ * lines, <br> breaks a line, table cells are separated by a space, <style>,
+ * <script>, <head> and comments are skipped, and lines inside <blockquote> get
+ * one "> " per level so quote.c can tell them from new text.
+ *
+ * Entry point: html_to_text(). Must never touch the network (NONET) or print
+ * libxml2 diagnostics.
+ */
+#include "filters/html.h"
+
+#include <string.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/tree.h>
+
+typedef struct {
+  GString *out;
+  guint quote_depth; /* open <blockquote> elements */
+  gboolean line_has_text; /* something visible written since the last newline */
+  gboolean pending_space; /* white space seen; written before the next word */
+} HtmlWriter;
+
+static const char *const html_block_elements[] = {
+  "p", "div", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+  "pre", "hr", "section", "article", "header", "footer", "dd", "dt", "dl", "address",
+  "center", "form", "fieldset", "nav", "aside", "main", "figure", "caption", "tbody",
+  "thead", "tfoot", "blockquote", NULL,
+};
+
+static gboolean html_name_in(const xmlChar *name, const char *const *names)
+{
+  for (guint i = 0; names[i] != NULL; i++)
+    if (g_ascii_strcasecmp((const char *)name, names[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean html_is_block(const xmlNode *node)
+{
+  return html_name_in(node->name, html_block_elements);
+}
+
+static gboolean html_is_skipped(const xmlNode *node)
+{
+  static const char *const skipped[] = { "style", "script", "head", "title", "noscript",
+                                         "template", "object", "svg", NULL };
+  return html_name_in(node->name, skipped);
+}
+
+static gboolean html_is(const xmlNode *node, const char *name)
+{
+  return g_ascii_strcasecmp((const char *)node->name, name) == 0;
+}
+
+/* Starts a new line (once: never two in a row from block boundaries). */
+static void html_end_line(HtmlWriter *w)
+{
+  if (w->line_has_text)
+    g_string_append_c(w->out, '\n');
+  w->line_has_text = FALSE;
+  w->pending_space = FALSE;
+}
+
+/* A hard line break (<br>): always writes a newline, even on an empty line. */
+static void html_break_line(HtmlWriter *w)
+{
+  g_string_append_c(w->out, '\n');
+  w->line_has_text = FALSE;
+  w->pending_space = FALSE;
+}
+
+static void html_start_text(HtmlWriter *w)
+{
+  if (!w->line_has_text) {
+    for (guint i = 0; i < w->quote_depth; i++)
+      g_string_append(w->out, "> ");
+    w->line_has_text = TRUE;
+  } else if (w->pending_space) {
+    g_string_append_c(w->out, ' ');
+  }
+  w->pending_space = FALSE;
+}
+
+/* Appends a text node's content with white space collapsed. */
+static void html_write_text(HtmlWriter *w, const char *text)
+{
+  const char *p = text;
+  while (*p != '\0') {
+    if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f') {
+      w->pending_space = TRUE;
+      p++;
+      continue;
+    }
+    const char *word = p;
+    while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\f')
+      p++;
+    html_start_text(w);
+    g_string_append_len(w->out, word, p - word);
+  }
+}
+
+static void html_leave(HtmlWriter *w, const xmlNode *node);
+
+/* Called when the walk enters `node`. Returns TRUE to descend into its
+ * children (html_leave() follows after them); an element without children is
+ * left at once. */
+static gboolean html_enter(HtmlWriter *w, const xmlNode *node)
+{
+  if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) {
+    if (node->content != NULL)
+      html_write_text(w, (const char *)node->content);
+    return FALSE;
+  }
+  if (node->type != XML_ELEMENT_NODE || html_is_skipped(node))
+    return FALSE;
+  if (html_is(node, "br")) {
+    html_break_line(w);
+    return FALSE;
+  }
+  if (html_is(node, "td") || html_is(node, "th"))
+    w->pending_space = w->line_has_text;
+  if (html_is_block(node))
+    html_end_line(w);
+  if (html_is(node, "blockquote"))
+    w->quote_depth++;
+  if (node->children != NULL)
+    return TRUE;
+  html_leave(w, node);
+  return FALSE;
+}
+
+/* Called when the walk leaves an element it descended into. */
+static void html_leave(HtmlWriter *w, const xmlNode *node)
+{
+  if (node->type != XML_ELEMENT_NODE)
+    return;
+  if (html_is_block(node))
+    html_end_line(w);
+  if (html_is(node, "blockquote") && w->quote_depth > 0)
+    w->quote_depth--;
+}
+
+/* Walks the tree under `root` depth-first without recursion. */
+static void html_walk(HtmlWriter *w, const xmlNode *root)
+{
+  const xmlNode *node = root->children;
+  while (node != NULL) {
+    if (html_enter(w, node)) {
+      node = node->children;
+      continue;
+    }
+    while (node != NULL && node != root && node->next == NULL) {
+      node = node->parent;
+      if (node != root)
+        html_leave(w, node);
+    }
+    if (node == NULL || node == root)
+      break;
+    node = node->next;
+  }
+}
+
+/* Drops trailing white space (and no-break spaces) from every line and keeps
+ * at most one empty line in a row. Returns a new string. */
+static char *html_tidy_lines(const GString *text)
+{
+  GString *out = g_string_sized_new(text->len);
+  guint blank_run = 0;
+  const char *p = text->str;
+  const char *end = text->str + text->len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', end - p);
+    const char *line_end = nl != NULL ? nl : end;
+    const char *last = line_end;
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t' ||
+                        (last - p >= 2 && (guchar)last[-2] == 0xC2 && (guchar)last[-1] == 0xA0)))
+      last -= (last[-1] == ' ' || last[-1] == '\t') ? 1 : 2;
+    if (last == p) {
+      blank_run++;
+    } else {
+      if (out->len > 0)
+        g_string_append(out, blank_run > 0 ? "\n\n" : "\n");
+      g_string_append_len(out, p, last - p);
+      blank_run = 0;
+    }
+    p = nl != NULL ? nl + 1 : end;
+  }
+  return g_string_free(out, FALSE);
+}
+
+char *html_to_text(const char *html, gsize len)
+{
+  if (html == NULL || len == 0 || len > G_MAXINT)
+    return g_strdup("");
+  htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
+                                  HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                  HTML_PARSE_NONET | HTML_PARSE_RECOVER |
+                                  HTML_PARSE_NOIMPLIED);
+  if (doc == NULL)
+    return g_strdup("");
+  g_autoptr(GString) out = g_string_sized_new(len / 4 + 16);
+  HtmlWriter writer = { .out = out };
+  html_walk(&writer, (const xmlNode *)doc);
+  xmlFreeDoc(doc);
+  return html_tidy_lines(out);
+}

@@ -71,6 +71,19 @@ typedef struct {
  * the bytes are not a message at all. The caller owns the result. */
 KeelMessage *message_parse(const guint8 *data, gsize len, GDateTime *received,
                            gsize max_size, GError **error);
+
+/* Parses the header section of a message of which only the first `head_len`
+ * bytes are at hand (the caller read no more because the whole message,
+ * `total_size` bytes, is over its size limit). The result has too_large set,
+ * size = total_size, no body text and no attachments. Same ownership and
+ * errors as message_parse(). */
+KeelMessage *message_parse_truncated(const guint8 *head, gsize head_len, gsize total_size,
+                                     GDateTime *received, GError **error);
+
+/* How many leading bytes of an over-size message are enough to find its whole
+ * header section (message_parse_truncated() reads no further). */
+#define KEEL_MESSAGE_HEAD_LIMIT (256u * 1024u)
+
 void message_free(KeelMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KeelMessage, message_free)
 

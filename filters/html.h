@@ -1,0 +1,11 @@
+/* filters/html.h: private to the parser. HTML part -> plain text with
+ * libxml2's HTML parser (never regex tag-stripping). Pure: no I/O. */
+#pragma once
+
+#include <glib.h>
+
+/* Turns `len` bytes of UTF-8 HTML into plain UTF-8 text: block elements and
+ * <br> become line breaks, <style>/<script>/<head> are skipped, link text is
+ * kept, and the lines of a <blockquote> are prefixed with "> " so the quote
+ * splitter sees them as quoted. Never NULL; the caller owns the result. */
+char *html_to_text(const char *html, gsize len);
