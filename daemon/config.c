@@ -437,7 +437,7 @@ static char *config_value(ConfigLoader *loader, const char *group, const char *k
   if (!g_key_file_has_key(loader->keyfile, group, key, NULL))
     return NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *value = g_key_file_get_string(loader->keyfile, group, key, &error);
+  g_autofree char *value = g_key_file_get_value(loader->keyfile, group, key, &error);
   if (!value) {
     config_problem(loader, group, key, "%s: %s", key, error->message);
     return NULL;

@@ -55,9 +55,14 @@ typedef struct {
   StoreDirection direction;
   const char *client_id;      /* borrowed, NULL = not a known client */
   gboolean first_sync;        /* stored by the first sync of a folder: never answered */
+  GDateTime *received;        /* borrowed: when keel got it; NULL = now */
 } StoreOrigin;
 
-typedef enum { STORE_ADDED, STORE_DUPLICATE } StoreAddResult;
+typedef enum {
+  STORE_ADDED,
+  STORE_DUPLICATE,
+  STORE_FAILED      /* `error` is set; nothing changed (the transaction rolled back) */
+} StoreAddResult;
 
 /* Stores `raw` and the parsed `message`, threads it (References/In-Reply-To,
  * else normalised subject + same client), and advances the folder's last UID,
@@ -89,13 +94,19 @@ gboolean store_set_thread_risk(Store *store, gint64 thread_id, double risk, GErr
 
 typedef struct {
   gint64 id;
-  char *client;        /* owned, NULL = unknown */
+  char *client;        /* owned: the client's name, NULL = unknown */
+  char *client_id;     /* owned, NULL = unknown */
+  char *counterpart;   /* owned: the other party's address when the thread began */
   char *subject;       /* owned */
   gint64 message_count;
   GDateTime *last_date;/* owned, UTC */
   double risk;
 } StoreThreadRow;
 void store_thread_row_free(StoreThreadRow *row);
+/* Records a client's display name (insert or update). store_add_message()
+ * adds a missing client with its id as name; this gives it its real name. */
+gboolean store_client_set(Store *store, const char *id, const char *name, GError **error);
+
 /* Threads, most recent first. Returns a GPtrArray of StoreThreadRow* (owned). */
 GPtrArray *store_list_threads(Store *store, GError **error);
 
@@ -112,7 +123,8 @@ typedef struct {
 } StoreMessageRow;
 typedef gboolean (*StoreMessageFunc)(const StoreMessageRow *row, gpointer user_data, GError **error);
 /* Calls `func` for every stored message whose Date is at or after `since`
- * (NULL: all), oldest first. Stops at the first callback that returns FALSE. */
+ * (NULL: all), oldest first. Stops at the first callback that returns FALSE.
+ * Messages stored as too large (no raw bytes kept) are skipped. */
 gboolean store_foreach_message(Store *store, GDateTime *since, StoreMessageFunc func,
                                gpointer user_data, GError **error);
 

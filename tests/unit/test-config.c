@@ -1,8 +1,422 @@
-/* tests/unit/test-config.c: not written yet. */
+/* tests/unit/test-config.c: keel.conf loading (daemon/config.c) and
+ * `keel config check`: a good file gives the right values, each kind of bad
+ * file gives the right `file:line: message`, password files and commands
+ * behave, and no secret ever reaches an error message.
+ * Fixtures: the .conf files in tests/data/config/. */
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "daemon/config.h"
+
+#define SECRET "hunter2"
+
+static char *fixture(const char *name)
+{
+  return g_test_build_filename(G_TEST_DIST, "data", "config", name, NULL);
+}
+
+/* Every error message a test sees goes through here. */
+static void assert_no_secret(const GError *error)
+{
+  if (error) {
+    g_assert_null(strstr(error->message, SECRET));
+    g_assert_null(strstr(error->message, "not-a-real-secret"));
+  }
+}
+
+static void test_good(void)
+{
+  g_autofree char *path = fixture("good.conf");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(config->database, ==, "/tmp/keel-test/keel.db");
+  g_assert_cmpstr(config->timezone, ==, "Europe/London");
+  g_assert_cmpint(config->business_hours.days, ==, 0x1f);
+  g_assert_cmpuint(config->business_hours.start_min, ==, 9 * 60);
+  g_assert_cmpuint(config->business_hours.end_min, ==, 17 * 60 + 30);
+  g_assert_cmpint(config->mode, ==, KEEL_MODE_AUTO);
+  g_assert_cmpuint(config->max_message_size, ==, 10 * 1024 * 1024);
+  g_assert_cmpuint(config->accounts->len, ==, 1);
+  const KeelAccount *account = config->accounts->pdata[0];
+  g_assert_cmpstr(account->name, ==, "main");
+  g_assert_cmpstr(account->imap, ==, "imaps://imap.example.com:993");
+  g_assert_cmpstr(account->smtp, ==, "smtp://smtp.example.com:587");
+  g_assert_cmpuint(g_strv_length(account->folders), ==, 3);
+  g_assert_cmpstr(account->folders[1], ==, "Clients");
+  g_assert_cmpstr(account->sent_folder, ==, "Sent Items");
+  g_assert_cmpuint(account->poll_interval, ==, 120);
+  g_assert_cmpuint(account->connect_timeout, ==, 20);
+  g_assert_cmpuint(account->read_timeout, ==, 45);
+  g_assert_false(account->allow_plaintext);
+  g_assert_null(account->password_file);
+  g_assert_cmpuint(config->clients->len, ==, 2);
+  const KeelClient *acme = config->clients->pdata[0];
+  g_assert_cmpstr(acme->id, ==, "acme");
+  g_assert_cmpstr(acme->name, ==, "Acme Lettings");
+  g_assert_cmpstr(acme->addresses[0], ==, "bob@acme.example");
+  g_assert_cmpstr(acme->timezone, ==, "Europe/Paris");
+  const KeelClient *talent = config->clients->pdata[1];
+  g_assert_cmpint(talent->date_order, ==, KEEL_DATE_ORDER_US);
+  g_assert_cmpstr(talent->timezone, ==, "Europe/London");
+  g_assert_cmpstr(config->digest_at, ==, "08:00");
+  g_assert_cmpstr(config->digest_to[0], ==, "jo@example.com");
+}
+
+static void test_defaults(void)
+{
+  g_autofree char *path = fixture("minimal.conf");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(config->database, ==, "/tmp/minimal.db");
+  g_assert_cmpstr(config->rules, ==, "/etc/keel/rules");
+  g_assert_cmpstr(config->timezone, ==, "Europe/London");
+  g_assert_cmpint(config->mode, ==, KEEL_MODE_REVIEW);
+  g_assert_cmpuint(config->max_message_size, ==, 25 * 1024 * 1024);
+  g_assert_cmpuint(config->accounts->len, ==, 0);
+  g_assert_null(config->digest_at);
+}
+
+/* ---- bad files: each gives its file:line: and a word of its message ---- */
+
+typedef struct {
+  const char *file;
+  int line;
+  const char *words;
+} BadCase;
+
+static const BadCase bad_cases[] = {
+  { "unknown-key.conf", 8, "unknown key 'pol_interval'" },
+  { "bad-timezone.conf", 3, "unknown time zone 'Europe/Londn'" },
+  { "bad-hours.conf", 2, "should look like 'Mon-Fri 09:00-17:30'" },
+  { "bad-hours-order.conf", 3, "ends before it starts" },
+  { "bad-mode.conf", 3, "mode must be review or auto" },
+  { "bad-url.conf", 2, "must start with imaps://" },
+  { "url-password.conf", 3, "must not hold a password" },
+  { "password-key.conf", 6, "never reads a password" },
+  { "two-passwords.conf", 5, "both password_file and password_command" },
+  { "no-password.conf", 4, "neither password_file nor password_command" },
+  { "relative-password-file.conf", 4, "absolute path" },
+  { "bad-poll.conf", 5, "poll_interval 2 is out of range" },
+  { "bad-bool.conf", 5, "true or false" },
+  { "bad-address.conf", 3, "'bob' is neither an address" },
+  { "no-addresses.conf", 3, "has no addresses" },
+  { "duplicate-address.conf", 5, "already listed for client 'acme'" },
+  { "bad-date-order.conf", 3, "date_order must be UK or US" },
+  { "bad-size.conf", 2, "max_message_size 'lots'" },
+  { "syntax.conf", 3, "expected 'key = value'" },
+  { "unknown-section.conf", 4, "unknown section [acount main]" },
+  { "key-outside.conf", 1, "before any [section]" },
+  { "bad-digest.conf", 2, "should be a time like 08:30" },
+};
+
+static void test_bad(gconstpointer data)
+{
+  const BadCase *bad = data;
+  g_autofree char *path = fixture(bad->file);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(path, &error);
+  g_assert_null(config);
+  g_assert_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_INVALID);
+  assert_no_secret(error);
+  g_autofree char *where = g_strdup_printf("%s:%d: ", path, bad->line);
+  g_auto(GStrv) lines = g_strsplit(error->message, "\n", -1);
+  gboolean found = FALSE;
+  for (int i = 0; lines[i]; i++) {
+    g_assert_true(g_str_has_prefix(lines[i], path));
+    if (g_str_has_prefix(lines[i], where) && strstr(lines[i], bad->words))
+      found = TRUE;
+  }
+  if (!found)
+    g_test_message("got: %s", error->message);
+  g_assert_true(found);
+}
+
+/* Several problems in one file: all reported, in line order. */
+static void test_many_problems(void)
+{
+  g_autofree char *path = fixture("many.conf");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(path, &error);
+  g_assert_null(config);
+  g_auto(GStrv) lines = g_strsplit(error->message, "\n", -1);
+  g_assert_cmpuint(g_strv_length(lines), ==, 4);
+  const int expected[] = { 2, 3, 9, 13 };
+  for (int i = 0; i < 4; i++) {
+    g_autofree char *where = g_strdup_printf("%s:%d: ", path, expected[i]);
+    g_assert_true(g_str_has_prefix(lines[i], where));
+  }
+}
+
+static void test_not_found(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load("/nonexistent/keel.conf", &error);
+  g_assert_null(config);
+  g_assert_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_NOT_FOUND);
+  g_assert_nonnull(strstr(error->message, "/nonexistent/keel.conf"));
+}
+
+/* ---- business hours -------------------------------------------------- */
+
+typedef struct {
+  const char *text;
+  gboolean ok;
+  guint8 days;
+  guint start, end;
+} HoursCase;
+
+static const HoursCase hours_cases[] = {
+  { "Mon-Fri 09:00-17:30", TRUE, 0x1f, 540, 1050 },
+  { "Mon,Wed,Fri 08:00-16:00", TRUE, 0x15, 480, 960 },
+  { "sat-sun 10:00-24:00", TRUE, 0x60, 600, 1440 },
+  { "Fri-Mon 09:00-17:00", TRUE, 0x71, 540, 1020 },
+  { "Mon 00:00-23:59", TRUE, 0x01, 0, 1439 },
+  { "Mon-Fri", FALSE, 0, 0, 0 },
+  { "Mon-Fri 9:00-17:00", FALSE, 0, 0, 0 },
+  { "Mon-Fry 09:00-17:00", FALSE, 0, 0, 0 },
+  { "Mon-Fri 09:00-25:00", FALSE, 0, 0, 0 },
+  { "Mon-Fri 17:00-09:00", FALSE, 0, 0, 0 },
+  { "Mon-Fri 09:60-10:00", FALSE, 0, 0, 0 },
+  { "", FALSE, 0, 0, 0 },
+};
+
+static void test_hours(gconstpointer data)
+{
+  const HoursCase *c = data;
+  KeelBusinessHours hours = { 0 };
+  g_autoptr(GError) error = NULL;
+  gboolean ok = config_parse_business_hours(c->text, &hours, &error);
+  g_assert_cmpint(ok, ==, c->ok);
+  if (!ok) {
+    g_assert_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_INVALID);
+    return;
+  }
+  g_assert_cmpuint(hours.days, ==, c->days);
+  g_assert_cmpuint(hours.start_min, ==, c->start);
+  g_assert_cmpuint(hours.end_min, ==, c->end);
+}
+
+/* ---- addresses ------------------------------------------------------- */
+
+static void test_client_for_address(void)
+{
+  g_autofree char *path = fixture("good.conf");
+  g_autoptr(KeelConfig) config = config_load(path, NULL);
+  g_assert_nonnull(config);
+  const KeelClient *client = config_client_for_address(config, "BOB@acme.example");
+  g_assert_nonnull(client);
+  g_assert_cmpstr(client->id, ==, "acme");
+  client = config_client_for_address(config, "anyone@ACME.example");
+  g_assert_cmpstr(client->id, ==, "acme");
+  client = config_client_for_address(config, "brooke@talentbridgerecruitment.com");
+  g_assert_cmpstr(client->id, ==, "talentbridge");
+  g_assert_null(config_client_for_address(config, "other@talentbridgerecruitment.com"));
+  g_assert_null(config_client_for_address(config, "bob@acme.example.org"));
+  g_assert_null(config_client_for_address(config, ""));
+  g_assert_null(config_client_for_address(NULL, "bob@acme.example"));
+  g_assert_true(config_is_own_address(config, "jo@example.com"));
+  g_assert_false(config_is_own_address(config, "bob@acme.example"));
+}
+
+static void test_inline_comment(void)
+{
+  g_autofree char *path = fixture("good.conf");
+  g_autoptr(KeelConfig) config = config_load(path, NULL);
+  g_assert_nonnull(config);
+  g_assert_cmpint(config->mode, ==, KEEL_MODE_AUTO); /* "auto   # replies are sent" */
+}
+
+static void test_resolve_path(void)
+{
+  g_setenv("KEEL_CONFIG", "/from/env.conf", TRUE);
+  g_autofree char *cli = config_resolve_path("/from/cli.conf");
+  g_autofree char *env = config_resolve_path(NULL);
+  g_unsetenv("KEEL_CONFIG");
+  g_autofree char *fallback = config_resolve_path(NULL);
+  g_assert_cmpstr(cli, ==, "/from/cli.conf");
+  g_assert_cmpstr(env, ==, "/from/env.conf");
+  g_assert_cmpstr(fallback, ==, "/etc/keel/keel.conf");
+}
+
+/* ---- secrets --------------------------------------------------------- */
+
+typedef struct {
+  char *dir;       /* a fresh temporary folder */
+  char *secret;    /* dir/secret, holding SECRET */
+  char *conf;      /* dir/keel.conf */
+} SecretFixture;
+
+static void secret_setup(SecretFixture *f, gconstpointer data)
+{
+  (void)data;
+  f->dir = g_dir_make_tmp("keel-config-XXXXXX", NULL);
+  g_assert_nonnull(f->dir);
+  f->secret = g_build_filename(f->dir, "secret", NULL);
+  f->conf = g_build_filename(f->dir, "keel.conf", NULL);
+  g_assert_true(g_file_set_contents(f->secret, SECRET "\nsecond line\n", -1, NULL));
+}
+
+static void secret_teardown(SecretFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_unlink(f->secret);
+  g_unlink(f->conf);
+  g_rmdir(f->dir);
+  g_free(f->secret);
+  g_free(f->conf);
+  g_free(f->dir);
+}
+
+/* Writes a config whose account uses `password_line` and loads it. */
+static KeelConfig *secret_config(SecretFixture *f, const char *password_line)
+{
+  g_autofree char *text = g_strdup_printf("[account main]\nimap = imaps://imap.example.com\n"
+                                          "user = jo@example.com\n%s\n", password_line);
+  g_assert_true(g_file_set_contents(f->conf, text, -1, NULL));
+  g_autoptr(GError) error = NULL;
+  KeelConfig *config = config_load(f->conf, &error);
+  g_assert_no_error(error);
+  return config;
+}
+
+static void test_password_file_private(SecretFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autofree char *line = g_strdup_printf("password_file = %s", f->secret);
+  g_autoptr(KeelConfig) config = secret_config(f, line);
+  g_assert_cmpint(g_chmod(f->secret, 0600), ==, 0);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *password = config_account_password(config->accounts->pdata[0], &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(password, ==, SECRET);
+  g_assert_true(config_check_files(config, &error));
+}
+
+static void test_password_file_shared(SecretFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autofree char *line = g_strdup_printf("password_file = %s", f->secret);
+  g_autoptr(KeelConfig) config = secret_config(f, line);
+  g_assert_cmpint(g_chmod(f->secret, 0644), ==, 0);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *password = config_account_password(config->accounts->pdata[0], &error);
+  g_assert_null(password);
+  g_assert_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_SECRET);
+  g_assert_nonnull(strstr(error->message, f->secret));
+  g_assert_nonnull(strstr(error->message, "chmod 600"));
+  assert_no_secret(error);
+  g_clear_error(&error);
+  g_assert_false(config_check_files(config, &error));
+  g_autofree char *where = g_strdup_printf("%s:4: ", f->conf);
+  g_assert_true(g_str_has_prefix(error->message, where));
+  assert_no_secret(error);
+}
+
+static void test_password_file_missing(SecretFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(KeelConfig) config = secret_config(f, "password_file = /nonexistent/keel-secret");
+  g_autoptr(GError) error = NULL;
+  g_assert_false(config_check_files(config, &error));
+  g_assert_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_SECRET);
+  g_assert_nonnull(strstr(error->message, "/nonexistent/keel-secret"));
+  g_autofree char *password = config_account_password(config->accounts->pdata[0], NULL);
+  g_assert_null(password);
+}
+
+static void test_password_command(SecretFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(KeelConfig) config = secret_config(f, "password_command = printf '" SECRET
+                                                  "\\nmore\\n'");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *password = config_account_password(config->accounts->pdata[0], &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(password, ==, SECRET);
+}
+
+static void test_password_command_fails(SecretFixture *f, gconstpointer data)
+{
+  const char *line = data;
+  g_autoptr(KeelConfig) config = secret_config(f, line);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *password = config_account_password(config->accounts->pdata[0], &error);
+  g_assert_null(password);
+  g_assert_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_SECRET);
+  g_assert_nonnull(strstr(error->message, "main"));
+  assert_no_secret(error);
+}
+
+/* ---- the command ----------------------------------------------------- */
+
+/* Runs `keel config check --config FILE`; returns the exit status. */
+static int run_check(const char *file, char **out, char **err)
+{
+  const char *bin = g_getenv("KEEL_BIN");
+  const char *argv[] = { bin, "config", "check", "--config", file, NULL };
+  int status = 0;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err,
+                             &status, NULL));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_cli(void)
+{
+  if (!g_getenv("KEEL_BIN")) {
+    g_test_skip("KEEL_BIN not set");
+    return;
+  }
+  g_autofree char *good = fixture("good.conf");
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_check(good, &out, &err), ==, 0);
+  g_assert_true(g_str_has_prefix(out, "configuration OK\n"));
+  g_assert_nonnull(strstr(out, "1 account, 2 clients"));
+  g_assert_null(strstr(out, "not-a-real-secret"));
+  g_autofree char *bad = fixture("url-password.conf");
+  g_autofree char *bad_out = NULL, *bad_err = NULL;
+  g_assert_cmpint(run_check(bad, &bad_out, &bad_err), ==, 78);
+  g_autofree char *where = g_strdup_printf("%s:3: ", bad);
+  g_assert_true(g_str_has_prefix(bad_err, where));
+  g_assert_null(strstr(bad_err, SECRET));
+  g_assert_null(strstr(bad_out, SECRET));
+}
 
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/config/good", test_good);
+  g_test_add_func("/config/defaults", test_defaults);
+  g_test_add_func("/config/inline-comment", test_inline_comment);
+  g_test_add_func("/config/many-problems", test_many_problems);
+  g_test_add_func("/config/not-found", test_not_found);
+  g_test_add_func("/config/client-for-address", test_client_for_address);
+  g_test_add_func("/config/resolve-path", test_resolve_path);
+  for (gsize i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
+    g_autofree char *name = g_strdup_printf("/config/bad/%s", bad_cases[i].file);
+    g_test_add_data_func(name, &bad_cases[i], test_bad);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(hours_cases); i++) {
+    g_autofree char *name = g_strdup_printf("/config/business-hours/%" G_GSIZE_FORMAT, i);
+    g_test_add_data_func(name, &hours_cases[i], test_hours);
+  }
+  g_test_add("/config/password/file-0600", SecretFixture, NULL, secret_setup,
+             test_password_file_private, secret_teardown);
+  g_test_add("/config/password/file-0644-refused", SecretFixture, NULL, secret_setup,
+             test_password_file_shared, secret_teardown);
+  g_test_add("/config/password/file-missing", SecretFixture, NULL, secret_setup,
+             test_password_file_missing, secret_teardown);
+  g_test_add("/config/password/command", SecretFixture, NULL, secret_setup,
+             test_password_command, secret_teardown);
+  g_test_add("/config/password/command-fails", SecretFixture,
+             "password_command = echo " SECRET "; exit 3", secret_setup,
+             test_password_command_fails, secret_teardown);
+  g_test_add("/config/password/command-silent", SecretFixture,
+             "password_command = echo " SECRET " >&2", secret_setup,
+             test_password_command_fails, secret_teardown);
+  g_test_add_func("/config/cli/check", test_cli);
   return g_test_run();
 }
