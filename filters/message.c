@@ -69,26 +69,32 @@ static GMimeParserOptions *message_parser_options(void)
   return options;
 }
 
-/* A valid UTF-8 copy of `text` (NULL stays NULL): invalid bytes become U+FFFD. */
+/* Replaces, in place, the ASCII control characters other than TAB (and LF
+ * when `text`) with spaces: they carry nothing a reader needs and some JSON
+ * consumers reject them. In `text` mode a CR before a LF is dropped. */
+static char *message_scrub_controls(char *value, gboolean text)
+{
+  char *out = value;
+  for (const char *p = value; *p != '\0'; p++) {
+    guchar c = (guchar)*p;
+    if (text && c == '\r' && p[1] == '\n')
+      continue;
+    if ((c < 0x20 && c != '\t' && !(c == '\n' && text)) || c == 0x7f)
+      c = ' ';
+    *out++ = (char)c;
+  }
+  *out = '\0';
+  return value;
+}
+
+/* A valid UTF-8 copy of a header value (NULL stays NULL): invalid bytes
+ * become U+FFFD, control characters spaces. */
 static char *message_utf8_dup(const char *text)
 {
   if (text == NULL)
     return NULL;
-  if (g_utf8_validate(text, -1, NULL))
-    return g_strdup(text);
-  return g_utf8_make_valid(text, -1);
-}
-
-/* Removes every CR that comes before a LF, in place. */
-static void message_strip_cr(GString *text)
-{
-  gsize out = 0;
-  for (gsize in = 0; in < text->len; in++) {
-    if (text->str[in] == '\r' && in + 1 < text->len && text->str[in + 1] == '\n')
-      continue;
-    text->str[out++] = text->str[in];
-  }
-  g_string_truncate(text, out);
+  char *copy = g_utf8_validate(text, -1, NULL) ? g_strdup(text) : g_utf8_make_valid(text, -1);
+  return message_scrub_controls(copy, FALSE);
 }
 
 /* TRUE for charsets that are 7-bit encodings (their bytes look like ASCII,
@@ -117,6 +123,8 @@ static char *message_convert(const guint8 *data, gsize len, const char *charset)
  * windows-1252, then ISO-8859-1, which cannot fail. */
 static char *message_text_to_utf8(const guint8 *data, gsize len, const char *charset)
 {
+  if (len == 0)
+    return g_strdup("");
   gboolean seven_bit = charset != NULL && message_charset_is_7bit_encoding(charset);
   if (!seven_bit && g_utf8_validate((const char *)data, len, NULL))
     return g_strndup((const char *)data, len);
@@ -147,7 +155,7 @@ static char *message_part_text(GMimePart *part)
 {
   g_autoptr(GByteArray) bytes = message_part_content(part);
   const char *charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
-  return message_text_to_utf8(bytes->data, bytes->len, charset);
+  return message_scrub_controls(message_text_to_utf8(bytes->data, bytes->len, charset), TRUE);
 }
 
 /* The decoded size of a leaf, counted without keeping the bytes. */
@@ -212,6 +220,20 @@ static void message_walk_part(KeelMessage *message, MessageBody *body, GMimePart
   }
 }
 
+/* A multipart whose boundary never occurs: GMime keeps everything in the
+ * prologue. Its text is still the best guess at what the sender wrote. */
+static void message_walk_broken_multipart(MessageBody *body, GMimeMultipart *multipart)
+{
+  const char *prologue = g_mime_multipart_get_prologue(multipart);
+  if (prologue == NULL || prologue[0] == '\0')
+    return;
+  g_autofree char *text = message_text_to_utf8((const guint8 *)prologue, strlen(prologue), NULL);
+  if (body->plain->len > 0)
+    g_string_append(body->plain, "\n\n");
+  g_string_append(body->plain, message_scrub_controls(text, TRUE));
+  body->has_text = TRUE;
+}
+
 /* Walks the MIME tree under `object` (depth-limited). Attached messages
  * (message/rfc822) are listed as attachments, not read as body text. */
 static void message_walk(KeelMessage *message, MessageBody *body, GMimeObject *object,
@@ -225,6 +247,8 @@ static void message_walk(KeelMessage *message, MessageBody *body, GMimeObject *o
     int count = g_mime_multipart_get_count(multipart);
     for (int i = 0; i < count; i++)
       message_walk(message, body, g_mime_multipart_get_part(multipart, i), depth + 1);
+    if (count == 0)
+      message_walk_broken_multipart(body, multipart);
   } else if (GMIME_IS_PART(object)) {
     message_walk_part(message, body, GMIME_PART(object));
   } else if (object != NULL) {
@@ -244,7 +268,6 @@ static AutomatedParts message_read_body(KeelMessage *message, GMimeMessage *mime
     message->from_html = TRUE;
   }
   g_free(body.html);
-  message_strip_cr(body.plain);
   message->body_text = g_string_free(body.plain, FALSE);
   message->has_text = body.has_text;
   quote_split(message->body_text, message->from != NULL ? message->from->name : NULL,

@@ -3,11 +3,11 @@
  *
  * How it works, on the body's lines (pointers into the body, never copied):
  *  1. Classify each line as NEW or QUOTED, top to bottom:
- *     - a line starting with '>' is QUOTED (this covers Apple Mail's
- *       "> On ... wrote:" too);
+ *     - a line starting with '>' (after at most one space) is QUOTED (this
+ *       covers Apple Mail's "> On ... wrote:" too);
  *     - an attribution "On <date>, <name> wrote:" (also folded over up to three
- *       lines, and a few other languages) is QUOTED; when the line after it
- *       is not '>'-quoted, everything below it is QUOTED;
+ *       lines, and a few other languages) is QUOTED; when no '>' line follows
+ *       within a few lines, everything below it is QUOTED;
  *     - a header block (Outlook desktop "From:" followed within a few lines by
  *       "Sent:" or "Date:" and "To:"/"Subject:", with or without '>', possibly
  *       under a "____" or "-----" rule line, as Outlook for iOS writes it),
@@ -137,9 +137,7 @@ static gboolean quote_line_is_blank(const QuoteSplitter *s, guint i)
 static gboolean quote_line_is_quoted(const QuoteSplitter *s, guint i)
 {
   const QuoteLine *line = quote_line(s, i);
-  gsize k = 0;
-  while (k < line->len && (line->start[k] == ' ' || line->start[k] == '\t'))
-    k++;
+  gsize k = line->len > 0 && line->start[0] == ' ' ? 1 : 0;
   return k < line->len && line->start[k] == '>';
 }
 
@@ -215,6 +213,22 @@ static void quote_mark_from(QuoteSplitter *s, guint first, guint end)
     g_array_index(s->lines, QuoteLine, k).quoted = TRUE;
 }
 
+/* TRUE when a '>' line comes within the first few non-blank lines from
+ * `from` (then an attribution above them introduces '>' quoting; else the
+ * quoted message follows it unmarked, as Outlook writes it). */
+static gboolean quote_quoted_lines_follow(const QuoteSplitter *s, guint from)
+{
+  guint seen = 0;
+  for (guint k = from; k < s->lines->len && seen < 4; k++) {
+    if (quote_line_is_blank(s, k))
+      continue;
+    if (quote_line_is_quoted(s, k))
+      return TRUE;
+    seen++;
+  }
+  return FALSE;
+}
+
 /* Step 1: marks the QUOTED lines. */
 static void quote_classify(QuoteSplitter *s)
 {
@@ -228,10 +242,7 @@ static void quote_classify(QuoteSplitter *s)
       continue;
     guint span = quote_attribution_at(s, i);
     if (span > 0) {
-      guint next = i + span;
-      while (next < n && quote_line_is_blank(s, next))
-        next++;
-      quote_mark_from(s, i, next < n && quote_line_is_quoted(s, next) ? i + span : n);
+      quote_mark_from(s, i, quote_quoted_lines_follow(s, i + span) ? i + span : n);
       i += span - 1;
       continue;
     }
@@ -368,7 +379,8 @@ static guint quote_find_signature(QuoteSplitter *s, const GArray *news)
   return start;
 }
 
-/* Joins lines[indices[from..to)] with "\n", without blank lines at either end. */
+/* Joins lines[indices[from..to)] with "\n", without blank lines at either
+ * end or two in a row. */
 static char *quote_join(const QuoteSplitter *s, const GArray *indices, guint from, guint to)
 {
   while (from < to && quote_line_is_blank(s, g_array_index(indices, guint, from)))
@@ -376,11 +388,17 @@ static char *quote_join(const QuoteSplitter *s, const GArray *indices, guint fro
   while (to > from && quote_line_is_blank(s, g_array_index(indices, guint, to - 1)))
     to--;
   GString *out = g_string_new(NULL);
+  gboolean previous_blank = FALSE;
   for (guint j = from; j < to; j++) {
-    const QuoteLine *line = quote_line(s, g_array_index(indices, guint, j));
+    guint i = g_array_index(indices, guint, j);
+    gboolean blank = quote_line_is_blank(s, i);
+    if (blank && previous_blank)
+      continue;
+    const QuoteLine *line = quote_line(s, i);
     if (j > from)
       g_string_append_c(out, '\n');
     g_string_append_len(out, line->start, line->len);
+    previous_blank = blank;
   }
   return g_string_free(out, FALSE);
 }
