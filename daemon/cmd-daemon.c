@@ -1,11 +1,258 @@
-/* daemon/cmd-daemon.c: `keel daemon`. Not written yet. */
+/* daemon/cmd-daemon.c: `keel daemon [--once]`, the poll loop.
+ *
+ * Phases: options -> config -> store -> signals -> timers -> READY=1 -> main
+ * loop -> STOPPING=1. Each account has its own timer; when it fires, the
+ * account's cycle (sync_account(), blocking libcurl I/O) runs in a worker
+ * thread (GTask), so a slow or dead server delays only its own account and
+ * the main loop stays free for signals and the watchdog. Store access from
+ * the workers is serialised by one mutex (one SQLite connection).
+ * After a failed cycle the next one waits sync_backoff_seconds(); after a
+ * good one, poll_interval.
+ *
+ * SIGTERM/SIGINT: no new cycle starts, transfers in flight are aborted
+ * (within about a second), a message being stored is committed first, and
+ * keel exits 0 once every worker is back. --once: one cycle of every
+ * account at the same time; exit 0 when all succeeded, EX_TEMPFAIL if not.
+ * Must not: block the main loop, or start a second cycle of an account
+ * while one is running. */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "keel-imap"
+
+#include <signal.h>
 #include <stdio.h>
+#include <glib-unix.h>
+#include <systemd/sd-daemon.h>
 #include "daemon/commands.h"
+#include "daemon/config.h"
+#include "daemon/imap.h"
+#include "daemon/store.h"
+#include "daemon/sync.h"
+
+typedef struct Daemon Daemon;
+
+typedef struct {
+  Daemon *daemon;             /* borrowed */
+  const KeelAccount *account; /* borrowed from daemon->config */
+  guint failures;             /* consecutive failed cycles */
+  guint timer;                /* pending poll timer, 0 = none */
+  gboolean running;
+} DaemonAccount;
+
+struct Daemon {
+  KeelConfig *config;        /* owned */
+  Store *store;              /* owned */
+  Pipeline *pipeline;        /* owned */
+  GMutex store_lock;
+  GCancellable *cancellable; /* owned */
+  GMainLoop *loop;           /* owned */
+  GPtrArray *accounts;       /* owned, of DaemonAccount* */
+  gboolean once;
+  gboolean stopping;
+  guint running;             /* cycles in flight */
+  guint failed;              /* cycles that failed */
+};
+
+static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data,
+                                GCancellable *cancellable)
+{
+  (void)source, (void)cancellable;
+  DaemonAccount *account = task_data;
+  Daemon *daemon = account->daemon;
+  SyncContext context = { .config = daemon->config, .store = daemon->store,
+                          .pipeline = daemon->pipeline,
+                          .store_lock = &daemon->store_lock, .cancellable = daemon->cancellable };
+  SyncStats stats;
+  GError *error = NULL;
+  gint64 start = g_get_monotonic_time();
+  if (!sync_account(&context, account->account, &stats, &error)) {
+    g_task_return_error(task, error);
+    return;
+  }
+  g_message("account '%s': polled %u folders, %u new, %u already stored, %u skipped, "
+            "%u IMAP commands, %.0f ms", account->account->name, stats.folders, stats.stored,
+            stats.duplicates, stats.skipped, stats.commands,
+            (double)(g_get_monotonic_time() - start) / 1000.0);
+  g_task_return_boolean(task, TRUE);
+}
+
+static gboolean daemon_poll_due(gpointer user_data);
+
+static void daemon_schedule(DaemonAccount *account, const GError *error)
+{
+  guint delay = account->account->poll_interval;
+  if (error) {
+    gboolean denied = g_error_matches(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_AUTH);
+    delay = sync_backoff_seconds(account->failures, denied, delay);
+    g_warning("%s; next attempt in %u s", error->message, delay);
+  }
+  account->timer = g_timeout_add_seconds(delay, daemon_poll_due, account);
+}
+
+static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  (void)source;
+  DaemonAccount *account = user_data;
+  Daemon *daemon = account->daemon;
+  g_autoptr(GError) error = NULL;
+  account->running = FALSE;
+  daemon->running--;
+  if (g_task_propagate_boolean(G_TASK(result), &error)) {
+    account->failures = 0;
+  } else {
+    account->failures++;
+    daemon->failed++;
+  }
+  if (daemon->once || daemon->stopping) {
+    if (error)
+      g_warning("%s", error->message);
+    if (daemon->running == 0)
+      g_main_loop_quit(daemon->loop);
+    return;
+  }
+  daemon_schedule(account, error);
+}
+
+static void daemon_start_cycle(DaemonAccount *account)
+{
+  if (account->running || account->daemon->stopping)
+    return;
+  account->running = TRUE;
+  account->daemon->running++;
+  g_autoptr(GTask) task = g_task_new(NULL, NULL, daemon_cycle_done, account);
+  g_task_set_task_data(task, account, NULL);
+  g_task_run_in_thread(task, daemon_cycle_thread);
+}
+
+static gboolean daemon_poll_due(gpointer user_data)
+{
+  DaemonAccount *account = user_data;
+  account->timer = 0;
+  daemon_start_cycle(account);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean daemon_on_stop_signal(gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  if (!daemon->stopping)
+    g_message("stopping: finishing the message in hand (%u account(s) busy)", daemon->running);
+  daemon->stopping = TRUE;
+  sd_notify(0, "STOPPING=1");
+  g_cancellable_cancel(daemon->cancellable);
+  for (guint i = 0; i < daemon->accounts->len; i++) {
+    DaemonAccount *account = g_ptr_array_index(daemon->accounts, i);
+    if (account->timer)
+      g_source_remove(account->timer);
+    account->timer = 0;
+  }
+  if (daemon->running == 0)
+    g_main_loop_quit(daemon->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean daemon_on_hangup(gpointer user_data)
+{
+  (void)user_data;
+  g_message("SIGHUP: account settings are read at start; restart keel to change them");
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean daemon_on_watchdog(gpointer user_data)
+{
+  (void)user_data;
+  sd_notify(0, "WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+static void daemon_free(Daemon *daemon)
+{
+  g_clear_pointer(&daemon->accounts, g_ptr_array_unref);
+  g_clear_pointer(&daemon->loop, g_main_loop_unref);
+  g_clear_object(&daemon->cancellable);
+  g_clear_pointer(&daemon->pipeline, pipeline_free);
+  g_clear_pointer(&daemon->store, store_close);
+  g_clear_pointer(&daemon->config, config_free);
+  g_mutex_clear(&daemon->store_lock);
+  g_free(daemon);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Daemon, daemon_free)
+
+/* Config and store, or a sysexits code after a one-line error. */
+static int daemon_open(Daemon *daemon, const KeelGlobals *globals)
+{
+  g_autofree char *path = config_resolve_path(globals->config_path);
+  g_autoptr(GError) error = NULL;
+  daemon->config = config_load(path, &error);
+  if (!daemon->config) {
+    fprintf(stderr, "keel daemon: %s\n", error->message);
+    return EX_CONFIG;
+  }
+  daemon->store = store_open(daemon->config->database, &error);
+  if (!daemon->store) {
+    fprintf(stderr, "keel daemon: %s\n", error->message);
+    return EX_CANTCREAT;
+  }
+  daemon->pipeline = pipeline_new(daemon->config, daemon->store);
+  for (guint i = 0; i < daemon->config->accounts->len; i++) {
+    const KeelAccount *account = g_ptr_array_index(daemon->config->accounts, i);
+    if (!account->imap)
+      continue;
+    DaemonAccount *entry = g_new0(DaemonAccount, 1);
+    entry->daemon = daemon;
+    entry->account = account;
+    g_ptr_array_add(daemon->accounts, entry);
+  }
+  if (daemon->accounts->len == 0) {
+    fprintf(stderr, "keel daemon: %s: no [account] has an imap URL: nothing to poll\n", path);
+    return EX_CONFIG;
+  }
+  return EX_OK;
+}
+
+static void daemon_install_sources(Daemon *daemon)
+{
+  g_unix_signal_add(SIGTERM, daemon_on_stop_signal, daemon);
+  g_unix_signal_add(SIGINT, daemon_on_stop_signal, daemon);
+  g_unix_signal_add(SIGHUP, daemon_on_hangup, daemon);
+  guint64 usec = 0;
+  if (!daemon->once && sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+    g_timeout_add((guint)MAX(usec / 2000, 1), daemon_on_watchdog, daemon);
+  for (guint i = 0; i < daemon->accounts->len; i++)
+    daemon_start_cycle(g_ptr_array_index(daemon->accounts, i));
+}
+
+static int daemon_run(const KeelGlobals *globals, gboolean once)
+{
+  g_autoptr(Daemon) daemon = g_new0(Daemon, 1);
+  g_mutex_init(&daemon->store_lock);
+  daemon->accounts = g_ptr_array_new_with_free_func(g_free);
+  daemon->cancellable = g_cancellable_new();
+  daemon->loop = g_main_loop_new(NULL, FALSE);
+  daemon->once = once;
+  int rc = daemon_open(daemon, globals);
+  if (rc != EX_OK)
+    return rc;
+  daemon_install_sources(daemon);
+  sd_notify(0, "READY=1");
+  g_main_loop_run(daemon->loop);
+  sd_notify(0, "STOPPING=1");
+  if (daemon->stopping)
+    return EX_OK;
+  return daemon->failed ? EX_TEMPFAIL : EX_OK;
+}
 
 int cmd_daemon(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "keel daemon: not available in this build yet\n");
-  return EX_UNAVAILABLE;
+  gboolean once = FALSE;
+  const GOptionEntry entries[] = {
+    { "once", 0, 0, G_OPTION_ARG_NONE, &once, "Poll every account once, then exit", NULL },
+    { NULL }
+  };
+  KeelGlobals globals = { 0 };
+  int rc = EX_USAGE;
+  if (cli_parse_options(&argc, &argv, NULL, "Poll the mailboxes and store new mail.", entries,
+                        &globals))
+    rc = daemon_run(&globals, once);
+  cli_globals_clear(&globals);
+  return rc;
 }

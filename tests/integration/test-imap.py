@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""tests/integration/test-imap.py: `keel daemon` and `keel status` against a
+real Dovecot (started here, from a temp dir, on 127.0.0.1) and against fake
+servers that stall, lack STARTTLS or die mid-fetch. Prints TAP, one line per
+case. Needs root (Maildirs are chowned to the mail uid), dovecot-imapd and
+openssl; KEEL_BIN names the keel binary.
+
+Usage: /usr/bin/python3 test-imap.py [NAME-FRAGMENT...]"""
+
+import json
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Dovecot, KeelRun, NoTlsServer, StallServer, Tap,  # noqa: E402
+                     ThrottleProxy, folder_state, make_message)
+
+USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 16)}
+SERVER = None  # one Dovecot shared by the cases that do not restart it
+_next_user = [0]
+
+
+def new_user():
+    _next_user[0] += 1
+    return "u%d" % _next_user[0]
+
+
+def account(server, user, name="work", **extra):
+    acc = {"name": name, "imap": server.url(), "user": user, "password": server.users[user],
+           "ca_file": server.cert, "folders": ["INBOX"], "connect_timeout": 5,
+           "read_timeout": 10}
+    acc.update(extra)
+    return acc
+
+
+def once(run, expect=0):
+    proc = run.run("daemon", "--once")
+    assert proc.returncode == expect, "keel daemon --once: rc %d, expected %d\n%s" % (
+        proc.returncode, expect, proc.stderr[-3000:])
+    return proc
+
+
+def messages(n, first=1, **kw):
+    return [make_message(i, **kw) for i in range(first, first + n)]
+
+
+def test_first_sync_of_a_seeded_folder():
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(5))
+    SERVER.seed(user, "Sent", messages(2, first=100, sender="%s@va.example" % user))
+    run = KeelRun()
+    run.write_config([account(SERVER, user)])
+    once(run)
+    status = run.status()
+    inbox, sent = folder_state(status, "work", "INBOX"), folder_state(status, "work", "Sent")
+    assert inbox and inbox["messages"] == 5 and inbox["last_uid"] == 5, inbox
+    assert sent and sent["messages"] == 2 and sent["last_uid"] == 2, sent
+    assert inbox["uidvalidity"] > 0, inbox
+    acc = status["accounts"][0]
+    assert acc["last_poll"] and acc["last_error"] is None, acc
+
+
+def test_incremental_sync_after_append():
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(3))
+    run = KeelRun()
+    run.write_config([account(SERVER, user)])
+    once(run)
+    SERVER.append(user, "INBOX", make_message(4))
+    SERVER.append(user, "INBOX", make_message(5), flags="(\\Seen)")
+    proc = once(run)
+    assert "2 new" in proc.stderr, proc.stderr
+    inbox = folder_state(run.status(), "work", "INBOX")
+    assert inbox["messages"] == 5 and inbox["last_uid"] == 5, inbox
+
+
+def test_unchanged_mailbox_costs_one_status_per_folder():
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(3))
+    run = KeelRun()
+    run.write_config([account(SERVER, user)])
+    once(run)
+    proc = run.run("daemon", "--once", "--verbose")
+    assert proc.returncode == 0, proc.stderr
+    sent = re.findall(r"> \S+ (\S+)", proc.stderr)
+    assert [c for c in sent if c == "STATUS"] == ["STATUS", "STATUS"], sent   # INBOX and Sent
+    assert not [c for c in sent if c in ("UID", "EXAMINE", "SELECT", "NOOP")], sent
+    assert "0 new" in proc.stderr, proc.stderr
+
+
+def test_fetched_messages_keep_their_flags():
+    user = new_user()
+    seeded = [make_message(1), (make_message(2), ""), (make_message(3), "S"),
+              (make_message(4), "F"), (make_message(5), "RS"), make_message(6)]
+    SERVER.seed(user, "INBOX", seeded)
+    before = SERVER.flags(user)
+    assert "\\Seen" not in before[1] and "\\Seen" in before[3], before
+    run = KeelRun()
+    run.write_config([account(SERVER, user)])
+    once(run)
+    assert folder_state(run.status(), "work", "INBOX")["messages"] == 6
+    after = SERVER.flags(user)
+    assert after == before, "flags changed: %r -> %r" % (before, after)
+
+
+def test_uidvalidity_change_stores_only_the_new_message():
+    user = new_user()
+    SERVER.seed(user, "Clients", messages(4))
+    run = KeelRun()
+    run.write_config([account(SERVER, user, folders=["INBOX", "Clients"])])
+    once(run)
+    old = folder_state(run.status(), "work", "Clients")
+    assert old["messages"] == 4, old
+    conn = SERVER.client(user)
+    try:
+        assert conn.delete("Clients")[0] == "OK"
+        assert conn.create("Clients")[0] == "OK"
+    finally:
+        conn.logout()
+    for raw in messages(4) + [make_message(99)]:
+        SERVER.append(user, "Clients", raw)
+    proc = once(run)
+    new = folder_state(run.status(), "work", "Clients")
+    assert new["uidvalidity"] != old["uidvalidity"] and new["uidvalidity"] > 0, (old, new)
+    assert new["messages"] == 5 and new["last_uid"] == 5, new
+    assert "1 new, 4 already stored" in proc.stderr, proc.stderr
+
+
+def test_server_killed_mid_fetch_then_next_cycle_completes():
+    total = 300
+    with Dovecot(USERS) as server:
+        server.start()
+        server.seed("u1", "INBOX", messages(total, body_lines=100))
+        with ThrottleProxy(server.imaps_port, delay=0.004) as proxy:
+            run = KeelRun()
+            acc = account(server, "u1", read_timeout=5)
+            acc["imap"] = "imaps://127.0.0.1:%d" % proxy.port
+            run.write_config([acc])
+            run.status()  # creates the database before two processes open it
+            keel = run.spawn("daemon", "--once")
+            deadline = time.monotonic() + 60
+            stored = 0
+            while time.monotonic() < deadline and keel.poll() is None:
+                state = folder_state(run.status(), "work", "INBOX")
+                stored = state["last_uid"] if state else 0
+                if stored >= 20:
+                    break
+                time.sleep(0.1)
+            assert 20 <= stored < total, "could not catch keel mid-fetch (last UID %d)" % stored
+            server.kill()
+            t0 = time.monotonic()
+            _, err = keel.communicate(timeout=30)
+            print("# keel exited %.1f s after the kill" % (time.monotonic() - t0))
+            assert keel.returncode == 75, "rc %d after the kill\n%s" % (keel.returncode, err[-2000:])
+            server.start()
+            run.write_config([account(server, "u1", read_timeout=5)])
+            once(run)
+        status = run.status()
+        inbox = folder_state(status, "work", "INBOX")
+        assert inbox["messages"] == total and inbox["last_uid"] == total, inbox
+        assert status["accounts"][0]["last_error"] is None, status
+
+
+def test_silent_server_fails_within_the_timeout():
+    with StallServer() as stall:
+        run = KeelRun()
+        run.write_config([{"name": "stuck", "imap": "imaps://127.0.0.1:%d" % stall.port,
+                           "user": "x", "password": "y", "connect_timeout": 2,
+                           "read_timeout": 2}])
+        proc = once(run, expect=75)
+        assert proc.elapsed < 10, "took %.1f s" % proc.elapsed
+        assert "stuck" in proc.stderr, proc.stderr
+        acc = run.status()["accounts"][0]
+        assert acc["last_error"] and acc["last_poll"] is None, acc
+
+
+def test_wrong_password_is_a_clear_error():
+    user = new_user()
+    run = KeelRun()
+    acc = account(SERVER, user, name="typo")
+    acc["password"] = "not-the-password"
+    run.write_config([acc])
+    proc = once(run, expect=75)
+    assert re.search(r"account 'typo'.*login denied", proc.stderr), proc.stderr
+    assert "not-the-password" not in proc.stderr
+    acc = run.status()["accounts"][0]
+    assert "login denied" in acc["last_error"], acc
+
+
+def test_untrusted_certificate_refused_unless_ca_file():
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(1))
+    run = KeelRun()
+    acc = account(SERVER, user)
+    del acc["ca_file"]
+    run.write_config([acc])
+    proc = once(run, expect=75)
+    assert "certificate does not verify" in proc.stderr, proc.stderr
+    assert folder_state(run.status(), "work", "INBOX") is None or \
+        folder_state(run.status(), "work", "INBOX")["messages"] == 0
+    run.write_config([account(SERVER, user)])
+    once(run)
+    assert folder_state(run.status(), "work", "INBOX")["messages"] == 1
+
+
+def test_plaintext_refused_by_default_starttls_used():
+    with NoTlsServer() as fake:
+        run = KeelRun()
+        run.write_config([{"name": "plain", "imap": "imap://127.0.0.1:%d" % fake.port,
+                           "user": "x", "password": "secret", "connect_timeout": 3,
+                           "read_timeout": 3}])
+        proc = once(run, expect=75)
+        assert "STARTTLS" in proc.stderr, proc.stderr
+        assert not fake.secrets_seen, "keel sent credentials over a plaintext connection"
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(2))
+    run = KeelRun()
+    run.write_config([account(SERVER, user, imap=SERVER.url("imap"))])   # imap:// + STARTTLS
+    proc = run.run("daemon", "--once", "--verbose")
+    assert proc.returncode == 0, proc.stderr
+    assert "STARTTLS" in proc.stderr, proc.stderr
+    assert folder_state(run.status(), "work", "INBOX")["messages"] == 2
+
+
+def test_two_accounts_one_broken_the_other_polled():
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(2))
+    with StallServer() as stall:
+        run = KeelRun()
+        broken = {"name": "broken", "imap": "imaps://127.0.0.1:%d" % stall.port, "user": "x",
+                  "password": "y", "connect_timeout": 8, "read_timeout": 8}
+        run.write_config([broken, account(SERVER, user, name="good", poll_interval=10)])
+        run.status()  # creates the database before two processes open it
+        keel = run.spawn("daemon")
+        start = time.monotonic()
+        try:
+            good = None
+            while time.monotonic() - start < 6 and not good:
+                acc = [a for a in run.status()["accounts"] if a["name"] == "good"][0]
+                good = acc["last_poll"]
+                time.sleep(0.2)
+            waited = time.monotonic() - start
+            assert good, "the good account was not polled while the other one hung"
+            assert waited < 6, "good account polled only after %.1f s" % waited
+            assert keel.poll() is None, "daemon exited: %s" % keel.stderr.read()
+        finally:
+            keel.send_signal(signal.SIGTERM)
+            _, err = keel.communicate(timeout=15)
+        assert time.monotonic() - start < 12, "SIGTERM took too long"
+        assert keel.returncode == 0, "rc %d after SIGTERM\n%s" % (keel.returncode, err[-2000:])
+        inbox = folder_state(run.status(), "good", "INBOX")
+        assert inbox["messages"] == 2, inbox
+
+
+def test_sigterm_mid_fetch_exits_0_and_loses_nothing():
+    user = new_user()
+    total = 200
+    SERVER.seed(user, "INBOX", messages(total, body_lines=100))
+    with ThrottleProxy(SERVER.imaps_port, delay=0.004) as proxy:
+        run = KeelRun()
+        acc = account(SERVER, user)
+        acc["imap"] = "imaps://127.0.0.1:%d" % proxy.port
+        run.write_config([acc])
+        run.status()  # creates the database before two processes open it
+        keel = run.spawn("daemon")
+        deadline = time.monotonic() + 60
+        stored = 0
+        while time.monotonic() < deadline and stored < 10:
+            state = folder_state(run.status(), "work", "INBOX")
+            stored = state["last_uid"] if state else 0
+            time.sleep(0.1)
+        keel.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        _, err = keel.communicate(timeout=20)
+        assert keel.returncode == 0, "rc %d\n%s" % (keel.returncode, err[-2000:])
+        assert time.monotonic() - start < 5, "stopping took %.1f s" % (time.monotonic() - start)
+    state = folder_state(run.status(), "work", "INBOX")
+    assert state["last_uid"] < total, "keel finished before the signal: test proves nothing"
+    run.write_config([account(SERVER, user)])
+    once(run)
+    state = folder_state(run.status(), "work", "INBOX")
+    assert state["messages"] == total and state["last_uid"] == total, state
+
+
+def test_message_over_size_limit_recorded_not_downloaded():
+    user = new_user()
+    big = make_message(2, body_lines=400)  # about 25 KB
+    SERVER.seed(user, "INBOX", [make_message(1), big, make_message(3)])
+    run = KeelRun()
+    run.write_config([account(SERVER, user)], extra="max_message_size = 16K")
+    proc = run.run("daemon", "--once", "--verbose")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"UID 2: \d+ bytes, over max_message_size", proc.stderr), proc.stderr
+    fetched = re.findall(r"> \S+ UID FETCH (\d+) BODY", proc.stderr)
+    assert fetched == ["1", "3"], fetched
+    inbox = folder_state(run.status(), "work", "INBOX")
+    assert inbox["last_uid"] == 3 and inbox["messages"] == 2, inbox
+
+
+def test_verbose_masks_the_password():
+    user = new_user()
+    run = KeelRun()
+    run.write_config([account(SERVER, user)])
+    proc = run.run("daemon", "--once", "--verbose")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"> \S+ (AUTHENTICATE|LOGIN) \S+ \[masked\]|\[masked\]", proc.stderr), proc.stderr
+    import base64
+    secret = USERS[user]
+    plain = base64.b64encode(("\0%s\0%s" % (user, secret)).encode()).decode()
+    assert secret not in proc.stderr and plain not in proc.stderr, "password in the log"
+
+
+def test_status_json_has_the_documented_shape():
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(1))
+    run = KeelRun()
+    run.write_config([account(SERVER, user)])
+    once(run)
+    status = run.status()
+    assert list(status.keys()) == ["accounts"], status
+    acc = status["accounts"][0]
+    assert sorted(acc.keys()) == ["folders", "last_error", "last_poll", "name"], acc
+    for folder in acc["folders"]:
+        assert sorted(folder.keys()) == ["last_uid", "messages", "name", "uidvalidity"], folder
+    text = run.run("status")
+    assert text.returncode == 0 and "work" in text.stdout and "INBOX" in text.stdout, text.stdout
+    json.dumps(status)
+
+
+CASES = [
+    test_first_sync_of_a_seeded_folder,
+    test_incremental_sync_after_append,
+    test_unchanged_mailbox_costs_one_status_per_folder,
+    test_fetched_messages_keep_their_flags,
+    test_uidvalidity_change_stores_only_the_new_message,
+    test_server_killed_mid_fetch_then_next_cycle_completes,
+    test_silent_server_fails_within_the_timeout,
+    test_wrong_password_is_a_clear_error,
+    test_untrusted_certificate_refused_unless_ca_file,
+    test_plaintext_refused_by_default_starttls_used,
+    test_two_accounts_one_broken_the_other_polled,
+    test_sigterm_mid_fetch_exits_0_and_loses_nothing,
+    test_message_over_size_limit_recorded_not_downloaded,
+    test_verbose_masks_the_password,
+    test_status_json_has_the_documented_shape,
+]
+
+
+def main():
+    global SERVER
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (Maildirs belong to the mail uid)")
+        return 77
+    SERVER = Dovecot(USERS)
+    try:
+        SERVER.start()
+        return Tap(CASES).run(sys.argv[1:])
+    finally:
+        SERVER.close()
+        KeelRun.close_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
