@@ -8,8 +8,8 @@
 #include <json-glib/json-glib.h>
 #include "daemon/store-cli.h"
 
-#define THREADS_CLIENT_WIDTH 24
-#define THREADS_SUBJECT_WIDTH 50
+#define THREADS_CLIENT_WIDTH 28
+#define THREADS_SUBJECT_WIDTH 48
 
 /* `text` cut or padded to `width` characters (not bytes). New string. */
 static char *threads_fit(const char *text, glong width)
