@@ -1,0 +1,141 @@
+/* filters/rules.h: the compiled form of the VA's rule files (rules/NAME.rules,
+ * described in rules/README.md and keel.rules(5)). Pure: rule text in, a
+ * RuleSet out. Reading the files of a directory is the only I/O, done by
+ * rules_load_dir() through GLib, never the network, SQLite or the clock.
+ *
+ * A RuleSet is immutable once built: score_message() (filters/score.h) only
+ * reads it, so the daemon can keep the old pointer while a reload is tried and
+ * swap only when the new set compiled without a single error.
+ *
+ * The structures below are shared by rules.c (the compiler) and score.c (the
+ * evaluator); other modules use only the functions.
+ */
+#pragma once
+
+#include <glib.h>
+#include "filters/cleanup.h"
+
+#define KEEL_RULES_ERROR (keel_rules_error_quark())
+GQuark keel_rules_error_quark(void);
+typedef enum {
+  KEEL_RULES_ERROR_IO,      /* a rule directory or file cannot be read */
+  KEEL_RULES_ERROR_INVALID  /* one or more mistakes: one `file:line:col: message` per line */
+} KeelRulesError;
+
+/* Where a `look` searches. */
+typedef enum {
+  RULES_WHERE_SUBJECT,
+  RULES_WHERE_TEXT,   /* the new text (quotes and signature removed) */
+  RULES_WHERE_QUOTED,
+  RULES_WHERE_BODY,   /* all text */
+  RULES_WHERE_HEADER, /* header:NAME */
+  RULES_WHERE_FROM,   /* "Name <address>" */
+  RULES_WHERE_SIGNAL  /* signal NAME OP NUMBER */
+} RulesWhere;
+
+typedef enum { RULES_OP_GE, RULES_OP_GT, RULES_OP_LE, RULES_OP_LT, RULES_OP_EQ, RULES_OP_NE } RulesOp;
+
+typedef enum { RULES_KIND_RULE, RULES_KIND_PHRASES, RULES_KIND_WHEN } RulesKind;
+
+/* What a name in an `if` expression stands for, once resolved. */
+typedef enum {
+  RULES_REF_RULE,       /* true when the rule hit */
+  RULES_REF_DIMENSION,  /* true when the dimension is flagged */
+  RULES_REF_CATEGORY,   /* true when the payment category is this one */
+  RULES_REF_AUTOMATED   /* true for automated mail */
+} RulesRefKind;
+
+typedef enum { RULES_EXPR_NAME, RULES_EXPR_NOT, RULES_EXPR_AND, RULES_EXPR_OR } RulesExprOp;
+
+typedef struct RulesExpr RulesExpr;
+struct RulesExpr {
+  RulesExprOp op;
+  char *name;          /* owned, RULES_EXPR_NAME only */
+  int line, col;       /* where the name was written */
+  RulesRefKind ref;    /* resolved */
+  guint index;         /* rule, dimension or category index */
+  RulesExpr *left;     /* owned */
+  RulesExpr *right;    /* owned; NULL for NOT */
+};
+
+/* One `look` line of a rule. */
+typedef struct {
+  RulesWhere where[8];  /* the places searched, in order */
+  char *header[8];      /* owned, for RULES_WHERE_HEADER entries */
+  guint n_where;
+  pcre2_code *code;     /* owned; NULL for a signal look */
+  char *pattern;        /* owned, the regex as PCRE2 saw it (for `rules check --profile`, bench) */
+  guint32 flags;        /* PCRE2 compile options used */
+  guint signal;         /* SignalId, signal looks only */
+  RulesOp op;
+  double value;
+} RulesLook;
+
+typedef struct {
+  guint dimension;
+  double points;
+} RulesAdd;
+
+typedef struct {
+  char *name;          /* owned */
+  RulesKind kind;
+  char *file;          /* owned, for messages */
+  int line;
+  GPtrArray *looks;    /* owned, of RulesLook* (rule, phrases) */
+  GPtrArray *words;    /* owned, of char* (phrases; freed after compile) */
+  RulesExpr *expr;     /* owned (when) */
+  GArray *adds;        /* of RulesAdd */
+  int category;        /* payment category index, -1 = none */
+  char *why;           /* owned, may be NULL */
+  gboolean skip_automated; /* every dimension it adds to is skipped for automated mail */
+  gint timeout_logged; /* set once the first match-limit error was logged */
+} RulesRule;
+
+typedef struct {
+  char *name;          /* owned */
+  double flag_at;      /* flagged when points >= flag_at */
+  double weight;       /* share of this dimension in the message's risk number */
+  gboolean skip_automated;
+} RulesDimension;
+
+typedef struct {
+  int level;           /* 1..3 */
+  RulesExpr *expr;     /* owned */
+} RulesLevel;
+
+typedef struct RuleSet {
+  GPtrArray *rules;       /* owned, of RulesRule*, in file order */
+  guint *order;           /* owned, evaluation order (atoms first, `when` topologically) */
+  GPtrArray *dimensions;  /* owned, of RulesDimension* */
+  GPtrArray *categories;  /* owned, of char*, highest priority first */
+  GPtrArray *levels;      /* owned, of RulesLevel*, urgency levels */
+  RulesExpr *risky;       /* owned, NULL = any flagged dimension */
+  double thread_halflife_hours;
+  guint n_files;
+  guint32 max_captures;   /* largest capture count of any pattern */
+  pcre2_match_context *match_context; /* owned: match/depth/heap limits */
+} RuleSet;
+
+/* Match limits set on every pcre2_match() (see rules/README.md). */
+#define RULES_MATCH_LIMIT 200000u
+#define RULES_DEPTH_LIMIT 2000u
+#define RULES_HEAP_LIMIT_KIB 16384u
+
+/* Compiles every *.rules file of `dir` (sorted by name) into one set. On any
+ * mistake returns NULL and an error (KEEL_RULES_ERROR_INVALID) whose message
+ * lists every `file:line:col: message`, one per line. The caller owns the set. */
+RuleSet *rules_load_dir(const char *dir, GError **error);
+
+/* Compiles rule files given as text: `names[i]` (shown in messages) holds
+ * `texts[i]`. Same contract as rules_load_dir(); for tests and fuzzing. */
+RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
+                       GError **error);
+
+void rules_free(RuleSet *rules);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RuleSet, rules_free)
+
+guint rules_count(const RuleSet *rules);
+guint rules_file_count(const RuleSet *rules);
+const RulesRule *rules_get(const RuleSet *rules, guint index);
+/* Index of the dimension called `name`, or -1. */
+int rules_dimension_index(const RuleSet *rules, const char *name);

@@ -1,0 +1,71 @@
+/* filters/signals.h: the built-in signals that rules test with
+ * `look signal NAME OP NUMBER`. Pure: text, the message's date and the
+ * history the caller passes in (ScoreContext) -> numbers. Never reads the
+ * clock, the store or a file: history signals come from the caller.
+ *
+ * A signal that cannot be known (no history given, no business hours) is NAN,
+ * and every comparison with NAN is false, so such rules simply do not fire.
+ */
+#pragma once
+
+#include <glib.h>
+#include "filters/message.h"
+
+typedef enum {
+  SIGNAL_CAPS_RATIO,            /* capitals / letters in words of 3+ letters, isolated acronyms left out */
+  SIGNAL_CAPS_WORDS,            /* words of 3+ letters written all in capitals (isolated acronyms left out) */
+  SIGNAL_EXCLAMATION_RUN,       /* longest run of '!' (and '！') */
+  SIGNAL_QUESTION_RUN,          /* longest run of '?' (mixed "?!" runs count for both) */
+  SIGNAL_WORDS,                 /* words in the new text */
+  SIGNAL_OUTSIDE_BUSINESS_HOURS,/* 1 when sent outside the VA's business hours, else 0 */
+  SIGNAL_DEADLINE_DAYS,         /* working days to the nearest weekday/date named as a deadline */
+  SIGNAL_CHASERS_SINCE_REPLY,   /* client messages in this thread since the VA's last reply (history) */
+  SIGNAL_CHASERS_24H,           /* client messages in this thread in the last 24 hours (history) */
+  SIGNAL_HOURS_SINCE_REPLY,     /* hours since the VA's last reply in this thread (history) */
+  SIGNAL_COUNT
+} SignalId;
+
+/* What the caller knows beyond the message. Fill with score_context_init()
+ * (everything unknown), then set what you know. All pointers are borrowed. */
+typedef struct {
+  GDateTime *now;              /* may be NULL: the message's Date is used */
+  const char *timezone;        /* the VA's zone (IANA name); NULL = Europe/London */
+  gboolean has_business_hours; /* FALSE: outside_business_hours is unknown */
+  guint8 business_days;        /* bit 0 = Monday ... bit 6 = Sunday */
+  guint business_start_min;    /* minutes after local midnight */
+  guint business_end_min;
+  int chasers_since_reply;     /* < 0: unknown */
+  int chasers_24h;             /* < 0: unknown */
+  double hours_since_reply;    /* < 0: unknown (or the VA never replied) */
+} ScoreContext;
+
+void score_context_init(ScoreContext *context);
+
+/* The signal called `name`, or -1. */
+int signals_lookup(const char *name);
+const char *signals_name(SignalId id);
+/* A space-separated list of every signal name, for error messages. */
+const char *signals_all_names(void);
+
+/* Share of capital letters among the letters of words of 3+ letters. An
+ * all-capitals word of 4 letters or fewer (VAT, HMRC, PDF) is left out unless
+ * a neighbouring word is in capitals too (then it is shouting, not an acronym).
+ * 0 when there is no such word. `caps_words` (may be NULL) receives the number
+ * of counted words written all in capitals. */
+double signals_caps_ratio(const char *text, guint *caps_words);
+
+/* Longest run of `c` (and its full-width form), ignoring spaces between them. */
+guint signals_longest_run(const char *text, gunichar c);
+
+/* TRUE when `date` in zone `tz` falls outside the days/minutes given. */
+gboolean signals_outside_hours(GDateTime *date, GTimeZone *tz, guint8 days,
+                               guint start_min, guint end_min);
+
+/* Working days from `date` (local) to the nearest weekday ("by Thursday",
+ * "9am Monday", "Friday 13th") named after a deadline word (by, before,
+ * until, due, for) or next to a clock time; NAN when none. Today = 0. */
+double signals_deadline_days(const char *text, GDateTime *local_date);
+
+/* Every signal of `message` into `out`. `context` may be NULL. */
+void signals_compute(const KeelMessage *message, const ScoreContext *context,
+                     double out[SIGNAL_COUNT]);
