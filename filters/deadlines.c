@@ -1,0 +1,586 @@
+/* filters/deadlines.c: when is an instruction due? Finds deadline phrases with
+ * the regex rules of rules/deadlines.rules and resolves their named captures
+ * against the message's Date, in the client's time zone, to a local time.
+ *
+ * How it works: every rule in the file is a regex with named captures
+ * (weekday, next, relative, day, month, year, numeric, hour, minute, ampm,
+ * part, week, asap, undated; see DeadlinePhrase in deadlines.h). The C here
+ * knows nothing about English: it only turns captures into a date. A phrase
+ * with no date part is "today" (or tomorrow when that time has passed); a
+ * weekday is the next one on or after the message's day; "next Friday" is the
+ * Friday of next week; a day of the month with no month is the next such day.
+ * A date with no time is ctx->day_end_min (17:00, as the dev corpus labels it).
+ * Dates are always built with g_date_time_new() in the client's zone from a
+ * GDate, never by adding seconds, so a deadline after a clock change stays on
+ * the local time that was meant.
+ *
+ * The first part of this file is a TEMPORARY reader of the rule syntax
+ * (rule/look/adds/why/threshold) shared with instructions.c, to be replaced by
+ * filters/rules.h once that lands.
+ *
+ * Must never: read files, look at the clock, or touch the network.
+ */
+#include "filters/deadlines.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK(keel-deadline-error-quark, keel_deadline_error)
+
+#define LITE_MATCH_LIMIT 200000
+#define LITE_DEPTH_LIMIT 20000
+
+void deadline_context_init(DeadlineContext *ctx)
+{
+  ctx->timezone = NULL;
+  ctx->month_first = FALSE;
+  ctx->business_start_min = 9 * 60;
+  ctx->business_end_min = 17 * 60 + 30;
+  ctx->day_end_min = 17 * 60;
+}
+
+/* ======================= TEMPORARY rule-file reader ======================= */
+
+static void lite_rule_free(gpointer data)
+{
+  LiteRule *rule = data;
+  g_free(rule->name);
+  pcre2_code_free(rule->code);
+  g_free(rule->dimension);
+  g_free(rule->why);
+  g_free(rule);
+}
+
+void lite_rules_free(LiteRuleSet *set)
+{
+  if (set == NULL)
+    return;
+  g_ptr_array_unref(set->rules);
+  g_hash_table_unref(set->thresholds);
+  g_free(set);
+}
+
+static gboolean lite_fail(GError **error, const char *file, int line, int col,
+                          int code, const char *message)
+{
+  g_set_error(error, KEEL_DEADLINE_ERROR, code, "%s:%d:%d: %s", file, line, col, message);
+  return FALSE;
+}
+
+static uint32_t lite_flags(const char *flags, gboolean *ok)
+{
+  uint32_t options = PCRE2_UTF | PCRE2_UCP;
+  *ok = TRUE;
+  for (const char *f = flags; *f != '\0' && !g_ascii_isspace(*f); f++) {
+    switch (*f) {
+    case 'i': options |= PCRE2_CASELESS; break;
+    case 'x': options |= PCRE2_EXTENDED; break;
+    case 's': options |= PCRE2_DOTALL; break;
+    case 'm': options |= PCRE2_MULTILINE; break;
+    default: *ok = FALSE; return 0;
+    }
+  }
+  return options;
+}
+
+/* `look text /re/flags`: `arg` points after "look". */
+static gboolean lite_read_look(LiteRule *rule, const char *line_text, const char *arg,
+                               const char *file, int line, GError **error)
+{
+  const char *p = arg;
+  while (g_ascii_isspace(*p))
+    p++;
+  if (!g_str_has_prefix(p, "text"))
+    return lite_fail(error, file, line, (int)(p - line_text) + 1, KEEL_DEADLINE_ERROR_SYNTAX,
+                     "only `look text /regex/flags` is understood here");
+  p += 4;
+  while (g_ascii_isspace(*p))
+    p++;
+  const char *close = strrchr(p, '/');
+  if (*p != '/' || close == p)
+    return lite_fail(error, file, line, (int)(p - line_text) + 1, KEEL_DEADLINE_ERROR_SYNTAX,
+                     "expected a regex between slashes: /.../");
+  gboolean ok;
+  uint32_t options = lite_flags(close + 1, &ok);
+  if (!ok)
+    return lite_fail(error, file, line, (int)(close - line_text) + 2, KEEL_DEADLINE_ERROR_SYNTAX,
+                     "unknown regex flag (use i, x, s or m)");
+  int code;
+  PCRE2_SIZE offset;
+  rule->code = pcre2_compile((PCRE2_SPTR)(p + 1), (PCRE2_SIZE)(close - p - 1), options,
+                             &code, &offset, NULL);
+  if (rule->code == NULL) {
+    PCRE2_UCHAR buffer[256];
+    pcre2_get_error_message(code, buffer, sizeof buffer);
+    return lite_fail(error, file, line, (int)(p + 1 - line_text) + (int)offset + 1,
+                     KEEL_DEADLINE_ERROR_REGEX, (const char *)buffer);
+  }
+  pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE);
+  return TRUE;
+}
+
+/* `adds DIM +N` or `threshold DIM N`: a word and a signed number. */
+static gboolean lite_read_points(const char *line_text, const char *arg, const char *file,
+                                 int line, char **dimension, int *points, GError **error)
+{
+  g_auto(GStrv) words = g_strsplit_set(g_strstrip(g_strdup(arg)), " \t", -1);
+  g_autoptr(GPtrArray) parts = g_ptr_array_new();
+  for (char **w = words; *w != NULL; w++)
+    if (**w != '\0')
+      g_ptr_array_add(parts, *w);
+  gint64 value = 0;
+  if (parts->len < 2 || !g_ascii_string_to_signed(g_ptr_array_index(parts, 1), 10, -1000, 1000,
+                                                  &value, NULL))
+    return lite_fail(error, file, line, (int)(arg - line_text) + 2, KEEL_DEADLINE_ERROR_SYNTAX,
+                     "expected a dimension and points, e.g. `adds instruction +3`");
+  *dimension = g_strdup(g_ptr_array_index(parts, 0));
+  *points = (int)value;
+  return TRUE;
+}
+
+static LiteRule *lite_rule_new(const char *name, int line)
+{
+  LiteRule *rule = g_new0(LiteRule, 1);
+  rule->name = g_strdup(name);
+  rule->line = line;
+  rule->dimension = g_strdup("");
+  rule->why = g_strdup("");
+  return rule;
+}
+
+static gboolean lite_read_threshold(LiteRuleSet *set, const char *text, const char *arg,
+                                    const char *file, int line, GError **error)
+{
+  g_autofree char *dimension = NULL;
+  int points = 0;
+  if (!lite_read_points(text, arg, file, line, &dimension, &points, error))
+    return FALSE;
+  g_hash_table_replace(set->thresholds, g_steal_pointer(&dimension), GINT_TO_POINTER(points));
+  return TRUE;
+}
+
+/* One non-blank, non-comment line. `rule` is the rule being read (or NULL). */
+static gboolean lite_read_line(LiteRuleSet *set, const char *text, const char *file, int line,
+                               GError **error)
+{
+  const char *p = text;
+  while (g_ascii_isspace(*p))
+    p++;
+  LiteRule *rule = set->rules->len > 0 ? g_ptr_array_index(set->rules, set->rules->len - 1) : NULL;
+  if (g_str_has_prefix(p, "rule ")) {
+    g_autofree char *name = g_strstrip(g_strdup(p + 5));
+    g_ptr_array_add(set->rules, lite_rule_new(name, line));
+    return TRUE;
+  }
+  if (g_str_has_prefix(p, "threshold "))
+    return lite_read_threshold(set, text, p + 9, file, line, error);
+  if (rule == NULL)
+    return lite_fail(error, file, line, (int)(p - text) + 1, KEEL_DEADLINE_ERROR_SYNTAX,
+                     "expected `rule NAME` before this line");
+  if (g_str_has_prefix(p, "look "))
+    return lite_read_look(rule, text, p + 4, file, line, error);
+  if (g_str_has_prefix(p, "adds ")) {
+    g_clear_pointer(&rule->dimension, g_free);
+    return lite_read_points(text, p + 4, file, line, &rule->dimension, &rule->points, error);
+  }
+  if (g_str_has_prefix(p, "why ")) {
+    g_free(rule->why);
+    rule->why = g_strstrip(g_strdup(p + 4));
+    return TRUE;
+  }
+  return lite_fail(error, file, line, (int)(p - text) + 1, KEEL_DEADLINE_ERROR_SYNTAX,
+                   "unknown keyword (expected rule, look, adds, why or threshold)");
+}
+
+static gboolean lite_rules_check(LiteRuleSet *set, const char *file, GError **error)
+{
+  for (guint i = 0; i < set->rules->len; i++) {
+    LiteRule *rule = g_ptr_array_index(set->rules, i);
+    if (rule->code == NULL)
+      return lite_fail(error, file, rule->line, 1, KEEL_DEADLINE_ERROR_SYNTAX,
+                       "this rule has no `look text /regex/` line");
+  }
+  return TRUE;
+}
+
+LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **error)
+{
+  g_autoptr(LiteRuleSet) set = g_new0(LiteRuleSet, 1);
+  set->rules = g_ptr_array_new_with_free_func(lite_rule_free);
+  set->thresholds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  for (int i = 0; lines[i] != NULL; i++) {
+    char *line = lines[i];
+    g_strchomp(line);
+    const char *p = line;
+    while (g_ascii_isspace(*p))
+      p++;
+    if (*p == '\0' || *p == '#')
+      continue;
+    if (!lite_read_line(set, line, file_name, i + 1, error))
+      return NULL;
+  }
+  if (!lite_rules_check(set, file_name, error))
+    return NULL;
+  return g_steal_pointer(&set);
+}
+
+int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
+                    pcre2_match_data *match, GError **error)
+{
+  g_autoptr(pcre2_match_context) context = pcre2_match_context_create(NULL);
+  pcre2_set_match_limit(context, LITE_MATCH_LIMIT);
+  pcre2_set_depth_limit(context, LITE_DEPTH_LIMIT);
+  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, strlen(subject), start, 0, match, context);
+  if (rc >= 0)
+    return 1;
+  if (rc == PCRE2_ERROR_NOMATCH)
+    return 0;
+  PCRE2_UCHAR buffer[256];
+  pcre2_get_error_message(rc, buffer, sizeof buffer);
+  g_set_error(error, KEEL_DEADLINE_ERROR, KEEL_DEADLINE_ERROR_MATCH, "rule %s (line %d): %s",
+              rule->name, rule->line, (const char *)buffer);
+  return -1;
+}
+
+char *lite_rule_capture(const LiteRule *rule, const char *subject, pcre2_match_data *match,
+                        const char *group)
+{
+  int number = pcre2_substring_number_from_name(rule->code, (PCRE2_SPTR)group);
+  if (number < 0)
+    return NULL;
+  PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
+  if ((uint32_t)number >= pcre2_get_ovector_count(match) || ovector[2 * number] == PCRE2_UNSET)
+    return NULL;
+  return g_strndup(subject + ovector[2 * number], ovector[2 * number + 1] - ovector[2 * number]);
+}
+
+/* ======================= end of TEMPORARY reader ======================= */
+
+struct _DeadlineRules {
+  LiteRuleSet *set; /* owned */
+};
+
+DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, GError **error)
+{
+  LiteRuleSet *set = lite_rules_read(text, file_name, error);
+  if (set == NULL)
+    return NULL;
+  DeadlineRules *rules = g_new0(DeadlineRules, 1);
+  rules->set = set;
+  return rules;
+}
+
+void deadline_rules_free(DeadlineRules *rules)
+{
+  if (rules == NULL)
+    return;
+  lite_rules_free(rules->set);
+  g_free(rules);
+}
+
+void deadline_clear(Deadline *deadline)
+{
+  g_clear_pointer(&deadline->when, g_date_time_unref);
+  g_clear_pointer(&deadline->rule, g_free);
+  deadline->precision = DEADLINE_NONE;
+  deadline->urgency = 0;
+  deadline->weight = 0;
+  deadline->offset = 0;
+}
+
+/* ---- resolution: captures -> a local date and time ---- */
+
+/* 1 = Monday ... 7 = Sunday, 0 when not a weekday name. */
+static int deadline_weekday_number(const char *name)
+{
+  static const char *const prefixes[] = {"mo", "tu", "we", "th", "fr", "sa", "su"};
+  g_autofree char *lower = g_ascii_strdown(name, -1);
+  for (int i = 0; i < 7; i++)
+    if (g_str_has_prefix(lower, prefixes[i]))
+      return i + 1;
+  return 0;
+}
+
+/* 1..12, or 0 when `text` is neither a month number nor a month name. */
+static int deadline_month_number(const char *text)
+{
+  static const char *const names[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                      "jul", "aug", "sep", "oct", "nov", "dec"};
+  guint64 number = 0;
+  if (g_ascii_string_to_unsigned(text, 10, 1, 12, &number, NULL))
+    return (int)number;
+  g_autofree char *lower = g_ascii_strdown(text, -1);
+  for (int i = 0; i < 12; i++)
+    if (g_str_has_prefix(lower, names[i]))
+      return i + 1;
+  return 0;
+}
+
+static int deadline_leading_number(const char *text)
+{
+  return text != NULL ? (int)g_ascii_strtoll(text, NULL, 10) : 0;
+}
+
+/* The next `day` of a month on or after `today` (this month, else the next). */
+static gboolean deadline_day_of_month(GDate *date, const GDate *today, int day, int month, int year)
+{
+  int y = year > 0 ? year : g_date_get_year(today);
+  int m = month > 0 ? month : (int)g_date_get_month(today);
+  if (month == 0 && day < g_date_get_day(today))
+    m++;
+  if (m > 12) {
+    m = 1;
+    y++;
+  }
+  if (!g_date_valid_dmy(day, m, y))
+    return FALSE;
+  g_date_set_dmy(date, day, m, y);
+  if (year == 0 && g_date_days_between(today, date) < -31)
+    g_date_add_years(date, 1);
+  return TRUE;
+}
+
+/* "03/12[/2026]" in the client's date order. */
+static gboolean deadline_numeric_date(GDate *date, const GDate *today, const char *text,
+                                      gboolean month_first)
+{
+  g_auto(GStrv) parts = g_strsplit_set(text, "/.-", 3);
+  if (parts[0] == NULL || parts[1] == NULL)
+    return FALSE;
+  int a = deadline_leading_number(parts[0]);
+  int b = deadline_leading_number(parts[1]);
+  int year = parts[2] != NULL ? deadline_leading_number(parts[2]) : 0;
+  if (year > 0 && year < 100)
+    year += 2000;
+  int day = month_first ? b : a;
+  int month = month_first ? a : b;
+  if (month < 1 || month > 12)
+    return FALSE;
+  return deadline_day_of_month(date, today, day, month, year);
+}
+
+/* Days from `today` to weekday `wd` (1..7), or into next week with `next`. */
+static int deadline_days_to_weekday(const GDate *today, int wd, gboolean next)
+{
+  int now = g_date_get_weekday(today); /* 1 = Monday */
+  if (next)
+    return 7 - now + wd;
+  int days = (wd - now + 7) % 7;
+  return days == 0 ? 7 : days; /* "by Monday" said on a Monday: the next one */
+}
+
+/* Sets `date` from the date parts of `phrase`; FALSE when the phrase names no
+ * date (a time alone: today). `*weekday_only` says the day may roll a week. */
+static gboolean deadline_phrase_date(const DeadlinePhrase *phrase, const GDate *today,
+                                     const DeadlineContext *ctx, GDate *date,
+                                     gboolean *weekday_only)
+{
+  *date = *today;
+  *weekday_only = FALSE;
+  if (phrase->numeric != NULL)
+    return deadline_numeric_date(date, today, phrase->numeric, ctx->month_first);
+  if (phrase->day != NULL) {
+    int month = phrase->month != NULL ? deadline_month_number(phrase->month) : 0;
+    int year = deadline_leading_number(phrase->year);
+    return deadline_day_of_month(date, today, deadline_leading_number(phrase->day), month,
+                                 year > 0 && year < 100 ? year + 2000 : year);
+  }
+  if (phrase->week != NULL) {
+    gboolean next = g_ascii_strncasecmp(phrase->week, "next", 4) == 0;
+    g_date_add_days(date, deadline_days_to_weekday(today, 5, next));
+    return TRUE;
+  }
+  if (phrase->weekday != NULL && deadline_weekday_number(phrase->weekday) > 0) {
+    int wd = deadline_weekday_number(phrase->weekday);
+    g_date_add_days(date, deadline_days_to_weekday(today, wd, phrase->next != NULL));
+    *weekday_only = phrase->next == NULL;
+    return TRUE;
+  }
+  if (phrase->relative != NULL && g_ascii_strncasecmp(phrase->relative, "tom", 3) == 0) {
+    g_date_add_days(date, 1);
+    return TRUE;
+  }
+  return phrase->relative != NULL;
+}
+
+static int deadline_part_minutes(const char *part, const DeadlineContext *ctx)
+{
+  g_autofree char *lower = g_ascii_strdown(part, -1);
+  if (g_str_has_prefix(lower, "first") || g_str_has_prefix(lower, "start"))
+    return ctx->business_start_min;
+  if (g_str_has_prefix(lower, "morn") || g_str_has_prefix(lower, "noon") ||
+      g_str_has_prefix(lower, "mid") || g_str_has_prefix(lower, "lunch"))
+    return 12 * 60;
+  if (g_str_has_prefix(lower, "even") || g_str_has_prefix(lower, "night") ||
+      g_str_has_prefix(lower, "toni"))
+    return 23 * 60 + 59;
+  return ctx->day_end_min; /* afternoon, EOD, COB, close of play, end of day */
+}
+
+/* A stated hour: "9am", "3.30pm", "15:00", and a bare "1" to "6" read as pm. */
+static int deadline_clock_minutes(const DeadlinePhrase *phrase)
+{
+  int hour = deadline_leading_number(phrase->hour);
+  int minute = deadline_leading_number(phrase->minute);
+  if (phrase->ampm != NULL) {
+    gboolean pm = g_ascii_tolower(phrase->ampm[0]) == 'p';
+    if (pm && hour < 12)
+      hour += 12;
+    if (!pm && hour == 12)
+      hour = 0;
+  } else if (hour >= 1 && hour <= 6) {
+    hour += 12;
+  }
+  if (hour > 23 || minute > 59)
+    return -1;
+  return hour * 60 + minute;
+}
+
+/* Minutes after midnight for the phrase and its precision. */
+static DeadlinePrecision deadline_phrase_time(const DeadlinePhrase *phrase,
+                                              const DeadlineContext *ctx, int *minutes)
+{
+  if (phrase->hour != NULL) {
+    *minutes = deadline_clock_minutes(phrase);
+    return *minutes >= 0 ? DEADLINE_TIME : DEADLINE_NONE;
+  }
+  if (phrase->part != NULL) {
+    *minutes = deadline_part_minutes(phrase->part, ctx);
+    return DEADLINE_DAY_PART;
+  }
+  if (phrase->relative != NULL && g_ascii_strncasecmp(phrase->relative, "toni", 4) == 0) {
+    *minutes = deadline_part_minutes("tonight", ctx);
+    return DEADLINE_DAY_PART;
+  }
+  *minutes = ctx->day_end_min;
+  return DEADLINE_DAY;
+}
+
+static GDateTime *deadline_local(GTimeZone *tz, const GDate *date, int minutes)
+{
+  return g_date_time_new(tz, g_date_get_year(date), g_date_get_month(date),
+                         g_date_get_day(date), minutes / 60, minutes % 60, 0);
+}
+
+DeadlinePrecision deadline_resolve(const DeadlinePhrase *phrase, GDateTime *sent,
+                                   const DeadlineContext *ctx, GDateTime **when)
+{
+  *when = NULL;
+  if (phrase->asap != NULL || phrase->undated != NULL)
+    return DEADLINE_UNDATED;
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+  GTimeZone *tz = ctx->timezone != NULL ? ctx->timezone : utc;
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, tz);
+  GDate today, date;
+  g_date_clear(&today, 1);
+  g_date_set_dmy(&today, g_date_time_get_day_of_month(local), g_date_time_get_month(local),
+                 g_date_time_get_year(local));
+  gboolean weekday_only = FALSE;
+  gboolean dated = deadline_phrase_date(phrase, &today, ctx, &date, &weekday_only);
+  if (!g_date_valid(&date))
+    return DEADLINE_NONE;
+  int minutes = 0;
+  DeadlinePrecision precision = deadline_phrase_time(phrase, ctx, &minutes);
+  if (precision == DEADLINE_NONE)
+    return DEADLINE_NONE;
+  g_autoptr(GDateTime) result = deadline_local(tz, &date, minutes);
+  if ((!dated || weekday_only) && g_date_time_compare(result, local) <= 0) {
+    g_date_add_days(&date, dated ? 7 : 1);
+    g_clear_pointer(&result, g_date_time_unref);
+    result = deadline_local(tz, &date, minutes);
+  }
+  *when = g_steal_pointer(&result);
+  return precision;
+}
+
+/* ---- finding: rules over the text ---- */
+
+typedef struct {
+  char *values[14]; /* owned captures, in the order of capture_names */
+} DeadlineCaptures;
+
+static const char *const capture_names[14] = {
+    "weekday", "next", "relative", "day", "month", "year", "numeric",
+    "hour", "minute", "ampm", "part", "week", "asap", "undated"};
+
+static void deadline_captures_clear(DeadlineCaptures *captures)
+{
+  for (int i = 0; i < 14; i++)
+    g_clear_pointer(&captures->values[i], g_free);
+}
+
+static void deadline_captures_to_phrase(const DeadlineCaptures *c, DeadlinePhrase *phrase)
+{
+  const char **fields[14] = {&phrase->weekday, &phrase->next, &phrase->relative, &phrase->day,
+                             &phrase->month, &phrase->year, &phrase->numeric, &phrase->hour,
+                             &phrase->minute, &phrase->ampm, &phrase->part, &phrase->week,
+                             &phrase->asap, &phrase->undated};
+  for (int i = 0; i < 14; i++)
+    *fields[i] = c->values[i] != NULL && c->values[i][0] != '\0' ? c->values[i] : NULL;
+}
+
+/* TRUE when `candidate` should replace `best`. */
+static gboolean deadline_better(const Deadline *candidate, const Deadline *best)
+{
+  if (best->precision == DEADLINE_NONE)
+    return TRUE;
+  if (candidate->weight != best->weight)
+    return candidate->weight > best->weight;
+  if (candidate->precision != best->precision)
+    return candidate->precision > best->precision;
+  return candidate->offset < best->offset;
+}
+
+static void deadline_consider(const LiteRule *rule, const char *text, pcre2_match_data *match,
+                              GDateTime *sent, const DeadlineContext *ctx, Deadline *best)
+{
+  DeadlineCaptures captures = {0};
+  for (int i = 0; i < 14; i++)
+    captures.values[i] = lite_rule_capture(rule, text, match, capture_names[i]);
+  DeadlinePhrase phrase = {0};
+  deadline_captures_to_phrase(&captures, &phrase);
+  Deadline candidate = {0};
+  candidate.precision = deadline_resolve(&phrase, sent, ctx, &candidate.when);
+  candidate.urgency = phrase.asap != NULL ? 3 : 0;
+  candidate.offset = pcre2_get_ovector_pointer(match)[0];
+  candidate.weight = rule->points;
+  deadline_captures_clear(&captures);
+  if (candidate.urgency > best->urgency)
+    best->urgency = candidate.urgency;
+  if (candidate.precision == DEADLINE_NONE || !deadline_better(&candidate, best)) {
+    g_clear_pointer(&candidate.when, g_date_time_unref);
+    return;
+  }
+  int urgency = best->urgency;
+  deadline_clear(best);
+  *best = candidate;
+  best->urgency = urgency;
+  best->rule = g_strdup(rule->name);
+}
+
+gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                       const DeadlineContext *ctx, Deadline *out, GError **error)
+{
+  *out = (Deadline){0};
+  for (guint i = 0; i < rules->set->rules->len; i++) {
+    const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
+    g_autoptr(pcre2_match_data) match = pcre2_match_data_create_from_pattern(rule->code, NULL);
+    gsize start = 0;
+    int rc;
+    while ((rc = lite_rule_match(rule, text, start, match, error)) == 1) {
+      PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
+      deadline_consider(rule, text, match, sent, ctx, out);
+      if (ovector[1] > ovector[0])
+        start = ovector[1];
+      else if (text[ovector[0]] != '\0')
+        start = (gsize)(g_utf8_next_char(text + ovector[0]) - text);
+      else
+        break;
+    }
+    if (rc < 0) {
+      deadline_clear(out);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}

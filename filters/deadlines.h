@@ -1,0 +1,126 @@
+/* filters/deadlines.h: finding a deadline in one instruction's text and
+ * resolving it to a local date and time. Pure: rule text, the instruction's
+ * text and the message's Date in; a value out. No clock, no files.
+ *
+ * Entry points:
+ *   deadline_rules_compile()  rules/deadlines.rules text -> DeadlineRules
+ *   deadline_find()           text + message Date + client context -> Deadline
+ *   deadline_resolve()        named captures -> local GDateTime (exposed for tests)
+ *
+ * Also here, until filters/rules.h offers an API to compile a rule file and run
+ * one rule's regex with captures: a tiny reader of the same rule syntax
+ * (`rule NAME` / `look text /re/flags` / `adds DIM +N` / `why ...`), used by
+ * both deadlines.c and instructions.c. It is marked TEMPORARY below.
+ */
+#pragma once
+
+#include <glib.h>
+#include "filters/cleanup.h"
+
+#define KEEL_DEADLINE_ERROR (keel_deadline_error_quark())
+GQuark keel_deadline_error_quark(void);
+typedef enum {
+  KEEL_DEADLINE_ERROR_SYNTAX, /* a rule file line keel cannot read */
+  KEEL_DEADLINE_ERROR_REGEX,  /* PCRE2 refused a pattern */
+  KEEL_DEADLINE_ERROR_MATCH   /* PCRE2 gave up on a match (limits) */
+} KeelDeadlineError;
+
+/* What the client's calendar looks like. All fields are plain values; the
+ * time zone is borrowed. */
+typedef struct {
+  GTimeZone *timezone;    /* borrowed; NULL = UTC */
+  gboolean month_first;   /* TRUE: US dates, 03/12 = 12 March; FALSE: UK, 3 December */
+  int business_start_min; /* minutes after midnight: "first thing" (default 09:00) */
+  int business_end_min;   /* minutes after midnight: end of the business day (default 17:30) */
+  int day_end_min;        /* a day named with no time (default 17:00, as the corpus labels) */
+} DeadlineContext;
+
+/* UTC, UK dates, 09:00-17:30, a bare day = 17:00. */
+void deadline_context_init(DeadlineContext *ctx);
+
+/* ---- TEMPORARY rule-file reader: to be replaced by filters/rules.h ---- */
+typedef struct {
+  char *name;        /* owned */
+  int line;          /* line of `rule NAME` */
+  pcre2_code *code;  /* owned, compiled with PCRE2_UTF | PCRE2_UCP */
+  char *dimension;   /* owned, from `adds DIM +N`; "" when absent */
+  int points;        /* from `adds DIM +N` */
+  char *why;         /* owned, may be "" */
+} LiteRule;
+
+typedef struct {
+  GPtrArray *rules;        /* owned, of LiteRule*, in file order */
+  GHashTable *thresholds;  /* owned, dimension -> GINT_TO_POINTER(n), from `threshold DIM N` */
+} LiteRuleSet;
+
+LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **error);
+void lite_rules_free(LiteRuleSet *set);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LiteRuleSet, lite_rules_free)
+
+/* Runs `rule` on `subject` from byte `start`. Returns 1 on a match (ovector in
+ * `match`), 0 on none, -1 when PCRE2 gave up (limits) with `error` set. */
+int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
+                    pcre2_match_data *match, GError **error);
+
+/* The named capture `group` of the last match, or NULL when it did not take
+ * part. Returns a new string. */
+char *lite_rule_capture(const LiteRule *rule, const char *subject,
+                        pcre2_match_data *match, const char *group);
+/* ---- end of TEMPORARY reader ---- */
+
+typedef struct _DeadlineRules DeadlineRules;
+
+DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, GError **error);
+void deadline_rules_free(DeadlineRules *rules);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DeadlineRules, deadline_rules_free)
+
+typedef enum {
+  DEADLINE_NONE = 0,   /* nothing said about time */
+  DEADLINE_UNDATED,    /* "ASAP", "no rush", "when you get a chance": said, but no date */
+  DEADLINE_DAY,        /* a day, no time: day_end_min */
+  DEADLINE_DAY_PART,   /* "this morning", "noon", "first thing", "EOD" */
+  DEADLINE_TIME        /* a stated clock time */
+} DeadlinePrecision;
+
+typedef struct {
+  DeadlinePrecision precision;
+  GDateTime *when;     /* owned, in the client's time zone; NULL unless precision >= DAY */
+  int urgency;         /* 3 for ASAP/urgently/immediately, else 0 */
+  int weight;          /* the rule's `adds deadline +N`: a phrase with "by" beats one without */
+  gsize offset;        /* byte offset of the phrase in the text */
+  char *rule;          /* owned, name of the rule that found it */
+} Deadline;
+
+void deadline_clear(Deadline *deadline);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Deadline, deadline_clear)
+
+/* Looks for deadline phrases in `text` and keeps the best: the highest rule
+ * weight (`adds deadline +N`), then the most precise (a stated time beats a
+ * part of the day beats a bare day), then the earliest in the text. `sent` is the message's Date (any zone). `out` is cleared first;
+ * returns FALSE with `error` set only when PCRE2 failed. */
+gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                       const DeadlineContext *ctx, Deadline *out, GError **error);
+
+/* The named captures of one deadline phrase, as found by a rule. Every field
+ * is borrowed and may be NULL. Exposed so tests can check resolution alone. */
+typedef struct {
+  const char *weekday;   /* "fri", "Friday", "Thurs" */
+  const char *next;      /* non-NULL: "next Friday" = the Friday of next week */
+  const char *relative;  /* today, tonight, tomorrow */
+  const char *day;       /* "14", "16th" */
+  const char *month;     /* "3", "March", "Mar" */
+  const char *year;      /* "2026", "26" */
+  const char *numeric;   /* "03/12" or "03/12/2026": read in the client's date order */
+  const char *hour;      /* "9", "15" */
+  const char *minute;    /* "30" */
+  const char *ampm;      /* "am", "pm", "a.m." */
+  const char *part;      /* morning, noon, midday, afternoon, evening, eod, first */
+  const char *week;      /* "this" or "next": the Friday of that week */
+  const char *asap;      /* non-NULL: urgent, no date */
+  const char *undated;   /* non-NULL: no rush, when you get a chance */
+} DeadlinePhrase;
+
+/* Resolves `phrase` against `sent`. Returns the precision and sets `*when`
+ * (owned by the caller) when the phrase names a date. */
+DeadlinePrecision deadline_resolve(const DeadlinePhrase *phrase, GDateTime *sent,
+                                   const DeadlineContext *ctx, GDateTime **when);

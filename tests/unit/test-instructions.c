@@ -1,0 +1,463 @@
+/* tests/unit/test-instructions.c: unit tests for filters/instructions.c and
+ * filters/deadlines.c (sentence units, each deadline phrase family against a
+ * fixed message date, non-instructions, rule-file errors, and a floor on the
+ * dev corpus), plus a driver mode used by tests/instructions-quality.py:
+ *
+ *   test-instructions --extract [--config keel.conf] [--rules DIR] FILE.eml...
+ *   test-instructions --extract-lines [--rules DIR] --date ISO FILE.txt
+ *
+ * The first prints one JSON object per message (file, instructions with text,
+ * deadline, urgency); the second treats each line of FILE.txt as the new text
+ * of a message from a known client. Fixtures come from G_TEST_SRCDIR (tests/),
+ * KEEL_SOURCE_ROOT (rules/) and KEEL_SHARED (the dev corpus).
+ */
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <locale.h>
+#include <string.h>
+
+#include "filters/instructions.h"
+#include "filters/message.h"
+
+/* ======================= shared helpers ======================= */
+
+static char *test_source_root(void)
+{
+  const char *root = g_getenv("KEEL_SOURCE_ROOT");
+  const char *tests = g_getenv("G_TEST_SRCDIR");
+  if (root != NULL)
+    return g_strdup(root);
+  return tests != NULL ? g_build_filename(tests, "..", NULL) : g_strdup(".");
+}
+
+static InstructionRules *test_load_rules(const char *rules_dir, GError **error)
+{
+  g_autofree char *root = test_source_root();
+  g_autofree char *dir = rules_dir != NULL ? g_strdup(rules_dir) : g_build_filename(root, "rules", NULL);
+  g_autofree char *ipath = g_build_filename(dir, "instructions.rules", NULL);
+  g_autofree char *dpath = g_build_filename(dir, "deadlines.rules", NULL);
+  g_autofree char *itext = NULL;
+  g_autofree char *dtext = NULL;
+  if (!g_file_get_contents(ipath, &itext, NULL, error) ||
+      !g_file_get_contents(dpath, &dtext, NULL, error))
+    return NULL;
+  return instruction_rules_compile(itext, ipath, dtext, dpath, error);
+}
+
+static InstructionRules *shared_rules;
+
+/* Minutes after midnight from "09:00". */
+static int test_minutes(const char *hhmm)
+{
+  int h = 0, m = 0;
+  if (sscanf(hhmm, "%d:%d", &h, &m) != 2)
+    return -1;
+  return h * 60 + m;
+}
+
+/* The corpus config: clients (address suffixes, zone, date order) and hours. */
+typedef struct {
+  GKeyFile *file;
+  int start_min;
+  int end_min;
+} TestConfig;
+
+static gboolean test_config_load(TestConfig *config, const char *path, GError **error)
+{
+  config->file = g_key_file_new();
+  config->start_min = 9 * 60;
+  config->end_min = 17 * 60 + 30;
+  if (!g_key_file_load_from_file(config->file, path, G_KEY_FILE_NONE, error))
+    return FALSE;
+  g_autofree char *hours = g_key_file_get_string(config->file, "keel", "business_hours", NULL);
+  const char *space = hours != NULL ? strchr(hours, ' ') : NULL;
+  if (space != NULL && strlen(space) >= 12) {
+    g_autofree char *start = g_strndup(space + 1, 5);
+    config->start_min = test_minutes(start);
+    config->end_min = test_minutes(space + 7);
+  }
+  return TRUE;
+}
+
+/* Fills `ctx` for sender `address`; returns the client's time zone (owned) or
+ * NULL when the sender is not a client. */
+static GTimeZone *test_config_client(const TestConfig *config, const char *address,
+                                     InstructionContext *ctx)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups(config->file, NULL);
+  g_autofree char *lower = g_ascii_strdown(address != NULL ? address : "", -1);
+  for (char **g = groups; *g != NULL; g++) {
+    if (!g_str_has_prefix(*g, "client "))
+      continue;
+    g_auto(GStrv) addresses = g_key_file_get_string_list(config->file, *g, "addresses", NULL, NULL);
+    for (char **a = addresses; a != NULL && *a != NULL; a++) {
+      g_autofree char *want = g_ascii_strdown(g_strstrip(*a), -1);
+      if ((want[0] == '@' && g_str_has_suffix(lower, want)) || g_strcmp0(lower, want) == 0) {
+        g_autofree char *zone = g_key_file_get_string(config->file, *g, "timezone", NULL);
+        g_autofree char *order = g_key_file_get_string(config->file, *g, "date_order", NULL);
+        ctx->dates.month_first = g_strcmp0(order, "US") == 0;
+        ctx->dates.business_start_min = config->start_min;
+        ctx->dates.business_end_min = config->end_min;
+        return zone != NULL ? g_time_zone_new_identifier(zone) : NULL;
+      }
+    }
+  }
+  return NULL;
+}
+
+static void test_add_instructions(JsonBuilder *builder, GPtrArray *found)
+{
+  json_builder_set_member_name(builder, "instructions");
+  json_builder_begin_array(builder);
+  for (guint i = 0; i < found->len; i++) {
+    Instruction *instruction = g_ptr_array_index(found, i);
+    json_builder_begin_object(builder);
+    json_builder_set_member_name(builder, "text");
+    json_builder_add_string_value(builder, instruction->text);
+    json_builder_set_member_name(builder, "deadline");
+    if (instruction->deadline_iso != NULL)
+      json_builder_add_string_value(builder, instruction->deadline_iso);
+    else
+      json_builder_add_null_value(builder);
+    json_builder_set_member_name(builder, "urgency");
+    json_builder_add_int_value(builder, instruction->urgency_hint);
+    json_builder_end_object(builder);
+  }
+  json_builder_end_array(builder);
+}
+
+static void test_print_json(JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root(builder);
+  g_autofree char *text = json_to_string(root, FALSE);
+  g_print("%s\n", text);
+}
+
+/* ======================= driver mode ======================= */
+
+static int driver_eml(const InstructionRules *rules, const TestConfig *config, const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) error = NULL;
+  if (!g_file_get_contents(path, &data, &len, &error)) {
+    g_printerr("%s\n", error->message);
+    return 1;
+  }
+  g_autoptr(KeelMessage) message = message_parse((const guint8 *)data, len, NULL, 0, &error);
+  if (message == NULL) {
+    g_printerr("%s: %s\n", path, error->message);
+    return 1;
+  }
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  g_autoptr(GTimeZone) zone = NULL;
+  if (config != NULL && message->from != NULL)
+    zone = test_config_client(config, message->from->address, &ctx);
+  g_autoptr(GTimeZone) fallback = g_time_zone_new_identifier("Europe/London");
+  ctx.dates.timezone = zone != NULL ? zone : fallback;
+  ctx.automated = message->automated;
+  g_autoptr(GPtrArray) found = instructions_extract(rules, message->new_text, message->date, &ctx);
+  g_autoptr(JsonBuilder) builder = json_builder_new();
+  json_builder_begin_object(builder);
+  json_builder_set_member_name(builder, "file");
+  g_autofree char *base = g_path_get_basename(path);
+  json_builder_add_string_value(builder, base);
+  test_add_instructions(builder, found);
+  json_builder_end_object(builder);
+  test_print_json(builder);
+  return 0;
+}
+
+static int driver_lines(const InstructionRules *rules, const char *path, const char *date)
+{
+  g_autofree char *data = NULL;
+  g_autoptr(GError) error = NULL;
+  if (!g_file_get_contents(path, &data, NULL, &error)) {
+    g_printerr("%s\n", error->message);
+    return 1;
+  }
+  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier("Europe/London");
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601(date, zone);
+  if (sent == NULL) {
+    g_printerr("bad --date %s\n", date);
+    return 1;
+  }
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  ctx.dates.timezone = zone;
+  g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+  for (char **l = lines; *l != NULL; l++) {
+    if (**l == '\0' && l[1] == NULL)
+      break;
+    g_autoptr(GPtrArray) found = instructions_extract(rules, *l, sent, &ctx);
+    g_autoptr(JsonBuilder) builder = json_builder_new();
+    json_builder_begin_object(builder);
+    test_add_instructions(builder, found);
+    json_builder_end_object(builder);
+    test_print_json(builder);
+  }
+  return 0;
+}
+
+static int driver_main(int argc, char **argv)
+{
+  const char *config_path = NULL, *rules_dir = NULL, *date = "2026-03-04T10:00:00";
+  gboolean lines = g_strcmp0(argv[1], "--extract-lines") == 0;
+  int first = 2;
+  for (; first + 1 < argc && g_str_has_prefix(argv[first], "--"); first += 2) {
+    if (g_strcmp0(argv[first], "--config") == 0)
+      config_path = argv[first + 1];
+    else if (g_strcmp0(argv[first], "--rules") == 0)
+      rules_dir = argv[first + 1];
+    else if (g_strcmp0(argv[first], "--date") == 0)
+      date = argv[first + 1];
+  }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(InstructionRules) rules = test_load_rules(rules_dir, &error);
+  if (rules == NULL) {
+    g_printerr("%s\n", error->message);
+    return 78; /* EX_CONFIG */
+  }
+  TestConfig config = {0};
+  if (config_path != NULL && !test_config_load(&config, config_path, &error)) {
+    g_printerr("%s\n", error->message);
+    return 78;
+  }
+  int rc = 0;
+  for (int i = first; i < argc; i++)
+    rc |= lines ? driver_lines(rules, argv[i], date)
+                : driver_eml(rules, config_path != NULL ? &config : NULL, argv[i]);
+  g_clear_pointer(&config.file, g_key_file_unref);
+  return rc;
+}
+
+/* ======================= unit tests ======================= */
+
+typedef struct {
+  const char *text;
+  const char *units[6]; /* expected units, NULL-terminated */
+} SplitCase;
+
+static const SplitCase split_cases[] = {
+  {"Hi Jo,\n\nCan you send it? Thanks.", {"Hi Jo,", "Can you send it?", "Thanks.", NULL}},
+  {"Please call Mr. Smith at 9.30 e.g. tomorrow. Then email him.",
+   {"Please call Mr. Smith at 9.30 e.g. tomorrow.", "Then email him.", NULL}},
+  {"See www.example.com/a.b and mail jo@example.co.uk now. Done!",
+   {"See www.example.com/a.b and mail jo@example.co.uk now.", "Done!", NULL}},
+  {"Could you please:\n1) save both\n2) email Hannah the guide -\n   by Monday\n\nThanks",
+   {"Could you please:", "save both", "email Hannah the guide - by Monday", "Thanks", NULL}},
+  {"Two things:\n\n- send the contract? It's £500. Ideally by Wed\n\n- book a room",
+   {"Two things:", "send the contract? It's £500. Ideally by Wed", "book a room", NULL}},
+  {"\u2022 Code them to 5010.\n\u2022 Leave it in draft.", {"Code them to 5010.", "Leave it in draft.", NULL}},
+  {"It's just... flat. Make it sexy.", {"It's just... flat.", "Make it sexy.", NULL}},
+  {"add them to the draw by\n\nWednesday noon\n\n, and then email it",
+   {"add them to the draw by Wednesday noon , and then email it", NULL}},
+};
+
+static void test_split(gconstpointer data)
+{
+  const SplitCase *c = data;
+  g_autoptr(GPtrArray) units = instructions_split_units(c->text);
+  guint expected = 0;
+  while (c->units[expected] != NULL)
+    expected++;
+  for (guint i = 0; i < units->len && i < expected; i++)
+    g_assert_cmpstr(g_ptr_array_index(units, i), ==, c->units[i]);
+  g_assert_cmpuint(units->len, ==, expected);
+}
+
+typedef struct {
+  const char *sent;      /* message Date, ISO 8601 with offset */
+  const char *zone;      /* client's zone */
+  gboolean us;           /* US date order */
+  const char *text;      /* one instruction */
+  const char *deadline;  /* expected ISO local, NULL = none */
+  int urgency;
+} DeadlineCase;
+
+static const DeadlineCase deadline_cases[] = {
+  /* Monday 2 March 2026, 08:47 GMT */
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by Friday.", "2026-03-06T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by Monday.", "2026-03-09T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by next Wednesday.", "2026-03-11T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Call him tomorrow 9am please.", "2026-03-03T09:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please have it ready first thing Monday.", "2026-03-09T09:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it first thing tomorrow.", "2026-03-03T09:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Can you get it over to me by EOD?", "2026-03-02T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please finish it by close of play.", "2026-03-02T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Book it by the end of next week.", "2026-03-13T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please file it before the 14th.", "2026-03-14T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please file it before the 1st.", "2026-04-01T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Send it by 3pm please.", "2026-03-02T15:00", 0},
+  {"2026-03-02T16:10:00Z", "Europe/London", FALSE, "Send it by 3pm please.", "2026-03-03T15:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "I need it this morning.", "2026-03-02T12:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please email them on Thursday morning.", "2026-03-05T12:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please add them by Wednesday noon.", "2026-03-04T12:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "I need the schedule before 1.", "2026-03-02T13:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please pay it by 03/04.", "2026-04-03T17:00", 0},
+  {"2026-03-02T08:47:00Z", "America/New_York", TRUE, "Please pay it by 03/04.", "2026-03-04T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by 14 April.", "2026-04-14T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it ASAP.", NULL, 3},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Could you send them urgently?", NULL, 3},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Send it when you get a chance.", NULL, 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "No rush, but please send the file.", NULL, 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please book the consultation for Saturday 14th at 2pm.", NULL, 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please confirm the clerk for the check in on Thursday at 10am.", NULL, 0},
+  /* Friday 27 March 2026 (GMT); the clocks go forward on Sunday 29 March */
+  {"2026-03-27T11:05:38Z", "Europe/London", FALSE, "Please book it by the end of next week.", "2026-04-03T17:00", 0},
+  {"2026-03-27T11:05:38Z", "Europe/London", FALSE, "Please book it by Monday 9am.", "2026-03-30T09:00", 0},
+  /* 23:30 UTC on Sunday is already Monday in Sydney */
+  {"2026-03-01T23:30:00Z", "Australia/Sydney", FALSE, "Please send it today.", "2026-03-02T17:00", 0},
+};
+
+static void test_deadline(gconstpointer data)
+{
+  const DeadlineCase *c = data;
+  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(c->zone);
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601(c->sent, NULL);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  ctx.dates.timezone = zone;
+  ctx.dates.month_first = c->us;
+  g_autoptr(GPtrArray) found = instructions_extract(shared_rules, c->text, sent, &ctx);
+  g_assert_cmpuint(found->len, ==, 1);
+  Instruction *instruction = g_ptr_array_index(found, 0);
+  g_assert_cmpstr(instruction->deadline_iso, ==, c->deadline);
+  g_assert_cmpint(instruction->urgency_hint, ==, c->urgency);
+}
+
+static void test_deadline_dst(void)
+{
+  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier("Europe/London");
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-27T11:05:38Z", NULL);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  ctx.dates.timezone = zone;
+  g_autoptr(GPtrArray) found =
+      instructions_extract(shared_rules, "Please book it by the end of next week.", sent, &ctx);
+  g_assert_cmpuint(found->len, ==, 1);
+  Instruction *instruction = g_ptr_array_index(found, 0);
+  g_autofree char *full = g_date_time_format_iso8601(instruction->deadline);
+  g_assert_cmpstr(full, ==, "2026-04-03T17:00:00+01");
+}
+
+static const char *const not_instructions[] = {
+  "Click here to claim your prize!",
+  "Book now: https://example.org/live",
+  "Act now, limited time offer!",
+  "Subscribe to our newsletter for weekly tips.",
+  "Thank you sooo much for sorting out the inbox last week!",
+  "Shall I bring the receipts round on Friday?",
+  "I'll be in touch about the Autumn Open in a few weeks.",
+  "Would you ever be up for keeping an eye on the inbox on Saturdays?",
+  "Would you be willing to take on the Harrogate account?",
+  "So going forward I need you to be reachable on WhatsApp in the evenings and on weekends.",
+  "And ignore what I said about your invoice, I'll get it paid this week.",
+  "No need to reissue.",
+  "I'll pay the invoice in full on Friday 27th.",
+  "Take the time you need on the receipts.",
+  "Please add us to your address book to ensure delivery.",
+};
+
+static void test_not_instruction(gconstpointer data)
+{
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-04T10:00:00Z", NULL);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  g_autoptr(GPtrArray) found = instructions_extract(shared_rules, data, sent, &ctx);
+  if (found->len > 0)
+    g_test_message("found: %s", ((Instruction *)g_ptr_array_index(found, 0))->text);
+  g_assert_cmpuint(found->len, ==, 0);
+}
+
+static const char *const instructions_found[] = {
+  "Please book a table for six at Marlowe's.",
+  "Send the contract to Kate and Rob.",
+  "Can you chase the two engagement letters?",
+  "Could you possibly move the call to Thursday?",
+  "Would you mind updating the rota?",
+  "If you can get the spreadsheet over to Sarah by Thursday that would be great.",
+  "I need the slides by Friday.",
+  "We'll need the signed forms back before the viewing.",
+  "Let me know by 4pm if that works.",
+  "Is the £608.00 inclusive of VAT?",
+};
+
+static void test_is_instruction(gconstpointer data)
+{
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-04T10:00:00Z", NULL);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  g_autoptr(GPtrArray) found = instructions_extract(shared_rules, data, sent, &ctx);
+  g_assert_cmpuint(found->len, ==, 1);
+  g_assert_cmpstr(((Instruction *)g_ptr_array_index(found, 0))->text, ==, data);
+}
+
+static void test_automated(void)
+{
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-04T10:00:00Z", NULL);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  ctx.automated = TRUE;
+  g_autoptr(GPtrArray) found =
+      instructions_extract(shared_rules, "Please contact Morag on 01632 960740.", sent, &ctx);
+  g_assert_cmpuint(found->len, ==, 0);
+}
+
+static void test_rules_errors(void)
+{
+  static const struct { const char *text; const char *message; } cases[] = {
+    {"rule a\n  look text /(unclosed/i\n  adds instruction +3\n", "x.rules:2:"},
+    {"  look text /a/\n", "x.rules:1:3: expected `rule NAME`"},
+    {"rule a\n  look text /a/q\n", "x.rules:2:"},
+    {"rule a\n  adds instruction +3\n", "x.rules:1:1: this rule has no `look"},
+    {"rule a\n  look text /a/\n  adds nonsense +3\n", "unknown dimension"},
+    {"rule a\n  look text /a/\n  frob\n", "x.rules:3:3: unknown keyword"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(InstructionRules) rules =
+        instruction_rules_compile(cases[i].text, "x.rules", "", "d.rules", &error);
+    g_assert_null(rules);
+    g_assert_nonnull(strstr(error->message, cases[i].message));
+  }
+}
+
+static void test_add_table(void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS(split_cases); i++) {
+    g_autofree char *path = g_strdup_printf("/instructions/split/%u", i);
+    g_test_add_data_func(path, &split_cases[i], test_split);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(deadline_cases); i++) {
+    g_autofree char *path = g_strdup_printf("/deadlines/phrase/%u", i);
+    g_test_add_data_func(path, &deadline_cases[i], test_deadline);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(not_instructions); i++) {
+    g_autofree char *path = g_strdup_printf("/instructions/not-a-task/%u", i);
+    g_test_add_data_func(path, not_instructions[i], test_not_instruction);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(instructions_found); i++) {
+    g_autofree char *path = g_strdup_printf("/instructions/task/%u", i);
+    g_test_add_data_func(path, instructions_found[i], test_is_instruction);
+  }
+}
+
+int main(int argc, char **argv)
+{
+  setlocale(LC_ALL, "C.UTF-8");
+  if (argc > 1 && (g_strcmp0(argv[1], "--extract") == 0 || g_strcmp0(argv[1], "--extract-lines") == 0))
+    return driver_main(argc, argv);
+  g_test_init(&argc, &argv, NULL);
+  g_autoptr(GError) error = NULL;
+  shared_rules = test_load_rules(NULL, &error);
+  g_assert_no_error(error);
+  test_add_table();
+  g_test_add_func("/deadlines/dst", test_deadline_dst);
+  g_test_add_func("/instructions/automated", test_automated);
+  g_test_add_func("/instructions/rules-errors", test_rules_errors);
+  int rc = g_test_run();
+  instruction_rules_free(shared_rules);
+  return rc;
+}
