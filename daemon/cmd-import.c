@@ -92,7 +92,9 @@ static gboolean import_file(ImportRun *run, const char *path, GError **error)
   g_autoptr(GError) file_error = NULL;
   g_autoptr(GMappedFile) mapped = g_mapped_file_new(path, FALSE, &file_error);
   if (!mapped) {
-    fprintf(stderr, "keel import: %s: %s\n", path, file_error->message);
+    fprintf(stderr, "keel import: %s: %s\n", path,
+            g_file_test(path, G_FILE_TEST_EXISTS) ? file_error->message
+                                                  : "no such file or folder");
     run->failed++;
     return TRUE;
   }

@@ -351,6 +351,39 @@ static void test_password_command_fails(SecretFixture *f, gconstpointer data)
   assert_no_secret(error);
 }
 
+/* ---- the documented example ------------------------------------------ */
+
+/* The key names of issue 2 are an interface: the example must document each
+ * (set, or commented out) and must load. */
+static void test_example(void)
+{
+  const char *root = g_getenv("KEEL_SOURCE_ROOT");
+  if (!root) {
+    g_test_skip("KEEL_SOURCE_ROOT not set");
+    return;
+  }
+  g_autofree char *path = g_build_filename(root, "rules", "keel.conf.example", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(path, &error);
+  g_assert_no_error(error);
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  const char *keys[] = { "database", "rules", "timezone", "business_hours", "mode",
+                         "max_message_size", "imap", "smtp", "user", "password_file",
+                         "password_command", "folders", "sent_folder", "drafts_folder",
+                         "poll_interval", "ca_file", "allow_plaintext", "connect_timeout",
+                         "read_timeout", "name", "addresses", "date_order", "at", "to" };
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+    g_autofree char *set = g_strdup_printf("\n%s = ", keys[i]);
+    g_autofree char *commented = g_strdup_printf("\n#%s = ", keys[i]);
+    if (!strstr(text, set) && !strstr(text, commented))
+      g_test_message("key %s is not documented", keys[i]);
+    g_assert_true(strstr(text, set) || strstr(text, commented));
+  }
+  g_assert_cmpuint(config->accounts->len, ==, 1);
+  g_assert_cmpuint(config->clients->len, ==, 1);
+}
+
 /* ---- the command ----------------------------------------------------- */
 
 /* Runs `keel config check --config FILE`; returns the exit status. */
@@ -417,6 +450,7 @@ int main(int argc, char **argv)
   g_test_add("/config/password/command-silent", SecretFixture,
              "password_command = echo " SECRET " >&2", secret_setup,
              test_password_command_fails, secret_teardown);
+  g_test_add_func("/config/example", test_example);
   g_test_add_func("/config/cli/check", test_cli);
   return g_test_run();
 }

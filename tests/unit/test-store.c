@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/wait.h>
 #include "daemon/config.h"
 #include "daemon/pipeline.h"
 #include "daemon/store.h"
@@ -515,6 +516,72 @@ static void test_accounts(StoreFixture *f, gconstpointer data)
   g_assert_null(((StoreAccountRow *)again->pdata[0])->last_error);
 }
 
+/* ---- the commands ---------------------------------------------------- */
+
+/* Runs keel with `args` (NULL-terminated, after the binary); returns the exit
+ * status, output in `out` and `err`. */
+static int run_keel(const char *const *args, char **out, char **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (char *)g_getenv("KEEL_BIN"));
+  for (int i = 0; args[i]; i++)
+    g_ptr_array_add(argv, (char *)args[i]);
+  g_ptr_array_add(argv, NULL);
+  int status = 0;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                             out, err, &status, NULL));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_cli_import(StoreFixture *f, gconstpointer data)
+{
+  (void)data;
+  if (!g_getenv("KEEL_BIN")) {
+    g_test_skip("KEEL_BIN not set");
+    return;
+  }
+  g_clear_pointer(&f->store, store_close);
+  g_autofree char *conf = g_test_build_filename(G_TEST_DIST, "data", "demo", "keel.conf", NULL);
+  g_autofree char *maildir = g_test_build_filename(G_TEST_DIST, "data", "demo", "Maildir", NULL);
+  const char *import[] = { "import", "--config", conf, "--database", f->path, maildir,
+                           conf, "/nonexistent/mail.eml", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_keel(import, &out, &err), ==, 65); /* EX_DATAERR */
+  g_assert_cmpstr(out, ==, "imported 12, duplicates 0, failed 2\n");
+  g_auto(GStrv) errors = g_strsplit(g_strchomp(err), "\n", -1);
+  g_assert_cmpuint(g_strv_length(errors), ==, 2);
+  g_assert_nonnull(strstr(errors[0], conf));
+  g_assert_nonnull(strstr(errors[1], "/nonexistent/mail.eml"));
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages WHERE direction = 'out'"), ==, 2);
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages WHERE client_id IS NULL"), ==, 1);
+  const char *again[] = { "import", "--config", conf, "--database", f->path, maildir, NULL };
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  g_assert_cmpint(run_keel(again, &out2, &err2), ==, 0);
+  g_assert_cmpstr(out2, ==, "imported 0, duplicates 12, failed 0\n");
+  const char *threads[] = { "threads", "--json", "--database", f->path, NULL };
+  g_autofree char *out3 = NULL, *err3 = NULL;
+  g_assert_cmpint(run_keel(threads, &out3, &err3), ==, 0);
+  g_auto(GStrv) lines = g_strsplit(g_strchomp(out3), "\n", -1);
+  g_assert_cmpuint(g_strv_length(lines), ==, 5);
+  g_assert_nonnull(strstr(lines[0], "\"client_id\":\"limeledger\""));
+  g_assert_nonnull(strstr(lines[0], "\"last_date\":\"2026-03-12T11:30:00Z\""));
+  g_assert_nonnull(strstr(lines[3], "\"messages\":3"));
+}
+
+static void test_cli_no_database(void)
+{
+  if (!g_getenv("KEEL_BIN")) {
+    g_test_skip("KEEL_BIN not set");
+    return;
+  }
+  g_setenv("KEEL_CONFIG", "/nonexistent/keel.conf", TRUE);
+  const char *threads[] = { "threads", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_keel(threads, &out, &err), ==, 78); /* EX_CONFIG */
+  g_assert_nonnull(strstr(err, "/nonexistent/keel.conf"));
+  g_unsetenv("KEEL_CONFIG");
+}
+
 #define ADD(path, func) \
   g_test_add(path, StoreFixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -537,5 +604,7 @@ int main(int argc, char **argv)
   ADD("/store/verdict", test_verdict);
   ADD("/store/foreach", test_foreach);
   ADD("/store/accounts", test_accounts);
+  ADD("/store/cli/import-and-threads", test_cli_import);
+  g_test_add_func("/store/cli/missing-config", test_cli_no_database);
   return g_test_run();
 }
