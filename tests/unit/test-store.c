@@ -497,6 +497,30 @@ static void test_foreach(StoreFixture *f, gconstpointer data)
   g_assert_cmpuint(seen->len, ==, 2);
 }
 
+/* A rescore writes verdicts from inside the foreach callback. */
+static gboolean rescore_row(const StoreMessageRow *row, gpointer user_data, GError **error)
+{
+  StoreFixture *f = user_data;
+  return store_save_verdict(f->store, row->row_id, NULL, NULL, 1.5, FALSE, 0, NULL, NULL, error)
+         && store_set_thread_risk(f->store, row->thread_id, 1.5, error);
+}
+
+static void test_foreach_writes(StoreFixture *f, gconstpointer data)
+{
+  (void)data;
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *id = g_strdup_printf("w%d@x.example", i);
+    g_autoptr(GBytes) raw = make_raw(id, "bob@acme.example", "Note",
+                                     "Wed, 04 Mar 2026 09:00:00 +0000", "");
+    StoreOrigin origin = { .direction = STORE_DIRECTION_IN };
+    add(f, &origin, raw, NULL, NULL);
+  }
+  g_autoptr(GError) error = NULL;
+  g_assert_true(store_foreach_message(f->store, NULL, rescore_row, f, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages WHERE scored = 1"), ==, 3);
+}
+
 static void test_accounts(StoreFixture *f, gconstpointer data)
 {
   (void)data;
@@ -603,6 +627,7 @@ int main(int argc, char **argv)
   ADD("/store/thread/list", test_list_threads);
   ADD("/store/verdict", test_verdict);
   ADD("/store/foreach", test_foreach);
+  ADD("/store/foreach-writes", test_foreach_writes);
   ADD("/store/accounts", test_accounts);
   ADD("/store/cli/import-and-threads", test_cli_import);
   g_test_add_func("/store/cli/missing-config", test_cli_no_database);
