@@ -122,7 +122,8 @@ static gboolean lite_read_look(LiteRule *rule, const char *line_text, const char
 static gboolean lite_read_points(const char *line_text, const char *arg, const char *file,
                                  int line, char **dimension, int *points, GError **error)
 {
-  g_auto(GStrv) words = g_strsplit_set(g_strstrip(g_strdup(arg)), " \t", -1);
+  g_autofree char *copy = g_strstrip(g_strdup(arg));
+  g_auto(GStrv) words = g_strsplit_set(copy, " \t", -1);
   g_autoptr(GPtrArray) parts = g_ptr_array_new();
   for (char **w = words; *w != NULL; w++)
     if (**w != '\0')

@@ -61,7 +61,9 @@ def prf(tp, fp, fn):
 def run_driver(build, args):
     exe = os.path.join(build, "tests", "unit", "test-instructions")
     env = dict(os.environ, KEEL_SOURCE_ROOT=ROOT)
-    out = subprocess.run([exe] + args, check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run([exe] + args, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(f"{exe} failed ({out.returncode}): {out.stderr.strip()}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 

@@ -424,6 +424,150 @@ static void test_rules_errors(void)
   }
 }
 
+/* ---- the dev corpus floor: same matching as tests/instructions-quality.py ---- */
+
+static const char *const corpus_stop_words[] = {
+  "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "by", "with",
+  "from", "is", "are", "was", "were", "be", "been", "it", "its", "it's", "this", "that",
+  "these", "those", "i", "i'm", "i'll", "i've", "me", "my", "we", "our", "us", "you", "your",
+  "jo", "can", "could", "would", "will", "please", "pls", "just", "also", "then", "so", "as",
+  "if", "any", "all", "up", "out", "into", "over", "about", "there", "their", "them", "they",
+  "he", "she", "his", "her", "him", "do", "does", "did", "have", "has", "had", "get", "got",
+  "not", "no", "yes", "some", "more", "most", "very", "really", "thanks", "thank", "what",
+  "when", "where", "which", "who", "how", "than", "too", "one", "two", NULL};
+
+/* Content words of `text`, each cut to its first 5 characters. */
+static GHashTable *corpus_words(const char *text)
+{
+  GHashTable *words = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *lower = g_utf8_strdown(text, -1);
+  g_autoptr(GRegex) re = g_regex_new("[a-z0-9\u00a3]+(?:['\u2019][a-z]+)?", 0, 0, NULL);
+  g_autoptr(GMatchInfo) info = NULL;
+  g_regex_match(re, lower, 0, &info);
+  for (; g_match_info_matches(info); g_match_info_next(info, NULL)) {
+    g_autofree char *word = g_match_info_fetch(info, 0);
+    if (g_utf8_strlen(word, -1) < 2 || g_strv_contains(corpus_stop_words, word))
+      continue;
+    g_hash_table_add(words, g_utf8_substring(word, 0, MIN(5, g_utf8_strlen(word, -1))));
+  }
+  return words;
+}
+
+static double corpus_overlap(const char *a, const char *b)
+{
+  g_autoptr(GHashTable) wa = corpus_words(a);
+  g_autoptr(GHashTable) wb = corpus_words(b);
+  guint na = g_hash_table_size(wa), nb = g_hash_table_size(wb), shared = 0;
+  if (na == 0 || nb == 0)
+    return 0.0;
+  GHashTableIter iter;
+  gpointer key;
+  g_hash_table_iter_init(&iter, wa);
+  while (g_hash_table_iter_next(&iter, &key, NULL))
+    shared += g_hash_table_contains(wb, key);
+  return (double)shared / MIN(na, nb);
+}
+
+typedef struct {
+  guint tp, fp, fn, dated, exact;
+} CorpusCounts;
+
+/* Pass 1: overlap >= 0.5, best first; pass 2: the same non-null deadline. */
+static void corpus_match(JsonArray *want, GPtrArray *got, CorpusCounts *counts)
+{
+  guint nw = json_array_get_length(want);
+  g_autofree gboolean *used_w = g_new0(gboolean, nw + 1);
+  g_autofree gboolean *used_g = g_new0(gboolean, got->len + 1);
+  guint matched = 0;
+  for (;;) {
+    double best = 0.5;
+    int bi = -1, bj = -1;
+    for (guint i = 0; i < nw; i++)
+      for (guint j = 0; j < got->len && !used_w[i]; j++) {
+        JsonObject *label = json_array_get_object_element(want, i);
+        Instruction *found = g_ptr_array_index(got, j);
+        double score = used_g[j] ? 0.0 : corpus_overlap(json_object_get_string_member(label, "text"), found->text);
+        if (score >= best && (bi < 0 || score > best)) {
+          best = score;
+          bi = (int)i;
+          bj = (int)j;
+        }
+      }
+    if (bi < 0)
+      break;
+    used_w[bi] = used_g[bj] = TRUE;
+    matched++;
+    const char *deadline = json_object_get_string_member_with_default(
+        json_array_get_object_element(want, bi), "deadline", NULL);
+    if (deadline != NULL) {
+      counts->dated++;
+      counts->exact += g_strcmp0(deadline, ((Instruction *)g_ptr_array_index(got, bj))->deadline_iso) == 0;
+    }
+  }
+  for (guint i = 0; i < nw; i++) {
+    const char *deadline = json_object_get_string_member_with_default(
+        json_array_get_object_element(want, i), "deadline", NULL);
+    for (guint j = 0; j < got->len && !used_w[i] && deadline != NULL; j++)
+      if (!used_g[j] && g_strcmp0(deadline, ((Instruction *)g_ptr_array_index(got, j))->deadline_iso) == 0) {
+        used_w[i] = used_g[j] = TRUE;
+        matched++;
+      }
+  }
+  counts->tp += matched;
+  counts->fp += got->len - matched;
+  counts->fn += nw - matched;
+}
+
+static GPtrArray *corpus_extract(const TestConfig *config, const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelMessage) message = message_parse((const guint8 *)data, len, NULL, 0, &error);
+  g_assert_no_error(error);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  g_autoptr(GTimeZone) zone = message->from != NULL ? test_config_client(config, message->from->address, &ctx) : NULL;
+  g_autoptr(GTimeZone) fallback = g_time_zone_new_identifier("Europe/London");
+  ctx.dates.timezone = zone != NULL ? zone : fallback;
+  ctx.automated = message->automated;
+  return instructions_extract(shared_rules, message->new_text, message->date, &ctx);
+}
+
+static void test_corpus_floor(void)
+{
+  const char *shared = g_getenv("KEEL_SHARED");
+  g_autofree char *dir = g_build_filename(shared != NULL ? shared : "../shared", "corpus", "dev", NULL);
+  g_autofree char *labels_path = g_build_filename(dir, "labels.json", NULL);
+  g_autofree char *config_path = g_build_filename(dir, "keel.conf", NULL);
+  if (!g_file_test(labels_path, G_FILE_TEST_EXISTS)) {
+    g_test_skip("no dev corpus (set KEEL_SHARED)");
+    return;
+  }
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_assert_true(json_parser_load_from_file(parser, labels_path, NULL));
+  TestConfig config = {0};
+  g_assert_true(test_config_load(&config, config_path, NULL));
+  JsonArray *labels = json_node_get_array(json_parser_get_root(parser));
+  CorpusCounts counts = {0};
+  for (guint i = 0; i < json_array_get_length(labels); i++) {
+    JsonObject *label = json_array_get_object_element(labels, i);
+    g_autofree char *path = g_build_filename(dir, json_object_get_string_member(label, "file"), NULL);
+    g_autoptr(GPtrArray) got = corpus_extract(&config, path);
+    corpus_match(json_object_get_array_member(label, "instructions"), got, &counts);
+  }
+  g_key_file_unref(config.file);
+  double p = (double)counts.tp / MAX(1, counts.tp + counts.fp);
+  double r = (double)counts.tp / MAX(1, counts.tp + counts.fn);
+  double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+  double exact = (double)counts.exact / MAX(1, counts.dated);
+  g_test_message("instructions P %.3f R %.3f F1 %.3f; deadlines exact %u/%u", p, r, f1,
+                 counts.exact, counts.dated);
+  g_assert_cmpfloat(f1, >=, 0.80);
+  g_assert_cmpfloat(exact, >=, 0.80);
+}
+
 static void test_add_table(void)
 {
   for (guint i = 0; i < G_N_ELEMENTS(split_cases); i++) {
@@ -457,6 +601,7 @@ int main(int argc, char **argv)
   g_test_add_func("/deadlines/dst", test_deadline_dst);
   g_test_add_func("/instructions/automated", test_automated);
   g_test_add_func("/instructions/rules-errors", test_rules_errors);
+  g_test_add_func("/instructions/corpus/dev-floor", test_corpus_floor);
   int rc = g_test_run();
   instruction_rules_free(shared_rules);
   return rc;
