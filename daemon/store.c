@@ -211,7 +211,7 @@ Store *store_open(const char *path, GError **error)
   Store *store = g_new0(Store, 1);
   store->path = g_strdup(path);
   int rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                           | SQLITE_OPEN_NOMUTEX, NULL);
+                           | SQLITE_OPEN_FULLMUTEX, NULL);
   if (rc != SQLITE_OK) {
     store_set_error(store, rc, KEEL_STORE_ERROR_OPEN, "cannot open or create it", error);
     store_close(store);

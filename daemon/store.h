@@ -9,6 +9,11 @@
  *   store_save_verdict()    rule scores of a message (called inside the same transaction)
  *   store_list_threads()    rows for `keel threads`
  *   store_account_*()       per-account poll status for `keel status`
+ *
+ * A Store is one SQLite connection. Its open transaction belongs to the
+ * connection, not to a thread: callers that share a Store between threads
+ * must hold their own lock around each begin..commit (the connection itself
+ * is opened serialized, so single calls are safe).
  */
 #pragma once
 
