@@ -488,6 +488,7 @@ static void parse_look(Compiler *c, RulesRule *rule, const char *p)
   }
   RulesLook *look = g_new0(RulesLook, 1);
   gboolean ok;
+  rule->look_lines++;
   if (g_str_has_prefix(p, "signal") && (p[6] == ' ' || p[6] == '\t' || p[6] == '\0')) {
     ok = rule->kind == RULES_KIND_RULE;
     if (!ok)
@@ -682,7 +683,7 @@ static void block_close(Compiler *c)
   c->line = rule->line; /* errors about the block point at its first line */
   const char *what = rule->kind == RULES_KIND_WHEN ? "when" :
                      rule->kind == RULES_KIND_PHRASES ? "phrases" : "rule";
-  if (rule->kind != RULES_KIND_WHEN && rule->looks->len == 0)
+  if (rule->kind != RULES_KIND_WHEN && rule->look_lines == 0)
     compiler_error(c, NULL, "%s '%s' has no `look` line: say where to look", what, rule->name);
   if (rule->kind == RULES_KIND_PHRASES && rule->words->len == 0)
     compiler_error(c, NULL, "phrases '%s' has no `words` line", rule->name);

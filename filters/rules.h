@@ -89,6 +89,7 @@ typedef struct {
   char *why;           /* owned, may be NULL */
   gboolean skip_automated; /* every dimension it adds to is skipped for automated mail */
   gint timeout_logged; /* set once the first match-limit error was logged */
+  guint look_lines;    /* `look` lines written (compiled or not), for "has no look" */
 } RulesRule;
 
 typedef struct {

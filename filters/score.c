@@ -42,6 +42,7 @@ static void score_hit_free(ScoreHit *hit)
   g_free(hit->dimension);
   g_free(hit->match);
   g_free(hit->where);
+  g_free(hit->why);
   g_clear_pointer(&hit->captures, g_ptr_array_unref);
   g_free(hit);
 }
@@ -354,7 +355,7 @@ static void score_add_hits(Scoring *s, const RulesRule *rule, ScoreMatch *match)
     hit->where = g_strdup(match->where);
     hit->start = match->start;
     hit->end = match->end;
-    hit->why = rule->why;
+    hit->why = g_strdup(rule->why);
     hit->captures = match->captures ? g_ptr_array_ref(match->captures) : NULL;
     g_ptr_array_add(s->result->hits, hit);
     double *points = g_hash_table_lookup(s->result->scores, d->name);

@@ -40,7 +40,7 @@ typedef struct {
                         `if` expression for a rule over rules */
   char *where;       /* owned: subject, text, quoted, body, header:NAME, from, signal, rules */
   gint64 start, end; /* byte offsets of the match in that text; -1 for signals and rules over rules */
-  const char *why;   /* borrowed from the RuleSet (may be NULL) */
+  char *why;         /* owned, the rule's `why` (may be NULL) */
   GPtrArray *captures; /* owned, of ScoreCapture*: named captures that matched */
 } ScoreHit;
 

@@ -130,10 +130,12 @@ guint signals_longest_run(const char *text, gunichar c)
   guint best = 0, run = 0;
   for (const char *p = text; p && *p; p = g_utf8_next_char(p)) {
     gunichar ch = g_utf8_get_char(p);
-    if (ch == c || ch == wide)
-      best = MAX(best, ++run);
-    else if (ch != ' ')
+    if (ch == c || ch == wide) {
+      run++;
+      best = MAX(best, run);
+    } else if (ch != ' ') {
       run = 0;
+    }
   }
   return best;
 }
@@ -205,9 +207,26 @@ static gboolean token_is_deadline_word(const char *token)
   return g_strv_contains(words, token);
 }
 
+/* A weekday in a range or a list of hours ("Mon-Sat 7am-4pm", "Sunday
+ * 8am-2pm"), after a possessive or an article ("my Monday clients", "on a
+ * Sunday") or after "last" is not a deadline. */
+static gboolean weekday_is_not_deadline(GPtrArray *tokens, guint i)
+{
+  static const char *const before[] = { "last", "my", "our", "your", "his", "her", "their",
+                                        "a", "every", "each", "on", "from", "since", NULL };
+  const char *previous = i > 0 ? g_ptr_array_index(tokens, i - 1) : "";
+  const char *next = i + 1 < tokens->len ? g_ptr_array_index(tokens, i + 1) : "";
+  const char *after = i + 2 < tokens->len ? g_ptr_array_index(tokens, i + 2) : "";
+  if (token_weekday(previous) || token_weekday(next) || g_strv_contains(before, previous))
+    return TRUE;
+  return token_is_time(next) && token_is_time(after);
+}
+
 /* Does the weekday at tokens[i] read as a deadline? */
 static gboolean weekday_is_deadline(GPtrArray *tokens, guint i)
 {
+  if (weekday_is_not_deadline(tokens, i))
+    return FALSE;
   for (guint back = 1; back <= 3 && back <= i; back++) {
     const char *token = g_ptr_array_index(tokens, i - back);
     if (back == 1 && strcmp(token, "last") == 0)
