@@ -685,9 +685,10 @@ KeelConfig *config_load(const char *path, GError **error)
   g_autoptr(GKeyFile) keyfile = g_key_file_new();
   ConfigLoader loader = { path, keyfile, lines, problems };
   g_autoptr(KeelConfig) config = config_new(path, lines);
-  config_scan(&loader, text);
+  const char *body = g_str_has_prefix(text, "\xef\xbb\xbf") ? text + 3 : text; /* BOM */
+  config_scan(&loader, body);
   if (problems->len == 0)
-    config_read_all(&loader, config, text);
+    config_read_all(&loader, config, body);
   if (problems->len > 0) {
     g_ptr_array_sort_with_data(problems, config_problem_compare, (gpointer)path);
     g_ptr_array_add(problems, NULL);

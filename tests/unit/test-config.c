@@ -230,6 +230,17 @@ static void test_inline_comment(void)
   g_assert_cmpint(config->mode, ==, KEEL_MODE_AUTO); /* "auto   # replies are sent" */
 }
 
+static void test_windows_file(void)
+{
+  g_autofree char *path = fixture("windows.conf");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(config->timezone, ==, "UTC");
+  g_assert_cmpint(config->mode, ==, KEEL_MODE_AUTO);
+  g_assert_cmpstr(((KeelClient *)config->clients->pdata[0])->addresses[0], ==, "@a.example");
+}
+
 static void test_resolve_path(void)
 {
   g_setenv("KEEL_CONFIG", "/from/env.conf", TRUE);
@@ -428,6 +439,7 @@ int main(int argc, char **argv)
   g_test_add_func("/config/not-found", test_not_found);
   g_test_add_func("/config/client-for-address", test_client_for_address);
   g_test_add_func("/config/resolve-path", test_resolve_path);
+  g_test_add_func("/config/windows-file", test_windows_file);
   for (gsize i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
     g_autofree char *name = g_strdup_printf("/config/bad/%s", bad_cases[i].file);
     g_test_add_data_func(name, &bad_cases[i], test_bad);
