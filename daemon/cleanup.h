@@ -9,5 +9,6 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CURL, curl_easy_cleanup)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CURLU, curl_url_cleanup)
+typedef struct curl_slist curl_slist; /* libcurl only names the struct tag */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(curl_slist, curl_slist_free_all)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)

@@ -18,8 +18,9 @@ gboolean cli_parse_options(int *argc, char ***argv, const char *parameter,
       "Run as of this time (ISO 8601, e.g. 2026-03-06T09:00:00Z)", "TIME" },
     { NULL }
   };
-  g_autofree char *title = g_strdup_printf("%s %s", (*argv)[0], parameter ? parameter : "");
-  g_autoptr(GOptionContext) context = g_option_context_new(title);
+  g_autofree char *prgname = g_strdup_printf("keel %s", (*argv)[0]);
+  g_set_prgname(prgname);
+  g_autoptr(GOptionContext) context = g_option_context_new(parameter);
   g_option_context_set_summary(context, summary);
   if (entries)
     g_option_context_add_main_entries(context, entries, NULL);
