@@ -14,9 +14,10 @@
  * GDate, never by adding seconds, so a deadline after a clock change stays on
  * the local time that was meant.
  *
- * The first part of this file is a TEMPORARY reader of the rule syntax
- * (rule/look/adds/why/threshold) shared with instructions.c, to be replaced by
- * filters/rules.h once that lands.
+ * The rule files are compiled by the rules engine (filters/rules.h, the same
+ * language and `file:line:col` errors as every other rule file); the first
+ * part of this file turns a compiled RuleSet into a flat list of regexes with
+ * their dimension and points, shared with instructions.c.
  *
  * Must never: read files, look at the clock, or touch the network.
  */
@@ -24,10 +25,10 @@
 
 #include <string.h>
 
+#include "filters/rules.h"
+
 G_DEFINE_QUARK(keel-deadline-error-quark, keel_deadline_error)
 
-#define LITE_MATCH_LIMIT 200000
-#define LITE_DEPTH_LIMIT 20000
 
 void deadline_context_init(DeadlineContext *ctx)
 {
@@ -38,13 +39,12 @@ void deadline_context_init(DeadlineContext *ctx)
   ctx->day_end_min = 17 * 60;
 }
 
-/* ======================= TEMPORARY rule-file reader ======================= */
+/* ============ rule files: a flat view of a RuleSet (filters/rules.h) ============ */
 
 static void lite_rule_free(gpointer data)
 {
   LiteRule *rule = data;
   g_free(rule->name);
-  pcre2_code_free(rule->code);
   g_free(rule->dimension);
   g_free(rule->why);
   g_free(rule);
@@ -56,182 +56,63 @@ void lite_rules_free(LiteRuleSet *set)
     return;
   g_ptr_array_unref(set->rules);
   g_hash_table_unref(set->thresholds);
+  rules_free(set->compiled);
   g_free(set);
 }
 
-static gboolean lite_fail(GError **error, const char *file, int line, int col,
-                          int code, const char *message)
+/* One view per `look` of a rule or phrase list that has a regex (signal looks
+ * and `when` rules have none and mean nothing to the extractors). */
+static void lite_rules_add_views(LiteRuleSet *set, const RulesRule *rule)
 {
-  g_set_error(error, KEEL_DEADLINE_ERROR, code, "%s:%d:%d: %s", file, line, col, message);
-  return FALSE;
-}
-
-static uint32_t lite_flags(const char *flags, gboolean *ok)
-{
-  uint32_t options = PCRE2_UTF | PCRE2_UCP;
-  *ok = TRUE;
-  for (const char *f = flags; *f != '\0' && !g_ascii_isspace(*f); f++) {
-    switch (*f) {
-    case 'i': options |= PCRE2_CASELESS; break;
-    case 'x': options |= PCRE2_EXTENDED; break;
-    case 's': options |= PCRE2_DOTALL; break;
-    case 'm': options |= PCRE2_MULTILINE; break;
-    default: *ok = FALSE; return 0;
-    }
+  const RulesDimension *dimension = NULL;
+  double points = 0;
+  if (rule->adds != NULL && rule->adds->len > 0) {
+    RulesAdd add = g_array_index(rule->adds, RulesAdd, 0);
+    dimension = g_ptr_array_index(set->compiled->dimensions, add.dimension);
+    points = add.points;
   }
-  return options;
-}
-
-/* `look text /re/flags`: `arg` points after "look". */
-static gboolean lite_read_look(LiteRule *rule, const char *line_text, const char *arg,
-                               const char *file, int line, GError **error)
-{
-  const char *p = arg;
-  while (g_ascii_isspace(*p))
-    p++;
-  if (!g_str_has_prefix(p, "text"))
-    return lite_fail(error, file, line, (int)(p - line_text) + 1, KEEL_DEADLINE_ERROR_SYNTAX,
-                     "only `look text /regex/flags` is understood here");
-  p += 4;
-  while (g_ascii_isspace(*p))
-    p++;
-  const char *close = strrchr(p, '/');
-  if (*p != '/' || close == p)
-    return lite_fail(error, file, line, (int)(p - line_text) + 1, KEEL_DEADLINE_ERROR_SYNTAX,
-                     "expected a regex between slashes: /.../");
-  gboolean ok;
-  uint32_t options = lite_flags(close + 1, &ok);
-  if (!ok)
-    return lite_fail(error, file, line, (int)(close - line_text) + 2, KEEL_DEADLINE_ERROR_SYNTAX,
-                     "unknown regex flag (use i, x, s or m)");
-  int code;
-  PCRE2_SIZE offset;
-  rule->code = pcre2_compile((PCRE2_SPTR)(p + 1), (PCRE2_SIZE)(close - p - 1), options,
-                             &code, &offset, NULL);
-  if (rule->code == NULL) {
-    PCRE2_UCHAR buffer[256];
-    pcre2_get_error_message(code, buffer, sizeof buffer);
-    return lite_fail(error, file, line, (int)(p + 1 - line_text) + (int)offset + 1,
-                     KEEL_DEADLINE_ERROR_REGEX, (const char *)buffer);
+  for (guint i = 0; rule->looks != NULL && i < rule->looks->len; i++) {
+    const RulesLook *look = g_ptr_array_index(rule->looks, i);
+    if (look->code == NULL)
+      continue;
+    LiteRule *view = g_new0(LiteRule, 1);
+    view->name = g_strdup(rule->name);
+    view->line = rule->line;
+    view->code = look->code;
+    view->context = set->compiled->match_context;
+    view->dimension = g_strdup(dimension != NULL ? dimension->name : "");
+    view->points = (int)points;
+    view->why = g_strdup(rule->why != NULL ? rule->why : "");
+    g_ptr_array_add(set->rules, view);
   }
-  pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE);
-  return TRUE;
-}
-
-/* `adds DIM +N` or `threshold DIM N`: a word and a signed number. */
-static gboolean lite_read_points(const char *line_text, const char *arg, const char *file,
-                                 int line, char **dimension, int *points, GError **error)
-{
-  g_autofree char *copy = g_strstrip(g_strdup(arg));
-  g_auto(GStrv) words = g_strsplit_set(copy, " \t", -1);
-  g_autoptr(GPtrArray) parts = g_ptr_array_new();
-  for (char **w = words; *w != NULL; w++)
-    if (**w != '\0')
-      g_ptr_array_add(parts, *w);
-  gint64 value = 0;
-  if (parts->len < 2 || !g_ascii_string_to_signed(g_ptr_array_index(parts, 1), 10, -1000, 1000,
-                                                  &value, NULL))
-    return lite_fail(error, file, line, (int)(arg - line_text) + 2, KEEL_DEADLINE_ERROR_SYNTAX,
-                     "expected a dimension and points, e.g. `adds instruction +3`");
-  *dimension = g_strdup(g_ptr_array_index(parts, 0));
-  *points = (int)value;
-  return TRUE;
-}
-
-static LiteRule *lite_rule_new(const char *name, int line)
-{
-  LiteRule *rule = g_new0(LiteRule, 1);
-  rule->name = g_strdup(name);
-  rule->line = line;
-  rule->dimension = g_strdup("");
-  rule->why = g_strdup("");
-  return rule;
-}
-
-static gboolean lite_read_threshold(LiteRuleSet *set, const char *text, const char *arg,
-                                    const char *file, int line, GError **error)
-{
-  g_autofree char *dimension = NULL;
-  int points = 0;
-  if (!lite_read_points(text, arg, file, line, &dimension, &points, error))
-    return FALSE;
-  g_hash_table_replace(set->thresholds, g_steal_pointer(&dimension), GINT_TO_POINTER(points));
-  return TRUE;
-}
-
-/* One non-blank, non-comment line. `rule` is the rule being read (or NULL). */
-static gboolean lite_read_line(LiteRuleSet *set, const char *text, const char *file, int line,
-                               GError **error)
-{
-  const char *p = text;
-  while (g_ascii_isspace(*p))
-    p++;
-  LiteRule *rule = set->rules->len > 0 ? g_ptr_array_index(set->rules, set->rules->len - 1) : NULL;
-  if (g_str_has_prefix(p, "rule ")) {
-    g_autofree char *name = g_strstrip(g_strdup(p + 5));
-    g_ptr_array_add(set->rules, lite_rule_new(name, line));
-    return TRUE;
-  }
-  if (g_str_has_prefix(p, "threshold "))
-    return lite_read_threshold(set, text, p + 9, file, line, error);
-  if (rule == NULL)
-    return lite_fail(error, file, line, (int)(p - text) + 1, KEEL_DEADLINE_ERROR_SYNTAX,
-                     "expected `rule NAME` before this line");
-  if (g_str_has_prefix(p, "look "))
-    return lite_read_look(rule, text, p + 4, file, line, error);
-  if (g_str_has_prefix(p, "adds ")) {
-    g_clear_pointer(&rule->dimension, g_free);
-    return lite_read_points(text, p + 4, file, line, &rule->dimension, &rule->points, error);
-  }
-  if (g_str_has_prefix(p, "why ")) {
-    g_free(rule->why);
-    rule->why = g_strstrip(g_strdup(p + 4));
-    return TRUE;
-  }
-  return lite_fail(error, file, line, (int)(p - text) + 1, KEEL_DEADLINE_ERROR_SYNTAX,
-                   "unknown keyword (expected rule, look, adds, why or threshold)");
-}
-
-static gboolean lite_rules_check(LiteRuleSet *set, const char *file, GError **error)
-{
-  for (guint i = 0; i < set->rules->len; i++) {
-    LiteRule *rule = g_ptr_array_index(set->rules, i);
-    if (rule->code == NULL)
-      return lite_fail(error, file, rule->line, 1, KEEL_DEADLINE_ERROR_SYNTAX,
-                       "this rule has no `look text /regex/` line");
-  }
-  return TRUE;
 }
 
 LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **error)
 {
-  g_autoptr(LiteRuleSet) set = g_new0(LiteRuleSet, 1);
+  const char *const names[] = {file_name};
+  const char *const texts[] = {text};
+  RuleSet *compiled = rules_compile(names, texts, 1, error);
+  if (compiled == NULL)
+    return NULL;
+  LiteRuleSet *set = g_new0(LiteRuleSet, 1);
+  set->compiled = compiled;
   set->rules = g_ptr_array_new_with_free_func(lite_rule_free);
   set->thresholds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-  for (int i = 0; lines[i] != NULL; i++) {
-    char *line = lines[i];
-    g_strchomp(line);
-    const char *p = line;
-    while (g_ascii_isspace(*p))
-      p++;
-    if (*p == '\0' || *p == '#')
-      continue;
-    if (!lite_read_line(set, line, file_name, i + 1, error))
-      return NULL;
+  for (guint i = 0; i < compiled->dimensions->len; i++) {
+    const RulesDimension *dimension = g_ptr_array_index(compiled->dimensions, i);
+    g_hash_table_replace(set->thresholds, g_strdup(dimension->name),
+                         GINT_TO_POINTER((int)dimension->flag_at));
   }
-  if (!lite_rules_check(set, file_name, error))
-    return NULL;
-  return g_steal_pointer(&set);
+  for (guint i = 0; i < rules_count(compiled); i++)
+    lite_rules_add_views(set, rules_get(compiled, i));
+  return set;
 }
 
 int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
                     pcre2_match_data *match, GError **error)
 {
-  g_autoptr(pcre2_match_context) context = pcre2_match_context_create(NULL);
-  pcre2_set_match_limit(context, LITE_MATCH_LIMIT);
-  pcre2_set_depth_limit(context, LITE_DEPTH_LIMIT);
-  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, strlen(subject), start, 0, match, context);
+  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, strlen(subject), start, 0, match,
+                       rule->context);
   if (rc >= 0)
     return 1;
   if (rc == PCRE2_ERROR_NOMATCH)
@@ -255,7 +136,7 @@ char *lite_rule_capture(const LiteRule *rule, const char *subject, pcre2_match_d
   return g_strndup(subject + ovector[2 * number], ovector[2 * number + 1] - ovector[2 * number]);
 }
 
-/* ======================= end of TEMPORARY reader ======================= */
+/* ======================= end of the rule-file view ======================= */
 
 struct _DeadlineRules {
   LiteRuleSet *set; /* owned */

@@ -7,10 +7,9 @@
  *   deadline_find()           text + message Date + client context -> Deadline
  *   deadline_resolve()        named captures -> local GDateTime (exposed for tests)
  *
- * Also here, until filters/rules.h offers an API to compile a rule file and run
- * one rule's regex with captures: a tiny reader of the same rule syntax
- * (`rule NAME` / `look text /re/flags` / `adds DIM +N` / `why ...`), used by
- * both deadlines.c and instructions.c. It is marked TEMPORARY below.
+ * Also here: a flat view of a rule file compiled by the rules engine
+ * (filters/rules.h): each regex with its rule name, dimension and points, run
+ * on any string with named captures. Used by deadlines.c and instructions.c.
  */
 #pragma once
 
@@ -38,21 +37,25 @@ typedef struct {
 /* UTC, UK dates, 09:00-17:30, a bare day = 17:00. */
 void deadline_context_init(DeadlineContext *ctx);
 
-/* ---- TEMPORARY rule-file reader: to be replaced by filters/rules.h ---- */
+/* ---- rule files, compiled by filters/rules.h and seen as a flat list ---- */
 typedef struct {
-  char *name;        /* owned */
-  int line;          /* line of `rule NAME` */
-  pcre2_code *code;  /* owned, compiled with PCRE2_UTF | PCRE2_UCP */
-  char *dimension;   /* owned, from `adds DIM +N`; "" when absent */
-  int points;        /* from `adds DIM +N` */
-  char *why;         /* owned, may be "" */
+  char *name;                      /* owned */
+  int line;                        /* line of `rule NAME` */
+  pcre2_code *code;                /* borrowed from the RuleSet */
+  pcre2_match_context *context;    /* borrowed from the RuleSet: match/depth/heap limits */
+  char *dimension;                 /* owned, from `adds DIM +N`; "" when absent */
+  int points;                      /* from `adds DIM +N` */
+  char *why;                       /* owned, may be "" */
 } LiteRule;
 
 typedef struct {
-  GPtrArray *rules;        /* owned, of LiteRule*, in file order */
-  GHashTable *thresholds;  /* owned, dimension -> GINT_TO_POINTER(n), from `threshold DIM N` */
+  struct RuleSet *compiled; /* owned */
+  GPtrArray *rules;         /* owned, of LiteRule*, in file order */
+  GHashTable *thresholds;   /* owned, dimension -> GINT_TO_POINTER(flag), from `dimension D flag >= N` */
 } LiteRuleSet;
 
+/* Compiles one rule file with rules_compile(). NULL and `error` (every
+ * `file:line:col: message`, one per line) on any mistake. */
 LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **error);
 void lite_rules_free(LiteRuleSet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LiteRuleSet, lite_rules_free)
@@ -66,7 +69,7 @@ int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
  * part. Returns a new string. */
 char *lite_rule_capture(const LiteRule *rule, const char *subject,
                         pcre2_match_data *match, const char *group);
-/* ---- end of TEMPORARY reader ---- */
+/* ---- end of the rule-file view ---- */
 
 typedef struct _DeadlineRules DeadlineRules;
 

@@ -15,15 +15,15 @@
  *     that only adds to the task before it: "Need it by noon"), `lends` (below
  *     zero: a sentence whose time is someone else's, "They need to confirm by
  *     tonight"). A unit is an instruction when its `instruction` points reach
- *     the file's `threshold instruction N`. A unit that ends in ':' and reaches
+ *     the file's `dimension instruction flag >= N`. A unit that ends in ':' and reaches
  *     it ("Could you please:") is a list intro: the items after it are tasks.
  *  3. Assembly: a follow-up or a very short instruction ("Copy me in.") joins
  *     the task before it; a sentence that is no task but names a time ("Ideally
  *     by Wednesday", "End of next week is fine") gives that deadline to the
  *     nearest earlier task that has none (preferring one sharing a word).
  *  4. Deadlines: deadlines.c over each task's text.
- * The rule files are read by the TEMPORARY reader in deadlines.c until
- * filters/rules.h lands.
+ * The rule files are compiled by the rules engine (filters/rules.h) and seen
+ * through the flat view in deadlines.c.
  *
  * Must never: read files, look at the clock, or touch the network. All
  * English lives in the rule files; the C here only knows about structure.
@@ -41,7 +41,7 @@ G_DEFINE_QUARK(keel-instruction-error-quark, keel_instruction_error)
 struct _InstructionRules {
   LiteRuleSet *set;          /* owned, rules/instructions.rules */
   DeadlineRules *deadlines;  /* owned, rules/deadlines.rules */
-  int threshold;             /* `threshold instruction N`, default 3 */
+  int threshold;             /* `dimension instruction flag >= N`, default 3 */
 };
 
 void instruction_context_init(InstructionContext *ctx)

@@ -408,12 +408,13 @@ static void test_automated(void)
 static void test_rules_errors(void)
 {
   static const struct { const char *text; const char *message; } cases[] = {
-    {"rule a\n  look text /(unclosed/i\n  adds instruction +3\n", "x.rules:2:"},
-    {"  look text /a/\n", "x.rules:1:3: expected `rule NAME`"},
-    {"rule a\n  look text /a/q\n", "x.rules:2:"},
-    {"rule a\n  adds instruction +3\n", "x.rules:1:1: this rule has no `look"},
-    {"rule a\n  look text /a/\n  adds nonsense +3\n", "unknown dimension"},
-    {"rule a\n  look text /a/\n  frob\n", "x.rules:3:3: unknown keyword"},
+    {"dimension instruction flag >= 3\nrule a\n  look text /(unclosed/i\n  adds instruction +3\n", "x.rules:3:"},
+    {"dimension instruction flag >= 3\n  look text /a/\n", "x.rules:2:3:"},
+    {"dimension instruction flag >= 3\nrule a\n  look text /a/q\n  adds instruction +3\n", "x.rules:3:"},
+    {"dimension instruction flag >= 3\nrule a\n  adds instruction +3\n", "x.rules:2:1:"},
+    {"dimension instruction flag >= 3\nrule a\n  look text /a/\n  adds nonsense +3\n", "x.rules:4:8:"},
+    {"dimension instruction flag >= 3\nrule a\n  look text /a/\n  frob\n", "x.rules:4:3:"},
+    {"dimension tone flag >= 3\nrule a\n  look text /a/\n  adds tone +3\n", "x.rules:2:1: rule a adds to unknown dimension"},
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autoptr(GError) error = NULL;
@@ -422,6 +423,12 @@ static void test_rules_errors(void)
     g_assert_null(rules);
     g_assert_nonnull(strstr(error->message, cases[i].message));
   }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(InstructionRules) rules = instruction_rules_compile(
+      "dimension instruction flag >= 3\n", "x.rules",
+      "dimension deadline flag >= 1\nrule b\n  look text /(?<day>/\n  adds deadline +1\n", "d.rules", &error);
+  g_assert_null(rules);
+  g_assert_nonnull(strstr(error->message, "d.rules:3:"));
 }
 
 /* ---- the dev corpus floor: same matching as tests/instructions-quality.py ---- */
