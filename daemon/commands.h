@@ -36,3 +36,8 @@ int cmd_rules(int argc, char **argv);
 int cmd_rescore(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_trail(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_instruction(int argc, char **argv);
+int cmd_confirm(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);

@@ -23,6 +23,11 @@ static const KeelCommand commands[] = {
   { "score",   cmd_score,   "score .eml files with the rules (--json, --explain)" },
   { "rules",   cmd_rules,   "check the rule files (rules check [DIR] [--profile DIR])" },
   { "rescore", cmd_rescore, "re-run the current rules over stored messages" },
+  { "trail",   cmd_trail,   "the record of instructions and confirmations (trail verify)" },
+  { "search",  cmd_search,  "full-text search over stored messages" },
+  { "instruction", cmd_instruction, "mark an instruction done or cancelled" },
+  { "confirm", cmd_confirm, "record a phone call's instructions and confirm them to the client" },
+  { "outbox",  cmd_outbox,  "list replies waiting, sent and failed" },
   { "config",  cmd_config,  "check the configuration (config check)" },
 };
 
@@ -32,7 +37,7 @@ static void print_usage(FILE *out)
                "keel reads a virtual assistant's client mail, scores its tone and urgency,\n"
                "keeps the trail of instructions and tells her what needs her.\n\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-    fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
   fprintf(out, "\nEvery command takes --config FILE, --verbose, --now TIME and --help.\n"
                "See keel(1).\n");
 }
