@@ -33,10 +33,11 @@ static const char *const html_block_elements[] = {
   "thead", "tfoot", "blockquote", NULL,
 };
 
+/* libxml2's HTML parser lower-cases element names, so plain strcmp. */
 static gboolean html_name_in(const xmlChar *name, const char *const *names)
 {
   for (guint i = 0; names[i] != NULL; i++)
-    if (g_ascii_strcasecmp((const char *)name, names[i]) == 0)
+    if (name[0] == (xmlChar)names[i][0] && strcmp((const char *)name, names[i]) == 0)
       return TRUE;
   return FALSE;
 }
@@ -55,7 +56,7 @@ static gboolean html_is_skipped(const xmlNode *node)
 
 static gboolean html_is(const xmlNode *node, const char *name)
 {
-  return g_ascii_strcasecmp((const char *)node->name, name) == 0;
+  return strcmp((const char *)node->name, name) == 0;
 }
 
 /* Starts a new line (once: never two in a row from block boundaries). */

@@ -24,6 +24,8 @@
  */
 #include "filters/message.h"
 
+#include <errno.h>
+#include <iconv.h>
 #include <string.h>
 #include <libxml/parser.h>
 #include "filters/automated.h"
@@ -106,13 +108,36 @@ static gboolean message_charset_is_7bit_encoding(const char *charset)
          strstr(lower, "utf7") != NULL || g_str_equal(lower, "hz-gb-2312");
 }
 
-/* Converts with iconv; NULL when `charset` is unknown or the bytes do not fit it. */
+/* Converts with iconv (GMime's cache of open converters, so no gconv module
+ * is loaded per message); NULL when `charset` is unknown or the bytes do not
+ * fit it. */
 static char *message_convert(const guint8 *data, gsize len, const char *charset)
 {
-  const char *name = g_mime_charset_iconv_name(charset);
-  gsize written = 0;
-  char *out = g_convert((const char *)data, len, "UTF-8", name, NULL, &written, NULL);
-  if (out != NULL && !g_utf8_validate(out, written, NULL))
+  iconv_t cd = g_mime_iconv_open("UTF-8", charset);
+  if (cd == (iconv_t)-1)
+    return NULL;
+  gsize capacity = len * 2 + 16;
+  char *out = g_malloc(capacity);
+  char *in = (char *)data, *next = out;
+  gsize in_left = len, out_left = capacity - 8;
+  while (in_left > 0 && iconv(cd, &in, &in_left, &next, &out_left) == (size_t)-1) {
+    if (errno != E2BIG) {
+      g_clear_pointer(&out, g_free);
+      break;
+    }
+    gsize used = next - out;
+    capacity *= 2;
+    out = g_realloc(out, capacity);
+    next = out + used;
+    out_left = capacity - used - 8;
+  }
+  if (out != NULL)
+    iconv(cd, NULL, NULL, &next, &out_left);
+  g_mime_iconv_close(cd);
+  if (out == NULL)
+    return NULL;
+  *next = '\0';
+  if (!g_utf8_validate(out, next - out, NULL))
     g_clear_pointer(&out, g_free);
   return out;
 }
@@ -150,11 +175,17 @@ static GByteArray *message_part_content(GMimePart *part)
   return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
 }
 
-/* The text of a text part as UTF-8. */
+/* The text of a text part as UTF-8 (valid UTF-8 content is taken over
+ * without a copy). */
 static char *message_part_text(GMimePart *part)
 {
   g_autoptr(GByteArray) bytes = message_part_content(part);
   const char *charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+  gboolean seven_bit = charset != NULL && message_charset_is_7bit_encoding(charset);
+  if (bytes->len > 0 && !seven_bit && g_utf8_validate((const char *)bytes->data, bytes->len, NULL)) {
+    g_byte_array_append(bytes, (const guint8 *)"", 1);
+    return message_scrub_controls((char *)g_byte_array_free(g_steal_pointer(&bytes), FALSE), TRUE);
+  }
   return message_scrub_controls(message_text_to_utf8(bytes->data, bytes->len, charset), TRUE);
 }
 
@@ -318,17 +349,42 @@ static void message_add_addresses(GPtrArray *out, InternetAddressList *list, gui
   }
 }
 
+/* TRUE when `raw` needs GMime's decoder: encoded words or 8-bit bytes. */
+static gboolean message_header_needs_decoding(const char *raw)
+{
+  for (const char *p = raw; *p != '\0'; p++)
+    if ((guchar)*p >= 0x80 || (p[0] == '=' && p[1] == '?'))
+      return TRUE;
+  return FALSE;
+}
+
+/* A header's value decoded and unfolded. Plain ASCII values (most of them:
+ * Received, DKIM...) are only unfolded, which is all decoding would do. */
+static char *message_header_value(GMimeHeader *header)
+{
+  const char *raw = g_mime_header_get_raw_value(header);
+  if (raw == NULL || message_header_needs_decoding(raw)) {
+    const char *value = g_mime_header_get_value(header);
+    return g_strstrip(message_utf8_dup(value != NULL ? value : ""));
+  }
+  char *value = g_strdup(raw);
+  char *out = value;
+  for (const char *p = raw; *p != '\0'; p++)
+    if (*p != '\r' && *p != '\n')
+      *out++ = *p;
+  *out = '\0';
+  return g_strstrip(message_scrub_controls(value, FALSE));
+}
+
 static void message_read_headers(KeelMessage *message, GMimeMessage *mime)
 {
   GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(mime));
   int count = g_mime_header_list_get_count(list);
   for (int i = 0; i < count; i++) {
     GMimeHeader *header = g_mime_header_list_get_header_at(list, i);
-    const char *value = g_mime_header_get_value(header);
     KeelHeader *entry = g_new0(KeelHeader, 1);
     entry->name = message_utf8_dup(g_mime_header_get_name(header));
-    entry->value = message_utf8_dup(value != NULL ? value : "");
-    g_strstrip(entry->value);
+    entry->value = message_header_value(header);
     g_ptr_array_add(message->headers, entry);
   }
 }
