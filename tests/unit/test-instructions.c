@@ -358,7 +358,58 @@ static const char *const not_instructions[] = {
   "I'll pay the invoice in full on Friday 27th.",
   "Take the time you need on the receipts.",
   "Please add us to your address book to ensure delivery.",
+  "Let me know if you have any questions.",
+  "Please find attached the signed contract.",
+  "It's fine but it doesn't feel like ME yet, you know?",
 };
+
+/* Several sentences: how they join into tasks, and whose deadline is whose. */
+typedef struct {
+  const char *text;
+  const char *tasks[4];     /* expected deadlines, "-" for none; NULL-terminated */
+} AssemblyCase;
+
+static const AssemblyCase assembly_cases[] = {
+  /* a follow-up sentence gives its time to the task before it */
+  {"Can you send me the viewing schedule? Need it this morning if poss.", {"2026-03-02T12:00", NULL}},
+  /* a short imperative and a bare time join the task */
+  {"Need them typed up and sent to Carl by 5pm Thurs. Copy me in.", {"2026-03-05T17:00", NULL}},
+  {"RESEND THEM TONIGHT AND COPY ME IN. BY 9PM.", {"2026-03-02T21:00", NULL}},
+  /* ", and then" holds two tasks */
+  {"Could you add them to the draw by Wednesday noon, and then email the draw on Thursday morning?",
+   {"2026-03-04T12:00", "2026-03-05T12:00", NULL}},
+  /* a later sentence lends its date to the task sharing its words */
+  {"Could you book the gas check, and then let the tenants know the date?\n\nEnd of next week is fine for getting it booked.",
+   {"2026-03-13T17:00", "-", NULL}},
+  /* someone else's deadline is not lent */
+  {"Could you send them the invites? They need to confirm by tonight.", {"-", NULL}},
+  /* a list intro makes its items tasks */
+  {"Could you please:\n1) save both to the drive\n2) the How to Rent guide to Hannah by Monday 16th", {"-", "2026-03-16T17:00", NULL}},
+  /* an event time is no deadline; a withdrawn task is no task */
+  {"Please book a consultation for Saturday 14th at 2pm. And ignore what I said about the invoice.", {"-", NULL}},
+};
+
+static void test_assembly(gconstpointer data)
+{
+  const AssemblyCase *c = data;
+  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier("Europe/London");
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-02T08:47:00Z", NULL);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  ctx.dates.timezone = zone;
+  g_autoptr(GPtrArray) found = instructions_extract(shared_rules, c->text, sent, &ctx);
+  guint expected = 0;
+  while (c->tasks[expected] != NULL)
+    expected++;
+  for (guint i = 0; i < found->len; i++)
+    g_test_message("task %u: %s (%s)", i, ((Instruction *)g_ptr_array_index(found, i))->text,
+                   ((Instruction *)g_ptr_array_index(found, i))->deadline_iso);
+  g_assert_cmpuint(found->len, ==, expected);
+  for (guint i = 0; i < expected; i++) {
+    const char *want = g_strcmp0(c->tasks[i], "-") == 0 ? NULL : c->tasks[i];
+    g_assert_cmpstr(((Instruction *)g_ptr_array_index(found, i))->deadline_iso, ==, want);
+  }
+}
 
 static void test_not_instruction(gconstpointer data)
 {
@@ -382,6 +433,10 @@ static const char *const instructions_found[] = {
   "We'll need the signed forms back before the viewing.",
   "Let me know by 4pm if that works.",
   "Is the £608.00 inclusive of VAT?",
+  "Pop the invoices in the shared folder when you can.",
+  "Just a reminder to send the rota to the team.",
+  "I was hoping you could look at the website copy.",
+  "The brochure needs proofreading by Thursday.",
 };
 
 static void test_is_instruction(gconstpointer data)
@@ -588,6 +643,10 @@ static void test_add_table(void)
   for (guint i = 0; i < G_N_ELEMENTS(not_instructions); i++) {
     g_autofree char *path = g_strdup_printf("/instructions/not-a-task/%u", i);
     g_test_add_data_func(path, not_instructions[i], test_not_instruction);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(assembly_cases); i++) {
+    g_autofree char *path = g_strdup_printf("/instructions/assembly/%u", i);
+    g_test_add_data_func(path, &assembly_cases[i], test_assembly);
   }
   for (guint i = 0; i < G_N_ELEMENTS(instructions_found); i++) {
     g_autofree char *path = g_strdup_printf("/instructions/task/%u", i);
