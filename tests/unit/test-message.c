@@ -324,6 +324,9 @@ static const EdgeCheck edge_checks[] = {
   { "bottom-post.eml", "new_text", "=That is too short for my link. Can it be an option?\n\nPlease reconsider." },
   { "bottom-post.eml", "quoted_text", "> No plans right now." },
   { "bottom-post.eml", "signature", "=-- \nSven" },
+  { "signoff-mid.eml", "new_text", "Thanks!\n\nAlso, please book the venue" },
+  { "signoff-mid.eml", "new_text", "Thanks for sorting the invoices last week too." },
+  { "signoff-mid.eml", "signature", "=Cheers\nTom\nFounder, Beckett Brand Studio\n020 7946 0813" },
 };
 
 static char *edge_count(guint count)
@@ -609,7 +612,7 @@ int main(int argc, char **argv)
   static const char *const golden[] = {
     "8bit-headers.eml", "bottom-post.eml", "bounce.eml", "broken-boundary.eml", "calendar.eml",
     "forwarded.eml", "html-only.eml", "missing-headers.eml", "nested-multipart.eml",
-    "original-message.eml", "rfc2047.eml", "wrong-charset.eml",
+    "original-message.eml", "rfc2047.eml", "signoff-mid.eml", "wrong-charset.eml",
   };
   for (guint i = 0; i < G_N_ELEMENTS(golden); i++) {
     g_autofree char *name = g_strdup_printf("/parser/golden/%s", golden[i]);
