@@ -219,15 +219,23 @@ static void instructions_add_sentences(GPtrArray *units, const char *prose, int 
   instructions_add_unit(units, start, strlen(start), paragraph, FALSE);
 }
 
-/* A line that stands alone: a greeting ("Hi Jo,") or a sign-off ("Cheers"). */
-static gboolean instructions_line_alone(const char *line)
+/* A line that stands alone: a greeting ("Hi Jo,") or a sign-off ("Cheers"):
+ * three words or fewer, after a line that ended a sentence (or first), and
+ * before a line that starts a new one (or last). A short wrapped line in the
+ * middle of a sentence ("contract to Bob") does not. */
+static gboolean instructions_line_alone(const char *line, const char *previous, const char *next)
 {
   g_autofree char *copy = g_strstrip(g_strdup(line));
   gsize len = strlen(copy);
   if (len == 0 || instructions_count_words(copy) > 3)
     return FALSE;
   char last = copy[len - 1];
-  return last == ',' || last == '!' || g_ascii_isalnum(last);
+  if (last != ',' && last != '!' && !g_ascii_isalnum(last))
+    return FALSE;
+  gsize plen = previous != NULL ? strlen(previous) : 0;
+  if (plen > 0 && strchr(".!?:,", previous[plen - 1]) == NULL)
+    return FALSE;
+  return next == NULL || !g_unichar_islower(g_utf8_get_char(next));
 }
 
 static void instructions_flush(GPtrArray *units, GString *buffer, int paragraph, gboolean item)
@@ -259,7 +267,7 @@ static void instructions_paragraph_units(GPtrArray *units, char **lines, int par
       instructions_flush(units, buffer, paragraph, item);
       item = TRUE;
       instructions_append_line(buffer, *l + marker);
-    } else if (!item && instructions_line_alone(*l)) {
+    } else if (!item && instructions_line_alone(*l, l == lines ? NULL : l[-1], l[1])) {
       instructions_flush(units, buffer, paragraph, item);
       instructions_add_unit(units, *l, strlen(*l), paragraph, FALSE);
     } else {

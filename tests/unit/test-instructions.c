@@ -251,6 +251,8 @@ static const SplitCase split_cases[] = {
    {"Two things:", "send the contract? It's £500. Ideally by Wed", "book a room", NULL}},
   {"\u2022 Code them to 5010.\n\u2022 Leave it in draft.", {"Code them to 5010.", "Leave it in draft.", NULL}},
   {"It's just... flat. Make it sexy.", {"It's just... flat.", "Make it sexy.", NULL}},
+  {"Could you send the\ncontract to Bob\ntoday please?\nCheers\nGareth",
+   {"Could you send the contract to Bob today please?", "Cheers", "Gareth", NULL}},
   {"add them to the draw by\n\nWednesday noon\n\n, and then email it",
    {"add them to the draw by Wednesday noon , and then email it", NULL}},
 };
