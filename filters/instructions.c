@@ -636,6 +636,27 @@ static Instruction *instructions_from_draft(Draft *draft)
   return instruction;
 }
 
+void instructions_to_json(const GPtrArray *instructions, JsonBuilder *builder)
+{
+  json_builder_set_member_name(builder, "instructions");
+  json_builder_begin_array(builder);
+  for (guint i = 0; i < instructions->len; i++) {
+    const Instruction *instruction = g_ptr_array_index(instructions, i);
+    json_builder_begin_object(builder);
+    json_builder_set_member_name(builder, "text");
+    json_builder_add_string_value(builder, instruction->text);
+    json_builder_set_member_name(builder, "deadline");
+    if (instruction->deadline_iso != NULL)
+      json_builder_add_string_value(builder, instruction->deadline_iso);
+    else
+      json_builder_add_null_value(builder);
+    json_builder_set_member_name(builder, "urgency");
+    json_builder_add_int_value(builder, instruction->urgency_hint);
+    json_builder_end_object(builder);
+  }
+  json_builder_end_array(builder);
+}
+
 static GPtrArray *instructions_pieces(const InstructionRules *rules, const char *new_text)
 {
   g_autoptr(GPtrArray) units = instructions_units(new_text);

@@ -7,11 +7,13 @@
  * Entry points:
  *   instruction_rules_compile()  both rule files' text -> InstructionRules
  *   instructions_extract()       new text + Date + context -> GPtrArray of Instruction*
+ *   instructions_to_json()       the `instructions` member of `keel score --json`
  *   instructions_split_units()   the sentence/list-item splitter (exposed for tests)
  */
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include "filters/deadlines.h"
 
 #define KEEL_INSTRUCTION_ERROR (keel_instruction_error_quark())
@@ -54,6 +56,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(InstructionRules, instruction_rules_free)
  * automated mail). The caller owns the array, which frees its elements. */
 GPtrArray *instructions_extract(const InstructionRules *rules, const char *new_text,
                                 GDateTime *message_date, const InstructionContext *ctx);
+
+/* Adds `"instructions": [{"text", "deadline" (ISO local or null), "urgency"}]`
+ * to the object `builder` has open. */
+void instructions_to_json(const GPtrArray *instructions, JsonBuilder *builder);
 
 /* The units instructions are looked for in: each list item whole, and each
  * sentence of other paragraphs. Returns an array of owned strings. */

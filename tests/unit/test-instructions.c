@@ -105,27 +105,6 @@ static GTimeZone *test_config_client(const TestConfig *config, const char *addre
   return NULL;
 }
 
-static void test_add_instructions(JsonBuilder *builder, GPtrArray *found)
-{
-  json_builder_set_member_name(builder, "instructions");
-  json_builder_begin_array(builder);
-  for (guint i = 0; i < found->len; i++) {
-    Instruction *instruction = g_ptr_array_index(found, i);
-    json_builder_begin_object(builder);
-    json_builder_set_member_name(builder, "text");
-    json_builder_add_string_value(builder, instruction->text);
-    json_builder_set_member_name(builder, "deadline");
-    if (instruction->deadline_iso != NULL)
-      json_builder_add_string_value(builder, instruction->deadline_iso);
-    else
-      json_builder_add_null_value(builder);
-    json_builder_set_member_name(builder, "urgency");
-    json_builder_add_int_value(builder, instruction->urgency_hint);
-    json_builder_end_object(builder);
-  }
-  json_builder_end_array(builder);
-}
-
 static void test_print_json(JsonBuilder *builder)
 {
   g_autoptr(JsonNode) root = json_builder_get_root(builder);
@@ -163,7 +142,7 @@ static int driver_eml(const InstructionRules *rules, const TestConfig *config, c
   json_builder_set_member_name(builder, "file");
   g_autofree char *base = g_path_get_basename(path);
   json_builder_add_string_value(builder, base);
-  test_add_instructions(builder, found);
+  instructions_to_json(found, builder);
   json_builder_end_object(builder);
   test_print_json(builder);
   return 0;
@@ -193,7 +172,7 @@ static int driver_lines(const InstructionRules *rules, const char *path, const c
     g_autoptr(GPtrArray) found = instructions_extract(rules, *l, sent, &ctx);
     g_autoptr(JsonBuilder) builder = json_builder_new();
     json_builder_begin_object(builder);
-    test_add_instructions(builder, found);
+    instructions_to_json(found, builder);
     json_builder_end_object(builder);
     test_print_json(builder);
   }
