@@ -4,7 +4,7 @@
 # Must run as root (or with sudo) on a machine without an interactive stdin.
 set -euo pipefail
 packages=(
-  build-essential meson ninja-build pkgconf clang
+  build-essential meson ninja-build pkgconf clang libclang-rt-14-dev
   libglib2.0-dev libgmime-3.0-dev libjson-glib-dev libcurl4-openssl-dev
   libpcre2-dev libsqlite3-dev libxml2-dev libsystemd-dev
   dovecot-imapd python3-aiosmtpd openssl curl ca-certificates
