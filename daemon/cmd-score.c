@@ -31,6 +31,7 @@ typedef struct {
   RuleSet *rules;          /* owned */
   KeelConfig *config;      /* owned, may be NULL */
   GDateTime *now;          /* owned, NULL = each message's own Date */
+  GTimeZone *tz;           /* owned, the config's zone (NULL: Europe/London) */
   ScoreContext context;
 } ScoreRun;
 
@@ -63,9 +64,14 @@ static void score_fill_context(ScoreRun *run)
 {
   score_context_init(&run->context);
   run->context.now = run->now;
-  if (!run->config)
+  if (!run->config) {
+    run->tz = g_time_zone_new_identifier("Europe/London");
+    run->context.tz = run->tz;
     return;
+  }
   run->context.timezone = run->config->timezone;
+  run->tz = g_time_zone_new_identifier(run->config->timezone);
+  run->context.tz = run->tz;
   run->context.has_business_hours = TRUE;
   run->context.business_days = run->config->business_hours.days;
   run->context.business_start_min = run->config->business_hours.start_min;
@@ -207,6 +213,7 @@ static void score_run_clear(ScoreRun *run)
   g_clear_pointer(&run->rules, rules_free);
   g_clear_pointer(&run->config, config_free);
   g_clear_pointer(&run->now, g_date_time_unref);
+  g_clear_pointer(&run->tz, g_time_zone_unref);
 }
 
 /* Config, rules and context. Returns 0 or the exit code. */

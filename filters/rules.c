@@ -511,38 +511,123 @@ static void parse_look(Compiler *c, RulesRule *rule, const char *p)
 
 /* ---- phrases ---- */
 
+/* Phrases are compiled as a trie ("still no|still nothing" becomes
+ * "still\s+no(?:thing\b|\b)"), so a position that cannot start a phrase is
+ * rejected after one character test per distinct first letter, not one per
+ * phrase. Phrases are lower-cased (the regex is caseless), runs of spaces
+ * match any whitespace, ' matches ’ and ‘, - matches a dash, a space or
+ * nothing, and a phrase that starts or ends with a letter or digit only
+ * matches whole words. */
+typedef struct PhraseNode PhraseNode;
+struct PhraseNode {
+  gunichar ch;
+  gboolean end;          /* a phrase ends here */
+  GPtrArray *children;   /* owned, of PhraseNode*, in insertion order */
+};
+
+static void phrase_node_free(PhraseNode *node)
+{
+  g_clear_pointer(&node->children, g_ptr_array_unref);
+  g_free(node);
+}
+
+static PhraseNode *phrase_node_child(PhraseNode *node, gunichar ch)
+{
+  if (!node->children)
+    node->children = g_ptr_array_new_with_free_func((GDestroyNotify)phrase_node_free);
+  for (guint i = 0; i < node->children->len; i++) {
+    PhraseNode *child = g_ptr_array_index(node->children, i);
+    if (child->ch == ch)
+      return child;
+  }
+  PhraseNode *child = g_new0(PhraseNode, 1);
+  child->ch = ch;
+  g_ptr_array_add(node->children, child);
+  return child;
+}
+
+static void phrase_insert(PhraseNode *root, const char *phrase)
+{
+  g_autofree char *lower = g_utf8_strdown(phrase, -1);
+  PhraseNode *node = root;
+  gunichar last = 0;
+  for (const char *p = lower; *p; p = g_utf8_next_char(p)) {
+    gunichar ch = g_utf8_get_char(p);
+    ch = (ch == '\t') ? ' ' : (ch == 0x2019 || ch == 0x2018) ? '\'' : ch;
+    if (ch == ' ' && last == ' ')
+      continue;
+    node = phrase_node_child(node, ch);
+    last = ch;
+  }
+  node->end = TRUE;
+}
+
+static void phrase_append_char(GString *out, gunichar ch)
+{
+  if (ch == ' ')
+    g_string_append(out, "\\s+");
+  else if (ch == '\'')
+    g_string_append(out, "['\xe2\x80\x98\xe2\x80\x99]");
+  else if (ch == '-')
+    g_string_append(out, "[-\\x{2010}\\x{2013}\\s]?");
+  else if (ch < 0x80 && !g_ascii_isalnum(ch))
+    g_string_append_printf(out, "\\%c", (char)ch);
+  else
+    g_string_append_unichar(out, ch);
+}
+
 static gboolean is_word_char(gunichar ch)
 {
   return g_unichar_isalnum(ch) || ch == '_';
 }
 
-/* Appends `phrase` as a regex: literal characters, any run of spaces matches
- * any whitespace, ' matches ’ too, word boundaries at word-character ends. */
-static void phrase_append_regex(GString *out, const char *phrase)
+/* Emits what may follow `node`: its children, then (when a phrase ends at
+ * `node`) the end, so the longest phrase is preferred. */
+static void phrase_emit(GString *out, const PhraseNode *node)
 {
-  gunichar first = g_utf8_get_char(phrase), last = first;
-  if (is_word_char(first))
-    g_string_append(out, "\\b");
-  for (const char *p = phrase; *p; p = g_utf8_next_char(p)) {
-    gunichar ch = g_utf8_get_char(p);
-    last = ch;
-    if (ch == ' ' || ch == '\t') {
-      while (p[1] == ' ' || p[1] == '\t')
-        p++;
-      g_string_append(out, "\\s+");
-    } else if (ch == '\'' || ch == 0x2019 || ch == 0x2018) {
-      g_string_append(out, "['\xe2\x80\x98\xe2\x80\x99]");
-    } else if (ch == '-') {
-      g_string_append(out, "[-\\x{2010}\\x{2013}\\s]?");
-    } else if (ch < 0x80 && !g_ascii_isalnum(ch)) {
-      g_string_append_c(out, '\\');
-      g_string_append_c(out, (char)ch);
-    } else {
-      g_string_append_len(out, p, g_utf8_next_char(p) - p);
-    }
+  guint children = node->children ? node->children->len : 0;
+  const char *end = is_word_char(node->ch) ? "\\b" : "";
+  if (children == 0) {
+    g_string_append(out, end);
+    return;
   }
-  if (is_word_char(last))
+  gboolean group = children > 1 || node->end;
+  if (group)
+    g_string_append(out, "(?:");
+  for (guint i = 0; i < children; i++) {
+    const PhraseNode *child = g_ptr_array_index(node->children, i);
+    if (i)
+      g_string_append_c(out, '|');
+    phrase_append_char(out, child->ch);
+    phrase_emit(out, child);
+  }
+  if (node->end)
+    g_string_append_printf(out, "|%s", end);
+  if (group)
+    g_string_append_c(out, ')');
+}
+
+/* The regex of a whole phrase list: word-initial phrases behind one \b. */
+static void phrases_regex(GString *out, GPtrArray *words)
+{
+  PhraseNode *roots[2] = { g_new0(PhraseNode, 1), g_new0(PhraseNode, 1) };
+  for (guint i = 0; i < words->len; i++) {
+    const char *word = g_ptr_array_index(words, i);
+    phrase_insert(roots[is_word_char(g_utf8_get_char(word)) ? 0 : 1], word);
+  }
+  g_string_append(out, "(?:");
+  if (roots[0]->children) {
     g_string_append(out, "\\b");
+    roots[0]->ch = ' '; /* the root ends no phrase */
+    phrase_emit(out, roots[0]);
+  }
+  if (roots[0]->children && roots[1]->children)
+    g_string_append_c(out, '|');
+  if (roots[1]->children)
+    phrase_emit(out, roots[1]);
+  g_string_append_c(out, ')');
+  phrase_node_free(roots[0]);
+  phrase_node_free(roots[1]);
 }
 
 static void parse_words(Compiler *c, RulesRule *rule, const char *p)
@@ -567,22 +652,11 @@ static void parse_words(Compiler *c, RulesRule *rule, const char *p)
   }
 }
 
-static gint compare_longest_first(gconstpointer a, gconstpointer b)
-{
-  return (int)strlen(*(char *const *)b) - (int)strlen(*(char *const *)a);
-}
-
-/* Builds the one alternation of a phrases rule and compiles it for its look. */
+/* Builds the one trie regex of a phrases rule and compiles it for its look. */
 static void phrases_compile(Compiler *c, RulesRule *rule)
 {
-  g_ptr_array_sort(rule->words, compare_longest_first);
-  g_autoptr(GString) pattern = g_string_new("(?:");
-  for (guint i = 0; i < rule->words->len; i++) {
-    if (i)
-      g_string_append_c(pattern, '|');
-    phrase_append_regex(pattern, g_ptr_array_index(rule->words, i));
-  }
-  g_string_append_c(pattern, ')');
+  g_autoptr(GString) pattern = g_string_new(NULL);
+  phrases_regex(pattern, rule->words);
   RulesLook *look = g_ptr_array_index(rule->looks, 0);
   for (guint i = 1; i < rule->looks->len; i++) { /* several look lines: one look, all places */
     RulesLook *more = g_ptr_array_index(rule->looks, i);

@@ -644,7 +644,11 @@ gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *me
     return FALSE;
   Scoring s;
   scoring_init(&s, rules, message);
-  signals_compute(message, NULL, s.result->signals);
+  for (guint i = 0; i < rule->looks->len; i++)
+    if (!((RulesLook *)g_ptr_array_index(rule->looks, i))->code) {
+      signals_compute(message, NULL, s.result->signals);
+      break;
+    }
   score_run_rule(&s, index);
   gboolean hit = s.hit[index];
   scoring_clear(&s);

@@ -57,37 +57,37 @@ const char *signals_all_names(void)
 
 /* ---- words ---- */
 
+/* Signals read at most this much of the text: enough for any e-mail a person
+ * wrote, and a bound on the cost of a huge one. */
+#define SIGNALS_TEXT_LIMIT (64 * 1024)
+
 typedef struct {
-  const char *start;  /* borrowed */
-  gsize bytes;
   guint letters;
   guint upper;
 } SignalWord;
 
-/* Splits `text` into words: runs of letters (an apostrophe inside a word, as
- * in HE'S, stays in it). Digits and punctuation separate words. */
-static GArray *signals_words(const char *text)
+/* The next word at or after `*p` (before `end`): a run of letters, an
+ * apostrophe inside a word (HE'S) staying in it. FALSE at the end. */
+static gboolean signals_next_word(const char **p, const char *end, SignalWord *word)
 {
-  GArray *words = g_array_new(FALSE, TRUE, sizeof(SignalWord));
-  SignalWord word = { 0 };
-  for (const char *p = text; p && *p; p = g_utf8_next_char(p)) {
-    gunichar ch = g_utf8_get_char(p);
-    gboolean apostrophe = (ch == '\'' || ch == 0x2019) && word.letters > 0 &&
-                          g_unichar_isalpha(g_utf8_get_char(g_utf8_next_char(p)));
-    if (g_unichar_isalpha(ch) || apostrophe) {
-      if (word.letters == 0 && !apostrophe)
-        word.start = p;
-      word.letters += !apostrophe;
-      word.upper += g_unichar_isupper(ch) ? 1 : 0;
-      word.bytes = (gsize)(g_utf8_next_char(p) - word.start);
-    } else if (word.letters) {
-      g_array_append_val(words, word);
-      memset(&word, 0, sizeof word);
+  word->letters = word->upper = 0;
+  const char *q = *p;
+  while (q < end && *q) {
+    gunichar ch = g_utf8_get_char(q);
+    const char *next = g_utf8_next_char(q);
+    gboolean apostrophe = (ch == '\'' || ch == 0x2019) && word->letters > 0 && next < end &&
+                          g_unichar_isalpha(g_utf8_get_char(next));
+    gboolean letter = ch < 0x80 ? g_ascii_isalpha(ch) : g_unichar_isalpha(ch);
+    if (letter) {
+      word->letters++;
+      word->upper += ch < 0x80 ? g_ascii_isupper(ch) : g_unichar_isupper(ch);
+    } else if (!apostrophe && word->letters) {
+      break;
     }
+    q = next;
   }
-  if (word.letters)
-    g_array_append_val(words, word);
-  return words;
+  *p = q;
+  return word->letters > 0;
 }
 
 static gboolean word_shouted(const SignalWord *word)
@@ -97,43 +97,70 @@ static gboolean word_shouted(const SignalWord *word)
 
 /* An all-capitals word of 4 letters or fewer with no shouted neighbour is an
  * acronym (VAT, HMRC, PDF) and is not counted. */
-static gboolean word_is_acronym(const GArray *words, guint i)
+static gboolean word_is_acronym(const SignalWord *before, const SignalWord *word,
+                                const SignalWord *after)
 {
-  const SignalWord *word = &g_array_index(words, SignalWord, i);
   if (!word_shouted(word) || word->letters > 4)
     return FALSE;
-  gboolean before = i > 0 && word_shouted(&g_array_index(words, SignalWord, i - 1));
-  gboolean after = i + 1 < words->len && word_shouted(&g_array_index(words, SignalWord, i + 1));
-  return !before && !after;
+  return !(before && word_shouted(before)) && !(after && word_shouted(after));
+}
+
+typedef struct {
+  guint words, letters, upper, shouted;
+} SignalCaps;
+
+static void signals_count_word(SignalCaps *caps, const SignalWord *before,
+                               const SignalWord *word, const SignalWord *after)
+{
+  caps->words++;
+  if (word->letters < 3 || word_is_acronym(before, word, after))
+    return;
+  caps->letters += word->letters;
+  caps->upper += word->upper;
+  caps->shouted += word_shouted(word);
+}
+
+/* One pass over the words of `text`, each judged with its neighbours. */
+static void signals_caps(const char *text, SignalCaps *caps)
+{
+  memset(caps, 0, sizeof *caps);
+  if (!text)
+    return;
+  const char *p = text, *end = text + strnlen(text, SIGNALS_TEXT_LIMIT);
+  SignalWord before = { 0 }, word, after;
+  gboolean have_before = FALSE, have_word = signals_next_word(&p, end, &word);
+  while (have_word) {
+    gboolean have_after = signals_next_word(&p, end, &after);
+    signals_count_word(caps, have_before ? &before : NULL, &word, have_after ? &after : NULL);
+    before = word;
+    have_before = TRUE;
+    word = after;
+    have_word = have_after;
+  }
 }
 
 double signals_caps_ratio(const char *text, guint *caps_words)
 {
-  g_autoptr(GArray) words = signals_words(text);
-  guint letters = 0, upper = 0, shouted = 0;
-  for (guint i = 0; i < words->len; i++) {
-    const SignalWord *word = &g_array_index(words, SignalWord, i);
-    if (word->letters < 3 || word_is_acronym(words, i))
-      continue;
-    letters += word->letters;
-    upper += word->upper;
-    shouted += word_shouted(word);
-  }
+  SignalCaps caps;
+  signals_caps(text, &caps);
   if (caps_words)
-    *caps_words = shouted;
-  return letters ? (double)upper / letters : 0;
+    *caps_words = caps.shouted;
+  return caps.letters ? (double)caps.upper / caps.letters : 0;
 }
 
 guint signals_longest_run(const char *text, gunichar c)
 {
-  gunichar wide = c + 0xFEE0; /* the full-width form of an ASCII character */
+  char wide[8] = { 0 }; /* the full-width form of an ASCII character, in UTF-8 */
+  gsize wide_len = (gsize)g_unichar_to_utf8(c + 0xFEE0, wide);
   guint best = 0, run = 0;
-  for (const char *p = text; p && *p; p = g_utf8_next_char(p)) {
-    gunichar ch = g_utf8_get_char(p);
-    if (ch == c || ch == wide) {
+  const char *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
+  for (const char *p = text; p && p < end; p++) {
+    if ((guchar)*p == c || (*p == wide[0] && (gsize)(end - p) >= wide_len &&
+                            memcmp(p, wide, wide_len) == 0)) {
+      p += (guchar)*p == c ? 0 : wide_len - 1;
       run++;
       best = MAX(best, run);
-    } else if (ch != ' ') {
+    } else if (*p != ' ') {
       run = 0;
     }
   }
@@ -155,20 +182,21 @@ gboolean signals_outside_hours(GDateTime *date, GTimeZone *tz, guint8 days,
 
 /* ---- deadline_days ---- */
 
-/* Lower-case tokens of letters and digits ("9am", "16th", "thurs"). */
-static GPtrArray *signals_tokens(const char *text)
+/* Lower-case tokens of letters and digits ("9am", "16th", "thurs") of
+ * [start, end). */
+static GPtrArray *signals_tokens(const char *start, const char *end)
 {
   GPtrArray *tokens = g_ptr_array_new_with_free_func(g_free);
-  const char *start = NULL;
-  for (const char *p = text;; p++) {
-    gboolean in = *p && (g_ascii_isalnum(*p) || (*p & 0x80));
-    if (in && !start)
-      start = p;
-    if (!in && start) {
-      g_ptr_array_add(tokens, g_ascii_strdown(start, p - start));
-      start = NULL;
+  const char *token = NULL;
+  for (const char *p = start;; p++) {
+    gboolean in = p < end && *p && (g_ascii_isalnum(*p) || (*p & 0x80));
+    if (in && !token)
+      token = p;
+    if (!in && token) {
+      g_ptr_array_add(tokens, g_ascii_strdown(token, p - token));
+      token = NULL;
     }
-    if (!*p)
+    if (p >= end || !*p)
       break;
   }
   return tokens;
@@ -253,40 +281,77 @@ static int token_day_of_month(const char *token)
           strcmp(end, "rd") == 0 || strcmp(end, "th") == 0) ? (int)day : 0;
 }
 
-/* Calendar days from `today` to the weekday at tokens[i] (or the day of month
- * written after it). */
+/* Calendar days from `today` to the weekday at tokens[i] (or to the day of
+ * month written after it: "Friday 13th"). Plain arithmetic, no GDateTime. */
 static int weekday_days_ahead(GPtrArray *tokens, guint i, GDateTime *today, int weekday)
 {
   int days = (weekday - g_date_time_get_day_of_week(today) + 7) % 7;
   if (i > 0 && strcmp(g_ptr_array_index(tokens, i - 1), "next") == 0 && days < 4)
     days += 7;
   int dom = i + 1 < tokens->len ? token_day_of_month(g_ptr_array_index(tokens, i + 1)) : 0;
-  for (int ahead = 0; dom && ahead < 62; ahead++) {
-    g_autoptr(GDateTime) day = g_date_time_add_days(today, ahead);
-    if (g_date_time_get_day_of_month(day) == dom)
-      return ahead;
-  }
-  return days;
+  if (!dom)
+    return days;
+  int day = g_date_time_get_day_of_month(today);
+  int month_days = g_date_get_days_in_month((GDateMonth)g_date_time_get_month(today),
+                                            (GDateYear)g_date_time_get_year(today));
+  return dom >= day ? dom - day : month_days - day + dom;
 }
 
 /* Working days in (today, today + days]: weekend days do not count, except a
  * deadline that itself falls on a weekend. */
 static int working_days(GDateTime *today, int days)
 {
+  int weekday = g_date_time_get_day_of_week(today) - 1; /* 0 = Monday */
   int count = 0;
-  for (int i = 1; i <= days; i++) {
-    g_autoptr(GDateTime) day = g_date_time_add_days(today, i);
-    count += g_date_time_get_day_of_week(day) <= 5 || i == days;
-  }
+  for (int i = 1; i <= days && i <= 400; i++)
+    count += (weekday + i) % 7 < 5 || i == days;
   return count;
+}
+
+/* The tokens around the weekday at [word, word_end) and its index in them. */
+static GPtrArray *signals_window(const char *text, const char *end, const char *word,
+                                 const char *word_end, guint *index)
+{
+  const char *from = word - MIN((gsize)(word - text), 48);
+  const char *to = word_end + MIN((gsize)(end - word_end), 40);
+  while (from > text && from < word && (g_ascii_isalnum(*from) || (*from & 0x80)))
+    from++; /* start on a token boundary */
+  g_autoptr(GPtrArray) before = signals_tokens(from, word);
+  GPtrArray *tokens = signals_tokens(from, to);
+  *index = before->len;
+  return tokens;
+}
+
+/* TRUE when [word, word_end) spells a weekday (3 to 9 letters). */
+static gboolean span_is_weekday(const char *word, const char *word_end)
+{
+  gsize n = (gsize)(word_end - word);
+  if (n < 3 || n > 9)
+    return FALSE;
+  char lower[10];
+  for (gsize i = 0; i < n; i++)
+    lower[i] = g_ascii_tolower(word[i]);
+  lower[n] = '\0';
+  return token_weekday(lower) != 0;
 }
 
 double signals_deadline_days(const char *text, GDateTime *local_date)
 {
-  g_autoptr(GPtrArray) tokens = signals_tokens(text ? text : "");
+  if (!text)
+    return NAN;
+  const char *end = text + strnlen(text, SIGNALS_TEXT_LIMIT);
   int best = -1;
-  for (guint i = 0; i < tokens->len; i++) {
-    int weekday = token_weekday(g_ptr_array_index(tokens, i));
+  for (const char *p = text; p < end;) {
+    while (p < end && !g_ascii_isalpha(*p))
+      p++;
+    const char *word = p;
+    while (p < end && (g_ascii_isalnum(*p) || (*p & 0x80)))
+      p++;
+    if (!span_is_weekday(word, p))
+      continue;
+    guint i = 0;
+    g_autoptr(GPtrArray) tokens = signals_window(text, end, word, p, &i);
+    int weekday = i < tokens->len ? token_weekday(g_ptr_array_index(tokens, i)) : 0;
     if (!weekday || !weekday_is_deadline(tokens, i))
       continue;
     int days = working_days(local_date, weekday_days_ahead(tokens, i, local_date, weekday));
@@ -306,7 +371,8 @@ static void signals_compute_time(const KeelMessage *message, const ScoreContext 
                                  const char *text, double out[SIGNAL_COUNT])
 {
   const char *zone = context && context->timezone ? context->timezone : "Europe/London";
-  g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(zone);
+  g_autoptr(GTimeZone) tz = context && context->tz ? g_time_zone_ref(context->tz)
+                                                    : g_time_zone_new_identifier(zone);
   if (!tz)
     tz = g_time_zone_new_utc();
   out[SIGNAL_OUTSIDE_BUSINESS_HOURS] = NAN;
@@ -327,13 +393,13 @@ void signals_compute(const KeelMessage *message, const ScoreContext *context,
 {
   const char *text = message->new_text ? message->new_text :
                      message->body_text ? message->body_text : "";
-  guint caps_words = 0;
-  out[SIGNAL_CAPS_RATIO] = signals_caps_ratio(text, &caps_words);
-  out[SIGNAL_CAPS_WORDS] = caps_words;
+  SignalCaps caps;
+  signals_caps(text, &caps);
+  out[SIGNAL_CAPS_RATIO] = caps.letters ? (double)caps.upper / caps.letters : 0;
+  out[SIGNAL_CAPS_WORDS] = caps.shouted;
   out[SIGNAL_EXCLAMATION_RUN] = signals_longest_run(text, '!');
   out[SIGNAL_QUESTION_RUN] = signals_longest_run(text, '?');
-  g_autoptr(GArray) words = signals_words(text);
-  out[SIGNAL_WORDS] = words->len;
+  out[SIGNAL_WORDS] = caps.words;
   signals_compute_time(message, context, text, out);
   out[SIGNAL_CHASERS_SINCE_REPLY] = history_value(context ? context->chasers_since_reply : -1);
   out[SIGNAL_CHASERS_24H] = history_value(context ? context->chasers_24h : -1);

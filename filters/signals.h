@@ -30,6 +30,7 @@ typedef enum {
 typedef struct {
   GDateTime *now;              /* may be NULL: the message's Date is used */
   const char *timezone;        /* the VA's zone (IANA name); NULL = Europe/London */
+  GTimeZone *tz;               /* optional: that zone, made once by the caller (faster) */
   gboolean has_business_hours; /* FALSE: outside_business_hours is unknown */
   guint8 business_days;        /* bit 0 = Monday ... bit 6 = Sunday */
   guint business_start_min;    /* minutes after local midnight */
