@@ -91,9 +91,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KeelMessage, message_free)
  * Borrowed from `message`. */
 const char *message_header(const KeelMessage *message, const char *name);
 
-/* Adds the `keel parse --json` members (message_id, from, to, cc, date, subject,
- * in_reply_to, references, new_text, quoted_text, signature, attachments,
- * automated, automated_reason, ...) to the object `builder` has open. */
+/* Adds the `keel parse --json` members, in this order, to the object `builder`
+ * has open: message_id, message_id_derived, from {name, address} (null when
+ * none), to [{name, address}], cc [...], date ("2026-03-06T16:04:00Z", UTC),
+ * date_fallback, subject, in_reply_to (null), references [...], new_text,
+ * quoted_text, signature, attachments [{filename (null), content_type, size}],
+ * automated, automated_reason (null), too_large, size, has_text, from_html. */
 void message_to_json(const KeelMessage *message, JsonBuilder *builder);
 
 /* The subject with reply/forward prefixes (Re:, RE:, Fwd:, FW:, AW:, WG:, SV:,
