@@ -80,7 +80,9 @@ static gboolean daemon_poll_due(gpointer user_data);
 static void daemon_schedule(DaemonAccount *account, const GError *error)
 {
   guint delay = account->account->poll_interval;
-  if (error) {
+  if (error && sync_error_is_folder_only(error)) {
+    g_warning("%s; next poll in %u s", error->message, delay);
+  } else if (error) {
     gboolean denied = g_error_matches(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_AUTH);
     delay = sync_backoff_seconds(account->failures, denied, delay);
     g_warning("%s; next attempt in %u s", error->message, delay);
@@ -99,7 +101,7 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
   if (g_task_propagate_boolean(G_TASK(result), &error)) {
     account->failures = 0;
   } else {
-    account->failures++;
+    account->failures = sync_error_is_folder_only(error) ? 0 : account->failures + 1;
     daemon->failed++;
   }
   if (daemon->once || daemon->stopping) {

@@ -16,8 +16,10 @@
  * header callback sees the server's `[READ-WRITE]` and aborts the transfer
  * before `UID FETCH` is sent, so that path fails instead of marking mail read.
  *
- * STATUS and `UID FETCH n:* (UID RFC822.SIZE)` are custom requests on the
- * bare URL / folder URL whose untagged answers arrive in the write callback.
+ * STATUS and `FETCH a:b (UID RFC822.SIZE)` are custom requests on the bare
+ * URL / folder URL whose untagged answers arrive in the write callback. The
+ * sizes are asked for in windows of message numbers, because libcurl refuses
+ * a response with more than "300 KB" of lines (by its count: 300-400 lines).
  * Every CURLcode becomes a GError in imap_fail(), and nowhere else. */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "keel-imap"
@@ -133,9 +135,12 @@ static gboolean imap_fail(ImapSession *session, CURLcode rc, const char *what, G
     break;
   case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_URL_MALFORMAT:
-  case CURLE_QUOTE_ERROR:
     code = KEEL_IMAP_ERROR_PERMANENT;
-    advice = rc == CURLE_QUOTE_ERROR ? "server answered NO/BAD" : "check the imap URL";
+    advice = "check the imap URL";
+    break;
+  case CURLE_QUOTE_ERROR:
+    code = KEEL_IMAP_ERROR_REFUSED;
+    advice = "the server answered NO/BAD: check the folder name";
     break;
   case CURLE_REMOTE_FILE_NOT_FOUND:
     code = KEEL_IMAP_ERROR_GONE;
@@ -388,11 +393,11 @@ static gint imap_info_compare(gconstpointer a, gconstpointer b)
   return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 first_uid,
-                          GError **error)
+GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 first_seq,
+                          guint32 last_seq, GError **error)
 {
-  g_autofree char *command = g_strdup_printf("UID FETCH %u:* (UID RFC822.SIZE)", MAX(first_uid, 1u));
-  g_autofree char *what = g_strdup_printf("UID FETCH sizes in %s", folder);
+  g_autofree char *command = g_strdup_printf("FETCH %u:%u (UID RFC822.SIZE)", first_seq, last_seq);
+  g_autofree char *what = g_strdup_printf("FETCH sizes %u:%u in %s", first_seq, last_seq, folder);
   g_autofree char *url = imap_folder_url(session, folder, "");
   if (!imap_perform(session, url, command, what, error))
     return NULL;
@@ -401,15 +406,28 @@ GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 firs
   GArray *infos = g_array_new(FALSE, FALSE, sizeof(ImapMessageInfo));
   for (gsize i = 0; lines[i]; i++) {
     ImapMessageInfo info;
-    if (imap_parse_size_line(lines[i], &info) && info.uid >= first_uid)
+    if (imap_parse_size_line(lines[i], &info))
       g_array_append_val(infos, info);
   }
   g_array_sort(infos, imap_info_compare);
   return infos;
 }
 
+/* The number before " EXISTS" in an EXAMINE answer, 0 when absent. */
+static guint32 imap_parse_exists(const char *text)
+{
+  for (const char *p = strstr(text, " EXISTS"); p; p = strstr(p + 1, " EXISTS")) {
+    const char *start = p;
+    while (start > text && g_ascii_isdigit(start[-1]))
+      start--;
+    if (start >= text + 2 && start < p && start[-1] == ' ' && start[-2] == '*')
+      return (guint32)MIN(g_ascii_strtoull(start, NULL, 10), G_MAXUINT32);
+  }
+  return 0;
+}
+
 gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *uidvalidity,
-                             GError **error)
+                             guint32 *exists, GError **error)
 {
   g_autofree char *quoted = imap_quote(folder, error);
   if (!quoted)
@@ -432,6 +450,8 @@ gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *
     return FALSE;
   }
   *uidvalidity = (guint32)validity;
+  if (exists)
+    *exists = imap_parse_exists(text);
   return TRUE;
 }
 

@@ -4,7 +4,7 @@
  * Entry points:
  *   imap_session_new()      handle + TLS policy + timeouts; connects lazily
  *   imap_folder_status()    STATUS (UIDVALIDITY UIDNEXT MESSAGES): one round trip
- *   imap_folder_sizes()     UID FETCH n:* (UID RFC822.SIZE): new UIDs and their sizes
+ *   imap_folder_sizes()     FETCH a:b (UID RFC822.SIZE): UIDs and sizes of messages a..b
  *   imap_folder_examine()   opens a folder read-only (so fetches never set \Seen)
  *   imap_fetch_message()    the raw bytes of one message, byte-exact, flags untouched
  *
@@ -20,7 +20,8 @@
 GQuark keel_imap_error_quark(void);
 typedef enum {
   KEEL_IMAP_ERROR_TEMPORARY, /* network, timeout, closed connection, server busy: retry */
-  KEEL_IMAP_ERROR_PERMANENT, /* NO/BAD, certificate, TLS not offered, bad URL: fix config */
+  KEEL_IMAP_ERROR_PERMANENT, /* certificate, TLS not offered, bad URL: fix the config */
+  KEEL_IMAP_ERROR_REFUSED,   /* the server answered NO/BAD (e.g. no such folder): that folder only */
   KEEL_IMAP_ERROR_AUTH,      /* login denied: fix the password (retried at the capped interval) */
   KEEL_IMAP_ERROR_GONE,      /* the message was expunged before it could be fetched */
   KEEL_IMAP_ERROR_TOO_LARGE, /* the message is larger than the limit given */
@@ -56,17 +57,20 @@ guint imap_session_commands(const ImapSession *session);
 gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolderStatus *status,
                             GError **error);
 
-/* UIDs >= first_uid in `folder` with their sizes, ascending: a GArray of
- * ImapMessageInfo (owned by the caller), empty when there is nothing new. */
-GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 first_uid,
-                          GError **error);
+/* UIDs and sizes of the messages numbered first_seq..last_seq (1-based
+ * sequence numbers) of the examined `folder`, by ascending UID: a GArray of
+ * ImapMessageInfo (owned by the caller). Keep windows to about 100:
+ * libcurl 7.88 refuses answers of more than 300-400 lines. */
+GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 first_seq,
+                          guint32 last_seq, GError **error);
 
-/* Opens `folder` read-only (EXAMINE) and returns its UIDVALIDITY. Must be
- * called before imap_fetch_message() on that folder, and again after any
- * failed fetch (libcurl reconnects with a read-write SELECT, which the fetch
- * refuses). */
+/* Opens `folder` read-only (EXAMINE) and returns its UIDVALIDITY and the
+ * number of messages in it (`exists`, may be NULL). Must be called before
+ * imap_folder_sizes() and imap_fetch_message() on that folder, and again
+ * after any failed fetch (libcurl reconnects with a read-write SELECT, which
+ * the fetch refuses). */
 gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *uidvalidity,
-                             GError **error);
+                             guint32 *exists, GError **error);
 
 /* The raw message `uid` of the examined `folder`, at most `max_size` bytes
  * (a larger one fails with TOO_LARGE). Never sets \Seen. Returns a new GBytes. */

@@ -40,6 +40,11 @@ typedef struct {
 gboolean sync_account(const SyncContext *context, const KeelAccount *account, SyncStats *stats,
                       GError **error);
 
+/* TRUE when `error` concerns one folder only (the server refused a command
+ * on it, e.g. the folder does not exist): the other folders were polled, so
+ * the account's next cycle comes at its usual interval, not after a backoff. */
+gboolean sync_error_is_folder_only(const GError *error);
+
 /* Seconds to wait before the next attempt after `failures` consecutive
  * failed cycles (>= 1): 30 s doubling up to 30 min, +-10 % jitter, never less
  * than `poll_interval`. A denied login waits the cap at once. */

@@ -300,6 +300,18 @@ def test_message_over_size_limit_recorded_not_downloaded():
     assert inbox["last_uid"] == 3 and inbox["messages"] == 2, inbox
 
 
+def test_missing_folder_does_not_block_the_others():
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(2))
+    run = KeelRun()
+    run.write_config([account(SERVER, user, folders=["NoSuchFolder", "INBOX"])])
+    proc = once(run, expect=75)
+    assert re.search(r"folder 'NoSuchFolder'.*NO/BAD", proc.stderr), proc.stderr
+    status = run.status()
+    assert folder_state(status, "work", "INBOX")["messages"] == 2, status
+    assert "NoSuchFolder" in status["accounts"][0]["last_error"], status
+
+
 def test_verbose_masks_the_password():
     user = new_user()
     run = KeelRun()
@@ -344,6 +356,7 @@ CASES = [
     test_two_accounts_one_broken_the_other_polled,
     test_sigterm_mid_fetch_exits_0_and_loses_nothing,
     test_message_over_size_limit_recorded_not_downloaded,
+    test_missing_folder_does_not_block_the_others,
     test_verbose_masks_the_password,
     test_status_json_has_the_documented_shape,
 ]

@@ -1,0 +1,181 @@
+"""tests/bench/imap-sync.py: initial sync of one big folder from a private
+Dovecot, keel against mbsync (isync), in one run, plus the cost of polling
+the unchanged folder. Run it through tests/bench/imap-sync.sh.
+
+For each size (default 1000 and 10000 messages) it builds a fresh Maildir
+from the SpamAssassin corpus (repeated, each copy with a new Message-ID),
+warms Dovecot's index and size cache, then measures with /usr/bin/time -v:
+  keel daemon --once   (fetch + parse + thread + store in SQLite, fsync per message)
+  mbsync -a            (fetch + write a Maildir, Sync Pull)
+and, on the largest size, a second `keel daemon --once` against the
+unchanged folder (IMAP commands counted from --verbose).
+
+Usage: /usr/bin/python3 tests/bench/imap-sync.py KEEL_BIN [SIZE...]"""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import Dovecot, KeelRun, _chown_tree  # noqa: E402
+
+CORPUS = os.path.join(ROOT, "tests", "data", "spamassassin")
+MSGID = re.compile(rb"^Message-I[Dd]:[^\n]*\n(?:[ \t][^\n]*\n)*", re.M | re.I)
+
+
+def corpus():
+    files = sorted(glob.glob(os.path.join(CORPUS, "*", "*.eml")))
+    if not files:
+        sys.exit("no corpus in %s: run tests/fetch-spamassassin.sh" % CORPUS)
+    return files
+
+
+def with_message_id(raw, n):
+    """`raw` with its Message-ID replaced (or added) by a unique one."""
+    head_end = raw.find(b"\n\n")
+    head, body = (raw, b"") if head_end < 0 else (raw[:head_end + 1], raw[head_end + 1:])
+    head = MSGID.sub(b"", head)
+    return b"Message-ID: <bench-%d@keel.example>\n" % n + head + body
+
+
+def build_maildir(server, user, count, files):
+    path = server.maildir(user)
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    total = 0
+    for n in range(count):
+        raw = with_message_id(open(files[n % len(files)], "rb").read(), n)
+        total += len(raw)
+        name = "%d.M%dP1.bench:2," % (1700000000 + n, n)
+        with open(os.path.join(path, "cur", name), "wb") as f:
+            f.write(raw)
+    _chown_tree(os.path.join(server.dir, "mail", user))
+    # Dovecot indexes and caches sizes on first access: do it for both clients.
+    server.doveadm("fetch", "-u", user, "uid size.virtual", "mailbox", "INBOX", "all")
+    return total
+
+
+def server_flags(server, user):
+    """Every message's flags but \\Recent (a session flag the first SELECT clears)."""
+    text = server.doveadm("fetch", "-u", user, "uid flags", "mailbox", "INBOX", "all")
+    return [re.sub(r"\\Recent", "", line).strip() for line in text.splitlines()]
+
+
+def timed(cmd, env=None):
+    """(wall seconds, peak RSS in KB, stderr) of `cmd` under /usr/bin/time -v."""
+    start = time.monotonic()
+    proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})))
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit("%s failed (rc %d):\n%s" % (cmd[0], proc.returncode, proc.stderr[-3000:]))
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    return wall, rss, proc.stderr
+
+
+MBSYNC_CONF = """IMAPAccount bench
+Host localhost
+Port {port}
+User {user}
+Pass {password}
+SSLType IMAPS
+CertificateFile {cert}
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path {dir}/
+Inbox {dir}/INBOX
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns INBOX
+Sync Pull
+Create Near
+SyncState *
+"""
+
+
+def run_mbsync(server, user, work):
+    target = os.path.join(work, "mbsync")
+    os.makedirs(target)
+    conf = os.path.join(work, "mbsyncrc")
+    with open(conf, "w") as f:
+        f.write(MBSYNC_CONF.format(port=server.imaps_port, user=user, password=server.users[user],
+                                   cert=server.cert, dir=target))
+    wall, rss, _ = timed(["mbsync", "-q", "-c", conf, "-a"])
+    stored = len(os.listdir(os.path.join(target, "INBOX", "cur"))) + \
+        len(os.listdir(os.path.join(target, "INBOX", "new")))
+    return wall, rss, stored
+
+
+def run_keel(keel, server, user, run):
+    run.write_config([{"name": "bench", "imap": server.url(), "user": user,
+                       "password": server.users[user], "ca_file": server.cert,
+                       "folders": "INBOX", "read_timeout": 120}])
+    wall, rss, err = timed([keel, "daemon", "--once", "--config", run.config])
+    summary = re.search(r"polled .*", err)
+    return wall, rss, summary.group(0) if summary else "?"
+
+
+def unchanged_poll(keel, run):
+    wall, rss, err = timed([keel, "daemon", "--once", "--verbose", "--config", run.config])
+    commands = re.findall(r"<7>keel-imap: \S+ > \S+ (\S+)", err)
+    return wall, commands, re.search(r"polled .*", err).group(0)
+
+
+def bench_size(keel, count, files):
+    user = "bench"
+    with Dovecot({user: "benchpw"}) as server, tempfile.TemporaryDirectory() as work:
+        server.start()
+        size = build_maildir(server, user, count, files)
+        run = KeelRun(ROOT)
+        run.bin = keel
+        try:
+            flags_before = server_flags(server, user)
+            k_wall, k_rss, k_summary = run_keel(keel, server, user, run)
+            m_wall, m_rss, m_stored = run_mbsync(server, user, work)
+            flags_after = server_flags(server, user)
+            result = {"count": count, "mbytes": size / 1e6, "keel_wall": k_wall, "keel_rss": k_rss,
+                      "keel_summary": k_summary, "mbsync_wall": m_wall, "mbsync_rss": m_rss,
+                      "mbsync_stored": m_stored, "flags_same": flags_before == flags_after}
+            result["poll"] = unchanged_poll(keel, run)
+            return result
+        finally:
+            run.close()
+
+
+def main():
+    keel = os.path.abspath(sys.argv[1])
+    sizes = [int(a) for a in sys.argv[2:]] or [1000, 10000]
+    files = corpus()
+    results = [bench_size(keel, n, files) for n in sizes]
+    print("%-8s %8s %10s %10s %7s %12s %12s %s" % ("messages", "MB", "keel s", "mbsync s",
+                                                 "ratio", "keel RSS MB", "mbsync RSS", "flags"))
+    for r in results:
+        print("%-8d %8.1f %10.2f %10.2f %7.2f %12.1f %12.1f %s" % (
+            r["count"], r["mbytes"], r["keel_wall"], r["mbsync_wall"],
+            r["keel_wall"] / r["mbsync_wall"], r["keel_rss"] / 1024, r["mbsync_rss"] / 1024,
+            "unchanged" if r["flags_same"] else "CHANGED"))
+        print("         keel: %s; mbsync stored %d" % (r["keel_summary"], r["mbsync_stored"]))
+    if len(results) > 1:
+        print("keel peak RSS %d vs %d messages: %.2fx" % (
+            results[-1]["count"], results[0]["count"],
+            results[-1]["keel_rss"] / results[0]["keel_rss"]))
+    wall, commands, summary = results[-1]["poll"]
+    print("unchanged poll of %d messages: %.3f s wall (process), IMAP commands: %s" % (
+        results[-1]["count"], wall, " ".join(commands)))
+    print("  %s" % summary)
+    return 0 if all(r["flags_same"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
