@@ -267,6 +267,12 @@ static gboolean deadline_phrase_date(const DeadlinePhrase *phrase, const GDate *
     return deadline_day_of_month(date, today, deadline_leading_number(phrase->day), month,
                                  year > 0 && year < 100 ? year + 2000 : year);
   }
+  if (phrase->monthend != NULL) {
+    if (g_ascii_strncasecmp(phrase->monthend, "next", 4) == 0)
+      g_date_add_months(date, 1);
+    g_date_set_day(date, g_date_get_days_in_month(g_date_get_month(date), g_date_get_year(date)));
+    return TRUE;
+  }
   if (phrase->week != NULL) {
     gboolean next = g_ascii_strncasecmp(phrase->week, "next", 4) == 0;
     g_date_add_days(date, deadline_days_to_weekday(today, 5, next));
@@ -344,6 +350,56 @@ static GDateTime *deadline_local(GTimeZone *tz, const GDate *date, int minutes)
                          g_date_get_day(date), minutes / 60, minutes % 60, 0);
 }
 
+/* "24", "two", "a couple of", "an" -> a count; 0 when not a number. */
+static int deadline_count(const char *text)
+{
+  static const char *const words[] = {"a", "one", "two", "three", "four", "five", "six",
+                                      "seven", "eight", "nine", "ten", NULL};
+  g_autofree char *lower = g_ascii_strdown(text, -1);
+  if (g_ascii_isdigit(lower[0]))
+    return deadline_leading_number(lower);
+  if (strcmp(lower, "an") == 0)
+    return 1;
+  if (g_str_has_prefix(lower, "a couple"))
+    return 2;
+  for (int i = 0; words[i] != NULL; i++)
+    if (strcmp(lower, words[i]) == 0)
+      return i == 0 ? 1 : i;
+  return 0;
+}
+
+/* "within 24 hours": a time from the message; "within two (working) days"
+ * or "within a week": the end of that day. */
+static DeadlinePrecision deadline_within(const DeadlinePhrase *phrase, GDateTime *local,
+                                         GTimeZone *tz, const DeadlineContext *ctx,
+                                         GDateTime **when)
+{
+  int count = deadline_count(phrase->within);
+  g_autofree char *unit = g_ascii_strdown(phrase->unit != NULL ? phrase->unit : "day", -1);
+  if (count <= 0 || count > 400)
+    return DEADLINE_NONE;
+  if (g_str_has_prefix(unit, "hour")) {
+    g_autoptr(GDateTime) later = g_date_time_add_hours(local, count);
+    *when = g_date_time_new(tz, g_date_time_get_year(later), g_date_time_get_month(later),
+                            g_date_time_get_day_of_month(later), g_date_time_get_hour(later),
+                            g_date_time_get_minute(later), 0);
+    return DEADLINE_TIME;
+  }
+  GDate date;
+  g_date_clear(&date, 1);
+  g_date_set_dmy(&date, g_date_time_get_day_of_month(local), g_date_time_get_month(local),
+                 g_date_time_get_year(local));
+  gboolean working = strstr(unit, "working") != NULL || strstr(unit, "business") != NULL;
+  int days = g_str_has_prefix(unit, "week") ? 7 * count : count;
+  while (days > 0) {
+    g_date_add_days(&date, 1);
+    if (!working || g_date_get_weekday(&date) < G_DATE_SATURDAY)
+      days--;
+  }
+  *when = deadline_local(tz, &date, ctx->day_end_min);
+  return DEADLINE_DAY;
+}
+
 DeadlinePrecision deadline_resolve(const DeadlinePhrase *phrase, GDateTime *sent,
                                    const DeadlineContext *ctx, GDateTime **when)
 {
@@ -353,6 +409,8 @@ DeadlinePrecision deadline_resolve(const DeadlinePhrase *phrase, GDateTime *sent
   g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
   GTimeZone *tz = ctx->timezone != NULL ? ctx->timezone : utc;
   g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, tz);
+  if (phrase->within != NULL)
+    return deadline_within(phrase, local, tz, ctx, when);
   GDate today, date;
   g_date_clear(&today, 1);
   g_date_set_dmy(&today, g_date_time_get_day_of_month(local), g_date_time_get_month(local),
@@ -377,27 +435,30 @@ DeadlinePrecision deadline_resolve(const DeadlinePhrase *phrase, GDateTime *sent
 
 /* ---- finding: rules over the text ---- */
 
+#define DEADLINE_CAPTURES 17
+
 typedef struct {
-  char *values[14]; /* owned captures, in the order of capture_names */
+  char *values[DEADLINE_CAPTURES]; /* owned captures, in the order of capture_names */
 } DeadlineCaptures;
 
-static const char *const capture_names[14] = {
+static const char *const capture_names[DEADLINE_CAPTURES] = {
     "weekday", "next", "relative", "day", "month", "year", "numeric",
-    "hour", "minute", "ampm", "part", "week", "asap", "undated"};
+    "hour", "minute", "ampm", "part", "week", "asap", "undated", "monthend", "within", "unit"};
 
 static void deadline_captures_clear(DeadlineCaptures *captures)
 {
-  for (int i = 0; i < 14; i++)
+  for (int i = 0; i < DEADLINE_CAPTURES; i++)
     g_clear_pointer(&captures->values[i], g_free);
 }
 
 static void deadline_captures_to_phrase(const DeadlineCaptures *c, DeadlinePhrase *phrase)
 {
-  const char **fields[14] = {&phrase->weekday, &phrase->next, &phrase->relative, &phrase->day,
-                             &phrase->month, &phrase->year, &phrase->numeric, &phrase->hour,
-                             &phrase->minute, &phrase->ampm, &phrase->part, &phrase->week,
-                             &phrase->asap, &phrase->undated};
-  for (int i = 0; i < 14; i++)
+  const char **fields[DEADLINE_CAPTURES] = {
+      &phrase->weekday, &phrase->next, &phrase->relative, &phrase->day, &phrase->month,
+      &phrase->year, &phrase->numeric, &phrase->hour, &phrase->minute, &phrase->ampm,
+      &phrase->part, &phrase->week, &phrase->asap, &phrase->undated, &phrase->monthend,
+      &phrase->within, &phrase->unit};
+  for (int i = 0; i < DEADLINE_CAPTURES; i++)
     *fields[i] = c->values[i] != NULL && c->values[i][0] != '\0' ? c->values[i] : NULL;
 }
 
@@ -417,7 +478,7 @@ static void deadline_consider(const LiteRule *rule, const char *text, pcre2_matc
                               GDateTime *sent, const DeadlineContext *ctx, Deadline *best)
 {
   DeadlineCaptures captures = {0};
-  for (int i = 0; i < 14; i++)
+  for (int i = 0; i < DEADLINE_CAPTURES; i++)
     captures.values[i] = lite_rule_capture(rule, text, match, capture_names[i]);
   DeadlinePhrase phrase = {0};
   deadline_captures_to_phrase(&captures, &phrase);

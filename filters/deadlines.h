@@ -121,6 +121,9 @@ typedef struct {
   const char *week;      /* "this" or "next": the Friday of that week */
   const char *asap;      /* non-NULL: urgent, no date */
   const char *undated;   /* non-NULL: no rush, when you get a chance */
+  const char *monthend;  /* "this" or "next": the last day of that month */
+  const char *within;    /* "24", "two": with `unit`, a time from the message's Date */
+  const char *unit;      /* hours, days, working days, business days, weeks */
 } DeadlinePhrase;
 
 /* Resolves `phrase` against `sent`. Returns the precision and sets `*when`

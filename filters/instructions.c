@@ -152,8 +152,10 @@ static gsize instructions_list_marker(const char *line)
     q++;
   if (q > p && (*q == '.' || *q == ')') && (q[1] == ' ' || q[1] == '\t'))
     return (gsize)(q + 2 - line);
-  if (*p == '(' && g_ascii_isdigit(p[1]) && p[2] == ')' && p[3] == ' ')
+  if (*p == '(' && g_ascii_isalnum(p[1]) && p[2] == ')' && p[3] == ' ')
     return (gsize)(p + 4 - line);
+  if (p[0] >= 'a' && p[0] <= 'h' && p[1] == ')' && p[2] == ' ')
+    return (gsize)(p + 3 - line);
   return 0;
 }
 

@@ -229,6 +229,7 @@ static const SplitCase split_cases[] = {
   {"Two things:\n\n- send the contract? It's £500. Ideally by Wed\n\n- book a room",
    {"Two things:", "send the contract? It's £500. Ideally by Wed", "book a room", NULL}},
   {"\u2022 Code them to 5010.\n\u2022 Leave it in draft.", {"Code them to 5010.", "Leave it in draft.", NULL}},
+  {"Could you:\na) save it\n(b) send it", {"Could you:", "save it", "send it", NULL}},
   {"It's just... flat. Make it sexy.", {"It's just... flat.", "Make it sexy.", NULL}},
   {"Could you send the\ncontract to Bob\ntoday please?\nCheers\nGareth",
    {"Could you send the contract to Bob today please?", "Cheers", "Gareth", NULL}},
@@ -288,6 +289,13 @@ static const DeadlineCase deadline_cases[] = {
   /* Friday 27 March 2026 (GMT); the clocks go forward on Sunday 29 March */
   {"2026-03-27T11:05:38Z", "Europe/London", FALSE, "Please book it by the end of next week.", "2026-04-03T17:00", 0},
   {"2026-03-27T11:05:38Z", "Europe/London", FALSE, "Please book it by Monday 9am.", "2026-03-30T09:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by the end of the month.", "2026-03-31T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please reply within 24 hours.", "2026-03-03T08:47", 0},
+  {"2026-03-06T10:00:00Z", "Europe/London", FALSE, "Please reply within two working days.", "2026-03-10T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it Friday at the latest.", "2026-03-06T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Can you send it over by end of play Friday?", "2026-03-06T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send the invoice by 5 March.", "2026-03-05T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by Weds.", "2026-03-04T17:00", 0},
   /* 23:30 UTC on Sunday is already Monday in Sydney */
   {"2026-03-01T23:30:00Z", "Australia/Sydney", FALSE, "Please send it today.", "2026-03-02T17:00", 0},
 };
