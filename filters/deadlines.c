@@ -302,7 +302,9 @@ static int deadline_part_minutes(const char *part, const DeadlineContext *ctx)
   if (g_str_has_prefix(lower, "even") || g_str_has_prefix(lower, "night") ||
       g_str_has_prefix(lower, "toni"))
     return 23 * 60 + 59;
-  return ctx->day_end_min; /* afternoon, EOD, COB, close of play, end of day */
+  if (g_str_has_prefix(lower, "afternoon"))
+    return ctx->day_end_min;
+  return ctx->business_end_min; /* EOD, COB, close of play/business, end of (the) day */
 }
 
 /* A stated hour: "9am", "3.30pm", "15:00", and a bare "1" to "6" read as pm. */
