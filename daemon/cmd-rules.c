@@ -69,6 +69,8 @@ static gint rules_compare_timing(gconstpointer a, gconstpointer b)
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
+static guint profile_top = 10;
+
 static int rules_profile(const RuleSet *rules, const char *corpus)
 {
   g_autoptr(GPtrArray) messages = rules_parse_corpus(corpus);
@@ -77,17 +79,21 @@ static int rules_profile(const RuleSet *rules, const char *corpus)
     return EX_NOINPUT;
   }
   g_autoptr(GArray) timings = g_array_new(FALSE, TRUE, sizeof(RulesTiming));
+  g_autoptr(GTimeZone) tz = g_time_zone_new_identifier("Europe/London");
+  ScoreContext context;
+  score_context_init(&context);
+  context.tz = tz;
   for (guint r = 0; r < rules_count(rules); r++) {
     RulesTiming timing = { r, 0, 0 };
     gint64 start = g_get_monotonic_time();
     for (guint m = 0; m < messages->len; m++)
-      timing.hits += score_rule_run(rules, r, g_ptr_array_index(messages, m));
+      timing.hits += score_rule_run(rules, r, g_ptr_array_index(messages, m), &context);
     timing.micros = g_get_monotonic_time() - start;
     g_array_append_val(timings, timing);
   }
   g_array_sort(timings, rules_compare_timing);
   printf("slowest rules over %u messages (each rule run alone):\n", messages->len);
-  for (guint i = 0; i < MIN(10u, timings->len); i++) {
+  for (guint i = 0; i < MIN(profile_top, timings->len); i++) {
     const RulesTiming *t = &g_array_index(timings, RulesTiming, i);
     const RulesRule *rule = rules_get(rules, t->index);
     printf("  %9.1f ms  %6.2f us/msg  %5u hits  %s (%s:%d)\n", t->micros / 1000.0,
@@ -114,6 +120,8 @@ int cmd_rules(int argc, char **argv)
     cli_globals_clear(&globals);
     return EX_USAGE;
   }
+  if (g_getenv("KEEL_PROFILE_TOP"))
+    profile_top = (guint)g_ascii_strtoull(g_getenv("KEEL_PROFILE_TOP"), NULL, 10);
   g_autofree char *dir = argc == 3 ? g_strdup(argv[2]) : rules_default_dir(globals.config_path);
   cli_globals_clear(&globals);
   g_autoptr(GError) error = NULL;

@@ -635,7 +635,8 @@ void score_context_add_history(ScoreContext *context, const ScoreThreadEntry *en
       g_date_time_difference(message_date, last_reply) / (double)G_TIME_SPAN_HOUR;
 }
 
-gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *message)
+gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *message,
+                        const ScoreContext *context)
 {
   if (index >= rules->rules->len)
     return FALSE;
@@ -646,7 +647,7 @@ gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *me
   scoring_init(&s, rules, message);
   for (guint i = 0; i < rule->looks->len; i++)
     if (!((RulesLook *)g_ptr_array_index(rule->looks, i))->code) {
-      signals_compute(message, NULL, s.result->signals);
+      signals_compute(message, context, s.result->signals);
       break;
     }
   score_run_rule(&s, index);

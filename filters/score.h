@@ -93,9 +93,10 @@ typedef struct {
 void score_context_add_history(ScoreContext *context, const ScoreThreadEntry *entries, guint n,
                                GDateTime *message_date);
 
-/* Runs rule `index` alone over `message` (for `keel rules check --profile`):
- * TRUE when it matched. A rule over rules always gives FALSE here. */
-gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *message);
+/* Runs rule `index` alone over `message` (for `keel rules check --profile`),
+ * `context` as for score_message(): TRUE when it matched. A rule over rules always gives FALSE here. */
+gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *message,
+                        const ScoreContext *context);
 
 /* The risk of a thread now: each client message's risk decays with a
  * half-life (`halflife_hours`, <= 0: 72 h; RuleSet.thread_halflife_hours) from
