@@ -406,15 +406,12 @@ static JsonNode *message_json(const KeelMessage *message)
   return json_builder_get_root(builder);
 }
 
-/* NAME.eml parses to exactly NAME.json (KEEL_UPDATE_GOLDEN=1: rewrite it). */
-static void test_edge_golden(gconstpointer data)
+/* The message at `path` parses to exactly the JSON in `golden`
+ * (KEEL_UPDATE_GOLDEN=1: rewrite `golden` instead). */
+static void check_golden(const char *path, const char *golden)
 {
-  const char *file = data;
-  g_autofree char *path = parser_data_path(file);
   g_autoptr(KeelMessage) message = parse_file(path);
   g_autoptr(JsonNode) actual = message_json(message);
-  g_autofree char *stem = g_strndup(path, strlen(path) - strlen(".eml"));
-  g_autofree char *golden = g_strconcat(stem, ".json", NULL);
   if (g_getenv("KEEL_UPDATE_GOLDEN") != NULL) {
     g_autofree char *text = json_to_string(actual, TRUE);
     g_autofree char *with_newline = g_strconcat(text, "\n", NULL);
@@ -428,8 +425,30 @@ static void test_edge_golden(gconstpointer data)
   g_assert_no_error(error);
   if (!json_node_equal(actual, json_parser_get_root(parser))) {
     g_autofree char *text = json_to_string(actual, TRUE);
-    g_test_fail_printf("%s differs from %s; got:\n%s", file, golden, text);
+    g_test_fail_printf("%s differs from %s; got:\n%s", path, golden, text);
   }
+}
+
+/* tests/data/parser/NAME.eml against NAME.json. */
+static void test_edge_golden(gconstpointer data)
+{
+  const char *file = data;
+  g_autofree char *path = parser_data_path(file);
+  g_autofree char *stem = g_strndup(path, strlen(path) - strlen(".eml"));
+  g_autofree char *golden = g_strconcat(stem, ".json", NULL);
+  check_golden(path, golden);
+}
+
+/* The dev corpus NNN.eml against tests/data/parser/dev/NNN.json: the whole
+ * split, reviewed once by hand, kept from drifting. */
+static void test_corpus_golden(gconstpointer data)
+{
+  guint number = GPOINTER_TO_UINT(data);
+  g_autofree char *file = g_strdup_printf("%03u.eml", number);
+  g_autofree char *json = g_strdup_printf("%03u.json", number);
+  g_autofree char *path = corpus_path(file);
+  g_autofree char *golden = g_test_build_filename(G_TEST_DIST, "data", "parser", "dev", json, NULL);
+  check_golden(path, golden);
 }
 
 /* ---- generated inputs ---- */
@@ -617,6 +636,10 @@ int main(int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS(golden); i++) {
     g_autofree char *name = g_strdup_printf("/parser/golden/%s", golden[i]);
     g_test_add_data_func(name, golden[i], test_edge_golden);
+  }
+  for (guint i = 1; i <= 40; i++) {
+    g_autofree char *name = g_strdup_printf("/parser/golden/dev/%03u.eml", i);
+    g_test_add_data_func(name, GUINT_TO_POINTER(i), test_corpus_golden);
   }
   g_test_add_func("/parser/corpus/all", test_corpus_all);
   g_test_add_func("/parser/corpus/threading", test_corpus_threading);
