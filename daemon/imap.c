@@ -12,9 +12,12 @@
  * a custom `EXAMINE` on the bare server URL re-opens it read-only behind
  * libcurl's back, and the ordinary URL fetch (`;UID=n`) then runs on the
  * read-only folder, where BODY[] changes no flag (RFC 3501 6.3.2). If libcurl
- * ever has to reconnect, it re-SELECTs read-write before the fetch; the
- * header callback sees the server's `[READ-WRITE]` and aborts the transfer
- * before `UID FETCH` is sent, so that path fails instead of marking mail read.
+ * ever has to reconnect (it does so silently when it finds the connection
+ * dead), it re-SELECTs read-write before the next command. So from a
+ * successful EXAMINE on, every transfer is guarded: the header callback sees
+ * the server's `[READ-WRITE]` and aborts before the command is sent, and that
+ * path fails instead of marking mail read (tested by the integration test
+ * "reconnect after examine").
  *
  * STATUS and `FETCH a:b (UID RFC822.SIZE)` are custom requests on the bare
  * URL / folder URL whose untagged answers arrive in the write callback. The
@@ -40,7 +43,8 @@ struct ImapSession {
   GByteArray *body;          /* owned: what the write callback received */
   gsize body_limit;          /* the write callback refuses more than this */
   gboolean too_large;        /* the last transfer passed body_limit */
-  gboolean guard_read_write; /* abort when the server says [READ-WRITE] */
+  gboolean guard_read_write; /* abort when the server says [READ-WRITE]: armed from a
+                                successful EXAMINE until the next imap_folder_examine() */
   gboolean guard_tripped;    /* the last transfer was aborted by that guard */
   guint read_timeout;
   guint commands;            /* IMAP commands sent */
@@ -434,6 +438,7 @@ gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *
     return FALSE;
   g_autofree char *url = imap_folder_url(session, folder, "");
   g_autofree char *what = g_strdup_printf("SELECT %s", folder);
+  session->guard_read_write = FALSE; /* this NOOP may SELECT: that one is wanted */
   if (!imap_perform(session, url, "NOOP", what, error))
     return FALSE;
   g_autofree char *command = g_strdup_printf("EXAMINE %s", quoted);
@@ -452,6 +457,7 @@ gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *
   *uidvalidity = (guint32)validity;
   if (exists)
     *exists = imap_parse_exists(text);
+  session->guard_read_write = TRUE; /* from now on a read-write SELECT means a reconnect */
   return TRUE;
 }
 
@@ -462,9 +468,7 @@ GBytes *imap_fetch_message(ImapSession *session, const char *folder, guint32 uid
   g_autofree char *url = imap_folder_url(session, folder, suffix);
   g_autofree char *what = g_strdup_printf("UID FETCH %u in %s", uid, folder);
   session->body_limit = max_size ? max_size : IMAP_RESPONSE_LIMIT;
-  session->guard_read_write = TRUE;
   gboolean ok = imap_perform(session, url, NULL, what, error);
-  session->guard_read_write = FALSE;
   session->body_limit = IMAP_RESPONSE_LIMIT;
   if (!ok)
     return NULL;

@@ -439,6 +439,61 @@ class ThrottleProxy(_Listener):
                 pass
 
 
+class CutAfterExamineProxy(_Listener):
+    """A plaintext IMAP relay to 127.0.0.1:`target` that hides STARTTLS (so a
+    client with allow_plaintext talks in the clear and the relay can read
+    it) and, on the first connection only, hangs up right after relaying the
+    OK to the client's EXAMINE: the client's next command needs a new
+    connection. Counts connections in `connections`."""
+
+    def __init__(self, target):
+        self.target = target
+        self.connections = 0
+        super().__init__()
+
+    def serve(self, conn):
+        self.connections += 1
+        cut = self.connections == 1
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target), timeout=30)
+        except OSError:
+            conn.close()
+            return
+        self.conns.append(upstream)
+        state = {"tag": None}
+        threading.Thread(target=self._client_to_server, args=(conn, upstream, state),
+                         daemon=True).start()
+        self._server_to_client(upstream, conn, state, cut)
+
+    @staticmethod
+    def _client_to_server(src, dst, state):
+        try:
+            for line in src.makefile("rb"):
+                words = line.split()
+                if len(words) > 1 and words[1].upper() == b"EXAMINE":
+                    state["tag"] = words[0]
+                dst.sendall(line)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _server_to_client(src, dst, state, cut):
+        try:
+            for line in src.makefile("rb"):
+                line = line.replace(b" STARTTLS", b"")
+                dst.sendall(line)
+                if cut and state["tag"] and line.startswith(state["tag"] + b" OK"):
+                    break
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+
 class KeelRun:
     """A keel.conf, password files and a database in a temp dir. close_all()
     removes every one made."""

@@ -15,8 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Dovecot, KeelRun, NoTlsServer, StallServer, Tap,  # noqa: E402
-                     ThrottleProxy, folder_state, make_message)
+from harness import (CutAfterExamineProxy, Dovecot, KeelRun, NoTlsServer,  # noqa: E402
+                     StallServer, Tap, ThrottleProxy, folder_state, make_message)
 
 USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 16)}
 SERVER = None  # one Dovecot shared by the cases that do not restart it
@@ -104,6 +104,25 @@ def test_fetched_messages_keep_their_flags():
     assert folder_state(run.status(), "work", "INBOX")["messages"] == 6
     after = SERVER.flags(user)
     assert after == before, "flags changed: %r -> %r" % (before, after)
+
+
+def test_reconnect_after_examine_never_fetches_read_write():
+    """libcurl reconnects on its own and SELECTs read-write; keel's guard must
+    refuse that fetch, so nothing is marked \\Seen."""
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(3))
+    before = SERVER.flags(user)
+    with CutAfterExamineProxy(SERVER.imap_port) as proxy:
+        run = KeelRun()
+        run.write_config([account(SERVER, user, imap="imap://127.0.0.1:%d" % proxy.port,
+                                  allow_plaintext=True)])
+        proc = once(run, expect=75)
+        assert "re-opened read-write" in proc.stderr, proc.stderr
+        assert proxy.connections == 2, proxy.connections
+        assert SERVER.flags(user) == before, "a message was marked read"
+        once(run)
+    assert folder_state(run.status(), "work", "INBOX")["messages"] == 3
+    assert SERVER.flags(user) == before
 
 
 def test_uidvalidity_change_stores_only_the_new_message():
@@ -347,6 +366,7 @@ CASES = [
     test_incremental_sync_after_append,
     test_unchanged_mailbox_costs_one_status_per_folder,
     test_fetched_messages_keep_their_flags,
+    test_reconnect_after_examine_never_fetches_read_write,
     test_uidvalidity_change_stores_only_the_new_message,
     test_server_killed_mid_fetch_then_next_cycle_completes,
     test_silent_server_fails_within_the_timeout,
