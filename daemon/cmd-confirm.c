@@ -1,11 +1,178 @@
-/* daemon/cmd-confirm.c: `keel confirm`. Not written yet. */
+/* daemon/cmd-confirm.c: `keel confirm --client NAME --note "…"` puts what was
+ * agreed on the phone in writing: the instructions found in the note are
+ * recorded in the trail (with their deadlines, in the client's time zone),
+ * and a confirmation is queued to the client's first address. The outbox
+ * sender (`keel outbox send`, or the daemon) then drafts it (mode = review)
+ * or sends it (mode = auto). All of it in one transaction.
+ * Must not: send anything itself.
+ */
 #include <stdio.h>
-#include "daemon/commands.h"
+#include "daemon/outbox.h"
+#include "daemon/store-cli.h"
+#include "daemon/trail.h"
+
+typedef struct {
+  const char *client;   /* --client, borrowed */
+  const char *note;     /* --note, borrowed */
+  const char *subject;  /* --subject, borrowed */
+  const char *database; /* --database, borrowed */
+} ConfirmOptions;
+
+static const KeelClient *confirm_find_client(const KeelConfig *config, const char *name)
+{
+  for (guint i = 0; i < config->clients->len; i++) {
+    const KeelClient *client = config->clients->pdata[i];
+    if (g_ascii_strcasecmp(client->id, name) == 0 || g_ascii_strcasecmp(client->name, name) == 0)
+      return client;
+  }
+  return NULL;
+}
+
+/* The client's first full address (not an @domain entry), or NULL. */
+static const char *confirm_address(const KeelClient *client)
+{
+  for (guint i = 0; client->addresses && client->addresses[i]; i++)
+    if (client->addresses[i][0] != '@')
+      return client->addresses[i];
+  return NULL;
+}
+
+/* The note event, the instructions and the queued confirmation (in a transaction). */
+static gint64 confirm_record(Store *store, const KeelConfig *config, const KeelClient *client,
+                             const ConfirmOptions *opt, GPtrArray *instructions,
+                             GDateTime *now, GError **error)
+{
+  TrailEntry note = { .kind = "note", .client_id = client->id, .detail = opt->note, .at = now };
+  TrailSource source = { .client_id = client->id, .from = "phone call (VA's note)", .at = now };
+  if (!trail_append(store, &note, NULL, error))
+    return 0;
+  g_autoptr(GArray) ids = trail_record_instructions(store, &source, instructions, error);
+  g_autofree char *template_text = ids ? outbox_read_template(config, "confirm.txt", FALSE,
+                                                              error) : NULL;
+  g_autofree char *signature = template_text
+    ? outbox_read_template(config, "signature.txt", TRUE, error) : NULL;
+  if (!signature)
+    return 0;
+  g_strchomp(signature);
+  OutboxConfirmation c = {
+    .account = config->accounts->pdata[0], .client_id = client->id,
+    .client_name = client->name, .to_address = confirm_address(client),
+    .subject = opt->subject, .instructions = instructions, .instruction_ids = ids,
+    .template_text = template_text, .template_name = "confirm.txt", .signature = signature,
+    .now = now, .is_reply = FALSE,
+  };
+  return outbox_queue_confirmation(store, &c, error);
+}
+
+static int confirm_check(const KeelConfig *config, const KeelClient *client,
+                         const ConfirmOptions *opt)
+{
+  if (!client) {
+    fprintf(stderr, "keel confirm: no client '%s' in %s\n", opt->client, config->path);
+    return EX_DATAERR;
+  }
+  if (!confirm_address(client)) {
+    fprintf(stderr, "keel confirm: client %s has no full address to write to "
+            "(only @domain entries)\n", client->id);
+    return EX_DATAERR;
+  }
+  if (config->accounts->len == 0) {
+    fprintf(stderr, "keel confirm: no [account] in %s to send from\n", config->path);
+    return EX_CONFIG;
+  }
+  return EX_OK;
+}
+
+/* The instructions of the note, or NULL after printing why. */
+static GPtrArray *confirm_extract(const KeelConfig *config, const KeelClient *client,
+                                  const char *note, GDateTime *now)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(InstructionRules) rules = trail_load_instruction_rules(config, &error);
+  if (!rules) {
+    fprintf(stderr, "keel confirm: %s\n", error->message);
+    return NULL;
+  }
+  InstructionContext ctx;
+  g_autoptr(GTimeZone) zone = NULL;
+  trail_instruction_context(config, client, &ctx, &zone);
+  return instructions_extract(rules, note, now, &ctx);
+}
+
+static int confirm_run(const KeelGlobals *globals, const ConfirmOptions *opt)
+{
+  g_autoptr(KeelConfig) config = NULL;
+  int rc = store_cli_load_config(globals, &config);
+  if (rc != EX_OK || !config) {
+    if (!config && rc == EX_OK)
+      fprintf(stderr, "keel confirm: needs a config (--config FILE) naming the client\n");
+    return rc != EX_OK ? rc : EX_CONFIG;
+  }
+  const KeelClient *client = confirm_find_client(config, opt->client);
+  if ((rc = confirm_check(config, client, opt)) != EX_OK)
+    return rc;
+  g_autoptr(GDateTime) now = cli_now(globals);
+  g_autoptr(GPtrArray) instructions = now ? confirm_extract(config, client, opt->note, now)
+                                          : NULL;
+  if (!instructions)
+    return now ? EX_DATAERR : EX_USAGE;
+  if (instructions->len == 0) {
+    fprintf(stderr, "keel confirm: no instruction found in the note; nothing recorded "
+            "(write each task as a sentence, e.g. \"Please send the contract by Friday.\")\n");
+    return EX_DATAERR;
+  }
+  g_autoptr(Store) store = store_cli_open(opt->database, config, &rc);
+  if (!store)
+    return rc;
+  g_autoptr(GError) error = NULL;
+  if (!store_begin(store, &error)) {
+    fprintf(stderr, "keel confirm: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  gint64 id = confirm_record(store, config, client, opt, instructions, now, &error);
+  if (id == 0 || !store_commit(store, &error)) {
+    if (id == 0)
+      store_rollback(store);
+    fprintf(stderr, "keel confirm: %s\n", error->message);
+    return error->domain == KEEL_STORE_ERROR ? store_cli_exit_code(error) : EX_DATAERR;
+  }
+  printf("recorded %u instruction(s) for %s; confirmation queued as outbox %" G_GINT64_FORMAT
+         " to %s (%s when the sender runs)\n", instructions->len, client->name, id,
+         confirm_address(client),
+         config->mode == KEEL_MODE_REVIEW ? "a draft in your Drafts folder" : "sent");
+  for (guint i = 0; i < instructions->len; i++) {
+    const Instruction *instruction = instructions->pdata[i];
+    printf("  %u) %s%s%s\n", i + 1, instruction->text, instruction->deadline_iso ? " — by " : "",
+           instruction->deadline_iso ? instruction->deadline_iso : "");
+  }
+  return EX_OK;
+}
 
 int cmd_confirm(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "keel confirm: not available in this build yet\n");
-  return EX_UNAVAILABLE;
+  KeelGlobals globals = { 0 };
+  g_autofree char *client = NULL, *note = NULL, *subject = NULL, *database = NULL;
+  const GOptionEntry entries[] = {
+    { "client", 0, 0, G_OPTION_ARG_STRING, &client, "The client (id or name)", "NAME" },
+    { "note", 0, 0, G_OPTION_ARG_STRING, &note, "What was agreed, in sentences", "TEXT" },
+    { "subject", 0, 0, G_OPTION_ARG_STRING, &subject,
+      "Subject of the confirmation (default: Confirming what we agreed)", "TEXT" },
+    { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
+      "Database file (default: the config's database)", "PATH" },
+    { NULL }
+  };
+  if (!cli_parse_options(&argc, &argv, NULL,
+                         "Records the instructions of a phone call and queues a written\n"
+                         "confirmation to the client.", entries, &globals))
+    return EX_USAGE;
+  int rc = EX_USAGE;
+  if (!client || !note || argc > 1) {
+    fprintf(stderr, "keel confirm: usage: keel confirm --client NAME --note \"...\"\n");
+  } else {
+    ConfirmOptions opt = { client, note, subject ? subject : "Confirming what we agreed",
+                           database };
+    rc = confirm_run(&globals, &opt);
+  }
+  cli_globals_clear(&globals);
+  return rc;
 }

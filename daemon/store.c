@@ -11,6 +11,9 @@
  * inside one transaction per step:
  *   1  store_migrate_to_1: accounts, folders, clients, threads, messages,
  *      message_refs, scores, rule_hits.
+ *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
+ *      outbox, confirmations, message_search (FTS5, filled for the messages
+ *      already stored, kept up to date by a trigger).
  * A database with a newer version than this keel knows is refused.
  *
  * Transactions nest: the outermost store_begin() is BEGIN IMMEDIATE (take the
@@ -147,8 +150,71 @@ static gboolean store_migrate_to_1(Store *store, GError **error)
     error);
 }
 
+/* Indexes the messages stored before version 2, with the quoted text parsed
+ * again from their raw bytes (the messages table does not keep it). */
+static gboolean store_search_fill(Store *store, GError **error)
+{
+  g_autoptr(StoreStmt) select = store_prepare(store,
+    "SELECT id, subject, new_text, raw FROM messages ORDER BY id", error);
+  g_autoptr(StoreStmt) insert = select ? store_prepare(store,
+    "INSERT INTO message_search (rowid, subject, new_text, quoted_text)"
+    " VALUES (?1, ?2, ?3, ?4)", error) : NULL;
+  if (!insert)
+    return FALSE;
+  int rc;
+  while ((rc = store_step(store, select, "reading messages to index", error)) == SQLITE_ROW) {
+    const void *raw = sqlite3_column_blob(select, 3);
+    int size = sqlite3_column_bytes(select, 3);
+    g_autoptr(KeelMessage) message = raw && size > 0
+      ? message_parse(raw, (gsize)size, NULL, 0, NULL) : NULL;
+    sqlite3_reset(insert);
+    sqlite3_bind_int64(insert, 1, sqlite3_column_int64(select, 0));
+    store_bind_text(insert, 2, (const char *)sqlite3_column_text(select, 1));
+    store_bind_text(insert, 3, (const char *)sqlite3_column_text(select, 2));
+    store_bind_text(insert, 4, message && message->quoted_text ? message->quoted_text : "");
+    if (!store_run(store, insert, "indexing a message", error))
+      return FALSE;
+  }
+  return rc == SQLITE_DONE;
+}
+
+static gboolean store_migrate_to_2(Store *store, GError **error)
+{
+  return store_exec(store,
+    "CREATE TABLE trail_events (id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL, client_id TEXT, thread_id INTEGER, message_id TEXT,"
+    "  ref_id INTEGER, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX trail_by_client ON trail_events (client_id, at);"
+    "CREATE TABLE instructions (id INTEGER PRIMARY KEY,"
+    "  message_row INTEGER REFERENCES messages(id), message_id TEXT, client_id TEXT,"
+    "  thread_id INTEGER, text TEXT NOT NULL, deadline TEXT, urgency INTEGER NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'cancelled')),"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX instructions_by_client ON instructions (client_id, status);"
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY, account TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  client_id TEXT, thread_id INTEGER, message_id TEXT NOT NULL UNIQUE,"
+    "  mail_from TEXT NOT NULL, rcpt TEXT NOT NULL, subject TEXT NOT NULL, raw BLOB NOT NULL,"
+    "  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER,"
+    "  last_error TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX outbox_by_state ON outbox (state, next_attempt);"
+    "CREATE INDEX outbox_by_thread ON outbox (thread_id, kind, created);"
+    "CREATE TABLE confirmations (outbox_id INTEGER NOT NULL REFERENCES outbox(id),"
+    "  instruction_id INTEGER NOT NULL REFERENCES instructions(id),"
+    "  PRIMARY KEY (outbox_id, instruction_id));"
+    "CREATE VIRTUAL TABLE message_search USING fts5(subject, new_text, quoted_text,"
+    "  tokenize = 'unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER message_search_add AFTER INSERT ON messages BEGIN"
+    "  INSERT INTO message_search (rowid, subject, new_text, quoted_text)"
+    "  VALUES (new.id, new.subject, coalesce(new.new_text, ''), '');"
+    " END;"
+    "CREATE TRIGGER message_search_remove AFTER DELETE ON messages BEGIN"
+    "  DELETE FROM message_search WHERE rowid = old.id;"
+    " END;",
+    error) && store_search_fill(store, error);
+}
+
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
-static const StoreMigration store_migrations[] = { store_migrate_to_1 };
+static const StoreMigration store_migrations[] = { store_migrate_to_1, store_migrate_to_2 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 
 static gboolean store_read_version(Store *store, int *version, GError **error)

@@ -169,3 +169,118 @@ typedef struct {
 void store_account_row_free(StoreAccountRow *row);
 /* Every account that ever polled: a GPtrArray of StoreAccountRow* (owned). */
 GPtrArray *store_list_accounts(Store *store, GError **error);
+
+/* ---- the trail, instructions and search (store-trail.c, schema v2) ------ */
+
+/* One event of the hash-chained trail, as stored. The chain itself (what is
+ * hashed, how it is checked) belongs to daemon/trail.c; the store only keeps
+ * the rows. */
+typedef struct {
+  gint64 id;           /* 1, 2, 3...: the event's place in the chain */
+  GDateTime *at;       /* owned, UTC */
+  char *kind;          /* owned: instruction, instruction_done, confirmation_sent... */
+  char *client_id;     /* owned, NULL = none */
+  gint64 thread_id;    /* 0 = none */
+  char *message_id;    /* owned: the Message-ID concerned (without <>), NULL = none */
+  gint64 ref_id;       /* the instruction or outbox row concerned, 0 = none */
+  char *detail;        /* owned: what happened, in words */
+  char *prev_hash;     /* owned: hex SHA-256 of the event before */
+  char *hash;          /* owned: hex SHA-256 of this event */
+} StoreTrailEvent;
+void store_trail_event_free(StoreTrailEvent *event);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreTrailEvent, store_trail_event_free)
+
+/* The id and hash of the newest event: *id = 0 and *hash = NULL for an empty
+ * trail. `*hash` is a new string. */
+gboolean store_trail_head(Store *store, gint64 *id, char **hash, GError **error);
+/* Inserts `event` as is (id, hashes and all). Call inside a transaction that
+ * also read store_trail_head(). */
+gboolean store_trail_insert(Store *store, const StoreTrailEvent *event, GError **error);
+/* Events in chain order (by id), optionally only for `client_id` and at or
+ * after `since`. A GPtrArray of StoreTrailEvent* (owned). */
+GPtrArray *store_trail_list(Store *store, const char *client_id, GDateTime *since,
+                            GError **error);
+
+/* One instruction a client gave. */
+typedef struct {
+  gint64 id;
+  gint64 message_row;  /* messages.id of the source, 0 = a VA's note */
+  char *message_id;    /* owned, source Message-ID, NULL for a note */
+  char *client_id;     /* owned, NULL = unknown */
+  gint64 thread_id;    /* 0 = none */
+  char *text;          /* owned */
+  char *deadline;      /* owned, "YYYY-MM-DDTHH:MM" local to the client, NULL = none */
+  int urgency;
+  char *status;        /* owned: open, done, cancelled */
+  GDateTime *created;  /* owned, UTC */
+} StoreInstructionRow;
+void store_instruction_row_free(StoreInstructionRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreInstructionRow, store_instruction_row_free)
+/* Inserts `row` (id and status ignored: a new row is open). Returns its id,
+ * 0 on error. */
+gint64 store_instruction_add(Store *store, const StoreInstructionRow *row, GError **error);
+/* The instruction `id`, or NULL: with `error` set on a failure, without it
+ * when there is no such row. */
+StoreInstructionRow *store_instruction_get(Store *store, gint64 id, GError **error);
+gboolean store_instruction_set_status(Store *store, gint64 id, const char *status,
+                                      GError **error);
+/* Links a confirmation (outbox row) to an instruction it confirms. */
+gboolean store_confirmation_link(Store *store, gint64 outbox_id, gint64 instruction_id,
+                                 GError **error);
+
+/* Full-text search (FTS5 over subject, new text and quoted text). */
+typedef struct {
+  gint64 row_id;
+  char *message_id;    /* owned */
+  char *from_address;  /* owned, may be NULL */
+  char *client_id;     /* owned, may be NULL */
+  char *subject;       /* owned */
+  GDateTime *date;     /* owned, UTC */
+  char *snippet;       /* owned: the match in context, [brackets] around hits */
+} StoreSearchHit;
+void store_search_hit_free(StoreSearchHit *hit);
+/* Messages matching every word of `query` (each taken literally; a trailing
+ * * makes a prefix), best first, at most `limit`. GPtrArray of StoreSearchHit*. */
+GPtrArray *store_search(Store *store, const char *query, guint limit, GError **error);
+/* New messages are indexed (subject, new text) by a trigger; this adds the
+ * quoted text of message `row_id`, which the messages table does not keep. */
+gboolean store_search_set_quoted(Store *store, gint64 row_id, const char *quoted_text,
+                                 GError **error);
+
+/* ---- the outbox (store-outbox.c, schema v2) ----------------------------- */
+
+/* One outgoing message. Its state names are daemon/outbox.c's; the store only
+ * keeps them and changes one only from the state the caller expects. */
+typedef struct {
+  gint64 id;
+  char *account;       /* owned: the [account] it goes out through */
+  char *kind;          /* owned: "confirm" */
+  char *client_id;     /* owned, NULL = none */
+  gint64 thread_id;    /* 0 = none */
+  char *message_id;    /* owned, without <> */
+  char *mail_from;     /* owned: envelope sender */
+  char *rcpt;          /* owned: envelope recipient */
+  char *subject;       /* owned, for listings */
+  GBytes *raw;         /* owned: the whole message, built once when queued */
+  char *state;         /* owned */
+  int attempts;
+  GDateTime *next_attempt; /* owned, UTC, NULL = now */
+  char *last_error;    /* owned, NULL = none */
+  GDateTime *created;  /* owned, UTC */
+  GDateTime *updated;  /* owned, UTC */
+} StoreOutboxRow;
+void store_outbox_row_free(StoreOutboxRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreOutboxRow, store_outbox_row_free)
+/* Inserts `row` (id ignored). Returns its id, 0 on error. */
+gint64 store_outbox_insert(Store *store, const StoreOutboxRow *row, GError **error);
+/* Rows in `state` (NULL: all), oldest first. GPtrArray of StoreOutboxRow*. */
+GPtrArray *store_outbox_list(Store *store, const char *state, GError **error);
+/* Moves row `id` from state `from` to `to`, with its attempts, next attempt
+ * and last error. `*moved` is FALSE (and nothing changes) when the row is not
+ * in state `from` any more. */
+gboolean store_outbox_move(Store *store, gint64 id, const char *from, const char *to,
+                           int attempts, GDateTime *next_attempt, const char *last_error,
+                           GDateTime *now, gboolean *moved, GError **error);
+/* Outbox rows of `kind` for `thread_id` created at or after `since` (any state). */
+gint64 store_outbox_count_thread(Store *store, gint64 thread_id, const char *kind,
+                                 GDateTime *since, GError **error);
