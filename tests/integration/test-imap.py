@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import sys
 import time
 
@@ -43,6 +44,21 @@ def once(run, expect=0):
     return proc
 
 
+def db_rows(run, sql, *args):
+    """Rows of `sql` on keel's database (read-only)."""
+    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def stored(run, folder):
+    """(uid, first_sync, direction) of every message stored from `folder`."""
+    return db_rows(run, "SELECT m.uid, m.first_sync, m.direction FROM messages m JOIN folders f"
+                   " ON f.id = m.folder_id WHERE f.name = ? ORDER BY m.uid", folder)
+
+
 def messages(n, first=1, **kw):
     return [make_message(i, **kw) for i in range(first, first + n)]
 
@@ -61,6 +77,8 @@ def test_first_sync_of_a_seeded_folder():
     assert inbox["uidvalidity"] > 0, inbox
     acc = status["accounts"][0]
     assert acc["last_poll"] and acc["last_error"] is None, acc
+    assert stored(run, "INBOX") == [(i, 1, "in") for i in range(1, 6)], stored(run, "INBOX")
+    assert stored(run, "Sent") == [(1, 1, "out"), (2, 1, "out")], stored(run, "Sent")
 
 
 def test_incremental_sync_after_append():
@@ -75,6 +93,8 @@ def test_incremental_sync_after_append():
     assert "2 new" in proc.stderr, proc.stderr
     inbox = folder_state(run.status(), "work", "INBOX")
     assert inbox["messages"] == 5 and inbox["last_uid"] == 5, inbox
+    # mail that was there before keel first looked is never answered; new mail may be
+    assert [r[1] for r in stored(run, "INBOX")] == [1, 1, 1, 0, 0], stored(run, "INBOX")
 
 
 def test_unchanged_mailbox_costs_one_status_per_folder():
@@ -146,6 +166,9 @@ def test_uidvalidity_change_stores_only_the_new_message():
     assert new["uidvalidity"] != old["uidvalidity"] and new["uidvalidity"] > 0, (old, new)
     assert new["messages"] == 5 and new["last_uid"] == 5, new
     assert "1 new, 4 already stored" in proc.stderr, proc.stderr
+    new = db_rows(run, "SELECT uid, first_sync FROM messages WHERE message_id = ?",
+                  "keel-test-99@acme.example")
+    assert new == [(5, 1)], new   # found by a re-scan: stored, never answered
 
 
 def test_server_killed_mid_fetch_then_next_cycle_completes():
@@ -161,14 +184,14 @@ def test_server_killed_mid_fetch_then_next_cycle_completes():
             run.status()  # creates the database before two processes open it
             keel = run.spawn("daemon", "--once")
             deadline = time.monotonic() + 60
-            stored = 0
+            last = 0
             while time.monotonic() < deadline and keel.poll() is None:
                 state = folder_state(run.status(), "work", "INBOX")
-                stored = state["last_uid"] if state else 0
-                if stored >= 20:
+                last = state["last_uid"] if state else 0
+                if last >= 20:
                     break
                 time.sleep(0.1)
-            assert 20 <= stored < total, "could not catch keel mid-fetch (last UID %d)" % stored
+            assert 20 <= last < total, "could not catch keel mid-fetch (last UID %d)" % last
             server.kill()
             t0 = time.monotonic()
             _, err = keel.communicate(timeout=30)
@@ -181,6 +204,11 @@ def test_server_killed_mid_fetch_then_next_cycle_completes():
         inbox = folder_state(status, "work", "INBOX")
         assert inbox["messages"] == total and inbox["last_uid"] == total, inbox
         assert status["accounts"][0]["last_error"] is None, status
+        rows = stored(run, "INBOX")
+        assert [r[0] for r in rows] == list(range(1, total + 1)), "a UID missing or stored twice"
+        assert all(r[1] == 1 for r in rows), "an interrupted first sync must stay a first sync"
+        assert db_rows(run, "SELECT COUNT(DISTINCT message_id), COUNT(*) FROM messages") == \
+            [(total, total)]
 
 
 def test_silent_server_fails_within_the_timeout():
@@ -286,10 +314,10 @@ def test_sigterm_mid_fetch_exits_0_and_loses_nothing():
         run.status()  # creates the database before two processes open it
         keel = run.spawn("daemon")
         deadline = time.monotonic() + 60
-        stored = 0
-        while time.monotonic() < deadline and stored < 10:
+        last = 0
+        while time.monotonic() < deadline and last < 10:
             state = folder_state(run.status(), "work", "INBOX")
-            stored = state["last_uid"] if state else 0
+            last = state["last_uid"] if state else 0
             time.sleep(0.1)
         keel.send_signal(signal.SIGTERM)
         start = time.monotonic()
