@@ -102,13 +102,39 @@ static int rules_profile(const RuleSet *rules, const char *corpus)
   return 0;
 }
 
+/* One line per compiled regex: rule, places, flags (i m s x n), pattern. For
+ * tests/bench/rules2sa.py, which hands the same regexes to SpamAssassin. */
+static void rules_print_patterns(const RuleSet *rules)
+{
+  static const char *const places[] = { "subject", "text", "quoted", "body", "header", "from" };
+  for (guint r = 0; r < rules_count(rules); r++) {
+    const RulesRule *rule = rules_get(rules, r);
+    for (guint i = 0; i < rule->looks->len; i++) {
+      const RulesLook *look = g_ptr_array_index(rule->looks, i);
+      if (!look->code)
+        continue;
+      g_autoptr(GString) where = g_string_new(NULL);
+      for (guint w = 0; w < look->n_where; w++)
+        g_string_append_printf(where, "%s%s%s%s", w ? "," : "", places[look->where[w]],
+                               look->header[w] ? ":" : "", look->header[w] ? look->header[w] : "");
+      printf("%s\t%s\t%s%s%s%s%s\t%s\n", rule->name, where->str,
+             look->flags & PCRE2_CASELESS ? "i" : "", look->flags & PCRE2_MULTILINE ? "m" : "",
+             look->flags & PCRE2_DOTALL ? "s" : "", look->flags & PCRE2_EXTENDED ? "x" : "",
+             look->flags & PCRE2_NO_AUTO_CAPTURE ? "n" : "", look->pattern);
+    }
+  }
+}
+
 int cmd_rules(int argc, char **argv)
 {
   g_autofree char *profile = NULL;
+  gboolean patterns = FALSE;
   KeelGlobals globals = { 0 };
   const GOptionEntry entries[] = {
     { "profile", 'p', 0, G_OPTION_ARG_FILENAME, &profile,
       "Time each rule over every .eml under DIR and print the 10 slowest", "CORPUS_DIR" },
+    { "patterns", 0, 0, G_OPTION_ARG_NONE, &patterns,
+      "Print every compiled regex (rule, places, flags, pattern), tab-separated", NULL },
     { NULL }
   };
   if (!cli_parse_options(&argc, &argv, "check [DIR]",
@@ -129,6 +155,10 @@ int cmd_rules(int argc, char **argv)
   if (!rules) {
     fprintf(stderr, "%s\n", error->message);
     return error->code == KEEL_RULES_ERROR_IO ? EX_NOINPUT : EX_DATAERR;
+  }
+  if (patterns) {
+    rules_print_patterns(rules);
+    return 0;
   }
   printf("rules OK: %u rules in %u files (%s)\n", rules_count(rules), rules_file_count(rules), dir);
   return profile ? rules_profile(rules, profile) : 0;
