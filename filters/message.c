@@ -252,7 +252,8 @@ static void message_walk_part(KeelMessage *message, MessageBody *body, GMimePart
 }
 
 /* A multipart whose boundary never occurs: GMime keeps everything in the
- * prologue. Its text is still the best guess at what the sender wrote. */
+ * prologue. Its text is still the best guess at what the sender wrote, but
+ * it is no text part (has_text stays FALSE). */
 static void message_walk_broken_multipart(MessageBody *body, GMimeMultipart *multipart)
 {
   const char *prologue = g_mime_multipart_get_prologue(multipart);
@@ -262,7 +263,6 @@ static void message_walk_broken_multipart(MessageBody *body, GMimeMultipart *mul
   if (body->plain->len > 0)
     g_string_append(body->plain, "\n\n");
   g_string_append(body->plain, message_scrub_controls(text, TRUE));
-  body->has_text = TRUE;
 }
 
 /* Walks the MIME tree under `object` (depth-limited). Attached messages
