@@ -1,0 +1,419 @@
+/* tests/unit/test-outbox.c: the outbox state machine (daemon/outbox.c), the
+ * messages keel writes (daemon/replies.c: headers, Re: subjects, header
+ * injection, templates, human dates), queueing inside the caller's
+ * transaction, and the pure confirm decision (filters/confirm.c). No
+ * network: delivery itself is tested against real servers in
+ * tests/integration/test-smtp.py. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <gmime/gmime.h>
+#include <sqlite3.h>
+#include <string.h>
+#include "daemon/outbox.h"
+#include "daemon/replies.h"
+#include "daemon/trail.h"
+#include "filters/confirm.h"
+#include "filters/instructions.h"
+
+/* ---- states ------------------------------------------------------------ */
+
+static void test_states_allowed(void)
+{
+  /* the allowed moves, as listed in outbox.h; every other pair is refused */
+  static const struct { OutboxState from, to; } allowed[] = {
+    { OUTBOX_QUEUED, OUTBOX_SENDING }, { OUTBOX_TEMPFAIL, OUTBOX_SENDING },
+    { OUTBOX_SENDING, OUTBOX_SENT }, { OUTBOX_SENDING, OUTBOX_DRAFTED },
+    { OUTBOX_SENDING, OUTBOX_TEMPFAIL }, { OUTBOX_SENDING, OUTBOX_FAILED },
+    { OUTBOX_SENDING, OUTBOX_QUEUED }, { OUTBOX_FAILED, OUTBOX_QUEUED },
+  };
+  guint count = 0;
+  for (int from = OUTBOX_QUEUED; from <= OUTBOX_FAILED; from++)
+    for (int to = OUTBOX_QUEUED; to <= OUTBOX_FAILED; to++) {
+      gboolean expected = FALSE;
+      for (gsize i = 0; i < G_N_ELEMENTS(allowed); i++)
+        expected |= allowed[i].from == (OutboxState)from && allowed[i].to == (OutboxState)to;
+      g_assert_cmpint(outbox_move_allowed(from, to), ==, expected);
+      count += expected;
+    }
+  g_assert_cmpuint(count, ==, G_N_ELEMENTS(allowed));
+  OutboxState parsed;
+  g_assert_true(outbox_state_parse("tempfail", &parsed));
+  g_assert_cmpint(parsed, ==, OUTBOX_TEMPFAIL);
+  g_assert_false(outbox_state_parse("delivered", &parsed));
+}
+
+static void test_retry_delay(void)
+{
+  g_assert_cmpint(outbox_retry_delay(1), ==, G_TIME_SPAN_MINUTE);
+  g_assert_cmpint(outbox_retry_delay(2), ==, 2 * G_TIME_SPAN_MINUTE);
+  g_assert_cmpint(outbox_retry_delay(4), ==, 8 * G_TIME_SPAN_MINUTE);
+  g_assert_cmpint(outbox_retry_delay(30), ==, 6 * G_TIME_SPAN_HOUR);
+}
+
+/* ---- a store with one queued confirmation ------------------------------ */
+
+typedef struct {
+  char *dir, *path;
+  Store *store;
+  KeelAccount account;
+} OutboxFixture;
+
+static void fixture_setup(OutboxFixture *f, gconstpointer data)
+{
+  (void)data;
+  f->dir = g_dir_make_tmp("keel-outbox-XXXXXX", NULL);
+  f->path = g_build_filename(f->dir, "keel.db", NULL);
+  g_autoptr(GError) error = NULL;
+  f->store = store_open(f->path, &error);
+  g_assert_no_error(error);
+  f->account.name = "main";
+  f->account.user = "jo@va.example";
+}
+
+static void fixture_teardown(OutboxFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_clear_pointer(&f->store, store_close);
+  const char *suffixes[] = { "", "-wal", "-shm" };
+  for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+    g_autofree char *file = g_strconcat(f->path, suffixes[i], NULL);
+    g_unlink(file);
+  }
+  g_rmdir(f->dir);
+  g_free(f->path);
+  g_free(f->dir);
+}
+
+static gint64 sql_int(OutboxFixture *f, const char *sql)
+{
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  sqlite3_stmt *stmt = NULL;
+  g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+  gint64 value = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+static GPtrArray *one_instruction(void)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)instruction_free);
+  Instruction *one = g_new0(Instruction, 1);
+  one->text = g_strdup("Please send the contract to Sam by Friday.");
+  g_autoptr(GTimeZone) london = g_time_zone_new_identifier("Europe/London");
+  one->deadline = g_date_time_new(london, 2026, 3, 6, 17, 0, 0);
+  one->deadline_iso = g_strdup("2026-03-06T17:00");
+  g_ptr_array_add(list, one);
+  return list;
+}
+
+static gint64 queue_one(OutboxFixture *f, const char *subject, GError **error)
+{
+  g_autoptr(GPtrArray) list = one_instruction();
+  g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 10, 0, 0);
+  OutboxConfirmation c = {
+    .account = &f->account, .client_id = "acme", .client_name = "Bob Smith",
+    .to_address = "bob@acme.example", .thread_id = 0, .in_reply_to = "m1@acme.example",
+    .subject = subject, .instructions = list,
+    .template_text = "Hi {{first_name}},\n{{instructions}}\n{{signature}}\n",
+    .template_name = "confirm.txt", .signature = "Jo", .now = now, .is_reply = TRUE,
+  };
+  return outbox_queue_confirmation(f->store, &c, error);
+}
+
+static StoreOutboxRow *only_row(OutboxFixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = store_outbox_list(f->store, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rows->len, ==, 1);
+  return g_ptr_array_steal_index(rows, 0);
+}
+
+static void test_move_enforced(OutboxFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GError) error = NULL;
+  g_assert_cmpint(queue_one(f, "Contract", &error), >, 0);
+  g_autoptr(StoreOutboxRow) row = only_row(f);
+  g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 10, 1, 0);
+  g_assert_cmpstr(row->state, ==, "queued");
+  g_assert_false(outbox_move(f->store, row, OUTBOX_SENT, 1, NULL, NULL, now, &error));
+  g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
+  g_clear_error(&error);
+  g_assert_true(outbox_move(f->store, row, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_no_error(error);
+  /* `row` still says queued: a second claim must fail (another sender won) */
+  g_assert_false(outbox_move(f->store, row, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
+  g_clear_error(&error);
+  g_autoptr(StoreOutboxRow) sending = only_row(f);
+  g_assert_true(outbox_move(f->store, sending, OUTBOX_FAILED, 1, NULL, "550 no", now, &error));
+  g_autoptr(StoreOutboxRow) failed = only_row(f);
+  g_assert_cmpstr(failed->state, ==, "failed");
+  g_assert_cmpstr(failed->last_error, ==, "550 no");
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM trail_events WHERE kind ="
+                             " 'confirmation_failed'"), ==, 1);
+  g_assert_true(trail_verify(f->store, NULL, &error));
+}
+
+static void test_queue_in_transaction(OutboxFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(store_begin(f->store, &error));
+  g_assert_cmpint(queue_one(f, "Contract", &error), >, 0);
+  store_rollback(f->store);
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM outbox"), ==, 0);
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM trail_events"), ==, 0);
+  g_assert_true(store_begin(f->store, &error));
+  gint64 id = queue_one(f, "Contract", &error);
+  g_assert_true(store_commit(f->store, &error));
+  g_assert_cmpint(id, >, 0);
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM outbox WHERE state = 'queued'"), ==, 1);
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM trail_events WHERE kind ="
+                             " 'confirmation_queued'"), ==, 1);
+  g_autoptr(StoreOutboxRow) row = only_row(f);
+  g_assert_cmpstr(row->subject, ==, "Re: Contract");
+  gsize size = 0;
+  const char *raw = g_bytes_get_data(row->raw, &size);
+  g_autofree char *text = g_strndup(raw, size);
+  g_assert_nonnull(strstr(text, "Fri 6 Mar, 5pm"));
+  g_assert_nonnull(strstr(text, row->message_id));
+}
+
+static void test_queue_bad_template(OutboxFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GPtrArray) list = one_instruction();
+  g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 10, 0, 0);
+  OutboxConfirmation c = {
+    .account = &f->account, .client_id = "acme", .client_name = "Bob",
+    .to_address = "bob@acme.example", .subject = "x", .instructions = list,
+    .template_text = "Hi\n{{client_nmae}}\n", .template_name = "confirm.txt", .now = now,
+  };
+  g_autoptr(GError) error = NULL;
+  g_assert_cmpint(outbox_queue_confirmation(f->store, &c, &error), ==, 0);
+  g_assert_error(error, KEEL_REPLIES_ERROR, KEEL_REPLIES_ERROR_TEMPLATE);
+  g_assert_nonnull(strstr(error->message, "confirm.txt:2: unknown variable {{client_nmae}}"));
+  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM outbox"), ==, 0);
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+static void test_subject_re(void)
+{
+  static const struct { const char *in, *out; } cases[] = {
+    { "Hello", "Re: Hello" }, { "Re: Hello", "Re: Hello" }, { "RE: re: Hello", "Re: Hello" },
+    { "Re[2]: Hello", "Re: Hello" }, { "AW: Hello", "Re: Hello" }, { "Re:Hello", "Re: Hello" },
+    { "Re: Re: Re: Hello", "Re: Hello" }, { "Reply needed", "Re: Reply needed" },
+    { "Regarding: fees", "Re: Regarding: fees" }, { "", "Re: " },
+    { "Re: Line\r\nBcc: x@evil.example", "Re: Line Bcc: x@evil.example" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *out = replies_subject(cases[i].in);
+    g_assert_cmpstr(out, ==, cases[i].out);
+  }
+}
+
+static void test_clean_value(void)
+{
+  g_autofree char *a = replies_clean_value("  a\r\nb\tc\x01\x7f d \xe2\x80\xa8 e  ");
+  g_assert_cmpstr(a, ==, "a b c d e");
+  g_autofree char *b = replies_clean_value("caf\xc3\xa9");
+  g_assert_cmpstr(b, ==, "caf\xc3\xa9");
+  g_autofree char *c = replies_clean_value(NULL);
+  g_assert_cmpstr(c, ==, "");
+}
+
+static void test_human_date(void)
+{
+  static const struct { int day, hour, minute; const char *text; } cases[] = {
+    { 6, 17, 0, "Fri 6 Mar, 5pm" }, { 9, 9, 30, "Mon 9 Mar, 9:30am" },
+    { 10, 12, 0, "Tue 10 Mar, 12pm" }, { 11, 0, 5, "Wed 11 Mar, 12:05am" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GDateTime) when = g_date_time_new_utc(2026, 3, cases[i].day, cases[i].hour,
+                                                    cases[i].minute, 0);
+    g_autofree char *text = replies_human_date(when);
+    g_assert_cmpstr(text, ==, cases[i].text);
+  }
+}
+
+static void test_render(void)
+{
+  g_autoptr(GHashTable) vars = g_hash_table_new(g_str_hash, g_str_equal);
+  g_hash_table_insert(vars, "name", "Bob");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ok = replies_render("Hi {{ name }}!", "t", vars, &error);
+  g_assert_cmpstr(ok, ==, "Hi Bob!");
+  g_autofree char *open = replies_render("a\nb {{name", "t.txt", vars, &error);
+  g_assert_null(open);
+  g_assert_error(error, KEEL_REPLIES_ERROR, KEEL_REPLIES_ERROR_TEMPLATE);
+  g_assert_nonnull(strstr(error->message, "t.txt:2:"));
+}
+
+static GMimeMessage *parse_built(GBytes *raw)
+{
+  gsize size = 0;
+  const char *data = g_bytes_get_data(raw, &size);
+  g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(data, size);
+  g_autoptr(GMimeParser) parser = g_mime_parser_new_with_stream(stream);
+  return g_mime_parser_construct_message(parser, NULL);
+}
+
+static gboolean has_header(GMimeMessage *message, const char *name)
+{
+  return g_mime_object_get_header(GMIME_OBJECT(message), name) != NULL;
+}
+
+/* Every line of the header section ends in CRLF, and no line starts a header
+ * the spec did not ask for. */
+static void assert_header_lines(GBytes *raw)
+{
+  static const char *const allowed[] = { "From:", "To:", "Subject:", "Date:", "Message-Id:",
+                                         "In-Reply-To:", "References:", "MIME-Version:",
+                                         "Auto-Submitted:", "Content-Type:",
+                                         "Content-Transfer-Encoding:", NULL };
+  gsize size = 0;
+  const char *data = g_bytes_get_data(raw, &size);
+  g_autofree char *text = g_strndup(data, size);
+  char *end = strstr(text, "\r\n\r\n");
+  g_assert_nonnull(end);
+  *end = '\0';
+  g_auto(GStrv) lines = g_strsplit(text, "\r\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    g_assert_null(strchr(lines[i], '\n'));
+    g_assert_null(strchr(lines[i], '\r'));
+    if (lines[i][0] == ' ' || lines[i][0] == '\t')
+      continue; /* a folded continuation */
+    gboolean known = FALSE;
+    for (guint k = 0; allowed[k]; k++)
+      known |= g_ascii_strncasecmp(lines[i], allowed[k], strlen(allowed[k])) == 0;
+    if (!known)
+      g_error("unexpected header line: %s", lines[i]);
+  }
+}
+
+static void test_build_headers(void)
+{
+  g_autoptr(GDateTime) date = g_date_time_new_utc(2026, 3, 2, 10, 0, 0);
+  g_autoptr(GPtrArray) refs = g_ptr_array_new();
+  g_ptr_array_add(refs, "r1@acme.example");
+  ReplySpec spec = { .from_address = "jo@va.example", .to_name = "Zoë Bloggs",
+                     .to_address = "zoe@acme.example", .subject = "Re: Café plans",
+                     .in_reply_to = "m1@acme.example", .references = refs,
+                     .body = "Confirmed: café at 5pm — thanks\n", .date = date,
+                     .auto_submitted = "auto-replied" };
+  g_autofree char *id = replies_new_message_id(spec.from_address);
+  g_assert_true(g_str_has_suffix(id, "@va.example"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) raw = replies_build(&spec, id, &error);
+  g_assert_no_error(error);
+  assert_header_lines(raw);
+  g_autoptr(GMimeMessage) message = parse_built(raw);
+  GMimeObject *object = GMIME_OBJECT(message);
+  g_assert_cmpstr(g_mime_message_get_message_id(message), ==, id);
+  g_assert_cmpstr(g_mime_message_get_subject(message), ==, "Re: Café plans");
+  g_assert_cmpstr(g_mime_object_get_header(object, "In-Reply-To"), ==, "<m1@acme.example>");
+  g_assert_cmpstr(g_mime_object_get_header(object, "References"), ==,
+                  "<r1@acme.example> <m1@acme.example>");
+  g_assert_cmpstr(g_mime_object_get_header(object, "Auto-Submitted"), ==, "auto-replied");
+  g_assert_cmpstr(g_mime_object_get_header(object, "MIME-Version"), ==, "1.0");
+  g_assert_true(has_header(message, "Date"));
+  GMimeObject *part = g_mime_message_get_mime_part(message);
+  g_assert_cmpstr(g_mime_object_get_content_type_parameter(part, "charset"), ==, "utf-8");
+  g_assert_cmpint(g_mime_part_get_content_encoding(GMIME_PART(part)), ==,
+                  GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+  g_autofree char *body = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+  g_assert_nonnull(strstr(body, "café at 5pm — thanks"));
+}
+
+static void test_header_injection(void)
+{
+  g_autoptr(GDateTime) date = g_date_time_new_utc(2026, 3, 2, 10, 0, 0);
+  g_autoptr(GPtrArray) refs = g_ptr_array_new();
+  g_ptr_array_add(refs, "ok@acme.example");
+  g_ptr_array_add(refs, "bad@acme.example>\r\nX-Ref-Injected: yes");
+  g_autofree char *subject = replies_subject("Hi\r\nBcc: victim@evil.example\r\n\r\nbody");
+  ReplySpec spec = { .from_name = "Jo\r\nX-From-Injected: 1", .from_address = "jo@va.example",
+                     .to_name = "Bob\nX-To-Injected: 1", .to_address = "bob@acme.example",
+                     .subject = subject, .in_reply_to = "m1@acme.example\r\nX-Irt-Injected: 1",
+                     .references = refs, .body = "text", .date = date,
+                     .auto_submitted = "auto-replied\r\nX-Auto-Injected: 1" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) raw = replies_build(&spec, "id1@va.example", &error);
+  g_assert_no_error(error);
+  assert_header_lines(raw);
+  g_autoptr(GMimeMessage) message = parse_built(raw);
+  const char *injected[] = { "Bcc", "X-Ref-Injected", "X-From-Injected", "X-To-Injected",
+                             "X-Irt-Injected", "X-Auto-Injected" };
+  for (gsize i = 0; i < G_N_ELEMENTS(injected); i++)
+    g_assert_false(has_header(message, injected[i]));
+  g_assert_cmpstr(g_mime_message_get_subject(message), ==,
+                  "Re: Hi Bcc: victim@evil.example body");
+  g_assert_false(has_header(message, "In-Reply-To")); /* not a plain msg-id: dropped */
+  g_assert_cmpstr(g_mime_object_get_header(GMIME_OBJECT(message), "References"), ==,
+                  "<ok@acme.example>");
+  /* an address with a line break is refused outright */
+  spec.to_address = "bob@acme.example\r\nBcc: x@evil.example";
+  g_autoptr(GBytes) refused = replies_build(&spec, "id2@va.example", &error);
+  g_assert_null(refused);
+  g_assert_error(error, KEEL_REPLIES_ERROR, KEEL_REPLIES_ERROR_ADDRESS);
+}
+
+/* ---- the confirm decision ---------------------------------------------- */
+
+static void test_confirm_decide(void)
+{
+  const ConfirmFacts safe = { .known_client = TRUE, .instructions = 2 };
+  static const struct { const char *name; ConfirmFacts facts; ConfirmAction action;
+                        const char *reason_part; } cases[] = {
+    { "safe", { .known_client = TRUE, .instructions = 2 }, CONFIRM_SEND, "known client" },
+    { "stranger", { .instructions = 2 }, CONFIRM_NONE, "not a known client" },
+    { "automated", { .known_client = TRUE, .automated = TRUE, .instructions = 1 },
+      CONFIRM_NONE, "automated" },
+    { "risky", { .known_client = TRUE, .message_risky = TRUE, .instructions = 1 },
+      CONFIRM_NONE, "message is risky" },
+    { "risky thread", { .known_client = TRUE, .thread_risky = TRUE, .instructions = 1 },
+      CONFIRM_NONE, "thread is risky" },
+    { "nothing", { .known_client = TRUE }, CONFIRM_NONE, "no instruction" },
+    { "rate", { .known_client = TRUE, .instructions = 1, .recent_confirmations = 1 },
+      CONFIRM_NONE, "12 hours" },
+    { "history", { .known_client = TRUE, .instructions = 1, .first_sync = TRUE },
+      CONFIRM_NONE, "first sync" },
+  };
+  g_assert_cmpint(confirm_decide(&safe).action, ==, CONFIRM_SEND);
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    ConfirmDecision d = confirm_decide(&cases[i].facts);
+    if (d.action != cases[i].action || !strstr(d.reason, cases[i].reason_part))
+      g_error("case %s: got %s (%s)", cases[i].name, confirm_action_name(d.action), d.reason);
+  }
+  g_assert_cmpstr(confirm_action_name(CONFIRM_SEND), ==, "confirm");
+  g_assert_cmpstr(confirm_action_name(CONFIRM_NONE), ==, "none");
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_mime_init();
+  g_test_add_func("/outbox/states/allowed", test_states_allowed);
+  g_test_add_func("/outbox/states/retry-delay", test_retry_delay);
+#define ADD(path, fn) \
+  g_test_add(path, OutboxFixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD("/outbox/states/move-enforced", test_move_enforced);
+  ADD("/outbox/queue/in-callers-transaction", test_queue_in_transaction);
+  ADD("/outbox/queue/bad-template", test_queue_bad_template);
+  g_test_add_func("/outbox/replies/subject-re", test_subject_re);
+  g_test_add_func("/outbox/replies/clean-value", test_clean_value);
+  g_test_add_func("/outbox/replies/human-date", test_human_date);
+  g_test_add_func("/outbox/replies/render", test_render);
+  g_test_add_func("/outbox/replies/headers", test_build_headers);
+  g_test_add_func("/outbox/replies/header-injection", test_header_injection);
+  g_test_add_func("/outbox/confirm/decide", test_confirm_decide);
+  int rc = g_test_run();
+  g_mime_shutdown();
+  return rc;
+}
