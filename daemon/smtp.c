@@ -22,7 +22,7 @@ typedef struct {
 } SmtpSource;
 
 typedef struct {
-  char last_reply[256]; /* the server's last reply line, for errors */
+  char last_reply[256]; /* the server's first refusal line, for errors */
 } SmtpReplies;
 
 static size_t smtp_read(char *buffer, size_t size, size_t count, void *user_data)
@@ -38,7 +38,8 @@ static size_t smtp_header(char *buffer, size_t size, size_t count, void *user_da
 {
   SmtpReplies *replies = user_data;
   gsize n = MIN(size * count, sizeof replies->last_reply - 1);
-  if (n >= 4 && g_ascii_isdigit(buffer[0])) {
+  /* the first refusal (4xx/5xx) is the one to report, not the QUIT after it */
+  if (n >= 4 && (buffer[0] == '4' || buffer[0] == '5') && !replies->last_reply[0]) {
     memcpy(replies->last_reply, buffer, n);
     replies->last_reply[n] = '\0';
     g_strchomp(replies->last_reply);

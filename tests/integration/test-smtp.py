@@ -1,0 +1,290 @@
+"""tests/integration/test-smtp.py: keel's outbox against real servers: a
+private Dovecot (tests/integration/harness.py) for Drafts and Sent, and the
+aiosmtpd sink (smtp_sink.py) that keeps every accepted message as a file, so
+"delivered" is counted, not assumed.
+
+Cases: review mode drafts (\\Draft, nothing sent); 451 then 250 (exactly one
+delivered, after the backoff); 550 (failed, never retried); SIGKILL between
+SMTP's 250 and the mark (KEEL_TEST_CRASH_AFTER_SEND=1), then a restart that
+finds the message in Sent by Message-ID (exactly one delivered); a CR/LF
+subject over smtps:// (no injected header in the delivered .eml); `keel
+trail verify` after a row was edited with sqlite3 (the event is named).
+
+TAP output; run with /usr/bin/python3 (Debian's aiosmtpd). Needs root,
+dovecot-imapd, python3-aiosmtpd and openssl."""
+
+import datetime
+import email
+import email.policy
+import glob
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+USER = "bob@va.example"
+PASSWORD = "bobpw"
+NOTE = ("Please send the signed contract to Sam by Friday 5pm. "
+        "Could you also book the meeting room for Monday at 10am?")
+
+
+class Sink:
+    """smtp_sink.py in a temp dir; `delivered()` lists what it accepted."""
+
+    def __init__(self, dovecot, file_to=None):
+        self.dir = tempfile.mkdtemp(prefix="keel-sink-")
+        args = ["/usr/bin/python3", "-W", "ignore", os.path.join(HERE, "smtp_sink.py"),
+                "--dir", self.dir, "--cert", dovecot.cert,
+                "--key", os.path.join(dovecot.dir, "key.pem"), "--user", USER + ":" + PASSWORD]
+        if file_to:
+            args += ["--file-to", file_to]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            raise RuntimeError("sink did not start: " + self.proc.stderr.read())
+        self.port, self.tls_port = int(line[1]), int(line[2])
+
+    def refuse(self, text):
+        with open(os.path.join(self.dir, "mode"), "w") as f:
+            f.write(text + "\n")
+
+    def accept(self):
+        if os.path.exists(os.path.join(self.dir, "mode")):
+            os.unlink(os.path.join(self.dir, "mode"))
+
+    def delivered(self):
+        result = []
+        for path in sorted(glob.glob(os.path.join(self.dir, "*.eml"))):
+            with open(path, "rb") as f:
+                raw = f.read()
+            with open(path[:-4] + ".json") as f:
+                info = json.load(f)
+            result.append((email.message_from_bytes(raw, policy=email.policy.default), info, raw))
+        return result
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Setup:
+    """Dovecot + sink + a keel config; closes all three."""
+
+    def __init__(self, mode, smtp="starttls", file_sent=False):
+        self.dovecot = harness.Dovecot(users={"bob": PASSWORD}).start()
+        sent_dir = None
+        if file_sent:  # the Maildir must exist and belong to the mail user first
+            self.dovecot.seed("bob", "Sent", [])
+            sent_dir = self.dovecot.maildir("bob", "Sent")
+        self.sink = Sink(self.dovecot, file_to=sent_dir)
+        self.keel = harness.KeelRun()
+        url = ("smtps://127.0.0.1:%d" % self.sink.tls_port if smtp == "smtps"
+               else "smtp://127.0.0.1:%d" % self.sink.port)
+        pwfile = os.path.join(self.keel.dir, "pw")
+        with open(os.open(pwfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(PASSWORD + "\n")
+        with open(self.keel.config, "w") as f:
+            f.write("\n".join([
+                "[keel]", "database = " + self.keel.database,
+                "rules = " + os.path.join(self.keel.source_root, "rules"),
+                "timezone = Europe/London", "mode = " + mode, "",
+                "[account main]", "imap = " + self.dovecot.url("imaps"), "smtp = " + url,
+                "user = " + USER, "password_file = " + pwfile, "ca_file = " + self.dovecot.cert,
+                "connect_timeout = 5", "read_timeout = 10", "",
+                "[client acme]", "name = Sam Client", "addresses = sam@acme.example;@acme.example",
+                "timezone = Europe/London", ""]))
+
+    def keel_ok(self, *args, env=None):
+        proc = self.keel.run(*args, env=env)
+        if proc.returncode != 0:
+            raise AssertionError("keel %s: rc %d\n%s%s" % (" ".join(args), proc.returncode,
+                                                          proc.stdout, proc.stderr))
+        return proc
+
+    def confirm(self, *extra):
+        return self.keel_ok("confirm", "--client", "acme", "--note", NOTE, *extra)
+
+    def outbox(self):
+        return json.loads(self.keel_ok("outbox", "--json").stdout)
+
+    def folder_messages(self, folder):
+        """(flags, Message-ID) of every message in a folder, over IMAP."""
+        conn = self.dovecot.client("bob")
+        try:
+            typ, _ = conn.select('"%s"' % folder, readonly=True)
+            assert typ == "OK"
+            typ, data = conn.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            result = []
+            for item in data:
+                if isinstance(item, tuple):
+                    head = item[0].decode()
+                    flags = head.split("FLAGS (")[1].split(")")[0].split()
+                    msgid = item[1].decode().split(":", 1)[1].strip()
+                    result.append((frozenset(f for f in flags if f != "\\Recent"), msgid))
+            return result
+        finally:
+            conn.logout()
+
+    def close(self):
+        self.sink.close()
+        self.dovecot.close()
+        self.keel.close()
+
+
+def later(minutes):
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def with_setup(*args, **kwargs):
+    def wrap(case):
+        def run():
+            s = Setup(*args, **kwargs)
+            try:
+                case(s)
+            finally:
+                s.close()
+        run.__name__ = case.__name__
+        return run
+    return wrap
+
+
+@with_setup("review")
+def test_review_mode_makes_a_draft_and_sends_nothing(s):
+    s.confirm()
+    s.keel_ok("outbox", "send")
+    rows = s.outbox()
+    assert [r["state"] for r in rows] == ["drafted"], rows
+    drafts = s.folder_messages("Drafts")
+    assert len(drafts) == 1, drafts
+    flags, msgid = drafts[0]
+    assert "\\Draft" in flags and "\\Seen" not in flags, flags
+    assert msgid == "<%s>" % rows[0]["message_id"], (msgid, rows[0])
+    assert s.sink.delivered() == [], "review mode sent mail"
+    s.keel_ok("outbox", "send")  # nothing left to do
+    assert len(s.folder_messages("Drafts")) == 1
+
+
+@with_setup("auto")
+def test_451_then_250_delivers_exactly_one(s):
+    s.confirm()
+    s.sink.refuse("rcpt 451")
+    s.keel_ok("outbox", "send")
+    row = s.outbox()[0]
+    assert row["state"] == "tempfail" and "451" in row["last_error"], row
+    assert s.sink.delivered() == []
+    s.sink.accept()
+    s.keel_ok("outbox", "send")  # not due yet: backoff
+    assert s.outbox()[0]["state"] == "tempfail" and s.sink.delivered() == []
+    s.keel_ok("outbox", "send", "--now", later(5))
+    row = s.outbox()[0]
+    assert row["state"] == "sent" and row["attempts"] == 2, row
+    s.keel_ok("outbox", "send", "--now", later(60))
+    delivered = s.sink.delivered()
+    assert len(delivered) == 1, delivered
+    message, info, _ = delivered[0]
+    assert info["rcpt_tos"] == ["sam@acme.example"] and info["tls"] and info["auth"] == USER
+    assert message["Message-ID"] == "<%s>" % row["message_id"]
+    assert message["Auto-Submitted"] == "auto-generated"
+    body = message.get_content()
+    assert "1) Please send the signed contract to Sam by Friday 5pm" in body, body
+    assert "Fri " in body and "5pm" in body, body
+    sent = s.folder_messages("Sent")  # keel's own copy
+    assert [m for _, m in sent] == ["<%s>" % row["message_id"]], sent
+
+
+@with_setup("auto")
+def test_550_fails_and_is_never_retried(s):
+    s.confirm()
+    s.sink.refuse("rcpt 550")
+    s.keel_ok("outbox", "send")
+    s.sink.accept()
+    s.keel_ok("outbox", "send", "--now", later(600))
+    row = s.outbox()[0]
+    assert row["state"] == "failed" and row["attempts"] == 1, row
+    assert "550" in row["last_error"], row
+    assert s.sink.delivered() == []
+    listing = s.keel_ok("outbox").stdout
+    assert "failed" in listing and "550" in listing, listing
+
+
+@with_setup("auto", file_sent=True)
+def test_sigkill_between_send_and_mark_still_one_delivery(s):
+    s.confirm()
+    proc = s.keel.run("outbox", "send", "--server-files-sent",
+                      env={"KEEL_TEST_CRASH_AFTER_SEND": "1"})
+    assert proc.returncode == 137, (proc.returncode, proc.stderr)
+    row = s.outbox()[0]
+    assert row["state"] == "sending", row
+    assert len(s.sink.delivered()) == 1
+    out = s.keel_ok("outbox", "send", "--server-files-sent").stdout
+    assert "1 found already done" in out, out
+    row = s.outbox()[0]
+    assert row["state"] == "sent", row
+    s.keel_ok("outbox", "send", "--server-files-sent", "--now", later(60))
+    delivered = s.sink.delivered()
+    assert len(delivered) == 1, "sent %d times" % len(delivered)
+    assert delivered[0][0]["Message-ID"] == "<%s>" % row["message_id"]
+
+
+@with_setup("auto", smtp="smtps")
+def test_crlf_subject_injects_no_header(s):
+    s.confirm("--subject", "Call notes\r\nBcc: victim@evil.example\r\nX-Injected: yes")
+    s.keel_ok("outbox", "send")
+    delivered = s.sink.delivered()
+    assert len(delivered) == 1, delivered
+    message, info, raw = delivered[0]
+    assert info["tls"] and info["rcpt_tos"] == ["sam@acme.example"], info
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    for line in head.split(b"\r\n"):
+        assert not line.lower().startswith((b"bcc:", b"x-injected:")), line
+    assert b"\n" not in head.replace(b"\r\n", b""), "bare LF in the header"
+    assert message["Bcc"] is None and message["X-Injected"] is None
+    assert "Bcc: victim@evil.example" in str(message["Subject"]), message["Subject"]
+
+
+@with_setup("review")
+def test_trail_verify_names_the_tampered_event(s):
+    s.confirm()
+    s.keel_ok("outbox", "send")
+    ok = s.keel_ok("trail", "verify").stdout
+    assert "trail OK: 5 events" in ok, ok
+    trail = json.loads(s.keel_ok("trail", "--format", "json").stdout)
+    kinds = [e["kind"] for e in trail]
+    assert kinds == ["note", "instruction", "instruction", "confirmation_queued",
+                     "confirmation_drafted"], kinds
+    db = sqlite3.connect(s.keel.database)
+    db.execute("UPDATE trail_events SET detail = 'client asked for nothing' WHERE id = 2")
+    db.commit()
+    db.close()
+    proc = s.keel.run("trail", "verify")
+    assert proc.returncode == 65, (proc.returncode, proc.stdout, proc.stderr)
+    assert "event 2 " in proc.stderr and "edited" in proc.stderr, proc.stderr
+
+
+if __name__ == "__main__":
+    cases = [test_review_mode_makes_a_draft_and_sends_nothing,
+             test_451_then_250_delivers_exactly_one,
+             test_550_fails_and_is_never_retried,
+             test_sigkill_between_send_and_mark_still_one_delivery,
+             test_crlf_subject_injects_no_header,
+             test_trail_verify_names_the_tampered_event]
+    try:
+        rc = harness.Tap(cases).run(sys.argv[1:])
+    finally:
+        harness.KeelRun.close_all()
+    sys.exit(rc)
