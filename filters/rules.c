@@ -126,6 +126,14 @@ static void rules_level_free(RulesLevel *level)
   g_free(level);
 }
 
+static void rules_phrase_group_free(RulesPhraseGroup *group)
+{
+  rules_look_free(group->look);
+  g_ptr_array_unref(group->marks);
+  g_array_unref(group->members);
+  g_free(group);
+}
+
 void rules_free(RuleSet *rules)
 {
   if (!rules)
@@ -135,6 +143,7 @@ void rules_free(RuleSet *rules)
   g_ptr_array_unref(rules->dimensions);
   g_ptr_array_unref(rules->categories);
   g_ptr_array_unref(rules->levels);
+  g_ptr_array_unref(rules->phrase_groups);
   rules_expr_free(rules->risky);
   g_clear_pointer(&rules->match_context, pcre2_match_context_free);
   g_free(rules);
@@ -147,6 +156,7 @@ static RuleSet *rules_new(void)
   set->dimensions = g_ptr_array_new_with_free_func((GDestroyNotify)rules_dimension_free);
   set->categories = g_ptr_array_new_with_free_func(g_free);
   set->levels = g_ptr_array_new_with_free_func((GDestroyNotify)rules_level_free);
+  set->phrase_groups = g_ptr_array_new_with_free_func((GDestroyNotify)rules_phrase_group_free);
   set->thread_halflife_hours = 72;
   return set;
 }
@@ -515,19 +525,20 @@ static void parse_look(Compiler *c, RulesRule *rule, const char *p)
  * "still\s+no(?:thing\b|\b)"), so a position that cannot start a phrase is
  * rejected after one character test per distinct first letter, not one per
  * phrase. Phrases are lower-cased (the regex is caseless), runs of spaces
- * match any whitespace, ' matches ’ and ‘, - matches a dash, a space or
- * nothing, and a phrase that starts or ends with a letter or digit only
+ * match any whitespace, ' matches ’ and ‘, - matches a dash or a space, and
+ * a phrase that starts or ends with a letter or digit only
  * matches whole words. */
 typedef struct PhraseNode PhraseNode;
 struct PhraseNode {
   gunichar ch;
-  gboolean end;          /* a phrase ends here */
+  GArray *rules;         /* owned, of guint: the rules whose phrase ends here; NULL = none */
   GPtrArray *children;   /* owned, of PhraseNode*, in insertion order */
 };
 
 static void phrase_node_free(PhraseNode *node)
 {
   g_clear_pointer(&node->children, g_ptr_array_unref);
+  g_clear_pointer(&node->rules, g_array_unref);
   g_free(node);
 }
 
@@ -546,7 +557,18 @@ static PhraseNode *phrase_node_child(PhraseNode *node, gunichar ch)
   return child;
 }
 
-static void phrase_insert(PhraseNode *root, const char *phrase)
+/* Adds `rule` to the set of `array` (created when NULL). */
+static void rule_set_add(GArray **array, guint rule)
+{
+  if (!*array)
+    *array = g_array_new(FALSE, FALSE, sizeof(guint));
+  for (guint i = 0; i < (*array)->len; i++)
+    if (g_array_index(*array, guint, i) == rule)
+      return;
+  g_array_append_val(*array, rule);
+}
+
+static void phrase_insert(PhraseNode *root, const char *phrase, guint rule)
 {
   g_autofree char *lower = g_utf8_strdown(phrase, -1);
   PhraseNode *node = root;
@@ -559,7 +581,7 @@ static void phrase_insert(PhraseNode *root, const char *phrase)
     node = phrase_node_child(node, ch);
     last = ch;
   }
-  node->end = TRUE;
+  rule_set_add(&node->rules, rule);
 }
 
 static void phrase_append_char(GString *out, gunichar ch)
@@ -569,7 +591,7 @@ static void phrase_append_char(GString *out, gunichar ch)
   else if (ch == '\'')
     g_string_append(out, "['\xe2\x80\x98\xe2\x80\x99]");
   else if (ch == '-')
-    g_string_append(out, "[-\\x{2010}\\x{2013}\\s]?");
+    g_string_append(out, "[-\\x{2010}\\x{2013}\\s]");
   else if (ch < 0x80 && !g_ascii_isalnum(ch))
     g_string_append_printf(out, "\\%c", (char)ch);
   else
@@ -581,50 +603,92 @@ static gboolean is_word_char(gunichar ch)
   return g_unichar_isalnum(ch) || ch == '_';
 }
 
+/* Emission state: with `marks`, every phrase end gets (*MARK:n), marks[n]
+ * being the rules that hit there: the phrase's own, and those of shorter
+ * phrases it starts with that end at a word boundary ("you missed" inside
+ * "you missed the deadline"), since one scan reports one match per position. */
+typedef struct {
+  GString *out;
+  GPtrArray *marks;      /* borrowed, of GArray* (owned by the array); NULL = no marks */
+} PhraseEmit;
+
+static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inherited);
+
+static void phrase_emit_end(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
+{
+  if (is_word_char(node->ch))
+    g_string_append(e->out, "\\b");
+  if (!e->marks)
+    return;
+  GArray *rules = g_array_copy((GArray *)node->rules);
+  for (guint i = 0; inherited && i < inherited->len; i++)
+    rule_set_add(&rules, g_array_index(inherited, guint, i));
+  g_string_append_printf(e->out, "(*MARK:%u)", e->marks->len);
+  g_ptr_array_add(e->marks, rules);
+}
+
+/* What a child inherits: the rules ending at `node` when the child's first
+ * character keeps a word boundary after them. */
+static GArray *phrase_inherit(const PhraseNode *node, const PhraseNode *child, const GArray *inherited)
+{
+  GArray *out = inherited ? g_array_copy((GArray *)inherited) : NULL;
+  if (node->rules && (!is_word_char(node->ch) || !is_word_char(child->ch)))
+    for (guint i = 0; i < node->rules->len; i++)
+      rule_set_add(&out, g_array_index(node->rules, guint, i));
+  return out;
+}
+
 /* Emits what may follow `node`: its children, then (when a phrase ends at
  * `node`) the end, so the longest phrase is preferred. */
-static void phrase_emit(GString *out, const PhraseNode *node)
+static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
 {
   guint children = node->children ? node->children->len : 0;
-  const char *end = is_word_char(node->ch) ? "\\b" : "";
   if (children == 0) {
-    g_string_append(out, end);
+    phrase_emit_end(e, node, inherited);
     return;
   }
-  gboolean group = children > 1 || node->end;
+  gboolean group = children > 1 || node->rules;
   if (group)
-    g_string_append(out, "(?:");
+    g_string_append(e->out, "(?:");
   for (guint i = 0; i < children; i++) {
     const PhraseNode *child = g_ptr_array_index(node->children, i);
     if (i)
-      g_string_append_c(out, '|');
-    phrase_append_char(out, child->ch);
-    phrase_emit(out, child);
+      g_string_append_c(e->out, '|');
+    phrase_append_char(e->out, child->ch);
+    g_autoptr(GArray) passed = e->marks ? phrase_inherit(node, child, inherited) : NULL;
+    phrase_emit(e, child, passed);
   }
-  if (node->end)
-    g_string_append_printf(out, "|%s", end);
+  if (node->rules) {
+    g_string_append_c(e->out, '|');
+    phrase_emit_end(e, node, inherited);
+  }
   if (group)
-    g_string_append_c(out, ')');
+    g_string_append_c(e->out, ')');
 }
 
-/* The regex of a whole phrase list: word-initial phrases behind one \b. */
-static void phrases_regex(GString *out, GPtrArray *words)
+/* The regex of phrase lists: word-initial phrases behind one \b. `rules`
+ * holds the rule index of each list in `lists` (of GPtrArray* of char*). */
+static void phrases_regex(GString *out, GPtrArray *lists, const guint *rules, GPtrArray *marks)
 {
   PhraseNode *roots[2] = { g_new0(PhraseNode, 1), g_new0(PhraseNode, 1) };
-  for (guint i = 0; i < words->len; i++) {
-    const char *word = g_ptr_array_index(words, i);
-    phrase_insert(roots[is_word_char(g_utf8_get_char(word)) ? 0 : 1], word);
+  for (guint l = 0; l < lists->len; l++) {
+    GPtrArray *words = g_ptr_array_index(lists, l);
+    for (guint i = 0; i < words->len; i++) {
+      const char *word = g_ptr_array_index(words, i);
+      phrase_insert(roots[is_word_char(g_utf8_get_char(word)) ? 0 : 1], word, rules[l]);
+    }
   }
+  PhraseEmit e = { out, marks };
   g_string_append(out, "(?:");
   if (roots[0]->children) {
     g_string_append(out, "\\b");
-    roots[0]->ch = ' '; /* the root ends no phrase */
-    phrase_emit(out, roots[0]);
+    roots[0]->ch = ' '; /* the roots end no phrase */
+    phrase_emit(&e, roots[0], NULL);
   }
   if (roots[0]->children && roots[1]->children)
     g_string_append_c(out, '|');
   if (roots[1]->children)
-    phrase_emit(out, roots[1]);
+    phrase_emit(&e, roots[1], NULL);
   g_string_append_c(out, ')');
   phrase_node_free(roots[0]);
   phrase_node_free(roots[1]);
@@ -656,7 +720,10 @@ static void parse_words(Compiler *c, RulesRule *rule, const char *p)
 static void phrases_compile(Compiler *c, RulesRule *rule)
 {
   g_autoptr(GString) pattern = g_string_new(NULL);
-  phrases_regex(pattern, rule->words);
+  g_autoptr(GPtrArray) lists = g_ptr_array_new();
+  g_ptr_array_add(lists, rule->words);
+  guint none = 0;
+  phrases_regex(pattern, lists, &none, NULL);
   RulesLook *look = g_ptr_array_index(rule->looks, 0);
   for (guint i = 1; i < rule->looks->len; i++) { /* several look lines: one look, all places */
     RulesLook *more = g_ptr_array_index(rule->looks, i);
@@ -795,6 +862,7 @@ static void block_open(Compiler *c, RulesKind kind, const char *keyword, const c
   rule->words = g_ptr_array_new_with_free_func(g_free);
   rule->adds = g_array_new(FALSE, FALSE, sizeof(RulesAdd));
   rule->category = -1;
+  rule->phrase_group = -1;
   const RulesRule *first = g_hash_table_lookup(c->rule_by_name, name);
   if (first)
     compiler_error(c, at, "duplicate rule name '%s' (first defined at %s:%d)", name,
@@ -1280,6 +1348,73 @@ static void order_rules(Compiler *c)
   c->set->order = (guint *)g_array_free(g_steal_pointer(&order), FALSE);
 }
 
+/* ---- phrase groups ---- */
+
+/* "text,subject|automated": the places of a look and whether automated mail
+ * skips the rule; phrase lists with the same key share one scan. */
+static char *phrase_group_key(const RulesRule *rule, const RulesLook *look)
+{
+  g_autoptr(GString) key = g_string_new(NULL);
+  for (guint i = 0; i < look->n_where; i++)
+    g_string_append_printf(key, "%d:%s,", look->where[i], look->header[i] ? look->header[i] : "");
+  g_string_append(key, rule->skip_automated ? "|skip" : "|all");
+  return g_string_free(g_steal_pointer(&key), FALSE);
+}
+
+static RulesPhraseGroup *phrase_group_new(const RulesRule *rule, const RulesLook *look)
+{
+  RulesPhraseGroup *group = g_new0(RulesPhraseGroup, 1);
+  group->look = g_new0(RulesLook, 1);
+  for (guint i = 0; i < look->n_where; i++) {
+    group->look->where[i] = look->where[i];
+    group->look->header[i] = g_strdup(look->header[i]);
+  }
+  group->look->n_where = look->n_where;
+  group->skip_automated = rule->skip_automated;
+  group->marks = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+  group->members = g_array_new(FALSE, FALSE, sizeof(guint));
+  return group;
+}
+
+static void phrase_group_compile(Compiler *c, RulesPhraseGroup *group)
+{
+  g_autoptr(GPtrArray) lists = g_ptr_array_new();
+  for (guint i = 0; i < group->members->len; i++) {
+    const RulesRule *rule = g_ptr_array_index(c->set->rules, g_array_index(group->members, guint, i));
+    g_ptr_array_add(lists, rule->words);
+  }
+  g_autoptr(GString) pattern = g_string_new(NULL);
+  phrases_regex(pattern, lists, (const guint *)(void *)group->members->data, group->marks);
+  group->look->flags = PCRE2_CASELESS;
+  group->look->pattern = g_strdup(pattern->str);
+  group->look->code = compile_pattern(c, pattern->str, pattern->len, group->look->flags, NULL, NULL);
+}
+
+/* Puts every phrase list into the group of its places. */
+static void phrase_groups_build(Compiler *c)
+{
+  g_autoptr(GHashTable) by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < c->set->rules->len; i++) {
+    RulesRule *rule = g_ptr_array_index(c->set->rules, i);
+    if (rule->kind != RULES_KIND_PHRASES || rule->looks->len != 1 || rule->words->len == 0)
+      continue;
+    char *key = phrase_group_key(rule, g_ptr_array_index(rule->looks, 0));
+    gpointer found = NULL;
+    if (!g_hash_table_lookup_extended(by_key, key, NULL, &found)) {
+      g_ptr_array_add(c->set->phrase_groups, phrase_group_new(rule, g_ptr_array_index(rule->looks, 0)));
+      found = GUINT_TO_POINTER(c->set->phrase_groups->len);
+      g_hash_table_insert(by_key, key, found);
+    } else {
+      g_free(key);
+    }
+    rule->phrase_group = (int)GPOINTER_TO_UINT(found) - 1;
+    g_array_append_val(((RulesPhraseGroup *)g_ptr_array_index(c->set->phrase_groups,
+                                                              rule->phrase_group))->members, i);
+  }
+  for (guint i = 0; i < c->set->phrase_groups->len; i++)
+    phrase_group_compile(c, g_ptr_array_index(c->set->phrase_groups, i));
+}
+
 /* ---- putting it together ---- */
 
 static void compiler_init(Compiler *c)
@@ -1334,6 +1469,8 @@ static void compiler_finish(Compiler *c)
   }
   if (c->errors->len == 0)
     order_rules(c);
+  if (c->errors->len == 0)
+    phrase_groups_build(c);
   RuleSet *set = c->set;
   set->n_files = c->files->len;
   set->match_context = pcre2_match_context_create(NULL);

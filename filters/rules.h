@@ -90,6 +90,7 @@ typedef struct {
   gboolean skip_automated; /* every dimension it adds to is skipped for automated mail */
   gint timeout_logged; /* set once the first match-limit error was logged */
   guint look_lines;    /* `look` lines written (compiled or not), for "has no look" */
+  int phrase_group;    /* index in RuleSet.phrase_groups, -1 = matched on its own */
 } RulesRule;
 
 typedef struct {
@@ -104,12 +105,23 @@ typedef struct {
   RulesExpr *expr;     /* owned */
 } RulesLevel;
 
+/* Phrase lists that look at the same places are also compiled together into
+ * one trie regex, so scoring scans each text once for all of them; each phrase
+ * end carries (*MARK:n) and marks[n] lists the rules that hit there. */
+typedef struct {
+  RulesLook *look;         /* owned: the shared places and the combined code */
+  gboolean skip_automated; /* every member is skipped for automated mail */
+  GPtrArray *marks;        /* owned, of GArray* of guint rule indices, by mark number */
+  GArray *members;         /* owned, of guint rule indices */
+} RulesPhraseGroup;
+
 typedef struct RuleSet {
   GPtrArray *rules;       /* owned, of RulesRule*, in file order */
   guint *order;           /* owned, evaluation order (atoms first, `when` topologically) */
   GPtrArray *dimensions;  /* owned, of RulesDimension* */
   GPtrArray *categories;  /* owned, of char*, highest priority first */
   GPtrArray *levels;      /* owned, of RulesLevel*, urgency levels */
+  GPtrArray *phrase_groups; /* owned, of RulesPhraseGroup* */
   RulesExpr *risky;       /* owned, NULL = any flagged dimension */
   double thread_halflife_hours;
   guint n_files;

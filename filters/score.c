@@ -34,6 +34,8 @@ typedef struct {
   gboolean *hit;                  /* owned, per rule */
   ScoreText texts[RULES_WHERE_FROM + 1];
   GHashTable *headers;            /* owned: lower-case name -> ScoreText* */
+  gboolean use_groups;            /* phrase lists come from the group scans */
+  struct ScoreMatch *phrase_match;/* owned, per rule: what the group scans found */
 } Scoring;
 
 static void score_hit_free(ScoreHit *hit)
@@ -205,7 +207,8 @@ static GPtrArray *score_captures(const pcre2_code *code, const char *text, PCRE2
 }
 
 /* What a rule hit: filled by the matchers, turned into ScoreHits. */
-typedef struct {
+typedef struct ScoreMatch {
+  gboolean hit;
   char *match;
   char *where;
   gint64 start, end;
@@ -332,6 +335,74 @@ static gboolean score_look_when(Scoring *s, const RulesRule *rule, ScoreMatch *o
   return TRUE;
 }
 
+/* ---- phrase groups: one scan per text for many phrase lists ---- */
+
+/* Records the match at ovector for every rule of `mark` not found yet. */
+static void score_group_record(Scoring *s, const RulesPhraseGroup *group, const char *text,
+                               guint where_index, guint *left)
+{
+  PCRE2_SPTR mark = pcre2_get_mark(s->match_data);
+  guint n = mark ? (guint)g_ascii_strtoull((const char *)mark, NULL, 10) : G_MAXUINT;
+  if (n >= group->marks->len)
+    return;
+  PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(s->match_data);
+  const GArray *rules = g_ptr_array_index(group->marks, n);
+  for (guint i = 0; i < rules->len; i++) {
+    ScoreMatch *out = &s->phrase_match[g_array_index(rules, guint, i)];
+    if (out->hit)
+      continue;
+    out->hit = TRUE;
+    out->start = (gint64)ovector[0];
+    out->end = (gint64)ovector[1];
+    out->match = g_strndup(text + ovector[0], ovector[1] - ovector[0]);
+    out->where = g_strdup(score_where_name(group->look->where[where_index]));
+    (*left)--;
+  }
+}
+
+/* Every rule of the group that is not found yet gets the error outcome. */
+static void score_group_error(Scoring *s, const RulesPhraseGroup *group, int code)
+{
+  for (guint i = 0; i < group->members->len; i++) {
+    guint index = g_array_index(group->members, guint, i);
+    if (!s->phrase_match[index].hit)
+      score_rule_error(s, g_ptr_array_index(s->rules->rules, index), code);
+  }
+}
+
+/* Scans the group's texts: after each match, again from the next character,
+ * until every member has hit or the text ends. */
+static void score_group_scan(Scoring *s, const RulesPhraseGroup *group)
+{
+  guint left = group->members->len;
+  for (guint w = 0; left > 0 && w < group->look->n_where; w++) {
+    const char *text = score_text(s, group->look->where[w], group->look->header[w]);
+    gsize len = text ? strlen(text) : 0;
+    for (gsize offset = 0; left > 0 && offset < len;) {
+      int rc = pcre2_match(group->look->code, (PCRE2_SPTR)text, len, offset, PCRE2_NO_UTF_CHECK,
+                           s->match_data, s->rules->match_context);
+      if (rc == PCRE2_ERROR_NOMATCH)
+        break;
+      if (rc < 0) {
+        score_group_error(s, group, rc);
+        return;
+      }
+      score_group_record(s, group, text, w, &left);
+      PCRE2_SIZE start = pcre2_get_ovector_pointer(s->match_data)[0];
+      offset = (gsize)(g_utf8_next_char(text + start) - text);
+    }
+  }
+}
+
+static void score_phrase_groups(Scoring *s)
+{
+  for (guint i = 0; i < s->rules->phrase_groups->len; i++) {
+    const RulesPhraseGroup *group = g_ptr_array_index(s->rules->phrase_groups, i);
+    if (group->look->code && !(s->message->automated && group->skip_automated))
+      score_group_scan(s, group);
+  }
+}
+
 /* ---- rules to hits ---- */
 
 static gboolean score_dimension_skipped(Scoring *s, guint dimension)
@@ -372,7 +443,12 @@ static void score_run_rule(Scoring *s, guint index)
   gboolean hit = FALSE;
   if (rule->kind == RULES_KIND_WHEN)
     hit = score_look_when(s, rule, &match);
-  for (guint i = 0; !hit && i < rule->looks->len; i++) {
+  if (s->use_groups && rule->phrase_group >= 0) {
+    match = s->phrase_match[index];
+    memset(&s->phrase_match[index], 0, sizeof match);
+    hit = match.hit;
+  }
+  for (guint i = 0; !hit && !(s->use_groups && rule->phrase_group >= 0) && i < rule->looks->len; i++) {
     const RulesLook *look = g_ptr_array_index(rule->looks, i);
     hit = look->code ? score_look_regex(s, rule, look, &match) : score_look_signal(s, look, &match);
   }
@@ -425,6 +501,7 @@ static void scoring_init(Scoring *s, const RuleSet *rules, const KeelMessage *me
   s->result->automated = message->automated;
   s->match_data = pcre2_match_data_create(rules->max_captures + 1, NULL);
   s->hit = g_new0(gboolean, rules->rules->len + 1);
+  s->phrase_match = g_new0(ScoreMatch, rules->rules->len + 1);
   s->headers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                      (GDestroyNotify)score_text_free);
   for (guint i = 0; i < rules->dimensions->len; i++) {
@@ -436,6 +513,9 @@ static void scoring_init(Scoring *s, const RuleSet *rules, const KeelMessage *me
 
 static void scoring_clear(Scoring *s)
 {
+  for (guint i = 0; i < s->rules->rules->len; i++)
+    score_match_clear(&s->phrase_match[i]);
+  g_free(s->phrase_match);
   pcre2_match_data_free(s->match_data);
   g_free(s->hit);
   g_hash_table_unref(s->headers);
@@ -455,6 +535,8 @@ ScoreResult *score_message(const RuleSet *rules, const KeelMessage *message,
   Scoring s;
   scoring_init(&s, rules, message);
   signals_compute(message, context, s.result->signals);
+  s.use_groups = TRUE;
+  score_phrase_groups(&s);
   for (guint i = 0; i < rules->rules->len; i++)
     score_run_rule(&s, rules->order[i]);
   score_verdict(&s);

@@ -326,7 +326,7 @@ static GPtrArray *signals_window(const char *text, const char *end, const char *
 static gboolean span_is_weekday(const char *word, const char *word_end)
 {
   gsize n = (gsize)(word_end - word);
-  if (n < 3 || n > 9)
+  if (n < 3 || n > 9 || !strchr("mtwfsMTWFS", word[0]))
     return FALSE;
   char lower[10];
   for (gsize i = 0; i < n; i++)
