@@ -25,6 +25,8 @@
 #include <glib.h>
 #include "daemon/config.h"
 #include "daemon/store.h"
+#include "filters/confirm.h"
+#include "filters/instructions.h"
 #include "filters/message.h"
 
 #define KEEL_OUTBOX_ERROR (keel_outbox_error_quark())
@@ -117,3 +119,30 @@ typedef struct {
  * the rows and counted in `stats`. */
 gboolean outbox_run(Store *store, const KeelConfig *config, const OutboxSettings *settings,
                     GDateTime *now, OutboxRunStats *stats, GError **error);
+
+/* ---- after a client message is stored (outbox-plan.c) ------------------ */
+
+/* What the pipeline knows about one stored message; all borrowed. */
+typedef struct {
+  const KeelConfig *config;
+  const KeelClient *client;        /* NULL = not a known client */
+  const KeelMessage *message;
+  const InstructionRules *rules;   /* trail_load_instruction_rules(), once per pipeline */
+  gint64 row_id;                   /* messages.id */
+  gint64 thread_id;
+  gboolean first_sync;
+  gboolean message_risky;          /* from the verdict (filters/score) */
+  gboolean thread_risky;
+  GDateTime *now;
+} OutboxIngest;
+
+/* Everything the trail and the outbox do for a newly stored incoming
+ * message, inside the caller's transaction: index its quoted text for
+ * search; for a known client, extract its instructions and record them in
+ * the trail; then ask confirm_decide() (rate: confirmations queued in this
+ * thread in the last 12 hours) and, when it says so, queue the confirmation.
+ * `decision` (may be NULL) receives the decision, `*outbox_id` (may be NULL)
+ * the queued row or 0. FALSE with `error` only on a store or template
+ * failure: the caller rolls its transaction back. */
+gboolean outbox_after_ingest(Store *store, const OutboxIngest *in, ConfirmDecision *decision,
+                             gint64 *outbox_id, GError **error);

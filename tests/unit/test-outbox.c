@@ -364,6 +364,139 @@ static void test_header_injection(void)
   g_assert_error(error, KEEL_REPLIES_ERROR, KEEL_REPLIES_ERROR_ADDRESS);
 }
 
+
+/* ---- after ingest: instructions recorded, confirmation planned --------- */
+
+typedef struct {
+  OutboxFixture base;
+  KeelConfig *config;
+  InstructionRules *rules;
+} PlanFixture;
+
+static void plan_setup(PlanFixture *f, gconstpointer data)
+{
+  fixture_setup(&f->base, data);
+  const char *root = g_getenv("KEEL_SOURCE_ROOT");
+  g_assert_nonnull(root);
+  g_autofree char *rules = g_build_filename(root, "rules", NULL);
+  g_autofree char *conf = g_build_filename(f->base.dir, "keel.conf", NULL);
+  g_autofree char *pw = g_build_filename(f->base.dir, "pw", NULL);
+  g_autofree char *text = g_strdup_printf(
+    "[keel]\ndatabase = %s\nrules = %s\ntimezone = Europe/London\n\n"
+    "[account main]\nimap = imaps://127.0.0.1:1\nsmtp = smtps://127.0.0.1:2\n"
+    "user = jo@va.example\npassword_file = %s\n\n"
+    "[client acme]\nname = Bob Smith\naddresses = bob@acme.example\n", f->base.path, rules, pw);
+  g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+  g_autoptr(GError) error = NULL;
+  f->config = config_load(conf, &error);
+  g_assert_no_error(error);
+  f->rules = trail_load_instruction_rules(f->config, &error);
+  g_assert_no_error(error);
+  g_unlink(conf);
+}
+
+static void plan_teardown(PlanFixture *f, gconstpointer data)
+{
+  g_clear_pointer(&f->rules, instruction_rules_free);
+  g_clear_pointer(&f->config, config_free);
+  fixture_teardown(&f->base, data);
+}
+
+/* Stores a message from `from` and runs outbox_after_ingest() on it. */
+static ConfirmDecision plan_message(PlanFixture *f, const char *from, const char *msgid,
+                                    const char *extra, const char *body, gboolean first_sync,
+                                    gboolean risky, gint64 *outbox_id)
+{
+  g_autofree char *text = g_strdup_printf(
+    "From: %s\r\nTo: jo@va.example\r\nSubject: Contract\r\n"
+    "Date: Mon, 02 Mar 2026 09:00:00 +0000\r\nMessage-ID: <%s>\r\n%s\r\n%s\r\n", from, msgid,
+    extra, body);
+  g_autoptr(GBytes) raw = g_bytes_new(text, strlen(text));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelMessage) message = message_parse((const guint8 *)text, strlen(text), NULL, 0,
+                                                 &error);
+  g_assert_no_error(error);
+  const KeelClient *client = config_client_for_address(f->config, message->from->address);
+  StoreOrigin origin = { .direction = STORE_DIRECTION_IN, .first_sync = first_sync,
+                         .client_id = client ? client->id : NULL };
+  gint64 row = 0, thread = 0;
+  g_assert_true(store_begin(f->base.store, &error));
+  if (client)
+    g_assert_true(store_client_set(f->base.store, client->id, client->name, &error));
+  g_assert_cmpint(store_add_message(f->base.store, &origin, raw, message, &row, &thread, &error),
+                  ==, STORE_ADDED);
+  g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 9, 5, 0);
+  OutboxIngest in = { .config = f->config, .client = client, .message = message,
+                      .rules = f->rules, .row_id = row, .thread_id = thread,
+                      .first_sync = first_sync, .message_risky = risky, .now = now };
+  ConfirmDecision decision = { CONFIRM_NONE, NULL };
+  g_assert_true(outbox_after_ingest(f->base.store, &in, &decision, outbox_id, &error));
+  g_assert_no_error(error);
+  g_assert_true(store_commit(f->base.store, &error));
+  return decision;
+}
+
+#define ASK "Please send the signed contract to Sam by Friday 5pm.\r\n"
+
+static void test_plan_after_ingest(PlanFixture *f, gconstpointer data)
+{
+  (void)data;
+  OutboxFixture *b = &f->base;
+  gint64 id = 0;
+  ConfirmDecision d = plan_message(f, "Bob <bob@acme.example>", "a1@acme.example", "", ASK,
+                                   FALSE, FALSE, &id);
+  g_assert_cmpint(d.action, ==, CONFIRM_SEND);
+  g_assert_cmpint(id, >, 0);
+  g_assert_cmpint(sql_int(b, "SELECT COUNT(*) FROM instructions WHERE message_id ="
+                             " 'a1@acme.example' AND deadline = '2026-03-06T17:00'"), ==, 1);
+  g_autoptr(StoreOutboxRow) row = only_row(b);
+  g_assert_cmpstr(row->rcpt, ==, "bob@acme.example");
+  g_assert_cmpstr(row->subject, ==, "Re: Contract");
+  gsize size = 0;
+  const char *bytes = g_bytes_get_data(row->raw, &size);
+  g_autofree char *raw = g_strndup(bytes, size);
+  g_assert_nonnull(strstr(raw, "In-Reply-To: <a1@acme.example>"));
+  g_assert_nonnull(strstr(raw, "Auto-Submitted: auto-replied"));
+  g_autoptr(GMimeMessage) built = parse_built(row->raw);
+  g_autofree char *body = g_mime_text_part_get_text(
+    GMIME_TEXT_PART(g_mime_message_get_mime_part(built)));
+  g_assert_nonnull(strstr(body, "1) Please send the signed contract to Sam by Friday 5pm — by "
+                                "Fri 6 Mar, 5pm"));
+  g_assert_nonnull(strstr(body, "Hi Bob,"));
+  /* the same thread an hour later: recorded, but the rate limit holds */
+  d = plan_message(f, "bob@acme.example", "a2@acme.example",
+                   "In-Reply-To: <a1@acme.example>\r\n", "Also book the room for Monday.\r\n",
+                   FALSE, FALSE, &id);
+  g_assert_cmpint(d.action, ==, CONFIRM_NONE);
+  g_assert_nonnull(strstr(d.reason, "12 hours"));
+  g_assert_cmpint(sql_int(b, "SELECT COUNT(*) FROM outbox"), ==, 1);
+  g_assert_cmpint(sql_int(b, "SELECT COUNT(*) FROM confirmations"), ==, 1);
+  g_autoptr(GError) error = NULL;
+  g_assert_true(trail_verify(b->store, NULL, &error));
+}
+
+static void test_plan_refusals(PlanFixture *f, gconstpointer data)
+{
+  (void)data;
+  gint64 id = 0;
+  ConfirmDecision d = plan_message(f, "eve@else.example", "s1@else.example", "", ASK, FALSE,
+                                   FALSE, &id);
+  g_assert_nonnull(strstr(d.reason, "not a known client"));
+  d = plan_message(f, "bob@acme.example", "s2@acme.example", "Auto-Submitted: auto-replied\r\n",
+                   ASK, FALSE, FALSE, &id);
+  g_assert_nonnull(strstr(d.reason, "automated"));
+  d = plan_message(f, "bob@acme.example", "s3@acme.example", "", ASK, FALSE, TRUE, &id);
+  g_assert_nonnull(strstr(d.reason, "risky"));
+  d = plan_message(f, "bob@acme.example", "s4@acme.example", "", ASK, TRUE, FALSE, &id);
+  g_assert_nonnull(strstr(d.reason, "first sync"));
+  g_assert_cmpint(sql_int(&f->base, "SELECT COUNT(*) FROM outbox"), ==, 0);
+  /* history is still on record: instructions of s3 and s4, none of the stranger's */
+  g_assert_cmpint(sql_int(&f->base, "SELECT COUNT(*) FROM instructions WHERE message_id IN"
+                                    " ('s3@acme.example', 's4@acme.example')"), ==, 2);
+  g_assert_cmpint(sql_int(&f->base, "SELECT COUNT(*) FROM instructions WHERE client_id IS NULL"),
+                  ==, 0);
+}
+
 /* ---- the confirm decision ---------------------------------------------- */
 
 static void test_confirm_decide(void)
@@ -413,6 +546,10 @@ int main(int argc, char **argv)
   g_test_add_func("/outbox/replies/headers", test_build_headers);
   g_test_add_func("/outbox/replies/header-injection", test_header_injection);
   g_test_add_func("/outbox/confirm/decide", test_confirm_decide);
+  g_test_add("/outbox/plan/after-ingest", PlanFixture, NULL, plan_setup, test_plan_after_ingest,
+             plan_teardown);
+  g_test_add("/outbox/plan/refusals", PlanFixture, NULL, plan_setup, test_plan_refusals,
+             plan_teardown);
   int rc = g_test_run();
   g_mime_shutdown();
   return rc;
