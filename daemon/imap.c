@@ -47,7 +47,7 @@ struct ImapSession {
                                 successful EXAMINE until the next imap_folder_examine() */
   gboolean guard_tripped;    /* the last transfer was aborted by that guard */
   guint read_timeout;
-  guint commands;            /* IMAP commands sent */
+  guint commands;            /* IMAP commands answered (tagged replies seen) */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -64,6 +64,21 @@ static size_t imap_on_body(char *data, size_t size, size_t n, void *user_data)
   return size * n;
 }
 
+/* A tagged completion ("A004 OK ...", also NO/BAD): one per command sent.
+ * libcurl's tags are a letter and digits. */
+static gboolean imap_is_tagged_reply(const char *line, size_t n)
+{
+  size_t i = 1;
+  if (n < 5 || !g_ascii_isupper(line[0]))
+    return FALSE;
+  while (i < n && g_ascii_isdigit(line[i]))
+    i++;
+  if (i == 1 || i + 3 > n || line[i] != ' ')
+    return FALSE;
+  return strncmp(line + i + 1, "OK", 2) == 0 || strncmp(line + i + 1, "NO", 2) == 0
+         || (i + 4 <= n && strncmp(line + i + 1, "BAD", 3) == 0);
+}
+
 /* Every line the server sends passes here; the guard refuses a read-write
  * SELECT that libcurl made on its own after a reconnect. */
 static size_t imap_on_header(char *data, size_t size, size_t n, void *user_data)
@@ -73,6 +88,8 @@ static size_t imap_on_header(char *data, size_t size, size_t n, void *user_data)
     session->guard_tripped = TRUE;
     return 0;
   }
+  if (imap_is_tagged_reply(data, n))
+    session->commands++;
   return size * n;
 }
 
@@ -103,12 +120,9 @@ static int imap_on_debug(CURL *curl, curl_infotype type, char *data, size_t size
   (void)curl;
   ImapSession *session = user_data;
   if (type == CURLINFO_HEADER_OUT) {
-    session->commands++;
-    if (log_is_verbose()) {
-      g_autofree char *line = imap_masked_command(data, size);
-      g_debug("%s > %s", session->user, line);
-    }
-  } else if (log_is_verbose() && (type == CURLINFO_HEADER_IN || type == CURLINFO_TEXT)) {
+    g_autofree char *line = imap_masked_command(data, size);
+    g_debug("%s > %s", session->user, line);
+  } else if (type == CURLINFO_HEADER_IN || type == CURLINFO_TEXT) {
     g_autofree char *line = g_strndup(data, MIN(size, 200));
     g_strchomp(line);
     g_debug("%s %s %s", session->user, type == CURLINFO_TEXT ? "*" : "<", line);
@@ -116,57 +130,44 @@ static int imap_on_debug(CURL *curl, curl_infotype type, char *data, size_t size
   return 0;
 }
 
+/* What each CURLcode means to keel; anything else is temporary. */
+static const struct {
+  CURLcode rc;
+  KeelImapError code;
+  const char *advice;
+} imap_curl_errors[] = {
+  { CURLE_LOGIN_DENIED, KEEL_IMAP_ERROR_AUTH, "login denied: check the user and password" },
+  { CURLE_PEER_FAILED_VERIFICATION, KEEL_IMAP_ERROR_PERMANENT,
+    "TLS certificate does not verify: set ca_file to trust it" },
+  { CURLE_SSL_CACERT_BADFILE, KEEL_IMAP_ERROR_PERMANENT, "ca_file cannot be read" },
+  { CURLE_SSL_CERTPROBLEM, KEEL_IMAP_ERROR_PERMANENT, "TLS certificate problem" },
+  { CURLE_USE_SSL_FAILED, KEEL_IMAP_ERROR_PERMANENT,
+    "server does not offer STARTTLS: use imaps:// (or allow_plaintext = true)" },
+  { CURLE_UNSUPPORTED_PROTOCOL, KEEL_IMAP_ERROR_PERMANENT, "check the imap URL" },
+  { CURLE_URL_MALFORMAT, KEEL_IMAP_ERROR_PERMANENT, "check the imap URL" },
+  { CURLE_QUOTE_ERROR, KEEL_IMAP_ERROR_REFUSED, "the server answered NO/BAD: check the folder name" },
+  { CURLE_REMOTE_FILE_NOT_FOUND, KEEL_IMAP_ERROR_GONE, "message no longer in the folder" },
+  { CURLE_ABORTED_BY_CALLBACK, KEEL_IMAP_ERROR_CANCELLED, "shutting down" },
+  { CURLE_OPERATION_TIMEDOUT, KEEL_IMAP_ERROR_TEMPORARY, "server did not answer in time; will retry" },
+};
+
 /* The only place a CURLcode becomes a GError. `what` says which step failed. */
 static gboolean imap_fail(ImapSession *session, CURLcode rc, const char *what, GError **error)
 {
   const char *detail = session->errbuf[0] ? session->errbuf : curl_easy_strerror(rc);
   KeelImapError code = KEEL_IMAP_ERROR_TEMPORARY;
   const char *advice = "will retry";
-  switch (rc) {
-  case CURLE_LOGIN_DENIED:
-    code = KEEL_IMAP_ERROR_AUTH;
-    advice = "login denied: check the user and password";
-    break;
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CERTPROBLEM:
-    code = KEEL_IMAP_ERROR_PERMANENT;
-    advice = "TLS certificate does not verify: set ca_file to trust it";
-    break;
-  case CURLE_USE_SSL_FAILED:
-    code = KEEL_IMAP_ERROR_PERMANENT;
-    advice = "server does not offer STARTTLS: use imaps:// (or allow_plaintext = true)";
-    break;
-  case CURLE_UNSUPPORTED_PROTOCOL:
-  case CURLE_URL_MALFORMAT:
-    code = KEEL_IMAP_ERROR_PERMANENT;
-    advice = "check the imap URL";
-    break;
-  case CURLE_QUOTE_ERROR:
-    code = KEEL_IMAP_ERROR_REFUSED;
-    advice = "the server answered NO/BAD: check the folder name";
-    break;
-  case CURLE_REMOTE_FILE_NOT_FOUND:
-    code = KEEL_IMAP_ERROR_GONE;
-    advice = "message no longer in the folder";
-    break;
-  case CURLE_ABORTED_BY_CALLBACK:
-    code = KEEL_IMAP_ERROR_CANCELLED;
-    advice = "shutting down";
-    break;
-  case CURLE_OPERATION_TIMEDOUT:
-    advice = "server did not answer in time; will retry";
-    break;
-  case CURLE_WRITE_ERROR:
-    if (session->too_large) {
-      code = KEEL_IMAP_ERROR_TOO_LARGE;
-      advice = "message larger than max_message_size";
-    } else if (session->guard_tripped) {
-      advice = "connection was re-opened read-write; fetch refused so nothing is marked read";
+  for (gsize i = 0; i < G_N_ELEMENTS(imap_curl_errors); i++) {
+    if (imap_curl_errors[i].rc == rc) {
+      code = imap_curl_errors[i].code;
+      advice = imap_curl_errors[i].advice;
     }
-    break;
-  default:
-    break;
+  }
+  if (rc == CURLE_WRITE_ERROR && session->too_large) {
+    code = KEEL_IMAP_ERROR_TOO_LARGE;
+    advice = "message larger than max_message_size";
+  } else if (rc == CURLE_WRITE_ERROR && session->guard_tripped) {
+    advice = "connection was re-opened read-write; fetch refused so nothing is marked read";
   }
   g_set_error(error, KEEL_IMAP_ERROR, code, "%s: %s (%s)", what, advice, detail);
   return FALSE;
@@ -232,7 +233,8 @@ static void imap_session_set_callbacks(ImapSession *session)
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, imap_on_progress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, session);
-  curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
+  /* libcurl's verbose mode doubles the cost of a fetch: only with --verbose */
+  curl_easy_setopt(curl, CURLOPT_VERBOSE, log_is_verbose() ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, imap_on_debug);
   curl_easy_setopt(curl, CURLOPT_DEBUGDATA, session);
 }

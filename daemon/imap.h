@@ -51,7 +51,7 @@ ImapSession *imap_session_new(const KeelAccount *account, const char *password,
 void imap_session_free(ImapSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapSession, imap_session_free)
 
-/* IMAP commands sent so far (login included): the round trips of a cycle. */
+/* IMAP commands answered so far (login included): the round trips of a cycle. */
 guint imap_session_commands(const ImapSession *session);
 
 gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolderStatus *status,
