@@ -59,7 +59,7 @@ static gint64 confirm_record(Store *store, const KeelConfig *config, const KeelC
     .client_name = client->name, .to_address = confirm_address(client),
     .subject = opt->subject, .instructions = instructions, .instruction_ids = ids,
     .template_text = template_text, .template_name = "confirm.txt", .signature = signature,
-    .now = now, .is_reply = FALSE,
+    .now = now, .is_reply = FALSE, .timezone = config->timezone,
   };
   return outbox_queue_confirmation(store, &c, error);
 }

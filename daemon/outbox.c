@@ -163,6 +163,16 @@ static GPtrArray *outbox_reply_items(GPtrArray *instructions)
   return items;
 }
 
+/* `now` in the zone named `timezone` (the VA's), for the Date header; UTC
+ * when the name is NULL or unknown. */
+static GDateTime *outbox_local_date(GDateTime *now, const char *timezone)
+{
+  g_autoptr(GTimeZone) zone = timezone ? g_time_zone_new_identifier(timezone) : NULL;
+  if (!zone)
+    zone = g_time_zone_new_utc();
+  return g_date_time_to_timezone(now, zone);
+}
+
 /* The message bytes of `c`, with the new Message-ID in `*message_id`. */
 static GBytes *outbox_build_confirmation(const OutboxConfirmation *c, char **subject,
                                          char **message_id, GError **error)
@@ -175,11 +185,12 @@ static GBytes *outbox_build_confirmation(const OutboxConfirmation *c, char **sub
     return NULL;
   *subject = c->is_reply ? replies_subject(c->subject) : replies_clean_value(c->subject);
   *message_id = replies_new_message_id(c->account->user);
+  g_autoptr(GDateTime) date = outbox_local_date(c->now, c->timezone);
   ReplySpec spec = {
     .from_address = c->account->user, .to_name = c->client_name,
     .to_address = c->to_address, .subject = *subject,
     .in_reply_to = c->is_reply ? c->in_reply_to : NULL,
-    .references = c->is_reply ? c->references : NULL, .body = body, .date = c->now,
+    .references = c->is_reply ? c->references : NULL, .body = body, .date = date,
     .auto_submitted = c->is_reply ? "auto-replied" : "auto-generated",
   };
   return replies_build(&spec, *message_id, error);
@@ -272,7 +283,7 @@ gint64 outbox_confirm_message(Store *store, const KeelConfig *config, const Keel
     .references = message->references, .subject = message->subject,
     .instructions = instructions, .instruction_ids = instruction_ids,
     .template_text = template_text, .template_name = "confirm.txt", .signature = signature,
-    .now = now, .is_reply = TRUE,
+    .now = now, .is_reply = TRUE, .timezone = config->timezone,
   };
   return outbox_queue_confirmation(store, &c, error);
 }

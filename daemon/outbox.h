@@ -80,6 +80,7 @@ typedef struct {
   const char *template_name;
   const char *signature;
   GDateTime *now;               /* the reply's Date */
+  const char *timezone;         /* the VA's zone for the Date header; NULL = UTC */
   gboolean is_reply;            /* TRUE: Auto-Submitted: auto-replied, "Re:" subject */
 } OutboxConfirmation;
 
