@@ -99,6 +99,43 @@ static GPtrArray *confirm_extract(const KeelConfig *config, const KeelClient *cl
   return instructions_extract(rules, note, now, &ctx);
 }
 
+static void confirm_print(const KeelConfig *config, const KeelClient *client,
+                          GPtrArray *instructions, gint64 id)
+{
+  printf("recorded %u instruction(s) for %s; confirmation queued as outbox %" G_GINT64_FORMAT
+         " to %s (%s when the sender runs)\n", instructions->len, client->name, id,
+         confirm_address(client),
+         config->mode == KEEL_MODE_REVIEW ? "a draft in your Drafts folder" : "sent");
+  for (guint i = 0; i < instructions->len; i++) {
+    const Instruction *instruction = instructions->pdata[i];
+    printf("  %u) %s%s%s\n", i + 1, instruction->text, instruction->deadline_iso ? " — by " : "",
+           instruction->deadline_iso ? instruction->deadline_iso : "");
+  }
+}
+
+/* Opens the store and records everything in one transaction. */
+static int confirm_store(const KeelConfig *config, const KeelClient *client,
+                         const ConfirmOptions *opt, GPtrArray *instructions, GDateTime *now)
+{
+  int rc = EX_OK;
+  g_autoptr(Store) store = store_cli_open(opt->database, config, &rc);
+  if (!store)
+    return rc;
+  g_autoptr(GError) error = NULL;
+  gint64 id = 0;
+  if (store_begin(store, &error)) {
+    id = confirm_record(store, config, client, opt, instructions, now, &error);
+    if (id == 0)
+      store_rollback(store);
+  }
+  if (id == 0 || !store_commit(store, &error)) {
+    fprintf(stderr, "keel confirm: %s\n", error->message);
+    return error->domain == KEEL_STORE_ERROR ? store_cli_exit_code(error) : EX_DATAERR;
+  }
+  confirm_print(config, client, instructions, id);
+  return EX_OK;
+}
+
 static int confirm_run(const KeelGlobals *globals, const ConfirmOptions *opt)
 {
   g_autoptr(KeelConfig) config = NULL;
@@ -121,31 +158,7 @@ static int confirm_run(const KeelGlobals *globals, const ConfirmOptions *opt)
             "(write each task as a sentence, e.g. \"Please send the contract by Friday.\")\n");
     return EX_DATAERR;
   }
-  g_autoptr(Store) store = store_cli_open(opt->database, config, &rc);
-  if (!store)
-    return rc;
-  g_autoptr(GError) error = NULL;
-  if (!store_begin(store, &error)) {
-    fprintf(stderr, "keel confirm: %s\n", error->message);
-    return store_cli_exit_code(error);
-  }
-  gint64 id = confirm_record(store, config, client, opt, instructions, now, &error);
-  if (id == 0 || !store_commit(store, &error)) {
-    if (id == 0)
-      store_rollback(store);
-    fprintf(stderr, "keel confirm: %s\n", error->message);
-    return error->domain == KEEL_STORE_ERROR ? store_cli_exit_code(error) : EX_DATAERR;
-  }
-  printf("recorded %u instruction(s) for %s; confirmation queued as outbox %" G_GINT64_FORMAT
-         " to %s (%s when the sender runs)\n", instructions->len, client->name, id,
-         confirm_address(client),
-         config->mode == KEEL_MODE_REVIEW ? "a draft in your Drafts folder" : "sent");
-  for (guint i = 0; i < instructions->len; i++) {
-    const Instruction *instruction = instructions->pdata[i];
-    printf("  %u) %s%s%s\n", i + 1, instruction->text, instruction->deadline_iso ? " — by " : "",
-           instruction->deadline_iso ? instruction->deadline_iso : "");
-  }
-  return EX_OK;
+  return confirm_store(config, client, opt, instructions, now);
 }
 
 int cmd_confirm(int argc, char **argv)
