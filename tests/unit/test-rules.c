@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <glib/gstdio.h>
 #include "filters/score.h"
 
@@ -429,6 +430,56 @@ static void test_json_fields(void)
   g_assert_true(json_object_get_boolean_member(object, "risky"));
 }
 
+/* ---- `keel rules check` and `keel score --explain` ---- */
+
+static int run_keel(const char *const *args, char **out, char **err)
+{
+  const char *bin = g_getenv("KEEL_BIN");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (gpointer)bin);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add(argv, (gpointer)args[i]);
+  g_ptr_array_add(argv, NULL);
+  int status = 0;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out,
+                             err, &status, &error));
+  g_assert_no_error(error);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_cli_check(void)
+{
+  if (!g_getenv("KEEL_BIN")) {
+    g_test_skip("no KEEL_BIN");
+    return;
+  }
+  g_autofree char *good = source_path("rules", NULL);
+  g_autofree char *bad = source_path("tests", "data", "rules", NULL);
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
+  g_assert_cmpint(run_keel((const char *const[]){ "rules", "check", good, NULL }, &out, &err), ==, 0);
+  g_assert_true(g_str_has_prefix(out, "rules OK: "));
+  g_assert_cmpint(run_keel((const char *const[]){ "rules", "check", bad, NULL }, &out2, &err2), ==, 65);
+  g_assert_nonnull(strstr(err2, "bad-regex.rules:5:33: bad regex: missing closing parenthesis"));
+}
+
+static void test_cli_explain(void)
+{
+  const char *shared = g_getenv("KEEL_SHARED");
+  g_autofree char *eml = g_build_filename(shared ? shared : "../shared", "corpus", "dev", "012.eml", NULL);
+  if (!g_getenv("KEEL_BIN") || !g_file_test(eml, G_FILE_TEST_EXISTS)) {
+    g_test_skip("no KEEL_BIN or dev corpus");
+    return;
+  }
+  g_autofree char *rules = source_path("rules", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_keel((const char *const[]){ "score", "--explain", "--rules", rules, eml, NULL },
+                           &out, &err), ==, 0);
+  g_assert_nonnull(strstr(out, "RISKY"));
+  g_assert_nonnull(strstr(out, "«YOU HAD ONE JOB»"));  /* the match in context */
+  g_assert_nonnull(strstr(out, "why: Blames the VA"));
+}
+
 /* ---- thread risk ---- */
 
 static void test_thread_risk(void)
@@ -540,6 +591,8 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/score/pathological-regex", test_pathological_regex);
   g_test_add_func("/rules/reload/keeps-old", test_reload_keeps_old);
   g_test_add_func("/rules/json/fields", test_json_fields);
+  g_test_add_func("/rules/cli/check", test_cli_check);
+  g_test_add_func("/rules/cli/explain", test_cli_explain);
   g_test_add_func("/rules/thread/risk", test_thread_risk);
   g_test_add_func("/rules/quality/dev-risky-f1", test_dev_quality_floor);
   return g_test_run();
