@@ -15,7 +15,8 @@ so a test can count what was really delivered. It can refuse on purpose.
   a provider that files sent mail in the Sent folder itself.
 - Refusals: the file DIR/mode, read again at every command, one
   "PHASE CODE" per line, PHASE in mail, rcpt, data; e.g. "rcpt 451" or
-  "data 550". A missing file means accept everything.
+  "data 550"; "data stall" waits 5 s before answering 451 (a client
+  timeout). A missing file means accept everything.
 Prints "READY <port> <tls-port>" once listening; SIGTERM stops it.
 Needs Debian's python3-aiosmtpd: run it with /usr/bin/python3.
 """
@@ -75,6 +76,9 @@ class Sink:
 
     async def handle_DATA(self, server, session, envelope):
         refused = self.refusal("data")
+        if refused and refused.startswith("stall"):
+            await asyncio.sleep(5)  # longer than the client waits; then refuse
+            return REFUSALS["451"]
         if refused:
             return refused
         self.count += 1

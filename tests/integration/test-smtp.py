@@ -7,7 +7,8 @@ Cases: review mode drafts (\\Draft, nothing sent); 451 then 250 (exactly one
 delivered, after the backoff); 550 (failed, never retried); SIGKILL between
 SMTP's 250 and the mark (KEEL_TEST_CRASH_AFTER_SEND=1), then a restart that
 finds the message in Sent by Message-ID (exactly one delivered); a CR/LF
-subject over smtps:// (no injected header in the delivered .eml); `keel
+subject over smtps:// (no injected header in the delivered .eml); a server
+that stalls after DATA (a timeout: temporary, retried later); `keel
 trail verify` after a row was edited with sqlite3 (the event is named).
 
 TAP output; run with /usr/bin/python3 (Debian's aiosmtpd). Needs root,
@@ -84,7 +85,7 @@ class Sink:
 class Setup:
     """Dovecot + sink + a keel config; closes all three."""
 
-    def __init__(self, mode, smtp="starttls", file_sent=False):
+    def __init__(self, mode, smtp="starttls", file_sent=False, read_timeout=10):
         self.dovecot = harness.Dovecot(users={"bob": PASSWORD}).start()
         sent_dir = None
         if file_sent:  # the Maildir must exist and belong to the mail user first
@@ -104,7 +105,7 @@ class Setup:
                 "timezone = Europe/London", "mode = " + mode, "",
                 "[account main]", "imap = " + self.dovecot.url("imaps"), "smtp = " + url,
                 "user = " + USER, "password_file = " + pwfile, "ca_file = " + self.dovecot.cert,
-                "connect_timeout = 5", "read_timeout = 10", "",
+                "connect_timeout = 5", "read_timeout = %d" % read_timeout, "",
                 "[client acme]", "name = Sam Client", "addresses = sam@acme.example;@acme.example",
                 "timezone = Europe/London", ""]))
 
@@ -222,6 +223,20 @@ def test_550_fails_and_is_never_retried(s):
     assert "failed" in listing and "550" in listing, listing
 
 
+@with_setup("auto", read_timeout=2)
+def test_timeout_is_temporary(s):
+    s.confirm()
+    s.sink.refuse("data stall")
+    start = time.monotonic()
+    s.keel_ok("outbox", "send")
+    elapsed = time.monotonic() - start
+    row = s.outbox()[0]
+    assert row["state"] == "tempfail" and row["next_attempt"], row
+    assert "imeout" in row["last_error"] or "timed out" in row["last_error"], row
+    assert elapsed < 4.5, "keel waited %.1f s with read_timeout = 2" % elapsed
+    assert s.sink.delivered() == []
+
+
 @with_setup("auto", file_sent=True)
 def test_sigkill_between_send_and_mark_still_one_delivery(s):
     s.confirm()
@@ -280,6 +295,7 @@ if __name__ == "__main__":
     cases = [test_review_mode_makes_a_draft_and_sends_nothing,
              test_451_then_250_delivers_exactly_one,
              test_550_fails_and_is_never_retried,
+             test_timeout_is_temporary,
              test_sigkill_between_send_and_mark_still_one_delivery,
              test_crlf_subject_injects_no_header,
              test_trail_verify_names_the_tampered_event]
