@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 
@@ -332,6 +333,39 @@ def test_sigterm_mid_fetch_exits_0_and_loses_nothing():
     assert state["messages"] == total and state["last_uid"] == total, state
 
 
+def test_systemd_notify_ready_watchdog_stopping():
+    import socket
+    import tempfile
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(1))
+    run = KeelRun()
+    run.write_config([account(SERVER, user)])
+    run.status()
+    path = os.path.join(tempfile.mkdtemp(prefix="keel-notify-"), "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
+    keel = subprocess.Popen([run.bin, "daemon", "--config", run.config], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    got = []
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and got.count("WATCHDOG=1") < 2:
+            got.append(sock.recv(4096).decode().strip())
+        assert got and got[0] == "READY=1", got
+        assert got.count("WATCHDOG=1") >= 2, got
+    finally:
+        keel.send_signal(signal.SIGTERM)
+        keel.communicate(timeout=15)
+    while "STOPPING=1" not in got:
+        got.append(sock.recv(4096).decode().strip())
+    sock.close()
+    os.unlink(path)
+    os.rmdir(os.path.dirname(path))
+    assert keel.returncode == 0, keel.returncode
+
+
 def test_message_over_size_limit_recorded_not_downloaded():
     user = new_user()
     big = make_message(2, body_lines=400)  # about 25 KB
@@ -403,6 +437,7 @@ CASES = [
     test_plaintext_refused_by_default_starttls_used,
     test_two_accounts_one_broken_the_other_polled,
     test_sigterm_mid_fetch_exits_0_and_loses_nothing,
+    test_systemd_notify_ready_watchdog_stopping,
     test_message_over_size_limit_recorded_not_downloaded,
     test_missing_folder_does_not_block_the_others,
     test_verbose_masks_the_password,
