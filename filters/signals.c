@@ -335,6 +335,91 @@ static gboolean span_is_weekday(const char *word, const char *word_end)
   return token_weekday(lower) != 0;
 }
 
+/* 1-12 when `token` names a month ("mar", "march", "sept"), else 0. */
+static int token_month(const char *token)
+{
+  static const char *const months[] = { "january", "february", "march", "april", "may", "june",
+                                        "july", "august", "september", "october", "november",
+                                        "december" };
+  if (strlen(token) < 3)
+    return 0;
+  for (int m = 0; m < 12; m++)
+    if (g_str_has_prefix(months[m], token))
+      return m + 1;
+  return 0;
+}
+
+/* Calendar days from `today` to day `dom` of `month` (0: the next such day
+ * of any month); -1 when it is past or impossible. */
+static int date_days_ahead(GDateTime *today, int dom, int month)
+{
+  int year = g_date_time_get_year(today), day = g_date_time_get_day_of_month(today);
+  int this_month = g_date_time_get_month(today);
+  if (!month)
+    month = dom >= day ? this_month : this_month % 12 + 1;
+  if (month < this_month - 6)
+    year++; /* "by 10 January" written in December */
+  if (!g_date_valid_dmy((GDateDay)dom, (GDateMonth)month, (GDateYear)year))
+    return -1;
+  g_autoptr(GDate) from = g_date_new_dmy((GDateDay)day, (GDateMonth)this_month,
+                                         (GDateYear)g_date_time_get_year(today));
+  g_autoptr(GDate) to = g_date_new_dmy((GDateDay)dom, (GDateMonth)month, (GDateYear)year);
+  int days = g_date_days_between(from, to);
+  return days >= 0 ? days : -1;
+}
+
+/* "by the 16th", "by 20 March", "before March 20th": calendar days ahead of
+ * the date after the deadline word at tokens[i], or -1. A bare number is not
+ * a date ("by 5" is a time). */
+static int deadline_date_days(GPtrArray *tokens, guint i, GDateTime *today)
+{
+  guint j = i + 1;
+  const char *token = j < tokens->len ? g_ptr_array_index(tokens, j) : "";
+  if (strcmp(token, "the") == 0)
+    token = ++j < tokens->len ? g_ptr_array_index(tokens, j) : "";
+  const char *next = j + 1 < tokens->len ? g_ptr_array_index(tokens, j + 1) : "";
+  const char *after = j + 2 < tokens->len ? g_ptr_array_index(tokens, j + 2) : "";
+  int dom = token_day_of_month(token), month = 0;
+  if (dom) {
+    month = token_month(strcmp(next, "of") == 0 ? after : next);
+    if (!month && g_ascii_isdigit(token[strlen(token) - 1]))
+      return -1;
+  } else if ((month = token_month(token))) {
+    dom = token_day_of_month(next);
+  }
+  return dom ? date_days_ahead(today, dom, month) : -1;
+}
+
+static gboolean span_is_deadline_word(const char *word, const char *word_end)
+{
+  gsize n = (gsize)(word_end - word);
+  return (n == 2 && g_ascii_strncasecmp(word, "by", 2) == 0) ||
+         (n == 6 && g_ascii_strncasecmp(word, "before", 6) == 0) ||
+         (n == 5 && g_ascii_strncasecmp(word, "until", 5) == 0) ||
+         (n == 3 && g_ascii_strncasecmp(word, "due", 3) == 0);
+}
+
+/* Working days to the deadline at [word, p), or -1 when it is none. */
+static int deadline_at(const char *text, const char *end, const char *word, const char *p,
+                       GDateTime *today)
+{
+  gboolean weekday = span_is_weekday(word, p);
+  if (!weekday && !span_is_deadline_word(word, p))
+    return -1;
+  guint i = 0;
+  g_autoptr(GPtrArray) tokens = signals_window(text, end, word, p, &i);
+  if (i >= tokens->len)
+    return -1;
+  if (!weekday) {
+    int days = deadline_date_days(tokens, i, today);
+    return days < 0 ? -1 : working_days(today, days);
+  }
+  int day = token_weekday(g_ptr_array_index(tokens, i));
+  if (!day || !weekday_is_deadline(tokens, i))
+    return -1;
+  return working_days(today, weekday_days_ahead(tokens, i, today, day));
+}
+
 double signals_deadline_days(const char *text, GDateTime *local_date)
 {
   if (!text)
@@ -347,15 +432,9 @@ double signals_deadline_days(const char *text, GDateTime *local_date)
     const char *word = p;
     while (p < end && (g_ascii_isalnum(*p) || (*p & 0x80)))
       p++;
-    if (!span_is_weekday(word, p))
-      continue;
-    guint i = 0;
-    g_autoptr(GPtrArray) tokens = signals_window(text, end, word, p, &i);
-    int weekday = i < tokens->len ? token_weekday(g_ptr_array_index(tokens, i)) : 0;
-    if (!weekday || !weekday_is_deadline(tokens, i))
-      continue;
-    int days = working_days(local_date, weekday_days_ahead(tokens, i, local_date, weekday));
-    best = best < 0 ? days : MIN(best, days);
+    int days = p > word ? deadline_at(text, end, word, p, local_date) : -1;
+    if (days >= 0)
+      best = best < 0 ? days : MIN(best, days);
   }
   return best < 0 ? NAN : best;
 }

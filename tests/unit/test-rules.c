@@ -167,6 +167,11 @@ static void test_deadline_days(void)
   g_assert_true(isnan(signals_deadline_days("Hours are Mon-Sat 7am-4pm", wednesday)));
   g_assert_true(isnan(signals_deadline_days("for my Monday clients", friday)));
   g_assert_true(isnan(signals_deadline_days("Thanks for last Friday", friday)));
+  g_assert_cmpfloat(signals_deadline_days("please send it by the 10th", wednesday), ==, 4);
+  g_assert_cmpfloat(signals_deadline_days("before 5 March", wednesday), ==, 1);
+  g_assert_cmpfloat(signals_deadline_days("by March 20th", wednesday), ==, 12);
+  g_assert_true(isnan(signals_deadline_days("by 5 we close", wednesday)));
+  g_assert_true(isnan(signals_deadline_days("due 1 March", wednesday))); /* past */
 }
 
 static void test_history(void)
