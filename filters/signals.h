@@ -62,9 +62,10 @@ guint signals_longest_run(const char *text, gunichar c);
 gboolean signals_outside_hours(GDateTime *date, GTimeZone *tz, guint8 days,
                                guint start_min, guint end_min);
 
-/* Working days from `date` (local) to the nearest weekday ("by Thursday",
- * "9am Monday", "Friday 13th") named after a deadline word (by, before,
- * until, due, for) or next to a clock time; NAN when none. Today = 0. */
+/* Working days from `date` (local) to the nearest deadline: a weekday ("by
+ * Thursday", "9am Monday", "Friday 13th") after a deadline word (by, before,
+ * until, due, for) or next to a clock time, or a date after by/before/until/
+ * due ("by the 16th", "before 20 March"); NAN when none. Today = 0. */
 double signals_deadline_days(const char *text, GDateTime *local_date);
 
 /* Every signal of `message` into `out`. `context` may be NULL. */
