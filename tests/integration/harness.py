@@ -8,8 +8,9 @@ keel's integration tests, the demo and the IMAP benchmark.
 - StallServer: accepts connections and never answers.
 - NoTlsServer: an IMAP greeting without STARTTLS; records whether a client
   sent a password anyway.
-- ThrottleProxy: a TCP relay that slows the server's side down, so a test
-  can kill the server in the middle of a fetch.
+- ThrottleProxy: a TCP relay that slows the server's side down (or holds
+  it: `paused`), so a test can kill or stall the server in the middle of a
+  fetch.
 - KeelRun helpers: write keel.conf + password files, run the keel binary.
 - Tap: a tiny TAP runner (one `ok N - name` line per case).
 
@@ -409,6 +410,7 @@ class ThrottleProxy(_Listener):
 
     def __init__(self, target, delay=0.002, chunk=4096):
         self.target, self.delay, self.chunk = target, delay, chunk
+        self.paused = False  # True: hold everything the server sends (a stalled server)
         super().__init__()
 
     def serve(self, conn):
@@ -429,6 +431,8 @@ class ThrottleProxy(_Listener):
                     break
                 if delay:
                     time.sleep(delay)
+                while delay and self.paused and not self.closed:
+                    time.sleep(0.05)
                 dst.sendall(data)
         except OSError:
             pass

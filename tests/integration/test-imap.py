@@ -225,6 +225,33 @@ def test_silent_server_fails_within_the_timeout():
         assert acc["last_error"] and acc["last_poll"] is None, acc
 
 
+def test_server_stalling_mid_fetch_fails_within_the_read_timeout():
+    user = new_user()
+    SERVER.seed(user, "INBOX", messages(200, body_lines=100))
+    with ThrottleProxy(SERVER.imaps_port, delay=0.004) as proxy:
+        run = KeelRun()
+        run.write_config([account(SERVER, user, imap="imaps://127.0.0.1:%d" % proxy.port,
+                                  read_timeout=3)])
+        run.status()
+        keel = run.spawn("daemon", "--once")
+        deadline = time.monotonic() + 60
+        last = 0
+        while time.monotonic() < deadline and last < 10 and keel.poll() is None:
+            state = folder_state(run.status(), "work", "INBOX")
+            last = state["last_uid"] if state else 0
+            time.sleep(0.1)
+        proxy.paused = True
+        start = time.monotonic()
+        _, err = keel.communicate(timeout=30)
+        waited = time.monotonic() - start
+        proxy.paused = False
+    assert keel.returncode == 75, "rc %d\n%s" % (keel.returncode, err[-2000:])
+    assert waited < 12, "keel hung %.1f s on a stalled server (read_timeout 3)" % waited
+    assert re.search(r"account 'work' folder 'INBOX'.*(in time|Operation too slow)", err), err[-2000:]
+    state = folder_state(run.status(), "work", "INBOX")
+    assert 10 <= state["last_uid"] < 200, state
+
+
 def test_wrong_password_is_a_clear_error():
     user = new_user()
     run = KeelRun()
@@ -432,6 +459,7 @@ CASES = [
     test_uidvalidity_change_stores_only_the_new_message,
     test_server_killed_mid_fetch_then_next_cycle_completes,
     test_silent_server_fails_within_the_timeout,
+    test_server_stalling_mid_fetch_fails_within_the_read_timeout,
     test_wrong_password_is_a_clear_error,
     test_untrusted_certificate_refused_unless_ca_file,
     test_plaintext_refused_by_default_starttls_used,
