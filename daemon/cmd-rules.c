@@ -13,6 +13,7 @@
 #include <string.h>
 #include "daemon/commands.h"
 #include "daemon/config.h"
+#include "daemon/store-cli.h"
 #include "filters/score.h"
 
 typedef struct {
@@ -21,14 +22,12 @@ typedef struct {
   guint hits;
 } RulesTiming;
 
-static char *rules_default_dir(const char *config_path)
+static char *rules_default_dir(const KeelGlobals *globals)
 {
-  const char *chosen = config_path ? config_path : g_getenv("KEEL_CONFIG");
-  if (chosen) {
-    g_autoptr(KeelConfig) config = config_load(chosen, NULL);
-    if (config && config->rules && g_file_test(config->rules, G_FILE_TEST_IS_DIR))
-      return g_strdup(config->rules);
-  }
+  g_autoptr(KeelConfig) config = NULL;
+  if (store_cli_load_config(globals, &config) == EX_OK && config && config->rules &&
+      g_file_test(config->rules, G_FILE_TEST_IS_DIR))
+    return g_strdup(config->rules);
   return g_strdup(g_file_test("rules", G_FILE_TEST_IS_DIR) ? "rules" : "/etc/keel/rules");
 }
 
@@ -148,7 +147,7 @@ int cmd_rules(int argc, char **argv)
   }
   if (g_getenv("KEEL_PROFILE_TOP"))
     profile_top = (guint)g_ascii_strtoull(g_getenv("KEEL_PROFILE_TOP"), NULL, 10);
-  g_autofree char *dir = argc == 3 ? g_strdup(argv[2]) : rules_default_dir(globals.config_path);
+  g_autofree char *dir = argc == 3 ? g_strdup(argv[2]) : rules_default_dir(&globals);
   cli_globals_clear(&globals);
   g_autoptr(GError) error = NULL;
   g_autoptr(RuleSet) rules = rules_load_dir(dir, &error);

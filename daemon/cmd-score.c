@@ -4,7 +4,8 @@
  *
  * The rules directory is --rules, else the config's `rules` when that
  * directory exists, else ./rules when it exists, else /etc/keel/rules. The
- * config (--config or $KEEL_CONFIG; optional) gives the VA's time zone and
+ * config (--config, $KEEL_CONFIG, else /etc/keel/keel.conf when it exists;
+ * optional) gives the VA's time zone and
  * business hours; without one every sender is unknown and out-of-hours
  * signals are unknown. No history is known here (no store): chaser signals
  * are unknown. --parse-only parses and prints nothing (the benchmark floor).
@@ -18,6 +19,7 @@
 #include <string.h>
 #include "daemon/commands.h"
 #include "daemon/config.h"
+#include "daemon/store-cli.h"
 #include "filters/score.h"
 
 typedef struct {
@@ -45,19 +47,6 @@ static char *score_rules_dir(const char *option, const KeelConfig *config)
   if (g_file_test("rules", G_FILE_TEST_IS_DIR))
     return g_strdup("rules");
   return g_strdup("/etc/keel/rules");
-}
-
-/* The config named by --config or $KEEL_CONFIG; none is fine. */
-static gboolean score_load_config(const char *path, KeelConfig **config)
-{
-  const char *chosen = path ? path : g_getenv("KEEL_CONFIG");
-  if (!chosen)
-    return TRUE;
-  g_autoptr(GError) error = NULL;
-  *config = config_load(chosen, &error);
-  if (!*config)
-    fprintf(stderr, "keel score: %s\n", error->message);
-  return *config != NULL;
 }
 
 static void score_fill_context(ScoreRun *run)
@@ -219,8 +208,9 @@ static void score_run_clear(ScoreRun *run)
 /* Config, rules and context. Returns 0 or the exit code. */
 static int score_run_setup(ScoreRun *run, const ScoreOptions *options, KeelGlobals *globals)
 {
-  if (!score_load_config(globals->config_path, &run->config))
-    return EX_CONFIG;
+  int rc = store_cli_load_config(globals, &run->config);
+  if (rc != EX_OK)
+    return rc;
   if (globals->now && !(run->now = cli_now(globals)))
     return EX_USAGE;
   score_fill_context(run);
