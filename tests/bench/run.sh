@@ -29,6 +29,9 @@ count=$(wc -l < "$work/files")
 # SpamAssassin's inputs: the same regexes, the same messages as one mbox.
 mkdir -p "$work/sa-config" "$work/sa-site"
 "$keel" rules check rules --patterns | tests/bench/rules2sa.py > "$work/sa-config/keel.cf"
+# Only the rule engine itself (the Check plugin) is loaded: no DNS, Bayes, AWL, URIBL...
+echo "loadplugin Mail::SpamAssassin::Plugin::Check" > "$work/sa-site/init.pre"
+echo "util_rb_tld com uk org net" > "$work/sa-config/tlds.cf"
 python3 - "$work/files" "$work/all.mbox" <<'PY'
 import sys
 with open(sys.argv[2], "wb") as out:
