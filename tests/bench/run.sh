@@ -31,7 +31,8 @@ mkdir -p "$work/sa-config" "$work/sa-site"
 "$keel" rules check rules --patterns | tests/bench/rules2sa.py > "$work/sa-config/keel.cf"
 # Only the rule engine itself (the Check plugin) is loaded: no DNS, Bayes, AWL, URIBL...
 echo "loadplugin Mail::SpamAssassin::Plugin::Check" > "$work/sa-site/init.pre"
-echo "util_rb_tld com uk org net" > "$work/sa-config/tlds.cf"
+printf 'util_rb_tld com uk org net\nadd_header all Status _YESNO_, score=_SCORE_ tests=_TESTS_\n' \
+  > "$work/sa-config/settings.cf" # the header shows which of keel's regexes hit
 python3 - "$work/files" "$work/all.mbox" <<'PY'
 import sys
 with open(sys.argv[2], "wb") as out:
