@@ -265,6 +265,27 @@ def test_wrong_password_is_a_clear_error():
     assert "login denied" in acc["last_error"], acc
 
 
+def test_wrong_password_not_hammered_by_the_daemon():
+    user = new_user()
+    run = KeelRun()
+    acc = account(SERVER, user, name="typo", poll_interval=10)
+    acc["password"] = "not-the-password"
+    run.write_config([acc])
+    run.status()
+    keel = run.spawn("daemon")
+    try:
+        time.sleep(12)  # longer than poll_interval: a naive loop would have retried
+        assert keel.poll() is None, "daemon exited"
+    finally:
+        keel.send_signal(signal.SIGTERM)
+        _, err = keel.communicate(timeout=15)
+    failures = [l for l in SERVER.log().splitlines()
+                if "user=<%s>" % user in l and "auth failed" in l]
+    assert len(failures) == 1, failures
+    match = re.search(r"account 'typo'.*login denied.*next attempt in (\d+) s", err)
+    assert match and 1620 <= int(match.group(1)) <= 1980, err   # the 30 min cap, +-10 %
+
+
 def test_untrusted_certificate_refused_unless_ca_file():
     user = new_user()
     SERVER.seed(user, "INBOX", messages(1))
@@ -461,6 +482,7 @@ CASES = [
     test_silent_server_fails_within_the_timeout,
     test_server_stalling_mid_fetch_fails_within_the_read_timeout,
     test_wrong_password_is_a_clear_error,
+    test_wrong_password_not_hammered_by_the_daemon,
     test_untrusted_certificate_refused_unless_ca_file,
     test_plaintext_refused_by_default_starttls_used,
     test_two_accounts_one_broken_the_other_polled,
