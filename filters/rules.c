@@ -5,10 +5,12 @@
  * `rule`, `phrases`, `when` open a block; `look`, `words`, `if`, `adds`,
  * `category`, `why` fill the open block; `dimension`, `risky`, `urgency`,
  * `payment`, `automated`, `thread` are declarations. Regexes are compiled at
- * once (PCRE2, UTF + UCP, JIT), phrase lists become one caseless alternation
- * with word boundaries. Names (dimensions, categories, rules in `if`) are
- * resolved after the last file, so a file may use what another declares. Then
- * rules over rules are ordered (a cycle is an error).
+ * once (PCRE2, UTF + UCP, JIT); each phrase list becomes one caseless trie
+ * regex with word boundaries. Names (dimensions, categories, rules in `if`)
+ * are resolved after the last file, so a file may use what another declares.
+ * Then rules over rules are ordered (a cycle is an error), and phrase lists
+ * that look at the same places are also compiled together into one trie with
+ * a (*MARK) per phrase end, so scoring scans each text once for all of them.
  *
  * Every mistake is collected as `file:line:col: message` (col counts
  * characters from 1) and the whole set is refused when there is one: a
@@ -16,7 +18,7 @@
  *
  * Entry points: rules_load_dir(), rules_compile(), rules_free().
  * Must never: touch the network, SQLite or the clock; read anything but the
- * *.rules files of the directory it is given.
+ * *.rules files of the directory it is given (the extractors' files excepted).
  */
 #include <math.h>
 #include <string.h>
