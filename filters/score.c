@@ -8,10 +8,10 @@
  * UTF-8 once, so every match can skip PCRE2's own check. The phrase groups
  * are scanned first (one pass per text, each match's (*MARK) naming the rules
  * it stands for). Rules run in the RuleSet's order (atoms first, rules over
- * rules after what they use), each match with the set's match context (match, depth and heap limits). A match
- * that hits a limit is an error outcome recorded on the result, logged once
- * per rule, and the rule counts as not hit. Declarations (urgency levels,
- * payment categories, risky) are evaluated last.
+ * rules after what they use), each match with the set's match context (match,
+ * depth and heap limits). A match that hits a limit is an error outcome
+ * recorded on the result, logged once per rule, and the rule counts as not
+ * hit. Declarations (urgency levels, payment categories, risky) come last.
  *
  * Entry points: score_message(), score_result_to_json(), score_thread_risk().
  * Must never: read the clock, a file, the store or the network; keep state
