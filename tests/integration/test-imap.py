@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CutAfterExamineProxy, Dovecot, KeelRun, NoTlsServer,  # noqa: E402
                      StallServer, Tap, ThrottleProxy, folder_state, make_message)
 
-USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 16)}
+USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 41)}
 SERVER = None  # one Dovecot shared by the cases that do not restart it
 _next_user = [0]
 
