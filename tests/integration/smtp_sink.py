@@ -4,9 +4,10 @@ It accepts mail on 127.0.0.1 and keeps every message it accepts as a file,
 so a test can count what was really delivered. It can refuse on purpose.
 
   /usr/bin/python3 smtp_sink.py --dir DIR --cert CERT --key KEY --user NAME:PASSWORD
-                                [--port N] [--tls-port N] [--file-to MAILDIR]
+                                [--port N] [--tls-port N] [--file-to MAILDIR] [--no-starttls]
 
 - --port: plain SMTP that offers STARTTLS; AUTH (PLAIN, LOGIN) only after TLS.
+  With --no-starttls it offers no TLS at all (and AUTH in the clear).
 - --tls-port: implicit TLS (smtps://).
 - Every accepted message: DIR/NNNN.eml (the DATA bytes) and DIR/NNNN.json
   (envelope, whether TLS was on, who logged in). Written to a .tmp name and
@@ -133,8 +134,9 @@ async def serve(args):
     common = dict(hostname="sink.test", authenticator=make_authenticator(users),
                   auth_required=False, timeout=60)
     loop = asyncio.get_running_loop()
+    offer = None if args.no_starttls else context
     plain = await loop.create_server(
-        lambda: SMTP(sink, tls_context=context, auth_require_tls=True, **common),
+        lambda: SMTP(sink, tls_context=offer, auth_require_tls=offer is not None, **common),
         "127.0.0.1", args.port)
     tls = await loop.create_server(
         lambda: SMTP(sink, tls_context=None, auth_require_tls=False, **common),
@@ -158,6 +160,7 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls-port", type=int, default=0)
     parser.add_argument("--file-to")
+    parser.add_argument("--no-starttls", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     asyncio.run(serve(args))

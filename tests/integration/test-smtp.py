@@ -8,7 +8,8 @@ delivered, after the backoff); 550 (failed, never retried); SIGKILL between
 SMTP's 250 and the mark (KEEL_TEST_CRASH_AFTER_SEND=1), then a restart that
 finds the message in Sent by Message-ID (exactly one delivered); a CR/LF
 subject over smtps:// (no injected header in the delivered .eml); a server
-that stalls after DATA (a timeout: temporary, retried later); `keel
+that stalls after DATA (a timeout: temporary, retried later); a server
+without STARTTLS (nothing sent, allow_plaintext is off); `keel
 trail verify` after a row was edited with sqlite3 (the event is named).
 
 TAP output; run with /usr/bin/python3 (Debian's aiosmtpd). Needs root,
@@ -40,13 +41,15 @@ NOTE = ("Please send the signed contract to Sam by Friday 5pm. "
 class Sink:
     """smtp_sink.py in a temp dir; `delivered()` lists what it accepted."""
 
-    def __init__(self, dovecot, file_to=None):
+    def __init__(self, dovecot, file_to=None, starttls=True):
         self.dir = tempfile.mkdtemp(prefix="keel-sink-")
         args = ["/usr/bin/python3", "-W", "ignore", os.path.join(HERE, "smtp_sink.py"),
                 "--dir", self.dir, "--cert", dovecot.cert,
                 "--key", os.path.join(dovecot.dir, "key.pem"), "--user", USER + ":" + PASSWORD]
         if file_to:
             args += ["--file-to", file_to]
+        if not starttls:
+            args.append("--no-starttls")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, start_new_session=True)
         line = self.proc.stdout.readline().split()
@@ -86,12 +89,13 @@ class Setup:
     """Dovecot + sink + a keel config; closes all three."""
 
     def __init__(self, mode, smtp="starttls", file_sent=False, read_timeout=10):
+        starttls = smtp != "plain-server"
         self.dovecot = harness.Dovecot(users={"bob": PASSWORD}).start()
         sent_dir = None
         if file_sent:  # the Maildir must exist and belong to the mail user first
             self.dovecot.seed("bob", "Sent", [])
             sent_dir = self.dovecot.maildir("bob", "Sent")
-        self.sink = Sink(self.dovecot, file_to=sent_dir)
+        self.sink = Sink(self.dovecot, file_to=sent_dir, starttls=starttls)
         self.keel = harness.KeelRun()
         url = ("smtps://127.0.0.1:%d" % self.sink.tls_port if smtp == "smtps"
                else "smtp://127.0.0.1:%d" % self.sink.port)
@@ -237,6 +241,15 @@ def test_timeout_is_temporary(s):
     assert s.sink.delivered() == []
 
 
+@with_setup("auto", smtp="plain-server")
+def test_no_starttls_means_no_send(s):
+    s.confirm()
+    s.keel_ok("outbox", "send")
+    row = s.outbox()[0]
+    assert row["state"] in ("tempfail", "failed") and "TLS" in row["last_error"], row
+    assert s.sink.delivered() == [], "sent over a plain connection"
+
+
 @with_setup("auto", file_sent=True)
 def test_sigkill_between_send_and_mark_still_one_delivery(s):
     s.confirm()
@@ -296,6 +309,7 @@ if __name__ == "__main__":
              test_451_then_250_delivers_exactly_one,
              test_550_fails_and_is_never_retried,
              test_timeout_is_temporary,
+             test_no_starttls_means_no_send,
              test_sigkill_between_send_and_mark_still_one_delivery,
              test_crlf_subject_injects_no_header,
              test_trail_verify_names_the_tampered_event]
