@@ -74,8 +74,10 @@ static void trail_print_text(GPtrArray *events, GTimeZone *zone)
     const StoreTrailEvent *event = events->pdata[i];
     g_autoptr(GDateTime) local = g_date_time_to_timezone(event->at, zone);
     g_autofree char *when = g_date_time_format(local, "%Y-%m-%d %H:%M");
-    printf("#%-5" G_GINT64_FORMAT " %s  %-12s %-22s %s\n", event->id, when,
-           event->client_id ? event->client_id : "-", event->kind, event->detail);
+    g_autofree char *ref = g_str_has_prefix(event->kind, "instruction")
+      ? g_strdup_printf(" [instruction %" G_GINT64_FORMAT "]", event->ref_id) : g_strdup("");
+    printf("#%-5" G_GINT64_FORMAT " %s  %-12s %-22s %s%s\n", event->id, when,
+           event->client_id ? event->client_id : "-", event->kind, event->detail, ref);
   }
 }
 
