@@ -351,6 +351,20 @@ def test_two_accounts_one_broken_the_other_polled():
         assert inbox["messages"] == 2, inbox
 
 
+def test_two_accounts_synced_at_once_share_the_store():
+    users = [new_user(), new_user()]
+    for k, user in enumerate(users):
+        SERVER.seed(user, "INBOX", messages(150, first=1000 * (k + 1)))
+    run = KeelRun()
+    run.write_config([account(SERVER, users[0], name="one"), account(SERVER, users[1], name="two")])
+    once(run)
+    status = run.status()
+    for name in ("one", "two"):
+        state = folder_state(status, name, "INBOX")
+        assert state["messages"] == 150 and state["last_uid"] == 150, (name, state)
+    assert db_rows(run, "SELECT COUNT(*) FROM messages") == [(300,)]
+
+
 def test_sigterm_mid_fetch_exits_0_and_loses_nothing():
     user = new_user()
     total = 200
@@ -486,6 +500,7 @@ CASES = [
     test_untrusted_certificate_refused_unless_ca_file,
     test_plaintext_refused_by_default_starttls_used,
     test_two_accounts_one_broken_the_other_polled,
+    test_two_accounts_synced_at_once_share_the_store,
     test_sigterm_mid_fetch_exits_0_and_loses_nothing,
     test_systemd_notify_ready_watchdog_stopping,
     test_message_over_size_limit_recorded_not_downloaded,
