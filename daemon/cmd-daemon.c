@@ -252,8 +252,13 @@ int cmd_daemon(int argc, char **argv)
   };
   KeelGlobals globals = { 0 };
   int rc = EX_USAGE;
-  if (cli_parse_options(&argc, &argv, NULL, "Poll the mailboxes and store new mail.", entries,
-                        &globals))
+  if (cli_parse_options(&argc, &argv, NULL,
+                        "Poll the watched folders and the Sent folder of every [account] and store\n"
+                        "new mail (nothing is ever marked read). Each account has its own timer\n"
+                        "(poll_interval); failures back off from 30 s to 30 min.\n"
+                        "--once: one cycle; exit 0 when every account succeeded, 75 if not.\n"
+                        "SIGTERM/SIGINT: finish the message in hand, then exit 0.",
+                        entries, &globals))
     rc = daemon_run(&globals, once);
   cli_globals_clear(&globals);
   return rc;
