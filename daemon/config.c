@@ -522,10 +522,10 @@ static gboolean config_name_valid(const char *name)
 /* Cross-key rules of one account. */
 static void config_check_account(ConfigLoader *loader, const char *group, KeelAccount *account)
 {
-  if (!g_key_file_has_key(loader->keyfile, group, "imap", NULL)
-      && !g_key_file_has_key(loader->keyfile, group, "smtp", NULL))
-    config_problem(loader, group, NULL, "[%s] needs imap (and smtp once replies are sent)",
-                   group);
+  /* An account without imap is the VA's identity only (offline scoring,
+   * `keel import`); the daemon says it has nothing to poll. */
+  if (!account->imap && !account->smtp && !account->user)
+    config_problem(loader, group, NULL, "[%s] needs user (and imap to be polled)", group);
   if (account->imap && !account->user)
     config_problem(loader, group, NULL, "[%s] has imap but no user", group);
   if (account->password_file && account->password_command)
