@@ -10,6 +10,7 @@
 #include "daemon/outbox.h"
 #include "daemon/store-cli.h"
 #include "daemon/trail.h"
+#include "daemon/verdict.h"
 
 typedef struct {
   const char *client;   /* --client, borrowed */
@@ -88,7 +89,8 @@ static GPtrArray *confirm_extract(const KeelConfig *config, const KeelClient *cl
                                   const char *note, GDateTime *now)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(InstructionRules) rules = trail_load_instruction_rules(config, &error);
+  g_autofree char *rules_dir = verdict_rules_dir(NULL, config);
+  g_autoptr(InstructionRules) rules = trail_load_instruction_rules(rules_dir, &error);
   if (!rules) {
     fprintf(stderr, "keel confirm: %s\n", error->message);
     return NULL;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <glib/gstdio.h>
 #include "daemon/pipeline.h"
+#include "daemon/verdict.h"
 #include "daemon/store-cli.h"
 
 #define IMPORT_BATCH 500
@@ -100,7 +101,8 @@ static gboolean import_file(ImportRun *run, const char *path, GError **error)
   }
   g_autoptr(GBytes) raw = g_mapped_file_get_bytes(mapped);
   g_autoptr(GDateTime) received = import_received(path);
-  StoreOrigin origin = { .direction = STORE_DIRECTION_IN };
+  /* Imported mail is history: stored and scored, never answered. */
+  StoreOrigin origin = { .direction = STORE_DIRECTION_IN, .first_sync = TRUE };
   StoreAddResult result = STORE_FAILED;
   if (!pipeline_ingest(run->pipeline, &origin, raw, received, &result, NULL, &file_error)) {
     if (file_error->domain == KEEL_STORE_ERROR) {
@@ -133,7 +135,8 @@ static gboolean import_all(ImportRun *run, GPtrArray *files, GError **error)
 }
 
 /* Runs the import of `argv[1..]` with the options already parsed. */
-static int import_run(const KeelGlobals *globals, const char *database, int argc, char **argv)
+static int import_run(const KeelGlobals *globals, const char *database, const char *rules_option,
+                      int argc, char **argv)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -144,6 +147,17 @@ static int import_run(const KeelGlobals *globals, const char *database, int argc
     return rc;
   g_autoptr(Pipeline) pipeline = pipeline_new(config, store);
   pipeline_set_direction_from_sender(pipeline, TRUE);
+  g_autofree char *rules_dir = verdict_rules_dir(rules_option, config);
+  if (config)
+    verdict_resolve_rules_dir(config, rules_option);
+  g_autoptr(RuleSet) rules = NULL;
+  g_autoptr(InstructionRules) instruction_rules = NULL;
+  g_autoptr(GError) rules_error = NULL;
+  if (verdict_load_rules(rules_dir, &rules, &instruction_rules, &rules_error))
+    pipeline_set_rules(pipeline, rules, instruction_rules);
+  else
+    fprintf(stderr, "keel import: rules in %s not loaded, messages stored unscored "
+            "(fix them, then keel rescore):\n%s\n", rules_dir, rules_error->message);
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
   for (int i = 1; i < argc; i++)
     import_expand(argv[i], files);
@@ -162,9 +176,12 @@ int cmd_import(int argc, char **argv)
 {
   KeelGlobals globals = { 0 };
   g_autofree char *database = NULL;
+  g_autofree char *rules_dir = NULL;
   const GOptionEntry entries[] = {
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "Database file (default: the config's database)", "PATH" },
+    { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &rules_dir,
+      "Rules directory (default: the config's, else ./rules, else /etc/keel/rules)", "DIR" },
     { NULL }
   };
   if (!cli_parse_options(&argc, &argv, "FILE.eml|MAILDIR|DIR...",
@@ -176,7 +193,7 @@ int cmd_import(int argc, char **argv)
   if (argc < 2)
     fprintf(stderr, "keel import: name at least one FILE.eml or MAILDIR (see --help)\n");
   else
-    rc = import_run(&globals, database, argc, argv);
+    rc = import_run(&globals, database, rules_dir, argc, argv);
   cli_globals_clear(&globals);
   return rc;
 }

@@ -65,9 +65,20 @@ static gboolean outbox_plan_locked(Store *store, const OutboxIngest *in,
     return FALSE;
   if (decision->action != CONFIRM_SEND)
     return TRUE;
+  g_autoptr(GError) local = NULL;
   *outbox_id = outbox_confirm_message(store, in->config, in->client, in->message,
-                                      in->thread_id, found, ids, in->now, error);
-  return *outbox_id != 0;
+                                      in->thread_id, found, ids, in->now, &local);
+  if (*outbox_id != 0)
+    return TRUE;
+  if (local->domain != KEEL_OUTBOX_ERROR) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  /* A missing template or account loses the confirmation, never the message. */
+  g_warning("message <%s>: no confirmation planned: %s", in->message->message_id,
+            local->message);
+  *decision = (ConfirmDecision){ CONFIRM_NONE, "cannot build the confirmation" };
+  return TRUE;
 }
 
 gboolean outbox_after_ingest(Store *store, const OutboxIngest *in, ConfirmDecision *decision,

@@ -1,17 +1,25 @@
 /* daemon/pipeline.c: one raw message in, one stored row out.
  *
  * parse (message_parse with the configured size limit) -> client
- * (config_client_for_address) -> store_add_message (dedupe, thread, folder
- * UID) inside one transaction that also records the client's name. Scoring
- * will slot in between parse and store, inside the same transaction.
+ * (config_client_for_address) -> in one transaction: store_add_message
+ * (dedupe, thread, folder UID), the verdict of the rules and the thread's
+ * risk (verdict_*), then the trail and the confirmation plan
+ * (outbox_after_ingest). A crash before the commit leaves nothing behind, so
+ * the message is processed again with the same result.
  *
  * Must not: fetch or send mail, keep messages after returning, log bodies.
  */
 #include "daemon/pipeline.h"
+#include "daemon/outbox.h"
+#include "daemon/verdict.h"
 
 struct Pipeline {
   const KeelConfig *config;        /* borrowed, may be NULL */
   Store *store;                    /* borrowed */
+  const RuleSet *rules;            /* borrowed, may be NULL: no verdicts */
+  const InstructionRules *instruction_rules; /* borrowed, may be NULL */
+  GTimeZone *tz;                   /* owned: the VA's zone */
+  ScoreContext context;            /* zone and business hours; history added per message */
   gboolean direction_from_sender;
 };
 
@@ -20,12 +28,24 @@ Pipeline *pipeline_new(const KeelConfig *config, Store *store)
   Pipeline *pipeline = g_new0(Pipeline, 1);
   pipeline->config = config;
   pipeline->store = store;
+  pipeline->tz = g_time_zone_new_identifier(config ? config->timezone : "Europe/London");
+  if (!pipeline->tz)
+    pipeline->tz = g_time_zone_new_utc();
+  verdict_context_init(&pipeline->context, config, pipeline->tz);
   return pipeline;
 }
 
 void pipeline_free(Pipeline *pipeline)
 {
+  g_time_zone_unref(pipeline->tz);
   g_free(pipeline);
+}
+
+void pipeline_set_rules(Pipeline *pipeline, const RuleSet *rules,
+                        const InstructionRules *instruction_rules)
+{
+  pipeline->rules = rules;
+  pipeline->instruction_rules = instruction_rules;
 }
 
 void pipeline_set_direction_from_sender(Pipeline *pipeline, gboolean on)
@@ -62,6 +82,51 @@ static const KeelClient *pipeline_origin(Pipeline *pipeline, const StoreOrigin *
   return client;
 }
 
+static gboolean pipeline_flagged(const ScoreResult *verdict, const char *dimension)
+{
+  for (guint i = 0; i < verdict->flags->len; i++)
+    if (g_strcmp0(verdict->flags->pdata[i], dimension) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The verdict and the thread's risk (when rules are set), then the trail
+ * and the confirmation plan, for a newly stored message. Inside the caller's
+ * transaction. */
+static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *origin,
+                                     const KeelClient *client, const KeelMessage *message,
+                                     gint64 row_id, gint64 thread_id, GError **error)
+{
+  gboolean incoming = origin->direction == STORE_DIRECTION_IN;
+  gboolean message_risky = FALSE;
+  double thread_risk = 0;
+  /* The thread's risk as of this message; the rate limit counts real time. */
+  GDateTime *now = origin->received ? origin->received : message->date;
+  if (pipeline->rules) {
+    if (incoming) {
+      g_autoptr(ScoreResult) verdict = verdict_score_and_save(
+        pipeline->store, pipeline->rules, &pipeline->context, message, row_id, thread_id, error);
+      if (!verdict)
+        return FALSE;
+      /* A vague brief is not confirmed either: it needs a full written brief. */
+      message_risky = verdict->risky || pipeline_flagged(verdict, "vague");
+    }
+    if (!verdict_update_thread_risk(pipeline->store, pipeline->rules, thread_id, message->date,
+                                    &thread_risk, error))
+      return FALSE;
+  }
+  if (!incoming)
+    return TRUE;
+  OutboxIngest in = { .config = pipeline->config, .client = client, .message = message,
+                      .rules = pipeline->instruction_rules, .row_id = row_id,
+                      .thread_id = thread_id, .first_sync = origin->first_sync,
+                      /* unscored mail is never answered */
+                      .message_risky = message_risky || !pipeline->rules,
+                      .thread_risky = thread_risk >= 1.0,
+                      .now = now };
+  return outbox_after_ingest(pipeline->store, &in, NULL, NULL, error);
+}
+
 static gboolean pipeline_store(Pipeline *pipeline, const StoreOrigin *origin,
                                const KeelClient *client, GBytes *raw,
                                const KeelMessage *message, StoreAddResult *result,
@@ -73,8 +138,12 @@ static gboolean pipeline_store(Pipeline *pipeline, const StoreOrigin *origin,
     store_rollback(pipeline->store);
     return FALSE;
   }
-  *result = store_add_message(pipeline->store, origin, raw, message, row_id, NULL, error);
-  if (*result == STORE_FAILED) {
+  gint64 thread_id = 0;
+  *result = store_add_message(pipeline->store, origin, raw, message, row_id, &thread_id, error);
+  if (*result == STORE_FAILED
+      || (*result == STORE_ADDED
+          && !pipeline_after_store(pipeline, origin, client, message, *row_id, thread_id,
+                                   error))) {
     store_rollback(pipeline->store);
     return FALSE;
   }

@@ -1,7 +1,8 @@
 /* daemon/pipeline.h: what happens to one raw message, from bytes to a stored
  * row: parse (filters/message), find the client (config), store and thread it
- * (store). The IMAP sync and `keel import` both feed it; scoring joins here
- * later. It never fetches mail, never sends any and never reads the clock
+ * (store), score it (daemon/verdict), record its instructions and plan a
+ * confirmation (daemon/outbox), all in one transaction. The IMAP sync and
+ * `keel import` both feed it. It never fetches mail, never sends any and never reads the clock
  * except for a NULL `received`.
  */
 #pragma once
@@ -9,6 +10,8 @@
 #include <glib.h>
 #include "daemon/config.h"
 #include "daemon/store.h"
+#include "filters/instructions.h"
+#include "filters/rules.h"
 
 typedef struct Pipeline Pipeline;
 
@@ -17,6 +20,12 @@ typedef struct Pipeline Pipeline;
 Pipeline *pipeline_new(const KeelConfig *config, Store *store);
 void pipeline_free(Pipeline *pipeline);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Pipeline, pipeline_free)
+
+/* The rules that score each new message and extract its instructions (both
+ * borrowed, may be NULL: stored without a verdict / without trail entries).
+ * The daemon swaps them in after a successful reload. */
+void pipeline_set_rules(Pipeline *pipeline, const RuleSet *rules,
+                        const InstructionRules *instruction_rules);
 
 /* When on, a message whose From is the user of one of the config's accounts
  * is stored as 'out' whatever the origin template says (for `keel import`,

@@ -211,10 +211,10 @@ gboolean trail_instruction_set_status(Store *store, gint64 id, const char *statu
   return store_commit(store, error);
 }
 
-InstructionRules *trail_load_instruction_rules(const KeelConfig *config, GError **error)
+InstructionRules *trail_load_instruction_rules(const char *rules_dir, GError **error)
 {
-  g_autofree char *ipath = g_build_filename(config->rules, "instructions.rules", NULL);
-  g_autofree char *dpath = g_build_filename(config->rules, "deadlines.rules", NULL);
+  g_autofree char *ipath = g_build_filename(rules_dir, "instructions.rules", NULL);
+  g_autofree char *dpath = g_build_filename(rules_dir, "deadlines.rules", NULL);
   g_autofree char *itext = NULL, *dtext = NULL;
   if (!g_file_get_contents(ipath, &itext, NULL, error)
       || !g_file_get_contents(dpath, &dtext, NULL, error))

@@ -74,9 +74,8 @@ GArray *trail_record_instructions(Store *store, const TrailSource *source,
 gboolean trail_instruction_set_status(Store *store, gint64 id, const char *status,
                                       GDateTime *now, GError **error);
 
-/* Compiles <rules>/instructions.rules and <rules>/deadlines.rules of
- * `config`. NULL with `error` (`file:line:col: message`). */
-InstructionRules *trail_load_instruction_rules(const KeelConfig *config, GError **error);
+/* Compiles instructions.rules and deadlines.rules of `rules_dir`. NULL with `error` (`file:line:col: message`). */
+InstructionRules *trail_load_instruction_rules(const char *rules_dir, GError **error);
 
 /* The calendar of `client` (may be NULL: the config's zone, UK dates) and
  * the config's business hours. `*zone` receives the time zone the context

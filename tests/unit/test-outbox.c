@@ -390,7 +390,7 @@ static void plan_setup(PlanFixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   f->config = config_load(conf, &error);
   g_assert_no_error(error);
-  f->rules = trail_load_instruction_rules(f->config, &error);
+  f->rules = trail_load_instruction_rules(f->config->rules, &error);
   g_assert_no_error(error);
   g_unlink(conf);
 }

@@ -567,8 +567,9 @@ static void test_cli_import(StoreFixture *f, gconstpointer data)
   g_clear_pointer(&f->store, store_close);
   g_autofree char *conf = g_test_build_filename(G_TEST_DIST, "data", "demo", "keel.conf", NULL);
   g_autofree char *maildir = g_test_build_filename(G_TEST_DIST, "data", "demo", "Maildir", NULL);
-  const char *import[] = { "import", "--config", conf, "--database", f->path, maildir,
-                           conf, "/nonexistent/mail.eml", NULL };
+  g_autofree char *rules = g_test_build_filename(G_TEST_DIST, "..", "rules", NULL);
+  const char *import[] = { "import", "--config", conf, "--database", f->path, "--rules", rules,
+                           maildir, conf, "/nonexistent/mail.eml", NULL };
   g_autofree char *out = NULL, *err = NULL;
   g_assert_cmpint(run_keel(import, &out, &err), ==, 65); /* EX_DATAERR */
   g_assert_cmpstr(out, ==, "imported 12, duplicates 0, failed 2\n");
@@ -578,7 +579,8 @@ static void test_cli_import(StoreFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(errors[1], "/nonexistent/mail.eml"));
   g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages WHERE direction = 'out'"), ==, 2);
   g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages WHERE client_id IS NULL"), ==, 1);
-  const char *again[] = { "import", "--config", conf, "--database", f->path, maildir, NULL };
+  const char *again[] = { "import", "--config", conf, "--database", f->path, "--rules", rules,
+                          maildir, NULL };
   g_autofree char *out2 = NULL, *err2 = NULL;
   g_assert_cmpint(run_keel(again, &out2, &err2), ==, 0);
   g_assert_cmpstr(out2, ==, "imported 0, duplicates 12, failed 0\n");
