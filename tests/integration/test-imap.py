@@ -68,10 +68,12 @@ def test_first_sync_of_a_seeded_folder():
     user = new_user()
     SERVER.seed(user, "INBOX", messages(5))
     SERVER.seed(user, "Sent", messages(2, first=100, sender="%s@va.example" % user))
+    SERVER.seed(user, "Client Work", messages(1, first=200))   # a name that needs quoting
     run = KeelRun()
-    run.write_config([account(SERVER, user)])
+    run.write_config([account(SERVER, user, folders=["INBOX", "Client Work"])])
     once(run)
     status = run.status()
+    assert folder_state(status, "work", "Client Work")["messages"] == 1, status
     inbox, sent = folder_state(status, "work", "INBOX"), folder_state(status, "work", "Sent")
     assert inbox and inbox["messages"] == 5 and inbox["last_uid"] == 5, inbox
     assert sent and sent["messages"] == 2 and sent["last_uid"] == 2, sent
