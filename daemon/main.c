@@ -28,6 +28,7 @@ static const KeelCommand commands[] = {
   { "instruction", cmd_instruction, "mark an instruction done or cancelled" },
   { "confirm", cmd_confirm, "record a phone call's instructions and confirm them to the client" },
   { "outbox",  cmd_outbox,  "list replies waiting, sent and failed" },
+  { "digest",  cmd_digest,  "build today's digest (--send to send it)" },
   { "config",  cmd_config,  "check the configuration (config check)" },
 };
 

@@ -284,3 +284,75 @@ gboolean store_outbox_move(Store *store, gint64 id, const char *from, const char
 /* Outbox rows of `kind` for `thread_id` created at or after `since` (any state). */
 gint64 store_outbox_count_thread(Store *store, gint64 thread_id, const char *kind,
                                  GDateTime *since, GError **error);
+
+/* ---- what the digest reads (store-digest.c) ---------------------------- */
+
+/* Threads whose risk is at least `min_risk`, riskiest first (then newest):
+ * a GPtrArray of StoreThreadRow* (owned). */
+GPtrArray *store_digest_risky_threads(Store *store, double min_risk, GError **error);
+/* The thread `thread_id`, or NULL (with `error` only on a failure). */
+StoreThreadRow *store_digest_thread(Store *store, gint64 thread_id, GError **error);
+
+/* A scored message, as the digest quotes it. */
+typedef struct {
+  gint64 row_id;
+  gint64 thread_id;
+  GDateTime *date;    /* owned, UTC */
+  double risk;
+  gboolean risky;
+  char *flags;        /* owned: flagged dimensions, "tone,threat" ("" = none) */
+  char *payment;      /* owned: payment category, NULL = not scored */
+  char *new_text;     /* owned, may be NULL */
+  char *subject;      /* owned */
+} StoreDigestMessage;
+void store_digest_message_free(StoreDigestMessage *message);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreDigestMessage, store_digest_message_free)
+/* The scored incoming messages of `thread_id`, newest first, at most
+ * `limit`: a GPtrArray of StoreDigestMessage* (owned). */
+GPtrArray *store_digest_thread_messages(Store *store, gint64 thread_id, guint limit,
+                                        GError **error);
+/* The message `row_id` (scored or not), or NULL (`error` only on a failure). */
+StoreDigestMessage *store_digest_message(Store *store, gint64 row_id, GError **error);
+
+/* A stored rule hit (owned strings). */
+typedef struct {
+  char *rule, *dimension, *match, *where;
+  double points;
+  gint64 start, end;  /* byte offsets in the text named by `where`; -1 = none */
+} StoreHitRow;
+void store_hit_row_free(StoreHitRow *hit);
+/* The rule hits of message `row_id`, most points first: StoreHitRow* (owned). */
+GPtrArray *store_digest_message_hits(Store *store, gint64 row_id, GError **error);
+
+/* Open instructions that have a deadline, soonest first: StoreInstructionRow*. */
+GPtrArray *store_digest_open_instructions(Store *store, GError **error);
+
+/* A thread whose client is waiting for the VA. */
+typedef struct {
+  gint64 thread_id;
+  gint64 row_id;        /* the oldest client message since the VA last wrote */
+  char *client_id;      /* owned */
+  char *client;         /* owned: the client's name */
+  char *from_address;   /* owned, may be NULL */
+  char *subject;        /* owned */
+  GDateTime *since;     /* owned, UTC: that message's date */
+} StoreWaitingRow;
+void store_waiting_row_free(StoreWaitingRow *row);
+/* Per thread, the oldest message from a known client (not automated) dated at
+ * or after `since` with no outgoing message in the thread dated after it:
+ * oldest first, a GPtrArray of StoreWaitingRow* (owned). */
+GPtrArray *store_digest_unanswered(Store *store, GDateTime *since, GError **error);
+
+typedef struct {
+  gint64 unix_time;
+  double risk;
+} StoreRiskPoint;
+/* Date and risk of the scored incoming messages of `client_id` at or after
+ * `since`: a GArray of StoreRiskPoint. */
+GArray *store_digest_client_risks(Store *store, const char *client_id, GDateTime *since,
+                                  GError **error);
+
+/* `*created` receives the creation time of the newest outbox row of `kind`
+ * (NULL when there is none). */
+gboolean store_digest_last_outbox(Store *store, const char *kind, GDateTime **created,
+                                  GError **error);
