@@ -1,15 +1,20 @@
 /* daemon/sync.c: one poll cycle of one account. It compares each folder's
- * UIDVALIDITY and UIDNEXT with the store, fetches the UIDs above the last one
- * stored and hands every message to the store in its own transaction, which
- * also advances the folder's last UID: a crash before the commit means the
- * message is fetched again next cycle, and Message-ID de-duplicates.
+ * UIDVALIDITY and UIDNEXT with the store, lists the UIDs above the last one
+ * stored with their sizes (windows of message numbers from the end), fetches
+ * them and hands them to the pipeline in batches of up to 50 messages / 8 MB,
+ * each batch one transaction that also advances the folder's last UID: a
+ * crash before the commit means the batch is fetched again next cycle, and
+ * Message-ID de-duplicates. The last UID never passes a fetched message that
+ * is not committed yet.
  *
  * First sync. A folder whose UIDVALIDITY the store does not know is being
  * synced for the first time (or re-scanned after a UIDVALIDITY change): its
  * messages are stored with first_sync set, so nothing already in the mailbox
  * is ever answered. The store records the server's UIDVALIDITY only when
  * such a scan has completed (until then it holds 0), so a scan cut short by
- * a crash or a dead server goes on as a first sync next cycle.
+ * a crash or a dead server goes on as a first sync next cycle. Known gap: if
+ * UIDVALIDITY changes while such a scan is cut short, it resumes from the old
+ * last UID (the store keeps no UIDVALIDITY for a scan in progress).
  *
  * An unchanged folder costs one round trip (STATUS). Messages over
  * max_message_size are recorded by advancing the last UID, never downloaded.
