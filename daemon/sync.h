@@ -1,6 +1,7 @@
 /* daemon/sync.h: one poll cycle of one account: for each watched folder and
  * the Sent folder, ask the server what changed, fetch what is new and hand
- * every message to the store, one transaction per message.
+ * the messages to the pipeline, in batches of one transaction each (with the
+ * folder's last UID).
  *
  * Entry points:
  *   sync_account()          one cycle (blocking; run it in a worker thread)
