@@ -145,6 +145,21 @@ char *digest_context(const char *text, gint64 start, gint64 end)
   return g_strdup_printf("%s%s%s", from > text ? "…" : "", squeezed, *to ? "…" : "");
 }
 
+/* TRUE when `phrase` already shows in one of `quotes` (the same phrase, or
+ * a shorter match inside a longer one's context). */
+static gboolean digest_quote_shown(GPtrArray *quotes, const char *phrase)
+{
+  g_autofree char *needle = g_utf8_casefold(phrase, -1);
+  for (guint i = 0; i < quotes->len; i++) {
+    const DigestQuote *quote = quotes->pdata[i];
+    g_autofree char *context = g_utf8_casefold(quote->context, -1);
+    g_autofree char *shown = g_utf8_casefold(quote->phrase, -1);
+    if (strstr(context, needle) || strstr(needle, shown))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* One quote per distinct phrase of a risk dimension, from `message`'s hits. */
 static void digest_add_quotes(DigestThread *thread, const StoreDigestMessage *message,
                               GPtrArray *hits)
@@ -153,11 +168,7 @@ static void digest_add_quotes(DigestThread *thread, const StoreDigestMessage *me
     const StoreHitRow *hit = hits->pdata[i];
     if (digest_dimension_rank(hit->dimension) < 0 || !hit->match || hit->points <= 0)
       continue;
-    gboolean seen = FALSE;
-    for (guint j = 0; j < thread->quotes->len && !seen; j++)
-      seen = g_ascii_strcasecmp(((DigestQuote *)thread->quotes->pdata[j])->phrase,
-                                hit->match) == 0;
-    if (seen)
+    if (digest_quote_shown(thread->quotes, hit->match))
       continue;
     DigestQuote *quote = g_new0(DigestQuote, 1);
     quote->phrase = g_strdup(hit->match);

@@ -7,7 +7,7 @@ packages=(
   build-essential meson ninja-build pkgconf clang libclang-rt-14-dev
   libglib2.0-dev libgmime-3.0-dev libjson-glib-dev libcurl4-openssl-dev
   libpcre2-dev libsqlite3-dev libxml2-dev libsystemd-dev
-  dovecot-imapd python3-aiosmtpd openssl curl ca-certificates
+  dovecot-imapd python3-aiosmtpd openssl curl ca-certificates chromium
 )
 # npm fetches the SpamAssassin corpus; any npm will do (Debian's pulls in nodejs).
 command -v npm >/dev/null 2>&1 || packages+=(npm)
