@@ -18,6 +18,8 @@
 #include <string.h>
 #include "daemon/digest.h"
 #include "daemon/digest-private.h"
+#include "daemon/verdict.h"
+#include "filters/score.h"
 
 G_DEFINE_QUARK(keel-digest-error-quark, keel_digest_error)
 
@@ -32,6 +34,8 @@ void digest_options_init(DigestOptions *options)
   options->alert_threshold = 3;
   options->unanswered_hours = 24;
   options->weeks = 8;
+  options->rules = NULL;
+  options->rules_error = NULL;
 }
 
 /* The risk dimensions the digest names, most serious first, and what an
@@ -294,20 +298,89 @@ DigestThread *digest_thread_build(Store *store, const StoreThreadRow *row, GTime
   return g_steal_pointer(&thread);
 }
 
+/* The risk of `thread_id` as of `now`; -1 with `error` on a store failure. */
+static double digest_thread_risk_now(Store *store, gint64 thread_id, GDateTime *now,
+                                     double halflife_hours, GError **error)
+{
+  g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
+  if (!entries)
+    return -1;
+  g_autoptr(GArray) scored = g_array_sized_new(FALSE, FALSE, sizeof(ScoreThreadEntry),
+                                               entries->len);
+  for (guint i = 0; i < entries->len; i++) {
+    const StoreThreadEntry *entry = entries->pdata[i];
+    ScoreThreadEntry e = { entry->date, entry->direction == STORE_DIRECTION_OUT,
+                           entry->direction == STORE_DIRECTION_OUT ? 0 : entry->risk };
+    g_array_append_val(scored, e);
+  }
+  return score_thread_risk((const ScoreThreadEntry *)(void *)scored->data, scored->len, now,
+                           halflife_hours);
+}
+
+static gint digest_compare_risk(gconstpointer a, gconstpointer b)
+{
+  const DigestThread *x = *(DigestThread *const *)a, *y = *(DigestThread *const *)b;
+  return x->risk < y->risk ? 1 : x->risk > y->risk ? -1 : 0;
+}
+
+/* Threads stored as risky that still are as of now, riskiest first. */
 static gboolean digest_gather_risky(Store *store, Digest *digest, GTimeZone *zone,
-                                    GError **error)
+                                    double halflife_hours, GError **error)
 {
   g_autoptr(GPtrArray) rows = store_digest_risky_threads(store, 1.0, error);
   if (!rows)
     return FALSE;
   for (guint i = 0; i < rows->len; i++) {
-    DigestThread *thread = digest_thread_build(store, rows->pdata[i], zone, digest->now,
-                                               digest->weeks, error);
+    StoreThreadRow *row = rows->pdata[i];
+    double risk = digest_thread_risk_now(store, row->id, digest->now, halflife_hours, error);
+    if (risk < 0)
+      return FALSE;
+    if (risk < 1.0)
+      continue;
+    row->risk = risk;
+    DigestThread *thread = digest_thread_build(store, row, zone, digest->now, digest->weeks,
+                                               error);
     if (!thread)
       return FALSE;
     g_ptr_array_add(digest->risky, thread);
   }
+  g_ptr_array_sort(digest->risky, digest_compare_risk);
   return TRUE;
+}
+
+/* The first line of `message`, with how many more there were. New string. */
+static char *digest_first_line(const char *message)
+{
+  g_auto(GStrv) lines = g_strsplit(message ? message : "", "\n", -1);
+  guint count = g_strv_length(lines);
+  while (count > 0 && lines[count - 1][0] == '\0')
+    count--;
+  if (count <= 1)
+    return g_strdup(count ? lines[0] : "");
+  return g_strdup_printf("%s (and %u more)", lines[0], count - 1);
+}
+
+/* The thread half-life of the rules in force (0: the default); a rule set
+ * that does not load is a health item. */
+static double digest_rules_halflife(const KeelConfig *config, const DigestOptions *options,
+                                    Digest *digest)
+{
+  if (options->rules_error) {
+    g_autofree char *first = digest_first_line(options->rules_error);
+    g_ptr_array_add(digest->health, g_strdup_printf("the rules did not reload, the previous "
+                                                    "ones are still in force: %s", first));
+  }
+  if (options->rules || !config)
+    return options->rules ? options->rules->thread_halflife_hours : 0;
+  g_autofree char *dir = verdict_rules_dir(NULL, config);
+  g_autoptr(GError) local = NULL;
+  g_autoptr(RuleSet) rules = rules_load_dir(dir, &local);
+  if (rules)
+    return rules->thread_halflife_hours;
+  g_autofree char *first = digest_first_line(local->message);
+  g_ptr_array_add(digest->health, g_strdup_printf("the rules in %s do not load (keel rules "
+                                                  "check): %s", dir, first));
+  return 0;
 }
 
 /* ---- instructions ------------------------------------------------------- */
@@ -546,7 +619,8 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
   if (!store_digest_last_outbox(store, "digest", &last, error))
     return NULL;
   digest->since = last ? g_date_time_to_timezone(last, zone) : NULL;
-  if (!digest_gather_risky(store, digest, zone, error)
+  double halflife = digest_rules_halflife(config, options, digest);
+  if (!digest_gather_risky(store, digest, zone, halflife, error)
       || !digest_gather_instructions(store, config, digest, error)
       || !digest_gather_waiting(store, config, options, digest, zone, error)
       || !digest_gather_outbox(store, digest, error)

@@ -22,6 +22,7 @@
 #include <glib.h>
 #include "daemon/config.h"
 #include "daemon/store.h"
+#include "filters/rules.h"
 
 #define KEEL_DIGEST_ERROR (keel_digest_error_quark())
 GQuark keel_digest_error_quark(void);
@@ -36,6 +37,10 @@ typedef struct {
   double alert_threshold;    /* thread risk that triggers an alert (default 3) */
   double unanswered_hours;   /* business hours before a client "waits" (default 24) */
   guint weeks;               /* weeks in each risk chart (default 8) */
+  const RuleSet *rules;      /* borrowed: the rules in force (their thread half-life);
+                                NULL = load the config's rules dir (an error there is a
+                                health item) */
+  const char *rules_error;   /* borrowed: the daemon's last failed reload, NULL = none */
 } DigestOptions;
 void digest_options_init(DigestOptions *options);
 
@@ -92,6 +97,8 @@ void digest_free(Digest *digest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Digest, digest_free)
 
 /* Reads the store as of `now`: every section, each empty when it has no data.
+ * A thread's risk is recomputed as of `now` (score_thread_risk with the
+ * rules' half-life), so a thread that has calmed down or gone quiet drops out.
  * The activity section covers what was queued since the last digest. NULL with
  * `error` on a store failure. */
 Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOptions *options,

@@ -15,7 +15,7 @@ typedef struct {
   char *dir, *path;
   Store *store;
   KeelConfig *config;
-  gint64 risky_thread, invoice_thread, calm_thread, waiting_thread;
+  gint64 risky_thread, invoice_thread, calm_thread, waiting_thread, stale_thread;
 } DigestFixture;
 
 static GDateTime *utc(int y, int mo, int d, int h, int mi)
@@ -27,12 +27,14 @@ static KeelConfig *load_config(const char *dir, const char *db, const char *extr
 {
   g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
   g_autofree char *text = g_strdup_printf(
-    "[keel]\ndatabase = %s\ntimezone = Europe/London\nbusiness_hours = Mon-Fri 09:00-17:30\n\n"
+    "[keel]\ndatabase = %s\nrules = %s/rules\ntimezone = Europe/London\n"
+    "business_hours = Mon-Fri 09:00-17:30\n\n"
     "[account main]\nimap = imaps://127.0.0.1:1\nsmtp = smtps://127.0.0.1:2\n"
     "user = jo@va.example\npassword_file = %s/pw\n\n"
     "[client acme]\nname = Bob Smith\naddresses = bob@acme.example\n\n"
     "[client beckett]\nname = Ann Beckett\naddresses = ann@beckett.example\n\n"
-    "[client carl]\nname = Carl Calm\naddresses = carl@calm.example\n\n%s", db, dir, extra);
+    "[client carl]\nname = Carl Calm\naddresses = carl@calm.example\n\n%s", db,
+    g_getenv("KEEL_SOURCE_ROOT"), dir, extra);
   g_assert_true(g_file_set_contents(conf, text, -1, NULL));
   g_autoptr(GError) error = NULL;
   KeelConfig *config = config_load(conf, &error);
@@ -129,7 +131,7 @@ static void add_outbox(DigestFixture *f, const char *kind, const char *state, GD
 static void seed_threads(DigestFixture *f)
 {
   g_autoptr(GDateTime) old = utc(2026, 11, 2, 7, 0), angry = utc(2026, 11, 23, 7, 30);
-  g_autoptr(GDateTime) invoice = utc(2026, 11, 20, 10, 0), calm_in = utc(2026, 11, 19, 9, 0);
+  g_autoptr(GDateTime) invoice = utc(2026, 11, 23, 6, 0), calm_in = utc(2026, 11, 19, 9, 0);
   g_autoptr(GDateTime) calm_out = utc(2026, 11, 19, 11, 0);
   gint64 row = add_message(f, STORE_DIRECTION_IN, "acme", "bob@acme.example", "Late report",
                            old, "Hello Jo,\r\n\r\nWhere is it? I am annoyed.", &f->risky_thread);
@@ -153,6 +155,19 @@ static void seed_threads(DigestFixture *f)
   set_risk(f, f->calm_thread, 0.2);
   add_message(f, STORE_DIRECTION_OUT, "carl", "jo@va.example", "Re: Thanks", calm_out,
               "You're welcome!", NULL);
+}
+
+/* A thread that was very risky three weeks ago and went quiet: its stored
+ * risk is high, its risk now is not. */
+static void seed_stale(DigestFixture *f)
+{
+  g_autoptr(GDateTime) then = utc(2026, 11, 2, 10, 0), reply = utc(2026, 11, 2, 12, 0);
+  gint64 row = add_message(f, STORE_DIRECTION_IN, "beckett", "ann@beckett.example",
+                           "Old row", then, "This is a disgrace.", &f->stale_thread);
+  score(f, row, "disgrace", "tone", 5.0, "none", "tone");
+  set_risk(f, f->stale_thread, 5.0);
+  add_message(f, STORE_DIRECTION_OUT, "beckett", "jo@va.example", "Re: Old row", reply,
+              "Sorry Ann, let's talk.", NULL);
 }
 
 /* A thread where the VA answered once and the client wrote twice since. */
@@ -206,6 +221,7 @@ static void fixture_setup_seeded(DigestFixture *f, gconstpointer data)
 {
   fixture_setup(f, data);
   seed_threads(f);
+  seed_stale(f);
   seed_waiting(f);
   seed_rest(f);
 }
@@ -245,7 +261,17 @@ static void test_sections_risky(DigestFixture *f, gconstpointer data)
   const DigestThread *first = digest->risky->pdata[0], *second = digest->risky->pdata[1];
   g_assert_cmpint(first->thread_id, ==, f->risky_thread);
   g_assert_cmpint(second->thread_id, ==, f->invoice_thread);
+  for (guint i = 0; i < digest->risky->len; i++) {
+    gint64 id = ((DigestThread *)digest->risky->pdata[i])->thread_id;
+    g_assert_cmpint(id, !=, f->stale_thread);
+    g_assert_cmpint(id, !=, f->calm_thread);
+  }
   g_assert_cmpstr(first->client, ==, "Bob Smith");
+  /* risk as of now (decayed since 07:30), not the stored 4.5 */
+  g_assert_cmpfloat(first->risk, >, 2.9);
+  g_assert_cmpfloat(first->risk, <, 3.1);
+  g_assert_cmpfloat(second->risk, <, 1.5);
+  g_assert_cmpfloat(second->risk, >=, 1.0);
   g_assert_cmpuint(first->dimensions->len, ==, 2);
   g_assert_cmpstr(first->dimensions->pdata[0], ==, "threat");
   g_assert_cmpstr(first->dimensions->pdata[1], ==, "tone");
@@ -323,6 +349,22 @@ static void test_empty(DigestFixture *f, gconstpointer data)
   g_assert_true(digest_is_empty(digest));
   g_autofree char *subject = digest_subject(digest);
   g_assert_cmpstr(subject, ==, "keel: nothing needs you today");
+}
+
+static void test_rules_error(DigestFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GDateTime) now = utc(2026, 11, 23, 8, 0);
+  DigestOptions options;
+  digest_options_init(&options);
+  options.rules_error = "tone.rules:3:1: unknown signal\ntone.rules:9:1: no look\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Digest) digest = digest_gather(f->store, f->config, &options, now, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(digest->health->len, ==, 1);
+  g_assert_cmpstr(digest->health->pdata[0], ==, "the rules did not reload, the previous ones "
+                  "are still in force: tone.rules:3:1: unknown signal (and 1 more)");
+  g_assert_false(digest_is_empty(digest));
 }
 
 /* ---- the message ------------------------------------------------------------ */
@@ -544,6 +586,7 @@ int main(int argc, char **argv)
   ADD("/digest/sections/counts", fixture_setup_seeded, test_sections_counts, NULL);
   ADD("/digest/render/subject-text-html", fixture_setup_seeded, test_subject_and_text, NULL);
   ADD("/digest/render/empty", fixture_setup, test_empty, NULL);
+  ADD("/digest/sections/rules-error", fixture_setup, test_rules_error, NULL);
   ADD("/digest/render/message", fixture_setup_seeded, test_message, NULL);
   g_test_add_func("/digest/schedule/business-hours", test_business_hours);
   g_test_add_func("/digest/schedule/next-run", test_next_run);
