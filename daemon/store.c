@@ -231,6 +231,14 @@ static gboolean store_migrate_step(Store *store, int to, GError **error)
 {
   if (!store_begin(store, error))
     return FALSE;
+  /* Another keel may have upgraded it while we waited for the write lock. */
+  int current = 0;
+  if (!store_read_version(store, &current, error)) {
+    store_rollback(store);
+    return FALSE;
+  }
+  if (current >= to)
+    return store_commit(store, error);
   g_autofree char *bump = g_strdup_printf("PRAGMA user_version = %d", to);
   if (!store_migrations[to - 1](store, error) || !store_exec(store, bump, error)) {
     store_rollback(store);
