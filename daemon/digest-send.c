@@ -227,12 +227,23 @@ static gint64 digest_queue_alert(Store *store, const KeelConfig *config,
   return id;
 }
 
+/* TRUE for a message an alert may be about: a client's, not automated, not
+ * history from a first sync or an import, and dated within the last day. */
+static gboolean digest_alert_candidate(const StoreDigestMessage *message, GDateTime *now)
+{
+  g_autoptr(GDateTime) day_ago = g_date_time_add_days(now, -1);
+  return message->direction == STORE_DIRECTION_IN && !message->automated
+         && !message->first_sync && g_date_time_compare(message->date, day_ago) >= 0;
+}
+
 /* The thread of `message` when the message calls for an alert (a threat, or
  * the thread's risk at the threshold), else NULL; `*threat` says which. */
 static StoreThreadRow *digest_alert_thread(Store *store, const DigestOptions *options,
-                                           const StoreDigestMessage *message,
+                                           const StoreDigestMessage *message, GDateTime *now,
                                            gboolean *threat, GError **error)
 {
+  if (!digest_alert_candidate(message, now))
+    return NULL;
   StoreThreadRow *thread = store_digest_thread(store, message->thread_id, error);
   *threat = digest_flagged(message->flags, "threat");
   if (thread && !*threat && thread->risk < options->alert_threshold)
@@ -275,8 +286,8 @@ gboolean digest_alert_for_message(Store *store, const KeelConfig *config,
   g_autoptr(GError) local = NULL;
   g_autoptr(StoreDigestMessage) message = store_digest_message(store, row_id, &local);
   gboolean threat = FALSE;
-  StoreThreadRow *thread = message ? digest_alert_thread(store, options, message, &threat,
-                                                         &local) : NULL;
+  StoreThreadRow *thread = message ? digest_alert_thread(store, options, message, now,
+                                                         &threat, &local) : NULL;
   gboolean ok = !local && (!thread || digest_alert_thread_queue(store, config, thread, threat,
                                                                 now, outbox_id, &local));
   store_thread_row_free(thread);

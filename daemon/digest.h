@@ -146,7 +146,9 @@ gboolean digest_run_if_due(Store *store, const KeelConfig *config,
                            const DigestOptions *options, GDateTime *now, GError **error);
 
 /* For the pipeline, after message `row_id` was stored, scored and its thread's
- * risk set: when the message is flagged `threat` or its thread's risk is at
+ * risk set (inside the ingest transaction or not): only for a client message
+ * that is not automated, not history (first sync, import) and dated within
+ * the day before `now`; when it is flagged `threat` or its thread's risk is at
  * least options->alert_threshold, and no alert went for this thread since
  * the VA's local midnight, queues a short alert (kind "alert"). `*outbox_id`
  * (may be NULL) receives the row or 0. FALSE only with `error`. */

@@ -74,7 +74,7 @@ void store_digest_message_free(StoreDigestMessage *message)
 
 #define STORE_DIGEST_MESSAGE_COLUMNS \
   "SELECT id, thread_id, date, coalesce(risk, 0), coalesce(risky, 0), coalesce(flags, '')," \
-  "  payment, new_text, subject FROM messages"
+  "  payment, new_text, subject, direction, automated, first_sync FROM messages"
 
 static StoreDigestMessage *store_digest_message_read(sqlite3_stmt *stmt)
 {
@@ -88,6 +88,10 @@ static StoreDigestMessage *store_digest_message_read(sqlite3_stmt *stmt)
   message->payment = store_column_text(stmt, 6);
   message->new_text = store_column_text(stmt, 7);
   message->subject = store_column_text(stmt, 8);
+  message->direction = g_strcmp0((const char *)sqlite3_column_text(stmt, 9), "out") == 0
+                         ? STORE_DIRECTION_OUT : STORE_DIRECTION_IN;
+  message->automated = sqlite3_column_int(stmt, 10) != 0;
+  message->first_sync = sqlite3_column_int(stmt, 11) != 0;
   return message;
 }
 

@@ -304,6 +304,9 @@ typedef struct {
   char *payment;      /* owned: payment category, NULL = not scored */
   char *new_text;     /* owned, may be NULL */
   char *subject;      /* owned */
+  StoreDirection direction;
+  gboolean automated;
+  gboolean first_sync;  /* stored as history: never alerted about */
 } StoreDigestMessage;
 void store_digest_message_free(StoreDigestMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreDigestMessage, store_digest_message_free)

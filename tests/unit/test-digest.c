@@ -16,6 +16,7 @@ typedef struct {
   Store *store;
   KeelConfig *config;
   gint64 risky_thread, invoice_thread, calm_thread, waiting_thread, stale_thread;
+  gboolean first_sync;  /* the next add_message() stores history */
 } DigestFixture;
 
 static GDateTime *utc(int y, int mo, int d, int h, int mi)
@@ -59,7 +60,8 @@ static gint64 add_message(DigestFixture *f, StoreDirection direction, const char
   g_autoptr(KeelMessage) message = message_parse((const guint8 *)text, strlen(text), NULL, 0,
                                                  &error);
   g_assert_no_error(error);
-  StoreOrigin origin = { .direction = direction, .client_id = client, .received = date };
+  StoreOrigin origin = { .direction = direction, .client_id = client, .received = date,
+                         .first_sync = f->first_sync };
   gint64 row = 0;
   g_assert_cmpint(store_add_message(f->store, &origin, raw, message, &row, thread, &error), ==,
                   STORE_ADDED);
@@ -561,6 +563,21 @@ static void test_alert_rate_limit(DigestFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(raw, "Auto-Submitted: auto-generated"));
 }
 
+static void test_alert_not_for_history(DigestFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GDateTime) then = utc(2026, 11, 20, 9, 0), now = utc(2026, 11, 23, 9, 0);
+  gint64 old = add_message(f, STORE_DIRECTION_IN, "acme", "bob@acme.example", "Old threat",
+                           then, "My solicitor will be in touch.", NULL);
+  score(f, old, "My solicitor", "threat", 2.0, "none", "threat");
+  f->first_sync = TRUE;
+  gint64 history = add_message(f, STORE_DIRECTION_IN, "beckett", "ann@beckett.example",
+                               "Synced threat", now, "See you in court.", NULL);
+  score(f, history, "See you in court", "threat", 2.0, "none", "threat");
+  g_assert_cmpint(alert(f, old, now), ==, 0);      /* three days old */
+  g_assert_cmpint(alert(f, history, now), ==, 0);  /* stored by a first sync */
+}
+
 static void test_alert_threshold(DigestFixture *f, gconstpointer data)
 {
   (void)data;
@@ -595,5 +612,6 @@ int main(int argc, char **argv)
   ADD("/digest/schedule/run-if-due-empty", fixture_setup, test_run_if_due_empty, to);
   ADD("/digest/alert/rate-limit", fixture_setup, test_alert_rate_limit, NULL);
   ADD("/digest/alert/threshold", fixture_setup, test_alert_threshold, NULL);
+  ADD("/digest/alert/not-for-history", fixture_setup, test_alert_not_for_history, NULL);
   return g_test_run();
 }
