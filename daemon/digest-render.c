@@ -81,6 +81,15 @@ static char *digest_join(GPtrArray *strings, const char *separator)
   return g_strjoinv(separator, (char **)copy->pdata);
 }
 
+/* "you replied Tue 10 Mar 15:00" / "no reply from you yet". New string. */
+static char *digest_reply_words(const DigestThread *thread)
+{
+  if (!thread->last_reply)
+    return g_strdup("no reply from you yet");
+  g_autofree char *when = digest_when(thread->last_reply);
+  return g_strdup_printf("you last wrote %s", when);
+}
+
 /* ---- plain text -------------------------------------------------------------- */
 
 static void digest_text_thread(GString *out, guint index, const DigestThread *thread,
@@ -88,8 +97,9 @@ static void digest_text_thread(GString *out, guint index, const DigestThread *th
 {
   g_autofree char *when = digest_when(thread->last_date);
   g_autofree char *dimensions = digest_join(thread->dimensions, ", ");
-  g_string_append_printf(out, "%u. %s: \"%s\"\n   risk %.1f, last message %s\n", index,
-                         thread->client, thread->subject, thread->risk, when);
+  g_autofree char *reply = digest_reply_words(thread);
+  g_string_append_printf(out, "%u. %s: \"%s\"\n   risk %.1f, last message %s, %s\n", index,
+                         thread->client, thread->subject, thread->risk, when, reply);
   if (thread->dimensions->len)
     g_string_append_printf(out, "   flagged: %s\n", dimensions);
   for (guint i = 0; i < thread->quotes->len; i++) {
@@ -248,8 +258,9 @@ static void digest_html_thread(GString *out, const DigestThread *thread, const D
   digest_html_escaped(out, thread->client);
   g_string_append(out, "</strong>: ");
   digest_html_escaped(out, thread->subject);
+  g_autofree char *reply = digest_reply_words(thread);
   g_string_append_printf(out, "</p>\n<p style=\"margin:2px 0 6px;color:#666;font-size:13px;\">"
-                              "risk %.1f · last message %s", thread->risk, when);
+                              "risk %.1f · last message %s · %s", thread->risk, when, reply);
   if (thread->dimensions->len) {
     g_string_append(out, " · flagged: <span style=\"color:#c0392b;font-weight:bold;\">");
     digest_html_escaped(out, dimensions);
@@ -272,23 +283,21 @@ static void digest_html_thread(GString *out, const DigestThread *thread, const D
   g_string_append(out, "</div>\n");
 }
 
-/* A two-column row: a small label cell and the text. */
+/* One item: a small coloured label over its text (reads on a phone too). */
 static void digest_html_row(GString *out, const char *label, const char *colour,
                             const char *text)
 {
-  g_string_append_printf(out, "<tr><td valign=\"top\" style=\"padding:3px 8px 3px 0;"
-                              "white-space:nowrap;color:%s;font-weight:bold;font-size:13px;\">",
-                         colour);
+  g_string_append_printf(out, "<p style=\"margin:0 0 10px;\"><span style=\"color:%s;"
+                              "font-weight:bold;font-size:13px;\">", colour);
   digest_html_escaped(out, label);
-  g_string_append(out, "</td><td style=\"padding:3px 0;\">");
+  g_string_append(out, "</span><br>");
   digest_html_escaped(out, text);
-  g_string_append(out, "</td></tr>\n");
+  g_string_append(out, "</p>\n");
 }
 
 static void digest_html_instructions(GString *out, const Digest *digest)
 {
   digest_html_heading(out, "Due and overdue", "#e67e22");
-  g_string_append(out, "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\">\n");
   for (guint i = 0; i < digest->instructions->len; i++) {
     const DigestInstruction *item = digest->instructions->pdata[i];
     g_autofree char *when = digest_when(item->deadline);
@@ -296,13 +305,11 @@ static void digest_html_instructions(GString *out, const Digest *digest)
     g_autofree char *text = g_strdup_printf("%s: %s", item->client, item->text);
     digest_html_row(out, label, item->due == DIGEST_DUE_OVERDUE ? "#c0392b" : "#555", text);
   }
-  g_string_append(out, "</table>\n");
 }
 
 static void digest_html_waiting(GString *out, const Digest *digest)
 {
   digest_html_heading(out, "Waiting for your reply", "#2980b9");
-  g_string_append(out, "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\">\n");
   for (guint i = 0; i < digest->waiting->len; i++) {
     const DigestWaiting *item = digest->waiting->pdata[i];
     g_autofree char *when = digest_when(item->since);
@@ -311,23 +318,19 @@ static void digest_html_waiting(GString *out, const Digest *digest)
                                             item->subject, when);
     digest_html_row(out, label, "#2980b9", text);
   }
-  g_string_append(out, "</table>\n");
 }
 
 static void digest_html_activity(GString *out, const Digest *digest)
 {
   if (digest->activity->len) {
     digest_html_heading(out, "What keel sent or drafted", "#27ae60");
-    g_string_append(out, "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\">\n");
-  }
+    }
   for (guint i = 0; i < digest->activity->len; i++) {
     const StoreOutboxRow *row = digest->activity->pdata[i];
     g_autofree char *text = g_strdup_printf("%s to %s: \"%s\"", row->kind, row->rcpt,
                                             row->subject);
     digest_html_row(out, row->state, "#27ae60", text);
   }
-  if (digest->activity->len)
-    g_string_append(out, "</table>\n");
   if (digest->health->len)
     digest_html_heading(out, "Health", "#7f8c8d");
   for (guint i = 0; i < digest->health->len; i++) {

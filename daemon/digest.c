@@ -92,6 +92,7 @@ void digest_thread_free(DigestThread *thread)
   g_free(thread->client);
   g_free(thread->subject);
   g_clear_pointer(&thread->last_date, g_date_time_unref);
+  g_clear_pointer(&thread->last_reply, g_date_time_unref);
   g_clear_pointer(&thread->dimensions, g_ptr_array_unref);
   g_clear_pointer(&thread->quotes, g_ptr_array_unref);
   g_clear_pointer(&thread->next_steps, g_ptr_array_unref);
@@ -298,9 +299,11 @@ DigestThread *digest_thread_build(Store *store, const StoreThreadRow *row, GTime
   return g_steal_pointer(&thread);
 }
 
-/* The risk of `thread_id` as of `now`; -1 with `error` on a store failure. */
+/* The risk of `thread_id` as of `now`, and the VA's last message in it
+ * (`*last_reply`, new reference or NULL); -1 with `error` on a store failure. */
 static double digest_thread_risk_now(Store *store, gint64 thread_id, GDateTime *now,
-                                     double halflife_hours, GError **error)
+                                     double halflife_hours, GDateTime **last_reply,
+                                     GError **error)
 {
   g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
   if (!entries)
@@ -312,6 +315,10 @@ static double digest_thread_risk_now(Store *store, gint64 thread_id, GDateTime *
     ScoreThreadEntry e = { entry->date, entry->direction == STORE_DIRECTION_OUT,
                            entry->direction == STORE_DIRECTION_OUT ? 0 : entry->risk };
     g_array_append_val(scored, e);
+    if (e.outgoing && g_date_time_compare(entry->date, now) <= 0) {
+      g_clear_pointer(last_reply, g_date_time_unref);
+      *last_reply = g_date_time_ref(entry->date);
+    }
   }
   return score_thread_risk((const ScoreThreadEntry *)(void *)scored->data, scored->len, now,
                            halflife_hours);
@@ -332,7 +339,9 @@ static gboolean digest_gather_risky(Store *store, Digest *digest, GTimeZone *zon
     return FALSE;
   for (guint i = 0; i < rows->len; i++) {
     StoreThreadRow *row = rows->pdata[i];
-    double risk = digest_thread_risk_now(store, row->id, digest->now, halflife_hours, error);
+    g_autoptr(GDateTime) last_reply = NULL;
+    double risk = digest_thread_risk_now(store, row->id, digest->now, halflife_hours,
+                                         &last_reply, error);
     if (risk < 0)
       return FALSE;
     if (risk < 1.0)
@@ -342,6 +351,7 @@ static gboolean digest_gather_risky(Store *store, Digest *digest, GTimeZone *zon
                                                error);
     if (!thread)
       return FALSE;
+    thread->last_reply = last_reply ? g_date_time_to_timezone(last_reply, zone) : NULL;
     g_ptr_array_add(digest->risky, thread);
   }
   g_ptr_array_sort(digest->risky, digest_compare_risk);

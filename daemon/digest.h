@@ -58,6 +58,7 @@ typedef struct {
   char *client;            /* owned: name, or the counterpart's address */
   char *subject;           /* owned */
   GDateTime *last_date;    /* owned, in the VA's zone */
+  GDateTime *last_reply;   /* owned, in the VA's zone: her last message, NULL = none */
   double risk;
   GPtrArray *dimensions;   /* owned, of char*: flagged dimensions, most serious first */
   GPtrArray *quotes;       /* owned, of DigestQuote* */

@@ -290,6 +290,10 @@ static void test_sections_risky(DigestFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(second->next_steps->pdata[0], "invoice"));
   g_autofree char *time = g_date_time_format(first->last_date, "%H:%M");
   g_assert_cmpstr(time, ==, "07:30");
+  g_assert_nonnull(first->last_reply);
+  g_autofree char *reply = g_date_time_format(first->last_reply, "%d %H:%M");
+  g_assert_cmpstr(reply, ==, "02 10:00");
+  g_assert_null(second->last_reply);
 }
 
 static void test_sections_counts(DigestFixture *f, gconstpointer data)
