@@ -211,8 +211,9 @@ static void digest_html_quote(GString *out, const DigestQuote *quote)
   } else {
     g_string_append(out, context);
   }
+  g_autofree char *dimension = g_markup_escape_text(quote->dimension, -1);
   g_string_append_printf(out, " <span style=\"color:#999;font-style:normal;font-size:12px;\">"
-                              "(%s)</span></p>\n", quote->dimension);
+                              "(%s)</span></p>\n", dimension);
 }
 
 /* One bar: a nested table cell whose height is the value (Outlook honours
@@ -244,9 +245,10 @@ static void digest_html_chart(GString *out, const DigestThread *thread, const Di
                                                       -7 * (int)(digest->weeks - i));
     digest_html_bar(out, thread->weekly[i], max, start);
   }
+  g_autofree char *client = g_markup_escape_text(thread->client, -1);
   g_string_append_printf(out, "</tr></table>\n<p style=\"" DIGEST_FONT "margin:0 0 6px;"
-                              "font-size:11px;color:#888;\">%s's risk per week, last %u weeks "
-                              "(oldest left)</p>\n", thread->client, digest->weeks);
+                              "font-size:11px;color:#888;\">risk per week for %s, last %u weeks "
+                              "(oldest left)</p>\n", client, digest->weeks);
 }
 
 static void digest_html_thread(GString *out, const DigestThread *thread, const Digest *digest)
@@ -313,7 +315,8 @@ static void digest_html_waiting(GString *out, const Digest *digest)
   for (guint i = 0; i < digest->waiting->len; i++) {
     const DigestWaiting *item = digest->waiting->pdata[i];
     g_autofree char *when = digest_when(item->since);
-    g_autofree char *label = g_strdup_printf("%.0f business h", item->business_hours);
+    g_autofree char *label = g_strdup_printf("waiting %.0f business hours",
+                                            item->business_hours);
     g_autofree char *text = g_strdup_printf("%s: \"%s\" (since %s)", item->client,
                                             item->subject, when);
     digest_html_row(out, label, "#2980b9", text);

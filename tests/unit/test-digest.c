@@ -347,6 +347,18 @@ static void test_subject_and_text(DigestFixture *f, gconstpointer data)
   g_assert_null(strstr(html, "isn't"));  /* escaped: isn&#39;t */
 }
 
+static void test_html_escapes(DigestFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(store_client_set(f->store, "acme", "Bob & <Co>", &error));
+  g_autoptr(GDateTime) now = utc(2026, 11, 23, 8, 0);
+  g_autoptr(Digest) digest = gather(f, now);
+  g_autofree char *html = digest_render_html(digest);
+  g_assert_nonnull(strstr(html, "risk per week for Bob &amp; &lt;Co&gt;"));
+  g_assert_null(strstr(html, "<Co>"));
+}
+
 static void test_empty(DigestFixture *f, gconstpointer data)
 {
   (void)data;
@@ -607,6 +619,7 @@ int main(int argc, char **argv)
   ADD("/digest/sections/counts", fixture_setup_seeded, test_sections_counts, NULL);
   ADD("/digest/render/subject-text-html", fixture_setup_seeded, test_subject_and_text, NULL);
   ADD("/digest/render/empty", fixture_setup, test_empty, NULL);
+  ADD("/digest/render/html-escapes", fixture_setup_seeded, test_html_escapes, NULL);
   ADD("/digest/sections/rules-error", fixture_setup, test_rules_error, NULL);
   ADD("/digest/render/message", fixture_setup_seeded, test_message, NULL);
   g_test_add_func("/digest/schedule/business-hours", test_business_hours);
