@@ -70,8 +70,9 @@ static gint rules_compare_timing(gconstpointer a, gconstpointer b)
 
 static guint profile_top = 10;
 
-static int rules_profile(const RuleSet *rules, const char *corpus)
+static int rules_profile(RuleSet *rules, const char *corpus)
 {
+  rules_compile_alone(rules); /* phrase lists too, each with its own regex */
   g_autoptr(GPtrArray) messages = rules_parse_corpus(corpus);
   if (messages->len == 0) {
     fprintf(stderr, "keel rules check: no .eml messages under %s\n", corpus);
@@ -110,7 +111,7 @@ static void rules_print_patterns(const RuleSet *rules)
     const RulesRule *rule = rules_get(rules, r);
     for (guint i = 0; i < rule->looks->len; i++) {
       const RulesLook *look = g_ptr_array_index(rule->looks, i);
-      if (!look->code)
+      if (!look->pattern)
         continue;
       g_autoptr(GString) where = g_string_new(NULL);
       for (guint w = 0; w < look->n_where; w++)

@@ -444,7 +444,8 @@ static pcre2_code *compile_pattern(Compiler *c, const char *pattern, gsize len,
     pcre2_code_free(re);
     return NULL;
   }
-  pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
+  if (at) /* a phrase list's own regex is JIT-compiled only if its group fails */
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
   return re;
 }
 
@@ -528,8 +529,14 @@ static void parse_look(Compiler *c, RulesRule *rule, const char *p)
  * rejected after one character test per distinct first letter, not one per
  * phrase. Phrases are lower-cased (the regex is caseless), runs of spaces
  * match any whitespace, ' matches ’ and ‘, - matches a dash or a space, and
- * a phrase that starts or ends with a letter or digit only
- * matches whole words. */
+ * a phrase that starts or ends with a letter or digit only matches whole
+ * words (PHRASE_WORD). */
+/* What counts as a letter for a phrase's word boundaries: ASCII letters and
+ * digits, _ and the Latin letters with accents. An explicit class instead of
+ * \b, which under PCRE2_UCP looks up Unicode properties at every position:
+ * three times slower over a whole text. */
+#define PHRASE_WORD "[A-Za-z0-9_\\x{C0}-\\x{24F}]"
+
 typedef struct PhraseNode PhraseNode;
 struct PhraseNode {
   gunichar ch;
@@ -619,7 +626,7 @@ static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inh
 static void phrase_emit_end(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
 {
   if (is_word_char(node->ch))
-    g_string_append(e->out, "\\b");
+    g_string_append(e->out, "(?!" PHRASE_WORD ")");
   if (!e->marks)
     return;
   GArray *rules = g_array_copy((GArray *)node->rules);
@@ -683,7 +690,7 @@ static void phrases_regex(GString *out, GPtrArray *lists, const guint *rules, GP
   PhraseEmit e = { out, marks };
   g_string_append(out, "(?:");
   if (roots[0]->children) {
-    g_string_append(out, "\\b");
+    g_string_append(out, "(?<!" PHRASE_WORD ")");
     roots[0]->ch = ' '; /* the roots end no phrase */
     phrase_emit(&e, roots[0], NULL);
   }
@@ -718,7 +725,8 @@ static void parse_words(Compiler *c, RulesRule *rule, const char *p)
   }
 }
 
-/* Builds the one trie regex of a phrases rule and compiles it for its look. */
+/* Builds the one trie regex of a phrases rule for its look. It is compiled
+ * only when needed: scoring uses the phrase groups (phrase_groups_build). */
 static void phrases_compile(Compiler *c, RulesRule *rule)
 {
   g_autoptr(GString) pattern = g_string_new(NULL);
@@ -737,7 +745,7 @@ static void phrases_compile(Compiler *c, RulesRule *rule)
   g_ptr_array_set_size(rule->looks, 1);
   look->flags = PCRE2_CASELESS;
   look->pattern = g_strdup(pattern->str);
-  look->code = compile_pattern(c, pattern->str, pattern->len, look->flags, NULL, c->line_start);
+  (void)c;
 }
 
 /* ---- attributes of a block ---- */
@@ -1378,6 +1386,24 @@ static RulesPhraseGroup *phrase_group_new(const RulesRule *rule, const RulesLook
   return group;
 }
 
+/* Compiles a phrase list's own regex (its group failed); a mistake points at
+ * the list's first line. */
+static void phrase_compile_alone(Compiler *c, RulesRule *rule)
+{
+  RulesLook *look = g_ptr_array_index(rule->looks, 0);
+  const char *file = c->file;
+  int line = c->line;
+  c->file = rule->file;
+  c->line = rule->line;
+  look->code = compile_pattern(c, look->pattern, strlen(look->pattern), look->flags, NULL, NULL);
+  if (look->code)
+    pcre2_jit_compile(look->code, PCRE2_JIT_COMPLETE);
+  c->file = file;
+  c->line = line;
+}
+
+/* The group's trie. A group that PCRE2 cannot take (too large) is no error:
+ * its lists are then matched one by one, each with its own regex. */
 static void phrase_group_compile(Compiler *c, RulesPhraseGroup *group)
 {
   g_autoptr(GPtrArray) lists = g_ptr_array_new();
@@ -1389,29 +1415,63 @@ static void phrase_group_compile(Compiler *c, RulesPhraseGroup *group)
   phrases_regex(pattern, lists, (const guint *)(void *)group->members->data, group->marks);
   group->look->flags = PCRE2_CASELESS;
   group->look->pattern = g_strdup(pattern->str);
-  group->look->code = compile_pattern(c, pattern->str, pattern->len, group->look->flags, NULL, NULL);
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  group->look->code = pcre2_compile((PCRE2_SPTR)pattern->str, pattern->len,
+                                    PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &offset,
+                                    c->ccontext);
+  if (!group->look->code) {
+    for (guint i = 0; i < group->members->len; i++)
+      phrase_compile_alone(c, g_ptr_array_index(c->set->rules, g_array_index(group->members, guint, i)));
+    return;
+  }
+  pcre2_jit_compile(group->look->code, PCRE2_JIT_COMPLETE);
+  for (guint i = 0; i < group->members->len; i++) {
+    RulesRule *rule = g_ptr_array_index(c->set->rules, g_array_index(group->members, guint, i));
+    ((RulesLook *)g_ptr_array_index(rule->looks, 0))->grouped = TRUE;
+  }
 }
 
-/* Puts every phrase list into the group of its places. */
+/* Phrase lists per group stay under this many characters of phrases, so the
+ * trie stays well under PCRE2's compiled-size limit. */
+#define PHRASE_GROUP_CHARS 5000
+
+static guint phrase_list_chars(const RulesRule *rule)
+{
+  guint n = 0;
+  for (guint i = 0; i < rule->words->len; i++)
+    n += (guint)strlen(g_ptr_array_index(rule->words, i));
+  return n;
+}
+
+typedef struct {
+  guint group;  /* index in phrase_groups */
+  guint chars;  /* phrase characters in it so far */
+} PhraseGroupFill;
+
+/* Puts every phrase list into an open group of its places, opening a new
+ * one when the open group is full. */
 static void phrase_groups_build(Compiler *c)
 {
-  g_autoptr(GHashTable) by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   for (guint i = 0; i < c->set->rules->len; i++) {
     RulesRule *rule = g_ptr_array_index(c->set->rules, i);
     if (rule->kind != RULES_KIND_PHRASES || rule->looks->len != 1 || rule->words->len == 0)
       continue;
     char *key = phrase_group_key(rule, g_ptr_array_index(rule->looks, 0));
-    gpointer found = NULL;
-    if (!g_hash_table_lookup_extended(by_key, key, NULL, &found)) {
+    PhraseGroupFill *fill = g_hash_table_lookup(open, key);
+    guint chars = phrase_list_chars(rule);
+    if (!fill || fill->chars + chars > PHRASE_GROUP_CHARS) {
       g_ptr_array_add(c->set->phrase_groups, phrase_group_new(rule, g_ptr_array_index(rule->looks, 0)));
-      found = GUINT_TO_POINTER(c->set->phrase_groups->len);
-      g_hash_table_insert(by_key, key, found);
-    } else {
-      g_free(key);
+      fill = g_new0(PhraseGroupFill, 1);
+      fill->group = c->set->phrase_groups->len - 1;
+      g_hash_table_replace(open, g_strdup(key), fill);
     }
-    rule->phrase_group = (int)GPOINTER_TO_UINT(found) - 1;
+    g_free(key);
+    fill->chars += chars;
+    rule->phrase_group = (int)fill->group;
     g_array_append_val(((RulesPhraseGroup *)g_ptr_array_index(c->set->phrase_groups,
-                                                              rule->phrase_group))->members, i);
+                                                              fill->group))->members, i);
   }
   for (guint i = 0; i < c->set->phrase_groups->len; i++)
     phrase_group_compile(c, g_ptr_array_index(c->set->phrase_groups, i));
@@ -1568,6 +1628,23 @@ RuleSet *rules_load_dir(const char *dir, GError **error)
   }
   return rules_compile((const char *const *)paths->pdata, (const char *const *)texts->pdata,
                        paths->len, error);
+}
+
+void rules_compile_alone(RuleSet *rules)
+{
+  for (guint r = 0; r < rules->rules->len; r++) {
+    const RulesRule *rule = g_ptr_array_index(rules->rules, r);
+    for (guint i = 0; i < rule->looks->len; i++) {
+      RulesLook *look = g_ptr_array_index(rule->looks, i);
+      int code = 0;
+      PCRE2_SIZE offset = 0;
+      if (!look->code && look->pattern)
+        look->code = pcre2_compile((PCRE2_SPTR)look->pattern, PCRE2_ZERO_TERMINATED,
+                                   look->flags | PCRE2_UTF | PCRE2_UCP, &code, &offset, NULL);
+      if (look->code)
+        pcre2_jit_compile(look->code, PCRE2_JIT_COMPLETE);
+    }
+  }
 }
 
 guint rules_count(const RuleSet *rules)

@@ -63,12 +63,14 @@ typedef struct {
   RulesWhere where[8];  /* the places searched, in order */
   char *header[8];      /* owned, for RULES_WHERE_HEADER entries */
   guint n_where;
-  pcre2_code *code;     /* owned; NULL for a signal look */
+  pcre2_code *code;     /* owned; NULL for a signal look, and for a phrase list until
+                           rules_compile_alone() (scoring uses its group) */
   char *pattern;        /* owned, the regex as PCRE2 saw it (for `rules check --profile`, bench) */
   guint32 flags;        /* PCRE2 compile options used */
   guint signal;         /* SignalId, signal looks only */
   RulesOp op;
   double value;
+  gboolean grouped;     /* matched by its phrase group's scan during scoring */
 } RulesLook;
 
 typedef struct {
@@ -145,6 +147,11 @@ RuleSet *rules_compile(const char *const *names, const char *const *texts, guint
                        GError **error);
 
 void rules_free(RuleSet *rules);
+
+/* Compiles (and JIT-compiles) every look's own regex, including phrase lists
+ * that scoring matches through their group: for score_rule_run() (`keel rules
+ * check --profile`). Not needed for score_message(). */
+void rules_compile_alone(RuleSet *rules);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RuleSet, rules_free)
 
 guint rules_count(const RuleSet *rules);

@@ -36,7 +36,7 @@ typedef struct {
   ScoreText texts[RULES_WHERE_FROM + 1];
   GHashTable *headers;            /* owned: lower-case name -> ScoreText* */
   gboolean use_groups;            /* phrase lists come from the group scans */
-  struct ScoreMatch *phrase_match;/* owned, per rule: what the group scans found */
+  struct ScoreMatch *group_match;/* owned, per rule: what the group scans found */
 } Scoring;
 
 static void score_hit_free(ScoreHit *hit)
@@ -349,7 +349,7 @@ static void score_group_record(Scoring *s, const RulesPhraseGroup *group, const 
   PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(s->match_data);
   const GArray *rules = g_ptr_array_index(group->marks, n);
   for (guint i = 0; i < rules->len; i++) {
-    ScoreMatch *out = &s->phrase_match[g_array_index(rules, guint, i)];
+    ScoreMatch *out = &s->group_match[g_array_index(rules, guint, i)];
     if (out->hit)
       continue;
     out->hit = TRUE;
@@ -366,7 +366,7 @@ static void score_group_error(Scoring *s, const RulesPhraseGroup *group, int cod
 {
   for (guint i = 0; i < group->members->len; i++) {
     guint index = g_array_index(group->members, guint, i);
-    if (!s->phrase_match[index].hit)
+    if (!s->group_match[index].hit)
       score_rule_error(s, g_ptr_array_index(s->rules->rules, index), code);
   }
 }
@@ -444,14 +444,19 @@ static void score_run_rule(Scoring *s, guint index)
   gboolean hit = FALSE;
   if (rule->kind == RULES_KIND_WHEN)
     hit = score_look_when(s, rule, &match);
-  if (s->use_groups && rule->phrase_group >= 0) {
-    match = s->phrase_match[index];
-    memset(&s->phrase_match[index], 0, sizeof match);
-    hit = match.hit;
+  if (s->use_groups && s->group_match[index].hit) {
+    match = s->group_match[index];
+    memset(&s->group_match[index], 0, sizeof match);
+    hit = TRUE;
   }
-  for (guint i = 0; !hit && !(s->use_groups && rule->phrase_group >= 0) && i < rule->looks->len; i++) {
+  for (guint i = 0; !hit && i < rule->looks->len; i++) {
     const RulesLook *look = g_ptr_array_index(rule->looks, i);
-    hit = look->code ? score_look_regex(s, rule, look, &match) : score_look_signal(s, look, &match);
+    if (s->use_groups && look->grouped)
+      continue;
+    if (look->where[0] == RULES_WHERE_SIGNAL)
+      hit = score_look_signal(s, look, &match);
+    else if (look->code)
+      hit = score_look_regex(s, rule, look, &match);
   }
   s->hit[index] = hit;
   if (hit)
@@ -502,7 +507,7 @@ static void scoring_init(Scoring *s, const RuleSet *rules, const KeelMessage *me
   s->result->automated = message->automated;
   s->match_data = pcre2_match_data_create(rules->max_captures + 1, NULL);
   s->hit = g_new0(gboolean, rules->rules->len + 1);
-  s->phrase_match = g_new0(ScoreMatch, rules->rules->len + 1);
+  s->group_match = g_new0(ScoreMatch, rules->rules->len + 1);
   s->headers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                      (GDestroyNotify)score_text_free);
   for (guint i = 0; i < rules->dimensions->len; i++) {
@@ -515,8 +520,8 @@ static void scoring_init(Scoring *s, const RuleSet *rules, const KeelMessage *me
 static void scoring_clear(Scoring *s)
 {
   for (guint i = 0; i < s->rules->rules->len; i++)
-    score_match_clear(&s->phrase_match[i]);
-  g_free(s->phrase_match);
+    score_match_clear(&s->group_match[i]);
+  g_free(s->group_match);
   pcre2_match_data_free(s->match_data);
   g_free(s->hit);
   g_hash_table_unref(s->headers);
@@ -729,7 +734,7 @@ gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *me
   Scoring s;
   scoring_init(&s, rules, message);
   for (guint i = 0; i < rule->looks->len; i++)
-    if (!((RulesLook *)g_ptr_array_index(rule->looks, i))->code) {
+    if (((RulesLook *)g_ptr_array_index(rule->looks, i))->where[0] == RULES_WHERE_SIGNAL) {
       signals_compute(message, context, s.result->signals);
       break;
     }

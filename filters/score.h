@@ -93,8 +93,9 @@ typedef struct {
 void score_context_add_history(ScoreContext *context, const ScoreThreadEntry *entries, guint n,
                                GDateTime *message_date);
 
-/* Runs rule `index` alone over `message` (for `keel rules check --profile`),
- * `context` as for score_message(): TRUE when it matched. A rule over rules always gives FALSE here. */
+/* Runs rule `index` alone over `message` (for `keel rules check --profile`;
+ * call rules_compile_alone() first), `context` as for score_message(): TRUE
+ * when it matched. A rule over rules always gives FALSE here. */
 gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *message,
                         const ScoreContext *context);
 

@@ -1,5 +1,5 @@
 /* filters/signals.c: the built-in signals rules test with `look signal NAME OP N`:
- * shouting (caps_ratio, caps_words), runs of '!' and '?', length, sent outside
+ * shouting (caps_ratio, caps_words, caps_run), runs of '!' and '?', length, sent outside
  * business hours, how soon a named weekday deadline falls, and the history
  * signals (chasers, hours since the VA's reply) that the caller passes in.
  *
@@ -18,6 +18,7 @@
 static const char *const signal_names[SIGNAL_COUNT] = {
   [SIGNAL_CAPS_RATIO] = "caps_ratio",
   [SIGNAL_CAPS_WORDS] = "caps_words",
+  [SIGNAL_CAPS_RUN] = "caps_run",
   [SIGNAL_EXCLAMATION_RUN] = "exclamation_run",
   [SIGNAL_QUESTION_RUN] = "question_run",
   [SIGNAL_WORDS] = "words",
@@ -51,7 +52,7 @@ const char *signals_name(SignalId id)
 
 const char *signals_all_names(void)
 {
-  return "caps_ratio caps_words exclamation_run question_run words outside_business_hours "
+  return "caps_ratio caps_words caps_run exclamation_run question_run words outside_business_hours "
          "deadline_days chasers_since_reply chasers_24h hours_since_reply";
 }
 
@@ -107,12 +108,17 @@ static gboolean word_is_acronym(const SignalWord *before, const SignalWord *word
 
 typedef struct {
   guint words, letters, upper, shouted;
+  guint run, longest_run;  /* consecutive words of 2+ letters in capitals */
 } SignalCaps;
 
 static void signals_count_word(SignalCaps *caps, const SignalWord *before,
                                const SignalWord *word, const SignalWord *after)
 {
   caps->words++;
+  if (word->letters >= 2 && word->upper == word->letters)
+    caps->longest_run = MAX(caps->longest_run, ++caps->run);
+  else if (word->letters >= 2)
+    caps->run = 0;
   if (word->letters < 3 || word_is_acronym(before, word, after))
     return;
   caps->letters += word->letters;
@@ -202,19 +208,27 @@ static GPtrArray *signals_tokens(const char *start, const char *end)
   return tokens;
 }
 
-/* 1 = Monday ... 7 = Sunday, 0 when `token` is not a weekday. */
+/* 1 = Monday ... 7 = Sunday, 0 when `token` (lower case) is not a weekday:
+ * the full name, its first three letters, or tues, weds, thur, thurs. */
 static int token_weekday(const char *token)
 {
-  static const char *const names[][4] = {
-    { "monday", "mon", NULL, NULL }, { "tuesday", "tue", "tues", NULL },
-    { "wednesday", "wed", "weds", NULL }, { "thursday", "thu", "thur", "thurs" },
-    { "friday", "fri", NULL, NULL }, { "saturday", "sat", NULL, NULL },
-    { "sunday", "sun", NULL, NULL },
+  static const char *const names[] = { "monday", "tuesday", "wednesday", "thursday", "friday",
+                                       "saturday", "sunday" };
+  static const struct { const char *name; int day; } more[] = {
+    { "tues", 2 }, { "weds", 3 }, { "thur", 4 }, { "thurs", 4 },
   };
-  for (int day = 0; day < 7; day++)
-    for (int i = 0; i < 4 && names[day][i]; i++)
-      if (strcmp(token, names[day][i]) == 0)
-        return day + 1;
+  gsize n = strlen(token);
+  if (n < 3 || n > 9)
+    return 0;
+  for (int d = 0; d < 7; d++) {
+    if (token[0] != names[d][0] || token[1] != names[d][1])
+      continue; /* most words stop here */
+    if (n == 3 ? strncmp(token, names[d], 3) == 0 : strcmp(token, names[d]) == 0)
+      return d + 1;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(more); i++)
+    if (strcmp(token, more[i].name) == 0)
+      return more[i].day;
   return 0;
 }
 
@@ -390,13 +404,24 @@ static int deadline_date_days(GPtrArray *tokens, guint i, GDateTime *today)
   return dom ? date_days_ahead(today, dom, month) : -1;
 }
 
-static gboolean span_is_deadline_word(const char *word, const char *word_end)
+/* TRUE for by/before/until/due followed by what may be a date: a digit,
+ * "the", or the first letters of a month (a cheap look before tokenizing). */
+static gboolean span_is_deadline_word(const char *word, const char *word_end, const char *end)
 {
   gsize n = (gsize)(word_end - word);
-  return (n == 2 && g_ascii_strncasecmp(word, "by", 2) == 0) ||
-         (n == 6 && g_ascii_strncasecmp(word, "before", 6) == 0) ||
-         (n == 5 && g_ascii_strncasecmp(word, "until", 5) == 0) ||
-         (n == 3 && g_ascii_strncasecmp(word, "due", 3) == 0);
+  gboolean deadline = (n == 2 && g_ascii_strncasecmp(word, "by", 2) == 0) ||
+                      (n == 6 && g_ascii_strncasecmp(word, "before", 6) == 0) ||
+                      (n == 5 && g_ascii_strncasecmp(word, "until", 5) == 0) ||
+                      (n == 3 && g_ascii_strncasecmp(word, "due", 3) == 0);
+  const char *next = word_end;
+  while (deadline && next < end && (*next == ' ' || *next == '\t' || *next == '\n'))
+    next++;
+  if (!deadline || end - next < 3)
+    return FALSE;
+  if (g_ascii_isdigit(*next) || g_ascii_strncasecmp(next, "the", 3) == 0)
+    return TRUE;
+  char month[4] = { g_ascii_tolower(next[0]), g_ascii_tolower(next[1]), g_ascii_tolower(next[2]), 0 };
+  return token_month(month) != 0;
 }
 
 /* Working days to the deadline at [word, p), or -1 when it is none. */
@@ -404,7 +429,7 @@ static int deadline_at(const char *text, const char *end, const char *word, cons
                        GDateTime *today)
 {
   gboolean weekday = span_is_weekday(word, p);
-  if (!weekday && !span_is_deadline_word(word, p))
+  if (!weekday && !span_is_deadline_word(word, p, end))
     return -1;
   guint i = 0;
   g_autoptr(GPtrArray) tokens = signals_window(text, end, word, p, &i);
@@ -476,6 +501,7 @@ void signals_compute(const KeelMessage *message, const ScoreContext *context,
   signals_caps(text, &caps);
   out[SIGNAL_CAPS_RATIO] = caps.letters ? (double)caps.upper / caps.letters : 0;
   out[SIGNAL_CAPS_WORDS] = caps.shouted;
+  out[SIGNAL_CAPS_RUN] = caps.longest_run;
   out[SIGNAL_EXCLAMATION_RUN] = signals_longest_run(text, '!');
   out[SIGNAL_QUESTION_RUN] = signals_longest_run(text, '?');
   out[SIGNAL_WORDS] = caps.words;
