@@ -7,7 +7,13 @@
  * the main loop stays free for signals and the watchdog. Store access from
  * the workers is serialised by one mutex (one SQLite connection).
  * After a failed cycle the next one waits sync_backoff_seconds(); after a
- * good one, poll_interval.
+ * good one, poll_interval. After each cycle the outbox is run (replies sent
+ * or drafted, retries due), under the same store lock.
+ *
+ * Rules: loaded at start from the config's rules directory; reloaded on
+ * SIGHUP and when a file in that directory changes. A set with any error is
+ * refused whole and the one in force stays (the error is logged). The swap
+ * happens under the store lock, so no message is scored half by each set.
  *
  * SIGTERM/SIGINT: no new cycle starts, transfers in flight are aborted
  * (within about a second), a message being stored is committed first, and
@@ -25,8 +31,10 @@
 #include "daemon/commands.h"
 #include "daemon/config.h"
 #include "daemon/imap.h"
+#include "daemon/outbox.h"
 #include "daemon/store.h"
 #include "daemon/sync.h"
+#include "daemon/verdict.h"
 
 typedef struct Daemon Daemon;
 
@@ -42,6 +50,10 @@ struct Daemon {
   KeelConfig *config;        /* owned */
   Store *store;              /* owned */
   Pipeline *pipeline;        /* owned */
+  RuleSet *rules;            /* owned, NULL until a set loads: mail stored unscored */
+  InstructionRules *instruction_rules; /* owned, NULL with rules */
+  GFileMonitor *rules_monitor; /* owned, may be NULL */
+  guint rules_reload_timer;  /* pending reload after a file change, 0 = none */
   GMutex store_lock;
   GCancellable *cancellable; /* owned */
   GMainLoop *loop;           /* owned */
@@ -51,6 +63,22 @@ struct Daemon {
   guint running;             /* cycles in flight */
   guint failed;              /* cycles that failed */
 };
+
+/* Sends or drafts what the outbox holds and is due. A failure is logged:
+ * the rows stay and the next cycle tries again. Runs in a worker thread. */
+static void daemon_run_outbox(Daemon *daemon)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+  OutboxSettings settings = { 0 };
+  OutboxRunStats stats = { 0 };
+  g_autoptr(GError) error = NULL;
+  if (!outbox_run(daemon->store, daemon->config, &settings, now, &stats, &error))
+    g_warning("outbox: %s", error->message);
+  else if (stats.sent + stats.drafted + stats.tempfailed + stats.failed + stats.reconciled)
+    g_message("outbox: %u sent, %u drafted, %u delayed, %u failed, %u reconciled", stats.sent,
+              stats.drafted, stats.tempfailed, stats.failed, stats.reconciled);
+}
 
 static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data,
                                 GCancellable *cancellable)
@@ -72,6 +100,7 @@ static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data
             "%u IMAP commands, %.0f ms", account->account->name, stats.folders, stats.stored,
             stats.duplicates, stats.skipped, stats.commands,
             (double)(g_get_monotonic_time() - start) / 1000.0);
+  daemon_run_outbox(daemon);
   g_task_return_boolean(task, TRUE);
 }
 
@@ -152,11 +181,65 @@ static gboolean daemon_on_stop_signal(gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Loads the rule set again; swaps it in only when all of it compiles. */
+static void daemon_reload_rules(Daemon *daemon)
+{
+  RuleSet *rules = NULL;
+  InstructionRules *instruction_rules = NULL;
+  g_autoptr(GError) error = NULL;
+  if (!verdict_load_rules(daemon->config->rules, &rules, &instruction_rules, &error)) {
+    g_warning("rules in %s refused, the rules in force stay:\n%s", daemon->config->rules,
+              error->message);
+    return;
+  }
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  pipeline_set_rules(daemon->pipeline, rules, instruction_rules);
+  g_clear_pointer(&daemon->rules, rules_free);
+  g_clear_pointer(&daemon->instruction_rules, instruction_rules_free);
+  daemon->rules = rules;
+  daemon->instruction_rules = instruction_rules;
+  g_message("rules loaded from %s: %u rules in %u files", daemon->config->rules,
+            rules_count(rules), rules_file_count(rules));
+}
+
 static gboolean daemon_on_hangup(gpointer user_data)
 {
-  (void)user_data;
-  g_message("SIGHUP: account settings are read at start; restart keel to change them");
+  g_message("SIGHUP: reloading the rules (account settings are read at start)");
+  daemon_reload_rules(user_data);
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean daemon_rules_reload_due(gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  daemon->rules_reload_timer = 0;
+  daemon_reload_rules(daemon);
+  return G_SOURCE_REMOVE;
+}
+
+/* A file in the rules directory changed: reload once things settle (an
+ * editor saves in several steps). */
+static void daemon_on_rules_changed(GFileMonitor *monitor, GFile *file, GFile *other,
+                                    GFileMonitorEvent event, gpointer user_data)
+{
+  (void)monitor, (void)file, (void)other, (void)event;
+  Daemon *daemon = user_data;
+  if (daemon->rules_reload_timer)
+    g_source_remove(daemon->rules_reload_timer);
+  daemon->rules_reload_timer = g_timeout_add_seconds(2, daemon_rules_reload_due, daemon);
+}
+
+static void daemon_watch_rules(Daemon *daemon)
+{
+  g_autoptr(GFile) dir = g_file_new_for_path(daemon->config->rules);
+  g_autoptr(GError) error = NULL;
+  daemon->rules_monitor = g_file_monitor_directory(dir, G_FILE_MONITOR_NONE, NULL, &error);
+  if (!daemon->rules_monitor) {
+    g_warning("not watching %s for changes (SIGHUP still reloads): %s", daemon->config->rules,
+              error->message);
+    return;
+  }
+  g_signal_connect(daemon->rules_monitor, "changed", G_CALLBACK(daemon_on_rules_changed), daemon);
 }
 
 static gboolean daemon_on_watchdog(gpointer user_data)
@@ -171,7 +254,12 @@ static void daemon_free(Daemon *daemon)
   g_clear_pointer(&daemon->accounts, g_ptr_array_unref);
   g_clear_pointer(&daemon->loop, g_main_loop_unref);
   g_clear_object(&daemon->cancellable);
+  if (daemon->rules_reload_timer)
+    g_source_remove(daemon->rules_reload_timer);
+  g_clear_object(&daemon->rules_monitor);
   g_clear_pointer(&daemon->pipeline, pipeline_free);
+  g_clear_pointer(&daemon->rules, rules_free);
+  g_clear_pointer(&daemon->instruction_rules, instruction_rules_free);
   g_clear_pointer(&daemon->store, store_close);
   g_clear_pointer(&daemon->config, config_free);
   g_mutex_clear(&daemon->store_lock);
@@ -195,6 +283,11 @@ static int daemon_open(Daemon *daemon, const KeelGlobals *globals)
     return EX_CANTCREAT;
   }
   daemon->pipeline = pipeline_new(daemon->config, daemon->store);
+  verdict_resolve_rules_dir(daemon->config, NULL);
+  daemon_reload_rules(daemon);
+  if (!daemon->rules)
+    g_warning("no rules in force: new mail is stored unscored and never answered "
+              "(fix the rules, then SIGHUP and keel rescore)");
   for (guint i = 0; i < daemon->config->accounts->len; i++) {
     const KeelAccount *account = g_ptr_array_index(daemon->config->accounts, i);
     if (!account->imap)
@@ -216,6 +309,8 @@ static void daemon_install_sources(Daemon *daemon)
   g_unix_signal_add(SIGTERM, daemon_on_stop_signal, daemon);
   g_unix_signal_add(SIGINT, daemon_on_stop_signal, daemon);
   g_unix_signal_add(SIGHUP, daemon_on_hangup, daemon);
+  if (!daemon->once)
+    daemon_watch_rules(daemon);
   guint64 usec = 0;
   if (!daemon->once && sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
     g_timeout_add((guint)MAX(usec / 2000, 1), daemon_on_watchdog, daemon);

@@ -70,11 +70,12 @@ static gboolean outbox_plan_locked(Store *store, const OutboxIngest *in,
                                       in->thread_id, found, ids, in->now, &local);
   if (*outbox_id != 0)
     return TRUE;
-  if (local->domain != KEEL_OUTBOX_ERROR) {
+  if (local->domain == KEEL_STORE_ERROR) {
     g_propagate_error(error, g_steal_pointer(&local));
     return FALSE;
   }
-  /* A missing template or account loses the confirmation, never the message. */
+  /* A missing template, an account without a usable From address, a reply
+   * that cannot be built: the confirmation is lost, never the message. */
   g_warning("message <%s>: no confirmation planned: %s", in->message->message_id,
             local->message);
   *decision = (ConfirmDecision){ CONFIRM_NONE, "cannot build the confirmation" };
