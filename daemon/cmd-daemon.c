@@ -30,6 +30,7 @@
 #include <systemd/sd-daemon.h>
 #include "daemon/commands.h"
 #include "daemon/config.h"
+#include "daemon/digest.h"
 #include "daemon/imap.h"
 #include "daemon/outbox.h"
 #include "daemon/store.h"
@@ -54,6 +55,7 @@ struct Daemon {
   InstructionRules *instruction_rules; /* owned, NULL with rules */
   GFileMonitor *rules_monitor; /* owned, may be NULL */
   guint rules_reload_timer;  /* pending reload after a file change, 0 = none */
+  char *rules_error;         /* owned: why the last reload failed, NULL = it did not */
   GMutex store_lock;
   GCancellable *cancellable; /* owned */
   GMainLoop *loop;           /* owned */
@@ -64,7 +66,8 @@ struct Daemon {
   guint failed;              /* cycles that failed */
 };
 
-/* Sends or drafts what the outbox holds and is due. A failure is logged:
+/* Queues the daily digest when it is due, then sends or drafts what the
+ * outbox holds and is due. A failure is logged:
  * the rows stay and the next cycle tries again. Runs in a worker thread. */
 static void daemon_run_outbox(Daemon *daemon)
 {
@@ -73,6 +76,14 @@ static void daemon_run_outbox(Daemon *daemon)
   OutboxSettings settings = { 0 };
   OutboxRunStats stats = { 0 };
   g_autoptr(GError) error = NULL;
+  DigestOptions digest;
+  digest_options_init(&digest);
+  digest.rules = daemon->rules;
+  digest.rules_error = daemon->rules_error;
+  if (!digest_run_if_due(daemon->store, daemon->config, &digest, now, &error) && error) {
+    g_warning("digest: %s", error->message);
+    g_clear_error(&error);
+  }
   if (!outbox_run(daemon->store, daemon->config, &settings, now, &stats, &error))
     g_warning("outbox: %s", error->message);
   else if (stats.sent + stats.drafted + stats.tempfailed + stats.failed + stats.reconciled)
@@ -190,9 +201,13 @@ static void daemon_reload_rules(Daemon *daemon)
   if (!verdict_load_rules(daemon->config->rules, &rules, &instruction_rules, &error)) {
     g_warning("rules in %s refused, the rules in force stay:\n%s", daemon->config->rules,
               error->message);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+    g_free(daemon->rules_error);
+    daemon->rules_error = g_strdup(error->message);
     return;
   }
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  g_clear_pointer(&daemon->rules_error, g_free);
   pipeline_set_rules(daemon->pipeline, rules, instruction_rules);
   g_clear_pointer(&daemon->rules, rules_free);
   g_clear_pointer(&daemon->instruction_rules, instruction_rules_free);
@@ -260,6 +275,7 @@ static void daemon_free(Daemon *daemon)
   g_clear_pointer(&daemon->pipeline, pipeline_free);
   g_clear_pointer(&daemon->rules, rules_free);
   g_clear_pointer(&daemon->instruction_rules, instruction_rules_free);
+  g_clear_pointer(&daemon->rules_error, g_free);
   g_clear_pointer(&daemon->store, store_close);
   g_clear_pointer(&daemon->config, config_free);
   g_mutex_clear(&daemon->store_lock);

@@ -56,11 +56,20 @@ static void outbox_log_failure(const StoreOutboxRow *row, const char *what, cons
             error->message);
 }
 
+/* TRUE when `row` becomes a draft for the VA to send (review mode) rather
+ * than being sent. Digests and alerts are for the VA herself: always sent. */
+static gboolean outbox_row_is_draft(const OutboxRun *run, const StoreOutboxRow *row)
+{
+  static const char *const for_the_va[] = { "digest", "alert", NULL };
+  return run->config->mode == KEEL_MODE_REVIEW
+         && !g_strv_contains(for_the_va, row->kind ? row->kind : "");
+}
+
 /* Phase 1 for one SENDING row. */
 static gboolean outbox_reconcile_row(OutboxRun *run, const StoreOutboxRow *row, GError **error)
 {
   const KeelAccount *account = outbox_account(run->config, row->account);
-  gboolean review = run->config->mode == KEEL_MODE_REVIEW;
+  gboolean review = outbox_row_is_draft(run, row);
   g_autoptr(GError) local = NULL;
   g_autoptr(ImapWriter) writer = account ? outbox_writer(account, &local) : NULL;
   gboolean found = FALSE;
@@ -179,7 +188,7 @@ static gboolean outbox_deliver_row(OutboxRun *run, StoreOutboxRow *row, GError *
                                             row->account);
     return outbox_mark_failure(run, row, attempts, TRUE, missing, error);
   }
-  if (run->config->mode == KEEL_MODE_REVIEW)
+  if (outbox_row_is_draft(run, row))
     return outbox_draft(run, account, row, attempts, error);
   return outbox_send(run, account, row, attempts, error);
 }

@@ -10,6 +10,7 @@
  * Must not: fetch or send mail, keep messages after returning, log bodies.
  */
 #include "daemon/pipeline.h"
+#include "daemon/digest.h"
 #include "daemon/outbox.h"
 #include "daemon/verdict.h"
 
@@ -90,6 +91,18 @@ static gboolean pipeline_flagged(const ScoreResult *verdict, const char *dimensi
   return FALSE;
 }
 
+/* An alert to the VA at once for a threat or a very risky thread (at most
+ * one per thread per day; never for history). */
+static gboolean pipeline_alert(Pipeline *pipeline, gint64 row_id, GDateTime *now,
+                               GError **error)
+{
+  DigestOptions options;
+  digest_options_init(&options);
+  options.rules = pipeline->rules;
+  return digest_alert_for_message(pipeline->store, pipeline->config, &options, row_id, now,
+                                  NULL, error);
+}
+
 /* The verdict and the thread's risk (when rules are set), then the trail
  * and the confirmation plan, for a newly stored message. Inside the caller's
  * transaction. */
@@ -117,6 +130,8 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
   }
   if (!incoming)
     return TRUE;
+  if (pipeline->rules && pipeline->config && !pipeline_alert(pipeline, row_id, now, error))
+    return FALSE;
   OutboxIngest in = { .config = pipeline->config, .client = client, .message = message,
                       .rules = pipeline->instruction_rules, .row_id = row_id,
                       .thread_id = thread_id, .first_sync = origin->first_sync,
