@@ -77,7 +77,7 @@ static void daemon_run_outbox(Daemon *daemon)
   OutboxRunStats stats = { 0 };
   g_autoptr(GError) error = NULL;
   DigestOptions digest;
-  digest_options_init(&digest);
+  digest_options_from_config(&digest, daemon->config);
   digest.rules = daemon->rules;
   digest.rules_error = daemon->rules_error;
   if (!digest_run_if_due(daemon->store, daemon->config, &digest, now, &error) && error) {

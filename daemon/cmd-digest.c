@@ -65,7 +65,7 @@ static int digest_run(const KeelGlobals *globals, const DigestCommandOptions *op
   if (!store || !now)
     return store ? EX_USAGE : rc;
   DigestOptions options;
-  digest_options_init(&options);
+  digest_options_from_config(&options, config);
   g_autoptr(GError) error = NULL;
   g_autoptr(Digest) digest = digest_gather(store, config, &options, now, &error);
   if (!digest) {

@@ -72,12 +72,17 @@ static const ConfigKey config_keys[] = {
   ACCOUNT("allow_plaintext", TYPE_BOOL, "false", allow_plaintext),
   ACCOUNT_UINT("connect_timeout", "15", 1, 600, connect_timeout),
   ACCOUNT_UINT("read_timeout", "30", 1, 3600, read_timeout),
+  ACCOUNT("server_files_sent", TYPE_BOOL, "false", server_files_sent),
   CLIENT("name", TYPE_STRING, NULL, name),
   CLIENT("addresses", TYPE_ADDRESSES, NULL, addresses),
   CLIENT("timezone", TYPE_TIMEZONE, NULL, timezone),
   CLIENT("date_order", TYPE_DATE_ORDER, "UK", date_order),
   DIGEST("at", TYPE_TIME_OF_DAY, digest_at),
   DIGEST("to", TYPE_ADDRESSES, digest_to),
+  { SECTION_DIGEST, "send_empty", TYPE_BOOL, "false", 0, 0,
+    G_STRUCT_OFFSET(KeelConfig, digest_send_empty) },
+  { SECTION_DIGEST, "alert_threshold", TYPE_UINT, "3", 1, 1000,
+    G_STRUCT_OFFSET(KeelConfig, digest_alert_threshold) },
 };
 
 /* The state of one config_load(): where problems go and where lines are. */

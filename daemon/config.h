@@ -39,6 +39,7 @@ typedef struct {
   gboolean allow_plaintext;
   guint connect_timeout;  /* seconds, default 15 */
   guint read_timeout;     /* seconds, default 30 */
+  gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself: no APPEND */
 } KeelAccount;
 
 typedef struct {
@@ -60,7 +61,9 @@ typedef struct {
   GPtrArray *accounts;     /* owned, of KeelAccount* */
   GPtrArray *clients;      /* owned, of KeelClient* */
   char *digest_at;         /* owned, [digest] at = "HH:MM" local; NULL = none (reserved) */
-  char **digest_to;        /* owned strv, [digest] to; NULL = none (reserved) */
+  char **digest_to;        /* owned strv, [digest] to; NULL = the account's user */
+  gboolean digest_send_empty; /* [digest] send_empty: send "nothing needs you today" too */
+  guint digest_alert_threshold; /* [digest] alert_threshold: thread risk for an alert (3) */
   GHashTable *lines;       /* owned, private: "group" / "group\nkey" -> line number */
 } KeelConfig;
 

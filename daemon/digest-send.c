@@ -160,7 +160,7 @@ gboolean digest_run_if_due(Store *store, const KeelConfig *config,
                            const DigestOptions *options, GDateTime *now, GError **error)
 {
   DigestOptions defaults;
-  digest_options_init(&defaults);
+  digest_options_from_config(&defaults, config);
   if (!options)
     options = &defaults;
   if (!config || !config->digest_at)
@@ -278,7 +278,7 @@ gboolean digest_alert_for_message(Store *store, const KeelConfig *config,
                                   GDateTime *now, gint64 *outbox_id, GError **error)
 {
   DigestOptions defaults;
-  digest_options_init(&defaults);
+  digest_options_from_config(&defaults, config);
   options = options ? options : &defaults;
   gint64 ignored = 0;
   outbox_id = outbox_id ? outbox_id : &ignored;

@@ -38,6 +38,15 @@ void digest_options_init(DigestOptions *options)
   options->rules_error = NULL;
 }
 
+void digest_options_from_config(DigestOptions *options, const KeelConfig *config)
+{
+  digest_options_init(options);
+  if (!config)
+    return;
+  options->send_empty = config->digest_send_empty;
+  options->alert_threshold = config->digest_alert_threshold;
+}
+
 /* The risk dimensions the digest names, most serious first, and what an
  * experienced VA does about each. */
 static const struct { const char *dimension, *step; } digest_steps[] = {
@@ -620,7 +629,7 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
                       GDateTime *now, GError **error)
 {
   DigestOptions defaults;
-  digest_options_init(&defaults);
+  digest_options_from_config(&defaults, config);
   if (!options)
     options = &defaults;
   g_autoptr(GTimeZone) zone = digest_zone(config ? config->timezone : NULL);

@@ -43,6 +43,8 @@ typedef struct {
   const char *rules_error;   /* borrowed: the daemon's last failed reload, NULL = none */
 } DigestOptions;
 void digest_options_init(DigestOptions *options);
+/* The defaults, then what `config` ([digest] send_empty, alert_threshold) says. */
+void digest_options_from_config(DigestOptions *options, const KeelConfig *config);
 
 #define DIGEST_MAX_WEEKS 12
 

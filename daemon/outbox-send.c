@@ -135,7 +135,7 @@ static gboolean outbox_draft(OutboxRun *run, const KeelAccount *account, StoreOu
 static void outbox_copy_to_sent(OutboxRun *run, const KeelAccount *account,
                                 const StoreOutboxRow *row)
 {
-  if (run->settings && run->settings->server_files_sent)
+  if ((run->settings && run->settings->server_files_sent) || account->server_files_sent)
     return;
   g_autoptr(GError) local = NULL;
   g_autoptr(ImapWriter) writer = outbox_writer(account, &local);

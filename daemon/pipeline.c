@@ -97,7 +97,7 @@ static gboolean pipeline_alert(Pipeline *pipeline, gint64 row_id, GDateTime *now
                                GError **error)
 {
   DigestOptions options;
-  digest_options_init(&options);
+  digest_options_from_config(&options, pipeline->config);
   options.rules = pipeline->rules;
   return digest_alert_for_message(pipeline->store, pipeline->config, &options, row_id, now,
                                   NULL, error);
