@@ -14,6 +14,7 @@
 typedef enum {
   SIGNAL_CAPS_RATIO,            /* capitals / letters in words of 3+ letters, isolated acronyms left out */
   SIGNAL_CAPS_WORDS,            /* words of 3+ letters written all in capitals (isolated acronyms left out) */
+  SIGNAL_CAPS_RUN,              /* longest run of consecutive words (2+ letters) in capitals */
   SIGNAL_EXCLAMATION_RUN,       /* longest run of '!' (and '！') */
   SIGNAL_QUESTION_RUN,          /* longest run of '?' (mixed "?!" runs count for both) */
   SIGNAL_WORDS,                 /* words in the new text */
