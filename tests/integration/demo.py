@@ -40,7 +40,7 @@ def demo_config(path, server, run, section):
             current = stripped.strip("[]")
         key = stripped.split("=")[0].strip() if "=" in stripped else None
         if current == "keel" and key == "database":
-            line = "database = %s\n" % run.database
+            line = "database = %s\nrules = %s\n" % (run.database, os.path.join(ROOT, "rules"))
         elif current == section and key == "imap":
             line = "imap = %s\nca_file = %s\n" % (server.url(), server.cert)
         out.append(line)
