@@ -10,7 +10,6 @@
 #include "daemon/outbox.h"
 #include "daemon/store-cli.h"
 #include "daemon/trail.h"
-#include "daemon/verdict.h"
 
 typedef struct {
   const char *client;   /* --client, borrowed */
@@ -89,8 +88,7 @@ static GPtrArray *confirm_extract(const KeelConfig *config, const KeelClient *cl
                                   const char *note, GDateTime *now)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *rules_dir = verdict_rules_dir(NULL, config);
-  g_autoptr(InstructionRules) rules = trail_load_instruction_rules(rules_dir, &error);
+  g_autoptr(InstructionRules) rules = trail_load_instruction_rules(config->rules, &error);
   if (!rules) {
     fprintf(stderr, "keel confirm: %s\n", error->message);
     return NULL;

@@ -1,7 +1,8 @@
-/* daemon/store-cli.c: the config and database set-up shared by `keel import`
- * and `keel threads`. See store-cli.h. Must not hold command logic. */
+/* daemon/store-cli.c: the config and database set-up shared by the offline
+ * commands (import, threads, score, trail, digest...). See store-cli.h. Must not hold command logic. */
 #include <stdio.h>
 #include "daemon/store-cli.h"
+#include "daemon/verdict.h"
 
 int store_cli_load_config(const KeelGlobals *globals, KeelConfig **config)
 {
@@ -17,6 +18,7 @@ int store_cli_load_config(const KeelGlobals *globals, KeelConfig **config)
     fprintf(stderr, "%s\n", error->message);
     return EX_CONFIG;
   }
+  verdict_resolve_rules_dir(*config, NULL); /* rules and templates from one place */
   return EX_OK;
 }
 
