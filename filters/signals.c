@@ -115,10 +115,12 @@ static void signals_count_word(SignalCaps *caps, const SignalWord *before,
                                const SignalWord *word, const SignalWord *after)
 {
   caps->words++;
-  if (word->letters >= 2 && word->upper == word->letters)
-    caps->longest_run = MAX(caps->longest_run, ++caps->run);
-  else if (word->letters >= 2)
+  if (word->letters >= 2 && word->upper == word->letters) {
+    caps->run++;
+    caps->longest_run = MAX(caps->longest_run, caps->run);
+  } else if (word->letters >= 2) {
     caps->run = 0;
+  }
   if (word->letters < 3 || word_is_acronym(before, word, after))
     return;
   caps->letters += word->letters;

@@ -135,6 +135,20 @@ static void test_caps_ratio(void)
   g_assert_cmpuint(words, ==, 1);
 }
 
+static void test_compute(void)
+{
+  g_autoptr(KeelMessage) message = parse_text("Subject: x\r\n",
+                                              "YOU HAD ONE JOB AND IT IS STILL NOT DONE. Call me!!!\r\n");
+  double out[SIGNAL_COUNT];
+  signals_compute(message, NULL, out);
+  g_assert_cmpfloat(out[SIGNAL_CAPS_RUN], ==, 10);
+  g_assert_cmpfloat(out[SIGNAL_WORDS], ==, 12);
+  g_assert_cmpfloat(out[SIGNAL_EXCLAMATION_RUN], ==, 3);
+  g_assert_cmpfloat(out[SIGNAL_QUESTION_RUN], ==, 0);
+  g_assert_true(isnan(out[SIGNAL_OUTSIDE_BUSINESS_HOURS])); /* no business hours given */
+  g_assert_true(isnan(out[SIGNAL_CHASERS_SINCE_REPLY]));    /* no history given */
+}
+
 static void test_runs(void)
 {
   g_assert_cmpuint(signals_longest_run("still nothing?? really???", '?'), ==, 3);
@@ -585,6 +599,7 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/compile/errors-across-files", test_errors_across_files);
   g_test_add_func("/rules/signals/caps-ratio", test_caps_ratio);
   g_test_add_func("/rules/signals/runs", test_runs);
+  g_test_add_func("/rules/signals/compute", test_compute);
   g_test_add_func("/rules/signals/outside-hours", test_outside_hours);
   g_test_add_func("/rules/signals/deadline-days", test_deadline_days);
   g_test_add_func("/rules/signals/history", test_history);
