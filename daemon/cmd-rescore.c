@@ -2,11 +2,10 @@
  * re-runs the current rules over stored messages, after the VA edited them.
  *
  * For every stored message (oldest first, from --since on): parse the raw
- * bytes kept in the store, fill the history signals from its thread
- * (store_thread_entries + score_context_add_history), score it, and replace
- * its verdict (store_save_verdict). Mail the VA sent is not scored. Then each
- * touched thread's risk is recomputed (score_thread_risk as of --now or the
- * clock) and stored. All of it is one transaction: a failure changes nothing.
+ * bytes kept in the store, then score it with the history of its thread and
+ * replace its verdict (verdict_score_and_save, shared with ingest). Mail the
+ * VA sent is not scored. Then each touched thread's risk is recomputed as of
+ * --now or the clock (verdict_update_thread_risk) and stored. All of it is one transaction: a failure changes nothing.
  * Prints the counts. Never fetches or sends mail.
  */
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include "daemon/config.h"
 #include "daemon/store.h"
 #include "daemon/store-cli.h"
+#include "daemon/verdict.h"
 #include "filters/score.h"
 
 typedef struct {
@@ -26,46 +26,13 @@ typedef struct {
   guint scored, risky, outgoing, unparsable;
 } Rescore;
 
-/* The thread's messages as ScoreThreadEntry (dates borrowed from `entries`). */
-static GArray *rescore_thread_array(GPtrArray *entries)
+static void rescore_count(Rescore *r, const StoreMessageRow *row, const ScoreResult *result)
 {
-  GArray *array = g_array_sized_new(FALSE, TRUE, sizeof(ScoreThreadEntry), entries->len);
-  for (guint i = 0; i < entries->len; i++) {
-    const StoreThreadEntry *entry = g_ptr_array_index(entries, i);
-    ScoreThreadEntry item = { entry->date, entry->direction == STORE_DIRECTION_OUT, entry->risk };
-    g_array_append_val(array, item);
-  }
-  return array;
-}
-
-/* The hits as the store wants them (fields borrowed from `result`). */
-static GPtrArray *rescore_store_hits(const ScoreResult *result)
-{
-  GPtrArray *hits = g_ptr_array_new_with_free_func(g_free);
-  for (guint i = 0; i < result->hits->len; i++) {
-    const ScoreHit *hit = g_ptr_array_index(result->hits, i);
-    StoreHit *out = g_new0(StoreHit, 1);
-    *out = (StoreHit){ hit->rule, hit->dimension, hit->points, hit->match, hit->start, hit->end,
-                       hit->where };
-    g_ptr_array_add(hits, out);
-  }
-  return hits;
-}
-
-static gboolean rescore_save(Rescore *r, const StoreMessageRow *row, const ScoreResult *result,
-                             GError **error)
-{
-  g_autoptr(GPtrArray) hits = rescore_store_hits(result);
-  g_autofree char *flags = score_result_flags_csv(result);
-  if (!store_save_verdict(r->store, row->row_id, result->scores, hits, result->risk,
-                          result->risky, result->urgency, result->payment, flags, error))
-    return FALSE;
   r->scored++;
   r->risky += result->risky;
   gint64 *thread = g_new(gint64, 1);
   *thread = row->thread_id;
   g_hash_table_add(r->threads, thread);
-  return TRUE;
 }
 
 static gboolean rescore_message(const StoreMessageRow *row, gpointer data, GError **error)
@@ -82,15 +49,12 @@ static gboolean rescore_message(const StoreMessageRow *row, gpointer data, GErro
     r->unparsable++;
     return TRUE;
   }
-  g_autoptr(GPtrArray) entries = store_thread_entries(r->store, row->thread_id, error);
-  if (!entries)
+  g_autoptr(ScoreResult) result = verdict_score_and_save(r->store, r->rules, &r->base, message,
+                                                         row->row_id, row->thread_id, error);
+  if (!result)
     return FALSE;
-  g_autoptr(GArray) thread = rescore_thread_array(entries);
-  ScoreContext context = r->base;
-  score_context_add_history(&context, (const ScoreThreadEntry *)(void *)thread->data,
-                            thread->len, message->date);
-  g_autoptr(ScoreResult) result = score_message(r->rules, message, &context, error);
-  return result && rescore_save(r, row, result, error);
+  rescore_count(r, row, result);
+  return TRUE;
 }
 
 /* Recomputes and stores the risk of every touched thread as of `now`. */
@@ -99,27 +63,10 @@ static gboolean rescore_threads(Rescore *r, GDateTime *now, GError **error)
   GHashTableIter iter;
   gpointer key;
   g_hash_table_iter_init(&iter, r->threads);
-  while (g_hash_table_iter_next(&iter, &key, NULL)) {
-    gint64 thread_id = *(gint64 *)key;
-    g_autoptr(GPtrArray) entries = store_thread_entries(r->store, thread_id, error);
-    if (!entries)
+  while (g_hash_table_iter_next(&iter, &key, NULL))
+    if (!verdict_update_thread_risk(r->store, r->rules, *(gint64 *)key, now, NULL, error))
       return FALSE;
-    g_autoptr(GArray) thread = rescore_thread_array(entries);
-    double risk = score_thread_risk((const ScoreThreadEntry *)(void *)thread->data, thread->len,
-                                    now, r->rules->thread_halflife_hours);
-    if (!store_set_thread_risk(r->store, thread_id, risk, error))
-      return FALSE;
-  }
   return TRUE;
-}
-
-static char *rescore_rules_dir(const char *option, const KeelConfig *config)
-{
-  if (option)
-    return g_strdup(option);
-  if (config && config->rules && g_file_test(config->rules, G_FILE_TEST_IS_DIR))
-    return g_strdup(config->rules);
-  return g_strdup(g_file_test("rules", G_FILE_TEST_IS_DIR) ? "rules" : "/etc/keel/rules");
 }
 
 /* "2026-03-01" or an ISO 8601 time; NULL when it does not parse. */
@@ -129,20 +76,6 @@ static GDateTime *rescore_parse_since(const char *text)
   g_autofree char *full = strlen(text) == 10 ? g_strconcat(text, "T00:00:00", NULL)
                                              : g_strdup(text);
   return g_date_time_new_from_iso8601(full, utc);
-}
-
-static void rescore_base_context(Rescore *r, const KeelConfig *config, GTimeZone *tz)
-{
-  score_context_init(&r->base);
-  r->base.tz = tz;
-  if (!config)
-    return;
-  r->base.timezone = config->timezone;
-  r->base.has_business_hours = TRUE;
-  r->base.business_days = config->business_hours.days;
-  r->base.business_start_min = config->business_hours.start_min;
-  r->base.business_end_min = config->business_hours.end_min;
-  r->max_size = config->max_message_size;
 }
 
 /* Scores everything in one transaction. Returns a sysexits code. */
@@ -189,7 +122,7 @@ static int rescore_run(const KeelGlobals *globals, const RescoreOptions *options
   int rc = store_cli_load_config(globals, &config);
   if (rc != EX_OK)
     return rc;
-  g_autofree char *dir = rescore_rules_dir(options->rules_dir, config);
+  g_autofree char *dir = verdict_rules_dir(options->rules_dir, config);
   g_autoptr(GError) error = NULL;
   g_autoptr(RuleSet) rules = rules_load_dir(dir, &error);
   if (!rules) {
@@ -202,7 +135,8 @@ static int rescore_run(const KeelGlobals *globals, const RescoreOptions *options
   g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(config ? config->timezone : "Europe/London");
   g_autoptr(GHashTable) threads = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
   Rescore r = { .store = store, .rules = rules, .threads = threads };
-  rescore_base_context(&r, config, tz);
+  verdict_context_init(&r.base, config, tz);
+  r.max_size = config ? config->max_message_size : 0;
   return rescore_all(&r, since, now);
 }
 
