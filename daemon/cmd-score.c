@@ -20,6 +20,7 @@
 #include "daemon/commands.h"
 #include "daemon/config.h"
 #include "daemon/store-cli.h"
+#include "daemon/verdict.h"
 #include "filters/score.h"
 
 typedef struct {
@@ -37,34 +38,13 @@ typedef struct {
   ScoreContext context;
 } ScoreRun;
 
-/* --rules, else the config's existing rules dir, else ./rules, else /etc/keel/rules. */
-static char *score_rules_dir(const char *option, const KeelConfig *config)
-{
-  if (option)
-    return g_strdup(option);
-  if (config && config->rules && g_file_test(config->rules, G_FILE_TEST_IS_DIR))
-    return g_strdup(config->rules);
-  if (g_file_test("rules", G_FILE_TEST_IS_DIR))
-    return g_strdup("rules");
-  return g_strdup("/etc/keel/rules");
-}
-
+/* The zone and business hours of the config (Europe/London and unknown hours
+ * without one); no history: `keel score` has no store. */
 static void score_fill_context(ScoreRun *run)
 {
-  score_context_init(&run->context);
+  run->tz = g_time_zone_new_identifier(run->config ? run->config->timezone : "Europe/London");
+  verdict_context_init(&run->context, run->config, run->tz);
   run->context.now = run->now;
-  if (!run->config) {
-    run->tz = g_time_zone_new_identifier("Europe/London");
-    run->context.tz = run->tz;
-    return;
-  }
-  run->context.timezone = run->config->timezone;
-  run->tz = g_time_zone_new_identifier(run->config->timezone);
-  run->context.tz = run->tz;
-  run->context.has_business_hours = TRUE;
-  run->context.business_days = run->config->business_hours.days;
-  run->context.business_start_min = run->config->business_hours.start_min;
-  run->context.business_end_min = run->config->business_hours.end_min;
 }
 
 /* Reads and parses `path`. Returns 0, EX_NOINPUT or EX_DATAERR. */
@@ -216,7 +196,7 @@ static int score_run_setup(ScoreRun *run, const ScoreOptions *options, KeelGloba
   score_fill_context(run);
   if (options->parse_only)
     return 0;
-  g_autofree char *dir = score_rules_dir(options->rules_dir, run->config);
+  g_autofree char *dir = verdict_rules_dir(options->rules_dir, run->config);
   g_autoptr(GError) error = NULL;
   run->rules = rules_load_dir(dir, &error);
   if (!run->rules) {
