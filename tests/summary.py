@@ -26,7 +26,7 @@ for path in logs:
             continue
         seen_any = True
         rec = json.loads(line)
-        ok, bad = count_tap(rec.get('stdo', '') or '')
+        ok, bad = count_tap(rec.get('stdout') or rec.get('stdo') or '')
         result = rec.get('result')
         if ok + bad == 0:
             if result in ('OK', 'EXPECTEDFAIL'):
