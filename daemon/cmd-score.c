@@ -19,6 +19,8 @@
 #include <string.h>
 #include "daemon/commands.h"
 #include "daemon/config.h"
+#include "daemon/trail.h"
+#include "filters/confirm.h"
 #include "daemon/store-cli.h"
 #include "daemon/verdict.h"
 #include "filters/score.h"
@@ -30,8 +32,19 @@ typedef struct {
   char *rules_dir;
 } ScoreOptions;
 
+/* A thread as `keel score` sees it: the files given so far that refer to each
+ * other (In-Reply-To/References). Without a store, this is all the history
+ * the auto_reply decision gets. */
+typedef struct {
+  GArray *entries;         /* owned, of ScoreThreadEntry (dates owned: unref on free) */
+  GPtrArray *confirmed;    /* owned, of GDateTime*: confirmations planned in it */
+} ScoreThread;
+
 typedef struct {
   RuleSet *rules;          /* owned */
+  InstructionRules *instruction_rules; /* owned, NULL: no instructions extracted */
+  GHashTable *threads;     /* owned: Message-ID -> ScoreThread* (shared, owned by `thread_list`) */
+  GPtrArray *thread_list;  /* owned, of ScoreThread* */
   KeelConfig *config;      /* owned, may be NULL */
   GDateTime *now;          /* owned, NULL = each message's own Date */
   GTimeZone *tz;           /* owned, the config's zone (NULL: Europe/London) */
@@ -59,8 +72,93 @@ static int score_load_message(const char *path, gsize max_size, KeelMessage **me
   return *message ? 0 : EX_DATAERR;
 }
 
+static void score_thread_free(gpointer data)
+{
+  ScoreThread *thread = data;
+  for (guint i = 0; i < thread->entries->len; i++)
+    g_date_time_unref(g_array_index(thread->entries, ScoreThreadEntry, i).date);
+  g_array_unref(thread->entries);
+  g_ptr_array_unref(thread->confirmed);
+  g_free(thread);
+}
+
+/* The thread of `message` among the files scored so far (a new one when it
+ * refers to none of them); the message is registered in it. Borrowed. */
+static ScoreThread *score_thread_of(ScoreRun *run, const KeelMessage *message)
+{
+  ScoreThread *thread = message->in_reply_to
+    ? g_hash_table_lookup(run->threads, message->in_reply_to) : NULL;
+  for (guint i = 0; !thread && i < message->references->len; i++)
+    thread = g_hash_table_lookup(run->threads, message->references->pdata[i]);
+  if (!thread) {
+    thread = g_new0(ScoreThread, 1);
+    thread->entries = g_array_new(FALSE, TRUE, sizeof(ScoreThreadEntry));
+    thread->confirmed = g_ptr_array_new_with_free_func((GDestroyNotify)g_date_time_unref);
+    g_ptr_array_add(run->thread_list, thread);
+  }
+  g_hash_table_replace(run->threads, g_strdup(message->message_id), thread);
+  return thread;
+}
+
+static gboolean score_flagged(const ScoreResult *result, const char *dimension)
+{
+  for (guint i = 0; i < result->flags->len; i++)
+    if (g_strcmp0(result->flags->pdata[i], dimension) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* What ingest would decide for this message (filters/confirm): the thread's
+ * risk comes from the earlier files of the same run. */
+static ConfirmDecision score_auto_reply(ScoreRun *run, const KeelMessage *message,
+                                        const ScoreResult *result, guint instructions)
+{
+  ScoreThread *thread = score_thread_of(run, message);
+  ScoreThreadEntry entry = { g_date_time_ref(message->date), FALSE, result->risk };
+  g_array_append_val(thread->entries, entry);
+  double thread_risk = score_thread_risk((const ScoreThreadEntry *)(void *)thread->entries->data,
+                                         thread->entries->len, message->date,
+                                         run->rules->thread_halflife_hours);
+  guint recent = 0;
+  g_autoptr(GDateTime) since = g_date_time_add_hours(message->date, -CONFIRM_WINDOW_HOURS);
+  for (guint i = 0; i < thread->confirmed->len; i++)
+    recent += g_date_time_compare(thread->confirmed->pdata[i], since) >= 0;
+  const KeelClient *client = message->from
+    ? config_client_for_address(run->config, message->from->address) : NULL;
+  ConfirmFacts facts = {
+    .known_client = client != NULL, .automated = message->automated,
+    .message_risky = result->risky || score_flagged(result, "vague"),
+    .thread_risky = thread_risk >= 1.0, .instructions = instructions,
+    .recent_confirmations = recent, .first_sync = FALSE,
+  };
+  ConfirmDecision decision = confirm_decide(&facts);
+  if (decision.action == CONFIRM_SEND)
+    g_ptr_array_add(thread->confirmed, g_date_time_ref(message->date));
+  return decision;
+}
+
+/* The instructions of the message's new text, in its sender's calendar. */
+static GPtrArray *score_instructions(ScoreRun *run, const KeelMessage *message)
+{
+  if (!run->instruction_rules)
+    return g_ptr_array_new_with_free_func((GDestroyNotify)instruction_free);
+  const KeelClient *client = message->from && run->config
+    ? config_client_for_address(run->config, message->from->address) : NULL;
+  InstructionContext ctx;
+  g_autoptr(GTimeZone) zone = NULL;
+  if (run->config) {
+    trail_instruction_context(run->config, client, &ctx, &zone);
+  } else {
+    instruction_context_init(&ctx);
+    ctx.dates.timezone = run->tz;
+  }
+  ctx.automated = message->automated;
+  return instructions_extract(run->instruction_rules, message->new_text, message->date, &ctx);
+}
+
 static void score_print_json(const char *path, const KeelMessage *message,
-                             const ScoreResult *result)
+                             const ScoreResult *result, const GPtrArray *instructions,
+                             ConfirmDecision decision)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_object(builder);
@@ -69,6 +167,11 @@ static void score_print_json(const char *path, const KeelMessage *message,
   json_builder_set_member_name(builder, "message_id");
   json_builder_add_string_value(builder, message->message_id);
   score_result_to_json(result, builder);
+  instructions_to_json(instructions, builder);
+  json_builder_set_member_name(builder, "auto_reply");
+  json_builder_add_string_value(builder, decision.action == CONFIRM_SEND ? "confirm" : "none");
+  json_builder_set_member_name(builder, "auto_reply_reason");
+  json_builder_add_string_value(builder, decision.reason);
   json_builder_end_object(builder);
   g_autoptr(JsonNode) root = json_builder_get_root(builder);
   g_autofree char *text = json_to_string(root, FALSE);
@@ -149,6 +252,17 @@ static void score_print_explain(const char *path, const KeelMessage *message,
   printf("\n");
 }
 
+static void score_print_instructions(const GPtrArray *instructions, ConfirmDecision decision)
+{
+  for (guint i = 0; i < instructions->len; i++) {
+    const Instruction *instruction = instructions->pdata[i];
+    printf("  instruction: %s (deadline: %s)\n", instruction->text,
+           instruction->deadline_iso ? instruction->deadline_iso : "none");
+  }
+  printf("  auto-reply: %s (%s)\n", decision.action == CONFIRM_SEND ? "confirm" : "none",
+         decision.reason);
+}
+
 /* Scores one file and prints it. Returns 0, EX_NOINPUT or EX_DATAERR. */
 static int score_file(ScoreRun *run, const ScoreOptions *options, const char *path)
 {
@@ -168,18 +282,25 @@ static int score_file(ScoreRun *run, const ScoreOptions *options, const char *pa
     fprintf(stderr, "keel score: %s: %s\n", path, error->message);
     return EX_SOFTWARE;
   }
-  if (options->json)
-    score_print_json(path, message, result);
-  else if (options->explain)
+  g_autoptr(GPtrArray) instructions = score_instructions(run, message);
+  ConfirmDecision decision = score_auto_reply(run, message, result, instructions->len);
+  if (options->json) {
+    score_print_json(path, message, result, instructions, decision);
+  } else if (options->explain) {
     score_print_explain(path, message, result);
-  else
+    score_print_instructions(instructions, decision);
+  } else {
     score_print_summary(path, result);
+  }
   return 0;
 }
 
 static void score_run_clear(ScoreRun *run)
 {
   g_clear_pointer(&run->rules, rules_free);
+  g_clear_pointer(&run->instruction_rules, instruction_rules_free);
+  g_clear_pointer(&run->threads, g_hash_table_unref);
+  g_clear_pointer(&run->thread_list, g_ptr_array_unref);
   g_clear_pointer(&run->config, config_free);
   g_clear_pointer(&run->now, g_date_time_unref);
   g_clear_pointer(&run->tz, g_time_zone_unref);
@@ -198,11 +319,12 @@ static int score_run_setup(ScoreRun *run, const ScoreOptions *options, KeelGloba
     return 0;
   g_autofree char *dir = verdict_rules_dir(options->rules_dir, run->config);
   g_autoptr(GError) error = NULL;
-  run->rules = rules_load_dir(dir, &error);
-  if (!run->rules) {
+  if (!verdict_load_rules(dir, &run->rules, &run->instruction_rules, &error)) {
     fprintf(stderr, "keel score: rules in %s refused:\n%s\n", dir, error->message);
     return EX_DATAERR;
   }
+  run->threads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  run->thread_list = g_ptr_array_new_with_free_func(score_thread_free);
   return 0;
 }
 
