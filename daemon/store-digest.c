@@ -166,28 +166,16 @@ GPtrArray *store_digest_message_hits(Store *store, gint64 row_id, GError **error
 GPtrArray *store_digest_open_instructions(Store *store, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
-    "SELECT id, message_row, message_id, client_id, thread_id, text, deadline, urgency,"
-    " status, created FROM instructions WHERE status = 'open' AND deadline IS NOT NULL"
+    "SELECT " STORE_INSTRUCTION_COLUMNS " FROM instructions"
+    " WHERE status = 'open' AND deadline IS NOT NULL"
     " ORDER BY deadline, id", error);
   if (!stmt)
     return NULL;
   g_autoptr(GPtrArray) rows =
     g_ptr_array_new_with_free_func((GDestroyNotify)store_instruction_row_free);
   int rc;
-  while ((rc = store_step(store, stmt, "listing open instructions", error)) == SQLITE_ROW) {
-    StoreInstructionRow *row = g_new0(StoreInstructionRow, 1);
-    row->id = sqlite3_column_int64(stmt, 0);
-    row->message_row = sqlite3_column_int64(stmt, 1);
-    row->message_id = store_column_text(stmt, 2);
-    row->client_id = store_column_text(stmt, 3);
-    row->thread_id = sqlite3_column_int64(stmt, 4);
-    row->text = store_column_text(stmt, 5);
-    row->deadline = store_column_text(stmt, 6);
-    row->urgency = sqlite3_column_int(stmt, 7);
-    row->status = store_column_text(stmt, 8);
-    row->created = store_column_time(stmt, 9);
-    g_ptr_array_add(rows, row);
-  }
+  while ((rc = store_step(store, stmt, "listing open instructions", error)) == SQLITE_ROW)
+    g_ptr_array_add(rows, store_instruction_read(stmt));
   return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
 }
 

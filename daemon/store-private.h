@@ -42,3 +42,9 @@ void store_bind_time(sqlite3_stmt *stmt, int index, GDateTime *time);
 GDateTime *store_column_time(sqlite3_stmt *stmt, int column);
 /* A text column as a new string, NULL for SQL NULL. */
 char *store_column_text(sqlite3_stmt *stmt, int column);
+
+/* The columns store_instruction_read() expects, in its order. */
+#define STORE_INSTRUCTION_COLUMNS \
+  "id, message_row, message_id, client_id, thread_id, text, deadline, urgency, status, created"
+/* One instructions row of a statement that selected STORE_INSTRUCTION_COLUMNS. */
+StoreInstructionRow *store_instruction_read(sqlite3_stmt *stmt);

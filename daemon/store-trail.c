@@ -141,16 +141,8 @@ gint64 store_instruction_add(Store *store, const StoreInstructionRow *row, GErro
   return sqlite3_last_insert_rowid(store->db);
 }
 
-StoreInstructionRow *store_instruction_get(Store *store, gint64 id, GError **error)
+StoreInstructionRow *store_instruction_read(sqlite3_stmt *stmt)
 {
-  g_autoptr(StoreStmt) stmt = store_prepare(store,
-    "SELECT id, message_row, message_id, client_id, thread_id, text, deadline, urgency,"
-    " status, created FROM instructions WHERE id = ?1", error);
-  if (!stmt)
-    return NULL;
-  sqlite3_bind_int64(stmt, 1, id);
-  if (store_step(store, stmt, "reading an instruction", error) != SQLITE_ROW)
-    return NULL;
   StoreInstructionRow *row = g_new0(StoreInstructionRow, 1);
   row->id = sqlite3_column_int64(stmt, 0);
   row->message_row = sqlite3_column_int64(stmt, 1);
@@ -163,6 +155,18 @@ StoreInstructionRow *store_instruction_get(Store *store, gint64 id, GError **err
   row->status = store_column_text(stmt, 8);
   row->created = store_column_time(stmt, 9);
   return row;
+}
+
+StoreInstructionRow *store_instruction_get(Store *store, gint64 id, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT " STORE_INSTRUCTION_COLUMNS " FROM instructions WHERE id = ?1", error);
+  if (!stmt)
+    return NULL;
+  sqlite3_bind_int64(stmt, 1, id);
+  if (store_step(store, stmt, "reading an instruction", error) != SQLITE_ROW)
+    return NULL;
+  return store_instruction_read(stmt);
 }
 
 gboolean store_instruction_set_status(Store *store, gint64 id, const char *status,
