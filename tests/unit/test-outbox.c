@@ -331,6 +331,30 @@ static void test_build_headers(void)
   g_assert_nonnull(strstr(body, "café at 5pm — thanks"));
 }
 
+/* Two keels confirming to each other: what one sends, the other reads as
+ * automated mail (Auto-Submitted), and automated mail is never answered, so
+ * the loop cannot start. */
+static void test_no_reply_loop(void)
+{
+  g_autoptr(GDateTime) date = g_date_time_new_utc(2026, 3, 6, 10, 0, 0);
+  ReplySpec spec = { .from_address = "jo@va.example", .to_address = "sam@other-va.example",
+                     .subject = "Re: Viewings", .in_reply_to = "m1@other-va.example",
+                     .body = "Just confirming: 1) book the viewings", .date = date,
+                     .auto_submitted = "auto-replied" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) raw = replies_build(&spec, "c1@va.example", &error);
+  g_assert_no_error(error);
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data(raw, &len);
+  g_autoptr(KeelMessage) seen = message_parse(data, len, date, 0, &error);
+  g_assert_no_error(error);
+  g_assert_true(seen->automated);
+  g_assert_nonnull(strstr(seen->automated_reason, "Auto-Submitted"));
+  ConfirmFacts facts = { .known_client = TRUE, .automated = seen->automated,
+                         .instructions = 1 };
+  g_assert_cmpint(confirm_decide(&facts).action, ==, CONFIRM_NONE);
+}
+
 static void test_header_injection(void)
 {
   g_autoptr(GDateTime) date = g_date_time_new_utc(2026, 3, 2, 10, 0, 0);
@@ -545,6 +569,7 @@ int main(int argc, char **argv)
   g_test_add_func("/outbox/replies/render", test_render);
   g_test_add_func("/outbox/replies/headers", test_build_headers);
   g_test_add_func("/outbox/replies/header-injection", test_header_injection);
+  g_test_add_func("/outbox/replies/no-reply-loop", test_no_reply_loop);
   g_test_add_func("/outbox/confirm/decide", test_confirm_decide);
   g_test_add("/outbox/plan/after-ingest", PlanFixture, NULL, plan_setup, test_plan_after_ingest,
              plan_teardown);
