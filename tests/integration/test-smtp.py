@@ -9,7 +9,11 @@ SMTP's 250 and the mark (KEEL_TEST_CRASH_AFTER_SEND=1), then a restart that
 finds the message in Sent by Message-ID (exactly one delivered); a CR/LF
 subject over smtps:// (no injected header in the delivered .eml); a server
 that stalls after DATA (a timeout: temporary, retried later); a server
-without STARTTLS (nothing sent, allow_plaintext is off); `keel
+without STARTTLS (nothing sent, allow_plaintext is off); client mail
+APPENDed to Dovecot, then `keel daemon --once`: one confirmation delivered
+with Re:, In-Reply-To, References and Auto-Submitted (history from the first
+sync never answered); angry, out-of-office and bulk mail: no reply to the
+client (the angry one alerts the VA); `keel
 trail verify` after a row was edited with sqlite3 (the event is named).
 
 TAP output; run with /usr/bin/python3 (Debian's aiosmtpd). Needs root,
@@ -304,6 +308,64 @@ def test_trail_verify_names_the_tampered_event(s):
     assert "event 2 " in proc.stderr and "edited" in proc.stderr, proc.stderr
 
 
+def client_mail(msgid, subject, body, sender="Sam Client <sam@acme.example>", extra=""):
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return ("From: %s\r\nTo: Bob <%s>\r\nSubject: %s\r\nDate: %s\r\n"
+            "Message-ID: <%s>\r\n%sMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n"
+            % (sender, USER, subject, date, msgid, extra, body)).encode()
+
+
+@with_setup("auto")
+def test_client_mail_in_confirmation_out_with_threading(s):
+    old = client_mail("old-1@acme.example", "Old news", "Please send the 2019 accounts.")
+    s.dovecot.seed("bob", "INBOX", [old])
+    s.keel_ok("daemon", "--once")  # first sync: history, never answered
+    assert s.sink.delivered() == [], "history was answered"
+    s.dovecot.append("bob", "INBOX", client_mail(
+        "new-1@acme.example", "Room booking",
+        "Hi Bob,\r\n\r\nCould you book the meeting room for Monday at 10am, please?\r\n"
+        "\r\nThanks\r\nSam"))
+    s.keel_ok("daemon", "--once")  # stores, plans the confirmation, runs the outbox
+    delivered = s.sink.delivered()
+    assert len(delivered) == 1, [m["Subject"] for m, _, _ in delivered]
+    msg, info, _ = delivered[0]
+    assert info["rcpt_tos"] == ["sam@acme.example"], info
+    assert msg["Subject"] == "Re: Room booking", msg["Subject"]
+    assert msg["In-Reply-To"] == "<new-1@acme.example>", msg["In-Reply-To"]
+    assert "<new-1@acme.example>" in msg["References"], msg["References"]
+    assert msg["Auto-Submitted"] == "auto-replied", msg["Auto-Submitted"]
+    assert "meeting room" in msg.get_content(), msg.get_content()
+    s.keel_ok("daemon", "--once")  # nothing new: nothing more sent
+    assert len(s.sink.delivered()) == 1
+
+
+@with_setup("auto")
+def test_angry_automated_and_bulk_mail_get_no_reply(s):
+    """Only the VA hears of these (the angry one raises an alert to her)."""
+    s.keel_ok("daemon", "--once")  # first sync of the empty folder
+    angry = client_mail("angry-1@acme.example", "Invoice",
+                        "This is UNACCEPTABLE. I am not paying this invoice and my solicitor "
+                        "will be in touch. Send me the timesheets by Friday.")
+    away = client_mail("ooo-1@acme.example", "Automatic reply: Invoice",
+                       "I am out of the office until Monday. Please send urgent items to Ann.",
+                       extra="Auto-Submitted: auto-replied\r\n")
+    bulk = client_mail("news-1@acme.example", "URGENT: last chance",
+                       "Book now! Please reply to reserve your seat by Friday.",
+                       sender="Acme News <news@acme.example>",
+                       extra="Precedence: bulk\r\nList-Id: <news.acme.example>\r\n")
+    for raw in (angry, away, bulk):
+        s.dovecot.append("bob", "INBOX", raw)
+    s.keel_ok("daemon", "--once")
+    delivered = s.sink.delivered()
+    to_client = [m["Subject"] for m, info, _ in delivered if info["rcpt_tos"] != [USER]]
+    assert to_client == [], to_client
+    # The angry message (a threat) raises one alert, to the VA herself.
+    assert [m["Subject"] for m, _, _ in delivered] == [
+        'keel alert: Sam Client: a very risky message in "Invoice"'], delivered
+    assert [r["kind"] for r in s.outbox()] == ["alert"], s.outbox()
+
+
 if __name__ == "__main__":
     cases = [test_review_mode_makes_a_draft_and_sends_nothing,
              test_451_then_250_delivers_exactly_one,
@@ -312,7 +374,9 @@ if __name__ == "__main__":
              test_no_starttls_means_no_send,
              test_sigkill_between_send_and_mark_still_one_delivery,
              test_crlf_subject_injects_no_header,
-             test_trail_verify_names_the_tampered_event]
+             test_trail_verify_names_the_tampered_event,
+             test_client_mail_in_confirmation_out_with_threading,
+             test_angry_automated_and_bulk_mail_get_no_reply]
     try:
         rc = harness.Tap(cases).run(sys.argv[1:])
     finally:
