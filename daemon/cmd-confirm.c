@@ -18,52 +18,6 @@ typedef struct {
   const char *database; /* --database, borrowed */
 } ConfirmOptions;
 
-static const KeelClient *confirm_find_client(const KeelConfig *config, const char *name)
-{
-  for (guint i = 0; i < config->clients->len; i++) {
-    const KeelClient *client = config->clients->pdata[i];
-    if (g_ascii_strcasecmp(client->id, name) == 0 || g_ascii_strcasecmp(client->name, name) == 0)
-      return client;
-  }
-  return NULL;
-}
-
-/* The client's first full address (not an @domain entry), or NULL. */
-static const char *confirm_address(const KeelClient *client)
-{
-  for (guint i = 0; client->addresses && client->addresses[i]; i++)
-    if (client->addresses[i][0] != '@')
-      return client->addresses[i];
-  return NULL;
-}
-
-/* The note event, the instructions and the queued confirmation (in a transaction). */
-static gint64 confirm_record(Store *store, const KeelConfig *config, const KeelClient *client,
-                             const ConfirmOptions *opt, GPtrArray *instructions,
-                             GDateTime *now, GError **error)
-{
-  TrailEntry note = { .kind = "note", .client_id = client->id, .detail = opt->note, .at = now };
-  TrailSource source = { .client_id = client->id, .from = "phone call (VA's note)", .at = now };
-  if (!trail_append(store, &note, NULL, error))
-    return 0;
-  g_autoptr(GArray) ids = trail_record_instructions(store, &source, instructions, error);
-  g_autofree char *template_text = ids ? outbox_read_template(config, "confirm.txt", FALSE,
-                                                              error) : NULL;
-  g_autofree char *signature = template_text
-    ? outbox_read_template(config, "signature.txt", TRUE, error) : NULL;
-  if (!signature)
-    return 0;
-  g_strchomp(signature);
-  OutboxConfirmation c = {
-    .account = config->accounts->pdata[0], .client_id = client->id,
-    .client_name = client->name, .to_address = confirm_address(client),
-    .subject = opt->subject, .instructions = instructions, .instruction_ids = ids,
-    .template_text = template_text, .template_name = "confirm.txt", .signature = signature,
-    .now = now, .is_reply = FALSE, .timezone = config->timezone,
-  };
-  return outbox_queue_confirmation(store, &c, error);
-}
-
 static int confirm_check(const KeelConfig *config, const KeelClient *client,
                          const ConfirmOptions *opt)
 {
@@ -71,7 +25,7 @@ static int confirm_check(const KeelConfig *config, const KeelClient *client,
     fprintf(stderr, "keel confirm: no client '%s' in %s\n", opt->client, config->path);
     return EX_DATAERR;
   }
-  if (!confirm_address(client)) {
+  if (!config_client_address(client)) {
     fprintf(stderr, "keel confirm: client %s has no full address to write to "
             "(only @domain entries)\n", client->id);
     return EX_DATAERR;
@@ -104,7 +58,7 @@ static void confirm_print(const KeelConfig *config, const KeelClient *client,
 {
   printf("recorded %u instruction(s) for %s; confirmation queued as outbox %" G_GINT64_FORMAT
          " to %s (%s when the sender runs)\n", instructions->len, client->name, id,
-         confirm_address(client),
+         config_client_address(client),
          config->mode == KEEL_MODE_REVIEW ? "a draft in your Drafts folder" : "sent");
   for (guint i = 0; i < instructions->len; i++) {
     const Instruction *instruction = instructions->pdata[i];
@@ -124,7 +78,8 @@ static int confirm_store(const KeelConfig *config, const KeelClient *client,
   g_autoptr(GError) error = NULL;
   gint64 id = 0;
   if (store_begin(store, &error)) {
-    id = confirm_record(store, config, client, opt, instructions, now, &error);
+    id = outbox_confirm_note(store, config, client, opt->note, opt->subject, instructions, now,
+                             &error);
     if (id == 0)
       store_rollback(store);
   }
@@ -145,7 +100,7 @@ static int confirm_run(const KeelGlobals *globals, const ConfirmOptions *opt)
       fprintf(stderr, "keel confirm: needs a config (--config FILE) naming the client\n");
     return rc != EX_OK ? rc : EX_CONFIG;
   }
-  const KeelClient *client = confirm_find_client(config, opt->client);
+  const KeelClient *client = config_client_by_name(config, opt->client);
   if ((rc = confirm_check(config, client, opt)) != EX_OK)
     return rc;
   g_autoptr(GDateTime) now = cli_now(globals);

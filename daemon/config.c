@@ -73,6 +73,7 @@ static const ConfigKey config_keys[] = {
   ACCOUNT_UINT("connect_timeout", "15", 1, 600, connect_timeout),
   ACCOUNT_UINT("read_timeout", "30", 1, 3600, read_timeout),
   ACCOUNT("server_files_sent", TYPE_BOOL, "false", server_files_sent),
+  ACCOUNT("note_address", TYPE_STRING, NULL, note_address),
   CLIENT("name", TYPE_STRING, NULL, name),
   CLIENT("addresses", TYPE_ADDRESSES, NULL, addresses),
   CLIENT("timezone", TYPE_TIMEZONE, NULL, timezone),
@@ -493,6 +494,7 @@ static void config_read_section(ConfigLoader *loader, ConfigSection section, con
 static void account_free(KeelAccount *account)
 {
   g_free(account->name);
+  g_free(account->note_address);
   g_free(account->imap);
   g_free(account->smtp);
   g_free(account->user);
@@ -860,5 +862,48 @@ gboolean config_check_files(const KeelConfig *config, GError **error)
   g_ptr_array_add(problems, NULL);
   g_autofree char *joined = g_strjoinv("\n", (char **)problems->pdata);
   g_set_error_literal(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_SECRET, joined);
+  return FALSE;
+}
+
+const KeelClient *config_client_by_name(const KeelConfig *config, const char *name)
+{
+  for (guint i = 0; config && name && i < config->clients->len; i++) {
+    const KeelClient *client = config->clients->pdata[i];
+    if (g_ascii_strcasecmp(client->id, name) == 0 || g_ascii_strcasecmp(client->name, name) == 0)
+      return client;
+  }
+  return NULL;
+}
+
+const char *config_client_address(const KeelClient *client)
+{
+  for (guint i = 0; client->addresses && client->addresses[i]; i++)
+    if (client->addresses[i][0] != '@')
+      return client->addresses[i];
+  return NULL;
+}
+
+const KeelClient *config_client_named_in(const KeelConfig *config, const char *text)
+{
+  if (!config || !text)
+    return NULL;
+  g_autofree char *folded = g_utf8_casefold(text, -1);
+  for (guint i = 0; i < config->clients->len; i++) {
+    const KeelClient *client = config->clients->pdata[i];
+    g_autofree char *name = g_utf8_casefold(client->name, -1);
+    g_autofree char *id = g_utf8_casefold(client->id, -1);
+    if (strstr(folded, name) || strstr(folded, id))
+      return client;
+  }
+  return NULL;
+}
+
+gboolean config_is_note_address(const KeelConfig *config, const char *address)
+{
+  for (guint i = 0; config && address && i < config->accounts->len; i++) {
+    const KeelAccount *account = config->accounts->pdata[i];
+    if (account->note_address && g_ascii_strcasecmp(account->note_address, address) == 0)
+      return TRUE;
+  }
   return FALSE;
 }

@@ -40,6 +40,7 @@ typedef struct {
   guint connect_timeout;  /* seconds, default 15 */
   guint read_timeout;     /* seconds, default 30 */
   gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself: no APPEND */
+  char *note_address;     /* owned, NULL = none: mail the VA sends here is a phone note */
 } KeelAccount;
 
 typedef struct {
@@ -79,6 +80,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KeelConfig, config_free)
 /* The client whose addresses match `address` (exact address first, then
  * @domain), or NULL. Borrowed from `config`. */
 const KeelClient *config_client_for_address(const KeelConfig *config, const char *address);
+
+/* The client whose id or name is `name` (case-insensitive), or NULL. */
+const KeelClient *config_client_by_name(const KeelConfig *config, const char *name);
+/* The client's first full address (not an @domain entry), or NULL. Borrowed. */
+const char *config_client_address(const KeelClient *client);
+/* The first client whose id or name appears in `text` (case-insensitive), or
+ * NULL (e.g. the subject of a phone note: "Call with Acme Lettings"). */
+const KeelClient *config_client_named_in(const KeelConfig *config, const char *text);
+/* TRUE when `address` is the note_address of one of the accounts. */
+gboolean config_is_note_address(const KeelConfig *config, const char *address);
 
 /* Reads the account's password from password_file (refused when readable by
  * group or others) or password_command. Returns a new string the caller must

@@ -260,6 +260,32 @@ char *outbox_read_template(const KeelConfig *config, const char *name, gboolean 
   return NULL;
 }
 
+gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelClient *client,
+                           const char *note, const char *subject, GPtrArray *instructions,
+                           GDateTime *now, GError **error)
+{
+  TrailEntry event = { .kind = "note", .client_id = client->id, .detail = note, .at = now };
+  TrailSource source = { .client_id = client->id, .from = "phone call (VA's note)", .at = now };
+  if (!trail_append(store, &event, NULL, error))
+    return 0;
+  g_autoptr(GArray) ids = trail_record_instructions(store, &source, instructions, error);
+  g_autofree char *template_text = ids ? outbox_read_template(config, "confirm.txt", FALSE,
+                                                              error) : NULL;
+  g_autofree char *signature = template_text
+    ? outbox_read_template(config, "signature.txt", TRUE, error) : NULL;
+  if (!signature)
+    return 0;
+  g_strchomp(signature);
+  OutboxConfirmation c = {
+    .account = config->accounts->pdata[0], .client_id = client->id,
+    .client_name = client->name, .to_address = config_client_address(client),
+    .subject = subject, .instructions = instructions, .instruction_ids = ids,
+    .template_text = template_text, .template_name = "confirm.txt", .signature = signature,
+    .now = now, .is_reply = FALSE, .timezone = config->timezone,
+  };
+  return outbox_queue_confirmation(store, &c, error);
+}
+
 gint64 outbox_confirm_message(Store *store, const KeelConfig *config, const KeelClient *client,
                               const KeelMessage *message, gint64 thread_id,
                               GPtrArray *instructions, GArray *instruction_ids, GDateTime *now,

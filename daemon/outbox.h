@@ -99,6 +99,16 @@ gint64 outbox_confirm_message(Store *store, const KeelConfig *config, const Keel
                               GPtrArray *instructions, GArray *instruction_ids, GDateTime *now,
                               GError **error);
 
+/* What was agreed on the phone, put in writing: the note as a trail event,
+ * its `instructions` (extracted by the caller) recorded, and a confirmation
+ * queued to the client's first full address with `subject` (NULL: the
+ * template's default). Inside the caller's transaction. Returns the outbox
+ * row, or 0 with `error`. Used by `keel confirm` and by notes the VA emails
+ * to her account's note_address. */
+gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelClient *client,
+                           const char *note, const char *subject, GPtrArray *instructions,
+                           GDateTime *now, GError **error);
+
 /* Reads <rules>/templates/NAME. Returns a new string, or NULL with `error`. */
 char *outbox_read_template(const KeelConfig *config, const char *name, gboolean optional,
                            GError **error);

@@ -12,6 +12,7 @@
 #include "daemon/pipeline.h"
 #include "daemon/digest.h"
 #include "daemon/outbox.h"
+#include "daemon/trail.h"
 #include "daemon/verdict.h"
 
 struct Pipeline {
@@ -91,6 +92,57 @@ static gboolean pipeline_flagged(const ScoreResult *verdict, const char *dimensi
   return FALSE;
 }
 
+/* TRUE for a note the VA wrote to her note_address (a phone call to confirm),
+ * seen in the inbox or in Sent, whichever copy is stored first. */
+static gboolean pipeline_is_note(Pipeline *pipeline, const KeelMessage *message)
+{
+  if (!pipeline->config || !message->from
+      || !config_is_own_address(pipeline->config, message->from->address))
+    return FALSE;
+  GPtrArray *lists[] = { message->to, message->cc };
+  for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
+    for (guint i = 0; lists[l] && i < lists[l]->len; i++)
+      if (config_is_note_address(pipeline->config,
+                                 ((const KeelAddress *)lists[l]->pdata[i])->address))
+        return TRUE;
+  return FALSE;
+}
+
+/* A note: the client named in its subject, its instructions recorded and a
+ * confirmation queued, as `keel confirm` does. Nothing for history or when
+ * no client or no instruction is found (logged: the message is kept). */
+static gboolean pipeline_note(Pipeline *pipeline, const StoreOrigin *origin,
+                              const KeelMessage *message, GDateTime *now, GError **error)
+{
+  const KeelClient *client = config_client_named_in(pipeline->config, message->subject);
+  if (origin->first_sync || !pipeline->instruction_rules)
+    return TRUE;
+  if (!client || !config_client_address(client)) {
+    g_warning("note <%s>: no client with a full address named in its subject; nothing "
+              "recorded (write e.g. \"Call with Acme Lettings\")", message->message_id);
+    return TRUE;
+  }
+  InstructionContext ctx;
+  g_autoptr(GTimeZone) zone = NULL;
+  trail_instruction_context(pipeline->config, client, &ctx, &zone);
+  g_autoptr(GPtrArray) found = instructions_extract(pipeline->instruction_rules,
+                                                    message->new_text, message->date, &ctx);
+  if (found->len == 0) {
+    g_warning("note <%s>: no instruction found; nothing recorded", message->message_id);
+    return TRUE;
+  }
+  g_autoptr(GError) local = NULL;
+  if (outbox_confirm_note(pipeline->store, pipeline->config, client, message->new_text, NULL,
+                          found, now, &local) != 0)
+    return TRUE;
+  if (local->domain == KEEL_STORE_ERROR) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  g_warning("note <%s>: no confirmation queued: %s", message->message_id, local->message);
+  return TRUE;
+}
+
 /* An alert to the VA at once for a threat or a very risky thread (at most
  * one per thread per day; never for history). */
 static gboolean pipeline_alert(Pipeline *pipeline, gint64 row_id, GDateTime *now,
@@ -128,6 +180,8 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
                                     &thread_risk, error))
       return FALSE;
   }
+  if (pipeline_is_note(pipeline, message))
+    return pipeline_note(pipeline, origin, message, now, error);
   if (!incoming)
     return TRUE;
   if (pipeline->rules && pipeline->config && !pipeline_alert(pipeline, row_id, now, error))

@@ -113,7 +113,8 @@ class Setup:
                 "timezone = Europe/London", "mode = " + mode, "",
                 "[account main]", "imap = " + self.dovecot.url("imaps"), "smtp = " + url,
                 "user = " + USER, "password_file = " + pwfile, "ca_file = " + self.dovecot.cert,
-                "connect_timeout = 5", "read_timeout = %d" % read_timeout, "",
+                "connect_timeout = 5", "read_timeout = %d" % read_timeout,
+                "note_address = bob+keel@va.example", "",
                 "[client acme]", "name = Sam Client", "addresses = sam@acme.example;@acme.example",
                 "timezone = Europe/London", ""]))
 
@@ -366,6 +367,25 @@ def test_angry_automated_and_bulk_mail_get_no_reply(s):
     assert [r["kind"] for r in s.outbox()] == ["alert"], s.outbox()
 
 
+@with_setup("auto")
+def test_note_emailed_to_the_note_address_is_confirmed(s):
+    s.keel_ok("daemon", "--once")  # first sync of the empty folder
+    s.dovecot.append("bob", "INBOX", client_mail(
+        "note-1@va.example", "Call with Sam Client", NOTE,
+        sender="Bob <%s>" % USER).replace(b"To: Bob <%s>" % USER.encode(),
+                                          b"To: bob+keel@va.example"))
+    s.keel_ok("daemon", "--once")
+    delivered = s.sink.delivered()
+    assert len(delivered) == 1, [m["Subject"] for m, _, _ in delivered]
+    msg, info, _ = delivered[0]
+    assert info["rcpt_tos"] == ["sam@acme.example"], info
+    body = msg.get_content()
+    assert "signed contract" in body and "meeting room" in body, body
+    trail = s.keel_ok("trail", "--format", "json").stdout
+    kinds = [e["kind"] for e in json.loads(trail)]
+    assert kinds[:3] == ["note", "instruction", "instruction"], kinds
+
+
 if __name__ == "__main__":
     cases = [test_review_mode_makes_a_draft_and_sends_nothing,
              test_451_then_250_delivers_exactly_one,
@@ -376,7 +396,8 @@ if __name__ == "__main__":
              test_crlf_subject_injects_no_header,
              test_trail_verify_names_the_tampered_event,
              test_client_mail_in_confirmation_out_with_threading,
-             test_angry_automated_and_bulk_mail_get_no_reply]
+             test_angry_automated_and_bulk_mail_get_no_reply,
+             test_note_emailed_to_the_note_address_is_confirmed]
     try:
         rc = harness.Tap(cases).run(sys.argv[1:])
     finally:
