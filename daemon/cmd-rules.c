@@ -11,6 +11,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "daemon/rules-dir.h"
 #include "daemon/commands.h"
 #include "daemon/config.h"
 #include "daemon/store-cli.h"

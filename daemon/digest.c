@@ -16,6 +16,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "daemon/rules-dir.h"
 #include "daemon/digest.h"
 #include "daemon/digest-private.h"
 #include "daemon/verdict.h"

@@ -5,6 +5,7 @@
  * fetches or sends mail. */
 #pragma once
 
+#include "daemon/rules-dir.h"
 #include "daemon/config.h"
 #include "daemon/store.h"
 #include "filters/instructions.h"

@@ -1,7 +1,6 @@
 /* filters/rules.h: the compiled form of the VA's rule files (rules/NAME.rules,
  * described in rules/README.md and keel.rules(5)). Pure: rule text in, a
- * RuleSet out. Reading the files of a directory is the only I/O, done by
- * rules_load_dir() through GLib, never the network, SQLite or the clock.
+ * RuleSet out. No I/O at all: daemon/rules-dir.c reads the files.
  *
  * A RuleSet is immutable once built: score_message() (filters/score.h) only
  * reads it, so the daemon can keep the old pointer while a reload is tried and
@@ -136,13 +135,10 @@ typedef struct RuleSet {
 #define RULES_DEPTH_LIMIT 2000u
 #define RULES_HEAP_LIMIT_KIB 16384u
 
-/* Compiles every *.rules file of `dir` (sorted by name) into one set. On any
- * mistake returns NULL and an error (KEEL_RULES_ERROR_INVALID) whose message
- * lists every `file:line:col: message`, one per line. The caller owns the set. */
-RuleSet *rules_load_dir(const char *dir, GError **error);
-
 /* Compiles rule files given as text: `names[i]` (shown in messages) holds
- * `texts[i]`. Same contract as rules_load_dir(); for tests and fuzzing. */
+ * `texts[i]`. On any mistake returns NULL and an error
+ * (KEEL_RULES_ERROR_INVALID) whose message lists every `file:line:col:
+ * message`, one per line. The caller owns the set. */
 RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
                        GError **error);
 
