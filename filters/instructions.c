@@ -18,8 +18,8 @@
  *     the file's `dimension instruction flag >= N`. A unit that ends in ':' and reaches
  *     it ("Could you please:") is a list intro: the items after it are tasks.
  *  3. Assembly: a follow-up or a very short instruction ("Copy me in.") joins
- *     the task before it; a sentence that is no task but names a time ("Ideally
- *     by Wednesday", "End of next week is fine") gives that deadline to the
+ *     the task before it; a sentence that is no task but names a time, as in "Ideally
+ *     by Wednesday", or "End of next week is fine", gives that deadline to the
  *     nearest earlier task that has none (preferring one sharing a word).
  *  4. Deadlines: deadlines.c over each task's text.
  * The rule files are compiled by the rules engine (filters/rules.h) and seen

@@ -1,7 +1,7 @@
 /* filters/score.c: runs a compiled RuleSet over one message and turns the hits
  * into a verdict: points per dimension, flags, urgency level, payment
  * category, risky, a risk number, and the hits themselves (what matched,
- * where, why). Also the thread risk over time (score_thread_risk()).
+ * where, why). Also the thread risk as it changes: score_thread_risk().
  *
  * How it works: the signals are computed once; each text a rule may look at
  * (subject, new text, quoted, body, a header, the sender) is checked for valid
