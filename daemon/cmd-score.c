@@ -100,14 +100,6 @@ static ScoreThread *score_thread_of(ScoreRun *run, const KeelMessage *message)
   return thread;
 }
 
-static gboolean score_flagged(const ScoreResult *result, const char *dimension)
-{
-  for (guint i = 0; i < result->flags->len; i++)
-    if (g_strcmp0(result->flags->pdata[i], dimension) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 /* What ingest would decide for this message (filters/confirm): the thread's
  * risk comes from the earlier files of the same run. */
 static ConfirmDecision score_auto_reply(ScoreRun *run, const KeelMessage *message,
@@ -127,7 +119,7 @@ static ConfirmDecision score_auto_reply(ScoreRun *run, const KeelMessage *messag
     ? config_client_for_address(run->config, message->from->address) : NULL;
   ConfirmFacts facts = {
     .known_client = client != NULL, .automated = message->automated,
-    .message_risky = result->risky || score_flagged(result, "vague"),
+    .message_risky = result->risky || score_result_flagged(result, "vague"),
     .thread_risky = thread_risk >= 1.0, .instructions = instructions,
     .recent_confirmations = recent, .first_sync = FALSE,
   };

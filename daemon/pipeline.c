@@ -84,14 +84,6 @@ static const KeelClient *pipeline_origin(Pipeline *pipeline, const StoreOrigin *
   return client;
 }
 
-static gboolean pipeline_flagged(const ScoreResult *verdict, const char *dimension)
-{
-  for (guint i = 0; i < verdict->flags->len; i++)
-    if (g_strcmp0(verdict->flags->pdata[i], dimension) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 /* TRUE for a note the VA wrote to her note_address (a phone call to confirm),
  * seen in the inbox or in Sent, whichever copy is stored first. */
 static gboolean pipeline_is_note(Pipeline *pipeline, const KeelMessage *message)
@@ -174,7 +166,7 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
       if (!verdict)
         return FALSE;
       /* A vague brief is not confirmed either: it needs a full written brief. */
-      message_risky = verdict->risky || pipeline_flagged(verdict, "vague");
+      message_risky = verdict->risky || score_result_flagged(verdict, "vague");
     }
     if (!verdict_update_thread_risk(pipeline->store, pipeline->rules, thread_id, message->date,
                                     &thread_risk, error))

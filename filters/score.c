@@ -559,6 +559,14 @@ double score_result_points(const ScoreResult *result, const char *dimension)
   return points ? *points : 0;
 }
 
+gboolean score_result_flagged(const ScoreResult *result, const char *dimension)
+{
+  for (guint i = 0; i < result->flags->len; i++)
+    if (g_strcmp0(result->flags->pdata[i], dimension) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 char *score_result_flags_csv(const ScoreResult *result)
 {
   g_autoptr(GString) out = g_string_new(NULL);

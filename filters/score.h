@@ -69,6 +69,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScoreResult, score_result_free)
 
 /* Points of `dimension` in `result` (0 when unknown). */
 double score_result_points(const ScoreResult *result, const char *dimension);
+/* TRUE when `dimension` is among the flags of `result`. */
+gboolean score_result_flagged(const ScoreResult *result, const char *dimension);
 /* The flags joined with ",", e.g. "tone,threat" ("" when none). New string. */
 char *score_result_flags_csv(const ScoreResult *result);
 
