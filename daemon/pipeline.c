@@ -106,9 +106,9 @@ static gboolean pipeline_is_note(Pipeline *pipeline, const KeelMessage *message)
 static gboolean pipeline_note(Pipeline *pipeline, const StoreOrigin *origin,
                               const KeelMessage *message, GDateTime *now, GError **error)
 {
-  const KeelClient *client = config_client_named_in(pipeline->config, message->subject);
   if (origin->first_sync || !pipeline->instruction_rules)
     return TRUE;
+  const KeelClient *client = config_client_named_in(pipeline->config, message->subject);
   if (!client || !config_client_address(client)) {
     g_warning("note <%s>: no client with a full address named in its subject; nothing "
               "recorded (write e.g. \"Call with Acme Lettings\")", message->message_id);
