@@ -51,7 +51,7 @@ static gboolean rescore_message(const StoreMessageRow *row, gpointer data, GErro
     return TRUE;
   }
   g_autoptr(ScoreResult) result = verdict_score_and_save(r->store, r->rules, &r->base, message,
-                                                         row->row_id, row->thread_id, error);
+                                                         row->row_id, row->thread_id, NULL, error);
   if (!result)
     return FALSE;
   rescore_count(r, row, result);

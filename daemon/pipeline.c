@@ -159,18 +159,18 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
   double thread_risk = 0;
   /* The thread's risk as of this message; the rate limit counts real time. */
   GDateTime *now = origin->received ? origin->received : message->date;
-  if (pipeline->rules) {
-    if (incoming) {
-      g_autoptr(ScoreResult) verdict = verdict_score_and_save(
-        pipeline->store, pipeline->rules, &pipeline->context, message, row_id, thread_id, error);
-      if (!verdict)
-        return FALSE;
-      /* A vague brief is not confirmed either: it needs a full written brief. */
-      message_risky = verdict->risky || score_result_flagged(verdict, "vague");
-    }
-    if (!verdict_update_thread_risk(pipeline->store, pipeline->rules, thread_id, message->date,
-                                    &thread_risk, error))
+  if (pipeline->rules && incoming) {
+    g_autoptr(ScoreResult) verdict =
+      verdict_score_and_save(pipeline->store, pipeline->rules, &pipeline->context, message,
+                             row_id, thread_id, &thread_risk, error);
+    if (!verdict)
       return FALSE;
+    /* A vague brief is not confirmed either: it needs a full written brief. */
+    message_risky = verdict->risky || score_result_flagged(verdict, "vague");
+  } else if (pipeline->rules
+             && !verdict_update_thread_risk(pipeline->store, pipeline->rules, thread_id,
+                                            message->date, &thread_risk, error)) {
+    return FALSE;
   }
   if (pipeline_is_note(pipeline, message))
     return pipeline_note(pipeline, origin, message, now, error);

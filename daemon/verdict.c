@@ -55,16 +55,30 @@ void verdict_context_init(ScoreContext *context, const KeelConfig *config, GTime
   context->business_end_min = config->business_hours.end_min;
 }
 
-/* The thread's messages as ScoreThreadEntry (dates borrowed from `entries`). */
-static GArray *verdict_thread_array(GPtrArray *entries)
+/* The thread's messages as ScoreThreadEntry (dates borrowed from `entries`);
+ * message `row_id` gets `risk` (its verdict, just saved), the others their
+ * stored risk. */
+static GArray *verdict_thread_array(GPtrArray *entries, gint64 row_id, double risk)
 {
   GArray *array = g_array_sized_new(FALSE, TRUE, sizeof(ScoreThreadEntry), entries->len);
   for (guint i = 0; i < entries->len; i++) {
     const StoreThreadEntry *entry = g_ptr_array_index(entries, i);
-    ScoreThreadEntry item = { entry->date, entry->direction == STORE_DIRECTION_OUT, entry->risk };
+    ScoreThreadEntry item = { entry->date, entry->direction == STORE_DIRECTION_OUT,
+                              entry->row_id == row_id ? risk : entry->risk };
     g_array_append_val(array, item);
   }
   return array;
+}
+
+static gboolean verdict_store_thread_risk(Store *store, const RuleSet *rules, gint64 thread_id,
+                                          GArray *thread, GDateTime *now, double *risk,
+                                          GError **error)
+{
+  double value = score_thread_risk((const ScoreThreadEntry *)(void *)thread->data, thread->len,
+                                   now, rules->thread_halflife_hours);
+  if (risk)
+    *risk = value;
+  return store_set_thread_risk(store, thread_id, value, error);
 }
 
 /* The hits as the store wants them (fields borrowed from `result`). */
@@ -83,12 +97,12 @@ static GPtrArray *verdict_store_hits(const ScoreResult *result)
 
 ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const ScoreContext *base,
                                     const KeelMessage *message, gint64 row_id, gint64 thread_id,
-                                    GError **error)
+                                    double *thread_risk, GError **error)
 {
   g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
   if (!entries)
     return NULL;
-  g_autoptr(GArray) thread = verdict_thread_array(entries);
+  g_autoptr(GArray) thread = verdict_thread_array(entries, 0, 0);
   ScoreContext context = *base;
   score_context_add_history(&context, (const ScoreThreadEntry *)(void *)thread->data,
                             thread->len, message->date);
@@ -103,6 +117,12 @@ ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const Sc
   for (guint i = 0; i < result->errors->len; i++)
     g_warning("message %" G_GINT64_FORMAT " <%s>: rule %s", row_id, message->message_id,
               (const char *)result->errors->pdata[i]);
+  if (thread_risk) {
+    g_autoptr(GArray) scored = verdict_thread_array(entries, row_id, result->risk);
+    if (!verdict_store_thread_risk(store, rules, thread_id, scored, message->date, thread_risk,
+                                   error))
+      return NULL;
+  }
   return g_steal_pointer(&result);
 }
 
@@ -112,10 +132,6 @@ gboolean verdict_update_thread_risk(Store *store, const RuleSet *rules, gint64 t
   g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
   if (!entries)
     return FALSE;
-  g_autoptr(GArray) thread = verdict_thread_array(entries);
-  double value = score_thread_risk((const ScoreThreadEntry *)(void *)thread->data, thread->len,
-                                   now, rules->thread_halflife_hours);
-  if (risk)
-    *risk = value;
-  return store_set_thread_risk(store, thread_id, value, error);
+  g_autoptr(GArray) thread = verdict_thread_array(entries, 0, 0);
+  return verdict_store_thread_risk(store, rules, thread_id, thread, now, risk, error);
 }

@@ -31,11 +31,13 @@ gboolean verdict_load_rules(const char *dir, RuleSet **rules,
 void verdict_context_init(ScoreContext *context, const KeelConfig *config, GTimeZone *tz);
 
 /* Scores `message` (stored as `row_id` in `thread_id`) with the history of its
- * thread added to `base`, and saves the verdict. Returns the result (owned by
- * the caller), or NULL with `error` on a store failure. */
+ * thread added to `base`, and saves the verdict. With `thread_risk` (may be
+ * NULL) also stores the thread's risk as of the message's Date and returns it
+ * there, from the same read of the thread. Returns the result (owned by the
+ * caller), or NULL with `error` on a store failure. */
 ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const ScoreContext *base,
                                     const KeelMessage *message, gint64 row_id, gint64 thread_id,
-                                    GError **error);
+                                    double *thread_risk, GError **error);
 
 /* Recomputes the risk of `thread_id` as of `now` and stores it. `*risk` (may
  * be NULL) receives it; a thread is risky at >= 1. */
