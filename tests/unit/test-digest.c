@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <gmime/gmime.h>
 #include <string.h>
+#include "tests/unit/test-db.h"
 #include "daemon/digest.h"
 #include "filters/cleanup.h"
 
@@ -207,11 +208,8 @@ static void seed_rest(DigestFixture *f)
 
 static void fixture_setup(DigestFixture *f, gconstpointer data)
 {
-  f->dir = g_dir_make_tmp("keel-digest-XXXXXX", NULL);
-  f->path = g_build_filename(f->dir, "keel.db", NULL);
+  test_db_create("keel-digest", &f->dir, &f->path, &f->store);
   g_autoptr(GError) error = NULL;
-  f->store = store_open(f->path, &error);
-  g_assert_no_error(error);
   f->config = load_config(f->dir, f->path, data ? data : "");
   for (guint i = 0; i < f->config->clients->len; i++) {
     const KeelClient *client = f->config->clients->pdata[i];
@@ -231,16 +229,8 @@ static void fixture_setup_seeded(DigestFixture *f, gconstpointer data)
 static void fixture_teardown(DigestFixture *f, gconstpointer data)
 {
   (void)data;
-  g_clear_pointer(&f->store, store_close);
   g_clear_pointer(&f->config, config_free);
-  const char *suffixes[] = { "", "-wal", "-shm" };
-  for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-    g_autofree char *file = g_strconcat(f->path, suffixes[i], NULL);
-    g_unlink(file);
-  }
-  g_rmdir(f->dir);
-  g_free(f->path);
-  g_free(f->dir);
+  test_db_remove(&f->dir, &f->path, &f->store);
 }
 
 static Digest *gather(DigestFixture *f, GDateTime *now)

@@ -9,6 +9,7 @@
 #include <gmime/gmime.h>
 #include <sqlite3.h>
 #include <string.h>
+#include "tests/unit/test-db.h"
 #include "daemon/outbox.h"
 #include "daemon/replies.h"
 #include "daemon/trail.h"
@@ -61,11 +62,7 @@ typedef struct {
 static void fixture_setup(OutboxFixture *f, gconstpointer data)
 {
   (void)data;
-  f->dir = g_dir_make_tmp("keel-outbox-XXXXXX", NULL);
-  f->path = g_build_filename(f->dir, "keel.db", NULL);
-  g_autoptr(GError) error = NULL;
-  f->store = store_open(f->path, &error);
-  g_assert_no_error(error);
+  test_db_create("keel-outbox", &f->dir, &f->path, &f->store);
   f->account.name = "main";
   f->account.user = "jo@va.example";
 }
@@ -73,28 +70,7 @@ static void fixture_setup(OutboxFixture *f, gconstpointer data)
 static void fixture_teardown(OutboxFixture *f, gconstpointer data)
 {
   (void)data;
-  g_clear_pointer(&f->store, store_close);
-  const char *suffixes[] = { "", "-wal", "-shm" };
-  for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-    g_autofree char *file = g_strconcat(f->path, suffixes[i], NULL);
-    g_unlink(file);
-  }
-  g_rmdir(f->dir);
-  g_free(f->path);
-  g_free(f->dir);
-}
-
-static gint64 sql_int(OutboxFixture *f, const char *sql)
-{
-  sqlite3 *db = NULL;
-  g_assert_cmpint(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  sqlite3_stmt *stmt = NULL;
-  g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
-  gint64 value = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return value;
+  test_db_remove(&f->dir, &f->path, &f->store);
 }
 
 static GPtrArray *one_instruction(void)
@@ -154,7 +130,7 @@ static void test_move_enforced(OutboxFixture *f, gconstpointer data)
   g_autoptr(StoreOutboxRow) failed = only_row(f);
   g_assert_cmpstr(failed->state, ==, "failed");
   g_assert_cmpstr(failed->last_error, ==, "550 no");
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM trail_events WHERE kind ="
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM trail_events WHERE kind ="
                              " 'confirmation_failed'"), ==, 1);
   g_assert_true(trail_verify(f->store, NULL, &error));
 }
@@ -166,14 +142,14 @@ static void test_queue_in_transaction(OutboxFixture *f, gconstpointer data)
   g_assert_true(store_begin(f->store, &error));
   g_assert_cmpint(queue_one(f, "Contract", &error), >, 0);
   store_rollback(f->store);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM outbox"), ==, 0);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM trail_events"), ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM outbox"), ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM trail_events"), ==, 0);
   g_assert_true(store_begin(f->store, &error));
   gint64 id = queue_one(f, "Contract", &error);
   g_assert_true(store_commit(f->store, &error));
   g_assert_cmpint(id, >, 0);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM outbox WHERE state = 'queued'"), ==, 1);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM trail_events WHERE kind ="
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM outbox WHERE state = 'queued'"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM trail_events WHERE kind ="
                              " 'confirmation_queued'"), ==, 1);
   g_autoptr(StoreOutboxRow) row = only_row(f);
   g_assert_cmpstr(row->subject, ==, "Re: Contract");
@@ -198,7 +174,7 @@ static void test_queue_bad_template(OutboxFixture *f, gconstpointer data)
   g_assert_cmpint(outbox_queue_confirmation(f->store, &c, &error), ==, 0);
   g_assert_error(error, KEEL_REPLIES_ERROR, KEEL_REPLIES_ERROR_TEMPLATE);
   g_assert_nonnull(strstr(error->message, "confirm.txt:2: unknown variable {{client_nmae}}"));
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM outbox"), ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM outbox"), ==, 0);
 }
 
 /* ---- replies ----------------------------------------------------------- */
@@ -471,7 +447,7 @@ static void test_plan_after_ingest(PlanFixture *f, gconstpointer data)
                                    FALSE, FALSE, &id);
   g_assert_cmpint(d.action, ==, CONFIRM_SEND);
   g_assert_cmpint(id, >, 0);
-  g_assert_cmpint(sql_int(b, "SELECT COUNT(*) FROM instructions WHERE message_id ="
+  g_assert_cmpint(test_db_int(b->path, "SELECT COUNT(*) FROM instructions WHERE message_id ="
                              " 'a1@acme.example' AND deadline = '2026-03-06T17:00'"), ==, 1);
   g_autoptr(StoreOutboxRow) row = only_row(b);
   g_assert_cmpstr(row->rcpt, ==, "bob@acme.example");
@@ -493,8 +469,8 @@ static void test_plan_after_ingest(PlanFixture *f, gconstpointer data)
                    FALSE, FALSE, &id);
   g_assert_cmpint(d.action, ==, CONFIRM_NONE);
   g_assert_nonnull(strstr(d.reason, "12 hours"));
-  g_assert_cmpint(sql_int(b, "SELECT COUNT(*) FROM outbox"), ==, 1);
-  g_assert_cmpint(sql_int(b, "SELECT COUNT(*) FROM confirmations"), ==, 1);
+  g_assert_cmpint(test_db_int(b->path, "SELECT COUNT(*) FROM outbox"), ==, 1);
+  g_assert_cmpint(test_db_int(b->path, "SELECT COUNT(*) FROM confirmations"), ==, 1);
   g_autoptr(GError) error = NULL;
   g_assert_true(trail_verify(b->store, NULL, &error));
 }
@@ -513,11 +489,11 @@ static void test_plan_refusals(PlanFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(d.reason, "risky"));
   d = plan_message(f, "bob@acme.example", "s4@acme.example", "", ASK, TRUE, FALSE, &id);
   g_assert_nonnull(strstr(d.reason, "first sync"));
-  g_assert_cmpint(sql_int(&f->base, "SELECT COUNT(*) FROM outbox"), ==, 0);
+  g_assert_cmpint(test_db_int(f->base.path, "SELECT COUNT(*) FROM outbox"), ==, 0);
   /* history is still on record: instructions of s3 and s4, none of the stranger's */
-  g_assert_cmpint(sql_int(&f->base, "SELECT COUNT(*) FROM instructions WHERE message_id IN"
+  g_assert_cmpint(test_db_int(f->base.path, "SELECT COUNT(*) FROM instructions WHERE message_id IN"
                                     " ('s3@acme.example', 's4@acme.example')"), ==, 2);
-  g_assert_cmpint(sql_int(&f->base, "SELECT COUNT(*) FROM instructions WHERE client_id IS NULL"),
+  g_assert_cmpint(test_db_int(f->base.path, "SELECT COUNT(*) FROM instructions WHERE client_id IS NULL"),
                   ==, 0);
 }
 

@@ -11,6 +11,7 @@
 #include "daemon/config.h"
 #include "daemon/pipeline.h"
 #include "daemon/store.h"
+#include "tests/unit/test-db.h"
 
 typedef struct {
   char *dir;    /* owned temporary folder */
@@ -21,40 +22,13 @@ typedef struct {
 static void fixture_setup(StoreFixture *f, gconstpointer data)
 {
   (void)data;
-  f->dir = g_dir_make_tmp("keel-store-XXXXXX", NULL);
-  g_assert_nonnull(f->dir);
-  f->path = g_build_filename(f->dir, "keel.db", NULL);
-  g_autoptr(GError) error = NULL;
-  f->store = store_open(f->path, &error);
-  g_assert_no_error(error);
+  test_db_create("keel-store", &f->dir, &f->path, &f->store);
 }
 
 static void fixture_teardown(StoreFixture *f, gconstpointer data)
 {
   (void)data;
-  g_clear_pointer(&f->store, store_close);
-  const char *suffixes[] = { "", "-wal", "-shm" };
-  for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-    g_autofree char *file = g_strconcat(f->path, suffixes[i], NULL);
-    g_unlink(file);
-  }
-  g_rmdir(f->dir);
-  g_free(f->path);
-  g_free(f->dir);
-}
-
-/* One integer from the database through a separate connection. */
-static gint64 sql_int(StoreFixture *f, const char *sql)
-{
-  sqlite3 *db = NULL;
-  g_assert_cmpint(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  sqlite3_stmt *stmt = NULL;
-  g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
-  gint64 value = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return value;
+  test_db_remove(&f->dir, &f->path, &f->store);
 }
 
 /* A small message; `extra` holds more header lines ("" for none). */
@@ -95,8 +69,8 @@ static void test_migrate_empty(StoreFixture *f, gconstpointer data)
 {
   (void)data;
   g_assert_cmpint(store_schema_version(f->store), ==, 2);
-  g_assert_cmpint(sql_int(f, "PRAGMA user_version"), ==, 2);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name"
+  g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name"
                              " IN ('accounts', 'folders', 'clients', 'threads', 'messages',"
                              " 'message_refs', 'scores', 'rule_hits')"), ==, 8);
   sqlite3 *db = NULL;
@@ -121,8 +95,8 @@ static void test_migrate_reopen(StoreFixture *f, gconstpointer data)
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
   g_assert_cmpint(store_schema_version(f->store), ==, 2);
-  g_assert_cmpint(sql_int(f, "PRAGMA user_version"), ==, 2);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages"), ==, 1);
 }
 
 static void test_migrate_newer(StoreFixture *f, gconstpointer data)
@@ -193,9 +167,9 @@ static void test_duplicate(StoreFixture *f, gconstpointer data)
   g_assert_cmpint(add(f, &origin, raw, &row2, &thread2), ==, STORE_DUPLICATE);
   g_assert_cmpint(row1, ==, row2);
   g_assert_cmpint(thread1, ==, thread2);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages"), ==, 1);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM threads"), ==, 1);
-  g_assert_cmpint(sql_int(f, "SELECT uid FROM messages"), ==, 5);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM threads"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT uid FROM messages"), ==, 5);
   guint32 last = 0;
   g_assert_true(store_folder_state(f->store, folder, NULL, &last, &error));
   g_assert_cmpuint(last, ==, 9); /* a duplicate still advances the UID */
@@ -216,8 +190,8 @@ static void test_rollback(StoreFixture *f, gconstpointer data)
   guint32 last = 1;
   g_assert_true(store_folder_state(f->store, folder, NULL, &last, &error));
   g_assert_cmpuint(last, ==, 0);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages"), ==, 0);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM threads"), ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages"), ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM threads"), ==, 0);
   g_assert_cmpint(add(f, &origin, raw, NULL, NULL), ==, STORE_ADDED);
   g_assert_true(store_folder_state(f->store, folder, NULL, &last, &error));
   g_assert_cmpuint(last, ==, 7);
@@ -238,9 +212,9 @@ static void test_failure_inside(StoreFixture *f, gconstpointer data)
   g_assert_cmpint(result, ==, STORE_FAILED);
   g_assert_error(error, KEEL_STORE_ERROR, KEEL_STORE_ERROR_FAILED);
   g_assert_nonnull(strstr(error->message, "fail@x.example"));
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages"), ==, 0);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM threads"), ==, 0);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM clients"), ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages"), ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM threads"), ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM clients"), ==, 0);
   g_clear_error(&error);
   origin.folder_id = 0; /* the store still works */
   g_assert_cmpint(add(f, &origin, raw, NULL, NULL), ==, STORE_ADDED);
@@ -260,9 +234,9 @@ static void test_nested(StoreFixture *f, gconstpointer data)
   g_assert_cmpint(add(f, &origin, one, NULL, NULL), ==, STORE_ADDED);
   g_assert_cmpint(add(f, &origin, two, NULL, NULL), ==, STORE_ADDED);
   g_assert_cmpint(add(f, &origin, one, NULL, NULL), ==, STORE_DUPLICATE);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages"), ==, 0); /* not committed yet */
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages"), ==, 0); /* not committed yet */
   g_assert_true(store_commit(f->store, &error));
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages"), ==, 2);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages"), ==, 2);
 }
 
 /* ---- threading: the dev corpus ---------------------------------------- */
@@ -297,7 +271,7 @@ static void import_corpus(StoreFixture *f, gint64 rows[CORPUS_SIZE], gint64 thre
   for (int i = 0; i < CORPUS_SIZE; i++) {
     g_autofree char *sql = g_strdup_printf("SELECT thread_id FROM messages WHERE id = %"
                                            G_GINT64_FORMAT, rows[i]);
-    threads[i] = sql_int(f, sql);
+    threads[i] = test_db_int(f->path, sql);
   }
 }
 
@@ -336,7 +310,7 @@ static void test_corpus_threads(StoreFixture *f, gconstpointer data)
   }
   /* 021 and 034 quote Jo's mail with "RE:" subjects but no earlier mail of
    * theirs has that subject: each starts a thread, with its client. */
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM threads t JOIN messages m ON m.thread_id ="
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM threads t JOIN messages m ON m.thread_id ="
                              " t.id WHERE m.id IN (21, 34) AND t.client_id IS NOT NULL"), ==, 2);
 }
 
@@ -450,9 +424,9 @@ static void test_verdict(StoreFixture *f, gconstpointer data)
   g_assert_false(((StoreThreadEntry *)before->pdata[0])->scored);
   save_verdict(f, row, 7.5, 3);
   save_verdict(f, row, 6.0, 2); /* replaces, does not add */
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM rule_hits"), ==, 2);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM scores"), ==, 1);
-  g_assert_cmpint(sql_int(f, "SELECT risky FROM messages"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM rule_hits"), ==, 2);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM scores"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT risky FROM messages"), ==, 1);
   g_autoptr(GPtrArray) after = store_thread_entries(f->store, thread, &error);
   const StoreThreadEntry *entry = after->pdata[0];
   g_assert_true(entry->scored);
@@ -518,7 +492,7 @@ static void test_foreach_writes(StoreFixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_assert_true(store_foreach_message(f->store, NULL, rescore_row, f, &error));
   g_assert_no_error(error);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages WHERE scored = 1"), ==, 3);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages WHERE scored = 1"), ==, 3);
 }
 
 static void test_accounts(StoreFixture *f, gconstpointer data)
@@ -577,8 +551,8 @@ static void test_cli_import(StoreFixture *f, gconstpointer data)
   g_assert_cmpuint(g_strv_length(errors), ==, 2);
   g_assert_nonnull(strstr(errors[0], conf));
   g_assert_nonnull(strstr(errors[1], "/nonexistent/mail.eml"));
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages WHERE direction = 'out'"), ==, 2);
-  g_assert_cmpint(sql_int(f, "SELECT COUNT(*) FROM messages WHERE client_id IS NULL"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages WHERE direction = 'out'"), ==, 2);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages WHERE client_id IS NULL"), ==, 1);
   const char *again[] = { "import", "--config", conf, "--database", f->path, "--rules", rules,
                           maildir, NULL };
   g_autofree char *out2 = NULL, *err2 = NULL;

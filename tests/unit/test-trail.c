@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include "daemon/store.h"
+#include "tests/unit/test-db.h"
 #include "daemon/trail.h"
 
 typedef struct {
@@ -21,25 +22,13 @@ typedef struct {
 static void fixture_setup(TrailFixture *f, gconstpointer data)
 {
   (void)data;
-  f->dir = g_dir_make_tmp("keel-trail-XXXXXX", NULL);
-  f->path = g_build_filename(f->dir, "keel.db", NULL);
-  g_autoptr(GError) error = NULL;
-  f->store = store_open(f->path, &error);
-  g_assert_no_error(error);
+  test_db_create("keel-trail", &f->dir, &f->path, &f->store);
 }
 
 static void fixture_teardown(TrailFixture *f, gconstpointer data)
 {
   (void)data;
-  g_clear_pointer(&f->store, store_close);
-  const char *suffixes[] = { "", "-wal", "-shm" };
-  for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-    g_autofree char *file = g_strconcat(f->path, suffixes[i], NULL);
-    g_unlink(file);
-  }
-  g_rmdir(f->dir);
-  g_free(f->path);
-  g_free(f->dir);
+  test_db_remove(&f->dir, &f->path, &f->store);
 }
 
 /* Runs `sql` through a separate connection, as someone editing the file would. */
