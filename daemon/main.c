@@ -5,8 +5,8 @@
 #include <string.h>
 #include <locale.h>
 #include <gmime/gmime.h>
-#include "daemon/commands.h"
-#include "daemon/log.h"
+#include "daemon/base/commands.h"
+#include "daemon/base/log.h"
 
 typedef struct {
   const char *name;

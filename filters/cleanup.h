@@ -1,7 +1,7 @@
 /* filters/cleanup.h: g_autoptr cleanup declarations for the types of the pure
  * core's libraries that do not declare their own (GMime 3.2, PCRE2).
  * Include this instead of declaring cleanups locally. Must never include an
- * I/O library header (daemon/cleanup.h does those). */
+ * I/O library header (daemon/base/cleanup.h does those). */
 #pragma once
 
 #include <glib.h>

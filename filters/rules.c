@@ -16,7 +16,7 @@
  * characters from 1) and the whole set is refused when there is one: a
  * half-loaded rule set never scores mail.
  *
- * Entry points: rules_compile(), rules_free() (daemon/rules-dir.c reads a
+ * Entry points: rules_compile(), rules_free() (daemon/record/rules-dir.c reads a
  * directory of rule files and hands their text to rules_compile()).
  * Must never: touch the network, SQLite or the clock; read anything but the
  * *.rules files of the directory it is given (the extractors' files excepted).

@@ -1,6 +1,6 @@
 /* filters/rules.h: the compiled form of the VA's rule files (rules/NAME.rules,
  * described in rules/README.md and keel.rules(5)). Pure: rule text in, a
- * RuleSet out. No I/O at all: daemon/rules-dir.c reads the files.
+ * RuleSet out. No I/O at all: daemon/record/rules-dir.c reads the files.
  *
  * A RuleSet is immutable once built: score_message() (filters/score.h) only
  * reads it, so the daemon can keep the old pointer while a reload is tried and

@@ -5,7 +5,7 @@
  *
  * How the lead's pipeline uses it (ingest, `keel rescore`):
  *
- *   g_autoptr(RuleSet) rules = rules_load_dir(dir, &error);   // daemon/rules-dir.h; NULL: keep the old set
+ *   g_autoptr(RuleSet) rules = rules_load_dir(dir, &error);   // daemon/record/rules-dir.h; NULL: keep the old set
  *   ScoreContext context;
  *   score_context_init(&context);          // unknown history; fill what the store knows
  *   context.timezone = config->timezone;  ... business hours, chasers, now

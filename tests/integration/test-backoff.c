@@ -2,7 +2,7 @@
  * (sync_backoff_seconds): 30 s doubling to a 30 min cap with +-10 % jitter,
  * never sooner than the poll interval, a denied login straight at the cap.
  * Pure arithmetic: no server needed. */
-#include "daemon/sync.h"
+#include "daemon/ingest/sync.h"
 
 static void check_range(guint failures, gboolean denied, guint poll, guint low, guint high)
 {

@@ -1,4 +1,4 @@
-/* tests/unit/test-config.c: keel.conf loading (daemon/config.c) and
+/* tests/unit/test-config.c: keel.conf loading (daemon/base/config.c) and
  * `keel config check`: a good file gives the right values, each kind of bad
  * file gives the right `file:line: message`, password files and commands
  * behave, and no secret ever reaches an error message.
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include "daemon/config.h"
+#include "daemon/base/config.h"
 
 #define SECRET "hunter2"
 

@@ -2,7 +2,7 @@
  * tests that need one, and a way to read it behind the store's back. */
 #pragma once
 
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 /* Makes a temporary folder named after `prefix` ("keel-store") and opens a new
  * store in it: `*dir`, `*path` (dir/keel.db) and `*store` are the caller's. */

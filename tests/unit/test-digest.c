@@ -9,7 +9,7 @@
 #include <gmime/gmime.h>
 #include <string.h>
 #include "tests/unit/test-db.h"
-#include "daemon/digest.h"
+#include "daemon/digest/digest.h"
 #include "filters/cleanup.h"
 
 typedef struct {

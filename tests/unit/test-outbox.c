@@ -1,5 +1,5 @@
-/* tests/unit/test-outbox.c: the outbox state machine (daemon/outbox.c), the
- * messages keel writes (daemon/replies.c: headers, Re: subjects, header
+/* tests/unit/test-outbox.c: the outbox state machine (daemon/outbox/outbox.c), the
+ * messages keel writes (daemon/outbox/replies.c: headers, Re: subjects, header
  * injection, templates, human dates), queueing inside the caller's
  * transaction, and the pure confirm decision (filters/confirm.c). No
  * network: delivery itself is tested against real servers in
@@ -10,9 +10,9 @@
 #include <sqlite3.h>
 #include <string.h>
 #include "tests/unit/test-db.h"
-#include "daemon/outbox.h"
-#include "daemon/replies.h"
-#include "daemon/trail.h"
+#include "daemon/outbox/outbox.h"
+#include "daemon/outbox/replies.h"
+#include "daemon/record/trail.h"
 #include "filters/confirm.h"
 #include "filters/instructions.h"
 

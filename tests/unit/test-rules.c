@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
-#include "daemon/rules-dir.h"
+#include "daemon/record/rules-dir.h"
 #include "filters/score.h"
 
 static char *source_path(const char *first, ...)

@@ -8,9 +8,9 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/wait.h>
-#include "daemon/config.h"
-#include "daemon/pipeline.h"
-#include "daemon/store.h"
+#include "daemon/base/config.h"
+#include "daemon/ingest/pipeline.h"
+#include "daemon/store/store.h"
 #include "tests/unit/test-db.h"
 
 typedef struct {

@@ -1,5 +1,5 @@
-/* tests/unit/test-trail.c: the hash-chained trail (daemon/trail.c), the
- * instruction rows behind it, and the FTS5 search (daemon/store-trail.c):
+/* tests/unit/test-trail.c: the hash-chained trail (daemon/record/trail.c), the
+ * instruction rows behind it, and the FTS5 search (daemon/store/store-trail.c):
  * a chain that verifies, then the same chain after a row was edited,
  * deleted or inserted behind keel's back (through a separate SQLite
  * connection, as a tamperer would), each naming the first bad event; the
@@ -9,9 +9,9 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 #include "tests/unit/test-db.h"
-#include "daemon/trail.h"
+#include "daemon/record/trail.h"
 
 typedef struct {
   char *dir;    /* owned */

@@ -1,0 +1,110 @@
+/* daemon/base/config.h: keel.conf, parsed once from a table of keys (GKeyFile).
+ * Entry points: config_resolve_path(), config_load(), config_client_for_address(),
+ * config_account_password(). A config with any error is refused whole; every
+ * problem is reported as `file:line: message`. Secrets are read on demand and
+ * never stored in the struct or logged. */
+#pragma once
+
+#include <glib.h>
+
+#define KEEL_CONFIG_ERROR (keel_config_error_quark())
+GQuark keel_config_error_quark(void);
+typedef enum {
+  KEEL_CONFIG_ERROR_NOT_FOUND, /* the file does not exist / cannot be read */
+  KEEL_CONFIG_ERROR_INVALID,   /* one or more problems; message has one per line */
+  KEEL_CONFIG_ERROR_SECRET     /* password file unsafe/unreadable, command failed */
+} KeelConfigError;
+
+typedef enum { KEEL_MODE_REVIEW, KEEL_MODE_AUTO } KeelMode;
+typedef enum { KEEL_DATE_ORDER_UK, KEEL_DATE_ORDER_US } KeelDateOrder;
+
+typedef struct {
+  guint8 days;       /* bit 0 = Monday ... bit 6 = Sunday */
+  guint start_min;   /* minutes after local midnight */
+  guint end_min;
+} KeelBusinessHours;
+
+typedef struct {
+  char *name;             /* owned: the part after "account " */
+  char *imap;             /* owned URL, NULL when absent */
+  char *smtp;             /* owned URL, NULL when absent */
+  char *user;             /* owned */
+  char *password_file;    /* owned, NULL when absent */
+  char *password_command; /* owned, NULL when absent */
+  char **folders;         /* owned strv, default {"INBOX"} */
+  char *sent_folder;      /* owned, default "Sent" */
+  char *drafts_folder;    /* owned, default "Drafts" */
+  guint poll_interval;    /* seconds, default 60 */
+  char *ca_file;          /* owned, NULL = system trust store */
+  gboolean allow_plaintext;
+  guint connect_timeout;  /* seconds, default 15 */
+  guint read_timeout;     /* seconds, default 30 */
+  gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself: no APPEND */
+  char *note_address;     /* owned, NULL = none: mail the VA sends here is a phone note */
+} KeelAccount;
+
+typedef struct {
+  char *id;               /* owned: the part after "client " */
+  char *name;             /* owned display name, default = id */
+  char **addresses;       /* owned strv: "bob@x.example" or "@x.example" (whole domain) */
+  char *timezone;         /* owned, default = [keel] timezone */
+  KeelDateOrder date_order;
+} KeelClient;
+
+typedef struct {
+  char *path;              /* owned: the file it was read from */
+  char *database;          /* owned, default /var/lib/keel/keel.db */
+  char *rules;             /* owned, default /etc/keel/rules */
+  char *timezone;          /* owned, default "Europe/London" */
+  KeelBusinessHours business_hours; /* default Mon-Fri 09:00-17:30 */
+  KeelMode mode;           /* default review */
+  gsize max_message_size;  /* bytes, default 25 MB */
+  GPtrArray *accounts;     /* owned, of KeelAccount* */
+  GPtrArray *clients;      /* owned, of KeelClient* */
+  char *digest_at;         /* owned, [digest] at = "HH:MM" local; NULL = none (reserved) */
+  char **digest_to;        /* owned strv, [digest] to; NULL = the account's user */
+  gboolean digest_send_empty; /* [digest] send_empty: send "nothing needs you today" too */
+  guint digest_alert_threshold; /* [digest] alert_threshold: thread risk for an alert (3) */
+  GHashTable *lines;       /* owned, private: "group" / "group\nkey" -> line number */
+} KeelConfig;
+
+/* --config, else $KEEL_CONFIG, else /etc/keel/keel.conf. Returns a new string. */
+char *config_resolve_path(const char *cli_path);
+
+/* Loads and validates `path`. On any problem returns NULL with
+ * KEEL_CONFIG_ERROR_INVALID and a message of one `file:line: message` per line. */
+KeelConfig *config_load(const char *path, GError **error);
+void config_free(KeelConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KeelConfig, config_free)
+
+/* The client whose addresses match `address` (exact address first, then
+ * @domain), or NULL. Borrowed from `config`. */
+const KeelClient *config_client_for_address(const KeelConfig *config, const char *address);
+
+/* The client whose id or name is `name` (case-insensitive), or NULL. */
+const KeelClient *config_client_by_name(const KeelConfig *config, const char *name);
+/* The client's first full address (not an @domain entry), or NULL. Borrowed. */
+const char *config_client_address(const KeelClient *client);
+/* The first client whose id or name appears in `text` (case-insensitive), or
+ * NULL (e.g. the subject of a phone note: "Call with Acme Lettings"). */
+const KeelClient *config_client_named_in(const KeelConfig *config, const char *text);
+/* TRUE when `address` is the note_address of one of the accounts. */
+gboolean config_is_note_address(const KeelConfig *config, const char *address);
+
+/* Reads the account's password from password_file (refused when readable by
+ * group or others) or password_command. Returns a new string the caller must
+ * wipe and free; never logs it. */
+char *config_account_password(const KeelAccount *account, GError **error);
+
+/* The file checks `keel config check` adds to config_load(): every password
+ * file exists, is a regular file and is not readable by group or others;
+ * every ca_file is readable. Reads no secret. On problems returns FALSE with
+ * KEEL_CONFIG_ERROR_SECRET and one `file:line: message` per line. */
+gboolean config_check_files(const KeelConfig *config, GError **error);
+
+/* TRUE when `address` is the user of one of the accounts (case-insensitive):
+ * mail from it is mail the VA sent. */
+gboolean config_is_own_address(const KeelConfig *config, const char *address);
+
+/* Parses "Mon-Fri 09:00-17:30" (also "Mon,Wed,Fri 08:00-16:00"). */
+gboolean config_parse_business_hours(const char *text, KeelBusinessHours *out, GError **error);

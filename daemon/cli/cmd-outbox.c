@@ -1,0 +1,174 @@
+/* daemon/cli/cmd-outbox.c: `keel outbox [--json]` lists the outbox (queued,
+ * sending, sent, drafted, delayed, failed: failures with the server's
+ * answer); `keel outbox send` runs the sender once (what the daemon does on
+ * its timer); `keel outbox retry ID` puts a failed row back in the queue.
+ * --server-files-sent: the SMTP server files sent mail in Sent itself, so
+ * keel does not APPEND a copy (until keel.conf has a per-account key).
+ * Must not: change rows other than through daemon/outbox/outbox.c.
+ */
+#include <stdio.h>
+#include <json-glib/json-glib.h>
+#include "daemon/outbox/outbox.h"
+#include "daemon/cli/store-cli.h"
+
+static void outbox_print_text(GPtrArray *rows, GTimeZone *zone)
+{
+  if (rows->len == 0)
+    printf("the outbox is empty\n");
+  for (guint i = 0; i < rows->len; i++) {
+    const StoreOutboxRow *row = rows->pdata[i];
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(row->updated, zone);
+    g_autofree char *when = g_date_time_format(local, "%Y-%m-%d %H:%M");
+    printf("%-5" G_GINT64_FORMAT " %-9s %s  %s  \"%s\"  (%d attempt%s)\n", row->id, row->state,
+           when, row->rcpt, row->subject, row->attempts, row->attempts == 1 ? "" : "s");
+    if (row->last_error)
+      printf("      last error: %s\n", row->last_error);
+  }
+}
+
+static void outbox_json_row(JsonBuilder *b, const StoreOutboxRow *row)
+{
+  g_autofree char *created = g_date_time_format_iso8601(row->created);
+  g_autofree char *updated = g_date_time_format_iso8601(row->updated);
+  g_autofree char *next = row->next_attempt ? g_date_time_format_iso8601(row->next_attempt)
+                                            : NULL;
+  const char *names[] = { "state", "account", "kind", "client", "message_id", "from", "to",
+                          "subject", "last_error", "created", "updated", "next_attempt" };
+  const char *values[] = { row->state, row->account, row->kind, row->client_id,
+                           row->message_id, row->mail_from, row->rcpt, row->subject,
+                           row->last_error, created, updated, next };
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "id");
+  json_builder_add_int_value(b, row->id);
+  json_builder_set_member_name(b, "attempts");
+  json_builder_add_int_value(b, row->attempts);
+  json_builder_set_member_name(b, "thread");
+  json_builder_add_int_value(b, row->thread_id);
+  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+    json_builder_set_member_name(b, names[i]);
+    json_builder_add_string_value(b, values[i]);
+  }
+  json_builder_end_object(b);
+}
+
+static void outbox_print_json(GPtrArray *rows)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_array(b);
+  for (guint i = 0; i < rows->len; i++)
+    outbox_json_row(b, rows->pdata[i]);
+  json_builder_end_array(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autofree char *text = json_to_string(root, TRUE);
+  printf("%s\n", text);
+}
+
+static int outbox_list_command(Store *store, const KeelConfig *config, gboolean json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = store_outbox_list(store, NULL, &error);
+  if (!rows) {
+    fprintf(stderr, "keel outbox: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(config ? config->timezone : "UTC");
+  if (!zone)
+    zone = g_time_zone_new_utc();
+  if (json)
+    outbox_print_json(rows);
+  else
+    outbox_print_text(rows, zone);
+  return EX_OK;
+}
+
+static int outbox_send_command(Store *store, const KeelConfig *config, GDateTime *now,
+                               gboolean server_files_sent)
+{
+  if (!config) {
+    fprintf(stderr, "keel outbox send: needs a config (--config FILE) with an account\n");
+    return EX_CONFIG;
+  }
+  OutboxSettings settings = { .server_files_sent = server_files_sent };
+  OutboxRunStats stats = { 0 };
+  g_autoptr(GError) error = NULL;
+  if (!outbox_run(store, config, &settings, now, &stats, &error)) {
+    fprintf(stderr, "keel outbox send: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  printf("outbox: %u sent, %u drafted, %u delayed, %u failed, %u found already done, "
+         "%u queued again\n", stats.sent, stats.drafted, stats.tempfailed, stats.failed,
+         stats.reconciled, stats.requeued);
+  return EX_OK;
+}
+
+static int outbox_retry_command(Store *store, const char *id_text, GDateTime *now)
+{
+  gint64 id = g_ascii_strtoll(id_text, NULL, 10);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = store_outbox_list(store, "failed", &error);
+  for (guint i = 0; rows && i < rows->len; i++) {
+    const StoreOutboxRow *row = rows->pdata[i];
+    if (row->id != id)
+      continue;
+    if (!outbox_move(store, row, OUTBOX_QUEUED, 0, NULL, NULL, now, &error))
+      break;
+    printf("outbox %" G_GINT64_FORMAT " queued again\n", id);
+    return EX_OK;
+  }
+  fprintf(stderr, "keel outbox retry: %s\n",
+          error ? error->message : "no failed outbox row with that id");
+  return error ? store_cli_exit_code(error) : EX_NOINPUT;
+}
+
+typedef struct {
+  const char *database;
+  gboolean json, server_files_sent;
+} OutboxOptions;
+
+static int outbox_dispatch(const KeelGlobals *globals, int argc, char **argv,
+                           const OutboxOptions *opt)
+{
+  const char *verb = argc > 1 ? argv[1] : "list";
+  gboolean retry = g_strcmp0(verb, "retry") == 0;
+  if ((!retry && argc > 2) || (retry && argc != 3)
+      || !g_strv_contains((const char *const[]){ "list", "send", "retry", NULL }, verb)) {
+    fprintf(stderr, "keel outbox: usage: keel outbox [list|send|retry ID] (see --help)\n");
+    return EX_USAGE;
+  }
+  g_autoptr(KeelConfig) config = NULL;
+  int rc = store_cli_load_config(globals, &config);
+  if (rc != EX_OK)
+    return rc;
+  g_autoptr(Store) store = store_cli_open(opt->database, config, &rc);
+  g_autoptr(GDateTime) now = store ? cli_now(globals) : NULL;
+  if (!store || !now)
+    return store ? EX_USAGE : rc;
+  if (g_strcmp0(verb, "send") == 0)
+    return outbox_send_command(store, config, now, opt->server_files_sent);
+  if (retry)
+    return outbox_retry_command(store, argv[2], now);
+  return outbox_list_command(store, config, opt->json);
+}
+
+int cmd_outbox(int argc, char **argv)
+{
+  KeelGlobals globals = { 0 };
+  g_autofree char *database = NULL;
+  OutboxOptions opt = { 0 };
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &opt.json, "List as a JSON array", NULL },
+    { "server-files-sent", 0, 0, G_OPTION_ARG_NONE, &opt.server_files_sent,
+      "The SMTP server files sent mail in Sent itself: APPEND no copy", NULL },
+    { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
+      "Database file (default: the config's database)", "PATH" },
+    { NULL }
+  };
+  if (!cli_parse_options(&argc, &argv, "[list|send|retry ID]",
+                         "Lists the outbox, runs the sender once (send), or queues a\n"
+                         "failed message again (retry ID).", entries, &globals))
+    return EX_USAGE;
+  opt.database = database;
+  int rc = outbox_dispatch(&globals, argc, argv, &opt);
+  cli_globals_clear(&globals);
+  return rc;
+}

@@ -1,0 +1,135 @@
+/* daemon/cli/cmd-threads.c: `keel threads [--json] [--database PATH]` lists the
+ * stored threads, most recent first: last date, client, message count, risk
+ * and subject. Dates are shown in the config's time zone (UTC without a
+ * config); --json prints one object per line with the date in ISO 8601 UTC.
+ * Must not: change the store.
+ */
+#include <stdio.h>
+#include <json-glib/json-glib.h>
+#include "daemon/cli/store-cli.h"
+
+#define THREADS_CLIENT_WIDTH 28
+#define THREADS_SUBJECT_WIDTH 48
+
+/* `text` cut or padded to `width` characters (not bytes). New string. */
+static char *threads_fit(const char *text, glong width)
+{
+  glong length = g_utf8_strlen(text, -1);
+  if (length > width) {
+    g_autofree char *cut = g_utf8_substring(text, 0, width - 1);
+    return g_strdup_printf("%s…", cut);
+  }
+  GString *fitted = g_string_new(text);
+  for (glong i = length; i < width; i++)
+    g_string_append_c(fitted, ' ');
+  return g_string_free(fitted, FALSE);
+}
+
+/* Who the thread is with: the client's name, else the other party's address. */
+static const char *threads_who(const StoreThreadRow *row)
+{
+  if (row->client)
+    return row->client;
+  return row->counterpart ? row->counterpart : "(unknown)";
+}
+
+static void threads_print_table(GPtrArray *rows, GTimeZone *zone, const char *zone_name)
+{
+  if (rows->len == 0) {
+    printf("no threads stored yet\n");
+    return;
+  }
+  g_autofree char *client_head = threads_fit("CLIENT", THREADS_CLIENT_WIDTH);
+  printf("%-16s  %s  %4s  %5s  SUBJECT   (dates: %s)\n", "LAST", client_head, "MSGS", "RISK",
+         zone_name);
+  for (guint i = 0; i < rows->len; i++) {
+    const StoreThreadRow *row = rows->pdata[i];
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(row->last_date, zone);
+    g_autofree char *when = g_date_time_format(local, "%Y-%m-%d %H:%M");
+    g_autofree char *who = threads_fit(threads_who(row), THREADS_CLIENT_WIDTH);
+    g_autofree char *subject = threads_fit(row->subject[0] ? row->subject : "(no subject)",
+                                           THREADS_SUBJECT_WIDTH);
+    g_strchomp(subject);
+    printf("%-16s  %s  %4" G_GINT64_FORMAT "  %5.1f  %s\n", when, who, row->message_count,
+           row->risk, subject);
+  }
+}
+
+static void threads_print_json(GPtrArray *rows)
+{
+  for (guint i = 0; i < rows->len; i++) {
+    const StoreThreadRow *row = rows->pdata[i];
+    g_autoptr(JsonBuilder) builder = json_builder_new();
+    json_builder_begin_object(builder);
+    json_builder_set_member_name(builder, "id");
+    json_builder_add_int_value(builder, row->id);
+    json_builder_set_member_name(builder, "client_id");
+    json_builder_add_string_value(builder, row->client_id);
+    json_builder_set_member_name(builder, "client");
+    json_builder_add_string_value(builder, row->client);
+    json_builder_set_member_name(builder, "counterpart");
+    json_builder_add_string_value(builder, row->counterpart);
+    json_builder_set_member_name(builder, "subject");
+    json_builder_add_string_value(builder, row->subject);
+    json_builder_set_member_name(builder, "messages");
+    json_builder_add_int_value(builder, row->message_count);
+    g_autofree char *last = g_date_time_format_iso8601(row->last_date);
+    json_builder_set_member_name(builder, "last_date");
+    json_builder_add_string_value(builder, last);
+    json_builder_set_member_name(builder, "risk");
+    json_builder_add_double_value(builder, row->risk);
+    json_builder_end_object(builder);
+    g_autoptr(JsonNode) root = json_builder_get_root(builder);
+    g_autofree char *line = json_to_string(root, FALSE);
+    printf("%s\n", line);
+  }
+}
+
+static int threads_run(const KeelGlobals *globals, const char *database, gboolean json)
+{
+  g_autoptr(KeelConfig) config = NULL;
+  int rc = store_cli_load_config(globals, &config);
+  if (rc != EX_OK)
+    return rc;
+  g_autoptr(Store) store = store_cli_open(database, config, &rc);
+  if (!store)
+    return rc;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = store_list_threads(store, &error);
+  if (!rows) {
+    fprintf(stderr, "keel threads: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  const char *zone_name = config ? config->timezone : "UTC";
+  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(zone_name);
+  if (!zone)
+    zone = g_time_zone_new_utc();
+  if (json)
+    threads_print_json(rows);
+  else
+    threads_print_table(rows, zone, zone_name);
+  return EX_OK;
+}
+
+int cmd_threads(int argc, char **argv)
+{
+  KeelGlobals globals = { 0 };
+  g_autofree char *database = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per thread and line", NULL },
+    { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
+      "Database file (default: the config's database)", "PATH" },
+    { NULL }
+  };
+  if (!cli_parse_options(&argc, &argv, NULL, "Lists stored threads, most recent first.",
+                         entries, &globals))
+    return EX_USAGE;
+  int rc = EX_USAGE;
+  if (argc > 1)
+    fprintf(stderr, "keel threads: unexpected argument '%s' (see --help)\n", argv[1]);
+  else
+    rc = threads_run(&globals, database, json);
+  cli_globals_clear(&globals);
+  return rc;
+}

@@ -1,0 +1,233 @@
+/* daemon/cli/cmd-trail.c: `keel trail [--client NAME] [--since DATE]
+ * [--format text|csv|json]` prints the trail, oldest first: who asked what
+ * and when, what was confirmed, drafted, sent or failed, instructions done
+ * or cancelled. `keel trail verify` walks the hash chain and names the first
+ * event that was edited, inserted or deleted (exit 65, EX_DATAERR).
+ * Times are shown in the config's time zone (UTC without a config); csv and
+ * json carry ISO 8601 UTC times and every event's hash.
+ * Must not: change the store.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+#include "daemon/cli/store-cli.h"
+#include "daemon/record/trail.h"
+
+typedef struct {
+  KeelConfig *config;   /* owned, may be NULL */
+  Store *store;         /* owned */
+  GTimeZone *zone;      /* owned */
+} TrailCommand;
+
+static void trail_command_clear(TrailCommand *cmd)
+{
+  g_clear_pointer(&cmd->store, store_close);
+  g_clear_pointer(&cmd->config, config_free);
+  g_clear_pointer(&cmd->zone, g_time_zone_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TrailCommand, trail_command_clear)
+
+static int trail_command_open(const KeelGlobals *globals, const char *database,
+                              TrailCommand *cmd)
+{
+  int rc = store_cli_load_config(globals, &cmd->config);
+  if (rc != EX_OK)
+    return rc;
+  cmd->store = store_cli_open(database, cmd->config, &rc);
+  if (!cmd->store)
+    return rc;
+  cmd->zone = g_time_zone_new_identifier(cmd->config ? cmd->config->timezone : "UTC");
+  if (!cmd->zone)
+    cmd->zone = g_time_zone_new_utc();
+  return EX_OK;
+}
+
+/* "2026-03-01" (local midnight) or an ISO 8601 time. NULL when neither. */
+static GDateTime *trail_parse_since(const char *text, GTimeZone *zone)
+{
+  GDateTime *when = g_date_time_new_from_iso8601(text, zone);
+  if (when)
+    return when;
+  int y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (sscanf(text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3)
+    return g_date_time_new(zone, y, m, d, 0, 0, 0);
+  return NULL;
+}
+
+/* The client id for --client: an id, or a name (case-insensitive). */
+static const char *trail_client_id(const KeelConfig *config, const char *name)
+{
+  for (guint i = 0; config && i < config->clients->len; i++) {
+    const KeelClient *client = config->clients->pdata[i];
+    if (g_ascii_strcasecmp(client->id, name) == 0 || g_ascii_strcasecmp(client->name, name) == 0)
+      return client->id;
+  }
+  return name;
+}
+
+static void trail_print_text(GPtrArray *events, GTimeZone *zone)
+{
+  if (events->len == 0)
+    printf("the trail is empty\n");
+  for (guint i = 0; i < events->len; i++) {
+    const StoreTrailEvent *event = events->pdata[i];
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(event->at, zone);
+    g_autofree char *when = g_date_time_format(local, "%Y-%m-%d %H:%M");
+    g_autofree char *ref = g_str_has_prefix(event->kind, "instruction")
+      ? g_strdup_printf(" [instruction %" G_GINT64_FORMAT "]", event->ref_id) : g_strdup("");
+    printf("#%-5" G_GINT64_FORMAT " %s  %-12s %-22s %s%s\n", event->id, when,
+           event->client_id ? event->client_id : "-", event->kind, event->detail, ref);
+  }
+}
+
+static void trail_csv_field(GString *out, const char *value, gboolean last)
+{
+  g_autofree char *text = g_strdup(value ? value : "");
+  g_auto(GStrv) parts = g_strsplit(text, "\"", -1);
+  g_autofree char *escaped = g_strjoinv("\"\"", parts);
+  g_string_append_printf(out, "\"%s\"%s", escaped, last ? "\r\n" : ",");
+}
+
+static void trail_print_csv(GPtrArray *events)
+{
+  g_autoptr(GString) out = g_string_new("id,at,kind,client,thread,message_id,ref,detail,"
+                                        "prev_hash,hash\r\n");
+  for (guint i = 0; i < events->len; i++) {
+    const StoreTrailEvent *e = events->pdata[i];
+    g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, e->id);
+    g_autofree char *at = g_date_time_format_iso8601(e->at);
+    g_autofree char *thread = g_strdup_printf("%" G_GINT64_FORMAT, e->thread_id);
+    g_autofree char *ref = g_strdup_printf("%" G_GINT64_FORMAT, e->ref_id);
+    const char *fields[] = { id, at, e->kind, e->client_id, thread, e->message_id, ref,
+                             e->detail, e->prev_hash, e->hash };
+    for (gsize f = 0; f < G_N_ELEMENTS(fields); f++)
+      trail_csv_field(out, fields[f], f + 1 == G_N_ELEMENTS(fields));
+  }
+  fwrite(out->str, 1, out->len, stdout);
+}
+
+static void trail_json_event(JsonBuilder *b, const StoreTrailEvent *e)
+{
+  g_autofree char *at = g_date_time_format_iso8601(e->at);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "id");
+  json_builder_add_int_value(b, e->id);
+  json_builder_set_member_name(b, "at");
+  json_builder_add_string_value(b, at);
+  json_builder_set_member_name(b, "kind");
+  json_builder_add_string_value(b, e->kind);
+  json_builder_set_member_name(b, "client");
+  json_builder_add_string_value(b, e->client_id);
+  json_builder_set_member_name(b, "thread");
+  json_builder_add_int_value(b, e->thread_id);
+  json_builder_set_member_name(b, "message_id");
+  json_builder_add_string_value(b, e->message_id);
+  json_builder_set_member_name(b, "ref");
+  json_builder_add_int_value(b, e->ref_id);
+  json_builder_set_member_name(b, "detail");
+  json_builder_add_string_value(b, e->detail);
+  json_builder_set_member_name(b, "prev_hash");
+  json_builder_add_string_value(b, e->prev_hash);
+  json_builder_set_member_name(b, "hash");
+  json_builder_add_string_value(b, e->hash);
+  json_builder_end_object(b);
+}
+
+static void trail_print_json(GPtrArray *events)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new();
+  json_builder_begin_array(builder);
+  for (guint i = 0; i < events->len; i++)
+    trail_json_event(builder, events->pdata[i]);
+  json_builder_end_array(builder);
+  g_autoptr(JsonNode) root = json_builder_get_root(builder);
+  g_autofree char *text = json_to_string(root, TRUE);
+  printf("%s\n", text);
+}
+
+static int trail_list(TrailCommand *cmd, const char *client, const char *since,
+                      const char *format)
+{
+  g_autoptr(GDateTime) since_time = since ? trail_parse_since(since, cmd->zone) : NULL;
+  if (since && !since_time) {
+    fprintf(stderr, "keel trail: --since '%s' is not a date (2026-03-01) or ISO time\n", since);
+    return EX_USAGE;
+  }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) events = store_trail_list(
+    cmd->store, client ? trail_client_id(cmd->config, client) : NULL, since_time, &error);
+  if (!events) {
+    fprintf(stderr, "keel trail: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  if (g_strcmp0(format, "csv") == 0)
+    trail_print_csv(events);
+  else if (g_strcmp0(format, "json") == 0)
+    trail_print_json(events);
+  else
+    trail_print_text(events, cmd->zone);
+  return EX_OK;
+}
+
+static int trail_verify_command(TrailCommand *cmd)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 count = 0;
+  if (!trail_verify(cmd->store, &count, &error)) {
+    fprintf(stderr, "keel trail verify: %s\n", error->message);
+    return g_error_matches(error, KEEL_TRAIL_ERROR, KEEL_TRAIL_ERROR_BROKEN)
+             ? EX_DATAERR : store_cli_exit_code(error);
+  }
+  gint64 head = 0;
+  g_autofree char *hash = NULL;
+  if (!store_trail_head(cmd->store, &head, &hash, &error)) {
+    fprintf(stderr, "keel trail verify: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  printf("trail OK: %" G_GINT64_FORMAT " events, chain intact; newest event %" G_GINT64_FORMAT
+         " has hash %s\n", count, head, hash ? hash : TRAIL_GENESIS_HASH);
+  return EX_OK;
+}
+
+static int trail_dispatch(const KeelGlobals *globals, int argc, char **argv,
+                          const char *database, const char *client, const char *since,
+                          const char *format)
+{
+  gboolean verify = argc > 1 && g_strcmp0(argv[1], "verify") == 0;
+  if (argc > (verify ? 2 : 1)) {
+    fprintf(stderr, "keel trail: unexpected argument '%s' (see --help)\n", argv[verify ? 2 : 1]);
+    return EX_USAGE;
+  }
+  if (format && !g_strv_contains((const char *const[]){ "text", "csv", "json", NULL }, format)) {
+    fprintf(stderr, "keel trail: --format must be text, csv or json\n");
+    return EX_USAGE;
+  }
+  g_auto(TrailCommand) cmd = { 0 };
+  int rc = trail_command_open(globals, database, &cmd);
+  if (rc != EX_OK)
+    return rc;
+  return verify ? trail_verify_command(&cmd) : trail_list(&cmd, client, since, format);
+}
+
+int cmd_trail(int argc, char **argv)
+{
+  KeelGlobals globals = { 0 };
+  g_autofree char *database = NULL, *client = NULL, *since = NULL, *format = NULL;
+  const GOptionEntry entries[] = {
+    { "client", 0, 0, G_OPTION_ARG_STRING, &client, "Only this client (id or name)", "NAME" },
+    { "since", 0, 0, G_OPTION_ARG_STRING, &since, "Only events at or after DATE", "DATE" },
+    { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default), csv or json", "FORMAT" },
+    { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
+      "Database file (default: the config's database)", "PATH" },
+    { NULL }
+  };
+  if (!cli_parse_options(&argc, &argv, "[verify]",
+                         "Prints the trail of instructions, confirmations and replies,\n"
+                         "oldest first. `keel trail verify` checks its hash chain.",
+                         entries, &globals))
+    return EX_USAGE;
+  int rc = trail_dispatch(&globals, argc, argv, database, client, since, format);
+  cli_globals_clear(&globals);
+  return rc;
+}

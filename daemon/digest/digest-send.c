@@ -1,0 +1,297 @@
+/* daemon/digest/digest-send.c: when the digest goes and how it gets into the
+ * outbox, and the alert.
+ *
+ * The schedule: `[digest] at = HH:MM` is a wall-clock time in the VA's zone.
+ * Each run time is built from a calendar date and that time with
+ * g_date_time_new(zone, ...), never by adding 24 hours, so it stays at 08:00
+ * on the days the clocks change (those days have 23 or 25 hours). A digest is
+ * due when a run time has passed since the last digest row in the outbox.
+ *
+ * The digest is for the VA herself: it goes through the outbox like every
+ * keel message (kind "digest", no client, no thread), one row per recipient.
+ * An alert is a row of kind "alert" with the thread's id, so the rate limit
+ * (one per thread per local day) is a count of those rows.
+ *
+ * Must not: read the clock, send anything itself, or queue to a client.
+ */
+#include <string.h>
+#include "daemon/digest/digest-private.h"
+#include "daemon/outbox/replies.h"
+
+/* ---- recipients and queueing ------------------------------------------- */
+
+char **digest_recipients(const KeelConfig *config, GError **error)
+{
+  if (!config || config->accounts->len == 0) {
+    g_set_error(error, KEEL_DIGEST_ERROR, KEEL_DIGEST_ERROR_ACCOUNT,
+                "no [account] in the config to send the digest through");
+    return NULL;
+  }
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+  guint count = 0;
+  for (char **to = config->digest_to; to && *to; to++)
+    if ((*to)[0] != '@') {
+      g_strv_builder_add(builder, *to);
+      count++;
+    }
+  if (count == 0)
+    g_strv_builder_add(builder, ((KeelAccount *)config->accounts->pdata[0])->user);
+  return g_strv_builder_end(builder);
+}
+
+/* Inserts one outbox row of `kind` for `raw` (inside the caller's transaction). */
+static gint64 digest_insert_row(Store *store, const KeelAccount *account, const char *kind,
+                                gint64 thread_id, const char *client_id, const char *rcpt,
+                                const char *subject, const char *message_id, GBytes *raw,
+                                GDateTime *now, GError **error)
+{
+  g_autofree char *clean_subject = replies_clean_value(subject);
+  StoreOutboxRow row = {
+    .account = account->name, .kind = (char *)kind, .client_id = (char *)client_id,
+    .thread_id = thread_id, .message_id = (char *)message_id, .mail_from = account->user,
+    .rcpt = (char *)rcpt, .subject = clean_subject, .raw = raw, .state = "queued",
+    .created = now,
+  };
+  return store_outbox_insert(store, &row, error);
+}
+
+static gboolean digest_queue_locked(Store *store, const KeelConfig *config,
+                                    const Digest *digest, char **recipients, GError **error)
+{
+  const KeelAccount *account = config->accounts->pdata[0];
+  g_autofree char *subject = digest_subject(digest);
+  for (char **to = recipients; *to; to++) {
+    g_autofree char *message_id = NULL;
+    g_autoptr(GBytes) raw = digest_build_message(digest, account->user, *to, &message_id,
+                                                 error);
+    if (!raw || !digest_insert_row(store, account, "digest", 0, NULL, *to, subject,
+                                   message_id, raw, digest->now, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+int digest_queue(Store *store, const KeelConfig *config, const Digest *digest, GError **error)
+{
+  g_auto(GStrv) recipients = digest_recipients(config, error);
+  if (!recipients || !store_begin(store, error))
+    return -1;
+  if (!digest_queue_locked(store, config, digest, recipients, error)) {
+    store_rollback(store);
+    g_prefix_error(error, "queueing the digest: ");
+    return -1;
+  }
+  if (!store_commit(store, error))
+    return -1;
+  g_message("digest queued for %u recipient(s)", g_strv_length(recipients));
+  return (int)g_strv_length(recipients);
+}
+
+/* ---- the schedule -------------------------------------------------------- */
+
+static gboolean digest_parse_at(const char *at, int *hour, int *minute)
+{
+  if (!at || strlen(at) != 5 || at[2] != ':' || !g_ascii_isdigit(at[0])
+      || !g_ascii_isdigit(at[1]) || !g_ascii_isdigit(at[3]) || !g_ascii_isdigit(at[4]))
+    return FALSE;
+  *hour = (at[0] - '0') * 10 + (at[1] - '0');
+  *minute = (at[3] - '0') * 10 + (at[4] - '0');
+  return *hour < 24 && *minute < 60;
+}
+
+/* The run time on the local date of `local` moved by `days`. */
+static GDateTime *digest_run_on(GDateTime *local, int days, int hour, int minute,
+                                GTimeZone *zone)
+{
+  GDate date;
+  g_date_clear(&date, 1);
+  g_date_set_dmy(&date, (GDateDay)g_date_time_get_day_of_month(local),
+                 (GDateMonth)g_date_time_get_month(local),
+                 (GDateYear)g_date_time_get_year(local));
+  if (days > 0)
+    g_date_add_days(&date, (guint)days);
+  else if (days < 0)
+    g_date_subtract_days(&date, (guint)-days);
+  return g_date_time_new(zone, g_date_get_year(&date), g_date_get_month(&date),
+                         g_date_get_day(&date), hour, minute, 0);
+}
+
+GDateTime *digest_next_run(GDateTime *now, const char *at, GTimeZone *tz)
+{
+  int hour, minute;
+  if (!digest_parse_at(at, &hour, &minute))
+    return NULL;
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(now, tz);
+  for (int days = 0; days <= 2; days++) {
+    g_autoptr(GDateTime) run = digest_run_on(local, days, hour, minute, tz);
+    if (run && g_date_time_compare(run, now) > 0)
+      return g_steal_pointer(&run);
+  }
+  return NULL;
+}
+
+GDateTime *digest_previous_run(GDateTime *now, const char *at, GTimeZone *tz)
+{
+  int hour, minute;
+  if (!digest_parse_at(at, &hour, &minute))
+    return NULL;
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(now, tz);
+  for (int days = 0; days >= -2; days--) {
+    g_autoptr(GDateTime) run = digest_run_on(local, days, hour, minute, tz);
+    if (run && g_date_time_compare(run, now) <= 0)
+      return g_steal_pointer(&run);
+  }
+  return NULL;
+}
+
+gboolean digest_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZone *tz)
+{
+  g_autoptr(GDateTime) previous = digest_previous_run(now, at, tz);
+  if (!previous)
+    return FALSE;
+  if (last_sent)
+    return g_date_time_compare(last_sent, previous) < 0;
+  g_autoptr(GDateTime) local_now = g_date_time_to_timezone(now, tz);
+  g_autoptr(GDateTime) local_run = g_date_time_to_timezone(previous, tz);
+  return g_date_time_get_day_of_year(local_now) == g_date_time_get_day_of_year(local_run);
+}
+
+gboolean digest_run_if_due(Store *store, const KeelConfig *config,
+                           const DigestOptions *options, GDateTime *now, GError **error)
+{
+  DigestOptions defaults;
+  digest_options_from_config(&defaults, config);
+  if (!options)
+    options = &defaults;
+  if (!config || !config->digest_at)
+    return FALSE;
+  g_autoptr(GTimeZone) zone = digest_zone(config->timezone);
+  g_autoptr(GDateTime) last = NULL;
+  if (!store_digest_last_outbox(store, "digest", &last, error)
+      || !digest_due(last, now, config->digest_at, zone))
+    return FALSE;
+  g_autoptr(Digest) digest = digest_gather(store, config, options, now, error);
+  if (!digest)
+    return FALSE;
+  if (digest_is_empty(digest) && !options->send_empty)
+    return FALSE;
+  return digest_queue(store, config, digest, error) > 0;
+}
+
+/* ---- the alert ----------------------------------------------------------- */
+
+static gboolean digest_flagged(const char *csv, const char *dimension)
+{
+  g_auto(GStrv) names = g_strsplit(csv ? csv : "", ",", -1);
+  for (char **name = names; *name; name++)
+    if (strcmp(g_strstrip(*name), dimension) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Alerts already queued for `thread_id` since the VA's local midnight. */
+static gint64 digest_alerts_today(Store *store, gint64 thread_id, GDateTime *now,
+                                  GTimeZone *zone, GError **error)
+{
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(now, zone);
+  g_autoptr(GDateTime) midnight = g_date_time_new(zone, g_date_time_get_year(local),
+                                                  g_date_time_get_month(local),
+                                                  g_date_time_get_day_of_month(local), 0, 0, 0);
+  return store_outbox_count_thread(store, thread_id, "alert", midnight, error);
+}
+
+static gint64 digest_queue_alert(Store *store, const KeelConfig *config,
+                                 const DigestThread *thread, gboolean threat, GDateTime *now,
+                                 GError **error)
+{
+  g_auto(GStrv) recipients = digest_recipients(config, error);
+  if (!recipients)
+    return 0;
+  const KeelAccount *account = config->accounts->pdata[0];
+  g_autofree char *body = digest_render_alert_text(thread, now);
+  g_autofree char *subject = g_strdup_printf("keel alert: %s: %s in \"%s\"", thread->client,
+                                             threat ? "a threat" : "a very risky message",
+                                             thread->subject);
+  gint64 id = 0;
+  for (char **to = recipients; *to; to++) {
+    g_autofree char *message_id = replies_new_message_id(account->user);
+    ReplySpec spec = { .from_name = "keel", .from_address = account->user, .to_address = *to,
+                       .subject = subject, .body = body, .date = now,
+                       .auto_submitted = "auto-generated" };
+    g_autoptr(GBytes) raw = replies_build(&spec, message_id, error);
+    id = raw ? digest_insert_row(store, account, "alert", thread->thread_id, thread->client_id,
+                                 *to, subject, message_id, raw, now, error) : 0;
+    if (id == 0)
+      return 0;
+  }
+  return id;
+}
+
+/* TRUE for a message an alert may be about: a client's, not automated, not
+ * history from a first sync or an import, and dated within the last day. */
+static gboolean digest_alert_candidate(const StoreDigestMessage *message, GDateTime *now)
+{
+  g_autoptr(GDateTime) day_ago = g_date_time_add_days(now, -1);
+  return message->direction == STORE_DIRECTION_IN && !message->automated
+         && !message->first_sync && g_date_time_compare(message->date, day_ago) >= 0;
+}
+
+/* The thread of `message` when the message calls for an alert (a threat, or
+ * the thread's risk at the threshold), else NULL; `*threat` says which. */
+static StoreThreadRow *digest_alert_thread(Store *store, const DigestOptions *options,
+                                           const StoreDigestMessage *message, GDateTime *now,
+                                           gboolean *threat, GError **error)
+{
+  if (!digest_alert_candidate(message, now))
+    return NULL;
+  StoreThreadRow *thread = store_digest_thread(store, message->thread_id, error);
+  *threat = digest_flagged(message->flags, "threat");
+  if (thread && !*threat && thread->risk < options->alert_threshold)
+    g_clear_pointer(&thread, store_thread_row_free);
+  return thread;
+}
+
+/* Builds and queues the alert about `thread`, unless one went today. */
+static gboolean digest_alert_thread_queue(Store *store, const KeelConfig *config,
+                                          const StoreThreadRow *thread, gboolean threat,
+                                          GDateTime *now, gint64 *outbox_id, GError **error)
+{
+  g_autoptr(GTimeZone) zone = digest_zone(config ? config->timezone : NULL);
+  gint64 sent = digest_alerts_today(store, thread->id, now, zone, error);
+  if (sent != 0)
+    return sent > 0;
+  g_autoptr(DigestThread) entry = digest_thread_build(store, thread, zone, now, 0, error);
+  if (!entry || !store_begin(store, error))
+    return FALSE;
+  gint64 id = digest_queue_alert(store, config, entry, threat, now, error);
+  if (id == 0) {
+    store_rollback(store);
+    return FALSE;
+  }
+  *outbox_id = id;
+  g_message("alert %" G_GINT64_FORMAT " queued for thread %" G_GINT64_FORMAT, id, thread->id);
+  return store_commit(store, error);
+}
+
+gboolean digest_alert_for_message(Store *store, const KeelConfig *config,
+                                  const DigestOptions *options, gint64 row_id,
+                                  GDateTime *now, gint64 *outbox_id, GError **error)
+{
+  DigestOptions defaults;
+  digest_options_from_config(&defaults, config);
+  options = options ? options : &defaults;
+  gint64 ignored = 0;
+  outbox_id = outbox_id ? outbox_id : &ignored;
+  *outbox_id = 0;
+  g_autoptr(GError) local = NULL;
+  g_autoptr(StoreDigestMessage) message = store_digest_message(store, row_id, &local);
+  gboolean threat = FALSE;
+  StoreThreadRow *thread = message ? digest_alert_thread(store, options, message, now,
+                                                         &threat, &local) : NULL;
+  gboolean ok = !local && (!thread || digest_alert_thread_queue(store, config, thread, threat,
+                                                                now, outbox_id, &local));
+  store_thread_row_free(thread);
+  if (!ok)
+    g_propagate_prefixed_error(error, g_steal_pointer(&local), "the alert: ");
+  return ok;
+}

@@ -1,0 +1,414 @@
+/* daemon/ingest/sync.c: one poll cycle of one account. It compares each folder's
+ * UIDVALIDITY and UIDNEXT with the store, lists the UIDs above the last one
+ * stored with their sizes (windows of message numbers from the end), fetches
+ * them and hands them to the pipeline in batches of up to 50 messages / 8 MB,
+ * each batch one transaction that also advances the folder's last UID: a
+ * crash before the commit means the batch is fetched again next cycle, and
+ * Message-ID de-duplicates. The last UID never passes a fetched message that
+ * is not committed yet.
+ *
+ * First sync. A folder whose UIDVALIDITY the store does not know is being
+ * synced for the first time (or re-scanned after a UIDVALIDITY change): its
+ * messages are stored with first_sync set, so nothing already in the mailbox
+ * is ever answered. The store records the server's UIDVALIDITY only when
+ * such a scan has completed (until then it holds 0), so a scan cut short by
+ * a crash or a dead server goes on as a first sync next cycle. Known gap: if
+ * UIDVALIDITY changes while such a scan is cut short, it resumes from the old
+ * last UID (the store keeps no UIDVALIDITY for a scan in progress).
+ *
+ * An unchanged folder costs one round trip (STATUS). Messages over
+ * max_message_size are recorded by advancing the last UID, never downloaded.
+ * Must not: write to the mailbox, hold the store lock while talking to the
+ * server, or log a message body or a password. */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "keel-imap"
+
+#include <string.h>
+#include "daemon/ingest/sync.h"
+#include "daemon/mail/imap.h"
+#include "daemon/ingest/pipeline.h"
+
+/* Fetched messages are stored together, in one transaction, once there are
+ * this many or this many bytes (one fsync per batch, not per message). */
+#define SYNC_BATCH_MESSAGES 50u
+#define SYNC_BATCH_BYTES (8u * 1024u * 1024u)
+
+/* Message numbers per size request. libcurl 7.88 (with Debian's fix for
+ * CVE-2023-38039) refuses a response whose lines count over 300 KB by its
+ * reckoning, which measured 300-400 FETCH lines; 100 stays well clear. */
+#define SYNC_WINDOW 100u
+
+typedef struct {
+  const SyncContext *context;  /* borrowed */
+  const KeelAccount *account;  /* borrowed */
+  ImapSession *session;        /* borrowed */
+  const char *folder;          /* borrowed */
+  StoreDirection direction;
+  gint64 folder_id;
+  guint32 stored_validity;     /* 0: never completed a scan */
+  guint32 last_uid;            /* highest UID handled */
+  gboolean first_sync;
+  SyncStats *stats;            /* borrowed */
+  GPtrArray *batch;            /* owned, of SyncFetched*: fetched, not stored yet */
+  gsize batch_bytes;
+} SyncFolder;
+
+static gboolean sync_folder_load(SyncFolder *job, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(job->context->store_lock);
+  Store *store = job->context->store;
+  job->folder_id = store_folder_ensure(store, job->account->name, job->folder, error);
+  if (job->folder_id == 0)
+    return FALSE;
+  return store_folder_state(store, job->folder_id, &job->stored_validity, &job->last_uid, error);
+}
+
+/* Decides whether this is a first sync; a UIDVALIDITY change starts the scan
+ * over from UID 0 (the store's UIDVALIDITY goes back to 0 until it is done). */
+static gboolean sync_folder_compare(SyncFolder *job, const ImapFolderStatus *status, GError **error)
+{
+  if (status->uidvalidity == job->stored_validity)
+    return TRUE;
+  job->first_sync = TRUE;
+  if (job->stored_validity == 0)
+    return TRUE; /* never synced, or a first scan cut short: go on from last_uid */
+  g_message("account '%s' folder '%s': UIDVALIDITY changed from %u to %u: re-scanning "
+            "(messages already stored are not stored again)", job->account->name, job->folder,
+            job->stored_validity, status->uidvalidity);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(job->context->store_lock);
+  if (!store_folder_reset(job->context->store, job->folder_id, 0, error))
+    return FALSE;
+  job->last_uid = 0;
+  return TRUE;
+}
+
+static gboolean sync_flush(SyncFolder *job, GError **error);
+
+/* Records `uid` as handled without a message. Stores the batch first: the
+ * last UID must never pass a fetched message that is not committed yet. */
+static gboolean sync_advance(SyncFolder *job, guint32 uid, GError **error)
+{
+  if (!sync_flush(job, error))
+    return FALSE;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(job->context->store_lock);
+  if (!store_folder_advance(job->context->store, job->folder_id, uid, error))
+    return FALSE;
+  job->last_uid = MAX(job->last_uid, uid);
+  return TRUE;
+}
+
+typedef struct {
+  guint32 uid;
+  GBytes *raw; /* owned */
+} SyncFetched;
+
+static void sync_fetched_free(SyncFetched *fetched)
+{
+  g_bytes_unref(fetched->raw);
+  g_free(fetched);
+}
+
+/* Parses and stores one message through the pipeline, inside the batch's
+ * transaction (the caller holds the store lock). Bytes that are not a
+ * message at all are recorded as handled and skipped with a warning. */
+static gboolean sync_ingest_locked(SyncFolder *job, const SyncFetched *fetched, GError **error)
+{
+  g_autoptr(GDateTime) received = g_date_time_new_now_utc();
+  StoreOrigin origin = { .folder_id = job->folder_id, .uid = fetched->uid,
+                         .direction = job->direction, .first_sync = job->first_sync,
+                         .received = received };
+  StoreAddResult result = STORE_ADDED;
+  gint64 row_id = 0;
+  g_autoptr(GError) ingest_error = NULL;
+  if (!pipeline_ingest(job->context->pipeline, &origin, fetched->raw, received, &result, &row_id,
+                       &ingest_error)) {
+    if (ingest_error->domain != KEEL_MESSAGE_ERROR) {
+      g_propagate_prefixed_error(error, g_steal_pointer(&ingest_error), "storing UID %u: ",
+                                 fetched->uid);
+      return FALSE;
+    }
+    g_warning("account '%s' folder '%s' UID %u: not a message, skipped: %s", job->account->name,
+              job->folder, fetched->uid, ingest_error->message);
+    job->stats->skipped++;
+    return store_folder_advance(job->context->store, job->folder_id, fetched->uid, error);
+  }
+  if (result == STORE_DUPLICATE)
+    job->stats->duplicates++;
+  else
+    job->stats->stored++;
+  g_info("account '%s' folder '%s' UID %u: %s row %" G_GINT64_FORMAT, job->account->name,
+         job->folder, fetched->uid, result == STORE_DUPLICATE ? "already stored as" : "stored as",
+         row_id);
+  return TRUE;
+}
+
+/* Stores the fetched batch in one transaction that also advances the
+ * folder's last UID: all of it, or (after a crash) none of it. */
+static gboolean sync_flush(SyncFolder *job, GError **error)
+{
+  if (job->batch->len == 0)
+    return TRUE;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(job->context->store_lock);
+  Store *store = job->context->store;
+  gboolean ok = store_begin(store, error);
+  for (guint i = 0; ok && i < job->batch->len; i++)
+    ok = sync_ingest_locked(job, g_ptr_array_index(job->batch, i), error);
+  if (ok)
+    ok = store_commit(store, error);
+  if (!ok)
+    store_rollback(store);
+  else
+    job->last_uid = MAX(job->last_uid,
+                        ((SyncFetched *)g_ptr_array_index(job->batch, job->batch->len - 1))->uid);
+  g_ptr_array_set_size(job->batch, 0);
+  job->batch_bytes = 0;
+  return ok;
+}
+
+static gboolean sync_queue(SyncFolder *job, guint32 uid, GBytes *raw, GError **error)
+{
+  SyncFetched *fetched = g_new0(SyncFetched, 1);
+  fetched->uid = uid;
+  fetched->raw = g_bytes_ref(raw);
+  job->batch_bytes += g_bytes_get_size(raw);
+  g_ptr_array_add(job->batch, fetched);
+  if (job->batch->len < SYNC_BATCH_MESSAGES && job->batch_bytes < SYNC_BATCH_BYTES)
+    return TRUE;
+  return sync_flush(job, error);
+}
+
+static gboolean sync_cancelled(const SyncFolder *job, GError **error)
+{
+  GCancellable *cancellable = job->context->cancellable;
+  if (!cancellable || !g_cancellable_is_cancelled(cancellable))
+    return FALSE;
+  g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_CANCELLED, "stopped: keel is shutting down");
+  return TRUE;
+}
+
+/* After a failed fetch libcurl has dropped the connection: records `uid` as
+ * handled and opens the folder read-only again. */
+static gboolean sync_skip_and_reopen(SyncFolder *job, guint32 uid, GError **error)
+{
+  guint32 validity = 0;
+  return sync_advance(job, uid, error)
+         && imap_folder_examine(job->session, job->folder, &validity, NULL, error);
+}
+
+/* Fetches and stores one message; a vanished one is recorded as handled and
+ * the folder re-opened read-only (libcurl dropped the connection). */
+static gboolean sync_message(SyncFolder *job, const ImapMessageInfo *info, GError **error)
+{
+  gsize limit = job->context->config->max_message_size;
+  if (limit && info->size > limit) {
+    g_warning("account '%s' folder '%s' UID %u: %" G_GUINT64_FORMAT " bytes, over max_message_size "
+              "(%" G_GSIZE_FORMAT "): recorded, not downloaded", job->account->name, job->folder,
+              info->uid, info->size, limit);
+    job->stats->skipped++;
+    return sync_advance(job, info->uid, error);
+  }
+  g_autoptr(GError) fetch_error = NULL;
+  g_autoptr(GBytes) raw = imap_fetch_message(job->session, job->folder, info->uid,
+                                             limit ? limit + 1 : 0, &fetch_error);
+  if (raw)
+    return sync_queue(job, info->uid, raw, error);
+  if (g_error_matches(fetch_error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_TOO_LARGE)) {
+    g_warning("account '%s' folder '%s' UID %u: larger than its RFC822.SIZE said and over "
+              "max_message_size: recorded, not stored", job->account->name, job->folder, info->uid);
+    job->stats->skipped++;
+    return sync_skip_and_reopen(job, info->uid, error);
+  }
+  if (!g_error_matches(fetch_error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_GONE)) {
+    g_propagate_error(error, g_steal_pointer(&fetch_error));
+    return FALSE;
+  }
+  g_info("account '%s' folder '%s' UID %u: expunged before it could be fetched",
+         job->account->name, job->folder, info->uid);
+  return sync_skip_and_reopen(job, info->uid, error);
+}
+
+static gint sync_info_compare(gconstpointer a, gconstpointer b)
+{
+  const ImapMessageInfo *x = a, *y = b;
+  return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* The messages above last_uid, by ascending UID. Asks for windows of
+ * SYNC_WINDOW message numbers from the end of the folder backwards, and
+ * stops at the first window that reaches a message already handled. */
+static GArray *sync_new_messages(SyncFolder *job, guint32 exists, GError **error)
+{
+  g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(ImapMessageInfo));
+  for (guint32 high = exists; high >= 1;) {
+    guint32 low = high > SYNC_WINDOW ? high - SYNC_WINDOW + 1 : 1;
+    g_autoptr(GArray) infos = imap_folder_sizes(job->session, job->folder, low, high, error);
+    if (!infos)
+      return NULL;
+    gboolean reached_old = FALSE;
+    for (guint i = 0; i < infos->len; i++) {
+      const ImapMessageInfo *info = &g_array_index(infos, ImapMessageInfo, i);
+      if (info->uid > job->last_uid)
+        g_array_append_val(found, *info);
+      else
+        reached_old = TRUE;
+    }
+    if (reached_old || low == 1)
+      break;
+    high = low - 1;
+  }
+  g_array_sort(found, sync_info_compare);
+  return g_steal_pointer(&found);
+}
+
+static gboolean sync_folder_fetch(SyncFolder *job, const ImapFolderStatus *status, GError **error)
+{
+  guint32 validity = 0, exists = 0;
+  if (!imap_folder_examine(job->session, job->folder, &validity, &exists, error))
+    return FALSE;
+  if (validity != status->uidvalidity) {
+    g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_TEMPORARY,
+                "UIDVALIDITY changed during the poll (%u, now %u)", status->uidvalidity, validity);
+    return FALSE;
+  }
+  g_autoptr(GArray) infos = sync_new_messages(job, exists, error);
+  if (!infos)
+    return FALSE;
+  for (guint i = 0; i < infos->len; i++) {
+    if (sync_cancelled(job, error)
+        || !sync_message(job, &g_array_index(infos, ImapMessageInfo, i), error)) {
+      g_autoptr(GError) flush_error = NULL;
+      if (!sync_flush(job, &flush_error)) /* keep what was fetched before the failure */
+        g_warning("account '%s' folder '%s': %s", job->account->name, job->folder,
+                  flush_error->message);
+      return FALSE;
+    }
+  }
+  return sync_flush(job, error);
+}
+
+/* Every UID below UIDNEXT is now handled. A completed first scan records the
+ * server's UIDVALIDITY and the last UID in one transaction. */
+static gboolean sync_folder_finish(SyncFolder *job, const ImapFolderStatus *status, GError **error)
+{
+  guint32 highest = MAX(job->last_uid, status->uidnext > 0 ? status->uidnext - 1 : 0);
+  if (!job->first_sync)
+    return highest == job->last_uid || sync_advance(job, highest, error);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(job->context->store_lock);
+  Store *store = job->context->store;
+  if (!store_begin(store, error))
+    return FALSE;
+  if (!store_folder_reset(store, job->folder_id, status->uidvalidity, error)
+      || !store_folder_advance(store, job->folder_id, highest, error)
+      || !store_commit(store, error)) {
+    store_rollback(store);
+    return FALSE;
+  }
+  job->last_uid = highest;
+  return TRUE;
+}
+
+static gboolean sync_folder(SyncFolder *job, GError **error)
+{
+  ImapFolderStatus status = { 0 };
+  if (!sync_folder_load(job, error) || !imap_folder_status(job->session, job->folder, &status, error)
+      || !sync_folder_compare(job, &status, error))
+    return FALSE;
+  job->stats->folders++;
+  if (!job->first_sync && status.uidnext <= job->last_uid + 1)
+    return TRUE; /* unchanged: STATUS was the only round trip */
+  if (status.messages > 0 && !sync_folder_fetch(job, &status, error))
+    return FALSE;
+  return sync_folder_finish(job, &status, error);
+}
+
+/* The folders to poll: the watched ones, then the Sent folder (direction
+ * out) unless it is watched already. */
+static GPtrArray *sync_folder_list(const KeelAccount *account)
+{
+  GPtrArray *folders = g_ptr_array_new();
+  for (char **f = account->folders; f && *f; f++)
+    g_ptr_array_add(folders, *f);
+  if (account->sent_folder && *account->sent_folder
+      && !(account->folders && g_strv_contains((const char *const *)account->folders,
+                                                account->sent_folder)))
+    g_ptr_array_add(folders, account->sent_folder);
+  return folders;
+}
+
+gboolean sync_error_is_folder_only(const GError *error)
+{
+  return g_error_matches(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_REFUSED);
+}
+
+static gboolean sync_account_folders(const SyncContext *context, const KeelAccount *account,
+                                     ImapSession *session, SyncStats *stats, GError **error)
+{
+  g_autoptr(GPtrArray) folders = sync_folder_list(account);
+  for (guint i = 0; i < folders->len; i++) {
+    const char *name = g_ptr_array_index(folders, i);
+    g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func((GDestroyNotify)sync_fetched_free);
+    SyncFolder job = { .context = context, .account = account, .session = session, .folder = name,
+                       .stats = stats, .batch = batch };
+    job.direction = g_strcmp0(name, account->sent_folder) == 0 ? STORE_DIRECTION_OUT
+                                                                : STORE_DIRECTION_IN;
+    g_autoptr(GError) folder_error = NULL;
+    if (sync_folder(&job, &folder_error))
+      continue;
+    g_prefix_error(&folder_error, "account '%s' folder '%s': ", account->name, name);
+    gboolean ends = !sync_error_is_folder_only(folder_error);
+    if (!*error)
+      *error = g_steal_pointer(&folder_error);
+    else
+      g_warning("%s", folder_error->message);
+    if (ends)
+      break;
+  }
+  return *error == NULL;
+}
+
+static void sync_record_poll(const SyncContext *context, const KeelAccount *account,
+                             const GError *failure)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(context->store_lock);
+  if (!store_account_record_poll(context->store, account->name, now,
+                                 failure ? failure->message : NULL, &error))
+    g_warning("account '%s': cannot record the poll: %s", account->name, error->message);
+}
+
+gboolean sync_account(const SyncContext *context, const KeelAccount *account, SyncStats *stats,
+                      GError **error)
+{
+  g_autoptr(GError) failure = NULL;
+  memset(stats, 0, sizeof *stats);
+  char *password = config_account_password(account, &failure);
+  if (password) {
+    g_autoptr(ImapSession) session = imap_session_new(account, password, context->cancellable,
+                                                      &failure);
+    memset(password, 0, strlen(password));
+    g_free(password);
+    if (session) {
+      sync_account_folders(context, account, session, stats, &failure);
+      stats->commands = imap_session_commands(session);
+    }
+  }
+  if (failure && !g_str_has_prefix(failure->message, "account '"))
+    g_prefix_error(&failure, "account '%s': ", account->name);
+  if (!g_error_matches(failure, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_CANCELLED))
+    sync_record_poll(context, account, failure);
+  if (!failure)
+    return TRUE;
+  g_propagate_error(error, g_steal_pointer(&failure));
+  return FALSE;
+}
+
+guint sync_backoff_seconds(guint failures, gboolean login_denied, guint poll_interval)
+{
+  const guint base = 30, cap = 30 * 60;
+  guint delay = cap;
+  if (!login_denied && failures < 7)
+    delay = MIN(cap, base << (failures > 0 ? failures - 1 : 0));
+  double jitter = g_random_double_range(0.9, 1.1);
+  return MAX((guint)(delay * jitter), poll_interval);
+}

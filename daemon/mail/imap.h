@@ -1,0 +1,78 @@
+/* daemon/mail/imap.h: keel's IMAP client, the small read-only subset that polling
+ * needs, on one libcurl easy handle (one connection) per account.
+ *
+ * Entry points:
+ *   imap_session_new()      handle + TLS policy + timeouts; connects lazily
+ *   imap_folder_status()    STATUS (UIDVALIDITY UIDNEXT MESSAGES): one round trip
+ *   imap_folder_sizes()     FETCH a:b (UID RFC822.SIZE): UIDs and sizes of messages a..b
+ *   imap_folder_examine()   opens a folder read-only (so fetches never set \Seen)
+ *   imap_fetch_message()    the raw bytes of one message, byte-exact, flags untouched
+ *
+ * Every failure is a GError in KEEL_IMAP_ERROR whose code says what to do:
+ * retry later, fix the configuration, or fix the password. Never writes to
+ * the mailbox, never logs a password or a message body. */
+#pragma once
+
+#include <gio/gio.h>
+#include "daemon/base/config.h"
+
+#define KEEL_IMAP_ERROR (keel_imap_error_quark())
+GQuark keel_imap_error_quark(void);
+typedef enum {
+  KEEL_IMAP_ERROR_TEMPORARY, /* network, timeout, closed connection, server busy: retry */
+  KEEL_IMAP_ERROR_PERMANENT, /* certificate, TLS not offered, bad URL: fix the config */
+  KEEL_IMAP_ERROR_REFUSED,   /* the server answered NO/BAD (e.g. no such folder): that folder only */
+  KEEL_IMAP_ERROR_AUTH,      /* login denied: fix the password (retried at the capped interval) */
+  KEEL_IMAP_ERROR_GONE,      /* the message was expunged before it could be fetched */
+  KEEL_IMAP_ERROR_TOO_LARGE, /* the message is larger than the limit given */
+  KEEL_IMAP_ERROR_CANCELLED  /* keel is shutting down */
+} KeelImapError;
+
+typedef struct ImapSession ImapSession;
+
+typedef struct {
+  guint32 uidvalidity;
+  guint32 uidnext;
+  guint32 messages;
+} ImapFolderStatus;
+
+typedef struct {
+  guint32 uid;
+  guint64 size; /* RFC822.SIZE in bytes */
+} ImapMessageInfo;
+
+/* A session for `account` with `password` (copied, wiped on free). Checks
+ * the URL scheme against the TLS policy (imaps://, or imap:// with STARTTLS
+ * required; plain only with allow_plaintext). `cancellable` (borrowed, may be
+ * NULL) aborts a transfer in progress within about a second. Does not
+ * connect: the first command does. */
+ImapSession *imap_session_new(const KeelAccount *account, const char *password,
+                              GCancellable *cancellable, GError **error);
+void imap_session_free(ImapSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapSession, imap_session_free)
+
+/* IMAP commands answered so far (login included): the round trips of a cycle. */
+guint imap_session_commands(const ImapSession *session);
+
+gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolderStatus *status,
+                            GError **error);
+
+/* UIDs and sizes of the messages numbered first_seq..last_seq (1-based
+ * sequence numbers) of the examined `folder`, by ascending UID: a GArray of
+ * ImapMessageInfo (owned by the caller). Keep windows to about 100:
+ * libcurl 7.88 refuses answers of more than 300-400 lines. */
+GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 first_seq,
+                          guint32 last_seq, GError **error);
+
+/* Opens `folder` read-only (EXAMINE) and returns its UIDVALIDITY and the
+ * number of messages in it (`exists`, may be NULL). Must be called before
+ * imap_folder_sizes() and imap_fetch_message() on that folder, and again
+ * after any failed fetch (libcurl reconnects with a read-write SELECT, which
+ * the fetch refuses). */
+gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *uidvalidity,
+                             guint32 *exists, GError **error);
+
+/* The raw message `uid` of the examined `folder`, at most `max_size` bytes
+ * (a larger one fails with TOO_LARGE). Never sets \Seen. Returns a new GBytes. */
+GBytes *imap_fetch_message(ImapSession *session, const char *folder, guint32 uid,
+                           gsize max_size, GError **error);

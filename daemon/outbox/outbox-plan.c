@@ -1,0 +1,102 @@
+/* daemon/outbox/outbox-plan.c: what happens in the trail and the outbox when a
+ * client message has just been stored (outbox_after_ingest()).
+ *
+ * Steps, all inside the pipeline's transaction so that a crash leaves either
+ * the message with its instructions and its queued confirmation, or none of
+ * them: index the quoted text (search), extract and record the instructions
+ * of a known client, count the confirmations this thread had in the last
+ * CONFIRM_WINDOW_HOURS, ask confirm_decide(), queue the confirmation when it
+ * says so.
+ *
+ * Must not: send anything (outbox_run() does), decide itself (filters/confirm.c).
+ */
+#include "daemon/outbox/outbox.h"
+#include "daemon/record/trail.h"
+
+/* The instructions of `in->message` (empty for unknown senders). */
+static GPtrArray *outbox_plan_instructions(const OutboxIngest *in)
+{
+  if (!in->client || !in->rules || !in->message->new_text)
+    return g_ptr_array_new_with_free_func((GDestroyNotify)instruction_free);
+  InstructionContext ctx;
+  g_autoptr(GTimeZone) zone = NULL;
+  trail_instruction_context(in->config, in->client, &ctx, &zone);
+  ctx.automated = in->message->automated;
+  return instructions_extract(in->rules, in->message->new_text, in->message->date, &ctx);
+}
+
+static GArray *outbox_plan_record(Store *store, const OutboxIngest *in, GPtrArray *found,
+                                  GError **error)
+{
+  const KeelMessage *m = in->message;
+  TrailSource source = { .message_row = in->row_id, .message_id = m->message_id,
+                         .client_id = in->client ? in->client->id : NULL,
+                         .thread_id = in->thread_id,
+                         .from = m->from ? m->from->address : NULL, .at = m->date };
+  return trail_record_instructions(store, &source, found, error);
+}
+
+static gboolean outbox_plan_decide(Store *store, const OutboxIngest *in, guint instructions,
+                                   ConfirmDecision *decision, GError **error)
+{
+  g_autoptr(GDateTime) since = g_date_time_add_hours(in->now, -CONFIRM_WINDOW_HOURS);
+  gint64 recent = in->thread_id > 0
+    ? store_outbox_count_thread(store, in->thread_id, "confirm", since, error) : 0;
+  if (recent < 0)
+    return FALSE;
+  ConfirmFacts facts = {
+    .known_client = in->client != NULL, .automated = in->message->automated,
+    .message_risky = in->message_risky, .thread_risky = in->thread_risky,
+    .instructions = instructions, .recent_confirmations = (guint)recent,
+    .first_sync = in->first_sync,
+  };
+  *decision = confirm_decide(&facts);
+  return TRUE;
+}
+
+static gboolean outbox_plan_locked(Store *store, const OutboxIngest *in,
+                                   ConfirmDecision *decision, gint64 *outbox_id, GError **error)
+{
+  if (!store_search_set_quoted(store, in->row_id, in->message->quoted_text, error))
+    return FALSE;
+  g_autoptr(GPtrArray) found = outbox_plan_instructions(in);
+  g_autoptr(GArray) ids = outbox_plan_record(store, in, found, error);
+  if (!ids || !outbox_plan_decide(store, in, found->len, decision, error))
+    return FALSE;
+  if (decision->action != CONFIRM_SEND)
+    return TRUE;
+  g_autoptr(GError) local = NULL;
+  *outbox_id = outbox_confirm_message(store, in->config, in->client, in->message,
+                                      in->thread_id, found, ids, in->now, &local);
+  if (*outbox_id != 0)
+    return TRUE;
+  if (local->domain == KEEL_STORE_ERROR) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  /* A missing template, an account without a usable From address, a reply
+   * that cannot be built: the confirmation is lost, never the message. */
+  g_warning("message <%s>: no confirmation planned: %s", in->message->message_id,
+            local->message);
+  *decision = (ConfirmDecision){ CONFIRM_NONE, "cannot build the confirmation" };
+  return TRUE;
+}
+
+gboolean outbox_after_ingest(Store *store, const OutboxIngest *in, ConfirmDecision *decision,
+                             gint64 *outbox_id, GError **error)
+{
+  ConfirmDecision local_decision = { CONFIRM_NONE, "" };
+  gint64 local_id = 0;
+  if (!store_begin(store, error))
+    return FALSE;
+  if (!outbox_plan_locked(store, in, &local_decision, &local_id, error)) {
+    store_rollback(store);
+    g_prefix_error(error, "planning replies for <%s>: ", in->message->message_id);
+    return FALSE;
+  }
+  if (decision)
+    *decision = local_decision;
+  if (outbox_id)
+    *outbox_id = local_id;
+  return store_commit(store, error);
+}

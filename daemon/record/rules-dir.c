@@ -1,0 +1,61 @@
+/* daemon/record/rules-dir.c: reads a rules directory (every *.rules file but the
+ * extractors', sorted by name) and hands the texts to rules_compile() in the
+ * pure core. The only place the scoring rules touch the file system.
+ * Must not: compile or interpret rules itself. */
+#include <string.h>
+#include "daemon/record/rules-dir.h"
+
+static gint rules_dir_compare(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files of the rules directory read by the extractors (filters/instructions.c,
+ * filters/deadlines.c) in their own format; the scoring set leaves them alone. */
+static const char *const rules_extractor_files[] = { "instructions.rules", "deadlines.rules", NULL };
+
+/* The *.rules files of `dir` but the extractors', sorted; NULL and an error when none. */
+static GPtrArray *rules_list_dir(const char *dir, GError **error)
+{
+  g_autoptr(GDir) handle = g_dir_open(dir, 0, error);
+  if (!handle) {
+    g_prefix_error(error, "cannot read the rules directory: ");
+    if (error && *error)
+      (*error)->domain = KEEL_RULES_ERROR, (*error)->code = KEEL_RULES_ERROR_IO;
+    return NULL;
+  }
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+  const char *name;
+  while ((name = g_dir_read_name(handle)))
+    if (g_str_has_suffix(name, ".rules") && name[0] != '.' &&
+        !g_strv_contains(rules_extractor_files, name))
+      g_ptr_array_add(paths, g_build_filename(dir, name, NULL));
+  if (paths->len == 0) {
+    g_set_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_IO, "%s: no *.rules files", dir);
+    return NULL;
+  }
+  g_ptr_array_sort(paths, rules_dir_compare);
+  return g_steal_pointer(&paths);
+}
+
+RuleSet *rules_load_dir(const char *dir, GError **error)
+{
+  g_return_val_if_fail(dir != NULL, NULL);
+  g_autoptr(GPtrArray) paths = rules_list_dir(dir, error);
+  if (!paths)
+    return NULL;
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < paths->len; i++) {
+    char *text = NULL;
+    GError *local = NULL;
+    if (!g_file_get_contents(g_ptr_array_index(paths, i), &text, NULL, &local)) {
+      g_set_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_IO, "%s", local->message);
+      g_error_free(local);
+      return NULL;
+    }
+    g_ptr_array_add(texts, text);
+  }
+  return rules_compile((const char *const *)paths->pdata, (const char *const *)texts->pdata,
+                       paths->len, error);
+}
+

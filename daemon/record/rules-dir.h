@@ -1,0 +1,12 @@
+/* daemon/record/rules-dir.h: the scoring rules of a directory, read from disk and
+ * compiled by filters/rules.c. */
+#pragma once
+
+#include "filters/rules.h"
+
+/* Compiles every *.rules file of `dir` (sorted by name; instructions.rules and
+ * deadlines.rules belong to the extractors and are left out) into one set. On
+ * any mistake returns NULL and an error (KEEL_RULES_ERROR_INVALID) whose
+ * message lists every `file:line:col: message`, one per line; an unreadable
+ * directory or file gives KEEL_RULES_ERROR_IO. The caller owns the set. */
+RuleSet *rules_load_dir(const char *dir, GError **error);

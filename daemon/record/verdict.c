@@ -1,0 +1,137 @@
+/* daemon/record/verdict.c: score a stored message, save the verdict, keep its
+ * thread's risk current. The one place where filters/score meets the store,
+ * for ingest (pipeline.c) and `keel rescore` alike.
+ *
+ * The thread's messages (store_thread_entries) give the history signals
+ * (chasers, hours since the VA's last reply) and, after the verdict is saved,
+ * the thread risk (score_thread_risk: recent messages weigh more, calm ones
+ * after an angry one lower it).
+ *
+ * Must not: open transactions of its own, read the clock, log bodies.
+ */
+#include "daemon/record/verdict.h"
+#include "daemon/record/trail.h"
+
+char *verdict_rules_dir(const char *option, const KeelConfig *config)
+{
+  if (option)
+    return g_strdup(option);
+  if (config && config->rules && g_file_test(config->rules, G_FILE_TEST_IS_DIR))
+    return g_strdup(config->rules);
+  return g_strdup(g_file_test("rules", G_FILE_TEST_IS_DIR) ? "rules" : "/etc/keel/rules");
+}
+
+void verdict_resolve_rules_dir(KeelConfig *config, const char *option)
+{
+  char *dir = verdict_rules_dir(option, config);
+  g_free(config->rules);
+  config->rules = dir;
+}
+
+gboolean verdict_load_rules(const char *dir, RuleSet **rules,
+                            InstructionRules **instruction_rules, GError **error)
+{
+  g_autoptr(RuleSet) scoring = rules_load_dir(dir, error);
+  if (!scoring)
+    return FALSE;
+  g_autoptr(InstructionRules) instructions = trail_load_instruction_rules(dir, error);
+  if (!instructions)
+    return FALSE;
+  *rules = g_steal_pointer(&scoring);
+  *instruction_rules = g_steal_pointer(&instructions);
+  return TRUE;
+}
+
+void verdict_context_init(ScoreContext *context, const KeelConfig *config, GTimeZone *tz)
+{
+  score_context_init(context);
+  context->tz = tz;
+  if (!config)
+    return;
+  context->timezone = config->timezone;
+  context->has_business_hours = TRUE;
+  context->business_days = config->business_hours.days;
+  context->business_start_min = config->business_hours.start_min;
+  context->business_end_min = config->business_hours.end_min;
+}
+
+/* The thread's messages as ScoreThreadEntry (dates borrowed from `entries`);
+ * message `row_id` gets `risk` (its verdict, just saved), the others their
+ * stored risk. */
+static GArray *verdict_thread_array(GPtrArray *entries, gint64 row_id, double risk)
+{
+  GArray *array = g_array_sized_new(FALSE, TRUE, sizeof(ScoreThreadEntry), entries->len);
+  for (guint i = 0; i < entries->len; i++) {
+    const StoreThreadEntry *entry = g_ptr_array_index(entries, i);
+    ScoreThreadEntry item = { entry->date, entry->direction == STORE_DIRECTION_OUT,
+                              entry->row_id == row_id ? risk : entry->risk };
+    g_array_append_val(array, item);
+  }
+  return array;
+}
+
+static gboolean verdict_store_thread_risk(Store *store, const RuleSet *rules, gint64 thread_id,
+                                          GArray *thread, GDateTime *now, double *risk,
+                                          GError **error)
+{
+  double value = score_thread_risk((const ScoreThreadEntry *)(void *)thread->data, thread->len,
+                                   now, rules->thread_halflife_hours);
+  if (risk)
+    *risk = value;
+  return store_set_thread_risk(store, thread_id, value, error);
+}
+
+/* The hits as the store wants them (fields borrowed from `result`). */
+static GPtrArray *verdict_store_hits(const ScoreResult *result)
+{
+  GPtrArray *hits = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < result->hits->len; i++) {
+    const ScoreHit *hit = g_ptr_array_index(result->hits, i);
+    StoreHit *out = g_new0(StoreHit, 1);
+    *out = (StoreHit){ hit->rule, hit->dimension, hit->points, hit->match, hit->start, hit->end,
+                       hit->where };
+    g_ptr_array_add(hits, out);
+  }
+  return hits;
+}
+
+ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const ScoreContext *base,
+                                    const KeelMessage *message, gint64 row_id, gint64 thread_id,
+                                    double *thread_risk, GError **error)
+{
+  g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
+  if (!entries)
+    return NULL;
+  g_autoptr(GArray) thread = verdict_thread_array(entries, 0, 0);
+  ScoreContext context = *base;
+  score_context_add_history(&context, (const ScoreThreadEntry *)(void *)thread->data,
+                            thread->len, message->date);
+  g_autoptr(ScoreResult) result = score_message(rules, message, &context, error);
+  if (!result)
+    return NULL;
+  g_autoptr(GPtrArray) hits = verdict_store_hits(result);
+  g_autofree char *flags = score_result_flags_csv(result);
+  if (!store_save_verdict(store, row_id, result->scores, hits, result->risk, result->risky,
+                          result->urgency, result->payment, flags, error))
+    return NULL;
+  for (guint i = 0; i < result->errors->len; i++)
+    g_warning("message %" G_GINT64_FORMAT " <%s>: rule %s", row_id, message->message_id,
+              (const char *)result->errors->pdata[i]);
+  if (thread_risk) {
+    g_autoptr(GArray) scored = verdict_thread_array(entries, row_id, result->risk);
+    if (!verdict_store_thread_risk(store, rules, thread_id, scored, message->date, thread_risk,
+                                   error))
+      return NULL;
+  }
+  return g_steal_pointer(&result);
+}
+
+gboolean verdict_update_thread_risk(Store *store, const RuleSet *rules, gint64 thread_id,
+                                    GDateTime *now, double *risk, GError **error)
+{
+  g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
+  if (!entries)
+    return FALSE;
+  g_autoptr(GArray) thread = verdict_thread_array(entries, 0, 0);
+  return verdict_store_thread_risk(store, rules, thread_id, thread, now, risk, error);
+}

@@ -1,0 +1,45 @@
+/* daemon/record/verdict.h: what the rules make of a stored message, saved. Shared by
+ * ingest (daemon/ingest/pipeline.c) and `keel rescore`: fill the history signals
+ * from the message's thread, score it (filters/score), store the verdict and
+ * recompute the thread's risk. Runs inside the caller's transaction; never
+ * fetches or sends mail. */
+#pragma once
+
+#include "daemon/record/rules-dir.h"
+#include "daemon/base/config.h"
+#include "daemon/store/store.h"
+#include "filters/instructions.h"
+#include "filters/score.h"
+
+/* The rules directory: `option` (--rules), else the config's `rules` when it
+ * exists, else ./rules when it exists, else /etc/keel/rules. New string. */
+char *verdict_rules_dir(const char *option, const KeelConfig *config);
+
+/* Makes `config->rules` the directory `verdict_rules_dir(option, config)`
+ * finds, so rules and templates come from the same place. */
+void verdict_resolve_rules_dir(KeelConfig *config, const char *option);
+
+/* Loads every rule file of `dir`: the scoring rules and the instruction and
+ * deadline rules. All or nothing: on any error (`file:line:col: message`
+ * lines) returns FALSE and leaves `*rules` and `*instruction_rules` alone, so
+ * a reload keeps the set in force. On success the caller owns both. */
+gboolean verdict_load_rules(const char *dir, RuleSet **rules,
+                            InstructionRules **instruction_rules, GError **error);
+
+/* A ScoreContext with the VA's zone (`tz`, borrowed) and business hours from
+ * `config` (may be NULL: unknown hours); history unknown. */
+void verdict_context_init(ScoreContext *context, const KeelConfig *config, GTimeZone *tz);
+
+/* Scores `message` (stored as `row_id` in `thread_id`) with the history of its
+ * thread added to `base`, and saves the verdict. With `thread_risk` (may be
+ * NULL) also stores the thread's risk as of the message's Date and returns it
+ * there, from the same read of the thread. Returns the result (owned by the
+ * caller), or NULL with `error` on a store failure. */
+ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const ScoreContext *base,
+                                    const KeelMessage *message, gint64 row_id, gint64 thread_id,
+                                    double *thread_risk, GError **error);
+
+/* Recomputes the risk of `thread_id` as of `now` and stores it. `*risk` (may
+ * be NULL) receives it; a thread is risky at >= 1. */
+gboolean verdict_update_thread_risk(Store *store, const RuleSet *rules, gint64 thread_id,
+                                    GDateTime *now, double *risk, GError **error);

@@ -1,0 +1,376 @@
+/* daemon/service/daemon.c: `keel daemon [--once]`, the poll loop.
+ *
+ * Phases: options -> config -> store -> signals -> timers -> READY=1 -> main
+ * loop -> STOPPING=1. Each account has its own timer; when it fires, the
+ * account's cycle (sync_account(), blocking libcurl I/O) runs in a worker
+ * thread (GTask), so a slow or dead server delays only its own account and
+ * the main loop stays free for signals and the watchdog. Store access from
+ * the workers is serialised by one mutex (one SQLite connection).
+ * After a failed cycle the next one waits sync_backoff_seconds(); after a
+ * good one, poll_interval. After each cycle the outbox is run (replies sent
+ * or drafted, retries due), under the same store lock.
+ *
+ * Rules: loaded at start from the config's rules directory; reloaded on
+ * SIGHUP and when a file in that directory changes. A set with any error is
+ * refused whole and the one in force stays (the error is logged). The swap
+ * happens under the store lock, so no message is scored half by each set.
+ *
+ * SIGTERM/SIGINT: no new cycle starts, transfers in flight are aborted
+ * (within about a second), a message being stored is committed first, and
+ * keel exits 0 once every worker is back. --once: one cycle of every
+ * account at the same time; exit 0 when all succeeded, EX_TEMPFAIL if not.
+ * Must not: block the main loop, or start a second cycle of an account
+ * while one is running. */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "keel-imap"
+
+#include <signal.h>
+#include <stdio.h>
+#include <glib-unix.h>
+#include <systemd/sd-daemon.h>
+#include "daemon/base/commands.h"
+#include "daemon/base/config.h"
+#include "daemon/digest/digest.h"
+#include "daemon/mail/imap.h"
+#include "daemon/outbox/outbox.h"
+#include "daemon/store/store.h"
+#include "daemon/ingest/sync.h"
+#include "daemon/record/verdict.h"
+
+typedef struct Daemon Daemon;
+
+typedef struct {
+  Daemon *daemon;             /* borrowed */
+  const KeelAccount *account; /* borrowed from daemon->config */
+  guint failures;             /* consecutive failed cycles */
+  guint timer;                /* pending poll timer, 0 = none */
+  gboolean running;
+} DaemonAccount;
+
+struct Daemon {
+  KeelConfig *config;        /* owned */
+  Store *store;              /* owned */
+  Pipeline *pipeline;        /* owned */
+  RuleSet *rules;            /* owned, NULL until a set loads: mail stored unscored */
+  InstructionRules *instruction_rules; /* owned, NULL with rules */
+  GFileMonitor *rules_monitor; /* owned, may be NULL */
+  guint rules_reload_timer;  /* pending reload after a file change, 0 = none */
+  char *rules_error;         /* owned: why the last reload failed, NULL = it did not */
+  GMutex store_lock;
+  GCancellable *cancellable; /* owned */
+  GMainLoop *loop;           /* owned */
+  GPtrArray *accounts;       /* owned, of DaemonAccount* */
+  gboolean once;
+  gboolean stopping;
+  guint running;             /* cycles in flight */
+  guint failed;              /* cycles that failed */
+};
+
+/* Queues the daily digest when it is due, then sends or drafts what the
+ * outbox holds and is due. A failure is logged:
+ * the rows stay and the next cycle tries again. Runs in a worker thread. */
+static void daemon_run_outbox(Daemon *daemon)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+  OutboxSettings settings = { 0 };
+  OutboxRunStats stats = { 0 };
+  g_autoptr(GError) error = NULL;
+  DigestOptions digest;
+  digest_options_from_config(&digest, daemon->config);
+  digest.rules = daemon->rules;
+  digest.rules_error = daemon->rules_error;
+  if (!digest_run_if_due(daemon->store, daemon->config, &digest, now, &error) && error) {
+    g_warning("digest: %s", error->message);
+    g_clear_error(&error);
+  }
+  if (!outbox_run(daemon->store, daemon->config, &settings, now, &stats, &error))
+    g_warning("outbox: %s", error->message);
+  else if (stats.sent + stats.drafted + stats.tempfailed + stats.failed + stats.reconciled)
+    g_message("outbox: %u sent, %u drafted, %u delayed, %u failed, %u reconciled", stats.sent,
+              stats.drafted, stats.tempfailed, stats.failed, stats.reconciled);
+}
+
+static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data,
+                                GCancellable *cancellable)
+{
+  (void)source, (void)cancellable;
+  DaemonAccount *account = task_data;
+  Daemon *daemon = account->daemon;
+  SyncContext context = { .config = daemon->config, .store = daemon->store,
+                          .pipeline = daemon->pipeline,
+                          .store_lock = &daemon->store_lock, .cancellable = daemon->cancellable };
+  SyncStats stats;
+  GError *error = NULL;
+  gint64 start = g_get_monotonic_time();
+  if (!sync_account(&context, account->account, &stats, &error)) {
+    g_task_return_error(task, error);
+    return;
+  }
+  g_message("account '%s': polled %u folders, %u new, %u already stored, %u skipped, "
+            "%u IMAP commands, %.0f ms", account->account->name, stats.folders, stats.stored,
+            stats.duplicates, stats.skipped, stats.commands,
+            (double)(g_get_monotonic_time() - start) / 1000.0);
+  daemon_run_outbox(daemon);
+  g_task_return_boolean(task, TRUE);
+}
+
+static gboolean daemon_poll_due(gpointer user_data);
+
+static void daemon_schedule(DaemonAccount *account, const GError *error)
+{
+  guint delay = account->account->poll_interval;
+  if (error && sync_error_is_folder_only(error)) {
+    g_warning("%s; next poll in %u s", error->message, delay);
+  } else if (error) {
+    gboolean denied = g_error_matches(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_AUTH);
+    delay = sync_backoff_seconds(account->failures, denied, delay);
+    g_warning("%s; next attempt in %u s", error->message, delay);
+  }
+  account->timer = g_timeout_add_seconds(delay, daemon_poll_due, account);
+}
+
+static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  (void)source;
+  DaemonAccount *account = user_data;
+  Daemon *daemon = account->daemon;
+  g_autoptr(GError) error = NULL;
+  account->running = FALSE;
+  daemon->running--;
+  if (g_task_propagate_boolean(G_TASK(result), &error)) {
+    account->failures = 0;
+  } else {
+    account->failures = sync_error_is_folder_only(error) ? 0 : account->failures + 1;
+    daemon->failed++;
+  }
+  if (daemon->once || daemon->stopping) {
+    if (error)
+      g_warning("%s", error->message);
+    if (daemon->running == 0)
+      g_main_loop_quit(daemon->loop);
+    return;
+  }
+  daemon_schedule(account, error);
+}
+
+static void daemon_start_cycle(DaemonAccount *account)
+{
+  if (account->running || account->daemon->stopping)
+    return;
+  account->running = TRUE;
+  account->daemon->running++;
+  g_autoptr(GTask) task = g_task_new(NULL, NULL, daemon_cycle_done, account);
+  g_task_set_task_data(task, account, NULL);
+  g_task_run_in_thread(task, daemon_cycle_thread);
+}
+
+static gboolean daemon_poll_due(gpointer user_data)
+{
+  DaemonAccount *account = user_data;
+  account->timer = 0;
+  daemon_start_cycle(account);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean daemon_on_stop_signal(gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  if (!daemon->stopping)
+    g_message("stopping: finishing the message in hand (%u account(s) busy)", daemon->running);
+  daemon->stopping = TRUE;
+  sd_notify(0, "STOPPING=1");
+  g_cancellable_cancel(daemon->cancellable);
+  for (guint i = 0; i < daemon->accounts->len; i++) {
+    DaemonAccount *account = g_ptr_array_index(daemon->accounts, i);
+    if (account->timer)
+      g_source_remove(account->timer);
+    account->timer = 0;
+  }
+  if (daemon->running == 0)
+    g_main_loop_quit(daemon->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Loads the rule set again; swaps it in only when all of it compiles. */
+static void daemon_reload_rules(Daemon *daemon)
+{
+  RuleSet *rules = NULL;
+  InstructionRules *instruction_rules = NULL;
+  g_autoptr(GError) error = NULL;
+  if (!verdict_load_rules(daemon->config->rules, &rules, &instruction_rules, &error)) {
+    g_warning("rules in %s refused, the rules in force stay:\n%s", daemon->config->rules,
+              error->message);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+    g_free(daemon->rules_error);
+    daemon->rules_error = g_strdup(error->message);
+    return;
+  }
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  g_clear_pointer(&daemon->rules_error, g_free);
+  pipeline_set_rules(daemon->pipeline, rules, instruction_rules);
+  g_clear_pointer(&daemon->rules, rules_free);
+  g_clear_pointer(&daemon->instruction_rules, instruction_rules_free);
+  daemon->rules = rules;
+  daemon->instruction_rules = instruction_rules;
+  g_message("rules loaded from %s: %u rules in %u files", daemon->config->rules,
+            rules_count(rules), rules_file_count(rules));
+}
+
+static gboolean daemon_on_hangup(gpointer user_data)
+{
+  g_message("SIGHUP: reloading the rules (account settings are read at start)");
+  daemon_reload_rules(user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean daemon_rules_reload_due(gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  daemon->rules_reload_timer = 0;
+  daemon_reload_rules(daemon);
+  return G_SOURCE_REMOVE;
+}
+
+/* A file in the rules directory changed: reload once things settle (an
+ * editor saves in several steps). */
+static void daemon_on_rules_changed(GFileMonitor *monitor, GFile *file, GFile *other,
+                                    GFileMonitorEvent event, gpointer user_data)
+{
+  (void)monitor, (void)file, (void)other, (void)event;
+  Daemon *daemon = user_data;
+  if (daemon->rules_reload_timer)
+    g_source_remove(daemon->rules_reload_timer);
+  daemon->rules_reload_timer = g_timeout_add_seconds(2, daemon_rules_reload_due, daemon);
+}
+
+static void daemon_watch_rules(Daemon *daemon)
+{
+  g_autoptr(GFile) dir = g_file_new_for_path(daemon->config->rules);
+  g_autoptr(GError) error = NULL;
+  daemon->rules_monitor = g_file_monitor_directory(dir, G_FILE_MONITOR_NONE, NULL, &error);
+  if (!daemon->rules_monitor) {
+    g_warning("not watching %s for changes (SIGHUP still reloads): %s", daemon->config->rules,
+              error->message);
+    return;
+  }
+  g_signal_connect(daemon->rules_monitor, "changed", G_CALLBACK(daemon_on_rules_changed), daemon);
+}
+
+static gboolean daemon_on_watchdog(gpointer user_data)
+{
+  (void)user_data;
+  sd_notify(0, "WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+static void daemon_free(Daemon *daemon)
+{
+  g_clear_pointer(&daemon->accounts, g_ptr_array_unref);
+  g_clear_pointer(&daemon->loop, g_main_loop_unref);
+  g_clear_object(&daemon->cancellable);
+  if (daemon->rules_reload_timer)
+    g_source_remove(daemon->rules_reload_timer);
+  g_clear_object(&daemon->rules_monitor);
+  g_clear_pointer(&daemon->pipeline, pipeline_free);
+  g_clear_pointer(&daemon->rules, rules_free);
+  g_clear_pointer(&daemon->instruction_rules, instruction_rules_free);
+  g_clear_pointer(&daemon->rules_error, g_free);
+  g_clear_pointer(&daemon->store, store_close);
+  g_clear_pointer(&daemon->config, config_free);
+  g_mutex_clear(&daemon->store_lock);
+  g_free(daemon);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Daemon, daemon_free)
+
+/* Config and store, or a sysexits code after a one-line error. */
+static int daemon_open(Daemon *daemon, const KeelGlobals *globals)
+{
+  g_autofree char *path = config_resolve_path(globals->config_path);
+  g_autoptr(GError) error = NULL;
+  daemon->config = config_load(path, &error);
+  if (!daemon->config) {
+    fprintf(stderr, "keel daemon: %s\n", error->message);
+    return EX_CONFIG;
+  }
+  daemon->store = store_open(daemon->config->database, &error);
+  if (!daemon->store) {
+    fprintf(stderr, "keel daemon: %s\n", error->message);
+    return EX_CANTCREAT;
+  }
+  daemon->pipeline = pipeline_new(daemon->config, daemon->store);
+  verdict_resolve_rules_dir(daemon->config, NULL);
+  daemon_reload_rules(daemon);
+  if (!daemon->rules)
+    g_warning("no rules in force: new mail is stored unscored and never answered "
+              "(fix the rules, then SIGHUP and keel rescore)");
+  for (guint i = 0; i < daemon->config->accounts->len; i++) {
+    const KeelAccount *account = g_ptr_array_index(daemon->config->accounts, i);
+    if (!account->imap)
+      continue;
+    DaemonAccount *entry = g_new0(DaemonAccount, 1);
+    entry->daemon = daemon;
+    entry->account = account;
+    g_ptr_array_add(daemon->accounts, entry);
+  }
+  if (daemon->accounts->len == 0) {
+    fprintf(stderr, "keel daemon: %s: no [account] has an imap URL: nothing to poll\n", path);
+    return EX_CONFIG;
+  }
+  return EX_OK;
+}
+
+static void daemon_install_sources(Daemon *daemon)
+{
+  g_unix_signal_add(SIGTERM, daemon_on_stop_signal, daemon);
+  g_unix_signal_add(SIGINT, daemon_on_stop_signal, daemon);
+  g_unix_signal_add(SIGHUP, daemon_on_hangup, daemon);
+  if (!daemon->once)
+    daemon_watch_rules(daemon);
+  guint64 usec = 0;
+  if (!daemon->once && sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+    g_timeout_add((guint)MAX(usec / 2000, 1), daemon_on_watchdog, daemon);
+  for (guint i = 0; i < daemon->accounts->len; i++)
+    daemon_start_cycle(g_ptr_array_index(daemon->accounts, i));
+}
+
+static int daemon_run(const KeelGlobals *globals, gboolean once)
+{
+  g_autoptr(Daemon) daemon = g_new0(Daemon, 1);
+  g_mutex_init(&daemon->store_lock);
+  daemon->accounts = g_ptr_array_new_with_free_func(g_free);
+  daemon->cancellable = g_cancellable_new();
+  daemon->loop = g_main_loop_new(NULL, FALSE);
+  daemon->once = once;
+  int rc = daemon_open(daemon, globals);
+  if (rc != EX_OK)
+    return rc;
+  daemon_install_sources(daemon);
+  sd_notify(0, "READY=1");
+  g_main_loop_run(daemon->loop);
+  sd_notify(0, "STOPPING=1");
+  if (daemon->stopping)
+    return EX_OK;
+  return daemon->failed ? EX_TEMPFAIL : EX_OK;
+}
+
+int cmd_daemon(int argc, char **argv)
+{
+  gboolean once = FALSE;
+  const GOptionEntry entries[] = {
+    { "once", 0, 0, G_OPTION_ARG_NONE, &once, "Poll every account once, then exit", NULL },
+    { NULL }
+  };
+  KeelGlobals globals = { 0 };
+  int rc = EX_USAGE;
+  if (cli_parse_options(&argc, &argv, NULL,
+                        "Poll the watched folders and the Sent folder of every [account] and store\n"
+                        "new mail (nothing is ever marked read). Each account has its own timer\n"
+                        "(poll_interval); failures back off from 30 s to 30 min.\n"
+                        "--once: one cycle; exit 0 when every account succeeded, 75 if not.\n"
+                        "SIGTERM/SIGINT: finish the message in hand, then exit 0.",
+                        entries, &globals))
+    rc = daemon_run(&globals, once);
+  cli_globals_clear(&globals);
+  return rc;
+}

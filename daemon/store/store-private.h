@@ -1,0 +1,50 @@
+/* daemon/store/store-private.h: what the store-*.c files share and nobody else may
+ * see: the Store struct and the small SQLite helpers. Every SQLite failure is
+ * turned into a GError by store_set_error() (store.c) and nowhere else. */
+#pragma once
+
+#include <sqlite3.h>
+#include "daemon/store/store.h"
+
+/* g_autoptr(StoreStmt) finalizes a statement. (daemon/base/cleanup.h declares the
+ * same for sqlite3_stmt but does not compile at the moment: curl_slist is a
+ * struct tag, not a type name. This alias keeps the store independent of it.) */
+typedef sqlite3_stmt StoreStmt;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreStmt, sqlite3_finalize)
+
+struct Store {
+  sqlite3 *db;  /* owned */
+  char *path;   /* owned, for messages */
+  guint depth;  /* open transactions: 0 none, 1 BEGIN, >1 SAVEPOINTs */
+  int version;  /* PRAGMA user_version after migration */
+};
+
+/* The one place an SQLite result code becomes a GError: KEEL_STORE_ERROR_BUSY
+ * for SQLITE_BUSY/SQLITE_LOCKED, else `code`. `what` says what keel was doing.
+ * Always returns FALSE. */
+gboolean store_set_error(Store *store, int rc, KeelStoreError code, const char *what,
+                         GError **error);
+
+/* Prepares `sql`; NULL with `error` set on failure. Caller owns the statement. */
+sqlite3_stmt *store_prepare(Store *store, const char *sql, GError **error);
+/* One step: SQLITE_ROW or SQLITE_DONE, or -1 with `error` set. */
+int store_step(Store *store, sqlite3_stmt *stmt, const char *what, GError **error);
+/* Steps a statement that returns no rows. */
+gboolean store_run(Store *store, sqlite3_stmt *stmt, const char *what, GError **error);
+/* Runs SQL text that returns no rows (may hold several statements). */
+gboolean store_exec(Store *store, const char *sql, GError **error);
+
+/* Binds NULL for a NULL string, else a copy of the text. */
+void store_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+/* Binds a time as Unix seconds, NULL for a NULL time. */
+void store_bind_time(sqlite3_stmt *stmt, int index, GDateTime *time);
+/* A column of Unix seconds as a new UTC GDateTime, NULL for SQL NULL. */
+GDateTime *store_column_time(sqlite3_stmt *stmt, int column);
+/* A text column as a new string, NULL for SQL NULL. */
+char *store_column_text(sqlite3_stmt *stmt, int column);
+
+/* The columns store_instruction_read() expects, in its order. */
+#define STORE_INSTRUCTION_COLUMNS \
+  "id, message_row, message_id, client_id, thread_id, text, deadline, urgency, status, created"
+/* One instructions row of a statement that selected STORE_INSTRUCTION_COLUMNS. */
+StoreInstructionRow *store_instruction_read(sqlite3_stmt *stmt);
