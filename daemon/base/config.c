@@ -53,7 +53,7 @@ typedef struct {
 
 static const ConfigKey config_keys[] = {
   KEEL("database", TYPE_STRING, "/var/lib/keel/keel.db", database),
-  KEEL("rules", TYPE_STRING, "/etc/keel/rules", rules),
+  KEEL("rules", TYPE_STRING, KEEL_SYSCONFDIR "/rules", rules),
   KEEL("timezone", TYPE_TIMEZONE, "Europe/London", timezone),
   KEEL("business_hours", TYPE_HOURS, "Mon-Fri 09:00-17:30", business_hours),
   KEEL("mode", TYPE_MODE, "review", mode),
@@ -120,12 +120,25 @@ static void config_problem(ConfigLoader *loader, const char *group, const char *
   g_ptr_array_add(loader->problems, g_strdup_printf("%s:%d: %s", loader->path, line, message));
 }
 
-static void config_scan_remember(GHashTable *lines, char *name, int line)
+/* Remembers where group or key `name` (owned) is; a second occurrence is a
+ * problem, never a silent override (GKeyFile would let the last one win). */
+static void config_scan_remember(ConfigLoader *loader, char *name, int line)
 {
-  if (g_hash_table_contains(lines, name))
-    g_free(name);
+  gpointer first = g_hash_table_lookup(loader->lines, name);
+  if (!first) {
+    g_hash_table_insert(loader->lines, name, GINT_TO_POINTER(line));
+    return;
+  }
+  const char *newline = strchr(name, '\n');
+  if (newline)
+    g_ptr_array_add(loader->problems, g_strdup_printf(
+      "%s:%d: '%s' is set again in [%.*s] (first at line %d): keep one", loader->path, line,
+      newline + 1, (int)(newline - name), name, GPOINTER_TO_INT(first)));
   else
-    g_hash_table_insert(lines, name, GINT_TO_POINTER(line));
+    g_ptr_array_add(loader->problems, g_strdup_printf(
+      "%s:%d: section [%s] appears again (first at line %d): merge them into one",
+      loader->path, line, name, GPOINTER_TO_INT(first)));
+  g_free(name);
 }
 
 /* One line of the file: remembers groups and keys, reports a line that is
@@ -144,7 +157,7 @@ static void config_scan_line(ConfigLoader *loader, char *text, int line, char **
     }
     g_free(*group);
     *group = g_strndup(text + 1, (gsize)(end - text - 1));
-    config_scan_remember(loader->lines, g_strdup(*group), line);
+    config_scan_remember(loader, g_strdup(*group), line);
     return;
   }
   char *equals = strchr(text, '=');
@@ -159,7 +172,7 @@ static void config_scan_line(ConfigLoader *loader, char *text, int line, char **
     return;
   }
   g_autofree char *key = g_strstrip(g_strndup(text, (gsize)(equals - text)));
-  config_scan_remember(loader->lines, g_strdup_printf("%s\n%s", *group, key), line);
+  config_scan_remember(loader, g_strdup_printf("%s\n%s", *group, key), line);
 }
 
 static void config_scan(ConfigLoader *loader, const char *text)
@@ -541,9 +554,11 @@ static void config_check_account(ConfigLoader *loader, const char *group, KeelAc
   else if (account->imap && !account->password_file && !account->password_command)
     config_problem(loader, group, NULL,
                    "[%s] has imap but neither password_file nor password_command", group);
-  if (account->password_file && !g_path_is_absolute(account->password_file))
+  if (account->password_file && !g_path_is_absolute(account->password_file)
+      && strchr(account->password_file, '/'))
     config_problem(loader, group, "password_file",
-                   "password_file must be an absolute path (/etc/keel/secrets/%s)", account->name);
+                   "password_file must be an absolute path (/etc/keel/secrets/%s) or the "
+                   "name of a systemd credential (LoadCredential=)", account->name);
 }
 
 static void config_read_account(ConfigLoader *loader, KeelConfig *config, const char *group,
@@ -624,7 +639,7 @@ char *config_resolve_path(const char *cli_path)
   const char *env = g_getenv("KEEL_CONFIG");
   if (env && env[0])
     return g_strdup(env);
-  return g_strdup("/etc/keel/keel.conf");
+  return g_strdup(KEEL_SYSCONFDIR "/keel.conf");
 }
 
 void config_free(KeelConfig *config)
@@ -783,9 +798,27 @@ static char *config_first_line_wiped(char *data, gsize len)
   return line;
 }
 
+/* Where a password file is: an absolute path as written, or a bare name is a
+ * systemd credential in $CREDENTIALS_DIRECTORY (LoadCredential=). */
+static char *config_password_path(const char *password_file, GError **error)
+{
+  if (g_path_is_absolute(password_file))
+    return g_strdup(password_file);
+  const char *credentials = g_getenv("CREDENTIALS_DIRECTORY");
+  if (!credentials || !*credentials) {
+    g_set_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_SECRET,
+                "password_file '%s' names a systemd credential, but $CREDENTIALS_DIRECTORY is "
+                "not set: add LoadCredential=%s:/path/to/file to the unit, or give an absolute "
+                "path", password_file, password_file);
+    return NULL;
+  }
+  return g_build_filename(credentials, password_file, NULL);
+}
+
 static char *config_read_password_file(const KeelAccount *account, GError **error)
 {
-  int fd = config_open_password_file(account->password_file, error);
+  g_autofree char *path = config_password_path(account->password_file, error);
+  int fd = path ? config_open_password_file(path, error) : -1;
   if (fd < 0)
     return NULL;
   char buffer[4096];
@@ -838,7 +871,8 @@ static void config_check_account_files(const KeelConfig *config, const KeelAccou
   g_autofree char *group = g_strdup_printf("account %s", account->name);
   if (account->password_file) {
     g_autoptr(GError) error = NULL;
-    int fd = config_open_password_file(account->password_file, &error);
+    g_autofree char *path = config_password_path(account->password_file, &error);
+    int fd = path ? config_open_password_file(path, &error) : -1;
     if (fd >= 0)
       close(fd);
     else

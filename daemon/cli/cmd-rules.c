@@ -29,7 +29,7 @@ static char *rules_default_dir(const KeelGlobals *globals)
   if (store_cli_load_config(globals, &config) == EX_OK && config && config->rules &&
       g_file_test(config->rules, G_FILE_TEST_IS_DIR))
     return g_strdup(config->rules);
-  return g_strdup(g_file_test("rules", G_FILE_TEST_IS_DIR) ? "rules" : "/etc/keel/rules");
+  return g_strdup(g_file_test("rules", G_FILE_TEST_IS_DIR) ? "rules" : KEEL_SYSCONFDIR "/rules");
 }
 
 /* Every *.eml under `dir`, recursively, into `paths`. */

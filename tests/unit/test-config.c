@@ -72,7 +72,7 @@ static void test_defaults(void)
   g_autoptr(KeelConfig) config = config_load(path, &error);
   g_assert_no_error(error);
   g_assert_cmpstr(config->database, ==, "/tmp/minimal.db");
-  g_assert_cmpstr(config->rules, ==, "/etc/keel/rules");
+  g_assert_cmpstr(config->rules, ==, KEEL_SYSCONFDIR "/rules");
   g_assert_cmpstr(config->timezone, ==, "Europe/London");
   g_assert_cmpint(config->mode, ==, KEEL_MODE_REVIEW);
   g_assert_cmpuint(config->max_message_size, ==, 25 * 1024 * 1024);
@@ -111,6 +111,8 @@ static const BadCase bad_cases[] = {
   { "unknown-section.conf", 4, "unknown section [acount main]" },
   { "key-outside.conf", 1, "before any [section]" },
   { "bad-digest.conf", 2, "should be a time like 08:30" },
+  { "duplicate-key.conf", 4, "'mode' is set again in [keel] (first at line 2)" },
+  { "duplicate-section.conf", 4, "section [client acme] appears again (first at line 1)" },
 };
 
 static void test_bad(gconstpointer data)
@@ -250,7 +252,7 @@ static void test_resolve_path(void)
   g_autofree char *fallback = config_resolve_path(NULL);
   g_assert_cmpstr(cli, ==, "/from/cli.conf");
   g_assert_cmpstr(env, ==, "/from/env.conf");
-  g_assert_cmpstr(fallback, ==, "/etc/keel/keel.conf");
+  g_assert_cmpstr(fallback, ==, KEEL_SYSCONFDIR "/keel.conf");
 }
 
 /* ---- secrets --------------------------------------------------------- */
@@ -305,6 +307,27 @@ static void test_password_file_private(SecretFixture *f, gconstpointer data)
   g_assert_no_error(error);
   g_assert_cmpstr(password, ==, SECRET);
   g_assert_true(config_check_files(config, &error));
+}
+
+/* A bare password_file name is a systemd credential: read from
+ * $CREDENTIALS_DIRECTORY (LoadCredential=), refused with a fix when unset. */
+static void test_password_credential(SecretFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(KeelConfig) config = secret_config(f, "password_file = secret");
+  g_assert_cmpint(g_chmod(f->secret, 0400), ==, 0);
+  g_autoptr(GError) error = NULL;
+  g_unsetenv("CREDENTIALS_DIRECTORY");
+  g_autofree char *none = config_account_password(config->accounts->pdata[0], &error);
+  g_assert_null(none);
+  g_assert_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_SECRET);
+  g_assert_nonnull(strstr(error->message, "LoadCredential="));
+  g_clear_error(&error);
+  g_setenv("CREDENTIALS_DIRECTORY", f->dir, TRUE);
+  g_autofree char *password = config_account_password(config->accounts->pdata[0], &error);
+  g_unsetenv("CREDENTIALS_DIRECTORY");
+  g_assert_no_error(error);
+  g_assert_cmpstr(password, ==, SECRET);
 }
 
 static void test_password_file_shared(SecretFixture *f, gconstpointer data)
@@ -452,6 +475,8 @@ int main(int argc, char **argv)
              test_password_file_private, secret_teardown);
   g_test_add("/config/password/file-0644-refused", SecretFixture, NULL, secret_setup,
              test_password_file_shared, secret_teardown);
+  g_test_add("/config/password/credential", SecretFixture, NULL, secret_setup,
+             test_password_credential, secret_teardown);
   g_test_add("/config/password/file-missing", SecretFixture, NULL, secret_setup,
              test_password_file_missing, secret_teardown);
   g_test_add("/config/password/command", SecretFixture, NULL, secret_setup,
