@@ -39,13 +39,56 @@ static void print_usage(FILE *out)
                "keeps the trail of instructions and tells her what needs her.\n\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
     fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\nEvery command takes --config FILE, --verbose, --now TIME and --help.\n"
+  fprintf(out, "\nEvery command takes --config FILE, --verbose, --now TIME and --help,\n"
+               "before or after the command name.\n"
                "See keel(1).\n");
+}
+
+/* Whether argv[i] is a global option, and how many argv slots it takes
+ * (0: not one; 2: "--config FILE"; 1: "--verbose" or "--config=FILE"). */
+static int global_option_width(int argc, char **argv, int i)
+{
+  static const char *const with_value[] = { "--config", "-c", "--now" };
+  const char *arg = argv[i];
+  if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0
+      || g_str_has_prefix(arg, "--config=") || g_str_has_prefix(arg, "--now="))
+    return 1;
+  for (gsize k = 0; k < G_N_ELEMENTS(with_value); k++)
+    if (strcmp(arg, with_value[k]) == 0)
+      return i + 1 < argc ? 2 : 1;
+  return 0;
+}
+
+/* Moves the global options written before the command ("keel --now T daemon")
+ * after it ("keel daemon --now T"), where the command's own parser reads them,
+ * so both orders mean the same. Rewrites argv in place; returns FALSE when an
+ * option that is not global comes before the command. */
+static gboolean main_hoist_command(int argc, char **argv)
+{
+  int first = 1;
+  while (first < argc && argv[first][0] == '-') {
+    int width = global_option_width(argc, argv, first);
+    if (width == 0)
+      return strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0
+             || strcmp(argv[first], "--version") == 0;
+    first += width;
+  }
+  if (first == 1 || first >= argc)
+    return TRUE;
+  char *command = argv[first];
+  memmove(argv + 2, argv + 1, (gsize)(first - 1) * sizeof *argv);
+  argv[1] = command;
+  return TRUE;
 }
 
 int main(int argc, char **argv)
 {
   setlocale(LC_ALL, "");
+  if (!main_hoist_command(argc, argv)) {
+    fprintf(stderr, "keel: '%s' is not a global option (--config, --verbose, --now); "
+                    "command options go after the command\n", argv[1]);
+    return EX_USAGE;
+  }
   if (argc < 2) {
     print_usage(stderr);
     return EX_USAGE;
@@ -57,6 +100,10 @@ int main(int argc, char **argv)
   if (strcmp(argv[1], "--version") == 0) {
     printf("keel %s\n", KEEL_VERSION);
     return EX_OK;
+  }
+  if (argv[1][0] == '-') {
+    fprintf(stderr, "keel: no command given after '%s' (see keel --help)\n", argv[1]);
+    return EX_USAGE;
   }
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
     if (strcmp(argv[1], commands[i].name) == 0) {

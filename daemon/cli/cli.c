@@ -2,6 +2,7 @@
  * --verbose, --now), GOptionContext set-up, and the run-as time. No command
  * logic lives here. */
 #include <stdio.h>
+#include <string.h>
 #include "daemon/base/commands.h"
 #include "daemon/base/log.h"
 
@@ -11,11 +12,12 @@ gboolean cli_parse_options(int *argc, char ***argv, const char *parameter,
 {
   const GOptionEntry global_entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &globals->config_path,
-      "Configuration file (default: $KEEL_CONFIG, then /etc/keel/keel.conf)", "FILE" },
+      "Configuration file (default: $KEEL_CONFIG, then " KEEL_SYSCONFDIR "/keel.conf)", "FILE" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &globals->verbose,
       "Log debug and protocol detail (passwords masked)", NULL },
     { "now", 0, 0, G_OPTION_ARG_STRING, &globals->now,
-      "Run as of this time (ISO 8601, e.g. 2026-03-06T09:00:00Z)", "TIME" },
+      "Run as of this time (ISO 8601: 2026-03-06T09:00:00Z, 2026-03-06T09:00+01:00; "
+      "UTC unless a zone is given)", "TIME" },
     { NULL }
   };
   g_autofree char *prgname = g_strdup_printf("keel %s", (*argv)[0]);
@@ -40,12 +42,28 @@ void cli_globals_clear(KeelGlobals *globals)
   g_clear_pointer(&globals->now, g_free);
 }
 
+/* ISO 8601 as people type it, completed for GLib's parser: a date alone is
+ * its midnight, "T08:00" gains ":00" seconds, a space may stand for 'T'. */
+static char *cli_complete_iso8601(const char *text)
+{
+  gsize len = strlen(text);
+  if (len == 10)
+    return g_strconcat(text, "T00:00:00", NULL);
+  g_autofree char *copy = g_strdup(text);
+  if (len >= 16 && copy[10] == ' ')
+    copy[10] = 'T';
+  if (len >= 16 && copy[13] == ':' && copy[16] != ':')
+    return g_strdup_printf("%.16s:00%s", copy, copy + 16);
+  return g_steal_pointer(&copy);
+}
+
 GDateTime *cli_now(const KeelGlobals *globals)
 {
   if (!globals->now)
     return g_date_time_new_now_utc();
   g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
-  GDateTime *now = g_date_time_new_from_iso8601(globals->now, utc);
+  g_autofree char *complete = cli_complete_iso8601(globals->now);
+  GDateTime *now = g_date_time_new_from_iso8601(complete, utc);
   if (!now)
     fprintf(stderr, "keel: --now '%s' is not an ISO 8601 time (e.g. 2026-03-06T09:00:00Z)\n",
             globals->now);

@@ -128,7 +128,7 @@ def run_keel(keel, server, user, run):
 
 def unchanged_poll(keel, run):
     wall, rss, err = timed([keel, "daemon", "--once", "--verbose", "--config", run.config])
-    commands = re.findall(r"<7>keel-imap: \S+ > \S+ (\S+)", err)
+    commands = re.findall(r"<7>keel-mail: \S+ > \S+ (\S+)", err)
     return wall, commands, re.search(r"polled .*", err).group(0)
 
 

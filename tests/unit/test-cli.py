@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""tests/unit/test-cli.py: the global options (--config, --verbose, --now)
+mean the same before and after the command name, --now takes the ISO 8601
+forms people type, and a non-global option before the command is a usage
+error (64). TAP output."""
+import glob
+import os
+import subprocess
+import sys
+
+keel = os.environ["KEEL_BIN"]
+root = os.environ["KEEL_SOURCE_ROOT"]
+shared = os.environ.get("KEEL_SHARED", os.path.join(root, "..", "shared"))
+results = []
+
+
+def run(*args):
+    p = subprocess.run([keel, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout
+
+
+def check(name, ok):
+    results.append((name, ok))
+
+
+config = os.path.join(root, "tests", "data", "config", "good.conf")
+eml = sorted(glob.glob(os.path.join(shared, "corpus", "dev", "*.eml")))[0]
+dev_conf = os.path.join(shared, "corpus", "dev", "keel.conf")
+os.chdir(root)  # keel score falls back to ./rules
+
+before = run("--config", config, "config", "check")
+after = run("config", "check", "--config", config)
+check("--config before the command == after it", before == after and before[0] == 0)
+before = run("--now", "2026-03-13T08:00:00Z", "--config", dev_conf, "score", "--json", eml)
+after = run("score", "--json", "--now", "2026-03-13T08:00:00Z", "--config", dev_conf, eml)
+check("--now and --config before score == after it", before == after and before[0] == 0)
+short = run("score", "--json", "--now", "2026-03-13T08:00", "--config", dev_conf, eml)
+check("--now without seconds is read as :00 UTC", short == after)
+check("--now with a date only is accepted",
+      run("score", "--json", "--now", "2026-03-13", "--config", dev_conf, eml)[0] == 0)
+check("--now that is not a time is refused",
+      run("score", "--json", "--now", "Friday", "--config", dev_conf, eml)[0] != 0)
+check("a command option before the command is a usage error (64)",
+      run("--json", "status")[0] == 64)
+check("global options and no command is a usage error (64)", run("--verbose")[0] == 64)
+
+for i, (name, ok) in enumerate(results, 1):
+    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
+print(f"1..{len(results)}")
+sys.exit(0 if all(ok for _, ok in results) else 1)
