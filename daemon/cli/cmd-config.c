@@ -1,15 +1,73 @@
 /* daemon/cli/cmd-config.c: `keel config check [--config FILE]`: loads the
- * configuration the way the daemon would, adds the file checks (password files
- * exist and are private, ca_file readable) and prints either "configuration
- * OK" with a one-line summary, or every problem as `file:line: message`.
+ * configuration the way the daemon would, adds the checks the daemon makes at
+ * start (password files exist and are private, ca_file readable, the rules
+ * directory exists and every rule file and template loads, the database folder
+ * is writable, and with --user the secrets are readable by that user) and
+ * prints either "configuration OK" with a one-line summary, or every problem.
  * Never reads or prints a secret. */
 #include <stdio.h>
 #include <string.h>
+#include <pwd.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "daemon/cli/rules-check.h"
 #include "daemon/base/commands.h"
 #include "daemon/base/config.h"
 
+/* Whether user `pw` may open `path` with access `want` (4 read, 2 write),
+ * by the owner/group/other bits, as the kernel would decide (root may). */
+static gboolean cmd_config_user_may(const struct passwd *pw, const char *path, int want)
+{
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return FALSE;
+  if (pw->pw_uid == 0)
+    return TRUE;
+  if (st.st_uid == pw->pw_uid)
+    return ((st.st_mode >> 6) & want) == (unsigned)want;
+  if (st.st_gid == pw->pw_gid)
+    return ((st.st_mode >> 3) & want) == (unsigned)want;
+  return (st.st_mode & want) == (unsigned)want;
+}
+
+/* The checks the daemon makes at start beyond the file's own syntax: the
+ * rules load, the database folder is writable, and every password file (and
+ * the folders leading to it) is readable by `user` (NULL: whoever runs this).
+ * Appends one line per problem. */
+static void cmd_config_check_runtime(const KeelConfig *config, const char *user,
+                                     GPtrArray *problems)
+{
+  RulesCheckCounts counts;
+  g_autoptr(GError) error = NULL;
+  if (!rules_check_dir(config->rules, &counts, &error))
+    g_ptr_array_add(problems, g_strdup_printf("%s: rules = %s:\n%s", config->path,
+                                              config->rules, error->message));
+  const struct passwd *pw = user ? getpwnam(user) : getpwuid(geteuid());
+  if (!pw) {
+    g_ptr_array_add(problems, g_strdup_printf("--user %s: no such user", user));
+    return;
+  }
+  g_autofree char *db_dir = g_path_get_dirname(config->database);
+  if (!g_file_test(db_dir, G_FILE_TEST_IS_DIR))
+    g_ptr_array_add(problems, g_strdup_printf("%s: database %s: its folder %s does not exist "
+                    "(the service's StateDirectory= makes /var/lib/keel)", config->path,
+                    config->database, db_dir));
+  else if (!cmd_config_user_may(pw, db_dir, 2 | 1))
+    g_ptr_array_add(problems, g_strdup_printf("%s: database %s: user %s cannot write its folder "
+                    "%s (fix: chown %s %s, or set database = to a folder it owns)",
+                    config->path, config->database, pw->pw_name, db_dir, pw->pw_name, db_dir));
+  for (guint i = 0; i < config->accounts->len; i++) {
+    const KeelAccount *account = config->accounts->pdata[i];
+    const char *secret = account->password_file;
+    if (secret && g_path_is_absolute(secret) && !cmd_config_user_may(pw, secret, 4))
+      g_ptr_array_add(problems, g_strdup_printf("%s: [account %s] password_file %s cannot be "
+                      "read by user %s (fix: chown %s %s; chmod 600 %s)", config->path,
+                      account->name, secret, pw->pw_name, pw->pw_name, secret, secret));
+  }
+}
+
 /* `keel config check`. Returns EX_OK or EX_CONFIG (also for a missing file). */
-static int cmd_config_check(const KeelGlobals *globals)
+static int cmd_config_check(const KeelGlobals *globals, const char *user)
 {
   g_autofree char *path = config_resolve_path(globals->config_path);
   g_autoptr(GError) error = NULL;
@@ -18,10 +76,14 @@ static int cmd_config_check(const KeelGlobals *globals)
     fprintf(stderr, "%s\n", error->message);
     return EX_CONFIG;
   }
-  if (!config_check_files(config, &error)) {
-    fprintf(stderr, "%s\n", error->message);
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+  if (!config_check_files(config, &error))
+    g_ptr_array_add(problems, g_strdup(error->message));
+  cmd_config_check_runtime(config, user, problems);
+  for (guint i = 0; i < problems->len; i++)
+    fprintf(stderr, "%s\n", (const char *)problems->pdata[i]);
+  if (problems->len > 0)
     return EX_CONFIG;
-  }
   printf("configuration OK\n");
   printf("%s: %u account%s, %u client%s, mode %s, database %s\n", path,
          config->accounts->len, config->accounts->len == 1 ? "" : "s",
@@ -33,13 +95,21 @@ static int cmd_config_check(const KeelGlobals *globals)
 int cmd_config(int argc, char **argv)
 {
   KeelGlobals globals = { 0 };
+  g_autofree char *user = NULL;
+  const GOptionEntry entries[] = {
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user,
+      "Check that USER (e.g. keel, as the service runs) can read the secrets and write "
+      "the database folder (default: the user running this)", "USER" },
+    { NULL }
+  };
   if (!cli_parse_options(&argc, &argv, "check",
-                         "Checks keel.conf and prints every problem as file:line: message.",
-                         NULL, &globals))
+                         "Checks keel.conf as the daemon would at start (syntax, rules and "
+                         "templates, secrets, database folder) and prints every problem.",
+                         entries, &globals))
     return EX_USAGE;
   int rc = EX_USAGE;
   if (argc == 2 && strcmp(argv[1], "check") == 0)
-    rc = cmd_config_check(&globals);
+    rc = cmd_config_check(&globals, user);
   else
     fprintf(stderr, "keel config: usage: keel config check [--config FILE]\n");
   cli_globals_clear(&globals);

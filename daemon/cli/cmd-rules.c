@@ -3,9 +3,10 @@
  * which rules cost the most time.
  *
  * check: compiles every *.rules file of DIR (default: the config's rules
- * directory when it exists, else ./rules, else /etc/keel/rules) and prints
- * "rules OK: N rules in M files", or every `file:line:col: message` on stderr
- * and exits EX_DATAERR. --profile parses every .eml under CORPUS_DIR
+ * directory when it exists, else ./rules, else the installed one), the
+ * instruction and deadline extractors and the reply templates
+ * (cli/rules-check.c) and prints "rules OK: …", or every
+ * `file:line:col: message` on stderr and exits EX_DATAERR. --profile parses every .eml under CORPUS_DIR
  * (recursively), runs each rule alone over all of them and prints the ten
  * slowest with their time and hit count. Never writes a file.
  */
@@ -14,6 +15,7 @@
 #include "daemon/record/rules-dir.h"
 #include "daemon/base/commands.h"
 #include "daemon/base/config.h"
+#include "daemon/cli/rules-check.h"
 #include "daemon/cli/store-cli.h"
 #include "filters/score.h"
 
@@ -152,6 +154,11 @@ int cmd_rules(int argc, char **argv)
   g_autofree char *dir = argc == 3 ? g_strdup(argv[2]) : rules_default_dir(&globals);
   cli_globals_clear(&globals);
   g_autoptr(GError) error = NULL;
+  RulesCheckCounts counts = { 0 };
+  if (!patterns && !rules_check_dir(dir, &counts, &error)) {
+    fprintf(stderr, "%s\n", error->message);
+    return error->code == KEEL_RULES_ERROR_IO ? EX_NOINPUT : EX_DATAERR;
+  }
   g_autoptr(RuleSet) rules = rules_load_dir(dir, &error);
   if (!rules) {
     fprintf(stderr, "%s\n", error->message);
@@ -161,6 +168,7 @@ int cmd_rules(int argc, char **argv)
     rules_print_patterns(rules);
     return 0;
   }
-  printf("rules OK: %u rules in %u files (%s)\n", rules_count(rules), rules_file_count(rules), dir);
+  printf("rules OK: %u rules in %u files, instructions and deadlines, %u template%s (%s)\n",
+         counts.rules, counts.files, counts.templates, counts.templates == 1 ? "" : "s", dir);
   return profile ? rules_profile(rules, profile) : 0;
 }

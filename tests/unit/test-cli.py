@@ -23,7 +23,11 @@ def check(name, ok):
     results.append((name, ok))
 
 
-config = os.path.join(root, "tests", "data", "config", "good.conf")
+import tempfile
+tmp = tempfile.mkdtemp(prefix="keel-cli-")
+config = os.path.join(tmp, "keel.conf")
+with open(config, "w") as f:
+    f.write(f"[keel]\ndatabase = {tmp}/keel.db\nrules = {root}/rules\n")
 eml = sorted(glob.glob(os.path.join(shared, "corpus", "dev", "*.eml")))[0]
 dev_conf = os.path.join(shared, "corpus", "dev", "keel.conf")
 os.chdir(root)  # keel score falls back to ./rules
@@ -44,6 +48,8 @@ check("a command option before the command is a usage error (64)",
       run("--json", "status")[0] == 64)
 check("global options and no command is a usage error (64)", run("--verbose")[0] == 64)
 
+import shutil
+shutil.rmtree(tmp, ignore_errors=True)
 for i, (name, ok) in enumerate(results, 1):
     print(f"{'ok' if ok else 'not ok'} {i} - {name}")
 print(f"1..{len(results)}")

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "daemon/base/config.h"
 
 #define SECRET "hunter2"
@@ -431,13 +432,78 @@ static int run_check(const char *file, char **out, char **err)
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void test_cli(void)
+/* good.conf with its database and rules in a fresh temp dir `*dir` (the
+ * rules a symlink to the source tree's), written there; returns its path. */
+static char *good_config_in_tmp(char **dir)
 {
-  if (!g_getenv("KEEL_BIN")) {
-    g_test_skip("KEEL_BIN not set");
+  g_autofree char *text = NULL, *source = fixture("good.conf");
+  g_assert_true(g_file_get_contents(source, &text, NULL, NULL));
+  *dir = g_dir_make_tmp("keel-check-XXXXXX", NULL);
+  g_autofree char *rules = g_build_filename(*dir, "rules", NULL);
+  g_autofree char *real = g_build_filename(g_getenv("KEEL_SOURCE_ROOT"), "rules", NULL);
+  g_assert_cmpint(symlink(real, rules), ==, 0);
+  g_auto(GStrv) parts = g_strsplit(text, "/tmp/keel-test", -1);
+  g_autofree char *moved = g_strjoinv(*dir, parts);
+  char *path = g_build_filename(*dir, "keel.conf", NULL);
+  g_assert_true(g_file_set_contents(path, moved, -1, NULL));
+  return path;
+}
+
+static void remove_check_dir(const char *dir)
+{
+  g_autofree char *rules = g_build_filename(dir, "rules", NULL);
+  g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
+  g_unlink(rules);
+  g_unlink(conf);
+  g_rmdir(dir);
+}
+
+/* config check runs the daemon's start-up checks: a missing rules folder, a
+ * missing database folder, and a secret another user cannot read are refused. */
+static void test_cli_runtime(void)
+{
+  if (!g_getenv("KEEL_BIN") || !g_getenv("KEEL_SOURCE_ROOT")) {
+    g_test_skip("KEEL_BIN or KEEL_SOURCE_ROOT not set");
     return;
   }
-  g_autofree char *good = fixture("good.conf");
+  g_autofree char *dir = NULL;
+  g_autofree char *path = good_config_in_tmp(&dir);
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_check(path, &out, &err), ==, 0);
+  g_autofree char *rules = g_build_filename(dir, "rules", NULL);
+  g_unlink(rules);
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  g_assert_cmpint(run_check(path, &out2, &err2), ==, 78);
+  g_assert_nonnull(strstr(err2, "the rules directory does not exist"));
+  g_autofree char *secret = g_build_filename(dir, "secret", NULL);
+  g_assert_true(g_file_set_contents(secret, "not-a-real-secret\n", -1, NULL));
+  g_assert_cmpint(g_chmod(secret, 0600), ==, 0);
+  g_autofree char *text = g_strdup_printf("[keel]\ndatabase = %s/keel.db\nrules = %s\n"
+    "[account main]\nimap = imaps://imap.example.com\nuser = jo@example.com\n"
+    "password_file = %s\n", dir, g_getenv("KEEL_SOURCE_ROOT"), secret);
+  g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
+  g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+  const char *bin = g_getenv("KEEL_BIN");
+  const char *argv[] = { bin, "config", "check", "--config", conf, "--user", "nobody", NULL };
+  int status = 0;
+  g_autofree char *out3 = NULL, *err3 = NULL;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out3,
+                             &err3, &status, NULL));
+  g_assert_cmpint(WEXITSTATUS(status), ==, 78);
+  g_assert_nonnull(strstr(err3, "cannot be read by user nobody"));
+  g_assert_null(strstr(err3, "not-a-real-secret"));
+  g_unlink(secret);
+  remove_check_dir(dir);
+}
+
+static void test_cli(void)
+{
+  if (!g_getenv("KEEL_BIN") || !g_getenv("KEEL_SOURCE_ROOT")) {
+    g_test_skip("KEEL_BIN or KEEL_SOURCE_ROOT not set");
+    return;
+  }
+  g_autofree char *dir = NULL;
+  g_autofree char *good = good_config_in_tmp(&dir);
   g_autofree char *out = NULL, *err = NULL;
   g_assert_cmpint(run_check(good, &out, &err), ==, 0);
   g_assert_true(g_str_has_prefix(out, "configuration OK\n"));
@@ -450,6 +516,7 @@ static void test_cli(void)
   g_assert_true(g_str_has_prefix(bad_err, where));
   g_assert_null(strstr(bad_err, SECRET));
   g_assert_null(strstr(bad_out, SECRET));
+  remove_check_dir(dir);
 }
 
 int main(int argc, char **argv)
@@ -489,5 +556,6 @@ int main(int argc, char **argv)
              test_password_command_fails, secret_teardown);
   g_test_add_func("/config/example", test_example);
   g_test_add_func("/config/cli/check", test_cli);
+  g_test_add_func("/config/cli/check-runtime", test_cli_runtime);
   return g_test_run();
 }
