@@ -31,6 +31,7 @@ int cmd_parse(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_threads(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_rescore(int argc, char **argv);

@@ -36,6 +36,11 @@ void store_close(Store *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close)
 int store_schema_version(Store *store);
 
+/* A consistent copy of the store at `path` (SQLite's online backup API, safe
+ * while the daemon runs), created 0600 and renamed into place when whole.
+ * KEEL_STORE_ERROR_OPEN when it cannot be written. store-backup.c. */
+gboolean store_backup(Store *store, const char *path, GError **error);
+
 /* Transactions. store_add_message() opens its own unless one is open. */
 gboolean store_begin(Store *store, GError **error);
 gboolean store_commit(Store *store, GError **error);

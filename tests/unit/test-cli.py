@@ -48,6 +48,21 @@ check("a command option before the command is a usage error (64)",
       run("--json", "status")[0] == 64)
 check("global options and no command is a usage error (64)", run("--verbose")[0] == 64)
 
+# keel backup: a whole copy, 0600 under umask 022, and a bad target is refused.
+import sqlite3
+import stat
+os.umask(0o022)
+db = os.path.join(tmp, "keel.db")
+run("import", "--database", db, os.path.join(shared, "corpus", "dev"))
+copy = os.path.join(tmp, "copy.db")
+rc, out = run("backup", "--database", db, copy)
+count = lambda path: sqlite3.connect(path).execute("SELECT count(*) FROM messages").fetchone()[0]
+check("backup copies every message", rc == 0 and os.path.exists(copy) and count(copy) == count(db) > 0)
+check("backup is 0600 under umask 022",
+      os.path.exists(copy) and stat.S_IMODE(os.stat(copy).st_mode) == 0o600)
+check("backup into a missing folder fails with 73",
+      run("backup", "--database", db, os.path.join(tmp, "no", "such", "x.db"))[0] == 73)
+
 import shutil
 shutil.rmtree(tmp, ignore_errors=True)
 for i, (name, ok) in enumerate(results, 1):
