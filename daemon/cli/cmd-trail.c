@@ -170,11 +170,47 @@ static int trail_list(TrailCommand *cmd, const char *client, const char *since,
   return EX_OK;
 }
 
-static int trail_verify_command(TrailCommand *cmd)
+/* "41:3fa2…" -> 41 and the hash; FALSE when it is not that shape. */
+static gboolean trail_parse_pin(const char *pin, gint64 *id, const char **hash)
+{
+  const char *colon = pin ? strchr(pin, ':') : NULL;
+  if (!colon || colon == pin || strlen(colon + 1) != 64)
+    return FALSE;
+  g_autofree char *number = g_strndup(pin, (gsize)(colon - pin));
+  guint64 value = 0;
+  if (!g_ascii_string_to_unsigned(number, 10, 1, G_MAXINT64, &value, NULL))
+    return FALSE;
+  *id = (gint64)value;
+  *hash = colon + 1;
+  return TRUE;
+}
+
+/* `keel trail head`: the count and head hash to keep outside the database. */
+static int trail_head_command(TrailCommand *cmd)
 {
   g_autoptr(GError) error = NULL;
-  gint64 count = 0;
-  if (!trail_verify(cmd->store, &count, &error)) {
+  gint64 head = 0;
+  g_autofree char *hash = NULL;
+  if (!store_trail_head(cmd->store, &head, &hash, &error)) {
+    fprintf(stderr, "keel trail head: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  printf("%" G_GINT64_FORMAT ":%s\n", head, hash ? hash : TRAIL_GENESIS_HASH);
+  return EX_OK;
+}
+
+static int trail_verify_command(TrailCommand *cmd, const char *pin)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 count = 0, pin_id = 0;
+  const char *pin_hash = NULL;
+  if (pin && !trail_parse_pin(pin, &pin_id, &pin_hash)) {
+    fprintf(stderr, "keel trail verify: --head takes COUNT:HASH as `keel trail head` prints "
+                    "it (and every digest shows it)\n");
+    return EX_USAGE;
+  }
+  if (!trail_verify(cmd->store, &count, &error)
+      || (pin && !trail_pin_matches(cmd->store, pin_id, pin_hash, &error))) {
     fprintf(stderr, "keel trail verify: %s\n", error->message);
     return g_error_matches(error, KEEL_TRAIL_ERROR, KEEL_TRAIL_ERROR_BROKEN)
              ? EX_DATAERR : store_cli_exit_code(error);
@@ -192,11 +228,13 @@ static int trail_verify_command(TrailCommand *cmd)
 
 static int trail_dispatch(const KeelGlobals *globals, int argc, char **argv,
                           const char *database, const char *client, const char *since,
-                          const char *format)
+                          const char *format, const char *pin)
 {
   gboolean verify = argc > 1 && g_strcmp0(argv[1], "verify") == 0;
-  if (argc > (verify ? 2 : 1)) {
-    fprintf(stderr, "keel trail: unexpected argument '%s' (see --help)\n", argv[verify ? 2 : 1]);
+  gboolean head = argc > 1 && g_strcmp0(argv[1], "head") == 0;
+  if (argc > (verify || head ? 2 : 1)) {
+    fprintf(stderr, "keel trail: unexpected argument '%s' (see --help)\n",
+            argv[verify || head ? 2 : 1]);
     return EX_USAGE;
   }
   if (format && !g_strv_contains((const char *const[]){ "text", "csv", "json", NULL }, format)) {
@@ -207,14 +245,20 @@ static int trail_dispatch(const KeelGlobals *globals, int argc, char **argv,
   int rc = trail_command_open(globals, database, &cmd);
   if (rc != EX_OK)
     return rc;
-  return verify ? trail_verify_command(&cmd) : trail_list(&cmd, client, since, format);
+  if (head)
+    return trail_head_command(&cmd);
+  return verify ? trail_verify_command(&cmd, pin) : trail_list(&cmd, client, since, format);
 }
 
 int cmd_trail(int argc, char **argv)
 {
   KeelGlobals globals = { 0 };
   g_autofree char *database = NULL, *client = NULL, *since = NULL, *format = NULL;
+  g_autofree char *pin = NULL;
   const GOptionEntry entries[] = {
+    { "head", 0, 0, G_OPTION_ARG_STRING, &pin,
+      "verify: also check that this earlier head (COUNT:HASH, from a digest or "
+      "`keel trail head`) is still in the chain", "COUNT:HASH" },
     { "client", 0, 0, G_OPTION_ARG_STRING, &client, "Only this client (id or name)", "NAME" },
     { "since", 0, 0, G_OPTION_ARG_STRING, &since, "Only events at or after DATE", "DATE" },
     { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default), csv or json", "FORMAT" },
@@ -222,12 +266,14 @@ int cmd_trail(int argc, char **argv)
       "Database file (default: the config's database)", "PATH" },
     { NULL }
   };
-  if (!cli_parse_options(&argc, &argv, "[verify]",
+  if (!cli_parse_options(&argc, &argv, "[verify | head]",
                          "Prints the trail of instructions, confirmations and replies,\n"
-                         "oldest first. `keel trail verify` checks its hash chain.",
+                         "oldest first. `keel trail verify` checks its hash chain and its seal\n"
+                         "(so deleting the newest events shows); `keel trail head` prints\n"
+                         "COUNT:HASH to keep elsewhere, and `verify --head COUNT:HASH` checks it.",
                          entries, &globals))
     return EX_USAGE;
-  int rc = trail_dispatch(&globals, argc, argv, database, client, since, format);
+  int rc = trail_dispatch(&globals, argc, argv, database, client, since, format, pin);
   cli_globals_clear(&globals);
   return rc;
 }

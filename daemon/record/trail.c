@@ -69,7 +69,8 @@ static gboolean trail_insert_next(Store *store, const TrailEntry *entry, gint64 
   event->detail = g_strdup(entry->detail ? entry->detail : "");
   event->prev_hash = g_strdup(head_hash ? head_hash : TRAIL_GENESIS_HASH);
   event->hash = trail_event_hash(event);
-  if (!store_trail_insert(store, event, error))
+  if (!store_trail_insert(store, event, error)
+      || !store_trail_seal(store, event->id, event->hash, error))
     return FALSE;
   if (event_id)
     *event_id = event->id;
@@ -109,6 +110,49 @@ static char *trail_check_event(const StoreTrailEvent *event, gint64 prev_id,
   return NULL;
 }
 
+/* The chain ends at event `last_id` with `last_hash`: does the seal written
+ * with the newest event agree? FALSE with KEEL_TRAIL_ERROR_BROKEN if the
+ * newest events were removed (or the seal was tampered with). */
+static gboolean trail_check_seal(Store *store, gint64 last_id, const char *last_hash,
+                                 GError **error)
+{
+  gint64 sealed = 0;
+  g_autofree char *sealed_hash = NULL;
+  if (!store_trail_sealed(store, &sealed, &sealed_hash, error))
+    return FALSE;
+  if (sealed == last_id && (sealed == 0 || g_strcmp0(sealed_hash, last_hash) == 0))
+    return TRUE;
+  if (sealed > last_id)
+    g_set_error(error, KEEL_TRAIL_ERROR, KEEL_TRAIL_ERROR_BROKEN,
+                "trail broken at the end: it stops at event %" G_GINT64_FORMAT " but was sealed "
+                "at event %" G_GINT64_FORMAT ": the newest events were deleted",
+                last_id, sealed);
+  else
+    g_set_error(error, KEEL_TRAIL_ERROR, KEEL_TRAIL_ERROR_BROKEN,
+                "trail broken at the end: its head (event %" G_GINT64_FORMAT ") does not match "
+                "the seal (event %" G_GINT64_FORMAT "): events were added or the seal edited "
+                "outside keel", last_id, sealed);
+  return FALSE;
+}
+
+gboolean trail_pin_matches(Store *store, gint64 id, const char *hash, GError **error)
+{
+  g_autoptr(GPtrArray) events = store_trail_list(store, NULL, NULL, error);
+  if (!events)
+    return FALSE;
+  for (guint i = 0; i < events->len; i++) {
+    const StoreTrailEvent *event = events->pdata[i];
+    if (event->id == id && g_ascii_strcasecmp(event->hash, hash) == 0)
+      return TRUE;
+    if (event->id == id)
+      break;
+  }
+  g_set_error(error, KEEL_TRAIL_ERROR, KEEL_TRAIL_ERROR_BROKEN,
+              "the trail does not hold event %" G_GINT64_FORMAT " with hash %.12s…, which "
+              "was published as its head: events up to it were removed or changed", id, hash);
+  return FALSE;
+}
+
 gboolean trail_verify(Store *store, gint64 *count, GError **error)
 {
   g_autoptr(GPtrArray) events = store_trail_list(store, NULL, NULL, error);
@@ -126,6 +170,8 @@ gboolean trail_verify(Store *store, gint64 *count, GError **error)
     prev_id = event->id;
     prev_hash = event->hash;
   }
+  if (!trail_check_seal(store, prev_id, prev_hash, error))
+    return FALSE;
   if (count)
     *count = events->len;
   return TRUE;

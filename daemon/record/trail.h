@@ -6,7 +6,8 @@
  * Entry points:
  *   trail_append()               one event, inside the caller's transaction
  *   trail_event_hash()           the hash of an event's canonical form (hex)
- *   trail_verify()               walks the chain; names the first bad event
+ *   trail_verify()               walks the chain and checks its seal; names the first bad event
+ *   trail_pin_matches()          a head published earlier is still in the chain
  *   trail_record_instructions()  the instructions of one message, each an event
  */
 #pragma once
@@ -53,6 +54,11 @@ char *trail_event_hash(const StoreTrailEvent *event);
  * FALSE with KEEL_TRAIL_ERROR_BROKEN naming the first bad event and why
  * (or a store error). */
 gboolean trail_verify(Store *store, gint64 *count, GError **error);
+
+/* Whether event `id` is in the trail with hash `hash` (a head published
+ * earlier, e.g. in a digest: "trail head 41 3fa2…"). FALSE with
+ * KEEL_TRAIL_ERROR_BROKEN when it is not: the record was cut or rewritten. */
+gboolean trail_pin_matches(Store *store, gint64 id, const char *hash, GError **error);
 
 /* Where a message's instructions came from; borrowed pointers. */
 typedef struct {

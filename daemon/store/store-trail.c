@@ -41,6 +41,32 @@ gboolean store_trail_head(Store *store, gint64 *id, char **hash, GError **error)
   return TRUE;
 }
 
+gboolean store_trail_seal(Store *store, gint64 count, const char *hash, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "INSERT INTO trail_seal (one, count, hash) VALUES (1, ?1, ?2)"
+    " ON CONFLICT (one) DO UPDATE SET count = excluded.count, hash = excluded.hash", error);
+  if (!stmt)
+    return FALSE;
+  sqlite3_bind_int64(stmt, 1, count);
+  store_bind_text(stmt, 2, hash);
+  return store_run(store, stmt, "sealing the trail", error);
+}
+
+gboolean store_trail_sealed(Store *store, gint64 *count, char **hash, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT count, hash FROM trail_seal WHERE one = 1", error);
+  if (!stmt)
+    return FALSE;
+  int rc = store_step(store, stmt, "reading the trail's seal", error);
+  if (rc < 0)
+    return FALSE;
+  *count = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+  *hash = rc == SQLITE_ROW ? store_column_text(stmt, 1) : NULL;
+  return TRUE;
+}
+
 static void store_bind_id(sqlite3_stmt *stmt, int index, gint64 id)
 {
   if (id > 0)

@@ -14,6 +14,10 @@
  *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
  *      outbox, confirmations, message_search (FTS5, filled for the messages
  *      already stored, kept up to date by a trigger).
+ *   3..7  reserved for branches in flight (placeholders until they land).
+ *   8  store_migrate_to_8: trail_seal, the trail's high-water mark (event
+ *      count and head hash) written with every event, so that deleting the
+ *      newest events shows in `keel trail verify`.
  * A database with a newer version than this keel knows is refused.
  *
  * Transactions nest: the outermost store_begin() is BEGIN IMMEDIATE (take the
@@ -213,9 +217,35 @@ static gboolean store_migrate_to_2(Store *store, GError **error)
     error) && store_search_fill(store, error);
 }
 
+/* Reserved versions: another branch fills each; until then a no-op. */
+static gboolean store_migrate_reserved(Store *store, GError **error)
+{
+  (void)store;
+  (void)error;
+  return TRUE;
+}
+
+static gboolean store_migrate_to_8(Store *store, GError **error)
+{
+  return store_exec(store,
+    "CREATE TABLE trail_seal (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  count INTEGER NOT NULL, hash TEXT NOT NULL);"
+    "INSERT INTO trail_seal (one, count, hash)"
+    "  SELECT 1, id, hash FROM trail_events ORDER BY id DESC LIMIT 1;",
+    error);
+}
+
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
-static const StoreMigration store_migrations[] = { store_migrate_to_1, store_migrate_to_2 };
+static const StoreMigration store_migrations[] = {
+  store_migrate_to_1, store_migrate_to_2, store_migrate_reserved, store_migrate_reserved,
+  store_migrate_reserved, store_migrate_reserved, store_migrate_reserved, store_migrate_to_8,
+};
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
+
+int store_schema_latest(void)
+{
+  return STORE_SCHEMA_VERSION;
+}
 
 static gboolean store_read_version(Store *store, int *version, GError **error)
 {

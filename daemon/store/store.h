@@ -35,6 +35,8 @@ Store *store_open(const char *path, GError **error);
 void store_close(Store *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close)
 int store_schema_version(Store *store);
+/* The schema version this keel migrates to (the newest it knows). */
+int store_schema_latest(void);
 
 /* A consistent copy of the store at `path` (SQLite's online backup API, safe
  * while the daemon runs), created 0600 and renamed into place when whole.
@@ -198,6 +200,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreTrailEvent, store_trail_event_free)
 /* The id and hash of the newest event: *id = 0 and *hash = NULL for an empty
  * trail. `*hash` is a new string. */
 gboolean store_trail_head(Store *store, gint64 *id, char **hash, GError **error);
+/* The trail's seal (schema v8): the count and head hash written with the
+ * newest event, kept apart from the events so that removing the newest events
+ * shows. store_trail_sealed() gives 0 / NULL before the first event. */
+gboolean store_trail_seal(Store *store, gint64 count, const char *hash, GError **error);
+gboolean store_trail_sealed(Store *store, gint64 *count, char **hash, GError **error);
 /* Inserts `event` as is (id, hashes and all). Call inside a transaction that
  * also read store_trail_head(). */
 gboolean store_trail_insert(Store *store, const StoreTrailEvent *event, GError **error);

@@ -154,6 +154,39 @@ static void test_chain_inserted(TrailFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(why, "link"));
 }
 
+/* Deleting the newest events leaves a chain that is intact in itself: the
+ * seal written with every event shows it. */
+static void test_chain_truncated(TrailFixture *f, gconstpointer data)
+{
+  (void)data;
+  append_events(f, 5);
+  tamper(f, "DELETE FROM trail_events WHERE id > 3");
+  g_autofree char *why = verify_message(f);
+  g_assert_nonnull(why);
+  g_assert_nonnull(strstr(why, "stops at event 3 but was sealed at event 5"));
+}
+
+/* A tamperer who also rewrites the seal is caught by a head published
+ * earlier (in a digest), and an intact trail matches its own head. */
+static void test_chain_truncated_pinned(TrailFixture *f, gconstpointer data)
+{
+  (void)data;
+  append_events(f, 5);
+  g_autoptr(GError) error = NULL;
+  gint64 head = 0;
+  g_autofree char *hash = NULL;
+  g_assert_true(store_trail_head(f->store, &head, &hash, &error));
+  g_assert_cmpint(head, ==, 5);
+  g_assert_true(trail_pin_matches(f->store, head, hash, &error));
+  g_assert_no_error(error);
+  tamper(f, "DELETE FROM trail_events WHERE id > 3;"
+            "UPDATE trail_seal SET count = 3, hash = (SELECT hash FROM trail_events WHERE id = 3)");
+  g_assert_null(verify_message(f));
+  g_assert_false(trail_pin_matches(f->store, head, hash, &error));
+  g_assert_error(error, KEEL_TRAIL_ERROR, KEEL_TRAIL_ERROR_BROKEN);
+  g_assert_nonnull(strstr(error->message, "event 5"));
+}
+
 static void test_hash_canonical(void)
 {
   g_autoptr(GDateTime) at = g_date_time_new_utc(2026, 3, 2, 9, 0, 0);
@@ -278,11 +311,12 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
   g_clear_pointer(&f->store, store_close);
   tamper(f, "DROP TRIGGER message_search_add; DROP TRIGGER message_search_remove;"
             "DROP TABLE message_search; DROP TABLE confirmations; DROP TABLE outbox;"
-            "DROP TABLE instructions; DROP TABLE trail_events; PRAGMA user_version = 1;");
+            "DROP TABLE instructions; DROP TABLE trail_events; DROP TABLE trail_seal;"
+            "PRAGMA user_version = 1;");
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
-  g_assert_cmpint(store_schema_version(f->store), ==, 2);
+  g_assert_cmpint(store_schema_version(f->store), ==, store_schema_latest());
   g_assert_cmpuint(search_count(f, "fine"), ==, 1);
   g_assert_cmpuint(search_count(f, "weekend"), ==, 1);
 }
@@ -298,6 +332,8 @@ int main(int argc, char **argv)
   ADD("/trail/chain/deleted", test_chain_deleted);
   ADD("/trail/chain/deleted-renumbered", test_chain_deleted_renumbered);
   ADD("/trail/chain/inserted", test_chain_inserted);
+  ADD("/trail/chain/truncated", test_chain_truncated);
+  ADD("/trail/chain/truncated-pinned", test_chain_truncated_pinned);
   g_test_add_func("/trail/chain/canonical", test_hash_canonical);
   ADD("/trail/instructions/status", test_instructions_status);
   ADD("/trail/search/words", test_search);
