@@ -1,23 +1,26 @@
-/* daemon/cli/cmd-digest.c: `keel digest [--send] [--text|--html]` builds the digest
- * as of now (or the global --now TIME) and prints the MIME message
- * (multipart/alternative) to stdout; --text or --html print only that part;
+/* daemon/cli/cmd-digest.c: `keel digest [--send] [--text|--html|--mime]` builds
+ * the digest as of now (or the global --now TIME) and prints it: on a
+ * terminal the plain text a person reads, into a pipe or file the MIME message
+ * (multipart/alternative); --text, --html or --mime choose one explicitly;
  * --send queues it in the outbox for `[digest] to` (else the account's own
  * address); `keel outbox send` or the daemon delivers it.
  * Must not: send anything itself, or change anything but the outbox.
  */
 #include <stdio.h>
+#include <unistd.h>
 #include "daemon/digest/digest.h"
 #include "daemon/cli/store-cli.h"
 
 typedef struct {
   const char *database;
-  gboolean send, text, html;
+  gboolean send, text, html, mime;
 } DigestCommandOptions;
 
 static int digest_print(const Digest *digest, const KeelConfig *config,
                         const DigestCommandOptions *opt)
 {
-  g_autofree char *part = opt->text ? digest_render_text(digest)
+  gboolean text = opt->text || (!opt->html && !opt->mime && isatty(STDOUT_FILENO));
+  g_autofree char *part = text ? digest_render_text(digest)
                           : opt->html ? digest_render_html(digest) : NULL;
   if (part) {
     fputs(part, stdout);
@@ -85,6 +88,8 @@ int cmd_digest(int argc, char **argv)
       "Queue it in the outbox for [digest] to (keel outbox send delivers it)", NULL },
     { "text", 0, 0, G_OPTION_ARG_NONE, &opt.text, "Print only the plain text part", NULL },
     { "html", 0, 0, G_OPTION_ARG_NONE, &opt.html, "Print only the HTML part", NULL },
+    { "mime", 0, 0, G_OPTION_ARG_NONE, &opt.mime,
+      "Print the whole MIME message (the default when stdout is not a terminal)", NULL },
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "Database file (default: the config's database)", "PATH" },
     { NULL }
@@ -92,7 +97,8 @@ int cmd_digest(int argc, char **argv)
   if (!cli_parse_options(&argc, &argv, NULL,
                          "Builds the digest of what needs you (risky threads, what is due,\n"
                          "who waits for a reply, what keel sent, problems) as of now or\n"
-                         "--now TIME, and prints it as a MIME message, or queues it (--send).",
+                         "--now TIME, and prints it (the text on a terminal, the MIME message\n"
+                         "into a pipe), or queues it (--send).",
                          entries, &globals))
     return EX_USAGE;
   opt.database = database;

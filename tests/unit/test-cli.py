@@ -63,6 +63,38 @@ check("backup is 0600 under umask 022",
 check("backup into a missing folder fails with 73",
       run("backup", "--database", db, os.path.join(tmp, "no", "such", "x.db"))[0] == 73)
 
+# keel digest: text on a terminal, MIME into a pipe, --mime on a terminal too.
+import pty
+
+
+def on_terminal(*args):
+    master, slave = pty.openpty()
+    p = subprocess.Popen([keel, *args], stdout=slave, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    p.wait()
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+digest_args = ["digest", "--database", db, "--now", "2026-03-13T08:00"]
+tty_text = on_terminal(*digest_args)
+piped = run(*digest_args)[1]
+check("digest on a terminal prints the text, no MIME headers",
+      tty_text.startswith("keel:") and "Content-Type:" not in tty_text)
+check("digest into a pipe prints the MIME message", "Content-Type: multipart/alternative" in piped)
+check("digest --mime on a terminal prints the MIME message",
+      "Content-Type: multipart/alternative" in on_terminal(*digest_args, "--mime"))
+
 import shutil
 shutil.rmtree(tmp, ignore_errors=True)
 for i, (name, ok) in enumerate(results, 1):
