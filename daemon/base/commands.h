@@ -25,6 +25,16 @@ void cli_globals_clear(KeelGlobals *globals);
  * an error when --now does not parse. */
 GDateTime *cli_now(const KeelGlobals *globals);
 
+/* The one parser of times typed on the command line (--now, --since, --date,
+ * --until): 2026-03-13 (its midnight), 2026-03-13T08:00 or " 08:00",
+ * seconds and zone optional; a time without a zone is in `zone`. NULL when
+ * it does not parse. */
+GDateTime *cli_parse_time(const char *text, GTimeZone *zone);
+
+/* The zone of a time typed without one: [keel] timezone of the config the
+ * options name (or the default config), else UTC. Caller owns it. */
+GTimeZone *cli_zone(const KeelGlobals *globals);
+
 typedef int (*KeelCommandFunc)(int argc, char **argv);
 
 int cmd_parse(int argc, char **argv);

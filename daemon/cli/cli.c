@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "daemon/base/commands.h"
+#include "daemon/base/config.h"
 #include "daemon/base/log.h"
 
 gboolean cli_parse_options(int *argc, char ***argv, const char *parameter,
@@ -16,8 +17,8 @@ gboolean cli_parse_options(int *argc, char ***argv, const char *parameter,
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &globals->verbose,
       "Log debug and protocol detail (passwords masked)", NULL },
     { "now", 0, 0, G_OPTION_ARG_STRING, &globals->now,
-      "Run as of this time (ISO 8601: 2026-03-06T09:00:00Z, 2026-03-06T09:00+01:00; "
-      "UTC unless a zone is given)", "TIME" },
+      "Run as of this time (2026-03-06, 2026-03-06T09:00, 2026-03-06T09:00:00Z; "
+      "without a zone: [keel] timezone)", "TIME" },
     { NULL }
   };
   g_autofree char *prgname = g_strdup_printf("keel %s", (*argv)[0]);
@@ -57,15 +58,29 @@ static char *cli_complete_iso8601(const char *text)
   return g_steal_pointer(&copy);
 }
 
+GDateTime *cli_parse_time(const char *text, GTimeZone *zone)
+{
+  g_autofree char *complete = cli_complete_iso8601(text);
+  return g_date_time_new_from_iso8601(complete, zone);
+}
+
+GTimeZone *cli_zone(const KeelGlobals *globals)
+{
+  g_autofree char *path = config_resolve_path(globals->config_path);
+  g_autoptr(KeelConfig) config = g_file_test(path, G_FILE_TEST_EXISTS)
+    ? config_load(path, NULL) : NULL;
+  GTimeZone *zone = config ? g_time_zone_new_identifier(config->timezone) : NULL;
+  return zone ? zone : g_time_zone_new_utc();
+}
+
 GDateTime *cli_now(const KeelGlobals *globals)
 {
   if (!globals->now)
     return g_date_time_new_now_utc();
-  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
-  g_autofree char *complete = cli_complete_iso8601(globals->now);
-  GDateTime *now = g_date_time_new_from_iso8601(complete, utc);
+  g_autoptr(GTimeZone) zone = cli_zone(globals);
+  GDateTime *now = cli_parse_time(globals->now, zone);
   if (!now)
-    fprintf(stderr, "keel: --now '%s' is not an ISO 8601 time (e.g. 2026-03-06T09:00:00Z)\n",
-            globals->now);
+    fprintf(stderr, "keel: --now '%s' is not a time (e.g. 2026-03-06T09:00, "
+            "2026-03-06T09:00:00Z, 2026-03-06)\n", globals->now);
   return now;
 }

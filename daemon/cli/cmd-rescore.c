@@ -70,15 +70,6 @@ static gboolean rescore_threads(Rescore *r, GDateTime *now, GError **error)
   return TRUE;
 }
 
-/* "2026-03-01" or an ISO 8601 time; NULL when it does not parse. */
-static GDateTime *rescore_parse_since(const char *text)
-{
-  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
-  g_autofree char *full = strlen(text) == 10 ? g_strconcat(text, "T00:00:00", NULL)
-                                             : g_strdup(text);
-  return g_date_time_new_from_iso8601(full, utc);
-}
-
 /* Scores everything in one transaction. Returns a sysexits code. */
 static int rescore_all(Rescore *r, GDateTime *since, GDateTime *now)
 {
@@ -111,7 +102,8 @@ typedef struct {
 
 static int rescore_run(const KeelGlobals *globals, const RescoreOptions *options)
 {
-  g_autoptr(GDateTime) since = options->since ? rescore_parse_since(options->since) : NULL;
+  g_autoptr(GTimeZone) zone = cli_zone(globals);
+  g_autoptr(GDateTime) since = options->since ? cli_parse_time(options->since, zone) : NULL;
   if (options->since && !since) {
     fprintf(stderr, "keel rescore: --since '%s' is not a date (e.g. 2026-03-01)\n", options->since);
     return EX_USAGE;

@@ -42,19 +42,6 @@ static int trail_command_open(const KeelGlobals *globals, const char *database,
   return EX_OK;
 }
 
-/* "2026-03-01" (local midnight) or an ISO 8601 time. NULL when neither. */
-static GDateTime *trail_parse_since(const char *text, GTimeZone *zone)
-{
-  GDateTime *when = g_date_time_new_from_iso8601(text, zone);
-  if (when)
-    return when;
-  int y = 0, m = 0, d = 0;
-  char tail = 0;
-  if (sscanf(text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3)
-    return g_date_time_new(zone, y, m, d, 0, 0, 0);
-  return NULL;
-}
-
 /* The client id for --client: an id, or a name (case-insensitive). */
 static const char *trail_client_id(const KeelConfig *config, const char *name)
 {
@@ -149,7 +136,7 @@ static void trail_print_json(GPtrArray *events)
 static int trail_list(TrailCommand *cmd, const char *client, const char *since,
                       const char *format)
 {
-  g_autoptr(GDateTime) since_time = since ? trail_parse_since(since, cmd->zone) : NULL;
+  g_autoptr(GDateTime) since_time = since ? cli_parse_time(since, cmd->zone) : NULL;
   if (since && !since_time) {
     fprintf(stderr, "keel trail: --since '%s' is not a date (2026-03-01) or ISO time\n", since);
     return EX_USAGE;
