@@ -268,3 +268,137 @@ char *html_to_text(const char *html, gsize len)
   xmlFreeDoc(doc);
   return html_tidy_lines(out);
 }
+
+/* ---- traces of web applications (html_template_trace) ---- */
+
+/* Words in a <meta name="generator"> that name a template tool, a shop or
+ * a booking system, never a mail client (Outlook writes "Microsoft Word 15",
+ * which stays unmatched). Lower case. */
+static const char *const html_app_generators[] = {
+  "mjml", "mailchimp", "shopify", "woocommerce", "wordpress", "klaviyo", "sendgrid",
+  "mailjet", "sendinblue", "brevo", "mailerlite", "campaign monitor", "createsend",
+  "constant contact", "activecampaign", "convertkit", "hubspot", "squarespace", "wix",
+  "bigcommerce", "magento", "prestashop", "ecwid", "stripo", "beefree", "bee free",
+  "unlayer", "acuity", "calendly", "eventbrite", "mailpoet", "mautic", "sendy",
+  "zoho campaigns", "exacttarget", "salesforce", "marketo", "pardot", "braze", "customer.io",
+  "postmark", "mandrill", "drupal", "joomla", "odoo", NULL,
+};
+
+/* Hosts of mailing tools and shops in links and images (a client writing by
+ * hand does not link to them). */
+static const char *const html_app_hosts[] = {
+  "list-manage.com", "mcusercontent.com", "mailchimp.com", "cdn.shopify.com",
+  "klaviyomail.com", "klaviyo.com", "sendgrid.net", "mandrillapp.com", "createsend",
+  ".cmail", "mailjet.com", "sendibt", "sendinblue.com", "mlsend.com", "ctctcdn.com",
+  "rs6.net", "convertkit-mail", "mailerlite.com", "squarespace-mail.com", "exct.net",
+  NULL,
+};
+
+/* A short description of what `value` (lower case) contains from `words`, or NULL. */
+static const char *html_contains_any(const char *value, const char *const *words)
+{
+  for (guint i = 0; words[i] != NULL; i++)
+    if (strstr(value, words[i]) != NULL)
+      return words[i];
+  return NULL;
+}
+
+/* The lower-cased value of attribute `name` of `node`, or NULL. */
+static char *html_attr_lower(const xmlNode *node, const char *name)
+{
+  xmlChar *value = xmlGetProp(node, (const xmlChar *)name);
+  if (value == NULL)
+    return NULL;
+  char *lower = g_ascii_strdown((const char *)value, -1);
+  xmlFree(value);
+  return lower;
+}
+
+static char *html_trace_meta(const xmlNode *node)
+{
+  g_autofree char *name = html_attr_lower(node, "name");
+  if (name == NULL || strcmp(name, "generator") != 0)
+    return NULL;
+  g_autofree char *content = html_attr_lower(node, "content");
+  const char *word = content != NULL ? html_contains_any(content, html_app_generators) : NULL;
+  return word != NULL ? g_strdup_printf("HTML generator %s", word) : NULL;
+}
+
+static char *html_trace_classes(const xmlNode *node)
+{
+  if (xmlHasProp(node, (const xmlChar *)"mc:edit") != NULL)
+    return g_strdup("Mailchimp template markup (mc:edit)");
+  g_autofree char *classes = html_attr_lower(node, "class");
+  if (classes == NULL)
+    return NULL;
+  g_auto(GStrv) words = g_strsplit_set(classes, " \t\r\n", -1);
+  for (guint i = 0; words[i] != NULL; i++) {
+    if (g_str_has_prefix(words[i], "mcn") || g_str_has_prefix(words[i], "mj-"))
+      return g_strdup_printf("template markup (class %s)", words[i]);
+    if (strstr(words[i], "preheader") != NULL)
+      return g_strdup("template markup (hidden preheader)");
+  }
+  return NULL;
+}
+
+static char *html_trace_links(const xmlNode *node)
+{
+  static const char *const attributes[] = { "href", "src", NULL };
+  for (guint i = 0; attributes[i] != NULL; i++) {
+    g_autofree char *url = html_attr_lower(node, attributes[i]);
+    const char *host = url != NULL ? html_contains_any(url, html_app_hosts) : NULL;
+    if (host != NULL)
+      return g_strdup_printf("links to a mailing tool or shop (%s)", host);
+  }
+  return NULL;
+}
+
+/* The trace `node` carries, or NULL. */
+static char *html_trace_of(const xmlNode *node)
+{
+  if (node->type != XML_ELEMENT_NODE)
+    return NULL;
+  char *trace = html_is(node, "meta") ? html_trace_meta(node) : NULL;
+  if (trace == NULL)
+    trace = html_trace_classes(node);
+  if (trace == NULL && (html_is(node, "a") || html_is(node, "img")))
+    trace = html_trace_links(node);
+  return trace;
+}
+
+/* Depth-first over every node under `root`, without recursion, until one
+ * carries a trace. */
+static char *html_find_trace(const xmlNode *root)
+{
+  const xmlNode *node = root->children;
+  while (node != NULL) {
+    char *trace = html_trace_of(node);
+    if (trace != NULL)
+      return trace;
+    if (node->children != NULL && node->type == XML_ELEMENT_NODE) {
+      node = node->children;
+      continue;
+    }
+    while (node != NULL && node != root && node->next == NULL)
+      node = node->parent;
+    if (node == NULL || node == root)
+      break;
+    node = node->next;
+  }
+  return NULL;
+}
+
+char *html_template_trace(const char *html, gsize len)
+{
+  if (html == NULL || len == 0 || len > G_MAXINT)
+    return NULL;
+  htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
+                                  HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                  HTML_PARSE_NONET | HTML_PARSE_RECOVER |
+                                  HTML_PARSE_NOIMPLIED);
+  if (doc == NULL)
+    return NULL;
+  char *trace = html_find_trace((const xmlNode *)doc);
+  xmlFreeDoc(doc);
+  return trace;
+}

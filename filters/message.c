@@ -288,11 +288,14 @@ static void message_walk(KeelMessage *message, MessageBody *body, GMimeObject *o
 }
 
 /* Fills body_text, new/quoted/signature, has_text and from_html. Returns what
- * the walk saw for automated.c. */
-static AutomatedParts message_read_body(KeelMessage *message, GMimeMessage *mime)
+ * the walk saw for automated.c; `*html_trace` gets the trace of a web
+ * application in the first HTML part (html_template_trace()), or NULL. */
+static AutomatedParts message_read_body(KeelMessage *message, GMimeMessage *mime,
+                                        char **html_trace)
 {
   MessageBody body = { .plain = g_string_new(NULL) };
   message_walk(message, &body, g_mime_message_get_mime_part(mime), 0);
+  *html_trace = body.html != NULL ? html_template_trace(body.html, strlen(body.html)) : NULL;
   if (body.plain->len == 0 && body.html != NULL) {
     g_autofree char *text = html_to_text(body.html, strlen(body.html));
     g_string_assign(body.plain, text);
@@ -540,15 +543,16 @@ static KeelMessage *message_build(const guint8 *data, gsize parse_len, gsize siz
   if (message->subject == NULL)
     message->subject = g_strdup("");
   AutomatedParts parts = 0;
+  g_autofree char *html_trace = NULL;
   if (!headers_only) {
-    parts = message_read_body(message, mime);
+    parts = message_read_body(message, mime, &html_trace);
   } else {
     message->body_text = g_strdup("");
     message->new_text = g_strdup("");
     message->quoted_text = g_strdup("");
     message->signature = g_strdup("");
   }
-  message->automated_reason = automated_reason(message, parts);
+  message->automated_reason = automated_reason(message, parts, html_trace);
   message->automated = message->automated_reason != NULL;
   return g_steal_pointer(&message);
 }
