@@ -231,13 +231,32 @@ static AutomatedParts message_automated_part(GMimeContentType *type)
   return 0;
 }
 
+/* TRUE when the content-type parameter `name` is `value` (any case). */
+static gboolean message_type_param_is(GMimeContentType *type, const char *name, const char *value)
+{
+  const char *param = g_mime_content_type_get_parameter(type, name);
+  return param != NULL && g_ascii_strcasecmp(param, value) == 0;
+}
+
+/* The text of a text/plain part; a format=flowed one (RFC 3676: Thunderbird,
+ * Apple Mail, ...) with its soft line breaks undone, so that a sentence is
+ * one line for the rules and the quote splitter. */
+static char *message_plain_text(GMimePart *part, GMimeContentType *type)
+{
+  char *text = message_part_text(part);
+  if (!message_type_param_is(type, "format", "flowed"))
+    return text;
+  g_autofree char *fixed = text;
+  return quote_unflow(fixed, message_type_param_is(type, "delsp", "yes"));
+}
+
 /* A leaf part: body text, HTML kept for later, or an attachment. */
 static void message_walk_part(KeelMessage *message, MessageBody *body, GMimePart *part)
 {
   GMimeContentType *type = g_mime_object_get_content_type(GMIME_OBJECT(part));
   gboolean inline_text = type != NULL && !g_mime_part_is_attachment(part);
   if (inline_text && g_mime_content_type_is_type(type, "text", "plain")) {
-    g_autofree char *text = message_part_text(part);
+    g_autofree char *text = message_plain_text(part, type);
     if (body->plain->len > 0)
       g_string_append(body->plain, "\n\n");
     g_string_append(body->plain, text);
