@@ -9,11 +9,22 @@
  *      the mail it generates itself; ordinary client mail does not carry it);
  *   3. Precedence: bulk, list, junk or auto_reply;
  *   4. List-Id or List-Unsubscribe (mailing lists, newsletters);
- *   5. an empty Return-Path (<>: bounces and other notifications);
- *   6. a sender whose local part is mailer-daemon, postmaster, no-reply,
- *      noreply, do-not-reply, donotreply or bounce(s);
- *   7. a multipart/report, message/delivery-status or disposition-notification
- *      part (bounces, read receipts), or a text/calendar part (invitations).
+ *   5. an empty Return-Path (<>: bounces and other notifications), a sender whose local part is mailer-daemon, postmaster, no-reply,
+ *      noreply, do-not-reply, donotreply, bounce(s), notification(s), notify
+ *      or automated, or whose domain starts notify./notifications./mailer.;
+ *      a Return-Path with "bounce" in its local part (VERP: mailing services);
+ *   6. a vacation or out-of-office subject in one of several languages
+ *      ("Automatic reply:", "Out of Office:", "Abwesenheitsnotiz:",
+ *      "Réponse automatique :", "Autosvar:", ...), for servers that send
+ *      them without Auto-Submitted;
+ *   7. web applications, even from a client's own domain (shops, booking
+ *      systems, mailing tools): Feedback-ID, the headers of mailing services,
+ *      X-<Vendor>-Event/-Notification/-Template, an X-Mailer or User-Agent
+ *      naming a web application or mail library (PHPMailer, Shopify, ...);
+ *   8. a multipart/report, message/delivery-status or disposition-notification
+ *      part (bounces, read receipts), or a text/calendar part (invitations);
+ *   9. the traces a template tool or shop leaves in the HTML part
+ *      (html_template_trace(): meta generator, template classes, their hosts).
  *
  * Entry point: automated_reason(). Pure: reads the parsed message only.
  */
@@ -72,33 +83,54 @@ static char *automated_by_list_headers(const KeelMessage *message)
   return NULL;
 }
 
-static gpointer automated_compile_sender(gpointer unused)
+/* A regex compiled once per process (caseless, UTF). */
+typedef struct {
+  GOnce once;
+  const char *pattern;
+} AutomatedRegex;
+
+static gpointer automated_compile(gpointer data)
 {
-  (void)unused;
-  static const char pattern[] =
-    "^(?:mailer[-_.]?daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?)"
-    "(?:[-+_.].*)?$";
+  const AutomatedRegex *regex = data;
   int code = 0;
   PCRE2_SIZE offset = 0;
-  pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                                 PCRE2_CASELESS | PCRE2_UTF | PCRE2_DOTALL, &code, &offset, NULL);
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)regex->pattern, PCRE2_ZERO_TERMINATED,
+                                 PCRE2_CASELESS | PCRE2_UTF | PCRE2_DOTALL | PCRE2_UCP, &code,
+                                 &offset, NULL);
   g_assert(re != NULL);
   pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
   return re;
 }
 
-/* TRUE when the local part of `address` names a robot (no-reply, ...). */
-static gboolean automated_is_robot_address(const char *address)
+/* TRUE when `regex` matches the first `len` bytes of `text` (a limit
+ * counts as no match: these patterns are linear). */
+static gboolean automated_match(AutomatedRegex *regex, const char *text, gsize len)
 {
-  static GOnce once = G_ONCE_INIT;
-  const pcre2_code *re = g_once(&once, automated_compile_sender, NULL);
-  const char *at = strrchr(address, '@');
-  gsize len = at != NULL ? (gsize)(at - address) : strlen(address);
+  const pcre2_code *re = g_once(&regex->once, automated_compile, regex);
   g_autoptr(pcre2_match_data) match = pcre2_match_data_create(1, NULL);
   g_autoptr(pcre2_match_context) context = pcre2_match_context_create(NULL);
   pcre2_set_match_limit(context, 100000);
   pcre2_set_depth_limit(context, 1000);
-  return pcre2_match(re, (PCRE2_SPTR)address, len, 0, 0, match, context) >= 0;
+  return pcre2_match(re, (PCRE2_SPTR)text, len, 0, 0, match, context) >= 0;
+}
+
+/* Local parts of robots. */
+static AutomatedRegex automated_robot_local = { G_ONCE_INIT,
+  "^(?:mailer[-_.]?daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?"
+  "|notifications?|notify|automated|auto[-_.]?confirm)(?:[-+_.].*)?$" };
+/* Domains whose first label names a notification service (bookings@notify.shop.example). */
+static AutomatedRegex automated_robot_domain = { G_ONCE_INIT,
+  "^(?:notify|notifications?|mailer|bounces?|em[0-9]+)\\." };
+
+/* TRUE when the local part or the first domain label of `address` names a
+ * robot (no-reply@, notifications@, ...@notify.example). */
+static gboolean automated_is_robot_address(const char *address)
+{
+  const char *at = strrchr(address, '@');
+  gsize len = at != NULL ? (gsize)(at - address) : strlen(address);
+  if (automated_match(&automated_robot_local, address, len))
+    return TRUE;
+  return at != NULL && automated_match(&automated_robot_domain, at + 1, strlen(at + 1));
 }
 
 static char *automated_by_sender(const KeelMessage *message)
@@ -108,6 +140,67 @@ static char *automated_by_sender(const KeelMessage *message)
   if (message->from != NULL && message->from->address[0] != '\0' &&
       automated_is_robot_address(message->from->address))
     return g_strdup_printf("sender %s", message->from->address);
+  const char *rp = message->return_path;
+  const char *at = rp != NULL ? strrchr(rp, '@') : NULL;
+  if (at != NULL && g_strstr_len(rp, at - rp, "bounce") != NULL)
+    return g_strdup("bounce-handling Return-Path (a mailing service)");
+  return NULL;
+}
+
+/* Vacation and out-of-office subjects, in the languages mail servers write
+ * them in: "Automatic reply: ...", "Out of Office: ...", "Abwesenheitsnotiz:",
+ * "Réponse automatique :", "Autosvar:", "Automatisch antwoord:", ... */
+static AutomatedRegex automated_vacation_subject = { G_ONCE_INIT,
+  "^\\s*(?:(?:automatic|auto)[- ]?(?:reply|response|answer)"
+  "|autoreply|out of (?:the )?office(?: auto[- ]?reply)?|vacation reply|abwesenheitsnotiz"
+  "|automatische antwort|r[ée]ponse automatique|autosvar|automatisk svar"
+  "|automatisch antwoord|afwezigheidsbericht|risposta automatica"
+  "|respuesta autom[áa]tica|resposta autom[áa]tica"
+  "|automaattinen vastaus|odpowied[źz] automatyczna|automatick[áa] odpov[ěe]d"
+  "|автоответ|自動応答|自动回复)\\s*(?::|$)" };
+
+static char *automated_by_subject(const KeelMessage *message)
+{
+  const char *subject = message->subject;
+  if (subject == NULL || !automated_match(&automated_vacation_subject, subject, strlen(subject)))
+    return NULL;
+  g_autofree char *shown = g_utf8_substring(subject, 0, MIN(g_utf8_strlen(subject, -1), 40));
+  return g_strdup_printf("vacation or out-of-office subject (\"%s\")", shown);
+}
+
+/* Headers that mailing tools, shops and booking systems add and people's
+ * mail clients do not: Feedback-ID (bulk senders' feedback loops), the
+ * headers of Mailgun, SendGrid, Amazon SES, Mandrill, Postmark, Mailjet,
+ * Mailman, campaign ids, and X-<Vendor>-Event/-Notification/-Template. */
+static AutomatedRegex automated_platform_header = { G_ONCE_INIT,
+  "^(?:feedback-id|x-feedback-id|x-mailgun-[-a-z]+|x-sg-eid|x-sg-id|x-ses-outgoing"
+  "|x-mandrill-user|x-mc-user|x-pm-message-id|x-pm-tag|x-mailjet-[-a-z]+|x-mj-[-a-z]+"
+  "|x-mailerlite-[-a-z]+|x-mailman-version|x-csa-complaints|x-campaign(?:-?id)?"
+  "|x-campaignid|x-ms-exchange-generated-message-source"
+  "|x-[a-z0-9]+(?:-[a-z0-9]+)*-(?:event|notification|template(?:-id)?|campaign(?:-id)?))$" };
+
+/* X-Mailer / User-Agent values of web applications and mail libraries. */
+static AutomatedRegex automated_app_mailer = { G_ONCE_INIT,
+  "\\b(?:phpmailer|wordpress|woocommerce|shopify|mailchimp|mandrill|sendgrid|mailgun"
+  "|postmark|klaviyo|hubspot|zendesk|freshdesk|squarespace|wix|acuity|calendly|eventbrite"
+  "|nodemailer|swift ?mailer|symfony mailer|zend_mail|laminas|drupal|joomla|mailerlite"
+  "|mailjet|sendinblue|brevo|constant ?contact|campaign ?monitor|activecampaign|convertkit"
+  "|exacttarget|marketo|pardot|mailpoet|mautic|sendy|odoo|magento|prestashop|bigcommerce"
+  "|ecwid|xero|quickbooks|intuit|paypal|stripe|ActionMailer|PHP/[0-9])\\b" };
+
+static char *automated_by_platform(const KeelMessage *message)
+{
+  for (guint i = 0; message->headers != NULL && i < message->headers->len; i++) {
+    const KeelHeader *header = g_ptr_array_index(message->headers, i);
+    if (automated_match(&automated_platform_header, header->name, strlen(header->name)))
+      return g_strdup_printf("%s header (a mailing tool or web application)", header->name);
+  }
+  static const char *const mailers[] = { "X-Mailer", "User-Agent", "X-Generator", NULL };
+  for (guint i = 0; mailers[i] != NULL; i++) {
+    const char *value = message_header(message, mailers[i]);
+    if (value != NULL && automated_match(&automated_app_mailer, value, strlen(value)))
+      return g_strdup_printf("%s: %.60s (a web application)", mailers[i], value);
+  }
   return NULL;
 }
 
@@ -122,7 +215,7 @@ static char *automated_by_parts(AutomatedParts parts)
   return NULL;
 }
 
-char *automated_reason(const KeelMessage *message, AutomatedParts parts)
+char *automated_reason(const KeelMessage *message, AutomatedParts parts, const char *html_trace)
 {
   char *reason = automated_by_auto_submitted(message);
   if (reason == NULL)
@@ -132,6 +225,12 @@ char *automated_reason(const KeelMessage *message, AutomatedParts parts)
   if (reason == NULL)
     reason = automated_by_sender(message);
   if (reason == NULL)
+    reason = automated_by_subject(message);
+  if (reason == NULL)
+    reason = automated_by_platform(message);
+  if (reason == NULL)
     reason = automated_by_parts(parts);
+  if (reason == NULL && html_trace != NULL)
+    reason = g_strdup(html_trace);
   return reason;
 }

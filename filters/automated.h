@@ -14,7 +14,8 @@ typedef enum {
 } AutomatedParts;
 
 /* Returns a short reason ("Auto-Submitted: auto-replied", "Precedence: bulk",
- * "sender no-reply@example.com", ...) when `message` (headers, from and
- * return_path filled in) or `parts` mark it as automated, else NULL. The
- * caller owns the result. */
-char *automated_reason(const KeelMessage *message, AutomatedParts parts);
+ * "sender no-reply@example.com", "Feedback-ID header ...", ...) when
+ * `message` (headers, from, subject and return_path filled in), `parts` or
+ * `html_trace` (html_template_trace() of its HTML part, may be NULL) mark it
+ * as automated, else NULL. The caller owns the result. */
+char *automated_reason(const KeelMessage *message, AutomatedParts parts, const char *html_trace);

@@ -1,48 +1,159 @@
-/* filters/confirm.c: the rule for confirming instructions in writing
- * (issue 5, "When to confirm"). A confirmation goes out only to a known
- * client, for mail a person wrote, when neither the message nor its thread
- * is risky (an angry thread waits for a human with a cool head), when there
- * is something to confirm, and when the thread has had no confirmation in
- * the last 12 hours (which also stops two auto-responders confirming each
- * other for ever). Mail seen by the first sync of a folder is history and
- * never answered.
+/* filters/confirm.c: the rule for confirming instructions in writing.
+ *
+ * A confirmation needs positive evidence that it is welcome: it goes out only
+ * when nothing argues against it. Each check below looks for one kind of
+ * evidence against and, when it finds some, writes what it found into the
+ * decision's reason ("blame: rule blame_missed fired (+4)"), so the VA (and
+ * `keel score --json`'s auto_reply_reason) sees why keel stayed silent.
+ * Being under a flag threshold is not enough: any dimension above 0 blocks
+ * (urgency has its own bar, level 3: someone chasing overdue work gets a
+ * person); so does any rule of the blame/threat/tone families that fired even
+ * if a softener brought its total back to 0; so does any rule that failed to
+ * evaluate on the message (a PCRE2 limit is not a "no match" here). Mail seen
+ * by the first sync of a folder is history and never answered.
  *
  * Must not: read the clock, the store or the config; it only decides.
  */
 #include "filters/confirm.h"
 
-typedef struct {
-  gboolean (*forbids)(const ConfirmFacts *facts);
-  const char *reason;
-} ConfirmRule;
+#include <string.h>
 
-static gboolean confirm_is_history(const ConfirmFacts *f) { return f->first_sync; }
-static gboolean confirm_is_stranger(const ConfirmFacts *f) { return !f->known_client; }
-static gboolean confirm_is_automated(const ConfirmFacts *f) { return f->automated; }
-static gboolean confirm_is_risky(const ConfirmFacts *f) { return f->message_risky; }
-static gboolean confirm_is_risky_thread(const ConfirmFacts *f) { return f->thread_risky; }
-static gboolean confirm_is_empty(const ConfirmFacts *f) { return f->instructions == 0; }
-static gboolean confirm_is_rate_limited(const ConfirmFacts *f)
+typedef gboolean (*ConfirmCheck)(const ConfirmFacts *facts, ConfirmDecision *out);
+
+static gboolean confirm_block(ConfirmDecision *out, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+/* Sets `out` to CONFIRM_NONE with the formatted reason; returns TRUE. */
+static gboolean confirm_block(ConfirmDecision *out, const char *format, ...)
 {
-  return f->recent_confirmations >= CONFIRM_MAX_PER_THREAD;
+  va_list args;
+  va_start(args, format);
+  out->action = CONFIRM_NONE;
+  g_vsnprintf(out->reason, sizeof out->reason, format, args);
+  va_end(args);
+  return TRUE;
 }
 
-static const ConfirmRule confirm_rules[] = {
-  { confirm_is_history, "stored by the first sync of the folder (history is never answered)" },
-  { confirm_is_stranger, "the sender is not a known client" },
-  { confirm_is_automated, "the message is automated" },
-  { confirm_is_risky, "the message is risky: it waits for a person" },
-  { confirm_is_risky_thread, "the thread is risky: it waits for a person" },
-  { confirm_is_empty, "no instruction to confirm" },
-  { confirm_is_rate_limited, "this thread had a confirmation in the last 12 hours" },
+gboolean confirm_is_family_dimension(const char *dimension)
+{
+  static const char *const families[] = { "tone", "threat", "blame", NULL };
+  return dimension != NULL && g_strv_contains(families, dimension);
+}
+
+static gboolean confirm_check_history(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return f->first_sync
+    && confirm_block(out, "stored by the first sync of the folder (history is never answered)");
+}
+
+static gboolean confirm_check_sender(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return !f->known_client && confirm_block(out, "the sender is not a known client");
+}
+
+static gboolean confirm_check_automated(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return f->automated
+    && confirm_block(out, "the message is automated (%s)",
+                     f->automated_reason ? f->automated_reason : "machine mail");
+}
+
+static gboolean confirm_check_scored(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return f->verdict == NULL
+    && confirm_block(out, "the message was not scored (no rules loaded)");
+}
+
+static gboolean confirm_check_errors(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  const GPtrArray *errors = f->verdict->errors;
+  return errors->len > 0
+    && confirm_block(out, "a rule failed on this message, so its verdict is incomplete: %s",
+                     (const char *)g_ptr_array_index(errors, 0));
+}
+
+/* The first hit with points > 0 on `dimension` (NULL: on a family
+ * dimension), or NULL. */
+static const ScoreHit *confirm_first_hit(const ScoreResult *verdict, const char *dimension)
+{
+  for (guint i = 0; i < verdict->hits->len; i++) {
+    const ScoreHit *hit = g_ptr_array_index(verdict->hits, i);
+    if (hit->points > 0 && (dimension ? strcmp(hit->dimension, dimension) == 0
+                                      : confirm_is_family_dimension(hit->dimension)))
+      return hit;
+  }
+  return NULL;
+}
+
+static gboolean confirm_check_family(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  const ScoreHit *hit = confirm_first_hit(f->verdict, NULL);
+  return hit != NULL
+    && confirm_block(out, "%s: rule %s fired (%+g): it waits for a person", hit->dimension,
+                     hit->rule, hit->points);
+}
+
+static gboolean confirm_check_dimensions(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  const ScoreResult *v = f->verdict;
+  for (guint i = 0; i < v->dimensions->len; i++) {
+    const char *name = g_ptr_array_index(v->dimensions, i);
+    double points = score_result_points(v, name);
+    if (strcmp(name, "urgency") == 0 || points <= 0)
+      continue;
+    const ScoreHit *hit = confirm_first_hit(v, name);
+    return confirm_block(out, "%s scores %g%s%s: it waits for a person", name, points,
+                         hit ? ", first rule " : "", hit ? hit->rule : "");
+  }
+  return FALSE;
+}
+
+static gboolean confirm_check_urgency(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return f->verdict->urgency >= CONFIRM_URGENCY_MAX
+    && confirm_block(out, "urgency %d (ASAP or chasing overdue work): it waits for a person",
+                     f->verdict->urgency);
+}
+
+static gboolean confirm_check_risky(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return f->verdict->risky && confirm_block(out, "the message is risky: it waits for a person");
+}
+
+static gboolean confirm_check_thread(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return f->thread_risk >= CONFIRM_THREAD_RISK_MAX
+    && confirm_block(out, "the thread is risky (risk %.2f): it waits for a person",
+                     f->thread_risk);
+}
+
+static gboolean confirm_check_empty(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return f->instructions == 0 && confirm_block(out, "no instruction to confirm");
+}
+
+static gboolean confirm_check_rate(const ConfirmFacts *f, ConfirmDecision *out)
+{
+  return f->recent_confirmations >= CONFIRM_MAX_PER_THREAD
+    && confirm_block(out, "this thread had a confirmation in the last %d hours",
+                     CONFIRM_WINDOW_HOURS);
+}
+
+static const ConfirmCheck confirm_checks[] = {
+  confirm_check_history, confirm_check_sender,  confirm_check_automated,
+  confirm_check_scored,  confirm_check_errors,  confirm_check_family,
+  confirm_check_dimensions, confirm_check_urgency, confirm_check_risky,
+  confirm_check_thread,  confirm_check_empty,   confirm_check_rate,
 };
 
 ConfirmDecision confirm_decide(const ConfirmFacts *facts)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS(confirm_rules); i++)
-    if (confirm_rules[i].forbids(facts))
-      return (ConfirmDecision){ CONFIRM_NONE, confirm_rules[i].reason };
-  return (ConfirmDecision){ CONFIRM_SEND, "known client, safe thread, instructions to confirm" };
+  ConfirmDecision decision = { CONFIRM_SEND, "" };
+  for (gsize i = 0; i < G_N_ELEMENTS(confirm_checks); i++)
+    if (confirm_checks[i](facts, &decision))
+      return decision;
+  g_strlcpy(decision.reason, "known client, nothing against it, instructions to confirm",
+            sizeof decision.reason);
+  return decision;
 }
 
 const char *confirm_action_name(ConfirmAction action)

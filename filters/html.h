@@ -9,3 +9,10 @@
  * kept, and the lines of a <blockquote> are prefixed with "> " so the quote
  * splitter sees them as quoted. Never NULL; the caller owns the result. */
 char *html_to_text(const char *html, gsize len);
+
+/* The first trace of a web application (template tool, shop, mailing tool)
+ * in `len` bytes of HTML, as a short reason ("HTML generator mjml",
+ * "template markup (class mcnTextContent)", "links to a mailing tool or shop
+ * (cdn.shopify.com)"), or NULL. Markup a mail client writes (Outlook's
+ * "Microsoft Word" generator, Gmail's divs) is no trace. Caller owns it. */
+char *html_template_trace(const char *html, gsize len);

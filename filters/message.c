@@ -231,13 +231,32 @@ static AutomatedParts message_automated_part(GMimeContentType *type)
   return 0;
 }
 
+/* TRUE when the content-type parameter `name` is `value` (any case). */
+static gboolean message_type_param_is(GMimeContentType *type, const char *name, const char *value)
+{
+  const char *param = g_mime_content_type_get_parameter(type, name);
+  return param != NULL && g_ascii_strcasecmp(param, value) == 0;
+}
+
+/* The text of a text/plain part; a format=flowed one (RFC 3676: Thunderbird,
+ * Apple Mail, ...) with its soft line breaks undone, so that a sentence is
+ * one line for the rules and the quote splitter. */
+static char *message_plain_text(GMimePart *part, GMimeContentType *type)
+{
+  char *text = message_part_text(part);
+  if (!message_type_param_is(type, "format", "flowed"))
+    return text;
+  g_autofree char *fixed = text;
+  return quote_unflow(fixed, message_type_param_is(type, "delsp", "yes"));
+}
+
 /* A leaf part: body text, HTML kept for later, or an attachment. */
 static void message_walk_part(KeelMessage *message, MessageBody *body, GMimePart *part)
 {
   GMimeContentType *type = g_mime_object_get_content_type(GMIME_OBJECT(part));
   gboolean inline_text = type != NULL && !g_mime_part_is_attachment(part);
   if (inline_text && g_mime_content_type_is_type(type, "text", "plain")) {
-    g_autofree char *text = message_part_text(part);
+    g_autofree char *text = message_plain_text(part, type);
     if (body->plain->len > 0)
       g_string_append(body->plain, "\n\n");
     g_string_append(body->plain, text);
@@ -288,11 +307,14 @@ static void message_walk(KeelMessage *message, MessageBody *body, GMimeObject *o
 }
 
 /* Fills body_text, new/quoted/signature, has_text and from_html. Returns what
- * the walk saw for automated.c. */
-static AutomatedParts message_read_body(KeelMessage *message, GMimeMessage *mime)
+ * the walk saw for automated.c; `*html_trace` gets the trace of a web
+ * application in the first HTML part (html_template_trace()), or NULL. */
+static AutomatedParts message_read_body(KeelMessage *message, GMimeMessage *mime,
+                                        char **html_trace)
 {
   MessageBody body = { .plain = g_string_new(NULL) };
   message_walk(message, &body, g_mime_message_get_mime_part(mime), 0);
+  *html_trace = body.html != NULL ? html_template_trace(body.html, strlen(body.html)) : NULL;
   if (body.plain->len == 0 && body.html != NULL) {
     g_autofree char *text = html_to_text(body.html, strlen(body.html));
     g_string_assign(body.plain, text);
@@ -540,15 +562,16 @@ static KeelMessage *message_build(const guint8 *data, gsize parse_len, gsize siz
   if (message->subject == NULL)
     message->subject = g_strdup("");
   AutomatedParts parts = 0;
+  g_autofree char *html_trace = NULL;
   if (!headers_only) {
-    parts = message_read_body(message, mime);
+    parts = message_read_body(message, mime, &html_trace);
   } else {
     message->body_text = g_strdup("");
     message->new_text = g_strdup("");
     message->quoted_text = g_strdup("");
     message->signature = g_strdup("");
   }
-  message->automated_reason = automated_reason(message, parts);
+  message->automated_reason = automated_reason(message, parts, html_trace);
   message->automated = message->automated_reason != NULL;
   return g_steal_pointer(&message);
 }

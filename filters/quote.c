@@ -35,6 +35,7 @@
 typedef enum {
   QUOTE_RE_ATTRIBUTION,
   QUOTE_RE_ATTRIBUTION_START,
+  QUOTE_RE_ATTRIBUTION_INLINE,
   QUOTE_RE_HEADER_FROM,
   QUOTE_RE_HEADER_SENT,
   QUOTE_RE_HEADER_OTHER,
@@ -50,6 +51,11 @@ static const char *const quote_re_sources[QUOTE_RE_COUNT] = {
     "^[>\\s]*(?:On\\s.{0,400}\\swrote|Am\\s.{0,400}\\sschrieb|Le\\s.{0,400}\\sa\\s+écrit"
     "|El\\s.{0,400}\\sescribió|Op\\s.{0,400}\\sschreef)\\s*:\\s*$",
   [QUOTE_RE_ATTRIBUTION_START] = "^[>\\s]*(?:On|Am|Le|El|Op)\\s",
+  /* Yahoo: "On Thu, ..., 09:05 PM CDT, Name <a@b> wrote: Hi ..." on one line.
+   * Needs an address or a clock time, so "On Monday you wrote: ..." is text. */
+  [QUOTE_RE_ATTRIBUTION_INLINE] =
+    "^[>\\s]*(?:On|Am|Le|El|Op)\\s(?=.{0,400}?(?:<[^>\\s]+@[^>\\s]+>|\\d{1,2}:\\d{2}))"
+    ".{0,400}?\\s(?:wrote|schrieb|a\\s+écrit|escribió|schreef)\\s*:\\s*\\S",
   [QUOTE_RE_HEADER_FROM] = "^[>\\s]*\\*?(?:From|Von|De)\\s*:\\*?\\s*\\S",
   [QUOTE_RE_HEADER_SENT] = "^[>\\s]*\\*?(?:Sent|Date|Gesendet|Datum|Envoyé)\\s*:\\*?\\s*\\S",
   [QUOTE_RE_HEADER_OTHER] = "^[>\\s]*\\*?(?:To|Subject|Cc|An|Betreff|À|Objet)\\s*:",
@@ -63,11 +69,17 @@ static const char *const quote_re_sources[QUOTE_RE_COUNT] = {
     "|thank\\s+you+(?:\\s+(?:so|very)\\s+much|\\s+again|\\s+in\\s+advance)?|thx|ta"
     "|(?:best|kind|warm|warmest|kindest|many)(?:\\s+regards)?|regards|best\\s+wishes"
     "|all\\s+the\\s+best|cheers|speak\\s+soon|talk\\s+soon|love(?:\\s*(?:&|and)\\s*light)?"
-    "|(?:yours\\s+)?(?:sincerely|faithfully|truly)|take\\s+care)"
+    "|(?:yours\\s+)?(?:sincerely|faithfully|truly)|take\\s+care"
+    "|(?:many\\s+)?blessings|(?:god\\s+)?bless(?:\\s+you)?|hugs|xoxo|warmly|respectfully"
+    "|with\\s+(?:gratitude|thanks|love)|salamat(?:\\s+po)?|tack(?:\\s+så\\s+mycket)?"
+    "|danke(?:\\s+schön)?|merci(?:\\s+beaucoup)?|gracias|mahalo|ngā\\s+mihi)"
+    "(?:,?\\s+(?:dear|love|all|hon|friend|my\\s+friend|mate))?"
     "(?-i:\\s+\\p{Lu}\\p{Ll}+)?[\\s\\p{P}\\p{S}]*$",
   [QUOTE_RE_MOBILE_FOOTER] =
     "^\\s*(?:Sent\\s+from\\s+my\\s.{1,60}|Get\\s+Outlook\\s+for\\s.{1,80}"
-    "|Sent\\s+from\\s+(?:Mail|Outlook|Yahoo\\s+Mail|Gmail)\\b.{0,80})$",
+    "|Sent\\s+from\\s+(?:Mail|Outlook|Yahoo\\s+Mail|Gmail)\\b.{0,80}"
+    "|Sent\\s+from\\s+(?:the\\s+)?(?:all\\s+new\\s+)?(?:Yahoo|AOL)\\b.{0,80}"
+    "|Yahoo\\s+Mail\\s*:.{0,80})\\s*$",
 };
 
 typedef struct {
@@ -159,9 +171,12 @@ static void quote_split_lines(QuoteSplitter *s, const char *body)
 }
 
 /* When line `i` starts an attribution ("On ... wrote:", possibly folded over
- * up to three lines), returns how many lines it spans, else 0. */
-static guint quote_attribution_at(QuoteSplitter *s, guint i)
+ * up to three lines), returns how many lines it spans, else 0. `*inline_quote`
+ * is set when the quoted text starts on its last line, after "wrote:"
+ * (Yahoo), so that everything from line `i` down is quoted. */
+static guint quote_attribution_at(QuoteSplitter *s, guint i, gboolean *inline_quote)
 {
+  *inline_quote = FALSE;
   if (!quote_line_matches(s, QUOTE_RE_ATTRIBUTION_START, i))
     return 0;
   g_autoptr(GString) joined = g_string_new(NULL);
@@ -174,6 +189,10 @@ static guint quote_attribution_at(QuoteSplitter *s, guint i)
     g_string_append_len(joined, line->start, MIN(line->len, 600));
     if (quote_match(s, QUOTE_RE_ATTRIBUTION, joined->str, joined->len))
       return k + 1;
+    if (quote_match(s, QUOTE_RE_ATTRIBUTION_INLINE, joined->str, joined->len)) {
+      *inline_quote = TRUE;
+      return k + 1;
+    }
   }
   return 0;
 }
@@ -240,9 +259,11 @@ static void quote_classify(QuoteSplitter *s)
     }
     if (quote_line_is_blank(s, i))
       continue;
-    guint span = quote_attribution_at(s, i);
+    gboolean inline_quote = FALSE;
+    guint span = quote_attribution_at(s, i, &inline_quote);
     if (span > 0) {
-      quote_mark_from(s, i, quote_quoted_lines_follow(s, i + span) ? i + span : n);
+      gboolean marked_below = !inline_quote && quote_quoted_lines_follow(s, i + span);
+      quote_mark_from(s, i, marked_below ? i + span : n);
       i += span - 1;
       continue;
     }
@@ -282,8 +303,14 @@ static gboolean quote_is_name_line(const QuoteSplitter *s, const QuoteLine *line
   if (s->name_full == NULL)
     return FALSE;
   g_autofree char *key = quote_name_key(line);
-  return key != NULL && (g_str_equal(key, s->name_full) || g_str_equal(key, s->name_first) ||
-                         g_str_equal(key, s->name_initial));
+  if (key == NULL)
+    return FALSE;
+  if (g_str_equal(key, s->name_first) || g_str_equal(key, s->name_initial))
+    return TRUE;
+  /* the full name or its first words ("Brenda Sue" of "Brenda Sue Tillman") */
+  gsize len = strlen(key);
+  return g_str_has_prefix(s->name_full, key)
+    && (s->name_full[len] == '\0' || s->name_full[len] == ' ');
 }
 
 /* TRUE for "--" or "-- " alone on a line. */
@@ -350,15 +377,39 @@ static gboolean quote_is_signature_like(const QuoteLine *line)
   return last != '.' && last != '?' && last != '!';
 }
 
+/* TRUE when news[j] is a short closing line ending in a comma ("Bless you for
+ * your patience,", "Looking forward to it,") with only blank lines between it
+ * and the signature start news[start]. */
+static gboolean quote_is_closing_above(const QuoteSplitter *s, const GArray *news, guint j,
+                                       guint start)
+{
+  const QuoteLine *line = quote_line(s, g_array_index(news, guint, j));
+  if (line->len == 0 || line->len > 40 || line->start[line->len - 1] != ',')
+    return FALSE;
+  return quote_count_nonblank(s, news, j + 1, start) == 0;
+}
+
+/* The position in `news` of its first non-blank line (news->len: none). */
+static guint quote_first_nonblank(const QuoteSplitter *s, const GArray *news)
+{
+  guint j = 0;
+  while (j < news->len && quote_line_is_blank(s, g_array_index(news, guint, j)))
+    j++;
+  return j;
+}
+
 /* Step 2: the position in `news` where the signature starts (news->len:
  * none). The last signature start near the end wins; then earlier ones join
- * it across blank lines and short non-sentence lines (a name, a title). */
+ * it across blank lines and short non-sentence lines (a name, a title). The
+ * first line of the new text never starts a signature: a notice whose first
+ * line is the sender's name ("TripSlate") is not a signature whole. */
 static guint quote_find_signature(QuoteSplitter *s, const GArray *news)
 {
   guint limit = quote_find_delimiter(s, news);
+  guint floor = quote_first_nonblank(s, news) + 1;
   guint start = limit;
   guint nonblank = 0;
-  for (guint j = limit; j-- > 0 && nonblank <= QUOTE_SIGNATURE_MAX_LINES;) {
+  for (guint j = limit; j-- > floor && nonblank <= QUOTE_SIGNATURE_MAX_LINES;) {
     if (quote_line_is_blank(s, g_array_index(news, guint, j)))
       continue;
     if (quote_is_signature_start(s, news, j, limit)) {
@@ -367,11 +418,11 @@ static guint quote_find_signature(QuoteSplitter *s, const GArray *news)
     }
     nonblank++;
   }
-  for (guint j = start; start < limit && j-- > 0 && nonblank <= QUOTE_SIGNATURE_MAX_LINES;) {
+  for (guint j = start; start < limit && j-- > floor && nonblank <= QUOTE_SIGNATURE_MAX_LINES;) {
     if (quote_line_is_blank(s, g_array_index(news, guint, j)))
       continue;
     nonblank++;
-    if (quote_is_signature_start(s, news, j, limit))
+    if (quote_is_signature_start(s, news, j, limit) || quote_is_closing_above(s, news, j, start))
       start = j;
     else if (!quote_is_signature_like(quote_line(s, g_array_index(news, guint, j))))
       break;
@@ -452,4 +503,64 @@ void quote_split(const char *body, const char *sender_name, char **new_text,
   *signature = quote_join(&s, news, signature_start, news->len);
   *quoted_text = quote_join(&s, quoted, 0, quoted->len);
   quote_splitter_clear(&s);
+}
+
+/* ---- format=flowed (RFC 3676) ---- */
+
+/* The quote depth of a flowed line (its leading '>'s) and, after them and
+ * one stuffing space, where its content starts. */
+static gsize quote_flowed_depth(const char *line, gsize len, gsize *content)
+{
+  gsize depth = 0;
+  while (depth < len && line[depth] == '>')
+    depth++;
+  *content = depth < len && line[depth] == ' ' ? depth + 1 : depth;
+  return depth;
+}
+
+/* Appends one physical line of a flowed body to `out`; `*open` says whether
+ * the previous line was flowed into this one at the same depth. */
+static void quote_unflow_line(GString *out, const char *line, gsize len, gboolean delsp,
+                              gsize *open_depth, gboolean *open)
+{
+  if (len > 0 && line[len - 1] == '\r')
+    len--;
+  gsize content = 0;
+  gsize depth = quote_flowed_depth(line, len, &content);
+  if (*open && depth != *open_depth)
+    g_string_append_c(out, '\n');
+  if (!*open || depth != *open_depth) {
+    for (gsize i = 0; i < depth; i++)
+      g_string_append_c(out, '>');
+    if (depth > 0)
+      g_string_append_c(out, ' ');
+  }
+  const char *text = line + content;
+  gsize text_len = len - content;
+  gboolean signature = text_len == 3 && memcmp(text, "-- ", 3) == 0;
+  gboolean flowed = !signature && text_len > 0 && text[text_len - 1] == ' ';
+  g_string_append_len(out, text, flowed && delsp ? text_len - 1 : text_len);
+  if (!flowed)
+    g_string_append_c(out, '\n');
+  *open = flowed;
+  *open_depth = depth;
+}
+
+char *quote_unflow(const char *text, gboolean delsp)
+{
+  GString *out = g_string_sized_new(text != NULL ? strlen(text) : 0);
+  gsize open_depth = 0;
+  gboolean open = FALSE;
+  const char *p = text != NULL ? text : "";
+  while (*p != '\0') {
+    const char *nl = strchr(p, '\n');
+    gsize len = nl != NULL ? (gsize)(nl - p) : strlen(p);
+    quote_unflow_line(out, p, len, delsp, &open_depth, &open);
+    if (nl == NULL)
+      break;
+    p = nl + 1;
+  }
+  if (open)
+    g_string_append_c(out, '\n');
+  return g_string_free(out, FALSE);
 }

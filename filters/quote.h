@@ -11,3 +11,10 @@
  * results are new strings (never NULL, "" when empty) the caller owns. */
 void quote_split(const char *body, const char *sender_name, char **new_text,
                  char **quoted_text, char **signature);
+
+/* The text of a `format=flowed` part (RFC 3676) with its soft line breaks
+ * undone: a line ending in a space joins the next line of the same quote
+ * depth (the space dropped when `delsp`), space-stuffing is removed, "-- "
+ * stays a signature delimiter, and quoted lines come out as "> " per level.
+ * LF line ends in the result. New string, the caller owns it. */
+char *quote_unflow(const char *text, gboolean delsp);

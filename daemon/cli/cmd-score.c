@@ -118,10 +118,10 @@ static ConfirmDecision score_auto_reply(ScoreRun *run, const KeelMessage *messag
   const KeelClient *client = message->from
     ? config_client_for_address(run->config, message->from->address) : NULL;
   ConfirmFacts facts = {
-    .known_client = client != NULL, .automated = message->automated,
-    .message_risky = result->risky || score_result_flagged(result, "vague"),
-    .thread_risky = thread_risk >= 1.0, .instructions = instructions,
-    .recent_confirmations = recent, .first_sync = FALSE,
+    .first_sync = FALSE, .known_client = client != NULL,
+    .automated = message->automated, .automated_reason = message->automated_reason,
+    .verdict = result, .thread_risk = thread_risk,
+    .instructions = instructions, .recent_confirmations = recent,
   };
   ConfirmDecision decision = confirm_decide(&facts);
   if (decision.action == CONFIRM_SEND)
@@ -150,7 +150,7 @@ static GPtrArray *score_instructions(ScoreRun *run, const KeelMessage *message)
 
 static void score_print_json(const char *path, const KeelMessage *message,
                              const ScoreResult *result, const GPtrArray *instructions,
-                             ConfirmDecision decision)
+                             const ConfirmDecision *decision)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_object(builder);
@@ -161,9 +161,9 @@ static void score_print_json(const char *path, const KeelMessage *message,
   score_result_to_json(result, builder);
   instructions_to_json(instructions, builder);
   json_builder_set_member_name(builder, "auto_reply");
-  json_builder_add_string_value(builder, decision.action == CONFIRM_SEND ? "confirm" : "none");
+  json_builder_add_string_value(builder, confirm_action_name(decision->action));
   json_builder_set_member_name(builder, "auto_reply_reason");
-  json_builder_add_string_value(builder, decision.reason);
+  json_builder_add_string_value(builder, decision->reason);
   json_builder_end_object(builder);
   g_autoptr(JsonNode) root = json_builder_get_root(builder);
   g_autofree char *text = json_to_string(root, FALSE);
@@ -244,15 +244,15 @@ static void score_print_explain(const char *path, const KeelMessage *message,
   printf("\n");
 }
 
-static void score_print_instructions(const GPtrArray *instructions, ConfirmDecision decision)
+static void score_print_instructions(const GPtrArray *instructions,
+                                     const ConfirmDecision *decision)
 {
   for (guint i = 0; i < instructions->len; i++) {
     const Instruction *instruction = instructions->pdata[i];
     printf("  instruction: %s (deadline: %s)\n", instruction->text,
            instruction->deadline_iso ? instruction->deadline_iso : "none");
   }
-  printf("  auto-reply: %s (%s)\n", decision.action == CONFIRM_SEND ? "confirm" : "none",
-         decision.reason);
+  printf("  auto-reply: %s (%s)\n", confirm_action_name(decision->action), decision->reason);
 }
 
 /* Scores one file and prints it. Returns 0, EX_NOINPUT or EX_DATAERR. */
@@ -277,10 +277,10 @@ static int score_file(ScoreRun *run, const ScoreOptions *options, const char *pa
   g_autoptr(GPtrArray) instructions = score_instructions(run, message);
   ConfirmDecision decision = score_auto_reply(run, message, result, instructions->len);
   if (options->json) {
-    score_print_json(path, message, result, instructions, decision);
+    score_print_json(path, message, result, instructions, &decision);
   } else if (options->explain) {
     score_print_explain(path, message, result);
-    score_print_instructions(instructions, decision);
+    score_print_instructions(instructions, &decision);
   } else {
     score_print_summary(path, result);
   }

@@ -155,18 +155,15 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
                                      gint64 row_id, gint64 thread_id, GError **error)
 {
   gboolean incoming = origin->direction == STORE_DIRECTION_IN;
-  gboolean message_risky = FALSE;
+  g_autoptr(ScoreResult) verdict = NULL; /* NULL: unscored, never answered */
   double thread_risk = 0;
   /* The thread's risk as of this message; the rate limit counts real time. */
   GDateTime *now = origin->received ? origin->received : message->date;
   if (pipeline->rules && incoming) {
-    g_autoptr(ScoreResult) verdict =
-      verdict_score_and_save(pipeline->store, pipeline->rules, &pipeline->context, message,
-                             row_id, thread_id, &thread_risk, error);
+    verdict = verdict_score_and_save(pipeline->store, pipeline->rules, &pipeline->context,
+                                     message, row_id, thread_id, &thread_risk, error);
     if (!verdict)
       return FALSE;
-    /* A vague brief is not confirmed either: it needs a full written brief. */
-    message_risky = verdict->risky || score_result_flagged(verdict, "vague");
   } else if (pipeline->rules
              && !verdict_update_thread_risk(pipeline->store, pipeline->rules, thread_id,
                                             message->date, &thread_risk, error)) {
@@ -181,9 +178,8 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
   OutboxIngest in = { .config = pipeline->config, .client = client, .message = message,
                       .rules = pipeline->instruction_rules, .row_id = row_id,
                       .thread_id = thread_id, .first_sync = origin->first_sync,
-                      /* unscored mail is never answered */
-                      .message_risky = message_risky || !pipeline->rules,
-                      .thread_risky = thread_risk >= 1.0,
+                      /* confirm_decide() weighs the verdict itself */
+                      .verdict = verdict, .thread_risk = thread_risk,
                       .now = now };
   return outbox_after_ingest(pipeline->store, &in, NULL, NULL, error);
 }

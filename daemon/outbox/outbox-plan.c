@@ -45,10 +45,10 @@ static gboolean outbox_plan_decide(Store *store, const OutboxIngest *in, guint i
   if (recent < 0)
     return FALSE;
   ConfirmFacts facts = {
-    .known_client = in->client != NULL, .automated = in->message->automated,
-    .message_risky = in->message_risky, .thread_risky = in->thread_risky,
+    .first_sync = in->first_sync, .known_client = in->client != NULL,
+    .automated = in->message->automated, .automated_reason = in->message->automated_reason,
+    .verdict = in->verdict, .thread_risk = in->thread_risk,
     .instructions = instructions, .recent_confirmations = (guint)recent,
-    .first_sync = in->first_sync,
   };
   *decision = confirm_decide(&facts);
   return TRUE;
@@ -78,7 +78,8 @@ static gboolean outbox_plan_locked(Store *store, const OutboxIngest *in,
    * that cannot be built: the confirmation is lost, never the message. */
   g_warning("message <%s>: no confirmation planned: %s", in->message->message_id,
             local->message);
-  *decision = (ConfirmDecision){ CONFIRM_NONE, "cannot build the confirmation" };
+  decision->action = CONFIRM_NONE;
+  g_strlcpy(decision->reason, "cannot build the confirmation", sizeof decision->reason);
   return TRUE;
 }
 

@@ -142,8 +142,8 @@ typedef struct {
   gint64 row_id;                   /* messages.id */
   gint64 thread_id;
   gboolean first_sync;
-  gboolean message_risky;          /* from the verdict (filters/score) */
-  gboolean thread_risky;
+  const ScoreResult *verdict;      /* the message's scores; NULL = unscored, never answered */
+  double thread_risk;              /* score_thread_risk() with this message */
   GDateTime *now;
 } OutboxIngest;
 

@@ -630,7 +630,8 @@ int main(int argc, char **argv)
   }
   static const char *const golden[] = {
     "8bit-headers.eml", "bottom-post.eml", "bounce.eml", "broken-boundary.eml", "calendar.eml",
-    "forwarded.eml", "html-only.eml", "missing-headers.eml", "nested-multipart.eml",
+    "display-name-notice.eml", "flowed.eml", "yahoo-inline.eml", "yahoo-signature.eml",
+    "forwarded.eml", "html-list.eml", "html-only.eml", "missing-headers.eml", "nested-multipart.eml",
     "original-message.eml", "rfc2047.eml", "signoff-mid.eml", "wrong-charset.eml",
   };
   for (guint i = 0; i < G_N_ELEMENTS(golden); i++) {

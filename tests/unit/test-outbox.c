@@ -12,6 +12,7 @@
 #include "tests/unit/test-db.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/outbox/replies.h"
+#include "daemon/record/rules-dir.h"
 #include "daemon/record/trail.h"
 #include "filters/confirm.h"
 #include "filters/instructions.h"
@@ -371,6 +372,7 @@ typedef struct {
   OutboxFixture base;
   KeelConfig *config;
   InstructionRules *rules;
+  RuleSet *score_rules;   /* the scoring rules: the verdict confirm_decide() weighs */
 } PlanFixture;
 
 static void plan_setup(PlanFixture *f, gconstpointer data)
@@ -392,12 +394,15 @@ static void plan_setup(PlanFixture *f, gconstpointer data)
   g_assert_no_error(error);
   f->rules = trail_load_instruction_rules(f->config->rules, &error);
   g_assert_no_error(error);
+  f->score_rules = rules_load_dir(f->config->rules, &error);
+  g_assert_no_error(error);
   g_unlink(conf);
 }
 
 static void plan_teardown(PlanFixture *f, gconstpointer data)
 {
   g_clear_pointer(&f->rules, instruction_rules_free);
+  g_clear_pointer(&f->score_rules, rules_free);
   g_clear_pointer(&f->config, config_free);
   fixture_teardown(&f->base, data);
 }
@@ -426,10 +431,13 @@ static ConfirmDecision plan_message(PlanFixture *f, const char *from, const char
   g_assert_cmpint(store_add_message(f->base.store, &origin, raw, message, &row, &thread, &error),
                   ==, STORE_ADDED);
   g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 9, 5, 0);
+  g_autoptr(ScoreResult) verdict = score_message(f->score_rules, message, NULL, &error);
+  g_assert_no_error(error);
+  verdict->risky = verdict->risky || risky;
   OutboxIngest in = { .config = f->config, .client = client, .message = message,
                       .rules = f->rules, .row_id = row, .thread_id = thread,
-                      .first_sync = first_sync, .message_risky = risky, .now = now };
-  ConfirmDecision decision = { CONFIRM_NONE, NULL };
+                      .first_sync = first_sync, .verdict = verdict, .now = now };
+  ConfirmDecision decision = { CONFIRM_NONE, "" };
   g_assert_true(outbox_after_ingest(f->base.store, &in, &decision, outbox_id, &error));
   g_assert_no_error(error);
   g_assert_true(store_commit(f->base.store, &error));
@@ -497,36 +505,6 @@ static void test_plan_refusals(PlanFixture *f, gconstpointer data)
                   ==, 0);
 }
 
-/* ---- the confirm decision ---------------------------------------------- */
-
-static void test_confirm_decide(void)
-{
-  const ConfirmFacts safe = { .known_client = TRUE, .instructions = 2 };
-  static const struct { const char *name; ConfirmFacts facts; ConfirmAction action;
-                        const char *reason_part; } cases[] = {
-    { "safe", { .known_client = TRUE, .instructions = 2 }, CONFIRM_SEND, "known client" },
-    { "stranger", { .instructions = 2 }, CONFIRM_NONE, "not a known client" },
-    { "automated", { .known_client = TRUE, .automated = TRUE, .instructions = 1 },
-      CONFIRM_NONE, "automated" },
-    { "risky", { .known_client = TRUE, .message_risky = TRUE, .instructions = 1 },
-      CONFIRM_NONE, "message is risky" },
-    { "risky thread", { .known_client = TRUE, .thread_risky = TRUE, .instructions = 1 },
-      CONFIRM_NONE, "thread is risky" },
-    { "nothing", { .known_client = TRUE }, CONFIRM_NONE, "no instruction" },
-    { "rate", { .known_client = TRUE, .instructions = 1, .recent_confirmations = 1 },
-      CONFIRM_NONE, "12 hours" },
-    { "history", { .known_client = TRUE, .instructions = 1, .first_sync = TRUE },
-      CONFIRM_NONE, "first sync" },
-  };
-  g_assert_cmpint(confirm_decide(&safe).action, ==, CONFIRM_SEND);
-  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-    ConfirmDecision d = confirm_decide(&cases[i].facts);
-    if (d.action != cases[i].action || !strstr(d.reason, cases[i].reason_part))
-      g_error("case %s: got %s (%s)", cases[i].name, confirm_action_name(d.action), d.reason);
-  }
-  g_assert_cmpstr(confirm_action_name(CONFIRM_SEND), ==, "confirm");
-  g_assert_cmpstr(confirm_action_name(CONFIRM_NONE), ==, "none");
-}
 
 int main(int argc, char **argv)
 {
@@ -546,7 +524,6 @@ int main(int argc, char **argv)
   g_test_add_func("/outbox/replies/headers", test_build_headers);
   g_test_add_func("/outbox/replies/header-injection", test_header_injection);
   g_test_add_func("/outbox/replies/no-reply-loop", test_no_reply_loop);
-  g_test_add_func("/outbox/confirm/decide", test_confirm_decide);
   g_test_add("/outbox/plan/after-ingest", PlanFixture, NULL, plan_setup, test_plan_after_ingest,
              plan_teardown);
   g_test_add("/outbox/plan/refusals", PlanFixture, NULL, plan_setup, test_plan_refusals,
