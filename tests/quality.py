@@ -81,6 +81,8 @@ def score(keel, rules, config, files):
         for line in out.stdout.splitlines():
             item = json.loads(line)
             results[item["file"]] = item
+        if any(name not in results for name in batch):
+            sys.exit("quality: keel score gave no result (%d): %s" % (out.returncode, out.stderr[:500]))
     return results
 
 
