@@ -706,6 +706,19 @@ double score_thread_risk(const ScoreThreadEntry *entries, guint n, GDateTime *no
 
 /* ---- history and profiling ---- */
 
+/* The thread's risk as of `message_date` from the messages before it (the
+ * default half-life: the context has no rule set). */
+static double score_thread_risk_before(const ScoreThreadEntry *entries, guint n,
+                                       GDateTime *message_date)
+{
+  g_autoptr(GArray) before = g_array_new(FALSE, FALSE, sizeof(ScoreThreadEntry));
+  for (guint i = 0; i < n; i++)
+    if (entries[i].date && g_date_time_compare(entries[i].date, message_date) < 0)
+      g_array_append_val(before, entries[i]);
+  return score_thread_risk((const ScoreThreadEntry *)(void *)before->data, before->len,
+                           message_date, 0);
+}
+
 void score_context_add_history(ScoreContext *context, const ScoreThreadEntry *entries, guint n,
                                GDateTime *message_date)
 {
@@ -726,6 +739,7 @@ void score_context_add_history(ScoreContext *context, const ScoreThreadEntry *en
   }
   context->chasers_since_reply = since_reply;
   context->chasers_24h = last_24h;
+  context->thread_risk = score_thread_risk_before(entries, n, message_date);
   if (last_reply)
     context->hours_since_reply =
       g_date_time_difference(message_date, last_reply) / (double)G_TIME_SPAN_HOUR;

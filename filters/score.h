@@ -91,7 +91,9 @@ typedef struct {
  * `message_date`: chasers_since_reply (client messages since the VA's last
  * reply, this one included), chasers_24h (client messages in the 24 hours up
  * to this one, this one included) and hours_since_reply (since the VA's last
- * reply before it; left unknown when she never replied). Pure. */
+ * reply before it; left unknown when she never replied) and thread_risk (the
+ * risk of the messages before it, as score_thread_risk() with the default
+ * half-life). Pure. */
 void score_context_add_history(ScoreContext *context, const ScoreThreadEntry *entries, guint n,
                                GDateTime *message_date);
 

@@ -1,7 +1,9 @@
 /* filters/signals.c: the built-in signals rules test with `look signal NAME OP N`:
  * shouting (caps_ratio, caps_words, caps_run), runs of '!' and '?', length, sent outside
- * business hours, how soon a named weekday deadline falls, and the history
- * signals (chasers, hours since the VA's reply) that the caller passes in.
+ * business hours, how soon a named weekday deadline falls, how much of the
+ * text addresses "you", short phrases in scare quotes and phrases quoted back
+ * from the earlier mail, and the history signals (chasers, hours since the
+ * VA's reply, the thread's risk so far) that the caller passes in.
  *
  * Pure: text, the message's Date and a ScoreContext in, numbers out. Never
  * reads the clock, the store or a file. Unknown values are NAN (a comparison
@@ -9,7 +11,8 @@
  *
  * Entry points: signals_compute() (all at once, for score.c), and one
  * function per text signal for tests: signals_caps_ratio(),
- * signals_longest_run(), signals_outside_hours(), signals_deadline_days().
+ * signals_longest_run(), signals_outside_hours(), signals_deadline_days(),
+ * signals_second_person(), signals_quotes().
  */
 #include <math.h>
 #include <string.h>
@@ -27,6 +30,10 @@ static const char *const signal_names[SIGNAL_COUNT] = {
   [SIGNAL_CHASERS_SINCE_REPLY] = "chasers_since_reply",
   [SIGNAL_CHASERS_24H] = "chasers_24h",
   [SIGNAL_HOURS_SINCE_REPLY] = "hours_since_reply",
+  [SIGNAL_SECOND_PERSON] = "second_person",
+  [SIGNAL_SCARE_QUOTES] = "scare_quotes",
+  [SIGNAL_QUOTED_BACK] = "quoted_back",
+  [SIGNAL_THREAD_RISK] = "thread_risk",
 };
 
 void score_context_init(ScoreContext *context)
@@ -35,6 +42,7 @@ void score_context_init(ScoreContext *context)
   context->chasers_since_reply = -1;
   context->chasers_24h = -1;
   context->hours_since_reply = -1;
+  context->thread_risk = -1;
 }
 
 int signals_lookup(const char *name)
@@ -53,7 +61,8 @@ const char *signals_name(SignalId id)
 const char *signals_all_names(void)
 {
   return "caps_ratio caps_words caps_run exclamation_run question_run words outside_business_hours "
-         "deadline_days chasers_since_reply chasers_24h hours_since_reply";
+         "deadline_days chasers_since_reply chasers_24h hours_since_reply second_person scare_quotes "
+         "quoted_back thread_risk";
 }
 
 /* ---- words ---- */
@@ -466,6 +475,133 @@ double signals_deadline_days(const char *text, GDateTime *local_date)
   return best < 0 ? NAN : best;
 }
 
+/* ---- second person and quotation marks ---- */
+
+/* The next word at or after `*p` (letters, and an apostrophe inside it), its
+ * ASCII letters lower-cased into `word` (a typographic apostrophe as ', other
+ * letters as '?'; cut to `size` - 1). Returns its length in characters, 0 at
+ * the end. */
+static gsize signals_next_lower_word(const char **p, const char *end, char *word, gsize size)
+{
+  gsize len = 0;
+  const char *q = *p;
+  while (q < end && *q) {
+    gunichar ch = g_utf8_get_char(q);
+    const char *next = g_utf8_next_char(q);
+    gboolean letter = ch < 0x80 ? g_ascii_isalpha(ch) : g_unichar_isalpha(ch);
+    gboolean apostrophe = (ch == '\'' || ch == 0x2019) && len > 0 && next < end &&
+                          g_unichar_isalpha(g_utf8_get_char(next));
+    if (letter || apostrophe) {
+      if (len + 1 < size)
+        word[len] = apostrophe ? '\'' : ch < 0x80 ? (char)g_ascii_tolower((char)ch) : '?';
+      len++;
+    } else if (len) {
+      break;
+    }
+    q = next;
+  }
+  *p = q;
+  word[MIN(len, size - 1)] = '\0';
+  return len;
+}
+
+static gboolean word_is_second_person(const char *word)
+{
+  static const char *const forms[] = { "you", "your", "yours", "yourself", "yourselves",
+                                       "you're", "you've", "you'd", "you'll" };
+  for (gsize i = 0; i < G_N_ELEMENTS(forms); i++)
+    if (strcmp(word, forms[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+double signals_second_person(const char *text)
+{
+  guint words = 0, you = 0;
+  const char *p = text, *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
+  char word[16];
+  gsize len;
+  while (p && p < end && (len = signals_next_lower_word(&p, end, word, sizeof word))) {
+    words++;
+    you += len < sizeof word && word_is_second_person(word);
+  }
+  return words ? (double)you / words : 0;
+}
+
+/* TRUE when `ch` (after `before`) opens a quotation: a double mark, a
+ * typographic opening mark, or a straight single mark not inside a word. */
+static gboolean quote_opens(gunichar ch, gunichar before)
+{
+  gboolean in_word = g_unichar_isalnum(before);
+  return ch == 0x201C || ch == 0x2018 || ((ch == '"' || ch == '\'') && !in_word);
+}
+
+/* The mark that closes a quotation opened by `open`, searched from `p` on the
+ * same line within 80 bytes; NULL when there is none. A single closing mark
+ * followed by a letter is an apostrophe (don't), not a close. */
+static const char *quote_close(const char *p, const char *end, gunichar open)
+{
+  gboolean dbl = open == '"' || open == 0x201C;
+  for (const char *q = p; q < end && q < p + 80 && *q && *q != '\n'; q = g_utf8_next_char(q)) {
+    gunichar ch = g_utf8_get_char(q);
+    if (dbl && (ch == '"' || ch == 0x201D))
+      return q;
+    const char *next = g_utf8_next_char(q);
+    if (!dbl && (ch == '\'' || ch == 0x2019) &&
+        !(next < end && g_unichar_isalpha(g_utf8_get_char(next))))
+      return q;
+  }
+  return NULL;
+}
+
+/* Judges the quoted phrase [start, end): adds to `scare` and `back`. */
+static void quote_judge(const char *start, const char *end, const char *haystack,
+                        guint *scare, guint *back)
+{
+  g_autofree char *phrase = g_strstrip(g_strndup(start, (gsize)(end - start)));
+  gsize len = strlen(phrase);
+  while (len && strchr(".,!?;:", phrase[len - 1]))
+    phrase[--len] = '\0';
+  g_auto(GStrv) words = g_strsplit_set(phrase, " \t", -1);
+  guint n = 0, lower = 0;
+  for (guint i = 0; words[i]; i++) {
+    if (!*words[i])
+      continue;
+    n++;
+    lower += g_unichar_islower(g_utf8_get_char(words[i]));
+  }
+  if (n == 0 || n > 6 || len < 2)
+    return;
+  if (n <= 4 && lower)
+    (*scare)++;
+  g_autofree char *folded = g_utf8_casefold(phrase, -1);
+  if (haystack && len >= 4 && strstr(haystack, folded))
+    (*back)++;
+}
+
+void signals_quotes(const char *text, const char *quoted, guint *scare, guint *back)
+{
+  guint n_scare = 0, n_back = 0;
+  g_autofree char *haystack = quoted && *quoted
+    ? g_utf8_casefold(quoted, (gssize)strnlen(quoted, SIGNALS_TEXT_LIMIT)) : NULL;
+  const char *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
+  gunichar before = ' ';
+  for (const char *p = text; p && p < end && *p; p = g_utf8_next_char(p)) {
+    gunichar ch = g_utf8_get_char(p);
+    const char *close = quote_opens(ch, before) ? quote_close(g_utf8_next_char(p), end, ch) : NULL;
+    before = ch;
+    if (!close)
+      continue;
+    quote_judge(g_utf8_next_char(p), close, haystack, &n_scare, &n_back);
+    p = close;
+    before = g_utf8_get_char(close);
+  }
+  if (scare)
+    *scare = n_scare;
+  if (back)
+    *back = n_back;
+}
+
 /* ---- all signals of a message ---- */
 
 static double history_value(double value)
@@ -511,4 +647,10 @@ void signals_compute(const KeelMessage *message, const ScoreContext *context,
   out[SIGNAL_CHASERS_SINCE_REPLY] = history_value(context ? context->chasers_since_reply : -1);
   out[SIGNAL_CHASERS_24H] = history_value(context ? context->chasers_24h : -1);
   out[SIGNAL_HOURS_SINCE_REPLY] = history_value(context ? context->hours_since_reply : -1);
+  out[SIGNAL_THREAD_RISK] = history_value(context ? context->thread_risk : -1);
+  guint scare = 0, back = 0;
+  signals_quotes(text, message->quoted_text, &scare, &back);
+  out[SIGNAL_SECOND_PERSON] = signals_second_person(text);
+  out[SIGNAL_SCARE_QUOTES] = scare;
+  out[SIGNAL_QUOTED_BACK] = back;
 }

@@ -23,6 +23,10 @@ typedef enum {
   SIGNAL_CHASERS_SINCE_REPLY,   /* client messages in this thread since the VA's last reply (history) */
   SIGNAL_CHASERS_24H,           /* client messages in this thread in the last 24 hours (history) */
   SIGNAL_HOURS_SINCE_REPLY,     /* hours since the VA's last reply in this thread (history) */
+  SIGNAL_SECOND_PERSON,         /* share of the words that are you/your/you're/yourself... (0-1) */
+  SIGNAL_SCARE_QUOTES,          /* short quoted phrases ("all done") with a lower-case word in them */
+  SIGNAL_QUOTED_BACK,           /* quoted phrases of the new text that come from the quoted earlier mail */
+  SIGNAL_THREAD_RISK,           /* the thread's risk before this message (history; >= 1 is risky) */
   SIGNAL_COUNT
 } SignalId;
 
@@ -39,6 +43,7 @@ typedef struct {
   int chasers_since_reply;     /* < 0: unknown */
   int chasers_24h;             /* < 0: unknown */
   double hours_since_reply;    /* < 0: unknown (or the VA never replied) */
+  double thread_risk;          /* < 0: unknown; the thread's risk before this message */
 } ScoreContext;
 
 void score_context_init(ScoreContext *context);
@@ -68,6 +73,18 @@ gboolean signals_outside_hours(GDateTime *date, GTimeZone *tz, guint8 days,
  * until, due, for) or next to a clock time, or a date after by/before/until/
  * due ("by the 16th", "before 20 March"); NAN when none. Today = 0. */
 double signals_deadline_days(const char *text, GDateTime *local_date);
+
+/* Share (0-1) of the words of `text` that address the reader: you, your,
+ * yours, yourself, yourselves, you're, you've, you'd, you'll. 0 for no words. */
+double signals_second_person(const char *text);
+
+/* The phrases of `text` in quotation marks ("...", “...”, '...', ‘...’) of
+ * one to six words on one line. `scare` (may be NULL) receives those of at
+ * most four words with a word in lower case ("all done", "sorted"; a name
+ * such as "Closed Good Friday" is not counted; the rules weigh the signal with
+ * other evidence); `back` (may be NULL) those of 4+ bytes found, ignoring
+ * case, in `quoted` (the quoted earlier mail; may be NULL). */
+void signals_quotes(const char *text, const char *quoted, guint *scare, guint *back);
 
 /* Every signal of `message` into `out`. `context` may be NULL. */
 void signals_compute(const KeelMessage *message, const ScoreContext *context,
