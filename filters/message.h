@@ -12,6 +12,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include "filters/mime-limits.h"
 
 #define KEEL_MESSAGE_ERROR (keel_message_error_quark())
 GQuark keel_message_error_quark(void);
@@ -62,6 +63,9 @@ typedef struct {
   gboolean too_large;          /* over the size limit: only the header section was parsed */
   gsize size;                  /* size of the raw message in bytes */
   GPtrArray *headers;          /* owned, of KeelHeader*, in message order */
+  char *malformed;             /* owned: the cap it passed (filters/mime-limits.h), NULL when
+                                * none; then only its safe header fields were parsed, it
+                                * has no text, and it is `automated` ("malformed: ...") */
 } KeelMessage;
 
 /* Parses raw message bytes. `received` (borrowed, may be NULL = Unix epoch) is
@@ -71,6 +75,14 @@ typedef struct {
  * the bytes are not a message at all. The caller owns the result. */
 KeelMessage *message_parse(const guint8 *data, gsize len, GDateTime *received,
                            gsize max_size, GError **error);
+
+/* message_parse() with caps on the message's structure (NULL: the defaults,
+ * which message_parse() uses). A message past a cap comes back with
+ * `malformed` set to the reason, parsed no further than mime_limits_safe_head():
+ * its raw bytes can still be stored. */
+KeelMessage *message_parse_limited(const guint8 *data, gsize len, GDateTime *received,
+                                   gsize max_size, const MessageLimits *limits,
+                                   GError **error);
 
 /* Parses the header section of a message of which only the first `head_len`
  * bytes are at hand (the caller read no more because the whole message,
@@ -96,7 +108,8 @@ const char *message_header(const KeelMessage *message, const char *name);
  * none), to [{name, address}], cc [...], date ("2026-03-06T16:04:00Z", UTC),
  * date_fallback, subject, in_reply_to (null), references [...], new_text,
  * quoted_text, signature, attachments [{filename (null), content_type, size}],
- * automated, automated_reason (null), too_large, size, has_text, from_html. */
+ * automated, automated_reason (null), too_large, size, has_text, from_html,
+ * and, only for a message past a cap, malformed (the cap it passed). */
 void message_to_json(const KeelMessage *message, JsonBuilder *builder);
 
 /* The subject with reply/forward prefixes (Re:, RE:, Fwd:, FW:, AW:, WG:, SV:,

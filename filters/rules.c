@@ -1125,11 +1125,45 @@ static gboolean check_utf8(Compiler *c, const char *text, gsize len)
   return FALSE;
 }
 
+/* TRUE when the first line that is not blank or a comment starts with a
+ * keyword (a block, a declaration or an attribute other than the English
+ * words `why` and `if`). A file that
+ * does not is no rules file (a symlink to a password file, a stray note): it
+ * gets one error that quotes none of its text, since the directory's errors go
+ * to the log and the digest. */
+static gboolean looks_like_rules(Compiler *c, const char *text, gsize len)
+{
+  static const char *const openers[] = { "rule", "phrases", "when", "dimension", "risky",
+                                          "urgency", "payment", "automated", "thread", "look",
+                                          "words", "adds", "category", NULL };
+  const char *end = text + len, *p = text;
+  for (c->line = 1; p < end; c->line++) {
+    const char *eol = memchr(p, '\n', end - p);
+    const char *q = skip_space(p);
+    if (q < (eol ? eol : end) && *q != '#' && *q != '\r' && *q != '\n') {
+      gsize n = 0;
+      while (q + n < end && is_name_char(q[n]))
+        n++;
+      for (guint i = 0; openers[i]; i++)
+        if (strlen(openers[i]) == n && strncmp(q, openers[i], n) == 0
+            && (q + n == end || q[n] == ' ' || q[n] == '\t' || q[n] == '\r' || q[n] == '\n'))
+          return TRUE;
+      compiler_error(c, NULL, "this is not a rules file: its first line does not start with "
+                     "a keyword such as `rule`, `phrases`, `when` or `dimension` (its text is "
+                     "not shown here)");
+      return FALSE;
+    }
+    p = eol ? eol + 1 : end;
+  }
+  return TRUE;
+}
+
 static void compile_file(Compiler *c, const char *name, const char *text, gsize len)
 {
   g_ptr_array_add(c->files, g_strdup(name));
   c->file = g_ptr_array_index(c->files, c->files->len - 1);
-  if (!check_utf8(c, text, len))
+  c->line_start = NULL;
+  if (!looks_like_rules(c, text, len) || !check_utf8(c, text, len))
     return;
   g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
   for (guint i = 0; lines[i]; i++) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <glib.h>
+#include "filters/mime-limits.h"
 
 #define KEEL_CONFIG_ERROR (keel_config_error_quark())
 GQuark keel_config_error_quark(void);
@@ -59,6 +60,9 @@ typedef struct {
   KeelBusinessHours business_hours; /* default Mon-Fri 09:00-17:30 */
   KeelMode mode;           /* default review */
   gsize max_message_size;  /* bytes, default 25 MB */
+  MessageLimits limits;    /* max_mime_parts (500), max_mime_depth (50), max_header_fields
+                            * (1000), max_addresses_per_field (1000): past one, a message
+                            * is stored as malformed, unparsed (filters/mime-limits.h) */
   GPtrArray *accounts;     /* owned, of KeelAccount* */
   GPtrArray *clients;      /* owned, of KeelClient* */
   char *digest_at;         /* owned, [digest] at = "HH:MM" local; NULL = none (reserved) */

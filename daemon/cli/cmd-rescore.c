@@ -23,6 +23,7 @@ typedef struct {
   const RuleSet *rules;    /* borrowed */
   ScoreContext base;       /* zone and business hours; history added per message */
   gsize max_size;
+  const MessageLimits *limits; /* borrowed from the config, NULL: the defaults */
   GHashTable *threads;     /* owned: thread ids touched (gint64*) */
   guint scored, risky, outgoing, unparsable;
 } Rescore;
@@ -45,7 +46,8 @@ static gboolean rescore_message(const StoreMessageRow *row, gpointer data, GErro
   }
   gsize len = 0;
   const guint8 *raw = g_bytes_get_data(row->raw, &len);
-  g_autoptr(KeelMessage) message = message_parse(raw, len, row->received, r->max_size, NULL);
+  g_autoptr(KeelMessage) message = message_parse_limited(raw, len, row->received, r->max_size,
+                                                         r->limits, NULL);
   if (!message) {
     r->unparsable++;
     return TRUE;
@@ -130,6 +132,7 @@ static int rescore_run(const KeelGlobals *globals, const RescoreOptions *options
   Rescore r = { .store = store, .rules = rules, .threads = threads };
   verdict_context_init(&r.base, config, tz);
   r.max_size = config ? config->max_message_size : 0;
+  r.limits = config ? &config->limits : NULL;
   return rescore_all(&r, since, now);
 }
 

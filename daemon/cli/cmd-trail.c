@@ -4,7 +4,9 @@
  * or cancelled. `keel trail verify` walks the hash chain and names the first
  * event that was edited, inserted or deleted (exit 65, EX_DATAERR).
  * Times are shown in the config's time zone (UTC without a config); csv and
- * json carry ISO 8601 UTC times and every event's hash.
+ * json carry ISO 8601 UTC times and every event's hash. A csv cell that a
+ * spreadsheet would take for a formula (=, +, -, @, TAB, CR first) starts
+ * with a ' instead.
  * Must not: change the store.
  */
 #include <stdio.h>
@@ -68,9 +70,14 @@ static void trail_print_text(GPtrArray *events, GTimeZone *zone)
   }
 }
 
+/* One quoted CSV cell. A cell that starts with =, +, -, @, TAB or CR gets a
+ * leading ' (OWASP, CSV injection): a spreadsheet would run it as a formula,
+ * and a detail can carry a client's words ("=HYPERLINK(...)"). */
 static void trail_csv_field(GString *out, const char *value, gboolean last)
 {
-  g_autofree char *text = g_strdup(value ? value : "");
+  const char *cell = value ? value : "";
+  gboolean formula = cell[0] != '\0' && strchr("=+-@\t\r", cell[0]) != NULL;
+  g_autofree char *text = g_strconcat(formula ? "'" : "", cell, NULL);
   g_auto(GStrv) parts = g_strsplit(text, "\"", -1);
   g_autofree char *escaped = g_strjoinv("\"\"", parts);
   g_string_append_printf(out, "\"%s\"%s", escaped, last ? "\r\n" : ",");

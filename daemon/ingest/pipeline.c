@@ -1,6 +1,7 @@
 /* daemon/ingest/pipeline.c: one raw message in, one stored row out.
  *
- * parse (message_parse with the configured size limit) -> client
+ * parse (message_parse_limited with the configured size limit and caps; a
+ * message past a cap is stored malformed: raw bytes, safe headers) -> client
  * (config_client_for_address) -> in one transaction: store_add_message
  * (dedupe, thread, folder UID), the verdict of the rules and the thread's
  * risk (verdict_*), then the trail and the confirmation plan
@@ -214,9 +215,13 @@ gboolean pipeline_ingest(Pipeline *pipeline, const StoreOrigin *origin_template,
   gsize size = 0;
   const guint8 *data = g_bytes_get_data(raw, &size);
   gsize max_size = pipeline->config ? pipeline->config->max_message_size : 0;
-  g_autoptr(KeelMessage) message = message_parse(data, size, received, max_size, error);
+  g_autoptr(KeelMessage) message = message_parse_limited(
+    data, size, received, max_size, pipeline->config ? &pipeline->config->limits : NULL, error);
   if (!message)
     return FALSE;
+  if (message->malformed)
+    g_warning("message <%s>: malformed, %s: stored unparsed, never answered",
+              message->message_id, message->malformed);
   StoreOrigin origin;
   const KeelClient *client = pipeline_origin(pipeline, origin_template, message, received,
                                              &origin);

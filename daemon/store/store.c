@@ -20,6 +20,9 @@
  *      newest events shows in `keel trail verify`.
  * A database with a newer version than this keel knows is refused.
  *
+ * The file and its -wal, -shm and -journal companions are 0600 whatever the
+ * umask (store_create_private(), store_secure_files()): they hold client mail.
+ *
  * Transactions nest: the outermost store_begin() is BEGIN IMMEDIATE (take the
  * write lock up front, so BUSY shows up at the start and not at COMMIT), inner
  * ones are SAVEPOINTs, so store_add_message() can run alone or inside a
@@ -27,7 +30,11 @@
  *
  * Must not: log message contents, know about IMAP or the config.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 #include "daemon/store/store-private.h"
 
 G_DEFINE_QUARK(keel-store-error-quark, keel_store_error)
@@ -300,6 +307,54 @@ static gboolean store_migrate(Store *store, GError **error)
 
 /* ---- open and close ---------------------------------------------------- */
 
+/* The database and its companions hold client mail: only keel's user may read
+ * them, whatever the umask. SQLite gives -wal, -shm and -journal the mode of
+ * the database file when it creates them, so creating the file 0600 first
+ * covers new ones; existing ones (from an older keel) are narrowed here. */
+static const char *const store_companions[] = { "", "-wal", "-shm", "-journal" };
+
+/* Narrows `path` to 0600 when it exists and is wider. FALSE with `error` set
+ * when it exists and cannot be narrowed. */
+static gboolean store_secure_one(const char *path, GError **error)
+{
+  GStatBuf st;
+  if (g_stat(path, &st) != 0 || (st.st_mode & 077) == 0)
+    return TRUE;
+  if (g_chmod(path, 0600) == 0)
+    return TRUE;
+  int saved = errno;
+  g_set_error(error, KEEL_STORE_ERROR, KEEL_STORE_ERROR_OPEN,
+              "database %s: cannot make it private (chmod 600): %s", path, g_strerror(saved));
+  return FALSE;
+}
+
+gboolean store_secure_files(const char *path, GError **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(store_companions); i++) {
+    g_autofree char *name = g_strconcat(path, store_companions[i], NULL);
+    if (!store_secure_one(name, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Creates the database file 0600 before SQLite sees it (SQLite would create
+ * it 0644 under the usual umask), and narrows what exists already. */
+static gboolean store_create_private(const char *path, GError **error)
+{
+  if (path[0] == '\0' || g_str_equal(path, ":memory:") || g_str_has_prefix(path, "file:"))
+    return TRUE;
+  int fd = g_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int saved = errno;
+    g_set_error(error, KEEL_STORE_ERROR, KEEL_STORE_ERROR_OPEN,
+                "database %s: cannot open or create it: %s", path, g_strerror(saved));
+    return FALSE;
+  }
+  close(fd);
+  return store_secure_files(path, error);
+}
+
 static gboolean store_configure(Store *store, GError **error)
 {
   sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
@@ -312,6 +367,8 @@ static gboolean store_configure(Store *store, GError **error)
 
 Store *store_open(const char *path, GError **error)
 {
+  if (!store_create_private(path, error))
+    return NULL;
   Store *store = g_new0(Store, 1);
   store->path = g_strdup(path);
   int rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
@@ -321,7 +378,8 @@ Store *store_open(const char *path, GError **error)
     store_close(store);
     return NULL;
   }
-  if (!store_configure(store, error) || !store_migrate(store, error)) {
+  if (!store_configure(store, error) || !store_migrate(store, error)
+      || !store_secure_files(path, error)) {
     store_close(store);
     return NULL;
   }

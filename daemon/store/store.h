@@ -31,7 +31,13 @@ typedef enum {
 
 typedef struct Store Store;
 
+/* Opens (creating it 0600 when missing) and migrates the database at `path`.
+ * The file and its -wal, -shm and -journal files end up 0600 whatever the
+ * umask. NULL with `error` set on failure. */
 Store *store_open(const char *path, GError **error);
+/* Narrows `path` and its -wal, -shm and -journal files to 0600 where they
+ * exist and are wider (for any copy or backup of the database, too). */
+gboolean store_secure_files(const char *path, GError **error);
 void store_close(Store *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close)
 int store_schema_version(Store *store);

@@ -8,8 +8,10 @@
 #include <glib/gstdio.h>
 #include <gmime/gmime.h>
 #include <string.h>
+#include <unistd.h>
 #include "tests/unit/test-db.h"
 #include "daemon/digest/digest.h"
+#include "daemon/record/rules-dir.h"
 #include "filters/cleanup.h"
 
 typedef struct {
@@ -375,6 +377,33 @@ static void test_rules_error(DigestFixture *f, gconstpointer data)
   g_assert_false(digest_is_empty(digest));
 }
 
+/* A rule file that is a symlink to a secret: nothing of it reaches the digest. */
+static void test_rules_error_secret(DigestFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autofree char *rules = g_build_filename(f->dir, "rules", NULL);
+  g_assert_cmpint(g_mkdir(rules, 0700), ==, 0);
+  g_autofree char *secret = g_build_filename(f->dir, "secret", NULL);
+  g_autofree char *link = g_build_filename(rules, "a.rules", NULL);
+  g_assert_true(g_file_set_contents(secret, "hunter2\n", -1, NULL));
+  g_assert_cmpint(symlink(secret, link), ==, 0);
+  g_autoptr(GError) load = NULL;
+  g_assert_null(rules_load_dir(rules, &load));
+  DigestOptions options;
+  digest_options_init(&options);
+  options.rules_error = load->message;
+  g_autoptr(GDateTime) now = utc(2026, 11, 23, 8, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Digest) digest = digest_gather(f->store, f->config, &options, now, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(digest->health->len, ==, 1);
+  g_assert_nonnull(strstr(digest->health->pdata[0], "a.rules:1:1: this is not a rules file"));
+  g_assert_null(strstr(digest->health->pdata[0], "hunter2"));
+  g_unlink(link);
+  g_unlink(secret);
+  g_rmdir(rules);
+}
+
 /* ---- the message ------------------------------------------------------------ */
 
 static void test_message(DigestFixture *f, gconstpointer data)
@@ -611,6 +640,7 @@ int main(int argc, char **argv)
   ADD("/digest/render/empty", fixture_setup, test_empty, NULL);
   ADD("/digest/render/html-escapes", fixture_setup_seeded, test_html_escapes, NULL);
   ADD("/digest/sections/rules-error", fixture_setup, test_rules_error, NULL);
+  ADD("/digest/sections/rules-error-secret", fixture_setup, test_rules_error_secret, NULL);
   ADD("/digest/render/message", fixture_setup_seeded, test_message, NULL);
   g_test_add_func("/digest/schedule/business-hours", test_business_hours);
   g_test_add_func("/digest/schedule/next-run", test_next_run);

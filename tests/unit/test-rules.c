@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
 #include "daemon/record/rules-dir.h"
@@ -397,6 +398,36 @@ static void test_reload_keeps_old(void)
   g_rmdir(dir);
 }
 
+/* A rule file that is a symlink to a secret: the error names the file and
+ * quotes none of its lines (the first error line goes to the digest). */
+static void test_symlinked_secret(void)
+{
+  g_autofree char *dir = g_dir_make_tmp("keel-rules-XXXXXX", NULL);
+  g_autofree char *secret = g_build_filename(dir, "secret.txt", NULL);
+  g_assert_true(g_file_set_contents(secret, "hunter2\npassword = sesame\n", -1, NULL));
+  write_file(dir, "keel.rules", "dimension tone flag >= 1\n");
+  g_autofree char *link = g_build_filename(dir, "zz.rules", NULL);
+  g_assert_cmpint(symlink(secret, link), ==, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = rules_load_dir(dir, &error);
+  g_assert_null(rules);
+  g_assert_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "zz.rules:1:1: this is not a rules file"));
+  g_assert_null(strstr(error->message, "hunter2"));
+  g_assert_null(strstr(error->message, "sesame"));
+  g_assert_null(strstr(error->message, "password"));
+  /* A rules file with a mistake further down is still quoted as before. */
+  g_assert_true(g_file_set_contents(secret, "# mine\nrule rude\n  look text /x/\n  adds tone +1\n"
+                                    "frobnicate\n", -1, NULL));
+  g_clear_error(&error);
+  g_assert_null(rules_load_dir(dir, &error));
+  g_assert_nonnull(strstr(error->message, "zz.rules:5:1: unknown keyword 'frobnicate'"));
+  remove_file(dir, "zz.rules");
+  remove_file(dir, "secret.txt");
+  remove_file(dir, "keel.rules");
+  g_rmdir(dir);
+}
+
 /* ---- JSON: `keel score --json` fields present and typed ---- */
 
 static void check_json_object(JsonObject *object)
@@ -611,6 +642,7 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/score/quoted-text-ignored", test_quoted_text_ignored);
   g_test_add_func("/rules/score/pathological-regex", test_pathological_regex);
   g_test_add_func("/rules/reload/keeps-old", test_reload_keeps_old);
+  g_test_add_func("/rules/load/symlinked-secret", test_symlinked_secret);
   g_test_add_func("/rules/json/fields", test_json_fields);
   g_test_add_func("/rules/cli/check", test_cli_check);
   g_test_add_func("/rules/cli/explain", test_cli_explain);

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "daemon/base/config.h"
 #include "daemon/ingest/pipeline.h"
@@ -121,6 +122,51 @@ static void test_open_fails(void)
   g_assert_null(store);
   g_assert_error(error, KEEL_STORE_ERROR, KEEL_STORE_ERROR_OPEN);
   g_assert_nonnull(strstr(error->message, "/nonexistent-dir/keel.db"));
+}
+
+static void assert_private(const char *path)
+{
+  GStatBuf st;
+  g_assert_cmpint(g_stat(path, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+}
+
+/* Under umask 022 the database, its -wal and -shm files are 0600; a file an
+ * older keel left 0644 is narrowed when it is opened again. */
+static void test_open_private(void)
+{
+  mode_t old = umask(022);
+  g_autofree char *dir = g_dir_make_tmp("keel-mode-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename(dir, "keel.db", NULL);
+  g_autofree char *wal = g_strconcat(path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat(path, "-shm", NULL);
+  g_autoptr(GError) error = NULL;
+  Store *store = store_open(path, &error);
+  g_assert_no_error(error);
+  g_autoptr(GBytes) raw = make_raw("m@x.example", "bob@acme.example", "Hi",
+                                   "Mon, 02 Mar 2026 09:00:00 +0000", "");
+  g_autoptr(KeelMessage) message = parse(raw);
+  StoreOrigin origin = { .direction = STORE_DIRECTION_IN };
+  g_assert_cmpint(store_add_message(store, &origin, raw, message, NULL, NULL, &error), ==,
+                  STORE_ADDED);
+  assert_private(path);
+  assert_private(wal);
+  assert_private(shm);
+  store_close(store);
+  g_assert_cmpint(g_chmod(path, 0644), ==, 0);
+  g_autofree char *copy = g_strconcat(path, "-wal", NULL);
+  g_assert_true(g_file_set_contents(copy, "", 0, NULL));
+  g_assert_cmpint(g_chmod(copy, 0644), ==, 0);
+  store = store_open(path, &error);
+  g_assert_no_error(error);
+  assert_private(path);
+  assert_private(wal);
+  store_close(store);
+  const char *names[] = { path, wal, shm };
+  for (gsize i = 0; i < G_N_ELEMENTS(names); i++)
+    g_unlink(names[i]);
+  g_rmdir(dir);
+  umask(old);
 }
 
 /* ---- folders and exactly-once ----------------------------------------- */
@@ -592,6 +638,7 @@ int main(int argc, char **argv)
   ADD("/store/migrate/reopen", test_migrate_reopen);
   ADD("/store/migrate/newer-refused", test_migrate_newer);
   g_test_add_func("/store/open/fails", test_open_fails);
+  g_test_add_func("/store/open/private", test_open_private);
   ADD("/store/folder/state", test_folder_state);
   ADD("/store/add/duplicate", test_duplicate);
   ADD("/store/add/rollback", test_rollback);

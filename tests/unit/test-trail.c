@@ -321,6 +321,44 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
   g_assert_cmpuint(search_count(f, "weekend"), ==, 1);
 }
 
+/* `keel trail --format csv`: cells a spreadsheet would run as formulas start
+ * with a ' (OWASP CSV injection); other cells are unchanged. */
+static void test_csv_neutralised(TrailFixture *f, gconstpointer data)
+{
+  (void)data;
+  if (!g_getenv("KEEL_BIN")) {
+    g_test_skip("KEEL_BIN not set");
+    return;
+  }
+  const char *details[] = { "=HYPERLINK(\"http://x.example\",\"pay\")", "+1+1", "-2+3",
+                            "@SUM(A1)", "\tTAB", "\rCR", "plain = fine" };
+  g_autoptr(GDateTime) at = g_date_time_new_utc(2026, 3, 2, 9, 0, 0);
+  for (gsize i = 0; i < G_N_ELEMENTS(details); i++) {
+    TrailEntry entry = { .kind = "note", .client_id = i ? "acme" : "=cmd|' /C calc'!A0",
+                         .detail = details[i], .at = at };
+    g_assert_true(trail_append(f->store, &entry, NULL, NULL));
+  }
+  g_clear_pointer(&f->store, store_close);
+  const char *argv[] = { g_getenv("KEEL_BIN"), "trail", "--format", "csv", "--database",
+                         f->path, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int status = -1;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                             &err, &status, NULL));
+  g_assert_cmpint(status, ==, 0);
+  g_assert_nonnull(strstr(out, "\"'=HYPERLINK(\"\"http://x.example\"\",\"\"pay\"\")\""));
+  g_assert_nonnull(strstr(out, "\"'=cmd|' /C calc'!A0\""));
+  g_assert_nonnull(strstr(out, "\"'+1+1\""));
+  g_assert_nonnull(strstr(out, "\"'-2+3\""));
+  g_assert_nonnull(strstr(out, "\"'@SUM(A1)\""));
+  g_assert_nonnull(strstr(out, "\"'\tTAB\""));
+  g_assert_nonnull(strstr(out, "\"'\rCR\""));
+  g_assert_nonnull(strstr(out, "\"plain = fine\""));
+  g_assert_null(strstr(out, ",\"=")); /* no cell starts with a bare = */
+  g_assert_null(strstr(out, ",\"-"));
+  f->store = store_open(f->path, NULL);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -338,5 +376,6 @@ int main(int argc, char **argv)
   ADD("/trail/instructions/status", test_instructions_status);
   ADD("/trail/search/words", test_search);
   ADD("/trail/search/migration-from-v1", test_search_migration);
+  ADD("/trail/export/csv-neutralised", test_csv_neutralised);
   return g_test_run();
 }
