@@ -190,10 +190,9 @@ static StoreInvoiceRow *payments_invoice_find(Store *store, const char *number, 
   return row;
 }
 
-/* Applies a payment of `amount` on `date` to `row` and records it. */
-static gboolean payments_apply(Store *store, StoreInvoiceRow *row, gint64 amount,
-                               const char *date, const char *source, GDateTime *now,
-                               GError **error)
+gboolean payments_invoice_apply_payment(Store *store, StoreInvoiceRow *row, gint64 amount,
+                                        const char *date, const char *source, GDateTime *now,
+                                        GError **error)
 {
   row->paid += amount;
   gboolean full = row->paid >= row->amount;
@@ -256,7 +255,7 @@ StoreInvoiceRow *payments_invoice_paid(Store *store, const KeelConfig *config,
   if (!payments_paid_values(config, row, date, amount, now, &minor, &day, error)
       || !store_begin(store, error))
     return NULL;
-  if (!payments_apply(store, row, minor, day, source, now, error)) {
+  if (!payments_invoice_apply_payment(store, row, minor, day, source, now, error)) {
     store_rollback(store);
     return NULL;
   }

@@ -67,8 +67,13 @@ StoreInvoiceRow *payments_invoice_paid(Store *store, const KeelConfig *config,
                                        const char *number, const char *date,
                                        const char *amount, const char *source, GDateTime *now,
                                        GError **error);
-/* Pauses (`stop` FALSE) or stops chasing with `reason`, or resumes it (reason
- * NULL), with its event. */
+/* Applies a payment of `amount` on `date` to `row` (updated in place) and
+ * records it, inside the caller's transaction. */
+gboolean payments_invoice_apply_payment(Store *store, StoreInvoiceRow *row, gint64 amount,
+                                        const char *date, const char *source, GDateTime *now,
+                                        GError **error);
+/* Sets `state` ("paused", "stopped", or "open" to resume) with `reason`
+ * (NULL for open), with its event. */
 gboolean payments_invoice_set_state(Store *store, const char *number, const char *state,
                                     const char *reason, GDateTime *now, GError **error);
 

@@ -269,3 +269,18 @@ GPtrArray *store_invoice_client_hits(Store *store, const char *client_id,
   }
   return rc == SQLITE_DONE ? g_steal_pointer(&hits) : NULL;
 }
+
+gboolean store_invoice_last_chase(Store *store, gint64 invoice_id, GDateTime **created,
+                                  GError **error)
+{
+  *created = NULL;
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT MAX(created) FROM invoice_chases WHERE invoice_id = ?1", error);
+  if (!stmt)
+    return FALSE;
+  sqlite3_bind_int64(stmt, 1, invoice_id);
+  if (store_step(store, stmt, "reading an invoice's last chase", error) != SQLITE_ROW)
+    return FALSE;
+  *created = store_column_time(stmt, 0);
+  return TRUE;
+}

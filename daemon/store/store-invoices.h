@@ -89,3 +89,8 @@ void store_client_hit_free(StoreClientHit *hit);
 GPtrArray *store_invoice_client_hits(Store *store, const char *client_id,
                                      const char *const *dimensions, GDateTime *since,
                                      GDateTime *until, GError **error);
+
+/* `*created` receives when the newest chase of invoice `invoice_id` was
+ * queued (NULL when never). */
+gboolean store_invoice_last_chase(Store *store, gint64 invoice_id, GDateTime **created,
+                                  GError **error);
