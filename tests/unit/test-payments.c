@@ -13,6 +13,7 @@
 #include <gmime/gmime.h>
 #include <string.h>
 #include "tests/unit/test-db.h"
+#include "daemon/digest/digest.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/payments/payments.h"
 #include "daemon/record/verdict.h"
@@ -385,6 +386,45 @@ static void test_first_sync_reads_nothing(PayFixture *f, gconstpointer data)
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM invoices"), ==, 0);
 }
 
+/* ---- the digest -------------------------------------------------------- */
+
+static gboolean has_line(GPtrArray *lines, const char *needle)
+{
+  for (guint i = 0; i < lines->len; i++)
+    if (strstr(lines->pdata[i], needle))
+      return TRUE;
+  return FALSE;
+}
+
+static void test_digest_section(PayFixture *f, gconstpointer data)
+{
+  (void)data;
+  add_invoice(f, "INV-020", "100", NULL, "2026-10-05");
+  add_invoice(f, "INV-021", "200", NULL, "2026-10-05");
+  add_invoice(f, "INV-022", "300", NULL, "2026-10-05");
+  mail(f, FALSE, "bob@acme.example", "INV-021", "2026-10-12T10:00:00Z",
+       "This invoice is more than we agreed. Bob");
+  mail(f, FALSE, "bob@acme.example", "INV-022", "2026-10-19T10:00:00Z",
+       "Hi Jo, I'll pay INV-022 on Tuesday. Bob");
+  mail(f, FALSE, "bob@acme.example", "New job", "2026-10-19T11:00:00Z",
+       "Hi Jo, please update the tenant list by Friday. Thanks, Bob");
+  g_autoptr(GDateTime) now = at("2026-10-20T07:00:00Z");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Digest) digest = digest_gather(f->store, f->config, NULL, now, &error);
+  g_assert_no_error(error);
+  g_assert_true(has_line(digest->payments, "INV-020 (Bob Smith, €100.00): 15 days overdue"));
+  g_assert_true(has_line(digest->payments, "INV-021 (Bob Smith, €200.00): paused, waiting for "
+                                           "you (dispute)"));
+  g_assert_true(has_line(digest->payments, "evidence: "));
+  g_assert_true(has_line(digest->payments, "INV-022 (Bob Smith, €300.00): promised for today"));
+  g_assert_true(has_line(digest->payments, "Bob Smith is still sending work with INV-020 15 days "
+                                           "overdue; consider asking for payment up front"));
+  g_autofree char *text = digest_render_text(digest);
+  g_assert_nonnull(strstr(text, "\nPAYMENTS\n"));
+  g_autofree char *subject = digest_subject(digest);
+  g_assert_nonnull(strstr(subject, "about payments"));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -403,6 +443,7 @@ int main(int argc, char **argv)
   ADD("/payments/answers/other-reply-pauses", test_other_reply_pauses);
   ADD("/payments/answers/sent-invoice-and-notice", test_sent_invoice_and_notice);
   ADD("/payments/answers/first-sync-reads-nothing", test_first_sync_reads_nothing);
+  ADD("/payments/digest/section", test_digest_section);
   int rc = g_test_run();
   g_mime_shutdown();
   return rc;
