@@ -10,6 +10,7 @@
  * Must not: change anything. */
 #include <string.h>
 #include "daemon/payments/payments.h"
+#include "daemon/record/trail.h"
 #include "filters/money.h"
 
 #define EVIDENCE_DEFAULT_PERIOD_DAYS 62
@@ -101,8 +102,16 @@ static char *evidence_build(Store *store, const StoreInvoiceRow *invoice, guint 
   evidence_trail(out, events, until, counts);
   evidence_words(out, hits);
   counts[2] = hits->len;
-  g_string_append(out, "\nEach event above is part of keel's hash-chained trail: "
-                       "`keel trail verify` proves none was edited or removed.\n");
+  gint64 head_id = 0;
+  g_autofree char *head = NULL;
+  if (!store_trail_head(store, &head_id, &head, error)) {
+    g_string_free(out, TRUE);
+    return NULL;
+  }
+  g_string_append_printf(out, "\nEach event above is part of keel's hash-chained trail, whose "
+                         "newest event is %" G_GINT64_FORMAT " (sha256 %s): `keel trail verify` "
+                         "proves none was edited or removed.\n", head_id,
+                         head ? head : TRAIL_GENESIS_HASH);
   return g_string_free(out, FALSE);
 }
 

@@ -194,7 +194,7 @@ static void test_paid_before_step(PayFixture *f, gconstpointer data)
 static void test_part_payment(PayFixture *f, gconstpointer data)
 {
   (void)data;
-  add_invoice(f, "INV-003", "1000", NULL, "2026-10-05");
+  add_invoice(f, "INV-003", "1000", "GBP", "2026-10-05"); /* £ alone: no € to force UTF-8 */
   g_autoptr(GDateTime) now = at("2026-10-06T12:00:00Z");
   g_autoptr(GError) error = NULL;
   g_autoptr(StoreInvoiceRow) row = payments_invoice_paid(f->store, f->config, "INV-003",
@@ -203,7 +203,7 @@ static void test_part_payment(PayFixture *f, gconstpointer data)
   g_assert_cmpstr(row->state, ==, "open");
   g_assert_cmpuint(run_clock(f, "2026-10-05T00:00:00Z", "2026-10-09T00:00:00Z"), ==, 1);
   g_autofree char *text = chase_text(f, 1);
-  g_assert_nonnull(strstr(text, "- INV-003: €600.00"));
+  g_assert_nonnull(strstr(text, "- INV-003: £600.00"));
 }
 
 static void test_two_invoices_one_message(PayFixture *f, gconstpointer data)
