@@ -27,6 +27,7 @@ static const KeelCommand commands[] = {
   { "search",  cmd_search,  "full-text search over stored messages" },
   { "instruction", cmd_instruction, "mark an instruction done or cancelled" },
   { "confirm", cmd_confirm, "record a phone call's instructions and confirm them to the client" },
+  { "invoice", cmd_invoice, "invoices and their chasing (add, paid, list, show, pause, resume, evidence)" },
   { "outbox",  cmd_outbox,  "list replies waiting, sent and failed" },
   { "digest",  cmd_digest,  "build today's digest (--send to send it)" },
   { "config",  cmd_config,  "check the configuration (config check)" },

@@ -53,3 +53,4 @@ int cmd_instruction(int argc, char **argv);
 int cmd_confirm(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
+int cmd_invoice(int argc, char **argv);

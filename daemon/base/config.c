@@ -5,7 +5,7 @@
  * and to remember the line of every group and key, because GKeyFile keeps no
  * line numbers. Then GKeyFile parses it, and the table `config_keys[]` drives
  * everything else: for each section kind ([keel], [account NAME], [client ID],
- * [digest]) the keys it may hold, their type, default and limits, and where
+ * [digest], [payments]) the keys it may hold, their type, default and limits, and where
  * the value goes in the struct. A key not in the table is an error (typos are
  * caught); cross-key rules (an IMAP account needs a user and exactly one of
  * password_file / password_command) are checked per section afterwards.
@@ -25,14 +25,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "daemon/base/config.h"
+#include "filters/chase.h"
+#include "filters/money.h"
 
 G_DEFINE_QUARK(keel-config-error-quark, keel_config_error)
 
-typedef enum { SECTION_KEEL, SECTION_ACCOUNT, SECTION_CLIENT, SECTION_DIGEST } ConfigSection;
+typedef enum { SECTION_KEEL, SECTION_ACCOUNT, SECTION_CLIENT, SECTION_DIGEST,
+               SECTION_PAYMENTS } ConfigSection;
 
 typedef enum {
   TYPE_STRING, TYPE_BOOL, TYPE_UINT, TYPE_SIZE, TYPE_LIST, TYPE_IMAP_URL, TYPE_SMTP_URL,
-  TYPE_TIMEZONE, TYPE_HOURS, TYPE_MODE, TYPE_DATE_ORDER, TYPE_ADDRESSES, TYPE_TIME_OF_DAY
+  TYPE_TIMEZONE, TYPE_HOURS, TYPE_MODE, TYPE_DATE_ORDER, TYPE_ADDRESSES, TYPE_TIME_OF_DAY,
+  TYPE_STEPS, TYPE_CURRENCY, TYPE_DATES
 } ConfigType;
 
 typedef struct {
@@ -92,6 +96,15 @@ static const ConfigKey config_keys[] = {
     G_STRUCT_OFFSET(KeelConfig, digest_send_empty) },
   { SECTION_DIGEST, "alert_threshold", TYPE_UINT, "3", 1, 1000,
     G_STRUCT_OFFSET(KeelConfig, digest_alert_threshold) },
+  CLIENT("holidays", TYPE_DATES, NULL, holidays),
+  { SECTION_PAYMENTS, "steps", TYPE_STEPS, "3;10;21", 0, 0,
+    G_STRUCT_OFFSET(KeelConfig, payments_steps) },
+  { SECTION_PAYMENTS, "currency", TYPE_CURRENCY, "GBP", 0, 0,
+    G_STRUCT_OFFSET(KeelConfig, payments_currency) },
+  { SECTION_PAYMENTS, "own_chase_days", TYPE_UINT, "3", 0, 30,
+    G_STRUCT_OFFSET(KeelConfig, payments_own_chase_days) },
+  { SECTION_PAYMENTS, "new_work_days", TYPE_UINT, "7", 0, 365,
+    G_STRUCT_OFFSET(KeelConfig, payments_new_work_days) },
 };
 
 /* The state of one config_load(): where problems go and where lines are. */
@@ -397,6 +410,8 @@ static char *config_set_string(const ConfigKey *key, const char *text, char **sl
     g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(text);
     if (!zone)
       return g_strdup_printf("unknown time zone '%s' (use a name like Europe/London)", text);
+  } else if (key->type == TYPE_CURRENCY && !money_currency_valid(text)) {
+    return g_strdup_printf("%s '%s' should be an ISO 4217 code like EUR or GBP", key->key, text);
   } else if (key->type == TYPE_TIME_OF_DAY) {
     guint minutes = 0;
     if (!config_parse_hhmm(text, FALSE, &minutes))
@@ -406,6 +421,27 @@ static char *config_set_string(const ConfigKey *key, const char *text, char **sl
   }
   g_free(*slot);
   *slot = g_strdup(text);
+  return NULL;
+}
+
+/* [payments] steps ("3;10;21") and a client's holidays ("2026-12-25;...").  */
+static char *config_set_payments(const ConfigKey *key, const char *text, gpointer slot)
+{
+  if (key->type == TYPE_STEPS) {
+    KeelChaseSteps *steps = slot;
+    if (!chase_parse_steps(text, steps->offsets, &steps->count))
+      return g_strdup_printf("%s '%s' should be increasing days after the due date, like "
+                             "3;10;21 (at most 8)", key->key, text);
+    return NULL;
+  }
+  g_auto(GStrv) dates = config_split_list(text);
+  for (int i = 0; dates[i]; i++) {
+    GDate date;
+    if (!chase_parse_date(dates[i], &date))
+      return g_strdup_printf("%s: '%s' is not a date like 2026-12-25", key->key, dates[i]);
+  }
+  g_strfreev(*(char ***)slot);
+  *(char ***)slot = g_steal_pointer(&dates);
   return NULL;
 }
 
@@ -434,6 +470,9 @@ static char *config_set_value(const ConfigKey *key, const char *text, gpointer t
     return **(char ***)slot ? NULL : g_strdup_printf("%s is empty", key->key);
   case TYPE_ADDRESSES:
     return config_set_addresses(key, text, slot);
+  case TYPE_STEPS:
+  case TYPE_DATES:
+    return config_set_payments(key, text, slot);
   case TYPE_HOURS:
     if (!config_parse_business_hours(text, slot, &error))
       problem = g_strdup(error->message);
@@ -534,6 +573,7 @@ static void client_free(KeelClient *client)
   g_free(client->name);
   g_strfreev(client->addresses);
   g_free(client->timezone);
+  g_strfreev(client->holidays);
   g_free(client);
 }
 
@@ -624,7 +664,8 @@ static void config_read_client(ConfigLoader *loader, KeelConfig *config, const c
 
 static void config_read_group(ConfigLoader *loader, KeelConfig *config, const char *group)
 {
-  if (strcmp(group, "keel") == 0 || strcmp(group, "digest") == 0)
+  if (strcmp(group, "keel") == 0 || strcmp(group, "digest") == 0
+      || strcmp(group, "payments") == 0)
     return; /* read already */
   g_autofree char *name = NULL;
   if (g_str_has_prefix(group, "account ")) {
@@ -635,7 +676,7 @@ static void config_read_group(ConfigLoader *loader, KeelConfig *config, const ch
     config_read_client(loader, config, group, name);
   } else
     config_problem(loader, group, NULL, "unknown section [%s] (expected [keel], "
-                   "[account NAME], [client ID] or [digest])", group);
+                   "[account NAME], [client ID], [digest] or [payments])", group);
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -662,6 +703,7 @@ void config_free(KeelConfig *config)
   g_clear_pointer(&config->clients, g_ptr_array_unref);
   g_free(config->digest_at);
   g_strfreev(config->digest_to);
+  g_free(config->payments_currency);
   g_clear_pointer(&config->lines, g_hash_table_unref);
   g_free(config);
 }
@@ -685,6 +727,7 @@ static void config_read_all(ConfigLoader *loader, KeelConfig *config, const char
   }
   config_read_section(loader, SECTION_KEEL, "keel", config);
   config_read_section(loader, SECTION_DIGEST, "digest", config);
+  config_read_section(loader, SECTION_PAYMENTS, "payments", config);
   g_auto(GStrv) groups = g_key_file_get_groups(loader->keyfile, NULL);
   for (int i = 0; groups[i]; i++) {
     g_autofree char *group = g_strdup(groups[i]);

@@ -50,7 +50,14 @@ typedef struct {
   char **addresses;       /* owned strv: "bob@x.example" or "@x.example" (whole domain) */
   char *timezone;         /* owned, default = [keel] timezone */
   KeelDateOrder date_order;
+  char **holidays;        /* owned strv of YYYY-MM-DD: no payment chase on these days */
 } KeelClient;
+
+/* [payments] steps: days after the due date of each chase step. */
+typedef struct {
+  guint offsets[8];       /* strictly increasing */
+  guint count;            /* 1 to 8 */
+} KeelChaseSteps;
 
 typedef struct {
   char *path;              /* owned: the file it was read from */
@@ -69,6 +76,10 @@ typedef struct {
   char **digest_to;        /* owned strv, [digest] to; NULL = the account's user */
   gboolean digest_send_empty; /* [digest] send_empty: send "nothing needs you today" too */
   guint digest_alert_threshold; /* [digest] alert_threshold: thread risk for an alert (3) */
+  KeelChaseSteps payments_steps; /* [payments] steps (3;10;21) */
+  char *payments_currency;       /* owned, [payments] currency: keel invoice add's default (GBP) */
+  guint payments_own_chase_days; /* [payments] own_chase_days: the VA's own chaser delays a step (3 business days) */
+  guint payments_new_work_days;  /* [payments] new_work_days: new work flagged past N days overdue (7) */
   GHashTable *lines;       /* owned, private: "group" / "group\nkey" -> line number */
 } KeelConfig;
 

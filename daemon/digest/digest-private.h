@@ -14,3 +14,8 @@ DigestThread *digest_thread_build(Store *store, const StoreThreadRow *row, GTime
                                   GDateTime *now, guint weeks, GError **error);
 /* The short text of an alert about `thread`. New string. */
 char *digest_render_alert_text(const DigestThread *thread, GDateTime *now);
+
+/* The payments section (digest-payments.c): one line per item into
+ * digest->payments. FALSE with `error` on a store failure. */
+gboolean digest_gather_payments(Store *store, const KeelConfig *config, Digest *digest,
+                                GError **error);

@@ -38,6 +38,7 @@ char *digest_subject(const Digest *digest)
                     "due tomorrow");
   digest_count_part(parts, digest->waiting->len, "waiting for a reply",
                     "waiting for a reply");
+  digest_count_part(parts, digest->payments->len, "about payments", "about payments");
   digest_count_part(parts, digest->health->len, "problem", "problems");
   if (parts->len == 0)
     return g_strdup("keel: nothing needs you today");
@@ -140,6 +141,10 @@ static void digest_text_sections(GString *out, const Digest *digest)
 
 static void digest_text_activity(GString *out, const Digest *digest)
 {
+  if (digest->payments->len)
+    g_string_append(out, "\nPAYMENTS\n");
+  for (guint i = 0; i < digest->payments->len; i++)
+    g_string_append_printf(out, "- %s\n", (char *)digest->payments->pdata[i]);
   if (digest->activity->len)
     g_string_append(out, "\nWHAT KEEL SENT OR DRAFTED\n");
   for (guint i = 0; i < digest->activity->len; i++) {
@@ -325,6 +330,13 @@ static void digest_html_waiting(GString *out, const Digest *digest)
 
 static void digest_html_activity(GString *out, const Digest *digest)
 {
+  if (digest->payments->len)
+    digest_html_heading(out, "Payments", "#d35400");
+  for (guint i = 0; i < digest->payments->len; i++) {
+    g_string_append(out, "<p style=\"margin:3px 0;\">");
+    digest_html_escaped(out, digest->payments->pdata[i]);
+    g_string_append(out, "</p>\n");
+  }
   if (digest->activity->len) {
     digest_html_heading(out, "What keel sent or drafted", "#27ae60");
     }

@@ -136,6 +136,7 @@ void digest_free(Digest *digest)
   g_clear_pointer(&digest->waiting, g_ptr_array_unref);
   g_clear_pointer(&digest->activity, g_ptr_array_unref);
   g_clear_pointer(&digest->health, g_ptr_array_unref);
+  g_clear_pointer(&digest->payments, g_ptr_array_unref);
   g_free(digest);
 }
 
@@ -616,6 +617,7 @@ static Digest *digest_new(GDateTime *now, GTimeZone *zone, guint weeks)
   digest->waiting = g_ptr_array_new_with_free_func((GDestroyNotify)digest_waiting_free);
   digest->activity = g_ptr_array_new_with_free_func((GDestroyNotify)store_outbox_row_free);
   digest->health = g_ptr_array_new_with_free_func(g_free);
+  digest->payments = g_ptr_array_new_with_free_func(g_free);
   return digest;
 }
 
@@ -644,7 +646,8 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
       || !digest_gather_instructions(store, config, digest, error)
       || !digest_gather_waiting(store, config, options, digest, zone, error)
       || !digest_gather_outbox(store, digest, error)
-      || !digest_gather_accounts(store, digest, zone, error)) {
+      || !digest_gather_accounts(store, digest, zone, error)
+      || !digest_gather_payments(store, config, digest, error)) {
     g_prefix_error(error, "gathering the digest: ");
     return NULL;
   }
@@ -655,7 +658,8 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
 gboolean digest_is_empty(const Digest *digest)
 {
   return digest->risky->len == 0 && digest->instructions->len == 0
-         && digest->waiting->len == 0 && digest->health->len == 0;
+         && digest->waiting->len == 0 && digest->health->len == 0
+         && digest->payments->len == 0;
 }
 
 guint digest_count_due(const Digest *digest, DigestDue due)

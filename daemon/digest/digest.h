@@ -95,6 +95,8 @@ typedef struct {
   GPtrArray *waiting;      /* owned, of DigestWaiting*, longest wait first */
   GPtrArray *activity;     /* owned, of StoreOutboxRow*: what keel sent or drafted */
   GPtrArray *health;       /* owned, of char*: problems, in words */
+  GPtrArray *payments;     /* owned, of char*: overdue invoices, promises, disputes, new
+                              work while unpaid (digest-payments.c), one line each */
 } Digest;
 void digest_free(Digest *digest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Digest, digest_free)

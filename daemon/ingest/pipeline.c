@@ -13,6 +13,7 @@
 #include "daemon/ingest/pipeline.h"
 #include "daemon/digest/digest.h"
 #include "daemon/outbox/outbox.h"
+#include "daemon/payments/payments.h"
 #include "daemon/record/trail.h"
 #include "daemon/record/verdict.h"
 
@@ -170,6 +171,11 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
                                             message->date, &thread_risk, error)) {
     return FALSE;
   }
+  PaymentsMessage paying = { .config = pipeline->config, .client = client, .message = message,
+                             .row_id = row_id, .thread_id = thread_id, .outgoing = !incoming,
+                             .first_sync = origin->first_sync };
+  if (!payments_after_message(pipeline->store, &paying, error))
+    return FALSE;
   if (pipeline_is_note(pipeline, message))
     return pipeline_note(pipeline, origin, message, now, error);
   if (!incoming)

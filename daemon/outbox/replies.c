@@ -233,11 +233,17 @@ static gboolean replies_address_ok(const char *address, const char *what, GError
   return FALSE;
 }
 
+/* The body as UTF-8 bytes, as is: g_mime_text_part_set_text() would convert
+ * text that fits in ISO-8859-1 (a "£" with no "€") to it, under a charset
+ * parameter that then says utf-8. */
 static GMimeObject *replies_text_part(const char *body)
 {
   GMimeTextPart *part = g_mime_text_part_new_with_subtype("plain");
   g_autofree char *valid = g_utf8_make_valid(body ? body : "", -1);
-  g_mime_text_part_set_text(part, valid);
+  g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(valid, strlen(valid));
+  g_autoptr(GMimeDataWrapper) content =
+    g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+  g_mime_part_set_content(GMIME_PART(part), content);
   g_mime_text_part_set_charset(part, "utf-8");
   g_mime_part_set_content_encoding(GMIME_PART(part), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
   return GMIME_OBJECT(part);

@@ -33,6 +33,7 @@
 #include "daemon/digest/digest.h"
 #include "daemon/mail/imap.h"
 #include "daemon/outbox/outbox.h"
+#include "daemon/payments/payments.h"
 #include "daemon/store/store.h"
 #include "daemon/ingest/sync.h"
 #include "daemon/record/verdict.h"
@@ -61,6 +62,7 @@ struct Daemon {
   GMainLoop *loop;           /* owned */
   GPtrArray *accounts;       /* owned, of DaemonAccount* */
   gboolean once;
+  GDateTime *now_override;   /* owned: --now (a simulated time), NULL = the clock */
   gboolean stopping;
   guint running;             /* cycles in flight */
   guint failed;              /* cycles that failed */
@@ -72,7 +74,8 @@ struct Daemon {
 static void daemon_run_outbox(Daemon *daemon)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+  g_autoptr(GDateTime) now = daemon->now_override ? g_date_time_ref(daemon->now_override)
+                                                  : g_date_time_new_now_utc();
   OutboxSettings settings = { 0 };
   OutboxRunStats stats = { 0 };
   g_autoptr(GError) error = NULL;
@@ -82,6 +85,10 @@ static void daemon_run_outbox(Daemon *daemon)
   digest.rules_error = daemon->rules_error;
   if (!digest_run_if_due(daemon->store, daemon->config, &digest, now, &error) && error) {
     g_warning("digest: %s", error->message);
+    g_clear_error(&error);
+  }
+  if (!payments_plan_due(daemon->store, daemon->config, now, NULL, &error)) {
+    g_warning("payments: %s", error->message);
     g_clear_error(&error);
   }
   if (!outbox_run(daemon->store, daemon->config, &settings, now, &stats, &error))
@@ -278,6 +285,7 @@ static void daemon_free(Daemon *daemon)
   g_clear_pointer(&daemon->rules_error, g_free);
   g_clear_pointer(&daemon->store, store_close);
   g_clear_pointer(&daemon->config, config_free);
+  g_clear_pointer(&daemon->now_override, g_date_time_unref);
   g_mutex_clear(&daemon->store_lock);
   g_free(daemon);
 }
@@ -342,6 +350,8 @@ static int daemon_run(const KeelGlobals *globals, gboolean once)
   daemon->cancellable = g_cancellable_new();
   daemon->loop = g_main_loop_new(NULL, FALSE);
   daemon->once = once;
+  if (globals->now && !(daemon->now_override = cli_now(globals)))
+    return EX_USAGE;
   int rc = daemon_open(daemon, globals);
   if (rc != EX_OK)
     return rc;

@@ -14,7 +14,9 @@
  *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
  *      outbox, confirmations, message_search (FTS5, filled for the messages
  *      already stored, kept up to date by a trigger).
- *   3..7  reserved for branches in flight (placeholders until they land).
+ *   3..5, 7  reserved for branches in flight (no-op placeholders until they land).
+ *   6  store_migrate_to_6: invoices, invoice_payments, invoice_chases (one
+ *      row per invoice per chase step: the key that makes a step go once).
  *   8  store_migrate_to_8: trail_seal, the trail's high-water mark (event
  *      count and head hash) written with every event, so that deleting the
  *      newest events shows in `keel trail verify`.
@@ -232,6 +234,30 @@ static gboolean store_migrate_reserved(Store *store, GError **error)
   return TRUE;
 }
 
+/* Invoices and their chasing (daemon/payments/). Money is integer minor
+ * units of `currency`; dates are the client's calendar dates, YYYY-MM-DD. */
+static gboolean store_migrate_to_6(Store *store, GError **error)
+{
+  return store_exec(store,
+    "CREATE TABLE invoices (id INTEGER PRIMARY KEY, number TEXT NOT NULL UNIQUE,"
+    "  client_id TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),"
+    "  currency TEXT NOT NULL, issued TEXT NOT NULL, due TEXT NOT NULL, terms TEXT,"
+    "  paid INTEGER NOT NULL DEFAULT 0, paid_date TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'open'"
+    "    CHECK (state IN ('open', 'paused', 'stopped', 'paid')),"
+    "  pause_reason TEXT, promise_date TEXT, promise_text TEXT,"
+    "  last_step INTEGER NOT NULL DEFAULT 0, message_id TEXT, thread_id INTEGER,"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX invoices_by_client ON invoices (client_id, state);"
+    "CREATE TABLE invoice_payments (id INTEGER PRIMARY KEY,"
+    "  invoice_id INTEGER NOT NULL REFERENCES invoices(id), amount INTEGER NOT NULL,"
+    "  date TEXT NOT NULL, source TEXT, created INTEGER NOT NULL);"
+    "CREATE TABLE invoice_chases (invoice_id INTEGER NOT NULL REFERENCES invoices(id),"
+    "  step TEXT NOT NULL, outbox_id INTEGER REFERENCES outbox(id), created INTEGER NOT NULL,"
+    "  PRIMARY KEY (invoice_id, step));",
+    error);
+}
+
 static gboolean store_migrate_to_8(Store *store, GError **error)
 {
   return store_exec(store,
@@ -245,7 +271,7 @@ static gboolean store_migrate_to_8(Store *store, GError **error)
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
 static const StoreMigration store_migrations[] = {
   store_migrate_to_1, store_migrate_to_2, store_migrate_reserved, store_migrate_reserved,
-  store_migrate_reserved, store_migrate_reserved, store_migrate_reserved, store_migrate_to_8,
+  store_migrate_reserved, store_migrate_to_6, store_migrate_reserved, store_migrate_to_8,
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 

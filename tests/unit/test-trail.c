@@ -309,7 +309,8 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
                                       "> Our standard rates apply to weekend work.\r\n");
   add_message(f, a);
   g_clear_pointer(&f->store, store_close);
-  tamper(f, "DROP TRIGGER message_search_add; DROP TRIGGER message_search_remove;"
+  tamper(f, "DROP TABLE invoice_chases; DROP TABLE invoice_payments; DROP TABLE invoices;"
+            "DROP TRIGGER message_search_add; DROP TRIGGER message_search_remove;"
             "DROP TABLE message_search; DROP TABLE confirmations; DROP TABLE outbox;"
             "DROP TABLE instructions; DROP TABLE trail_events; DROP TABLE trail_seal;"
             "PRAGMA user_version = 1;");
