@@ -252,8 +252,17 @@ static char *html_tidy_lines(const GString *text)
   return g_string_free(out, FALSE);
 }
 
+static char *html_find_trace(const xmlNode *root);
+
 char *html_to_text(const char *html, gsize len)
 {
+  return html_to_text_traced(html, len, NULL);
+}
+
+char *html_to_text_traced(const char *html, gsize len, char **trace)
+{
+  if (trace != NULL)
+    *trace = NULL;
   if (html == NULL || len == 0 || len > G_MAXINT)
     return g_strdup("");
   htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
@@ -265,6 +274,8 @@ char *html_to_text(const char *html, gsize len)
   g_autoptr(GString) out = g_string_sized_new(len / 4 + 16);
   HtmlWriter writer = { .out = out };
   html_walk(&writer, (const xmlNode *)doc);
+  if (trace != NULL)
+    *trace = html_find_trace((const xmlNode *)doc);
   xmlFreeDoc(doc);
   return html_tidy_lines(out);
 }

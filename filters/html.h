@@ -10,6 +10,10 @@
  * splitter sees them as quoted. Never NULL; the caller owns the result. */
 char *html_to_text(const char *html, gsize len);
 
+/* html_to_text() and html_template_trace() from one parse: `*trace` (may be
+ * NULL: not looked for) gets the trace or NULL. */
+char *html_to_text_traced(const char *html, gsize len, char **trace);
+
 /* The first trace of a web application (template tool, shop, mailing tool)
  * in `len` bytes of HTML, as a short reason ("HTML generator mjml",
  * "template markup (class mcnTextContent)", "links to a mailing tool or shop

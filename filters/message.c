@@ -310,16 +310,21 @@ static void message_walk(KeelMessage *message, MessageBody *body, GMimeObject *o
 }
 
 /* Fills body_text, new/quoted/signature, has_text and from_html. Returns what
- * the walk saw for automated.c; `*html_trace` gets the trace of a web
- * application in the first HTML part (html_template_trace()), or NULL. */
+ * the walk saw for automated.c. For a body read from HTML, `*html_trace` gets
+ * the trace of a web application in it (same parse); when there is a plain
+ * part too, `*html` gets the first HTML part (owned), for a trace looked for
+ * only if nothing cheaper marks the message automated. */
 static AutomatedParts message_read_body(KeelMessage *message, GMimeMessage *mime,
-                                        char **html_trace)
+                                        char **html, char **html_trace)
 {
   MessageBody body = { .plain = g_string_new(NULL) };
   message_walk(message, &body, g_mime_message_get_mime_part(mime), 0);
-  *html_trace = body.html != NULL ? html_template_trace(body.html, strlen(body.html)) : NULL;
-  if (body.plain->len == 0 && body.html != NULL) {
-    g_autofree char *text = html_to_text(body.html, strlen(body.html));
+  *html = NULL;
+  *html_trace = NULL;
+  if (body.plain->len > 0 && body.html != NULL) {
+    *html = g_steal_pointer(&body.html);
+  } else if (body.html != NULL) {
+    g_autofree char *text = html_to_text_traced(body.html, strlen(body.html), html_trace);
     g_string_assign(body.plain, text);
     message->from_html = TRUE;
   }
@@ -565,9 +570,10 @@ static KeelMessage *message_build(const guint8 *data, gsize parse_len, gsize siz
   if (message->subject == NULL)
     message->subject = g_strdup("");
   AutomatedParts parts = 0;
+  g_autofree char *html = NULL;
   g_autofree char *html_trace = NULL;
   if (!headers_only) {
-    parts = message_read_body(message, mime, &html_trace);
+    parts = message_read_body(message, mime, &html, &html_trace);
   } else {
     message->body_text = g_strdup("");
     message->new_text = g_strdup("");
@@ -575,6 +581,8 @@ static KeelMessage *message_build(const guint8 *data, gsize parse_len, gsize siz
     message->signature = g_strdup("");
   }
   message->automated_reason = automated_reason(message, parts, html_trace);
+  if (message->automated_reason == NULL && html != NULL)
+    message->automated_reason = html_template_trace(html, strlen(html));
   message->automated = message->automated_reason != NULL;
   return g_steal_pointer(&message);
 }

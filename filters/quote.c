@@ -377,18 +377,6 @@ static gboolean quote_is_signature_like(const QuoteLine *line)
   return last != '.' && last != '?' && last != '!';
 }
 
-/* TRUE when news[j] is a short closing line ending in a comma ("Bless you for
- * your patience,", "Looking forward to it,") with only blank lines between it
- * and the signature start news[start]. */
-static gboolean quote_is_closing_above(const QuoteSplitter *s, const GArray *news, guint j,
-                                       guint start)
-{
-  const QuoteLine *line = quote_line(s, g_array_index(news, guint, j));
-  if (line->len == 0 || line->len > 40 || line->start[line->len - 1] != ',')
-    return FALSE;
-  return quote_count_nonblank(s, news, j + 1, start) == 0;
-}
-
 /* The position in `news` of its first non-blank line (news->len: none). */
 static guint quote_first_nonblank(const QuoteSplitter *s, const GArray *news)
 {
@@ -422,7 +410,7 @@ static guint quote_find_signature(QuoteSplitter *s, const GArray *news)
     if (quote_line_is_blank(s, g_array_index(news, guint, j)))
       continue;
     nonblank++;
-    if (quote_is_signature_start(s, news, j, limit) || quote_is_closing_above(s, news, j, start))
+    if (quote_is_signature_start(s, news, j, limit))
       start = j;
     else if (!quote_is_signature_like(quote_line(s, g_array_index(news, guint, j))))
       break;
