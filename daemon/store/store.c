@@ -14,6 +14,8 @@
  *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
  *      outbox, confirmations, message_search (FTS5, filled for the messages
  *      already stored, kept up to date by a trigger).
+ *   3  store_migrate_to_3: a thread's risk peak (risk_peak, risk_peak_at) and
+ *      when the VA marked it handled (handled_at), for risk memory.
  * A database with a newer version than this keel knows is refused.
  *
  * Transactions nest: the outermost store_begin() is BEGIN IMMEDIATE (take the
@@ -213,8 +215,22 @@ static gboolean store_migrate_to_2(Store *store, GError **error)
     error) && store_search_fill(store, error);
 }
 
+/* A thread remembers its highest risk and when it was reached, so that calm
+ * mail does not make it look safe before the VA has dealt with it. */
+static gboolean store_migrate_to_3(Store *store, GError **error)
+{
+  return store_exec(store,
+    "ALTER TABLE threads ADD COLUMN risk_peak REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE threads ADD COLUMN risk_peak_at INTEGER;"
+    "ALTER TABLE threads ADD COLUMN handled_at INTEGER;"
+    "CREATE INDEX IF NOT EXISTS messages_by_client_received"
+    "  ON messages (client_id, received);",
+    error);
+}
+
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
-static const StoreMigration store_migrations[] = { store_migrate_to_1, store_migrate_to_2 };
+static const StoreMigration store_migrations[] = { store_migrate_to_1, store_migrate_to_2,
+                                                   store_migrate_to_3 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 
 static gboolean store_read_version(Store *store, int *version, GError **error)
