@@ -293,6 +293,36 @@ static void test_stranger_calm(GuardFixture *f, gconstpointer data)
   g_assert_cmpfloat(thread_risk(f), <, angry);
 }
 
+/* The client's own calm mail does not talk the thread down within
+ * risk_memory either, until the VA marks it handled. */
+static void test_peak_memory(GuardFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GDateTime) t0 = at_minutes(0);
+  guard_ingest(f, "From: bob@acme.example\r\nTo: jo@va.example\r\nSubject: Invoice\r\n"
+               "Message-ID: <p0@acme.example>\r\n", ANGRY, t0, FALSE);
+  double angry = thread_risk(f);
+  for (int i = 1; i <= 3; i++) {
+    g_autoptr(GDateTime) t = at_minutes(i * 60);
+    g_autofree char *head = g_strdup_printf(
+      "From: bob@acme.example\r\nTo: jo@va.example\r\nSubject: Re: Invoice\r\n"
+      "In-Reply-To: <p0@acme.example>\r\nMessage-ID: <p%d@acme.example>\r\n", i);
+    guard_ingest(f, head, "Thanks, have a lovely day.\r\n", t, FALSE);
+  }
+  g_assert_cmpfloat(thread_risk(f), >=, angry);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDateTime) handled = at_minutes(5 * 60);
+  gint64 thread = count(f, "SELECT thread_id FROM messages LIMIT 1");
+  gboolean found = FALSE;
+  g_assert_true(store_thread_set_handled(f->store, thread, handled, &found, &error));
+  g_assert_true(found);
+  g_autoptr(GDateTime) t5 = at_minutes(6 * 60);
+  guard_ingest(f, "From: bob@acme.example\r\nTo: jo@va.example\r\nSubject: Re: Invoice\r\n"
+               "In-Reply-To: <p0@acme.example>\r\nMessage-ID: <p5@acme.example>\r\n",
+               "Thanks again, all good.\r\n", t5, FALSE);
+  g_assert_cmpfloat(thread_risk(f), <, angry);
+}
+
 /* ---- 5. loops ------------------------------------------------------------ */
 
 static void test_loop_generated_id(GuardFixture *f, gconstpointer data)
@@ -381,6 +411,7 @@ int main(int argc, char **argv)
   ADD("/guard/limits/forged-dates", test_forged_dates, NULL);
   ADD("/guard/limits/alerts-per-day", test_alerts_per_day, NULL);
   ADD("/guard/risk/stranger-calm", test_stranger_calm, NULL);
+  ADD("/guard/risk/peak-memory", test_peak_memory, NULL);
   ADD("/guard/loop/generated-id", test_loop_generated_id, NULL);
   ADD("/guard/loop/two-replies", test_loop_two_replies, NULL);
   ADD("/guard/store/migrate-2-to-3", test_migrate_2_to_3, NULL);
