@@ -623,7 +623,8 @@ static gboolean digest_gather_accounts(Store *store, Digest *digest, GTimeZone *
 
 /* What keel refused to say on someone's behalf since the last digest (a note
  * that was not hers, a client's flood of mail, alerts held back): the trail
- * events of those kinds, one health line each. */
+ * events of those kinds, one health line each (a refused note whose Sent copy
+ * was then accepted is left out). */
 static gboolean digest_gather_guard(Store *store, Digest *digest, GError **error)
 {
   static const char *const kinds[] = { "note_refused", "flood", "alerts_held", NULL };
@@ -633,9 +634,17 @@ static gboolean digest_gather_guard(Store *store, Digest *digest, GError **error
                                                  error);
   if (!events)
     return FALSE;
+  g_autoptr(GHashTable) accepted = g_hash_table_new(g_str_hash, g_str_equal);
   for (guint i = 0; i < events->len; i++) {
     const StoreTrailEvent *event = events->pdata[i];
-    if (g_strv_contains(kinds, event->kind))
+    if (g_strcmp0(event->kind, "note_accepted") == 0 && event->message_id)
+      g_hash_table_add(accepted, event->message_id);
+  }
+  for (guint i = 0; i < events->len; i++) {
+    const StoreTrailEvent *event = events->pdata[i];
+    gboolean later_accepted = event->message_id
+                              && g_hash_table_contains(accepted, event->message_id);
+    if (g_strv_contains(kinds, event->kind) && !later_accepted)
       g_ptr_array_add(digest->health, g_strdup(event->detail));
   }
   return TRUE;

@@ -15,7 +15,11 @@
  * recent threads, instructions found), and the per-client daily limit. Its
  * confirmation goes out through the note's account with a real subject.
  * Anything that fails is a `note_refused` trail event the digest shows; a
- * failed note never reaches a client.
+ * failed note never reaches a client. When she writes to her own note
+ * address, the INBOX copy usually comes first: if it is refused, the Sent copy
+ * (the same Message-ID, a duplicate for the store) is judged once more
+ * (pipeline_note_sent_copy), and a `note_accepted` event then tells the
+ * digest to drop the refusal.
  *
  * Must not: trust From or To alone, send anything, log bodies.
  */
@@ -131,10 +135,15 @@ static gboolean pipeline_note_confirm(Pipeline *pipeline, const PipelineArrival 
                                       GError **error)
 {
   g_autoptr(GError) local = NULL;
-  if (outbox_confirm_note(pipeline->store, pipeline->config, note_account, client,
-                          message->new_text, PIPELINE_NOTE_SUBJECT, found, arrival->now,
-                          &local) != 0)
-    return TRUE;
+  gint64 id = outbox_confirm_note(pipeline->store, pipeline->config, note_account, client,
+                                  message->new_text, PIPELINE_NOTE_SUBJECT, found, arrival->now,
+                                  &local);
+  if (id != 0) {
+    TrailEntry entry = { .kind = "note_accepted", .client_id = client->id,
+                         .message_id = message->message_id, .ref_id = id,
+                         .detail = "note confirmed to the client", .at = arrival->now };
+    return trail_append(pipeline->store, &entry, NULL, error);
+  }
   if (local->domain == KEEL_STORE_ERROR) {
     g_propagate_error(error, g_steal_pointer(&local));
     return FALSE;
@@ -170,4 +179,30 @@ gboolean pipeline_note(Pipeline *pipeline, const PipelineArrival *arrival,
   if (why)
     return pipeline_note_refuse(pipeline, arrival, client, message, why, error);
   return pipeline_note_confirm(pipeline, arrival, note_account, client, message, found, error);
+}
+
+gboolean pipeline_note_sent_copy(Pipeline *pipeline, const StoreOrigin *origin,
+                                 const KeelMessage *message, gint64 row_id, gint64 thread_id,
+                                 GError **error)
+{
+  if (origin->direction != STORE_DIRECTION_OUT || origin->first_sync)
+    return TRUE;
+  const KeelAccount *note_account = pipeline_note_account(pipeline, message);
+  if (!note_account)
+    return TRUE;
+  gint64 refused = store_trail_count_kind(pipeline->store, "note_refused", message->message_id,
+                                          error);
+  gint64 accepted = refused < 0 ? -1 : store_trail_count_kind(pipeline->store, "note_accepted",
+                                                              message->message_id, error);
+  if (accepted < 0)
+    return FALSE;
+  if (refused != 1 || accepted != 0)
+    return TRUE;
+  PipelineArrival arrival = { .origin = origin, .row_id = row_id, .thread_id = thread_id,
+                              .now = origin->received };
+  g_autofree char *folder = NULL;
+  if (!pipeline_arrival_account(pipeline, origin, &arrival.account, &folder, error))
+    return FALSE;
+  arrival.folder = folder;
+  return pipeline_note(pipeline, &arrival, note_account, message, error);
 }

@@ -61,3 +61,10 @@ gboolean pipeline_flood_check(Pipeline *pipeline, const PipelineArrival *arrival
  * [replies] risk_memory), into `*risk`. */
 gboolean pipeline_thread_risk(Pipeline *pipeline, const PipelineArrival *arrival,
                               const KeelMessage *message, double *risk, GError **error);
+
+/* The Sent copy of a note whose INBOX copy (same Message-ID, stored first)
+ * was refused once: now judged as a note from her Sent folder. Nothing for
+ * any other duplicate. FALSE only on a store failure. */
+gboolean pipeline_note_sent_copy(Pipeline *pipeline, const StoreOrigin *origin,
+                                 const KeelMessage *message, gint64 row_id, gint64 thread_id,
+                                 GError **error);

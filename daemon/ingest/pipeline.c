@@ -174,7 +174,9 @@ static gboolean pipeline_store(Pipeline *pipeline, const StoreOrigin *origin,
   if (*result == STORE_FAILED
       || (*result == STORE_ADDED
           && !pipeline_arrived(pipeline, origin, client, message, *row_id, thread_id,
-                               error))) {
+                               error))
+      || (*result == STORE_DUPLICATE
+          && !pipeline_note_sent_copy(pipeline, origin, message, *row_id, thread_id, error))) {
     store_rollback(pipeline->store);
     return FALSE;
   }

@@ -194,3 +194,17 @@ double store_client_thread_risk(Store *store, const char *client_id, GDateTime *
     return -1;
   return sqlite3_column_double(stmt, 0);
 }
+
+gint64 store_trail_count_kind(Store *store, const char *kind, const char *message_id,
+                              GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT COUNT(*) FROM trail_events WHERE kind = ?1 AND message_id = ?2", error);
+  if (!stmt)
+    return -1;
+  store_bind_text(stmt, 1, kind);
+  store_bind_text(stmt, 2, message_id);
+  if (store_step(store, stmt, "counting trail events", error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64(stmt, 0);
+}

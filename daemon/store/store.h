@@ -407,3 +407,6 @@ gboolean store_folder_name(Store *store, gint64 folder_id, char **account, char 
  * `since` (0 when none), -1 on error. */
 double store_client_thread_risk(Store *store, const char *client_id, GDateTime *since,
                                 GError **error);
+/* Trail events of `kind` about `message_id`; -1 on error. */
+gint64 store_trail_count_kind(Store *store, const char *kind, const char *message_id,
+                              GError **error);

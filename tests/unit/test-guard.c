@@ -177,6 +177,35 @@ static void test_note_no_token(GuardFixture *f, gconstpointer data)
                            " AND detail LIKE '%secret token%'"), ==, 1);
 }
 
+/* She writes to her own note address: the INBOX copy (no Authentication-
+ * Results) comes first and is refused, the Sent copy (the same Message-ID)
+ * then counts, once, and the digest drops the refusal. */
+static void test_note_inbox_then_sent(GuardFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GDateTime) now = at_minutes(0);
+  guard_ingest(f, NOTE_HEAD("both"), ASK, now, FALSE);
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM outbox"), ==, 0);
+  g_autoptr(GDateTime) later = at_minutes(1);
+  for (int copy = 0; copy < 2; copy++) {   /* the second: a re-scan of Sent */
+    g_autofree char *text = g_strdup_printf(NOTE_HEAD("both") "Date: Mon, 02 Mar 2026 "
+                                            "09:00:00 +0000\r\n\r\n%s", ASK);
+    g_autoptr(GBytes) raw = g_bytes_new(text, strlen(text));
+    StoreOrigin origin = { .folder_id = f->sent, .uid = 100 + copy,
+                           .direction = STORE_DIRECTION_OUT };
+    g_autoptr(GError) error = NULL;
+    StoreAddResult result = STORE_FAILED;
+    g_assert_true(pipeline_ingest(f->pipeline, &origin, raw, later, &result, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(result, ==, STORE_DUPLICATE);
+  }
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM outbox WHERE kind = 'confirm'"), ==, 1);
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM trail_events WHERE kind = 'note_accepted'"),
+                  ==, 1);
+  g_autoptr(GDateTime) digest_time = at_minutes(60);
+  g_assert_false(digest_mentions(f, digest_time, "not acted on"));
+}
+
 /* The note still passes the gates of any reply: an angry client gets none. */
 static void test_note_gates(GuardFixture *f, gconstpointer data)
 {
@@ -406,6 +435,7 @@ int main(int argc, char **argv)
   ADD("/guard/note/forged-inbox", test_note_forged, NULL);
   ADD("/guard/note/authentic", test_note_authentic, NULL);
   ADD("/guard/note/no-token", test_note_no_token, "jo+keel@va.example");
+  ADD("/guard/note/inbox-then-sent", test_note_inbox_then_sent, NULL);
   ADD("/guard/note/gates", test_note_gates, NULL);
   ADD("/guard/limits/flood", test_flood, NULL);
   ADD("/guard/limits/forged-dates", test_forged_dates, NULL);
