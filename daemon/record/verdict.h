@@ -32,14 +32,16 @@ void verdict_context_init(ScoreContext *context, const KeelConfig *config, GTime
 
 /* Scores `message` (stored as `row_id` in `thread_id`) with the history of its
  * thread added to `base`, and saves the verdict. With `thread_risk` (may be
- * NULL) also stores the thread's risk as of the message's Date and returns it
- * there, from the same read of the thread. Returns the result (owned by the
+ * NULL) also stores the thread's risk as of the message's Date (from the
+ * client's and the VA's messages only, no peak memory: `keel rescore`) and
+ * returns it there. Returns the result (owned by the
  * caller), or NULL with `error` on a store failure. */
 ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const ScoreContext *base,
                                     const KeelMessage *message, gint64 row_id, gint64 thread_id,
                                     double *thread_risk, GError **error);
 
-/* Recomputes the risk of `thread_id` as of `now` and stores it. `*risk` (may
+/* Recomputes the risk of `thread_id` as of `now` from the client's and the
+ * VA's messages and stores it. `*risk` (may
  * be NULL) receives it; a thread is risky at >= 1. */
 gboolean verdict_update_thread_risk(Store *store, const RuleSet *rules, gint64 thread_id,
                                     GDateTime *now, double *risk, GError **error);

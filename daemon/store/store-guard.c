@@ -10,7 +10,6 @@
  * Must not: decide anything (the callers do), write anything but the peak and
  * the handled mark, log message contents.
  */
-#include <string.h>
 #include "daemon/store/store-private.h"
 
 /* The messages of a thread that move its risk: the VA's (out), and in a
@@ -137,11 +136,17 @@ static gint64 store_guard_count(Store *store, const char *sql, const char *text,
 gint64 store_outbox_count_client(Store *store, const char *kind, const char *client_id,
                                  GDateTime *since, GError **error)
 {
-  g_return_val_if_fail(g_str_is_ascii(kind) && !strchr(kind, '\''), -1);
-  g_autofree char *sql = g_strdup_printf(
-    "SELECT COUNT(*) FROM outbox WHERE kind = '%s' AND created >= ?2%s",
-    kind, client_id ? " AND client_id = ?1" : " AND ?1 IS NULL");
-  return store_guard_count(store, sql, client_id, since, "counting outbox rows", error);
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT COUNT(*) FROM outbox WHERE kind = ?3 AND created >= ?2"
+    " AND (?1 IS NULL OR client_id = ?1)", error);
+  if (!stmt)
+    return -1;
+  store_bind_text(stmt, 1, client_id);
+  store_bind_time(stmt, 2, since);
+  store_bind_text(stmt, 3, kind);
+  if (store_step(store, stmt, "counting outbox rows", error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64(stmt, 0);
 }
 
 gint64 store_client_received_count(Store *store, const char *client_id, GDateTime *since,

@@ -388,7 +388,7 @@ gboolean store_thread_set_peak(Store *store, gint64 thread_id, double peak, GDat
 gboolean store_thread_set_handled(Store *store, gint64 thread_id, GDateTime *at,
                                   gboolean *found, GError **error);
 
-/* Outbox rows of `kind` (a literal such as "confirm") created at or after
+/* Outbox rows of `kind` ("confirm", "alert") created at or after
  * `since`, for `client_id` (NULL: every client). -1 on error. */
 gint64 store_outbox_count_client(Store *store, const char *kind, const char *client_id,
                                  GDateTime *since, GError **error);
