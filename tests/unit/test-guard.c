@@ -10,13 +10,15 @@
  *   - a stranger's calm replies do not calm a client's angry thread;
  *   - no reply to mail that answers a message keel generated, and no third
  *     automatic reply in a thread without a message from the VA;
- *   - schema version 2 migrates to 3. */
+ *   - schema version 2 migrates to 3; the [replies] keys, note tokens and
+ *     Authentication-Results parsing. */
 #include <string.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include "daemon/digest/digest.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/record/verdict.h"
+#include "filters/authres.h"
 #include "test-db.h"
 
 #define TOKEN "h7k2m9q4x8w3r6t5p2z9"
@@ -427,6 +429,71 @@ static void test_migrate_2_to_3(GuardFixture *f, gconstpointer data)
                            " AND risk_peak_at IS NULL AND handled_at IS NULL"), ==, 1);
 }
 
+/* ---- config ---------------------------------------------------------------- */
+
+static KeelConfig *load_text(const char *dir, const char *text, GError **error)
+{
+  g_autofree char *conf = g_build_filename(dir, "limits.conf", NULL);
+  g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+  KeelConfig *config = config_load(conf, error);
+  g_unlink(conf);
+  return config;
+}
+
+static void test_config_keys(GuardFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_assert_cmpuint(f->config->replies_per_client_per_day, ==, 3);
+  g_assert_cmpuint(f->config->replies_alerts_per_day, ==, 10);
+  g_assert_cmpuint(f->config->replies_flood_threshold, ==, 10);
+  g_assert_cmpuint(f->config->replies_risk_memory, ==, 3);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) set = load_text(f->dir, "[replies]\nper_client_per_day = 1\n"
+                                        "alerts_per_day = 2\nflood_threshold = 5\n"
+                                        "risk_memory = 7\n", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(set->replies_per_client_per_day, ==, 1);
+  g_assert_cmpuint(set->replies_risk_memory, ==, 7);
+  g_autoptr(KeelConfig) bad = load_text(f->dir, "[replies]\nalerts_per_day = 0\nflodd = 3\n",
+                                        &error);
+  g_assert_null(bad);
+  g_assert_nonnull(strstr(error->message, ":2: "));
+  g_assert_nonnull(strstr(error->message, "unknown key 'flodd' in [replies]"));
+  gsize len = 0;
+  g_assert_null(config_note_token("jo+keel@va.example", &len));
+  g_assert_null(config_note_token("jo+keel-short@va.example", &len));
+  g_assert_null(config_note_token("jo+keel-" TOKEN "!@va.example", &len));
+  const char *token = config_note_token(NOTE_ADDRESS, &len);
+  g_assert_nonnull(token);
+  g_assert_cmpuint(len, ==, strlen(TOKEN));
+  const KeelAccount *account = f->config->accounts->pdata[0];
+  g_autofree char *suggested = config_note_address_suggest(account);
+  g_assert_true(g_str_has_prefix(suggested, "jo+keel-"));
+  g_assert_true(g_str_has_suffix(suggested, "@va.example"));
+  g_assert_nonnull(config_note_token(suggested, &len));
+  g_autofree char *server = config_account_authserv_id(account);
+  g_assert_cmpstr(server, ==, "mail.va.example");
+}
+
+static void test_authres(void)
+{
+  const char *d = "va.example", *s = "mx.va.example";
+  g_assert_true(authres_passes("mx.va.example; dkim=pass header.d=va.example", s, d));
+  g_assert_true(authres_passes("MX.va.example 1; spf=pass smtp.mailfrom=jo@VA.example", s, d));
+  g_assert_true(authres_passes("mx.va.example (x;y); dkim=pass (ok) header.i=@va.example", s, d));
+  g_assert_true(authres_passes("mx.va.example; spf=fail smtp.mailfrom=jo@va.example;"
+                               " dkim=pass header.d=\"va.example\"", s, d));
+  g_assert_false(authres_passes("mx.evil.example; dkim=pass header.d=va.example", s, d));
+  g_assert_false(authres_passes("mx.va.example; dkim=fail header.d=va.example", s, d));
+  g_assert_false(authres_passes("mx.va.example; dkim=pass header.d=evil.example", s, d));
+  g_assert_false(authres_passes("mx.va.example; dkim=pass header.d=va.example.evil", s, d));
+  g_assert_false(authres_passes("mx.va.example; none", s, d));
+  g_assert_false(authres_passes("mx.va.example (dkim=pass header.d=va.example)", s, d));
+  g_assert_false(authres_passes(NULL, s, d));
+  g_autofree char *server = authres_server(" (c) MX.va.example 1 ; dkim=pass");
+  g_assert_cmpstr(server, ==, "mx.va.example");
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -444,6 +511,8 @@ int main(int argc, char **argv)
   ADD("/guard/risk/peak-memory", test_peak_memory, NULL);
   ADD("/guard/loop/generated-id", test_loop_generated_id, NULL);
   ADD("/guard/loop/two-replies", test_loop_two_replies, NULL);
+  ADD("/guard/config/keys", test_config_keys, NULL);
+  g_test_add_func("/guard/authres", test_authres);
   ADD("/guard/store/migrate-2-to-3", test_migrate_2_to_3, NULL);
   return g_test_run();
 }
