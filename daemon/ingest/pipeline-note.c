@@ -69,14 +69,16 @@ static const char *pipeline_note_refusal(const PipelineArrival *arrival,
                                          const KeelMessage *message)
 {
   gsize len = 0;
-  if (!message->from || !note_account->user
-      || g_ascii_strcasecmp(message->from->address, note_account->user) != 0)
-    return "its From is not the note account's address";
+  const char *from = message->from ? message->from->address : "";
   if (arrival->origin->direction == STORE_DIRECTION_OUT) {
     gboolean in_sent = arrival->account && arrival->folder
-                       && g_strcmp0(arrival->folder, arrival->account->sent_folder) == 0;
+                       && g_strcmp0(arrival->folder, arrival->account->sent_folder) == 0
+                       && arrival->account->user
+                       && g_ascii_strcasecmp(from, arrival->account->user) == 0;
     return in_sent ? NULL : "it was not found in your Sent folder";
   }
+  if (!note_account->user || g_ascii_strcasecmp(from, note_account->user) != 0)
+    return "its From is not the note account's address";
   if (!config_note_token(note_account->note_address, &len))
     return "it arrived in INBOX but your note_address has no secret token "
            "(keel config check says how to make one)";
