@@ -224,6 +224,25 @@ static void test_note_gates(GuardFixture *f, gconstpointer data)
                            " AND client_id = 'acme'"), ==, 1);
 }
 
+/* ... and the per-client daily limit: three replies today, then a note. */
+static void test_note_limit(GuardFixture *f, gconstpointer data)
+{
+  (void)data;
+  for (int i = 0; i < 3; i++) {
+    g_autoptr(GDateTime) t = at_minutes(i);
+    g_autofree char *head = g_strdup_printf("From: bob@acme.example\r\nTo: jo@va.example\r\n"
+                                            "Subject: Job %d\r\n"
+                                            "Message-ID: <j%d@acme.example>\r\n", i, i);
+    guard_ingest(f, head, ASK, t, FALSE);
+  }
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM outbox WHERE kind = 'confirm'"), ==, 3);
+  g_autoptr(GDateTime) later = at_minutes(30);
+  guard_ingest(f, NOTE_HEAD("l1"), ASK, later, TRUE);
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM outbox WHERE kind = 'confirm'"), ==, 3);
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM trail_events WHERE kind = 'note_refused'"
+                           " AND detail LIKE '%per_client_per_day%'"), ==, 1);
+}
+
 /* ---- 2. limits ----------------------------------------------------------- */
 
 static void test_flood(GuardFixture *f, gconstpointer data)
@@ -509,6 +528,7 @@ int main(int argc, char **argv)
   ADD("/guard/note/no-token", test_note_no_token, "jo+keel@va.example");
   ADD("/guard/note/inbox-then-sent", test_note_inbox_then_sent, NULL);
   ADD("/guard/note/gates", test_note_gates, NULL);
+  ADD("/guard/note/limit", test_note_limit, NULL);
   ADD("/guard/limits/flood", test_flood, NULL);
   ADD("/guard/limits/forged-dates", test_forged_dates, NULL);
   ADD("/guard/limits/alerts-per-day", test_alerts_per_day, NULL);
