@@ -10,7 +10,8 @@ root = os.environ.get("KEEL_SOURCE_ROOT") or os.path.dirname(os.path.dirname(os.
 source = open(os.path.join(root, "daemon", "base", "config.c")).read()
 table = source[source.index("config_keys[] = {"):]
 table = table[:table.index("};")]
-keys = sorted(set(re.findall(r'"([a-z_]+)"\s*,\s*TYPE_', table) + re.findall(r'_UINT\("([a-z_]+)"', table)))
+keys = sorted(set(re.findall(r'\b[A-Z][A-Z_]*\(\s*"([a-z_]+)"', table)
+                  + re.findall(r'\{\s*SECTION_[A-Z]+\s*,\s*"([a-z_]+)"', table)))
 man = open(os.path.join(root, "daemon", "base", "keel.conf.5")).read()
 example = open(os.path.join(root, "rules", "keel.conf.example")).read()
 missing = []

@@ -31,7 +31,7 @@
 G_DEFINE_QUARK(keel-config-error-quark, keel_config_error)
 
 typedef enum { SECTION_KEEL, SECTION_ACCOUNT, SECTION_CLIENT, SECTION_DIGEST,
-               SECTION_PAYMENTS } ConfigSection;
+               SECTION_PAYMENTS, SECTION_REPLIES } ConfigSection;
 
 typedef enum {
   TYPE_STRING, TYPE_BOOL, TYPE_UINT, TYPE_SIZE, TYPE_LIST, TYPE_IMAP_URL, TYPE_SMTP_URL,
@@ -53,6 +53,8 @@ typedef struct {
 #define ACCOUNT_UINT(k, d, lo, hi, o) \
   { SECTION_ACCOUNT, k, TYPE_UINT, d, lo, hi, G_STRUCT_OFFSET(KeelAccount, o) }
 #define CLIENT(k, t, d, o) { SECTION_CLIENT, k, t, d, 0, 0, G_STRUCT_OFFSET(KeelClient, o) }
+#define REPLIES(k, d, lo, hi, o) \
+  { SECTION_REPLIES, k, TYPE_UINT, d, lo, hi, G_STRUCT_OFFSET(KeelConfig, o) }
 #define DIGEST(k, t, o) { SECTION_DIGEST, k, t, NULL, 0, 0, G_STRUCT_OFFSET(KeelConfig, o) }
 
 static const ConfigKey config_keys[] = {
@@ -86,6 +88,7 @@ static const ConfigKey config_keys[] = {
   ACCOUNT_UINT("read_timeout", "30", 1, 3600, read_timeout),
   ACCOUNT("server_files_sent", TYPE_BOOL, "false", server_files_sent),
   ACCOUNT("note_address", TYPE_STRING, NULL, note_address),
+  ACCOUNT("authserv_id", TYPE_STRING, NULL, authserv_id),
   CLIENT("name", TYPE_STRING, NULL, name),
   CLIENT("addresses", TYPE_ADDRESSES, NULL, addresses),
   CLIENT("timezone", TYPE_TIMEZONE, NULL, timezone),
@@ -105,6 +108,10 @@ static const ConfigKey config_keys[] = {
     G_STRUCT_OFFSET(KeelConfig, payments_own_chase_days) },
   { SECTION_PAYMENTS, "new_work_days", TYPE_UINT, "7", 0, 365,
     G_STRUCT_OFFSET(KeelConfig, payments_new_work_days) },
+  REPLIES("per_client_per_day", "3", 0, 1000, replies_per_client_per_day),
+  REPLIES("alerts_per_day", "10", 1, 1000, replies_alerts_per_day),
+  REPLIES("flood_threshold", "10", 1, 100000, replies_flood_threshold),
+  REPLIES("risk_memory", "3", 0, 365, replies_risk_memory),
 };
 
 /* The state of one config_load(): where problems go and where lines are. */
@@ -555,6 +562,7 @@ static void account_free(KeelAccount *account)
 {
   g_free(account->name);
   g_free(account->note_address);
+  g_free(account->authserv_id);
   g_free(account->imap);
   g_free(account->smtp);
   g_free(account->user);
@@ -665,7 +673,7 @@ static void config_read_client(ConfigLoader *loader, KeelConfig *config, const c
 static void config_read_group(ConfigLoader *loader, KeelConfig *config, const char *group)
 {
   if (strcmp(group, "keel") == 0 || strcmp(group, "digest") == 0
-      || strcmp(group, "payments") == 0)
+      || strcmp(group, "payments") == 0 || strcmp(group, "replies") == 0)
     return; /* read already */
   g_autofree char *name = NULL;
   if (g_str_has_prefix(group, "account ")) {
@@ -676,7 +684,7 @@ static void config_read_group(ConfigLoader *loader, KeelConfig *config, const ch
     config_read_client(loader, config, group, name);
   } else
     config_problem(loader, group, NULL, "unknown section [%s] (expected [keel], "
-                   "[account NAME], [client ID], [digest] or [payments])", group);
+                   "[account NAME], [client ID], [digest], [payments] or [replies])", group);
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -728,6 +736,7 @@ static void config_read_all(ConfigLoader *loader, KeelConfig *config, const char
   config_read_section(loader, SECTION_KEEL, "keel", config);
   config_read_section(loader, SECTION_DIGEST, "digest", config);
   config_read_section(loader, SECTION_PAYMENTS, "payments", config);
+  config_read_section(loader, SECTION_REPLIES, "replies", config);
   g_auto(GStrv) groups = g_key_file_get_groups(loader->keyfile, NULL);
   for (int i = 0; groups[i]; i++) {
     g_autofree char *group = g_strdup(groups[i]);
@@ -985,10 +994,72 @@ const KeelClient *config_client_named_in(const KeelConfig *config, const char *t
 
 gboolean config_is_note_address(const KeelConfig *config, const char *address)
 {
+  return config_account_for_note_address(config, address) != NULL;
+}
+
+const KeelAccount *config_account_for_note_address(const KeelConfig *config,
+                                                   const char *address)
+{
   for (guint i = 0; config && address && i < config->accounts->len; i++) {
     const KeelAccount *account = config->accounts->pdata[i];
     if (account->note_address && g_ascii_strcasecmp(account->note_address, address) == 0)
-      return TRUE;
+      return account;
   }
-  return FALSE;
+  return NULL;
+}
+
+const KeelAccount *config_account_by_name(const KeelConfig *config, const char *name)
+{
+  for (guint i = 0; config && name && i < config->accounts->len; i++) {
+    const KeelAccount *account = config->accounts->pdata[i];
+    if (g_strcmp0(account->name, name) == 0)
+      return account;
+  }
+  return NULL;
+}
+
+const char *config_note_token(const char *address, gsize *len)
+{
+  const char *at = address ? strrchr(address, '@') : NULL;
+  const char *tag = at ? g_strstr_len(address, at - address, "+keel-") : NULL;
+  if (!tag)
+    return NULL;
+  const char *token = tag + strlen("+keel-");
+  for (const char *p = token; p < at; p++)
+    if (!g_ascii_isalnum(*p))
+      return NULL;
+  if ((gsize)(at - token) < CONFIG_NOTE_TOKEN_MIN)
+    return NULL;
+  *len = (gsize)(at - token);
+  return token;
+}
+
+char *config_note_address_suggest(const KeelAccount *account)
+{
+  static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+  const char *at = account->user ? strrchr(account->user, '@') : NULL;
+  guint8 bytes[24];
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (!at || fd < 0 || read(fd, bytes, sizeof bytes) != (ssize_t)sizeof bytes) {
+    if (fd >= 0)
+      close(fd);
+    return NULL;
+  }
+  close(fd);
+  char token[sizeof bytes + 1];
+  for (gsize i = 0; i < sizeof bytes; i++)
+    token[i] = alphabet[bytes[i] % (sizeof alphabet - 1)];
+  token[sizeof bytes] = '\0';
+  g_autofree char *local = g_strndup(account->user, at - account->user);
+  return g_strdup_printf("%s+keel-%s%s", local, token, at);
+}
+
+char *config_account_authserv_id(const KeelAccount *account)
+{
+  if (account->authserv_id)
+    return g_ascii_strdown(account->authserv_id, -1);
+  g_autoptr(GUri) uri = account->imap ? g_uri_parse(account->imap, G_URI_FLAGS_NONE, NULL)
+                                      : NULL;
+  const char *host = uri ? g_uri_get_host(uri) : NULL;
+  return host && host[0] ? g_ascii_strdown(host, -1) : NULL;
 }

@@ -42,6 +42,7 @@ typedef struct {
   guint read_timeout;     /* seconds, default 30 */
   gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself: no APPEND */
   char *note_address;     /* owned, NULL = none: mail the VA sends here is a phone note */
+  char *authserv_id;      /* owned, NULL = the IMAP host: whose Authentication-Results count */
 } KeelAccount;
 
 typedef struct {
@@ -80,6 +81,10 @@ typedef struct {
   char *payments_currency;       /* owned, [payments] currency: keel invoice add's default (GBP) */
   guint payments_own_chase_days; /* [payments] own_chase_days: the VA's own chaser delays a step (3 business days) */
   guint payments_new_work_days;  /* [payments] new_work_days: new work flagged past N days overdue (7) */
+  guint replies_per_client_per_day; /* [replies] per_client_per_day: automatic replies (3) */
+  guint replies_alerts_per_day;  /* [replies] alerts_per_day: alerts, then one summary (10) */
+  guint replies_flood_threshold; /* [replies] flood_threshold: client messages an hour (10) */
+  guint replies_risk_memory;     /* [replies] risk_memory: days a thread keeps its peak (3) */
   GHashTable *lines;       /* owned, private: "group" / "group\nkey" -> line number */
 } KeelConfig;
 
@@ -105,6 +110,23 @@ const char *config_client_address(const KeelClient *client);
 const KeelClient *config_client_named_in(const KeelConfig *config, const char *text);
 /* TRUE when `address` is the note_address of one of the accounts. */
 gboolean config_is_note_address(const KeelConfig *config, const char *address);
+/* The account whose note_address is `address`, or NULL. Borrowed. */
+const KeelAccount *config_account_for_note_address(const KeelConfig *config,
+                                                   const char *address);
+/* The account named `name`, or NULL. Borrowed. */
+const KeelAccount *config_account_by_name(const KeelConfig *config, const char *name);
+/* The secret token of a note address "jo+keel-TOKEN@example.com", borrowed
+ * into `address` with its length in `*len`; NULL when it has none or one
+ * shorter than CONFIG_NOTE_TOKEN_MIN characters (letters and digits only). */
+#define CONFIG_NOTE_TOKEN_MIN 16
+const char *config_note_token(const char *address, gsize *len);
+/* A fresh note address for `account` (its user with "+keel-" and 24 random
+ * letters and digits from the system's random source), for `keel config
+ * check` to suggest. New string, NULL when the user has no '@'. */
+char *config_note_address_suggest(const KeelAccount *account);
+/* The authserv-id whose Authentication-Results keel trusts for `account`:
+ * authserv_id, else the host of its imap URL. New string, NULL when neither. */
+char *config_account_authserv_id(const KeelAccount *account);
 
 /* Reads the account's password from password_file (refused when readable by
  * group or others) or password_command. Returns a new string the caller must

@@ -66,6 +66,25 @@ static void cmd_config_check_runtime(const KeelConfig *config, const char *user,
   }
 }
 
+/* How to make a note address keel can trust in INBOX, for every account whose
+ * note_address has no secret token (notes from Sent still count). */
+static void cmd_config_note_hints(const KeelConfig *config)
+{
+  for (guint i = 0; i < config->accounts->len; i++) {
+    const KeelAccount *account = config->accounts->pdata[i];
+    gsize len = 0;
+    if (!account->note_address || config_note_token(account->note_address, &len))
+      continue;
+    g_autofree char *suggestion = config_note_address_suggest(account);
+    printf("note: [account %s] note_address has no secret token, so notes that arrive in "
+           "INBOX are ignored (notes in your Sent folder still count). To make one, set\n"
+           "  note_address = %s\n"
+           "(\"+keel-\" then at least %d random letters and digits; keep it private).\n",
+           account->name, suggestion ? suggestion : "you+keel-<24 random letters>@your.domain",
+           CONFIG_NOTE_TOKEN_MIN);
+  }
+}
+
 /* `keel config check`. Returns EX_OK or EX_CONFIG (also for a missing file). */
 static int cmd_config_check(const KeelGlobals *globals, const char *user)
 {
@@ -89,6 +108,7 @@ static int cmd_config_check(const KeelGlobals *globals, const char *user)
          config->accounts->len, config->accounts->len == 1 ? "" : "s",
          config->clients->len, config->clients->len == 1 ? "" : "s",
          config->mode == KEEL_MODE_AUTO ? "auto" : "review", config->database);
+  cmd_config_note_hints(config);
   return EX_OK;
 }
 

@@ -78,8 +78,8 @@ static int confirm_store(const KeelConfig *config, const KeelClient *client,
   g_autoptr(GError) error = NULL;
   gint64 id = 0;
   if (store_begin(store, &error)) {
-    id = outbox_confirm_note(store, config, client, opt->note, opt->subject, instructions, now,
-                             &error);
+    id = outbox_confirm_note(store, config, NULL, client, opt->note, opt->subject, instructions,
+                             now, &error);
     if (id == 0)
       store_rollback(store);
   }

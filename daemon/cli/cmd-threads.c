@@ -2,11 +2,14 @@
  * stored threads, most recent first: last date, client, message count, risk
  * and subject. Dates are shown in the config's time zone (UTC without a
  * config); --json prints one object per line with the date in ISO 8601 UTC.
- * Must not: change the store.
+ * `keel threads --handled ID` marks a thread handled: it no longer keeps its
+ * peak risk ([replies] risk_memory).
+ * Must not: change the store except for --handled.
  */
 #include <stdio.h>
 #include <json-glib/json-glib.h>
 #include "daemon/cli/store-cli.h"
+#include "daemon/record/trail.h"
 
 #define THREADS_CLIENT_WIDTH 28
 #define THREADS_SUBJECT_WIDTH 48
@@ -85,7 +88,37 @@ static void threads_print_json(GPtrArray *rows)
   }
 }
 
-static int threads_run(const KeelGlobals *globals, const char *database, gboolean json)
+/* `keel threads --handled ID`: the VA has dealt with thread ID, so it may
+ * drop below its remembered peak risk (a `thread_handled` trail event). */
+static int threads_mark_handled(Store *store, gint64 thread_id, GDateTime *now)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean found = FALSE;
+  g_autofree char *detail = g_strdup_printf("thread %" G_GINT64_FORMAT " marked handled",
+                                            thread_id);
+  TrailEntry entry = { .kind = "thread_handled", .thread_id = thread_id, .detail = detail,
+                       .at = now };
+  if (store_begin(store, &error)) {
+    if (store_thread_set_handled(store, thread_id, now, &found, &error) && found
+        && trail_append(store, &entry, NULL, &error))
+      found = store_commit(store, &error);
+    else
+      store_rollback(store);
+  }
+  if (error) {
+    fprintf(stderr, "keel threads: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  if (!found) {
+    fprintf(stderr, "keel threads: no thread %" G_GINT64_FORMAT "\n", thread_id);
+    return EX_DATAERR;
+  }
+  printf("%s\n", detail);
+  return EX_OK;
+}
+
+static int threads_run(const KeelGlobals *globals, const char *database, gboolean json,
+                       gint64 handled)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -94,6 +127,10 @@ static int threads_run(const KeelGlobals *globals, const char *database, gboolea
   g_autoptr(Store) store = store_cli_open(database, config, &rc);
   if (!store)
     return rc;
+  if (handled > 0) {
+    g_autoptr(GDateTime) now = cli_now(globals);
+    return threads_mark_handled(store, handled, now);
+  }
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) rows = store_list_threads(store, &error);
   if (!rows) {
@@ -116,7 +153,10 @@ int cmd_threads(int argc, char **argv)
   KeelGlobals globals = { 0 };
   g_autofree char *database = NULL;
   gboolean json = FALSE;
+  gint64 handled = 0;
   const GOptionEntry entries[] = {
+    { "handled", 0, 0, G_OPTION_ARG_INT64, &handled,
+      "Mark thread ID handled: it no longer keeps its peak risk", "ID" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per thread and line", NULL },
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "Database file (default: the config's database)", "PATH" },
@@ -129,7 +169,7 @@ int cmd_threads(int argc, char **argv)
   if (argc > 1)
     fprintf(stderr, "keel threads: unexpected argument '%s' (see --help)\n", argv[1]);
   else
-    rc = threads_run(&globals, database, json);
+    rc = threads_run(&globals, database, json, handled);
   cli_globals_clear(&globals);
   return rc;
 }

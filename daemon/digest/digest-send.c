@@ -10,13 +10,16 @@
  * The digest is for the VA herself: it goes through the outbox like every
  * keel message (kind "digest", no client, no thread), one row per recipient.
  * An alert is a row of kind "alert" with the thread's id, so the rate limit
- * (one per thread per local day) is a count of those rows.
+ * (one per thread per local day) is a count of those rows. At most [replies]
+ * alerts_per_day alerts go in a local day; then one summary alert (kind
+ * "alert", no thread) says the rest wait for the digest.
  *
  * Must not: read the clock, send anything itself, or queue to a client.
  */
 #include <string.h>
 #include "daemon/digest/digest-private.h"
 #include "daemon/outbox/replies.h"
+#include "daemon/record/trail.h"
 
 /* ---- recipients and queueing ------------------------------------------- */
 
@@ -251,6 +254,67 @@ static StoreThreadRow *digest_alert_thread(Store *store, const DigestOptions *op
   return thread;
 }
 
+/* The VA's local midnight before `now`. New reference. */
+static GDateTime *digest_local_midnight(GDateTime *now, GTimeZone *zone)
+{
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(now, zone);
+  return g_date_time_new(zone, g_date_time_get_year(local), g_date_time_get_month(local),
+                         g_date_time_get_day_of_month(local), 0, 0, 0);
+}
+
+/* The one alert that says the day's alerts are used up, and its trail event. */
+static gboolean digest_queue_alert_summary(Store *store, const KeelConfig *config,
+                                           char **recipients, guint limit, GDateTime *now,
+                                           GError **error)
+{
+  const KeelAccount *account = config->accounts->pdata[0];
+  g_autofree char *subject = g_strdup_printf("keel alert: more than %u alerts today", limit);
+  g_autofree char *body = g_strdup_printf(
+    "keel has sent you %u alerts today, the limit ([replies] alerts_per_day).\n"
+    "Anything else risky today waits for your digest; `keel threads` shows it now.\n", limit);
+  for (char **to = recipients; *to; to++) {
+    g_autofree char *message_id = replies_new_message_id(account->user);
+    ReplySpec spec = { .from_name = "keel", .from_address = account->user, .to_address = *to,
+                       .subject = subject, .body = body, .date = now,
+                       .auto_submitted = "auto-generated" };
+    g_autoptr(GBytes) raw = replies_build(&spec, message_id, error);
+    if (!raw || !digest_insert_row(store, account, "alert", 0, NULL, *to, subject, message_id,
+                                   raw, now, error))
+      return FALSE;
+  }
+  TrailEntry entry = { .kind = "alerts_held", .detail = subject, .at = now };
+  return trail_append(store, &entry, NULL, error);
+}
+
+/* 1 when an alert may go now: fewer than [replies] alerts_per_day went since
+ * local midnight (one row per recipient each). Else 0, and the first alert
+ * held back queues one summary alert instead. -1 on error. */
+static int digest_alert_room(Store *store, const KeelConfig *config, GDateTime *now,
+                             GTimeZone *zone, GError **error)
+{
+  guint limit = config->replies_alerts_per_day ? config->replies_alerts_per_day : 10;
+  g_autoptr(GDateTime) midnight = digest_local_midnight(now, zone);
+  g_auto(GStrv) recipients = digest_recipients(config, error);
+  gint64 rows = recipients ? store_outbox_count_client(store, "alert", NULL, midnight, error)
+                           : -1;
+  if (rows < 0)
+    return -1;
+  gint64 alerts = rows / MAX(1, g_strv_length(recipients));
+  if (alerts < limit)
+    return 1;
+  if (alerts > limit)
+    return 0;
+  g_message("alerts: %u today, the limit; one summary alert, the rest wait for the digest",
+            limit);
+  if (!store_begin(store, error))
+    return -1;
+  if (!digest_queue_alert_summary(store, config, recipients, limit, now, error)) {
+    store_rollback(store);
+    return -1;
+  }
+  return store_commit(store, error) ? 0 : -1;
+}
+
 /* Builds and queues the alert about `thread`, unless one went today. */
 static gboolean digest_alert_thread_queue(Store *store, const KeelConfig *config,
                                           const StoreThreadRow *thread, gboolean threat,
@@ -260,6 +324,9 @@ static gboolean digest_alert_thread_queue(Store *store, const KeelConfig *config
   gint64 sent = digest_alerts_today(store, thread->id, now, zone, error);
   if (sent != 0)
     return sent > 0;
+  int room = digest_alert_room(store, config, now, zone, error);
+  if (room <= 0)
+    return room == 0;
   g_autoptr(DigestThread) entry = digest_thread_build(store, thread, zone, now, 0, error);
   if (!entry || !store_begin(store, error))
     return FALSE;

@@ -316,7 +316,7 @@ static double digest_thread_risk_now(Store *store, gint64 thread_id, GDateTime *
                                      double halflife_hours, GDateTime **last_reply,
                                      GError **error)
 {
-  g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
+  g_autoptr(GPtrArray) entries = store_thread_party_entries(store, thread_id, error);
   if (!entries)
     return -1;
   g_autoptr(GArray) scored = g_array_sized_new(FALSE, FALSE, sizeof(ScoreThreadEntry),
@@ -341,9 +341,23 @@ static gint digest_compare_risk(gconstpointer a, gconstpointer b)
   return x->risk < y->risk ? 1 : x->risk > y->risk ? -1 : 0;
 }
 
-/* Threads stored as risky that still are as of now, riskiest first. */
+/* The risk `thread_id` keeps as of `now` (verdict_risk_floor), -1 on error. */
+static double digest_thread_floor(Store *store, gint64 thread_id, GDateTime *now,
+                                  guint memory_days, GError **error)
+{
+  StoreThreadPeak peak;
+  if (!store_thread_peak(store, thread_id, &peak, error))
+    return -1;
+  double floor = verdict_risk_floor(&peak, now, memory_days);
+  store_thread_peak_clear(&peak);
+  return floor;
+}
+
+/* Threads stored as risky that still are as of now, riskiest first. Only
+ * the client's and the VA's messages count; a thread keeps its peak for
+ * `memory_days` unless the VA dealt with it. */
 static gboolean digest_gather_risky(Store *store, Digest *digest, GTimeZone *zone,
-                                    double halflife_hours, GError **error)
+                                    double halflife_hours, guint memory_days, GError **error)
 {
   g_autoptr(GPtrArray) rows = store_digest_risky_threads(store, 1.0, error);
   if (!rows)
@@ -353,8 +367,11 @@ static gboolean digest_gather_risky(Store *store, Digest *digest, GTimeZone *zon
     g_autoptr(GDateTime) last_reply = NULL;
     double risk = digest_thread_risk_now(store, row->id, digest->now, halflife_hours,
                                          &last_reply, error);
-    if (risk < 0)
+    double floor = risk < 0 ? -1 : digest_thread_floor(store, row->id, digest->now,
+                                                        memory_days, error);
+    if (floor < 0)
       return FALSE;
+    risk = MAX(risk, floor);
     if (risk < 1.0)
       continue;
     row->risk = risk;
@@ -605,6 +622,35 @@ static gboolean digest_gather_accounts(Store *store, Digest *digest, GTimeZone *
   return TRUE;
 }
 
+/* What keel refused to say on someone's behalf since the last digest (a note
+ * that was not hers, a client's flood of mail, alerts held back): the trail
+ * events of those kinds, one health line each (a refused note whose Sent copy
+ * was then accepted is left out). */
+static gboolean digest_gather_guard(Store *store, Digest *digest, GError **error)
+{
+  static const char *const kinds[] = { "note_refused", "flood", "alerts_held", NULL };
+  g_autoptr(GDateTime) day_ago = g_date_time_add_days(digest->now, -1);
+  g_autoptr(GPtrArray) events = store_trail_list(store, NULL,
+                                                 digest->since ? digest->since : day_ago,
+                                                 error);
+  if (!events)
+    return FALSE;
+  g_autoptr(GHashTable) accepted = g_hash_table_new(g_str_hash, g_str_equal);
+  for (guint i = 0; i < events->len; i++) {
+    const StoreTrailEvent *event = events->pdata[i];
+    if (g_strcmp0(event->kind, "note_accepted") == 0 && event->message_id)
+      g_hash_table_add(accepted, event->message_id);
+  }
+  for (guint i = 0; i < events->len; i++) {
+    const StoreTrailEvent *event = events->pdata[i];
+    gboolean later_accepted = event->message_id
+                              && g_hash_table_contains(accepted, event->message_id);
+    if (g_strv_contains(kinds, event->kind) && !later_accepted)
+      g_ptr_array_add(digest->health, g_strdup(event->detail));
+  }
+  return TRUE;
+}
+
 /* ---- gathering ----------------------------------------------------------- */
 
 static Digest *digest_new(GDateTime *now, GTimeZone *zone, guint weeks)
@@ -642,12 +688,14 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
     return NULL;
   digest->since = last ? g_date_time_to_timezone(last, zone) : NULL;
   double halflife = digest_rules_halflife(config, options, digest);
-  if (!digest_gather_risky(store, digest, zone, halflife, error)
+  if (!digest_gather_risky(store, digest, zone, halflife,
+                           config ? config->replies_risk_memory : 3, error)
       || !digest_gather_instructions(store, config, digest, error)
       || !digest_gather_waiting(store, config, options, digest, zone, error)
       || !digest_gather_outbox(store, digest, error)
       || !digest_gather_accounts(store, digest, zone, error)
-      || !digest_gather_payments(store, config, digest, error)) {
+      || !digest_gather_payments(store, config, digest, error)
+      || !digest_gather_guard(store, digest, error)) {
     g_prefix_error(error, "gathering the digest: ");
     return NULL;
   }

@@ -8,24 +8,18 @@
  * (outbox_after_ingest). A crash before the commit leaves nothing behind, so
  * the message is processed again with the same result.
  *
+ * Companions: pipeline-note.c (the VA's notes, authenticated before they
+ * count) and pipeline-guard.c (the account a message arrived in answers it,
+ * floods, the thread risk only the client and the VA move).
+ *
  * Must not: fetch or send mail, keep messages after returning, log bodies.
  */
-#include "daemon/ingest/pipeline.h"
+#include "daemon/ingest/pipeline-private.h"
 #include "daemon/digest/digest.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/payments/payments.h"
 #include "daemon/record/trail.h"
 #include "daemon/record/verdict.h"
-
-struct Pipeline {
-  const KeelConfig *config;        /* borrowed, may be NULL */
-  Store *store;                    /* borrowed */
-  const RuleSet *rules;            /* borrowed, may be NULL: no verdicts */
-  const InstructionRules *instruction_rules; /* borrowed, may be NULL */
-  GTimeZone *tz;                   /* owned: the VA's zone */
-  ScoreContext context;            /* zone and business hours; history added per message */
-  gboolean direction_from_sender;
-};
 
 Pipeline *pipeline_new(const KeelConfig *config, Store *store)
 {
@@ -86,57 +80,6 @@ static const KeelClient *pipeline_origin(Pipeline *pipeline, const StoreOrigin *
   return client;
 }
 
-/* TRUE for a note the VA wrote to her note_address (a phone call to confirm),
- * seen in the inbox or in Sent, whichever copy is stored first. */
-static gboolean pipeline_is_note(Pipeline *pipeline, const KeelMessage *message)
-{
-  if (!pipeline->config || !message->from
-      || !config_is_own_address(pipeline->config, message->from->address))
-    return FALSE;
-  GPtrArray *lists[] = { message->to, message->cc };
-  for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
-    for (guint i = 0; lists[l] && i < lists[l]->len; i++)
-      if (config_is_note_address(pipeline->config,
-                                 ((const KeelAddress *)lists[l]->pdata[i])->address))
-        return TRUE;
-  return FALSE;
-}
-
-/* A note: the client named in its subject, its instructions recorded and a
- * confirmation queued, as `keel confirm` does. Nothing for history or when
- * no client or no instruction is found (logged: the message is kept). */
-static gboolean pipeline_note(Pipeline *pipeline, const StoreOrigin *origin,
-                              const KeelMessage *message, GDateTime *now, GError **error)
-{
-  if (origin->first_sync || !pipeline->instruction_rules)
-    return TRUE;
-  const KeelClient *client = config_client_named_in(pipeline->config, message->subject);
-  if (!client || !config_client_address(client)) {
-    g_warning("note <%s>: no client with a full address named in its subject; nothing "
-              "recorded (write e.g. \"Call with Acme Lettings\")", message->message_id);
-    return TRUE;
-  }
-  InstructionContext ctx;
-  g_autoptr(GTimeZone) zone = NULL;
-  trail_instruction_context(pipeline->config, client, &ctx, &zone);
-  g_autoptr(GPtrArray) found = instructions_extract(pipeline->instruction_rules,
-                                                    message->new_text, message->date, &ctx);
-  if (found->len == 0) {
-    g_warning("note <%s>: no instruction found; nothing recorded", message->message_id);
-    return TRUE;
-  }
-  g_autoptr(GError) local = NULL;
-  if (outbox_confirm_note(pipeline->store, pipeline->config, client, message->new_text, NULL,
-                          found, now, &local) != 0)
-    return TRUE;
-  if (local->domain == KEEL_STORE_ERROR) {
-    g_propagate_error(error, g_steal_pointer(&local));
-    return FALSE;
-  }
-  g_warning("note <%s>: no confirmation queued: %s", message->message_id, local->message);
-  return TRUE;
-}
-
 /* An alert to the VA at once for a threat or a very risky thread (at most
  * one per thread per day; never for history). */
 static gboolean pipeline_alert(Pipeline *pipeline, gint64 row_id, GDateTime *now,
@@ -149,46 +92,74 @@ static gboolean pipeline_alert(Pipeline *pipeline, gint64 row_id, GDateTime *now
                                   NULL, error);
 }
 
-/* The verdict and the thread's risk (when rules are set), then the trail
- * and the confirmation plan, for a newly stored message. Inside the caller's
- * transaction. */
-static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *origin,
-                                     const KeelClient *client, const KeelMessage *message,
-                                     gint64 row_id, gint64 thread_id, GError **error)
+/* The verdict (incoming mail; `*verdict` NULL otherwise, owned by the caller)
+ * and the thread's risk, when rules are set, for the reply decision. */
+static gboolean pipeline_verdict(Pipeline *pipeline, const PipelineArrival *arrival,
+                                 const KeelMessage *message, ScoreResult **verdict,
+                                 double *thread_risk, GError **error)
 {
-  gboolean incoming = origin->direction == STORE_DIRECTION_IN;
+  *verdict = NULL;
+  *thread_risk = 0;
+  if (!pipeline->rules)
+    return TRUE;
+  if (arrival->origin->direction == STORE_DIRECTION_IN) {
+    *verdict = verdict_score_and_save(pipeline->store, pipeline->rules, &pipeline->context,
+                                      message, arrival->row_id, arrival->thread_id, NULL, error);
+    if (!*verdict)
+      return FALSE;
+  }
+  return pipeline_thread_risk(pipeline, arrival, message, thread_risk, error);
+}
+
+/* The verdict and the thread's risk (when rules are set), then payments, the
+ * note, flood and alert checks, the trail and the confirmation plan, for a
+ * newly stored message. Inside the caller's transaction. */
+static gboolean pipeline_after_store(Pipeline *pipeline, const PipelineArrival *arrival,
+                                     const KeelClient *client, const KeelMessage *message,
+                                     GError **error)
+{
+  const StoreOrigin *origin = arrival->origin;
   g_autoptr(ScoreResult) verdict = NULL; /* NULL: unscored, never answered */
   double thread_risk = 0;
-  /* The thread's risk as of this message; the rate limit counts real time. */
-  GDateTime *now = origin->received ? origin->received : message->date;
-  if (pipeline->rules && incoming) {
-    verdict = verdict_score_and_save(pipeline->store, pipeline->rules, &pipeline->context,
-                                     message, row_id, thread_id, &thread_risk, error);
-    if (!verdict)
-      return FALSE;
-  } else if (pipeline->rules
-             && !verdict_update_thread_risk(pipeline->store, pipeline->rules, thread_id,
-                                            message->date, &thread_risk, error)) {
+  if (!pipeline_verdict(pipeline, arrival, message, &verdict, &thread_risk, error))
     return FALSE;
-  }
   PaymentsMessage paying = { .config = pipeline->config, .client = client, .message = message,
-                             .row_id = row_id, .thread_id = thread_id, .outgoing = !incoming,
+                             .row_id = arrival->row_id, .thread_id = arrival->thread_id,
+                             .outgoing = origin->direction != STORE_DIRECTION_IN,
                              .first_sync = origin->first_sync };
   if (!payments_after_message(pipeline->store, &paying, error))
     return FALSE;
-  if (pipeline_is_note(pipeline, message))
-    return pipeline_note(pipeline, origin, message, now, error);
-  if (!incoming)
+  const KeelAccount *note_account = pipeline_note_account(pipeline, message);
+  if (note_account)
+    return pipeline_note(pipeline, arrival, note_account, message, error);
+  if (origin->direction != STORE_DIRECTION_IN)
     return TRUE;
-  if (pipeline->rules && pipeline->config && !pipeline_alert(pipeline, row_id, now, error))
+  if (!pipeline_flood_check(pipeline, arrival, client, error))
+    return FALSE;
+  if (pipeline->rules && pipeline->config
+      && !pipeline_alert(pipeline, arrival->row_id, arrival->now, error))
     return FALSE;
   OutboxIngest in = { .config = pipeline->config, .client = client, .message = message,
-                      .rules = pipeline->instruction_rules, .row_id = row_id,
-                      .thread_id = thread_id, .first_sync = origin->first_sync,
+                      .rules = pipeline->instruction_rules, .row_id = arrival->row_id,
+                      .thread_id = arrival->thread_id, .first_sync = origin->first_sync,
                       /* confirm_decide() weighs the verdict itself */
                       .verdict = verdict, .thread_risk = thread_risk,
-                      .now = now };
+                      .now = arrival->now, .account = arrival->account };
   return outbox_after_ingest(pipeline->store, &in, NULL, NULL, error);
+}
+
+/* Where the stored message came from, then pipeline_after_store(). */
+static gboolean pipeline_arrived(Pipeline *pipeline, const StoreOrigin *origin,
+                                 const KeelClient *client, const KeelMessage *message,
+                                 gint64 row_id, gint64 thread_id, GError **error)
+{
+  PipelineArrival arrival = { .origin = origin, .row_id = row_id, .thread_id = thread_id,
+                              .now = origin->received };
+  g_autofree char *folder = NULL;
+  if (!pipeline_arrival_account(pipeline, origin, &arrival.account, &folder, error))
+    return FALSE;
+  arrival.folder = folder;
+  return pipeline_after_store(pipeline, &arrival, client, message, error);
 }
 
 static gboolean pipeline_store(Pipeline *pipeline, const StoreOrigin *origin,
@@ -206,8 +177,10 @@ static gboolean pipeline_store(Pipeline *pipeline, const StoreOrigin *origin,
   *result = store_add_message(pipeline->store, origin, raw, message, row_id, &thread_id, error);
   if (*result == STORE_FAILED
       || (*result == STORE_ADDED
-          && !pipeline_after_store(pipeline, origin, client, message, *row_id, thread_id,
-                                   error))) {
+          && !pipeline_arrived(pipeline, origin, client, message, *row_id, thread_id,
+                               error))
+      || (*result == STORE_DUPLICATE
+          && !pipeline_note_sent_copy(pipeline, origin, message, *row_id, thread_id, error))) {
     store_rollback(pipeline->store);
     return FALSE;
   }
@@ -228,9 +201,12 @@ gboolean pipeline_ingest(Pipeline *pipeline, const StoreOrigin *origin_template,
   if (message->malformed)
     g_warning("message <%s>: malformed, %s: stored unparsed, never answered",
               message->message_id, message->malformed);
+  /* Every limit counts by the time keel got the mail, never by its Date. */
+  g_autoptr(GDateTime) now = received || origin_template->received
+    ? NULL : g_date_time_new_now_utc();
   StoreOrigin origin;
-  const KeelClient *client = pipeline_origin(pipeline, origin_template, message, received,
-                                             &origin);
+  const KeelClient *client = pipeline_origin(pipeline, origin_template, message,
+                                             received ? received : now, &origin);
   StoreAddResult added = STORE_FAILED;
   gint64 row = 0;
   if (!pipeline_store(pipeline, &origin, client, raw, message, &added, &row, error))

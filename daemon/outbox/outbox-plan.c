@@ -5,8 +5,11 @@
  * the message with its instructions and its queued confirmation, or none of
  * them: index the quoted text (search), extract and record the instructions
  * of a known client, count the confirmations this thread had in the last
- * CONFIRM_WINDOW_HOURS, ask confirm_decide(), queue the confirmation when it
- * says so.
+ * CONFIRM_WINDOW_HOURS, ask confirm_decide(), then the guards that keep
+ * anyone else from speaking through keel (outbox_plan_guard: no reply to a
+ * reply keel generated, no third automatic reply in a thread without a
+ * message from the VA, the per-client daily limit), and queue the
+ * confirmation through the account the message arrived in.
  *
  * Must not: send anything (outbox_run() does), decide itself (filters/confirm.c).
  */
@@ -54,6 +57,72 @@ static gboolean outbox_plan_decide(Store *store, const OutboxIngest *in, guint i
   return TRUE;
 }
 
+/* 1 when the message answers one keel generated (its In-Reply-To or any of
+ * its References is an outbox Message-ID): a loop even when a relay has
+ * stripped Auto-Submitted. 0 when not, -1 on error. */
+static int outbox_plan_answers_keel(Store *store, const KeelMessage *message, GError **error)
+{
+  int found = store_outbox_generated(store, message->in_reply_to, error);
+  for (guint i = 0; found == 0 && message->references && i < message->references->len; i++)
+    found = store_outbox_generated(store, message->references->pdata[i], error);
+  return found;
+}
+
+/* Automatic replies keel queued in the thread since the VA last wrote in it
+ * herself; -1 on error. */
+static gint64 outbox_plan_replies_unbroken(Store *store, gint64 thread_id, GError **error)
+{
+  if (thread_id <= 0)
+    return 0;
+  StoreThreadPeak peak;
+  if (!store_thread_peak(store, thread_id, &peak, error))
+    return -1;
+  g_autoptr(GDateTime) epoch = g_date_time_new_from_unix_utc(0);
+  gint64 n = store_outbox_count_thread(store, thread_id, "confirm",
+                                       peak.last_human_reply ? peak.last_human_reply : epoch,
+                                       error);
+  store_thread_peak_clear(&peak);
+  return n;
+}
+
+gboolean outbox_plan_client_limit(Store *store, const KeelConfig *config, const char *client_id,
+                                  GDateTime *now, ConfirmDecision *decision, GError **error)
+{
+  guint limit = config ? config->replies_per_client_per_day : 3;
+  g_autoptr(GDateTime) since = g_date_time_add_days(now, -1);
+  gint64 today = store_outbox_count_client(store, "confirm", client_id, since, error);
+  if (today < 0)
+    return FALSE;
+  if ((guint64)today >= limit)
+    *decision = (ConfirmDecision){ CONFIRM_NONE, "per-client daily limit of automatic replies "
+                                                 "reached ([replies] per_client_per_day)" };
+  return TRUE;
+}
+
+/* The guards after confirm_decide() said CONFIRM_SEND (see the top). */
+static gboolean outbox_plan_guard(Store *store, const OutboxIngest *in,
+                                  ConfirmDecision *decision, GError **error)
+{
+  int loop = outbox_plan_answers_keel(store, in->message, error);
+  if (loop < 0)
+    return FALSE;
+  if (loop) {
+    *decision = (ConfirmDecision){ CONFIRM_NONE, "answers a message keel generated "
+                                                 "(mail loop)" };
+    return TRUE;
+  }
+  gint64 unbroken = outbox_plan_replies_unbroken(store, in->thread_id, error);
+  if (unbroken < 0)
+    return FALSE;
+  if (unbroken >= 2) {
+    *decision = (ConfirmDecision){ CONFIRM_NONE, "two automatic replies in this thread "
+                                                 "without a message from you since" };
+    return TRUE;
+  }
+  return outbox_plan_client_limit(store, in->config, in->client ? in->client->id : NULL,
+                                  in->now, decision, error);
+}
+
 static gboolean outbox_plan_locked(Store *store, const OutboxIngest *in,
                                    ConfirmDecision *decision, gint64 *outbox_id, GError **error)
 {
@@ -63,10 +132,12 @@ static gboolean outbox_plan_locked(Store *store, const OutboxIngest *in,
   g_autoptr(GArray) ids = outbox_plan_record(store, in, found, error);
   if (!ids || !outbox_plan_decide(store, in, found->len, decision, error))
     return FALSE;
+  if (decision->action == CONFIRM_SEND && !outbox_plan_guard(store, in, decision, error))
+    return FALSE;
   if (decision->action != CONFIRM_SEND)
     return TRUE;
   g_autoptr(GError) local = NULL;
-  *outbox_id = outbox_confirm_message(store, in->config, in->client, in->message,
+  *outbox_id = outbox_confirm_message(store, in->config, in->account, in->client, in->message,
                                       in->thread_id, found, ids, in->now, &local);
   if (*outbox_id != 0)
     return TRUE;

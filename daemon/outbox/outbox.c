@@ -260,10 +260,15 @@ char *outbox_read_template(const KeelConfig *config, const char *name, gboolean 
   return NULL;
 }
 
-gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelClient *client,
-                           const char *note, const char *subject, GPtrArray *instructions,
-                           GDateTime *now, GError **error)
+gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelAccount *account,
+                           const KeelClient *client, const char *note, const char *subject,
+                           GPtrArray *instructions, GDateTime *now, GError **error)
 {
+  if (!account && config->accounts->len == 0) {
+    g_set_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_ACCOUNT,
+                "no account to send a confirmation through");
+    return 0;
+  }
   TrailEntry event = { .kind = "note", .client_id = client->id, .detail = note, .at = now };
   TrailSource source = { .client_id = client->id, .from = "phone call (VA's note)", .at = now };
   if (!trail_append(store, &event, NULL, error))
@@ -277,7 +282,7 @@ gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelCli
     return 0;
   g_strchomp(signature);
   OutboxConfirmation c = {
-    .account = config->accounts->pdata[0], .client_id = client->id,
+    .account = account ? account : config->accounts->pdata[0], .client_id = client->id,
     .client_name = client->name, .to_address = config_client_address(client),
     .subject = subject, .instructions = instructions, .instruction_ids = ids,
     .template_text = template_text, .template_name = "confirm.txt", .signature = signature,
@@ -286,12 +291,13 @@ gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelCli
   return outbox_queue_confirmation(store, &c, error);
 }
 
-gint64 outbox_confirm_message(Store *store, const KeelConfig *config, const KeelClient *client,
+gint64 outbox_confirm_message(Store *store, const KeelConfig *config,
+                              const KeelAccount *account, const KeelClient *client,
                               const KeelMessage *message, gint64 thread_id,
                               GPtrArray *instructions, GArray *instruction_ids, GDateTime *now,
                               GError **error)
 {
-  if (config->accounts->len == 0 || !message->from) {
+  if ((!account && config->accounts->len == 0) || !message->from) {
     g_set_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_ACCOUNT,
                 "no account to send a confirmation through, or no From to answer");
     return 0;
@@ -303,7 +309,7 @@ gint64 outbox_confirm_message(Store *store, const KeelConfig *config, const Keel
     return 0;
   g_strchomp(signature);
   OutboxConfirmation c = {
-    .account = config->accounts->pdata[0], .client_id = client->id,
+    .account = account ? account : config->accounts->pdata[0], .client_id = client->id,
     .client_name = client->name, .to_address = message->from->address,
     .thread_id = thread_id, .in_reply_to = message->message_id,
     .references = message->references, .subject = message->subject,

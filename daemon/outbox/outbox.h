@@ -92,9 +92,11 @@ gint64 outbox_queue_confirmation(Store *store, const OutboxConfirmation *confirm
 
 /* The confirmation for client message `message` (already stored, in thread
  * `thread_id`), whose instructions were recorded with ids `instruction_ids`:
- * reads <rules>/templates/confirm.txt and signature.txt, sends through the
- * config's first account, and calls outbox_queue_confirmation(). */
-gint64 outbox_confirm_message(Store *store, const KeelConfig *config, const KeelClient *client,
+ * reads <rules>/templates/confirm.txt and signature.txt, sends through
+ * `account` (the one the message arrived in; NULL = the config's first), and
+ * calls outbox_queue_confirmation(). */
+gint64 outbox_confirm_message(Store *store, const KeelConfig *config,
+                              const KeelAccount *account, const KeelClient *client,
                               const KeelMessage *message, gint64 thread_id,
                               GPtrArray *instructions, GArray *instruction_ids, GDateTime *now,
                               GError **error);
@@ -102,12 +104,12 @@ gint64 outbox_confirm_message(Store *store, const KeelConfig *config, const Keel
 /* What was agreed on the phone, put in writing: the note as a trail event,
  * its `instructions` (extracted by the caller) recorded, and a confirmation
  * queued to the client's first full address with `subject` (NULL: the
- * template's default). Inside the caller's transaction. Returns the outbox
+ * template's default), through `account` (NULL: the config's first). Inside the caller's transaction. Returns the outbox
  * row, or 0 with `error`. Used by `keel confirm` and by notes the VA emails
  * to her account's note_address. */
-gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelClient *client,
-                           const char *note, const char *subject, GPtrArray *instructions,
-                           GDateTime *now, GError **error);
+gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelAccount *account,
+                           const KeelClient *client, const char *note, const char *subject,
+                           GPtrArray *instructions, GDateTime *now, GError **error);
 
 /* Reads <rules>/templates/NAME. Returns a new string, or NULL with `error`. */
 char *outbox_read_template(const KeelConfig *config, const char *name, gboolean optional,
@@ -144,7 +146,8 @@ typedef struct {
   gboolean first_sync;
   const ScoreResult *verdict;      /* the message's scores; NULL = unscored, never answered */
   double thread_risk;              /* score_thread_risk() with this message */
-  GDateTime *now;
+  GDateTime *now;                  /* when keel received it: every limit counts from here */
+  const KeelAccount *account;      /* the account it arrived in; NULL = the config's first */
 } OutboxIngest;
 
 /* Everything the trail and the outbox do for a newly stored incoming
@@ -157,3 +160,14 @@ typedef struct {
  * failure: the caller rolls its transaction back. */
 gboolean outbox_after_ingest(Store *store, const OutboxIngest *in, ConfirmDecision *decision,
                              gint64 *outbox_id, GError **error);
+
+/* ---- who may speak through keel (outbox-plan.c) ------------------------ */
+
+/* The limits every automatic reply passes after confirm_decide() said
+ * CONFIRM_SEND, a note's confirmation included: at most [replies]
+ * per_client_per_day confirmations to `client_id` in the 24 hours before
+ * `now` (keel's clock, never a Date header). Turns `*decision` into
+ * CONFIRM_NONE with the reason when one forbids it. FALSE only on a store
+ * failure. */
+gboolean outbox_plan_client_limit(Store *store, const KeelConfig *config, const char *client_id,
+                                  GDateTime *now, ConfirmDecision *decision, GError **error);

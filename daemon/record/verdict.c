@@ -7,6 +7,12 @@
  * the thread risk (score_thread_risk: recent messages weigh more, calm ones
  * after an angry one lower it).
  *
+ * Only the client and the VA move a thread's risk (store_thread_party_entries):
+ * a stranger's message in a client's thread is scored and stored but leaves
+ * the thread's risk as it was. And a thread keeps its peak risk for
+ * [replies] risk_memory days unless the VA wrote in it herself or marked it
+ * handled (verdict_risk_floor), so calm mail cannot talk a risky thread down.
+ *
  * Must not: open transactions of its own, read the clock, log bodies.
  */
 #include "daemon/record/verdict.h"
@@ -118,18 +124,70 @@ ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const Sc
     g_warning("message %" G_GINT64_FORMAT " <%s>: rule %s", row_id, message->message_id,
               (const char *)result->errors->pdata[i]);
   if (thread_risk) {
-    g_autoptr(GArray) scored = verdict_thread_array(entries, row_id, result->risk);
-    if (!verdict_store_thread_risk(store, rules, thread_id, scored, message->date, thread_risk,
-                                   error))
+    g_autoptr(GPtrArray) party = store_thread_party_entries(store, thread_id, error);
+    g_autoptr(GArray) scored = party ? verdict_thread_array(party, row_id, result->risk) : NULL;
+    if (!scored || !verdict_store_thread_risk(store, rules, thread_id, scored, message->date,
+                                              thread_risk, error))
       return NULL;
   }
   return g_steal_pointer(&result);
 }
 
+double verdict_risk_floor(const StoreThreadPeak *peak, GDateTime *now, guint memory_days)
+{
+  if (!peak->peak_at || peak->peak <= 0 || memory_days == 0)
+    return 0;
+  if (g_date_time_difference(now, peak->peak_at) > (GTimeSpan)memory_days * G_TIME_SPAN_DAY)
+    return 0;
+  if (peak->handled_at && g_date_time_compare(peak->handled_at, peak->peak_at) >= 0)
+    return 0;
+  if (peak->last_human_reply && g_date_time_compare(peak->last_human_reply, peak->peak_at) > 0)
+    return 0;
+  return peak->peak;
+}
+
+/* Stores `value` (the risk computed from the client's and the VA's messages)
+ * raised to the remembered peak, and moves the peak when `value` reaches it. */
+static gboolean verdict_store_guarded(Store *store, gint64 thread_id, double value,
+                                      const StoreThreadPeak *peak, GDateTime *as_of,
+                                      guint memory_days, double *risk, GError **error)
+{
+  double floor = verdict_risk_floor(peak, as_of, memory_days);
+  if (value >= floor && !store_thread_set_peak(store, thread_id, value, as_of, error))
+    return FALSE;
+  *risk = MAX(value, floor);
+  return store_set_thread_risk(store, thread_id, *risk, error);
+}
+
+gboolean verdict_guarded_thread_risk(Store *store, const RuleSet *rules, gint64 thread_id,
+                                     gint64 row_id, GDateTime *as_of, guint memory_days,
+                                     double *risk, GError **error)
+{
+  StoreThreadPeak peak;
+  int party = store_message_is_party(store, row_id, error);
+  if (party < 0 || !store_thread_peak(store, thread_id, &peak, error))
+    return FALSE;
+  gboolean ok = TRUE;
+  if (!party) {
+    /* A stranger's message: stored and shown, but the thread stays as it was. */
+    *risk = MAX(peak.risk, verdict_risk_floor(&peak, as_of, memory_days));
+  } else {
+    g_autoptr(GPtrArray) entries = store_thread_party_entries(store, thread_id, error);
+    g_autoptr(GArray) thread = entries ? verdict_thread_array(entries, 0, 0) : NULL;
+    double value = thread ? score_thread_risk((const ScoreThreadEntry *)(void *)thread->data,
+                                              thread->len, as_of, rules->thread_halflife_hours)
+                          : 0;
+    ok = thread && verdict_store_guarded(store, thread_id, value, &peak, as_of, memory_days,
+                                         risk, error);
+  }
+  store_thread_peak_clear(&peak);
+  return ok;
+}
+
 gboolean verdict_update_thread_risk(Store *store, const RuleSet *rules, gint64 thread_id,
                                     GDateTime *now, double *risk, GError **error)
 {
-  g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
+  g_autoptr(GPtrArray) entries = store_thread_party_entries(store, thread_id, error);
   if (!entries)
     return FALSE;
   g_autoptr(GArray) thread = verdict_thread_array(entries, 0, 0);

@@ -14,7 +14,9 @@
  *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
  *      outbox, confirmations, message_search (FTS5, filled for the messages
  *      already stored, kept up to date by a trigger).
- *   3..5, 7  reserved for branches in flight (no-op placeholders until they land).
+ *   3  store_migrate_to_3: a thread's risk peak (risk_peak, risk_peak_at) and
+ *      when the VA marked it handled (handled_at), for risk memory.
+ *   4, 5, 7  reserved for branches in flight (no-op placeholders until they land).
  *   6  store_migrate_to_6: invoices, invoice_payments, invoice_chases (one
  *      row per invoice per chase step: the key that makes a step go once).
  *   8  store_migrate_to_8: trail_seal, the trail's high-water mark (event
@@ -234,6 +236,19 @@ static gboolean store_migrate_reserved(Store *store, GError **error)
   return TRUE;
 }
 
+/* A thread remembers its highest risk and when it was reached, so that calm
+ * mail does not make it look safe before the VA has dealt with it. */
+static gboolean store_migrate_to_3(Store *store, GError **error)
+{
+  return store_exec(store,
+    "ALTER TABLE threads ADD COLUMN risk_peak REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE threads ADD COLUMN risk_peak_at INTEGER;"
+    "ALTER TABLE threads ADD COLUMN handled_at INTEGER;"
+    "CREATE INDEX IF NOT EXISTS messages_by_client_received"
+    "  ON messages (client_id, received);",
+    error);
+}
+
 /* Invoices and their chasing (daemon/payments/). Money is integer minor
  * units of `currency`; dates are the client's calendar dates, YYYY-MM-DD. */
 static gboolean store_migrate_to_6(Store *store, GError **error)
@@ -270,7 +285,7 @@ static gboolean store_migrate_to_8(Store *store, GError **error)
 
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
 static const StoreMigration store_migrations[] = {
-  store_migrate_to_1, store_migrate_to_2, store_migrate_reserved, store_migrate_reserved,
+  store_migrate_to_1, store_migrate_to_2, store_migrate_to_3, store_migrate_reserved,
   store_migrate_reserved, store_migrate_to_6, store_migrate_reserved, store_migrate_to_8,
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))

@@ -377,3 +377,54 @@ GArray *store_digest_client_risks(Store *store, const char *client_id, GDateTime
  * (NULL when there is none). */
 gboolean store_digest_last_outbox(Store *store, const char *kind, GDateTime **created,
                                   GError **error);
+
+/* ---- who may speak through keel (store-guard.c, schema v3) ------------- */
+
+/* The messages of `thread_id` that move its risk (the VA's, and the client's
+ * or, in a thread without client, its first correspondent's), oldest first:
+ * a GPtrArray of StoreThreadEntry* (owned). A stranger's mail is left out. */
+GPtrArray *store_thread_party_entries(Store *store, gint64 thread_id, GError **error);
+/* 1 when message `row_id` is one of those, 0 when not (a stranger's), -1 on error. */
+int store_message_is_party(Store *store, gint64 row_id, GError **error);
+
+typedef struct {
+  double risk;                 /* the stored thread risk */
+  double peak;                 /* the highest risk remembered (0 = none) */
+  GDateTime *peak_at;          /* owned, when it was reached; NULL = never */
+  GDateTime *handled_at;       /* owned, when the VA marked it handled; NULL = never */
+  GDateTime *last_human_reply; /* owned, Date of the VA's own newest message in it
+                                  (keel's replies do not count); NULL = none */
+} StoreThreadPeak;
+void store_thread_peak_clear(StoreThreadPeak *peak);
+/* Reads the thread's risk, peak and what resets it (all zero/NULL for no such
+ * thread). Clear `peak` with store_thread_peak_clear(). */
+gboolean store_thread_peak(Store *store, gint64 thread_id, StoreThreadPeak *peak,
+                           GError **error);
+gboolean store_thread_set_peak(Store *store, gint64 thread_id, double peak, GDateTime *at,
+                               GError **error);
+/* Marks `thread_id` handled at `at`; `*found` (may be NULL) says whether it exists. */
+gboolean store_thread_set_handled(Store *store, gint64 thread_id, GDateTime *at,
+                                  gboolean *found, GError **error);
+
+/* Outbox rows of `kind` ("confirm", "alert") created at or after
+ * `since`, for `client_id` (NULL: every client). -1 on error. */
+gint64 store_outbox_count_client(Store *store, const char *kind, const char *client_id,
+                                 GDateTime *since, GError **error);
+/* Incoming messages of `client_id` that keel received at or after `since`
+ * (history from a first sync left out). -1 on error. */
+gint64 store_client_received_count(Store *store, const char *client_id, GDateTime *since,
+                                   GError **error);
+/* 1 when `message_id` (without <>) is one keel generated (an outbox row), 0
+ * when not, -1 on error. */
+int store_outbox_generated(Store *store, const char *message_id, GError **error);
+/* The account and folder name of `folder_id` (new strings; both NULL when
+ * there is no such folder). */
+gboolean store_folder_name(Store *store, gint64 folder_id, char **account, char **folder,
+                           GError **error);
+/* The highest stored risk of `client_id`'s threads active at or after
+ * `since` (0 when none), -1 on error. */
+double store_client_thread_risk(Store *store, const char *client_id, GDateTime *since,
+                                GError **error);
+/* Trail events of `kind` about `message_id`; -1 on error. */
+gint64 store_trail_count_kind(Store *store, const char *kind, const char *message_id,
+                              GError **error);

@@ -313,7 +313,9 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
             "DROP TRIGGER message_search_add; DROP TRIGGER message_search_remove;"
             "DROP TABLE message_search; DROP TABLE confirmations; DROP TABLE outbox;"
             "DROP TABLE instructions; DROP TABLE trail_events; DROP TABLE trail_seal;"
-            "PRAGMA user_version = 1;");
+            "DROP INDEX messages_by_client_received;"
+            "ALTER TABLE threads DROP COLUMN risk_peak; ALTER TABLE threads DROP COLUMN risk_peak_at;"
+            "ALTER TABLE threads DROP COLUMN handled_at; PRAGMA user_version = 1;");
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
