@@ -16,20 +16,6 @@
   "  (SELECT COUNT(*) FROM messages m WHERE m.thread_id = t.id), t.last_date, t.risk" \
   " FROM threads t LEFT JOIN clients c ON c.id = t.client_id"
 
-static StoreThreadRow *store_digest_thread_read(sqlite3_stmt *stmt)
-{
-  StoreThreadRow *row = g_new0(StoreThreadRow, 1);
-  row->id = sqlite3_column_int64(stmt, 0);
-  row->client = store_column_text(stmt, 1);
-  row->client_id = store_column_text(stmt, 2);
-  row->counterpart = store_column_text(stmt, 3);
-  row->subject = store_column_text(stmt, 4);
-  row->message_count = sqlite3_column_int64(stmt, 5);
-  row->last_date = store_column_time(stmt, 6);
-  row->risk = sqlite3_column_double(stmt, 7);
-  return row;
-}
-
 GPtrArray *store_digest_risky_threads(Store *store, double min_risk, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
@@ -38,12 +24,8 @@ GPtrArray *store_digest_risky_threads(Store *store, double min_risk, GError **er
   if (!stmt)
     return NULL;
   sqlite3_bind_double(stmt, 1, min_risk);
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_thread_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing risky threads", error)) == SQLITE_ROW)
-    g_ptr_array_add(rows, store_digest_thread_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_thread_row_read,
+                       (GDestroyNotify)store_thread_row_free, "listing risky threads", error);
 }
 
 StoreThreadRow *store_digest_thread(Store *store, gint64 thread_id, GError **error)
@@ -55,7 +37,7 @@ StoreThreadRow *store_digest_thread(Store *store, gint64 thread_id, GError **err
   sqlite3_bind_int64(stmt, 1, thread_id);
   if (store_step(store, stmt, "reading a thread", error) != SQLITE_ROW)
     return NULL;
-  return store_digest_thread_read(stmt);
+  return store_thread_row_read(stmt);
 }
 
 /* ---- messages and hits ------------------------------------------------- */
@@ -76,7 +58,7 @@ void store_digest_message_free(StoreDigestMessage *message)
   "SELECT id, thread_id, date, coalesce(risk, 0), coalesce(risky, 0), coalesce(flags, '')," \
   "  payment, new_text, subject, direction, automated, first_sync FROM messages"
 
-static StoreDigestMessage *store_digest_message_read(sqlite3_stmt *stmt)
+static gpointer store_digest_message_read(sqlite3_stmt *stmt)
 {
   StoreDigestMessage *message = g_new0(StoreDigestMessage, 1);
   message->row_id = sqlite3_column_int64(stmt, 0);
@@ -105,12 +87,9 @@ GPtrArray *store_digest_thread_messages(Store *store, gint64 thread_id, guint li
     return NULL;
   sqlite3_bind_int64(stmt, 1, thread_id);
   sqlite3_bind_int64(stmt, 2, limit);
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_digest_message_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "reading a thread's messages", error)) == SQLITE_ROW)
-    g_ptr_array_add(rows, store_digest_message_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_digest_message_read,
+                       (GDestroyNotify)store_digest_message_free, "reading a thread's messages",
+                       error);
 }
 
 StoreDigestMessage *store_digest_message(Store *store, gint64 row_id, GError **error)
@@ -136,6 +115,19 @@ void store_hit_row_free(StoreHitRow *hit)
   g_free(hit);
 }
 
+static gpointer store_hit_row_read(sqlite3_stmt *stmt)
+{
+  StoreHitRow *hit = g_new0(StoreHitRow, 1);
+  hit->rule = store_column_text(stmt, 0);
+  hit->dimension = store_column_text(stmt, 1);
+  hit->points = sqlite3_column_double(stmt, 2);
+  hit->match = store_column_text(stmt, 3);
+  hit->start = sqlite3_column_int64(stmt, 4);
+  hit->end = sqlite3_column_int64(stmt, 5);
+  hit->where = store_column_text(stmt, 6);
+  return hit;
+}
+
 GPtrArray *store_digest_message_hits(Store *store, gint64 row_id, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
@@ -145,20 +137,8 @@ GPtrArray *store_digest_message_hits(Store *store, gint64 row_id, GError **error
   if (!stmt)
     return NULL;
   sqlite3_bind_int64(stmt, 1, row_id);
-  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)store_hit_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "reading rule hits", error)) == SQLITE_ROW) {
-    StoreHitRow *hit = g_new0(StoreHitRow, 1);
-    hit->rule = store_column_text(stmt, 0);
-    hit->dimension = store_column_text(stmt, 1);
-    hit->points = sqlite3_column_double(stmt, 2);
-    hit->match = store_column_text(stmt, 3);
-    hit->start = sqlite3_column_int64(stmt, 4);
-    hit->end = sqlite3_column_int64(stmt, 5);
-    hit->where = store_column_text(stmt, 6);
-    g_ptr_array_add(hits, hit);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&hits) : NULL;
+  return store_collect(store, stmt, store_hit_row_read, (GDestroyNotify)store_hit_row_free,
+                       "reading rule hits", error);
 }
 
 /* ---- instructions ------------------------------------------------------ */
@@ -171,12 +151,9 @@ GPtrArray *store_digest_open_instructions(Store *store, GError **error)
     " ORDER BY deadline, id", error);
   if (!stmt)
     return NULL;
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_instruction_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing open instructions", error)) == SQLITE_ROW)
-    g_ptr_array_add(rows, store_instruction_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_instruction_read,
+                       (GDestroyNotify)store_instruction_row_free, "listing open instructions",
+                       error);
 }
 
 /* ---- unanswered client mail -------------------------------------------- */
@@ -193,6 +170,19 @@ void store_waiting_row_free(StoreWaitingRow *row)
   g_free(row);
 }
 
+static gpointer store_waiting_row_read(sqlite3_stmt *stmt)
+{
+  StoreWaitingRow *row = g_new0(StoreWaitingRow, 1);
+  row->thread_id = sqlite3_column_int64(stmt, 0);
+  row->row_id = sqlite3_column_int64(stmt, 1);
+  row->client_id = store_column_text(stmt, 2);
+  row->client = store_column_text(stmt, 3);
+  row->from_address = store_column_text(stmt, 4);
+  row->subject = store_column_text(stmt, 5);
+  row->since = store_column_time(stmt, 6);
+  return row;
+}
+
 GPtrArray *store_digest_unanswered(Store *store, GDateTime *since, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
@@ -205,21 +195,8 @@ GPtrArray *store_digest_unanswered(Store *store, GDateTime *since, GError **erro
   if (!stmt)
     return NULL;
   sqlite3_bind_int64(stmt, 1, since ? g_date_time_to_unix(since) : 0);
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_waiting_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "finding unanswered mail", error)) == SQLITE_ROW) {
-    StoreWaitingRow *row = g_new0(StoreWaitingRow, 1);
-    row->thread_id = sqlite3_column_int64(stmt, 0);
-    row->row_id = sqlite3_column_int64(stmt, 1);
-    row->client_id = store_column_text(stmt, 2);
-    row->client = store_column_text(stmt, 3);
-    row->from_address = store_column_text(stmt, 4);
-    row->subject = store_column_text(stmt, 5);
-    row->since = store_column_time(stmt, 6);
-    g_ptr_array_add(rows, row);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_waiting_row_read,
+                       (GDestroyNotify)store_waiting_row_free, "finding unanswered mail", error);
 }
 
 /* ---- risk over time and the last digest -------------------------------- */

@@ -28,20 +28,8 @@ GPtrArray *store_thread_party_entries(Store *store, gint64 thread_id, GError **e
   if (!stmt)
     return NULL;
   sqlite3_bind_int64(stmt, 1, thread_id);
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_thread_entry_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "reading a thread", error)) == SQLITE_ROW) {
-    StoreThreadEntry *entry = g_new0(StoreThreadEntry, 1);
-    entry->row_id = sqlite3_column_int64(stmt, 0);
-    entry->date = store_column_time(stmt, 1);
-    entry->direction = g_strcmp0((const char *)sqlite3_column_text(stmt, 2), "out") == 0
-                         ? STORE_DIRECTION_OUT : STORE_DIRECTION_IN;
-    entry->risk = sqlite3_column_double(stmt, 3);
-    entry->scored = sqlite3_column_int(stmt, 4) != 0;
-    g_ptr_array_add(rows, entry);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_thread_entry_read,
+                       (GDestroyNotify)store_thread_entry_free, "reading a thread", error);
 }
 
 int store_message_is_party(Store *store, gint64 row_id, GError **error)

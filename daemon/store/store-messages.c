@@ -445,6 +445,20 @@ void store_thread_row_free(StoreThreadRow *row)
   g_free(row);
 }
 
+gpointer store_thread_row_read(sqlite3_stmt *stmt)
+{
+  StoreThreadRow *row = g_new0(StoreThreadRow, 1);
+  row->id = sqlite3_column_int64(stmt, 0);
+  row->client = store_column_text(stmt, 1);
+  row->client_id = store_column_text(stmt, 2);
+  row->counterpart = store_column_text(stmt, 3);
+  row->subject = store_column_text(stmt, 4);
+  row->message_count = sqlite3_column_int64(stmt, 5);
+  row->last_date = store_column_time(stmt, 6);
+  row->risk = sqlite3_column_double(stmt, 7);
+  return row;
+}
+
 GPtrArray *store_list_threads(Store *store, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
@@ -454,21 +468,8 @@ GPtrArray *store_list_threads(Store *store, GError **error)
     " ORDER BY t.last_date DESC, t.id DESC", error);
   if (!stmt)
     return NULL;
-  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)store_thread_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing threads", error)) == SQLITE_ROW) {
-    StoreThreadRow *row = g_new0(StoreThreadRow, 1);
-    row->id = sqlite3_column_int64(stmt, 0);
-    row->client = store_column_text(stmt, 1);
-    row->client_id = store_column_text(stmt, 2);
-    row->counterpart = store_column_text(stmt, 3);
-    row->subject = store_column_text(stmt, 4);
-    row->message_count = sqlite3_column_int64(stmt, 5);
-    row->last_date = store_column_time(stmt, 6);
-    row->risk = sqlite3_column_double(stmt, 7);
-    g_ptr_array_add(rows, row);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_thread_row_read,
+                       (GDestroyNotify)store_thread_row_free, "listing threads", error);
 }
 
 /* Hands one row of the foreach query to `func`. */
@@ -516,6 +517,18 @@ void store_thread_entry_free(StoreThreadEntry *entry)
   g_free(entry);
 }
 
+gpointer store_thread_entry_read(sqlite3_stmt *stmt)
+{
+  StoreThreadEntry *entry = g_new0(StoreThreadEntry, 1);
+  entry->row_id = sqlite3_column_int64(stmt, 0);
+  entry->date = store_column_time(stmt, 1);
+  entry->direction = g_strcmp0((const char *)sqlite3_column_text(stmt, 2), "out") == 0
+                       ? STORE_DIRECTION_OUT : STORE_DIRECTION_IN;
+  entry->risk = sqlite3_column_double(stmt, 3);
+  entry->scored = sqlite3_column_int(stmt, 4) != 0;
+  return entry;
+}
+
 GPtrArray *store_thread_entries(Store *store, gint64 thread_id, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
@@ -524,18 +537,6 @@ GPtrArray *store_thread_entries(Store *store, gint64 thread_id, GError **error)
   if (!stmt)
     return NULL;
   sqlite3_bind_int64(stmt, 1, thread_id);
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_thread_entry_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "reading a thread", error)) == SQLITE_ROW) {
-    StoreThreadEntry *entry = g_new0(StoreThreadEntry, 1);
-    entry->row_id = sqlite3_column_int64(stmt, 0);
-    entry->date = store_column_time(stmt, 1);
-    entry->direction = g_strcmp0((const char *)sqlite3_column_text(stmt, 2), "out") == 0
-                         ? STORE_DIRECTION_OUT : STORE_DIRECTION_IN;
-    entry->risk = sqlite3_column_double(stmt, 3);
-    entry->scored = sqlite3_column_int(stmt, 4) != 0;
-    g_ptr_array_add(rows, entry);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_thread_entry_read,
+                       (GDestroyNotify)store_thread_entry_free, "reading a thread", error);
 }

@@ -34,6 +34,24 @@ gboolean store_run(Store *store, sqlite3_stmt *stmt, const char *what, GError **
 /* Runs SQL text that returns no rows (may hold several statements). */
 gboolean store_exec(Store *store, const char *sql, GError **error);
 
+/* One row of a statement read into a new object (a StoreThreadRow, ...). */
+typedef gpointer (*StoreRowReader)(sqlite3_stmt *stmt);
+
+/* The one row loop: steps `stmt` to its end, reading each row with `read`.
+ * Returns a new array that frees its rows with `free_row`, or NULL with
+ * `error` set (`what` says what keel was reading). The caller owns it. */
+GPtrArray *store_collect(Store *store, sqlite3_stmt *stmt, StoreRowReader read,
+                         GDestroyNotify free_row, const char *what, GError **error);
+
+/* One row of messages (id, date, direction, risk, scored) as a
+ * StoreThreadEntry, for the thread readers of store-messages.c and
+ * store-guard.c. */
+gpointer store_thread_entry_read(sqlite3_stmt *stmt);
+
+/* One row of a threads query (id, client name, client id, counterpart,
+ * subject, message count, last date, risk) as a StoreThreadRow. */
+gpointer store_thread_row_read(sqlite3_stmt *stmt);
+
 /* Binds NULL for a NULL string, else a copy of the text. */
 void store_bind_text(sqlite3_stmt *stmt, int index, const char *text);
 /* Binds a time as Unix seconds, NULL for a NULL time. */
@@ -47,4 +65,4 @@ char *store_column_text(sqlite3_stmt *stmt, int column);
 #define STORE_INSTRUCTION_COLUMNS \
   "id, message_row, message_id, client_id, thread_id, text, deadline, urgency, status, created"
 /* One instructions row of a statement that selected STORE_INSTRUCTION_COLUMNS. */
-StoreInstructionRow *store_instruction_read(sqlite3_stmt *stmt);
+gpointer store_instruction_read(sqlite3_stmt *stmt);

@@ -167,7 +167,7 @@ gint64 store_instruction_add(Store *store, const StoreInstructionRow *row, GErro
   return sqlite3_last_insert_rowid(store->db);
 }
 
-StoreInstructionRow *store_instruction_read(sqlite3_stmt *stmt)
+gpointer store_instruction_read(sqlite3_stmt *stmt)
 {
   StoreInstructionRow *row = g_new0(StoreInstructionRow, 1);
   row->id = sqlite3_column_int64(stmt, 0);

@@ -290,6 +290,16 @@ static const StoreMigration store_migrations[] = {
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 
+GPtrArray *store_collect(Store *store, sqlite3_stmt *stmt, StoreRowReader read,
+                         GDestroyNotify free_row, const char *what, GError **error)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(free_row);
+  int rc;
+  while ((rc = store_step(store, stmt, what, error)) == SQLITE_ROW)
+    g_ptr_array_add(rows, read(stmt));
+  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+}
+
 int store_schema_latest(void)
 {
   return STORE_SCHEMA_VERSION;
@@ -559,6 +569,17 @@ void store_folder_row_free(StoreFolderRow *row)
   g_free(row);
 }
 
+static gpointer store_folder_row_read(sqlite3_stmt *stmt)
+{
+  StoreFolderRow *row = g_new0(StoreFolderRow, 1);
+  row->account = store_column_text(stmt, 0);
+  row->folder = store_column_text(stmt, 1);
+  row->uidvalidity = (guint32)sqlite3_column_int64(stmt, 2);
+  row->last_uid = (guint32)sqlite3_column_int64(stmt, 3);
+  row->messages = sqlite3_column_int64(stmt, 4);
+  return row;
+}
+
 GPtrArray *store_list_folders(Store *store, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
@@ -567,18 +588,8 @@ GPtrArray *store_list_folders(Store *store, GError **error)
     " FROM folders f ORDER BY f.account, f.name", error);
   if (!stmt)
     return NULL;
-  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)store_folder_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing folders", error)) == SQLITE_ROW) {
-    StoreFolderRow *row = g_new0(StoreFolderRow, 1);
-    row->account = store_column_text(stmt, 0);
-    row->folder = store_column_text(stmt, 1);
-    row->uidvalidity = (guint32)sqlite3_column_int64(stmt, 2);
-    row->last_uid = (guint32)sqlite3_column_int64(stmt, 3);
-    row->messages = sqlite3_column_int64(stmt, 4);
-    g_ptr_array_add(rows, row);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_folder_row_read,
+                       (GDestroyNotify)store_folder_row_free, "listing folders", error);
 }
 
 /* ---- accounts ---------------------------------------------------------- */
@@ -612,22 +623,22 @@ void store_account_row_free(StoreAccountRow *row)
   g_free(row);
 }
 
+static gpointer store_account_row_read(sqlite3_stmt *stmt)
+{
+  StoreAccountRow *row = g_new0(StoreAccountRow, 1);
+  row->account = store_column_text(stmt, 0);
+  row->last_poll = store_column_time(stmt, 1);
+  row->last_error = store_column_text(stmt, 2);
+  row->last_error_at = store_column_time(stmt, 3);
+  return row;
+}
+
 GPtrArray *store_list_accounts(Store *store, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
     "SELECT name, last_poll, last_error, last_error_at FROM accounts ORDER BY name", error);
   if (!stmt)
     return NULL;
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_account_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing accounts", error)) == SQLITE_ROW) {
-    StoreAccountRow *row = g_new0(StoreAccountRow, 1);
-    row->account = store_column_text(stmt, 0);
-    row->last_poll = store_column_time(stmt, 1);
-    row->last_error = store_column_text(stmt, 2);
-    row->last_error_at = store_column_time(stmt, 3);
-    g_ptr_array_add(rows, row);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_account_row_read,
+                       (GDestroyNotify)store_account_row_free, "listing accounts", error);
 }
