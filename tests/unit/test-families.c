@@ -32,6 +32,8 @@ static const Family families[] = {
                 "invoice_leverage", NULL }, FALSE },
   { "imperative-now", { "imperative_now_meant", "short_chaser", NULL }, TRUE },
   { "thread-context", { "delivery_faulted", NULL }, FALSE },
+  { "scope", { "availability_pressure", "no_contract_pressure", "not_optional", "extra_on_top", NULL },
+    FALSE },
 };
 
 typedef struct {
