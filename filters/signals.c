@@ -486,9 +486,10 @@ static gsize signals_next_lower_word(const char **p, const char *end, char *word
   gsize len = 0;
   const char *q = *p;
   while (q < end && *q) {
-    gunichar ch = g_utf8_get_char(q);
-    const char *next = g_utf8_next_char(q);
-    gboolean letter = ch < 0x80 ? g_ascii_isalpha(ch) : g_unichar_isalpha(ch);
+    gboolean ascii = !(*q & 0x80);
+    gunichar ch = ascii ? (gunichar)*q : g_utf8_get_char(q);
+    const char *next = ascii ? q + 1 : g_utf8_next_char(q);
+    gboolean letter = ascii ? g_ascii_isalpha(*q) : g_unichar_isalpha(ch);
     gboolean apostrophe = (ch == '\'' || ch == 0x2019) && len > 0 && next < end &&
                           g_unichar_isalpha(g_utf8_get_char(next));
     if (letter || apostrophe) {
@@ -532,8 +533,9 @@ double signals_second_person(const char *text)
  * typographic opening mark, or a straight single mark not inside a word. */
 static gboolean quote_opens(gunichar ch, gunichar before)
 {
-  gboolean in_word = g_unichar_isalnum(before);
-  return ch == 0x201C || ch == 0x2018 || ((ch == '"' || ch == '\'') && !in_word);
+  if (ch == 0x201C || ch == 0x2018)
+    return TRUE;
+  return (ch == '"' || ch == '\'') && !g_unichar_isalnum(before);
 }
 
 /* The mark that closes a quotation opened by `open`, searched from `p` on the
@@ -554,9 +556,10 @@ static const char *quote_close(const char *p, const char *end, gunichar open)
   return NULL;
 }
 
-/* Judges the quoted phrase [start, end): adds to `scare` and `back`. */
-static void quote_judge(const char *start, const char *end, const char *haystack,
-                        guint *scare, guint *back)
+/* Judges the quoted phrase [start, end): adds to `scare`, and to `back` when
+ * it is in `quoted` (case-folded once, on the first phrase, into `*haystack`). */
+static void quote_judge(const char *start, const char *end, const char *quoted,
+                        char **haystack, guint *scare, guint *back)
 {
   g_autofree char *phrase = g_strstrip(g_strndup(start, (gsize)(end - start)));
   gsize len = strlen(phrase);
@@ -574,25 +577,28 @@ static void quote_judge(const char *start, const char *end, const char *haystack
     return;
   if (n <= 4 && lower)
     (*scare)++;
+  if (!quoted || !*quoted || len < 4)
+    return;
+  if (!*haystack)
+    *haystack = g_utf8_casefold(quoted, (gssize)strnlen(quoted, SIGNALS_TEXT_LIMIT));
   g_autofree char *folded = g_utf8_casefold(phrase, -1);
-  if (haystack && len >= 4 && strstr(haystack, folded))
+  if (strstr(*haystack, folded))
     (*back)++;
 }
 
 void signals_quotes(const char *text, const char *quoted, guint *scare, guint *back)
 {
   guint n_scare = 0, n_back = 0;
-  g_autofree char *haystack = quoted && *quoted
-    ? g_utf8_casefold(quoted, (gssize)strnlen(quoted, SIGNALS_TEXT_LIMIT)) : NULL;
+  g_autofree char *haystack = NULL;
   const char *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
   gunichar before = ' ';
   for (const char *p = text; p && p < end && *p; p = g_utf8_next_char(p)) {
-    gunichar ch = g_utf8_get_char(p);
+    gunichar ch = (*p & 0x80) ? g_utf8_get_char(p) : (gunichar)*p;
     const char *close = quote_opens(ch, before) ? quote_close(g_utf8_next_char(p), end, ch) : NULL;
     before = ch;
     if (!close)
       continue;
-    quote_judge(g_utf8_next_char(p), close, haystack, &n_scare, &n_back);
+    quote_judge(g_utf8_next_char(p), close, quoted, &haystack, &n_scare, &n_back);
     p = close;
     before = g_utf8_get_char(close);
   }

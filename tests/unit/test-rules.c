@@ -210,6 +210,58 @@ static void test_history(void)
   g_assert_cmpfloat(context.hours_since_reply, <, 0); /* never replied: unknown */
 }
 
+static void test_second_person(void)
+{
+  g_assert_cmpfloat_with_epsilon(signals_second_person("You forgot it and you didn't check"), 2.0 / 7, 1e-9);
+  g_assert_cmpfloat_with_epsilon(signals_second_person("you’re late, yours truly"), 2.0 / 4, 1e-9);
+  g_assert_cmpfloat(signals_second_person("Thanks, the youth club is booked"), ==, 0);
+  g_assert_cmpfloat(signals_second_person(""), ==, 0);
+  g_assert_cmpfloat(signals_second_person(NULL), ==, 0);
+}
+
+static void test_quotes(void)
+{
+  guint scare = 0, back = 0;
+  signals_quotes("How naive of me to think \"All done!\" meant all done.",
+                 "> Hi, all done! The launch email is scheduled.", &scare, &back);
+  g_assert_cmpuint(scare, ==, 1);
+  g_assert_cmpuint(back, ==, 1);
+  /* names in title case, apostrophes and long quotations are not scare quotes */
+  signals_quotes("Put the “Closed Good Friday” sign up, don't forget. "
+                 "He said \"we will be there at nine with the whole team and the van\".",
+                 NULL, &scare, &back);
+  g_assert_cmpuint(scare, ==, 0);
+  g_assert_cmpuint(back, ==, 0);
+  signals_quotes("So much for ‘sorted’ then. And 'tested'?", "It is sorted now", &scare, &back);
+  g_assert_cmpuint(scare, ==, 2);
+  g_assert_cmpuint(back, ==, 1);
+  signals_quotes("an \"unclosed quotation\nover two lines\"", NULL, &scare, &back);
+  g_assert_cmpuint(scare, ==, 0);
+}
+
+static void test_thread_risk_signal(void)
+{
+  g_autoptr(GDateTime) t0 = g_date_time_new_utc(2026, 3, 3, 9, 0, 0);
+  g_autoptr(GDateTime) t1 = g_date_time_new_utc(2026, 3, 3, 10, 0, 0);
+  g_autoptr(GDateTime) t2 = g_date_time_new_utc(2026, 3, 3, 11, 0, 0);
+  ScoreThreadEntry entries[] = { { t0, FALSE, 2.0 }, { t1, TRUE, 0 }, { t2, FALSE, 0.0 } };
+  ScoreContext context;
+  score_context_init(&context);
+  g_assert_cmpfloat(context.thread_risk, <, 0); /* unknown until history is given */
+  score_context_add_history(&context, entries, G_N_ELEMENTS(entries), t2);
+  g_assert_cmpfloat(context.thread_risk, >, 1.9); /* the angry first message, 2 hours old */
+  g_assert_cmpfloat(context.thread_risk, <=, 2.0);
+  score_context_add_history(&context, entries, 1, t0);
+  g_assert_cmpfloat(context.thread_risk, ==, 0); /* nothing before the first message */
+  g_autoptr(KeelMessage) message = parse_text("Subject: x\r\n", "Fine.\r\n");
+  double out[SIGNAL_COUNT];
+  signals_compute(message, NULL, out);
+  g_assert_true(isnan(out[SIGNAL_THREAD_RISK]));
+  context.thread_risk = 1.5;
+  signals_compute(message, &context, out);
+  g_assert_cmpfloat(out[SIGNAL_THREAD_RISK], ==, 1.5);
+}
+
 static void test_signal_rule(void)
 {
   g_autoptr(GError) error = NULL;
@@ -635,6 +687,9 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/signals/outside-hours", test_outside_hours);
   g_test_add_func("/rules/signals/deadline-days", test_deadline_days);
   g_test_add_func("/rules/signals/history", test_history);
+  g_test_add_func("/rules/signals/second-person", test_second_person);
+  g_test_add_func("/rules/signals/quotes", test_quotes);
+  g_test_add_func("/rules/signals/thread-risk", test_thread_risk_signal);
   g_test_add_func("/rules/signals/in-a-rule", test_signal_rule);
   g_test_add_func("/rules/score/rules-over-rules", test_rules_over_rules);
   g_test_add_func("/rules/score/thresholds", test_thresholds);
