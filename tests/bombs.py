@@ -19,6 +19,7 @@ Prints one line per kind and command: size, wall time, peak RSS, bound.
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -77,13 +78,16 @@ BOMBS = {"parts": (bomb_parts, "MIME parts"), "nesting": (bomb_nesting, "nesting
 def timed(cmd, out_path):
     """Runs cmd under /usr/bin/time -v; returns (exit, wall s, max RSS bytes)."""
     with open(out_path, "wb") as out:
+        proc = subprocess.Popen(["/usr/bin/time", "-v"] + cmd, stdout=out,
+                                stderr=subprocess.PIPE, start_new_session=True)
         try:
-            proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=out,
-                                  stderr=subprocess.PIPE, timeout=TIMEOUT)
+            _, err = proc.communicate(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # keel too, not only time(1)
+            proc.communicate()
             return -1, float(TIMEOUT), 0
     rss, wall = 0, 0.0
-    for line in proc.stderr.decode(errors="replace").splitlines():
+    for line in err.decode(errors="replace").splitlines():
         line = line.strip()
         if line.startswith("Maximum resident set size"):
             rss = int(line.split(":")[1]) * 1024
