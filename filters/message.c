@@ -297,10 +297,14 @@ static AutomatedParts message_read_body(KeelMessage *message, GMimeMessage *mime
   MessageBody body = { .plain = g_string_new(NULL) };
   message_walk(message, &body, g_mime_message_get_mime_part(mime), 0);
   if (body.plain->len == 0 && body.html != NULL) {
-    g_autofree char *text = html_to_text(body.html, strlen(body.html));
+    gsize html_len = strlen(body.html);
+    g_autofree char *text = html_to_text(body.html, mime_limits_text_cut(
+      body.html, html_len, KEEL_LIMITS_TEXT, TRUE));
     g_string_assign(body.plain, text);
     message->from_html = TRUE;
   }
+  g_string_truncate(body.plain, mime_limits_text_cut(body.plain->str, body.plain->len,
+                                                     KEEL_LIMITS_TEXT, FALSE));
   g_free(body.html);
   message->body_text = g_string_free(body.plain, FALSE);
   message->has_text = body.has_text;
