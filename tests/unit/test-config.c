@@ -380,7 +380,9 @@ static void test_example(void)
   g_autofree char *text = NULL;
   g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
   const char *keys[] = { "database", "rules", "timezone", "business_hours", "mode",
-                         "max_message_size", "imap", "smtp", "user", "password_file",
+                         "max_message_size", "max_mime_parts", "max_mime_depth",
+                         "max_header_fields", "max_addresses_per_field", "imap", "smtp", "user",
+                         "password_file",
                          "password_command", "folders", "sent_folder", "drafts_folder",
                          "poll_interval", "ca_file", "allow_plaintext", "connect_timeout",
                          "read_timeout", "name", "addresses", "date_order", "at", "to" };
