@@ -324,10 +324,14 @@ static AutomatedParts message_read_body(KeelMessage *message, GMimeMessage *mime
   if (body.plain->len > 0 && body.html != NULL) {
     *html = g_steal_pointer(&body.html);
   } else if (body.html != NULL) {
-    g_autofree char *text = html_to_text_traced(body.html, strlen(body.html), html_trace);
+    gsize html_len = strlen(body.html);
+    g_autofree char *text = html_to_text_traced(body.html, mime_limits_text_cut(
+      body.html, html_len, KEEL_LIMITS_TEXT, TRUE), html_trace);
     g_string_assign(body.plain, text);
     message->from_html = TRUE;
   }
+  g_string_truncate(body.plain, mime_limits_text_cut(body.plain->str, body.plain->len,
+                                                     KEEL_LIMITS_TEXT, FALSE));
   g_free(body.html);
   message->body_text = g_string_free(body.plain, FALSE);
   message->has_text = body.has_text;
@@ -582,7 +586,8 @@ static KeelMessage *message_build(const guint8 *data, gsize parse_len, gsize siz
   }
   message->automated_reason = automated_reason(message, parts, html_trace);
   if (message->automated_reason == NULL && html != NULL)
-    message->automated_reason = html_template_trace(html, strlen(html));
+    message->automated_reason = html_template_trace(
+      html, mime_limits_text_cut(html, strlen(html), KEEL_LIMITS_TEXT, TRUE));
   message->automated = message->automated_reason != NULL;
   return g_steal_pointer(&message);
 }

@@ -20,7 +20,12 @@
  * field; it is linear in the size of the message (a "--" line is compared
  * with at most max_depth boundaries).
  *
- * Entry points: mime_limits_check(), mime_limits_safe_head().
+ * A message within the caps may still hold 25 MB of text: mime_limits_text_cut()
+ * says where message.c stops reading it (KEEL_LIMITS_TEXT), so that quote
+ * splitting, the rules, instruction extraction and the search index work on
+ * a bounded text (a 24 MB text took 550 MB and 110 s in `keel score`).
+ *
+ * Entry points: mime_limits_check(), mime_limits_safe_head(), mime_limits_text_cut().
  * Must never: do I/O, read the clock, or copy a message's body; it only
  * counts, so it may over-count (a header-like line after a boundary), never
  * let a structure past a cap.
@@ -354,4 +359,18 @@ guint8 *mime_limits_safe_head(const guint8 *data, gsize len, const MessageLimits
   g_byte_array_append(head, (const guint8 *)"\r\n", 2);
   *out_len = head->len;
   return g_byte_array_free(head, FALSE);
+}
+
+gsize mime_limits_text_cut(const char *text, gsize len, gsize limit, gboolean html)
+{
+  if (len <= limit)
+    return len;
+  gsize cut = limit;
+  while (cut > 0 && ((guchar)text[cut] & 0xC0) == 0x80)
+    cut--;
+  if (html) {
+    const char *tag = g_strrstr_len(text, (gssize)cut, "<");
+    cut = tag != NULL && tag > text ? (gsize)(tag - text) : cut;
+  }
+  return cut;
 }

@@ -8,6 +8,9 @@
  *   mime_limits_check()      raw bytes -> NULL (within the caps) or why not
  *   mime_limits_safe_head()  the header fields of a message past a cap that are
  *                       safe to parse (for Message-ID, From, Date, Subject)
+ *   mime_limits_text_cut()   where to cut a text (or HTML) read from a message
+ *                       so that rules, instructions and the search index see
+ *                       at most KEEL_LIMITS_TEXT bytes of it
  */
 #pragma once
 
@@ -17,6 +20,7 @@
 #define KEEL_LIMITS_DEFAULT_DEPTH 50u      /* multiparts and messages inside each other */
 #define KEEL_LIMITS_DEFAULT_HEADERS 1000u  /* fields in one header section */
 #define KEEL_LIMITS_DEFAULT_ADDRESSES 1000u /* addresses (or Message-IDs) in one field */
+#define KEEL_LIMITS_TEXT (1024u * 1024u)    /* bytes of body text (or of HTML) read */
 
 /* The caps; a field of 0 means its default. The whole message may hold at
  * most 10 x max_headers header fields over all its parts. */
@@ -40,3 +44,8 @@ char *mime_limits_check(const guint8 *data, gsize len, const MessageLimits *limi
  * still parsed from. `*out_len` gets its length. */
 guint8 *mime_limits_safe_head(const guint8 *data, gsize len, const MessageLimits *limits,
                          gsize *out_len);
+
+/* The length at which to cut `text` (`len` bytes, valid UTF-8) so that it is
+ * at most `limit` bytes: `len` when it fits, else the last character boundary
+ * (`html`: the last '<', so no tag is cut) at or before `limit`. */
+gsize mime_limits_text_cut(const char *text, gsize len, gsize limit, gboolean html);

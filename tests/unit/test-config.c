@@ -77,8 +77,35 @@ static void test_defaults(void)
   g_assert_cmpstr(config->timezone, ==, "Europe/London");
   g_assert_cmpint(config->mode, ==, KEEL_MODE_REVIEW);
   g_assert_cmpuint(config->max_message_size, ==, 25 * 1024 * 1024);
+  g_assert_cmpuint(config->limits.max_parts, ==, 500);
+  g_assert_cmpuint(config->limits.max_depth, ==, 50);
+  g_assert_cmpuint(config->limits.max_headers, ==, 1000);
+  g_assert_cmpuint(config->limits.max_addresses, ==, 1000);
   g_assert_cmpuint(config->accounts->len, ==, 0);
   g_assert_null(config->digest_at);
+}
+
+/* The caps on a message's structure are read from [keel] and checked. */
+static void test_message_limits(void)
+{
+  g_autofree char *dir = g_dir_make_tmp("keel-limits-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename(dir, "keel.conf", NULL);
+  g_assert_true(g_file_set_contents(path, "[keel]\nmax_mime_parts = 7\nmax_mime_depth = 3\n"
+                                    "max_header_fields = 20\nmax_addresses_per_field = 9\n",
+                                    -1, NULL));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(config->limits.max_parts, ==, 7);
+  g_assert_cmpuint(config->limits.max_depth, ==, 3);
+  g_assert_cmpuint(config->limits.max_headers, ==, 20);
+  g_assert_cmpuint(config->limits.max_addresses, ==, 9);
+  g_assert_true(g_file_set_contents(path, "[keel]\nmax_mime_parts = 0\n", -1, NULL));
+  g_autoptr(KeelConfig) refused = config_load(path, &error);
+  g_assert_null(refused);
+  g_assert_nonnull(strstr(error->message, "max_mime_parts 0 is out of range"));
+  g_unlink(path);
+  g_rmdir(dir);
 }
 
 /* ---- bad files: each gives its file:line: and a word of its message ---- */
@@ -404,7 +431,9 @@ static void test_example(void)
   g_autofree char *text = NULL;
   g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
   const char *keys[] = { "database", "rules", "timezone", "business_hours", "mode",
-                         "max_message_size", "imap", "smtp", "user", "password_file",
+                         "max_message_size", "max_mime_parts", "max_mime_depth",
+                         "max_header_fields", "max_addresses_per_field", "imap", "smtp", "user",
+                         "password_file",
                          "password_command", "folders", "sent_folder", "drafts_folder",
                          "poll_interval", "ca_file", "allow_plaintext", "connect_timeout",
                          "read_timeout", "name", "addresses", "date_order", "at", "to" };
@@ -524,6 +553,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/config/good", test_good);
   g_test_add_func("/config/defaults", test_defaults);
+  g_test_add_func("/config/message-limits", test_message_limits);
   g_test_add_func("/config/inline-comment", test_inline_comment);
   g_test_add_func("/config/many-problems", test_many_problems);
   g_test_add_func("/config/not-found", test_not_found);

@@ -2,7 +2,8 @@
  * (filters/mime-limits.c) and what message_parse() makes of a message past
  * one: each cap at its value passes and one past it fails with a reason that
  * names it; boundaries are matched as GMime matches them; a malformed message
- * keeps its Message-ID, From and Subject, has no text and is automated.
+ * keeps its Message-ID, From and Subject, has no text and is automated; the
+ * text of a message within the caps is read up to KEEL_LIMITS_TEXT.
  * Pure: links libkeel-filters alone. (tests/bombs.py measures memory.) */
 #include <glib.h>
 #include <string.h>
@@ -192,6 +193,39 @@ static void test_parse_truncated(void)
   g_assert_cmpstr(message->subject, ==, "Hello");
 }
 
+/* Texts are cut on a character boundary, HTML before a tag; a 3 MB text
+ * message is read up to 1 MB, an HTML one from its first 1 MB. */
+static void test_text_cut(void)
+{
+  const char *text = "ab\xc3\xa9" "cd"; /* "abécd": é is 2 bytes at 2..3 */
+  g_assert_cmpuint(mime_limits_text_cut(text, 6, 10, FALSE), ==, 6);
+  g_assert_cmpuint(mime_limits_text_cut(text, 6, 3, FALSE), ==, 2);
+  g_assert_cmpuint(mime_limits_text_cut(text, 6, 4, FALSE), ==, 4);
+  const char *html = "<p>one</p><p>two</p>";
+  g_assert_cmpuint(mime_limits_text_cut(html, strlen(html), 12, TRUE), ==, 10);
+  GString *big = g_string_new("From: bob@acme.example\r\nSubject: big\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+  while (big->len < 3 * 1024 * 1024)
+    g_string_append(big, "Caf\xc3\xa9 au lait, s'il vous pla\xc3\xaet.\r\n");
+  g_autoptr(KeelMessage) message = message_parse((const guint8 *)big->str, big->len, NULL, 0,
+                                                 NULL);
+  g_assert_null(message->malformed);
+  g_assert_cmpuint(strlen(message->body_text), <=, KEEL_LIMITS_TEXT);
+  g_assert_cmpuint(strlen(message->body_text), >, KEEL_LIMITS_TEXT - 64);
+  g_assert_true(g_utf8_validate(message->body_text, -1, NULL));
+  g_string_free(big, TRUE);
+  GString *page = g_string_new("From: bob@acme.example\r\nSubject: big\r\n"
+                               "Content-Type: text/html; charset=utf-8\r\n\r\n<html><body>");
+  while (page->len < 3 * 1024 * 1024)
+    g_string_append(page, "<p>Please send the <b>receipts</b>.</p>\r\n");
+  g_autoptr(KeelMessage) html_message = message_parse((const guint8 *)page->str, page->len, NULL,
+                                                      0, NULL);
+  g_assert_true(html_message->from_html);
+  g_assert_cmpuint(strlen(html_message->body_text), >, 0);
+  g_assert_cmpuint(strlen(html_message->body_text), <=, KEEL_LIMITS_TEXT);
+  g_string_free(page, TRUE);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -203,5 +237,6 @@ int main(int argc, char **argv)
   g_test_add_func("/limits/parse/malformed", test_parse_malformed);
   g_test_add_func("/limits/parse/safe-head", test_parse_safe_head);
   g_test_add_func("/limits/parse/truncated", test_parse_truncated);
+  g_test_add_func("/limits/text-cut", test_text_cut);
   return g_test_run();
 }
