@@ -40,13 +40,19 @@ static void print_usage(FILE *out)
                "keeps the trail of instructions and tells her what needs her.\n\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
     fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\nEvery command takes --config FILE, --verbose, --now TIME and --help.\n"
+  fprintf(out, "\nEvery command takes --config FILE, --verbose, --now TIME (before or after\n"
+               "the command) and --help.\n"
                "See keel(1).\n");
 }
 
 int main(int argc, char **argv)
 {
   setlocale(LC_ALL, "");
+  g_auto(GStrv) args = cli_hoist_globals(argc, argv);
+  if (!args)
+    return EX_USAGE;
+  argc = (int)g_strv_length(args);
+  argv = args;
   if (argc < 2) {
     print_usage(stderr);
     return EX_USAGE;

@@ -25,6 +25,13 @@ void cli_globals_clear(KeelGlobals *globals);
  * an error when --now does not parse. */
 GDateTime *cli_now(const KeelGlobals *globals);
 
+/* Moves the global options given before the subcommand (`keel --now T
+ * daemon --once`) to just after it (`keel daemon --now T --once`), where the
+ * subcommand's parser reads them. Returns a new argv (free with g_strfreev)
+ * whose [1] is the subcommand, or NULL after printing an error (a global
+ * option without its value). */
+char **cli_hoist_globals(int argc, char **argv);
+
 typedef int (*KeelCommandFunc)(int argc, char **argv);
 
 int cmd_parse(int argc, char **argv);

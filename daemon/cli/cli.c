@@ -1,7 +1,8 @@
 /* daemon/cli/cli.c: what every subcommand shares: the global options (--config,
- * --verbose, --now), GOptionContext set-up, and the run-as time. No command
- * logic lives here. */
+ * --verbose, --now), given before or after the subcommand, GOptionContext
+ * set-up, and the run-as time. No command logic lives here. */
 #include <stdio.h>
+#include <string.h>
 #include "daemon/base/commands.h"
 #include "daemon/base/log.h"
 
@@ -50,4 +51,41 @@ GDateTime *cli_now(const KeelGlobals *globals)
     fprintf(stderr, "keel: --now '%s' is not an ISO 8601 time (e.g. 2026-03-06T09:00:00Z)\n",
             globals->now);
   return now;
+}
+
+/* 2 for a global option that takes a value in the next argument, 1 for one
+ * that does not (or carries it after '='), 0 for anything else. */
+static int cli_global_width(const char *arg)
+{
+  static const char *const valued[] = { "--config", "-c", "--now", NULL };
+  static const char *const flags[] = { "--verbose", "-v", NULL };
+  if (g_strv_contains(valued, arg))
+    return 2;
+  if (g_strv_contains(flags, arg) || g_str_has_prefix(arg, "--config=")
+      || g_str_has_prefix(arg, "--now="))
+    return 1;
+  return 0;
+}
+
+char **cli_hoist_globals(int argc, char **argv)
+{
+  g_autoptr(GStrvBuilder) globals = g_strv_builder_new();
+  int i = 1;
+  for (int width; i < argc && (width = cli_global_width(argv[i])) > 0; i += width) {
+    if (i + width > argc) {
+      fprintf(stderr, "keel: %s needs a value (see keel --help)\n", argv[i]);
+      return NULL;
+    }
+    for (int k = 0; k < width; k++)
+      g_strv_builder_add(globals, argv[i + k]);
+  }
+  g_auto(GStrv) moved = g_strv_builder_end(globals);
+  g_autoptr(GStrvBuilder) out = g_strv_builder_new();
+  g_strv_builder_add(out, argv[0]);
+  if (i < argc)
+    g_strv_builder_add(out, argv[i++]);
+  g_strv_builder_addv(out, (const char **)moved);
+  for (; i < argc; i++)
+    g_strv_builder_add(out, argv[i]);
+  return g_strv_builder_end(out);
 }

@@ -13,6 +13,7 @@
 #include <gmime/gmime.h>
 #include <string.h>
 #include "tests/unit/test-db.h"
+#include "daemon/base/commands.h"
 #include "daemon/digest/digest.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/payments/payments.h"
@@ -425,6 +426,23 @@ static void test_digest_section(PayFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(subject, "about payments"));
 }
 
+/* ---- global options before the command --------------------------------- */
+
+static void test_global_options_first(void)
+{
+  char *argv[] = { "keel", "--now", "2026-10-19T10:00:00+01:00", "-c", "k.conf", "--verbose",
+                   "daemon", "--once", "--", "x", NULL };
+  g_auto(GStrv) args = cli_hoist_globals(G_N_ELEMENTS(argv) - 1, argv);
+  const char *expected[] = { "keel", "daemon", "--now", "2026-10-19T10:00:00+01:00", "-c",
+                             "k.conf", "--verbose", "--once", "--", "x", NULL };
+  g_assert_true(g_strv_equal((const char *const *)args, expected));
+  char *after[] = { "keel", "invoice", "list", "--now=2026-10-19T10:00:00Z", NULL };
+  g_auto(GStrv) same = cli_hoist_globals(4, after);
+  g_assert_true(g_strv_equal((const char *const *)same, (const char *const *)after));
+  char *missing[] = { "keel", "--config", NULL };
+  g_assert_null(cli_hoist_globals(2, missing));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -444,6 +462,7 @@ int main(int argc, char **argv)
   ADD("/payments/answers/sent-invoice-and-notice", test_sent_invoice_and_notice);
   ADD("/payments/answers/first-sync-reads-nothing", test_first_sync_reads_nothing);
   ADD("/payments/digest/section", test_digest_section);
+  g_test_add_func("/payments/cli/global-options-first", test_global_options_first);
   int rc = g_test_run();
   g_mime_shutdown();
   return rc;
