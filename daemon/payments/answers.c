@@ -4,7 +4,8 @@
  * > promise > question > paid) is read back from the store.
  *
  *   the VA's own mail      invoices.rules finds number and amount: a new
- *                          invoice, threaded on that email
+ *                          invoice, threaded on that email (never from what
+ *                          keel itself wrote: chases, confirmations)
  *   a client's message     about an invoice (names its number, or answers
  *                          its email or a chase; a payment category with no
  *                          number means all the client's overdue invoices):
@@ -155,6 +156,11 @@ static const char *answers_currency(const KeelConfig *config, const AnswersFacts
  * are found and the number is not recorded yet. */
 static gboolean answers_sent_invoice(Store *store, const PaymentsMessage *in, GError **error)
 {
+  gboolean keel_wrote = FALSE;
+  if (!store_invoice_is_keel_message(store, in->message->message_id, &keel_wrote, error))
+    return FALSE;
+  if (keel_wrote)
+    return TRUE; /* a chase or a confirmation keel sent, back from Sent */
   g_auto(AnswersFacts) facts = { 0 };
   answers_read(in->config, in->message, &facts);
   if (!facts.number || !facts.amount || facts.notice)

@@ -299,3 +299,17 @@ char **store_invoice_chase_message_ids(Store *store, gint64 invoice_id, GError *
     g_strv_builder_add(ids, (const char *)sqlite3_column_text(stmt, 0));
   return rc == SQLITE_DONE ? g_strv_builder_end(ids) : NULL;
 }
+
+gboolean store_invoice_is_keel_message(Store *store, const char *message_id,
+                                       gboolean *is_keel, GError **error)
+{
+  *is_keel = FALSE;
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT 1 FROM outbox WHERE message_id = ?1", error);
+  if (!stmt)
+    return FALSE;
+  store_bind_text(stmt, 1, message_id);
+  int rc = store_step(store, stmt, "looking a message up in the outbox", error);
+  *is_keel = rc == SQLITE_ROW;
+  return rc != -1;
+}
