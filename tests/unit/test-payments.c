@@ -16,6 +16,7 @@
 #include "daemon/base/commands.h"
 #include "daemon/digest/digest.h"
 #include "daemon/ingest/pipeline.h"
+#include "daemon/outbox/outbox.h"
 #include "daemon/payments/payments.h"
 #include "daemon/record/verdict.h"
 
@@ -300,6 +301,17 @@ static void test_dispute_evidence(PayFixture *f, gconstpointer data)
   (void)data;
   mail(f, FALSE, "bob@acme.example", "Launch", "2026-09-10T10:00:00Z",
        "Hi Jo, please book the venue for the launch by Friday. Thanks, Bob");
+  /* the confirmation keel queued for it goes to Drafts (review mode) */
+  g_autoptr(GError) move_error = NULL;
+  g_autoptr(GPtrArray) queued = store_outbox_list(f->store, "queued", &move_error);
+  g_assert_no_error(move_error);
+  g_assert_cmpuint(queued->len, ==, 1);
+  StoreOutboxRow *row0 = queued->pdata[0];
+  g_autoptr(GDateTime) drafted = at("2026-09-10T10:01:00Z");
+  g_assert_true(outbox_move(f->store, row0, OUTBOX_SENDING, 1, NULL, NULL, drafted, &move_error));
+  g_free(row0->state), row0->state = g_strdup("sending");
+  g_assert_true(outbox_move(f->store, row0, OUTBOX_DRAFTED, 1, NULL, NULL, drafted, &move_error));
+  g_assert_no_error(move_error);
   add_invoice(f, "INV-011", "640", NULL, "2026-10-05");
   mail(f, FALSE, "bob@acme.example", "INV-011", "2026-10-09T10:00:00Z",
        "Jo, this invoice is more than we agreed. You charged for travel. Bob");
@@ -315,7 +327,7 @@ static void test_dispute_evidence(PayFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(pack, "sha256 "));
   g_autofree char *summary = payments_evidence_summary(f->store, row, &error);
   g_assert_no_error(error);
-  g_assert_nonnull(strstr(summary, "1 instruction(s)"));
+  g_assert_nonnull(strstr(summary, "1 instruction(s), 1 confirmation(s)"));
 }
 
 static void test_refusal_stops(PayFixture *f, gconstpointer data)
