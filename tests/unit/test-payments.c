@@ -384,6 +384,24 @@ static void test_sent_invoice_and_notice(PayFixture *f, gconstpointer data)
   g_assert_cmpstr(paid->paid_date, ==, "2026-10-21");
 }
 
+static void test_client_says_paid(PayFixture *f, gconstpointer data)
+{
+  (void)data;
+  add_invoice(f, "INV-030", "100", "GBP", "2026-10-05");
+  add_invoice(f, "INV-031", "250", "GBP", "2026-10-05");
+  mail(f, FALSE, "bob@acme.example", "Paid", "2026-10-07T10:00:00Z",
+       "Hi Jo, I've paid £100 for INV-030 this morning. Bob");
+  g_autoptr(StoreInvoiceRow) paid = invoice(f, "INV-030");
+  g_assert_cmpstr(paid->state, ==, "paid");
+  /* no number, no amount: keel asks the VA and stops chasing meanwhile */
+  mail(f, FALSE, "bob@acme.example", "Re: reminder", "2026-10-08T10:00:00Z",
+       "Jo, I have paid it. Bob");
+  g_autoptr(StoreInvoiceRow) claimed = invoice(f, "INV-031");
+  g_assert_cmpstr(claimed->state, ==, "paused");
+  g_assert_cmpstr(claimed->pause_reason, ==, "client says it is paid");
+  g_assert_cmpuint(run_clock(f, "2026-10-05T00:00:00Z", "2026-10-20T00:00:00Z"), ==, 0);
+}
+
 static void test_first_sync_reads_nothing(PayFixture *f, gconstpointer data)
 {
   (void)data;
@@ -472,6 +490,7 @@ int main(int argc, char **argv)
   ADD("/payments/answers/refusal-stops", test_refusal_stops);
   ADD("/payments/answers/other-reply-pauses", test_other_reply_pauses);
   ADD("/payments/answers/sent-invoice-and-notice", test_sent_invoice_and_notice);
+  ADD("/payments/answers/client-says-paid", test_client_says_paid);
   ADD("/payments/answers/first-sync-reads-nothing", test_first_sync_reads_nothing);
   ADD("/payments/digest/section", test_digest_section);
   g_test_add_func("/payments/cli/global-options-first", test_global_options_first);
