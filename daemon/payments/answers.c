@@ -36,7 +36,7 @@
 /* What invoices.rules found in one text; owned strings, NULL = not found. */
 typedef struct {
   char *number, *amount, *currency, *due, *terms;
-  char *weekday, *next, *day, *month;  /* a promised day (`promise` rules) */
+  char *weekday, *next, *day, *month, *relative; /* a promised day (`promise` rules) */
   gsize promise_offset;                /* where the promise rule matched */
   gboolean notice;
 } AnswersFacts;
@@ -46,6 +46,7 @@ static void answers_facts_clear(AnswersFacts *facts)
   g_free(facts->number), g_free(facts->amount), g_free(facts->currency);
   g_free(facts->due), g_free(facts->terms);
   g_free(facts->weekday), g_free(facts->next), g_free(facts->day), g_free(facts->month);
+  g_free(facts->relative);
   memset(facts, 0, sizeof *facts);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AnswersFacts, answers_facts_clear)
@@ -85,12 +86,14 @@ static void answers_find(const LiteRuleSet *set, const char *text, AnswersFacts 
       continue;
     if (strcmp(rule->dimension, "notice") == 0)
       facts->notice = TRUE;
-    if (strcmp(rule->dimension, "promise") == 0 && !facts->weekday && !facts->day) {
+    if (strcmp(rule->dimension, "promise") == 0 && !facts->weekday && !facts->day
+        && !facts->relative) {
       facts->promise_offset = pcre2_get_ovector_pointer(match)[0];
       answers_take(rule, text, match, "weekday", &facts->weekday);
       answers_take(rule, text, match, "next", &facts->next);
       answers_take(rule, text, match, "day", &facts->day);
       answers_take(rule, text, match, "month", &facts->month);
+      answers_take(rule, text, match, "relative", &facts->relative);
       continue;
     }
     answers_take(rule, text, match, "number", &facts->number);
@@ -223,52 +226,35 @@ static char *answers_quote(const char *text, gsize offset)
 
 /* The day invoices.rules' `promise` rules found in `text`, resolved like a
  * deadline; FALSE when they found none. */
-static gboolean answers_promise_rules(const PaymentsMessage *in, const InstructionContext *ctx,
-                                      const char *text, char **date, char **quote)
+static gboolean answers_promise_rules(const KeelConfig *config, GDateTime *sent,
+                                      const InstructionContext *ctx, const char *text,
+                                      char **date, char **quote)
 {
-  g_autoptr(LiteRuleSet) set = answers_rules(in->config, "invoices.rules");
+  g_autoptr(LiteRuleSet) set = answers_rules(config, "invoices.rules");
   g_auto(AnswersFacts) facts = { 0 };
   if (set)
     answers_find(set, text, &facts);
-  if (!facts.weekday && !facts.day)
+  if (!facts.weekday && !facts.day && !facts.relative)
     return FALSE;
   DeadlinePhrase phrase = { .weekday = facts.weekday, .next = facts.next, .day = facts.day,
-                            .month = facts.month };
+                            .month = facts.month, .relative = facts.relative };
   g_autoptr(GDateTime) when = NULL;
-  if (deadline_resolve(&phrase, in->message->date, &ctx->dates, &when) < DEADLINE_DAY || !when)
+  if (deadline_resolve(&phrase, sent, &ctx->dates, &when) < DEADLINE_DAY || !when)
     return FALSE;
   *date = g_date_time_format(when, "%Y-%m-%d");
   *quote = answers_quote(text, facts.promise_offset);
   return TRUE;
 }
 
-/* The date a promise names (client's calendar, "YYYY-MM-DD") and its words:
- * invoices.rules' `promise` rules first, then deadlines.rules; FALSE when it
- * names no day. */
-static gboolean answers_promise(const PaymentsMessage *in, const char *text, char **date,
-                                char **quote)
+gboolean payments_promised_date(const KeelConfig *config, const KeelClient *client,
+                                const KeelMessage *message, char **date, char **quote)
 {
   InstructionContext ctx;
   g_autoptr(GTimeZone) zone = NULL;
-  trail_instruction_context(in->config, in->client, &ctx, &zone);
-  if (answers_promise_rules(in, &ctx, text, date, quote))
-    return TRUE;
-  g_autofree char *path = g_build_filename(in->config->rules, "deadlines.rules", NULL);
-  g_autofree char *rules_text = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(DeadlineRules) rules = g_file_get_contents(path, &rules_text, NULL, &error)
-    ? deadline_rules_compile(rules_text, path, &error) : NULL;
-  if (!rules) {
-    g_warning("%s: %s (promised dates are not read)", path, error->message);
-    return FALSE;
-  }
-  g_auto(Deadline) found = { 0 };
-  if (!deadline_find(rules, text, in->message->date, &ctx.dates, &found, &error)
-      || found.precision < DEADLINE_DAY || !found.when)
-    return FALSE;
-  *date = g_date_time_format(found.when, "%Y-%m-%d");
-  *quote = answers_quote(text, found.offset);
-  return TRUE;
+  trail_instruction_context(config, client, &ctx, &zone);
+  const char *text = message->new_text ? message->new_text : "";
+  *date = *quote = NULL;
+  return answers_promise_rules(config, message->date, &ctx, text, date, quote);
 }
 
 /* Sets `row`'s state and reason and records `kind` with `what`. */
@@ -291,7 +277,7 @@ static gboolean answers_promised(Store *store, const PaymentsMessage *in, StoreI
                                  const char *text, GError **error)
 {
   g_autofree char *date = NULL, *quote = NULL;
-  if (!answers_promise(in, text, &date, &quote)) {
+  if (!payments_promised_date(in->config, in->client, in->message, &date, &quote)) {
     g_autofree char *words = answers_quote(text, 0);
     g_autofree char *what = g_strdup_printf("the client promised payment without a date: \"%s\"",
                                             words);

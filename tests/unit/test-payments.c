@@ -456,6 +456,62 @@ static void test_digest_section(PayFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(subject, "about payments"));
 }
 
+/* ---- promised dates in labelled mail (../shared/corpus) ----------------- */
+
+/* Every message the corpus labels `promise`, with the day it promises as I
+ * read it (NULL: no day, "this week"). */
+static const struct { const char *world, *file, *date; } promised[] = {
+  { "dev", "018.eml", NULL },         /* "this week" */
+  { "dev", "035.eml", "2026-03-27" }, /* "in full on Friday 27th" */
+  { "us", "235.eml", "2026-04-24" },  /* "MONEY GOES OUT FRIDAY" (Mon 20 Apr) */
+  { "us", "246.eml", "2026-05-05" },  /* "I pay the invoice on the 5th" (27 Apr) */
+  { "au", "319.eml", "2026-03-27" },  /* "The money goes out Friday with the pay run" */
+  { "au", "344.eml", "2026-04-15" },  /* "I'll pay it on the 15th" */
+  { "ph", "427.eml", "2026-10-23" },  /* "he'll mail the check on Friday the 23rd" */
+  { "ph", "434.eml", "2026-10-23" },  /* "I'll pay it today." */
+  { "ph", "440.eml", "2026-10-30" },  /* "goes out in Friday's payment run (Oct 30)" */
+};
+
+/* The promised day of one corpus message, with its world's config. */
+static char *corpus_promise(const char *world, const char *file)
+{
+  g_autofree char *dir = g_build_filename(g_getenv("KEEL_SHARED"), "corpus", world, NULL);
+  g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
+  g_autofree char *path = g_build_filename(dir, file, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(conf, &error);
+  g_assert_no_error(error);
+  g_free(config->rules);
+  config->rules = g_build_filename(g_getenv("KEEL_SOURCE_ROOT"), "rules", NULL);
+  g_autofree char *raw = NULL;
+  gsize size = 0;
+  g_assert_true(g_file_get_contents(path, &raw, &size, &error));
+  g_autoptr(KeelMessage) message = message_parse((const guint8 *)raw, size, NULL, 0, &error);
+  g_assert_no_error(error);
+  const KeelClient *client = config_client_for_address(config, message->from->address);
+  g_autofree char *date = NULL, *quote = NULL;
+  payments_promised_date(config, client, message, &date, &quote);
+  g_test_message("%s/%s: %s \"%s\"", world, file, date ? date : "(no day)", quote ? quote : "");
+  return g_steal_pointer(&date);
+}
+
+static void test_corpus_promises(void)
+{
+  g_autofree char *readme = g_build_filename(g_getenv("KEEL_SHARED") ? g_getenv("KEEL_SHARED")
+                                             : "/nonexistent", "corpus", "README.md", NULL);
+  if (!g_file_test(readme, G_FILE_TEST_EXISTS)) {
+    g_test_skip("no labelled corpus in $KEEL_SHARED");
+    return;
+  }
+  guint right = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS(promised); i++) {
+    g_autofree char *date = corpus_promise(promised[i].world, promised[i].file);
+    right += g_strcmp0(date, promised[i].date) == 0;
+  }
+  g_test_message("promised days read right: %u of %zu", right, G_N_ELEMENTS(promised));
+  g_assert_cmpuint(right, >=, G_N_ELEMENTS(promised) - 1);
+}
+
 /* ---- global options before the command --------------------------------- */
 
 static void test_global_options_first(void)
@@ -494,6 +550,7 @@ int main(int argc, char **argv)
   ADD("/payments/answers/first-sync-reads-nothing", test_first_sync_reads_nothing);
   ADD("/payments/digest/section", test_digest_section);
   g_test_add_func("/payments/cli/global-options-first", test_global_options_first);
+  g_test_add_func("/payments/corpus/promised-days", test_corpus_promises);
   int rc = g_test_run();
   g_mime_shutdown();
   return rc;
