@@ -291,13 +291,36 @@ static gboolean answers_promised(Store *store, const PaymentsMessage *in, StoreI
                        "day after", date, quote);
 }
 
+/* TRUE when the currency `facts` name (if any) is `code`'s: "$" fits every
+ * dollar, "AUD" only itself. */
+static gboolean answers_currency_fits(const AnswersFacts *facts, const char *code)
+{
+  static const char *const dollars[] = { "USD", "AUD", "NZD", "CAD", "SGD", "HKD", NULL };
+  if (!facts->currency)
+    return TRUE;
+  if (strcmp(facts->currency, "$") == 0)
+    return g_strv_contains(dollars, code);
+  const char *named = money_currency_for_symbol(facts->currency);
+  g_autofree char *upper = g_ascii_strup(facts->currency, -1);
+  return g_strcmp0(named ? named : upper, code) == 0;
+}
+
 /* TRUE when `facts` name `row` and exactly the amount left to pay. */
 static gboolean answers_exact(const AnswersFacts *facts, const StoreInvoiceRow *row)
 {
   gint64 minor = 0;
   return facts->number && g_ascii_strcasecmp(facts->number, row->number) == 0 && facts->amount
+         && answers_currency_fits(facts, row->currency)
          && money_parse(facts->amount, row->currency, &minor, NULL)
          && minor == row->amount - row->paid;
+}
+
+gboolean payments_notice_matches(const KeelConfig *config, const KeelMessage *message,
+                                 const StoreInvoiceRow *invoice)
+{
+  g_auto(AnswersFacts) facts = { 0 };
+  answers_read(config, message, &facts);
+  return answers_exact(&facts, invoice);
 }
 
 /* "I've paid" or a notice: paid when number and amount match, else the VA

@@ -472,22 +472,30 @@ static const struct { const char *world, *file, *date; } promised[] = {
   { "ph", "440.eml", "2026-10-30" },  /* "goes out in Friday's payment run (Oct 30)" */
 };
 
-/* The promised day of one corpus message, with its world's config. */
-static char *corpus_promise(const char *world, const char *file)
+/* One corpus message and its world's config (with this tree's rules). */
+static KeelMessage *corpus_message(const char *world, const char *file, KeelConfig **config)
 {
   g_autofree char *dir = g_build_filename(g_getenv("KEEL_SHARED"), "corpus", world, NULL);
   g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
   g_autofree char *path = g_build_filename(dir, file, NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(KeelConfig) config = config_load(conf, &error);
+  *config = config_load(conf, &error);
   g_assert_no_error(error);
-  g_free(config->rules);
-  config->rules = g_build_filename(g_getenv("KEEL_SOURCE_ROOT"), "rules", NULL);
+  g_free((*config)->rules);
+  (*config)->rules = g_build_filename(g_getenv("KEEL_SOURCE_ROOT"), "rules", NULL);
   g_autofree char *raw = NULL;
   gsize size = 0;
   g_assert_true(g_file_get_contents(path, &raw, &size, &error));
-  g_autoptr(KeelMessage) message = message_parse((const guint8 *)raw, size, NULL, 0, &error);
+  KeelMessage *message = message_parse((const guint8 *)raw, size, NULL, 0, &error);
   g_assert_no_error(error);
+  return message;
+}
+
+/* The promised day of one corpus message, with its world's config. */
+static char *corpus_promise(const char *world, const char *file)
+{
+  g_autoptr(KeelConfig) config = NULL;
+  g_autoptr(KeelMessage) message = corpus_message(world, file, &config);
   const KeelClient *client = config_client_for_address(config, message->from->address);
   g_autofree char *date = NULL, *quote = NULL;
   payments_promised_date(config, client, message, &date, &quote);
@@ -510,6 +518,56 @@ static void test_corpus_promises(void)
   }
   g_test_message("promised days read right: %u of %zu", right, G_N_ELEMENTS(promised));
   g_assert_cmpuint(right, >=, G_N_ELEMENTS(promised) - 1);
+}
+
+/* Every message the corpus labels `paid`, with the invoice it pays as I
+ * read it (number, amount left, currency) and whether it says both. */
+static const struct {
+  const char *world, *file, *number;
+  gint64 amount;
+  const char *currency;
+  gboolean names_both;
+} paid_notices[] = {
+  { "dev", "002.eml", "BD-2026-018", 54000, "GBP", TRUE },   /* Settle */
+  { "dev", "038.eml", "BD-2026-031", 30000, "GBP", FALSE },  /* "I've paid it this morning" */
+  { "us", "217.eml", "NS-1044", 86000, "USD", TRUE },        /* Ledgerly */
+  { "us", "247.eml", "NS-1058", 93500, "USD", TRUE },        /* Paystream */
+  { "au", "320.eml", "INV-0205", 246400, "AUD", TRUE },      /* Xero */
+  { "au", "333.eml", "INV-0214", 110000, "AUD", TRUE },      /* Xero */
+  { "au", "343.eml", "INV-0222", 66000, "AUD", FALSE },      /* "I've paid this morning" */
+  { "au", "346.eml", "INV-0221", 154000, "AUD", TRUE },      /* "full amount AUD 1,540.00 by TT" */
+  { "au", "348.eml", "INV-0219", 138600, "AUD", TRUE },      /* "paid INV-0219 in full ($1,386)" */
+  { "ph", "403.eml", "BVA-2026-0930-VH", 148000, "USD", TRUE }, /* PayNimbus, note quotes it */
+  { "ph", "412.eml", "BVA-2026-0915", 62000, "GBP", TRUE },  /* Brightwire "Reference:" */
+};
+
+static void test_corpus_notices(void)
+{
+  g_autofree char *readme = g_build_filename(g_getenv("KEEL_SHARED") ? g_getenv("KEEL_SHARED")
+                                             : "/nonexistent", "corpus", "README.md", NULL);
+  if (!g_file_test(readme, G_FILE_TEST_EXISTS)) {
+    g_test_skip("no labelled corpus in $KEEL_SHARED");
+    return;
+  }
+  guint right = 0, total = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS(paid_notices); i++) {
+    g_autoptr(KeelConfig) config = NULL;
+    g_autoptr(KeelMessage) message = corpus_message(paid_notices[i].world, paid_notices[i].file,
+                                                    &config);
+    StoreInvoiceRow row = { .number = (char *)paid_notices[i].number,
+                            .amount = paid_notices[i].amount,
+                            .currency = (char *)paid_notices[i].currency };
+    gboolean matched = payments_notice_matches(config, message, &row);
+    g_test_message("%s/%s %s: %s", paid_notices[i].world, paid_notices[i].file, row.number,
+                   matched ? "marks it paid" : "asks the VA");
+    right += matched == paid_notices[i].names_both;
+    total++;
+    /* a different amount never pays it */
+    row.amount += 1;
+    g_assert_false(payments_notice_matches(config, message, &row));
+  }
+  g_test_message("payment notices read right: %u of %u", right, total);
+  g_assert_cmpuint(right, ==, total);
 }
 
 /* ---- global options before the command --------------------------------- */
@@ -551,6 +609,7 @@ int main(int argc, char **argv)
   ADD("/payments/digest/section", test_digest_section);
   g_test_add_func("/payments/cli/global-options-first", test_global_options_first);
   g_test_add_func("/payments/corpus/promised-days", test_corpus_promises);
+  g_test_add_func("/payments/corpus/payment-notices", test_corpus_notices);
   int rc = g_test_run();
   g_mime_shutdown();
   return rc;
