@@ -102,6 +102,8 @@ static void answers_find(const LiteRuleSet *set, const char *text, AnswersFacts 
     answers_take(rule, text, match, "due", &facts->due);
     answers_take(rule, text, match, "terms", &facts->terms);
   }
+  for (char *p = facts->currency; p && *p; p++)
+    *p = g_ascii_toupper(*p); /* "aud" -> "AUD"; a symbol's bytes are not ASCII */
 }
 
 /* Subject and new text of `message` through invoices.rules. */
@@ -144,9 +146,15 @@ static char *answers_due_date(const char *text, gboolean month_first)
   return chase_format_date(&date);
 }
 
-/* The currency of the facts: a symbol or code, else the config's. */
+static gboolean answers_currency_fits(const AnswersFacts *facts, const char *code);
+
+/* The currency of the facts: a symbol or code, else the config's ("$" is
+ * the config's when that is a dollar, else USD). */
 static const char *answers_currency(const KeelConfig *config, const AnswersFacts *facts)
 {
+  if (facts->currency && strcmp(facts->currency, "$") == 0
+      && answers_currency_fits(facts, config->payments_currency))
+    return config->payments_currency;
   const char *code = facts->currency ? money_currency_for_symbol(facts->currency) : NULL;
   if (code)
     return code;
