@@ -52,7 +52,10 @@ int main(int argc, char **argv)
   if (!args)
     return EX_USAGE;
   argc = (int)g_strv_length(args);
-  argv = args;
+  /* the commands' option parsers drop entries from the array they get: a
+   * copy of the pointers, so `args` still frees every string */
+  g_autofree char **view = g_memdup2(args, sizeof(char *) * (gsize)(argc + 1));
+  argv = view;
   if (argc < 2) {
     print_usage(stderr);
     return EX_USAGE;
