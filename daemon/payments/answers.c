@@ -163,8 +163,45 @@ static const char *answers_currency(const KeelConfig *config, const AnswersFacts
   return config->payments_currency;
 }
 
-/* The VA's invoice email to `client`: a new invoice when number and amount
- * are found and the number is not recorded yet. */
+/* Records the invoice `facts` describe, from the VA's email `in` (issued on
+ * its Date, due on `due`, else after `terms` days, else after 14). A number
+ * or amount the store refuses is logged, not an error. */
+static gboolean answers_record_invoice(Store *store, const PaymentsMessage *in,
+                                       const AnswersFacts *facts, GError **error)
+{
+  g_autoptr(GTimeZone) zone = NULL;
+  ChaseCalendar cal;
+  payments_calendar(in->config, in->client, &cal, &zone);
+  GDate issued;
+  chase_local_date(&cal, in->message->date, &issued);
+  g_autofree char *issued_text = chase_format_date(&issued);
+  gboolean month_first = in->client->date_order == KEEL_DATE_ORDER_US;
+  g_autofree char *due = facts->due ? answers_due_date(facts->due, month_first) : NULL;
+  g_autofree char *terms = due ? NULL : facts->terms ? g_strdup_printf("%sd", facts->terms)
+                                                     : g_strdup(ANSWERS_DEFAULT_TERMS);
+  PaymentsNewInvoice invoice = {
+    .client = in->client->id, .number = facts->number, .amount = facts->amount,
+    .currency = answers_currency(in->config, facts), .issued = issued_text, .due = due,
+    .terms = terms, .message_id = in->message->message_id, .thread_id = in->thread_id,
+    .source = "found in the VA's sent mail",
+  };
+  GError *local = NULL;
+  g_autoptr(StoreInvoiceRow) row = payments_invoice_add(store, in->config, &invoice,
+                                                        in->message->date, &local);
+  if (!row && local->domain == KEEL_STORE_ERROR) {
+    g_propagate_error(error, local);
+    return FALSE;
+  }
+  if (!row) {
+    g_message("invoice %s in <%s> not recorded: %s", facts->number, in->message->message_id,
+              local->message);
+    g_error_free(local);
+  }
+  return TRUE;
+}
+
+/* The VA's invoice email to `in->client`: a new invoice when number and
+ * amount are found and the number is not recorded yet. */
 static gboolean answers_sent_invoice(Store *store, const PaymentsMessage *in, GError **error)
 {
   gboolean keel_wrote = FALSE;
@@ -178,39 +215,11 @@ static gboolean answers_sent_invoice(Store *store, const PaymentsMessage *in, GE
     return TRUE;
   GError *local = NULL;
   g_autoptr(StoreInvoiceRow) existing = store_invoice_get(store, facts.number, &local);
-  if (existing || local) {
-    if (local)
-      g_propagate_error(error, local);
-    return local == NULL;
-  }
-  g_autoptr(GTimeZone) zone = NULL;
-  ChaseCalendar cal;
-  payments_calendar(in->config, in->client, &cal, &zone);
-  GDate issued;
-  chase_local_date(&cal, in->message->date, &issued);
-  g_autofree char *issued_text = chase_format_date(&issued);
-  g_autofree char *due = facts.due ? answers_due_date(facts.due,
-                                                      in->client->date_order == KEEL_DATE_ORDER_US)
-                                   : NULL;
-  g_autofree char *terms = !due ? g_strdup_printf("%sd", facts.terms ? facts.terms : "14") : NULL;
-  PaymentsNewInvoice invoice = {
-    .client = in->client->id, .number = facts.number, .amount = facts.amount,
-    .currency = answers_currency(in->config, &facts), .issued = issued_text, .due = due,
-    .terms = terms, .message_id = in->message->message_id, .thread_id = in->thread_id,
-    .source = "found in the VA's sent mail",
-  };
-  g_autoptr(StoreInvoiceRow) row = payments_invoice_add(store, in->config, &invoice,
-                                                        in->message->date, &local);
-  if (!row && local->domain == KEEL_STORE_ERROR) {
+  if (local) {
     g_propagate_error(error, local);
     return FALSE;
   }
-  if (!row) {
-    g_message("invoice %s in <%s> not recorded: %s", facts.number, in->message->message_id,
-              local->message);
-    g_error_free(local);
-  }
-  return TRUE;
+  return existing || answers_record_invoice(store, in, &facts, error);
 }
 
 /* The sentence of `text` around byte `offset`, at most ANSWERS_QUOTE_MAX
