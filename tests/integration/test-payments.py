@@ -14,6 +14,9 @@ the digest shows the dispute with its evidence summary, `keel invoice show`
 tells the whole story, `keel invoice evidence` lists the trail hashes, and
 `keel trail verify` holds. Nothing is sent at night or at the weekend.
 
+A second case: review mode puts the chase in Drafts (\\Draft), sends nothing,
+and `keel --now ... invoice list --overdue --json` shows the step taken.
+
 TAP output; run with /usr/bin/python3. Needs root, dovecot-imapd,
 python3-aiosmtpd and openssl."""
 
@@ -44,10 +47,10 @@ def mail(msgid, sender, to, subject, date, body, extra=""):
 class Month:
     """Setup (auto mode) plus the simulated clock."""
 
-    def __init__(self):
+    def __init__(self, mode="auto"):
         # the sink files what it accepts in Sent, as Gmail does: the proof a
         # restarted keel looks for after a crash between SMTP's 250 and the mark
-        self.s = smtp.Setup("auto", file_sent=True)
+        self.s = smtp.Setup(mode, file_sent=True)
         with open(self.s.keel.config) as f:
             text = f.read()
         text = text.replace("[account main]\n", "[account main]\nserver_files_sent = true\n")
@@ -188,9 +191,34 @@ def run_month(m):
         print("#   " + line)
 
 
+def test_review_mode_drafts_the_chase():
+    m = Month("review")
+    try:
+        s = m.s
+        m.daemon(datetime.datetime(2026, 10, 1, 9, 0, tzinfo=LONDON))  # first sync: empty
+        s.keel_ok("--now", "2026-10-01T10:00:00+01:00", "invoice", "add", "acme", "INV-7",
+                  "150", "--terms", "14d")
+        m.daemon(datetime.datetime(2026, 10, 19, 10, 0, tzinfo=LONDON))
+        m.daemon(datetime.datetime(2026, 10, 19, 14, 0, tzinfo=LONDON))
+        rows = m.chase_rows()
+        assert [(r["state"], r["to"], r["subject"]) for r in rows] == [
+            ("drafted", "sam@acme.example", "Invoice INV-7: payment reminder")], rows
+        drafts = s.folder_messages("Drafts")
+        assert len(drafts) == 1 and "\\Draft" in drafts[0][0], drafts
+        assert drafts[0][1] == "<%s>" % rows[0]["message_id"], (drafts, rows)
+        assert s.sink.delivered() == [], "review mode sent a chase"
+        overdue = json.loads(s.keel_ok("--now", "2026-10-19T14:00:00+01:00", "invoice", "list",
+                                       "--overdue", "--json").stdout)
+        assert [(i["number"], i["days_overdue"], i["last_step"]) for i in overdue] == [
+            ("INV-7", 4, 1)], overdue
+    finally:
+        m.s.close()
+
+
 if __name__ == "__main__":
     try:
-        rc = harness.Tap([test_a_month_of_chasing_one_late_payer]).run(sys.argv[1:])
+        rc = harness.Tap([test_a_month_of_chasing_one_late_payer,
+                          test_review_mode_drafts_the_chase]).run(sys.argv[1:])
     finally:
         harness.KeelRun.close_all()
     sys.exit(rc)

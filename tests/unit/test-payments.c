@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gmime/gmime.h>
+#include <sqlite3.h>
 #include <string.h>
 #include "tests/unit/test-db.h"
 #include "daemon/base/commands.h"
@@ -417,6 +418,39 @@ static void test_first_sync_reads_nothing(PayFixture *f, gconstpointer data)
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM invoices"), ==, 0);
 }
 
+/* ---- the schema --------------------------------------------------------- */
+
+/* A version-5 database (before invoices) gains the invoice tables, keeping
+ * its rows; the chase key refuses a second row for the same step. */
+static void test_migrate_from_5(PayFixture *f, gconstpointer data)
+{
+  (void)data;
+  mail(f, FALSE, "bob@acme.example", "Hello", "2026-10-01T10:00:00Z", "Hi Jo. Bob");
+  pipeline_free(f->pipeline);
+  f->pipeline = NULL;
+  g_clear_pointer(&f->store, store_close);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db, "DROP TABLE invoice_chases; DROP TABLE invoice_payments;"
+                                   "DROP TABLE invoices; PRAGMA user_version = 5;",
+                               NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close(db);
+  g_autoptr(GError) error = NULL;
+  f->store = store_open(f->path, &error);
+  g_assert_no_error(error);
+  f->pipeline = pipeline_new(f->config, f->store);
+  g_assert_cmpint(store_schema_version(f->store), ==, 6);
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM messages"), ==, 1);
+  add_invoice(f, "INV-050", "100", NULL, "2026-10-05");
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM invoices"), ==, 1);
+  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db, "INSERT INTO invoice_chases (invoice_id, step, created)"
+                                   " VALUES (1, '1', 0); INSERT INTO invoice_chases"
+                                   " (invoice_id, step, created) VALUES (1, '1', 0);",
+                               NULL, NULL, NULL), ==, SQLITE_CONSTRAINT);
+  sqlite3_close(db);
+}
+
 /* ---- the digest -------------------------------------------------------- */
 
 static gboolean has_line(GPtrArray *lines, const char *needle)
@@ -607,6 +641,7 @@ int main(int argc, char **argv)
   ADD("/payments/answers/client-says-paid", test_client_says_paid);
   ADD("/payments/answers/first-sync-reads-nothing", test_first_sync_reads_nothing);
   ADD("/payments/digest/section", test_digest_section);
+  ADD("/payments/schema/migrate-from-5", test_migrate_from_5);
   g_test_add_func("/payments/cli/global-options-first", test_global_options_first);
   g_test_add_func("/payments/corpus/promised-days", test_corpus_promises);
   g_test_add_func("/payments/corpus/payment-notices", test_corpus_notices);
