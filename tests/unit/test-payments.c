@@ -343,6 +343,18 @@ static void test_refusal_stops(PayFixture *f, gconstpointer data)
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM trail_events WHERE kind = 'refusal'"), ==, 1);
 }
 
+static void test_haggle_pauses(PayFixture *f, gconstpointer data)
+{
+  (void)data;
+  add_invoice(f, "INV-015", "450", "GBP", "2026-10-05");
+  mail(f, FALSE, "bob@acme.example", "Re: INV-015", "2026-10-06T10:00:00Z",
+       "Jo, £450 is a bit steep for a month. Could you knock something off? Bob");
+  g_autoptr(StoreInvoiceRow) row = invoice(f, "INV-015");
+  g_assert_cmpstr(row->state, ==, "paused");
+  g_assert_cmpstr(row->pause_reason, ==, "haggle");
+  g_assert_cmpuint(run_clock(f, "2026-10-05T00:00:00Z", "2026-11-10T00:00:00Z"), ==, 0);
+}
+
 static void test_other_reply_pauses(PayFixture *f, gconstpointer data)
 {
   (void)data;
@@ -636,6 +648,7 @@ int main(int argc, char **argv)
   ADD("/payments/answers/promise-broken", test_promise_broken);
   ADD("/payments/answers/dispute-evidence", test_dispute_evidence);
   ADD("/payments/answers/refusal-stops", test_refusal_stops);
+  ADD("/payments/answers/haggle-pauses", test_haggle_pauses);
   ADD("/payments/answers/other-reply-pauses", test_other_reply_pauses);
   ADD("/payments/answers/sent-invoice-and-notice", test_sent_invoice_and_notice);
   ADD("/payments/answers/client-says-paid", test_client_says_paid);
