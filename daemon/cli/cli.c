@@ -1,6 +1,6 @@
 /* daemon/cli/cli.c: what every subcommand shares: the global options (--config,
- * --verbose, --now), GOptionContext set-up, and the run-as time. No command
- * logic lives here. */
+ * --verbose, --now), given before or after the subcommand, GOptionContext
+ * set-up, and the run-as time. No command logic lives here. */
 #include <stdio.h>
 #include <string.h>
 #include "daemon/base/commands.h"

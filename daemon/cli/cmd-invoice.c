@@ -142,6 +142,13 @@ static int invoice_overdue_days(InvoiceCommand *cmd, const StoreInvoiceRow *row)
   return payments_days_overdue(row, &cal, cmd->now);
 }
 
+/* The printf width that shows `text` in `columns` characters (a "€" is
+ * three bytes but one column). */
+static int invoice_width(const char *text, int columns)
+{
+  return columns + (int)(strlen(text) - (size_t)g_utf8_strlen(text, -1));
+}
+
 static void invoice_print_rows(InvoiceCommand *cmd, GPtrArray *rows)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
@@ -161,8 +168,9 @@ static void invoice_print_rows(InvoiceCommand *cmd, GPtrArray *rows)
     if (cmd->json)
       invoice_json_row(b, row, unpaid ? overdue : 0);
     else
-      printf("%-12s %-12s %14s %14s %-10s %5d  %s\n", row->number, row->client_id, amount, left,
-             row->due, unpaid ? MAX(overdue, 0) : 0, state);
+      printf("%-12s %-12s %*s %*s %-10s %5d  %s\n", row->number, row->client_id,
+             invoice_width(amount, 14), amount, invoice_width(left, 14), left, row->due,
+             unpaid ? MAX(overdue, 0) : 0, state);
   }
   json_builder_end_array(b);
   if (cmd->json) {
@@ -194,7 +202,24 @@ static int invoice_list(InvoiceCommand *cmd)
   return EX_OK;
 }
 
-/* Every trail event of `row` ("NUMBER: ..."), oldest first. */
+/* One line of the story: an event about the invoice ("NUMBER: ..."), or
+ * the outbox's account of one of its chases (drafted, sent, delayed...). */
+static void invoice_show_event(const StoreTrailEvent *event, const char *prefix, char **chases)
+{
+  const char *detail = NULL;
+  if (g_str_has_prefix(event->detail, prefix))
+    detail = event->detail + strlen(prefix);
+  else if (g_strcmp0(event->kind, "chase_queued") != 0 && event->message_id
+           && g_strv_contains((const char *const *)chases, event->message_id))
+    detail = event->detail;
+  if (!detail)
+    return;
+  g_autofree char *when = g_date_time_format(event->at, "%Y-%m-%d %H:%M");
+  printf("  %s UTC  %-20s %s\n", when, event->kind, detail);
+}
+
+/* Every trail event of `row` ("NUMBER: ..." and its chases' outbox moves),
+ * oldest first. */
 static int invoice_show(InvoiceCommand *cmd, char **args)
 {
   g_autoptr(GError) error = NULL;
@@ -211,14 +236,12 @@ static int invoice_show(InvoiceCommand *cmd, char **args)
   g_autofree char *state = invoice_state_text(row);
   printf("invoice %s  client %s  %s  issued %s  due %s  left %s  %s\n", row->number,
          row->client_id, amount, row->issued, row->due, left, state);
+  g_auto(GStrv) chases = store_invoice_chase_message_ids(cmd->store, row->id, &error);
+  if (!chases)
+    return invoice_fail(error);
   g_autofree char *prefix = g_strdup_printf("%s: ", row->number);
-  for (guint i = 0; i < events->len; i++) {
-    const StoreTrailEvent *event = events->pdata[i];
-    if (!g_str_has_prefix(event->detail, prefix))
-      continue;
-    g_autofree char *when = g_date_time_format(event->at, "%Y-%m-%d %H:%M");
-    printf("  %s UTC  %-18s %s\n", when, event->kind, event->detail + strlen(prefix));
-  }
+  for (guint i = 0; i < events->len; i++)
+    invoice_show_event(events->pdata[i], prefix, chases);
   return EX_OK;
 }
 

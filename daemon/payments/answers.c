@@ -4,7 +4,8 @@
  * > promise > question > paid) is read back from the store.
  *
  *   the VA's own mail      invoices.rules finds number and amount: a new
- *                          invoice, threaded on that email
+ *                          invoice, threaded on that email (never from what
+ *                          keel itself wrote: chases, confirmations)
  *   a client's message     about an invoice (names its number, or answers
  *                          its email or a chase; a payment category with no
  *                          number means all the client's overdue invoices):
@@ -35,7 +36,7 @@
 /* What invoices.rules found in one text; owned strings, NULL = not found. */
 typedef struct {
   char *number, *amount, *currency, *due, *terms;
-  char *weekday, *next, *day, *month;  /* a promised day (`promise` rules) */
+  char *weekday, *next, *day, *month, *relative; /* a promised day (`promise` rules) */
   gsize promise_offset;                /* where the promise rule matched */
   gboolean notice;
 } AnswersFacts;
@@ -45,6 +46,7 @@ static void answers_facts_clear(AnswersFacts *facts)
   g_free(facts->number), g_free(facts->amount), g_free(facts->currency);
   g_free(facts->due), g_free(facts->terms);
   g_free(facts->weekday), g_free(facts->next), g_free(facts->day), g_free(facts->month);
+  g_free(facts->relative);
   memset(facts, 0, sizeof *facts);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AnswersFacts, answers_facts_clear)
@@ -84,12 +86,14 @@ static void answers_find(const LiteRuleSet *set, const char *text, AnswersFacts 
       continue;
     if (strcmp(rule->dimension, "notice") == 0)
       facts->notice = TRUE;
-    if (strcmp(rule->dimension, "promise") == 0 && !facts->weekday && !facts->day) {
+    if (strcmp(rule->dimension, "promise") == 0 && !facts->weekday && !facts->day
+        && !facts->relative) {
       facts->promise_offset = pcre2_get_ovector_pointer(match)[0];
       answers_take(rule, text, match, "weekday", &facts->weekday);
       answers_take(rule, text, match, "next", &facts->next);
       answers_take(rule, text, match, "day", &facts->day);
       answers_take(rule, text, match, "month", &facts->month);
+      answers_take(rule, text, match, "relative", &facts->relative);
       continue;
     }
     answers_take(rule, text, match, "number", &facts->number);
@@ -98,6 +102,8 @@ static void answers_find(const LiteRuleSet *set, const char *text, AnswersFacts 
     answers_take(rule, text, match, "due", &facts->due);
     answers_take(rule, text, match, "terms", &facts->terms);
   }
+  for (char *p = facts->currency; p && *p; p++)
+    *p = g_ascii_toupper(*p); /* "aud" -> "AUD"; a symbol's bytes are not ASCII */
 }
 
 /* Subject and new text of `message` through invoices.rules. */
@@ -140,9 +146,15 @@ static char *answers_due_date(const char *text, gboolean month_first)
   return chase_format_date(&date);
 }
 
-/* The currency of the facts: a symbol or code, else the config's. */
+static gboolean answers_currency_fits(const AnswersFacts *facts, const char *code);
+
+/* The currency of the facts: a symbol or code, else the config's ("$" is
+ * the config's when that is a dollar, else USD). */
 static const char *answers_currency(const KeelConfig *config, const AnswersFacts *facts)
 {
+  if (facts->currency && strcmp(facts->currency, "$") == 0
+      && answers_currency_fits(facts, config->payments_currency))
+    return config->payments_currency;
   const char *code = facts->currency ? money_currency_for_symbol(facts->currency) : NULL;
   if (code)
     return code;
@@ -151,37 +163,29 @@ static const char *answers_currency(const KeelConfig *config, const AnswersFacts
   return config->payments_currency;
 }
 
-/* The VA's invoice email to `client`: a new invoice when number and amount
- * are found and the number is not recorded yet. */
-static gboolean answers_sent_invoice(Store *store, const PaymentsMessage *in, GError **error)
+/* Records the invoice `facts` describe, from the VA's email `in` (issued on
+ * its Date, due on `due`, else after `terms` days, else after 14). A number
+ * or amount the store refuses is logged, not an error. */
+static gboolean answers_record_invoice(Store *store, const PaymentsMessage *in,
+                                       const AnswersFacts *facts, GError **error)
 {
-  g_auto(AnswersFacts) facts = { 0 };
-  answers_read(in->config, in->message, &facts);
-  if (!facts.number || !facts.amount || facts.notice)
-    return TRUE;
-  GError *local = NULL;
-  g_autoptr(StoreInvoiceRow) existing = store_invoice_get(store, facts.number, &local);
-  if (existing || local) {
-    if (local)
-      g_propagate_error(error, local);
-    return local == NULL;
-  }
   g_autoptr(GTimeZone) zone = NULL;
   ChaseCalendar cal;
   payments_calendar(in->config, in->client, &cal, &zone);
   GDate issued;
   chase_local_date(&cal, in->message->date, &issued);
   g_autofree char *issued_text = chase_format_date(&issued);
-  g_autofree char *due = facts.due ? answers_due_date(facts.due,
-                                                      in->client->date_order == KEEL_DATE_ORDER_US)
-                                   : NULL;
-  g_autofree char *terms = !due ? g_strdup_printf("%sd", facts.terms ? facts.terms : "14") : NULL;
+  gboolean month_first = in->client->date_order == KEEL_DATE_ORDER_US;
+  g_autofree char *due = facts->due ? answers_due_date(facts->due, month_first) : NULL;
+  g_autofree char *terms = due ? NULL : facts->terms ? g_strdup_printf("%sd", facts->terms)
+                                                     : g_strdup(ANSWERS_DEFAULT_TERMS);
   PaymentsNewInvoice invoice = {
-    .client = in->client->id, .number = facts.number, .amount = facts.amount,
-    .currency = answers_currency(in->config, &facts), .issued = issued_text, .due = due,
+    .client = in->client->id, .number = facts->number, .amount = facts->amount,
+    .currency = answers_currency(in->config, facts), .issued = issued_text, .due = due,
     .terms = terms, .message_id = in->message->message_id, .thread_id = in->thread_id,
     .source = "found in the VA's sent mail",
   };
+  GError *local = NULL;
   g_autoptr(StoreInvoiceRow) row = payments_invoice_add(store, in->config, &invoice,
                                                         in->message->date, &local);
   if (!row && local->domain == KEEL_STORE_ERROR) {
@@ -189,11 +193,33 @@ static gboolean answers_sent_invoice(Store *store, const PaymentsMessage *in, GE
     return FALSE;
   }
   if (!row) {
-    g_message("invoice %s in <%s> not recorded: %s", facts.number, in->message->message_id,
+    g_message("invoice %s in <%s> not recorded: %s", facts->number, in->message->message_id,
               local->message);
     g_error_free(local);
   }
   return TRUE;
+}
+
+/* The VA's invoice email to `in->client`: a new invoice when number and
+ * amount are found and the number is not recorded yet. */
+static gboolean answers_sent_invoice(Store *store, const PaymentsMessage *in, GError **error)
+{
+  gboolean keel_wrote = FALSE;
+  if (!store_invoice_is_keel_message(store, in->message->message_id, &keel_wrote, error))
+    return FALSE;
+  if (keel_wrote)
+    return TRUE; /* a chase or a confirmation keel sent, back from Sent */
+  g_auto(AnswersFacts) facts = { 0 };
+  answers_read(in->config, in->message, &facts);
+  if (!facts.number || !facts.amount || facts.notice)
+    return TRUE;
+  GError *local = NULL;
+  g_autoptr(StoreInvoiceRow) existing = store_invoice_get(store, facts.number, &local);
+  if (local) {
+    g_propagate_error(error, local);
+    return FALSE;
+  }
+  return existing || answers_record_invoice(store, in, &facts, error);
 }
 
 /* The sentence of `text` around byte `offset`, at most ANSWERS_QUOTE_MAX
@@ -217,52 +243,35 @@ static char *answers_quote(const char *text, gsize offset)
 
 /* The day invoices.rules' `promise` rules found in `text`, resolved like a
  * deadline; FALSE when they found none. */
-static gboolean answers_promise_rules(const PaymentsMessage *in, const InstructionContext *ctx,
-                                      const char *text, char **date, char **quote)
+static gboolean answers_promise_rules(const KeelConfig *config, GDateTime *sent,
+                                      const InstructionContext *ctx, const char *text,
+                                      char **date, char **quote)
 {
-  g_autoptr(LiteRuleSet) set = answers_rules(in->config, "invoices.rules");
+  g_autoptr(LiteRuleSet) set = answers_rules(config, "invoices.rules");
   g_auto(AnswersFacts) facts = { 0 };
   if (set)
     answers_find(set, text, &facts);
-  if (!facts.weekday && !facts.day)
+  if (!facts.weekday && !facts.day && !facts.relative)
     return FALSE;
   DeadlinePhrase phrase = { .weekday = facts.weekday, .next = facts.next, .day = facts.day,
-                            .month = facts.month };
+                            .month = facts.month, .relative = facts.relative };
   g_autoptr(GDateTime) when = NULL;
-  if (deadline_resolve(&phrase, in->message->date, &ctx->dates, &when) < DEADLINE_DAY || !when)
+  if (deadline_resolve(&phrase, sent, &ctx->dates, &when) < DEADLINE_DAY || !when)
     return FALSE;
   *date = g_date_time_format(when, "%Y-%m-%d");
   *quote = answers_quote(text, facts.promise_offset);
   return TRUE;
 }
 
-/* The date a promise names (client's calendar, "YYYY-MM-DD") and its words:
- * invoices.rules' `promise` rules first, then deadlines.rules; FALSE when it
- * names no day. */
-static gboolean answers_promise(const PaymentsMessage *in, const char *text, char **date,
-                                char **quote)
+gboolean payments_promised_date(const KeelConfig *config, const KeelClient *client,
+                                const KeelMessage *message, char **date, char **quote)
 {
   InstructionContext ctx;
   g_autoptr(GTimeZone) zone = NULL;
-  trail_instruction_context(in->config, in->client, &ctx, &zone);
-  if (answers_promise_rules(in, &ctx, text, date, quote))
-    return TRUE;
-  g_autofree char *path = g_build_filename(in->config->rules, "deadlines.rules", NULL);
-  g_autofree char *rules_text = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(DeadlineRules) rules = g_file_get_contents(path, &rules_text, NULL, &error)
-    ? deadline_rules_compile(rules_text, path, &error) : NULL;
-  if (!rules) {
-    g_warning("%s: %s (promised dates are not read)", path, error->message);
-    return FALSE;
-  }
-  g_auto(Deadline) found = { 0 };
-  if (!deadline_find(rules, text, in->message->date, &ctx.dates, &found, &error)
-      || found.precision < DEADLINE_DAY || !found.when)
-    return FALSE;
-  *date = g_date_time_format(found.when, "%Y-%m-%d");
-  *quote = answers_quote(text, found.offset);
-  return TRUE;
+  trail_instruction_context(config, client, &ctx, &zone);
+  const char *text = message->new_text ? message->new_text : "";
+  *date = *quote = NULL;
+  return answers_promise_rules(config, message->date, &ctx, text, date, quote);
 }
 
 /* Sets `row`'s state and reason and records `kind` with `what`. */
@@ -285,7 +294,7 @@ static gboolean answers_promised(Store *store, const PaymentsMessage *in, StoreI
                                  const char *text, GError **error)
 {
   g_autofree char *date = NULL, *quote = NULL;
-  if (!answers_promise(in, text, &date, &quote)) {
+  if (!payments_promised_date(in->config, in->client, in->message, &date, &quote)) {
     g_autofree char *words = answers_quote(text, 0);
     g_autofree char *what = g_strdup_printf("the client promised payment without a date: \"%s\"",
                                             words);
@@ -299,13 +308,36 @@ static gboolean answers_promised(Store *store, const PaymentsMessage *in, StoreI
                        "day after", date, quote);
 }
 
+/* TRUE when the currency `facts` name (if any) is `code`'s: "$" fits every
+ * dollar, "AUD" only itself. */
+static gboolean answers_currency_fits(const AnswersFacts *facts, const char *code)
+{
+  static const char *const dollars[] = { "USD", "AUD", "NZD", "CAD", "SGD", "HKD", NULL };
+  if (!facts->currency)
+    return TRUE;
+  if (strcmp(facts->currency, "$") == 0)
+    return g_strv_contains(dollars, code);
+  const char *named = money_currency_for_symbol(facts->currency);
+  g_autofree char *upper = g_ascii_strup(facts->currency, -1);
+  return g_strcmp0(named ? named : upper, code) == 0;
+}
+
 /* TRUE when `facts` name `row` and exactly the amount left to pay. */
 static gboolean answers_exact(const AnswersFacts *facts, const StoreInvoiceRow *row)
 {
   gint64 minor = 0;
   return facts->number && g_ascii_strcasecmp(facts->number, row->number) == 0 && facts->amount
+         && answers_currency_fits(facts, row->currency)
          && money_parse(facts->amount, row->currency, &minor, NULL)
          && minor == row->amount - row->paid;
+}
+
+gboolean payments_notice_matches(const KeelConfig *config, const KeelMessage *message,
+                                 const StoreInvoiceRow *invoice)
+{
+  g_auto(AnswersFacts) facts = { 0 };
+  answers_read(config, message, &facts);
+  return answers_exact(&facts, invoice);
 }
 
 /* "I've paid" or a notice: paid when number and amount match, else the VA

@@ -372,11 +372,16 @@ gboolean payments_plan_due(Store *store, const KeelConfig *config, GDateTime *no
   for (guint c = 0; c < config->clients->len; c++) {
     const KeelClient *client = config->clients->pdata[c];
     g_autoptr(GPtrArray) mine = g_ptr_array_new();
-    for (guint i = 0; i < unpaid->len; i++)
-      if (g_strcmp0(((StoreInvoiceRow *)unpaid->pdata[i])->client_id, client->id) == 0)
+    gboolean any_open = FALSE;
+    for (guint i = 0; i < unpaid->len; i++) {
+      const StoreInvoiceRow *row = unpaid->pdata[i];
+      if (g_strcmp0(row->client_id, client->id) == 0)
         g_ptr_array_add(mine, unpaid->pdata[i]);
+      any_open |= g_strcmp0(row->client_id, client->id) == 0
+                  && g_strcmp0(row->state, "open") == 0;
+    }
     g_autoptr(GError) local = NULL;
-    if (mine->len > 0 && !plan_client(store, config, client, mine, now, stats, &local)) {
+    if (any_open && !plan_client(store, config, client, mine, now, stats, &local)) {
       /* one client's broken template must not stop the others' chases */
       if (local->domain == KEEL_STORE_ERROR) {
         g_propagate_error(error, g_steal_pointer(&local));

@@ -38,14 +38,25 @@ static void evidence_period(Store *store, const StoreInvoiceRow *invoice, GDateT
                                (int)g_date_get_day(&issued), 0, 0, 0);
 }
 
-static gboolean evidence_is_confirmation(const char *kind)
+/* TRUE for the sending or drafting of a confirmation: the outbox names
+ * every kind's moves confirmation_*, so only a Message-ID that was queued as
+ * a confirmation (`confirmations`) counts, never a chase. */
+static gboolean evidence_is_confirmation(const StoreTrailEvent *event, GHashTable *confirmations)
 {
-  return g_strcmp0(kind, "confirmation_sent") == 0 || g_strcmp0(kind, "confirmation_drafted") == 0;
+  return (g_strcmp0(event->kind, "confirmation_sent") == 0
+          || g_strcmp0(event->kind, "confirmation_drafted") == 0)
+         && event->message_id && g_hash_table_contains(confirmations, event->message_id);
 }
 
 /* The instruction and confirmation events of the period, as two sections. */
 static void evidence_trail(GString *out, GPtrArray *events, GDateTime *until, guint *counts)
 {
+  g_autoptr(GHashTable) confirmations = g_hash_table_new(g_str_hash, g_str_equal);
+  for (guint i = 0; i < events->len; i++) {
+    const StoreTrailEvent *e = events->pdata[i];
+    if (g_strcmp0(e->kind, "confirmation_queued") == 0 && e->message_id)
+      g_hash_table_add(confirmations, e->message_id);
+  }
   const char *titles[] = { "The client's instructions in the billing period",
                            "Confirmations keel sent" };
   for (int section = 0; section < 2; section++) {
@@ -53,7 +64,7 @@ static void evidence_trail(GString *out, GPtrArray *events, GDateTime *until, gu
     for (guint i = 0; i < events->len; i++) {
       const StoreTrailEvent *e = events->pdata[i];
       gboolean wanted = section == 0 ? g_strcmp0(e->kind, "instruction") == 0
-                                     : evidence_is_confirmation(e->kind);
+                                     : evidence_is_confirmation(e, confirmations);
       if (!wanted || g_date_time_compare(e->at, until) >= 0)
         continue;
       g_autofree char *when = g_date_time_format(e->at, "%Y-%m-%d %H:%M");

@@ -134,6 +134,21 @@ typedef struct {
  * FALSE only on a store failure. */
 gboolean payments_after_message(Store *store, const PaymentsMessage *in, GError **error);
 
+/* TRUE when `message` (subject and new text, through invoices.rules) names
+ * `invoice`'s number and exactly the amount left to pay, in its currency:
+ * what it takes for a notice or a client's "I've paid" to mark it paid. */
+gboolean payments_notice_matches(const KeelConfig *config, const KeelMessage *message,
+                                 const StoreInvoiceRow *invoice);
+
+/* The day a client's message promises payment on, in the client's calendar
+ * ("YYYY-MM-DD", new string) and the sentence that says so (new string):
+ * invoices.rules' `promise` rules on the new text, resolved as deadlines are
+ * (filters/deadlines.c). Not deadlines.rules itself: a task's "by Thursday"
+ * beside the promise is no payment day. FALSE (both NULL) when it names no
+ * day ("this week", "soon"). */
+gboolean payments_promised_date(const KeelConfig *config, const KeelClient *client,
+                                const KeelMessage *message, char **date, char **quote);
+
 /* ---- the evidence pack (evidence.c) ------------------------------------ */
 
 /* The evidence for invoice `number`, as text: the client's instructions in

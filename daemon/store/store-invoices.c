@@ -284,3 +284,32 @@ gboolean store_invoice_last_chase(Store *store, gint64 invoice_id, GDateTime **c
   *created = store_column_time(stmt, 0);
   return TRUE;
 }
+
+char **store_invoice_chase_message_ids(Store *store, gint64 invoice_id, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT o.message_id FROM invoice_chases c JOIN outbox o ON o.id = c.outbox_id"
+    " WHERE c.invoice_id = ?1 ORDER BY c.created", error);
+  if (!stmt)
+    return NULL;
+  sqlite3_bind_int64(stmt, 1, invoice_id);
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new();
+  int rc;
+  while ((rc = store_step(store, stmt, "reading an invoice's chases", error)) == SQLITE_ROW)
+    g_strv_builder_add(ids, (const char *)sqlite3_column_text(stmt, 0));
+  return rc == SQLITE_DONE ? g_strv_builder_end(ids) : NULL;
+}
+
+gboolean store_invoice_is_keel_message(Store *store, const char *message_id,
+                                       gboolean *is_keel, GError **error)
+{
+  *is_keel = FALSE;
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT 1 FROM outbox WHERE message_id = ?1", error);
+  if (!stmt)
+    return FALSE;
+  store_bind_text(stmt, 1, message_id);
+  int rc = store_step(store, stmt, "looking a message up in the outbox", error);
+  *is_keel = rc == SQLITE_ROW;
+  return rc != -1;
+}

@@ -94,3 +94,11 @@ GPtrArray *store_invoice_client_hits(Store *store, const char *client_id,
  * queued (NULL when never). */
 gboolean store_invoice_last_chase(Store *store, gint64 invoice_id, GDateTime **created,
                                   GError **error);
+
+/* The Message-IDs of invoice `invoice_id`'s chases, oldest first: a strv
+ * (empty when never chased), NULL on error. */
+char **store_invoice_chase_message_ids(Store *store, gint64 invoice_id, GError **error);
+
+/* TRUE when `message_id` is one keel wrote (an outbox row). */
+gboolean store_invoice_is_keel_message(Store *store, const char *message_id,
+                                       gboolean *is_keel, GError **error);

@@ -276,9 +276,9 @@ static gboolean store_migrate_to_6(Store *store, GError **error)
 static gboolean store_migrate_to_8(Store *store, GError **error)
 {
   return store_exec(store,
-    "CREATE TABLE trail_seal (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "CREATE TABLE IF NOT EXISTS trail_seal (one INTEGER PRIMARY KEY CHECK (one = 1),"
     "  count INTEGER NOT NULL, hash TEXT NOT NULL);"
-    "INSERT INTO trail_seal (one, count, hash)"
+    "INSERT OR REPLACE INTO trail_seal (one, count, hash)"
     "  SELECT 1, id, hash FROM trail_events ORDER BY id DESC LIMIT 1;",
     error);
 }

@@ -14,6 +14,9 @@ the digest shows the dispute with its evidence summary, `keel invoice show`
 tells the whole story, `keel invoice evidence` lists the trail hashes, and
 `keel trail verify` holds. Nothing is sent at night or at the weekend.
 
+A second case: review mode puts the chase in Drafts (\\Draft), sends nothing,
+and `keel --now ... invoice list --overdue --json` shows the step taken.
+
 TAP output; run with /usr/bin/python3. Needs root, dovecot-imapd,
 python3-aiosmtpd and openssl."""
 
@@ -44,10 +47,10 @@ def mail(msgid, sender, to, subject, date, body, extra=""):
 class Month:
     """Setup (auto mode) plus the simulated clock."""
 
-    def __init__(self):
+    def __init__(self, mode="auto"):
         # the sink files what it accepts in Sent, as Gmail does: the proof a
         # restarted keel looks for after a crash between SMTP's 250 and the mark
-        self.s = smtp.Setup("auto", file_sent=True)
+        self.s = smtp.Setup(mode, file_sent=True)
         with open(self.s.keel.config) as f:
             text = f.read()
         text = text.replace("[account main]\n", "[account main]\nserver_files_sent = true\n")
@@ -57,7 +60,10 @@ class Month:
 
     def daemon(self, when, env=None, expect=0):
         now = when.isoformat()
-        proc = self.s.keel.run("daemon", "--once", "--now", now, env=env)
+        # global options go before or after the command: both forms, in turn
+        args = (("--now", now, "daemon", "--once") if len(self.runs) % 2
+                else ("daemon", "--once", "--now", now))
+        proc = self.s.keel.run(*args, env=env)
         assert proc.returncode == expect, (now, proc.returncode, proc.stderr)
         self.runs.append(now)
         return proc
@@ -169,7 +175,8 @@ def run_month(m):
     assert len(m.chase_rows()) == 2, m.chase_rows()
 
     story = s.keel_ok("invoice", "show", "INV-042").stdout
-    for kind in ("invoice_added", "chase_queued", "promise ", "promise_broken", "dispute"):
+    for kind in ("invoice_added", "chase_queued", "promise ", "promise_broken", "dispute",
+                 ": sent"):
         assert kind in story, (kind, story)
     evidence = s.keel_ok("invoice", "evidence", "INV-042").stdout
     assert "train to Leeds" in evidence and "more than we agreed" in evidence, evidence
@@ -178,15 +185,40 @@ def run_month(m):
     assert "PAYMENTS" in digest and "INV-042" in digest and "dispute" in digest, digest
     s.keel_ok("trail", "verify")
     trail = json.loads(s.keel_ok("trail", "--format", "json").stdout)
-    print("# simulated month (%d daemon runs), from the trail:" % len(m.runs))
-    for event in trail:
-        if event["detail"].startswith("INV-042:"):
-            print("#   %s  %-16s %s" % (event["at"], event["kind"], event["detail"][9:]))
+    assert any(e["detail"].startswith("INV-042:") for e in trail)
+    print("# simulated month (%d daemon runs): keel invoice show INV-042" % len(m.runs))
+    for line in story.splitlines():
+        print("#   " + line)
+
+
+def test_review_mode_drafts_the_chase():
+    m = Month("review")
+    try:
+        s = m.s
+        m.daemon(datetime.datetime(2026, 10, 1, 9, 0, tzinfo=LONDON))  # first sync: empty
+        s.keel_ok("--now", "2026-10-01T10:00:00+01:00", "invoice", "add", "acme", "INV-7",
+                  "150", "--terms", "14d")
+        m.daemon(datetime.datetime(2026, 10, 19, 10, 0, tzinfo=LONDON))
+        m.daemon(datetime.datetime(2026, 10, 19, 14, 0, tzinfo=LONDON))
+        rows = m.chase_rows()
+        assert [(r["state"], r["to"], r["subject"]) for r in rows] == [
+            ("drafted", "sam@acme.example", "Invoice INV-7: payment reminder")], rows
+        drafts = s.folder_messages("Drafts")
+        assert len(drafts) == 1 and "\\Draft" in drafts[0][0], drafts
+        assert drafts[0][1] == "<%s>" % rows[0]["message_id"], (drafts, rows)
+        assert s.sink.delivered() == [], "review mode sent a chase"
+        overdue = json.loads(s.keel_ok("--now", "2026-10-19T14:00:00+01:00", "invoice", "list",
+                                       "--overdue", "--json").stdout)
+        assert [(i["number"], i["days_overdue"], i["last_step"]) for i in overdue] == [
+            ("INV-7", 4, 1)], overdue
+    finally:
+        m.s.close()
 
 
 if __name__ == "__main__":
     try:
-        rc = harness.Tap([test_a_month_of_chasing_one_late_payer]).run(sys.argv[1:])
+        rc = harness.Tap([test_a_month_of_chasing_one_late_payer,
+                          test_review_mode_drafts_the_chase]).run(sys.argv[1:])
     finally:
         harness.KeelRun.close_all()
     sys.exit(rc)

@@ -11,10 +11,13 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gmime/gmime.h>
+#include <sqlite3.h>
 #include <string.h>
 #include "tests/unit/test-db.h"
+#include "daemon/base/commands.h"
 #include "daemon/digest/digest.h"
 #include "daemon/ingest/pipeline.h"
+#include "daemon/outbox/outbox.h"
 #include "daemon/payments/payments.h"
 #include "daemon/record/verdict.h"
 
@@ -299,6 +302,17 @@ static void test_dispute_evidence(PayFixture *f, gconstpointer data)
   (void)data;
   mail(f, FALSE, "bob@acme.example", "Launch", "2026-09-10T10:00:00Z",
        "Hi Jo, please book the venue for the launch by Friday. Thanks, Bob");
+  /* the confirmation keel queued for it goes to Drafts (review mode) */
+  g_autoptr(GError) move_error = NULL;
+  g_autoptr(GPtrArray) queued = store_outbox_list(f->store, "queued", &move_error);
+  g_assert_no_error(move_error);
+  g_assert_cmpuint(queued->len, ==, 1);
+  StoreOutboxRow *row0 = queued->pdata[0];
+  g_autoptr(GDateTime) drafted = at("2026-09-10T10:01:00Z");
+  g_assert_true(outbox_move(f->store, row0, OUTBOX_SENDING, 1, NULL, NULL, drafted, &move_error));
+  g_free(row0->state), row0->state = g_strdup("sending");
+  g_assert_true(outbox_move(f->store, row0, OUTBOX_DRAFTED, 1, NULL, NULL, drafted, &move_error));
+  g_assert_no_error(move_error);
   add_invoice(f, "INV-011", "640", NULL, "2026-10-05");
   mail(f, FALSE, "bob@acme.example", "INV-011", "2026-10-09T10:00:00Z",
        "Jo, this invoice is more than we agreed. You charged for travel. Bob");
@@ -314,7 +328,7 @@ static void test_dispute_evidence(PayFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(pack, "sha256 "));
   g_autofree char *summary = payments_evidence_summary(f->store, row, &error);
   g_assert_no_error(error);
-  g_assert_nonnull(strstr(summary, "1 instruction(s)"));
+  g_assert_nonnull(strstr(summary, "1 instruction(s), 1 confirmation(s)"));
 }
 
 static void test_refusal_stops(PayFixture *f, gconstpointer data)
@@ -327,6 +341,18 @@ static void test_refusal_stops(PayFixture *f, gconstpointer data)
   g_assert_cmpstr(row->state, ==, "stopped");
   g_assert_cmpuint(run_clock(f, "2026-10-05T00:00:00Z", "2026-11-10T00:00:00Z"), ==, 0);
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM trail_events WHERE kind = 'refusal'"), ==, 1);
+}
+
+static void test_haggle_pauses(PayFixture *f, gconstpointer data)
+{
+  (void)data;
+  add_invoice(f, "INV-015", "450", "GBP", "2026-10-05");
+  mail(f, FALSE, "bob@acme.example", "Re: INV-015", "2026-10-06T10:00:00Z",
+       "Jo, £450 is a bit steep for a month. Could you knock something off? Bob");
+  g_autoptr(StoreInvoiceRow) row = invoice(f, "INV-015");
+  g_assert_cmpstr(row->state, ==, "paused");
+  g_assert_cmpstr(row->pause_reason, ==, "haggle");
+  g_assert_cmpuint(run_clock(f, "2026-10-05T00:00:00Z", "2026-11-10T00:00:00Z"), ==, 0);
 }
 
 static void test_other_reply_pauses(PayFixture *f, gconstpointer data)
@@ -371,6 +397,24 @@ static void test_sent_invoice_and_notice(PayFixture *f, gconstpointer data)
   g_assert_cmpstr(paid->paid_date, ==, "2026-10-21");
 }
 
+static void test_client_says_paid(PayFixture *f, gconstpointer data)
+{
+  (void)data;
+  add_invoice(f, "INV-030", "100", "GBP", "2026-10-05");
+  add_invoice(f, "INV-031", "250", "GBP", "2026-10-05");
+  mail(f, FALSE, "bob@acme.example", "Paid", "2026-10-07T10:00:00Z",
+       "Hi Jo, I've paid £100 for INV-030 this morning. Bob");
+  g_autoptr(StoreInvoiceRow) paid = invoice(f, "INV-030");
+  g_assert_cmpstr(paid->state, ==, "paid");
+  /* no number, no amount: keel asks the VA and stops chasing meanwhile */
+  mail(f, FALSE, "bob@acme.example", "Re: reminder", "2026-10-08T10:00:00Z",
+       "Jo, I have paid it. Bob");
+  g_autoptr(StoreInvoiceRow) claimed = invoice(f, "INV-031");
+  g_assert_cmpstr(claimed->state, ==, "paused");
+  g_assert_cmpstr(claimed->pause_reason, ==, "client says it is paid");
+  g_assert_cmpuint(run_clock(f, "2026-10-05T00:00:00Z", "2026-10-20T00:00:00Z"), ==, 0);
+}
+
 static void test_first_sync_reads_nothing(PayFixture *f, gconstpointer data)
 {
   (void)data;
@@ -384,6 +428,39 @@ static void test_first_sync_reads_nothing(PayFixture *f, gconstpointer data)
   g_assert_true(pipeline_ingest(f->pipeline, &origin, raw, NULL, NULL, NULL, &error));
   g_assert_no_error(error);
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM invoices"), ==, 0);
+}
+
+/* ---- the schema --------------------------------------------------------- */
+
+/* A version-5 database (before invoices) gains the invoice tables, keeping
+ * its rows; the chase key refuses a second row for the same step. */
+static void test_migrate_from_5(PayFixture *f, gconstpointer data)
+{
+  (void)data;
+  mail(f, FALSE, "bob@acme.example", "Hello", "2026-10-01T10:00:00Z", "Hi Jo. Bob");
+  pipeline_free(f->pipeline);
+  f->pipeline = NULL;
+  g_clear_pointer(&f->store, store_close);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db, "DROP TABLE invoice_chases; DROP TABLE invoice_payments;"
+                                   "DROP TABLE invoices; PRAGMA user_version = 5;",
+                               NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close(db);
+  g_autoptr(GError) error = NULL;
+  f->store = store_open(f->path, &error);
+  g_assert_no_error(error);
+  f->pipeline = pipeline_new(f->config, f->store);
+  g_assert_cmpint(store_schema_version(f->store), ==, store_schema_latest());
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM messages"), ==, 1);
+  add_invoice(f, "INV-050", "100", NULL, "2026-10-05");
+  g_assert_cmpint(count(f, "SELECT COUNT(*) FROM invoices"), ==, 1);
+  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db, "INSERT INTO invoice_chases (invoice_id, step, created)"
+                                   " VALUES (1, '1', 0); INSERT INTO invoice_chases"
+                                   " (invoice_id, step, created) VALUES (1, '1', 0);",
+                               NULL, NULL, NULL), ==, SQLITE_CONSTRAINT);
+  sqlite3_close(db);
 }
 
 /* ---- the digest -------------------------------------------------------- */
@@ -425,6 +502,122 @@ static void test_digest_section(PayFixture *f, gconstpointer data)
   g_assert_nonnull(strstr(subject, "about payments"));
 }
 
+/* ---- promised dates in labelled mail (../shared/corpus) ----------------- */
+
+/* Every message the corpus labels `promise`, with the day it promises as I
+ * read it (NULL: no day, "this week"). */
+static const struct { const char *world, *file, *date; } promised[] = {
+  { "dev", "018.eml", NULL },         /* "this week" */
+  { "dev", "035.eml", "2026-03-27" }, /* "in full on Friday 27th" */
+  { "us", "235.eml", "2026-04-24" },  /* "MONEY GOES OUT FRIDAY" (Mon 20 Apr) */
+  { "us", "246.eml", "2026-05-05" },  /* "I pay the invoice on the 5th" (27 Apr) */
+  { "au", "319.eml", "2026-03-27" },  /* "The money goes out Friday with the pay run" */
+  { "au", "344.eml", "2026-04-15" },  /* "I'll pay it on the 15th" */
+  { "ph", "427.eml", "2026-10-23" },  /* "he'll mail the check on Friday the 23rd" */
+  { "ph", "434.eml", "2026-10-23" },  /* "I'll pay it today." */
+  { "ph", "440.eml", "2026-10-30" },  /* "goes out in Friday's payment run (Oct 30)" */
+};
+
+/* One corpus message and its world's config (with this tree's rules). */
+static KeelMessage *corpus_message(const char *world, const char *file, KeelConfig **config)
+{
+  g_autofree char *dir = g_build_filename(g_getenv("KEEL_SHARED"), "corpus", world, NULL);
+  g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
+  g_autofree char *path = g_build_filename(dir, file, NULL);
+  g_autoptr(GError) error = NULL;
+  *config = config_load(conf, &error);
+  g_assert_no_error(error);
+  g_free((*config)->rules);
+  (*config)->rules = g_build_filename(g_getenv("KEEL_SOURCE_ROOT"), "rules", NULL);
+  g_autofree char *raw = NULL;
+  gsize size = 0;
+  g_assert_true(g_file_get_contents(path, &raw, &size, &error));
+  KeelMessage *message = message_parse((const guint8 *)raw, size, NULL, 0, &error);
+  g_assert_no_error(error);
+  return message;
+}
+
+/* The promised day of one corpus message, with its world's config. */
+static char *corpus_promise(const char *world, const char *file)
+{
+  g_autoptr(KeelConfig) config = NULL;
+  g_autoptr(KeelMessage) message = corpus_message(world, file, &config);
+  const KeelClient *client = config_client_for_address(config, message->from->address);
+  g_autofree char *date = NULL, *quote = NULL;
+  payments_promised_date(config, client, message, &date, &quote);
+  g_test_message("%s/%s: %s \"%s\"", world, file, date ? date : "(no day)", quote ? quote : "");
+  return g_steal_pointer(&date);
+}
+
+static void test_corpus_promises(void)
+{
+  g_autofree char *readme = g_build_filename(g_getenv("KEEL_SHARED") ? g_getenv("KEEL_SHARED")
+                                             : "/nonexistent", "corpus", "README.md", NULL);
+  if (!g_file_test(readme, G_FILE_TEST_EXISTS)) {
+    g_test_skip("no labelled corpus in $KEEL_SHARED");
+    return;
+  }
+  guint right = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS(promised); i++) {
+    g_autofree char *date = corpus_promise(promised[i].world, promised[i].file);
+    right += g_strcmp0(date, promised[i].date) == 0;
+  }
+  g_test_message("promised days read right: %u of %zu", right, G_N_ELEMENTS(promised));
+  g_assert_cmpuint(right, >=, G_N_ELEMENTS(promised) - 1);
+}
+
+/* Every message the corpus labels `paid`, with the invoice it pays as I
+ * read it (number, amount left, currency) and whether it says both. */
+static const struct {
+  const char *world, *file, *number;
+  gint64 amount;
+  const char *currency;
+  gboolean names_both;
+} paid_notices[] = {
+  { "dev", "002.eml", "BD-2026-018", 54000, "GBP", TRUE },   /* Settle */
+  { "dev", "038.eml", "BD-2026-031", 30000, "GBP", FALSE },  /* "I've paid it this morning" */
+  { "us", "217.eml", "NS-1044", 86000, "USD", TRUE },        /* Ledgerly */
+  { "us", "247.eml", "NS-1058", 93500, "USD", TRUE },        /* Paystream */
+  { "au", "320.eml", "INV-0205", 246400, "AUD", TRUE },      /* Xero */
+  { "au", "333.eml", "INV-0214", 110000, "AUD", TRUE },      /* Xero */
+  { "au", "343.eml", "INV-0222", 66000, "AUD", FALSE },      /* "I've paid this morning" */
+  { "au", "346.eml", "INV-0221", 154000, "AUD", TRUE },      /* "full amount AUD 1,540.00 by TT" */
+  { "au", "348.eml", "INV-0219", 138600, "AUD", TRUE },      /* "paid INV-0219 in full ($1,386)" */
+  { "ph", "403.eml", "BVA-2026-0930-VH", 148000, "USD", TRUE }, /* PayNimbus, note quotes it */
+  { "ph", "412.eml", "BVA-2026-0915", 62000, "GBP", TRUE },  /* Brightwire "Reference:" */
+};
+
+static void test_corpus_notices(void)
+{
+  g_autofree char *readme = g_build_filename(g_getenv("KEEL_SHARED") ? g_getenv("KEEL_SHARED")
+                                             : "/nonexistent", "corpus", "README.md", NULL);
+  if (!g_file_test(readme, G_FILE_TEST_EXISTS)) {
+    g_test_skip("no labelled corpus in $KEEL_SHARED");
+    return;
+  }
+  guint right = 0, total = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS(paid_notices); i++) {
+    g_autoptr(KeelConfig) config = NULL;
+    g_autoptr(KeelMessage) message = corpus_message(paid_notices[i].world, paid_notices[i].file,
+                                                    &config);
+    StoreInvoiceRow row = { .number = (char *)paid_notices[i].number,
+                            .amount = paid_notices[i].amount,
+                            .currency = (char *)paid_notices[i].currency };
+    gboolean matched = payments_notice_matches(config, message, &row);
+    g_test_message("%s/%s %s: %s", paid_notices[i].world, paid_notices[i].file, row.number,
+                   matched ? "marks it paid" : "asks the VA");
+    right += matched == paid_notices[i].names_both;
+    total++;
+    /* a different amount never pays it */
+    row.amount += 1;
+    g_assert_false(payments_notice_matches(config, message, &row));
+  }
+  g_test_message("payment notices read right: %u of %u", right, total);
+  g_assert_cmpuint(right, ==, total);
+}
+
+/* ---- global options before the command --------------------------------- */
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -440,10 +633,15 @@ int main(int argc, char **argv)
   ADD("/payments/answers/promise-broken", test_promise_broken);
   ADD("/payments/answers/dispute-evidence", test_dispute_evidence);
   ADD("/payments/answers/refusal-stops", test_refusal_stops);
+  ADD("/payments/answers/haggle-pauses", test_haggle_pauses);
   ADD("/payments/answers/other-reply-pauses", test_other_reply_pauses);
   ADD("/payments/answers/sent-invoice-and-notice", test_sent_invoice_and_notice);
+  ADD("/payments/answers/client-says-paid", test_client_says_paid);
   ADD("/payments/answers/first-sync-reads-nothing", test_first_sync_reads_nothing);
   ADD("/payments/digest/section", test_digest_section);
+  ADD("/payments/schema/migrate-from-5", test_migrate_from_5);
+  g_test_add_func("/payments/corpus/promised-days", test_corpus_promises);
+  g_test_add_func("/payments/corpus/payment-notices", test_corpus_notices);
   int rc = g_test_run();
   g_mime_shutdown();
   return rc;
