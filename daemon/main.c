@@ -29,6 +29,8 @@ static const KeelCommand commands[] = {
   { "confirm", cmd_confirm, "record a phone call's instructions and confirm them to the client" },
   { "outbox",  cmd_outbox,  "list replies waiting, sent and failed" },
   { "digest",  cmd_digest,  "build today's digest (--send to send it)" },
+  { "learn",   cmd_learn,   "build the learned models (learn train), show corrections (learn status)" },
+  { "mark",    cmd_mark,    "tell keel a message was risky or fine (MESSAGE risky|fine)" },
   { "config",  cmd_config,  "check the configuration (config check)" },
 };
 

@@ -14,6 +14,11 @@
  *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
  *      outbox, confirmations, message_search (FTS5, filled for the messages
  *      already stored, kept up to date by a trigger).
+ *   3  store_migrate_to_3: reserved (another branch).
+ *   4  store_migrate_to_4: reserved (another branch).
+ *   5  store_migrate_to_5: learned_corrections (the VA's "risky"/"fine"
+ *      corrections, one per message and dimension) and learned_weights (the
+ *      per-mailbox changes to the shipped learned models).
  * A database with a newer version than this keel knows is refused.
  *
  * Transactions nest: the outermost store_begin() is BEGIN IMMEDIATE (take the
@@ -213,8 +218,36 @@ static gboolean store_migrate_to_2(Store *store, GError **error)
     error) && store_search_fill(store, error);
 }
 
+/* reserved: filled by another branch */
+static gboolean store_migrate_to_3(Store *store, GError **error)
+{
+  (void)store, (void)error;
+  return TRUE;
+}
+
+/* reserved: filled by another branch */
+static gboolean store_migrate_to_4(Store *store, GError **error)
+{
+  (void)store, (void)error;
+  return TRUE;
+}
+
+static gboolean store_migrate_to_5(Store *store, GError **error)
+{
+  return store_exec(store,
+    "CREATE TABLE learned_corrections (id INTEGER PRIMARY KEY, message_id TEXT NOT NULL,"
+    "  message_row INTEGER, dimension TEXT NOT NULL, label INTEGER NOT NULL,"
+    "  source TEXT NOT NULL, subject TEXT NOT NULL, new_text TEXT NOT NULL,"
+    "  step REAL NOT NULL, created INTEGER NOT NULL, UNIQUE (message_id, dimension));"
+    "CREATE TABLE learned_weights (dimension TEXT NOT NULL, feature TEXT NOT NULL,"
+    "  delta REAL NOT NULL, PRIMARY KEY (dimension, feature)) WITHOUT ROWID;",
+    error);
+}
+
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
-static const StoreMigration store_migrations[] = { store_migrate_to_1, store_migrate_to_2 };
+static const StoreMigration store_migrations[] = { store_migrate_to_1, store_migrate_to_2,
+                                                   store_migrate_to_3, store_migrate_to_4,
+                                                   store_migrate_to_5 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 
 static gboolean store_read_version(Store *store, int *version, GError **error)

@@ -68,8 +68,8 @@ static StoreAddResult add(StoreFixture *f, const StoreOrigin *origin, GBytes *ra
 static void test_migrate_empty(StoreFixture *f, gconstpointer data)
 {
   (void)data;
-  g_assert_cmpint(store_schema_version(f->store), ==, 2);
-  g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint(store_schema_version(f->store), ==, 5);
+  g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, 5);
   g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name"
                              " IN ('accounts', 'folders', 'clients', 'threads', 'messages',"
                              " 'message_refs', 'scores', 'rule_hits')"), ==, 8);
@@ -94,8 +94,8 @@ static void test_migrate_reopen(StoreFixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
-  g_assert_cmpint(store_schema_version(f->store), ==, 2);
-  g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint(store_schema_version(f->store), ==, 5);
+  g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, 5);
   g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages"), ==, 1);
 }
 

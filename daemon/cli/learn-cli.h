@@ -1,0 +1,22 @@
+/* daemon/cli/learn-cli.h: what `keel learn` and `keel mark` share: the
+ * store, the rules with the mailbox's learned models, reading a message file.
+ * Prints its own one-line errors; no other logic. */
+#pragma once
+
+#include "daemon/base/commands.h"
+#include "daemon/store/store.h"
+#include "filters/message.h"
+#include "filters/rules.h"
+
+/* Reads and parses the file `path`; NULL after printing why. */
+KeelMessage *learn_read_message(const char *path);
+
+/* The config's store and rules (`rules_dir` or the config's), the stored
+ * corrections applied to the learned models; `*shipped` (may be NULL)
+ * receives the models as shipped. Returns EX_OK or an exit code after
+ * printing why. */
+int learn_open(const KeelGlobals *globals, const char *database, const char *rules_dir,
+               Store **store, RuleSet **rules, LearnedSet **shipped);
+
+/* `keel learn status`. */
+int learn_status(const KeelGlobals *globals, const char *database, const char *rules_dir);
