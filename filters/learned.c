@@ -134,6 +134,7 @@ LearnedFeatures *learned_features(const char *subject, const char *text)
     g_array_append_val(features->buckets, bucket);
   }
   features->value = features->names->len ? 1.0 / sqrt((double)features->names->len) : 0;
+  features->importance = 1;
   return features;
 }
 
@@ -389,8 +390,8 @@ double learned_model_correct(LearnedModel *model, const LearnedFeatures *feature
 
 void learned_train_options_init(LearnedTrainOptions *options)
 {
-  options->epochs = 30;
-  options->rate = 0.5;
+  options->epochs = 100;
+  options->rate = 5;
   options->l2 = 1e-4;
   options->seed = 1;
   options->balance = TRUE;
@@ -440,11 +441,15 @@ LearnedModel *learned_train(guint dimension, LearnedFeatures *const *examples,
                             const gboolean *labels, guint n, const LearnedTrainOptions *options)
 {
   LearnedModel *model = learned_model_new(dimension);
-  guint positives = 0;
-  for (guint i = 0; i < n; i++)
-    positives += labels[i] ? 1 : 0;
-  double positive_weight = options->balance && positives && positives < n
-                           ? (double)(n - positives) / positives : 1.0;
+  double positives = 0, negatives = 0;
+  for (guint i = 0; i < n; i++) {
+    if (labels[i])
+      positives += examples[i]->importance;
+    else
+      negatives += examples[i]->importance;
+  }
+  double positive_weight = options->balance && positives > 0 && negatives > 0
+                           ? negatives / positives : 1.0;
   g_autofree guint *order = g_new(guint, MAX(n, 1));
   for (guint i = 0; i < n; i++)
     order[i] = i;
@@ -454,7 +459,8 @@ LearnedModel *learned_train(guint dimension, LearnedFeatures *const *examples,
     double rate = options->rate / (1.0 + epoch * 0.2);
     for (guint k = 0; k < n; k++) {
       guint i = order[k];
-      learned_sgd_step(model, examples[i], labels[i], labels[i] ? positive_weight : 1.0, rate,
+      learned_sgd_step(model, examples[i], labels[i],
+                       examples[i]->importance * (labels[i] ? positive_weight : 1.0), rate,
                        options->l2);
     }
   }
@@ -520,7 +526,8 @@ void learned_cross_validate(guint dimension, LearnedFeatures *const *examples,
   memset(counts, 0, sizeof *counts);
   guint max_group = 0;
   for (guint i = 0; i < n; i++)
-    max_group = MAX(max_group, groups[i]);
+    if (groups[i] != LEARNED_GROUP_ALWAYS)
+      max_group = MAX(max_group, groups[i]);
   for (guint g = 0; g <= max_group; g++)
     learned_validate_group(dimension, examples, labels, groups, n, g, options, threshold, counts);
 }

@@ -57,6 +57,7 @@ typedef struct {
   GPtrArray *names;   /* owned, of char*: "word", "two words", "s:word" */
   GArray *buckets;    /* owned, of guint32, parallel to names */
   double value;
+  double importance;  /* in training: how much this example counts (1; background mail less) */
 } LearnedFeatures;
 
 /* Features of `subject` and `text` (either may be NULL): lower-cased words
@@ -115,11 +116,12 @@ double learned_model_correct(LearnedModel *model, const LearnedFeatures *feature
 void learned_model_add(LearnedModel *model, const char *name, double delta);
 
 typedef struct {
-  guint epochs;     /* passes over the data (30) */
-  double rate;      /* initial step (0.5) */
+  guint epochs;     /* passes over the data (100) */
+  double rate;      /* initial step (5) */
   double l2;        /* regularisation (1e-4) */
   guint64 seed;     /* shuffling (1) */
-  gboolean balance; /* weigh classes equally (TRUE) */
+  gboolean balance; /* weigh classes equally (TRUE): positives count as much, together, as
+                       the negatives' importance */
 } LearnedTrainOptions;
 
 void learned_train_options_init(LearnedTrainOptions *options);
@@ -139,8 +141,12 @@ double learned_counts_f1(const LearnedCounts *counts);
 double learned_counts_precision(const LearnedCounts *counts);
 double learned_counts_recall(const LearnedCounts *counts);
 
-/* Cross-validates: for every distinct `groups[i]`, trains on the other
- * groups and predicts that one at `threshold`; counts summed over groups. */
+/* A group that is always trained on, never held out (background mail). */
+#define LEARNED_GROUP_ALWAYS G_MAXUINT
+
+/* Cross-validates: for every distinct `groups[i]` (but LEARNED_GROUP_ALWAYS),
+ * trains on the other groups and predicts that one at `threshold`; counts
+ * summed over groups. */
 void learned_cross_validate(guint dimension, LearnedFeatures *const *examples,
                             const gboolean *labels, const guint *groups, guint n,
                             const LearnedTrainOptions *options, double threshold,

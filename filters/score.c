@@ -535,7 +535,8 @@ static void scoring_clear(Scoring *s)
 
 LearnedFeatures *score_learned_features(const KeelMessage *message)
 {
-  g_autofree char *subject = g_utf8_make_valid(message->subject ? message->subject : "", -1);
+  g_autofree char *bare = subject_normalise(message->subject ? message->subject : "");
+  g_autofree char *subject = g_utf8_make_valid(bare ? bare : "", -1);
   g_autofree char *text = g_utf8_make_valid(message->new_text ? message->new_text : "", -1);
   return learned_features(subject, text);
 }

@@ -28,6 +28,8 @@ typedef struct {
   GArray *labels[LEARNED_COUNT];/* owned, of gboolean */
   GArray *groups;               /* owned, of guint: which folder */
   GPtrArray *summaries;         /* owned, of char*: "dev (40 messages)" */
+  GPtrArray *backgrounds;       /* owned, of char*: "hard-ham-1 (250 messages)" */
+  double background_weight;     /* importance of a background message */
   GDateTime *newest;            /* owned, may be NULL */
 } LearnCorpus;
 
@@ -38,6 +40,7 @@ static void learn_corpus_clear(LearnCorpus *corpus)
     g_clear_pointer(&corpus->labels[i], g_array_unref);
   g_clear_pointer(&corpus->groups, g_array_unref);
   g_clear_pointer(&corpus->summaries, g_ptr_array_unref);
+  g_clear_pointer(&corpus->backgrounds, g_ptr_array_unref);
   g_clear_pointer(&corpus->newest, g_date_time_unref);
 }
 
@@ -49,6 +52,7 @@ static void learn_corpus_init(LearnCorpus *corpus)
     corpus->labels[i] = g_array_new(FALSE, FALSE, sizeof(gboolean));
   corpus->groups = g_array_new(FALSE, FALSE, sizeof(guint));
   corpus->summaries = g_ptr_array_new_with_free_func(g_free);
+  corpus->backgrounds = g_ptr_array_new_with_free_func(g_free);
 }
 
 static gboolean learn_label_of(JsonObject *label, guint dimension)
@@ -61,6 +65,25 @@ static gboolean learn_label_of(JsonObject *label, guint dimension)
                            payment);
   }
   return json_object_get_boolean_member_with_default(label, fields[dimension], FALSE);
+}
+
+/* One example: `message` with the labels of `label` (NULL: negative for all). */
+static void learn_corpus_append(LearnCorpus *corpus, const KeelMessage *message,
+                                JsonObject *label, guint group, double importance)
+{
+  LearnedFeatures *features = score_learned_features(message);
+  features->importance = importance;
+  g_ptr_array_add(corpus->examples, features);
+  for (guint d = 0; d < LEARNED_COUNT; d++) {
+    gboolean value = label ? learn_label_of(label, d) : FALSE;
+    g_array_append_val(corpus->labels[d], value);
+  }
+  g_array_append_val(corpus->groups, group);
+}
+
+static gint learn_compare_names(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Adds the message of one labels.json entry. FALSE after printing why. */
@@ -76,12 +99,7 @@ static gboolean learn_corpus_add(LearnCorpus *corpus, const char *dir, JsonObjec
   g_autoptr(KeelMessage) message = learn_read_message(path);
   if (!message)
     return FALSE;
-  g_ptr_array_add(corpus->examples, score_learned_features(message));
-  for (guint d = 0; d < LEARNED_COUNT; d++) {
-    gboolean value = learn_label_of(label, d);
-    g_array_append_val(corpus->labels[d], value);
-  }
-  g_array_append_val(corpus->groups, group);
+  learn_corpus_append(corpus, message, label, group, 1.0);
   if (!message->date_fallback &&
       (!corpus->newest || g_date_time_compare(message->date, corpus->newest) > 0)) {
     g_clear_pointer(&corpus->newest, g_date_time_unref);
@@ -115,6 +133,34 @@ static gboolean learn_corpus_read(LearnCorpus *corpus, const char *dir, guint gr
   return TRUE;
 }
 
+/* Adds every *.eml of `dir` as a negative example of every dimension, in
+ * name order, always trained on. FALSE after printing why. */
+static gboolean learn_background_read(LearnCorpus *corpus, const char *dir)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) handle = g_dir_open(dir, 0, &error);
+  if (!handle) {
+    fprintf(stderr, "keel learn: %s\n", error->message);
+    return FALSE;
+  }
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  const char *name;
+  while ((name = g_dir_read_name(handle)))
+    if (g_str_has_suffix(name, ".eml"))
+      g_ptr_array_add(names, g_strdup(name));
+  g_ptr_array_sort(names, learn_compare_names);
+  for (guint i = 0; i < names->len; i++) {
+    g_autofree char *path = g_build_filename(dir, g_ptr_array_index(names, i), NULL);
+    g_autoptr(KeelMessage) message = learn_read_message(path);
+    if (!message)
+      return FALSE;
+    learn_corpus_append(corpus, message, NULL, LEARNED_GROUP_ALWAYS, corpus->background_weight);
+  }
+  g_autofree char *base = g_path_get_basename(dir);
+  g_ptr_array_add(corpus->backgrounds, g_strdup_printf("%s (%u messages)", base, names->len));
+  return TRUE;
+}
+
 /* The header of the model of `dimension`. */
 static char *learn_header(const LearnCorpus *corpus, guint dimension, const char *date,
                           const LearnedTrainOptions *options, const LearnedCounts *cv)
@@ -122,11 +168,18 @@ static char *learn_header(const LearnCorpus *corpus, guint dimension, const char
   guint positives = 0;
   for (guint i = 0; i < corpus->labels[dimension]->len; i++)
     positives += g_array_index(corpus->labels[dimension], gboolean, i) ? 1 : 0;
-  g_autofree char *folders = g_strjoinv(", ", (char **)corpus->summaries->pdata);
+  g_autoptr(GString) folders = g_string_new(NULL);
+  for (guint i = 0; i < corpus->summaries->len; i++)
+    g_string_append_printf(folders, "%s%s", i ? ", " : "",
+                           (char *)g_ptr_array_index(corpus->summaries, i));
   g_autoptr(GString) h = g_string_new(NULL);
   g_string_append_printf(h, "keel learned model: %s (`keel learn train`; edit the rules, not this)\n",
                          learned_dimension_name(dimension));
-  g_string_append_printf(h, "trained on: %s; %u positive of %u\n", folders, positives,
+  for (guint i = 0; i < corpus->backgrounds->len; i++)
+    g_string_append_printf(folders, "; background, all negative, weight %g: %s",
+                           corpus->background_weight,
+                           (char *)g_ptr_array_index(corpus->backgrounds, i));
+  g_string_append_printf(h, "trained on: %s; %u positive of %u\n", folders->str, positives,
                          corpus->examples->len);
   g_string_append_printf(h, "date: %s\n", date);
   g_string_append_printf(h, "features: word 1-2-grams of subject (s:) and new text, %u hashed "
@@ -146,10 +199,9 @@ static char *learn_header(const LearnCorpus *corpus, guint dimension, const char
 
 /* Trains, checks and writes the model of `dimension`. FALSE after printing why. */
 static gboolean learn_write_model(const LearnCorpus *corpus, guint dimension, const char *date,
-                                  const char *out_dir)
+                                  const char *out_dir, const LearnedTrainOptions *train)
 {
-  LearnedTrainOptions options;
-  learned_train_options_init(&options);
+  LearnedTrainOptions options = *train;
   LearnedFeatures *const *examples = (LearnedFeatures *const *)corpus->examples->pdata;
   const gboolean *labels = (const gboolean *)(void *)corpus->labels[dimension]->data;
   LearnedCounts cv;
@@ -176,7 +228,9 @@ static gboolean learn_write_model(const LearnCorpus *corpus, guint dimension, co
   return TRUE;
 }
 
-static int learn_train(char **corpora, const char *out_dir, const char *date_option)
+static int learn_train(char **corpora, char **backgrounds, double background_weight,
+                       const char *out_dir, const char *date_option,
+                       const LearnedTrainOptions *options)
 {
   if (!corpora || !corpora[0] || !out_dir) {
     fprintf(stderr, "keel learn train: give --corpus DIR (one or more) and --out DIR\n");
@@ -184,9 +238,13 @@ static int learn_train(char **corpora, const char *out_dir, const char *date_opt
   }
   LearnCorpus corpus;
   learn_corpus_init(&corpus);
+  corpus.background_weight = background_weight;
   int status = EX_OK;
   for (guint i = 0; corpora[i] && status == EX_OK; i++)
     if (!learn_corpus_read(&corpus, corpora[i], i))
+      status = EX_DATAERR;
+  for (guint i = 0; backgrounds && backgrounds[i] && status == EX_OK; i++)
+    if (!learn_background_read(&corpus, backgrounds[i]))
       status = EX_DATAERR;
   g_autofree char *date = date_option ? g_strdup(date_option)
                           : corpus.newest ? g_date_time_format(corpus.newest, "%Y-%m-%d")
@@ -196,7 +254,7 @@ static int learn_train(char **corpora, const char *out_dir, const char *date_opt
     status = EX_CANTCREAT;
   }
   for (guint d = 0; d < LEARNED_COUNT && status == EX_OK; d++)
-    if (!learn_write_model(&corpus, d, date, out_dir))
+    if (!learn_write_model(&corpus, d, date, out_dir, options))
       status = EX_CANTCREAT;
   learn_corpus_clear(&corpus);
   return status;
@@ -205,15 +263,27 @@ static int learn_train(char **corpora, const char *out_dir, const char *date_opt
 int cmd_learn(int argc, char **argv)
 {
   KeelGlobals globals = { 0 };
-  char **corpora = NULL;
+  LearnedTrainOptions train;
+  learned_train_options_init(&train);
+  gint epochs = (gint)train.epochs;
+  double background_weight = 1;
+  char **corpora = NULL, **backgrounds = NULL;
   char *out_dir = NULL, *date = NULL, *database = NULL, *rules_dir = NULL;
   const GOptionEntry entries[] = {
     { "corpus", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &corpora,
       "train: a labelled folder (labels.json); repeat for several", "DIR" },
+    { "background", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &backgrounds,
+      "train: a folder of ordinary mail (*.eml), negative for every dimension; repeatable",
+      "DIR" },
+    { "background-weight", 0, 0, G_OPTION_ARG_DOUBLE, &background_weight,
+      "train: how much one background message counts (1)", "X" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
       "train: where to write NAME.model (e.g. rules/learned)", "DIR" },
     { "date", 0, 0, G_OPTION_ARG_STRING, &date,
       "train: the date in the headers (default: the newest message's)", "YYYY-MM-DD" },
+    { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "train: passes over the data (100)", "N" },
+    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &train.rate, "train: initial step (5)", "X" },
+    { "l2", 0, 0, G_OPTION_ARG_DOUBLE, &train.l2, "train: L2 regularisation (0.0001)", "X" },
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "status: the database (default: the config's)", "FILE" },
     { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &rules_dir,
@@ -226,14 +296,16 @@ int cmd_learn(int argc, char **argv)
                         "Build the learned models from labelled mail (train), or show the VA's "
                         "corrections and how the model of her mailbox does on them (status).",
                         entries, &globals)) {
+    train.epochs = (guint)MAX(epochs, 1);
     if (argc == 2 && strcmp(argv[1], "train") == 0)
-      status = learn_train(corpora, out_dir, date);
+      status = learn_train(corpora, backgrounds, background_weight, out_dir, date, &train);
     else if (argc == 2 && strcmp(argv[1], "status") == 0)
       status = learn_status(&globals, database, rules_dir);
     else
       fprintf(stderr, "keel learn: say `train` or `status` (see --help)\n");
   }
   g_strfreev(corpora);
+  g_strfreev(backgrounds);
   g_free(out_dir);
   g_free(date);
   g_free(database);
