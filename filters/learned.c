@@ -394,6 +394,7 @@ void learned_train_options_init(LearnedTrainOptions *options)
   options->rate = 5;
   options->l2 = 1e-4;
   options->seed = 1;
+  options->min_weight = 0.05;
   options->balance = TRUE;
 }
 
@@ -464,6 +465,9 @@ LearnedModel *learned_train(guint dimension, LearnedFeatures *const *examples,
                        options->l2);
     }
   }
+  for (guint b = 0; b < LEARNED_BUCKETS; b++)
+    if (fabs(model->weights[b]) < options->min_weight)
+      model->weights[b] = 0;
   learned_train_names(model, examples, n);
   return model;
 }

@@ -120,6 +120,8 @@ typedef struct {
   double rate;      /* initial step (5) */
   double l2;        /* regularisation (1e-4) */
   guint64 seed;     /* shuffling (1) */
+  double min_weight;/* weights smaller than this are dropped after training (0.05): a
+                       smaller file, the same judgements */
   gboolean balance; /* weigh classes equally (TRUE): positives count as much, together, as
                        the negatives' importance */
 } LearnedTrainOptions;

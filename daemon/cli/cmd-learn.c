@@ -22,6 +22,10 @@
 #include "filters/message.h"
 #include "filters/score.h"
 
+/* The probability at which the cross-validated figures count a message
+ * positive: the threshold rules/learned.rules uses. */
+#define LEARN_CV_THRESHOLD 0.3
+
 /* Everything read from the corpus folders. */
 typedef struct {
   GPtrArray *examples;          /* owned, of LearnedFeatures* */
@@ -185,12 +189,14 @@ static char *learn_header(const LearnCorpus *corpus, guint dimension, const char
   g_string_append_printf(h, "features: word 1-2-grams of subject (s:) and new text, %u hashed "
                          "buckets (FNV-1a), L2-normalised\n", LEARNED_BUCKETS);
   g_string_append_printf(h, "training: SGD, %u passes, rate %g, L2 %g, seed %" G_GUINT64_FORMAT
-                         ", classes %s\n", options->epochs, options->rate, options->l2,
-                         options->seed, options->balance ? "balanced" : "as found");
+                         ", classes %s, weights under %g dropped\n", options->epochs,
+                         options->rate, options->l2, options->seed,
+                         options->balance ? "balanced" : "as found", options->min_weight);
   if (cv)
-    g_string_append_printf(h, "cross-validated (leave one folder out, p >= 0.5): F1 %.2f "
+    g_string_append_printf(h, "cross-validated (leave one folder out, p >= %g as in "
+                           "learned.rules): F1 %.2f "
                            "precision %.2f recall %.2f (tp %u fp %u fn %u tn %u)",
-                           learned_counts_f1(cv), learned_counts_precision(cv),
+                           LEARN_CV_THRESHOLD, learned_counts_f1(cv), learned_counts_precision(cv),
                            learned_counts_recall(cv), cv->tp, cv->fp, cv->fn, cv->tn);
   else
     g_string_append(h, "cross-validated: not measured (one folder)");
@@ -209,7 +215,7 @@ static gboolean learn_write_model(const LearnCorpus *corpus, guint dimension, co
   if (several)
     learned_cross_validate(dimension, examples, labels,
                            (const guint *)(void *)corpus->groups->data, corpus->examples->len,
-                           &options, 0.5, &cv);
+                           &options, LEARN_CV_THRESHOLD, &cv);
   g_autoptr(LearnedModel) model = learned_train(dimension, examples, labels,
                                                 corpus->examples->len, &options);
   g_autofree char *header = learn_header(corpus, dimension, date, &options, several ? &cv : NULL);
@@ -283,6 +289,8 @@ int cmd_learn(int argc, char **argv)
       "train: the date in the headers (default: the newest message's)", "YYYY-MM-DD" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "train: passes over the data (100)", "N" },
     { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &train.rate, "train: initial step (5)", "X" },
+    { "min-weight", 0, 0, G_OPTION_ARG_DOUBLE, &train.min_weight,
+      "train: drop weights smaller than this (0.05)", "X" },
     { "l2", 0, 0, G_OPTION_ARG_DOUBLE, &train.l2, "train: L2 regularisation (0.0001)", "X" },
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "status: the database (default: the config's)", "FILE" },
