@@ -52,6 +52,35 @@ int learn_open(const KeelGlobals *globals, const char *database, const char *rul
   return EX_OK;
 }
 
+/* "label" +0.61, ... for `n` contributions. */
+static void learn_print_contributions(const char *label, const LearnedContribution *c, guint n)
+{
+  printf("      %-9s", label);
+  for (guint i = 0; i < n; i++)
+    printf("%s\"%s\" %+.2f", i ? ", " : "", c[i].name, c[i].contribution);
+  printf("%s\n", n ? "" : "(none)");
+}
+
+void learn_print_explain(const RuleSet *rules, const KeelMessage *message,
+                         const ScoreResult *result)
+{
+  if (!rules->learned)
+    return;
+  g_autoptr(LearnedFeatures) features = score_learned_features(message);
+  for (guint d = 0; d < LEARNED_COUNT; d++) {
+    const LearnedModel *model = rules->learned->models[d];
+    if (!model)
+      continue;
+    LearnedContribution up[5], down[5];
+    guint n_up = 0, n_down = 0;
+    learned_model_explain(model, features, 5, up, &n_up, down, &n_down);
+    printf("  %s %.2f (log-odds: bias %+.2f, words below)\n", learned_signal_name(d),
+           result->learned[d], model->bias);
+    learn_print_contributions("for:", up, n_up);
+    learn_print_contributions("against:", down, n_down);
+  }
+}
+
 static void learn_status_line(guint d, const CorrectionsFigures *f, const LearnedSet *shipped)
 {
   guint n = f->risky + f->fine;

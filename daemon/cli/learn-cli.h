@@ -7,6 +7,7 @@
 #include "daemon/store/store.h"
 #include "filters/message.h"
 #include "filters/rules.h"
+#include "filters/score.h"
 
 /* Reads and parses the file `path`; NULL after printing why. */
 KeelMessage *learn_read_message(const char *path);
@@ -17,6 +18,11 @@ KeelMessage *learn_read_message(const char *path);
  * printing why. */
 int learn_open(const KeelGlobals *globals, const char *database, const char *rules_dir,
                Store **store, RuleSet **rules, LearnedSet **shipped);
+
+/* For `keel score --explain`: each learned signal of `result` with the five
+ * features that pushed it up most and the five that pushed it down most. */
+void learn_print_explain(const RuleSet *rules, const KeelMessage *message,
+                         const ScoreResult *result);
 
 /* `keel learn status`. */
 int learn_status(const KeelGlobals *globals, const char *database, const char *rules_dir);
