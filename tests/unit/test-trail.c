@@ -278,11 +278,12 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
   g_clear_pointer(&f->store, store_close);
   tamper(f, "DROP TRIGGER message_search_add; DROP TRIGGER message_search_remove;"
             "DROP TABLE message_search; DROP TABLE confirmations; DROP TABLE outbox;"
-            "DROP TABLE instructions; DROP TABLE trail_events; PRAGMA user_version = 1;");
+            "DROP TABLE instructions; DROP TABLE trail_events;"
+            "DROP TABLE learned_corrections; DROP TABLE learned_weights; PRAGMA user_version = 1;");
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
-  g_assert_cmpint(store_schema_version(f->store), ==, 2);
+  g_assert_cmpint(store_schema_version(f->store), ==, 5);
   g_assert_cmpuint(search_count(f, "fine"), ==, 1);
   g_assert_cmpuint(search_count(f, "weekend"), ==, 1);
 }
