@@ -284,7 +284,7 @@ int cmd_learn(int argc, char **argv)
     { "background-weight", 0, 0, G_OPTION_ARG_DOUBLE, &background_weight,
       "train: how much one background message counts (1)", "X" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
-      "train: where to write NAME.model (e.g. rules/learned)", "DIR" },
+      "train, export: where to write NAME.model (e.g. rules/learned)", "DIR" },
     { "date", 0, 0, G_OPTION_ARG_STRING, &date,
       "train: the date in the headers (default: the newest message's)", "YYYY-MM-DD" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "train: passes over the data (100)", "N" },
@@ -293,24 +293,28 @@ int cmd_learn(int argc, char **argv)
       "train: drop weights smaller than this (0.05)", "X" },
     { "l2", 0, 0, G_OPTION_ARG_DOUBLE, &train.l2, "train: L2 regularisation (0.0001)", "X" },
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
-      "status: the database (default: the config's)", "FILE" },
+      "status, export: the database (default: the config's)", "FILE" },
     { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &rules_dir,
-      "status: the rules directory (default: the config's, else ./rules, else /etc/keel/rules)",
+      "status, export: the rules directory (default: the config's, else ./rules, else /etc/keel/rules)",
       "DIR" },
     { NULL }
   };
   int status = EX_USAGE;
-  if (cli_parse_options(&argc, &argv, "train|status",
-                        "Build the learned models from labelled mail (train), or show the VA's "
-                        "corrections and how the model of her mailbox does on them (status).",
+  if (cli_parse_options(&argc, &argv, "train|status|export",
+                        "Build the learned models from labelled mail (train), show the VA's "
+                        "corrections and how the model of her mailbox does on them (status), "
+                        "or write the model of her mailbox, corrections included (export --out "
+                        "DIR).",
                         entries, &globals)) {
     train.epochs = (guint)MAX(epochs, 1);
     if (argc == 2 && strcmp(argv[1], "train") == 0)
       status = learn_train(corpora, backgrounds, background_weight, out_dir, date, &train);
+    else if (argc == 2 && strcmp(argv[1], "export") == 0)
+      status = learn_export(&globals, database, rules_dir, out_dir);
     else if (argc == 2 && strcmp(argv[1], "status") == 0)
       status = learn_status(&globals, database, rules_dir);
     else
-      fprintf(stderr, "keel learn: say `train` or `status` (see --help)\n");
+      fprintf(stderr, "keel learn: say `train`, `status` or `export` (see --help)\n");
   }
   g_strfreev(corpora);
   g_strfreev(backgrounds);

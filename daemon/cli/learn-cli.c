@@ -119,3 +119,49 @@ int learn_status(const KeelGlobals *globals, const char *database, const char *r
   }
   return EX_OK;
 }
+
+/* Writes `model` as `dir`/NAME.model, its header noting the corrections. */
+static gboolean learn_export_model(const LearnedModel *model, guint corrections, const char *dir)
+{
+  g_autofree char *header = g_strdup_printf("%s\nexported with %u of the VA's corrections "
+                                            "(`keel learn export`)", model->header, corrections);
+  g_autofree char *text = learned_model_to_text(model, header);
+  g_autofree char *name = g_strconcat(learned_dimension_name(model->dimension), ".model", NULL);
+  g_autofree char *path = g_build_filename(dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+  if (!g_file_set_contents(path, text, -1, &error)) {
+    fprintf(stderr, "keel learn export: %s\n", error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int learn_export(const KeelGlobals *globals, const char *database, const char *rules_dir,
+                 const char *out_dir)
+{
+  g_autoptr(Store) store = NULL;
+  g_autoptr(RuleSet) rules = NULL;
+  if (!out_dir) {
+    fprintf(stderr, "keel learn export: give --out DIR\n");
+    return EX_USAGE;
+  }
+  int rc = learn_open(globals, database, rules_dir, &store, &rules, NULL);
+  if (rc != EX_OK)
+    return rc;
+  CorrectionsFigures figures[LEARNED_COUNT];
+  g_autoptr(GError) error = NULL;
+  if (!corrections_evaluate(store, NULL, figures, &error)) {
+    fprintf(stderr, "keel learn export: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
+  if (g_mkdir_with_parents(out_dir, 0755) != 0) {
+    fprintf(stderr, "keel learn export: cannot create %s\n", out_dir);
+    return EX_CANTCREAT;
+  }
+  for (guint d = 0; rules->learned && d < LEARNED_COUNT; d++)
+    if (rules->learned->models[d] &&
+        !learn_export_model(rules->learned->models[d], figures[d].risky + figures[d].fine,
+                            out_dir))
+      return EX_CANTCREAT;
+  return EX_OK;
+}

@@ -24,5 +24,10 @@ int learn_open(const KeelGlobals *globals, const char *database, const char *rul
 void learn_print_explain(const RuleSet *rules, const KeelMessage *message,
                          const ScoreResult *result);
 
+/* `keel learn export --out DIR`: the models of her mailbox (shipped plus
+ * corrections) as NAME.model files, to review or to score with. */
+int learn_export(const KeelGlobals *globals, const char *database, const char *rules_dir,
+                 const char *out_dir);
+
 /* `keel learn status`. */
 int learn_status(const KeelGlobals *globals, const char *database, const char *rules_dir);
