@@ -545,7 +545,10 @@ LearnedFeatures *score_learned_features(const KeelMessage *message)
 static void score_learned(const RuleSet *rules, const KeelMessage *message,
                           double out[LEARNED_COUNT])
 {
-  if (!rules->learned) {
+  gboolean any = FALSE;
+  for (guint i = 0; rules->learned && i < LEARNED_COUNT; i++)
+    any |= rules->learned->models[i] != NULL;
+  if (!any) {
     learned_set_predict(NULL, NULL, out);
     return;
   }
