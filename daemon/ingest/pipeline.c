@@ -25,6 +25,11 @@ struct Pipeline {
   gboolean direction_from_sender;
 };
 
+RuleSet *pipeline_rules(Pipeline *pipeline)
+{
+  return (RuleSet *)pipeline->rules;
+}
+
 Pipeline *pipeline_new(const KeelConfig *config, Store *store)
 {
   Pipeline *pipeline = g_new0(Pipeline, 1);
