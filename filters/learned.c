@@ -76,9 +76,7 @@ static void learned_words(const char *text, guint max, GPtrArray *words)
 {
   g_autoptr(GString) word = g_string_new(NULL);
   for (const char *p = text; words->len < max; p = g_utf8_next_char(p)) {
-    gunichar c = *p ? g_utf8_get_char_validated(p, -1) : 0;
-    if (c == (gunichar)-1 || c == (gunichar)-2)
-      c = ' ';
+    gunichar c = *p ? g_utf8_get_char(p) : 0; /* the text is valid UTF-8 */
     if (c == '\'' || c == 0x2019)
       continue;
     if (c && g_unichar_isalnum(c)) {
@@ -98,8 +96,9 @@ static void learned_add_grams(GHashTable *seen, const char *text, const char *pr
 {
   if (!text)
     return;
+  g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
   g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
-  learned_words(text, LEARNED_MAX_WORDS, words);
+  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, words);
   for (guint i = 0; i < words->len; i++) {
     const char *w = g_ptr_array_index(words, i);
     g_hash_table_add(seen, g_strconcat(prefix, w, NULL));

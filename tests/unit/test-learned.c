@@ -68,6 +68,9 @@ static void test_features(void)
   /* unique features, each worth 1/sqrt(n): every message has length 1 */
   g_assert_cmpfloat_with_epsilon(f->value * f->value * f->names->len, 1.0, 1e-9);
   g_assert_cmpuint(f->buckets->len, ==, f->names->len);
+  /* invalid UTF-8 (a lead byte before the end) is read safely */
+  g_autoptr(LearnedFeatures) bad = learned_features(NULL, "caf\xc3 ok \xf0");
+  g_assert_true(learned_has(bad, "ok"));
 }
 
 static void test_deterministic(void)
