@@ -30,6 +30,8 @@ static const KeelCommand commands[] = {
   { "invoice", cmd_invoice, "invoices and their chasing (add, paid, list, show, pause, resume, evidence)" },
   { "outbox",  cmd_outbox,  "list replies waiting, sent and failed" },
   { "digest",  cmd_digest,  "build today's digest (--send to send it)" },
+  { "learn",   cmd_learn,   "build the learned models (learn train), show corrections (learn status)" },
+  { "mark",    cmd_mark,    "tell keel a message was risky or fine (MESSAGE risky|fine)" },
   { "config",  cmd_config,  "check the configuration (config check)" },
   { "backup",  cmd_backup,  "copy the database safely while the daemon runs (0600)" },
 };

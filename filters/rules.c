@@ -149,7 +149,14 @@ void rules_free(RuleSet *rules)
   g_ptr_array_unref(rules->phrase_groups);
   rules_expr_free(rules->risky);
   g_clear_pointer(&rules->match_context, pcre2_match_context_free);
+  learned_set_free(rules->learned);
   g_free(rules);
+}
+
+void rules_set_learned(RuleSet *rules, LearnedSet *learned)
+{
+  learned_set_free(rules->learned);
+  rules->learned = learned;
 }
 
 static RuleSet *rules_new(void)
@@ -404,9 +411,11 @@ static gboolean parse_signal_look(Compiler *c, RulesLook *look, const char *p)
   const char *at = p;
   g_autofree char *name = read_name(&p);
   int id = name ? signals_lookup(name) : -1;
+  if (id < 0 && name && learned_signal_lookup(name) >= 0)
+    id = SIGNAL_COUNT + learned_signal_lookup(name);
   if (id < 0) {
-    compiler_error(c, at, "unknown signal '%s': known signals are %s", name ? name : "",
-                   signals_all_names());
+    compiler_error(c, at, "unknown signal '%s': known signals are %s %s", name ? name : "",
+                   signals_all_names(), learned_all_signal_names());
     return FALSE;
   }
   p = skip_space(p);

@@ -13,6 +13,7 @@
 
 #include <glib.h>
 #include "filters/cleanup.h"
+#include "filters/learned.h"
 
 #define KEEL_RULES_ERROR (keel_rules_error_quark())
 GQuark keel_rules_error_quark(void);
@@ -66,7 +67,8 @@ typedef struct {
                            rules_compile_alone() (scoring uses its group) */
   char *pattern;        /* owned, the regex as PCRE2 saw it (for `rules check --profile`, bench) */
   guint32 flags;        /* PCRE2 compile options used */
-  guint signal;         /* SignalId, signal looks only */
+  guint signal;         /* SignalId, signal looks only; SIGNAL_COUNT + LearnedDimension
+                           for a learned signal */
   RulesOp op;
   double value;
   gboolean grouped;     /* matched by its phrase group's scan during scoring */
@@ -128,6 +130,7 @@ typedef struct RuleSet {
   guint n_files;
   guint32 max_captures;   /* largest capture count of any pattern */
   pcre2_match_context *match_context; /* owned: match/depth/heap limits */
+  LearnedSet *learned;    /* owned, may be NULL: the learned_* signals' models */
 } RuleSet;
 
 /* Match limits set on every pcre2_match() (see rules/README.md). */
@@ -149,6 +152,10 @@ void rules_free(RuleSet *rules);
  * check --profile`). Not needed for score_message(). */
 void rules_compile_alone(RuleSet *rules);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RuleSet, rules_free)
+
+/* Gives `rules` the learned models (takes `learned`, may be NULL; the old
+ * ones are freed). Call before the set is shared. */
+void rules_set_learned(RuleSet *rules, LearnedSet *learned);
 
 guint rules_count(const RuleSet *rules);
 guint rules_file_count(const RuleSet *rules);

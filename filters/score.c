@@ -269,10 +269,13 @@ static gboolean score_compare(double value, RulesOp op, double limit)
 
 static gboolean score_look_signal(Scoring *s, const RulesLook *look, ScoreMatch *out)
 {
-  double value = s->result->signals[look->signal];
+  gboolean learned = look->signal >= SIGNAL_COUNT;
+  double value = learned ? s->result->learned[look->signal - SIGNAL_COUNT]
+                         : s->result->signals[look->signal];
   if (!score_compare(value, look->op, look->value))
     return FALSE;
-  out->match = g_strdup_printf("%s=%g", signals_name(look->signal), value);
+  out->match = g_strdup_printf("%s=%g", learned ? learned_signal_name(look->signal - SIGNAL_COUNT)
+                                                : signals_name(look->signal), value);
   out->where = g_strdup("signal");
   out->start = out->end = -1;
   return TRUE;
@@ -530,6 +533,29 @@ static void scoring_clear(Scoring *s)
   g_clear_pointer(&s->result, score_result_free);
 }
 
+LearnedFeatures *score_learned_features(const KeelMessage *message)
+{
+  g_autofree char *bare = subject_normalise(message->subject ? message->subject : "");
+  g_autofree char *subject = g_utf8_make_valid(bare ? bare : "", -1);
+  g_autofree char *text = g_utf8_make_valid(message->new_text ? message->new_text : "", -1);
+  return learned_features(subject, text);
+}
+
+/* The learned_* signals (NAN without models). */
+static void score_learned(const RuleSet *rules, const KeelMessage *message,
+                          double out[LEARNED_COUNT])
+{
+  gboolean any = FALSE;
+  for (guint i = 0; rules->learned && i < LEARNED_COUNT; i++)
+    any |= rules->learned->models[i] != NULL;
+  if (!any) {
+    learned_set_predict(NULL, NULL, out);
+    return;
+  }
+  g_autoptr(LearnedFeatures) features = score_learned_features(message);
+  learned_set_predict(rules->learned, features, out);
+}
+
 ScoreResult *score_message(const RuleSet *rules, const KeelMessage *message,
                            const ScoreContext *context, GError **error)
 {
@@ -541,6 +567,7 @@ ScoreResult *score_message(const RuleSet *rules, const KeelMessage *message,
   Scoring s;
   scoring_init(&s, rules, message);
   signals_compute(message, context, s.result->signals);
+  score_learned(rules, message, s.result->learned);
   s.use_groups = TRUE;
   score_phrase_groups(&s);
   for (guint i = 0; i < rules->rules->len; i++)
@@ -636,6 +663,11 @@ static void score_numbers_to_json(const ScoreResult *result, JsonBuilder *builde
     else
       json_builder_add_double_value(builder, result->signals[i]);
   }
+  for (guint i = 0; i < LEARNED_COUNT; i++)
+    if (!isnan(result->learned[i])) {
+      json_builder_set_member_name(builder, learned_signal_name(i));
+      json_builder_add_double_value(builder, result->learned[i]);
+    }
   json_builder_end_object(builder);
 }
 
@@ -758,6 +790,7 @@ gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *me
   for (guint i = 0; i < rule->looks->len; i++)
     if (((RulesLook *)g_ptr_array_index(rule->looks, i))->where[0] == RULES_WHERE_SIGNAL) {
       signals_compute(message, context, s.result->signals);
+      score_learned(rules, message, s.result->learned);
       break;
     }
   score_run_rule(&s, index);

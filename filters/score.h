@@ -57,6 +57,7 @@ typedef struct {
   GPtrArray *hits;      /* owned, of ScoreHit*, in rule order */
   GPtrArray *errors;    /* owned, of char*: "RULE: timed out (match limit)" ... */
   double signals[SIGNAL_COUNT]; /* the signal values used (NAN = unknown) */
+  double learned[LEARNED_COUNT]; /* learned_risky ... probabilities (NAN = no model) */
 } ScoreResult;
 
 /* Scores `message` with `rules`. `context` may be NULL (no history, no
@@ -66,6 +67,9 @@ ScoreResult *score_message(const RuleSet *rules, const KeelMessage *message,
                            const ScoreContext *context, GError **error);
 void score_result_free(ScoreResult *result);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScoreResult, score_result_free)
+
+/* The features the learned signals read in `message` (subject and new text). */
+LearnedFeatures *score_learned_features(const KeelMessage *message);
 
 /* Points of `dimension` in `result` (0 when unknown). */
 double score_result_points(const ScoreResult *result, const char *dimension);

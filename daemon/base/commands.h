@@ -54,3 +54,5 @@ int cmd_confirm(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
 int cmd_invoice(int argc, char **argv);
+int cmd_learn(int argc, char **argv);
+int cmd_mark(int argc, char **argv);

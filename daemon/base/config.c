@@ -81,6 +81,8 @@ static const ConfigKey config_keys[] = {
   ACCOUNT("folders", TYPE_LIST, "INBOX", folders),
   ACCOUNT("sent_folder", TYPE_STRING, "Sent", sent_folder),
   ACCOUNT("drafts_folder", TYPE_STRING, "Drafts", drafts_folder),
+  ACCOUNT("risky_folder", TYPE_STRING, "keel/Risky", risky_folder),
+  ACCOUNT("fine_folder", TYPE_STRING, "keel/Fine", fine_folder),
   ACCOUNT_UINT("poll_interval", "60", 10, 86400, poll_interval),
   ACCOUNT("ca_file", TYPE_STRING, NULL, ca_file),
   ACCOUNT("allow_plaintext", TYPE_BOOL, "false", allow_plaintext),
@@ -571,6 +573,8 @@ static void account_free(KeelAccount *account)
   g_strfreev(account->folders);
   g_free(account->sent_folder);
   g_free(account->drafts_folder);
+  g_free(account->risky_folder);
+  g_free(account->fine_folder);
   g_free(account->ca_file);
   g_free(account);
 }

@@ -35,6 +35,8 @@ typedef struct {
   char **folders;         /* owned strv, default {"INBOX"} */
   char *sent_folder;      /* owned, default "Sent" */
   char *drafts_folder;    /* owned, default "Drafts" */
+  char *risky_folder;     /* owned, default "keel/Risky": the VA's "this was risky" */
+  char *fine_folder;      /* owned, default "keel/Fine": the VA's "this was fine" */
   guint poll_interval;    /* seconds, default 60 */
   char *ca_file;          /* owned, NULL = system trust store */
   gboolean allow_plaintext;

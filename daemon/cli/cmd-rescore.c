@@ -15,6 +15,7 @@
 #include "daemon/base/config.h"
 #include "daemon/store/store.h"
 #include "daemon/cli/store-cli.h"
+#include "daemon/record/corrections.h"
 #include "daemon/record/verdict.h"
 #include "filters/score.h"
 
@@ -127,6 +128,10 @@ static int rescore_run(const KeelGlobals *globals, const RescoreOptions *options
   g_autoptr(Store) store = store_cli_open(options->database, config, &rc);
   if (!store)
     return rc;
+  if (!corrections_load(store, rules, &error)) {
+    fprintf(stderr, "keel rescore: %s\n", error->message);
+    return store_cli_exit_code(error);
+  }
   g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(config ? config->timezone : "Europe/London");
   g_autoptr(GHashTable) threads = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
   Rescore r = { .store = store, .rules = rules, .threads = threads };

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "daemon/base/commands.h"
+#include "daemon/cli/learn-cli.h"
 #include "daemon/base/config.h"
 #include "daemon/record/trail.h"
 #include "filters/confirm.h"
@@ -216,8 +217,8 @@ static char *score_context_snippet(const char *text, gint64 start, gint64 end, g
   return g_steal_pointer(&snippet);
 }
 
-static void score_print_explain(const char *path, const KeelMessage *message,
-                                const ScoreResult *result)
+static void score_print_explain(const RuleSet *rules, const char *path,
+                                const KeelMessage *message, const ScoreResult *result)
 {
   g_autofree char *flags = score_result_flags_csv(result);
   printf("%s  <%s>\n", path, message->message_id);
@@ -239,6 +240,7 @@ static void score_print_explain(const char *path, const KeelMessage *message,
     if (hit->why)
       printf("           why: %s\n", hit->why);
   }
+  learn_print_explain(rules, message, result);
   for (guint i = 0; i < result->errors->len; i++)
     printf("  ERROR %s\n", (char *)g_ptr_array_index(result->errors, i));
   printf("\n");
@@ -279,7 +281,7 @@ static int score_file(ScoreRun *run, const ScoreOptions *options, const char *pa
   if (options->json) {
     score_print_json(path, message, result, instructions, &decision);
   } else if (options->explain) {
-    score_print_explain(path, message, result);
+    score_print_explain(run->rules, path, message, result);
     score_print_instructions(instructions, &decision);
   } else {
     score_print_summary(path, result);

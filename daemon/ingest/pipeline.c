@@ -21,6 +21,11 @@
 #include "daemon/record/trail.h"
 #include "daemon/record/verdict.h"
 
+RuleSet *pipeline_rules(Pipeline *pipeline)
+{
+  return (RuleSet *)pipeline->rules;
+}
+
 Pipeline *pipeline_new(const KeelConfig *config, Store *store)
 {
   Pipeline *pipeline = g_new0(Pipeline, 1);

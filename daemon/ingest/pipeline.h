@@ -27,6 +27,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Pipeline, pipeline_free)
 void pipeline_set_rules(Pipeline *pipeline, const RuleSet *rules,
                         const InstructionRules *instruction_rules);
 
+/* The rules in force (NULL: none). Their learned models are the one part
+ * that changes in place: corrections (daemon/ingest/sync-corrections.c) move
+ * them, under the store lock. */
+RuleSet *pipeline_rules(Pipeline *pipeline);
+
 /* When on, a message whose From is the user of one of the config's accounts
  * is stored as 'out' whatever the origin template says (for `keel import`,
  * where a Maildir mixes sent and received mail). Off by default. */

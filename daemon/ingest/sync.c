@@ -27,6 +27,7 @@
 #include "daemon/ingest/sync.h"
 #include "daemon/mail/imap.h"
 #include "daemon/ingest/pipeline.h"
+#include "daemon/ingest/sync-corrections.h"
 
 /* Fetched messages are stored together, in one transaction, once there are
  * this many or this many bytes (one fsync per batch, not per message). */
@@ -363,6 +364,8 @@ static gboolean sync_account_folders(const SyncContext *context, const KeelAccou
     if (ends)
       break;
   }
+  if (*error == NULL)
+    sync_corrections(context, account, session, error);
   return *error == NULL;
 }
 

@@ -377,6 +377,23 @@ gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolder
   return imap_parse_status(text, folder, status, error);
 }
 
+gboolean imap_folder_create(ImapSession *session, const char *folder, GError **error)
+{
+  g_autofree char *quoted = imap_quote(folder, error);
+  if (!quoted)
+    return FALSE;
+  g_autofree char *command = g_strdup_printf("CREATE %s", quoted);
+  g_autofree char *what = g_strdup_printf("CREATE %s", folder);
+  g_autofree char *url = g_strconcat(session->base_url, "/", NULL);
+  g_autoptr(GError) local = NULL;
+  if (imap_perform(session, url, command, what, &local))
+    return TRUE;
+  if (g_error_matches(local, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_REFUSED))
+    return TRUE; /* already there (or the server says so in its own words) */
+  g_propagate_error(error, g_steal_pointer(&local));
+  return FALSE;
+}
+
 /* One `* n FETCH (UID u RFC822.SIZE s)` line, if it is one. */
 static gboolean imap_parse_size_line(const char *line, ImapMessageInfo *info)
 {

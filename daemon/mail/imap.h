@@ -72,6 +72,9 @@ GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 firs
 gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *uidvalidity,
                              guint32 *exists, GError **error);
 
+/* Creates `folder` (CREATE). An existing folder is not an error. */
+gboolean imap_folder_create(ImapSession *session, const char *folder, GError **error);
+
 /* The raw message `uid` of the examined `folder`, at most `max_size` bytes
  * (a larger one fails with TOO_LARGE). Never sets \Seen. Returns a new GBytes. */
 GBytes *imap_fetch_message(ImapSession *session, const char *folder, guint32 uid,

@@ -1,6 +1,8 @@
 /* daemon/record/rules-dir.c: reads a rules directory (every *.rules file but the
  * extractors', sorted by name) and hands the texts to rules_compile() in the
- * pure core. The only place the scoring rules touch the file system.
+ * pure core, with the learned models of its learned/ folder (NAME.model, read
+ * by learned_model_parse()). The only place the scoring rules touch the file
+ * system.
  * Must not: compile or interpret rules itself. */
 #include <string.h>
 #include "daemon/record/rules-dir.h"
@@ -39,6 +41,53 @@ static GPtrArray *rules_list_dir(const char *dir, GError **error)
   return g_steal_pointer(&paths);
 }
 
+/* Sets KEEL_RULES_ERROR_IO from a file error. */
+static void rules_dir_io_error(GError **error, GError *local)
+{
+  g_set_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_IO, "%s", local->message);
+  g_error_free(local);
+}
+
+LearnedSet *rules_load_learned(const char *dir, GError **error)
+{
+  g_autoptr(LearnedSet) set = learned_set_new();
+  for (guint i = 0; i < LEARNED_COUNT; i++) {
+    g_autofree char *name = g_strconcat(learned_dimension_name(i), ".model", NULL);
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *text = NULL;
+    GError *local = NULL;
+    if (!g_file_test(path, G_FILE_TEST_EXISTS))
+      continue;
+    if (!g_file_get_contents(path, &text, NULL, &local)) {
+      rules_dir_io_error(error, local);
+      return NULL;
+    }
+    set->models[i] = learned_model_parse(text, path, &local);
+    if (!set->models[i]) {
+      g_set_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_INVALID, "%s", local->message);
+      g_error_free(local);
+      return NULL;
+    }
+    set->models[i]->dimension = i;
+  }
+  return g_steal_pointer(&set);
+}
+
+/* The rule set of `paths` (texts in `texts`) with `dir`/learned's models. */
+static RuleSet *rules_dir_compile(const char *dir, GPtrArray *paths, GPtrArray *texts,
+                                  GError **error)
+{
+  g_autofree char *learned_dir = g_build_filename(dir, "learned", NULL);
+  g_autoptr(LearnedSet) learned = rules_load_learned(learned_dir, error);
+  if (!learned)
+    return NULL;
+  RuleSet *rules = rules_compile((const char *const *)paths->pdata,
+                                 (const char *const *)texts->pdata, paths->len, error);
+  if (rules)
+    rules_set_learned(rules, g_steal_pointer(&learned));
+  return rules;
+}
+
 RuleSet *rules_load_dir(const char *dir, GError **error)
 {
   g_return_val_if_fail(dir != NULL, NULL);
@@ -50,13 +99,11 @@ RuleSet *rules_load_dir(const char *dir, GError **error)
     char *text = NULL;
     GError *local = NULL;
     if (!g_file_get_contents(g_ptr_array_index(paths, i), &text, NULL, &local)) {
-      g_set_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_IO, "%s", local->message);
-      g_error_free(local);
+      rules_dir_io_error(error, local);
       return NULL;
     }
     g_ptr_array_add(texts, text);
   }
-  return rules_compile((const char *const *)paths->pdata, (const char *const *)texts->pdata,
-                       paths->len, error);
+  return rules_dir_compile(dir, paths, texts, error);
 }
 

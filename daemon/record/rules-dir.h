@@ -8,5 +8,11 @@
  * deadlines.rules belong to the extractors and are left out) into one set. On
  * any mistake returns NULL and an error (KEEL_RULES_ERROR_INVALID) whose
  * message lists every `file:line:col: message`, one per line; an unreadable
- * directory or file gives KEEL_RULES_ERROR_IO. The caller owns the set. */
+ * directory or file gives KEEL_RULES_ERROR_IO. The models of `dir`/learned
+ * (risky.model, tone.model, ...; none is fine) become its learned signals;
+ * a model with a mistake refuses the set too. The caller owns the set. */
 RuleSet *rules_load_dir(const char *dir, GError **error);
+
+/* The models NAME.model of `dir` (a missing file or folder: no model for
+ * that dimension). NULL and an error on an unreadable or broken model. */
+LearnedSet *rules_load_learned(const char *dir, GError **error);

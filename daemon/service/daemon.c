@@ -36,6 +36,7 @@
 #include "daemon/payments/payments.h"
 #include "daemon/store/store.h"
 #include "daemon/ingest/sync.h"
+#include "daemon/record/corrections.h"
 #include "daemon/record/verdict.h"
 
 typedef struct Daemon Daemon;
@@ -214,6 +215,8 @@ static void daemon_reload_rules(Daemon *daemon)
     return;
   }
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  if (!corrections_load(daemon->store, rules, &error))
+    g_warning("the VA's corrections to the learned signals are not in force: %s", error->message);
   g_clear_pointer(&daemon->rules_error, g_free);
   pipeline_set_rules(daemon->pipeline, rules, instruction_rules);
   g_clear_pointer(&daemon->rules, rules_free);

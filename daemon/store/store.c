@@ -16,7 +16,10 @@
  *      already stored, kept up to date by a trigger).
  *   3  store_migrate_to_3: a thread's risk peak (risk_peak, risk_peak_at) and
  *      when the VA marked it handled (handled_at), for risk memory.
- *   4, 5, 7  reserved for branches in flight (no-op placeholders until they land).
+ *   4, 7  reserved for branches in flight (no-op placeholders until they land).
+ *   5  store_migrate_to_5: learned_corrections (the VA's "risky"/"fine"
+ *      corrections, one per message and dimension) and learned_weights (the
+ *      per-mailbox changes to the shipped learned models).
  *   6  store_migrate_to_6: invoices, invoice_payments, invoice_chases (one
  *      row per invoice per chase step: the key that makes a step go once).
  *   8  store_migrate_to_8: trail_seal, the trail's high-water mark (event
@@ -249,12 +252,24 @@ static gboolean store_migrate_to_3(Store *store, GError **error)
     error);
 }
 
+static gboolean store_migrate_to_5(Store *store, GError **error)
+{
+  return store_exec(store,
+    "CREATE TABLE IF NOT EXISTS learned_corrections (id INTEGER PRIMARY KEY, message_id TEXT NOT NULL,"
+    "  message_row INTEGER, dimension TEXT NOT NULL, label INTEGER NOT NULL,"
+    "  source TEXT NOT NULL, subject TEXT NOT NULL, new_text TEXT NOT NULL,"
+    "  step REAL NOT NULL, created INTEGER NOT NULL, UNIQUE (message_id, dimension));"
+    "CREATE TABLE IF NOT EXISTS learned_weights (dimension TEXT NOT NULL, feature TEXT NOT NULL,"
+    "  delta REAL NOT NULL, PRIMARY KEY (dimension, feature)) WITHOUT ROWID;",
+    error);
+}
+
 /* Invoices and their chasing (daemon/payments/). Money is integer minor
  * units of `currency`; dates are the client's calendar dates, YYYY-MM-DD. */
 static gboolean store_migrate_to_6(Store *store, GError **error)
 {
   return store_exec(store,
-    "CREATE TABLE invoices (id INTEGER PRIMARY KEY, number TEXT NOT NULL UNIQUE,"
+    "CREATE TABLE IF NOT EXISTS invoices (id INTEGER PRIMARY KEY, number TEXT NOT NULL UNIQUE,"
     "  client_id TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),"
     "  currency TEXT NOT NULL, issued TEXT NOT NULL, due TEXT NOT NULL, terms TEXT,"
     "  paid INTEGER NOT NULL DEFAULT 0, paid_date TEXT,"
@@ -263,11 +278,11 @@ static gboolean store_migrate_to_6(Store *store, GError **error)
     "  pause_reason TEXT, promise_date TEXT, promise_text TEXT,"
     "  last_step INTEGER NOT NULL DEFAULT 0, message_id TEXT, thread_id INTEGER,"
     "  created INTEGER NOT NULL);"
-    "CREATE INDEX invoices_by_client ON invoices (client_id, state);"
-    "CREATE TABLE invoice_payments (id INTEGER PRIMARY KEY,"
+    "CREATE INDEX IF NOT EXISTS invoices_by_client ON invoices (client_id, state);"
+    "CREATE TABLE IF NOT EXISTS invoice_payments (id INTEGER PRIMARY KEY,"
     "  invoice_id INTEGER NOT NULL REFERENCES invoices(id), amount INTEGER NOT NULL,"
     "  date TEXT NOT NULL, source TEXT, created INTEGER NOT NULL);"
-    "CREATE TABLE invoice_chases (invoice_id INTEGER NOT NULL REFERENCES invoices(id),"
+    "CREATE TABLE IF NOT EXISTS invoice_chases (invoice_id INTEGER NOT NULL REFERENCES invoices(id),"
     "  step TEXT NOT NULL, outbox_id INTEGER REFERENCES outbox(id), created INTEGER NOT NULL,"
     "  PRIMARY KEY (invoice_id, step));",
     error);
@@ -286,7 +301,7 @@ static gboolean store_migrate_to_8(Store *store, GError **error)
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
 static const StoreMigration store_migrations[] = {
   store_migrate_to_1, store_migrate_to_2, store_migrate_to_3, store_migrate_reserved,
-  store_migrate_reserved, store_migrate_to_6, store_migrate_reserved, store_migrate_to_8,
+  store_migrate_to_5, store_migrate_to_6, store_migrate_reserved, store_migrate_to_8,
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 

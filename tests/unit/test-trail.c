@@ -314,6 +314,7 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
             "DROP TABLE message_search; DROP TABLE confirmations; DROP TABLE outbox;"
             "DROP TABLE instructions; DROP TABLE trail_events; DROP TABLE trail_seal;"
             "DROP INDEX messages_by_client_received;"
+            "DROP TABLE learned_corrections; DROP TABLE learned_weights;"
             "ALTER TABLE threads DROP COLUMN risk_peak; ALTER TABLE threads DROP COLUMN risk_peak_at;"
             "ALTER TABLE threads DROP COLUMN handled_at; PRAGMA user_version = 1;");
   g_autoptr(GError) error = NULL;

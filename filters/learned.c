@@ -1,0 +1,559 @@
+/* filters/learned.c: the learned signals, a logistic regression per dimension.
+ *
+ * How it works:
+ *  - Features (learned_features): the subject and the new text are cut into
+ *    words (letters and digits, lower-cased, digits read as 0, apostrophes
+ *    dropped: the same for "won't" and "won’t"); every word and every pair of
+ *    neighbouring words is a feature, subject ones prefixed "s:". Each unique
+ *    feature is worth 1/sqrt(count), so every message has length 1 whatever
+ *    its size. A feature's weight lives in one of LEARNED_BUCKETS slots
+ *    chosen by its FNV-1a hash: inference is a sparse dot product.
+ *  - Training (learned_train): stochastic gradient descent on the log loss
+ *    with L2, the examples shuffled each pass by a fixed-seed generator, so
+ *    the same corpus gives the same file.
+ *  - Corrections (learned_model_correct): one gradient step towards the VA's
+ *    label, its length capped, so a single poisoned correction cannot carry
+ *    ordinary mail across a threshold on its own.
+ *
+ * Entry points: learned_features, learned_model_parse/_to_text/_predict/
+ * _explain/_correct, learned_train, learned_cross_validate, learned_set_*.
+ * Must not: read files, the clock or the store; use global state.
+ */
+#include <math.h>
+#include <string.h>
+#include "filters/learned.h"
+
+G_DEFINE_QUARK(keel-learned-error-quark, keel_learned_error)
+
+static const char *const learned_names[LEARNED_COUNT] = { "risky", "tone", "threat", "payment",
+                                                          "scope" };
+static const char *const learned_signals[LEARNED_COUNT] = {
+  "learned_risky", "learned_tone", "learned_threat", "learned_payment", "learned_scope" };
+
+const char *learned_dimension_name(guint dimension)
+{
+  return dimension < LEARNED_COUNT ? learned_names[dimension] : NULL;
+}
+
+int learned_dimension_lookup(const char *name)
+{
+  for (guint i = 0; name && i < LEARNED_COUNT; i++)
+    if (strcmp(name, learned_names[i]) == 0)
+      return (int)i;
+  return -1;
+}
+
+const char *learned_signal_name(guint dimension)
+{
+  return dimension < LEARNED_COUNT ? learned_signals[dimension] : NULL;
+}
+
+int learned_signal_lookup(const char *name)
+{
+  for (guint i = 0; name && i < LEARNED_COUNT; i++)
+    if (strcmp(name, learned_signals[i]) == 0)
+      return (int)i;
+  return -1;
+}
+
+const char *learned_all_signal_names(void)
+{
+  return "learned_risky learned_tone learned_threat learned_payment learned_scope";
+}
+
+/* ---- features ---- */
+
+guint32 learned_bucket(const char *feature)
+{
+  guint32 hash = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)feature; *p; p++)
+    hash = (hash ^ *p) * 16777619u;
+  return hash & (LEARNED_BUCKETS - 1);
+}
+
+/* The words of `text`, at most `max`, appended to `words`. */
+static void learned_words(const char *text, guint max, GPtrArray *words)
+{
+  g_autoptr(GString) word = g_string_new(NULL);
+  for (const char *p = text; words->len < max; p = g_utf8_next_char(p)) {
+    gunichar c = *p ? g_utf8_get_char(p) : 0; /* the text is valid UTF-8 */
+    if (c == '\'' || c == 0x2019)
+      continue;
+    if (c && g_unichar_isalnum(c)) {
+      g_string_append_unichar(word, g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c));
+      continue;
+    }
+    if (word->len)
+      g_ptr_array_add(words, g_strdup(word->str));
+    g_string_truncate(word, 0);
+    if (!c)
+      break;
+  }
+}
+
+/* Unigrams and bigrams of `text` (prefixed `prefix`) into the set `seen`. */
+static void learned_add_grams(GHashTable *seen, const char *text, const char *prefix)
+{
+  if (!text)
+    return;
+  g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
+  g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
+  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, words);
+  for (guint i = 0; i < words->len; i++) {
+    const char *w = g_ptr_array_index(words, i);
+    g_hash_table_add(seen, g_strconcat(prefix, w, NULL));
+    if (i + 1 < words->len)
+      g_hash_table_add(seen, g_strconcat(prefix, w, " ", g_ptr_array_index(words, i + 1), NULL));
+  }
+}
+
+static gint learned_compare_names(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+LearnedFeatures *learned_features(const char *subject, const char *text)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  learned_add_grams(seen, subject, "s:");
+  learned_add_grams(seen, text, "");
+  LearnedFeatures *features = g_new0(LearnedFeatures, 1);
+  features->names = g_ptr_array_new_full(g_hash_table_size(seen), g_free);
+  GHashTableIter iter;
+  gpointer key;
+  g_hash_table_iter_init(&iter, seen);
+  while (g_hash_table_iter_next(&iter, &key, NULL)) {
+    g_ptr_array_add(features->names, key);
+    g_hash_table_iter_steal(&iter);
+  }
+  g_ptr_array_sort(features->names, learned_compare_names);
+  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), features->names->len);
+  for (guint i = 0; i < features->names->len; i++) {
+    guint32 bucket = learned_bucket(g_ptr_array_index(features->names, i));
+    g_array_append_val(features->buckets, bucket);
+  }
+  features->value = features->names->len ? 1.0 / sqrt((double)features->names->len) : 0;
+  features->importance = 1;
+  return features;
+}
+
+void learned_features_free(LearnedFeatures *features)
+{
+  if (!features)
+    return;
+  g_ptr_array_unref(features->names);
+  g_array_unref(features->buckets);
+  g_free(features);
+}
+
+/* ---- models ---- */
+
+LearnedModel *learned_model_new(guint dimension)
+{
+  LearnedModel *model = g_new0(LearnedModel, 1);
+  model->dimension = dimension;
+  model->weights = g_new0(double, LEARNED_BUCKETS);
+  model->names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+  model->header = g_strdup("");
+  return model;
+}
+
+LearnedModel *learned_model_copy(const LearnedModel *model)
+{
+  LearnedModel *copy = learned_model_new(model->dimension);
+  copy->bias = model->bias;
+  memcpy(copy->weights, model->weights, sizeof(double) * LEARNED_BUCKETS);
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init(&iter, model->names);
+  while (g_hash_table_iter_next(&iter, &key, &value))
+    g_hash_table_insert(copy->names, key, g_strdup(value));
+  g_free(copy->header);
+  copy->header = g_strdup(model->header);
+  return copy;
+}
+
+void learned_model_free(LearnedModel *model)
+{
+  if (!model)
+    return;
+  g_free(model->weights);
+  g_hash_table_unref(model->names);
+  g_free(model->header);
+  g_free(model);
+}
+
+/* Keeps the smallest name seen for `bucket` (stable whatever the order). */
+static void learned_model_name(LearnedModel *model, guint32 bucket, const char *name)
+{
+  const char *old = g_hash_table_lookup(model->names, GUINT_TO_POINTER(bucket));
+  if (!old || strcmp(name, old) < 0)
+    g_hash_table_insert(model->names, GUINT_TO_POINTER(bucket), g_strdup(name));
+}
+
+void learned_model_add(LearnedModel *model, const char *name, double delta)
+{
+  guint32 bucket = learned_bucket(name);
+  model->weights[bucket] += delta;
+  learned_model_name(model, bucket, name);
+}
+
+static double learned_logit(const LearnedModel *model, const LearnedFeatures *features)
+{
+  double sum = 0;
+  const guint32 *buckets = (const guint32 *)(void *)features->buckets->data;
+  for (guint i = 0; i < features->buckets->len; i++)
+    sum += model->weights[buckets[i]];
+  return model->bias + sum * features->value;
+}
+
+static double learned_sigmoid(double x)
+{
+  return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+
+double learned_model_predict(const LearnedModel *model, const LearnedFeatures *features)
+{
+  return learned_sigmoid(learned_logit(model, features));
+}
+
+/* ---- reading and writing model text ---- */
+
+/* One "WEIGHT FEATURE" line into `model`; FALSE when it is not one. */
+static gboolean learned_parse_weight(LearnedModel *model, const char *line)
+{
+  char *end = NULL;
+  double weight = g_ascii_strtod(line, &end);
+  if (end == line || *end != ' ' || end[1] == '\0' || !isfinite(weight))
+    return FALSE;
+  learned_model_add(model, end + 1, weight);
+  return TRUE;
+}
+
+/* A "dimension NAME" or "bias NUMBER" line; FALSE when it is neither. */
+static gboolean learned_parse_keyword(LearnedModel *model, const char *line, gboolean *named)
+{
+  if (g_str_has_prefix(line, "dimension ")) {
+    int dimension = learned_dimension_lookup(line + 10);
+    if (dimension < 0)
+      return FALSE;
+    model->dimension = (guint)dimension;
+    *named = TRUE;
+    return TRUE;
+  }
+  if (g_str_has_prefix(line, "bias ")) {
+    char *end = NULL;
+    model->bias = g_ascii_strtod(line + 5, &end);
+    return end != line + 5 && *end == '\0' && isfinite(model->bias);
+  }
+  return FALSE;
+}
+
+LearnedModel *learned_model_parse(const char *text, const char *name, GError **error)
+{
+  g_autoptr(LearnedModel) model = learned_model_new(0);
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  g_autoptr(GString) header = g_string_new(NULL);
+  gboolean named = FALSE;
+  for (guint i = 0; lines[i]; i++) {
+    char *line = g_strchomp(lines[i]);
+    if (line[0] == '\0')
+      continue;
+    if (line[0] == '#') {
+      g_string_append_printf(header, "%s%s", header->len ? "\n" : "",
+                             line + (line[1] == ' ' ? 2 : 1));
+      continue;
+    }
+    if (!learned_parse_keyword(model, line, &named) && !learned_parse_weight(model, line)) {
+      g_set_error(error, KEEL_LEARNED_ERROR, KEEL_LEARNED_ERROR_INVALID,
+                  "%s:%u: expected `dimension NAME`, `bias NUMBER` or `WEIGHT FEATURE`", name,
+                  i + 1);
+      return NULL;
+    }
+  }
+  if (!named) {
+    g_set_error(error, KEEL_LEARNED_ERROR, KEEL_LEARNED_ERROR_INVALID,
+                "%s: no `dimension` line (one of risky tone threat payment scope)", name);
+    return NULL;
+  }
+  g_free(model->header);
+  model->header = g_string_free(g_steal_pointer(&header), FALSE);
+  return g_steal_pointer(&model);
+}
+
+static void learned_append_number(GString *out, double value)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+  g_string_append(out, g_ascii_formatd(buffer, sizeof buffer, "%.6f", value));
+}
+
+static void learned_append_header(GString *out, const char *header)
+{
+  if (!header || !*header)
+    return;
+  g_auto(GStrv) lines = g_strsplit(header, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    g_string_append_printf(out, "# %s\n", lines[i]);
+}
+
+char *learned_model_to_text(const LearnedModel *model, const char *header)
+{
+  g_autoptr(GString) out = g_string_new(NULL);
+  learned_append_header(out, header ? header : model->header);
+  g_string_append_printf(out, "dimension %s\nbias ", learned_dimension_name(model->dimension));
+  learned_append_number(out, model->bias);
+  g_string_append_c(out, '\n');
+  g_autoptr(GPtrArray) names = g_ptr_array_new();
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init(&iter, model->names);
+  while (g_hash_table_iter_next(&iter, &key, &value))
+    if (fabs(model->weights[GPOINTER_TO_UINT(key)]) >= 5e-7)
+      g_ptr_array_add(names, value);
+  g_ptr_array_sort(names, learned_compare_names);
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = g_ptr_array_index(names, i);
+    learned_append_number(out, model->weights[learned_bucket(name)]);
+    g_string_append_printf(out, " %s\n", name);
+  }
+  return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* ---- explaining ---- */
+
+static gint learned_compare_contribution(gconstpointer a, gconstpointer b)
+{
+  double x = ((const LearnedContribution *)a)->contribution;
+  double y = ((const LearnedContribution *)b)->contribution;
+  if (x != y)
+    return x > y ? -1 : 1;
+  return strcmp(((const LearnedContribution *)a)->name, ((const LearnedContribution *)b)->name);
+}
+
+void learned_model_explain(const LearnedModel *model, const LearnedFeatures *features, guint n,
+                           LearnedContribution *for_out, guint *n_for,
+                           LearnedContribution *against_out, guint *n_against)
+{
+  g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(LearnedContribution));
+  for (guint i = 0; i < features->names->len; i++) {
+    double weight = model->weights[g_array_index(features->buckets, guint32, i)];
+    LearnedContribution c = { g_ptr_array_index(features->names, i), weight * features->value };
+    if (weight != 0)
+      g_array_append_val(all, c);
+  }
+  g_array_sort(all, learned_compare_contribution);
+  *n_for = *n_against = 0;
+  for (guint i = 0; i < all->len && *n_for < n; i++)
+    if (g_array_index(all, LearnedContribution, i).contribution > 0)
+      for_out[(*n_for)++] = g_array_index(all, LearnedContribution, i);
+  for (guint i = all->len; i > 0 && *n_against < n; i--)
+    if (g_array_index(all, LearnedContribution, i - 1).contribution < 0)
+      against_out[(*n_against)++] = g_array_index(all, LearnedContribution, i - 1);
+}
+
+/* ---- corrections ---- */
+
+/* The step of a correction, in log-odds: the gradient of the log loss
+ * scaled by 4, capped at LEARNED_CORRECTION_CAP. */
+static double learned_correction_step(const LearnedModel *model, const LearnedFeatures *features,
+                                      gboolean label)
+{
+  double p = learned_model_predict(model, features);
+  double step = 4.0 * ((label ? 1.0 : 0.0) - p);
+  return CLAMP(step, -LEARNED_CORRECTION_CAP, LEARNED_CORRECTION_CAP);
+}
+
+double learned_model_correct(LearnedModel *model, const LearnedFeatures *features,
+                             gboolean label, GHashTable *deltas)
+{
+  if (features->names->len == 0)
+    return 0;
+  double step = learned_correction_step(model, features, label);
+  double delta = step * features->value; /* |delta vector| = |step| as the features have length 1 */
+  for (guint i = 0; i < features->names->len; i++) {
+    const char *name = g_ptr_array_index(features->names, i);
+    learned_model_add(model, name, delta);
+    if (!deltas)
+      continue;
+    double *sum = g_hash_table_lookup(deltas, name);
+    if (!sum) {
+      sum = g_new0(double, 1);
+      g_hash_table_insert(deltas, g_strdup(name), sum);
+    }
+    *sum += delta;
+  }
+  return step;
+}
+
+/* ---- training ---- */
+
+void learned_train_options_init(LearnedTrainOptions *options)
+{
+  options->epochs = 100;
+  options->rate = 5;
+  options->l2 = 1e-4;
+  options->seed = 1;
+  options->min_weight = 0.05;
+  options->balance = TRUE;
+}
+
+/* splitmix64: a small generator whose sequence is fixed by its seed. */
+static guint64 learned_random(guint64 *state)
+{
+  guint64 z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static void learned_shuffle(guint *order, guint n, guint64 *state)
+{
+  for (guint i = n; i > 1; i--) {
+    guint j = (guint)(learned_random(state) % i);
+    guint swap = order[i - 1];
+    order[i - 1] = order[j];
+    order[j] = swap;
+  }
+}
+
+/* One SGD step on example `x` with label `y` and weight `importance`. */
+static void learned_sgd_step(LearnedModel *model, const LearnedFeatures *x, gboolean y,
+                             double importance, double rate, double l2)
+{
+  double gradient = importance * (learned_model_predict(model, x) - (y ? 1.0 : 0.0));
+  const guint32 *buckets = (const guint32 *)(void *)x->buckets->data;
+  for (guint i = 0; i < x->buckets->len; i++) {
+    double *w = &model->weights[buckets[i]];
+    *w -= rate * (gradient * x->value + l2 * *w);
+  }
+  model->bias -= rate * gradient * 0.1;
+}
+
+static void learned_train_names(LearnedModel *model, LearnedFeatures *const *examples, guint n)
+{
+  for (guint e = 0; e < n; e++)
+    for (guint i = 0; i < examples[e]->names->len; i++)
+      learned_model_name(model, g_array_index(examples[e]->buckets, guint32, i),
+                         g_ptr_array_index(examples[e]->names, i));
+}
+
+LearnedModel *learned_train(guint dimension, LearnedFeatures *const *examples,
+                            const gboolean *labels, guint n, const LearnedTrainOptions *options)
+{
+  LearnedModel *model = learned_model_new(dimension);
+  double positives = 0, negatives = 0;
+  for (guint i = 0; i < n; i++) {
+    if (labels[i])
+      positives += examples[i]->importance;
+    else
+      negatives += examples[i]->importance;
+  }
+  double positive_weight = options->balance && positives > 0 && negatives > 0
+                           ? negatives / positives : 1.0;
+  g_autofree guint *order = g_new(guint, MAX(n, 1));
+  for (guint i = 0; i < n; i++)
+    order[i] = i;
+  guint64 state = options->seed;
+  for (guint epoch = 0; epoch < options->epochs; epoch++) {
+    learned_shuffle(order, n, &state);
+    double rate = options->rate / (1.0 + epoch * 0.2);
+    for (guint k = 0; k < n; k++) {
+      guint i = order[k];
+      learned_sgd_step(model, examples[i], labels[i],
+                       examples[i]->importance * (labels[i] ? positive_weight : 1.0), rate,
+                       options->l2);
+    }
+  }
+  for (guint b = 0; b < LEARNED_BUCKETS; b++)
+    if (fabs(model->weights[b]) < options->min_weight)
+      model->weights[b] = 0;
+  learned_train_names(model, examples, n);
+  return model;
+}
+
+/* ---- evaluation ---- */
+
+double learned_counts_precision(const LearnedCounts *c)
+{
+  return c->tp + c->fp ? (double)c->tp / (c->tp + c->fp) : 0;
+}
+
+double learned_counts_recall(const LearnedCounts *c)
+{
+  return c->tp + c->fn ? (double)c->tp / (c->tp + c->fn) : 0;
+}
+
+double learned_counts_f1(const LearnedCounts *c)
+{
+  return 2 * c->tp + c->fp + c->fn ? 2.0 * c->tp / (2 * c->tp + c->fp + c->fn) : 0;
+}
+
+static void learned_count(LearnedCounts *counts, gboolean predicted, gboolean label)
+{
+  if (predicted && label)
+    counts->tp++;
+  else if (predicted)
+    counts->fp++;
+  else if (label)
+    counts->fn++;
+  else
+    counts->tn++;
+}
+
+/* Trains without group `held` and counts its predictions. */
+static void learned_validate_group(guint dimension, LearnedFeatures *const *examples,
+                                   const gboolean *labels, const guint *groups, guint n,
+                                   guint held, const LearnedTrainOptions *options,
+                                   double threshold, LearnedCounts *counts)
+{
+  g_autoptr(GPtrArray) train = g_ptr_array_new();
+  g_autoptr(GArray) train_labels = g_array_new(FALSE, FALSE, sizeof(gboolean));
+  for (guint i = 0; i < n; i++)
+    if (groups[i] != held) {
+      g_ptr_array_add(train, examples[i]);
+      g_array_append_val(train_labels, labels[i]);
+    }
+  g_autoptr(LearnedModel) model = learned_train(dimension, (LearnedFeatures *const *)train->pdata,
+                                                (const gboolean *)(void *)train_labels->data,
+                                                train->len, options);
+  for (guint i = 0; i < n; i++)
+    if (groups[i] == held)
+      learned_count(counts, learned_model_predict(model, examples[i]) >= threshold, labels[i]);
+}
+
+void learned_cross_validate(guint dimension, LearnedFeatures *const *examples,
+                            const gboolean *labels, const guint *groups, guint n,
+                            const LearnedTrainOptions *options, double threshold,
+                            LearnedCounts *counts)
+{
+  memset(counts, 0, sizeof *counts);
+  guint max_group = 0;
+  for (guint i = 0; i < n; i++)
+    if (groups[i] != LEARNED_GROUP_ALWAYS)
+      max_group = MAX(max_group, groups[i]);
+  for (guint g = 0; g <= max_group; g++)
+    learned_validate_group(dimension, examples, labels, groups, n, g, options, threshold, counts);
+}
+
+/* ---- sets ---- */
+
+LearnedSet *learned_set_new(void)
+{
+  return g_new0(LearnedSet, 1);
+}
+
+void learned_set_free(LearnedSet *set)
+{
+  if (!set)
+    return;
+  for (guint i = 0; i < LEARNED_COUNT; i++)
+    learned_model_free(set->models[i]);
+  g_free(set);
+}
+
+void learned_set_predict(const LearnedSet *set, const LearnedFeatures *features,
+                         double out[LEARNED_COUNT])
+{
+  for (guint i = 0; i < LEARNED_COUNT; i++)
+    out[i] = set && set->models[i] ? learned_model_predict(set->models[i], features) : NAN;
+}

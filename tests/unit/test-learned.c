@@ -1,0 +1,248 @@
+/* tests/unit/test-learned.c: the learned signals of the pure core
+ * (filters/learned.c): features, deterministic training, model text, the
+ * weight cap against a poisoned correction, explanations, and the rules
+ * weighing the signals (and switching them off). Links libkeel-filters only.
+ */
+#include <math.h>
+#include <string.h>
+#include "filters/learned.h"
+#include "filters/message.h"
+#include "filters/rules.h"
+#include "filters/score.h"
+
+/* A small labelled set: angry (TRUE) and ordinary (FALSE) client mail. */
+static const struct {
+  const char *subject, *text;
+  gboolean risky;
+} learned_examples[] = {
+  { "Invoice", "I am not paying this invoice until the work is done properly.", TRUE },
+  { "Still waiting", "This is the third time I have asked. Why is nothing done?", TRUE },
+  { "Deadline missed", "You missed the deadline again, I am not paying for late work.", TRUE },
+  { "Unacceptable", "Frankly this is unacceptable and I expect a refund.", TRUE },
+  { "Rota", "Thanks so much, could you send the rota to the team by Friday?", FALSE },
+  { "Lunch booking", "Please book a table for four on Thursday at noon. Thank you!", FALSE },
+  { "Documents", "Attached are the documents for the meeting, thanks for your help.", FALSE },
+  { "Newsletter", "Could you draft the spring newsletter when you have a moment? Thanks.", FALSE },
+  { "Opening hours", "Please update the opening hours on the website, many thanks.", FALSE },
+};
+
+static GPtrArray *learned_test_features(gboolean **labels)
+{
+  GPtrArray *features = g_ptr_array_new_with_free_func((GDestroyNotify)learned_features_free);
+  *labels = g_new(gboolean, G_N_ELEMENTS(learned_examples));
+  for (guint i = 0; i < G_N_ELEMENTS(learned_examples); i++) {
+    g_ptr_array_add(features, learned_features(learned_examples[i].subject,
+                                               learned_examples[i].text));
+    (*labels)[i] = learned_examples[i].risky;
+  }
+  return features;
+}
+
+static LearnedModel *learned_test_model(void)
+{
+  g_autofree gboolean *labels = NULL;
+  g_autoptr(GPtrArray) features = learned_test_features(&labels);
+  LearnedTrainOptions options;
+  learned_train_options_init(&options);
+  return learned_train(LEARNED_RISKY, (LearnedFeatures *const *)features->pdata, labels,
+                       features->len, &options);
+}
+
+static gboolean learned_has(const LearnedFeatures *features, const char *name)
+{
+  for (guint i = 0; i < features->names->len; i++)
+    if (strcmp(g_ptr_array_index(features->names, i), name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void test_features(void)
+{
+  g_autoptr(LearnedFeatures) f = learned_features("Re: Invoice 2026", "I WON’T pay, won't!");
+  g_assert_true(learned_has(f, "wont"));
+  g_assert_true(learned_has(f, "wont pay"));
+  g_assert_true(learned_has(f, "i wont"));
+  g_assert_true(learned_has(f, "s:invoice 0000"));
+  g_assert_false(learned_has(f, "won"));
+  g_assert_false(learned_has(f, "WONT"));
+  /* unique features, each worth 1/sqrt(n): every message has length 1 */
+  g_assert_cmpfloat_with_epsilon(f->value * f->value * f->names->len, 1.0, 1e-9);
+  g_assert_cmpuint(f->buckets->len, ==, f->names->len);
+  /* invalid UTF-8 (a lead byte before the end) is read safely */
+  g_autoptr(LearnedFeatures) bad = learned_features(NULL, "caf\xc3 ok \xf0");
+  g_assert_true(learned_has(bad, "ok"));
+}
+
+static void test_deterministic(void)
+{
+  g_autoptr(LearnedModel) a = learned_test_model();
+  g_autoptr(LearnedModel) b = learned_test_model();
+  g_autofree char *text_a = learned_model_to_text(a, "test header\nsecond line");
+  g_autofree char *text_b = learned_model_to_text(b, "test header\nsecond line");
+  g_assert_cmpstr(text_a, ==, text_b);
+  g_assert_true(g_str_has_prefix(text_a, "# test header\n# second line\ndimension risky\nbias "));
+  /* the text reads back into the same model */
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LearnedModel) back = learned_model_parse(text_a, "risky.model", &error);
+  g_assert_no_error(error);
+  g_autofree char *again = learned_model_to_text(back, NULL);
+  g_assert_cmpstr(again, ==, text_a);
+  g_assert_cmpstr(back->header, ==, "test header\nsecond line");
+}
+
+static void test_learns(void)
+{
+  g_autoptr(LearnedModel) model = learned_test_model();
+  g_autoptr(LearnedFeatures) angry = learned_features("Late again",
+                                                      "I am not paying for this, it is unacceptable.");
+  g_autoptr(LearnedFeatures) calm = learned_features("Booking",
+                                                     "Thanks, could you book the room for Friday?");
+  g_assert_cmpfloat(learned_model_predict(model, angry), >, learned_model_predict(model, calm));
+  g_assert_cmpfloat(learned_model_predict(model, calm), <, 0.5);
+}
+
+static void test_parse_errors(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_assert_null(learned_model_parse("dimension risky\nbias x\n", "m", &error));
+  g_assert_error(error, KEEL_LEARNED_ERROR, KEEL_LEARNED_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "m:2:"));
+  g_clear_error(&error);
+  g_assert_null(learned_model_parse("bias 1\n0.5 word\n", "m", &error));
+  g_assert_nonnull(strstr(error->message, "no `dimension` line"));
+  g_clear_error(&error);
+  g_assert_null(learned_model_parse("dimension anger\n", "m", &error));
+}
+
+/* One poisoned correction (a newsletter marked risky) moves no other
+ * message's log-odds by more than the cap, so ordinary mail the model is
+ * sure of stays fine. */
+static void test_cap(void)
+{
+  g_autoptr(LearnedModel) model = learned_test_model();
+  g_autoptr(LearnedFeatures) poison = learned_features(
+    "Spring newsletter", "Thanks for reading our newsletter! Book a table, update your details, "
+    "many thanks from the team.");
+  g_autofree gboolean *labels = NULL;
+  g_autoptr(GPtrArray) ordinary = learned_test_features(&labels);
+  double before[G_N_ELEMENTS(learned_examples)];
+  for (guint i = 0; i < ordinary->len; i++)
+    before[i] = learned_model_predict(model, ordinary->pdata[i]);
+  g_autoptr(GHashTable) deltas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  double step = learned_model_correct(model, poison, TRUE, deltas);
+  g_assert_cmpfloat(step, <=, LEARNED_CORRECTION_CAP);
+  g_assert_cmpfloat(step, >, 0);
+  g_assert_cmpuint(g_hash_table_size(deltas), ==, poison->names->len);
+  for (guint i = 0; i < ordinary->len; i++) {
+    double after = learned_model_predict(model, ordinary->pdata[i]);
+    double moved = log(after / (1 - after)) - log(before[i] / (1 - before[i]));
+    g_assert_cmpfloat(fabs(moved), <=, LEARNED_CORRECTION_CAP + 1e-9);
+    if (before[i] < 1 / (1 + exp(LEARNED_CORRECTION_CAP)))
+      g_assert_cmpfloat(after, <, 0.5);
+  }
+}
+
+static void test_explain(void)
+{
+  g_autoptr(LearnedModel) model = learned_test_model();
+  g_autoptr(LearnedFeatures) f = learned_features("Invoice",
+                                                  "I am not paying, thanks for nothing.");
+  LearnedContribution up[5], down[5];
+  guint n_up = 0, n_down = 0;
+  learned_model_explain(model, f, 5, up, &n_up, down, &n_down);
+  g_assert_cmpuint(n_up, ==, 5);
+  g_assert_cmpuint(n_down, >, 0);
+  for (guint i = 0; i + 1 < n_up; i++)
+    g_assert_cmpfloat(up[i].contribution, >=, up[i + 1].contribution);
+  for (guint i = 0; i < n_down; i++)
+    g_assert_cmpfloat(down[i].contribution, <, 0);
+  gboolean paying = FALSE; /* "not" (of "not paying") is among the strongest */
+  for (guint i = 0; i < n_up; i++)
+    paying |= strcmp(up[i].name, "not") == 0 && learned_has(f, up[i].name);
+  if (!paying)
+    for (guint i = 0; i < n_up; i++)
+      g_test_message("for: %s %g", up[i].name, up[i].contribution);
+  g_assert_true(paying);
+}
+
+static const char learned_dimensions[] =
+  "dimension tone flag >= 4\n"
+  "risky if tone\n";
+static const char learned_rule[] =
+  "rule learned_risky\n"
+  "  look signal learned_risky >= 0.5\n"
+  "  adds tone +4\n"
+  "  why  learned\n";
+
+static RuleSet *learned_test_rules(gboolean with_rule, gboolean with_model)
+{
+  const char *names[] = { "keel.rules", "learned.rules" };
+  const char *texts[] = { learned_dimensions, learned_rule };
+  g_autoptr(GError) error = NULL;
+  RuleSet *rules = rules_compile(names, texts, with_rule ? 2 : 1, &error);
+  g_assert_no_error(error);
+  if (with_model) {
+    LearnedSet *set = learned_set_new();
+    set->models[LEARNED_RISKY] = learned_test_model();
+    rules_set_learned(rules, set);
+  }
+  return rules;
+}
+
+static KeelMessage *learned_test_message(void)
+{
+  const char *raw = "From: Dan <dan@client.example>\r\nTo: va@example.com\r\n"
+                    "Subject: Deadline missed\r\nDate: Mon, 02 Mar 2026 09:00:00 +0000\r\n"
+                    "Message-ID: <angry@client.example>\r\n\r\n"
+                    "You missed the deadline again. I am not paying for this.\r\n";
+  g_autoptr(GError) error = NULL;
+  KeelMessage *message = message_parse((const guint8 *)raw, strlen(raw), NULL, 0, &error);
+  g_assert_no_error(error);
+  return message;
+}
+
+/* The rules weigh the signal; without the rule (or the model) it adds nothing. */
+static void test_rules_switch(void)
+{
+  g_autoptr(KeelMessage) message = learned_test_message();
+  g_autoptr(RuleSet) on = learned_test_rules(TRUE, TRUE);
+  g_autoptr(ScoreResult) hit = score_message(on, message, NULL, NULL);
+  g_assert_cmpfloat(hit->learned[LEARNED_RISKY], >=, 0.5);
+  g_assert_true(isnan(hit->learned[LEARNED_TONE]));
+  g_assert_true(hit->risky);
+  g_assert_cmpfloat(score_result_points(hit, "tone"), ==, 4);
+  g_autoptr(RuleSet) off = learned_test_rules(FALSE, TRUE);
+  g_autoptr(ScoreResult) quiet = score_message(off, message, NULL, NULL);
+  g_assert_false(quiet->risky);
+  g_assert_cmpfloat(score_result_points(quiet, "tone"), ==, 0);
+  g_assert_cmpfloat(quiet->learned[LEARNED_RISKY], ==, hit->learned[LEARNED_RISKY]);
+  g_autoptr(RuleSet) no_model = learned_test_rules(TRUE, FALSE);
+  g_autoptr(ScoreResult) unknown = score_message(no_model, message, NULL, NULL);
+  g_assert_true(isnan(unknown->learned[LEARNED_RISKY]));
+  g_assert_false(unknown->risky);
+}
+
+static void test_unknown_signal(void)
+{
+  const char *names[] = { "keel.rules", "x.rules" };
+  const char *texts[] = { learned_dimensions,
+                          "rule r\n  look signal learned_anger >= 0.5\n  adds tone +1\n" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = rules_compile(names, texts, 2, &error);
+  g_assert_null(rules);
+  g_assert_nonnull(strstr(error->message, "learned_risky"));
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/learned/features", test_features);
+  g_test_add_func("/learned/deterministic", test_deterministic);
+  g_test_add_func("/learned/learns", test_learns);
+  g_test_add_func("/learned/parse-errors", test_parse_errors);
+  g_test_add_func("/learned/cap", test_cap);
+  g_test_add_func("/learned/explain", test_explain);
+  g_test_add_func("/learned/rules-switch", test_rules_switch);
+  g_test_add_func("/learned/unknown-signal", test_unknown_signal);
+  return g_test_run();
+}
