@@ -73,7 +73,8 @@ static void daemon_run_outbox(Daemon *daemon)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
   g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-  OutboxSettings settings = { 0 };
+  OutboxSettings settings = { .store_lock = &daemon->store_lock,
+                              .cancellable = daemon->cancellable };
   OutboxRunStats stats = { 0 };
   g_autoptr(GError) error = NULL;
   DigestOptions digest;
@@ -84,6 +85,7 @@ static void daemon_run_outbox(Daemon *daemon)
     g_warning("digest: %s", error->message);
     g_clear_error(&error);
   }
+  g_clear_pointer(&locker, g_mutex_locker_free);
   if (!outbox_run(daemon->store, daemon->config, &settings, now, &stats, &error))
     g_warning("outbox: %s", error->message);
   else if (stats.sent + stats.drafted + stats.tempfailed + stats.failed + stats.reconciled)

@@ -6,7 +6,12 @@ aiosmtpd sink (smtp_sink.py) that keeps every accepted message as a file, so
 Cases: review mode drafts (\\Draft, nothing sent); 451 then 250 (exactly one
 delivered, after the backoff); 550 (failed, never retried); SIGKILL between
 SMTP's 250 and the mark (KEEL_TEST_CRASH_AFTER_SEND=1), then a restart that
-finds the message in Sent by Message-ID (exactly one delivered); a CR/LF
+finds the message in Sent by Message-ID (exactly one delivered); the same
+kill in the default setup (keel files the Sent copy): the row becomes
+uncertain, is never re-sent on a guess, the digest tells the VA, and
+`keel outbox retry` sends it again; a kill after the Sent APPEND (unfiled,
+found on restart, one copy) and a Sent folder that is missing (filed by a
+later pass); a CR/LF
 subject over smtps:// (no injected header in the delivered .eml); a server
 that stalls after DATA (a timeout: temporary, retried later); a server
 without STARTTLS (nothing sent, allow_plaintext is off); client mail
@@ -274,6 +279,66 @@ def test_sigkill_between_send_and_mark_still_one_delivery(s):
     assert delivered[0][0]["Message-ID"] == "<%s>" % row["message_id"]
 
 
+@with_setup("auto")
+def test_crash_after_250_in_the_default_setup_is_never_sent_twice(s):
+    """server_files_sent = false (the default): keel files the Sent copy itself.
+    A kill right after SMTP's 250 leaves no copy; the restart must not guess."""
+    s.confirm()
+    proc = s.keel.run("outbox", "send", env={"KEEL_TEST_CRASH_AFTER_SEND": "1"})
+    assert proc.returncode == 137, (proc.returncode, proc.stderr)
+    assert len(s.sink.delivered()) == 1
+    out = s.keel_ok("outbox", "send").stdout
+    assert "1 uncertain" in out, out
+    row = s.outbox()[0]
+    assert row["state"] == "uncertain", row
+    s.keel_ok("outbox", "send", "--now", later(600))
+    assert len(s.sink.delivered()) == 1, "re-sent on a guess"
+    digest = s.keel_ok("digest", "--text").stdout
+    assert "a reply to Sam Client" in digest and "may or may not have gone out" in digest \
+        and "check your Sent folder" in digest, digest
+    shown = s.keel_ok("outbox", "show", str(row["id"])).stdout
+    assert "uncertain" in shown and "keel stopped while sending" in shown, shown
+    assert "message-id: <%s>" % row["message_id"].lower() in shown.lower(), shown
+    # the VA checked: not there, so she sends it again
+    assert "queued again" in s.keel_ok("outbox", "retry", str(row["id"])).stdout
+    s.keel_ok("outbox", "send")
+    assert s.outbox()[0]["state"] == "sent"
+    assert len(s.sink.delivered()) == 2
+    assert [m for _, m in s.folder_messages("Sent")] == ["<%s>" % row["message_id"]]
+
+
+@with_setup("auto")
+def test_sent_copy_is_filed_before_sent_and_reconciled(s):
+    """The Sent copy is APPENDed before the row is SENT; a kill in between is
+    found on restart (no second copy, no second send). A copy that could not
+    be filed (no such folder) is filed by a later pass."""
+    s.confirm()
+    proc = s.keel.run("outbox", "send", env={"KEEL_TEST_CRASH_AT": "after-sent-append"})
+    assert proc.returncode == -9, (proc.returncode, proc.stderr)
+    row = s.outbox()[0]
+    assert row["state"] == "unfiled", row
+    s.keel_ok("outbox", "send")
+    assert s.outbox()[0]["state"] == "sent"
+    assert len(s.sink.delivered()) == 1
+    assert len(s.folder_messages("Sent")) == 1
+    # a Sent folder that does not exist yet: sent, left unfiled, filed later
+    with open(s.keel.config) as f:
+        text = f.read()
+    with open(s.keel.config, "w") as f:
+        f.write(text.replace("note_address =", "sent_folder = Filed\nnote_address ="))
+    s.confirm()
+    s.keel_ok("outbox", "send")
+    states = [r["state"] for r in s.outbox()]
+    assert states == ["sent", "unfiled"], states
+    conn = s.dovecot.client("bob")
+    conn.create("Filed")
+    conn.logout()
+    out = s.keel_ok("outbox", "send").stdout
+    assert "1 copied to Sent" in out, out
+    assert [r["state"] for r in s.outbox()] == ["sent", "sent"]
+    assert len(s.folder_messages("Filed")) == 1 and len(s.sink.delivered()) == 2
+
+
 @with_setup("auto", smtp="smtps")
 def test_crlf_subject_injects_no_header(s):
     s.confirm("--subject", "Call notes\r\nBcc: victim@evil.example\r\nX-Injected: yes")
@@ -393,6 +458,8 @@ if __name__ == "__main__":
              test_timeout_is_temporary,
              test_no_starttls_means_no_send,
              test_sigkill_between_send_and_mark_still_one_delivery,
+             test_crash_after_250_in_the_default_setup_is_never_sent_twice,
+             test_sent_copy_is_filed_before_sent_and_reconciled,
              test_crlf_subject_injects_no_header,
              test_trail_verify_names_the_tampered_event,
              test_client_mail_in_confirmation_out_with_threading,
