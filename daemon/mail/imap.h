@@ -8,25 +8,15 @@
  *   imap_folder_examine()   opens a folder read-only (so fetches never set \Seen)
  *   imap_fetch_message()    the raw bytes of one message, byte-exact, flags untouched
  *
- * Every failure is a GError in KEEL_IMAP_ERROR whose code says what to do:
- * retry later, fix the configuration, or fix the password. Never writes to
+ * Every failure is a KEEL_MAIL_ERROR (daemon/mail/mail-error.h): its code
+ * says what failed, its scope and retry class what to do (a refused folder
+ * is MAIL_SCOPE_FOLDER; a denied login AUTH, account-wide, MAIL_RETRY_WAIT). Never writes to
  * the mailbox, never logs a password or a message body. */
 #pragma once
 
 #include <gio/gio.h>
 #include "daemon/base/config.h"
-
-#define KEEL_IMAP_ERROR (keel_imap_error_quark())
-GQuark keel_imap_error_quark(void);
-typedef enum {
-  KEEL_IMAP_ERROR_TEMPORARY, /* network, timeout, closed connection, server busy: retry */
-  KEEL_IMAP_ERROR_PERMANENT, /* certificate, TLS not offered, bad URL: fix the config */
-  KEEL_IMAP_ERROR_REFUSED,   /* the server answered NO/BAD (e.g. no such folder): that folder only */
-  KEEL_IMAP_ERROR_AUTH,      /* login denied: fix the password (retried at the capped interval) */
-  KEEL_IMAP_ERROR_GONE,      /* the message was expunged before it could be fetched */
-  KEEL_IMAP_ERROR_TOO_LARGE, /* the message is larger than the limit given */
-  KEEL_IMAP_ERROR_CANCELLED  /* keel is shutting down */
-} KeelImapError;
+#include "daemon/mail/mail-error.h"
 
 typedef struct ImapSession ImapSession;
 

@@ -125,8 +125,8 @@ static void daemon_schedule(DaemonAccount *account, const GError *error)
   if (error && sync_error_is_folder_only(error)) {
     g_warning("%s; next poll in %u s", error->message, delay);
   } else if (error) {
-    gboolean denied = g_error_matches(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_AUTH);
-    delay = sync_backoff_seconds(account->failures, denied, delay);
+    gboolean wait = mail_error_retry(error) == MAIL_RETRY_WAIT;
+    delay = sync_backoff_seconds(account->failures, wait, delay);
     g_warning("%s; next attempt in %u s", error->message, delay);
   }
   account->timer = g_timeout_add_seconds(delay, daemon_poll_due, account);
