@@ -572,10 +572,11 @@ static char *digest_outbox_problem(const KeelConfig *config, const StoreOutboxRo
   const char *reason = row->last_error ? row->last_error : "no reason given";
   switch (state) {
   case OUTBOX_UNCERTAIN:
-    return g_strdup_printf("a reply to %s (\"%s\") may or may not have gone out; check your "
+    return g_strdup_printf("a %s to %s (\"%s\") may or may not have gone out; check your "
                            "Sent folder. keel outbox retry %" G_GINT64_FORMAT " sends it again, "
-                           "keel outbox cancel %" G_GINT64_FORMAT " drops it", who, row->subject,
-                           row->id, row->id);
+                           "keel outbox cancel %" G_GINT64_FORMAT " drops it",
+                           g_strcmp0(row->kind, "confirm") == 0 ? "reply" : row->kind, who,
+                           row->subject, row->id, row->id);
   case OUTBOX_FAILED:
   case OUTBOX_TEMPFAIL:
     return g_strdup_printf("outbox %" G_GINT64_FORMAT " (%s to %s, \"%s\") %s: %s", row->id,

@@ -88,7 +88,7 @@ void imap_writer_free(ImapWriter *writer)
   if (!writer)
     return;
   if (writer->curl)
-    curl_easy_cleanup(writer->curl);
+    curl_easy_cleanup(writer->curl); /* a CONNECT_ONLY connection is closed, no LOGOUT */
   if (writer->password) {
     memset(writer->password, 0, strlen(writer->password));
     g_free(writer->password);

@@ -83,6 +83,10 @@ static void smtp_set_connection(CURL *curl, const KeelAccount *account, const ch
   curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)account->read_timeout);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)account->read_timeout * 4);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  /* closed at the end of the transfer, by this handle: after an aborted or
+   * failed one without a QUIT (whose wait, in curl_easy_cleanup(), would
+   * ignore both the timeouts and the cancellable) */
+  curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
 }
 
 gboolean smtp_send(const KeelAccount *account, const char *password, const char *mail_from,

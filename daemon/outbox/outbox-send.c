@@ -8,10 +8,12 @@
  * (with server_files_sent the SMTP server's own copy is the Sent copy, and
  * SMTP is followed by SENT at once). Phases, in order:
  *   1. reconcile: a row left SENDING is looked up by Message-ID in Sent
- *      (auto) or Drafts (review). Found: SENT/DRAFTED. Not found: a draft or
- *      a message to the VA herself is queued again (no client can have it);
- *      a message to a client becomes UNCERTAIN, told to the VA in the
- *      digest and sent again only by `keel outbox retry ID`. A row left
+ *      (auto) or Drafts (review). Found: SENT/DRAFTED. Not found: a draft is
+ *      queued again (an APPEND either happened whole or not at all, and a
+ *      draft reaches nobody); a message that went to SMTP becomes UNCERTAIN,
+ *      told to the VA in the digest and sent again only by `keel outbox
+ *      retry ID` (also a digest or alert: at most once for every message,
+ *      so a crash never mails anyone twice). A row left
  *      UNFILED gets its Sent copy (unless it is already there). When the
  *      lookup itself fails the row stays and waits for the next pass:
  *      nothing is decided because a server was down.
@@ -104,8 +106,7 @@ static gboolean outbox_record(OutboxRun *run, StoreOutboxRow *row, OutboxState t
   return ok;
 }
 
-/* A message for the VA herself (digest, alert): always sent, never drafted,
- * and re-sent rather than left uncertain after a crash. */
+/* A message for the VA herself (digest, alert): always sent, never drafted. */
 static gboolean outbox_row_is_for_va(const StoreOutboxRow *row)
 {
   static const char *const for_the_va[] = { "digest", "alert", NULL };
@@ -151,7 +152,7 @@ static gboolean outbox_reconcile_sending(OutboxRun *run, const KeelAccount *acco
     return outbox_record(run, row, review ? OUTBOX_DRAFTED : OUTBOX_SENT, row->attempts, NULL,
                          NULL, error);
   }
-  if (review || outbox_row_is_for_va(row)) {
+  if (review) {
     g_message("outbox %" G_GINT64_FORMAT " <%s>: was in flight; not on the server, queued "
               "again", row->id, row->message_id);
     run->stats->requeued++;

@@ -21,10 +21,9 @@
  *   SENDING   -> DRAFTED       APPENDed to Drafts as \Draft (review mode), or found there
  *   SENDING   -> TEMPFAIL      4xx, timeout, network: retried with backoff
  *   SENDING   -> FAILED        5xx, or too many temporary failures: never retried
- *   SENDING   -> QUEUED        at start-up, a draft or a message to the VA herself that is
- *                              not in Drafts/Sent: it cannot have reached a client
- *   SENDING   -> UNCERTAIN     at start-up, a message to a client that is not in Sent:
- *                              it may or may not have gone out; never re-sent on a guess
+ *   SENDING   -> QUEUED        at start-up, a draft that is not in Drafts: it reached nobody
+ *   SENDING   -> UNCERTAIN     at start-up, a message for SMTP that is not in Sent: it
+ *                              may or may not have gone out; never re-sent on a guess
  *   FAILED    -> QUEUED        the VA asked for it (`keel outbox retry ID`)
  *   UNCERTAIN -> QUEUED        the same, after she checked her Sent folder
  *   QUEUED, TEMPFAIL, FAILED, UNCERTAIN -> CANCELLED   `keel outbox cancel ID`
@@ -149,7 +148,7 @@ typedef struct {
 
 /* One pass of the sender: rows left SENDING by a crash are looked up by
  * Message-ID in Sent (auto) or Drafts (review) and marked done, queued
- * again (drafts, mail to the VA) or marked UNCERTAIN (mail to a client);
+ * again (drafts) or marked UNCERTAIN (anything that went to SMTP);
  * UNFILED rows get their Sent copy; then every QUEUED row and every TEMPFAIL
  * row whose time has come is claimed and sent (auto: SMTP, then UNFILED,
  * then the copy APPENDed to Sent, then SENT; or SENT at once with

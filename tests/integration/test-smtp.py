@@ -11,7 +11,10 @@ kill in the default setup (keel files the Sent copy): the row becomes
 uncertain, is never re-sent on a guess, the digest tells the VA, and
 `keel outbox retry` sends it again; a kill after the Sent APPEND (unfiled,
 found on restart, one copy) and a Sent folder that is missing (filed by a
-later pass); a CR/LF
+later pass); the housekeeping timer: with Dovecot stopped, `keel daemon
+--once` still sends the digest and a due retry (their Sent copies wait for
+IMAP); a daemon whose SMTP server stalls in DATA still stores new mail, and
+SIGTERM aborts the stalled send at once; a CR/LF
 subject over smtps:// (no injected header in the delivered .eml); a server
 that stalls after DATA (a timeout: temporary, retried later); a server
 without STARTTLS (nothing sent, allow_plaintext is off); client mail
@@ -97,7 +100,7 @@ class Sink:
 class Setup:
     """Dovecot + sink + a keel config; closes all three."""
 
-    def __init__(self, mode, smtp="starttls", file_sent=False, read_timeout=10):
+    def __init__(self, mode, smtp="starttls", file_sent=False, read_timeout=10, extra=""):
         starttls = smtp != "plain-server"
         self.dovecot = harness.Dovecot(users={"bob": PASSWORD}).start()
         sent_dir = None
@@ -118,10 +121,10 @@ class Setup:
                 "timezone = Europe/London", "mode = " + mode, "",
                 "[account main]", "imap = " + self.dovecot.url("imaps"), "smtp = " + url,
                 "user = " + USER, "password_file = " + pwfile, "ca_file = " + self.dovecot.cert,
-                "connect_timeout = 5", "read_timeout = %d" % read_timeout,
+                "connect_timeout = 5", "read_timeout = %d" % read_timeout, "poll_interval = 10",
                 "note_address = bob+keel@va.example", "",
                 "[client acme]", "name = Sam Client", "addresses = sam@acme.example;@acme.example",
-                "timezone = Europe/London", ""]))
+                "timezone = Europe/London", "", extra]))
 
     def keel_ok(self, *args, env=None):
         proc = self.keel.run(*args, env=env)
@@ -339,6 +342,75 @@ def test_sent_copy_is_filed_before_sent_and_reconciled(s):
     assert len(s.folder_messages("Filed")) == 1 and len(s.sink.delivered()) == 2
 
 
+@with_setup("auto", extra="[digest]\nat = 00:00\n")
+def test_digest_and_retry_go_out_while_imap_is_down(s):
+    """The housekeeping timer does not wait for a good IMAP cycle."""
+    s.confirm()
+    s.sink.refuse("rcpt 451")
+    s.keel_ok("outbox", "send")
+    assert s.outbox()[0]["state"] == "tempfail"
+    s.sink.accept()
+    db = sqlite3.connect(s.keel.database)
+    db.execute("UPDATE outbox SET next_attempt = 0")  # the retry is due
+    db.commit()
+    db.close()
+    s.dovecot.stop()
+    proc = s.keel.run("daemon", "--once")
+    assert proc.returncode == 75, (proc.returncode, proc.stderr)
+    delivered = s.sink.delivered()
+    subjects = sorted(str(m["Subject"]) for m, _, _ in delivered)
+    assert len(delivered) == 2, subjects
+    digest = [m for m, _, _ in delivered if m["Subject"].startswith("keel")]
+    assert len(digest) == 1, subjects
+    rows = {r["kind"]: r for r in s.outbox()}
+    # sent; its copy waits for IMAP to come back
+    assert rows["confirm"]["state"] == "unfiled", rows
+    assert rows["digest"]["state"] in ("unfiled", "sent"), rows
+    s.dovecot.start()
+    s.keel_ok("outbox", "send")
+    assert [r["state"] for r in s.outbox()] == ["sent", "sent"], s.outbox()
+    assert len(s.sink.delivered()) == 2
+    sent = [m for _, m in s.folder_messages("Sent")]
+    assert "<%s>" % rows["confirm"]["message_id"] in sent, sent
+
+
+@with_setup("auto", read_timeout=60)
+def test_ingest_continues_while_smtp_stalls(s):
+    """A stalled SMTP server holds neither the store nor the IMAP cycle;
+    SIGTERM aborts the stalled send at once."""
+    s.keel_ok("daemon", "--once")  # first sync of the empty folder
+    s.confirm()
+    s.sink.refuse("data stall 120")
+    keel = s.keel.spawn("daemon")
+    try:
+        time.sleep(3)  # the housekeeping pass is now stuck in DATA
+        assert s.outbox()[0]["state"] == "sending", s.outbox()
+        s.dovecot.append("bob", "INBOX", client_mail(
+            "while-stalled@acme.example", "Room booking", "Could you book the room?"))
+        deadline = time.monotonic() + 20
+        stored = 0
+        while time.monotonic() < deadline and not stored:
+            db = sqlite3.connect(s.keel.database)
+            stored = db.execute("SELECT COUNT(*) FROM messages WHERE message_id ="
+                                " 'while-stalled@acme.example'").fetchone()[0]
+            db.close()
+            time.sleep(0.5)
+        assert stored == 1, "ingest waited for SMTP"
+        assert s.outbox()[0]["state"] == "sending", "SMTP no longer stalled: test proves nothing"
+        start = time.monotonic()
+        keel.terminate()
+        rc = keel.wait(timeout=10)
+        took = time.monotonic() - start
+    finally:
+        if keel.poll() is None:
+            keel.kill()
+            keel.wait()
+    assert rc == 0, (rc, keel.stderr.read())
+    assert took < 5.0, "SIGTERM took %.1f s with a stalled send" % took
+    assert s.sink.delivered() == []
+    assert s.outbox()[0]["state"] == "tempfail", s.outbox()
+
+
 @with_setup("auto", smtp="smtps")
 def test_crlf_subject_injects_no_header(s):
     s.confirm("--subject", "Call notes\r\nBcc: victim@evil.example\r\nX-Injected: yes")
@@ -460,6 +532,8 @@ if __name__ == "__main__":
              test_sigkill_between_send_and_mark_still_one_delivery,
              test_crash_after_250_in_the_default_setup_is_never_sent_twice,
              test_sent_copy_is_filed_before_sent_and_reconciled,
+             test_digest_and_retry_go_out_while_imap_is_down,
+             test_ingest_continues_while_smtp_stalls,
              test_crlf_subject_injects_no_header,
              test_trail_verify_names_the_tampered_event,
              test_client_mail_in_confirmation_out_with_threading,
