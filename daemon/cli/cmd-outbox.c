@@ -1,5 +1,5 @@
 /* daemon/cli/cmd-outbox.c: `keel outbox [--json]` lists the outbox (queued,
- * sending, unfiled, sent, drafted, delayed, failed, uncertain, cancelled:
+ * claimed, sending, unfiled, sent, drafted, delayed, failed, uncertain, cancelled:
  * failures with the server's answer); `keel outbox send` runs the sender
  * once (what the daemon does on its timer); `keel outbox show ID` prints one
  * row and its message's header; `keel outbox retry ID` puts a failed or

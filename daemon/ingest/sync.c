@@ -24,6 +24,7 @@
 #define G_LOG_DOMAIN "keel-imap"
 
 #include <string.h>
+#include "daemon/base/crash.h"
 #include "daemon/ingest/sync.h"
 #include "daemon/mail/imap.h"
 #include "daemon/ingest/pipeline.h"
@@ -158,6 +159,8 @@ static gboolean sync_flush(SyncFolder *job, GError **error)
   if (!ok)
     store_rollback(store);
   else
+    keel_crash_point("after-store");
+  if (ok)
     job->last_uid = MAX(job->last_uid,
                         ((SyncFetched *)g_ptr_array_index(job->batch, job->batch->len - 1))->uid);
   g_ptr_array_set_size(job->batch, 0);
@@ -211,8 +214,10 @@ static gboolean sync_message(SyncFolder *job, const ImapMessageInfo *info, GErro
   g_autoptr(GError) fetch_error = NULL;
   g_autoptr(GBytes) raw = imap_fetch_message(job->session, job->folder, info->uid,
                                              limit ? limit + 1 : 0, &fetch_error);
-  if (raw)
+  if (raw) {
+    keel_crash_point("after-fetch");
     return sync_queue(job, info->uid, raw, error);
+  }
   if (g_error_matches(fetch_error, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_TOO_LARGE)) {
     g_warning("account '%s' folder '%s' UID %u: larger than its RFC822.SIZE said and over "
               "max_message_size: recorded, not stored", job->account->name, job->folder, info->uid);

@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <string.h>
 #include "daemon/mail/imap-writer.h"
+#include "daemon/mail/imap.h"
 #include "daemon/mail/mail-error.h"
 
 struct ImapWriter {
@@ -237,25 +238,6 @@ static gboolean imap_writer_check_ok(ImapWriter *writer, const char *verb, const
                         "name", verb, folder, writer->base_url, done);
 }
 
-/* `folder` as an IMAP quoted string (printable ASCII only). */
-static char *imap_writer_quote(const char *folder, GError **error)
-{
-  GString *quoted = g_string_new("\"");
-  for (const char *p = folder; *p; p++) {
-    if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
-      g_string_free(quoted, TRUE);
-      mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_FOLDER, MAIL_RETRY_WAIT,
-                     "folder name '%s': only printable ASCII names are supported", folder);
-      return NULL;
-    }
-    if (*p == '"' || *p == '\\')
-      g_string_append_c(quoted, '\\');
-    g_string_append_c(quoted, *p);
-  }
-  g_string_append_c(quoted, '"');
-  return g_string_free(quoted, FALSE);
-}
-
 /* Sends "Kn `command`" and reads its answer. */
 static gboolean imap_writer_simple(ImapWriter *writer, const char *command, const char *verb,
                                    const char *folder, GString *untagged, GError **error)
@@ -313,7 +295,7 @@ static gboolean imap_writer_append_once(ImapWriter *writer, const char *quoted,
 gboolean imap_writer_append(ImapWriter *writer, const char *folder, GBytes *raw,
                             gboolean draft, guint32 *uid, GError **error)
 {
-  g_autofree char *quoted = imap_writer_quote(folder, error);
+  g_autofree char *quoted = imap_quote_folder(folder, error);
   if (!quoted)
     return FALSE;
   return imap_writer_append_once(writer, quoted, folder, raw, draft, uid, error);
@@ -340,7 +322,7 @@ gboolean imap_writer_find(ImapWriter *writer, const char *folder, const char *me
   if (!message_id || !*message_id || strpbrk(message_id, "\"\\\r\n"))
     return mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_MESSAGE, MAIL_RETRY_FINAL,
                           "cannot search for Message-ID '%s'", message_id ? message_id : "");
-  g_autofree char *quoted = imap_writer_quote(folder, error);
+  g_autofree char *quoted = imap_quote_folder(folder, error);
   if (!quoted)
     return FALSE;
   g_autofree char *examine = g_strdup_printf("EXAMINE %s", quoted);

@@ -266,7 +266,7 @@ guint imap_session_commands(const ImapSession *session)
 
 /* `folder` as an IMAP quoted string. Only printable ASCII is supported
  * (modified UTF-7 names are not). */
-static char *imap_quote(const char *folder, GError **error)
+char *imap_quote_folder(const char *folder, GError **error)
 {
   GString *quoted = g_string_new("\"");
   for (const char *p = folder; *p; p++) {
@@ -337,7 +337,7 @@ static gboolean imap_parse_status(const char *text, const char *folder, ImapFold
 gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolderStatus *status,
                             GError **error)
 {
-  g_autofree char *quoted = imap_quote(folder, error);
+  g_autofree char *quoted = imap_quote_folder(folder, error);
   if (!quoted)
     return FALSE;
   g_autofree char *command = g_strdup_printf("STATUS %s (UIDVALIDITY UIDNEXT MESSAGES)", quoted);
@@ -407,7 +407,7 @@ static guint32 imap_parse_exists(const char *text)
 gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *uidvalidity,
                              guint32 *exists, GError **error)
 {
-  g_autofree char *quoted = imap_quote(folder, error);
+  g_autofree char *quoted = imap_quote_folder(folder, error);
   if (!quoted)
     return FALSE;
   g_autofree char *url = imap_folder_url(session, folder, "");

@@ -44,6 +44,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapSession, imap_session_free)
 /* IMAP commands answered so far (login included): the round trips of a cycle. */
 guint imap_session_commands(const ImapSession *session);
 
+/* `folder` as an IMAP quoted string (a new string), or NULL with a
+ * KEEL_MAIL_ERROR_CONFIG error: only printable ASCII names are supported
+ * (modified UTF-7 names are not). Also used by imap-writer.c. */
+char *imap_quote_folder(const char *folder, GError **error);
+
 gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolderStatus *status,
                             GError **error);
 

@@ -3,11 +3,12 @@
  * At most once to a client. Every side effect is preceded by a committed
  * state saying it may have happened, and a crash leaves a row in a state
  * that says what to check:
- *   claim (QUEUED -> SENDING) -> SMTP -> UNFILED -> APPEND to Sent -> SENT
- *   claim (QUEUED -> SENDING) -> APPEND to Drafts with \Draft -> DRAFTED
+ *   CLAIMED -> SENDING -> SMTP -> UNFILED -> APPEND to Sent -> SENT
+ *   CLAIMED -> SENDING -> APPEND to Drafts with \Draft -> DRAFTED
  * (with server_files_sent the SMTP server's own copy is the Sent copy, and
  * SMTP is followed by SENT at once). Phases, in order:
- *   1. reconcile: a row left SENDING is looked up by Message-ID in Sent
+ *   1. reconcile: a row left CLAIMED was handed to no server: queued again.
+ *      A row left SENDING is looked up by Message-ID in Sent
  *      (auto) or Drafts (review). Found: SENT/DRAFTED. Not found: a draft is
  *      queued again (an APPEND either happened whole or not at all, and a
  *      draft reaches nobody); a message that went to SMTP becomes UNCERTAIN,
@@ -217,12 +218,19 @@ static gboolean outbox_reconcile_row(OutboxRun *run, StoreOutboxRow *row, GError
     return TRUE; /* no account to look with: left for the VA (keel outbox) */
   if (state == OUTBOX_UNFILED)
     return outbox_file_copy(run, account, row, TRUE, error);
+  if (state == OUTBOX_CLAIMED) {
+    g_message("outbox %" G_GINT64_FORMAT " <%s>: claimed when keel stopped, never handed to a "
+              "server: queued again", row->id, row->message_id);
+    run->stats->requeued++;
+    return outbox_record(run, row, OUTBOX_QUEUED, row->attempts, NULL, NULL, error);
+  }
   return outbox_reconcile_sending(run, account, row, error);
 }
 
 static gboolean outbox_reconcile(OutboxRun *run, GError **error)
 {
-  const char *const states[] = { outbox_state_name(OUTBOX_SENDING),
+  const char *const states[] = { outbox_state_name(OUTBOX_CLAIMED),
+                                 outbox_state_name(OUTBOX_SENDING),
                                  outbox_state_name(OUTBOX_UNFILED), NULL };
   outbox_lock(run);
   g_autoptr(GPtrArray) rows = store_outbox_due(run->store, states, NULL, error);
@@ -255,8 +263,11 @@ static gboolean outbox_draft(OutboxRun *run, const KeelAccount *account, StoreOu
 {
   g_autoptr(GError) local = NULL;
   ImapWriter *writer = outbox_writer(run, account, &local);
-  if (!writer || !imap_writer_append(writer, account->drafts_folder, row->raw, TRUE, NULL,
-                                     &local))
+  if (!writer)
+    return outbox_mark_failure(run, row, attempts, FALSE, local, error);
+  if (!outbox_record(run, row, OUTBOX_SENDING, attempts, NULL, row->last_error, error))
+    return FALSE;
+  if (!imap_writer_append(writer, account->drafts_folder, row->raw, TRUE, NULL, &local))
     return outbox_mark_failure(run, row, attempts, FALSE, local, error);
   keel_crash_point("after-draft-append");
   run->stats->drafted++;
@@ -270,10 +281,15 @@ static gboolean outbox_send(OutboxRun *run, const KeelAccount *account, StoreOut
 {
   g_autoptr(GError) local = NULL;
   g_autofree char *password = config_account_password(account, &local);
-  gboolean sent = password && smtp_send(account, password, row->mail_from, row->rcpt,
-                                        row->raw, run->settings->cancellable, &local);
-  if (password)
-    memset(password, 0, strlen(password));
+  if (!password)
+    return outbox_mark_failure(run, row, attempts, FALSE, local, error);
+  gboolean recorded = outbox_record(run, row, OUTBOX_SENDING, attempts, NULL, row->last_error,
+                                    error);
+  gboolean sent = recorded && smtp_send(account, password, row->mail_from, row->rcpt, row->raw,
+                                        run->settings->cancellable, &local);
+  memset(password, 0, strlen(password));
+  if (!recorded)
+    return FALSE;
   if (!sent)
     return outbox_mark_failure(run, row, attempts,
                                mail_error_retry(local) == MAIL_RETRY_FINAL
@@ -294,7 +310,7 @@ static gboolean outbox_deliver_row(OutboxRun *run, StoreOutboxRow *row, GError *
 {
   int attempts = row->attempts + 1;
   g_autoptr(GError) claim = NULL;
-  if (!outbox_record(run, row, OUTBOX_SENDING, attempts, NULL, row->last_error, &claim)) {
+  if (!outbox_record(run, row, OUTBOX_CLAIMED, attempts, NULL, row->last_error, &claim)) {
     if (g_error_matches(claim, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE))
       return TRUE; /* another sender claimed it first */
     g_propagate_error(error, g_steal_pointer(&claim));

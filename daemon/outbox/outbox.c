@@ -5,11 +5,12 @@
  * pipeline's, for a client message): the message is built once, there, with
  * its Message-ID and Date, so every later attempt sends the same bytes.
  *
- * Sending follows "record the intent, then the side effect": a row is moved
- * to SENDING (committed) before SMTP or APPEND starts, to UNFILED after
+ * Sending follows "record the intent, then the side effect": a row is
+ * CLAIMED (committed) by one sender, moved to SENDING (committed) right
+ * before SMTP or the APPEND to Drafts starts, to UNFILED after
  * SMTP's 250 and before keel APPENDs its copy to Sent, and to SENT/DRAFTED
  * last. A crash leaves a state that says what to check (outbox-send.c):
- * SENDING is looked up by Message-ID in Sent (auto) or Drafts (review);
+ * CLAIMED was handed to no server and is queued again; SENDING is looked up by Message-ID in Sent (auto) or Drafts (review);
  * a message to a client that is not found there is UNCERTAIN, never sent
  * again on a guess: the digest tells the VA and `keel outbox retry ID` is
  * her decision. UNFILED gets its copy filed.
@@ -36,7 +37,8 @@ G_DEFINE_QUARK(keel-outbox-error-quark, keel_outbox_error)
 #define OUTBOX_MAX_RETRY (6 * G_TIME_SPAN_HOUR)
 
 static const char *const outbox_state_names[] = {
-  [OUTBOX_QUEUED] = "queued", [OUTBOX_SENDING] = "sending", [OUTBOX_UNFILED] = "unfiled",
+  [OUTBOX_QUEUED] = "queued", [OUTBOX_CLAIMED] = "claimed", [OUTBOX_SENDING] = "sending",
+  [OUTBOX_UNFILED] = "unfiled",
   [OUTBOX_SENT] = "sent", [OUTBOX_DRAFTED] = "drafted", [OUTBOX_TEMPFAIL] = "tempfail",
   [OUTBOX_FAILED] = "failed", [OUTBOX_UNCERTAIN] = "uncertain",
   [OUTBOX_CANCELLED] = "cancelled",
@@ -62,7 +64,10 @@ gboolean outbox_move_allowed(OutboxState from, OutboxState to)
   switch (from) {
   case OUTBOX_QUEUED:
   case OUTBOX_TEMPFAIL:
-    return to == OUTBOX_SENDING || to == OUTBOX_CANCELLED;
+    return to == OUTBOX_CLAIMED || to == OUTBOX_CANCELLED;
+  case OUTBOX_CLAIMED:
+    return to == OUTBOX_SENDING || to == OUTBOX_QUEUED || to == OUTBOX_TEMPFAIL
+           || to == OUTBOX_FAILED;
   case OUTBOX_SENDING:
     return to == OUTBOX_SENT || to == OUTBOX_UNFILED || to == OUTBOX_DRAFTED
            || to == OUTBOX_TEMPFAIL || to == OUTBOX_FAILED || to == OUTBOX_QUEUED

@@ -12,8 +12,11 @@
  *
  * States and the allowed moves (enforced by outbox_move_allowed()). Every side
  * effect is preceded by a committed state that says it may have happened:
- *   QUEUED    -> SENDING       a sender claims the row (intent recorded before SMTP/APPEND)
- *   TEMPFAIL  -> SENDING       its retry time has come
+ *   QUEUED    -> CLAIMED       a sender claims the row (no other sender may take it)
+ *   TEMPFAIL  -> CLAIMED       its retry time has come
+ *   CLAIMED   -> SENDING       SMTP or the APPEND to Drafts is about to start (the intent)
+ *   CLAIMED   -> QUEUED        at start-up: claimed, but nothing was handed to a server
+ *   CLAIMED   -> TEMPFAIL|FAILED  no password or no account: nothing was sent
  *   SENDING   -> UNFILED       SMTP accepted it; keel still has to APPEND its copy to Sent
  *   UNFILED   -> SENT          the copy is in Sent (APPENDed, or found there at start-up)
  *   SENDING   -> SENT          SMTP accepted it and the server files its own copy
@@ -48,6 +51,7 @@ typedef enum {
 
 typedef enum {
   OUTBOX_QUEUED,
+  OUTBOX_CLAIMED,
   OUTBOX_SENDING,
   OUTBOX_UNFILED,
   OUTBOX_SENT,

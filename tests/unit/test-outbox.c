@@ -22,7 +22,9 @@ static void test_states_allowed(void)
 {
   /* the allowed moves, as listed in outbox.h; every other pair is refused */
   static const struct { OutboxState from, to; } allowed[] = {
-    { OUTBOX_QUEUED, OUTBOX_SENDING }, { OUTBOX_TEMPFAIL, OUTBOX_SENDING },
+    { OUTBOX_QUEUED, OUTBOX_CLAIMED }, { OUTBOX_TEMPFAIL, OUTBOX_CLAIMED },
+    { OUTBOX_CLAIMED, OUTBOX_SENDING }, { OUTBOX_CLAIMED, OUTBOX_QUEUED },
+    { OUTBOX_CLAIMED, OUTBOX_TEMPFAIL }, { OUTBOX_CLAIMED, OUTBOX_FAILED },
     { OUTBOX_SENDING, OUTBOX_SENT }, { OUTBOX_SENDING, OUTBOX_UNFILED },
     { OUTBOX_UNFILED, OUTBOX_SENT }, { OUTBOX_SENDING, OUTBOX_DRAFTED },
     { OUTBOX_SENDING, OUTBOX_TEMPFAIL }, { OUTBOX_SENDING, OUTBOX_FAILED },
@@ -127,12 +129,17 @@ static void test_move_enforced(OutboxFixture *f, gconstpointer data)
   g_assert_false(outbox_move(f->store, row, OUTBOX_SENT, 1, NULL, NULL, now, &error));
   g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
   g_clear_error(&error);
-  g_assert_true(outbox_move(f->store, row, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_false(outbox_move(f->store, row, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE); /* claim first */
+  g_clear_error(&error);
+  g_assert_true(outbox_move(f->store, row, OUTBOX_CLAIMED, 1, NULL, NULL, now, &error));
   g_assert_no_error(error);
   /* `row` still says queued: a second claim must fail (another sender won) */
-  g_assert_false(outbox_move(f->store, row, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_false(outbox_move(f->store, row, OUTBOX_CLAIMED, 1, NULL, NULL, now, &error));
   g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
   g_clear_error(&error);
+  g_autoptr(StoreOutboxRow) claimed = only_row(f);
+  g_assert_true(outbox_move(f->store, claimed, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
   g_autoptr(StoreOutboxRow) sending = only_row(f);
   g_assert_true(outbox_move(f->store, sending, OUTBOX_FAILED, 1, NULL, "550 no", now, &error));
   g_autoptr(StoreOutboxRow) failed = only_row(f);
@@ -154,7 +161,9 @@ static void test_retry_and_cancel(OutboxFixture *f, gconstpointer data)
   g_assert_false(outbox_retry(f->store, id, now, &error)); /* queued: nothing to retry */
   g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
   g_clear_error(&error);
-  g_assert_true(outbox_move(f->store, queued, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_true(outbox_move(f->store, queued, OUTBOX_CLAIMED, 1, NULL, NULL, now, &error));
+  g_autoptr(StoreOutboxRow) claimed = only_row(f);
+  g_assert_true(outbox_move(f->store, claimed, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
   g_autoptr(StoreOutboxRow) sending = only_row(f);
   g_assert_true(outbox_move(f->store, sending, OUTBOX_UNCERTAIN, 1, NULL, "unknown", now,
                             &error));
@@ -191,7 +200,7 @@ static void test_due_without_raw(OutboxFixture *f, gconstpointer data)
   g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 10, 1, 0);
   g_autoptr(GDateTime) later = g_date_time_add_minutes(now, 5);
   g_autoptr(StoreOutboxRow) queued = only_row(f);
-  g_assert_true(outbox_move(f->store, queued, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_true(outbox_move(f->store, queued, OUTBOX_CLAIMED, 1, NULL, NULL, now, &error));
   g_autoptr(StoreOutboxRow) sending = only_row(f);
   g_assert_true(outbox_move(f->store, sending, OUTBOX_TEMPFAIL, 1, later, "451", now, &error));
   const char *const due[] = { "queued", "tempfail", NULL };
