@@ -142,8 +142,10 @@ static void daemon_housekeeping_thread(GTask *task, gpointer source, gpointer ta
   g_autoptr(GDateTime) now = g_date_time_new_now_utc();
   if (jobs & (1u << DAEMON_JOB_DIGEST))
     daemon_run_digest(daemon, now);
-  /* payment chases are planned here (a job of their own, before the outbox
-   * so that a chase planned now goes out in this pass) */
+  /* Payment chases are planned here: add DAEMON_JOB_CHASES to DaemonJob and
+   * its period to daemon_job_period[], and call the planner under
+   * daemon->store_lock, before the outbox so a chase planned now goes out in
+   * this pass. */
   if (jobs & (1u << DAEMON_JOB_OUTBOX))
     daemon_run_outbox(daemon, now);
   g_task_return_boolean(task, TRUE);
