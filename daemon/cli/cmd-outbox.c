@@ -1,7 +1,11 @@
 /* daemon/cli/cmd-outbox.c: `keel outbox [--json]` lists the outbox (queued,
- * sending, sent, drafted, delayed, failed: failures with the server's
- * answer); `keel outbox send` runs the sender once (what the daemon does on
- * its timer); `keel outbox retry ID` puts a failed row back in the queue.
+ * claimed, sending, unfiled, sent, drafted, delayed, failed, uncertain, cancelled:
+ * failures with the server's answer); `keel outbox send` runs the sender
+ * once (what the daemon does on its timer); `keel outbox show ID` prints one
+ * row and its message's header; `keel outbox retry ID` puts a failed or
+ * uncertain row back in the queue (the VA's decision: an uncertain one may
+ * already have reached the client); `keel outbox cancel ID` makes sure a
+ * row not yet sent never is.
  * --server-files-sent: the SMTP server files sent mail in Sent itself, so
  * keel does not APPEND a copy (until keel.conf has a per-account key).
  * Must not: change rows other than through daemon/outbox/outbox.c.
@@ -63,7 +67,7 @@ static void outbox_print_json(GPtrArray *rows)
   printf("%s\n", text);
 }
 
-static int outbox_list_command(Store *store, const KeelConfig *config, gboolean json)
+static int outbox_list_command(Store *store, GTimeZone *zone, gboolean json)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) rows = store_outbox_list(store, NULL, &error);
@@ -71,9 +75,6 @@ static int outbox_list_command(Store *store, const KeelConfig *config, gboolean 
     fprintf(stderr, "keel outbox: %s\n", error->message);
     return store_cli_exit_code(error);
   }
-  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(config ? config->timezone : "UTC");
-  if (!zone)
-    zone = g_time_zone_new_utc();
   if (json)
     outbox_print_json(rows);
   else
@@ -96,28 +97,65 @@ static int outbox_send_command(Store *store, const KeelConfig *config, GDateTime
     return store_cli_exit_code(error);
   }
   printf("outbox: %u sent, %u drafted, %u delayed, %u failed, %u found already done, "
-         "%u queued again\n", stats.sent, stats.drafted, stats.tempfailed, stats.failed,
-         stats.reconciled, stats.requeued);
+         "%u queued again, %u uncertain, %u copied to Sent\n", stats.sent, stats.drafted,
+         stats.tempfailed, stats.failed, stats.reconciled, stats.requeued, stats.uncertain,
+         stats.filed);
   return EX_OK;
 }
 
-static int outbox_retry_command(Store *store, const char *id_text, GDateTime *now)
+/* The header of `raw`: everything before the first empty line. */
+static char *outbox_header_text(GBytes *raw)
 {
-  gint64 id = g_ascii_strtoll(id_text, NULL, 10);
+  gsize size = 0;
+  const char *data = raw ? g_bytes_get_data(raw, &size) : "";
+  const char *end = g_strstr_len(data, (gssize)size, "\r\n\r\n");
+  return g_strndup(data, end ? (gsize)(end - data) : size);
+}
+
+static int outbox_show_command(Store *store, gint64 id, GTimeZone *zone, gboolean json)
+{
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) rows = store_outbox_list(store, "failed", &error);
-  for (guint i = 0; rows && i < rows->len; i++) {
-    const StoreOutboxRow *row = rows->pdata[i];
-    if (row->id != id)
-      continue;
-    if (!outbox_move(store, row, OUTBOX_QUEUED, 0, NULL, NULL, now, &error))
-      break;
-    printf("outbox %" G_GINT64_FORMAT " queued again\n", id);
+  g_autoptr(StoreOutboxRow) row = store_outbox_get(store, id, &error);
+  if (!row) {
+    fprintf(stderr, "keel outbox show: %s\n", error ? error->message : "no outbox row with that id");
+    return error ? store_cli_exit_code(error) : EX_NOINPUT;
+  }
+  g_autoptr(GPtrArray) one = g_ptr_array_new();
+  g_ptr_array_add(one, row);
+  if (json) {
+    outbox_print_json(one);
     return EX_OK;
   }
-  fprintf(stderr, "keel outbox retry: %s\n",
-          error ? error->message : "no failed outbox row with that id");
-  return error ? store_cli_exit_code(error) : EX_NOINPUT;
+  outbox_print_text(one, zone);
+  g_autofree char *header = outbox_header_text(row->raw);
+  printf("\n%s\n", header);
+  return EX_OK;
+}
+
+/* retry or cancel, through daemon/outbox/outbox.c. */
+static int outbox_change_command(Store *store, const char *verb, gint64 id, GDateTime *now)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean retry = g_strcmp0(verb, "retry") == 0;
+  if (retry ? outbox_retry(store, id, now, &error) : outbox_cancel(store, id, now, &error)) {
+    printf("outbox %" G_GINT64_FORMAT " %s\n", id, retry ? "queued again" : "cancelled");
+    return EX_OK;
+  }
+  fprintf(stderr, "keel outbox %s: %s\n", verb, error->message);
+  if (g_error_matches(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_NOT_FOUND))
+    return EX_NOINPUT;
+  if (g_error_matches(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE))
+    return EX_DATAERR;
+  return store_cli_exit_code(error);
+}
+
+/* The ID argument, or -1. */
+static gint64 outbox_parse_id(const char *text)
+{
+  guint64 id = 0;
+  if (!text || !g_ascii_string_to_unsigned(text, 10, 1, G_MAXINT64, &id, NULL))
+    return -1;
+  return (gint64)id;
 }
 
 typedef struct {
@@ -125,14 +163,23 @@ typedef struct {
   gboolean json, server_files_sent;
 } OutboxOptions;
 
+static GTimeZone *outbox_zone(const KeelConfig *config)
+{
+  GTimeZone *zone = g_time_zone_new_identifier(config ? config->timezone : "UTC");
+  return zone ? zone : g_time_zone_new_utc();
+}
+
 static int outbox_dispatch(const KeelGlobals *globals, int argc, char **argv,
                            const OutboxOptions *opt)
 {
+  static const char *const with_id[] = { "show", "retry", "cancel", NULL };
   const char *verb = argc > 1 ? argv[1] : "list";
-  gboolean retry = g_strcmp0(verb, "retry") == 0;
-  if ((!retry && argc > 2) || (retry && argc != 3)
-      || !g_strv_contains((const char *const[]){ "list", "send", "retry", NULL }, verb)) {
-    fprintf(stderr, "keel outbox: usage: keel outbox [list|send|retry ID] (see --help)\n");
+  gboolean takes_id = g_strv_contains(with_id, verb);
+  gint64 id = takes_id && argc == 3 ? outbox_parse_id(argv[2]) : 0;
+  if ((!takes_id && argc > 2) || (takes_id && (argc != 3 || id < 0))
+      || (!takes_id && !g_strv_contains((const char *const[]){ "list", "send", NULL }, verb))) {
+    fprintf(stderr, "keel outbox: usage: keel outbox [list|send|show ID|retry ID|cancel ID] "
+                    "(see --help)\n");
     return EX_USAGE;
   }
   g_autoptr(KeelConfig) config = NULL;
@@ -143,11 +190,14 @@ static int outbox_dispatch(const KeelGlobals *globals, int argc, char **argv,
   g_autoptr(GDateTime) now = store ? cli_now(globals) : NULL;
   if (!store || !now)
     return store ? EX_USAGE : rc;
+  g_autoptr(GTimeZone) zone = outbox_zone(config);
   if (g_strcmp0(verb, "send") == 0)
     return outbox_send_command(store, config, now, opt->server_files_sent);
-  if (retry)
-    return outbox_retry_command(store, argv[2], now);
-  return outbox_list_command(store, config, opt->json);
+  if (g_strcmp0(verb, "show") == 0)
+    return outbox_show_command(store, id, zone, opt->json);
+  if (takes_id)
+    return outbox_change_command(store, verb, id, now);
+  return outbox_list_command(store, zone, opt->json);
 }
 
 int cmd_outbox(int argc, char **argv)
@@ -163,9 +213,14 @@ int cmd_outbox(int argc, char **argv)
       "Database file (default: the config's database)", "PATH" },
     { NULL }
   };
-  if (!cli_parse_options(&argc, &argv, "[list|send|retry ID]",
-                         "Lists the outbox, runs the sender once (send), or queues a\n"
-                         "failed message again (retry ID).", entries, &globals))
+  if (!cli_parse_options(&argc, &argv, "[list|send|show ID|retry ID|cancel ID]",
+                         "Lists the outbox, runs the sender once (send), shows one message\n"
+                         "(show ID), queues a failed or uncertain message again (retry ID),\n"
+                         "or makes sure a message not yet sent never is (cancel ID).\n"
+                         "A message is 'uncertain' when keel stopped while sending it and\n"
+                         "found no copy in Sent: it may or may not have reached the client.\n"
+                         "Check your Sent folder (and ask the client) before retry.",
+                         entries, &globals))
     return EX_USAGE;
   opt.database = database;
   int rc = outbox_dispatch(&globals, argc, argv, &opt);

@@ -18,6 +18,7 @@
  */
 #include <string.h>
 #include "daemon/digest/digest-private.h"
+#include "daemon/outbox/outbox.h"
 #include "daemon/outbox/replies.h"
 #include "daemon/record/trail.h"
 
@@ -52,8 +53,8 @@ static gint64 digest_insert_row(Store *store, const KeelAccount *account, const 
   StoreOutboxRow row = {
     .account = account->name, .kind = (char *)kind, .client_id = (char *)client_id,
     .thread_id = thread_id, .message_id = (char *)message_id, .mail_from = account->user,
-    .rcpt = (char *)rcpt, .subject = clean_subject, .raw = raw, .state = "queued",
-    .created = now,
+    .rcpt = (char *)rcpt, .subject = clean_subject, .raw = raw,
+    .state = (char *)outbox_state_name(OUTBOX_QUEUED), .created = now,
   };
   return store_outbox_insert(store, &row, error);
 }

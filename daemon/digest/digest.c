@@ -19,6 +19,7 @@
 #include "daemon/record/rules-dir.h"
 #include "daemon/digest/digest.h"
 #include "daemon/digest/digest-private.h"
+#include "daemon/outbox/outbox.h"
 #include "daemon/record/verdict.h"
 #include "filters/score.h"
 
@@ -577,7 +578,36 @@ static gboolean digest_is_own_kind(const char *kind)
   return g_strcmp0(kind, "digest") == 0 || g_strcmp0(kind, "alert") == 0;
 }
 
-static gboolean digest_gather_outbox(Store *store, Digest *digest, GError **error)
+/* The health line for an outbox row that needs the VA, or NULL. */
+static char *digest_outbox_problem(const KeelConfig *config, const StoreOutboxRow *row)
+{
+  OutboxState state = OUTBOX_QUEUED;
+  if (!outbox_state_parse(row->state, &state))
+    return NULL;
+  const KeelClient *client = config && row->client_id
+                             ? config_client_by_name(config, row->client_id) : NULL;
+  const char *who = client ? client->name : row->client_id ? row->client_id : row->rcpt;
+  const char *reason = row->last_error ? row->last_error : "no reason given";
+  switch (state) {
+  case OUTBOX_UNCERTAIN:
+    return g_strdup_printf("a %s to %s (\"%s\") may or may not have gone out; check your "
+                           "Sent folder. keel outbox retry %" G_GINT64_FORMAT " sends it again, "
+                           "keel outbox cancel %" G_GINT64_FORMAT " drops it",
+                           g_strcmp0(row->kind, "confirm") == 0 ? "reply" : row->kind, who,
+                           row->subject, row->id, row->id);
+  case OUTBOX_FAILED:
+  case OUTBOX_TEMPFAIL:
+    return g_strdup_printf("outbox %" G_GINT64_FORMAT " (%s to %s, \"%s\") %s: %s", row->id,
+                           row->kind, row->rcpt, row->subject, state == OUTBOX_FAILED
+                             ? "failed (keel outbox retry ID sends it again)"
+                             : "delayed, will be retried", reason);
+  default:
+    return NULL;
+  }
+}
+
+static gboolean digest_gather_outbox(Store *store, const KeelConfig *config, Digest *digest,
+                                     GError **error)
 {
   g_autoptr(GPtrArray) rows = store_outbox_list(store, NULL, error);
   if (!rows)
@@ -586,16 +616,9 @@ static gboolean digest_gather_outbox(Store *store, Digest *digest, GError **erro
   GDateTime *since = digest->since ? digest->since : day_ago;
   for (guint i = 0; i < rows->len; i++) {
     StoreOutboxRow *row = rows->pdata[i];
-    gboolean failed = g_strcmp0(row->state, "failed") == 0
-                      || g_strcmp0(row->state, "tempfail") == 0;
-    if (failed)
-      g_ptr_array_add(digest->health,
-                      g_strdup_printf("outbox %" G_GINT64_FORMAT " (%s to %s, \"%s\") %s: %s",
-                                      row->id, row->kind, row->rcpt, row->subject,
-                                      g_strcmp0(row->state, "failed") == 0
-                                        ? "failed (keel outbox retry ID sends it again)"
-                                        : "delayed, will be retried",
-                                      row->last_error ? row->last_error : "no reason given"));
+    char *problem = digest_outbox_problem(config, row);
+    if (problem)
+      g_ptr_array_add(digest->health, problem);
     else if (!digest_is_own_kind(row->kind) && g_date_time_compare(row->created, since) >= 0)
       g_ptr_array_add(digest->activity, g_steal_pointer(&rows->pdata[i]));
   }
@@ -692,7 +715,7 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
                            config ? config->replies_risk_memory : 3, error)
       || !digest_gather_instructions(store, config, digest, error)
       || !digest_gather_waiting(store, config, options, digest, zone, error)
-      || !digest_gather_outbox(store, digest, error)
+      || !digest_gather_outbox(store, config, digest, error)
       || !digest_gather_accounts(store, digest, zone, error)
       || !digest_gather_payments(store, config, digest, error)
       || !digest_gather_guard(store, digest, error)) {

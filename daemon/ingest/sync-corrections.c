@@ -98,7 +98,7 @@ static gboolean sync_corrections_folder(SyncCorrections *job, GError **error)
   ImapFolderStatus status;
   g_autoptr(GError) local = NULL;
   if (!imap_folder_status(job->session, job->folder, &status, &local)) {
-    if (!g_error_matches(local, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_REFUSED)) {
+    if (!g_error_matches(local, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_REFUSED)) {
       g_propagate_error(error, g_steal_pointer(&local));
       return FALSE;
     }
@@ -127,7 +127,7 @@ gboolean sync_corrections(const SyncContext *context, const KeelAccount *account
     g_autoptr(GError) local = NULL;
     if (sync_corrections_folder(&job, &local))
       continue;
-    if (!g_error_matches(local, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_REFUSED)) {
+    if (!g_error_matches(local, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_REFUSED)) {
       g_propagate_prefixed_error(error, g_steal_pointer(&local), "account '%s' folder '%s': ",
                                  account->name, job.folder);
       return FALSE;

@@ -24,6 +24,7 @@
 #define G_LOG_DOMAIN "keel-imap"
 
 #include <string.h>
+#include "daemon/base/crash.h"
 #include "daemon/ingest/sync.h"
 #include "daemon/mail/imap.h"
 #include "daemon/ingest/pipeline.h"
@@ -159,6 +160,8 @@ static gboolean sync_flush(SyncFolder *job, GError **error)
   if (!ok)
     store_rollback(store);
   else
+    keel_crash_point("after-store");
+  if (ok)
     job->last_uid = MAX(job->last_uid,
                         ((SyncFetched *)g_ptr_array_index(job->batch, job->batch->len - 1))->uid);
   g_ptr_array_set_size(job->batch, 0);
@@ -183,7 +186,8 @@ static gboolean sync_cancelled(const SyncFolder *job, GError **error)
   GCancellable *cancellable = job->context->cancellable;
   if (!cancellable || !g_cancellable_is_cancelled(cancellable))
     return FALSE;
-  g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_CANCELLED, "stopped: keel is shutting down");
+  mail_error_set(error, KEEL_MAIL_ERROR_CANCELLED, MAIL_SCOPE_CONNECTION, MAIL_RETRY_TEMPORARY,
+                 "stopped: keel is shutting down");
   return TRUE;
 }
 
@@ -211,15 +215,17 @@ static gboolean sync_message(SyncFolder *job, const ImapMessageInfo *info, GErro
   g_autoptr(GError) fetch_error = NULL;
   g_autoptr(GBytes) raw = imap_fetch_message(job->session, job->folder, info->uid,
                                              limit ? limit + 1 : 0, &fetch_error);
-  if (raw)
+  if (raw) {
+    keel_crash_point("after-fetch");
     return sync_queue(job, info->uid, raw, error);
-  if (g_error_matches(fetch_error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_TOO_LARGE)) {
+  }
+  if (g_error_matches(fetch_error, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_TOO_LARGE)) {
     g_warning("account '%s' folder '%s' UID %u: larger than its RFC822.SIZE said and over "
               "max_message_size: recorded, not stored", job->account->name, job->folder, info->uid);
     job->stats->skipped++;
     return sync_skip_and_reopen(job, info->uid, error);
   }
-  if (!g_error_matches(fetch_error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_GONE)) {
+  if (!g_error_matches(fetch_error, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_GONE)) {
     g_propagate_error(error, g_steal_pointer(&fetch_error));
     return FALSE;
   }
@@ -267,9 +273,9 @@ static gboolean sync_folder_fetch(SyncFolder *job, const ImapFolderStatus *statu
   if (!imap_folder_examine(job->session, job->folder, &validity, &exists, error))
     return FALSE;
   if (validity != status->uidvalidity) {
-    g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_TEMPORARY,
-                "UIDVALIDITY changed during the poll (%u, now %u)", status->uidvalidity, validity);
-    return FALSE;
+    return mail_error_set(error, KEEL_MAIL_ERROR_PROTOCOL, MAIL_SCOPE_FOLDER,
+                          MAIL_RETRY_TEMPORARY, "UIDVALIDITY changed during the poll (%u, now %u)",
+                          status->uidvalidity, validity);
   }
   g_autoptr(GArray) infos = sync_new_messages(job, exists, error);
   if (!infos)
@@ -338,7 +344,9 @@ static GPtrArray *sync_folder_list(const KeelAccount *account)
 
 gboolean sync_error_is_folder_only(const GError *error)
 {
-  return g_error_matches(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_REFUSED);
+  return error && error->domain == KEEL_MAIL_ERROR
+         && error->code != KEEL_MAIL_ERROR_CANCELLED
+         && mail_error_scope(error) <= MAIL_SCOPE_FOLDER;
 }
 
 static gboolean sync_account_folders(const SyncContext *context, const KeelAccount *account,
@@ -398,7 +406,7 @@ gboolean sync_account(const SyncContext *context, const KeelAccount *account, Sy
   }
   if (failure && !g_str_has_prefix(failure->message, "account '"))
     g_prefix_error(&failure, "account '%s': ", account->name);
-  if (!g_error_matches(failure, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_CANCELLED))
+  if (!g_error_matches(failure, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_CANCELLED))
     sync_record_poll(context, account, failure);
   if (!failure)
     return TRUE;

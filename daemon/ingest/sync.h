@@ -35,7 +35,7 @@ typedef struct {
 
 /* Polls every folder of `account`. Logs one line per problem naming the
  * account and folder, records the outcome with store_account_record_poll()
- * at `now`, and returns FALSE with the first error (KEEL_IMAP_ERROR codes
+ * at `now`, and returns FALSE with the first error (KEEL_MAIL_ERROR codes
  * for the server, KEEL_CONFIG_ERROR for a missing password, KEEL_STORE_ERROR
  * for the database). */
 gboolean sync_account(const SyncContext *context, const KeelAccount *account, SyncStats *stats,

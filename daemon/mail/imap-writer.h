@@ -1,41 +1,41 @@
-/* daemon/mail/imap-writer.h: the few IMAP writes the outbox needs, on one libcurl
- * handle (one connection) per writer: APPEND a message to Sent or Drafts, and
- * find a message by its Message-ID (UID SEARCH HEADER), so a reply that was
- * in flight during a crash is looked for before it is sent again.
+/* daemon/mail/imap-writer.h: the few IMAP writes the outbox needs, on one
+ * connection per writer (the outbox opens one writer per account per cycle
+ * and passes it to every row of that account): APPEND a message to Sent or
+ * Drafts with its flags set in the APPEND itself, and find a message by its
+ * Message-ID (UID SEARCH HEADER), so a reply that was in flight during a
+ * crash is looked for before anything else happens to it.
  * daemon/mail/imap.c stays read-only; this is the only code that writes to a
  * mailbox.
  *
  * Entry points:
- *   imap_writer_new()     handle + TLS policy + timeouts; connects lazily
- *   imap_writer_append()  APPEND, then fix the flags 7.88 cannot set (\Draft)
- *   imap_writer_find()    UID SEARCH HEADER Message-ID in a folder
- * Errors are KEEL_IMAP_WRITER_ERROR: TEMPORARY (retry) or PERMANENT. */
+ *   imap_writer_new()     TLS policy + timeouts; connects (and logs in) lazily
+ *   imap_writer_append()  APPEND folder (flags) {n}: \Draft for a draft, \Seen for Sent
+ *   imap_writer_find()    EXAMINE folder, UID SEARCH HEADER Message-ID
+ * Errors are KEEL_MAIL_ERROR (daemon/mail/mail-error.h). */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "daemon/base/config.h"
-
-#define KEEL_IMAP_WRITER_ERROR (keel_imap_writer_error_quark())
-GQuark keel_imap_writer_error_quark(void);
-typedef enum {
-  KEEL_IMAP_WRITER_ERROR_TEMPORARY, /* network, timeout, server busy */
-  KEEL_IMAP_WRITER_ERROR_PERMANENT  /* login, TLS, no such folder, bad URL */
-} KeelImapWriterError;
 
 typedef struct ImapWriter ImapWriter;
 
-/* `password` is copied and wiped on free. */
-ImapWriter *imap_writer_new(const KeelAccount *account, const char *password, GError **error);
+/* `password` is copied and wiped on free. `cancellable` (borrowed, may be
+ * NULL) aborts a command in progress within about a second. */
+ImapWriter *imap_writer_new(const KeelAccount *account, const char *password,
+                            GCancellable *cancellable, GError **error);
 void imap_writer_free(ImapWriter *writer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapWriter, imap_writer_free)
 
-/* APPENDs `raw` to `folder`. With `draft`, the message ends up flagged
- * \Draft and not \Seen (libcurl 7.88 always APPENDs with \Seen: the flags
- * are fixed with UID STORE on the UID from [APPENDUID]). `*uid` (may be NULL)
- * receives the new UID, 0 when the server did not say. */
+/* APPENDs `raw` to `folder` with the flags given in the APPEND command
+ * itself: `(\Draft)` when `draft` (never \Seen), `(\Seen)` otherwise. So a
+ * draft carries \Draft from the moment it exists. `*uid` (may be NULL)
+ * receives the new UID from [APPENDUID], 0 when the server did not say. */
 gboolean imap_writer_append(ImapWriter *writer, const char *folder, GBytes *raw,
                             gboolean draft, guint32 *uid, GError **error);
 
 /* Looks for a message with `message_id` (without <>) in `folder`. */
 gboolean imap_writer_find(ImapWriter *writer, const char *folder, const char *message_id,
                           gboolean *found, GError **error);
+
+/* Connections opened so far (0 or 1 unless the server dropped one). */
+guint imap_writer_connections(const ImapWriter *writer);

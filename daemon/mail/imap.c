@@ -23,16 +23,16 @@
  * URL / folder URL whose untagged answers arrive in the write callback. The
  * sizes are asked for in windows of message numbers, because libcurl refuses
  * a response with more than "300 KB" of lines (by its count: 300-400 lines).
- * Every CURLcode becomes a GError in imap_fail(), and nowhere else. */
+ * Every CURLcode becomes a GError through imap_fail(), which hands it to the
+ * one converter, mail_error_from_curl(). */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "keel-imap"
 
 #include <string.h>
 #include "daemon/mail/imap.h"
+#include "daemon/mail/mail-error.h"
 #include <curl/curl.h>
 #include "daemon/base/log.h"
-
-G_DEFINE_QUARK(keel-imap-error-quark, keel_imap_error)
 
 struct ImapSession {
   CURL *curl;                /* owned */
@@ -130,47 +130,19 @@ static int imap_on_debug(CURL *curl, curl_infotype type, char *data, size_t size
   return 0;
 }
 
-/* What each CURLcode means to keel; anything else is temporary. */
-static const struct {
-  CURLcode rc;
-  KeelImapError code;
-  const char *advice;
-} imap_curl_errors[] = {
-  { CURLE_LOGIN_DENIED, KEEL_IMAP_ERROR_AUTH, "login denied: check the user and password" },
-  { CURLE_PEER_FAILED_VERIFICATION, KEEL_IMAP_ERROR_PERMANENT,
-    "TLS certificate does not verify: set ca_file to trust it" },
-  { CURLE_SSL_CACERT_BADFILE, KEEL_IMAP_ERROR_PERMANENT, "ca_file cannot be read" },
-  { CURLE_SSL_CERTPROBLEM, KEEL_IMAP_ERROR_PERMANENT, "TLS certificate problem" },
-  { CURLE_USE_SSL_FAILED, KEEL_IMAP_ERROR_PERMANENT,
-    "server does not offer STARTTLS: use imaps:// (or allow_plaintext = true)" },
-  { CURLE_UNSUPPORTED_PROTOCOL, KEEL_IMAP_ERROR_PERMANENT, "check the imap URL" },
-  { CURLE_URL_MALFORMAT, KEEL_IMAP_ERROR_PERMANENT, "check the imap URL" },
-  { CURLE_QUOTE_ERROR, KEEL_IMAP_ERROR_REFUSED, "the server answered NO/BAD: check the folder name" },
-  { CURLE_REMOTE_FILE_NOT_FOUND, KEEL_IMAP_ERROR_GONE, "message no longer in the folder" },
-  { CURLE_ABORTED_BY_CALLBACK, KEEL_IMAP_ERROR_CANCELLED, "shutting down" },
-  { CURLE_OPERATION_TIMEDOUT, KEEL_IMAP_ERROR_TEMPORARY, "server did not answer in time; will retry" },
-};
-
-/* The only place a CURLcode becomes a GError. `what` says which step failed. */
+/* A failed transfer as a GError: the one converter is mail_error_from_curl()
+ * (daemon/mail/mail-error.c); this only adds what the session knows (the
+ * size limit, the read-write guard, cancellation). `what` says which step. */
 static gboolean imap_fail(ImapSession *session, CURLcode rc, const char *what, GError **error)
 {
-  const char *detail = session->errbuf[0] ? session->errbuf : curl_easy_strerror(rc);
-  KeelImapError code = KEEL_IMAP_ERROR_TEMPORARY;
-  const char *advice = "will retry";
-  for (gsize i = 0; i < G_N_ELEMENTS(imap_curl_errors); i++) {
-    if (imap_curl_errors[i].rc == rc) {
-      code = imap_curl_errors[i].code;
-      advice = imap_curl_errors[i].advice;
-    }
-  }
-  if (rc == CURLE_WRITE_ERROR && session->too_large) {
-    code = KEEL_IMAP_ERROR_TOO_LARGE;
-    advice = "message larger than max_message_size";
-  } else if (rc == CURLE_WRITE_ERROR && session->guard_tripped) {
-    advice = "connection was re-opened read-write; fetch refused so nothing is marked read";
-  }
-  g_set_error(error, KEEL_IMAP_ERROR, code, "%s: %s (%s)", what, advice, detail);
-  return FALSE;
+  const char *detail = session->errbuf[0] ? session->errbuf : NULL;
+  if (rc == CURLE_WRITE_ERROR && session->guard_tripped)
+    detail = "the connection was re-opened read-write; fetch refused so nothing is marked read";
+  MailErrorContext context = {
+    .what = what, .detail = detail, .too_large = session->too_large,
+    .cancelled = session->cancellable && g_cancellable_is_cancelled(session->cancellable),
+  };
+  return mail_error_from_curl(rc, &context, error);
 }
 
 static gboolean imap_perform(ImapSession *session, const char *url, const char *command,
@@ -199,9 +171,9 @@ static gboolean imap_session_check_url(const KeelAccount *account, long *use_ssl
     *use_ssl = account->allow_plaintext ? CURLUSESSL_TRY : CURLUSESSL_ALL;
     return TRUE;
   }
-  g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_PERMANENT,
-              "imap URL '%s' must start with imaps:// (or imap:// for STARTTLS)", url ? url : "");
-  return FALSE;
+  return mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_ACCOUNT, MAIL_RETRY_WAIT,
+                        "imap URL '%s' must start with imaps:// (or imap:// for STARTTLS)",
+                        url ? url : "");
 }
 
 static void imap_session_set_policy(ImapSession *session, const KeelAccount *account, long use_ssl)
@@ -294,13 +266,13 @@ guint imap_session_commands(const ImapSession *session)
 
 /* `folder` as an IMAP quoted string. Only printable ASCII is supported
  * (modified UTF-7 names are not). */
-static char *imap_quote(const char *folder, GError **error)
+char *imap_quote_folder(const char *folder, GError **error)
 {
   GString *quoted = g_string_new("\"");
   for (const char *p = folder; *p; p++) {
     if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
-      g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_PERMANENT,
-                  "folder name '%s': only printable ASCII names are supported", folder);
+      mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_FOLDER, MAIL_RETRY_WAIT,
+                     "folder name '%s': only printable ASCII names are supported", folder);
       g_string_free(quoted, TRUE);
       return NULL;
     }
@@ -352,9 +324,9 @@ static gboolean imap_parse_status(const char *text, const char *folder, ImapFold
       !imap_number_after(list + 1, "UIDNEXT", &next) ||
       !imap_number_after(list + 1, "MESSAGES", &messages) || validity == 0 ||
       validity > G_MAXUINT32 || next > G_MAXUINT32 || messages > G_MAXUINT32) {
-    g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_TEMPORARY,
-                "STATUS %s: the server's answer has no UIDVALIDITY/UIDNEXT/MESSAGES", folder);
-    return FALSE;
+    return mail_error_set(error, KEEL_MAIL_ERROR_PROTOCOL, MAIL_SCOPE_CONNECTION,
+                          MAIL_RETRY_TEMPORARY, "STATUS %s: the server's answer has no "
+                          "UIDVALIDITY/UIDNEXT/MESSAGES", folder);
   }
   status->uidvalidity = (guint32)validity;
   status->uidnext = (guint32)next;
@@ -365,7 +337,7 @@ static gboolean imap_parse_status(const char *text, const char *folder, ImapFold
 gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolderStatus *status,
                             GError **error)
 {
-  g_autofree char *quoted = imap_quote(folder, error);
+  g_autofree char *quoted = imap_quote_folder(folder, error);
   if (!quoted)
     return FALSE;
   g_autofree char *command = g_strdup_printf("STATUS %s (UIDVALIDITY UIDNEXT MESSAGES)", quoted);
@@ -379,7 +351,7 @@ gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolder
 
 gboolean imap_folder_create(ImapSession *session, const char *folder, GError **error)
 {
-  g_autofree char *quoted = imap_quote(folder, error);
+  g_autofree char *quoted = imap_quote_folder(folder, error);
   if (!quoted)
     return FALSE;
   g_autofree char *command = g_strdup_printf("CREATE %s", quoted);
@@ -388,7 +360,7 @@ gboolean imap_folder_create(ImapSession *session, const char *folder, GError **e
   g_autoptr(GError) local = NULL;
   if (imap_perform(session, url, command, what, &local))
     return TRUE;
-  if (g_error_matches(local, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_REFUSED))
+  if (g_error_matches(local, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_REFUSED))
     return TRUE; /* already there (or the server says so in its own words) */
   g_propagate_error(error, g_steal_pointer(&local));
   return FALSE;
@@ -452,7 +424,7 @@ static guint32 imap_parse_exists(const char *text)
 gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *uidvalidity,
                              guint32 *exists, GError **error)
 {
-  g_autofree char *quoted = imap_quote(folder, error);
+  g_autofree char *quoted = imap_quote_folder(folder, error);
   if (!quoted)
     return FALSE;
   g_autofree char *url = imap_folder_url(session, folder, "");
@@ -469,9 +441,9 @@ gboolean imap_folder_examine(ImapSession *session, const char *folder, guint32 *
   g_autofree char *text = imap_body_text(session);
   guint64 validity = 0;
   if (!imap_number_after(text, "UIDVALIDITY", &validity) || validity == 0 || validity > G_MAXUINT32) {
-    g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_TEMPORARY,
-                "EXAMINE %s: the server's answer has no UIDVALIDITY", folder);
-    return FALSE;
+    return mail_error_set(error, KEEL_MAIL_ERROR_PROTOCOL, MAIL_SCOPE_CONNECTION,
+                          MAIL_RETRY_TEMPORARY, "EXAMINE %s: the server's answer has no "
+                          "UIDVALIDITY", folder);
   }
   *uidvalidity = (guint32)validity;
   if (exists)

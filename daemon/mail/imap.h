@@ -8,25 +8,15 @@
  *   imap_folder_examine()   opens a folder read-only (so fetches never set \Seen)
  *   imap_fetch_message()    the raw bytes of one message, byte-exact, flags untouched
  *
- * Every failure is a GError in KEEL_IMAP_ERROR whose code says what to do:
- * retry later, fix the configuration, or fix the password. Never writes to
+ * Every failure is a KEEL_MAIL_ERROR (daemon/mail/mail-error.h): its code
+ * says what failed, its scope and retry class what to do (a refused folder
+ * is MAIL_SCOPE_FOLDER; a denied login AUTH, account-wide, MAIL_RETRY_WAIT). Never writes to
  * the mailbox, never logs a password or a message body. */
 #pragma once
 
 #include <gio/gio.h>
 #include "daemon/base/config.h"
-
-#define KEEL_IMAP_ERROR (keel_imap_error_quark())
-GQuark keel_imap_error_quark(void);
-typedef enum {
-  KEEL_IMAP_ERROR_TEMPORARY, /* network, timeout, closed connection, server busy: retry */
-  KEEL_IMAP_ERROR_PERMANENT, /* certificate, TLS not offered, bad URL: fix the config */
-  KEEL_IMAP_ERROR_REFUSED,   /* the server answered NO/BAD (e.g. no such folder): that folder only */
-  KEEL_IMAP_ERROR_AUTH,      /* login denied: fix the password (retried at the capped interval) */
-  KEEL_IMAP_ERROR_GONE,      /* the message was expunged before it could be fetched */
-  KEEL_IMAP_ERROR_TOO_LARGE, /* the message is larger than the limit given */
-  KEEL_IMAP_ERROR_CANCELLED  /* keel is shutting down */
-} KeelImapError;
+#include "daemon/mail/mail-error.h"
 
 typedef struct ImapSession ImapSession;
 
@@ -53,6 +43,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapSession, imap_session_free)
 
 /* IMAP commands answered so far (login included): the round trips of a cycle. */
 guint imap_session_commands(const ImapSession *session);
+
+/* `folder` as an IMAP quoted string (a new string), or NULL with a
+ * KEEL_MAIL_ERROR_CONFIG error: only printable ASCII names are supported
+ * (modified UTF-7 names are not). Also used by imap-writer.c. */
+char *imap_quote_folder(const char *folder, GError **error);
 
 gboolean imap_folder_status(ImapSession *session, const char *folder, ImapFolderStatus *status,
                             GError **error);

@@ -8,13 +8,14 @@
  * is CURLE_SEND_ERROR, every DATA refusal CURLE_WEIRD_SERVER_REPLY). The
  * server's last reply line is kept for the error message.
  *
+ * Every failure goes through mail_error_from_curl() (daemon/mail/mail-error.c).
  * Must not: retry (daemon/outbox/outbox.c decides), log passwords or message text.
  */
 #include <string.h>
 #include "daemon/base/cleanup.h"
+#include "daemon/mail/mail-error.h"
 #include "daemon/mail/smtp.h"
 
-G_DEFINE_QUARK(keel-smtp-error-quark, keel_smtp_error)
 
 typedef struct {
   const guint8 *data; /* borrowed */
@@ -47,43 +48,11 @@ static size_t smtp_header(char *buffer, size_t size, size_t count, void *user_da
   return size * count;
 }
 
-static KeelSmtpError smtp_classify(CURLcode code, long reply)
+static int smtp_progress(void *user_data, curl_off_t dltotal, curl_off_t dlnow,
+                         curl_off_t ultotal, curl_off_t ulnow)
 {
-  if (code == CURLE_LOGIN_DENIED)
-    return reply >= 400 && reply < 500 ? KEEL_SMTP_ERROR_TEMPORARY : KEEL_SMTP_ERROR_AUTH;
-  if (reply >= 500 && reply < 600)
-    return KEEL_SMTP_ERROR_PERMANENT;
-  if (reply >= 400 && reply < 500)
-    return KEEL_SMTP_ERROR_TEMPORARY;
-  switch (code) {
-  case CURLE_USE_SSL_FAILED:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_UNSUPPORTED_PROTOCOL:
-  case CURLE_URL_MALFORMAT:
-    return KEEL_SMTP_ERROR_CONFIG;
-  default:
-    return KEEL_SMTP_ERROR_TEMPORARY;
-  }
-}
-
-gboolean smtp_error_from_curl(CURLcode code, long reply, const char *detail, const char *what,
-                              GError **error)
-{
-  KeelSmtpError kind = smtp_classify(code, reply);
-  static const char *const advice[] = {
-    [KEEL_SMTP_ERROR_TEMPORARY] = "will retry later",
-    [KEEL_SMTP_ERROR_PERMANENT] = "the server refused it; not retried",
-    [KEEL_SMTP_ERROR_AUTH] = "check the account's user and password",
-    [KEEL_SMTP_ERROR_CONFIG] = "check the account's smtp URL, ca_file and TLS settings",
-  };
-  g_autofree char *server = detail && *detail ? g_strdup_printf(" (%s)", detail)
-                           : reply > 0 ? g_strdup_printf(" (server said %ld)", reply)
-                           : g_strdup("");
-  g_set_error(error, KEEL_SMTP_ERROR, kind, "%s: %s%s: %s", what, curl_easy_strerror(code),
-              server, advice[kind]);
-  return FALSE;
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return g_cancellable_is_cancelled(user_data);
 }
 
 /* The URL, if the TLS policy allows it. */
@@ -94,9 +63,9 @@ static gboolean smtp_check_url(const KeelAccount *account, GError **error)
     return TRUE;
   if (url && g_str_has_prefix(url, "smtp://"))
     return TRUE;
-  g_set_error(error, KEEL_SMTP_ERROR, KEEL_SMTP_ERROR_CONFIG,
-              "account %s: no usable smtp URL (smtps://host or smtp://host)", account->name);
-  return FALSE;
+  return mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_ACCOUNT, MAIL_RETRY_WAIT,
+                        "account %s: no usable smtp URL (smtps://host or smtp://host)",
+                        account->name);
 }
 
 static void smtp_set_connection(CURL *curl, const KeelAccount *account, const char *password)
@@ -114,10 +83,14 @@ static void smtp_set_connection(CURL *curl, const KeelAccount *account, const ch
   curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)account->read_timeout);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)account->read_timeout * 4);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  /* closed at the end of the transfer, by this handle: after an aborted or
+   * failed one without a QUIT (whose wait, in curl_easy_cleanup(), would
+   * ignore both the timeouts and the cancellable) */
+  curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
 }
 
 gboolean smtp_send(const KeelAccount *account, const char *password, const char *mail_from,
-                   const char *rcpt, GBytes *raw, GError **error)
+                   const char *rcpt, GBytes *raw, GCancellable *cancellable, GError **error)
 {
   if (!smtp_check_url(account, error))
     return FALSE;
@@ -136,12 +109,21 @@ gboolean smtp_send(const KeelAccount *account, const char *password, const char 
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, smtp_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &replies);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+  if (cancellable) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, smtp_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, cancellable);
+  }
   CURLcode code = curl_easy_perform(curl);
   long reply = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply);
   if (code == CURLE_OK)
     return TRUE;
   g_autofree char *what = g_strdup_printf("sending to %s through %s", rcpt, account->smtp);
-  return smtp_error_from_curl(code, reply, replies.last_reply[0] ? replies.last_reply
-                                                                 : curl_error, what, error);
+  MailErrorContext context = {
+    .what = what, .reply = reply,
+    .detail = replies.last_reply[0] ? replies.last_reply : curl_error,
+    .cancelled = g_cancellable_is_cancelled(cancellable),
+  };
+  return mail_error_from_curl(code, &context, error);
 }

@@ -1,33 +1,63 @@
 /* daemon/outbox/outbox-send.c: one pass of the outbox sender (outbox_run()).
  *
- * Phases, in order:
- *   1. reconcile: every row left SENDING (a crash between the side effect and
- *      the mark) is looked up by Message-ID in Sent (auto) or Drafts
- *      (review): found -> SENT/DRAFTED, not found -> QUEUED. When the lookup
- *      itself fails the row stays SENDING and waits for the next pass:
- *      nothing is sent twice because a server was down.
- *   2. deliver: each QUEUED row, and each TEMPFAIL row whose next attempt
- *      has come, is claimed (-> SENDING, committed), then sent or drafted,
- *      then marked.
- * A test hook, KEEL_TEST_CRASH_AFTER_SEND=1, ends the process with _exit(137)
- * right after SMTP accepted a message and before it is marked: the crash the
- * reconcile phase exists for.
+ * At most once to a client. Every side effect is preceded by a committed
+ * state saying it may have happened, and a crash leaves a row in a state
+ * that says what to check:
+ *   CLAIMED -> SENDING -> SMTP -> UNFILED -> APPEND to Sent -> SENT
+ *   CLAIMED -> SENDING -> APPEND to Drafts with \Draft -> DRAFTED
+ * (with server_files_sent the SMTP server's own copy is the Sent copy, and
+ * SMTP is followed by SENT at once). Phases, in order:
+ *   1. reconcile: a row left CLAIMED was handed to no server: queued again.
+ *      A row left SENDING is looked up by Message-ID in Sent
+ *      (auto) or Drafts (review). Found: SENT/DRAFTED. Not found: a draft is
+ *      queued again (an APPEND either happened whole or not at all, and a
+ *      draft reaches nobody); a message that went to SMTP becomes UNCERTAIN,
+ *      told to the VA in the digest and sent again only by `keel outbox
+ *      retry ID` (also a digest or alert: at most once for every message,
+ *      so a crash never mails anyone twice). A row left
+ *      UNFILED gets its Sent copy (unless it is already there). When the
+ *      lookup itself fails the row stays and waits for the next pass:
+ *      nothing is decided because a server was down.
+ *   2. deliver: the due rows (QUEUED, or TEMPFAIL whose time has come) are
+ *      read without their bytes; each is claimed in its own short
+ *      transaction, its bytes read, then sent or drafted with the store
+ *      unlocked, then its outcome recorded in another transaction.
+ * One IMAP connection per account carries every lookup and APPEND of a pass.
+ * The store lock (settings->store_lock, may be NULL) is held only around
+ * store calls, never across a network call; settings->cancellable aborts
+ * SMTP and IMAP within about a second (SIGTERM).
  *
- * Must not: log bodies or passwords; send a row it did not claim.
+ * Must not: log bodies or passwords; send a row it did not claim; send a
+ * row to a client a second time without the VA's say-so.
  */
 #include <string.h>
 #include <unistd.h>
+#include "daemon/base/crash.h"
 #include "daemon/mail/imap-writer.h"
+#include "daemon/mail/mail-error.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/mail/smtp.h"
 
 typedef struct {
   Store *store;                    /* borrowed */
   const KeelConfig *config;        /* borrowed */
-  const OutboxSettings *settings;  /* borrowed */
+  const OutboxSettings *settings;  /* borrowed, never NULL */
   GDateTime *now;                  /* borrowed */
   OutboxRunStats *stats;           /* borrowed */
+  GHashTable *writers;             /* owned: account name -> ImapWriter* (one connection each) */
 } OutboxRun;
+
+static void outbox_lock(OutboxRun *run)
+{
+  if (run->settings->store_lock)
+    g_mutex_lock(run->settings->store_lock);
+}
+
+static void outbox_unlock(OutboxRun *run)
+{
+  if (run->settings->store_lock)
+    g_mutex_unlock(run->settings->store_lock);
+}
 
 static const KeelAccount *outbox_account(const KeelConfig *config, const char *name)
 {
@@ -39,14 +69,19 @@ static const KeelAccount *outbox_account(const KeelConfig *config, const char *n
   return NULL;
 }
 
-/* An IMAP writer for `account` (password read now). NULL with `error`. */
-static ImapWriter *outbox_writer(const KeelAccount *account, GError **error)
+/* The pass's IMAP writer for `account` (opened on first use). Borrowed. */
+static ImapWriter *outbox_writer(OutboxRun *run, const KeelAccount *account, GError **error)
 {
+  ImapWriter *writer = g_hash_table_lookup(run->writers, account->name);
+  if (writer)
+    return writer;
   g_autofree char *password = config_account_password(account, error);
   if (!password)
     return NULL;
-  ImapWriter *writer = imap_writer_new(account, password, error);
+  writer = imap_writer_new(account, password, run->settings->cancellable, error);
   memset(password, 0, strlen(password));
+  if (writer)
+    g_hash_table_insert(run->writers, g_strdup(account->name), writer);
   return writer;
 }
 
@@ -56,44 +91,150 @@ static void outbox_log_failure(const StoreOutboxRow *row, const char *what, cons
             error->message);
 }
 
-/* TRUE when `row` becomes a draft for the VA to send (review mode) rather
- * than being sent. Digests and alerts are for the VA herself: always sent. */
-static gboolean outbox_row_is_draft(const OutboxRun *run, const StoreOutboxRow *row)
+/* Moves `row` under the store lock and updates its state as read. */
+static gboolean outbox_record(OutboxRun *run, StoreOutboxRow *row, OutboxState to, int attempts,
+                              GDateTime *next_attempt, const char *last_error, GError **error)
 {
-  static const char *const for_the_va[] = { "digest", "alert", NULL };
-  return run->config->mode == KEEL_MODE_REVIEW
-         && !g_strv_contains(for_the_va, row->kind ? row->kind : "");
+  outbox_lock(run);
+  gboolean ok = outbox_move(run->store, row, to, attempts, next_attempt, last_error, run->now,
+                            error);
+  outbox_unlock(run);
+  if (ok) {
+    g_free(row->state);
+    row->state = g_strdup(outbox_state_name(to));
+    row->attempts = attempts;
+  }
+  return ok;
 }
 
-/* Phase 1 for one SENDING row. */
-static gboolean outbox_reconcile_row(OutboxRun *run, const StoreOutboxRow *row, GError **error)
+/* A message for the VA herself (digest, alert): always sent, never drafted. */
+static gboolean outbox_row_is_for_va(const StoreOutboxRow *row)
 {
-  const KeelAccount *account = outbox_account(run->config, row->account);
-  gboolean review = outbox_row_is_draft(run, row);
+  static const char *const for_the_va[] = { "digest", "alert", NULL };
+  return g_strv_contains(for_the_va, row->kind ? row->kind : "");
+}
+
+/* TRUE when `row` becomes a draft for the VA to send (review mode). */
+static gboolean outbox_row_is_draft(const OutboxRun *run, const StoreOutboxRow *row)
+{
+  return run->config->mode == KEEL_MODE_REVIEW && !outbox_row_is_for_va(row);
+}
+
+static gboolean outbox_server_files_sent(const OutboxRun *run, const KeelAccount *account)
+{
+  return run->settings->server_files_sent || account->server_files_sent;
+}
+
+/* Looks for `row` in `folder`; FALSE (logged, row left alone) when the
+ * lookup fails. */
+static gboolean outbox_look_for(OutboxRun *run, const KeelAccount *account, StoreOutboxRow *row,
+                                const char *folder, gboolean *found)
+{
   g_autoptr(GError) local = NULL;
-  g_autoptr(ImapWriter) writer = account ? outbox_writer(account, &local) : NULL;
+  ImapWriter *writer = outbox_writer(run, account, &local);
+  if (writer && imap_writer_find(writer, folder, row->message_id, found, &local))
+    return TRUE;
+  outbox_log_failure(row, "cannot check whether it went out; left for the next pass", local);
+  return FALSE;
+}
+
+/* Phase 1 for one SENDING row: what a crash left in flight. */
+static gboolean outbox_reconcile_sending(OutboxRun *run, const KeelAccount *account,
+                                         StoreOutboxRow *row, GError **error)
+{
+  gboolean review = outbox_row_is_draft(run, row), found = FALSE;
+  if (!outbox_look_for(run, account, row, review ? account->drafts_folder
+                                                 : account->sent_folder, &found))
+    return TRUE;
+  if (found) {
+    g_message("outbox %" G_GINT64_FORMAT " <%s>: was in flight; found on the server, marked "
+              "done", row->id, row->message_id);
+    run->stats->reconciled++;
+    return outbox_record(run, row, review ? OUTBOX_DRAFTED : OUTBOX_SENT, row->attempts, NULL,
+                         NULL, error);
+  }
+  if (review) {
+    g_message("outbox %" G_GINT64_FORMAT " <%s>: was in flight; not on the server, queued "
+              "again", row->id, row->message_id);
+    run->stats->requeued++;
+    return outbox_record(run, row, OUTBOX_QUEUED, row->attempts, NULL, NULL, error);
+  }
+  g_warning("outbox %" G_GINT64_FORMAT " <%s>: was being sent when keel stopped and is not in "
+            "%s: it may or may not have gone out; not sent again (keel outbox retry %"
+            G_GINT64_FORMAT " sends it)", row->id, row->message_id, account->sent_folder, row->id);
+  run->stats->uncertain++;
+  g_autofree char *why = g_strdup_printf("keel stopped while sending and the message is not in "
+                                         "%s: check it, then keel outbox retry or cancel",
+                                         account->sent_folder);
+  return outbox_record(run, row, OUTBOX_UNCERTAIN, row->attempts, NULL, why, error);
+}
+
+/* Reads `row`'s bytes (they are not in the due list). */
+static gboolean outbox_load_raw(OutboxRun *run, StoreOutboxRow *row, GError **error)
+{
+  if (row->raw)
+    return TRUE;
+  outbox_lock(run);
+  g_autoptr(StoreOutboxRow) full = store_outbox_get(run->store, row->id, error);
+  outbox_unlock(run);
+  if (!full) {
+    if (error && !*error)
+      g_set_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_NOT_FOUND,
+                  "outbox %" G_GINT64_FORMAT " vanished", row->id);
+    return FALSE;
+  }
+  row->raw = g_steal_pointer(&full->raw);
+  return TRUE;
+}
+
+/* The Sent copy of an UNFILED row, then SENT. Left UNFILED (logged) when
+ * IMAP fails: the next pass tries again. */
+static gboolean outbox_file_copy(OutboxRun *run, const KeelAccount *account, StoreOutboxRow *row,
+                                 gboolean look_first, GError **error)
+{
   gboolean found = FALSE;
-  if (!writer || !imap_writer_find(writer, review ? account->drafts_folder
-                                                  : account->sent_folder,
-                                   row->message_id, &found, &local)) {
-    if (local)
-      outbox_log_failure(row, "cannot check whether it went out; left for the next pass",
-                         local);
+  if (look_first && !outbox_look_for(run, account, row, account->sent_folder, &found))
+    return TRUE;
+  g_autoptr(GError) local = NULL;
+  ImapWriter *writer = found ? NULL : outbox_writer(run, account, &local);
+  if (!found && !outbox_load_raw(run, row, error))
+    return FALSE;
+  if (!found && (!writer || !imap_writer_append(writer, account->sent_folder, row->raw, FALSE,
+                                                NULL, &local))) {
+    outbox_log_failure(row, "sent, but its copy to the Sent folder failed; will try again",
+                       local);
     return TRUE;
   }
-  OutboxState to = found ? (review ? OUTBOX_DRAFTED : OUTBOX_SENT) : OUTBOX_QUEUED;
-  g_message("outbox %" G_GINT64_FORMAT " <%s>: was in flight; %s", row->id, row->message_id,
-            found ? "found on the server, marked done" : "not on the server, queued again");
-  if (found)
-    run->stats->reconciled++;
-  else
+  keel_crash_point("after-sent-append");
+  run->stats->filed++;
+  return outbox_record(run, row, OUTBOX_SENT, row->attempts, NULL, NULL, error);
+}
+
+static gboolean outbox_reconcile_row(OutboxRun *run, StoreOutboxRow *row, GError **error)
+{
+  const KeelAccount *account = outbox_account(run->config, row->account);
+  OutboxState state = OUTBOX_QUEUED;
+  if (!account || !outbox_state_parse(row->state, &state))
+    return TRUE; /* no account to look with: left for the VA (keel outbox) */
+  if (state == OUTBOX_UNFILED)
+    return outbox_file_copy(run, account, row, TRUE, error);
+  if (state == OUTBOX_CLAIMED) {
+    g_message("outbox %" G_GINT64_FORMAT " <%s>: claimed when keel stopped, never handed to a "
+              "server: queued again", row->id, row->message_id);
     run->stats->requeued++;
-  return outbox_move(run->store, row, to, row->attempts, NULL, NULL, run->now, error);
+    return outbox_record(run, row, OUTBOX_QUEUED, row->attempts, NULL, NULL, error);
+  }
+  return outbox_reconcile_sending(run, account, row, error);
 }
 
 static gboolean outbox_reconcile(OutboxRun *run, GError **error)
 {
-  g_autoptr(GPtrArray) rows = store_outbox_list(run->store, "sending", error);
+  const char *const states[] = { outbox_state_name(OUTBOX_CLAIMED),
+                                 outbox_state_name(OUTBOX_SENDING),
+                                 outbox_state_name(OUTBOX_UNFILED), NULL };
+  outbox_lock(run);
+  g_autoptr(GPtrArray) rows = store_outbox_due(run->store, states, NULL, error);
+  outbox_unlock(run);
   if (!rows)
     return FALSE;
   for (guint i = 0; i < rows->len; i++)
@@ -109,78 +250,75 @@ static gboolean outbox_mark_failure(OutboxRun *run, StoreOutboxRow *row, int att
   outbox_log_failure(row, permanent ? "failed, not retried" : "delayed", cause);
   if (permanent || attempts >= OUTBOX_MAX_ATTEMPTS) {
     run->stats->failed++;
-    return outbox_move(run->store, row, OUTBOX_FAILED, attempts, NULL, cause->message,
-                       run->now, error);
+    return outbox_record(run, row, OUTBOX_FAILED, attempts, NULL, cause->message, error);
   }
   run->stats->tempfailed++;
   g_autoptr(GDateTime) next = g_date_time_add(run->now, outbox_retry_delay(attempts));
-  return outbox_move(run->store, row, OUTBOX_TEMPFAIL, attempts, next, cause->message,
-                     run->now, error);
+  return outbox_record(run, row, OUTBOX_TEMPFAIL, attempts, next, cause->message, error);
 }
 
-/* Review mode: APPEND to Drafts as \Draft. */
+/* Review mode: APPEND to Drafts, flagged \Draft by the APPEND itself. */
 static gboolean outbox_draft(OutboxRun *run, const KeelAccount *account, StoreOutboxRow *row,
                              int attempts, GError **error)
 {
   g_autoptr(GError) local = NULL;
-  g_autoptr(ImapWriter) writer = outbox_writer(account, &local);
-  if (!writer || !imap_writer_append(writer, account->drafts_folder, row->raw, TRUE, NULL,
-                                     &local))
+  ImapWriter *writer = outbox_writer(run, account, &local);
+  if (!writer)
     return outbox_mark_failure(run, row, attempts, FALSE, local, error);
+  if (!outbox_record(run, row, OUTBOX_SENDING, attempts, NULL, row->last_error, error))
+    return FALSE;
+  if (!imap_writer_append(writer, account->drafts_folder, row->raw, TRUE, NULL, &local))
+    return outbox_mark_failure(run, row, attempts, FALSE, local, error);
+  keel_crash_point("after-draft-append");
   run->stats->drafted++;
-  return outbox_move(run->store, row, OUTBOX_DRAFTED, attempts, NULL, NULL, run->now, error);
+  return outbox_record(run, row, OUTBOX_DRAFTED, attempts, NULL, NULL, error);
 }
 
-/* After a successful send: the copy in Sent (unless the server files it). */
-static void outbox_copy_to_sent(OutboxRun *run, const KeelAccount *account,
-                                const StoreOutboxRow *row)
-{
-  if ((run->settings && run->settings->server_files_sent) || account->server_files_sent)
-    return;
-  g_autoptr(GError) local = NULL;
-  g_autoptr(ImapWriter) writer = outbox_writer(account, &local);
-  if (!writer || !imap_writer_append(writer, account->sent_folder, row->raw, FALSE, NULL,
-                                     &local))
-    outbox_log_failure(row, "sent, but the copy to the Sent folder failed", local);
-}
-
-/* Auto mode: SMTP, then mark, then the Sent copy. */
+/* Auto mode: SMTP, then UNFILED and the Sent copy (or SENT at once when the
+ * server files its own copy). */
 static gboolean outbox_send(OutboxRun *run, const KeelAccount *account, StoreOutboxRow *row,
                             int attempts, GError **error)
 {
   g_autoptr(GError) local = NULL;
   g_autofree char *password = config_account_password(account, &local);
-  gboolean sent = password && smtp_send(account, password, row->mail_from, row->rcpt,
-                                        row->raw, &local);
-  if (password)
-    memset(password, 0, strlen(password));
+  if (!password)
+    return outbox_mark_failure(run, row, attempts, FALSE, local, error);
+  gboolean recorded = outbox_record(run, row, OUTBOX_SENDING, attempts, NULL, row->last_error,
+                                    error);
+  gboolean sent = recorded && smtp_send(account, password, row->mail_from, row->rcpt, row->raw,
+                                        run->settings->cancellable, &local);
+  memset(password, 0, strlen(password));
+  if (!recorded)
+    return FALSE;
   if (!sent)
     return outbox_mark_failure(run, row, attempts,
-                               g_error_matches(local, KEEL_SMTP_ERROR,
-                                               KEEL_SMTP_ERROR_PERMANENT), local, error);
+                               mail_error_retry(local) == MAIL_RETRY_FINAL
+                               && mail_error_scope(local) == MAIL_SCOPE_MESSAGE, local, error);
   if (g_strcmp0(g_getenv("KEEL_TEST_CRASH_AFTER_SEND"), "1") == 0)
     _exit(137);
+  keel_crash_point("after-smtp");
   run->stats->sent++;
-  if (!outbox_move(run->store, row, OUTBOX_SENT, attempts, NULL, NULL, run->now, error))
+  if (outbox_server_files_sent(run, account))
+    return outbox_record(run, row, OUTBOX_SENT, attempts, NULL, NULL, error);
+  if (!outbox_record(run, row, OUTBOX_UNFILED, attempts, NULL, NULL, error))
     return FALSE;
-  outbox_copy_to_sent(run, account, row);
-  return TRUE;
+  return outbox_file_copy(run, account, row, FALSE, error);
 }
 
-/* Phase 2 for one due row: claim, then send or draft. */
+/* Phase 2 for one due row: claim, read its bytes, then send or draft. */
 static gboolean outbox_deliver_row(OutboxRun *run, StoreOutboxRow *row, GError **error)
 {
   int attempts = row->attempts + 1;
   g_autoptr(GError) claim = NULL;
-  if (!outbox_move(run->store, row, OUTBOX_SENDING, attempts, NULL, row->last_error,
-                   run->now, &claim)) {
+  if (!outbox_record(run, row, OUTBOX_CLAIMED, attempts, NULL, row->last_error, &claim)) {
     if (g_error_matches(claim, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE))
       return TRUE; /* another sender claimed it first */
     g_propagate_error(error, g_steal_pointer(&claim));
     return FALSE;
   }
-  g_free(row->state);
-  row->state = g_strdup(outbox_state_name(OUTBOX_SENDING));
+  keel_crash_point("after-claim");
+  if (!outbox_load_raw(run, row, error))
+    return FALSE;
   const KeelAccount *account = outbox_account(run->config, row->account);
   if (!account) {
     g_autoptr(GError) missing = g_error_new(KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_ACCOUNT,
@@ -193,28 +331,34 @@ static gboolean outbox_deliver_row(OutboxRun *run, StoreOutboxRow *row, GError *
   return outbox_send(run, account, row, attempts, error);
 }
 
-static gboolean outbox_is_due(const StoreOutboxRow *row, GDateTime *now)
+static gboolean outbox_deliver(OutboxRun *run, GError **error)
 {
-  if (g_strcmp0(row->state, "queued") == 0)
-    return TRUE;
-  return g_strcmp0(row->state, "tempfail") == 0
-         && (!row->next_attempt || g_date_time_compare(row->next_attempt, now) <= 0);
+  const char *const states[] = { outbox_state_name(OUTBOX_QUEUED),
+                                 outbox_state_name(OUTBOX_TEMPFAIL), NULL };
+  outbox_lock(run);
+  g_autoptr(GPtrArray) rows = store_outbox_due(run->store, states, run->now, error);
+  outbox_unlock(run);
+  if (!rows)
+    return FALSE;
+  for (guint i = 0; i < rows->len; i++) {
+    if (g_cancellable_is_cancelled(run->settings->cancellable))
+      break;
+    if (!outbox_deliver_row(run, rows->pdata[i], error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean outbox_run(Store *store, const KeelConfig *config, const OutboxSettings *settings,
                     GDateTime *now, OutboxRunStats *stats, GError **error)
 {
   OutboxRunStats ignored = { 0 };
-  OutboxRun run = { store, config, settings, now, stats ? stats : &ignored };
-  if (!outbox_reconcile(&run, error))
-    return FALSE;
-  g_autoptr(GPtrArray) rows = store_outbox_list(store, NULL, error);
-  if (!rows)
-    return FALSE;
-  for (guint i = 0; i < rows->len; i++) {
-    StoreOutboxRow *row = rows->pdata[i];
-    if (outbox_is_due(row, now) && !outbox_deliver_row(&run, row, error))
-      return FALSE;
-  }
-  return TRUE;
+  OutboxSettings defaults = { 0 };
+  OutboxRun run = { store, config, settings ? settings : &defaults, now,
+                    stats ? stats : &ignored,
+                    g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify)imap_writer_free) };
+  gboolean ok = outbox_reconcile(&run, error) && outbox_deliver(&run, error);
+  g_hash_table_unref(run.writers);
+  return ok;
 }

@@ -5,14 +5,15 @@
  * pipeline's, for a client message): the message is built once, there, with
  * its Message-ID and Date, so every later attempt sends the same bytes.
  *
- * Sending follows "record the intent, then the side effect": a row is moved
- * to SENDING (committed) before SMTP or APPEND starts, and to SENT/DRAFTED
- * after. A crash in between leaves it SENDING; the next run first looks for
- * its Message-ID in the Sent folder (auto) or Drafts (review) and only
- * queues it again when it is not there. With `server_files_sent` the SMTP
- * server's own copy is the proof; without it keel APPENDs the copy itself
- * right after marking SENT, so the window in which a crash can still cause a
- * second send is the few microseconds between SMTP's 250 and that commit.
+ * Sending follows "record the intent, then the side effect": a row is
+ * CLAIMED (committed) by one sender, moved to SENDING (committed) right
+ * before SMTP or the APPEND to Drafts starts, to UNFILED after
+ * SMTP's 250 and before keel APPENDs its copy to Sent, and to SENT/DRAFTED
+ * last. A crash leaves a state that says what to check (outbox-send.c):
+ * CLAIMED was handed to no server and is queued again; SENDING is looked up by Message-ID in Sent (auto) or Drafts (review);
+ * a message to a client that is not found there is UNCERTAIN, never sent
+ * again on a guess: the digest tells the VA and `keel outbox retry ID` is
+ * her decision. UNFILED gets its copy filed.
  *
  * The allowed state moves are listed in outbox.h and enforced by
  * outbox_move_allowed(); every move goes through outbox_move(), which also
@@ -36,8 +37,11 @@ G_DEFINE_QUARK(keel-outbox-error-quark, keel_outbox_error)
 #define OUTBOX_MAX_RETRY (6 * G_TIME_SPAN_HOUR)
 
 static const char *const outbox_state_names[] = {
-  [OUTBOX_QUEUED] = "queued", [OUTBOX_SENDING] = "sending", [OUTBOX_SENT] = "sent",
-  [OUTBOX_DRAFTED] = "drafted", [OUTBOX_TEMPFAIL] = "tempfail", [OUTBOX_FAILED] = "failed",
+  [OUTBOX_QUEUED] = "queued", [OUTBOX_CLAIMED] = "claimed", [OUTBOX_SENDING] = "sending",
+  [OUTBOX_UNFILED] = "unfiled",
+  [OUTBOX_SENT] = "sent", [OUTBOX_DRAFTED] = "drafted", [OUTBOX_TEMPFAIL] = "tempfail",
+  [OUTBOX_FAILED] = "failed", [OUTBOX_UNCERTAIN] = "uncertain",
+  [OUTBOX_CANCELLED] = "cancelled",
 };
 
 const char *outbox_state_name(OutboxState state)
@@ -60,12 +64,19 @@ gboolean outbox_move_allowed(OutboxState from, OutboxState to)
   switch (from) {
   case OUTBOX_QUEUED:
   case OUTBOX_TEMPFAIL:
-    return to == OUTBOX_SENDING;
+    return to == OUTBOX_CLAIMED || to == OUTBOX_CANCELLED;
+  case OUTBOX_CLAIMED:
+    return to == OUTBOX_SENDING || to == OUTBOX_QUEUED || to == OUTBOX_TEMPFAIL
+           || to == OUTBOX_FAILED;
   case OUTBOX_SENDING:
-    return to == OUTBOX_SENT || to == OUTBOX_DRAFTED || to == OUTBOX_TEMPFAIL
-           || to == OUTBOX_FAILED || to == OUTBOX_QUEUED;
+    return to == OUTBOX_SENT || to == OUTBOX_UNFILED || to == OUTBOX_DRAFTED
+           || to == OUTBOX_TEMPFAIL || to == OUTBOX_FAILED || to == OUTBOX_QUEUED
+           || to == OUTBOX_UNCERTAIN;
+  case OUTBOX_UNFILED:
+    return to == OUTBOX_SENT;
   case OUTBOX_FAILED:
-    return to == OUTBOX_QUEUED;
+  case OUTBOX_UNCERTAIN:
+    return to == OUTBOX_QUEUED || to == OUTBOX_CANCELLED;
   default:
     return FALSE;
   }
@@ -79,23 +90,28 @@ GTimeSpan outbox_retry_delay(int attempts)
   return MIN(delay, OUTBOX_MAX_RETRY);
 }
 
-/* The trail event a move records, or NULL when the move is bookkeeping. */
-static const char *outbox_event_kind(OutboxState to)
+/* The trail event a move records, or NULL when the move is bookkeeping
+ * (a claim, or filing the Sent copy of a message already recorded as sent). */
+static const char *outbox_event_kind(OutboxState from, OutboxState to)
 {
   switch (to) {
-  case OUTBOX_SENT: return "confirmation_sent";
+  case OUTBOX_SENT: return from == OUTBOX_UNFILED ? NULL : "confirmation_sent";
+  case OUTBOX_UNFILED: return "confirmation_sent";
   case OUTBOX_DRAFTED: return "confirmation_drafted";
   case OUTBOX_TEMPFAIL: return "confirmation_delayed";
   case OUTBOX_FAILED: return "confirmation_failed";
   case OUTBOX_QUEUED: return "confirmation_requeued";
+  case OUTBOX_UNCERTAIN: return "confirmation_uncertain";
+  case OUTBOX_CANCELLED: return "confirmation_cancelled";
   default: return NULL;
   }
 }
 
-static gboolean outbox_record_move(Store *store, const StoreOutboxRow *row, OutboxState to,
-                                   const char *last_error, GDateTime *now, GError **error)
+static gboolean outbox_record_move(Store *store, const StoreOutboxRow *row, OutboxState from,
+                                   OutboxState to, const char *last_error, GDateTime *now,
+                                   GError **error)
 {
-  const char *kind = outbox_event_kind(to);
+  const char *kind = outbox_event_kind(from, to);
   if (!kind)
     return TRUE;
   g_autofree char *detail = g_strdup_printf("outbox %" G_GINT64_FORMAT " to %s, \"%s\": %s%s%s",
@@ -122,7 +138,7 @@ static gboolean outbox_move_locked(Store *store, const StoreOutboxRow *row, Outb
                 outbox_state_name(from));
     return FALSE;
   }
-  return outbox_record_move(store, row, to, last_error, now, error);
+  return outbox_record_move(store, row, from, to, last_error, now, error);
 }
 
 gboolean outbox_move(Store *store, const StoreOutboxRow *row, OutboxState to, int attempts,
@@ -144,6 +160,44 @@ gboolean outbox_move(Store *store, const StoreOutboxRow *row, OutboxState to, in
     return FALSE;
   }
   return store_commit(store, error);
+}
+
+/* The row `id`, or NULL with KEEL_OUTBOX_ERROR_NOT_FOUND. */
+static StoreOutboxRow *outbox_get(Store *store, gint64 id, GError **error)
+{
+  GError *local = NULL;
+  StoreOutboxRow *row = store_outbox_get(store, id, &local);
+  if (!row && !local)
+    g_set_error(&local, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_NOT_FOUND,
+                "no outbox row %" G_GINT64_FORMAT " (keel outbox lists them)", id);
+  if (local)
+    g_propagate_error(error, local);
+  return row;
+}
+
+gboolean outbox_retry(Store *store, gint64 id, GDateTime *now, GError **error)
+{
+  g_autoptr(StoreOutboxRow) row = outbox_get(store, id, error);
+  if (!row)
+    return FALSE;
+  OutboxState state = OUTBOX_QUEUED;
+  if (!outbox_state_parse(row->state, &state)
+      || (state != OUTBOX_FAILED && state != OUTBOX_UNCERTAIN)) {
+    g_set_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE,
+                "outbox %" G_GINT64_FORMAT " is %s: only a failed or uncertain message is sent "
+                "again by hand", id, row->state);
+    return FALSE;
+  }
+  return outbox_move(store, row, OUTBOX_QUEUED, 0, NULL, NULL, now, error);
+}
+
+gboolean outbox_cancel(Store *store, gint64 id, GDateTime *now, GError **error)
+{
+  g_autoptr(StoreOutboxRow) row = outbox_get(store, id, error);
+  if (!row)
+    return FALSE;
+  return outbox_move(store, row, OUTBOX_CANCELLED, row->attempts, NULL, "cancelled by the VA",
+                     now, error);
 }
 
 /* ---- queueing ---------------------------------------------------------- */
@@ -222,7 +276,7 @@ static gint64 outbox_queue_locked(Store *store, const OutboxConfirmation *c, GEr
   StoreOutboxRow row = {
     .account = c->account->name, .kind = "confirm", .client_id = (char *)c->client_id,
     .thread_id = c->thread_id, .message_id = message_id, .mail_from = c->account->user,
-    .rcpt = (char *)c->to_address, .subject = subject, .raw = raw, .state = "queued",
+    .rcpt = (char *)c->to_address, .subject = subject, .raw = raw, .state = (char *)outbox_state_name(OUTBOX_QUEUED),
     .created = c->now,
   };
   gint64 id = store_outbox_insert(store, &row, error);

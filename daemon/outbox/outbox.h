@@ -10,19 +10,30 @@
  *   outbox_run()                 reconciles rows left SENDING, then sends (auto)
  *                                or drafts (review) every row that is due
  *
- * States and the allowed moves (enforced by outbox_move_allowed()):
- *   QUEUED   -> SENDING            a sender claims the row (intent recorded first)
- *   TEMPFAIL -> SENDING            its retry time has come
- *   SENDING  -> SENT               SMTP accepted it (auto mode), or found in Sent
- *   SENDING  -> DRAFTED            APPENDed to Drafts (review mode), or found there
- *   SENDING  -> TEMPFAIL           4xx, timeout, network: retried with backoff
- *   SENDING  -> FAILED             5xx, or too many temporary failures: never retried
- *   SENDING  -> QUEUED             at start-up: not found in Sent/Drafts, send again
- *   FAILED   -> QUEUED             the VA asked for it (`keel outbox retry ID`)
+ * States and the allowed moves (enforced by outbox_move_allowed()). Every side
+ * effect is preceded by a committed state that says it may have happened:
+ *   QUEUED    -> CLAIMED       a sender claims the row (no other sender may take it)
+ *   TEMPFAIL  -> CLAIMED       its retry time has come
+ *   CLAIMED   -> SENDING       SMTP or the APPEND to Drafts is about to start (the intent)
+ *   CLAIMED   -> QUEUED        at start-up: claimed, but nothing was handed to a server
+ *   CLAIMED   -> TEMPFAIL|FAILED  no password or no account: nothing was sent
+ *   SENDING   -> UNFILED       SMTP accepted it; keel still has to APPEND its copy to Sent
+ *   UNFILED   -> SENT          the copy is in Sent (APPENDed, or found there at start-up)
+ *   SENDING   -> SENT          SMTP accepted it and the server files its own copy
+ *                              (server_files_sent), or found in Sent at start-up
+ *   SENDING   -> DRAFTED       APPENDed to Drafts as \Draft (review mode), or found there
+ *   SENDING   -> TEMPFAIL      4xx, timeout, network: retried with backoff
+ *   SENDING   -> FAILED        5xx, or too many temporary failures: never retried
+ *   SENDING   -> QUEUED        at start-up, a draft that is not in Drafts: it reached nobody
+ *   SENDING   -> UNCERTAIN     at start-up, a message for SMTP that is not in Sent: it
+ *                              may or may not have gone out; never re-sent on a guess
+ *   FAILED    -> QUEUED        the VA asked for it (`keel outbox retry ID`)
+ *   UNCERTAIN -> QUEUED        the same, after she checked her Sent folder
+ *   QUEUED, TEMPFAIL, FAILED, UNCERTAIN -> CANCELLED   `keel outbox cancel ID`
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "daemon/base/config.h"
 #include "daemon/store/store.h"
 #include "filters/confirm.h"
@@ -34,18 +45,26 @@ GQuark keel_outbox_error_quark(void);
 typedef enum {
   KEEL_OUTBOX_ERROR_STATE,    /* a move the state machine forbids, or the row moved meanwhile */
   KEEL_OUTBOX_ERROR_TEMPLATE, /* the confirmation template cannot be read or rendered */
-  KEEL_OUTBOX_ERROR_ACCOUNT   /* no account to send through */
+  KEEL_OUTBOX_ERROR_ACCOUNT,  /* no account to send through */
+  KEEL_OUTBOX_ERROR_NOT_FOUND /* no outbox row with that id */
 } KeelOutboxError;
 
 typedef enum {
   OUTBOX_QUEUED,
+  OUTBOX_CLAIMED,
   OUTBOX_SENDING,
+  OUTBOX_UNFILED,
   OUTBOX_SENT,
   OUTBOX_DRAFTED,
   OUTBOX_TEMPFAIL,
-  OUTBOX_FAILED
+  OUTBOX_FAILED,
+  OUTBOX_UNCERTAIN,
+  OUTBOX_CANCELLED
 } OutboxState;
+#define OUTBOX_STATE_LAST OUTBOX_CANCELLED
 
+/* The only two places a state becomes text and text a state (the store
+ * keeps the text; nothing else compares state names). */
 const char *outbox_state_name(OutboxState state);
 /* FALSE for a name that is no state. */
 gboolean outbox_state_parse(const char *name, OutboxState *state);
@@ -115,19 +134,32 @@ gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelAcc
 char *outbox_read_template(const KeelConfig *config, const char *name, gboolean optional,
                            GError **error);
 
+/* `keel outbox retry ID`: a FAILED or UNCERTAIN row back to QUEUED (the
+ * VA's decision), attempts reset. KEEL_OUTBOX_ERROR_STATE for another state,
+ * KEEL_OUTBOX_ERROR_NOT_FOUND for no such row. */
+gboolean outbox_retry(Store *store, gint64 id, GDateTime *now, GError **error);
+/* `keel outbox cancel ID`: a row not yet sent (QUEUED, TEMPFAIL, FAILED,
+ * UNCERTAIN) is never sent. */
+gboolean outbox_cancel(Store *store, gint64 id, GDateTime *now, GError **error);
+
 typedef struct {
   gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself */
+  GMutex *store_lock;         /* borrowed, may be NULL: held around store calls only */
+  GCancellable *cancellable;  /* borrowed, may be NULL: aborts SMTP and IMAP (SIGTERM) */
 } OutboxSettings;
 
 typedef struct {
-  guint sent, drafted, tempfailed, failed, reconciled, requeued;
+  guint sent, drafted, tempfailed, failed, reconciled, requeued, uncertain, filed;
 } OutboxRunStats;
 
 /* One pass of the sender: rows left SENDING by a crash are looked up by
- * Message-ID in Sent (auto) or Drafts (review) and marked, or queued again;
- * then every QUEUED row and every TEMPFAIL row whose time has come is
- * claimed and sent (auto: SMTP, then a copy APPENDed to Sent unless
- * `settings->server_files_sent`) or APPENDed to Drafts as \Draft (review).
+ * Message-ID in Sent (auto) or Drafts (review) and marked done, queued
+ * again (drafts) or marked UNCERTAIN (anything that went to SMTP);
+ * UNFILED rows get their Sent copy; then every QUEUED row and every TEMPFAIL
+ * row whose time has come is claimed and sent (auto: SMTP, then UNFILED,
+ * then the copy APPENDed to Sent, then SENT; or SENT at once with
+ * `server_files_sent`) or APPENDed to Drafts as \Draft (review). One IMAP
+ * connection per account serves the whole pass.
  * Returns FALSE only for a store failure; delivery failures are recorded in
  * the rows and counted in `stats`. */
 gboolean outbox_run(Store *store, const KeelConfig *config, const OutboxSettings *settings,

@@ -1,26 +1,38 @@
-/* daemon/service/daemon.c: `keel daemon [--once]`, the poll loop.
+/* daemon/service/daemon.c: `keel daemon [--once]`, the main loop.
  *
  * Phases: options -> config -> store -> signals -> timers -> READY=1 -> main
- * loop -> STOPPING=1. Each account has its own timer; when it fires, the
- * account's cycle (sync_account(), blocking libcurl I/O) runs in a worker
- * thread (GTask), so a slow or dead server delays only its own account and
- * the main loop stays free for signals and the watchdog. Store access from
- * the workers is serialised by one mutex (one SQLite connection).
- * After a failed cycle the next one waits sync_backoff_seconds(); after a
- * good one, poll_interval. After each cycle the outbox is run (replies sent
- * or drafted, retries due), under the same store lock.
+ * loop -> STOPPING=1. Two kinds of timer, and nothing else starts work:
+ *   - one poll timer per account; when it fires, the account's cycle
+ *     (sync_account(), blocking libcurl I/O) runs in a worker thread (GTask),
+ *     so a slow or dead server delays only its own account. After a failed
+ *     cycle the next one waits sync_backoff_seconds(); after a good one,
+ *     poll_interval.
+ *   - one housekeeping timer (Redis's serverCron): every second it looks at
+ *     what is due, each job on its own period (daemon_housekeeping_jobs[]),
+ *     and runs the due ones in one worker thread, one pass at a time: the
+ *     digest (queued when `[digest] at` has come) and the outbox (rows left
+ *     in flight, then due replies and retries). It does not wait for IMAP:
+ *     with the IMAP server down the digest, whose health section reports the
+ *     outage, and queued retries still go out. A cycle that stored mail
+ *     makes the outbox due at once (a new reply need not wait its period).
+ * The store is one SQLite connection shared by the workers under one mutex,
+ * held only around store calls: never across SMTP or IMAP, so a stalled
+ * SMTP server never holds up ingest (the outbox claims a row in one short
+ * transaction, sends unlocked, and records the outcome in another).
  *
  * Rules: loaded at start from the config's rules directory; reloaded on
  * SIGHUP and when a file in that directory changes. A set with any error is
  * refused whole and the one in force stays (the error is logged). The swap
  * happens under the store lock, so no message is scored half by each set.
  *
- * SIGTERM/SIGINT: no new cycle starts, transfers in flight are aborted
- * (within about a second), a message being stored is committed first, and
- * keel exits 0 once every worker is back. --once: one cycle of every
- * account at the same time; exit 0 when all succeeded, EX_TEMPFAIL if not.
- * Must not: block the main loop, or start a second cycle of an account
- * while one is running. */
+ * SIGTERM/SIGINT: no new cycle or pass starts, transfers in flight (IMAP
+ * fetch, SMTP, IMAP APPEND) are aborted within about a second, a message
+ * being stored is committed first, and keel exits 0 once every worker is
+ * back. --once: one cycle of every account at the same time, then one
+ * housekeeping pass whatever the cycles gave; exit 0 when all cycles
+ * succeeded, EX_TEMPFAIL if not.
+ * Must not: block the main loop, start a second cycle of an account or a
+ * second housekeeping pass while one is running. */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "keel-imap"
 
@@ -29,6 +41,7 @@
 #include <glib-unix.h>
 #include <systemd/sd-daemon.h>
 #include "daemon/base/commands.h"
+#include "daemon/base/crash.h"
 #include "daemon/base/config.h"
 #include "daemon/digest/digest.h"
 #include "daemon/mail/imap.h"
@@ -47,6 +60,7 @@ typedef struct {
   guint failures;             /* consecutive failed cycles */
   guint timer;                /* pending poll timer, 0 = none */
   gboolean running;
+  guint stored;               /* messages the last cycle stored (set by its worker) */
 } DaemonAccount;
 
 struct Daemon {
@@ -67,36 +81,87 @@ struct Daemon {
   gboolean stopping;
   guint running;             /* cycles in flight */
   guint failed;              /* cycles that failed */
+  guint housekeeping_timer;  /* the one housekeeping timer, 0 = none */
+  gboolean housekeeping_running;
+  gint64 last_run[2];        /* monotonic time each housekeeping job last ran, 0 = never */
 };
 
-/* Queues the daily digest when it is due, then sends or drafts what the
- * outbox holds and is due. A failure is logged:
- * the rows stay and the next cycle tries again. Runs in a worker thread. */
-static void daemon_run_outbox(Daemon *daemon)
+/* The housekeeping jobs, each on its own period (seconds). */
+typedef enum { DAEMON_JOB_DIGEST, DAEMON_JOB_OUTBOX } DaemonJob;
+static const guint daemon_job_period[] = {
+  [DAEMON_JOB_DIGEST] = 60, /* checks `[digest] at`: the digest goes within a minute of it */
+  [DAEMON_JOB_OUTBOX] = 30, /* due replies and retries (backoff is at least a minute) */
+};
+
+/* Queues the daily digest when it is due (under the store lock). */
+static void daemon_run_digest(Daemon *daemon, GDateTime *now)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
-  g_autoptr(GDateTime) now = daemon->now_override ? g_date_time_ref(daemon->now_override)
-                                                  : g_date_time_new_now_utc();
-  OutboxSettings settings = { 0 };
-  OutboxRunStats stats = { 0 };
   g_autoptr(GError) error = NULL;
   DigestOptions digest;
   digest_options_from_config(&digest, daemon->config);
   digest.rules = daemon->rules;
   digest.rules_error = daemon->rules_error;
-  if (!digest_run_if_due(daemon->store, daemon->config, &digest, now, &error) && error) {
+  if (digest_run_if_due(daemon->store, daemon->config, &digest, now, &error)) {
+    g_message("digest queued");
+    keel_crash_point("after-digest-queued");
+  } else if (error) {
     g_warning("digest: %s", error->message);
-    g_clear_error(&error);
   }
-  if (!payments_plan_due(daemon->store, daemon->config, now, NULL, &error)) {
+}
+
+/* Plans the payment chases that are due (daemon/payments/), under the store
+ * lock, before the outbox runs so a chase planned now goes out in this pass. */
+static void daemon_run_chases(Daemon *daemon, GDateTime *now)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  if (!payments_plan_due(daemon->store, daemon->config, now, NULL, &error))
     g_warning("payments: %s", error->message);
-    g_clear_error(&error);
-  }
+}
+
+/* Sends or drafts what the outbox holds and is due. The store lock is taken
+ * by outbox_run() around each store call only. A failure is logged: the
+ * rows stay and the next pass tries again. */
+static void daemon_run_outbox(Daemon *daemon, GDateTime *now)
+{
+  OutboxSettings settings = { .store_lock = &daemon->store_lock,
+                              .cancellable = daemon->cancellable };
+  OutboxRunStats stats = { 0 };
+  g_autoptr(GError) error = NULL;
   if (!outbox_run(daemon->store, daemon->config, &settings, now, &stats, &error))
     g_warning("outbox: %s", error->message);
-  else if (stats.sent + stats.drafted + stats.tempfailed + stats.failed + stats.reconciled)
-    g_message("outbox: %u sent, %u drafted, %u delayed, %u failed, %u reconciled", stats.sent,
-              stats.drafted, stats.tempfailed, stats.failed, stats.reconciled);
+  else if (stats.sent + stats.drafted + stats.tempfailed + stats.failed + stats.reconciled
+           + stats.requeued + stats.uncertain + stats.filed)
+    g_message("outbox: %u sent, %u drafted, %u delayed, %u failed, %u reconciled, "
+              "%u queued again, %u uncertain, %u copied to Sent", stats.sent, stats.drafted,
+              stats.tempfailed, stats.failed, stats.reconciled, stats.requeued, stats.uncertain,
+              stats.filed);
+}
+
+typedef struct {
+  Daemon *daemon; /* borrowed */
+  guint jobs;     /* bits: 1 << DaemonJob */
+} DaemonPass;
+
+/* One housekeeping pass, in a worker thread: the jobs of the DaemonPass. */
+static void daemon_housekeeping_thread(GTask *task, gpointer source, gpointer task_data,
+                                       GCancellable *cancellable)
+{
+  (void)source, (void)cancellable;
+  const DaemonPass *pass = task_data;
+  Daemon *daemon = pass->daemon;
+  guint jobs = pass->jobs;
+  /* --now: a simulated time (a month of chases in seconds, tests) */
+  g_autoptr(GDateTime) now = daemon->now_override ? g_date_time_ref(daemon->now_override)
+                                                  : g_date_time_new_now_utc();
+  if (jobs & (1u << DAEMON_JOB_DIGEST))
+    daemon_run_digest(daemon, now);
+  if (jobs & (1u << DAEMON_JOB_OUTBOX)) {
+    daemon_run_chases(daemon, now);
+    daemon_run_outbox(daemon, now);
+  }
+  g_task_return_boolean(task, TRUE);
 }
 
 static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data,
@@ -119,7 +184,7 @@ static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data
             "%u IMAP commands, %.0f ms", account->account->name, stats.folders, stats.stored,
             stats.duplicates, stats.skipped, stats.commands,
             (double)(g_get_monotonic_time() - start) / 1000.0);
-  daemon_run_outbox(daemon);
+  account->stored = stats.stored;
   g_task_return_boolean(task, TRUE);
 }
 
@@ -131,12 +196,15 @@ static void daemon_schedule(DaemonAccount *account, const GError *error)
   if (error && sync_error_is_folder_only(error)) {
     g_warning("%s; next poll in %u s", error->message, delay);
   } else if (error) {
-    gboolean denied = g_error_matches(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_AUTH);
-    delay = sync_backoff_seconds(account->failures, denied, delay);
+    gboolean wait = mail_error_retry(error) == MAIL_RETRY_WAIT;
+    delay = sync_backoff_seconds(account->failures, wait, delay);
     g_warning("%s; next attempt in %u s", error->message, delay);
   }
   account->timer = g_timeout_add_seconds(delay, daemon_poll_due, account);
 }
+
+static void daemon_housekeeping_start(Daemon *daemon, guint jobs);
+static void daemon_quit_when_idle(Daemon *daemon);
 
 static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -148,6 +216,8 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
   daemon->running--;
   if (g_task_propagate_boolean(G_TASK(result), &error)) {
     account->failures = 0;
+    if (account->stored > 0)
+      daemon->last_run[DAEMON_JOB_OUTBOX] = 0; /* a reply may be queued: due now */
   } else {
     account->failures = sync_error_is_folder_only(error) ? 0 : account->failures + 1;
     daemon->failed++;
@@ -155,8 +225,9 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
   if (daemon->once || daemon->stopping) {
     if (error)
       g_warning("%s", error->message);
-    if (daemon->running == 0)
-      g_main_loop_quit(daemon->loop);
+    if (daemon->once && !daemon->stopping && daemon->running == 0)
+      daemon_housekeeping_start(daemon, (1u << DAEMON_JOB_DIGEST) | (1u << DAEMON_JOB_OUTBOX));
+    daemon_quit_when_idle(daemon);
     return;
   }
   daemon_schedule(account, error);
@@ -181,6 +252,62 @@ static gboolean daemon_poll_due(gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* --once and SIGTERM: leave the loop when no cycle and no pass is running
+ * (with --once, only after the housekeeping pass has run). */
+static void daemon_quit_when_idle(Daemon *daemon)
+{
+  if (daemon->running > 0 || daemon->housekeeping_running)
+    return;
+  if (daemon->stopping || (daemon->once && daemon->last_run[DAEMON_JOB_OUTBOX] != 0))
+    g_main_loop_quit(daemon->loop);
+}
+
+static void daemon_housekeeping_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  (void)source, (void)result;
+  Daemon *daemon = user_data;
+  daemon->housekeeping_running = FALSE;
+  if (daemon->once || daemon->stopping)
+    daemon_quit_when_idle(daemon);
+}
+
+/* Starts a pass of `jobs` in a worker thread (unless one is running). */
+static void daemon_housekeeping_start(Daemon *daemon, guint jobs)
+{
+  if (daemon->housekeeping_running || daemon->stopping || jobs == 0)
+    return;
+  gint64 now = g_get_monotonic_time();
+  for (guint job = 0; job < G_N_ELEMENTS(daemon_job_period); job++)
+    if (jobs & (1u << job))
+      daemon->last_run[job] = MAX(now, 1);
+  daemon->housekeeping_running = TRUE;
+  DaemonPass *pass = g_new0(DaemonPass, 1);
+  pass->daemon = daemon;
+  pass->jobs = jobs;
+  g_autoptr(GTask) task = g_task_new(NULL, NULL, daemon_housekeeping_done, daemon);
+  g_task_set_task_data(task, pass, g_free);
+  g_task_run_in_thread(task, daemon_housekeeping_thread);
+}
+
+/* The housekeeping timer, every second: starts the jobs whose period has
+ * passed (run_with_period), never waiting for IMAP. */
+static gboolean daemon_housekeeping_tick(gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  if (daemon->stopping) {
+    daemon->housekeeping_timer = 0;
+    return G_SOURCE_REMOVE;
+  }
+  gint64 now = g_get_monotonic_time();
+  guint jobs = 0;
+  for (guint job = 0; job < G_N_ELEMENTS(daemon_job_period); job++)
+    if (daemon->last_run[job] == 0
+        || now - daemon->last_run[job] >= (gint64)daemon_job_period[job] * G_USEC_PER_SEC)
+      jobs |= 1u << job;
+  daemon_housekeeping_start(daemon, jobs);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean daemon_on_stop_signal(gpointer user_data)
 {
   Daemon *daemon = user_data;
@@ -195,8 +322,10 @@ static gboolean daemon_on_stop_signal(gpointer user_data)
       g_source_remove(account->timer);
     account->timer = 0;
   }
-  if (daemon->running == 0)
-    g_main_loop_quit(daemon->loop);
+  if (daemon->housekeeping_timer)
+    g_source_remove(daemon->housekeeping_timer);
+  daemon->housekeeping_timer = 0;
+  daemon_quit_when_idle(daemon);
   return G_SOURCE_CONTINUE;
 }
 
@@ -276,6 +405,8 @@ static gboolean daemon_on_watchdog(gpointer user_data)
 
 static void daemon_free(Daemon *daemon)
 {
+  if (daemon->housekeeping_timer)
+    g_source_remove(daemon->housekeeping_timer);
   g_clear_pointer(&daemon->accounts, g_ptr_array_unref);
   g_clear_pointer(&daemon->loop, g_main_loop_unref);
   g_clear_object(&daemon->cancellable);
@@ -343,6 +474,8 @@ static void daemon_install_sources(Daemon *daemon)
     g_timeout_add((guint)MAX(usec / 2000, 1), daemon_on_watchdog, daemon);
   for (guint i = 0; i < daemon->accounts->len; i++)
     daemon_start_cycle(g_ptr_array_index(daemon->accounts, i));
+  if (!daemon->once)
+    daemon->housekeeping_timer = g_timeout_add_seconds(1, daemon_housekeeping_tick, daemon);
 }
 
 static int daemon_run(const KeelGlobals *globals, gboolean once)
@@ -379,8 +512,11 @@ int cmd_daemon(int argc, char **argv)
   if (cli_parse_options(&argc, &argv, NULL,
                         "Poll the watched folders and the Sent folder of every [account] and store\n"
                         "new mail (nothing is ever marked read). Each account has its own timer\n"
-                        "(poll_interval); failures back off from 30 s to 30 min.\n"
-                        "--once: one cycle; exit 0 when every account succeeded, 75 if not.\n"
+                        "(poll_interval); failures back off from 30 s to 30 min. The outbox\n"
+                        "(every 30 s, and right after new mail) and the digest (checked every\n"
+                        "minute) run on their own timer, also while an IMAP server is down.\n"
+                        "--once: one cycle of every account, then one outbox and digest pass;\n"
+                        "exit 0 when every account succeeded, 75 if not.\n"
                         "SIGTERM/SIGINT: finish the message in hand, then exit 0.",
                         entries, &globals))
     rc = daemon_run(&globals, once);

@@ -65,6 +65,7 @@ gint64 store_outbox_insert(Store *store, const StoreOutboxRow *row, GError **err
   return sqlite3_last_insert_rowid(store->db);
 }
 
+/* Reads a row selected with OUTBOX_COLUMNS; column 9 may be NULL (no raw). */
 static StoreOutboxRow *store_outbox_read(sqlite3_stmt *stmt)
 {
   StoreOutboxRow *row = g_new0(StoreOutboxRow, 1);
@@ -77,7 +78,8 @@ static StoreOutboxRow *store_outbox_read(sqlite3_stmt *stmt)
   row->mail_from = store_column_text(stmt, 6);
   row->rcpt = store_column_text(stmt, 7);
   row->subject = store_column_text(stmt, 8);
-  row->raw = g_bytes_new(sqlite3_column_blob(stmt, 9), (gsize)sqlite3_column_bytes(stmt, 9));
+  if (sqlite3_column_type(stmt, 9) != SQLITE_NULL)
+    row->raw = g_bytes_new(sqlite3_column_blob(stmt, 9), (gsize)sqlite3_column_bytes(stmt, 9));
   row->state = store_column_text(stmt, 10);
   row->attempts = sqlite3_column_int(stmt, 11);
   row->next_attempt = store_column_time(stmt, 12);
@@ -87,21 +89,53 @@ static StoreOutboxRow *store_outbox_read(sqlite3_stmt *stmt)
   return row;
 }
 
-GPtrArray *store_outbox_list(Store *store, const char *state, GError **error)
+#define OUTBOX_COLUMNS(raw) \
+  "SELECT id, account, kind, client_id, thread_id, message_id, mail_from, rcpt, subject, " \
+  raw ", state, attempts, next_attempt, last_error, created, updated FROM outbox"
+
+static GPtrArray *store_outbox_collect(Store *store, sqlite3_stmt *stmt, GError **error)
 {
-  g_autoptr(StoreStmt) stmt = store_prepare(store,
-    "SELECT id, account, kind, client_id, thread_id, message_id, mail_from, rcpt, subject,"
-    " raw, state, attempts, next_attempt, last_error, created, updated FROM outbox"
-    " WHERE ?1 IS NULL OR state = ?1 ORDER BY id", error);
-  if (!stmt)
-    return NULL;
-  store_bind_text(stmt, 1, state);
   g_autoptr(GPtrArray) rows =
     g_ptr_array_new_with_free_func((GDestroyNotify)store_outbox_row_free);
   int rc;
   while ((rc = store_step(store, stmt, "listing the outbox", error)) == SQLITE_ROW)
     g_ptr_array_add(rows, store_outbox_read(stmt));
   return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+}
+
+GPtrArray *store_outbox_list(Store *store, const char *state, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store, OUTBOX_COLUMNS("raw")
+    " WHERE ?1 IS NULL OR state = ?1 ORDER BY id", error);
+  if (!stmt)
+    return NULL;
+  store_bind_text(stmt, 1, state);
+  return store_outbox_collect(store, stmt, error);
+}
+
+GPtrArray *store_outbox_due(Store *store, const char *const *states, GDateTime *now,
+                            GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store, OUTBOX_COLUMNS("NULL")
+    " WHERE state IN (?1, ?2, ?3, ?4) AND (next_attempt IS NULL OR next_attempt <= ?5)"
+    " ORDER BY id", error);
+  if (!stmt)
+    return NULL;
+  for (int i = 0; i < 4 && states && states[i]; i++)
+    store_bind_text(stmt, i + 1, states[i]);
+  store_bind_time(stmt, 5, now);
+  return store_outbox_collect(store, stmt, error);
+}
+
+StoreOutboxRow *store_outbox_get(Store *store, gint64 id, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store, OUTBOX_COLUMNS("raw") " WHERE id = ?1",
+                                            error);
+  if (!stmt)
+    return NULL;
+  sqlite3_bind_int64(stmt, 1, id);
+  int rc = store_step(store, stmt, "reading an outbox row", error);
+  return rc == SQLITE_ROW ? store_outbox_read(stmt) : NULL;
 }
 
 gboolean store_outbox_move(Store *store, gint64 id, const char *from, const char *to,

@@ -279,7 +279,8 @@ typedef struct {
   char *mail_from;     /* owned: envelope sender */
   char *rcpt;          /* owned: envelope recipient */
   char *subject;       /* owned, for listings */
-  GBytes *raw;         /* owned: the whole message, built once when queued */
+  GBytes *raw;         /* owned: the whole message, built once when queued; NULL from
+                          store_outbox_due() */
   char *state;         /* owned */
   int attempts;
   GDateTime *next_attempt; /* owned, UTC, NULL = now */
@@ -293,6 +294,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreOutboxRow, store_outbox_row_free)
 gint64 store_outbox_insert(Store *store, const StoreOutboxRow *row, GError **error);
 /* Rows in `state` (NULL: all), oldest first. GPtrArray of StoreOutboxRow*. */
 GPtrArray *store_outbox_list(Store *store, const char *state, GError **error);
+/* Rows in one of `states` (NULL-terminated, at most 4) whose next attempt is
+ * NULL or at most `now`, oldest first, WITHOUT their raw bytes (raw = NULL):
+ * what a sender may claim. */
+GPtrArray *store_outbox_due(Store *store, const char *const *states, GDateTime *now,
+                            GError **error);
+/* Row `id` with its raw bytes, or NULL (`error` set only on a failure). */
+StoreOutboxRow *store_outbox_get(Store *store, gint64 id, GError **error);
 /* Moves row `id` from state `from` to `to`, with its attempts, next attempt
  * and last error. `*moved` is FALSE (and nothing changes) when the row is not
  * in state `from` any more. */

@@ -16,7 +16,7 @@ so a test can count what was really delivered. It can refuse on purpose.
   a provider that files sent mail in the Sent folder itself.
 - Refusals: the file DIR/mode, read again at every command, one
   "PHASE CODE" per line, PHASE in mail, rcpt, data; e.g. "rcpt 451" or
-  "data 550"; "data stall" waits 5 s before answering 451 (a client
+  "data 550"; "data stall" waits 5 s ("data stall N": N s) before answering 451 (a client
   timeout). A missing file means accept everything.
 Prints "READY <port> <tls-port>" once listening; SIGTERM stops it.
 Needs Debian's python3-aiosmtpd: run it with /usr/bin/python3.
@@ -58,6 +58,8 @@ class Sink:
             words = line.split()
             if len(words) == 2 and words[0] == phase:
                 return REFUSALS.get(words[1], words[1] + " sink: refused")
+            if len(words) == 3 and words[0] == phase and words[1] == "stall":
+                return "stall " + words[2]
         return None
 
     async def handle_MAIL(self, server, session, envelope, address, options):
@@ -78,7 +80,9 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         refused = self.refusal("data")
         if refused and refused.startswith("stall"):
-            await asyncio.sleep(5)  # longer than the client waits; then refuse
+            words = refused.split()
+            seconds = int(words[1]) if len(words) > 1 and words[1].isdigit() else 5
+            await asyncio.sleep(seconds)  # longer than the client waits; then refuse
             return REFUSALS["451"]
         if refused:
             return refused

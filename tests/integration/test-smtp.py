@@ -6,7 +6,15 @@ aiosmtpd sink (smtp_sink.py) that keeps every accepted message as a file, so
 Cases: review mode drafts (\\Draft, nothing sent); 451 then 250 (exactly one
 delivered, after the backoff); 550 (failed, never retried); SIGKILL between
 SMTP's 250 and the mark (KEEL_TEST_CRASH_AFTER_SEND=1), then a restart that
-finds the message in Sent by Message-ID (exactly one delivered); a CR/LF
+finds the message in Sent by Message-ID (exactly one delivered); the same
+kill in the default setup (keel files the Sent copy): the row becomes
+uncertain, is never re-sent on a guess, the digest tells the VA, and
+`keel outbox retry` sends it again; a kill after the Sent APPEND (unfiled,
+found on restart, one copy) and a Sent folder that is missing (filed by a
+later pass); the housekeeping timer: with Dovecot stopped, `keel daemon
+--once` still sends the digest and a due retry (their Sent copies wait for
+IMAP); a daemon whose SMTP server stalls in DATA still stores new mail, and
+SIGTERM aborts the stalled send at once; a CR/LF
 subject over smtps:// (no injected header in the delivered .eml); a server
 that stalls after DATA (a timeout: temporary, retried later); a server
 without STARTTLS (nothing sent, allow_plaintext is off); client mail
@@ -93,7 +101,7 @@ class Sink:
 class Setup:
     """Dovecot + sink + a keel config; closes all three."""
 
-    def __init__(self, mode, smtp="starttls", file_sent=False, read_timeout=10):
+    def __init__(self, mode, smtp="starttls", file_sent=False, read_timeout=10, extra=""):
         starttls = smtp != "plain-server"
         self.dovecot = harness.Dovecot(users={"bob": PASSWORD}).start()
         sent_dir = None
@@ -114,10 +122,10 @@ class Setup:
                 "timezone = Europe/London", "mode = " + mode, "",
                 "[account main]", "imap = " + self.dovecot.url("imaps"), "smtp = " + url,
                 "user = " + USER, "password_file = " + pwfile, "ca_file = " + self.dovecot.cert,
-                "connect_timeout = 5", "read_timeout = %d" % read_timeout,
+                "connect_timeout = 5", "read_timeout = %d" % read_timeout, "poll_interval = 10",
                 "note_address = bob+keel-%s@va.example" % NOTE_TOKEN, "",
                 "[client acme]", "name = Sam Client", "addresses = sam@acme.example;@acme.example",
-                "timezone = Europe/London", ""]))
+                "timezone = Europe/London", "", extra]))
 
     def keel_ok(self, *args, env=None):
         proc = self.keel.run(*args, env=env)
@@ -275,6 +283,135 @@ def test_sigkill_between_send_and_mark_still_one_delivery(s):
     assert delivered[0][0]["Message-ID"] == "<%s>" % row["message_id"]
 
 
+@with_setup("auto")
+def test_crash_after_250_in_the_default_setup_is_never_sent_twice(s):
+    """server_files_sent = false (the default): keel files the Sent copy itself.
+    A kill right after SMTP's 250 leaves no copy; the restart must not guess."""
+    s.confirm()
+    proc = s.keel.run("outbox", "send", env={"KEEL_TEST_CRASH_AFTER_SEND": "1"})
+    assert proc.returncode == 137, (proc.returncode, proc.stderr)
+    assert len(s.sink.delivered()) == 1
+    out = s.keel_ok("outbox", "send").stdout
+    assert "1 uncertain" in out, out
+    row = s.outbox()[0]
+    assert row["state"] == "uncertain", row
+    s.keel_ok("outbox", "send", "--now", later(600))
+    assert len(s.sink.delivered()) == 1, "re-sent on a guess"
+    digest = s.keel_ok("digest", "--text").stdout
+    assert "a reply to Sam Client" in digest and "may or may not have gone out" in digest \
+        and "check your Sent folder" in digest, digest
+    shown = s.keel_ok("outbox", "show", str(row["id"])).stdout
+    assert "uncertain" in shown and "keel stopped while sending" in shown, shown
+    assert "message-id: <%s>" % row["message_id"].lower() in shown.lower(), shown
+    # the VA checked: not there, so she sends it again
+    assert "queued again" in s.keel_ok("outbox", "retry", str(row["id"])).stdout
+    s.keel_ok("outbox", "send")
+    assert s.outbox()[0]["state"] == "sent"
+    assert len(s.sink.delivered()) == 2
+    assert [m for _, m in s.folder_messages("Sent")] == ["<%s>" % row["message_id"]]
+
+
+@with_setup("auto")
+def test_sent_copy_is_filed_before_sent_and_reconciled(s):
+    """The Sent copy is APPENDed before the row is SENT; a kill in between is
+    found on restart (no second copy, no second send). A copy that could not
+    be filed (no such folder) is filed by a later pass."""
+    s.confirm()
+    proc = s.keel.run("outbox", "send", env={"KEEL_TEST_CRASH_AT": "after-sent-append"})
+    assert proc.returncode == -9, (proc.returncode, proc.stderr)
+    row = s.outbox()[0]
+    assert row["state"] == "unfiled", row
+    s.keel_ok("outbox", "send")
+    assert s.outbox()[0]["state"] == "sent"
+    assert len(s.sink.delivered()) == 1
+    assert len(s.folder_messages("Sent")) == 1
+    # a Sent folder that does not exist yet: sent, left unfiled, filed later
+    with open(s.keel.config) as f:
+        text = f.read()
+    with open(s.keel.config, "w") as f:
+        f.write(text.replace("note_address =", "sent_folder = Filed\nnote_address ="))
+    s.confirm()
+    s.keel_ok("outbox", "send")
+    states = [r["state"] for r in s.outbox()]
+    assert states == ["sent", "unfiled"], states
+    conn = s.dovecot.client("bob")
+    conn.create("Filed")
+    conn.logout()
+    out = s.keel_ok("outbox", "send").stdout
+    assert "1 copied to Sent" in out, out
+    assert [r["state"] for r in s.outbox()] == ["sent", "sent"]
+    assert len(s.folder_messages("Filed")) == 1 and len(s.sink.delivered()) == 2
+
+
+@with_setup("auto", extra="[digest]\nat = 00:00\n")
+def test_digest_and_retry_go_out_while_imap_is_down(s):
+    """The housekeeping timer does not wait for a good IMAP cycle."""
+    s.confirm()
+    s.sink.refuse("rcpt 451")
+    s.keel_ok("outbox", "send")
+    assert s.outbox()[0]["state"] == "tempfail"
+    s.sink.accept()
+    db = sqlite3.connect(s.keel.database)
+    db.execute("UPDATE outbox SET next_attempt = 0")  # the retry is due
+    db.commit()
+    db.close()
+    s.dovecot.stop()
+    proc = s.keel.run("daemon", "--once")
+    assert proc.returncode == 75, (proc.returncode, proc.stderr)
+    delivered = s.sink.delivered()
+    subjects = sorted(str(m["Subject"]) for m, _, _ in delivered)
+    assert len(delivered) == 2, subjects
+    digest = [m for m, _, _ in delivered if m["Subject"].startswith("keel")]
+    assert len(digest) == 1, subjects
+    rows = {r["kind"]: r for r in s.outbox()}
+    # sent; its copy waits for IMAP to come back
+    assert rows["confirm"]["state"] == "unfiled", rows
+    assert rows["digest"]["state"] in ("unfiled", "sent"), rows
+    s.dovecot.start()
+    s.keel_ok("outbox", "send")
+    assert [r["state"] for r in s.outbox()] == ["sent", "sent"], s.outbox()
+    assert len(s.sink.delivered()) == 2
+    sent = [m for _, m in s.folder_messages("Sent")]
+    assert "<%s>" % rows["confirm"]["message_id"] in sent, sent
+
+
+@with_setup("auto", read_timeout=60)
+def test_ingest_continues_while_smtp_stalls(s):
+    """A stalled SMTP server holds neither the store nor the IMAP cycle;
+    SIGTERM aborts the stalled send at once."""
+    s.keel_ok("daemon", "--once")  # first sync of the empty folder
+    s.confirm()
+    s.sink.refuse("data stall 120")
+    keel = s.keel.spawn("daemon")
+    try:
+        time.sleep(3)  # the housekeeping pass is now stuck in DATA
+        assert s.outbox()[0]["state"] == "sending", s.outbox()
+        s.dovecot.append("bob", "INBOX", client_mail(
+            "while-stalled@acme.example", "Room booking", "Could you book the room?"))
+        deadline = time.monotonic() + 20
+        stored = 0
+        while time.monotonic() < deadline and not stored:
+            db = sqlite3.connect(s.keel.database)
+            stored = db.execute("SELECT COUNT(*) FROM messages WHERE message_id ="
+                                " 'while-stalled@acme.example'").fetchone()[0]
+            db.close()
+            time.sleep(0.5)
+        assert stored == 1, "ingest waited for SMTP"
+        assert s.outbox()[0]["state"] == "sending", "SMTP no longer stalled: test proves nothing"
+        start = time.monotonic()
+        keel.terminate()
+        rc = keel.wait(timeout=10)
+        took = time.monotonic() - start
+    finally:
+        if keel.poll() is None:
+            keel.kill()
+            keel.wait()
+    assert rc == 0, (rc, keel.stderr.read())
+    assert took < 5.0, "SIGTERM took %.1f s with a stalled send" % took
+    assert s.sink.delivered() == []
+    assert s.outbox()[0]["state"] == "tempfail", s.outbox()
+
+
 @with_setup("auto", smtp="smtps")
 def test_crlf_subject_injects_no_header(s):
     s.confirm("--subject", "Call notes\r\nBcc: victim@evil.example\r\nX-Injected: yes")
@@ -396,6 +533,10 @@ if __name__ == "__main__":
              test_timeout_is_temporary,
              test_no_starttls_means_no_send,
              test_sigkill_between_send_and_mark_still_one_delivery,
+             test_crash_after_250_in_the_default_setup_is_never_sent_twice,
+             test_sent_copy_is_filed_before_sent_and_reconciled,
+             test_digest_and_retry_go_out_while_imap_is_down,
+             test_ingest_continues_while_smtp_stalls,
              test_crlf_subject_injects_no_header,
              test_trail_verify_names_the_tampered_event,
              test_client_mail_in_confirmation_out_with_threading,

@@ -23,14 +23,20 @@ static void test_states_allowed(void)
 {
   /* the allowed moves, as listed in outbox.h; every other pair is refused */
   static const struct { OutboxState from, to; } allowed[] = {
-    { OUTBOX_QUEUED, OUTBOX_SENDING }, { OUTBOX_TEMPFAIL, OUTBOX_SENDING },
-    { OUTBOX_SENDING, OUTBOX_SENT }, { OUTBOX_SENDING, OUTBOX_DRAFTED },
+    { OUTBOX_QUEUED, OUTBOX_CLAIMED }, { OUTBOX_TEMPFAIL, OUTBOX_CLAIMED },
+    { OUTBOX_CLAIMED, OUTBOX_SENDING }, { OUTBOX_CLAIMED, OUTBOX_QUEUED },
+    { OUTBOX_CLAIMED, OUTBOX_TEMPFAIL }, { OUTBOX_CLAIMED, OUTBOX_FAILED },
+    { OUTBOX_SENDING, OUTBOX_SENT }, { OUTBOX_SENDING, OUTBOX_UNFILED },
+    { OUTBOX_UNFILED, OUTBOX_SENT }, { OUTBOX_SENDING, OUTBOX_DRAFTED },
     { OUTBOX_SENDING, OUTBOX_TEMPFAIL }, { OUTBOX_SENDING, OUTBOX_FAILED },
-    { OUTBOX_SENDING, OUTBOX_QUEUED }, { OUTBOX_FAILED, OUTBOX_QUEUED },
+    { OUTBOX_SENDING, OUTBOX_QUEUED }, { OUTBOX_SENDING, OUTBOX_UNCERTAIN },
+    { OUTBOX_FAILED, OUTBOX_QUEUED }, { OUTBOX_UNCERTAIN, OUTBOX_QUEUED },
+    { OUTBOX_QUEUED, OUTBOX_CANCELLED }, { OUTBOX_TEMPFAIL, OUTBOX_CANCELLED },
+    { OUTBOX_FAILED, OUTBOX_CANCELLED }, { OUTBOX_UNCERTAIN, OUTBOX_CANCELLED },
   };
   guint count = 0;
-  for (int from = OUTBOX_QUEUED; from <= OUTBOX_FAILED; from++)
-    for (int to = OUTBOX_QUEUED; to <= OUTBOX_FAILED; to++) {
+  for (int from = OUTBOX_QUEUED; from <= OUTBOX_STATE_LAST; from++)
+    for (int to = OUTBOX_QUEUED; to <= OUTBOX_STATE_LAST; to++) {
       gboolean expected = FALSE;
       for (gsize i = 0; i < G_N_ELEMENTS(allowed); i++)
         expected |= allowed[i].from == (OutboxState)from && allowed[i].to == (OutboxState)to;
@@ -42,6 +48,10 @@ static void test_states_allowed(void)
   g_assert_true(outbox_state_parse("tempfail", &parsed));
   g_assert_cmpint(parsed, ==, OUTBOX_TEMPFAIL);
   g_assert_false(outbox_state_parse("delivered", &parsed));
+  for (int state = OUTBOX_QUEUED; state <= OUTBOX_STATE_LAST; state++) {
+    g_assert_true(outbox_state_parse(outbox_state_name(state), &parsed));
+    g_assert_cmpint(parsed, ==, state);
+  }
 }
 
 static void test_retry_delay(void)
@@ -120,12 +130,17 @@ static void test_move_enforced(OutboxFixture *f, gconstpointer data)
   g_assert_false(outbox_move(f->store, row, OUTBOX_SENT, 1, NULL, NULL, now, &error));
   g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
   g_clear_error(&error);
-  g_assert_true(outbox_move(f->store, row, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_false(outbox_move(f->store, row, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE); /* claim first */
+  g_clear_error(&error);
+  g_assert_true(outbox_move(f->store, row, OUTBOX_CLAIMED, 1, NULL, NULL, now, &error));
   g_assert_no_error(error);
   /* `row` still says queued: a second claim must fail (another sender won) */
-  g_assert_false(outbox_move(f->store, row, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_assert_false(outbox_move(f->store, row, OUTBOX_CLAIMED, 1, NULL, NULL, now, &error));
   g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
   g_clear_error(&error);
+  g_autoptr(StoreOutboxRow) claimed = only_row(f);
+  g_assert_true(outbox_move(f->store, claimed, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
   g_autoptr(StoreOutboxRow) sending = only_row(f);
   g_assert_true(outbox_move(f->store, sending, OUTBOX_FAILED, 1, NULL, "550 no", now, &error));
   g_autoptr(StoreOutboxRow) failed = only_row(f);
@@ -134,6 +149,73 @@ static void test_move_enforced(OutboxFixture *f, gconstpointer data)
   g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM trail_events WHERE kind ="
                              " 'confirmation_failed'"), ==, 1);
   g_assert_true(trail_verify(f->store, NULL, &error));
+}
+
+/* An uncertain row waits for the VA: retry queues it, cancel drops it. */
+static void test_retry_and_cancel(OutboxFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GError) error = NULL;
+  gint64 id = queue_one(f, "Contract", &error);
+  g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 10, 1, 0);
+  g_autoptr(StoreOutboxRow) queued = only_row(f);
+  g_assert_false(outbox_retry(f->store, id, now, &error)); /* queued: nothing to retry */
+  g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
+  g_clear_error(&error);
+  g_assert_true(outbox_move(f->store, queued, OUTBOX_CLAIMED, 1, NULL, NULL, now, &error));
+  g_autoptr(StoreOutboxRow) claimed = only_row(f);
+  g_assert_true(outbox_move(f->store, claimed, OUTBOX_SENDING, 1, NULL, NULL, now, &error));
+  g_autoptr(StoreOutboxRow) sending = only_row(f);
+  g_assert_true(outbox_move(f->store, sending, OUTBOX_UNCERTAIN, 1, NULL, "unknown", now,
+                            &error));
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM trail_events WHERE kind ="
+                             " 'confirmation_uncertain'"), ==, 1);
+  g_assert_true(outbox_retry(f->store, id, now, &error));
+  g_autoptr(StoreOutboxRow) again = only_row(f);
+  g_assert_cmpstr(again->state, ==, "queued");
+  g_assert_cmpint(again->attempts, ==, 0);
+  g_assert_true(outbox_cancel(f->store, id, now, &error));
+  g_assert_no_error(error);
+  g_autoptr(StoreOutboxRow) cancelled = only_row(f);
+  g_assert_cmpstr(cancelled->state, ==, "cancelled");
+  g_assert_false(outbox_cancel(f->store, id, now, &error));
+  g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_STATE);
+  g_clear_error(&error);
+  g_assert_false(outbox_retry(f->store, id + 100, now, &error));
+  g_assert_error(error, KEEL_OUTBOX_ERROR, KEEL_OUTBOX_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+  /* a cancelled row is never due */
+  const char *const due[] = { "queued", "tempfail", NULL };
+  g_autoptr(GPtrArray) rows = store_outbox_due(f->store, due, now, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rows->len, ==, 0);
+  g_assert_true(trail_verify(f->store, NULL, &error));
+}
+
+/* The due list reads states and times in SQL and leaves the bytes behind. */
+static void test_due_without_raw(OutboxFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GError) error = NULL;
+  gint64 id = queue_one(f, "Contract", &error);
+  g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 10, 1, 0);
+  g_autoptr(GDateTime) later = g_date_time_add_minutes(now, 5);
+  g_autoptr(StoreOutboxRow) queued = only_row(f);
+  g_assert_true(outbox_move(f->store, queued, OUTBOX_CLAIMED, 1, NULL, NULL, now, &error));
+  g_autoptr(StoreOutboxRow) sending = only_row(f);
+  g_assert_true(outbox_move(f->store, sending, OUTBOX_TEMPFAIL, 1, later, "451", now, &error));
+  const char *const due[] = { "queued", "tempfail", NULL };
+  g_autoptr(GPtrArray) early = store_outbox_due(f->store, due, now, &error);
+  g_assert_cmpuint(early->len, ==, 0);
+  g_autoptr(GPtrArray) rows = store_outbox_due(f->store, due, later, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rows->len, ==, 1);
+  StoreOutboxRow *row = rows->pdata[0];
+  g_assert_cmpint(row->id, ==, id);
+  g_assert_null(row->raw);
+  g_autoptr(StoreOutboxRow) full = store_outbox_get(f->store, id, &error);
+  g_assert_nonnull(full->raw);
+  g_assert_cmpuint(g_bytes_get_size(full->raw), >, 100);
 }
 
 static void test_queue_in_transaction(OutboxFixture *f, gconstpointer data)
@@ -515,6 +597,8 @@ int main(int argc, char **argv)
 #define ADD(path, fn) \
   g_test_add(path, OutboxFixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD("/outbox/states/move-enforced", test_move_enforced);
+  ADD("/outbox/states/retry-and-cancel", test_retry_and_cancel);
+  ADD("/outbox/store/due-without-raw", test_due_without_raw);
   ADD("/outbox/queue/in-callers-transaction", test_queue_in_transaction);
   ADD("/outbox/queue/bad-template", test_queue_bad_template);
   g_test_add_func("/outbox/replies/subject-re", test_subject_re);
