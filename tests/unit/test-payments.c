@@ -309,6 +309,8 @@ static void test_dispute_evidence(PayFixture *f, gconstpointer data)
   g_assert_cmpuint(queued->len, ==, 1);
   StoreOutboxRow *row0 = queued->pdata[0];
   g_autoptr(GDateTime) drafted = at("2026-09-10T10:01:00Z");
+  g_assert_true(outbox_move(f->store, row0, OUTBOX_CLAIMED, 1, NULL, NULL, drafted, &move_error));
+  g_free(row0->state), row0->state = g_strdup("claimed");
   g_assert_true(outbox_move(f->store, row0, OUTBOX_SENDING, 1, NULL, NULL, drafted, &move_error));
   g_free(row0->state), row0->state = g_strdup("sending");
   g_assert_true(outbox_move(f->store, row0, OUTBOX_DRAFTED, 1, NULL, NULL, drafted, &move_error));
