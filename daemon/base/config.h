@@ -43,11 +43,15 @@ typedef struct {
   gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself: no APPEND */
   char *note_address;     /* owned, NULL = none: mail the VA sends here is a phone note */
   char *authserv_id;      /* owned, NULL = the IMAP host: whose Authentication-Results count */
+  char *va_name;          /* owned, [account] name: the VA's name, the display name on replies; NULL = none */
+  char *business;         /* owned, [account] business: her business, signed under her name; NULL = none */
+  char *signature_file;   /* owned, [account] signature_file: her sign-off, whole; NULL = name and business */
 } KeelAccount;
 
 typedef struct {
   char *id;               /* owned: the part after "client " */
   char *name;             /* owned display name, default = id */
+  char *contact;          /* owned, [client] contact: the person keel greets when a mail gives no first name; NULL = none */
   char **addresses;       /* owned strv: "bob@x.example" or "@x.example" (whole domain) */
   char *timezone;         /* owned, default = [keel] timezone */
   KeelDateOrder date_order;
