@@ -593,6 +593,20 @@ static void client_free(KeelClient *client)
   g_free(client);
 }
 
+char *config_client_names(const KeelConfig *config)
+{
+  if (!config || config->clients->len == 0)
+    return g_strdup("none (no [client] in the config)");
+  g_autoptr(GString) out = g_string_new(NULL);
+  for (guint i = 0; i < config->clients->len; i++) {
+    const KeelClient *client = config->clients->pdata[i];
+    g_string_append_printf(out, "%s%s", i ? ", " : "", client->id);
+    if (g_strcmp0(client->name, client->id) != 0)
+      g_string_append_printf(out, " (%s)", client->name);
+  }
+  return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
 static gboolean config_name_valid(const char *name)
 {
   if (!name[0])

@@ -107,6 +107,10 @@ const KeelClient *config_client_for_address(const KeelConfig *config, const char
 
 /* The client whose id or name is `name` (case-insensitive), or NULL. */
 const KeelClient *config_client_by_name(const KeelConfig *config, const char *name);
+/* "acme (Acme Lettings), kestrel (Kestrel Homes)": every client keel knows,
+ * for an error about a name it does not; "none (no [client] in the config)"
+ * without any. New string. */
+char *config_client_names(const KeelConfig *config);
 /* The client's first full address (not an @domain entry), or NULL. Borrowed. */
 const char *config_client_address(const KeelClient *client);
 /* The first client whose id or name appears in `text` (case-insensitive), or
