@@ -25,6 +25,7 @@ def check(name, ok, detail=""):
 
 
 tmp = tempfile.mkdtemp(prefix="keel-manners-")
+os.chdir(root)  # the demo config finds ./rules
 config = os.path.join(tmp, "keel.conf")
 with open(config, "w") as f:
     f.write(f"""[keel]
@@ -76,6 +77,56 @@ check("the note's confirmation is from the VA's name", "From: Jo Bloggs <jo@va.e
 check("it greets the client's contact, signed by the VA",
       "\r\nHi Bob,\r\n" in text and "Jo Bloggs\r\nBloggs Virtual Assistance" in text
       and "virtual assistant\r\n" not in text.lower(), text)
+
+# The demo digest at a glance: risk in words (the number only with --explain),
+# quotes cut at word boundaries, "why" only for flagged dimensions, no rule
+# names; --now means as of: nothing after it counts.
+import glob
+import re
+demo_conf = os.path.join(root, "tests", "data", "demo", "keel.conf")
+demo_db = os.path.join(tmp, "demo.db")
+run("import", "--config", demo_conf, "--database", demo_db,
+    os.path.join(root, "tests", "data", "demo", "Maildir"))
+run("rescore", "--config", demo_conf, "--database", demo_db, "--now", "2026-03-13T08:00:00Z")
+rc, text, err = run("digest", "--config", demo_conf, "--database", demo_db,
+                    "--now", "2026-03-13T08:00:00Z", "--text")
+check("digest: risk in words, no bare number",
+      rc == 0 and re.search(r"^   (high|rising|raised): ", text, re.M)
+      and not re.search(r"\brisk \d", text), text + err)
+rc, explained, err = run("digest", "--config", demo_conf, "--database", demo_db,
+                         "--now", "2026-03-13T08:00:00Z", "--text", "--explain")
+check("digest --explain keeps the number", rc == 0 and re.search(r"\(risk \d+\.\d\)", explained),
+      explained)
+names = set()
+for path in glob.glob(os.path.join(root, "rules", "*.rules")):
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r"\s*(?:rule|phrases|when)\s+([a-z0-9_]+)\b", line)
+        if m and "_" in m.group(1):
+            names.add(m.group(1))
+leaked = [n for n in names if re.search(r"\b%s\b" % n, text)]
+check("digest: no internal rule name", not leaked, str(leaked))
+sources = ""
+for path in glob.glob(os.path.join(root, "tests", "data", "demo", "Maildir", "*", "*")):
+    sources += " ".join(open(path, encoding="utf-8", errors="replace").read().split()) + " "
+cut = []
+for quote in re.findall(r'"([^"]*)"', "\n".join(l for l in text.splitlines()
+                                              if l.startswith(("   why", "   also")))):
+    for part in quote.split("…"):
+        part = part.strip()
+        if part and not re.search(r"(^|\W)%s(\W|$)" % re.escape(part), sources):
+            cut.append(part)
+check("digest: quotes end at word boundaries", not cut and "thr…" not in text, str(cut))
+flagged = re.search(r"^   flagged: (.*)$", text, re.M)
+dims = set(flagged.group(1).split(", ")) if flagged else set()
+whys = re.findall(r"^   why \((\w+)\)", text, re.M)
+alsos = re.findall(r"^   also \((\w+)\)", text, re.M)
+check("digest: why only for flagged dimensions, the rest 'also'",
+      whys and all(d in dims for d in whys) and all(d not in dims for d in alsos), text)
+rc, early, err = run("digest", "--config", demo_conf, "--database", demo_db,
+                     "--now", "2026-03-10T09:00:00Z", "--text")
+later = [m for m in re.findall(r"last message (\w+ \d+ \w+ \d\d:\d\d)", early)]
+check("digest --now is as of: no message after it (Lime & Ledger wrote at 10:00)",
+      rc == 0 and "Lime & Ledger" not in early and "Tue 10 Mar 14:30" not in early, early)
 
 print(f"1..{len(results)}")
 for i, (name, ok, detail) in enumerate(results, 1):
