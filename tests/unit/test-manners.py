@@ -128,6 +128,18 @@ later = [m for m in re.findall(r"last message (\w+ \d+ \w+ \d\d:\d\d)", early)]
 check("digest --now is as of: no message after it (Lime & Ledger wrote at 10:00)",
       rc == 0 and "Lime & Ledger" not in early and "Tue 10 Mar 14:30" not in early, early)
 
+# One exit code per cause: a database that cannot be opened is 73 everywhere;
+# a thread that does not exist is 66 like any other missing item.
+bad = os.path.join(tmp, "bad.conf")
+with open(bad, "w") as f:
+    f.write("[keel]\ndatabase = /nonexistent/keel-dir/keel.db\n")
+codes = {c: run(*c.split(), "--config", bad)[0]
+         for c in ("status", "trail", "threads", "digest", "rescore", "why 1", "search x")}
+check("a database that cannot be opened is exit 73 in every command",
+      set(codes.values()) == {73}, str(codes))
+rc, out, err = run("threads", "--config", config, "--handled", "999")
+check("a thread that does not exist is exit 66", rc == 66, f"{rc} {err}")
+
 print(f"1..{len(results)}")
 for i, (name, ok, detail) in enumerate(results, 1):
     print(f"{'ok' if ok else 'not ok'} {i} - {name}")
