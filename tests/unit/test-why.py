@@ -72,6 +72,22 @@ check("why by Message-ID (with <>)", rc == 0 and "what keel did (stored as row 2
 rc, out3, err = run("why", "--config", config, os.path.join(data, "vague.eml"))
 check("why FILE.eml of a stored message answers from the store", rc == 0 and out3 == out2,
       out3 + err)
+# What the daemon did: a reply drafted for the vague brief's instruction
+# (written here as the daemon's outbox would hold it).
+import sqlite3
+db = sqlite3.connect(os.path.join(tmp, "keel.db"))
+instr = db.execute("SELECT id FROM instructions WHERE message_row = 2").fetchone()
+if instr:
+    db.execute("INSERT INTO outbox (id, account, kind, client_id, thread_id, message_id, mail_from,"
+               " rcpt, subject, raw, state, attempts, created, updated) VALUES (7, 'main', 'confirm',"
+               " 'beckett', 2, 'keel.x@va.example', 'jo@va.example', 'tom@beckettbrand.example',"
+               " 'Re: Brochure', x'00', 'drafted', 1, 1772442300, 1772442360)")
+    db.execute("INSERT INTO confirmations (outbox_id, instruction_id) VALUES (7, ?)", instr)
+    db.commit()
+rc, out, err = run("why", "--config", config, "2")
+check("why shows a reply the daemon drafted", rc == 0 and instr is not None
+      and 'reply 7 to tom@beckettbrand.example, "Re: Brochure"' in out and "drafted" in out
+      and "Drafts folder" in out, out + err)
 rc, out, err = run("why", "--config", config, "no-such-id@example")
 check("an unknown message is exit 66 (EX_NOINPUT)", rc == 66 and "no stored message" in err,
       f"{rc} {err}")
