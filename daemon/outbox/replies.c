@@ -258,9 +258,24 @@ static char *replies_capitalise(const char *word)
   return g_strconcat(head, rest, NULL);
 }
 
+/* `name` without "(…)" and "[…]" asides ("Tom Reid (Beckett)"). In place. */
+static void replies_drop_asides(char *name)
+{
+  char *open;
+  while ((open = strpbrk(name, "([")) != NULL) {
+    char *close = strchr(open, *open == '(' ? ')' : ']');
+    if (!close) {
+      *open = '\0';
+      break;
+    }
+    memmove(open, close + 1, strlen(close + 1) + 1);
+  }
+}
+
 char *replies_first_name(const char *display_name, const KeelClient *client)
 {
   g_autofree char *clean = replies_clean_value(display_name);
+  replies_drop_asides(clean);
   g_strstrip(g_strdelimit(clean, "\"", ' '));
   if (!clean[0] || strchr(clean, '@'))
     return NULL;

@@ -42,6 +42,9 @@ static void test_first_name(void)
     { "Tom Beckett", &beckett, "Tom" },
     { "Bob", &bob, "Bob" },
     { "Bob Smith", &bob, NULL },
+    { "Tom Reid (Beckett Brand Studio)", &beckett, "Tom" },
+    { "Tom [External]", NULL, "Tom" },
+    { "(Beckett)", &beckett, NULL },
   };
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autofree char *got = replies_first_name(cases[i].display, cases[i].client);
