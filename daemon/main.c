@@ -25,6 +25,7 @@ static const KeelCommand commands[] = {
   { "rescore", cmd_rescore, "re-run the current rules over stored messages" },
   { "trail",   cmd_trail,   "the record of instructions and confirmations (trail verify)" },
   { "search",  cmd_search,  "full-text search over stored messages" },
+  { "why",     cmd_why,     "why keel answered a message or stayed silent (MESSAGE: row id, Message-ID, .eml)" },
   { "instruction", cmd_instruction, "mark an instruction done or cancelled" },
   { "confirm", cmd_confirm, "record a phone call's instructions and confirm them to the client" },
   { "invoice", cmd_invoice, "invoices and their chasing (add, paid, list, show, pause, resume, evidence)" },

@@ -145,6 +145,40 @@ static const ConfirmCheck confirm_checks[] = {
   confirm_check_thread,  confirm_check_empty,   confirm_check_rate,
 };
 
+/* What each check of confirm_checks[] looks at, and what passing it means. */
+static const struct { const char *step, *passed; } confirm_step_names[] = {
+  { "history", "arrived after keel started watching the folder" },
+  { "sender", "a known client" },
+  { "automated", "written by a person (no Auto-Submitted, list or bulk headers)" },
+  { "scored", "scored by the rules" },
+  { "rule errors", "every rule ran to the end" },
+  { "blame, threat, tone", "no rule of these families fired" },
+  { "other dimensions", "no other dimension above 0" },
+  { "urgency", "urgency below 3" },
+  { "risky", "the rules do not call it risky" },
+  { "thread", "the thread is calm" },
+  { "instructions", "instructions to confirm" },
+  { "rate limit", "no confirmation in this thread in the last 12 hours" },
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(confirm_step_names) == CONFIRM_STEP_COUNT);
+
+guint confirm_steps(const ConfirmFacts *facts, ConfirmStep steps[CONFIRM_STEP_COUNT])
+{
+  G_STATIC_ASSERT(G_N_ELEMENTS(confirm_checks) == CONFIRM_STEP_COUNT);
+  guint n = 0;
+  for (gsize i = 0; i < CONFIRM_STEP_COUNT; i++) {
+    if (i > 3 && facts->verdict == NULL)
+      break;
+    ConfirmDecision decision = { CONFIRM_SEND, "" };
+    ConfirmStep *step = &steps[n++];
+    step->step = confirm_step_names[i].step;
+    step->passed = confirm_step_names[i].passed;
+    step->blocked = confirm_checks[i](facts, &decision);
+    g_strlcpy(step->reason, step->blocked ? decision.reason : "", sizeof step->reason);
+  }
+  return n;
+}
+
 ConfirmDecision confirm_decide(const ConfirmFacts *facts)
 {
   ConfirmDecision decision = { CONFIRM_SEND, "" };

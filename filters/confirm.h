@@ -53,6 +53,20 @@ typedef struct {
  * confirm; the rate limit. Only when none holds: CONFIRM_SEND. */
 ConfirmDecision confirm_decide(const ConfirmFacts *facts);
 
+/* One check of confirm_decide(), as `keel why` shows it. */
+#define CONFIRM_STEP_COUNT 12
+typedef struct {
+  const char *step;    /* static: what is checked ("sender", "thread"...) */
+  const char *passed;  /* static: what passing it means, in words */
+  gboolean blocked;    /* TRUE: this check found evidence against a reply */
+  char reason[256];    /* the evidence when blocked, as confirm_decide() words it */
+} ConfirmStep;
+
+/* Every check of confirm_decide(), in its order, each with its outcome (not
+ * only the first that blocks). The checks that weigh the verdict are left
+ * out when there is none. Fills `steps` and returns how many. */
+guint confirm_steps(const ConfirmFacts *facts, ConfirmStep steps[CONFIRM_STEP_COUNT]);
+
 /* TRUE for the dimensions whose rules form the blame, sarcasm and threat
  * families: any of their rules firing blocks a confirmation even when
  * softeners bring the dimension's total back to 0. By name: tone (hostility,

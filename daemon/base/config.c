@@ -91,7 +91,11 @@ static const ConfigKey config_keys[] = {
   ACCOUNT("server_files_sent", TYPE_BOOL, "false", server_files_sent),
   ACCOUNT("note_address", TYPE_STRING, NULL, note_address),
   ACCOUNT("authserv_id", TYPE_STRING, NULL, authserv_id),
+  ACCOUNT("name", TYPE_STRING, NULL, va_name),
+  ACCOUNT("business", TYPE_STRING, NULL, business),
+  ACCOUNT("signature_file", TYPE_STRING, NULL, signature_file),
   CLIENT("name", TYPE_STRING, NULL, name),
+  CLIENT("contact", TYPE_STRING, NULL, contact),
   CLIENT("addresses", TYPE_ADDRESSES, NULL, addresses),
   CLIENT("timezone", TYPE_TIMEZONE, NULL, timezone),
   CLIENT("date_order", TYPE_DATE_ORDER, "UK", date_order),
@@ -565,6 +569,9 @@ static void account_free(KeelAccount *account)
   g_free(account->name);
   g_free(account->note_address);
   g_free(account->authserv_id);
+  g_free(account->va_name);
+  g_free(account->business);
+  g_free(account->signature_file);
   g_free(account->imap);
   g_free(account->smtp);
   g_free(account->user);
@@ -583,10 +590,25 @@ static void client_free(KeelClient *client)
 {
   g_free(client->id);
   g_free(client->name);
+  g_free(client->contact);
   g_strfreev(client->addresses);
   g_free(client->timezone);
   g_strfreev(client->holidays);
   g_free(client);
+}
+
+char *config_client_names(const KeelConfig *config)
+{
+  if (!config || config->clients->len == 0)
+    return g_strdup("none (no [client] in the config)");
+  g_autoptr(GString) out = g_string_new(NULL);
+  for (guint i = 0; i < config->clients->len; i++) {
+    const KeelClient *client = config->clients->pdata[i];
+    g_string_append_printf(out, "%s%s", i ? ", " : "", client->id);
+    if (g_strcmp0(client->name, client->id) != 0)
+      g_string_append_printf(out, " (%s)", client->name);
+  }
+  return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
 static gboolean config_name_valid(const char *name)

@@ -45,11 +45,15 @@ typedef struct {
   gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself: no APPEND */
   char *note_address;     /* owned, NULL = none: mail the VA sends here is a phone note */
   char *authserv_id;      /* owned, NULL = the IMAP host: whose Authentication-Results count */
+  char *va_name;          /* owned, [account] name: the VA's name, the display name on replies; NULL = none */
+  char *business;         /* owned, [account] business: her business, signed under her name; NULL = none */
+  char *signature_file;   /* owned, [account] signature_file: her sign-off, whole; NULL = name and business */
 } KeelAccount;
 
 typedef struct {
   char *id;               /* owned: the part after "client " */
   char *name;             /* owned display name, default = id */
+  char *contact;          /* owned, [client] contact: the person keel greets when a mail gives no first name; NULL = none */
   char **addresses;       /* owned strv: "bob@x.example" or "@x.example" (whole domain) */
   char *timezone;         /* owned, default = [keel] timezone */
   KeelDateOrder date_order;
@@ -105,6 +109,10 @@ const KeelClient *config_client_for_address(const KeelConfig *config, const char
 
 /* The client whose id or name is `name` (case-insensitive), or NULL. */
 const KeelClient *config_client_by_name(const KeelConfig *config, const char *name);
+/* "acme (Acme Lettings), kestrel (Kestrel Homes)": every client keel knows,
+ * for an error about a name it does not; "none (no [client] in the config)"
+ * without any. New string. */
+char *config_client_names(const KeelConfig *config);
 /* The client's first full address (not an @domain entry), or NULL. Borrowed. */
 const char *config_client_address(const KeelClient *client);
 /* The first client whose id or name appears in `text` (case-insensitive), or

@@ -22,8 +22,10 @@ static int confirm_check(const KeelConfig *config, const KeelClient *client,
                          const ConfirmOptions *opt)
 {
   if (!client) {
-    fprintf(stderr, "keel confirm: no client '%s' in %s\n", opt->client, config->path);
-    return EX_DATAERR;
+    g_autofree char *known = config_client_names(config);
+    fprintf(stderr, "keel confirm: no client '%s' in %s; keel knows: %s\n", opt->client,
+            config->path, known);
+    return EX_USAGE;
   }
   if (!config_client_address(client)) {
     fprintf(stderr, "keel confirm: client %s has no full address to write to "

@@ -13,7 +13,7 @@
 
 typedef struct {
   const char *database;
-  gboolean send, text, html, mime;
+  gboolean send, text, html, mime, explain;
 } DigestCommandOptions;
 
 static int digest_print(const Digest *digest, const KeelConfig *config,
@@ -75,6 +75,7 @@ static int digest_run(const KeelGlobals *globals, const DigestCommandOptions *op
     fprintf(stderr, "keel digest: %s\n", error->message);
     return store_cli_exit_code(error);
   }
+  digest->explain = opt->explain;
   return opt->send ? digest_send(store, config, digest) : digest_print(digest, config, opt);
 }
 
@@ -88,6 +89,8 @@ int cmd_digest(int argc, char **argv)
       "Queue it in the outbox for [digest] to (keel outbox send delivers it)", NULL },
     { "text", 0, 0, G_OPTION_ARG_NONE, &opt.text, "Print only the plain text part", NULL },
     { "html", 0, 0, G_OPTION_ARG_NONE, &opt.html, "Print only the HTML part", NULL },
+    { "explain", 'e', 0, G_OPTION_ARG_NONE, &opt.explain,
+      "Show each risky thread's risk number beside its words", NULL },
     { "mime", 0, 0, G_OPTION_ARG_NONE, &opt.mime,
       "Print the whole MIME message (the default when stdout is not a terminal)", NULL },
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,

@@ -7,6 +7,7 @@
  * with times in ISO 8601 UTC and null for "never"/"no error".
  * Must not: change the store. */
 #include <stdio.h>
+#include "daemon/cli/store-cli.h"
 #include <json-glib/json-glib.h>
 #include "daemon/base/commands.h"
 #include "daemon/base/config.h"
@@ -148,7 +149,7 @@ static int status_run(const KeelGlobals *globals, gboolean json)
   g_autoptr(GPtrArray) folders = rows ? store_list_folders(store, &error) : NULL;
   if (!folders) {
     fprintf(stderr, "keel status: %s\n", error->message);
-    return EX_IOERR;
+    return store_cli_exit_code(error); /* the same code as every command for the same cause */
   }
   g_autoptr(GPtrArray) accounts = status_collect(config, rows, folders);
   if (json)

@@ -110,8 +110,9 @@ static int threads_mark_handled(Store *store, gint64 thread_id, GDateTime *now)
     return store_cli_exit_code(error);
   }
   if (!found) {
-    fprintf(stderr, "keel threads: no thread %" G_GINT64_FORMAT "\n", thread_id);
-    return EX_DATAERR;
+    fprintf(stderr, "keel threads: no thread %" G_GINT64_FORMAT " (keel threads lists them)\n",
+            thread_id);
+    return EX_NOINPUT;
   }
   printf("%s\n", detail);
   return EX_OK;

@@ -44,15 +44,36 @@ static int trail_command_open(const KeelGlobals *globals, const char *database,
   return EX_OK;
 }
 
-/* The client id for --client: an id, or a name (case-insensitive). */
+/* The client id for --client: an id, or a name (case-insensitive); NULL
+ * after printing the names keel knows when the config has neither. */
 static const char *trail_client_id(const KeelConfig *config, const char *name)
 {
-  for (guint i = 0; config && i < config->clients->len; i++) {
-    const KeelClient *client = config->clients->pdata[i];
-    if (g_ascii_strcasecmp(client->id, name) == 0 || g_ascii_strcasecmp(client->name, name) == 0)
-      return client->id;
-  }
-  return name;
+  if (!config)
+    return name; /* no config: the store's own ids, unchecked */
+  const KeelClient *client = config_client_by_name(config, name);
+  if (client)
+    return client->id;
+  g_autofree char *known = config_client_names(config);
+  fprintf(stderr, "keel trail: no client '%s'; keel knows: %s\n", name, known);
+  return NULL;
+}
+
+/* The deadline of instruction event `e` with its offset, in the client's
+ * zone ("2026-03-06T17:00+00:00"), or NULL (not an instruction, none). */
+static char *trail_deadline(TrailCommand *cmd, const StoreTrailEvent *e)
+{
+  if (g_strcmp0(e->kind, "instruction") != 0 || e->ref_id <= 0)
+    return NULL;
+  g_autoptr(StoreInstructionRow) row = store_instruction_get(cmd->store, e->ref_id, NULL);
+  if (!row || !row->deadline)
+    return NULL;
+  const KeelClient *client = cmd->config && row->client_id
+    ? config_client_by_name(cmd->config, row->client_id) : NULL;
+  const char *zone_name = client && client->timezone ? client->timezone
+                        : cmd->config ? cmd->config->timezone : "UTC";
+  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(zone_name);
+  g_autoptr(GDateTime) local = cli_parse_time(row->deadline, zone ? zone : cmd->zone);
+  return local ? g_date_time_format(local, "%Y-%m-%dT%H:%M%:z") : NULL;
 }
 
 static void trail_print_text(GPtrArray *events, GTimeZone *zone)
@@ -83,26 +104,28 @@ static void trail_csv_field(GString *out, const char *value, gboolean last)
   g_string_append_printf(out, "\"%s\"%s", escaped, last ? "\r\n" : ",");
 }
 
-static void trail_print_csv(GPtrArray *events)
+static void trail_print_csv(TrailCommand *cmd, GPtrArray *events)
 {
   g_autoptr(GString) out = g_string_new("id,at,kind,client,thread,message_id,ref,detail,"
-                                        "prev_hash,hash\r\n");
+                                        "prev_hash,hash,deadline\r\n");
   for (guint i = 0; i < events->len; i++) {
     const StoreTrailEvent *e = events->pdata[i];
     g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, e->id);
     g_autofree char *at = g_date_time_format_iso8601(e->at);
     g_autofree char *thread = g_strdup_printf("%" G_GINT64_FORMAT, e->thread_id);
     g_autofree char *ref = g_strdup_printf("%" G_GINT64_FORMAT, e->ref_id);
+    g_autofree char *deadline = trail_deadline(cmd, e);
     const char *fields[] = { id, at, e->kind, e->client_id, thread, e->message_id, ref,
-                             e->detail, e->prev_hash, e->hash };
+                             e->detail, e->prev_hash, e->hash, deadline };
     for (gsize f = 0; f < G_N_ELEMENTS(fields); f++)
       trail_csv_field(out, fields[f], f + 1 == G_N_ELEMENTS(fields));
   }
   fwrite(out->str, 1, out->len, stdout);
 }
 
-static void trail_json_event(JsonBuilder *b, const StoreTrailEvent *e)
+static void trail_json_event(TrailCommand *cmd, JsonBuilder *b, const StoreTrailEvent *e)
 {
+  g_autofree char *deadline = trail_deadline(cmd, e);
   g_autofree char *at = g_date_time_format_iso8601(e->at);
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "id");
@@ -125,15 +148,17 @@ static void trail_json_event(JsonBuilder *b, const StoreTrailEvent *e)
   json_builder_add_string_value(b, e->prev_hash);
   json_builder_set_member_name(b, "hash");
   json_builder_add_string_value(b, e->hash);
+  json_builder_set_member_name(b, "deadline");
+  json_builder_add_string_value(b, deadline);
   json_builder_end_object(b);
 }
 
-static void trail_print_json(GPtrArray *events)
+static void trail_print_json(TrailCommand *cmd, GPtrArray *events)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_array(builder);
   for (guint i = 0; i < events->len; i++)
-    trail_json_event(builder, events->pdata[i]);
+    trail_json_event(cmd, builder, events->pdata[i]);
   json_builder_end_array(builder);
   g_autoptr(JsonNode) root = json_builder_get_root(builder);
   g_autofree char *text = json_to_string(root, TRUE);
@@ -148,17 +173,19 @@ static int trail_list(TrailCommand *cmd, const char *client, const char *since,
     fprintf(stderr, "keel trail: --since '%s' is not a date (2026-03-01) or ISO time\n", since);
     return EX_USAGE;
   }
+  const char *client_id = client ? trail_client_id(cmd->config, client) : NULL;
+  if (client && !client_id)
+    return EX_USAGE;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) events = store_trail_list(
-    cmd->store, client ? trail_client_id(cmd->config, client) : NULL, since_time, &error);
+  g_autoptr(GPtrArray) events = store_trail_list(cmd->store, client_id, since_time, &error);
   if (!events) {
     fprintf(stderr, "keel trail: %s\n", error->message);
     return store_cli_exit_code(error);
   }
   if (g_strcmp0(format, "csv") == 0)
-    trail_print_csv(events);
+    trail_print_csv(cmd, events);
   else if (g_strcmp0(format, "json") == 0)
-    trail_print_json(events);
+    trail_print_json(cmd, events);
   else
     trail_print_text(events, cmd->zone);
   return EX_OK;

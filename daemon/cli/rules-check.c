@@ -17,8 +17,11 @@ static gboolean rules_check_confirm(const char *path, const char *text, GError *
   g_autoptr(GPtrArray) items = g_ptr_array_new();
   ReplyItem item = { .text = "send the March invoices", .deadline = NULL, .asap = FALSE };
   g_ptr_array_add(items, &item);
+  ReplyVoice voice = { .first_name = "Bob", .greeting = "Hi Bob,", .to_name = "Bob Reid", .va_name = "Jo Bloggs",
+                      .business = "Bloggs Virtual Assistance",
+                      .signature = "Best wishes,\nJo Bloggs\nBloggs Virtual Assistance" };
   g_autofree char *body = replies_confirmation_body(text, path, "Acme Lettings", "Invoices",
-                                                    items, "Jo", error);
+                                                    items, &voice, error);
   return body != NULL;
 }
 

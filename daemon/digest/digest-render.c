@@ -93,20 +93,58 @@ static char *digest_reply_words(const DigestThread *thread)
 
 /* ---- plain text -------------------------------------------------------------- */
 
+/* TRUE when `quote` is about a dimension the thread is flagged for: its line
+ * says "why"; the others say "also". */
+static gboolean digest_quote_flagged(const DigestThread *thread, const DigestQuote *quote)
+{
+  for (guint i = 0; i < thread->dimensions->len; i++)
+    if (g_strcmp0(thread->dimensions->pdata[i], quote->dimension) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* `Refuses to pay: "…I will not be paying…"`: the rule's why, the words. */
+static char *digest_quote_words(const DigestQuote *quote)
+{
+  if (quote->why && quote->context)
+    return g_strdup_printf("%s: \"%s\"", quote->why, quote->context);
+  return quote->context ? g_strdup_printf("\"%s\"", quote->context) : g_strdup(quote->why);
+}
+
+/* The "why" lines (flagged dimensions) first, then the "also" lines. */
+static void digest_text_quotes(GString *out, const DigestThread *thread)
+{
+  for (int pass = 1; pass >= 0; pass--)
+    for (guint i = 0; i < thread->quotes->len; i++) {
+      const DigestQuote *quote = thread->quotes->pdata[i];
+      g_autofree char *words = digest_quote_words(quote);
+      if (digest_quote_flagged(thread, quote) == (gboolean)pass && words)
+        g_string_append_printf(out, "   %s (%s): %s\n", pass ? "why" : "also",
+                               quote->dimension, words);
+    }
+}
+
+/* "high: a threat", with the number under --explain. New string. */
+static char *digest_risk_line(const DigestThread *thread, gboolean explain)
+{
+  g_autofree char *words = thread->risk_words ? g_strdup(thread->risk_words)
+                                              : digest_risk_words(thread);
+  return explain ? g_strdup_printf("%s (risk %.1f)", words, thread->risk)
+                 : g_steal_pointer(&words);
+}
+
 static void digest_text_thread(GString *out, guint index, const DigestThread *thread,
-                               guint weeks)
+                               guint weeks, gboolean explain)
 {
   g_autofree char *when = digest_when(thread->last_date);
   g_autofree char *dimensions = digest_join(thread->dimensions, ", ");
   g_autofree char *reply = digest_reply_words(thread);
-  g_string_append_printf(out, "%u. %s: \"%s\"\n   risk %.1f, last message %s, %s\n", index,
-                         thread->client, thread->subject, thread->risk, when, reply);
+  g_autofree char *risk = digest_risk_line(thread, explain);
+  g_string_append_printf(out, "%u. %s: \"%s\"\n   %s; last message %s, %s\n", index,
+                         thread->client, thread->subject, risk, when, reply);
   if (thread->dimensions->len)
     g_string_append_printf(out, "   flagged: %s\n", dimensions);
-  for (guint i = 0; i < thread->quotes->len; i++) {
-    const DigestQuote *quote = thread->quotes->pdata[i];
-    g_string_append_printf(out, "   why (%s): \"%s\"\n", quote->dimension, quote->context);
-  }
+  digest_text_quotes(out, thread);
   for (guint i = 0; i < thread->next_steps->len; i++)
     g_string_append_printf(out, "   next: %s\n", (char *)thread->next_steps->pdata[i]);
   if (thread->client_id && weeks > 0) {
@@ -120,7 +158,7 @@ static void digest_text_sections(GString *out, const Digest *digest)
   if (digest->risky->len)
     g_string_append(out, "\nRISKY THREADS (a cool head needed)\n");
   for (guint i = 0; i < digest->risky->len; i++)
-    digest_text_thread(out, i + 1, digest->risky->pdata[i], digest->weeks);
+    digest_text_thread(out, i + 1, digest->risky->pdata[i], digest->weeks, digest->explain);
   if (digest->instructions->len)
     g_string_append(out, "\nDUE AND OVERDUE\n");
   for (guint i = 0; i < digest->instructions->len; i++) {
@@ -178,7 +216,7 @@ char *digest_render_alert_text(const DigestThread *thread, GDateTime *now)
   g_autofree char *when = g_date_time_format(now, "%a %-d %b %H:%M");
   g_string_append_printf(out, "keel alert, %s\n\nThis thread needs a person with a cool head:\n\n",
                          when);
-  digest_text_thread(out, 1, thread, 0);
+  digest_text_thread(out, 1, thread, 0, FALSE);
   g_string_append(out, "\nNo reply was sent to this thread. The full picture is in "
                        "tomorrow's digest.\n\n-- \nkeel\n");
   return g_string_free(out, FALSE);
@@ -201,14 +239,23 @@ static void digest_html_heading(GString *out, const char *title, const char *col
   g_string_append(out, "</h2>\n");
 }
 
-/* The quote's context with its phrase in bold. */
-static void digest_html_quote(GString *out, const DigestQuote *quote)
+/* The quote's context with its phrase in bold, after the rule's why; "why"
+ * for a flagged dimension, "also" for the others. */
+static void digest_html_quote(GString *out, const DigestQuote *quote, gboolean flagged)
 {
-  g_autofree char *context = g_markup_escape_text(quote->context, -1);
-  g_autofree char *phrase = g_markup_escape_text(quote->phrase, -1);
+  g_autofree char *context = g_markup_escape_text(quote->context ? quote->context : "", -1);
+  g_autofree char *phrase = g_markup_escape_text(quote->phrase ? quote->phrase : "", -1);
   char *at = phrase[0] ? strstr(context, phrase) : NULL;
-  g_string_append(out, "<p style=\"margin:4px 0 4px 0;padding:2px 0 2px 10px;"
-                       "border-left:3px solid #e0b4ae;color:#444;font-style:italic;\">");
+  g_autofree char *dimension = g_markup_escape_text(quote->dimension, -1);
+  g_string_append_printf(out, "<p style=\"margin:4px 0 4px 0;padding:2px 0 2px 10px;"
+                              "border-left:3px solid %s;color:#444;\"><span style=\"color:#888;"
+                              "font-size:12px;\">%s (%s)</span> ", flagged ? "#e0b4ae" : "#ddd",
+                         flagged ? "why" : "also", dimension);
+  if (quote->why) {
+    digest_html_escaped(out, quote->why);
+    g_string_append(out, quote->context ? ": " : "");
+  }
+  g_string_append(out, "<em>");
   if (at) {
     g_string_append_len(out, context, at - context);
     g_string_append_printf(out, "<strong style=\"background:#fdebd0;font-style:normal;\">%s"
@@ -216,9 +263,7 @@ static void digest_html_quote(GString *out, const DigestQuote *quote)
   } else {
     g_string_append(out, context);
   }
-  g_autofree char *dimension = g_markup_escape_text(quote->dimension, -1);
-  g_string_append_printf(out, " <span style=\"color:#999;font-style:normal;font-size:12px;\">"
-                              "(%s)</span></p>\n", dimension);
+  g_string_append(out, "</em></p>\n");
 }
 
 /* One bar: a nested table cell whose height is the value (Outlook honours
@@ -266,16 +311,21 @@ static void digest_html_thread(GString *out, const DigestThread *thread, const D
   g_string_append(out, "</strong>: ");
   digest_html_escaped(out, thread->subject);
   g_autofree char *reply = digest_reply_words(thread);
-  g_string_append_printf(out, "</p>\n<p style=\"margin:2px 0 6px;color:#666;font-size:13px;\">"
-                              "risk %.1f · last message %s · %s", thread->risk, when, reply);
+  g_autofree char *risk = digest_risk_line(thread, digest->explain);
+  g_string_append(out, "</p>\n<p style=\"margin:2px 0 6px;color:#666;font-size:13px;\">"
+                       "<strong style=\"color:#c0392b;\">");
+  digest_html_escaped(out, risk);
+  g_string_append_printf(out, "</strong> · last message %s · %s", when, reply);
   if (thread->dimensions->len) {
     g_string_append(out, " · flagged: <span style=\"color:#c0392b;font-weight:bold;\">");
     digest_html_escaped(out, dimensions);
     g_string_append(out, "</span>");
   }
   g_string_append(out, "</p>\n");
-  for (guint i = 0; i < thread->quotes->len; i++)
-    digest_html_quote(out, thread->quotes->pdata[i]);
+  for (int pass = 1; pass >= 0; pass--)
+    for (guint i = 0; i < thread->quotes->len; i++)
+      if (digest_quote_flagged(thread, thread->quotes->pdata[i]) == (gboolean)pass)
+        digest_html_quote(out, thread->quotes->pdata[i], pass);
   if (thread->next_steps->len)
     g_string_append(out, "<ul style=\"margin:6px 0;padding-left:20px;\">\n");
   for (guint i = 0; i < thread->next_steps->len; i++) {

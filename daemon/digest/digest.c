@@ -20,6 +20,7 @@
 #include "daemon/digest/digest.h"
 #include "daemon/digest/digest-private.h"
 #include "daemon/outbox/outbox.h"
+#include "filters/excerpt.h"
 #include "daemon/record/verdict.h"
 #include "filters/score.h"
 
@@ -92,6 +93,8 @@ static void digest_quote_free(DigestQuote *quote)
   g_free(quote->phrase);
   g_free(quote->context);
   g_free(quote->dimension);
+  g_free(quote->rule);
+  g_free(quote->why);
   g_free(quote);
 }
 
@@ -102,6 +105,7 @@ void digest_thread_free(DigestThread *thread)
   g_free(thread->client_id);
   g_free(thread->client);
   g_free(thread->subject);
+  g_free(thread->risk_words);
   g_clear_pointer(&thread->last_date, g_date_time_unref);
   g_clear_pointer(&thread->last_reply, g_date_time_unref);
   g_clear_pointer(&thread->dimensions, g_ptr_array_unref);
@@ -144,22 +148,10 @@ void digest_free(Digest *digest)
 /* ---- risky threads ------------------------------------------------------ */
 
 /* `text` around bytes [start, end), about DIGEST_CONTEXT_BYTES either side,
- * cut at character boundaries, on one line, with "…" where it was cut. */
+ * cut at word boundaries (filters/excerpt), on one line, "…" where cut. */
 char *digest_context(const char *text, gint64 start, gint64 end)
 {
-  gint64 length = (gint64)strlen(text);
-  if (start < 0 || end <= start || end > length)
-    return NULL;
-  const char *from = text + MAX(start - DIGEST_CONTEXT_BYTES, 0);
-  const char *to = text + MIN(end + DIGEST_CONTEXT_BYTES, length);
-  while (from > text && (*from & 0xc0) == 0x80)
-    from--;
-  while (*to && (*to & 0xc0) == 0x80)
-    to++;
-  g_autofree char *middle = g_utf8_make_valid(from, to - from);
-  g_strdelimit(middle, "\r\n\t", ' ');
-  g_autofree char *squeezed = g_strstrip(g_strdup(middle));
-  return g_strdup_printf("%s%s%s", from > text ? "…" : "", squeezed, *to ? "…" : "");
+  return end > start ? excerpt_around(text, start, end, DIGEST_CONTEXT_BYTES) : NULL;
 }
 
 /* TRUE when `phrase` already shows in one of `quotes` (the same phrase, or
@@ -169,7 +161,7 @@ static gboolean digest_quote_shown(GPtrArray *quotes, const char *phrase)
   g_autofree char *needle = g_utf8_casefold(phrase, -1);
   for (guint i = 0; i < quotes->len; i++) {
     const DigestQuote *quote = quotes->pdata[i];
-    g_autofree char *context = g_utf8_casefold(quote->context, -1);
+    g_autofree char *context = g_utf8_casefold(quote->context ? quote->context : "", -1);
     g_autofree char *shown = g_utf8_casefold(quote->phrase, -1);
     if (strstr(context, needle) || strstr(needle, shown))
       return TRUE;
@@ -194,8 +186,7 @@ static void digest_add_quotes(DigestThread *thread, const StoreDigestMessage *me
       quote->context = digest_context(message->new_text, hit->start, hit->end);
     else if (g_strcmp0(hit->where, "subject") == 0)
       quote->context = g_strdup(message->subject);
-    if (!quote->context)
-      quote->context = g_strdup_printf("%s (%s)", hit->match, hit->rule);
+    quote->rule = g_strdup(hit->rule); /* a signal or a rule over rules: its why alone */
     g_ptr_array_add(thread->quotes, quote);
   }
 }
@@ -231,7 +222,8 @@ static gboolean digest_payment_risky(const char *payment)
 }
 
 /* Flags, quotes and hit dimensions from the thread's newest scored messages. */
-static gboolean digest_thread_evidence(Store *store, DigestThread *thread, GError **error)
+static gboolean digest_thread_evidence(Store *store, DigestThread *thread, GDateTime *now,
+                                       GError **error)
 {
   g_autoptr(GPtrArray) messages = store_digest_thread_messages(store, thread->thread_id,
                                                                DIGEST_MESSAGES_PER_THREAD, error);
@@ -240,6 +232,8 @@ static gboolean digest_thread_evidence(Store *store, DigestThread *thread, GErro
   g_autoptr(GPtrArray) hit_dimensions = g_ptr_array_new_with_free_func(g_free);
   for (guint i = 0; i < messages->len; i++) {
     const StoreDigestMessage *message = messages->pdata[i];
+    if (g_date_time_compare(message->date, now) > 0)
+      continue; /* as of `now`: later mail is not counted */
     digest_add_dimensions(thread->dimensions, message->flags);
     if (digest_payment_risky(message->payment))
       digest_add_dimensions(thread->dimensions, "payment");
@@ -283,6 +277,9 @@ static gboolean digest_thread_weekly(Store *store, DigestThread *thread, GDateTi
   gint64 end = g_date_time_to_unix(now);
   for (guint i = 0; i < points->len; i++) {
     const StoreRiskPoint *point = &g_array_index(points, StoreRiskPoint, i);
+    if (point->unix_time > end)
+      continue; /* as of `now`: nothing after it counts */
+    thread->risky_this_week += point->risk >= 1.0 && end - point->unix_time < 7 * 24 * 3600;
     gint64 age = MAX(end - point->unix_time, 0) / (7 * 24 * 3600);
     if (age < (gint64)weeks)
       thread->weekly[weeks - 1 - age] += point->risk;
@@ -304,7 +301,7 @@ DigestThread *digest_thread_build(Store *store, const StoreThreadRow *row, GTime
   thread->dimensions = g_ptr_array_new_with_free_func(g_free);
   thread->quotes = g_ptr_array_new_with_free_func((GDestroyNotify)digest_quote_free);
   thread->next_steps = g_ptr_array_new_with_free_func(g_free);
-  if (!digest_thread_evidence(store, thread, error)
+  if (!digest_thread_evidence(store, thread, now, error)
       || !digest_thread_weekly(store, thread, now, weeks, error))
     return NULL;
   digest_thread_steps(thread);
@@ -315,7 +312,7 @@ DigestThread *digest_thread_build(Store *store, const StoreThreadRow *row, GTime
  * (`*last_reply`, new reference or NULL); -1 with `error` on a store failure. */
 static double digest_thread_risk_now(Store *store, gint64 thread_id, GDateTime *now,
                                      double halflife_hours, GDateTime **last_reply,
-                                     GError **error)
+                                     GDateTime **last_seen, GError **error)
 {
   g_autoptr(GPtrArray) entries = store_thread_party_entries(store, thread_id, error);
   if (!entries)
@@ -324,6 +321,12 @@ static double digest_thread_risk_now(Store *store, gint64 thread_id, GDateTime *
                                                entries->len);
   for (guint i = 0; i < entries->len; i++) {
     const StoreThreadEntry *entry = entries->pdata[i];
+    if (g_date_time_compare(entry->date, now) > 0)
+      continue; /* as of `now`: later mail is not counted */
+    if (last_seen) {
+      g_clear_pointer(last_seen, g_date_time_unref);
+      *last_seen = g_date_time_ref(entry->date);
+    }
     ScoreThreadEntry e = { entry->date, entry->direction == STORE_DIRECTION_OUT,
                            entry->direction == STORE_DIRECTION_OUT ? 0 : entry->risk };
     g_array_append_val(scored, e);
@@ -365,9 +368,9 @@ static gboolean digest_gather_risky(Store *store, Digest *digest, GTimeZone *zon
     return FALSE;
   for (guint i = 0; i < rows->len; i++) {
     StoreThreadRow *row = rows->pdata[i];
-    g_autoptr(GDateTime) last_reply = NULL;
+    g_autoptr(GDateTime) last_reply = NULL, last_seen = NULL;
     double risk = digest_thread_risk_now(store, row->id, digest->now, halflife_hours,
-                                         &last_reply, error);
+                                         &last_reply, &last_seen, error);
     double floor = risk < 0 ? -1 : digest_thread_floor(store, row->id, digest->now,
                                                         memory_days, error);
     if (floor < 0)
@@ -376,6 +379,10 @@ static gboolean digest_gather_risky(Store *store, Digest *digest, GTimeZone *zon
     if (risk < 1.0)
       continue;
     row->risk = risk;
+    if (last_seen && row->last_date && g_date_time_compare(row->last_date, digest->now) > 0) {
+      g_date_time_unref(row->last_date);
+      row->last_date = g_date_time_ref(last_seen);
+    }
     DigestThread *thread = digest_thread_build(store, row, zone, digest->now, digest->weeks,
                                                error);
     if (!thread)
@@ -490,7 +497,10 @@ static gboolean digest_gather_instructions(Store *store, const KeelConfig *confi
   if (!rows)
     return FALSE;
   for (guint i = 0; i < rows->len; i++) {
-    DigestInstruction *item = digest_instruction_build(config, rows->pdata[i], digest->now);
+    const StoreInstructionRow *row = rows->pdata[i];
+    if (row->created && g_date_time_compare(row->created, digest->now) > 0)
+      continue; /* as of `now` */
+    DigestInstruction *item = digest_instruction_build(config, row, digest->now);
     if (item)
       g_ptr_array_add(digest->instructions, item);
   }
@@ -557,6 +567,8 @@ static gboolean digest_gather_waiting(Store *store, const KeelConfig *config,
   const KeelBusinessHours *hours = config ? &config->business_hours : &fallback;
   for (guint i = 0; i < rows->len; i++) {
     const StoreWaitingRow *row = rows->pdata[i];
+    if (g_date_time_compare(row->since, digest->now) > 0)
+      continue; /* as of `now` */
     double waited = digest_business_hours(row->since, digest->now, hours, zone);
     if (waited < options->unanswered_hours)
       continue;
@@ -616,6 +628,8 @@ static gboolean digest_gather_outbox(Store *store, const KeelConfig *config, Dig
   GDateTime *since = digest->since ? digest->since : day_ago;
   for (guint i = 0; i < rows->len; i++) {
     StoreOutboxRow *row = rows->pdata[i];
+    if (g_date_time_compare(row->created, digest->now) > 0)
+      continue; /* as of `now` */
     char *problem = digest_outbox_problem(config, row);
     if (problem)
       g_ptr_array_add(digest->health, problem);
@@ -723,6 +737,9 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
     return NULL;
   }
   g_ptr_array_sort(digest->waiting, digest_compare_waiting);
+  g_autofree char *dir = !options->rules && config ? verdict_rules_dir(NULL, config) : NULL;
+  g_autoptr(RuleSet) loaded = dir ? rules_load_dir(dir, NULL) : NULL;
+  digest_words_fill(digest, options->rules ? options->rules : loaded);
   return g_steal_pointer(&digest);
 }
 

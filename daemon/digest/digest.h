@@ -52,6 +52,8 @@ typedef struct {
   char *phrase;      /* owned: what matched */
   char *context;     /* owned: the phrase in a little of its sentence (may equal phrase) */
   char *dimension;   /* owned */
+  char *rule;        /* owned: the rule's internal name, never shown (to find its why) */
+  char *why;         /* owned: the rule's `why`, what the VA reads; NULL = none */
 } DigestQuote;
 
 typedef struct {
@@ -66,6 +68,8 @@ typedef struct {
   GPtrArray *quotes;       /* owned, of DigestQuote* */
   GPtrArray *next_steps;   /* owned, of char*: one per flagged dimension that has one */
   double weekly[DIGEST_MAX_WEEKS]; /* the client's risk per week, oldest first */
+  guint risky_this_week;   /* the client's risky messages (risk >= 1) in the 7 days to now */
+  char *risk_words;        /* owned: "high: a threat", "rising: second angry message this week" */
 } DigestThread;
 
 typedef enum { DIGEST_DUE_OVERDUE, DIGEST_DUE_TODAY, DIGEST_DUE_TOMORROW } DigestDue;
@@ -90,6 +94,7 @@ typedef struct {
   GDateTime *now;          /* owned, in the VA's zone */
   GDateTime *since;        /* owned: the last digest, NULL = never (activity since then) */
   guint weeks;
+  gboolean explain;        /* keel digest --explain: show the risk numbers too */
   GPtrArray *risky;        /* owned, of DigestThread*, riskiest first */
   GPtrArray *instructions; /* owned, of DigestInstruction*: overdue, today, tomorrow */
   GPtrArray *waiting;      /* owned, of DigestWaiting*, longest wait first */
@@ -168,3 +173,11 @@ double digest_business_hours(GDateTime *from, GDateTime *to, const KeelBusinessH
 /* `text` around the bytes [start, end) on one line, "…" where cut; NULL when
  * the offsets do not fit the text. New string. */
 char *digest_context(const char *text, gint64 start, gint64 end);
+
+/* Fills what the VA reads of each risky thread (digest-words.c): each
+ * quote's `why` from `rules` (by its rule; NULL rules: none) and the thread's
+ * risk in words. */
+void digest_words_fill(Digest *digest, const RuleSet *rules);
+/* A thread's risk in words: "high: a threat", "rising: second angry
+ * message this week", "raised: payment trouble". New string. */
+char *digest_risk_words(const DigestThread *thread);

@@ -234,14 +234,15 @@ static GBytes *outbox_build_confirmation(const OutboxConfirmation *c, char **sub
   g_autoptr(GPtrArray) items = outbox_reply_items(c->instructions);
   g_autofree char *body = replies_confirmation_body(c->template_text, c->template_name,
                                                     c->client_name, c->subject, items,
-                                                    c->signature, error);
+                                                    c->voice, error);
   if (!body)
     return NULL;
   *subject = c->is_reply ? replies_subject(c->subject) : replies_clean_value(c->subject);
   *message_id = replies_new_message_id(c->account->user);
   g_autoptr(GDateTime) date = outbox_local_date(c->now, c->timezone);
   ReplySpec spec = {
-    .from_address = c->account->user, .to_name = c->client_name,
+    .from_name = c->voice ? c->voice->va_name : NULL, .from_address = c->account->user,
+    .to_name = c->voice ? c->voice->to_name : c->client_name,
     .to_address = c->to_address, .subject = *subject,
     .in_reply_to = c->is_reply ? c->in_reply_to : NULL,
     .references = c->is_reply ? c->references : NULL, .body = body, .date = date,
@@ -330,16 +331,17 @@ gint64 outbox_confirm_note(Store *store, const KeelConfig *config, const KeelAcc
   g_autoptr(GArray) ids = trail_record_instructions(store, &source, instructions, error);
   g_autofree char *template_text = ids ? outbox_read_template(config, "confirm.txt", FALSE,
                                                               error) : NULL;
-  g_autofree char *signature = template_text
-    ? outbox_read_template(config, "signature.txt", TRUE, error) : NULL;
-  if (!signature)
+  if (!account)
+    account = config->accounts->pdata[0];
+  g_autoptr(ReplyVoice) voice = template_text
+    ? replies_voice_new(account, client, NULL, config->rules, error) : NULL;
+  if (!voice)
     return 0;
-  g_strchomp(signature);
   OutboxConfirmation c = {
-    .account = account ? account : config->accounts->pdata[0], .client_id = client->id,
+    .account = account, .client_id = client->id,
     .client_name = client->name, .to_address = config_client_address(client),
     .subject = subject, .instructions = instructions, .instruction_ids = ids,
-    .template_text = template_text, .template_name = "confirm.txt", .signature = signature,
+    .template_text = template_text, .template_name = "confirm.txt", .voice = voice,
     .now = now, .is_reply = FALSE, .timezone = config->timezone,
   };
   return outbox_queue_confirmation(store, &c, error);
@@ -357,18 +359,19 @@ gint64 outbox_confirm_message(Store *store, const KeelConfig *config,
     return 0;
   }
   g_autofree char *template_text = outbox_read_template(config, "confirm.txt", FALSE, error);
-  g_autofree char *signature = template_text
-    ? outbox_read_template(config, "signature.txt", TRUE, error) : NULL;
-  if (!signature)
+  if (!account)
+    account = config->accounts->pdata[0];
+  g_autoptr(ReplyVoice) voice = template_text
+    ? replies_voice_new(account, client, message->from->name, config->rules, error) : NULL;
+  if (!voice)
     return 0;
-  g_strchomp(signature);
   OutboxConfirmation c = {
-    .account = account ? account : config->accounts->pdata[0], .client_id = client->id,
+    .account = account, .client_id = client->id,
     .client_name = client->name, .to_address = message->from->address,
     .thread_id = thread_id, .in_reply_to = message->message_id,
     .references = message->references, .subject = message->subject,
     .instructions = instructions, .instruction_ids = instruction_ids,
-    .template_text = template_text, .template_name = "confirm.txt", .signature = signature,
+    .template_text = template_text, .template_name = "confirm.txt", .voice = voice,
     .now = now, .is_reply = TRUE, .timezone = config->timezone,
   };
   return outbox_queue_confirmation(store, &c, error);

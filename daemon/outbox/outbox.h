@@ -35,6 +35,7 @@
 
 #include <gio/gio.h>
 #include "daemon/base/config.h"
+#include "daemon/outbox/replies.h"
 #include "daemon/store/store.h"
 #include "filters/confirm.h"
 #include "filters/instructions.h"
@@ -97,7 +98,7 @@ typedef struct {
   GArray *instruction_ids;      /* of gint64, same order; may be NULL */
   const char *template_text;    /* rules/templates/confirm.txt */
   const char *template_name;
-  const char *signature;
+  const ReplyVoice *voice;      /* greeting, the VA's name (the From display name), signature */
   GDateTime *now;               /* the reply's Date */
   const char *timezone;         /* the VA's zone for the Date header; NULL = UTC */
   gboolean is_reply;            /* TRUE: Auto-Submitted: auto-replied, "Re:" subject */

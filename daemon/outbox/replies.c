@@ -12,6 +12,13 @@
  * Templates are plain text with {{variables}}; an unknown variable is an
  * error naming the template line, never silently left in a sent mail.
  *
+ * The voice (replies_voice_new): a reply greets a person, never a company.
+ * The first name comes from the From display name when that is a person's
+ * name (not the client's own name, not "Accounts Team", not an address),
+ * else from the client's `contact`, else the greeting is a neutral "Hello,".
+ * It is signed by the VA ([account] name, business or signature_file) and
+ * comes From her name and address.
+ *
  * Must not: send or store anything; read the clock (dates are parameters).
  */
 #include <string.h>
@@ -166,21 +173,213 @@ static char *replies_numbered_items(GPtrArray *items)
 
 char *replies_confirmation_body(const char *template_text, const char *template_name,
                                 const char *client_name, const char *subject,
-                                GPtrArray *items, const char *signature, GError **error)
+                                GPtrArray *items, const ReplyVoice *voice, GError **error)
 {
-  g_autofree char *name = replies_clean_value(client_name);
-  g_auto(GStrv) words = g_strsplit(name, " ", 2);
-  g_autofree char *list = replies_numbered_items(items);
-  g_autofree char *count = g_strdup_printf("%u", items->len);
-  g_autofree char *clean_subject = replies_clean_value(subject);
-  g_autoptr(GHashTable) vars = g_hash_table_new(g_str_hash, g_str_equal);
-  g_hash_table_insert(vars, "client_name", name);
-  g_hash_table_insert(vars, "first_name", words[0] ? words[0] : name);
-  g_hash_table_insert(vars, "instructions", list);
-  g_hash_table_insert(vars, "count", count);
-  g_hash_table_insert(vars, "subject", clean_subject);
-  g_hash_table_insert(vars, "signature", (char *)(signature ? signature : ""));
+  g_autoptr(GHashTable) vars = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+  g_hash_table_insert(vars, "client_name", replies_clean_value(client_name));
+  g_hash_table_insert(vars, "instructions", replies_numbered_items(items));
+  g_hash_table_insert(vars, "count", g_strdup_printf("%u", items->len));
+  g_hash_table_insert(vars, "subject", replies_clean_value(subject));
+  replies_voice_vars(voice, vars);
   return replies_render(template_text, template_name, vars, error);
+}
+
+/* ---- the voice: who speaks, to whom ------------------------------------ */
+
+/* Words that make a display name a company's or a mailbox's, not a person's. */
+static const char *const replies_not_person[] = {
+  "ltd", "limited", "llc", "llp", "inc", "plc", "gmbh", "co", "corp", "company", "studio",
+  "studios", "homes", "group", "team", "accounts", "account", "office", "admin", "info",
+  "support", "services", "agency", "partners", "lettings", "consulting", "sales", "billing",
+  "enquiries", "hello", "contact", "the", "and", "&", "department", "noreply", "no-reply",
+  "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dear",
+};
+
+static gboolean replies_word_is_person(const char *word)
+{
+  g_autofree char *folded = g_utf8_strdown(word, -1);
+  g_strstrip(g_strdelimit(folded, ".,", ' '));
+  for (gsize i = 0; i < G_N_ELEMENTS(replies_not_person); i++)
+    if (strcmp(folded, replies_not_person[i]) == 0)
+      return FALSE;
+  guint letters = 0;
+  for (const char *p = word; *p; p = g_utf8_next_char(p)) {
+    gunichar c = g_utf8_get_char(p);
+    if (g_unichar_isalpha(c))
+      letters++;
+    else if (c != '-' && c != '\'' && c != 0x2019)
+      return FALSE;
+  }
+  return letters >= 2;
+}
+
+/* TRUE when `name`'s words contain `word` (case-insensitive). */
+static gboolean replies_has_word(char **name, const char *word)
+{
+  g_autofree char *folded = g_utf8_casefold(word, -1);
+  for (char **w = name; *w; w++) {
+    g_autofree char *other = g_utf8_casefold(*w, -1);
+    if (strcmp(other, folded) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* TRUE when display name `display` (its words in `words`) names `client`
+ * itself: its name or id, or only words of a company name ("Beckett" or
+ * "Beckett Studio" for Beckett Brand Studio; but "Bob" is Bob Smith). */
+static gboolean replies_names_client(char **words, const char *display, const KeelClient *client)
+{
+  if (!client)
+    return FALSE;
+  g_autofree char *name = replies_clean_value(client->name ? client->name : client->id);
+  g_autofree char *a = g_utf8_casefold(display, -1), *b = g_utf8_casefold(name, -1);
+  if (strcmp(a, b) == 0 || (client->id && g_ascii_strcasecmp(display, client->id) == 0))
+    return TRUE;
+  g_auto(GStrv) own = g_strsplit(name, " ", -1);
+  gboolean company = FALSE;
+  for (char **w = own; *w; w++)
+    company = company || (**w && !replies_word_is_person(*w));
+  for (char **w = words; company && *w; w++)
+    if (!replies_has_word(own, *w))
+      return FALSE;
+  return company;
+}
+
+/* "tom" and "TOM" as "Tom"; "McKay" and "Anne-Marie" kept. New string. */
+static char *replies_capitalise(const char *word)
+{
+  g_autofree char *upper = g_utf8_strup(word, -1);
+  gboolean shouting = g_utf8_strlen(word, -1) > 1 && strcmp(upper, word) == 0;
+  g_autofree char *rest = shouting ? g_utf8_strdown(g_utf8_next_char(word), -1)
+                                   : g_strdup(g_utf8_next_char(word));
+  char head[8] = { 0 };
+  g_unichar_to_utf8(g_unichar_totitle(g_utf8_get_char(word)), head);
+  return g_strconcat(head, rest, NULL);
+}
+
+/* `name` without "(…)" and "[…]" asides ("Tom Reid (Beckett)"). In place. */
+static void replies_drop_asides(char *name)
+{
+  char *open;
+  while ((open = strpbrk(name, "([")) != NULL) {
+    char *close = strchr(open, *open == '(' ? ')' : ']');
+    if (!close) {
+      *open = '\0';
+      break;
+    }
+    memmove(open, close + 1, strlen(close + 1) + 1);
+  }
+}
+
+char *replies_first_name(const char *display_name, const KeelClient *client)
+{
+  g_autofree char *clean = replies_clean_value(display_name);
+  replies_drop_asides(clean);
+  g_strstrip(g_strdelimit(clean, "\"", ' '));
+  if (!clean[0] || strchr(clean, '@'))
+    return NULL;
+  const char *comma = strchr(clean, ',');
+  g_auto(GStrv) words = g_strsplit_set(comma ? comma + 1 : clean, " ", -1);
+  g_autoptr(GPtrArray) kept = g_ptr_array_new();
+  for (char **w = words; *w; w++)
+    if (**w)
+      g_ptr_array_add(kept, *w);
+  if (kept->len == 0)
+    return NULL;
+  g_auto(GStrv) all = g_strsplit_set(clean, " ,", -1);
+  for (char **w = all; *w; w++)
+    if (**w && !replies_word_is_person(*w))
+      return NULL;
+  g_ptr_array_add(kept, NULL);
+  if (replies_names_client((char **)kept->pdata, clean, client))
+    return NULL;
+  return replies_capitalise(kept->pdata[0]);
+}
+
+/* The first word of [client] contact, or NULL. */
+static char *replies_contact_first(const KeelClient *client)
+{
+  g_autofree char *contact = replies_clean_value(client ? client->contact : NULL);
+  g_auto(GStrv) words = g_strsplit(contact, " ", 2);
+  return words[0] && words[0][0] ? g_strdup(words[0]) : NULL;
+}
+
+/* signature_file, else <rules_dir>/templates/signature.txt, else "Best
+ * wishes," with the VA's name and business. NULL with `error`. */
+static char *replies_signature(const KeelAccount *account, const char *rules_dir,
+                               const char *va_name, const char *business, GError **error)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(GError) local = NULL;
+  if (account && account->signature_file) {
+    if (!g_file_get_contents(account->signature_file, &text, NULL, &local)) {
+      g_set_error(error, KEEL_REPLIES_ERROR, KEEL_REPLIES_ERROR_SIGNATURE,
+                  "cannot read [account %s] signature_file: %s", account->name, local->message);
+      return NULL;
+    }
+    return g_strchomp(g_steal_pointer(&text));
+  }
+  g_autofree char *old = rules_dir ? g_build_filename(rules_dir, "templates", "signature.txt",
+                                                      NULL) : NULL;
+  if (old && g_file_get_contents(old, &text, NULL, NULL))
+    return g_strchomp(g_steal_pointer(&text));
+  GString *out = g_string_new("Best wishes,");
+  if (va_name[0])
+    g_string_append_printf(out, "\n%s", va_name);
+  if (business[0])
+    g_string_append_printf(out, "\n%s", business);
+  return g_string_free(out, FALSE);
+}
+
+ReplyVoice *replies_voice_new(const KeelAccount *account, const KeelClient *client,
+                              const char *display_name, const char *rules_dir,
+                              GError **error)
+{
+  g_autoptr(ReplyVoice) voice = g_new0(ReplyVoice, 1);
+  voice->va_name = replies_clean_value(account ? account->va_name : NULL);
+  voice->business = replies_clean_value(account ? account->business : NULL);
+  voice->signature = replies_signature(account, rules_dir, voice->va_name, voice->business,
+                                       error);
+  if (!voice->signature)
+    return NULL;
+  voice->first_name = replies_first_name(display_name, client);
+  if (!voice->first_name)
+    voice->first_name = replies_contact_first(client);
+  if (!voice->first_name)
+    voice->first_name = g_strdup("");
+  g_autofree char *display = replies_clean_value(display_name);
+  voice->to_name = display[0] && !strchr(display, '@') ? g_steal_pointer(&display)
+    : replies_clean_value(client && client->contact ? client->contact
+                          : client ? client->name : NULL);
+  voice->greeting = voice->first_name[0] ? g_strdup_printf("Hi %s,", voice->first_name)
+                                         : g_strdup("Hello,");
+  return g_steal_pointer(&voice);
+}
+
+void replies_voice_free(ReplyVoice *voice)
+{
+  if (!voice)
+    return;
+  g_free(voice->first_name);
+  g_free(voice->greeting);
+  g_free(voice->to_name);
+  g_free(voice->va_name);
+  g_free(voice->business);
+  g_free(voice->signature);
+  g_free(voice);
+}
+
+void replies_voice_vars(const ReplyVoice *voice, GHashTable *vars)
+{
+  static const ReplyVoice nobody = { "", "Hello,", "", "", "", "" };
+  if (!voice)
+    voice = &nobody;
+  g_hash_table_insert(vars, "first_name", g_strdup(voice->first_name));
+  g_hash_table_insert(vars, "greeting", g_strdup(voice->greeting));
+  g_hash_table_insert(vars, "va_name", g_strdup(voice->va_name));
+  g_hash_table_insert(vars, "business", g_strdup(voice->business));
+  g_hash_table_insert(vars, "signature", g_strdup(voice->signature));
 }
 
 char *replies_new_message_id(const char *from_address)

@@ -8,18 +8,22 @@
  *   replies_subject()         "Re: " + subject, never "Re: Re:"
  *   replies_human_date()      "Fri 6 Mar, 5pm"
  *   replies_render()          {{variables}} of a template
+ *   replies_first_name()      "Tom" from "Tom Reid", never from "Beckett Brand Studio"
+ *   replies_voice_new()       who speaks and to whom: greeting, VA's name, signature
  *   replies_confirmation_body() the confirm.txt template with its variables
  *   replies_build()           the whole RFC 5322 message (CRLF), as bytes
  */
 #pragma once
 
 #include <glib.h>
+#include "daemon/base/config.h"
 
 #define KEEL_REPLIES_ERROR (keel_replies_error_quark())
 GQuark keel_replies_error_quark(void);
 typedef enum {
   KEEL_REPLIES_ERROR_TEMPLATE, /* unknown or unclosed {{variable}}: fix the template */
-  KEEL_REPLIES_ERROR_ADDRESS   /* an address keel cannot write to */
+  KEEL_REPLIES_ERROR_ADDRESS,  /* an address keel cannot write to */
+  KEEL_REPLIES_ERROR_SIGNATURE /* [account] signature_file cannot be read */
 } KeelRepliesError;
 
 /* `value` with every control character (C0, DEL, C1, U+2028/2029) replaced by
@@ -48,13 +52,49 @@ typedef struct {
   gboolean asap;
 } ReplyItem;
 
+/* Who a reply speaks for and to whom: the template variables that are the
+ * same in every reply to one person. Every field is owned and never NULL. */
+typedef struct {
+  char *first_name; /* "Tom"; "" when neither the mail nor [client] contact gives one */
+  char *greeting;   /* "Hi Tom," or "Hello," */
+  char *to_name;    /* the To display name: the sender's own, else [client] contact, else the client's name */
+  char *va_name;    /* [account] name, "" when unset */
+  char *business;   /* [account] business, "" when unset */
+  char *signature;  /* [account] signature_file, templates/signature.txt, or "Best wishes," + name + business */
+} ReplyVoice;
+void replies_voice_free(ReplyVoice *voice);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ReplyVoice, replies_voice_free)
+
+/* The first name a person would be greeted by, from a From display name:
+ * "Tom Reid" and "Reid, Tom" give "Tom". NULL when the name is empty, an
+ * address, a title ("Mr"), a company ("Kestrel Homes Ltd", "Accounts
+ * Team"), or `client`'s own name (its id, its name, or a name starting with
+ * the same word: "Beckett" for Beckett Brand Studio). `client` may be NULL.
+ * New string. */
+char *replies_first_name(const char *display_name, const KeelClient *client);
+
+/* The voice of a reply through `account` to `client` (either may be NULL),
+ * whose mail said `display_name` (NULL for a note or a chase): the first
+ * name from the display name, else from the client's contact, else none
+ * ("Hello,"). `rules_dir` (may be NULL) is where an old templates/
+ * signature.txt is still honoured when the account has no signature_file.
+ * NULL with KEEL_REPLIES_ERROR_SIGNATURE when signature_file is unreadable. */
+ReplyVoice *replies_voice_new(const KeelAccount *account, const KeelClient *client,
+                              const char *display_name, const char *rules_dir,
+                              GError **error);
+
+/* Adds {{first_name}}, {{greeting}}, {{va_name}}, {{business}} and
+ * {{signature}} of `voice` to `vars` (char* -> char*, values freed with
+ * g_free: copies are inserted). NULL `voice`: a neutral "Hello,", no name. */
+void replies_voice_vars(const ReplyVoice *voice, GHashTable *vars);
+
 /* The confirmation text: `template_text` (rules/templates/confirm.txt) with
- * {{client_name}}, {{first_name}}, {{instructions}} (numbered, "1) text — by
- * Fri 6 Mar, 5pm"), {{count}}, {{signature}}, {{subject}}. `items` is a
+ * {{client_name}}, {{instructions}} (numbered, "1) text — by Fri 6 Mar,
+ * 5pm"), {{count}}, {{subject}} and the variables of `voice`. `items` is a
  * GPtrArray of ReplyItem* (borrowed). New string, or NULL with `error`. */
 char *replies_confirmation_body(const char *template_text, const char *template_name,
                                 const char *client_name, const char *subject,
-                                GPtrArray *items, const char *signature, GError **error);
+                                GPtrArray *items, const ReplyVoice *voice, GError **error);
 
 /* What replies_build() writes; all borrowed. */
 typedef struct {

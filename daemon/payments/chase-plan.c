@@ -207,17 +207,15 @@ static char *plan_terms(const StoreInvoiceRow *invoice)
 
 /* The template's variables (see rules/templates/README.md). */
 static GHashTable *plan_vars(const KeelClient *client, const ChaseCalendar *cal,
-                             GPtrArray *items, GDateTime *now, const char *signature)
+                             GPtrArray *items, GDateTime *now, const ReplyVoice *voice)
 {
   GHashTable *vars = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
   const PlanItem *first = items->pdata[0];
   const StoreInvoiceRow *invoice = first->invoice;
-  g_auto(GStrv) words = g_strsplit(client->name, " ", 2);
   g_autofree char *total = NULL;
   g_hash_table_insert(vars, "invoices", plan_invoice_lines(cal, items, now, &total));
   g_hash_table_insert(vars, "total", g_steal_pointer(&total));
   g_hash_table_insert(vars, "client_name", g_strdup(client->name));
-  g_hash_table_insert(vars, "first_name", g_strdup(words[0] ? words[0] : client->name));
   g_hash_table_insert(vars, "number", g_strdup(invoice->number));
   g_hash_table_insert(vars, "amount", payments_left_text(invoice));
   g_hash_table_insert(vars, "due_date", payments_human_date(invoice->due));
@@ -227,7 +225,7 @@ static GHashTable *plan_vars(const KeelClient *client, const ChaseCalendar *cal,
   g_hash_table_insert(vars, "count", g_strdup_printf("%u", items->len));
   g_hash_table_insert(vars, "promise", g_strdup(first->promise_text ? first->promise_text : ""));
   g_hash_table_insert(vars, "promise_date", payments_human_date(first->promise_date));
-  g_hash_table_insert(vars, "signature", g_strdup(signature));
+  replies_voice_vars(voice, vars);
   return vars;
 }
 
@@ -255,12 +253,11 @@ static GBytes *plan_build(const KeelConfig *config, const KeelClient *client,
   guint top = 0;
   g_autofree char *name = plan_template_name(config, items, &top);
   g_autofree char *text = outbox_read_template(config, name, FALSE, error);
-  g_autofree char *signature = text ? outbox_read_template(config, "signature.txt", TRUE, error)
-                                    : NULL;
-  if (!signature)
+  g_autoptr(ReplyVoice) voice = text ? replies_voice_new(account, client, NULL, config->rules,
+                                                         error) : NULL;
+  if (!voice)
     return NULL;
-  g_strchomp(signature);
-  g_autoptr(GHashTable) vars = plan_vars(client, cal, items, now, signature);
+  g_autoptr(GHashTable) vars = plan_vars(client, cal, items, now, voice);
   g_autofree char *body = replies_render(text, name, vars, error);
   if (!body)
     return NULL;
@@ -273,7 +270,8 @@ static GBytes *plan_build(const KeelConfig *config, const KeelClient *client,
   g_autoptr(GDateTime) date = g_date_time_to_timezone(now, va_zone ? va_zone : cal->zone);
   *subject = plan_subject(items, top);
   *message_id = replies_new_message_id(account->user);
-  ReplySpec spec = { .from_address = account->user, .to_name = client->name, .to_address = to,
+  ReplySpec spec = { .from_name = voice->va_name, .from_address = account->user,
+                     .to_name = voice->to_name, .to_address = to,
                      .subject = *subject, .in_reply_to = thread_ref,
                      .references = thread_ref ? refs : NULL, .body = body, .date = date,
                      .auto_submitted = "auto-generated" };

@@ -190,11 +190,14 @@ static gint64 trail_record_one(Store *store, const TrailSource *source,
   gint64 id = store_instruction_add(store, &row, error);
   if (id == 0)
     return 0;
+  /* The deadline with its offset (2026-03-06T17:00+00:00), so that an export
+   * read in another zone, or after a clock change, says the same moment. */
+  g_autofree char *when = instruction->deadline
+    ? g_date_time_format(instruction->deadline, "%Y-%m-%dT%H:%M%:z") : NULL;
   g_autofree char *detail = g_strdup_printf("%s asked: %s (deadline: %s)",
                                             source->from ? source->from : "the client",
                                             instruction->text,
-                                            instruction->deadline_iso
-                                              ? instruction->deadline_iso
+                                            when ? when
                                               : instruction->urgency_hint ? "ASAP" : "none");
   TrailEntry entry = { .kind = "instruction", .client_id = source->client_id,
                        .thread_id = source->thread_id, .message_id = source->message_id,

@@ -436,3 +436,33 @@ double store_client_thread_risk(Store *store, const char *client_id, GDateTime *
 /* Trail events of `kind` about `message_id`; -1 on error. */
 gint64 store_trail_count_kind(Store *store, const char *kind, const char *message_id,
                               GError **error);
+
+/* ---- what `keel why` reads (store-why.c) -------------------------------- */
+
+/* One stored message, as `keel why` needs it. */
+typedef struct {
+  gint64 row_id;
+  char *message_id;     /* owned, without <> */
+  gint64 thread_id;
+  gboolean incoming;    /* direction 'in' */
+  char *client_id;      /* owned, NULL = unknown sender */
+  gboolean first_sync;  /* stored by the first sync of its folder: history */
+  GDateTime *received;  /* owned, UTC: when keel stored it */
+  GBytes *raw;          /* owned, NULL when stored too large */
+} StoreWhyRow;
+void store_why_row_free(StoreWhyRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreWhyRow, store_why_row_free)
+/* The message whose row id (all digits) or Message-ID (with or without <>)
+ * is `key`; NULL without `error` when there is none. */
+StoreWhyRow *store_why_find(Store *store, const char *key, GError **error);
+/* The outbox rows queued for the instructions of message `row_id`, oldest
+ * first (StoreOutboxRow*, without raw bytes, account or mail_from). */
+GPtrArray *store_why_replies(Store *store, gint64 row_id, GError **error);
+/* Confirmations queued in `thread_id` at or after `since` and before `until`;
+ * -1 with `error`. */
+gint64 store_why_confirmations_before(Store *store, gint64 thread_id, GDateTime *since,
+                                      GDateTime *until, GError **error);
+/* The trail events naming `message_id` or a reply queued for message
+ * `row_id`, in chain order (StoreTrailEvent* with id, at, kind, detail). */
+GPtrArray *store_why_events(Store *store, const char *message_id, gint64 row_id,
+                            GError **error);

@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <string.h>
 #include "filters/confirm.h"
+#include "filters/excerpt.h"
 #include "filters/message.h"
 #include "filters/rules.h"
 #include "filters/score.h"
@@ -137,6 +138,40 @@ static void test_gate_nothing_and_rate(void)
   g_assert_nonnull(strstr(confirm_decide(&facts).reason, "12 hours"));
 }
 
+/* confirm_steps(): every check, in confirm_decide()'s order, agreeing with it. */
+static void test_steps(void)
+{
+  ConfirmFacts facts = { .known_client = TRUE, .automated = TRUE,
+                         .automated_reason = "Auto-Submitted: auto-replied", .instructions = 0 };
+  ConfirmStep steps[CONFIRM_STEP_COUNT];
+  g_assert_cmpuint(confirm_steps(&facts, steps), ==, 4); /* no verdict: the rest need one */
+  g_assert_cmpstr(steps[0].step, ==, "history");
+  g_assert_false(steps[0].blocked);
+  g_assert_true(steps[2].blocked);
+  g_assert_nonnull(strstr(steps[2].reason, "auto-replied"));
+  g_assert_true(steps[3].blocked);
+  ConfirmDecision d = confirm_decide(&facts);
+  g_assert_cmpstr(d.reason, ==, steps[2].reason);
+}
+
+/* Quotes end at a sentence or a word, never inside a word. */
+static void test_excerpt(void)
+{
+  const char *text = "If the venue falls through we lose the deposit. Please call them today, "
+                     "before noon.";
+  g_autofree char *a = excerpt_cut(text, 60);
+  g_assert_cmpstr(a, ==, "If the venue falls through we lose the deposit.");
+  g_autofree char *b = excerpt_cut("If the venue falls through we lose everything", 20);
+  g_assert_cmpstr(b, ==, "If the venue falls…");
+  g_autofree char *c = excerpt_cut("short\n\n text", 20);
+  g_assert_cmpstr(c, ==, "short text");
+  const char *mail = "Hello Jo, I never got a confirmation for the booking, which is odd.";
+  const char *at = strstr(mail, "confirmation");
+  g_autofree char *d = excerpt_around(mail, at - mail, at - mail + 12, 12);
+  g_assert_cmpstr(d, ==, "…never got a confirmation for the…");
+  g_assert_null(excerpt_around(mail, 5, 500, 10));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -146,5 +181,7 @@ int main(int argc, char **argv)
   }
   g_test_add_func("/confirm/facts", test_gate_facts);
   g_test_add_func("/confirm/nothing-and-rate", test_gate_nothing_and_rate);
+  g_test_add_func("/confirm/steps", test_steps);
+  g_test_add_func("/excerpt/cut-and-around", test_excerpt);
   return g_test_run();
 }

@@ -100,12 +100,14 @@ static gint64 queue_one(OutboxFixture *f, const char *subject, GError **error)
 {
   g_autoptr(GPtrArray) list = one_instruction();
   g_autoptr(GDateTime) now = g_date_time_new_utc(2026, 3, 2, 10, 0, 0);
+  ReplyVoice voice = { .first_name = "Bob", .greeting = "Hi Bob,", .to_name = "Bob Smith", .va_name = "Jo",
+                       .business = "", .signature = "Jo" };
   OutboxConfirmation c = {
     .account = &f->account, .client_id = "acme", .client_name = "Bob Smith",
     .to_address = "bob@acme.example", .thread_id = 0, .in_reply_to = "m1@acme.example",
     .subject = subject, .instructions = list,
     .template_text = "Hi {{first_name}},\n{{instructions}}\n{{signature}}\n",
-    .template_name = "confirm.txt", .signature = "Jo", .now = now, .is_reply = TRUE,
+    .template_name = "confirm.txt", .voice = &voice, .now = now, .is_reply = TRUE,
   };
   return outbox_queue_confirmation(f->store, &c, error);
 }

@@ -38,7 +38,7 @@ static void fixture_setup(PayFixture *f, gconstpointer data)
   g_autofree char *text = g_strdup_printf(
     "[keel]\ndatabase = %s\nrules = %s/rules\ntimezone = Europe/London\n"
     "business_hours = Mon-Fri 09:00-17:30\n\n[account main]\nuser = jo@va.example\n\n"
-    "[client acme]\nname = Bob Smith\naddresses = bob@acme.example\n"
+    "[client acme]\nname = Bob Smith\ncontact = Bob\naddresses = bob@acme.example\n"
     "holidays = 2026-12-25;2026-12-28\n\n[payments]\ncurrency = EUR\n", f->path,
     g_getenv("KEEL_SOURCE_ROOT"));
   g_assert_true(g_file_set_contents(conf, text, -1, NULL));
