@@ -50,6 +50,7 @@ int cmd_status(int argc, char **argv);
 int cmd_trail(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_instruction(int argc, char **argv);
+int cmd_promises(int argc, char **argv);
 int cmd_confirm(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
 int cmd_digest(int argc, char **argv);

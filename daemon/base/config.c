@@ -31,7 +31,7 @@
 G_DEFINE_QUARK(keel-config-error-quark, keel_config_error)
 
 typedef enum { SECTION_KEEL, SECTION_ACCOUNT, SECTION_CLIENT, SECTION_DIGEST,
-               SECTION_PAYMENTS } ConfigSection;
+               SECTION_PAYMENTS, SECTION_REPLIES } ConfigSection;
 
 typedef enum {
   TYPE_STRING, TYPE_BOOL, TYPE_UINT, TYPE_SIZE, TYPE_LIST, TYPE_IMAP_URL, TYPE_SMTP_URL,
@@ -105,6 +105,10 @@ static const ConfigKey config_keys[] = {
     G_STRUCT_OFFSET(KeelConfig, payments_own_chase_days) },
   { SECTION_PAYMENTS, "new_work_days", TYPE_UINT, "7", 0, 365,
     G_STRUCT_OFFSET(KeelConfig, payments_new_work_days) },
+  { SECTION_KEEL, "history_window", TYPE_UINT, "3", 0, 3650,
+    G_STRUCT_OFFSET(KeelConfig, history_window) },
+  { SECTION_REPLIES, "holding_drafts", TYPE_BOOL, "true", 0, 0,
+    G_STRUCT_OFFSET(KeelConfig, replies_holding_drafts) },
 };
 
 /* The state of one config_load(): where problems go and where lines are. */
@@ -665,7 +669,7 @@ static void config_read_client(ConfigLoader *loader, KeelConfig *config, const c
 static void config_read_group(ConfigLoader *loader, KeelConfig *config, const char *group)
 {
   if (strcmp(group, "keel") == 0 || strcmp(group, "digest") == 0
-      || strcmp(group, "payments") == 0)
+      || strcmp(group, "payments") == 0 || strcmp(group, "replies") == 0)
     return; /* read already */
   g_autofree char *name = NULL;
   if (g_str_has_prefix(group, "account ")) {
@@ -676,7 +680,7 @@ static void config_read_group(ConfigLoader *loader, KeelConfig *config, const ch
     config_read_client(loader, config, group, name);
   } else
     config_problem(loader, group, NULL, "unknown section [%s] (expected [keel], "
-                   "[account NAME], [client ID], [digest] or [payments])", group);
+                   "[account NAME], [client ID], [digest], [payments] or [replies])", group);
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -728,6 +732,7 @@ static void config_read_all(ConfigLoader *loader, KeelConfig *config, const char
   config_read_section(loader, SECTION_KEEL, "keel", config);
   config_read_section(loader, SECTION_DIGEST, "digest", config);
   config_read_section(loader, SECTION_PAYMENTS, "payments", config);
+  config_read_section(loader, SECTION_REPLIES, "replies", config);
   g_auto(GStrv) groups = g_key_file_get_groups(loader->keyfile, NULL);
   for (int i = 0; groups[i]; i++) {
     g_autofree char *group = g_strdup(groups[i]);

@@ -80,6 +80,8 @@ typedef struct {
   char *payments_currency;       /* owned, [payments] currency: keel invoice add's default (GBP) */
   guint payments_own_chase_days; /* [payments] own_chase_days: the VA's own chaser delays a step (3 business days) */
   guint payments_new_work_days;  /* [payments] new_work_days: new work flagged past N days overdue (7) */
+  guint history_window;          /* [keel] history_window: days of history still listed as due (3) */
+  gboolean replies_holding_drafts; /* [replies] holding_drafts: draft a calm holding reply (true) */
   GHashTable *lines;       /* owned, private: "group" / "group\nkey" -> line number */
 } KeelConfig;
 

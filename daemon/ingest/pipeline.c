@@ -16,6 +16,7 @@
 #include "daemon/payments/payments.h"
 #include "daemon/record/trail.h"
 #include "daemon/record/verdict.h"
+#include "daemon/record/word.h"
 
 struct Pipeline {
   const KeelConfig *config;        /* borrowed, may be NULL */
@@ -25,6 +26,8 @@ struct Pipeline {
   GTimeZone *tz;                   /* owned: the VA's zone */
   ScoreContext context;            /* zone and business hours; history added per message */
   gboolean direction_from_sender;
+  PromiseRules *promise_rules;     /* owned, read from the config's rules on first use */
+  gboolean promise_rules_failed;   /* they did not load: said once, not again */
 };
 
 Pipeline *pipeline_new(const KeelConfig *config, Store *store)
@@ -42,6 +45,7 @@ Pipeline *pipeline_new(const KeelConfig *config, Store *store)
 void pipeline_free(Pipeline *pipeline)
 {
   g_time_zone_unref(pipeline->tz);
+  promise_rules_free(pipeline->promise_rules);
   g_free(pipeline);
 }
 
@@ -50,6 +54,8 @@ void pipeline_set_rules(Pipeline *pipeline, const RuleSet *rules,
 {
   pipeline->rules = rules;
   pipeline->instruction_rules = instruction_rules;
+  g_clear_pointer(&pipeline->promise_rules, promise_rules_free); /* read again on next use */
+  pipeline->promise_rules_failed = FALSE;
 }
 
 void pipeline_set_direction_from_sender(Pipeline *pipeline, gboolean on)
@@ -149,6 +155,32 @@ static gboolean pipeline_alert(Pipeline *pipeline, gint64 row_id, GDateTime *now
                                   NULL, error);
 }
 
+/* The VA's word (daemon/record/word.c): her promises and the work her reply
+ * did, for her own mail. Rules from the config's rules dir, read on first
+ * use; when they do not load, said once and nothing is recorded. */
+static gboolean pipeline_word(Pipeline *pipeline, const StoreOrigin *origin,
+                              const KeelClient *client, const KeelMessage *message,
+                              gint64 row_id, gint64 thread_id, GError **error)
+{
+  if (origin->direction != STORE_DIRECTION_OUT || !client || !pipeline->config
+      || !pipeline->instruction_rules || pipeline->promise_rules_failed)
+    return TRUE;
+  if (!pipeline->promise_rules) {
+    g_autoptr(GError) local = NULL;
+    pipeline->promise_rules = word_load_rules(pipeline->config->rules, &local);
+    if (!pipeline->promise_rules) {
+      g_warning("her promises are not read: %s", local->message);
+      pipeline->promise_rules_failed = TRUE;
+      return TRUE;
+    }
+  }
+  WordMessage in = { .config = pipeline->config, .client = client, .message = message,
+                     .rules = pipeline->promise_rules, .row_id = row_id,
+                     .thread_id = thread_id, .outgoing = TRUE,
+                     .first_sync = origin->first_sync };
+  return word_after_message(pipeline->store, &in, error);
+}
+
 /* The verdict and the thread's risk (when rules are set), then the trail
  * and the confirmation plan, for a newly stored message. Inside the caller's
  * transaction. */
@@ -174,7 +206,8 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
   PaymentsMessage paying = { .config = pipeline->config, .client = client, .message = message,
                              .row_id = row_id, .thread_id = thread_id, .outgoing = !incoming,
                              .first_sync = origin->first_sync };
-  if (!payments_after_message(pipeline->store, &paying, error))
+  if (!payments_after_message(pipeline->store, &paying, error)
+      || !pipeline_word(pipeline, origin, client, message, row_id, thread_id, error))
     return FALSE;
   if (pipeline_is_note(pipeline, message))
     return pipeline_note(pipeline, origin, message, now, error);

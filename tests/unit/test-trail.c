@@ -313,6 +313,8 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
             "DROP TRIGGER message_search_add; DROP TRIGGER message_search_remove;"
             "DROP TABLE message_search; DROP TABLE confirmations; DROP TABLE outbox;"
             "DROP TABLE instructions; DROP TABLE trail_events; DROP TABLE trail_seal;"
+            "DROP TABLE promises; ALTER TABLE threads DROP COLUMN handled_since;"
+            "ALTER TABLE threads DROP COLUMN handled_until;"
             "PRAGMA user_version = 1;");
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);

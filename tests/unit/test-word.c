@@ -1,0 +1,266 @@
+/* tests/unit/test-word.c: keeping the VA's word (daemon/record/word.c and the
+ * digest's use of it), with the real rules of rules/ and the real pipeline on
+ * a simulated clock: a promise in her sent mail recorded with its due time
+ * and closed by her later reply; an instruction marked probably done by a
+ * "Done, attached" reply (out of the overdue list, in "your word" with its
+ * ID, back after reopen); history (a first-sync import of last year's mail)
+ * never listed as overdue or waiting, except inside history_window; a
+ * handled thread out of the digest until new client mail; v8 -> v9. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+#include "tests/unit/test-db.h"
+#include "daemon/digest/digest.h"
+#include "daemon/ingest/pipeline.h"
+#include "daemon/record/verdict.h"
+#include "daemon/record/word.h"
+
+typedef struct {
+  char *dir, *path;
+  Store *store;
+  KeelConfig *config;
+  RuleSet *rules;
+  InstructionRules *instruction_rules;
+  Pipeline *pipeline;
+} WordFixture;
+
+static void fixture_setup(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  test_db_create("keel-word", &f->dir, &f->path, &f->store);
+  g_autofree char *conf = g_build_filename(f->dir, "keel.conf", NULL);
+  g_autofree char *text = g_strdup_printf(
+    "[keel]\ndatabase = %s\nrules = %s/rules\ntimezone = Europe/London\n"
+    "business_hours = Mon-Fri 09:00-17:30\n\n[account main]\nuser = jo@va.example\n\n"
+    "[client acme]\nname = Acme Lettings\naddresses = bob@acme.example\n", f->path,
+    g_getenv("KEEL_SOURCE_ROOT"));
+  g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+  g_autoptr(GError) error = NULL;
+  f->config = config_load(conf, &error);
+  g_assert_no_error(error);
+  g_assert_true(verdict_load_rules(f->config->rules, &f->rules, &f->instruction_rules, &error));
+  f->pipeline = pipeline_new(f->config, f->store);
+  pipeline_set_rules(f->pipeline, f->rules, f->instruction_rules);
+  g_unlink(conf);
+}
+
+static void fixture_teardown(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  pipeline_free(f->pipeline);
+  rules_free(f->rules);
+  instruction_rules_free(f->instruction_rules);
+  config_free(f->config);
+  test_db_remove(&f->dir, &f->path, &f->store);
+}
+
+static GDateTime *at(const char *iso)
+{
+  GDateTime *time = g_date_time_new_from_iso8601(iso, NULL);
+  g_assert_nonnull(time);
+  return time;
+}
+
+/* Mail in (from the client) or out (her Sent) as message <id@test>, a reply
+ * to <reply_to@test> when `reply_to` is set; `attach` adds a PDF. */
+static void mail(WordFixture *f, gboolean out, const char *id, const char *reply_to,
+                 const char *iso, const char *body, gboolean attach, gboolean history)
+{
+  g_autoptr(GDateTime) date = at(iso);
+  g_autofree char *when = g_date_time_format(date, "%a, %d %b %Y %H:%M:%S %z");
+  g_autofree char *refs = reply_to ? g_strdup_printf("In-Reply-To: <%s@test>\r\n", reply_to)
+                                   : g_strdup("");
+  g_autofree char *part = attach
+    ? g_strdup_printf("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: "
+                      "text/plain; charset=utf-8\r\n\r\n%s\r\n--b\r\nContent-Type: "
+                      "application/pdf; name=report.pdf\r\nContent-Disposition: attachment; "
+                      "filename=report.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                      "JVBERi0xLjQK\r\n--b--\r\n", body)
+    : g_strdup_printf("Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n", body);
+  g_autofree char *text = g_strdup_printf(
+    "From: %s\r\nTo: %s\r\nSubject: %sMarch report\r\nDate: %s\r\nMessage-ID: <%s@test>\r\n"
+    "%sMIME-Version: 1.0\r\n%s", out ? "Jo <jo@va.example>" : "Bob <bob@acme.example>",
+    out ? "bob@acme.example" : "jo@va.example", reply_to ? "Re: " : "", when, id, refs, part);
+  g_autoptr(GBytes) raw = g_bytes_new(text, strlen(text));
+  StoreOrigin origin = { .direction = out ? STORE_DIRECTION_OUT : STORE_DIRECTION_IN,
+                         .first_sync = history };
+  g_autoptr(GError) error = NULL;
+  StoreAddResult result;
+  g_assert_true(pipeline_ingest(f->pipeline, &origin, raw, date, &result, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(result, ==, STORE_ADDED);
+}
+
+static Digest *digest_at(WordFixture *f, const char *iso)
+{
+  g_autoptr(GDateTime) now = at(iso);
+  g_autoptr(GError) error = NULL;
+  DigestOptions options;
+  digest_options_from_config(&options, f->config);
+  options.rules = f->rules;
+  Digest *digest = digest_gather(f->store, f->config, &options, now, &error);
+  g_assert_no_error(error);
+  return digest;
+}
+
+static gboolean lines_have(GPtrArray *lines, const char *needle)
+{
+  for (guint i = 0; i < lines->len; i++)
+    if (strstr(lines->pdata[i], needle))
+      return TRUE;
+  return FALSE;
+}
+
+static void test_promise_kept(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  mail(f, FALSE, "ask", NULL, "2026-03-04T09:00:00Z", "Hi Jo, where are we with the report?",
+       FALSE, FALSE);
+  mail(f, TRUE, "p1", "ask", "2026-03-04T10:00:00Z",
+       "Hi Bob,\n\nI'll send you the report by Friday 17:00.\n\nJo", FALSE, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) open = store_promise_list(f->store, TRUE, 0, &error);
+  g_assert_cmpuint(open->len, ==, 1);
+  const StorePromiseRow *row = open->pdata[0];
+  g_assert_cmpstr(row->due, ==, "2026-03-06T17:00");
+  g_assert_cmpstr(row->client, ==, "Acme Lettings");
+  /* due on Friday: listed that day, overdue after */
+  g_autoptr(Digest) friday = digest_at(f, "2026-03-06T08:00:00Z");
+  g_assert_true(lines_have(friday->word, "today: you told Acme Lettings"));
+  g_autoptr(Digest) monday = digest_at(f, "2026-03-09T08:00:00Z");
+  g_assert_true(lines_have(monday->word, "OVERDUE: you told Acme Lettings"));
+  mail(f, TRUE, "p2", "p1", "2026-03-06T15:00:00Z", "Here it is, the report is attached.",
+       TRUE, FALSE);
+  g_autoptr(GPtrArray) after = store_promise_list(f->store, TRUE, 0, &error);
+  g_assert_cmpuint(after->len, ==, 0);
+  g_autoptr(GPtrArray) all = store_promise_list(f->store, FALSE, 0, &error);
+  g_assert_cmpstr(((StorePromiseRow *)all->pdata[0])->status, ==, "kept");
+  g_autoptr(Digest) later = digest_at(f, "2026-03-09T08:00:00Z");
+  g_assert_false(lines_have(later->word, "you told"));
+}
+
+static void test_probably_done(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  mail(f, FALSE, "ask", NULL, "2026-03-02T09:00:00Z",
+       "Hi Jo,\n\nPlease send me the March report by Wednesday.\n\nBob", FALSE, FALSE);
+  g_autoptr(Digest) before = digest_at(f, "2026-03-05T08:00:00Z");
+  g_assert_cmpuint(before->instructions->len, ==, 1);
+  gint64 id = ((DigestInstruction *)before->instructions->pdata[0])->id;
+  mail(f, TRUE, "done", "ask", "2026-03-04T12:00:00Z", "Hi Bob,\n\nDone, attached.\n\nJo",
+       TRUE, FALSE);
+  g_autoptr(Digest) after = digest_at(f, "2026-03-05T08:00:00Z");
+  g_assert_cmpuint(after->instructions->len, ==, 0);
+  g_autofree char *needle = g_strdup_printf("ID %" G_GINT64_FORMAT " Acme Lettings", id);
+  g_assert_true(lines_have(after->word, needle));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_assert_true(word_instruction_set(f->store, id, "open", after->now, &text, &error));
+  g_assert_nonnull(strstr(text, "March report"));
+  g_autoptr(Digest) reopened = digest_at(f, "2026-03-05T08:00:00Z");
+  g_assert_cmpuint(reopened->instructions->len, ==, 1);
+  g_assert_true(word_instruction_set(f->store, id, "done", after->now, NULL, &error));
+  g_autoptr(Digest) closed = digest_at(f, "2026-03-05T08:00:00Z");
+  g_assert_cmpuint(closed->instructions->len, ==, 0);
+  g_assert_false(word_instruction_set(f->store, 999, "done", after->now, NULL, &error));
+}
+
+static void test_history(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  /* last year's mail, imported: recorded, never listed */
+  mail(f, FALSE, "old", NULL, "2025-06-02T09:00:00Z",
+       "Hi Jo,\n\nPlease send me the May figures by Friday.\n\nBob", FALSE, TRUE);
+  mail(f, TRUE, "oldp", "old", "2025-06-02T10:00:00Z", "I'll send them by Thursday.", FALSE,
+       TRUE);
+  g_autoptr(Digest) digest = digest_at(f, "2026-03-09T08:00:00Z");
+  g_assert_cmpuint(digest->instructions->len, ==, 0);
+  g_assert_cmpuint(digest->waiting->len, ==, 0);
+  g_assert_cmpuint(digest->word->len, ==, 0);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM instructions"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM promises WHERE history = 1"), ==, 1);
+  /* Friday's history, keel started on Monday: still listed */
+  mail(f, FALSE, "fri", NULL, "2026-03-06T16:00:00Z",
+       "Hi Jo,\n\nPlease book the venue by Monday noon.\n\nBob", FALSE, TRUE);
+  g_autoptr(Digest) monday = digest_at(f, "2026-03-09T08:00:00Z");
+  g_assert_cmpuint(monday->instructions->len, ==, 1);
+  /* and a date from another year shows its year */
+  g_autoptr(GDateTime) old = at("2025-06-06T17:00:00Z");
+  g_autofree char *shown = word_format_when(old, monday->now);
+  g_assert_nonnull(strstr(shown, "2025"));
+  g_autofree char *recent = word_format_when(monday->now, monday->now);
+  g_assert_null(strstr(recent, "2026"));
+}
+
+static guint risky_count(WordFixture *f, const char *iso)
+{
+  g_autoptr(Digest) digest = digest_at(f, iso);
+  return digest->risky->len;
+}
+
+static void test_handled(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  mail(f, FALSE, "angry", NULL, "2026-03-09T09:00:00Z",
+       "This is UNACCEPTABLE. You missed the deadline AGAIN and I will be taking legal action "
+       "and speaking to my solicitor. I am not paying this invoice.", FALSE, FALSE);
+  g_assert_cmpuint(risky_count(f, "2026-03-09T12:00:00Z"), ==, 1);
+  g_autoptr(Digest) digest = digest_at(f, "2026-03-09T12:00:00Z");
+  gint64 thread = ((DigestThread *)digest->risky->pdata[0])->thread_id;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(word_thread_handled(f->store, thread, digest->now, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(risky_count(f, "2026-03-09T13:00:00Z"), ==, 0);
+  /* her own reply does not bring it back; new client mail does */
+  mail(f, TRUE, "calm", "angry", "2026-03-09T14:00:00Z", "I'm looking into it now.", FALSE,
+       FALSE);
+  g_assert_cmpuint(risky_count(f, "2026-03-09T15:00:00Z"), ==, 0);
+  mail(f, FALSE, "again", "calm", "2026-03-09T16:00:00Z",
+       "Still UNACCEPTABLE. My solicitor will be in touch.", FALSE, FALSE);
+  g_assert_cmpuint(risky_count(f, "2026-03-09T17:00:00Z"), ==, 1);
+  /* --until: back at that date even without new mail */
+  g_autoptr(GDateTime) now = at("2026-03-09T17:00:00Z");
+  g_autoptr(GDateTime) until = at("2026-03-10T09:00:00Z");
+  g_assert_true(word_thread_handled(f->store, thread, now, until, &error));
+  g_assert_cmpuint(risky_count(f, "2026-03-09T18:00:00Z"), ==, 0);
+  g_assert_cmpuint(risky_count(f, "2026-03-10T10:00:00Z"), ==, 1);
+  g_assert_false(word_thread_handled(f->store, 999, now, NULL, &error));
+}
+
+/* A version-8 database (no promises, no marks) upgrades to the latest. */
+static void test_migration(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  pipeline_free(f->pipeline);
+  f->pipeline = NULL;
+  g_clear_pointer(&f->store, store_close);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db, "DROP TABLE promises; ALTER TABLE instructions DROP COLUMN "
+                               "probably_done; ALTER TABLE instructions DROP COLUMN done_by;"
+                               "ALTER TABLE threads DROP COLUMN handled_since;"
+                               "ALTER TABLE threads DROP COLUMN handled_until;"
+                               "PRAGMA user_version = 8;", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close(db);
+  g_autoptr(GError) error = NULL;
+  f->store = store_open(f->path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(store_schema_version(f->store), ==, store_schema_latest());
+  g_autoptr(GPtrArray) rows = store_promise_list(f->store, FALSE, 0, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rows->len, ==, 0);
+  f->pipeline = pipeline_new(f->config, f->store);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, WordFixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD("/word/promise-kept", test_promise_kept);
+  ADD("/word/probably-done", test_probably_done);
+  ADD("/word/history", test_history);
+  ADD("/word/handled", test_handled);
+  ADD("/word/migration", test_migration);
+  return g_test_run();
+}
