@@ -40,6 +40,7 @@ typedef int (*KeelCommandFunc)(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_threads(int argc, char **argv);
+int cmd_thread(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_score(int argc, char **argv);
