@@ -12,6 +12,7 @@
  */
 #include "daemon/ingest/pipeline.h"
 #include "daemon/digest/digest.h"
+#include "daemon/outbox/holding.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/payments/payments.h"
 #include "daemon/record/trail.h"
@@ -214,6 +215,12 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const StoreOrigin *orig
   if (!incoming)
     return TRUE;
   if (pipeline->rules && pipeline->config && !pipeline_alert(pipeline, row_id, now, error))
+    return FALSE;
+  HoldingIngest holding = { .config = pipeline->config, .client = client, .message = message,
+                            .thread_id = thread_id, .first_sync = origin->first_sync,
+                            .risky = verdict && (verdict->risky || thread_risk >= 1.0),
+                            .now = now };
+  if (!holding_after_ingest(pipeline->store, &holding, NULL, error))
     return FALSE;
   OutboxIngest in = { .config = pipeline->config, .client = client, .message = message,
                       .rules = pipeline->instruction_rules, .row_id = row_id,

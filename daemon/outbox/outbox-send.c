@@ -57,10 +57,13 @@ static void outbox_log_failure(const StoreOutboxRow *row, const char *what, cons
 }
 
 /* TRUE when `row` becomes a draft for the VA to send (review mode) rather
- * than being sent. Digests and alerts are for the VA herself: always sent. */
+ * than being sent. Digests and alerts are for the VA herself: always sent.
+ * A holding reply (holding.c) is always a draft, even in auto mode. */
 static gboolean outbox_row_is_draft(const OutboxRun *run, const StoreOutboxRow *row)
 {
   static const char *const for_the_va[] = { "digest", "alert", NULL };
+  if (g_strcmp0(row->kind, "holding") == 0)
+    return TRUE;
   return run->config->mode == KEEL_MODE_REVIEW
          && !g_strv_contains(for_the_va, row->kind ? row->kind : "");
 }

@@ -5,7 +5,9 @@
  * "Done, attached" reply (out of the overdue list, in "your word" with its
  * ID, back after reopen); history (a first-sync import of last year's mail)
  * never listed as overdue or waiting, except inside history_window; a
- * handled thread out of the digest until new client mail; v8 -> v9. */
+ * handled thread out of the digest until new client mail; a calm holding
+ * draft for a risky message, quoting the trail, whose sent copy is a tracked
+ * promise; v8 -> v9. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -13,6 +15,7 @@
 #include "tests/unit/test-db.h"
 #include "daemon/digest/digest.h"
 #include "daemon/ingest/pipeline.h"
+#include "daemon/outbox/holding.h"
 #include "daemon/record/verdict.h"
 #include "daemon/record/word.h"
 
@@ -228,6 +231,64 @@ static void test_handled(WordFixture *f, gconstpointer data)
   g_assert_false(word_thread_handled(f->store, 999, now, NULL, &error));
 }
 
+/* The raw bytes of the only outbox row of `kind`, as a string. */
+static char *outbox_text(WordFixture *f, const char *kind)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = store_outbox_list(f->store, NULL, &error);
+  char *found = NULL;
+  for (guint i = 0; i < rows->len; i++) {
+    const StoreOutboxRow *row = rows->pdata[i];
+    if (g_strcmp0(row->kind, kind) != 0)
+      continue;
+    g_assert_null(found);
+    gsize size = 0;
+    const char *data = g_bytes_get_data(row->raw, &size);
+    found = g_strndup(data, size);
+  }
+  return found;
+}
+
+/* A risky message gets a calm holding draft quoting the trail; her sent copy
+ * of it is a promise due at the end of her next business half-day. */
+static void test_holding(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  mail(f, FALSE, "ask", NULL, "2026-03-02T09:00:00Z",
+       "Hi Jo,\n\nPlease send me the March report by Wednesday.\n\nBob", FALSE, FALSE);
+  g_assert_null(outbox_text(f, "holding"));
+  mail(f, FALSE, "angry", "ask", "2026-03-09T09:00:00Z",
+       "This is UNACCEPTABLE. You missed the deadline AGAIN and I will be taking legal action "
+       "and speaking to my solicitor. I am not paying this invoice.", FALSE, FALSE);
+  g_autofree char *draft = outbox_text(f, "holding");
+  g_assert_nonnull(draft);
+  g_assert_nonnull(strstr(draft, "In-Reply-To: <angry@test>"));
+  g_assert_null(strstr(draft, "Auto-Submitted"));
+  g_assert_nonnull(strstr(draft, "Please send me the March report by Wednesday"));
+  g_assert_nonnull(strstr(draft, "will update you by 13:15 on 9 March"));
+  /* a second angry message the same day: no second draft */
+  mail(f, FALSE, "angry2", "angry", "2026-03-09T10:00:00Z",
+       "Well? This is UNACCEPTABLE and my solicitor is waiting.", FALSE, FALSE);
+  g_autofree char *still_one = outbox_text(f, "holding");
+  g_assert_nonnull(still_one);
+  g_autoptr(Digest) digest = digest_at(f, "2026-03-09T11:00:00Z");
+  g_assert_true(lines_have(digest->word, "holding draft waits"));
+  /* she sends it: the promise is tracked */
+  mail(f, TRUE, "sent-holding", "angry2", "2026-03-09T11:30:00Z",
+       "Hi Bob,\n\nI'm looking into this now and will update you by 13:15 on 9 March."
+       "\n\nJo", FALSE, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) open = store_promise_list(f->store, TRUE, 0, &error);
+  g_assert_cmpuint(open->len, ==, 1);
+  g_assert_cmpstr(((StorePromiseRow *)open->pdata[0])->due, ==, "2026-03-09T13:15");
+  /* after close of business on Friday: Monday at midday */
+  g_autoptr(GTimeZone) zone = g_time_zone_new_identifier("Europe/London");
+  g_autoptr(GDateTime) friday = at("2026-03-13T18:00:00Z");
+  g_autoptr(GDateTime) by = holding_update_by(friday, &f->config->business_hours, zone);
+  g_autofree char *shown = holding_format_time(by);
+  g_assert_cmpstr(shown, ==, "13:15 on 16 March");
+}
+
 /* A version-8 database (no promises, no marks) upgrades to the latest. */
 static void test_migration(WordFixture *f, gconstpointer data)
 {
@@ -261,6 +322,7 @@ int main(int argc, char **argv)
   ADD("/word/probably-done", test_probably_done);
   ADD("/word/history", test_history);
   ADD("/word/handled", test_handled);
+  ADD("/word/holding", test_holding);
   ADD("/word/migration", test_migration);
   return g_test_run();
 }
