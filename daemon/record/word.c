@@ -63,10 +63,46 @@ static gboolean word_close_promises(Store *store, const WordMessage *in,
   return TRUE;
 }
 
-/* Whether her message does the work of instruction `row`. */
+/* The lower-cased words of `text` of four letters or more. */
+static GHashTable *word_long_words(const char *text)
+{
+  GHashTable *words = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *lower = g_utf8_strdown(text, -1);
+  g_auto(GStrv) parts = g_regex_split_simple("[^[:alpha:]]+", lower, 0, 0);
+  for (char **p = parts; *p; p++)
+    if (g_utf8_strlen(*p, -1) >= 4)
+      g_hash_table_add(words, g_strdup(*p));
+  return words;
+}
+
+/* TRUE when one of her new promises shares two long words with `text`: the
+ * task is promised in this message, not done by it. */
+static gboolean word_promised_instead(const PromiseReading *reading, const char *text)
+{
+  g_autoptr(GHashTable) task = word_long_words(text);
+  for (guint i = 0; i < reading->promises->len; i++) {
+    g_autoptr(GHashTable) promise = word_long_words(
+      ((const Promise *)reading->promises->pdata[i])->text);
+    guint shared = 0;
+    GHashTableIter iter;
+    gpointer key;
+    g_hash_table_iter_init(&iter, promise);
+    while (g_hash_table_iter_next(&iter, &key, NULL))
+      shared += g_hash_table_contains(task, key);
+    if (shared >= 2)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Whether her message does the work of instruction `row`: it delivers (and
+ * does not promise that very task instead), or carries an attachment after
+ * a request for a file. */
 static gboolean word_does(const WordMessage *in, const PromiseReading *reading,
                           const StoreInstructionRow *row)
 {
+  if (word_promised_instead(reading, row->text))
+    return FALSE;
   if (reading->delivers)
     return TRUE;
   gboolean attached = in->message->attachments && in->message->attachments->len > 0;

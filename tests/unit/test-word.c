@@ -169,6 +169,25 @@ static void test_probably_done(WordFixture *f, gconstpointer data)
   g_assert_false(word_instruction_set(f->store, 999, "done", after->now, NULL, &error));
 }
 
+/* A reply that delivers one task and promises the other marks only the first. */
+static void test_done_and_promised(WordFixture *f, gconstpointer data)
+{
+  (void)data;
+  mail(f, FALSE, "two", NULL, "2026-03-02T09:00:00Z",
+       "Hi Jo,\n\n1. Send the March invoices to the tenants.\n2. Book the meeting room for "
+       "the landlord forum.\n\nBob", FALSE, FALSE);
+  mail(f, TRUE, "half", "two", "2026-03-02T11:00:00Z",
+       "Hi Bob,\n\nThe invoices have been sent. I'll book the meeting room for the forum by "
+       "Friday.\n\nJo", FALSE, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = store_instruction_list(f->store, TRUE, NULL, &error);
+  g_assert_cmpuint(rows->len, ==, 2);
+  for (guint i = 0; i < rows->len; i++) {
+    const StoreInstructionRow *row = rows->pdata[i];
+    g_assert_true((row->probably_done != NULL) == (strstr(row->text, "invoices") != NULL));
+  }
+}
+
 static void test_history(WordFixture *f, gconstpointer data)
 {
   (void)data;
@@ -320,6 +339,7 @@ int main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, WordFixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD("/word/promise-kept", test_promise_kept);
   ADD("/word/probably-done", test_probably_done);
+  ADD("/word/done-and-promised", test_done_and_promised);
   ADD("/word/history", test_history);
   ADD("/word/handled", test_handled);
   ADD("/word/holding", test_holding);
