@@ -63,7 +63,8 @@ gboolean store_thread_set_handled_until(Store *store, gint64 thread_id, GDateTim
                                         GDateTime *until, gboolean *found, GError **error);
 
 /* Whether thread `thread_id` is out of the digest at `now`: marked handled,
- * its mark not past its `until`, and no client mail stored since the mark. */
+ * its mark not past its `until`, and no client mail stored (received) since
+ * the mark. */
 gboolean store_thread_is_handled(Store *store, gint64 thread_id, GDateTime *now,
                                  gboolean *handled, GError **error);
 
