@@ -159,7 +159,7 @@ static char *holding_body(Store *store, const HoldingIngest *in, GError **error)
 static gint64 holding_queue(Store *store, const HoldingIngest *in, const char *body,
                             GError **error)
 {
-  const KeelAccount *account = in->config->accounts->pdata[0];
+  const KeelAccount *account = in->account ? in->account : in->config->accounts->pdata[0];
   g_autofree char *subject = replies_subject(in->message->subject);
   g_autofree char *message_id = replies_new_message_id(account->user);
   g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(in->config->timezone);

@@ -20,6 +20,8 @@ typedef struct {
   const KeelConfig *config;
   const KeelClient *client;   /* NULL: no draft */
   const KeelMessage *message;
+  const KeelAccount *account; /* the account the message arrived in (it drafts the
+                                 reply); NULL: the config's first */
   gint64 thread_id;
   gboolean first_sync;        /* history: no draft */
   gboolean risky;             /* the message or its thread is risky */
