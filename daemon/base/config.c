@@ -118,6 +118,10 @@ static const ConfigKey config_keys[] = {
   REPLIES("alerts_per_day", "10", 1, 1000, replies_alerts_per_day),
   REPLIES("flood_threshold", "10", 1, 100000, replies_flood_threshold),
   REPLIES("risk_memory", "3", 0, 365, replies_risk_memory),
+  { SECTION_KEEL, "history_window", TYPE_UINT, "3", 0, 3650,
+    G_STRUCT_OFFSET(KeelConfig, history_window) },
+  { SECTION_REPLIES, "holding_drafts", TYPE_BOOL, "true", 0, 0,
+    G_STRUCT_OFFSET(KeelConfig, replies_holding_drafts) },
 };
 
 /* The state of one config_load(): where problems go and where lines are. */

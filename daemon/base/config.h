@@ -91,6 +91,8 @@ typedef struct {
   guint replies_alerts_per_day;  /* [replies] alerts_per_day: alerts, then one summary (10) */
   guint replies_flood_threshold; /* [replies] flood_threshold: client messages an hour (10) */
   guint replies_risk_memory;     /* [replies] risk_memory: days a thread keeps its peak (3) */
+  guint history_window;          /* [keel] history_window: days of history still listed as due (3) */
+  gboolean replies_holding_drafts; /* [replies] holding_drafts: draft a calm holding reply (true) */
   GHashTable *lines;       /* owned, private: "group" / "group\nkey" -> line number */
 } KeelConfig;
 

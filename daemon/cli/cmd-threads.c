@@ -1,6 +1,7 @@
-/* daemon/cli/cmd-threads.c: `keel threads [--json] [--database PATH]` lists the
- * stored threads, most recent first: last date, client, message count, risk
- * and subject. Dates are shown in the config's time zone (UTC without a
+/* daemon/cli/cmd-threads.c: `keel threads [--risky] [--json] [--database PATH]`
+ * (also `keel thread list`) lists the stored threads, most recent first: ID,
+ * last date, client, message count, risk and subject; --risky only those at
+ * the digest's risk (1 or more). Dates are shown in the config's time zone (UTC without a
  * config); --json prints one object per line with the date in ISO 8601 UTC.
  * `keel threads --handled ID` marks a thread handled: it no longer keeps its
  * peak risk ([replies] risk_memory).
@@ -43,8 +44,8 @@ static void threads_print_table(GPtrArray *rows, GTimeZone *zone, const char *zo
     return;
   }
   g_autofree char *client_head = threads_fit("CLIENT", THREADS_CLIENT_WIDTH);
-  printf("%-16s  %s  %4s  %5s  SUBJECT   (dates: %s)\n", "LAST", client_head, "MSGS", "RISK",
-         zone_name);
+  printf("%-6s %-16s  %s  %4s  %5s  SUBJECT   (dates: %s)\n", "ID", "LAST", client_head, "MSGS",
+         "RISK", zone_name);
   for (guint i = 0; i < rows->len; i++) {
     const StoreThreadRow *row = rows->pdata[i];
     g_autoptr(GDateTime) local = g_date_time_to_timezone(row->last_date, zone);
@@ -53,8 +54,8 @@ static void threads_print_table(GPtrArray *rows, GTimeZone *zone, const char *zo
     g_autofree char *subject = threads_fit(row->subject[0] ? row->subject : "(no subject)",
                                            THREADS_SUBJECT_WIDTH);
     g_strchomp(subject);
-    printf("%-16s  %s  %4" G_GINT64_FORMAT "  %5.1f  %s\n", when, who, row->message_count,
-           row->risk, subject);
+    printf("%-6" G_GINT64_FORMAT " %-16s  %s  %4" G_GINT64_FORMAT "  %5.1f  %s\n", row->id, when,
+           who, row->message_count, row->risk, subject);
   }
 }
 
@@ -118,8 +119,16 @@ static int threads_mark_handled(Store *store, gint64 thread_id, GDateTime *now)
   return EX_OK;
 }
 
+/* Keeps the threads at the digest's risk (1 or more). */
+static void threads_keep_risky(GPtrArray *rows)
+{
+  for (guint i = rows->len; i > 0; i--)
+    if (((const StoreThreadRow *)rows->pdata[i - 1])->risk < 1.0)
+      g_ptr_array_remove_index(rows, i - 1);
+}
+
 static int threads_run(const KeelGlobals *globals, const char *database, gboolean json,
-                       gint64 handled)
+                       gint64 handled, gboolean risky)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -138,6 +147,8 @@ static int threads_run(const KeelGlobals *globals, const char *database, gboolea
     fprintf(stderr, "keel threads: %s\n", error->message);
     return store_cli_exit_code(error);
   }
+  if (risky)
+    threads_keep_risky(rows);
   const char *zone_name = config ? config->timezone : "UTC";
   g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(zone_name);
   if (!zone)
@@ -153,12 +164,13 @@ int cmd_threads(int argc, char **argv)
 {
   KeelGlobals globals = { 0 };
   g_autofree char *database = NULL;
-  gboolean json = FALSE;
+  gboolean json = FALSE, risky = FALSE;
   gint64 handled = 0;
   const GOptionEntry entries[] = {
     { "handled", 0, 0, G_OPTION_ARG_INT64, &handled,
       "Mark thread ID handled: it no longer keeps its peak risk", "ID" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per thread and line", NULL },
+    { "risky", 0, 0, G_OPTION_ARG_NONE, &risky, "Only risky threads (risk 1 or more)", NULL },
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "Database file (default: the config's database)", "PATH" },
     { NULL }
@@ -170,7 +182,7 @@ int cmd_threads(int argc, char **argv)
   if (argc > 1)
     fprintf(stderr, "keel threads: unexpected argument '%s' (see --help)\n", argv[1]);
   else
-    rc = threads_run(&globals, database, json, handled);
+    rc = threads_run(&globals, database, json, handled, risky);
   cli_globals_clear(&globals);
   return rc;
 }

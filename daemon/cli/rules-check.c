@@ -10,6 +10,7 @@
 #include "daemon/outbox/replies.h"
 #include "daemon/record/rules-dir.h"
 #include "daemon/record/trail.h"
+#include "daemon/record/word.h"
 
 /* confirm.txt rendered as a real confirmation would be, with sample values. */
 static gboolean rules_check_confirm(const char *path, const char *text, GError **error)
@@ -71,6 +72,12 @@ gboolean rules_check_dir(const char *dir, RulesCheckCounts *counts, GError **err
   }
   g_autoptr(InstructionRules) extractors = trail_load_instruction_rules(dir, &local);
   if (!extractors)
+    g_ptr_array_add(problems, g_strdup(local->message));
+  g_clear_error(&local);
+  g_autofree char *promises = g_build_filename(dir, "promises.rules", NULL);
+  g_autoptr(PromiseRules) word = g_file_test(promises, G_FILE_TEST_EXISTS)
+    ? word_load_rules(dir, &local) : NULL;
+  if (local)
     g_ptr_array_add(problems, g_strdup(local->message));
   counts->templates = rules_check_templates(dir, problems);
   counts->rules = rules ? rules_count(rules) : 0;

@@ -19,3 +19,18 @@ char *digest_render_alert_text(const DigestThread *thread, GDateTime *now);
  * digest->payments. FALSE with `error` on a store failure. */
 gboolean digest_gather_payments(Store *store, const KeelConfig *config, Digest *digest,
                                 GError **error);
+
+/* The "your word" section (digest-word.c): her promises due today or
+ * overdue, instructions her replies probably did, holding drafts waiting;
+ * one line each into digest->word. FALSE with `error` on a store failure. */
+gboolean digest_gather_word(Store *store, const KeelConfig *config, Digest *digest,
+                            GError **error);
+/* [keel] history_window (3 without a config). */
+guint digest_word_window(const KeelConfig *config);
+/* Whether an open instruction is listed as due: not probably done, and not
+ * from history older than the window. */
+gboolean digest_word_instruction_listed(const KeelConfig *config, const StoreInstructionRow *row,
+                                        GDateTime *now);
+/* Whether the unanswered message `row_id` is listed as waiting (`*listed`). */
+gboolean digest_word_waiting_listed(Store *store, const KeelConfig *config, gint64 row_id,
+                                    GDateTime *now, gboolean *listed, GError **error);

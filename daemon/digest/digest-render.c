@@ -13,6 +13,7 @@
 #include <string.h>
 #include "daemon/digest/digest-private.h"
 #include "daemon/outbox/replies.h"
+#include "daemon/record/word.h"
 #include "filters/cleanup.h"
 
 #define DIGEST_BAR_HEIGHT 40
@@ -39,6 +40,7 @@ char *digest_subject(const Digest *digest)
   digest_count_part(parts, digest->waiting->len, "waiting for a reply",
                     "waiting for a reply");
   digest_count_part(parts, digest->payments->len, "about payments", "about payments");
+  digest_count_part(parts, digest->word->len, "about your word", "about your word");
   digest_count_part(parts, digest->health->len, "problem", "problems");
   if (parts->len == 0)
     return g_strdup("keel: nothing needs you today");
@@ -163,15 +165,16 @@ static void digest_text_sections(GString *out, const Digest *digest)
     g_string_append(out, "\nDUE AND OVERDUE\n");
   for (guint i = 0; i < digest->instructions->len; i++) {
     const DigestInstruction *item = digest->instructions->pdata[i];
-    g_autofree char *when = digest_when(item->deadline);
-    g_string_append_printf(out, "- %-8s %s  %s: %s\n", digest_due_label(item->due), when,
-                           item->client, item->text);
+    g_autofree char *when = word_format_when(item->deadline, digest->now);
+    g_string_append_printf(out, "- %-8s %s  %s: %s (ID %" G_GINT64_FORMAT ")\n",
+                           digest_due_label(item->due), when, item->client, item->text,
+                           item->id);
   }
   if (digest->waiting->len)
     g_string_append(out, "\nWAITING FOR YOUR REPLY\n");
   for (guint i = 0; i < digest->waiting->len; i++) {
     const DigestWaiting *item = digest->waiting->pdata[i];
-    g_autofree char *when = digest_when(item->since);
+    g_autofree char *when = word_format_when(item->since, digest->now);
     g_string_append_printf(out, "- %s: \"%s\" since %s (%.0f business hours)\n", item->client,
                            item->subject, when, item->business_hours);
   }
@@ -179,6 +182,10 @@ static void digest_text_sections(GString *out, const Digest *digest)
 
 static void digest_text_activity(GString *out, const Digest *digest)
 {
+  if (digest->word->len)
+    g_string_append(out, "\nYOUR WORD (promises due, work probably done, drafts waiting)\n");
+  for (guint i = 0; i < digest->word->len; i++)
+    g_string_append_printf(out, "- %s\n", (char *)digest->word->pdata[i]);
   if (digest->payments->len)
     g_string_append(out, "\nPAYMENTS\n");
   for (guint i = 0; i < digest->payments->len; i++)
@@ -357,9 +364,10 @@ static void digest_html_instructions(GString *out, const Digest *digest)
   digest_html_heading(out, "Due and overdue", "#e67e22");
   for (guint i = 0; i < digest->instructions->len; i++) {
     const DigestInstruction *item = digest->instructions->pdata[i];
-    g_autofree char *when = digest_when(item->deadline);
+    g_autofree char *when = word_format_when(item->deadline, digest->now);
     g_autofree char *label = g_strdup_printf("%s %s", digest_due_label(item->due), when);
-    g_autofree char *text = g_strdup_printf("%s: %s", item->client, item->text);
+    g_autofree char *text = g_strdup_printf("%s: %s (ID %" G_GINT64_FORMAT ")", item->client,
+                                            item->text, item->id);
     digest_html_row(out, label, item->due == DIGEST_DUE_OVERDUE ? "#c0392b" : "#555", text);
   }
 }
@@ -380,6 +388,13 @@ static void digest_html_waiting(GString *out, const Digest *digest)
 
 static void digest_html_activity(GString *out, const Digest *digest)
 {
+  if (digest->word->len)
+    digest_html_heading(out, "Your word", "#8e44ad");
+  for (guint i = 0; i < digest->word->len; i++) {
+    g_string_append(out, "<p style=\"margin:3px 0;\">");
+    digest_html_escaped(out, digest->word->pdata[i]);
+    g_string_append(out, "</p>\n");
+  }
   if (digest->payments->len)
     digest_html_heading(out, "Payments", "#d35400");
   for (guint i = 0; i < digest->payments->len; i++) {

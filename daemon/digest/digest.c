@@ -22,6 +22,7 @@
 #include "daemon/outbox/outbox.h"
 #include "filters/excerpt.h"
 #include "daemon/record/verdict.h"
+#include "daemon/store/store-word.h"
 #include "filters/score.h"
 
 G_DEFINE_QUARK(keel-digest-error-quark, keel_digest_error)
@@ -142,6 +143,7 @@ void digest_free(Digest *digest)
   g_clear_pointer(&digest->activity, g_ptr_array_unref);
   g_clear_pointer(&digest->health, g_ptr_array_unref);
   g_clear_pointer(&digest->payments, g_ptr_array_unref);
+  g_clear_pointer(&digest->word, g_ptr_array_unref);
   g_free(digest);
 }
 
@@ -368,6 +370,11 @@ static gboolean digest_gather_risky(Store *store, Digest *digest, GTimeZone *zon
     return FALSE;
   for (guint i = 0; i < rows->len; i++) {
     StoreThreadRow *row = rows->pdata[i];
+    gboolean handled = FALSE;
+    if (!store_thread_is_handled(store, row->id, digest->now, &handled, error))
+      return FALSE;
+    if (handled)
+      continue; /* keel thread handled: out until new client mail */
     g_autoptr(GDateTime) last_reply = NULL, last_seen = NULL;
     double risk = digest_thread_risk_now(store, row->id, digest->now, halflife_hours,
                                          &last_reply, &last_seen, error);
@@ -500,6 +507,8 @@ static gboolean digest_gather_instructions(Store *store, const KeelConfig *confi
     const StoreInstructionRow *row = rows->pdata[i];
     if (row->created && g_date_time_compare(row->created, digest->now) > 0)
       continue; /* as of `now` */
+    if (!digest_word_instruction_listed(config, row, digest->now))
+      continue; /* probably done, or history: see digest-word.c */
     DigestInstruction *item = digest_instruction_build(config, row, digest->now);
     if (item)
       g_ptr_array_add(digest->instructions, item);
@@ -570,7 +579,11 @@ static gboolean digest_gather_waiting(Store *store, const KeelConfig *config,
     if (g_date_time_compare(row->since, digest->now) > 0)
       continue; /* as of `now` */
     double waited = digest_business_hours(row->since, digest->now, hours, zone);
-    if (waited < options->unanswered_hours)
+    gboolean listed = TRUE;
+    if (waited >= options->unanswered_hours
+        && !digest_word_waiting_listed(store, config, row->row_id, digest->now, &listed, error))
+      return FALSE;
+    if (waited < options->unanswered_hours || !listed)
       continue;
     DigestWaiting *item = g_new0(DigestWaiting, 1);
     item->thread_id = row->thread_id;
@@ -701,6 +714,7 @@ static Digest *digest_new(GDateTime *now, GTimeZone *zone, guint weeks)
   digest->activity = g_ptr_array_new_with_free_func((GDestroyNotify)store_outbox_row_free);
   digest->health = g_ptr_array_new_with_free_func(g_free);
   digest->payments = g_ptr_array_new_with_free_func(g_free);
+  digest->word = g_ptr_array_new_with_free_func(g_free);
   return digest;
 }
 
@@ -732,7 +746,8 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
       || !digest_gather_outbox(store, config, digest, error)
       || !digest_gather_accounts(store, digest, zone, error)
       || !digest_gather_payments(store, config, digest, error)
-      || !digest_gather_guard(store, digest, error)) {
+      || !digest_gather_guard(store, digest, error)
+      || !digest_gather_word(store, config, digest, error)) {
     g_prefix_error(error, "gathering the digest: ");
     return NULL;
   }
@@ -747,7 +762,7 @@ gboolean digest_is_empty(const Digest *digest)
 {
   return digest->risky->len == 0 && digest->instructions->len == 0
          && digest->waiting->len == 0 && digest->health->len == 0
-         && digest->payments->len == 0;
+         && digest->payments->len == 0 && digest->word->len == 0;
 }
 
 guint digest_count_due(const Digest *digest, DigestDue due)

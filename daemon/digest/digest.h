@@ -102,6 +102,8 @@ typedef struct {
   GPtrArray *health;       /* owned, of char*: problems, in words */
   GPtrArray *payments;     /* owned, of char*: overdue invoices, promises, disputes, new
                               work while unpaid (digest-payments.c), one line each */
+  GPtrArray *word;         /* owned, of char*: her promises due, work probably done, holding
+                              drafts waiting (digest-word.c), one line each */
 } Digest;
 void digest_free(Digest *digest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Digest, digest_free)

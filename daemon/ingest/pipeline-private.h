@@ -4,6 +4,7 @@
 #pragma once
 
 #include "daemon/ingest/pipeline.h"
+#include "filters/promises.h"
 #include "filters/score.h"
 
 struct Pipeline {
@@ -14,6 +15,8 @@ struct Pipeline {
   GTimeZone *tz;                   /* owned: the VA's zone */
   ScoreContext context;            /* zone and business hours; history added per message */
   gboolean direction_from_sender;
+  PromiseRules *promise_rules;     /* owned, read from the config's rules on first use */
+  gboolean promise_rules_failed;   /* they did not load: said once, not again */
 };
 
 /* Where and when a newly stored message arrived; all borrowed. */

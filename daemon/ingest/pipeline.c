@@ -16,10 +16,12 @@
  */
 #include "daemon/ingest/pipeline-private.h"
 #include "daemon/digest/digest.h"
+#include "daemon/outbox/holding.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/payments/payments.h"
 #include "daemon/record/trail.h"
 #include "daemon/record/verdict.h"
+#include "daemon/record/word.h"
 
 RuleSet *pipeline_rules(Pipeline *pipeline)
 {
@@ -41,6 +43,7 @@ Pipeline *pipeline_new(const KeelConfig *config, Store *store)
 void pipeline_free(Pipeline *pipeline)
 {
   g_time_zone_unref(pipeline->tz);
+  promise_rules_free(pipeline->promise_rules);
   g_free(pipeline);
 }
 
@@ -49,6 +52,8 @@ void pipeline_set_rules(Pipeline *pipeline, const RuleSet *rules,
 {
   pipeline->rules = rules;
   pipeline->instruction_rules = instruction_rules;
+  g_clear_pointer(&pipeline->promise_rules, promise_rules_free); /* read again on next use */
+  pipeline->promise_rules_failed = FALSE;
 }
 
 void pipeline_set_direction_from_sender(Pipeline *pipeline, gboolean on)
@@ -97,6 +102,32 @@ static gboolean pipeline_alert(Pipeline *pipeline, gint64 row_id, GDateTime *now
                                   NULL, error);
 }
 
+/* The VA's word (daemon/record/word.c): her promises and the work her reply
+ * did, for her own mail. Rules from the config's rules dir, read on first
+ * use; when they do not load, said once and nothing is recorded. */
+static gboolean pipeline_word(Pipeline *pipeline, const StoreOrigin *origin,
+                              const KeelClient *client, const KeelMessage *message,
+                              gint64 row_id, gint64 thread_id, GError **error)
+{
+  if (origin->direction != STORE_DIRECTION_OUT || !client || !pipeline->config
+      || !pipeline->instruction_rules || pipeline->promise_rules_failed)
+    return TRUE;
+  if (!pipeline->promise_rules) {
+    g_autoptr(GError) local = NULL;
+    pipeline->promise_rules = word_load_rules(pipeline->config->rules, &local);
+    if (!pipeline->promise_rules) {
+      g_warning("her promises are not read: %s", local->message);
+      pipeline->promise_rules_failed = TRUE;
+      return TRUE;
+    }
+  }
+  WordMessage in = { .config = pipeline->config, .client = client, .message = message,
+                     .rules = pipeline->promise_rules, .row_id = row_id,
+                     .thread_id = thread_id, .outgoing = TRUE,
+                     .first_sync = origin->first_sync };
+  return word_after_message(pipeline->store, &in, error);
+}
+
 /* The verdict (incoming mail; `*verdict` NULL otherwise, owned by the caller)
  * and the thread's risk, when rules are set, for the reply decision. */
 static gboolean pipeline_verdict(Pipeline *pipeline, const PipelineArrival *arrival,
@@ -132,7 +163,9 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const PipelineArrival *
                              .row_id = arrival->row_id, .thread_id = arrival->thread_id,
                              .outgoing = origin->direction != STORE_DIRECTION_IN,
                              .first_sync = origin->first_sync };
-  if (!payments_after_message(pipeline->store, &paying, error))
+  if (!payments_after_message(pipeline->store, &paying, error)
+      || !pipeline_word(pipeline, origin, client, message, arrival->row_id,
+                        arrival->thread_id, error))
     return FALSE;
   const KeelAccount *note_account = pipeline_note_account(pipeline, message);
   if (note_account)
@@ -143,6 +176,13 @@ static gboolean pipeline_after_store(Pipeline *pipeline, const PipelineArrival *
     return FALSE;
   if (pipeline->rules && pipeline->config
       && !pipeline_alert(pipeline, arrival->row_id, arrival->now, error))
+    return FALSE;
+  HoldingIngest holding = { .config = pipeline->config, .client = client, .message = message,
+                            .account = arrival->account, .thread_id = arrival->thread_id,
+                            .first_sync = origin->first_sync,
+                            .risky = verdict && (verdict->risky || thread_risk >= 1.0),
+                            .now = arrival->now };
+  if (!holding_after_ingest(pipeline->store, &holding, NULL, error))
     return FALSE;
   OutboxIngest in = { .config = pipeline->config, .client = client, .message = message,
                       .rules = pipeline->instruction_rules, .row_id = arrival->row_id,

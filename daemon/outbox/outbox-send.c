@@ -114,9 +114,13 @@ static gboolean outbox_row_is_for_va(const StoreOutboxRow *row)
   return g_strv_contains(for_the_va, row->kind ? row->kind : "");
 }
 
-/* TRUE when `row` becomes a draft for the VA to send (review mode). */
+/* TRUE when `row` becomes a draft for the VA to send (review mode) rather
+ * than being sent. A holding reply (holding.c) is always a draft, even in
+ * auto mode: it is hers to finish. */
 static gboolean outbox_row_is_draft(const OutboxRun *run, const StoreOutboxRow *row)
 {
+  if (g_strcmp0(row->kind, "holding") == 0)
+    return TRUE;
   return run->config->mode == KEEL_MODE_REVIEW && !outbox_row_is_for_va(row);
 }
 

@@ -15,7 +15,7 @@ static gint rules_dir_compare(gconstpointer a, gconstpointer b)
 /* Files of the rules directory read by the extractors (filters/instructions.c,
  * filters/deadlines.c) in their own format; the scoring set leaves them alone. */
 static const char *const rules_extractor_files[] = { "instructions.rules", "deadlines.rules",
-                                                     "invoices.rules", NULL };
+                                                     "invoices.rules", "promises.rules", NULL };
 
 /* The *.rules files of `dir` but the extractors', sorted; NULL and an error when none. */
 static GPtrArray *rules_list_dir(const char *dir, GError **error)

@@ -63,6 +63,8 @@ char *store_column_text(sqlite3_stmt *stmt, int column);
 
 /* The columns store_instruction_read() expects, in its order. */
 #define STORE_INSTRUCTION_COLUMNS \
-  "id, message_row, message_id, client_id, thread_id, text, deadline, urgency, status, created"
+  "id, message_row, message_id, client_id, thread_id, text, deadline, urgency, status, created," \
+  " probably_done, coalesce((SELECT m.first_sync FROM messages m" \
+  "   WHERE m.id = instructions.message_row), 0)"
 /* One instructions row of a statement that selected STORE_INSTRUCTION_COLUMNS. */
 gpointer store_instruction_read(sqlite3_stmt *stmt);

@@ -144,6 +144,7 @@ void store_instruction_row_free(StoreInstructionRow *row)
   g_free(row->deadline);
   g_free(row->status);
   g_clear_pointer(&row->created, g_date_time_unref);
+  g_clear_pointer(&row->probably_done, g_date_time_unref);
   g_free(row);
 }
 
@@ -180,6 +181,8 @@ gpointer store_instruction_read(sqlite3_stmt *stmt)
   row->urgency = sqlite3_column_int(stmt, 7);
   row->status = store_column_text(stmt, 8);
   row->created = store_column_time(stmt, 9);
+  row->probably_done = store_column_time(stmt, 10);
+  row->history = sqlite3_column_int(stmt, 11) != 0;
   return row;
 }
 

@@ -25,6 +25,10 @@
  *   8  store_migrate_to_8: trail_seal, the trail's high-water mark (event
  *      count and head hash) written with every event, so that deleting the
  *      newest events shows in `keel trail verify`.
+ *   9  store_migrate_to_9: keeping the VA's word: promises (her commitments
+ *      read from her Sent mail, with due times), instructions.probably_done
+ *      and done_by (her later reply said it was done), threads.handled_since
+ *      and handled_until (`keel thread handled`).
  * A database with a newer version than this keel knows is refused.
  *
  * The file and its -wal, -shm and -journal companions are 0600 whatever the
@@ -298,10 +302,33 @@ static gboolean store_migrate_to_8(Store *store, GError **error)
     error);
 }
 
+/* The VA's word (daemon/record/word.c): her promises, instructions her
+ * replies probably did, threads she has dealt with. `due` is the client's
+ * local "YYYY-MM-DDTHH:MM", `due_at` the same instant in Unix time. */
+static gboolean store_migrate_to_9(Store *store, GError **error)
+{
+  return store_exec(store,
+    "CREATE TABLE promises (id INTEGER PRIMARY KEY,"
+    "  message_row INTEGER REFERENCES messages(id), message_id TEXT, client_id TEXT,"
+    "  thread_id INTEGER, text TEXT NOT NULL, due TEXT, due_at INTEGER,"
+    "  status TEXT NOT NULL DEFAULT 'open'"
+    "    CHECK (status IN ('open', 'kept', 'updated', 'cancelled')),"
+    "  closed_by TEXT, closed_at INTEGER, history INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX promises_by_thread ON promises (thread_id, status);"
+    "CREATE INDEX promises_by_status ON promises (status, due_at);"
+    "ALTER TABLE instructions ADD COLUMN probably_done INTEGER;"
+    "ALTER TABLE instructions ADD COLUMN done_by TEXT;"
+    "ALTER TABLE threads ADD COLUMN handled_since INTEGER;"
+    "ALTER TABLE threads ADD COLUMN handled_until INTEGER;",
+    error);
+}
+
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
 static const StoreMigration store_migrations[] = {
   store_migrate_to_1, store_migrate_to_2, store_migrate_to_3, store_migrate_reserved,
   store_migrate_to_5, store_migrate_to_6, store_migrate_reserved, store_migrate_to_8,
+  store_migrate_to_9,
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 

@@ -231,6 +231,8 @@ typedef struct {
   int urgency;
   char *status;        /* owned: open, done, cancelled */
   GDateTime *created;  /* owned, UTC */
+  GDateTime *probably_done; /* owned, UTC: when her reply said it was done; NULL = not */
+  gboolean history;    /* from mail stored as history (first sync, rescan, import) */
 } StoreInstructionRow;
 void store_instruction_row_free(StoreInstructionRow *row);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreInstructionRow, store_instruction_row_free)

@@ -95,6 +95,39 @@ check("digest into a pipe prints the MIME message", "Content-Type: multipart/alt
 check("digest --mime on a terminal prints the MIME message",
       "Content-Type: multipart/alternative" in on_terminal(*digest_args, "--mime"))
 
+# keel import of last year's mail: recorded, never listed as overdue or
+# waiting; its dates show their year; instruction done takes several IDs.
+import json
+old_dir = os.path.join(tmp, "old", "cur")
+os.makedirs(old_dir)
+for n, (day, body) in enumerate([("Mon, 02 Jun 2025 09:00:00 +0000",
+                                  "Hi Jo,\n\nPlease send me the May figures by Friday.\n\nBob"),
+                                 ("Tue, 03 Jun 2025 09:00:00 +0000",
+                                  "Hi Jo,\n\nCould you book the venue by Thursday?\n\nBob")]):
+    with open(os.path.join(old_dir, "%d.old:2,S" % n), "w") as f:
+        f.write("From: Bob <bob@acme.example>\nTo: jo@va.example\nSubject: Job %d\n"
+                "Date: %s\nMessage-ID: <old-%d@acme.example>\n\n%s\n" % (n, day, n, body))
+old_conf = os.path.join(tmp, "old.conf")
+with open(old_conf, "w") as f:
+    f.write(f"[keel]\ndatabase = {tmp}/old.db\nrules = {root}/rules\n\n[account main]\n"
+            "user = jo@va.example\n\n[client acme]\nname = Acme Lettings\n"
+            "addresses = bob@acme.example\n")
+run("import", "--config", old_conf, os.path.join(tmp, "old"))
+rc, text = run("digest", "--text", "--config", old_conf, "--now", "2026-03-13T08:00")
+check("an import of last year's mail lists nothing as overdue or waiting",
+      rc == 0 and "OVERDUE" not in text and "WAITING" not in text and "nothing needs you" in text)
+rc, listed = run("instruction", "list", "--json", "--config", old_conf)
+rows = [json.loads(line) for line in listed.splitlines() if line]
+check("the imported instructions are recorded, as history",
+      rc == 0 and len(rows) == 2 and all(r["history"] for r in rows))
+rc, table = run("instruction", "list", "--config", old_conf, "--now", "2026-03-13T08:00")
+check("a deadline from last year shows its year", rc == 0 and "Jun 2025" in table)
+rc, done = run("instruction", "done", *[str(r["id"]) for r in rows], "--config", old_conf)
+check("instruction done takes several IDs and echoes each task",
+      rc == 0 and "May figures" in done and "venue" in done)
+check("an unknown instruction ID exits 66",
+      run("instruction", "cancel", "999", "--config", old_conf)[0] == 66)
+
 import shutil
 shutil.rmtree(tmp, ignore_errors=True)
 for i, (name, ok) in enumerate(results, 1):

@@ -592,18 +592,19 @@ static void test_cli_import(StoreFixture *f, gconstpointer data)
                            maildir, conf, "/nonexistent/mail.eml", NULL };
   g_autofree char *out = NULL, *err = NULL;
   g_assert_cmpint(run_keel(import, &out, &err), ==, 65); /* EX_DATAERR */
-  g_assert_cmpstr(out, ==, "imported 12, duplicates 0, failed 2\n");
+  g_assert_cmpstr(out, ==, "imported 13, duplicates 0, failed 2\n");
   g_auto(GStrv) errors = g_strsplit(g_strchomp(err), "\n", -1);
   g_assert_cmpuint(g_strv_length(errors), ==, 2);
   g_assert_nonnull(strstr(errors[0], conf));
   g_assert_nonnull(strstr(errors[1], "/nonexistent/mail.eml"));
-  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages WHERE direction = 'out'"), ==, 2);
+  /* Sam's two replies on Monday and Wednesday, and his Thursday one to Lime & Ledger */
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages WHERE direction = 'out'"), ==, 3);
   g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM messages WHERE client_id IS NULL"), ==, 1);
   const char *again[] = { "import", "--config", conf, "--database", f->path, "--rules", rules,
                           maildir, NULL };
   g_autofree char *out2 = NULL, *err2 = NULL;
   g_assert_cmpint(run_keel(again, &out2, &err2), ==, 0);
-  g_assert_cmpstr(out2, ==, "imported 0, duplicates 12, failed 0\n");
+  g_assert_cmpstr(out2, ==, "imported 0, duplicates 13, failed 0\n");
   const char *threads[] = { "threads", "--json", "--database", f->path, NULL };
   g_autofree char *out3 = NULL, *err3 = NULL;
   g_assert_cmpint(run_keel(threads, &out3, &err3), ==, 0);

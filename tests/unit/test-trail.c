@@ -316,7 +316,10 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
             "DROP INDEX messages_by_client_received;"
             "DROP TABLE learned_corrections; DROP TABLE learned_weights;"
             "ALTER TABLE threads DROP COLUMN risk_peak; ALTER TABLE threads DROP COLUMN risk_peak_at;"
-            "ALTER TABLE threads DROP COLUMN handled_at; PRAGMA user_version = 1;");
+            "ALTER TABLE threads DROP COLUMN handled_at;"
+            "DROP TABLE promises; ALTER TABLE threads DROP COLUMN handled_since;"
+            "ALTER TABLE threads DROP COLUMN handled_until;"
+            "PRAGMA user_version = 1;");
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
