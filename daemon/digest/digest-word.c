@@ -81,8 +81,8 @@ static gboolean digest_word_probably_done(Store *store, const KeelConfig *config
     return FALSE;
   for (guint i = 0; i < rows->len; i++) {
     const StoreInstructionRow *row = rows->pdata[i];
-    if (!row->probably_done)
-      continue;
+    if (!row->probably_done || g_date_time_compare(row->probably_done, digest->now) > 0)
+      continue; /* as of `now`: her reply came after it */
     const KeelClient *client = config ? config_client_by_name(config, row->client_id) : NULL;
     g_ptr_array_add(digest->word, g_strdup_printf(
       "probably done (your reply said so): ID %" G_GINT64_FORMAT " %s: %s (keel instruction "

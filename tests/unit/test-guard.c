@@ -445,6 +445,11 @@ static void test_migrate_2_to_3(GuardFixture *f, gconstpointer data)
                                /* and what the later versions add */
                                "DROP TABLE invoice_chases; DROP TABLE invoice_payments;"
                                "DROP TABLE invoices; DROP TABLE trail_seal;"
+                               "DROP TABLE promises;"
+                               "ALTER TABLE instructions DROP COLUMN probably_done;"
+                               "ALTER TABLE instructions DROP COLUMN done_by;"
+                               "ALTER TABLE threads DROP COLUMN handled_since;"
+                               "ALTER TABLE threads DROP COLUMN handled_until;"
                                "PRAGMA user_version = 2;", NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close(db);
   g_autoptr(GError) error = NULL;

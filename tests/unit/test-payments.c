@@ -446,7 +446,12 @@ static void test_migrate_from_5(PayFixture *f, gconstpointer data)
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db, "DROP TABLE invoice_chases; DROP TABLE invoice_payments;"
-                                   "DROP TABLE invoices; PRAGMA user_version = 5;",
+                                   "DROP TABLE invoices; DROP TABLE promises;"
+                                   "ALTER TABLE instructions DROP COLUMN probably_done;"
+                                   "ALTER TABLE instructions DROP COLUMN done_by;"
+                                   "ALTER TABLE threads DROP COLUMN handled_since;"
+                                   "ALTER TABLE threads DROP COLUMN handled_until;"
+                                   "PRAGMA user_version = 5;",
                                NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close(db);
   g_autoptr(GError) error = NULL;
