@@ -33,7 +33,8 @@ EXTRACTORS = ("instructions.rules", "deadlines.rules")
 
 
 def find_keel():
-    for build in sorted(glob.glob(os.path.join(ROOT, "build*", "daemon", "keel"))):
+    for build in [os.path.join(ROOT, "build", "daemon", "keel")] + sorted(
+            glob.glob(os.path.join(ROOT, "build*", "daemon", "keel"))):
         if os.access(build, os.X_OK):
             return build
     sys.exit("learned-quality: no keel binary; build first or pass --keel")
