@@ -74,6 +74,8 @@ const char *signals_all_names(void)
 typedef struct {
   guint letters;
   guint upper;
+  const char *start;  /* borrowed: the word's first byte in the text */
+  const char *stop;   /* borrowed: just after its last byte */
 } SignalWord;
 
 /* The next word at or after `*p` (before `end`): a run of letters, an
@@ -89,8 +91,10 @@ static gboolean signals_next_word(const char **p, const char *end, SignalWord *w
                           g_unichar_isalpha(g_utf8_get_char(next));
     gboolean letter = ch < 0x80 ? g_ascii_isalpha(ch) : g_unichar_isalpha(ch);
     if (letter) {
+      word->start = word->letters ? word->start : q;
       word->letters++;
       word->upper += ch < 0x80 ? g_ascii_isupper(ch) : g_unichar_isupper(ch);
+      word->stop = next;
     } else if (!apostrophe && word->letters) {
       break;
     }
@@ -115,8 +119,11 @@ static gboolean word_is_acronym(const SignalWord *before, const SignalWord *word
   return !(before && word_shouted(before)) && !(after && word_shouted(after));
 }
 
+static gboolean word_is_second_person(const SignalWord *word);
+
 typedef struct {
   guint words, letters, upper, shouted;
+  guint second_person;     /* words that are you, your, you're ... */
   guint run, longest_run;  /* consecutive words of 2+ letters in capitals */
 } SignalCaps;
 
@@ -124,6 +131,7 @@ static void signals_count_word(SignalCaps *caps, const SignalWord *before,
                                const SignalWord *word, const SignalWord *after)
 {
   caps->words++;
+  caps->second_person += word_is_second_person(word);
   if (word->letters >= 2 && word->upper == word->letters) {
     caps->run++;
     caps->longest_run = MAX(caps->longest_run, caps->run);
@@ -477,56 +485,35 @@ double signals_deadline_days(const char *text, GDateTime *local_date)
 
 /* ---- second person and quotation marks ---- */
 
-/* The next word at or after `*p` (letters, and an apostrophe inside it), its
- * ASCII letters lower-cased into `word` (a typographic apostrophe as ', other
- * letters as '?'; cut to `size` - 1). Returns its length in characters, 0 at
- * the end. */
-static gsize signals_next_lower_word(const char **p, const char *end, char *word, gsize size)
-{
-  gsize len = 0;
-  const char *q = *p;
-  while (q < end && *q) {
-    gboolean ascii = !(*q & 0x80);
-    gunichar ch = ascii ? (gunichar)*q : g_utf8_get_char(q);
-    const char *next = ascii ? q + 1 : g_utf8_next_char(q);
-    gboolean letter = ascii ? g_ascii_isalpha(*q) : g_unichar_isalpha(ch);
-    gboolean apostrophe = (ch == '\'' || ch == 0x2019) && len > 0 && next < end &&
-                          g_unichar_isalpha(g_utf8_get_char(next));
-    if (letter || apostrophe) {
-      if (len + 1 < size)
-        word[len] = apostrophe ? '\'' : ch < 0x80 ? (char)g_ascii_tolower((char)ch) : '?';
-      len++;
-    } else if (len) {
-      break;
-    }
-    q = next;
-  }
-  *p = q;
-  word[MIN(len, size - 1)] = '\0';
-  return len;
-}
-
-static gboolean word_is_second_person(const char *word)
+/* TRUE when `word` is you, your, yours, yourself, yourselves, you're, you've,
+ * you'd or you'll (any case; a typographic apostrophe too). */
+static gboolean word_is_second_person(const SignalWord *word)
 {
   static const char *const forms[] = { "you", "your", "yours", "yourself", "yourselves",
                                        "you're", "you've", "you'd", "you'll" };
+  gsize len = (gsize)(word->stop - word->start);
+  if (word->letters < 3 || len > 12 || (word->start[0] | 0x20) != 'y')
+    return FALSE;
+  char lower[16];
+  gsize n = 0;
+  for (const char *q = word->start; q < word->stop; q++) {
+    gboolean curly = (guchar)q[0] == 0xE2 && q + 2 < word->stop && (guchar)q[1] == 0x80 &&
+                     (guchar)q[2] == 0x99;
+    lower[n++] = curly ? '\'' : (char)g_ascii_tolower(*q);
+    q += curly ? 2 : 0;
+  }
+  lower[n] = '\0';
   for (gsize i = 0; i < G_N_ELEMENTS(forms); i++)
-    if (strcmp(word, forms[i]) == 0)
+    if (strcmp(lower, forms[i]) == 0)
       return TRUE;
   return FALSE;
 }
 
 double signals_second_person(const char *text)
 {
-  guint words = 0, you = 0;
-  const char *p = text, *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
-  char word[16];
-  gsize len;
-  while (p && p < end && (len = signals_next_lower_word(&p, end, word, sizeof word))) {
-    words++;
-    you += len < sizeof word && word_is_second_person(word);
-  }
-  return words ? (double)you / words : 0;
+  SignalCaps caps;
+  signals_caps(text, &caps);
+  return caps.words ? (double)caps.second_person / caps.words : 0;
 }
 
 /* TRUE when `ch` (after `before`) opens a quotation: a double mark, a
@@ -656,7 +643,7 @@ void signals_compute(const KeelMessage *message, const ScoreContext *context,
   out[SIGNAL_THREAD_RISK] = history_value(context ? context->thread_risk : -1);
   guint scare = 0, back = 0;
   signals_quotes(text, message->quoted_text, &scare, &back);
-  out[SIGNAL_SECOND_PERSON] = signals_second_person(text);
+  out[SIGNAL_SECOND_PERSON] = caps.words ? (double)caps.second_person / caps.words : 0;
   out[SIGNAL_SCARE_QUOTES] = scare;
   out[SIGNAL_QUOTED_BACK] = back;
 }

@@ -40,8 +40,8 @@ TARGETS = {"risky": 0.90, "hostile": 0.85, "threat": 0.90, "scope": 0.80,
            "urgency": 0.80, "payment": 0.85, "unsafe": 0, "confirmed": 0.70}
 # Floors: the mean over the worlds must not fall below these (the unsafe
 # count must not rise above its floor). Raise them when the rules improve.
-FLOORS = {"risky": 0.88, "hostile": 0.83, "threat": 0.88, "scope": 0.74, "vague": 0.72,
-          "urgency": 0.80, "payment": 0.90, "unsafe": 2, "confirmed": 0.65}
+FLOORS = {"risky": 0.92, "hostile": 0.85, "threat": 0.89, "scope": 0.74, "vague": 0.72,
+          "urgency": 0.81, "payment": 0.91, "unsafe": 2, "confirmed": 0.65}
 EASY_HAM_CEILING = 0.01
 
 
