@@ -14,6 +14,9 @@
  *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
  *      outbox, confirmations, message_search (FTS5, filled for the messages
  *      already stored, kept up to date by a trigger).
+ *   3-6 reserved for other branches.
+ *   7  store_migrate_to_7: index messages_by_thread_direction, for the
+ *      history of a thread counted in SQL (store_thread_history).
  * A database with a newer version than this keel knows is refused.
  *
  * The file and its -wal, -shm and -journal companions are 0600 whatever the
@@ -220,8 +223,49 @@ static gboolean store_migrate_to_2(Store *store, GError **error)
     error) && store_search_fill(store, error);
 }
 
+/* reserved: filled by another branch */
+static gboolean store_migrate_to_3(Store *store, GError **error)
+{
+  (void)store, (void)error;
+  return TRUE;
+}
+
+/* reserved: filled by another branch */
+static gboolean store_migrate_to_4(Store *store, GError **error)
+{
+  (void)store, (void)error;
+  return TRUE;
+}
+
+/* reserved: filled by another branch */
+static gboolean store_migrate_to_5(Store *store, GError **error)
+{
+  (void)store, (void)error;
+  return TRUE;
+}
+
+/* reserved: filled by another branch */
+static gboolean store_migrate_to_6(Store *store, GError **error)
+{
+  (void)store, (void)error;
+  return TRUE;
+}
+
+/* The history signals of a thread (store_thread_history) count its incoming
+ * messages by direction and date: an index, so that scoring one message
+ * costs the same in a thread of ten messages or of ten thousand. */
+static gboolean store_migrate_to_7(Store *store, GError **error)
+{
+  return store_exec(store,
+    "CREATE INDEX IF NOT EXISTS messages_by_thread_direction ON messages (thread_id, direction, date);",
+    error);
+}
+
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
-static const StoreMigration store_migrations[] = { store_migrate_to_1, store_migrate_to_2 };
+static const StoreMigration store_migrations[] = {
+  store_migrate_to_1, store_migrate_to_2, store_migrate_to_3, store_migrate_to_4,
+  store_migrate_to_5, store_migrate_to_6, store_migrate_to_7,
+};
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 
 static gboolean store_read_version(Store *store, int *version, GError **error)

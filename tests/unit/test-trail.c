@@ -282,7 +282,7 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
-  g_assert_cmpint(store_schema_version(f->store), ==, 2);
+  g_assert_cmpint(store_schema_version(f->store), ==, 7);
   g_assert_cmpuint(search_count(f, "fine"), ==, 1);
   g_assert_cmpuint(search_count(f, "weekend"), ==, 1);
 }
