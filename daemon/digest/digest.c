@@ -316,7 +316,7 @@ static double digest_thread_risk_now(Store *store, gint64 thread_id, GDateTime *
                                      double halflife_hours, GDateTime **last_reply,
                                      GDateTime **last_seen, GError **error)
 {
-  g_autoptr(GPtrArray) entries = store_thread_party_entries(store, thread_id, error);
+  g_autoptr(GPtrArray) entries = store_thread_party_entries(store, thread_id, NULL, error);
   if (!entries)
     return -1;
   g_autoptr(GArray) scored = g_array_sized_new(FALSE, FALSE, sizeof(ScoreThreadEntry),

@@ -2,10 +2,14 @@
  * thread's risk current. The one place where filters/score meets the store,
  * for ingest (pipeline.c) and `keel rescore` alike.
  *
- * The thread's messages (store_thread_entries) give the history signals
- * (chasers, hours since the VA's last reply) and, after the verdict is saved,
- * the thread risk (score_thread_risk: recent messages weigh more, calm ones
- * after an angry one lower it).
+ * The history signals (chasers, hours since the VA's last reply) are counted
+ * in SQL (store_thread_history); after the verdict is saved, the thread risk
+ * (score_thread_risk: recent messages weigh more, calm ones after an angry one
+ * lower it) is computed over the messages of the last VERDICT_RISK_HALFLIVES
+ * half-lives only (store_thread_entries_since): an older message weighs less
+ * than 2^-40 of its risk. So scoring a message costs the same in a thread of
+ * ten messages or of ten thousand (issue 20: a 3,000-message thread made
+ * import and rescore quadratic).
  *
  * Only the client and the VA move a thread's risk (store_thread_party_entries):
  * a stranger's message in a client's thread is scored and stored but leaves
@@ -17,6 +21,8 @@
  */
 #include "daemon/record/verdict.h"
 #include "daemon/record/trail.h"
+
+#define VERDICT_RISK_HALFLIVES 40
 
 char *verdict_rules_dir(const char *option, const KeelConfig *config)
 {
@@ -101,17 +107,41 @@ static GPtrArray *verdict_store_hits(const ScoreResult *result)
   return hits;
 }
 
+/* The thread's messages that still weigh in its risk as of `now`. */
+static GPtrArray *verdict_risk_entries(Store *store, const RuleSet *rules, gint64 thread_id,
+                                       GDateTime *now, GError **error)
+{
+  double halflife = rules->thread_halflife_hours > 0 ? rules->thread_halflife_hours : 72;
+  g_autoptr(GDateTime) since = now
+    ? g_date_time_add_hours(now, -(gint)(halflife * VERDICT_RISK_HALFLIVES)) : NULL;
+  return store_thread_party_entries(store, thread_id, since, error);
+}
+
+/* The history signals of `context` as of `date` (what
+ * score_context_add_history() computes from every message of the thread). */
+static gboolean verdict_add_history(Store *store, gint64 thread_id, GDateTime *date,
+                                    ScoreContext *context, GError **error)
+{
+  StoreThreadHistory history = { 0 };
+  if (!store_thread_history(store, thread_id, date, &history, error))
+    return FALSE;
+  context->chasers_since_reply = (int)MIN(history.in_since_reply + 1, G_MAXINT);
+  context->chasers_24h = (int)MIN(history.in_last_24h + 1, G_MAXINT);
+  if (history.last_reply) {
+    context->hours_since_reply =
+      g_date_time_difference(date, history.last_reply) / (double)G_TIME_SPAN_HOUR;
+    g_date_time_unref(history.last_reply);
+  }
+  return TRUE;
+}
+
 ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const ScoreContext *base,
                                     const KeelMessage *message, gint64 row_id, gint64 thread_id,
                                     double *thread_risk, GError **error)
 {
-  g_autoptr(GPtrArray) entries = store_thread_entries(store, thread_id, error);
-  if (!entries)
-    return NULL;
-  g_autoptr(GArray) thread = verdict_thread_array(entries, 0, 0);
   ScoreContext context = *base;
-  score_context_add_history(&context, (const ScoreThreadEntry *)(void *)thread->data,
-                            thread->len, message->date);
+  if (!verdict_add_history(store, thread_id, message->date, &context, error))
+    return NULL;
   g_autoptr(ScoreResult) result = score_message(rules, message, &context, error);
   if (!result)
     return NULL;
@@ -124,7 +154,8 @@ ScoreResult *verdict_score_and_save(Store *store, const RuleSet *rules, const Sc
     g_warning("message %" G_GINT64_FORMAT " <%s>: rule %s", row_id, message->message_id,
               (const char *)result->errors->pdata[i]);
   if (thread_risk) {
-    g_autoptr(GPtrArray) party = store_thread_party_entries(store, thread_id, error);
+    g_autoptr(GPtrArray) party = verdict_risk_entries(store, rules, thread_id, message->date,
+                                                      error);
     g_autoptr(GArray) scored = party ? verdict_thread_array(party, row_id, result->risk) : NULL;
     if (!scored || !verdict_store_thread_risk(store, rules, thread_id, scored, message->date,
                                               thread_risk, error))
@@ -172,7 +203,7 @@ gboolean verdict_guarded_thread_risk(Store *store, const RuleSet *rules, gint64 
     /* A stranger's message: stored and shown, but the thread stays as it was. */
     *risk = MAX(peak.risk, verdict_risk_floor(&peak, as_of, memory_days));
   } else {
-    g_autoptr(GPtrArray) entries = store_thread_party_entries(store, thread_id, error);
+    g_autoptr(GPtrArray) entries = verdict_risk_entries(store, rules, thread_id, as_of, error);
     g_autoptr(GArray) thread = entries ? verdict_thread_array(entries, 0, 0) : NULL;
     double value = thread ? score_thread_risk((const ScoreThreadEntry *)(void *)thread->data,
                                               thread->len, as_of, rules->thread_halflife_hours)
@@ -187,7 +218,7 @@ gboolean verdict_guarded_thread_risk(Store *store, const RuleSet *rules, gint64 
 gboolean verdict_update_thread_risk(Store *store, const RuleSet *rules, gint64 thread_id,
                                     GDateTime *now, double *risk, GError **error)
 {
-  g_autoptr(GPtrArray) entries = store_thread_party_entries(store, thread_id, error);
+  g_autoptr(GPtrArray) entries = verdict_risk_entries(store, rules, thread_id, now, error);
   if (!entries)
     return FALSE;
   g_autoptr(GArray) thread = verdict_thread_array(entries, 0, 0);

@@ -19,15 +19,18 @@
   "(m.direction = 'out' OR (t.client_id IS NOT NULL AND m.client_id = t.client_id)" \
   " OR (t.client_id IS NULL AND lower(m.from_address) = lower(t.counterpart)))"
 
-GPtrArray *store_thread_party_entries(Store *store, gint64 thread_id, GError **error)
+GPtrArray *store_thread_party_entries(Store *store, gint64 thread_id, GDateTime *since,
+                                      GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
     "SELECT m.id, m.date, m.direction, COALESCE(m.risk, 0), m.scored"
     " FROM messages m JOIN threads t ON t.id = m.thread_id"
-    " WHERE m.thread_id = ?1 AND " STORE_GUARD_PARTY " ORDER BY m.date, m.id", error);
+    " WHERE m.thread_id = ?1 AND (?2 IS NULL OR m.date >= ?2) AND " STORE_GUARD_PARTY
+    " ORDER BY m.date, m.id", error);
   if (!stmt)
     return NULL;
   sqlite3_bind_int64(stmt, 1, thread_id);
+  store_bind_time(stmt, 2, since);
   return store_collect(store, stmt, store_thread_entry_read,
                        (GDestroyNotify)store_thread_entry_free, "reading a thread", error);
 }

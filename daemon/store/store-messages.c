@@ -531,12 +531,78 @@ gpointer store_thread_entry_read(sqlite3_stmt *stmt)
 
 GPtrArray *store_thread_entries(Store *store, gint64 thread_id, GError **error)
 {
+  return store_thread_entries_since(store, thread_id, NULL, error);
+}
+
+GPtrArray *store_thread_entries_since(Store *store, gint64 thread_id, GDateTime *since,
+                                      GError **error)
+{
   g_autoptr(StoreStmt) stmt = store_prepare(store,
     "SELECT id, date, direction, COALESCE(risk, 0), scored FROM messages"
-    " WHERE thread_id = ?1 ORDER BY date, id", error);
+    " WHERE thread_id = ?1 AND (?2 IS NULL OR date >= ?2) ORDER BY date, id", error);
   if (!stmt)
     return NULL;
   sqlite3_bind_int64(stmt, 1, thread_id);
+  store_bind_time(stmt, 2, since);
   return store_collect(store, stmt, store_thread_entry_read,
                        (GDestroyNotify)store_thread_entry_free, "reading a thread", error);
+}
+
+/* The VA's last message in the thread dated before `before`: 1 found (its
+ * date and id), 0 none, -1 error. */
+static int store_thread_last_reply(Store *store, gint64 thread_id, GDateTime *before,
+                                   gint64 *date, gint64 *id, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT date, id FROM messages WHERE thread_id = ?1 AND direction = 'out' AND date < ?2"
+    " ORDER BY date DESC, id DESC LIMIT 1", error);
+  if (!stmt)
+    return -1;
+  sqlite3_bind_int64(stmt, 1, thread_id);
+  store_bind_time(stmt, 2, before);
+  int rc = store_step(store, stmt, "finding the last reply in a thread", error);
+  if (rc != SQLITE_ROW)
+    return rc == SQLITE_DONE ? 0 : -1;
+  *date = sqlite3_column_int64(stmt, 0);
+  *id = sqlite3_column_int64(stmt, 1);
+  return 1;
+}
+
+/* Incoming messages of the thread dated before `before` and after the
+ * (date, id) `after`; -1 on error. */
+static gint64 store_thread_count_in(Store *store, gint64 thread_id, GDateTime *before,
+                                    gint64 after_date, gint64 after_id, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT COUNT(*) FROM messages WHERE thread_id = ?1 AND direction = 'in' AND date < ?2"
+    " AND (date > ?3 OR (date = ?3 AND id > ?4))", error);
+  if (!stmt)
+    return -1;
+  sqlite3_bind_int64(stmt, 1, thread_id);
+  store_bind_time(stmt, 2, before);
+  sqlite3_bind_int64(stmt, 3, after_date);
+  sqlite3_bind_int64(stmt, 4, after_id);
+  if (store_step(store, stmt, "counting a thread's messages", error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64(stmt, 0);
+}
+
+gboolean store_thread_history(Store *store, gint64 thread_id, GDateTime *before,
+                              StoreThreadHistory *history, GError **error)
+{
+  gint64 reply_date = G_MININT64, reply_id = G_MININT64;
+  int found = store_thread_last_reply(store, thread_id, before, &reply_date, &reply_id, error);
+  if (found < 0)
+    return FALSE;
+  gint64 since_reply = store_thread_count_in(store, thread_id, before, reply_date, reply_id,
+                                             error);
+  gint64 day_ago = g_date_time_to_unix(before) - 24 * 3600;
+  gint64 last_24h = since_reply < 0 ? -1
+    : store_thread_count_in(store, thread_id, before, day_ago, G_MININT64, error);
+  if (last_24h < 0)
+    return FALSE;
+  history->in_since_reply = since_reply;
+  history->in_last_24h = last_24h;
+  history->last_reply = found ? g_date_time_new_from_unix_utc(reply_date) : NULL;
+  return TRUE;
 }

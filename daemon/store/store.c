@@ -16,12 +16,14 @@
  *      already stored, kept up to date by a trigger).
  *   3  store_migrate_to_3: a thread's risk peak (risk_peak, risk_peak_at) and
  *      when the VA marked it handled (handled_at), for risk memory.
- *   4, 7  reserved for branches in flight (no-op placeholders until they land).
+ *   4  reserved (no-op: the outbox's new states needed no schema change).
  *   5  store_migrate_to_5: learned_corrections (the VA's "risky"/"fine"
  *      corrections, one per message and dimension) and learned_weights (the
  *      per-mailbox changes to the shipped learned models).
  *   6  store_migrate_to_6: invoices, invoice_payments, invoice_chases (one
  *      row per invoice per chase step: the key that makes a step go once).
+ *   7  store_migrate_to_7: index messages_by_thread_direction, for the
+ *      history of a thread counted in SQL (store_thread_history).
  *   8  store_migrate_to_8: trail_seal, the trail's high-water mark (event
  *      count and head hash) written with every event, so that deleting the
  *      newest events shows in `keel trail verify`.
@@ -292,6 +294,16 @@ static gboolean store_migrate_to_6(Store *store, GError **error)
     error);
 }
 
+/* The history signals of a thread (store_thread_history) count its incoming
+ * messages by direction and date: an index, so that scoring one message
+ * costs the same in a thread of ten messages or of ten thousand. */
+static gboolean store_migrate_to_7(Store *store, GError **error)
+{
+  return store_exec(store,
+    "CREATE INDEX IF NOT EXISTS messages_by_thread_direction ON messages (thread_id, direction, date);",
+    error);
+}
+
 static gboolean store_migrate_to_8(Store *store, GError **error)
 {
   return store_exec(store,
@@ -308,15 +320,15 @@ static gboolean store_migrate_to_8(Store *store, GError **error)
 static gboolean store_migrate_to_9(Store *store, GError **error)
 {
   return store_exec(store,
-    "CREATE TABLE promises (id INTEGER PRIMARY KEY,"
+    "CREATE TABLE IF NOT EXISTS promises (id INTEGER PRIMARY KEY,"
     "  message_row INTEGER REFERENCES messages(id), message_id TEXT, client_id TEXT,"
     "  thread_id INTEGER, text TEXT NOT NULL, due TEXT, due_at INTEGER,"
     "  status TEXT NOT NULL DEFAULT 'open'"
     "    CHECK (status IN ('open', 'kept', 'updated', 'cancelled')),"
     "  closed_by TEXT, closed_at INTEGER, history INTEGER NOT NULL DEFAULT 0,"
     "  created INTEGER NOT NULL);"
-    "CREATE INDEX promises_by_thread ON promises (thread_id, status);"
-    "CREATE INDEX promises_by_status ON promises (status, due_at);"
+    "CREATE INDEX IF NOT EXISTS promises_by_thread ON promises (thread_id, status);"
+    "CREATE INDEX IF NOT EXISTS promises_by_status ON promises (status, due_at);"
     "ALTER TABLE instructions ADD COLUMN probably_done INTEGER;"
     "ALTER TABLE instructions ADD COLUMN done_by TEXT;"
     "ALTER TABLE threads ADD COLUMN handled_since INTEGER;"
@@ -327,7 +339,7 @@ static gboolean store_migrate_to_9(Store *store, GError **error)
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
 static const StoreMigration store_migrations[] = {
   store_migrate_to_1, store_migrate_to_2, store_migrate_to_3, store_migrate_reserved,
-  store_migrate_to_5, store_migrate_to_6, store_migrate_reserved, store_migrate_to_8,
+  store_migrate_to_5, store_migrate_to_6, store_migrate_to_7, store_migrate_to_8,
   store_migrate_to_9,
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))

@@ -157,6 +157,22 @@ typedef struct {
 void store_thread_entry_free(StoreThreadEntry *entry);
 /* The messages of `thread_id`, oldest first: a GPtrArray of StoreThreadEntry* (owned). */
 GPtrArray *store_thread_entries(Store *store, gint64 thread_id, GError **error);
+/* The same, only those dated `since` or later (NULL: all): what a decaying
+ * thread risk needs, in time bounded by the window, not by the thread. */
+GPtrArray *store_thread_entries_since(Store *store, gint64 thread_id, GDateTime *since,
+                                      GError **error);
+
+/* What the history signals need of a thread before a message, counted in SQL
+ * (index messages_by_thread_direction) instead of reading every message. */
+typedef struct {
+  gint64 in_since_reply;  /* incoming messages after the VA's last reply (all when none) */
+  gint64 in_last_24h;     /* incoming messages in the 24 hours before */
+  GDateTime *last_reply;  /* owned: the VA's last reply before, NULL when none */
+} StoreThreadHistory;
+/* Fills `history` for the messages of `thread_id` dated strictly before
+ * `before` (the message itself and later ones are not counted). */
+gboolean store_thread_history(Store *store, gint64 thread_id, GDateTime *before,
+                              StoreThreadHistory *history, GError **error);
 
 /* Per-account poll status, shown by `keel status`. */
 gboolean store_account_record_poll(Store *store, const char *account, GDateTime *when,
@@ -393,7 +409,8 @@ gboolean store_digest_last_outbox(Store *store, const char *kind, GDateTime **cr
 /* The messages of `thread_id` that move its risk (the VA's, and the client's
  * or, in a thread without client, its first correspondent's), oldest first:
  * a GPtrArray of StoreThreadEntry* (owned). A stranger's mail is left out. */
-GPtrArray *store_thread_party_entries(Store *store, gint64 thread_id, GError **error);
+GPtrArray *store_thread_party_entries(Store *store, gint64 thread_id, GDateTime *since,
+                                      GError **error);
 /* 1 when message `row_id` is one of those, 0 when not (a stranger's), -1 on error. */
 int store_message_is_party(Store *store, gint64 row_id, GError **error);
 

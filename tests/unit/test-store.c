@@ -12,6 +12,7 @@
 #include "daemon/base/config.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/store/store.h"
+#include "filters/score.h"
 #include "tests/unit/test-db.h"
 
 typedef struct {
@@ -483,6 +484,83 @@ static void test_verdict(StoreFixture *f, gconstpointer data)
   g_assert_cmpfloat(((StoreThreadRow *)list->pdata[0])->risk, ==, 6.5);
 }
 
+/* The history counted in SQL (store_thread_history) is what
+ * score_context_add_history() makes of every message of the thread, as of
+ * each message's date; a thread risk over the last 40 half-lives is the one
+ * over all messages. */
+static void test_thread_history(StoreFixture *f, gconstpointer data)
+{
+  (void)data;
+  /* in, in, out, in (same second as the out, later id), in, in 30 h later, out, in */
+  const int hours[] = { 0, 2, 5, 5, 6, 36, 40, 41 };
+  const gboolean out[] = { FALSE, FALSE, TRUE, FALSE, FALSE, FALSE, TRUE, FALSE };
+  gint64 thread = 0;
+  for (guint i = 0; i < G_N_ELEMENTS(hours); i++) {
+    g_autoptr(GDateTime) date = g_date_time_new_utc(2026, 3, 2, 0, 0, 0);
+    g_autoptr(GDateTime) at = g_date_time_add_hours(date, hours[i]);
+    g_autofree char *when = g_date_time_format(at, "%a, %d %b %Y %H:%M:%S +0000");
+    g_autofree char *id = g_strdup_printf("h%u@x.example", i);
+    g_autofree char *extra = i ? g_strdup("In-Reply-To: <h0@x.example>\r\n") : g_strdup("");
+    g_autoptr(GBytes) raw = make_raw(id, out[i] ? "jo@brightdesk-va.co.uk" : "bob@acme.example",
+                                     "Receipts", when, extra);
+    StoreOrigin origin = { .direction = out[i] ? STORE_DIRECTION_OUT : STORE_DIRECTION_IN };
+    gint64 row = 0;
+    add(f, &origin, raw, &row, &thread);
+    save_verdict(f, row, i % 3 == 0 ? 4.0 : 0.2, 1);
+  }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = store_thread_entries(f->store, thread, &error);
+  g_assert_cmpuint(all->len, ==, G_N_ELEMENTS(hours));
+  g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(ScoreThreadEntry));
+  for (guint i = 0; i < all->len; i++) {
+    const StoreThreadEntry *e = all->pdata[i];
+    ScoreThreadEntry item = { e->date, e->direction == STORE_DIRECTION_OUT, e->risk };
+    g_array_append_val(entries, item);
+  }
+  for (guint i = 0; i < all->len; i++) {
+    GDateTime *date = ((StoreThreadEntry *)all->pdata[i])->date;
+    ScoreContext expected;
+    score_context_init(&expected);
+    score_context_add_history(&expected, (const ScoreThreadEntry *)(void *)entries->data,
+                              entries->len, date);
+    StoreThreadHistory history = { 0 };
+    g_assert_true(store_thread_history(f->store, thread, date, &history, &error));
+    g_assert_cmpint(history.in_since_reply + 1, ==, expected.chasers_since_reply);
+    g_assert_cmpint(history.in_last_24h + 1, ==, expected.chasers_24h);
+    g_assert_cmpint(history.last_reply != NULL, ==, expected.hours_since_reply >= 0);
+    if (history.last_reply)
+      g_assert_cmpfloat_with_epsilon(g_date_time_difference(date, history.last_reply)
+                                       / (double)G_TIME_SPAN_HOUR, expected.hours_since_reply,
+                                     1e-9);
+    g_clear_pointer(&history.last_reply, g_date_time_unref);
+  }
+  GDateTime *last = ((StoreThreadEntry *)all->pdata[all->len - 1])->date;
+  g_autoptr(GDateTime) since = g_date_time_add_hours(last, -72 * 40);
+  g_autoptr(GPtrArray) window = store_thread_entries_since(f->store, thread, since, &error);
+  g_assert_cmpuint(window->len, ==, all->len);
+  g_autoptr(GDateTime) later = g_date_time_add_hours(last, -1);
+  g_autoptr(GPtrArray) recent = store_thread_entries_since(f->store, thread, later, &error);
+  g_assert_cmpuint(recent->len, ==, 2); /* the out at 40 h and the in at 41 h */
+}
+
+/* Version 7 adds the thread-direction index to a version-2 database. */
+static void test_migrate_from_2(StoreFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_clear_pointer(&f->store, store_close);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db, "DROP INDEX messages_by_thread_direction;"
+                               " PRAGMA user_version = 2;", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close(db);
+  g_autoptr(GError) error = NULL;
+  f->store = store_open(f->path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, 7);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
+                              " AND name = 'messages_by_thread_direction'"), ==, 1);
+}
+
 static gboolean count_rows(const StoreMessageRow *row, gpointer user_data, GError **error)
 {
   (void)error;
@@ -650,6 +728,8 @@ int main(int argc, char **argv)
   ADD("/store/thread/out-of-order", test_out_of_order);
   ADD("/store/thread/list", test_list_threads);
   ADD("/store/verdict", test_verdict);
+  ADD("/store/thread/history", test_thread_history);
+  ADD("/store/migrate/from-2", test_migrate_from_2);
   ADD("/store/foreach", test_foreach);
   ADD("/store/foreach-writes", test_foreach_writes);
   ADD("/store/accounts", test_accounts);
