@@ -24,7 +24,7 @@
 
 /* The probability at which the cross-validated figures count a message
  * positive: the threshold rules/learned.rules uses. */
-#define LEARN_CV_THRESHOLD 0.3
+#define LEARN_CV_THRESHOLD 0.5
 
 /* Everything read from the corpus folders. */
 typedef struct {
