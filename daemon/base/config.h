@@ -43,7 +43,20 @@ typedef struct {
   gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself: no APPEND */
   char *note_address;     /* owned, NULL = none: mail the VA sends here is a phone note */
   char *authserv_id;      /* owned, NULL = the IMAP host: whose Authentication-Results count */
+  /* OAuth2 (issue 19): auth = password | xoauth2 | oauthbearer. */
+  char *auth;             /* owned, default "password" */
+  char *oauth_provider;   /* owned, NULL, "google" or "microsoft": fills url and scope */
+  char *oauth_token_url;  /* owned: the provider's token endpoint (https://) */
+  char *oauth_client_id;  /* owned */
+  char *oauth_client_secret_file; /* owned, NULL = public client (no secret) */
+  char *oauth_refresh_token_file; /* owned: the first refresh token (read-only is fine) */
+  char *oauth_scope;      /* owned, space-separated */
+  char *oauth_ca_file;    /* owned, NULL = system trust store: who signs the token endpoint */
+  char *oauth_state_file; /* owned, derived: <database dir>/oauth-<name>.json (rotated tokens) */
 } KeelAccount;
+
+/* TRUE when `account` logs in with an OAuth2 access token, not a password. */
+gboolean config_account_uses_oauth(const KeelAccount *account);
 
 typedef struct {
   char *id;               /* owned: the part after "client " */

@@ -26,6 +26,7 @@
 #include <string.h>
 #include "daemon/ingest/sync.h"
 #include "daemon/mail/imap.h"
+#include "daemon/mail/oauth.h"
 #include "daemon/ingest/pipeline.h"
 
 /* Fetched messages are stored together, in one transaction, once there are
@@ -382,7 +383,7 @@ gboolean sync_account(const SyncContext *context, const KeelAccount *account, Sy
 {
   g_autoptr(GError) failure = NULL;
   memset(stats, 0, sizeof *stats);
-  char *password = config_account_password(account, &failure);
+  char *password = oauth_account_secret(account, &failure); /* or an OAuth2 token */
   if (password) {
     g_autoptr(ImapSession) session = imap_session_new(account, password, context->cancellable,
                                                       &failure);

@@ -31,6 +31,7 @@
 #include "daemon/mail/imap.h"
 #include <curl/curl.h>
 #include "daemon/base/log.h"
+#include "daemon/mail/oauth.h"
 
 G_DEFINE_QUARK(keel-imap-error-quark, keel_imap_error)
 
@@ -211,8 +212,7 @@ static void imap_session_set_policy(ImapSession *session, const KeelAccount *acc
   curl_easy_setopt(curl, CURLOPT_USE_SSL, use_ssl);
   if (account->ca_file)
     curl_easy_setopt(curl, CURLOPT_CAINFO, account->ca_file);
-  curl_easy_setopt(curl, CURLOPT_USERNAME, account->user ? account->user : "");
-  curl_easy_setopt(curl, CURLOPT_PASSWORD, session->password);
+  oauth_set_login(curl, account, session->password); /* password or OAuth2 bearer */
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)MAX(account->connect_timeout, 1u));
   curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)MAX(account->read_timeout, 1u));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);

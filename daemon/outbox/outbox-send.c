@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "daemon/mail/imap-writer.h"
+#include "daemon/mail/oauth.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/mail/smtp.h"
 
@@ -42,7 +43,7 @@ static const KeelAccount *outbox_account(const KeelConfig *config, const char *n
 /* An IMAP writer for `account` (password read now). NULL with `error`. */
 static ImapWriter *outbox_writer(const KeelAccount *account, GError **error)
 {
-  g_autofree char *password = config_account_password(account, error);
+  g_autofree char *password = oauth_account_secret(account, error);
   if (!password)
     return NULL;
   ImapWriter *writer = imap_writer_new(account, password, error);
@@ -149,7 +150,7 @@ static gboolean outbox_send(OutboxRun *run, const KeelAccount *account, StoreOut
                             int attempts, GError **error)
 {
   g_autoptr(GError) local = NULL;
-  g_autofree char *password = config_account_password(account, &local);
+  g_autofree char *password = oauth_account_secret(account, &local);
   gboolean sent = password && smtp_send(account, password, row->mail_from, row->rcpt,
                                         row->raw, &local);
   if (password)
