@@ -9,7 +9,9 @@ rotated and saved 0600 in the state file; no token in keel's output);
 OAUTHBEARER login (method=OAUTHBEARER); a token with a bad signature is
 refused (nothing stored); an expired access token in the state file is
 refreshed before login; a fresh one is used without asking the endpoint; a
-revoked refresh token (invalid_grant) fails with "run keel oauth login".
+revoked refresh token (invalid_grant) fails with "run keel oauth login";
+SMTP XOAUTH2 and OAUTHBEARER (`keel digest --send` + `keel outbox send`)
+through an in-process aiosmtpd that offers only those two mechanisms.
 
 What is fake: the token endpoint (Google's and Microsoft's are not reachable
 from here) and the JWT signing (Dovecot checks a shared HMAC key; real
@@ -29,13 +31,19 @@ import sys
 import threading
 import time
 import urllib.parse
+import warnings
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, MISSING
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
+warnings.filterwarnings("ignore", message="Session.login_data")
+
 KEY = b"keel-test-hmac-secret-0123456789abcdef"
 WRONG_KEY = b"some-other-secret-nobody-trusts-000000"
-USER = "bob"
+USER = "bob@example.test"  # Dovecot maps it to its user bob (username_format = %n)
 
 
 def b64url(data):
@@ -49,6 +57,51 @@ def jwt(user, key=KEY, lifetime=3600):
                               "exp": now + lifetime}).encode())
     sig = hmac.new(key, (head + "." + body).encode(), hashlib.sha256).digest()
     return head + "." + body + "." + b64url(sig)
+
+
+def jwt_valid(token, user):
+    """What Dovecot checks: the HS256 signature, exp and the user."""
+    try:
+        head, body, sig = token.split(".")
+        want = hmac.new(KEY, (head + "." + body).encode(), hashlib.sha256).digest()
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        given = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    except ValueError:
+        return False
+    return hmac.compare_digest(want, given) and claims["exp"] > time.time() and \
+        claims["email"] == user
+
+
+class BearerSmtp:
+    """An aiosmtpd handler that offers only XOAUTH2 and OAUTHBEARER and checks
+    the bearer token like Dovecot does; `logins` lists (mechanism, ok)."""
+
+    def __init__(self):
+        self.logins = []
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 2.0.0 OK"
+
+    async def _bearer(self, server, args, mechanism):
+        if len(args) == 1:
+            data = await server.challenge_auth("")
+            if data is MISSING:
+                return AuthResult(success=False, handled=False)
+        else:
+            data = base64.b64decode(args[1])
+        fields = data.decode(errors="replace").split("\x01")
+        token = next((f[len("auth=Bearer "):] for f in fields if f.startswith("auth=Bearer ")), "")
+        ok = jwt_valid(token, USER)
+        self.logins.append((mechanism, ok))
+        return AuthResult(success=ok, handled=False)
+
+    async def auth_XOAUTH2(self, server, args):  # noqa: N802 - aiosmtpd's naming
+        return await self._bearer(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server, args):  # noqa: N802
+        return await self._bearer(server, args, "OAUTHBEARER")
 
 
 class OauthDovecot(harness.Dovecot):
@@ -140,7 +193,7 @@ def setup():
     ENDPOINT = TokenEndpoint(SERVER.cert, os.path.join(SERVER.dir, "key.pem"))
 
 
-def make_run(auth, refresh_token="rt-1"):
+def make_run(auth, refresh_token="rt-1", smtp_port=None):
     run = harness.KeelRun()
     rtfile = os.path.join(run.dir, "refresh-token")
     with open(os.open(rtfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
@@ -153,6 +206,11 @@ def make_run(auth, refresh_token="rt-1"):
              "oauth_client_id = keel-test", "oauth_refresh_token_file = " + rtfile,
              "oauth_scope = https://mail.google.com/", "oauth_ca_file = " + SERVER.cert, "",
              "[client acme]", "addresses = @acme.example", ""]
+    if smtp_port:
+        lines[lines.index("[account main]") + 1:1] = [
+            "smtp = smtp://127.0.0.1:%d" % smtp_port, "allow_plaintext = true"]
+        lines[3:3] = ["mode = auto", "[digest]", "send_empty = true",
+                      "to = bob@example.test", ""]
     with open(run.config, "w") as f:
         f.write("\n".join(lines))
     run.state = os.path.join(run.dir, "oauth-main.json")
@@ -169,7 +227,7 @@ def stored_count(run):
 
 def seed_one():
     n = int(time.time() * 1000) % 100000000
-    SERVER.append(USER, "INBOX", harness.make_message(n, subject="oauth %d" % n))
+    SERVER.append("bob", "INBOX", harness.make_message(n, subject="oauth %d" % n))
 
 
 def login_case(auth, method):
@@ -265,6 +323,33 @@ def test_revoked_refresh_token():
         ENDPOINT.revoked = False
 
 
+def smtp_case(auth, method):
+    ENDPOINT.valid = {"rt-1"}
+    handler = BearerSmtp()
+    port = harness.free_ports(1)[0]
+    controller = Controller(handler, hostname="127.0.0.1", port=port, auth_require_tls=False,
+                            auth_exclude_mechanism=["PLAIN", "LOGIN"])
+    controller.start()
+    try:
+        run = make_run(auth, smtp_port=port)
+        proc = run.run("digest", "--send")
+        assert proc.returncode == 0 and "queued" in proc.stdout, proc.stdout + proc.stderr
+        proc = run.run("outbox", "send", "--server-files-sent")
+        assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+        assert handler.logins == [(method, True)], handler.logins
+        assert len(handler.messages) == 1, len(handler.messages)
+    finally:
+        controller.stop()
+
+
+def test_smtp_xoauth2():
+    smtp_case("xoauth2", "XOAUTH2")
+
+
+def test_smtp_oauthbearer():
+    smtp_case("oauthbearer", "OAUTHBEARER")
+
+
 def test_config_refuses_bad_auth():
     run = make_run("kerberos")
     proc = run.run("config", "check")
@@ -278,6 +363,7 @@ if __name__ == "__main__":
         rc = harness.Tap([test_xoauth2_login_rotates_refresh_token, test_oauthbearer_login,
                           test_bad_signature_refused, test_expired_token_refreshed_before_login,
                           test_fresh_token_used_without_refresh, test_revoked_refresh_token,
+                          test_smtp_xoauth2, test_smtp_oauthbearer,
                           test_config_refuses_bad_auth]).run(sys.argv[1:])
     finally:
         ENDPOINT.close()
