@@ -14,6 +14,7 @@
 #include "daemon/base/cleanup.h"
 #include "daemon/mail/imap-writer.h"
 #include "daemon/mail/oauth.h"
+#include "filters/utf7.h"
 
 G_DEFINE_QUARK(keel-imap-writer-error-quark, keel_imap_writer_error)
 
@@ -133,7 +134,8 @@ void imap_writer_free(ImapWriter *writer)
 
 static char *imap_writer_folder_url(ImapWriter *writer, const char *folder)
 {
-  char *escaped = curl_easy_escape(writer->curl, folder, 0);
+  g_autofree char *wire = utf7_encode(folder); /* issue 19: modified UTF-7 */
+  char *escaped = curl_easy_escape(writer->curl, wire ? wire : folder, 0);
   char *url = g_strdup_printf("%s/%s", writer->base_url, escaped);
   curl_free(escaped);
   return url;

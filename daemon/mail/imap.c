@@ -32,6 +32,7 @@
 #include <curl/curl.h>
 #include "daemon/base/log.h"
 #include "daemon/mail/oauth.h"
+#include "filters/utf7.h"
 
 G_DEFINE_QUARK(keel-imap-error-quark, keel_imap_error)
 
@@ -292,10 +293,12 @@ guint imap_session_commands(const ImapSession *session)
   return session->commands;
 }
 
-/* `folder` as an IMAP quoted string. Only printable ASCII is supported
- * (modified UTF-7 names are not). */
-static char *imap_quote(const char *folder, GError **error)
+/* `utf8_folder` as an IMAP quoted string, in modified UTF-7 (issue 19). */
+static char *imap_quote(const char *utf8_folder, GError **error)
 {
+  g_autofree char *folder = utf7_encode(utf8_folder);
+  if (!folder)
+    folder = g_strdup(utf8_folder); /* not UTF-8: refused below */
   GString *quoted = g_string_new("\"");
   for (const char *p = folder; *p; p++) {
     if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
@@ -314,7 +317,8 @@ static char *imap_quote(const char *folder, GError **error)
 
 static char *imap_folder_url(ImapSession *session, const char *folder, const char *suffix)
 {
-  g_autofree char *escaped = curl_easy_escape(session->curl, folder, 0);
+  g_autofree char *wire = utf7_encode(folder); /* issue 19: modified UTF-7 */
+  g_autofree char *escaped = curl_easy_escape(session->curl, wire ? wire : folder, 0);
   char *url = g_strconcat(session->base_url, "/", escaped, suffix, NULL);
   return url;
 }

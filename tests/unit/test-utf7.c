@@ -1,5 +1,7 @@
 /* tests/unit/test-utf7.c: modified UTF-7 folder names (filters/utf7.c), with
- * RFC 3501's own example and the names of issue 19. */
+ * RFC 3501's own example and the names of issue 19; and finding Sent and
+ * Drafts in LIST answers (filters/special-use.c). */
+#include "filters/special-use.h"
 #include "filters/utf7.h"
 
 static void check_pair(const char *utf8, const char *wire)
@@ -45,11 +47,41 @@ static void test_round_trip(void)
   }
 }
 
+static void check_pick(const char *list, const char *want_sent, const char *want_drafts)
+{
+  g_autofree char *sent = NULL;
+  g_autofree char *drafts = NULL;
+  special_use_pick(list, &sent, &drafts);
+  g_assert_cmpstr(sent, ==, want_sent);
+  g_assert_cmpstr(drafts, ==, want_drafts);
+}
+
+static void test_special_use(void)
+{
+  /* Gmail: the attributes win over the plain names */
+  check_pick("* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"
+             "* LIST (\\HasNoChildren) \"/\" \"Sent\"\r\n"
+             "* LIST (\\HasChildren \\Noselect) \"/\" \"[Gmail]\"\r\n"
+             "* LIST (\\HasNoChildren \\Sent) \"/\" \"[Gmail]/Sent Mail\"\r\n"
+             "* LIST (\\Drafts \\HasNoChildren) \"/\" \"[Gmail]/Drafts\"\r\n",
+             "[Gmail]/Sent Mail", "[Gmail]/Drafts");
+  /* modified UTF-7 names are decoded; atoms are read too */
+  check_pick("* LIST (\\Sent) \".\" &BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-\r\n"
+             "* LIST (\\Drafts) \".\" \"Entw&APw-rfe\"\r\n",
+             "Отправленные", "Entwürfe");
+  /* no SPECIAL-USE: common names, case-insensitive; nothing: NULL */
+  check_pick("* LIST () \"/\" \"Sent Items\"\r\n* LIST () \"/\" INBOX\r\n",
+             "Sent Items", NULL);
+  check_pick("* LIST () NIL INBOX\r\n* OK junk\r\n* LIST (\\Sent) \"/\" {5}\r\n", NULL, NULL);
+  check_pick("", NULL, NULL);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/utf7/vectors", test_vectors);
   g_test_add_func("/utf7/malformed", test_malformed);
   g_test_add_func("/utf7/round-trip", test_round_trip);
+  g_test_add_func("/special-use/pick", test_special_use);
   return g_test_run();
 }
