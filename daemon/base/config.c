@@ -79,8 +79,8 @@ static const ConfigKey config_keys[] = {
   ACCOUNT("password_file", TYPE_STRING, NULL, password_file),
   ACCOUNT("password_command", TYPE_STRING, NULL, password_command),
   ACCOUNT("folders", TYPE_LIST, "INBOX", folders),
-  ACCOUNT("sent_folder", TYPE_STRING, "Sent", sent_folder),
-  ACCOUNT("drafts_folder", TYPE_STRING, "Drafts", drafts_folder),
+  ACCOUNT("sent_folder", TYPE_STRING, NULL, sent_folder),     /* NULL: found by SPECIAL-USE */
+  ACCOUNT("drafts_folder", TYPE_STRING, NULL, drafts_folder), /* (daemon/mail/folders.c) */
   ACCOUNT_UINT("poll_interval", "60", 10, 86400, poll_interval),
   ACCOUNT("ca_file", TYPE_STRING, NULL, ca_file),
   ACCOUNT("allow_plaintext", TYPE_BOOL, "false", allow_plaintext),

@@ -33,8 +33,8 @@ typedef struct {
   char *password_file;    /* owned, NULL when absent */
   char *password_command; /* owned, NULL when absent */
   char **folders;         /* owned strv, default {"INBOX"} */
-  char *sent_folder;      /* owned, default "Sent" */
-  char *drafts_folder;    /* owned, default "Drafts" */
+  char *sent_folder;      /* owned; NULL until folders_resolve() finds it (issue 19) */
+  char *drafts_folder;    /* owned; NULL until folders_resolve() finds it */
   guint poll_interval;    /* seconds, default 60 */
   char *ca_file;          /* owned, NULL = system trust store */
   gboolean allow_plaintext;

@@ -27,6 +27,7 @@
 #include "daemon/ingest/sync.h"
 #include "daemon/mail/imap.h"
 #include "daemon/mail/oauth.h"
+#include "daemon/mail/folders.h"
 #include "daemon/ingest/pipeline.h"
 
 /* Fetched messages are stored together, in one transaction, once there are
@@ -385,6 +386,7 @@ gboolean sync_account(const SyncContext *context, const KeelAccount *account, Sy
   memset(stats, 0, sizeof *stats);
   char *password = oauth_account_secret(account, &failure); /* or an OAuth2 token */
   if (password) {
+    folders_resolve(account, password); /* issue 19: Sent/Drafts by SPECIAL-USE, once */
     g_autoptr(ImapSession) session = imap_session_new(account, password, context->cancellable,
                                                       &failure);
     memset(password, 0, strlen(password));

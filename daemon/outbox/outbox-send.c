@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "daemon/mail/imap-writer.h"
 #include "daemon/mail/oauth.h"
+#include "daemon/mail/folders.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/mail/smtp.h"
 
@@ -46,6 +47,7 @@ static ImapWriter *outbox_writer(const KeelAccount *account, GError **error)
   g_autofree char *password = oauth_account_secret(account, error);
   if (!password)
     return NULL;
+  folders_resolve(account, password); /* issue 19: Sent/Drafts by SPECIAL-USE, once */
   ImapWriter *writer = imap_writer_new(account, password, error);
   memset(password, 0, strlen(password));
   return writer;
