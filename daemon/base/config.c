@@ -89,6 +89,7 @@ static const ConfigKey config_keys[] = {
   ACCOUNT("server_files_sent", TYPE_BOOL, "false", server_files_sent),
   ACCOUNT("note_address", TYPE_STRING, NULL, note_address),
   ACCOUNT("authserv_id", TYPE_STRING, NULL, authserv_id),
+  ACCOUNT("idle", TYPE_BOOL, "true", idle),
   ACCOUNT("auth", TYPE_STRING, "password", auth),
   ACCOUNT("oauth_provider", TYPE_STRING, NULL, oauth_provider),
   ACCOUNT("oauth_token_url", TYPE_STRING, NULL, oauth_token_url),

@@ -43,6 +43,7 @@ typedef struct {
   gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself: no APPEND */
   char *note_address;     /* owned, NULL = none: mail the VA sends here is a phone note */
   char *authserv_id;      /* owned, NULL = the IMAP host: whose Authentication-Results count */
+  gboolean idle;          /* keep a connection in IMAP IDLE (default true) */
   /* OAuth2 (issue 19): auth = password | xoauth2 | oauthbearer. */
   char *auth;             /* owned, default "password" */
   char *oauth_provider;   /* owned, NULL, "google" or "microsoft": fills url and scope */

@@ -32,6 +32,7 @@
 #include "daemon/base/config.h"
 #include "daemon/digest/digest.h"
 #include "daemon/mail/imap.h"
+#include "daemon/mail/idle.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/payments/payments.h"
 #include "daemon/store/store.h"
@@ -46,6 +47,7 @@ typedef struct {
   guint failures;             /* consecutive failed cycles */
   guint timer;                /* pending poll timer, 0 = none */
   gboolean running;
+  IdleWatch *idle;            /* owned, NULL = polling only (issue 19) */
 } DaemonAccount;
 
 struct Daemon {
@@ -180,6 +182,38 @@ static gboolean daemon_poll_due(gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean daemon_idle_retry(gpointer user_data);
+
+/* IMAP IDLE (issue 19): the server pushed new mail; poll now, or once the
+ * cycle in flight is over (checked every second). */
+static void daemon_on_idle_news(gpointer user_data)
+{
+  DaemonAccount *account = user_data;
+  if (account->daemon->stopping)
+    return;
+  if (account->running || !account->timer) {
+    g_timeout_add_seconds(1, daemon_idle_retry, account);
+    return;
+  }
+  g_source_remove(account->timer);
+  daemon_poll_due(account);
+}
+
+static gboolean daemon_idle_retry(gpointer user_data)
+{
+  daemon_on_idle_news(user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void daemon_start_idle(Daemon *daemon)
+{
+  for (guint i = 0; i < daemon->accounts->len; i++) {
+    DaemonAccount *account = g_ptr_array_index(daemon->accounts, i);
+    if (account->account->idle)
+      account->idle = idle_watch_start(account->account, daemon_on_idle_news, account);
+  }
+}
+
 static gboolean daemon_on_stop_signal(gpointer user_data)
 {
   Daemon *daemon = user_data;
@@ -193,6 +227,7 @@ static gboolean daemon_on_stop_signal(gpointer user_data)
     if (account->timer)
       g_source_remove(account->timer);
     account->timer = 0;
+    g_clear_pointer(&account->idle, idle_watch_stop); /* issue 19 */
   }
   if (daemon->running == 0)
     g_main_loop_quit(daemon->loop);
@@ -340,6 +375,8 @@ static void daemon_install_sources(Daemon *daemon)
     g_timeout_add((guint)MAX(usec / 2000, 1), daemon_on_watchdog, daemon);
   for (guint i = 0; i < daemon->accounts->len; i++)
     daemon_start_cycle(g_ptr_array_index(daemon->accounts, i));
+  if (!daemon->once)
+    daemon_start_idle(daemon); /* issue 19 */
 }
 
 static int daemon_run(const KeelGlobals *globals, gboolean once)
