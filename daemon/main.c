@@ -31,6 +31,7 @@ static const KeelCommand commands[] = {
   { "outbox",  cmd_outbox,  "list replies waiting, sent and failed" },
   { "digest",  cmd_digest,  "build today's digest (--send to send it)" },
   { "config",  cmd_config,  "check the configuration (config check)" },
+  { "oauth",   cmd_oauth,   "get an account's first OAuth2 refresh token (oauth login ACCOUNT)" },
   { "backup",  cmd_backup,  "copy the database safely while the daemon runs (0600)" },
 };
 

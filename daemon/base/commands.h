@@ -54,3 +54,4 @@ int cmd_confirm(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
 int cmd_invoice(int argc, char **argv);
+int cmd_oauth(int argc, char **argv);

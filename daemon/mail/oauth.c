@@ -151,13 +151,13 @@ static char *oauth_form(const KeelAccount *account, const char *refresh_token, G
   return g_string_free(form, FALSE);
 }
 
-/* POSTs `form` to the token endpoint; the HTTP status in `*status`. */
-static gboolean oauth_post(const KeelAccount *account, const char *form, GByteArray *body,
-                           long *status, GError **error)
+/* POSTs `form` to `url` (https only); the HTTP status in `*status`. */
+static gboolean oauth_post_to(const KeelAccount *account, const char *url, const char *form,
+                              GByteArray *body, long *status, GError **error)
 {
   CURL *curl = curl_easy_init();
   char errbuf[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(curl, CURLOPT_URL, account->oauth_token_url);
+  curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form);
   if (account->oauth_ca_file)
@@ -177,6 +177,12 @@ static gboolean oauth_post(const KeelAccount *account, const char *form, GByteAr
               "account '%s': the OAuth2 token endpoint did not answer: %s; will retry",
               account->name, errbuf[0] ? errbuf : curl_easy_strerror(rc));
   return FALSE;
+}
+
+static gboolean oauth_post(const KeelAccount *account, const char *form, GByteArray *body,
+                           long *status, GError **error)
+{
+  return oauth_post_to(account, account->oauth_token_url, form, body, status, error);
 }
 
 static JsonObject *oauth_parse(GByteArray *body, JsonParser *parser)
@@ -287,4 +293,111 @@ void oauth_set_login(CURL *curl, const KeelAccount *account, const char *secret)
   curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, secret);
   curl_easy_setopt(curl, CURLOPT_LOGIN_OPTIONS,
                    g_strcmp0(account->auth, "xoauth2") == 0 ? "AUTH=XOAUTH2" : "AUTH=OAUTHBEARER");
+}
+
+/* ---- keel oauth login: the device-code flow (RFC 8628; Microsoft) ---- */
+
+/* The device authorization endpoint next to the token endpoint
+ * (Microsoft: .../oauth2/v2.0/devicecode beside .../oauth2/v2.0/token). */
+static char *oauth_device_url(const KeelAccount *account, GError **error)
+{
+  const char *url = account->oauth_token_url;
+  if (g_strcmp0(account->oauth_provider, "google") == 0 || !g_str_has_suffix(url, "/token")) {
+    g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_PERMANENT,
+                "account '%s': keel oauth login only knows the device-code flow (Microsoft); "
+                "for Google put a refresh token in oauth_refresh_token_file", account->name);
+    return NULL;
+  }
+  g_autofree char *base = g_strndup(url, strlen(url) - strlen("/token"));
+  return g_strconcat(base, "/devicecode", NULL);
+}
+
+/* One device-code poll: TRUE with `state` filled, FALSE with *pending when
+ * the user has not finished yet (and *interval raised on slow_down). */
+static gboolean oauth_device_poll(const KeelAccount *account, const char *device_code,
+                                  OauthState *state, gboolean *pending, gint64 *interval,
+                                  GError **error)
+{
+  g_autoptr(GString) form = g_string_new(NULL);
+  oauth_form_add(form, "grant_type", "urn:ietf:params:oauth:grant-type:device_code");
+  oauth_form_add(form, "client_id", account->oauth_client_id);
+  oauth_form_add(form, "device_code", device_code);
+  g_autoptr(GByteArray) body = g_byte_array_new();
+  long status = 0;
+  *pending = FALSE;
+  if (!oauth_post(account, form->str, body, &status, error))
+    return FALSE;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonObject *object = oauth_parse(body, parser);
+  const char *code = object ? json_object_get_string_member_with_default(object, "error", "") : "";
+  if (g_strcmp0(code, "authorization_pending") == 0 || g_strcmp0(code, "slow_down") == 0) {
+    *pending = TRUE;
+    *interval += g_strcmp0(code, "slow_down") == 0 ? 5 : 0;
+    return FALSE;
+  }
+  const char *access = object ? json_object_get_string_member_with_default(object, "access_token", NULL) : NULL;
+  const char *refresh = object ? json_object_get_string_member_with_default(object, "refresh_token", NULL) : NULL;
+  if (status != 200 || !access || !refresh) {
+    g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_AUTH, "account '%s': the sign-in was "
+                "not completed (%s)", account->name, code[0] ? code : "no refresh token");
+    return FALSE;
+  }
+  state->access_token = g_strdup(access);
+  state->refresh_token = g_strdup(refresh);
+  state->expires_at = g_get_real_time() / G_USEC_PER_SEC
+                      + json_object_get_int_member_with_default(object, "expires_in", 3600);
+  return TRUE;
+}
+
+/* Asks for a device code; `prompt` gets the URL and the code to show. */
+static char *oauth_device_start(const KeelAccount *account, OauthPrompt prompt, gpointer data,
+                                gint64 *interval, gint64 *expires, GError **error)
+{
+  g_autofree char *url = oauth_device_url(account, error);
+  g_autoptr(GString) form = g_string_new(NULL);
+  oauth_form_add(form, "client_id", account->oauth_client_id);
+  oauth_form_add(form, "scope", account->oauth_scope);
+  g_autoptr(GByteArray) body = g_byte_array_new();
+  long status = 0;
+  if (!url || !oauth_post_to(account, url, form->str, body, &status, error))
+    return NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonObject *object = oauth_parse(body, parser);
+  const char *device = object ? json_object_get_string_member_with_default(object, "device_code", NULL) : NULL;
+  const char *user_code = object ? json_object_get_string_member_with_default(object, "user_code", NULL) : NULL;
+  const char *verify = object ? json_object_get_string_member_with_default(object, "verification_uri", NULL) : NULL;
+  if (status != 200 || !device || !user_code || !verify) {
+    g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_PERMANENT, "account '%s': the device "
+                "code request was refused (HTTP %ld): check oauth_client_id and that the app "
+                "allows public client flows", account->name, status);
+    return NULL;
+  }
+  *interval = MAX(json_object_get_int_member_with_default(object, "interval", 5), 1);
+  *expires = json_object_get_int_member_with_default(object, "expires_in", 900);
+  prompt(verify, user_code, data);
+  return g_strdup(device);
+}
+
+gboolean oauth_device_login(const KeelAccount *account, OauthPrompt prompt, gpointer data,
+                            GError **error)
+{
+  gint64 interval = 5, expires = 900;
+  g_autofree char *device = oauth_device_start(account, prompt, data, &interval, &expires, error);
+  if (!device)
+    return FALSE;
+  gint64 deadline = g_get_monotonic_time() + expires * G_USEC_PER_SEC;
+  OauthState state = { 0 };
+  gboolean pending = TRUE, done = FALSE;
+  while (!done && pending && g_get_monotonic_time() < deadline) {
+    g_usleep((gulong)(interval * G_USEC_PER_SEC));
+    done = oauth_device_poll(account, device, &state, &pending, &interval, error);
+  }
+  if (!done && pending)
+    g_set_error(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_AUTH, "account '%s': the code expired "
+                "before the sign-in was finished: run keel oauth login again", account->name);
+  g_mutex_lock(&oauth_lock);
+  done = done && oauth_state_save(account, &state, error);
+  g_mutex_unlock(&oauth_lock);
+  oauth_state_clear(&state);
+  return done;
 }

@@ -28,6 +28,15 @@ char *oauth_account_secret(const KeelAccount *account, GError **error);
  * libcurl 7.88 setting it brings OAUTHBEARER back, curl issue 10259). */
 void oauth_set_login(CURL *curl, const KeelAccount *account, const char *secret);
 
+/* `keel oauth login`: the device-code flow (Microsoft; RFC 8628). `prompt`
+ * shows the URL and the code; then the token endpoint is polled until the
+ * user has signed in (or the code expires), and the refresh token is saved
+ * in the state file. Google is refused (its device flow does not allow the
+ * mail scope). */
+typedef void (*OauthPrompt)(const char *url, const char *code, gpointer data);
+gboolean oauth_device_login(const KeelAccount *account, OauthPrompt prompt, gpointer data,
+                            GError **error);
+
 /* Exchanges the refresh token for an access token now, whatever the state
  * file says (`keel oauth refresh`, tests). Returns the access token. */
 char *oauth_refresh_now(const KeelAccount *account, GError **error);

@@ -148,7 +148,10 @@ class TokenEndpoint:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 endpoint.requests.append(form)
-                answer, code = endpoint.answer(form)
+                if self.path.endswith("/devicecode"):
+                    answer, code = endpoint.device_code(form)
+                else:
+                    answer, code = endpoint.answer(form)
                 data = json.dumps(answer).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -166,7 +169,25 @@ class TokenEndpoint:
         self.url = "https://127.0.0.1:%d/token" % self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def device_code(self, form):
+        """RFC 8628: the code to show; the user "signs in" on the second poll."""
+        self.device_polls = 0
+        return {"device_code": "dc-1", "user_code": "KEEL-1234", "interval": 1,
+                "expires_in": 60, "verification_uri": "https://microsoft.com/devicelogin"}, 200
+
+    def device_answer(self, form):
+        self.device_polls += 1
+        if form.get("device_code") != "dc-1" or form.get("client_id") != "keel-test":
+            return {"error": "invalid_grant"}, 400
+        if self.device_polls < 2:
+            return {"error": "authorization_pending"}, 400
+        self.valid.add("rt-device")
+        return {"access_token": jwt(USER), "token_type": "Bearer", "expires_in": 3600,
+                "refresh_token": "rt-device"}, 200
+
     def answer(self, form):
+        if form.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
+            return self.device_answer(form)
         token = form.get("refresh_token")
         if (self.revoked or form.get("grant_type") != "refresh_token" or token not in self.valid
                 or form.get("client_id") != "keel-test"):
@@ -350,6 +371,24 @@ def test_smtp_oauthbearer():
     smtp_case("oauthbearer", "OAUTHBEARER")
 
 
+def test_oauth_login_device_code():
+    seed_one()
+    run = make_run("xoauth2", refresh_token="rt-not-this-one")
+    proc = run.run("oauth", "login", "main", timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "open https://microsoft.com/devicelogin and enter the code KEEL-1234" in proc.stdout
+    assert ENDPOINT.device_polls == 2, ENDPOINT.device_polls
+    state = json.load(open(run.state))
+    assert state["refresh_token"] == "rt-device"
+    assert stat.S_IMODE(os.stat(run.state).st_mode) == 0o600
+    assert "rt-device" not in proc.stdout + proc.stderr
+    before = len(ENDPOINT.requests)
+    proc = run.run("daemon", "--once")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(ENDPOINT.requests) == before, "the fresh token from the login was not used"
+    assert stored_count(run) >= 1
+
+
 def test_config_refuses_bad_auth():
     run = make_run("kerberos")
     proc = run.run("config", "check")
@@ -363,7 +402,7 @@ if __name__ == "__main__":
         rc = harness.Tap([test_xoauth2_login_rotates_refresh_token, test_oauthbearer_login,
                           test_bad_signature_refused, test_expired_token_refreshed_before_login,
                           test_fresh_token_used_without_refresh, test_revoked_refresh_token,
-                          test_smtp_xoauth2, test_smtp_oauthbearer,
+                          test_smtp_xoauth2, test_smtp_oauthbearer, test_oauth_login_device_code,
                           test_config_refuses_bad_auth]).run(sys.argv[1:])
     finally:
         ENDPOINT.close()
