@@ -386,12 +386,11 @@ gboolean sync_account(const SyncContext *context, const KeelAccount *account, Sy
   memset(stats, 0, sizeof *stats);
   char *password = oauth_account_secret(account, &failure); /* or an OAuth2 token */
   if (password) {
-    folders_resolve(account, password); /* issue 19: Sent/Drafts by SPECIAL-USE, once */
     g_autoptr(ImapSession) session = imap_session_new(account, password, context->cancellable,
                                                       &failure);
     memset(password, 0, strlen(password));
     g_free(password);
-    if (session) {
+    if (session && folders_resolve(account, session, &failure)) { /* issue 19: Sent/Drafts */
       sync_account_folders(context, account, session, stats, &failure);
       stats->commands = imap_session_commands(session);
     }

@@ -2,14 +2,19 @@
  * sent_folder / drafts_folder are unset (issue 19): asked of the server once
  * per process (LIST "" "*" RETURN (SPECIAL-USE), then a plain LIST), else the
  * common names, else "Sent" / "Drafts".
- *   folders_resolve()  fills the two unset names of `account`, once */
+ *   folders_resolve()          on the session about to be used (no extra login)
+ *   folders_resolve_account()  with a session of its own (the CLI's outbox) */
 #pragma once
 
 #include "daemon/base/config.h"
+#include "daemon/mail/imap.h"
 
-/* Fills account->sent_folder and ->drafts_folder when NULL, with one extra
- * IMAP connection logged in with `secret` (a password or an OAuth2 token).
- * Never fails: a server that cannot be asked gives "Sent" and "Drafts" (a
- * warning). Safe from several threads; the names are set once and live until
- * config_free(). */
-void folders_resolve(const KeelAccount *account, const char *secret);
+/* Fills account->sent_folder and ->drafts_folder when NULL, asking over
+ * `session` (its first command: it logs in). FALSE with `error` only when the
+ * session itself fails (login denied, network): the caller's poll would fail
+ * the same way. A server that refuses LIST gives "Sent" and "Drafts". Safe
+ * from several threads; names are set once and live until config_free(). */
+gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GError **error);
+
+/* The same with a new session logged in with `secret`, when a name is unset. */
+void folders_resolve_account(const KeelAccount *account, const char *secret);

@@ -28,7 +28,7 @@ struct IdleWatch {
   gint stopping;
 };
 
-typedef enum { IDLE_ERROR, IDLE_STOPPED, IDLE_UNSUPPORTED } IdleEnd;
+typedef enum { IDLE_ERROR, IDLE_STOPPED, IDLE_UNSUPPORTED, IDLE_DENIED } IdleEnd;
 
 typedef struct {
   IdleWatch *watch;
@@ -38,6 +38,7 @@ typedef struct {
   guint tag;
   gboolean has_idle; /* CAPABILITY listed IDLE */
   gboolean idling;   /* in IDLE: an EXISTS is news */
+  gboolean denied;   /* the login was refused (or no secret): leave it to the poll */
 } IdleConn;
 
 typedef struct {
@@ -187,6 +188,7 @@ static gboolean idle_connect(IdleConn *conn)
   const KeelAccount *account = conn->watch->account;
   g_autoptr(GError) error = NULL;
   char *secret = oauth_account_secret(account, &error);
+  conn->denied = secret == NULL;
   if (!secret)
     return FALSE;
   g_autofree char *url = g_strdup(account->imap);
@@ -206,6 +208,7 @@ static gboolean idle_connect(IdleConn *conn)
   CURLcode rc = curl_easy_perform(conn->curl);
   memset(secret, 0, strlen(secret));
   g_free(secret);
+  conn->denied = rc == CURLE_LOGIN_DENIED;
   return rc == CURLE_OK
          && curl_easy_getinfo(conn->curl, CURLINFO_ACTIVESOCKET, &conn->sock) == CURLE_OK
          && conn->sock != CURL_SOCKET_BAD;
@@ -232,6 +235,8 @@ static IdleEnd idle_session(IdleWatch *watch)
     if (end != IDLE_UNSUPPORTED)
       idle_send(&conn, "k999 LOGOUT\r\n"); /* libcurl sends none on CONNECT_ONLY */
   }
+  if (conn.denied)
+    end = IDLE_DENIED;
   if (g_atomic_int_get(&watch->stopping))
     end = IDLE_STOPPED;
   curl_easy_cleanup(conn.curl);
@@ -249,9 +254,11 @@ static gpointer idle_thread(gpointer data)
     IdleEnd end = idle_session(watch);
     if (end == IDLE_STOPPED)
       break;
-    if (end == IDLE_UNSUPPORTED) {
-      g_message("account '%s': the server does not offer IDLE; polling every %u s",
-                watch->account->name, watch->account->poll_interval);
+    if (end == IDLE_UNSUPPORTED || end == IDLE_DENIED) {
+      g_message("account '%s': %s; polling every %u s", watch->account->name,
+                end == IDLE_DENIED ? "no IDLE: the login was refused (see the poll's error)"
+                                   : "the server does not offer IDLE",
+                watch->account->poll_interval);
       break;
     }
     if (g_get_monotonic_time() - started > 60 * G_USEC_PER_SEC)

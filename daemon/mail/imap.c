@@ -482,3 +482,13 @@ GBytes *imap_fetch_message(ImapSession *session, const char *folder, guint32 uid
   session->body = g_byte_array_new();
   return raw;
 }
+
+/* Issue 19 (special-use discovery, daemon/mail/folders.c): a LIST command on
+ * the bare server URL; its untagged "* LIST" lines, as text. Logs in when this
+ * is the session's first command. */
+char *imap_session_list(ImapSession *session, const char *command, GError **error)
+{
+  if (!imap_perform(session, session->base_url, command, "LIST", error))
+    return NULL;
+  return imap_body_text(session);
+}

@@ -47,7 +47,7 @@ static ImapWriter *outbox_writer(const KeelAccount *account, GError **error)
   g_autofree char *password = oauth_account_secret(account, error);
   if (!password)
     return NULL;
-  folders_resolve(account, password); /* issue 19: Sent/Drafts by SPECIAL-USE, once */
+  folders_resolve_account(account, password); /* issue 19: Sent/Drafts by SPECIAL-USE, once */
   ImapWriter *writer = imap_writer_new(account, password, error);
   memset(password, 0, strlen(password));
   return writer;

@@ -125,6 +125,7 @@ static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data
 }
 
 static gboolean daemon_poll_due(gpointer user_data);
+static void daemon_start_idle(DaemonAccount *account); /* issue 19 */
 
 static void daemon_schedule(DaemonAccount *account, const GError *error)
 {
@@ -149,6 +150,7 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
   daemon->running--;
   if (g_task_propagate_boolean(G_TASK(result), &error)) {
     account->failures = 0;
+    daemon_start_idle(account); /* issue 19 */
   } else {
     account->failures = sync_error_is_folder_only(error) ? 0 : account->failures + 1;
     daemon->failed++;
@@ -205,13 +207,12 @@ static gboolean daemon_idle_retry(gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static void daemon_start_idle(Daemon *daemon)
+/* After the first good cycle (so a wrong password costs one login, not two). */
+static void daemon_start_idle(DaemonAccount *account)
 {
-  for (guint i = 0; i < daemon->accounts->len; i++) {
-    DaemonAccount *account = g_ptr_array_index(daemon->accounts, i);
-    if (account->account->idle)
-      account->idle = idle_watch_start(account->account, daemon_on_idle_news, account);
-  }
+  if (!account->idle && account->account->idle && !account->daemon->once
+      && !account->daemon->stopping)
+    account->idle = idle_watch_start(account->account, daemon_on_idle_news, account);
 }
 
 static gboolean daemon_on_stop_signal(gpointer user_data)
@@ -375,8 +376,6 @@ static void daemon_install_sources(Daemon *daemon)
     g_timeout_add((guint)MAX(usec / 2000, 1), daemon_on_watchdog, daemon);
   for (guint i = 0; i < daemon->accounts->len; i++)
     daemon_start_cycle(g_ptr_array_index(daemon->accounts, i));
-  if (!daemon->once)
-    daemon_start_idle(daemon); /* issue 19 */
 }
 
 static int daemon_run(const KeelGlobals *globals, gboolean once)
