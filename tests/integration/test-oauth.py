@@ -9,7 +9,8 @@ rotated and saved 0600 in the state file; no token in keel's output);
 OAUTHBEARER login (method=OAUTHBEARER); a token with a bad signature is
 refused (nothing stored); an expired access token in the state file is
 refreshed before login; a fresh one is used without asking the endpoint; a
-revoked refresh token (invalid_grant) fails with "run keel oauth login";
+revoked refresh token (invalid_grant) fails with "run keel oauth login"
+(one log line; the digest's HEALTH section says the same);
 SMTP XOAUTH2 and OAUTHBEARER (`keel digest --send` + `keel outbox send`)
 through an in-process aiosmtpd that offers only those two mechanisms.
 
@@ -340,6 +341,11 @@ def test_revoked_refresh_token():
         assert "run keel oauth login main" in proc.stderr, proc.stderr[-2000:]
         assert proc.stderr.count("expired or was revoked") == 1, proc.stderr[-2000:]
         assert "method=XOAUTH2" not in SERVER.log()[log_before:], "logged in without a token"
+        digest = run.run("digest", "--text")
+        assert digest.returncode == 0, digest.stderr
+        health = digest.stdout[digest.stdout.index("HEALTH"):]
+        assert "expired or was revoked" in health and "run keel oauth login main" in health, \
+            digest.stdout
     finally:
         ENDPOINT.revoked = False
 
