@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <glib-unix.h>
 #include "daemon/mail/idle.h"
+#include "daemon/mail/imap.h"
 #include "daemon/mail/oauth.h"
 #include "filters/utf7.h"
 
@@ -188,7 +189,9 @@ static gboolean idle_connect(IdleConn *conn)
   const KeelAccount *account = conn->watch->account;
   g_autoptr(GError) error = NULL;
   char *secret = oauth_account_secret(account, &error);
-  conn->denied = secret == NULL;
+  /* no token because the login expired: leave it to the poll; a token
+   * endpoint that did not answer: retry later like a dropped connection */
+  conn->denied = !secret && g_error_matches(error, KEEL_IMAP_ERROR, KEEL_IMAP_ERROR_AUTH);
   if (!secret)
     return FALSE;
   g_autofree char *url = g_strdup(account->imap);
