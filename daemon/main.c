@@ -36,6 +36,7 @@ static const KeelCommand commands[] = {
   { "learn",   cmd_learn,   "build the learned models (learn train), show corrections (learn status)" },
   { "mark",    cmd_mark,    "tell keel a message was risky or fine (MESSAGE risky|fine)" },
   { "config",  cmd_config,  "check the configuration (config check)" },
+  { "oauth",   cmd_oauth,   "get an account's first OAuth2 refresh token (oauth login ACCOUNT)" },
   { "backup",  cmd_backup,  "copy the database safely while the daemon runs (0600)" },
 };
 

@@ -59,3 +59,4 @@ int cmd_invoice(int argc, char **argv);
 int cmd_learn(int argc, char **argv);
 int cmd_mark(int argc, char **argv);
 int cmd_why(int argc, char **argv);
+int cmd_oauth(int argc, char **argv);

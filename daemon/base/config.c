@@ -79,8 +79,8 @@ static const ConfigKey config_keys[] = {
   ACCOUNT("password_file", TYPE_STRING, NULL, password_file),
   ACCOUNT("password_command", TYPE_STRING, NULL, password_command),
   ACCOUNT("folders", TYPE_LIST, "INBOX", folders),
-  ACCOUNT("sent_folder", TYPE_STRING, "Sent", sent_folder),
-  ACCOUNT("drafts_folder", TYPE_STRING, "Drafts", drafts_folder),
+  ACCOUNT("sent_folder", TYPE_STRING, NULL, sent_folder),     /* NULL: found by SPECIAL-USE */
+  ACCOUNT("drafts_folder", TYPE_STRING, NULL, drafts_folder), /* (daemon/mail/folders.c) */
   ACCOUNT("risky_folder", TYPE_STRING, "keel/Risky", risky_folder),
   ACCOUNT("fine_folder", TYPE_STRING, "keel/Fine", fine_folder),
   ACCOUNT_UINT("poll_interval", "60", 10, 86400, poll_interval),
@@ -94,6 +94,15 @@ static const ConfigKey config_keys[] = {
   ACCOUNT("name", TYPE_STRING, NULL, va_name),
   ACCOUNT("business", TYPE_STRING, NULL, business),
   ACCOUNT("signature_file", TYPE_STRING, NULL, signature_file),
+  ACCOUNT("idle", TYPE_BOOL, "true", idle),
+  ACCOUNT("auth", TYPE_STRING, "password", auth),
+  ACCOUNT("oauth_provider", TYPE_STRING, NULL, oauth_provider),
+  ACCOUNT("oauth_token_url", TYPE_STRING, NULL, oauth_token_url),
+  ACCOUNT("oauth_client_id", TYPE_STRING, NULL, oauth_client_id),
+  ACCOUNT("oauth_client_secret_file", TYPE_STRING, NULL, oauth_client_secret_file),
+  ACCOUNT("oauth_refresh_token_file", TYPE_STRING, NULL, oauth_refresh_token_file),
+  ACCOUNT("oauth_scope", TYPE_STRING, NULL, oauth_scope),
+  ACCOUNT("oauth_ca_file", TYPE_STRING, NULL, oauth_ca_file),
   CLIENT("name", TYPE_STRING, NULL, name),
   CLIENT("contact", TYPE_STRING, NULL, contact),
   CLIENT("addresses", TYPE_ADDRESSES, NULL, addresses),
@@ -576,6 +585,15 @@ static void account_free(KeelAccount *account)
   g_free(account->va_name);
   g_free(account->business);
   g_free(account->signature_file);
+  g_free(account->auth);
+  g_free(account->oauth_provider);
+  g_free(account->oauth_token_url);
+  g_free(account->oauth_client_id);
+  g_free(account->oauth_client_secret_file);
+  g_free(account->oauth_refresh_token_file);
+  g_free(account->oauth_scope);
+  g_free(account->oauth_ca_file);
+  g_free(account->oauth_state_file);
   g_free(account->imap);
   g_free(account->smtp);
   g_free(account->user);
@@ -637,7 +655,8 @@ static void config_check_account(ConfigLoader *loader, const char *group, KeelAc
   if (account->password_file && account->password_command)
     config_problem(loader, group, "password_command",
                    "[%s] has both password_file and password_command: keep one", group);
-  else if (account->imap && !account->password_file && !account->password_command)
+  else if (account->imap && !config_account_uses_oauth(account) && !account->password_file
+           && !account->password_command)
     config_problem(loader, group, NULL,
                    "[%s] has imap but neither password_file nor password_command", group);
   if (account->password_file && !g_path_is_absolute(account->password_file)
@@ -645,6 +664,62 @@ static void config_check_account(ConfigLoader *loader, const char *group, KeelAc
     config_problem(loader, group, "password_file",
                    "password_file must be an absolute path (/etc/keel/secrets/%s) or the "
                    "name of a systemd credential (LoadCredential=)", account->name);
+}
+
+/* OAuth2 presets (issue 19): endpoint and scopes of the two big providers. */
+static const struct {
+  const char *name, *token_url, *scope;
+} config_oauth_presets[] = {
+  { "google", "https://oauth2.googleapis.com/token", "https://mail.google.com/" },
+  { "microsoft", "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+    "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send "
+    "offline_access" },
+};
+
+gboolean config_account_uses_oauth(const KeelAccount *account)
+{
+  return account->auth && g_strcmp0(account->auth, "password") != 0;
+}
+
+static void config_apply_oauth_preset(ConfigLoader *loader, const char *group,
+                                      KeelAccount *account)
+{
+  if (!account->oauth_provider)
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS(config_oauth_presets); i++) {
+    if (g_ascii_strcasecmp(account->oauth_provider, config_oauth_presets[i].name) != 0)
+      continue;
+    if (!account->oauth_token_url)
+      account->oauth_token_url = g_strdup(config_oauth_presets[i].token_url);
+    if (!account->oauth_scope)
+      account->oauth_scope = g_strdup(config_oauth_presets[i].scope);
+    return;
+  }
+  config_problem(loader, group, "oauth_provider",
+                 "oauth_provider must be google or microsoft (or leave it out and set "
+                 "oauth_token_url and oauth_scope)");
+}
+
+/* auth and the oauth_* keys of one account. */
+static void config_check_oauth(ConfigLoader *loader, const char *group, KeelAccount *account)
+{
+  if (g_strcmp0(account->auth, "password") != 0 && g_strcmp0(account->auth, "xoauth2") != 0
+      && g_strcmp0(account->auth, "oauthbearer") != 0) {
+    config_problem(loader, group, "auth", "auth must be password, xoauth2 or oauthbearer");
+    return;
+  }
+  if (!config_account_uses_oauth(account))
+    return;
+  config_apply_oauth_preset(loader, group, account);
+  if (!account->oauth_token_url || !g_str_has_prefix(account->oauth_token_url, "https://"))
+    config_problem(loader, group, "oauth_token_url", "auth = %s needs oauth_provider or an "
+                   "https:// oauth_token_url", account->auth);
+  if (!account->oauth_client_id)
+    config_problem(loader, group, "auth", "auth = %s needs oauth_client_id (from the app "
+                   "registration)", account->auth);
+  if (account->password_file || account->password_command)
+    config_problem(loader, group, "auth", "auth = %s uses no password: remove password_file "
+                   "and password_command", account->auth);
 }
 
 static void config_read_account(ConfigLoader *loader, KeelConfig *config, const char *group,
@@ -660,6 +735,7 @@ static void config_read_account(ConfigLoader *loader, KeelConfig *config, const 
   g_ptr_array_add(config->accounts, account);
   config_read_section(loader, SECTION_ACCOUNT, group, account);
   config_check_account(loader, group, account);
+  config_check_oauth(loader, group, account);
 }
 
 /* An address listed for two clients would make the match ambiguous. */
@@ -783,6 +859,15 @@ static gint config_problem_compare(gconstpointer a, gconstpointer b, gpointer pa
   return line_a < line_b ? -1 : line_a > line_b;
 }
 
+/* Where an OAuth2 account keeps its rotated refresh token and access token:
+ * next to the database (the service's StateDirectory). */
+static void config_set_oauth_state_file(const KeelConfig *config, KeelAccount *account)
+{
+  g_autofree char *dir = g_path_get_dirname(config->database);
+  g_autofree char *base = g_strdup_printf("oauth-%s.json", account->name);
+  account->oauth_state_file = g_build_filename(dir, base, NULL);
+}
+
 KeelConfig *config_load(const char *path, GError **error)
 {
   g_autofree char *text = NULL;
@@ -801,6 +886,8 @@ KeelConfig *config_load(const char *path, GError **error)
   config_scan(&loader, body);
   if (problems->len == 0)
     config_read_all(&loader, config, body);
+  for (guint i = 0; problems->len == 0 && i < config->accounts->len; i++)
+    config_set_oauth_state_file(config, config->accounts->pdata[i]);
   if (problems->len > 0) {
     g_ptr_array_sort_with_data(problems, config_problem_compare, (gpointer)path);
     g_ptr_array_add(problems, NULL);

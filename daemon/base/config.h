@@ -33,8 +33,8 @@ typedef struct {
   char *password_file;    /* owned, NULL when absent */
   char *password_command; /* owned, NULL when absent */
   char **folders;         /* owned strv, default {"INBOX"} */
-  char *sent_folder;      /* owned, default "Sent" */
-  char *drafts_folder;    /* owned, default "Drafts" */
+  char *sent_folder;      /* owned; NULL until folders_resolve() finds it (issue 19) */
+  char *drafts_folder;    /* owned; NULL until folders_resolve() finds it */
   char *risky_folder;     /* owned, default "keel/Risky": the VA's "this was risky" */
   char *fine_folder;      /* owned, default "keel/Fine": the VA's "this was fine" */
   guint poll_interval;    /* seconds, default 60 */
@@ -48,7 +48,21 @@ typedef struct {
   char *va_name;          /* owned, [account] name: the VA's name, the display name on replies; NULL = none */
   char *business;         /* owned, [account] business: her business, signed under her name; NULL = none */
   char *signature_file;   /* owned, [account] signature_file: her sign-off, whole; NULL = name and business */
+  gboolean idle;          /* keep a connection in IMAP IDLE (default true) */
+  /* OAuth2 (issue 19): auth = password | xoauth2 | oauthbearer. */
+  char *auth;             /* owned, default "password" */
+  char *oauth_provider;   /* owned, NULL, "google" or "microsoft": fills url and scope */
+  char *oauth_token_url;  /* owned: the provider's token endpoint (https://) */
+  char *oauth_client_id;  /* owned */
+  char *oauth_client_secret_file; /* owned, NULL = public client (no secret) */
+  char *oauth_refresh_token_file; /* owned: the first refresh token (read-only is fine) */
+  char *oauth_scope;      /* owned, space-separated */
+  char *oauth_ca_file;    /* owned, NULL = system trust store: who signs the token endpoint */
+  char *oauth_state_file; /* owned, derived: <database dir>/oauth-<name>.json (rotated tokens) */
 } KeelAccount;
+
+/* TRUE when `account` logs in with an OAuth2 access token, not a password. */
+gboolean config_account_uses_oauth(const KeelAccount *account);
 
 typedef struct {
   char *id;               /* owned: the part after "client " */

@@ -27,6 +27,8 @@
 #include "daemon/base/crash.h"
 #include "daemon/ingest/sync.h"
 #include "daemon/mail/imap.h"
+#include "daemon/mail/oauth.h"
+#include "daemon/mail/folders.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/ingest/sync-corrections.h"
 
@@ -393,13 +395,13 @@ gboolean sync_account(const SyncContext *context, const KeelAccount *account, Sy
 {
   g_autoptr(GError) failure = NULL;
   memset(stats, 0, sizeof *stats);
-  char *password = config_account_password(account, &failure);
+  char *password = oauth_account_secret(account, &failure); /* or an OAuth2 token */
   if (password) {
     g_autoptr(ImapSession) session = imap_session_new(account, password, context->cancellable,
                                                       &failure);
     memset(password, 0, strlen(password));
     g_free(password);
-    if (session) {
+    if (session && folders_resolve(account, session, &failure)) { /* issue 19: Sent/Drafts */
       sync_account_folders(context, account, session, stats, &failure);
       stats->commands = imap_session_commands(session);
     }

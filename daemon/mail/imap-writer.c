@@ -24,6 +24,7 @@
 #include "daemon/mail/imap-writer.h"
 #include "daemon/mail/imap.h"
 #include "daemon/mail/mail-error.h"
+#include "daemon/mail/oauth.h"
 
 struct ImapWriter {
   CURL *curl;                /* owned */
@@ -56,8 +57,7 @@ static void imap_writer_setup(ImapWriter *writer, const KeelAccount *account)
                    account->allow_plaintext ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
   if (account->ca_file)
     curl_easy_setopt(curl, CURLOPT_CAINFO, account->ca_file);
-  curl_easy_setopt(curl, CURLOPT_USERNAME, account->user ? account->user : "");
-  curl_easy_setopt(curl, CURLOPT_PASSWORD, writer->password);
+  oauth_set_login(curl, account, writer->password); /* password or OAuth2 bearer */
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)MAX(account->connect_timeout, 1u));
   curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)MAX(account->read_timeout, 1u));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -33,6 +33,8 @@
 #include "daemon/mail/mail-error.h"
 #include <curl/curl.h>
 #include "daemon/base/log.h"
+#include "daemon/mail/oauth.h"
+#include "filters/utf7.h"
 
 struct ImapSession {
   CURL *curl;                /* owned */
@@ -183,8 +185,7 @@ static void imap_session_set_policy(ImapSession *session, const KeelAccount *acc
   curl_easy_setopt(curl, CURLOPT_USE_SSL, use_ssl);
   if (account->ca_file)
     curl_easy_setopt(curl, CURLOPT_CAINFO, account->ca_file);
-  curl_easy_setopt(curl, CURLOPT_USERNAME, account->user ? account->user : "");
-  curl_easy_setopt(curl, CURLOPT_PASSWORD, session->password);
+  oauth_set_login(curl, account, session->password); /* password or OAuth2 bearer */
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)MAX(account->connect_timeout, 1u));
   curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)MAX(account->read_timeout, 1u));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -264,10 +265,12 @@ guint imap_session_commands(const ImapSession *session)
   return session->commands;
 }
 
-/* `folder` as an IMAP quoted string. Only printable ASCII is supported
- * (modified UTF-7 names are not). */
-char *imap_quote_folder(const char *folder, GError **error)
+/* `utf8_folder` as an IMAP quoted string, in modified UTF-7 (issue 19). */
+char *imap_quote_folder(const char *utf8_folder, GError **error)
 {
+  g_autofree char *folder = utf7_encode(utf8_folder);
+  if (!folder)
+    folder = g_strdup(utf8_folder); /* not UTF-8: refused below */
   GString *quoted = g_string_new("\"");
   for (const char *p = folder; *p; p++) {
     if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
@@ -286,7 +289,8 @@ char *imap_quote_folder(const char *folder, GError **error)
 
 static char *imap_folder_url(ImapSession *session, const char *folder, const char *suffix)
 {
-  g_autofree char *escaped = curl_easy_escape(session->curl, folder, 0);
+  g_autofree char *wire = utf7_encode(folder); /* issue 19: modified UTF-7 */
+  g_autofree char *escaped = curl_easy_escape(session->curl, wire ? wire : folder, 0);
   char *url = g_strconcat(session->base_url, "/", escaped, suffix, NULL);
   return url;
 }
@@ -466,4 +470,14 @@ GBytes *imap_fetch_message(ImapSession *session, const char *folder, guint32 uid
   GBytes *raw = g_byte_array_free_to_bytes(session->body);
   session->body = g_byte_array_new();
   return raw;
+}
+
+/* Issue 19 (special-use discovery, daemon/mail/folders.c): a LIST command on
+ * the bare server URL; its untagged "* LIST" lines, as text. Logs in when this
+ * is the session's first command. */
+char *imap_session_list(ImapSession *session, const char *command, GError **error)
+{
+  if (!imap_perform(session, session->base_url, command, "LIST", error))
+    return NULL;
+  return imap_body_text(session);
 }

@@ -72,5 +72,9 @@ gboolean imap_folder_create(ImapSession *session, const char *folder, GError **e
 
 /* The raw message `uid` of the examined `folder`, at most `max_size` bytes
  * (a larger one fails with TOO_LARGE). Never sets \Seen. Returns a new GBytes. */
+/* A LIST command (`command`, e.g. LIST "" "*" RETURN (SPECIAL-USE)) on no
+ * folder: the untagged LIST lines as a new string (issue 19). */
+char *imap_session_list(ImapSession *session, const char *command, GError **error);
+
 GBytes *imap_fetch_message(ImapSession *session, const char *folder, guint32 uid,
                            gsize max_size, GError **error);

@@ -15,6 +15,7 @@
 #include "daemon/base/cleanup.h"
 #include "daemon/mail/mail-error.h"
 #include "daemon/mail/smtp.h"
+#include "daemon/mail/oauth.h"
 
 
 typedef struct {
@@ -76,8 +77,7 @@ static void smtp_set_connection(CURL *curl, const KeelAccount *account, const ch
   if (account->ca_file)
     curl_easy_setopt(curl, CURLOPT_CAINFO, account->ca_file);
   if (account->user && password) {
-    curl_easy_setopt(curl, CURLOPT_USERNAME, account->user);
-    curl_easy_setopt(curl, CURLOPT_PASSWORD, password);
+    oauth_set_login(curl, account, password); /* password or OAuth2 bearer */
   }
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)account->connect_timeout);
   curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)account->read_timeout);

@@ -35,6 +35,8 @@
 #include "daemon/base/crash.h"
 #include "daemon/mail/imap-writer.h"
 #include "daemon/mail/mail-error.h"
+#include "daemon/mail/oauth.h"
+#include "daemon/mail/folders.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/mail/smtp.h"
 
@@ -75,9 +77,10 @@ static ImapWriter *outbox_writer(OutboxRun *run, const KeelAccount *account, GEr
   ImapWriter *writer = g_hash_table_lookup(run->writers, account->name);
   if (writer)
     return writer;
-  g_autofree char *password = config_account_password(account, error);
+  g_autofree char *password = oauth_account_secret(account, error);
   if (!password)
     return NULL;
+  folders_resolve_account(account, password); /* issue 19: Sent/Drafts by SPECIAL-USE, once */
   writer = imap_writer_new(account, password, run->settings->cancellable, error);
   memset(password, 0, strlen(password));
   if (writer)
@@ -284,7 +287,7 @@ static gboolean outbox_send(OutboxRun *run, const KeelAccount *account, StoreOut
                             int attempts, GError **error)
 {
   g_autoptr(GError) local = NULL;
-  g_autofree char *password = config_account_password(account, &local);
+  g_autofree char *password = oauth_account_secret(account, &local);
   if (!password)
     return outbox_mark_failure(run, row, attempts, FALSE, local, error);
   gboolean recorded = outbox_record(run, row, OUTBOX_SENDING, attempts, NULL, row->last_error,

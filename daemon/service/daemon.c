@@ -45,6 +45,7 @@
 #include "daemon/base/config.h"
 #include "daemon/digest/digest.h"
 #include "daemon/mail/imap.h"
+#include "daemon/mail/idle.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/payments/payments.h"
 #include "daemon/store/store.h"
@@ -61,6 +62,7 @@ typedef struct {
   guint timer;                /* pending poll timer, 0 = none */
   gboolean running;
   guint stored;               /* messages the last cycle stored (set by its worker) */
+  IdleWatch *idle;            /* owned, NULL = polling only (issue 19) */
 } DaemonAccount;
 
 struct Daemon {
@@ -189,6 +191,7 @@ static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data
 }
 
 static gboolean daemon_poll_due(gpointer user_data);
+static void daemon_start_idle(DaemonAccount *account); /* issue 19 */
 
 static void daemon_schedule(DaemonAccount *account, const GError *error)
 {
@@ -218,6 +221,7 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
     account->failures = 0;
     if (account->stored > 0)
       daemon->last_run[DAEMON_JOB_OUTBOX] = 0; /* a reply may be queued: due now */
+    daemon_start_idle(account); /* issue 19 */
   } else {
     account->failures = sync_error_is_folder_only(error) ? 0 : account->failures + 1;
     daemon->failed++;
@@ -308,6 +312,37 @@ static gboolean daemon_housekeeping_tick(gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean daemon_idle_retry(gpointer user_data);
+
+/* IMAP IDLE (issue 19): the server pushed new mail; poll now, or once the
+ * cycle in flight is over (checked every second). */
+static void daemon_on_idle_news(gpointer user_data)
+{
+  DaemonAccount *account = user_data;
+  if (account->daemon->stopping)
+    return;
+  if (account->running || !account->timer) {
+    g_timeout_add_seconds(1, daemon_idle_retry, account);
+    return;
+  }
+  g_source_remove(account->timer);
+  daemon_poll_due(account);
+}
+
+static gboolean daemon_idle_retry(gpointer user_data)
+{
+  daemon_on_idle_news(user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* After the first good cycle (so a wrong password costs one login, not two). */
+static void daemon_start_idle(DaemonAccount *account)
+{
+  if (!account->idle && account->account->idle && !account->daemon->once
+      && !account->daemon->stopping)
+    account->idle = idle_watch_start(account->account, daemon_on_idle_news, account);
+}
+
 static gboolean daemon_on_stop_signal(gpointer user_data)
 {
   Daemon *daemon = user_data;
@@ -321,6 +356,7 @@ static gboolean daemon_on_stop_signal(gpointer user_data)
     if (account->timer)
       g_source_remove(account->timer);
     account->timer = 0;
+    g_clear_pointer(&account->idle, idle_watch_stop); /* issue 19 */
   }
   if (daemon->housekeeping_timer)
     g_source_remove(daemon->housekeeping_timer);

@@ -46,7 +46,8 @@ static void guard_setup(GuardFixture *f, gconstpointer data)
   g_autofree char *text = g_strdup_printf(
     "[keel]\ndatabase = %s\nrules = %s\ntimezone = Europe/London\n\n"
     "[account main]\nimap = imaps://mail.va.example\nsmtp = smtps://mail.va.example\n"
-    "user = jo@va.example\npassword_file = /nonexistent\nnote_address = %s\n\n"
+    "user = jo@va.example\npassword_file = /nonexistent\nnote_address = %s\n"
+    "sent_folder = Sent\n\n" /* no server to find it on (issue 19) */
     "[client acme]\nname = Acme Lettings\naddresses = bob@acme.example\n", f->path, rules,
     note);
   g_assert_true(g_file_set_contents(conf, text, -1, NULL));

@@ -1,0 +1,20 @@
+/* daemon/mail/folders.h: the Sent and Drafts folders of an account whose
+ * sent_folder / drafts_folder are unset (issue 19): asked of the server once
+ * per process (LIST "" "*" RETURN (SPECIAL-USE), then a plain LIST), else the
+ * common names, else "Sent" / "Drafts".
+ *   folders_resolve()          on the session about to be used (no extra login)
+ *   folders_resolve_account()  with a session of its own (the CLI's outbox) */
+#pragma once
+
+#include "daemon/base/config.h"
+#include "daemon/mail/imap.h"
+
+/* Fills account->sent_folder and ->drafts_folder when NULL, asking over
+ * `session` (its first command: it logs in). FALSE with `error` only when the
+ * session itself fails (login denied, network): the caller's poll would fail
+ * the same way. A server that refuses LIST gives "Sent" and "Drafts". Safe
+ * from several threads; names are set once and live until config_free(). */
+gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GError **error);
+
+/* The same with a new session logged in with `secret`, when a name is unset. */
+void folders_resolve_account(const KeelAccount *account, const char *secret);
