@@ -135,11 +135,13 @@ static gboolean outbox_server_files_sent(const OutboxRun *run, const KeelAccount
 /* Looks for `row` in `folder`; FALSE (logged, row left alone) when the
  * lookup fails. */
 static gboolean outbox_look_for(OutboxRun *run, const KeelAccount *account, StoreOutboxRow *row,
-                                const char *folder, gboolean *found)
+                                gboolean drafts, gboolean *found)
 {
   g_autoptr(GError) local = NULL;
+  /* the writer first: it finds the Sent and Drafts folders when unset (issue 19) */
   ImapWriter *writer = outbox_writer(run, account, &local);
-  if (writer && imap_writer_find(writer, folder, row->message_id, found, &local))
+  const char *folder = drafts ? account->drafts_folder : account->sent_folder;
+  if (writer && folder && imap_writer_find(writer, folder, row->message_id, found, &local))
     return TRUE;
   outbox_log_failure(row, "cannot check whether it went out; left for the next pass", local);
   return FALSE;
@@ -150,8 +152,7 @@ static gboolean outbox_reconcile_sending(OutboxRun *run, const KeelAccount *acco
                                          StoreOutboxRow *row, GError **error)
 {
   gboolean review = outbox_row_is_draft(run, row), found = FALSE;
-  if (!outbox_look_for(run, account, row, review ? account->drafts_folder
-                                                 : account->sent_folder, &found))
+  if (!outbox_look_for(run, account, row, review, &found))
     return TRUE;
   if (found) {
     g_message("outbox %" G_GINT64_FORMAT " <%s>: was in flight; found on the server, marked "
@@ -200,7 +201,7 @@ static gboolean outbox_file_copy(OutboxRun *run, const KeelAccount *account, Sto
                                  gboolean look_first, GError **error)
 {
   gboolean found = FALSE;
-  if (look_first && !outbox_look_for(run, account, row, account->sent_folder, &found))
+  if (look_first && !outbox_look_for(run, account, row, FALSE, &found))
     return TRUE;
   g_autoptr(GError) local = NULL;
   ImapWriter *writer = found ? NULL : outbox_writer(run, account, &local);

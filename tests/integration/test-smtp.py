@@ -501,7 +501,7 @@ def test_angry_automated_and_bulk_mail_get_no_reply(s):
     assert to_client == [], to_client
     # The angry message (a threat) raises one alert, to the VA herself.
     assert [m["Subject"] for m, _, _ in delivered] == [
-        'keel alert: Sam Client: a very risky message in "Invoice"'], delivered
+        'keel alert: Sam Client: a threat in "Invoice"'], delivered
     # and a calm holding draft for her (never sent: drafted, even in auto mode)
     assert sorted(r["kind"] for r in s.outbox()) == ["alert", "holding"], s.outbox()
 
