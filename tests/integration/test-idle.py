@@ -4,6 +4,7 @@
 message stored soon after it arrives. Cases: a message APPENDed while keel
 idles is stored within 2 s (20 appends: the median and the worst are printed);
 with idle = false the same APPEND is not stored within 3 s (polling only);
+a server that does not offer IDLE: keel says so and polls only;
 after Dovecot is restarted under keel (the IDLE connection dropped), keel
 reconnects (first retry after 30 s) and a new APPEND is stored within 2 s.
 
@@ -112,6 +113,32 @@ def test_idle_false_polls_only():
     assert "IDLE on" not in err
 
 
+class NoIdleDovecot(harness.Dovecot):
+    """A Dovecot that does not list IDLE after login."""
+
+    def _write_conf(self):
+        super()._write_conf()
+        with open(self.conf, "a") as f:
+            f.write("imap_capability = IMAP4rev1 LITERAL+ SASL-IR UIDPLUS\n")
+
+
+def test_server_without_idle_falls_back_to_polling():
+    global SERVER
+    main_server, SERVER = SERVER, NoIdleDovecot().start()
+    try:
+        run, proc = start_keel("bob")
+        try:
+            append("bob")
+            assert wait_for(run, 1, 3) is None, "stored without IDLE and before the poll"
+        finally:
+            err = stop(proc)
+        assert "the server does not offer IDLE; polling every 600 s" in err, err[-2000:]
+        assert "IDLE on" not in err
+    finally:
+        SERVER.close()
+        SERVER = main_server
+
+
 def test_reconnects_after_server_restart():
     run, proc = start_keel("alice")
     try:
@@ -139,6 +166,7 @@ if __name__ == "__main__":
     SERVER = harness.Dovecot().start()
     try:
         rc = harness.Tap([test_append_stored_within_2_s, test_idle_false_polls_only,
+                          test_server_without_idle_falls_back_to_polling,
                           test_reconnects_after_server_restart]).run(sys.argv[1:])
     finally:
         if os.environ.get("KEEL_KEEP_LOG"):
