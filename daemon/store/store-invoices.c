@@ -28,7 +28,7 @@ void store_invoice_row_free(StoreInvoiceRow *row)
   g_free(row);
 }
 
-static StoreInvoiceRow *store_invoice_read(sqlite3_stmt *stmt)
+static gpointer store_invoice_read(sqlite3_stmt *stmt)
 {
   StoreInvoiceRow *row = g_new0(StoreInvoiceRow, 1);
   row->id = sqlite3_column_int64(stmt, 0);
@@ -97,11 +97,7 @@ GPtrArray *store_invoice_list(Store *store, const char *client_id, gboolean unpa
     return NULL;
   store_bind_text(stmt, 1, client_id);
   sqlite3_bind_int(stmt, 2, unpaid_only);
-  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)store_invoice_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing invoices", error)) == SQLITE_ROW)
-    g_ptr_array_add(rows, store_invoice_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_invoice_read, (GDestroyNotify)store_invoice_row_free, "listing invoices", error);
 }
 
 gboolean store_invoice_update(Store *store, const StoreInvoiceRow *row, GError **error)

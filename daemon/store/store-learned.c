@@ -63,7 +63,7 @@ gboolean store_correction_save(Store *store, const StoreCorrection *row, gint64 
   return TRUE;
 }
 
-static StoreCorrection *store_correction_read(sqlite3_stmt *stmt)
+static gpointer store_correction_read(sqlite3_stmt *stmt)
 {
   StoreCorrection *row = g_new0(StoreCorrection, 1);
   row->id = sqlite3_column_int64(stmt, 0);
@@ -86,11 +86,7 @@ GPtrArray *store_corrections(Store *store, GError **error)
     " created FROM learned_corrections ORDER BY id", error);
   if (!stmt)
     return NULL;
-  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)store_correction_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "reading corrections", error)) == SQLITE_ROW)
-    g_ptr_array_add(rows, store_correction_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_correction_read, (GDestroyNotify)store_correction_free, "reading corrections", error);
 }
 
 gboolean store_learned_add(Store *store, const char *dimension, GHashTable *deltas,

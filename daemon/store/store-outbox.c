@@ -66,7 +66,7 @@ gint64 store_outbox_insert(Store *store, const StoreOutboxRow *row, GError **err
 }
 
 /* Reads a row selected with OUTBOX_COLUMNS; column 9 may be NULL (no raw). */
-static StoreOutboxRow *store_outbox_read(sqlite3_stmt *stmt)
+static gpointer store_outbox_read(sqlite3_stmt *stmt)
 {
   StoreOutboxRow *row = g_new0(StoreOutboxRow, 1);
   row->id = sqlite3_column_int64(stmt, 0);
@@ -95,12 +95,7 @@ static StoreOutboxRow *store_outbox_read(sqlite3_stmt *stmt)
 
 static GPtrArray *store_outbox_collect(Store *store, sqlite3_stmt *stmt, GError **error)
 {
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_outbox_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing the outbox", error)) == SQLITE_ROW)
-    g_ptr_array_add(rows, store_outbox_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_outbox_read, (GDestroyNotify)store_outbox_row_free, "listing the outbox", error);
 }
 
 GPtrArray *store_outbox_list(Store *store, const char *state, GError **error)

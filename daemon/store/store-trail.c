@@ -95,7 +95,7 @@ gboolean store_trail_insert(Store *store, const StoreTrailEvent *event, GError *
   return store_run(store, stmt, "adding a trail event", error);
 }
 
-static StoreTrailEvent *store_trail_event_read(sqlite3_stmt *stmt)
+static gpointer store_trail_event_read(sqlite3_stmt *stmt)
 {
   StoreTrailEvent *event = g_new0(StoreTrailEvent, 1);
   event->id = sqlite3_column_int64(stmt, 0);
@@ -124,12 +124,7 @@ GPtrArray *store_trail_list(Store *store, const char *client_id, GDateTime *sinc
     return NULL;
   store_bind_text(stmt, 1, client_id);
   store_bind_time(stmt, 2, since);
-  g_autoptr(GPtrArray) events =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_trail_event_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "reading the trail", error)) == SQLITE_ROW)
-    g_ptr_array_add(events, store_trail_event_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&events) : NULL;
+  return store_collect(store, stmt, store_trail_event_read, (GDestroyNotify)store_trail_event_free, "reading the trail", error);
 }
 
 /* ---- instructions ------------------------------------------------------ */

@@ -54,6 +54,23 @@ StoreWhyRow *store_why_find(Store *store, const char *key, GError **error)
   return rc == SQLITE_ROW ? store_why_row_read(stmt) : NULL;
 }
 
+/* One reply row of store_why_replies(): the outbox columns `keel why` shows. */
+static gpointer store_why_reply_read(sqlite3_stmt *stmt)
+{
+  StoreOutboxRow *row = g_new0(StoreOutboxRow, 1);
+  row->id = sqlite3_column_int64(stmt, 0);
+  row->kind = store_column_text(stmt, 1);
+  row->state = store_column_text(stmt, 2);
+  row->created = store_column_time(stmt, 3);
+  row->updated = store_column_time(stmt, 4);
+  row->last_error = store_column_text(stmt, 5);
+  row->rcpt = store_column_text(stmt, 6);
+  row->subject = store_column_text(stmt, 7);
+  row->message_id = store_column_text(stmt, 8);
+  row->attempts = sqlite3_column_int(stmt, 9);
+  return row;
+}
+
 GPtrArray *store_why_replies(Store *store, gint64 row_id, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
@@ -65,23 +82,8 @@ GPtrArray *store_why_replies(Store *store, gint64 row_id, GError **error)
   if (!stmt)
     return NULL;
   sqlite3_bind_int64(stmt, 1, row_id);
-  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)store_outbox_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "reading the replies", error)) == SQLITE_ROW) {
-    StoreOutboxRow *row = g_new0(StoreOutboxRow, 1);
-    row->id = sqlite3_column_int64(stmt, 0);
-    row->kind = store_column_text(stmt, 1);
-    row->state = store_column_text(stmt, 2);
-    row->created = store_column_time(stmt, 3);
-    row->updated = store_column_time(stmt, 4);
-    row->last_error = store_column_text(stmt, 5);
-    row->rcpt = store_column_text(stmt, 6);
-    row->subject = store_column_text(stmt, 7);
-    row->message_id = store_column_text(stmt, 8);
-    row->attempts = sqlite3_column_int(stmt, 9);
-    g_ptr_array_add(rows, row);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_why_reply_read,
+                       (GDestroyNotify)store_outbox_row_free, "reading the replies", error);
 }
 
 gint64 store_why_confirmations_before(Store *store, gint64 thread_id, GDateTime *since,
@@ -100,6 +102,17 @@ gint64 store_why_confirmations_before(Store *store, gint64 thread_id, GDateTime 
   return sqlite3_column_int64(stmt, 0);
 }
 
+/* One event of store_why_events() (id, time, kind, detail only). */
+static gpointer store_why_event_read(sqlite3_stmt *stmt)
+{
+  StoreTrailEvent *event = g_new0(StoreTrailEvent, 1);
+  event->id = sqlite3_column_int64(stmt, 0);
+  event->at = store_column_time(stmt, 1);
+  event->kind = store_column_text(stmt, 2);
+  event->detail = store_column_text(stmt, 3);
+  return event;
+}
+
 GPtrArray *store_why_events(Store *store, const char *message_id, gint64 row_id,
                             GError **error)
 {
@@ -113,16 +126,6 @@ GPtrArray *store_why_events(Store *store, const char *message_id, gint64 row_id,
     return NULL;
   store_bind_text(stmt, 1, message_id);
   sqlite3_bind_int64(stmt, 2, row_id);
-  g_autoptr(GPtrArray) events =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_trail_event_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "reading the trail", error)) == SQLITE_ROW) {
-    StoreTrailEvent *event = g_new0(StoreTrailEvent, 1);
-    event->id = sqlite3_column_int64(stmt, 0);
-    event->at = store_column_time(stmt, 1);
-    event->kind = store_column_text(stmt, 2);
-    event->detail = store_column_text(stmt, 3);
-    g_ptr_array_add(events, event);
-  }
-  return rc == SQLITE_DONE ? g_steal_pointer(&events) : NULL;
+  return store_collect(store, stmt, store_why_event_read,
+                       (GDestroyNotify)store_trail_event_free, "reading the trail", error);
 }

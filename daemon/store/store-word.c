@@ -49,7 +49,7 @@ gint64 store_promise_add(Store *store, const StorePromiseRow *row, GError **erro
   return sqlite3_last_insert_rowid(store->db);
 }
 
-static StorePromiseRow *store_promise_read(sqlite3_stmt *stmt)
+static gpointer store_promise_read(sqlite3_stmt *stmt)
 {
   StorePromiseRow *row = g_new0(StorePromiseRow, 1);
   row->id = sqlite3_column_int64(stmt, 0);
@@ -83,12 +83,7 @@ GPtrArray *store_promise_list(Store *store, gboolean open_only, gint64 thread_id
     return NULL;
   sqlite3_bind_int(stmt, 1, open_only);
   sqlite3_bind_int64(stmt, 2, thread_id);
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_promise_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing promises", error)) == SQLITE_ROW)
-    g_ptr_array_add(rows, store_promise_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_promise_read, (GDestroyNotify)store_promise_row_free, "listing promises", error);
 }
 
 gboolean store_promise_close(Store *store, gint64 id, const char *status, const char *closed_by,
@@ -107,12 +102,7 @@ gboolean store_promise_close(Store *store, gint64 id, const char *status, const 
 
 static GPtrArray *store_word_instructions(Store *store, sqlite3_stmt *stmt, GError **error)
 {
-  g_autoptr(GPtrArray) rows =
-    g_ptr_array_new_with_free_func((GDestroyNotify)store_instruction_row_free);
-  int rc;
-  while ((rc = store_step(store, stmt, "listing instructions", error)) == SQLITE_ROW)
-    g_ptr_array_add(rows, store_instruction_read(stmt));
-  return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+  return store_collect(store, stmt, store_instruction_read, (GDestroyNotify)store_instruction_row_free, "listing instructions", error);
 }
 
 GPtrArray *store_instructions_open_in_thread(Store *store, gint64 thread_id, GDateTime *before,
