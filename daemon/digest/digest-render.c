@@ -214,6 +214,10 @@ char *digest_render_text(const Digest *digest)
   digest_text_sections(out, digest);
   digest_text_activity(out, digest);
   g_string_append(out, "\n-- \nkeel (an automatic summary; replies to it go nowhere useful)\n");
+  if (digest->trail_head)
+    g_string_append_printf(out, "trail head %s (keep this mail: keel trail verify --head %s "
+                           "proves nothing was removed since)\n", digest->trail_head,
+                           digest->trail_head);
   return g_string_free(out, FALSE);
 }
 
@@ -455,8 +459,13 @@ char *digest_render_html(const Digest *digest)
     "<p style=\"margin:0 0 8px;color:#777;font-size:13px;\">%s</p>\n", title, title, now);
   digest_html_body(out, digest);
   g_string_append(out, "<p style=\"margin:24px 0 0;color:#999;font-size:12px;\">keel: an "
-                       "automatic summary.</p>\n</td></tr></table>\n</td></tr></table>\n"
-                       "</body></html>\n");
+                       "automatic summary.");
+  g_autofree char *head = digest->trail_head ? g_markup_escape_text(digest->trail_head, -1) : NULL;
+  if (head)
+    g_string_append_printf(out, " Trail head <span style=\"font-family:monospace;\">%s</span> "
+                           "(<code>keel trail verify --head</code> proves nothing was removed "
+                           "since).", head);
+  g_string_append(out, "</p>\n</td></tr></table>\n</td></tr></table>\n</body></html>\n");
   return g_string_free(out, FALSE);
 }
 

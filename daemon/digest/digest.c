@@ -144,6 +144,7 @@ void digest_free(Digest *digest)
   g_clear_pointer(&digest->health, g_ptr_array_unref);
   g_clear_pointer(&digest->payments, g_ptr_array_unref);
   g_clear_pointer(&digest->word, g_ptr_array_unref);
+  g_free(digest->trail_head);
   g_free(digest);
 }
 
@@ -703,6 +704,19 @@ static gboolean digest_gather_guard(Store *store, Digest *digest, GError **error
 
 /* ---- gathering ----------------------------------------------------------- */
 
+/* The trail's head (count and hash of its newest event) for the footer:
+ * `keel trail verify --head COUNT:HASH` later proves nothing was cut. */
+static gboolean digest_gather_trail_head(Store *store, Digest *digest, GError **error)
+{
+  gint64 head = 0;
+  g_autofree char *hash = NULL;
+  if (!store_trail_head(store, &head, &hash, error))
+    return FALSE;
+  if (head > 0 && hash)
+    digest->trail_head = g_strdup_printf("%" G_GINT64_FORMAT ":%s", head, hash);
+  return TRUE;
+}
+
 static Digest *digest_new(GDateTime *now, GTimeZone *zone, guint weeks)
 {
   Digest *digest = g_new0(Digest, 1);
@@ -744,6 +758,7 @@ Digest *digest_gather(Store *store, const KeelConfig *config, const DigestOption
       || !digest_gather_instructions(store, config, digest, error)
       || !digest_gather_waiting(store, config, options, digest, zone, error)
       || !digest_gather_outbox(store, config, digest, error)
+      || !digest_gather_trail_head(store, digest, error)
       || !digest_gather_accounts(store, digest, zone, error)
       || !digest_gather_payments(store, config, digest, error)
       || !digest_gather_guard(store, digest, error)

@@ -104,6 +104,8 @@ typedef struct {
                               work while unpaid (digest-payments.c), one line each */
   GPtrArray *word;         /* owned, of char*: her promises due, work probably done, holding
                               drafts waiting (digest-word.c), one line each */
+  char *trail_head;        /* owned: the trail's head as COUNT:HASH, printed in every digest
+                              so a copy outside the database pins the record; NULL = empty */
 } Digest;
 void digest_free(Digest *digest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Digest, digest_free)

@@ -5,6 +5,7 @@ forms people type, and a non-global option before the command is a usage
 error (64). TAP output."""
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -127,6 +128,19 @@ check("instruction done takes several IDs and echoes each task",
       rc == 0 and "May figures" in done and "venue" in done)
 check("an unknown instruction ID exits 66",
       run("instruction", "cancel", "999", "--config", old_conf)[0] == 66)
+
+# Every digest carries the trail's head, as `keel trail head` prints it
+# (the dev world's clients give it instructions, so a trail).
+db = os.path.join(tmp, "trail.db")
+run("import", "--config", dev_conf, "--database", db, os.path.join(shared, "corpus", "dev"))
+digest_args = ["digest", "--config", dev_conf, "--database", db, "--now", "2026-03-13T08:00"]
+rc, head = run("trail", "head", "--database", db)
+head = head.strip()
+check("trail head prints COUNT:HASH", rc == 0 and re.match(r"^[1-9][0-9]*:[0-9a-f]{64}$", head))
+check("the digest carries the trail head",
+      ("trail head %s" % head) in run(*digest_args, "--text")[1])
+check("trail verify --head accepts the published head",
+      run("trail", "verify", "--database", db, "--head", head)[0] == 0)
 
 import shutil
 shutil.rmtree(tmp, ignore_errors=True)
