@@ -57,16 +57,16 @@ gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GErro
 {
   if (account->sent_folder && account->drafts_folder)
     return TRUE;
+  /* Ask without the lock: a hanging server of one account must not hold up
+   * the others (two threads of one account may both ask; the fill sets each
+   * field once). */
+  g_autofree char *list = folders_ask(session, error);
+  if (!list)
+    return FALSE;
   g_mutex_lock(&folders_lock);
-  gboolean ok = TRUE;
-  if (!account->sent_folder || !account->drafts_folder) {
-    g_autofree char *list = folders_ask(session, error);
-    if (list)
-      folders_fill(account, list);
-    ok = list != NULL;
-  }
+  folders_fill(account, list);
   g_mutex_unlock(&folders_lock);
-  return ok;
+  return TRUE;
 }
 
 void folders_resolve_account(const KeelAccount *account, const char *secret)
