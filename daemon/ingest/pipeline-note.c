@@ -105,9 +105,9 @@ static gboolean pipeline_note_refuse(Pipeline *pipeline, const PipelineArrival *
 
 /* The gates of any reply, for the note's `client` and its `found`
  * instructions: NULL when a confirmation may go, else why not. */
-static const char *pipeline_note_gates(Pipeline *pipeline, const PipelineArrival *arrival,
-                                       const KeelClient *client, const KeelMessage *message,
-                                       guint found, GError **error)
+static char *pipeline_note_gates(Pipeline *pipeline, const PipelineArrival *arrival,
+                                 const KeelClient *client, const KeelMessage *message,
+                                 guint found, GError **error)
 {
   /* NULL (no rules, or scoring failed): confirm_decide() never confirms. */
   g_autoptr(ScoreResult) verdict = pipeline->rules
@@ -124,7 +124,8 @@ static const char *pipeline_note_gates(Pipeline *pipeline, const PipelineArrival
       && !outbox_plan_client_limit(pipeline->store, pipeline->config, client->id, arrival->now,
                                    &decision, error))
     return NULL;
-  return decision.action == CONFIRM_SEND ? NULL : decision.reason;
+  /* a copy: `decision` (and the reason text in it) ends with this function */
+  return decision.action == CONFIRM_SEND ? NULL : g_strdup(decision.reason);
 }
 
 /* Queues the confirmation of an authentic note that passed the gates. */
@@ -170,13 +171,14 @@ gboolean pipeline_note(Pipeline *pipeline, const PipelineArrival *arrival,
   g_autoptr(GPtrArray) found = instructions_extract(pipeline->instruction_rules,
                                                     message->new_text, message->date, &ctx);
   g_autoptr(GError) local = NULL;
-  why = pipeline_note_gates(pipeline, arrival, client, message, found->len, &local);
+  g_autofree char *blocked = pipeline_note_gates(pipeline, arrival, client, message, found->len,
+                                                 &local);
   if (local) {
     g_propagate_error(error, g_steal_pointer(&local));
     return FALSE;
   }
-  if (why)
-    return pipeline_note_refuse(pipeline, arrival, client, message, why, error);
+  if (blocked)
+    return pipeline_note_refuse(pipeline, arrival, client, message, blocked, error);
   return pipeline_note_confirm(pipeline, arrival, note_account, client, message, found, error);
 }
 
