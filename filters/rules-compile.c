@@ -1,0 +1,707 @@
+/* filters/rules-compile.c: the rule compiler proper (see rules.c for the
+ * whole). Collects errors as `file:line:col: message`, compiles regexes
+ * (PCRE2, UTF + UCP, JIT) and phrase lists as caseless trie regexes, then,
+ * after the last file is parsed: resolves names (dimensions, categories,
+ * rules in `if`), orders rules over rules (a cycle is an error), builds the
+ * phrase groups (lists that look at the same places, one trie with a
+ * (*MARK) per phrase end) and sets the match limits.
+ * Entry points: rules_compile(), rules_compile_alone().
+ * Must never: touch the network, SQLite or the clock; hand out a set that
+ * had a single error.
+ */
+#include <string.h>
+#include "filters/rules-private.h"
+
+/* Column (from 1, in characters) of `at` in the current line. */
+int rules_compiler_col(const Compiler *c, const char *at)
+{
+  if (!at || at < c->line_start)
+    return 1;
+  return (int)g_utf8_strlen(c->line_start, at - c->line_start) + 1;
+}
+
+void rules_compiler_error(Compiler *c, const char *at, const char *format, ...)
+{
+  va_list args;
+  va_start(args, format);
+  g_autofree char *message = g_strdup_vprintf(format, args);
+  va_end(args);
+  g_ptr_array_add(c->errors, g_strdup_printf("%s:%d:%d: %s", c->file, c->line,
+                                             rules_compiler_col(c, at), message));
+}
+
+void rules_compiler_error_at(Compiler *c, const char *file, int line, int col,
+                             const char *message)
+{
+  g_ptr_array_add(c->errors, g_strdup_printf("%s:%d:%d: %s", file, line, col, message));
+}
+
+/* Compiles `pattern` (`len` bytes). `at` is where the pattern starts in the
+ * line (errors point at the offending character), or NULL for a generated one. */
+pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
+                                  guint32 options, const char *at, const char *rule_at)
+{
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  options |= PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, options, &code, &offset, c->ccontext);
+  if (!re) {
+    PCRE2_UCHAR text[256];
+    pcre2_get_error_message(code, text, sizeof text);
+    rules_compiler_error(c, at ? at + MIN(offset, len) : rule_at, "bad regex: %s", (const char *)text);
+    return NULL;
+  }
+  guint32 min_length = 1;
+  pcre2_pattern_info(re, PCRE2_INFO_MINLENGTH, &min_length);
+  if (min_length == 0) {
+    rules_compiler_error(c, at ? at : rule_at, "this regex also matches empty text, so it would hit "
+                   "every message");
+    pcre2_code_free(re);
+    return NULL;
+  }
+  if (at) /* a phrase list's own regex is JIT-compiled only if its group fails */
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
+  return re;
+}
+
+/* ---- phrases ---- */
+
+/* Phrases are compiled as a trie ("still no|still nothing" becomes
+ * "still\s+no(?:thing\b|\b)"), so a position that cannot start a phrase is
+ * rejected after one character test per distinct first letter, not one per
+ * phrase. Phrases are lower-cased (the regex is caseless), runs of spaces
+ * match any whitespace, ' matches ’ and ‘, - matches a dash or a space, and
+ * a phrase that starts or ends with a letter or digit only matches whole
+ * words (PHRASE_WORD). */
+/* What counts as a letter for a phrase's word boundaries: ASCII letters and
+ * digits, _ and the Latin letters with accents. An explicit class instead of
+ * \b, which under PCRE2_UCP looks up Unicode properties at every position:
+ * three times slower over a whole text. */
+#define PHRASE_WORD "[A-Za-z0-9_\\x{C0}-\\x{24F}]"
+
+typedef struct PhraseNode PhraseNode;
+struct PhraseNode {
+  gunichar ch;
+  GArray *rules;         /* owned, of guint: the rules whose phrase ends here; NULL = none */
+  GPtrArray *children;   /* owned, of PhraseNode*, in insertion order */
+};
+
+static void phrase_node_free(PhraseNode *node)
+{
+  g_clear_pointer(&node->children, g_ptr_array_unref);
+  g_clear_pointer(&node->rules, g_array_unref);
+  g_free(node);
+}
+
+static PhraseNode *phrase_node_child(PhraseNode *node, gunichar ch)
+{
+  if (!node->children)
+    node->children = g_ptr_array_new_with_free_func((GDestroyNotify)phrase_node_free);
+  for (guint i = 0; i < node->children->len; i++) {
+    PhraseNode *child = g_ptr_array_index(node->children, i);
+    if (child->ch == ch)
+      return child;
+  }
+  PhraseNode *child = g_new0(PhraseNode, 1);
+  child->ch = ch;
+  g_ptr_array_add(node->children, child);
+  return child;
+}
+
+/* Adds `rule` to the set of `array` (created when NULL). */
+static void rule_set_add(GArray **array, guint rule)
+{
+  if (!*array)
+    *array = g_array_new(FALSE, FALSE, sizeof(guint));
+  for (guint i = 0; i < (*array)->len; i++)
+    if (g_array_index(*array, guint, i) == rule)
+      return;
+  g_array_append_val(*array, rule);
+}
+
+static void phrase_insert(PhraseNode *root, const char *phrase, guint rule)
+{
+  g_autofree char *lower = g_utf8_strdown(phrase, -1);
+  PhraseNode *node = root;
+  gunichar last = 0;
+  for (const char *p = lower; *p; p = g_utf8_next_char(p)) {
+    gunichar ch = g_utf8_get_char(p);
+    ch = (ch == '\t') ? ' ' : (ch == 0x2019 || ch == 0x2018) ? '\'' : ch;
+    if (ch == ' ' && last == ' ')
+      continue;
+    node = phrase_node_child(node, ch);
+    last = ch;
+  }
+  rule_set_add(&node->rules, rule);
+}
+
+static void phrase_append_char(GString *out, gunichar ch)
+{
+  if (ch == ' ')
+    g_string_append(out, "\\s+");
+  else if (ch == '\'')
+    g_string_append(out, "['\xe2\x80\x98\xe2\x80\x99]");
+  else if (ch == '-')
+    g_string_append(out, "[-\\x{2010}\\x{2013}\\s]");
+  else if (ch < 0x80 && !g_ascii_isalnum(ch))
+    g_string_append_printf(out, "\\%c", (char)ch);
+  else
+    g_string_append_unichar(out, ch);
+}
+
+static gboolean is_word_char(gunichar ch)
+{
+  return g_unichar_isalnum(ch) || ch == '_';
+}
+
+/* Emission state: with `marks`, every phrase end gets (*MARK:n), marks[n]
+ * being the rules that hit there: the phrase's own, and those of shorter
+ * phrases it starts with that end at a word boundary ("you missed" inside
+ * "you missed the deadline"), since one scan reports one match per position. */
+typedef struct {
+  GString *out;
+  GPtrArray *marks;      /* borrowed, of GArray* (owned by the array); NULL = no marks */
+} PhraseEmit;
+
+static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inherited);
+
+static void phrase_emit_end(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
+{
+  if (is_word_char(node->ch))
+    g_string_append(e->out, "(?!" PHRASE_WORD ")");
+  if (!e->marks)
+    return;
+  GArray *rules = g_array_copy((GArray *)node->rules);
+  for (guint i = 0; inherited && i < inherited->len; i++)
+    rule_set_add(&rules, g_array_index(inherited, guint, i));
+  g_string_append_printf(e->out, "(*MARK:%u)", e->marks->len);
+  g_ptr_array_add(e->marks, rules);
+}
+
+/* What a child inherits: the rules ending at `node` when the child's first
+ * character keeps a word boundary after them. */
+static GArray *phrase_inherit(const PhraseNode *node, const PhraseNode *child, const GArray *inherited)
+{
+  GArray *out = inherited ? g_array_copy((GArray *)inherited) : NULL;
+  if (node->rules && (!is_word_char(node->ch) || !is_word_char(child->ch)))
+    for (guint i = 0; i < node->rules->len; i++)
+      rule_set_add(&out, g_array_index(node->rules, guint, i));
+  return out;
+}
+
+/* Emits what may follow `node`: its children, then (when a phrase ends at
+ * `node`) the end, so the longest phrase is preferred. */
+static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
+{
+  guint children = node->children ? node->children->len : 0;
+  if (children == 0) {
+    phrase_emit_end(e, node, inherited);
+    return;
+  }
+  gboolean group = children > 1 || node->rules;
+  if (group)
+    g_string_append(e->out, "(?:");
+  for (guint i = 0; i < children; i++) {
+    const PhraseNode *child = g_ptr_array_index(node->children, i);
+    if (i)
+      g_string_append_c(e->out, '|');
+    phrase_append_char(e->out, child->ch);
+    g_autoptr(GArray) passed = e->marks ? phrase_inherit(node, child, inherited) : NULL;
+    phrase_emit(e, child, passed);
+  }
+  if (node->rules) {
+    g_string_append_c(e->out, '|');
+    phrase_emit_end(e, node, inherited);
+  }
+  if (group)
+    g_string_append_c(e->out, ')');
+}
+
+/* The regex of phrase lists: word-initial phrases behind one \b. `rules`
+ * holds the rule index of each list in `lists` (of GPtrArray* of char*). */
+static void phrases_regex(GString *out, GPtrArray *lists, const guint *rules, GPtrArray *marks)
+{
+  PhraseNode *roots[2] = { g_new0(PhraseNode, 1), g_new0(PhraseNode, 1) };
+  for (guint l = 0; l < lists->len; l++) {
+    GPtrArray *words = g_ptr_array_index(lists, l);
+    for (guint i = 0; i < words->len; i++) {
+      const char *word = g_ptr_array_index(words, i);
+      phrase_insert(roots[is_word_char(g_utf8_get_char(word)) ? 0 : 1], word, rules[l]);
+    }
+  }
+  PhraseEmit e = { out, marks };
+  g_string_append(out, "(?:");
+  if (roots[0]->children) {
+    g_string_append(out, "(?<!" PHRASE_WORD ")");
+    roots[0]->ch = ' '; /* the roots end no phrase */
+    phrase_emit(&e, roots[0], NULL);
+  }
+  if (roots[0]->children && roots[1]->children)
+    g_string_append_c(out, '|');
+  if (roots[1]->children)
+    phrase_emit(&e, roots[1], NULL);
+  g_string_append_c(out, ')');
+  phrase_node_free(roots[0]);
+  phrase_node_free(roots[1]);
+}
+
+/* Builds the one trie regex of a phrases rule for its look. It is compiled
+ * only when needed: scoring uses the phrase groups (phrase_groups_build). */
+void rules_phrases_compile(Compiler *c, RulesRule *rule)
+{
+  g_autoptr(GString) pattern = g_string_new(NULL);
+  g_autoptr(GPtrArray) lists = g_ptr_array_new();
+  g_ptr_array_add(lists, rule->words);
+  guint none = 0;
+  phrases_regex(pattern, lists, &none, NULL);
+  RulesLook *look = g_ptr_array_index(rule->looks, 0);
+  for (guint i = 1; i < rule->looks->len; i++) { /* several look lines: one look, all places */
+    RulesLook *more = g_ptr_array_index(rule->looks, i);
+    for (guint j = 0; j < more->n_where && look->n_where < G_N_ELEMENTS(look->where); j++) {
+      look->header[look->n_where] = g_steal_pointer(&more->header[j]);
+      look->where[look->n_where++] = more->where[j];
+    }
+  }
+  g_ptr_array_set_size(rule->looks, 1);
+  look->flags = PCRE2_CASELESS;
+  look->pattern = g_strdup(pattern->str);
+  (void)c;
+}
+
+static int category_index(const RuleSet *rules, const char *name)
+{
+  for (guint i = 0; i < rules->categories->len; i++)
+    if (strcmp(g_ptr_array_index(rules->categories, i), name) == 0)
+      return (int)i;
+  return -1;
+}
+
+static char *join_names(GPtrArray *items, gboolean dimensions)
+{
+  g_autoptr(GString) out = g_string_new(NULL);
+  for (guint i = 0; i < items->len; i++) {
+    const char *name = dimensions ? ((RulesDimension *)g_ptr_array_index(items, i))->name
+                                  : (const char *)g_ptr_array_index(items, i);
+    g_string_append_printf(out, "%s%s", i ? ", " : "", name);
+  }
+  return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+static void resolve_adds(Compiler *c)
+{
+  g_autofree char *known = join_names(c->set->dimensions, TRUE);
+  for (guint i = 0; i < c->pending_adds->len; i++) {
+    Pending *pending = &g_array_index(c->pending_adds, Pending, i);
+    int index = rules_dimension_index(c->set, pending->name);
+    if (index < 0) {
+      g_autofree char *message = g_strdup_printf(
+        "unknown dimension '%s': declare it with `dimension %s flag >= N` (declared: %s)",
+        pending->name, pending->name, *known ? known : "none");
+      rules_compiler_error_at(c, pending->file, pending->line, pending->col, message);
+      continue;
+    }
+    RulesAdd add = { (guint)index, pending->points };
+    g_array_append_val(pending->rule->adds, add);
+  }
+}
+
+static void resolve_categories(Compiler *c)
+{
+  g_autofree char *known = join_names(c->set->categories, FALSE);
+  for (guint i = 0; i < c->pending_cats->len; i++) {
+    Pending *pending = &g_array_index(c->pending_cats, Pending, i);
+    int index = category_index(c->set, pending->name);
+    g_autofree char *message = NULL;
+    if (index < 0)
+      message = g_strdup_printf("unknown payment category '%s' (declared with `payment "
+                                "categories`: %s)", pending->name, *known ? known : "none");
+    else if (pending->rule->category >= 0)
+      message = g_strdup_printf("rule '%s' already has a category", pending->rule->name);
+    if (message)
+      rules_compiler_error_at(c, pending->file, pending->line, pending->col, message);
+    else
+      pending->rule->category = index;
+  }
+}
+
+static void resolve_skips(Compiler *c)
+{
+  for (guint i = 0; i < c->skip_names->len; i++) {
+    Pending *pending = g_ptr_array_index(c->skip_names, i);
+    int index = rules_dimension_index(c->set, pending->name);
+    if (index < 0) {
+      g_autofree char *message = g_strdup_printf("unknown dimension '%s' in `automated skips`",
+                                                 pending->name);
+      rules_compiler_error_at(c, pending->file, pending->line, pending->col, message);
+      continue;
+    }
+    ((RulesDimension *)g_ptr_array_index(c->set->dimensions, index))->skip_automated = TRUE;
+  }
+  for (guint i = 0; i < c->set->rules->len; i++) {
+    RulesRule *rule = g_ptr_array_index(c->set->rules, i);
+    gboolean all = rule->adds->len > 0;
+    for (guint j = 0; j < rule->adds->len; j++) {
+      guint d = g_array_index(rule->adds, RulesAdd, j).dimension;
+      all = all && ((RulesDimension *)g_ptr_array_index(c->set->dimensions, d))->skip_automated;
+    }
+    rule->skip_automated = all;
+  }
+}
+
+static gboolean resolve_name(Compiler *c, RulesExpr *expr, gboolean in_when)
+{
+  const RulesRule *rule = g_hash_table_lookup(c->rule_by_name, expr->name);
+  int index;
+  if (strcmp(expr->name, "automated") == 0) {
+    expr->ref = RULES_REF_AUTOMATED;
+  } else if (rule) {
+    expr->ref = RULES_REF_RULE;
+    expr->index = g_ptr_array_find(c->set->rules, rule, &expr->index) ? expr->index : 0;
+  } else if (!in_when && (index = rules_dimension_index(c->set, expr->name)) >= 0) {
+    expr->ref = RULES_REF_DIMENSION;
+    expr->index = (guint)index;
+  } else if (!in_when && (index = category_index(c->set, expr->name)) >= 0) {
+    expr->ref = RULES_REF_CATEGORY;
+    expr->index = (guint)index;
+  } else {
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void resolve_expr(Compiler *c, RulesExpr *expr, const char *file, gboolean in_when)
+{
+  if (!expr)
+    return;
+  resolve_expr(c, expr->left, file, in_when);
+  resolve_expr(c, expr->right, file, in_when);
+  if (expr->op != RULES_EXPR_NAME || resolve_name(c, expr, in_when))
+    return;
+  g_autofree char *message = NULL;
+  if (in_when && rules_dimension_index(c->set, expr->name) >= 0)
+    message = g_strdup_printf("'%s' is a dimension: a `when` rule combines rules (use "
+                              "dimensions in `risky if` or `urgency level`)", expr->name);
+  else
+    message = g_strdup_printf("unknown rule '%s' in `if`%s", expr->name,
+                              in_when ? "" : " (not a rule, dimension or payment category either)");
+  rules_compiler_error_at(c, file, expr->line, expr->col, message);
+}
+
+/* A rule name may not also be a dimension or category name. */
+static void check_name_clashes(Compiler *c)
+{
+  for (guint i = 0; i < c->set->rules->len; i++) {
+    const RulesRule *rule = g_ptr_array_index(c->set->rules, i);
+    const char *kind = rules_dimension_index(c->set, rule->name) >= 0 ? "dimension" :
+                       category_index(c->set, rule->name) >= 0 ? "payment category" :
+                       strcmp(rule->name, "automated") == 0 ? "reserved word" : NULL;
+    if (!kind)
+      continue;
+    g_autofree char *message = g_strdup_printf("rule name '%s' is also a %s: rename the rule",
+                                               rule->name, kind);
+    rules_compiler_error_at(c, rule->file, rule->line, 1, message);
+  }
+}
+
+/* ---- evaluation order of rules over rules ---- */
+
+typedef struct {
+  Compiler *c;
+  guint8 *state;      /* 0 new, 1 on the path, 2 done */
+  GArray *order;      /* of guint */
+  GPtrArray *path;    /* of RulesRule*, the DFS path */
+} OrderWalk;
+
+static void order_visit(OrderWalk *walk, guint index);
+
+static void order_visit_expr(OrderWalk *walk, const RulesRule *owner, const RulesExpr *expr)
+{
+  if (!expr)
+    return;
+  order_visit_expr(walk, owner, expr->left);
+  order_visit_expr(walk, owner, expr->right);
+  if (expr->op != RULES_EXPR_NAME || expr->ref != RULES_REF_RULE)
+    return;
+  if (walk->state[expr->index] == 1) {
+    g_autoptr(GString) cycle = g_string_new(NULL);
+    const RulesRule *target = g_ptr_array_index(walk->c->set->rules, expr->index);
+    gboolean on = FALSE;
+    for (guint i = 0; i < walk->path->len; i++) {
+      const RulesRule *step = g_ptr_array_index(walk->path, i);
+      on = on || step == target;
+      if (on)
+        g_string_append_printf(cycle, "%s -> ", step->name);
+    }
+    g_string_append(cycle, target->name);
+    g_autofree char *message = g_strdup_printf("rules over rules go round in a circle: %s",
+                                               cycle->str);
+    rules_compiler_error_at(walk->c, owner->file, expr->line, expr->col, message);
+    return;
+  }
+  order_visit(walk, expr->index);
+}
+
+static void order_visit(OrderWalk *walk, guint index)
+{
+  RulesRule *rule = g_ptr_array_index(walk->c->set->rules, index);
+  if (walk->state[index] != 0)
+    return;
+  walk->state[index] = 1;
+  g_ptr_array_add(walk->path, rule);
+  if (rule->kind == RULES_KIND_WHEN)
+    order_visit_expr(walk, rule, rule->expr);
+  g_ptr_array_remove_index(walk->path, walk->path->len - 1);
+  walk->state[index] = 2;
+  g_array_append_val(walk->order, index);
+}
+
+/* Atoms first, in file order; then `when` rules after everything they use. */
+static void order_rules(Compiler *c)
+{
+  guint n = c->set->rules->len;
+  g_autofree guint8 *state = g_new0(guint8, n + 1);
+  g_autoptr(GArray) order = g_array_sized_new(FALSE, FALSE, sizeof(guint), n);
+  g_autoptr(GPtrArray) path = g_ptr_array_new();
+  OrderWalk walk = { c, state, order, path };
+  for (guint i = 0; i < n; i++)
+    if (((RulesRule *)g_ptr_array_index(c->set->rules, i))->kind != RULES_KIND_WHEN)
+      order_visit(&walk, i);
+  for (guint i = 0; i < n; i++)
+    order_visit(&walk, i);
+  c->set->order = (guint *)g_array_free(g_steal_pointer(&order), FALSE);
+}
+
+/* ---- phrase groups ---- */
+
+/* "text,subject|automated": the places of a look and whether automated mail
+ * skips the rule; phrase lists with the same key share one scan. */
+static char *phrase_group_key(const RulesRule *rule, const RulesLook *look)
+{
+  g_autoptr(GString) key = g_string_new(NULL);
+  for (guint i = 0; i < look->n_where; i++)
+    g_string_append_printf(key, "%d:%s,", look->where[i], look->header[i] ? look->header[i] : "");
+  g_string_append(key, rule->skip_automated ? "|skip" : "|all");
+  return g_string_free(g_steal_pointer(&key), FALSE);
+}
+
+static RulesPhraseGroup *phrase_group_new(const RulesRule *rule, const RulesLook *look)
+{
+  RulesPhraseGroup *group = g_new0(RulesPhraseGroup, 1);
+  group->look = g_new0(RulesLook, 1);
+  for (guint i = 0; i < look->n_where; i++) {
+    group->look->where[i] = look->where[i];
+    group->look->header[i] = g_strdup(look->header[i]);
+  }
+  group->look->n_where = look->n_where;
+  group->skip_automated = rule->skip_automated;
+  group->marks = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+  group->members = g_array_new(FALSE, FALSE, sizeof(guint));
+  return group;
+}
+
+/* Compiles a phrase list's own regex (its group failed); a mistake points at
+ * the list's first line. */
+static void phrase_compile_alone(Compiler *c, RulesRule *rule)
+{
+  RulesLook *look = g_ptr_array_index(rule->looks, 0);
+  const char *file = c->file;
+  int line = c->line;
+  c->file = rule->file;
+  c->line = rule->line;
+  look->code = rules_compile_pattern(c, look->pattern, strlen(look->pattern), look->flags, NULL, NULL);
+  if (look->code)
+    pcre2_jit_compile(look->code, PCRE2_JIT_COMPLETE);
+  c->file = file;
+  c->line = line;
+}
+
+/* The group's trie. A group that PCRE2 cannot take (too large) is no error:
+ * its lists are then matched one by one, each with its own regex. */
+static void phrase_group_compile(Compiler *c, RulesPhraseGroup *group)
+{
+  g_autoptr(GPtrArray) lists = g_ptr_array_new();
+  for (guint i = 0; i < group->members->len; i++) {
+    const RulesRule *rule = g_ptr_array_index(c->set->rules, g_array_index(group->members, guint, i));
+    g_ptr_array_add(lists, rule->words);
+  }
+  g_autoptr(GString) pattern = g_string_new(NULL);
+  phrases_regex(pattern, lists, (const guint *)(void *)group->members->data, group->marks);
+  group->look->flags = PCRE2_CASELESS;
+  group->look->pattern = g_strdup(pattern->str);
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  group->look->code = pcre2_compile((PCRE2_SPTR)pattern->str, pattern->len,
+                                    PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &offset,
+                                    c->ccontext);
+  if (!group->look->code) {
+    for (guint i = 0; i < group->members->len; i++)
+      phrase_compile_alone(c, g_ptr_array_index(c->set->rules, g_array_index(group->members, guint, i)));
+    return;
+  }
+  pcre2_jit_compile(group->look->code, PCRE2_JIT_COMPLETE);
+  for (guint i = 0; i < group->members->len; i++) {
+    RulesRule *rule = g_ptr_array_index(c->set->rules, g_array_index(group->members, guint, i));
+    ((RulesLook *)g_ptr_array_index(rule->looks, 0))->grouped = TRUE;
+  }
+}
+
+/* Phrase lists per group stay under this many characters of phrases, so the
+ * trie stays well under PCRE2's compiled-size limit. */
+#define PHRASE_GROUP_CHARS 5000
+
+static guint phrase_list_chars(const RulesRule *rule)
+{
+  guint n = 0;
+  for (guint i = 0; i < rule->words->len; i++)
+    n += (guint)strlen(g_ptr_array_index(rule->words, i));
+  return n;
+}
+
+typedef struct {
+  guint group;  /* index in phrase_groups */
+  guint chars;  /* phrase characters in it so far */
+} PhraseGroupFill;
+
+/* Puts every phrase list into an open group of its places, opening a new
+ * one when the open group is full. */
+static void phrase_groups_build(Compiler *c)
+{
+  g_autoptr(GHashTable) open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; i < c->set->rules->len; i++) {
+    RulesRule *rule = g_ptr_array_index(c->set->rules, i);
+    if (rule->kind != RULES_KIND_PHRASES || rule->looks->len != 1 || rule->words->len == 0)
+      continue;
+    char *key = phrase_group_key(rule, g_ptr_array_index(rule->looks, 0));
+    PhraseGroupFill *fill = g_hash_table_lookup(open, key);
+    guint chars = phrase_list_chars(rule);
+    if (!fill || fill->chars + chars > PHRASE_GROUP_CHARS) {
+      g_ptr_array_add(c->set->phrase_groups, phrase_group_new(rule, g_ptr_array_index(rule->looks, 0)));
+      fill = g_new0(PhraseGroupFill, 1);
+      fill->group = c->set->phrase_groups->len - 1;
+      g_hash_table_replace(open, g_strdup(key), fill);
+    }
+    g_free(key);
+    fill->chars += chars;
+    rule->phrase_group = (int)fill->group;
+    g_array_append_val(((RulesPhraseGroup *)g_ptr_array_index(c->set->phrase_groups,
+                                                              fill->group))->members, i);
+  }
+  for (guint i = 0; i < c->set->phrase_groups->len; i++)
+    phrase_group_compile(c, g_ptr_array_index(c->set->phrase_groups, i));
+}
+
+/* ---- putting it together ---- */
+
+static void compiler_init(Compiler *c)
+{
+  memset(c, 0, sizeof *c);
+  c->set = rules_new();
+  c->errors = g_ptr_array_new_with_free_func(g_free);
+  c->files = g_ptr_array_new_with_free_func(g_free);
+  c->rule_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+  c->pending_adds = g_array_new(FALSE, FALSE, sizeof(Pending));
+  c->pending_cats = g_array_new(FALSE, FALSE, sizeof(Pending));
+  c->pending_exprs = g_array_new(FALSE, FALSE, sizeof(PendingExpr));
+  c->skip_names = g_ptr_array_new();
+  c->ccontext = pcre2_compile_context_create(NULL);
+}
+
+static void pending_clear(GArray *pending)
+{
+  for (guint i = 0; i < pending->len; i++)
+    g_free(g_array_index(pending, Pending, i).name);
+  g_array_unref(pending);
+}
+
+static void compiler_clear(Compiler *c)
+{
+  g_clear_pointer(&c->set, rules_free);
+  g_ptr_array_unref(c->errors);
+  g_ptr_array_unref(c->files);
+  g_hash_table_unref(c->rule_by_name);
+  pending_clear(c->pending_adds);
+  pending_clear(c->pending_cats);
+  g_array_unref(c->pending_exprs);
+  for (guint i = 0; i < c->skip_names->len; i++) {
+    Pending *pending = g_ptr_array_index(c->skip_names, i);
+    g_free(pending->name);
+    g_free(pending);
+  }
+  g_ptr_array_unref(c->skip_names);
+  pcre2_compile_context_free(c->ccontext);
+}
+
+/* Resolves names, orders the rules, sets the match limits. */
+static void compiler_finish(Compiler *c)
+{
+  resolve_adds(c);
+  resolve_categories(c);
+  resolve_skips(c);
+  check_name_clashes(c);
+  for (guint i = 0; i < c->pending_exprs->len; i++) {
+    PendingExpr *pending = &g_array_index(c->pending_exprs, PendingExpr, i);
+    resolve_expr(c, pending->expr, pending->file, pending->in_when);
+  }
+  if (c->errors->len == 0)
+    order_rules(c);
+  if (c->errors->len == 0)
+    phrase_groups_build(c);
+  RuleSet *set = c->set;
+  set->n_files = c->files->len;
+  set->match_context = pcre2_match_context_create(NULL);
+  pcre2_set_match_limit(set->match_context, RULES_MATCH_LIMIT);
+  pcre2_set_depth_limit(set->match_context, RULES_DEPTH_LIMIT);
+  pcre2_set_heap_limit(set->match_context, RULES_HEAP_LIMIT_KIB);
+  for (guint i = 0; i < set->rules->len; i++) {
+    RulesRule *rule = g_ptr_array_index(set->rules, i);
+    for (guint j = 0; j < rule->looks->len; j++) {
+      RulesLook *look = g_ptr_array_index(rule->looks, j);
+      guint32 count = 0;
+      if (look->code && pcre2_pattern_info(look->code, PCRE2_INFO_CAPTURECOUNT, &count) == 0)
+        set->max_captures = MAX(set->max_captures, count);
+    }
+    g_ptr_array_set_size(rule->words, 0);
+  }
+}
+
+/* Hands out the set, or NULL and every error in one GError. */
+static RuleSet *compiler_result(Compiler *c, GError **error)
+{
+  if (c->errors->len == 0)
+    return g_steal_pointer(&c->set);
+  g_autoptr(GString) message = g_string_new(NULL);
+  for (guint i = 0; i < c->errors->len; i++)
+    g_string_append_printf(message, "%s%s", i ? "\n" : "", (char *)g_ptr_array_index(c->errors, i));
+  g_set_error_literal(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_INVALID, message->str);
+  return NULL;
+}
+
+RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
+                       GError **error)
+{
+  Compiler c;
+  compiler_init(&c);
+  for (guint i = 0; i < n; i++)
+    rules_parse_file(&c, names[i], texts[i], strlen(texts[i]));
+  compiler_finish(&c);
+  RuleSet *set = compiler_result(&c, error);
+  compiler_clear(&c);
+  return set;
+}
+
+void rules_compile_alone(RuleSet *rules)
+{
+  for (guint r = 0; r < rules->rules->len; r++) {
+    const RulesRule *rule = g_ptr_array_index(rules->rules, r);
+    for (guint i = 0; i < rule->looks->len; i++) {
+      RulesLook *look = g_ptr_array_index(rule->looks, i);
+      int code = 0;
+      PCRE2_SIZE offset = 0;
+      if (!look->code && look->pattern)
+        look->code = pcre2_compile((PCRE2_SPTR)look->pattern, PCRE2_ZERO_TERMINATED,
+                                   look->flags | PCRE2_UTF | PCRE2_UCP, &code, &offset, NULL);
+      if (look->code)
+        pcre2_jit_compile(look->code, PCRE2_JIT_COMPLETE);
+    }
+  }
+}
