@@ -18,8 +18,8 @@ typedef struct {
   const char *database; /* --database, borrowed */
 } ConfirmOptions;
 
-static int confirm_check(const KeelConfig *config, const KeelClient *client,
-                         const ConfirmOptions *opt)
+static int cmd_confirm_check(const KeelConfig *config, const KeelClient *client,
+                             const ConfirmOptions *opt)
 {
   if (!client) {
     g_autofree char *known = config_client_names(config);
@@ -40,8 +40,8 @@ static int confirm_check(const KeelConfig *config, const KeelClient *client,
 }
 
 /* The instructions of the note, or NULL after printing why. */
-static GPtrArray *confirm_extract(const KeelConfig *config, const KeelClient *client,
-                                  const char *note, GDateTime *now)
+static GPtrArray *cmd_confirm_extract(const KeelConfig *config, const KeelClient *client,
+                                      const char *note, GDateTime *now)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(InstructionRules) rules = trail_load_instruction_rules(config->rules, &error);
@@ -55,8 +55,8 @@ static GPtrArray *confirm_extract(const KeelConfig *config, const KeelClient *cl
   return instructions_extract(rules, note, now, &ctx);
 }
 
-static void confirm_print(const KeelConfig *config, const KeelClient *client,
-                          GPtrArray *instructions, gint64 id)
+static void cmd_confirm_print(const KeelConfig *config, const KeelClient *client,
+                              GPtrArray *instructions, gint64 id)
 {
   printf("recorded %u instruction(s) for %s; confirmation queued as outbox %" G_GINT64_FORMAT
          " to %s (%s when the sender runs)\n", instructions->len, client->name, id,
@@ -70,8 +70,8 @@ static void confirm_print(const KeelConfig *config, const KeelClient *client,
 }
 
 /* Opens the store and records everything in one transaction. */
-static int confirm_store(const KeelConfig *config, const KeelClient *client,
-                         const ConfirmOptions *opt, GPtrArray *instructions, GDateTime *now)
+static int cmd_confirm_store(const KeelConfig *config, const KeelClient *client,
+                             const ConfirmOptions *opt, GPtrArray *instructions, GDateTime *now)
 {
   int rc = EX_OK;
   g_autoptr(Store) store = store_cli_open(opt->database, config, &rc);
@@ -89,11 +89,11 @@ static int confirm_store(const KeelConfig *config, const KeelClient *client,
     fprintf(stderr, "keel confirm: %s\n", error->message);
     return error->domain == KEEL_STORE_ERROR ? store_cli_exit_code(error) : EX_DATAERR;
   }
-  confirm_print(config, client, instructions, id);
+  cmd_confirm_print(config, client, instructions, id);
   return EX_OK;
 }
 
-static int confirm_run(const KeelGlobals *globals, const ConfirmOptions *opt)
+static int cmd_confirm_run(const KeelGlobals *globals, const ConfirmOptions *opt)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -103,10 +103,10 @@ static int confirm_run(const KeelGlobals *globals, const ConfirmOptions *opt)
     return rc != EX_OK ? rc : EX_CONFIG;
   }
   const KeelClient *client = config_client_by_name(config, opt->client);
-  if ((rc = confirm_check(config, client, opt)) != EX_OK)
+  if ((rc = cmd_confirm_check(config, client, opt)) != EX_OK)
     return rc;
   g_autoptr(GDateTime) now = cli_now(globals);
-  g_autoptr(GPtrArray) instructions = now ? confirm_extract(config, client, opt->note, now)
+  g_autoptr(GPtrArray) instructions = now ? cmd_confirm_extract(config, client, opt->note, now)
                                           : NULL;
   if (!instructions)
     return now ? EX_DATAERR : EX_USAGE;
@@ -115,7 +115,7 @@ static int confirm_run(const KeelGlobals *globals, const ConfirmOptions *opt)
             "(write each task as a sentence, e.g. \"Please send the contract by Friday.\")\n");
     return EX_DATAERR;
   }
-  return confirm_store(config, client, opt, instructions, now);
+  return cmd_confirm_store(config, client, opt, instructions, now);
 }
 
 int cmd_confirm(int argc, char **argv)
@@ -141,7 +141,7 @@ int cmd_confirm(int argc, char **argv)
   } else {
     ConfirmOptions opt = { client, note, subject ? subject : "Confirming what we agreed",
                            database };
-    rc = confirm_run(&globals, &opt);
+    rc = cmd_confirm_run(&globals, &opt);
   }
   cli_globals_clear(&globals);
   return rc;

@@ -16,8 +16,8 @@ typedef struct {
   gboolean send, text, html, mime, explain;
 } DigestCommandOptions;
 
-static int digest_print(const Digest *digest, const KeelConfig *config,
-                        const DigestCommandOptions *opt)
+static int cmd_digest_print(const Digest *digest, const KeelConfig *config,
+                            const DigestCommandOptions *opt)
 {
   gboolean text = opt->text || (!opt->html && !opt->mime && isatty(STDOUT_FILENO));
   g_autofree char *part = text ? digest_render_text(digest)
@@ -40,7 +40,7 @@ static int digest_print(const Digest *digest, const KeelConfig *config,
   return EX_OK;
 }
 
-static int digest_send(Store *store, const KeelConfig *config, const Digest *digest)
+static int cmd_digest_send(Store *store, const KeelConfig *config, const Digest *digest)
 {
   g_autoptr(GError) error = NULL;
   if (!config) {
@@ -57,7 +57,7 @@ static int digest_send(Store *store, const KeelConfig *config, const Digest *dig
   return EX_OK;
 }
 
-static int digest_run(const KeelGlobals *globals, const DigestCommandOptions *opt)
+static int cmd_digest_run(const KeelGlobals *globals, const DigestCommandOptions *opt)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -76,7 +76,7 @@ static int digest_run(const KeelGlobals *globals, const DigestCommandOptions *op
     return store_cli_exit_code(error);
   }
   digest->explain = opt->explain;
-  return opt->send ? digest_send(store, config, digest) : digest_print(digest, config, opt);
+  return opt->send ? cmd_digest_send(store, config, digest) : cmd_digest_print(digest, config, opt);
 }
 
 int cmd_digest(int argc, char **argv)
@@ -109,7 +109,7 @@ int cmd_digest(int argc, char **argv)
   if (argc > 1)
     fprintf(stderr, "keel digest: unexpected argument '%s' (see --help)\n", argv[1]);
   else
-    rc = digest_run(&globals, &opt);
+    rc = cmd_digest_run(&globals, &opt);
   cli_globals_clear(&globals);
   return rc;
 }

@@ -27,13 +27,13 @@ typedef struct {
   guint imported, duplicates, failed, in_batch;
 } ImportRun;
 
-static gint import_compare_names(gconstpointer a, gconstpointer b)
+static gint cmd_import_compare_names(gconstpointer a, gconstpointer b)
 {
   return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Adds the regular files of `dir` to `files` (only *.eml when `eml_only`). */
-static void import_list_dir(const char *dir, gboolean eml_only, GPtrArray *files)
+static void cmd_import_list_dir(const char *dir, gboolean eml_only, GPtrArray *files)
 {
   g_autoptr(GDir) handle = g_dir_open(dir, 0, NULL);
   if (!handle)
@@ -43,7 +43,7 @@ static void import_list_dir(const char *dir, gboolean eml_only, GPtrArray *files
   while ((name = g_dir_read_name(handle)))
     if (name[0] != '.' && (!eml_only || g_str_has_suffix(name, ".eml")))
       g_ptr_array_add(names, g_build_filename(dir, name, NULL));
-  g_ptr_array_sort(names, import_compare_names);
+  g_ptr_array_sort(names, cmd_import_compare_names);
   for (guint i = 0; i < names->len; i++)
     if (g_file_test(names->pdata[i], G_FILE_TEST_IS_REGULAR))
       g_ptr_array_add(files, g_strdup(names->pdata[i]));
@@ -51,7 +51,7 @@ static void import_list_dir(const char *dir, gboolean eml_only, GPtrArray *files
 
 /* The files an argument stands for. A path that is neither file nor folder
  * is kept as is, so that reading it reports the problem. */
-static void import_expand(const char *path, GPtrArray *files)
+static void cmd_import_expand(const char *path, GPtrArray *files)
 {
   if (!g_file_test(path, G_FILE_TEST_IS_DIR)) {
     g_ptr_array_add(files, g_strdup(path));
@@ -60,15 +60,15 @@ static void import_expand(const char *path, GPtrArray *files)
   g_autofree char *cur = g_build_filename(path, "cur", NULL);
   g_autofree char *new_dir = g_build_filename(path, "new", NULL);
   if (g_file_test(cur, G_FILE_TEST_IS_DIR) || g_file_test(new_dir, G_FILE_TEST_IS_DIR)) {
-    import_list_dir(cur, FALSE, files);
-    import_list_dir(new_dir, FALSE, files);
+    cmd_import_list_dir(cur, FALSE, files);
+    cmd_import_list_dir(new_dir, FALSE, files);
   } else {
-    import_list_dir(path, TRUE, files);
+    cmd_import_list_dir(path, TRUE, files);
   }
 }
 
 /* When the file arrived: its modification time (Maildir delivery time). */
-static GDateTime *import_received(const char *path)
+static GDateTime *cmd_import_received(const char *path)
 {
   GStatBuf st;
   if (g_stat(path, &st) != 0)
@@ -77,7 +77,7 @@ static GDateTime *import_received(const char *path)
 }
 
 /* Commits the batch when it is full (or `force`), and opens the next one. */
-static gboolean import_batch_turn(ImportRun *run, gboolean force, GError **error)
+static gboolean cmd_import_batch_turn(ImportRun *run, gboolean force, GError **error)
 {
   if (!force && run->in_batch < IMPORT_BATCH)
     return TRUE;
@@ -88,7 +88,7 @@ static gboolean import_batch_turn(ImportRun *run, gboolean force, GError **error
 }
 
 /* One file. Returns FALSE only for a store failure (which stops the import). */
-static gboolean import_file(ImportRun *run, const char *path, GError **error)
+static gboolean cmd_import_file(ImportRun *run, const char *path, GError **error)
 {
   g_autoptr(GError) file_error = NULL;
   g_autoptr(GMappedFile) mapped = g_mapped_file_new(path, FALSE, &file_error);
@@ -100,7 +100,7 @@ static gboolean import_file(ImportRun *run, const char *path, GError **error)
     return TRUE;
   }
   g_autoptr(GBytes) raw = g_mapped_file_get_bytes(mapped);
-  g_autoptr(GDateTime) received = import_received(path);
+  g_autoptr(GDateTime) received = cmd_import_received(path);
   /* Imported mail is history: stored and scored, never answered. */
   StoreOrigin origin = { .direction = STORE_DIRECTION_IN, .first_sync = TRUE };
   StoreAddResult result = STORE_FAILED;
@@ -118,25 +118,25 @@ static gboolean import_file(ImportRun *run, const char *path, GError **error)
   else
     run->duplicates++;
   run->in_batch++;
-  return import_batch_turn(run, FALSE, error);
+  return cmd_import_batch_turn(run, FALSE, error);
 }
 
-static gboolean import_all(ImportRun *run, GPtrArray *files, GError **error)
+static gboolean cmd_import_all(ImportRun *run, GPtrArray *files, GError **error)
 {
   if (!store_begin(run->store, error))
     return FALSE;
   for (guint i = 0; i < files->len; i++) {
-    if (!import_file(run, files->pdata[i], error)) {
+    if (!cmd_import_file(run, files->pdata[i], error)) {
       store_rollback(run->store);
       return FALSE;
     }
   }
-  return import_batch_turn(run, TRUE, error);
+  return cmd_import_batch_turn(run, TRUE, error);
 }
 
 /* Runs the import of `argv[1..]` with the options already parsed. */
-static int import_run(const KeelGlobals *globals, const char *database, const char *rules_option,
-                      int argc, char **argv)
+static int cmd_import_run(const KeelGlobals *globals, const char *database,
+                          const char *rules_option, int argc, char **argv)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -160,10 +160,10 @@ static int import_run(const KeelGlobals *globals, const char *database, const ch
             "(fix them, then keel rescore):\n%s\n", rules_dir, rules_error->message);
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
   for (int i = 1; i < argc; i++)
-    import_expand(argv[i], files);
+    cmd_import_expand(argv[i], files);
   ImportRun run = { .store = store, .pipeline = pipeline };
   g_autoptr(GError) error = NULL;
-  gboolean ok = import_all(&run, files, &error);
+  gboolean ok = cmd_import_all(&run, files, &error);
   printf("imported %u, duplicates %u, failed %u\n", run.imported, run.duplicates, run.failed);
   if (!ok) {
     fprintf(stderr, "keel import: stopped: %s\n", error->message);
@@ -193,7 +193,7 @@ int cmd_import(int argc, char **argv)
   if (argc < 2)
     fprintf(stderr, "keel import: name at least one FILE.eml or MAILDIR (see --help)\n");
   else
-    rc = import_run(&globals, database, rules_dir, argc, argv);
+    rc = cmd_import_run(&globals, database, rules_dir, argc, argv);
   cli_globals_clear(&globals);
   return rc;
 }

@@ -18,25 +18,25 @@
 #include "daemon/record/word.h"
 
 /* The status as the VA reads it. */
-static const char *instruction_state(const StoreInstructionRow *row)
+static const char *cmd_instruction_state(const StoreInstructionRow *row)
 {
   if (g_strcmp0(row->status, "open") == 0 && row->probably_done)
     return "probably done";
   return row->status;
 }
 
-static void instruction_print_row(const StoreInstructionRow *row, const KeelConfig *config,
-                                  GDateTime *now)
+static void cmd_instruction_print_row(const StoreInstructionRow *row, const KeelConfig *config,
+                                      GDateTime *now)
 {
   const KeelClient *client = config ? config_client_by_name(config, row->client_id) : NULL;
   g_autofree char *deadline = row->deadline ? word_format_deadline(row->deadline, now)
                                             : g_strdup("no deadline");
-  printf("%-5" G_GINT64_FORMAT " %-14s %-22s %s: %s%s\n", row->id, instruction_state(row),
+  printf("%-5" G_GINT64_FORMAT " %-14s %-22s %s: %s%s\n", row->id, cmd_instruction_state(row),
          deadline, client ? client->name : row->client_id ? row->client_id : "(note)",
          row->text, row->history ? "  [history]" : "");
 }
 
-static void instruction_print_json(const StoreInstructionRow *row)
+static void cmd_instruction_print_json(const StoreInstructionRow *row)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -62,8 +62,8 @@ static void instruction_print_json(const StoreInstructionRow *row)
   printf("%s\n", text);
 }
 
-static int instruction_list(Store *store, const KeelConfig *config, GDateTime *now,
-                            gboolean open, const char *client_name, gboolean json)
+static int cmd_instruction_list(Store *store, const KeelConfig *config, GDateTime *now,
+                                gboolean open, const char *client_name, gboolean json)
 {
   const KeelClient *client = client_name && config ? config_client_by_name(config, client_name)
                                                    : NULL;
@@ -78,15 +78,15 @@ static int instruction_list(Store *store, const KeelConfig *config, GDateTime *n
     printf("no instructions%s\n", open ? " open" : "");
   for (guint i = 0; i < rows->len; i++) {
     if (json)
-      instruction_print_json(rows->pdata[i]);
+      cmd_instruction_print_json(rows->pdata[i]);
     else
-      instruction_print_row(rows->pdata[i], config, now);
+      cmd_instruction_print_row(rows->pdata[i], config, now);
   }
   return EX_OK;
 }
 
 /* done/cancel/reopen each of `ids`; the worst exit code. */
-static int instruction_change(Store *store, const char *status, char **ids, GDateTime *now)
+static int cmd_instruction_change(Store *store, const char *status, char **ids, GDateTime *now)
 {
   int rc = EX_OK;
   for (char **arg = ids; *arg; arg++) {
@@ -110,7 +110,7 @@ static int instruction_change(Store *store, const char *status, char **ids, GDat
 }
 
 /* "done" -> "done", "cancel" -> "cancelled", "reopen" -> "open"; NULL for anything else. */
-static const char *instruction_status(const char *verb)
+static const char *cmd_instruction_status(const char *verb)
 {
   if (g_strcmp0(verb, "done") == 0)
     return "done";
@@ -128,8 +128,8 @@ typedef struct {
   char *database; /* owned */
 } InstructionOptions;
 
-static int instruction_run(const KeelGlobals *globals, const InstructionOptions *options,
-                           char **argv)
+static int cmd_instruction_run(const KeelGlobals *globals, const InstructionOptions *options,
+                               char **argv)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -142,8 +142,8 @@ static int instruction_run(const KeelGlobals *globals, const InstructionOptions 
   if (!now)
     return EX_USAGE;
   if (g_strcmp0(argv[1], "list") == 0)
-    return instruction_list(store, config, now, options->open, options->client, options->json);
-  return instruction_change(store, instruction_status(argv[1]), argv + 2, now);
+    return cmd_instruction_list(store, config, now, options->open, options->client, options->json);
+  return cmd_instruction_change(store, cmd_instruction_status(argv[1]), argv + 2, now);
 }
 
 int cmd_instruction(int argc, char **argv)
@@ -167,11 +167,11 @@ int cmd_instruction(int argc, char **argv)
     return EX_USAGE;
   int rc = EX_USAGE;
   gboolean list = argc == 2 && g_strcmp0(argv[1], "list") == 0;
-  if (!list && (argc < 3 || !instruction_status(argv[1])))
+  if (!list && (argc < 3 || !cmd_instruction_status(argv[1])))
     fprintf(stderr, "keel instruction: usage: keel instruction list [--open] [--client NAME] "
                     "[--json] | done|cancel|reopen ID...\n");
   else
-    rc = instruction_run(&globals, &options, argv);
+    rc = cmd_instruction_run(&globals, &options, argv);
   g_free(options.client);
   g_free(options.database);
   cli_globals_clear(&globals);

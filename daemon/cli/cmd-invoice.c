@@ -21,7 +21,7 @@ typedef struct {
   GDateTime *now;       /* owned once opened */
 } InvoiceCommand;
 
-static void invoice_command_clear(InvoiceCommand *cmd)
+static void cmd_invoice_command_clear(InvoiceCommand *cmd)
 {
   cli_globals_clear(&cmd->globals);
   g_free(cmd->database), g_free(cmd->currency), g_free(cmd->issued), g_free(cmd->due);
@@ -32,7 +32,7 @@ static void invoice_command_clear(InvoiceCommand *cmd)
 }
 
 /* Config (required: clients live there), store and time. */
-static int invoice_open(InvoiceCommand *cmd)
+static int cmd_invoice_open(InvoiceCommand *cmd)
 {
   int rc = store_cli_load_config(&cmd->globals, &cmd->config);
   if (rc != EX_OK)
@@ -48,7 +48,7 @@ static int invoice_open(InvoiceCommand *cmd)
   return cmd->now ? EX_OK : EX_USAGE;
 }
 
-static int invoice_fail(const GError *error)
+static int cmd_invoice_fail(const GError *error)
 {
   fprintf(stderr, "keel invoice: %s\n", error->message);
   if (error->domain == KEEL_PAYMENTS_ERROR)
@@ -58,7 +58,7 @@ static int invoice_fail(const GError *error)
 }
 
 /* "open", "paused (dispute)", "promised 2026-10-23", "paid 2026-10-30". */
-static char *invoice_state_text(const StoreInvoiceRow *row)
+static char *cmd_invoice_state_text(const StoreInvoiceRow *row)
 {
   if (g_strcmp0(row->state, "paid") == 0)
     return g_strdup_printf("paid %s", row->paid_date);
@@ -69,7 +69,7 @@ static char *invoice_state_text(const StoreInvoiceRow *row)
   return g_strdup(row->state);
 }
 
-static int invoice_add(InvoiceCommand *cmd, char **args)
+static int cmd_invoice_add(InvoiceCommand *cmd, char **args)
 {
   PaymentsNewInvoice in = { .client = args[0], .number = args[1], .amount = args[2],
                             .currency = cmd->currency, .issued = cmd->issued, .due = cmd->due,
@@ -78,21 +78,21 @@ static int invoice_add(InvoiceCommand *cmd, char **args)
   g_autoptr(StoreInvoiceRow) row = payments_invoice_add(cmd->store, cmd->config, &in, cmd->now,
                                                         &error);
   if (!row)
-    return invoice_fail(error);
+    return cmd_invoice_fail(error);
   g_autofree char *amount = money_format(row->amount, row->currency);
   printf("invoice %s for %s: %s, issued %s, due %s\n", row->number, row->client_id, amount,
          row->issued, row->due);
   return EX_OK;
 }
 
-static int invoice_paid(InvoiceCommand *cmd, char **args)
+static int cmd_invoice_paid(InvoiceCommand *cmd, char **args)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(StoreInvoiceRow) row = payments_invoice_paid(cmd->store, cmd->config, args[0],
                                                          cmd->date, cmd->amount,
                                                          "keel invoice paid", cmd->now, &error);
   if (!row)
-    return invoice_fail(error);
+    return cmd_invoice_fail(error);
   g_autofree char *left = payments_left_text(row);
   if (g_strcmp0(row->state, "paid") == 0)
     printf("invoice %s paid in full\n", row->number);
@@ -101,18 +101,18 @@ static int invoice_paid(InvoiceCommand *cmd, char **args)
   return EX_OK;
 }
 
-static int invoice_set_state(InvoiceCommand *cmd, const char *verb, char **args)
+static int cmd_invoice_set_state(InvoiceCommand *cmd, const char *verb, char **args)
 {
   gboolean resume = strcmp(verb, "resume") == 0;
   g_autoptr(GError) error = NULL;
   if (!payments_invoice_set_state(cmd->store, args[0], resume ? "open" : "paused",
                                   resume ? NULL : "by the VA", cmd->now, &error))
-    return invoice_fail(error);
+    return cmd_invoice_fail(error);
   printf("invoice %s: chasing %s\n", args[0], resume ? "resumed" : "paused");
   return EX_OK;
 }
 
-static void invoice_json_row(JsonBuilder *b, const StoreInvoiceRow *row, int overdue)
+static void cmd_invoice_json_row(JsonBuilder *b, const StoreInvoiceRow *row, int overdue)
 {
   g_autofree char *amount = money_format(row->amount, row->currency);
   g_autofree char *left = payments_left_text(row);
@@ -134,7 +134,7 @@ static void invoice_json_row(JsonBuilder *b, const StoreInvoiceRow *row, int ove
   json_builder_end_object(b);
 }
 
-static int invoice_overdue_days(InvoiceCommand *cmd, const StoreInvoiceRow *row)
+static int cmd_invoice_overdue_days(InvoiceCommand *cmd, const StoreInvoiceRow *row)
 {
   g_autoptr(GTimeZone) zone = NULL;
   ChaseCalendar cal;
@@ -144,12 +144,12 @@ static int invoice_overdue_days(InvoiceCommand *cmd, const StoreInvoiceRow *row)
 
 /* The printf width that shows `text` in `columns` characters (a "€" is
  * three bytes but one column). */
-static int invoice_width(const char *text, int columns)
+static int cmd_invoice_width(const char *text, int columns)
 {
   return columns + (int)(strlen(text) - (size_t)g_utf8_strlen(text, -1));
 }
 
-static void invoice_print_rows(InvoiceCommand *cmd, GPtrArray *rows)
+static void cmd_invoice_print_rows(InvoiceCommand *cmd, GPtrArray *rows)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_array(b);
@@ -158,18 +158,18 @@ static void invoice_print_rows(InvoiceCommand *cmd, GPtrArray *rows)
            "LATE", "STATE");
   for (guint i = 0; i < rows->len; i++) {
     const StoreInvoiceRow *row = rows->pdata[i];
-    int overdue = invoice_overdue_days(cmd, row);
+    int overdue = cmd_invoice_overdue_days(cmd, row);
     gboolean unpaid = g_strcmp0(row->state, "paid") != 0;
     if (cmd->overdue && (!unpaid || overdue <= 0))
       continue;
     g_autofree char *amount = money_format(row->amount, row->currency);
     g_autofree char *left = payments_left_text(row);
-    g_autofree char *state = invoice_state_text(row);
+    g_autofree char *state = cmd_invoice_state_text(row);
     if (cmd->json)
-      invoice_json_row(b, row, unpaid ? overdue : 0);
+      cmd_invoice_json_row(b, row, unpaid ? overdue : 0);
     else
       printf("%-12s %-12s %*s %*s %-10s %5d  %s\n", row->number, row->client_id,
-             invoice_width(amount, 14), amount, invoice_width(left, 14), left, row->due,
+             cmd_invoice_width(amount, 14), amount, cmd_invoice_width(left, 14), left, row->due,
              unpaid ? MAX(overdue, 0) : 0, state);
   }
   json_builder_end_array(b);
@@ -183,7 +183,7 @@ static void invoice_print_rows(InvoiceCommand *cmd, GPtrArray *rows)
   }
 }
 
-static int invoice_list(InvoiceCommand *cmd)
+static int cmd_invoice_list(InvoiceCommand *cmd)
 {
   const char *client_id = NULL;
   if (cmd->client) {
@@ -197,14 +197,14 @@ static int invoice_list(InvoiceCommand *cmd)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) rows = store_invoice_list(cmd->store, client_id, FALSE, &error);
   if (!rows)
-    return invoice_fail(error);
-  invoice_print_rows(cmd, rows);
+    return cmd_invoice_fail(error);
+  cmd_invoice_print_rows(cmd, rows);
   return EX_OK;
 }
 
 /* One line of the story: an event about the invoice ("NUMBER: ..."), or
  * the outbox's account of one of its chases (drafted, sent, delayed...). */
-static void invoice_show_event(const StoreTrailEvent *event, const char *prefix, char **chases)
+static void cmd_invoice_show_event(const StoreTrailEvent *event, const char *prefix, char **chases)
 {
   const char *detail = NULL;
   if (g_str_has_prefix(event->detail, prefix))
@@ -220,7 +220,7 @@ static void invoice_show_event(const StoreTrailEvent *event, const char *prefix,
 
 /* Every trail event of `row` ("NUMBER: ..." and its chases' outbox moves),
  * oldest first. */
-static int invoice_show(InvoiceCommand *cmd, char **args)
+static int cmd_invoice_show(InvoiceCommand *cmd, char **args)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(StoreInvoiceRow) row = store_invoice_get(cmd->store, args[0], &error);
@@ -230,33 +230,33 @@ static int invoice_show(InvoiceCommand *cmd, char **args)
   g_autoptr(GPtrArray) events = row ? store_trail_list(cmd->store, row->client_id, NULL, &error)
                                     : NULL;
   if (!events)
-    return invoice_fail(error);
+    return cmd_invoice_fail(error);
   g_autofree char *amount = money_format(row->amount, row->currency);
   g_autofree char *left = payments_left_text(row);
-  g_autofree char *state = invoice_state_text(row);
+  g_autofree char *state = cmd_invoice_state_text(row);
   printf("invoice %s  client %s  %s  issued %s  due %s  left %s  %s\n", row->number,
          row->client_id, amount, row->issued, row->due, left, state);
   g_auto(GStrv) chases = store_invoice_chase_message_ids(cmd->store, row->id, &error);
   if (!chases)
-    return invoice_fail(error);
+    return cmd_invoice_fail(error);
   g_autofree char *prefix = g_strdup_printf("%s: ", row->number);
   for (guint i = 0; i < events->len; i++)
-    invoice_show_event(events->pdata[i], prefix, chases);
+    cmd_invoice_show_event(events->pdata[i], prefix, chases);
   return EX_OK;
 }
 
-static int invoice_evidence(InvoiceCommand *cmd, char **args)
+static int cmd_invoice_evidence(InvoiceCommand *cmd, char **args)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *text = payments_evidence(cmd->store, cmd->config, args[0], &error);
   if (!text)
-    return invoice_fail(error);
+    return cmd_invoice_fail(error);
   fputs(text, stdout);
   return EX_OK;
 }
 
 /* The verb, its argument count, and what it runs. */
-static int invoice_dispatch(InvoiceCommand *cmd, int argc, char **argv)
+static int cmd_invoice_dispatch(InvoiceCommand *cmd, int argc, char **argv)
 {
   static const struct { const char *verb; int args; } verbs[] = {
     { "add", 3 }, { "paid", 1 }, { "list", 0 }, { "show", 1 }, { "pause", 1 },
@@ -268,17 +268,17 @@ static int invoice_dispatch(InvoiceCommand *cmd, int argc, char **argv)
       continue;
     if (argc - 2 != verbs[i].args)
       break;
-    int rc = invoice_open(cmd);
+    int rc = cmd_invoice_open(cmd);
     if (rc != EX_OK)
       return rc;
     char **args = argv + 2;
     switch (i) {
-    case 0: return invoice_add(cmd, args);
-    case 1: return invoice_paid(cmd, args);
-    case 2: return invoice_list(cmd);
-    case 3: return invoice_show(cmd, args);
-    case 6: return invoice_evidence(cmd, args);
-    default: return invoice_set_state(cmd, verb, args);
+    case 0: return cmd_invoice_add(cmd, args);
+    case 1: return cmd_invoice_paid(cmd, args);
+    case 2: return cmd_invoice_list(cmd);
+    case 3: return cmd_invoice_show(cmd, args);
+    case 6: return cmd_invoice_evidence(cmd, args);
+    default: return cmd_invoice_set_state(cmd, verb, args);
     }
   }
   fprintf(stderr, "keel invoice: usage: keel invoice add CLIENT NUMBER AMOUNT [--currency EUR] "
@@ -315,7 +315,7 @@ int cmd_invoice(int argc, char **argv)
                         "  pause|resume NUMBER  stop or restart automatic chasing\n"
                         "  evidence NUMBER  the evidence pack for a dispute",
                         entries, &cmd.globals))
-    rc = invoice_dispatch(&cmd, argc, argv);
-  invoice_command_clear(&cmd);
+    rc = cmd_invoice_dispatch(&cmd, argc, argv);
+  cmd_invoice_command_clear(&cmd);
   return rc;
 }

@@ -37,7 +37,7 @@ typedef struct {
   GDateTime *newest;            /* owned, may be NULL */
 } LearnCorpus;
 
-static void learn_corpus_clear(LearnCorpus *corpus)
+static void cmd_learn_corpus_clear(LearnCorpus *corpus)
 {
   g_clear_pointer(&corpus->examples, g_ptr_array_unref);
   for (guint i = 0; i < LEARNED_COUNT; i++)
@@ -48,7 +48,7 @@ static void learn_corpus_clear(LearnCorpus *corpus)
   g_clear_pointer(&corpus->newest, g_date_time_unref);
 }
 
-static void learn_corpus_init(LearnCorpus *corpus)
+static void cmd_learn_corpus_init(LearnCorpus *corpus)
 {
   memset(corpus, 0, sizeof *corpus);
   corpus->examples = g_ptr_array_new_with_free_func((GDestroyNotify)learned_features_free);
@@ -59,7 +59,7 @@ static void learn_corpus_init(LearnCorpus *corpus)
   corpus->backgrounds = g_ptr_array_new_with_free_func(g_free);
 }
 
-static gboolean learn_label_of(JsonObject *label, guint dimension)
+static gboolean cmd_learn_label_of(JsonObject *label, guint dimension)
 {
   static const char *const fields[LEARNED_COUNT] = { "risky", "hostile", "threat", NULL,
                                                      "scope" };
@@ -72,27 +72,27 @@ static gboolean learn_label_of(JsonObject *label, guint dimension)
 }
 
 /* One example: `message` with the labels of `label` (NULL: negative for all). */
-static void learn_corpus_append(LearnCorpus *corpus, const KeelMessage *message,
-                                JsonObject *label, guint group, double importance)
+static void cmd_learn_corpus_append(LearnCorpus *corpus, const KeelMessage *message,
+                                    JsonObject *label, guint group, double importance)
 {
   LearnedFeatures *features = score_learned_features(message);
   features->importance = importance;
   g_ptr_array_add(corpus->examples, features);
   for (guint d = 0; d < LEARNED_COUNT; d++) {
-    gboolean value = label ? learn_label_of(label, d) : FALSE;
+    gboolean value = label ? cmd_learn_label_of(label, d) : FALSE;
     g_array_append_val(corpus->labels[d], value);
   }
   g_array_append_val(corpus->groups, group);
 }
 
-static gint learn_compare_names(gconstpointer a, gconstpointer b)
+static gint cmd_learn_compare_names(gconstpointer a, gconstpointer b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Adds the message of one labels.json entry. FALSE after printing why. */
-static gboolean learn_corpus_add(LearnCorpus *corpus, const char *dir, JsonObject *label,
-                                 guint group)
+static gboolean cmd_learn_corpus_add(LearnCorpus *corpus, const char *dir, JsonObject *label,
+                                     guint group)
 {
   const char *file = json_object_get_string_member_with_default(label, "file", NULL);
   if (!file) {
@@ -103,7 +103,7 @@ static gboolean learn_corpus_add(LearnCorpus *corpus, const char *dir, JsonObjec
   g_autoptr(KeelMessage) message = learn_read_message(path);
   if (!message)
     return FALSE;
-  learn_corpus_append(corpus, message, label, group, 1.0);
+  cmd_learn_corpus_append(corpus, message, label, group, 1.0);
   if (!message->date_fallback &&
       (!corpus->newest || g_date_time_compare(message->date, corpus->newest) > 0)) {
     g_clear_pointer(&corpus->newest, g_date_time_unref);
@@ -113,7 +113,7 @@ static gboolean learn_corpus_add(LearnCorpus *corpus, const char *dir, JsonObjec
 }
 
 /* Reads one folder (group `group`). FALSE after printing why. */
-static gboolean learn_corpus_read(LearnCorpus *corpus, const char *dir, guint group)
+static gboolean cmd_learn_corpus_read(LearnCorpus *corpus, const char *dir, guint group)
 {
   g_autofree char *path = g_build_filename(dir, "labels.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new();
@@ -129,7 +129,7 @@ static gboolean learn_corpus_read(LearnCorpus *corpus, const char *dir, guint gr
   }
   JsonArray *labels = json_node_get_array(root);
   for (guint i = 0; i < json_array_get_length(labels); i++)
-    if (!learn_corpus_add(corpus, dir, json_array_get_object_element(labels, i), group))
+    if (!cmd_learn_corpus_add(corpus, dir, json_array_get_object_element(labels, i), group))
       return FALSE;
   g_autofree char *name = g_path_get_basename(dir);
   g_ptr_array_add(corpus->summaries,
@@ -139,7 +139,7 @@ static gboolean learn_corpus_read(LearnCorpus *corpus, const char *dir, guint gr
 
 /* Adds every *.eml of `dir` as a negative example of every dimension, in
  * name order, always trained on. FALSE after printing why. */
-static gboolean learn_background_read(LearnCorpus *corpus, const char *dir)
+static gboolean cmd_learn_background_read(LearnCorpus *corpus, const char *dir)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GDir) handle = g_dir_open(dir, 0, &error);
@@ -152,13 +152,13 @@ static gboolean learn_background_read(LearnCorpus *corpus, const char *dir)
   while ((name = g_dir_read_name(handle)))
     if (g_str_has_suffix(name, ".eml"))
       g_ptr_array_add(names, g_strdup(name));
-  g_ptr_array_sort(names, learn_compare_names);
+  g_ptr_array_sort(names, cmd_learn_compare_names);
   for (guint i = 0; i < names->len; i++) {
     g_autofree char *path = g_build_filename(dir, g_ptr_array_index(names, i), NULL);
     g_autoptr(KeelMessage) message = learn_read_message(path);
     if (!message)
       return FALSE;
-    learn_corpus_append(corpus, message, NULL, LEARNED_GROUP_ALWAYS, corpus->background_weight);
+    cmd_learn_corpus_append(corpus, message, NULL, LEARNED_GROUP_ALWAYS, corpus->background_weight);
   }
   g_autofree char *base = g_path_get_basename(dir);
   g_ptr_array_add(corpus->backgrounds, g_strdup_printf("%s (%u messages)", base, names->len));
@@ -166,8 +166,8 @@ static gboolean learn_background_read(LearnCorpus *corpus, const char *dir)
 }
 
 /* The header of the model of `dimension`. */
-static char *learn_header(const LearnCorpus *corpus, guint dimension, const char *date,
-                          const LearnedTrainOptions *options, const LearnedCounts *cv)
+static char *cmd_learn_header(const LearnCorpus *corpus, guint dimension, const char *date,
+                              const LearnedTrainOptions *options, const LearnedCounts *cv)
 {
   guint positives = 0;
   for (guint i = 0; i < corpus->labels[dimension]->len; i++)
@@ -204,8 +204,8 @@ static char *learn_header(const LearnCorpus *corpus, guint dimension, const char
 }
 
 /* Trains, checks and writes the model of `dimension`. FALSE after printing why. */
-static gboolean learn_write_model(const LearnCorpus *corpus, guint dimension, const char *date,
-                                  const char *out_dir, const LearnedTrainOptions *train)
+static gboolean cmd_learn_write_model(const LearnCorpus *corpus, guint dimension, const char *date,
+                                      const char *out_dir, const LearnedTrainOptions *train)
 {
   LearnedTrainOptions options = *train;
   LearnedFeatures *const *examples = (LearnedFeatures *const *)corpus->examples->pdata;
@@ -218,7 +218,8 @@ static gboolean learn_write_model(const LearnCorpus *corpus, guint dimension, co
                            &options, LEARN_CV_THRESHOLD, &cv);
   g_autoptr(LearnedModel) model = learned_train(dimension, examples, labels,
                                                 corpus->examples->len, &options);
-  g_autofree char *header = learn_header(corpus, dimension, date, &options, several ? &cv : NULL);
+  g_autofree char *header = cmd_learn_header(corpus, dimension, date, &options,
+                                              several ? &cv : NULL);
   g_autofree char *text = learned_model_to_text(model, header);
   g_autofree char *name = g_strconcat(learned_dimension_name(dimension), ".model", NULL);
   g_autofree char *path = g_build_filename(out_dir, name, NULL);
@@ -234,23 +235,23 @@ static gboolean learn_write_model(const LearnCorpus *corpus, guint dimension, co
   return TRUE;
 }
 
-static int learn_train(char **corpora, char **backgrounds, double background_weight,
-                       const char *out_dir, const char *date_option,
-                       const LearnedTrainOptions *options)
+static int cmd_learn_train(char **corpora, char **backgrounds, double background_weight,
+                           const char *out_dir, const char *date_option,
+                           const LearnedTrainOptions *options)
 {
   if (!corpora || !corpora[0] || !out_dir) {
     fprintf(stderr, "keel learn train: give --corpus DIR (one or more) and --out DIR\n");
     return EX_USAGE;
   }
   LearnCorpus corpus;
-  learn_corpus_init(&corpus);
+  cmd_learn_corpus_init(&corpus);
   corpus.background_weight = background_weight;
   int status = EX_OK;
   for (guint i = 0; corpora[i] && status == EX_OK; i++)
-    if (!learn_corpus_read(&corpus, corpora[i], i))
+    if (!cmd_learn_corpus_read(&corpus, corpora[i], i))
       status = EX_DATAERR;
   for (guint i = 0; backgrounds && backgrounds[i] && status == EX_OK; i++)
-    if (!learn_background_read(&corpus, backgrounds[i]))
+    if (!cmd_learn_background_read(&corpus, backgrounds[i]))
       status = EX_DATAERR;
   g_autofree char *date = date_option ? g_strdup(date_option)
                           : corpus.newest ? g_date_time_format(corpus.newest, "%Y-%m-%d")
@@ -260,9 +261,9 @@ static int learn_train(char **corpora, char **backgrounds, double background_wei
     status = EX_CANTCREAT;
   }
   for (guint d = 0; d < LEARNED_COUNT && status == EX_OK; d++)
-    if (!learn_write_model(&corpus, d, date, out_dir, options))
+    if (!cmd_learn_write_model(&corpus, d, date, out_dir, options))
       status = EX_CANTCREAT;
-  learn_corpus_clear(&corpus);
+  cmd_learn_corpus_clear(&corpus);
   return status;
 }
 
@@ -308,7 +309,7 @@ int cmd_learn(int argc, char **argv)
                         entries, &globals)) {
     train.epochs = (guint)MAX(epochs, 1);
     if (argc == 2 && strcmp(argv[1], "train") == 0)
-      status = learn_train(corpora, backgrounds, background_weight, out_dir, date, &train);
+      status = cmd_learn_train(corpora, backgrounds, background_weight, out_dir, date, &train);
     else if (argc == 2 && strcmp(argv[1], "export") == 0)
       status = learn_export(&globals, database, rules_dir, out_dir);
     else if (argc == 2 && strcmp(argv[1], "status") == 0)

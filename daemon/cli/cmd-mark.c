@@ -17,7 +17,7 @@
 #include "filters/score.h"
 
 /* TRUE when `text` is a row id (digits only). */
-static gboolean mark_is_row_id(const char *text, gint64 *row_id)
+static gboolean cmd_mark_is_row_id(const char *text, gint64 *row_id)
 {
   for (const char *p = text; *p; p++)
     if (!g_ascii_isdigit(*p))
@@ -28,7 +28,7 @@ static gboolean mark_is_row_id(const char *text, gint64 *row_id)
 
 /* The message MESSAGE names, parsed; `*row_id` its row (0: not stored).
  * NULL after printing why. */
-static KeelMessage *mark_find(Store *store, const char *what, gint64 *row_id)
+static KeelMessage *cmd_mark_find(Store *store, const char *what, gint64 *row_id)
 {
   *row_id = 0;
   if (g_file_test(what, G_FILE_TEST_IS_REGULAR)) {
@@ -39,7 +39,7 @@ static KeelMessage *mark_find(Store *store, const char *what, gint64 *row_id)
   }
   gint64 wanted = 0;
   g_autofree char *message_id = g_strdup(what);
-  if (!mark_is_row_id(what, &wanted)) {
+  if (!cmd_mark_is_row_id(what, &wanted)) {
     g_strstrip(message_id);
     gsize len = strlen(message_id);
     if (len > 2 && message_id[0] == '<' && message_id[len - 1] == '>') {
@@ -62,7 +62,8 @@ static KeelMessage *mark_find(Store *store, const char *what, gint64 *row_id)
 }
 
 /* The learned probability of `dimension` for `message` (NAN without a model). */
-static double mark_probability(const RuleSet *rules, const KeelMessage *message, guint dimension)
+static double cmd_mark_probability(const RuleSet *rules, const KeelMessage *message,
+                                   guint dimension)
 {
   const LearnedModel *model = rules->learned ? rules->learned->models[dimension] : NULL;
   if (!model)
@@ -71,8 +72,8 @@ static double mark_probability(const RuleSet *rules, const KeelMessage *message,
   return learned_model_predict(model, features);
 }
 
-static int mark_run(const KeelGlobals *globals, const char *what, gboolean label, guint dimension,
-                    const char *database, const char *rules_dir)
+static int cmd_mark_run(const KeelGlobals *globals, const char *what, gboolean label,
+                        guint dimension, const char *database, const char *rules_dir)
 {
   g_autoptr(GDateTime) now = cli_now(globals);
   g_autoptr(Store) store = NULL;
@@ -83,10 +84,10 @@ static int mark_run(const KeelGlobals *globals, const char *what, gboolean label
   if (rc != EX_OK)
     return rc;
   gint64 row_id = 0;
-  g_autoptr(KeelMessage) message = mark_find(store, what, &row_id);
+  g_autoptr(KeelMessage) message = cmd_mark_find(store, what, &row_id);
   if (!message)
     return EX_NOINPUT;
-  double before = mark_probability(rules, message, dimension);
+  double before = cmd_mark_probability(rules, message, dimension);
   CorrectionsOutcome outcome;
   g_autoptr(GError) error = NULL;
   if (!corrections_apply(store, rules, message, row_id, dimension, label, "mark", now, &outcome,
@@ -97,7 +98,8 @@ static int mark_run(const KeelGlobals *globals, const char *what, gboolean label
   printf("<%s>: %s for %s%s; learned_%s %.2f -> %.2f\n", message->message_id,
          label ? "risky" : "fine", learned_dimension_name(dimension),
          outcome == CORRECTIONS_UNCHANGED ? " (already recorded: nothing changed)" : "",
-         learned_dimension_name(dimension), before, mark_probability(rules, message, dimension));
+         learned_dimension_name(dimension), before,
+         cmd_mark_probability(rules, message, dimension));
   return EX_OK;
 }
 
@@ -125,8 +127,8 @@ int cmd_mark(int argc, char **argv)
     else if (!valid)
       fprintf(stderr, "keel mark: say MESSAGE risky or MESSAGE fine (see --help)\n");
     else
-      status = mark_run(&globals, argv[1], strcmp(argv[2], "risky") == 0, (guint)d, database,
-                        rules_dir);
+      status = cmd_mark_run(&globals, argv[1], strcmp(argv[2], "risky") == 0, (guint)d, database,
+                            rules_dir);
   }
   cli_globals_clear(&globals);
   return status;

@@ -15,7 +15,7 @@
 #include "daemon/outbox/outbox.h"
 #include "daemon/cli/store-cli.h"
 
-static void outbox_print_text(GPtrArray *rows, GTimeZone *zone)
+static void cmd_outbox_print_text(GPtrArray *rows, GTimeZone *zone)
 {
   if (rows->len == 0)
     printf("the outbox is empty\n");
@@ -30,7 +30,7 @@ static void outbox_print_text(GPtrArray *rows, GTimeZone *zone)
   }
 }
 
-static void outbox_json_row(JsonBuilder *b, const StoreOutboxRow *row)
+static void cmd_outbox_json_row(JsonBuilder *b, const StoreOutboxRow *row)
 {
   g_autofree char *created = g_date_time_format_iso8601(row->created);
   g_autofree char *updated = g_date_time_format_iso8601(row->updated);
@@ -55,19 +55,19 @@ static void outbox_json_row(JsonBuilder *b, const StoreOutboxRow *row)
   json_builder_end_object(b);
 }
 
-static void outbox_print_json(GPtrArray *rows)
+static void cmd_outbox_print_json(GPtrArray *rows)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_array(b);
   for (guint i = 0; i < rows->len; i++)
-    outbox_json_row(b, rows->pdata[i]);
+    cmd_outbox_json_row(b, rows->pdata[i]);
   json_builder_end_array(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autofree char *text = json_to_string(root, TRUE);
   printf("%s\n", text);
 }
 
-static int outbox_list_command(Store *store, GTimeZone *zone, gboolean json)
+static int cmd_outbox_list_command(Store *store, GTimeZone *zone, gboolean json)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) rows = store_outbox_list(store, NULL, &error);
@@ -76,14 +76,14 @@ static int outbox_list_command(Store *store, GTimeZone *zone, gboolean json)
     return store_cli_exit_code(error);
   }
   if (json)
-    outbox_print_json(rows);
+    cmd_outbox_print_json(rows);
   else
-    outbox_print_text(rows, zone);
+    cmd_outbox_print_text(rows, zone);
   return EX_OK;
 }
 
-static int outbox_send_command(Store *store, const KeelConfig *config, GDateTime *now,
-                               gboolean server_files_sent)
+static int cmd_outbox_send_command(Store *store, const KeelConfig *config, GDateTime *now,
+                                   gboolean server_files_sent)
 {
   if (!config) {
     fprintf(stderr, "keel outbox send: needs a config (--config FILE) with an account\n");
@@ -104,7 +104,7 @@ static int outbox_send_command(Store *store, const KeelConfig *config, GDateTime
 }
 
 /* The header of `raw`: everything before the first empty line. */
-static char *outbox_header_text(GBytes *raw)
+static char *cmd_outbox_header_text(GBytes *raw)
 {
   gsize size = 0;
   const char *data = raw ? g_bytes_get_data(raw, &size) : "";
@@ -112,7 +112,7 @@ static char *outbox_header_text(GBytes *raw)
   return g_strndup(data, end ? (gsize)(end - data) : size);
 }
 
-static int outbox_show_command(Store *store, gint64 id, GTimeZone *zone, gboolean json)
+static int cmd_outbox_show_command(Store *store, gint64 id, GTimeZone *zone, gboolean json)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(StoreOutboxRow) row = store_outbox_get(store, id, &error);
@@ -123,17 +123,17 @@ static int outbox_show_command(Store *store, gint64 id, GTimeZone *zone, gboolea
   g_autoptr(GPtrArray) one = g_ptr_array_new();
   g_ptr_array_add(one, row);
   if (json) {
-    outbox_print_json(one);
+    cmd_outbox_print_json(one);
     return EX_OK;
   }
-  outbox_print_text(one, zone);
-  g_autofree char *header = outbox_header_text(row->raw);
+  cmd_outbox_print_text(one, zone);
+  g_autofree char *header = cmd_outbox_header_text(row->raw);
   printf("\n%s\n", header);
   return EX_OK;
 }
 
 /* retry or cancel, through daemon/outbox/outbox.c. */
-static int outbox_change_command(Store *store, const char *verb, gint64 id, GDateTime *now)
+static int cmd_outbox_change_command(Store *store, const char *verb, gint64 id, GDateTime *now)
 {
   g_autoptr(GError) error = NULL;
   gboolean retry = g_strcmp0(verb, "retry") == 0;
@@ -150,7 +150,7 @@ static int outbox_change_command(Store *store, const char *verb, gint64 id, GDat
 }
 
 /* The ID argument, or -1. */
-static gint64 outbox_parse_id(const char *text)
+static gint64 cmd_outbox_parse_id(const char *text)
 {
   guint64 id = 0;
   if (!text || !g_ascii_string_to_unsigned(text, 10, 1, G_MAXINT64, &id, NULL))
@@ -163,19 +163,19 @@ typedef struct {
   gboolean json, server_files_sent;
 } OutboxOptions;
 
-static GTimeZone *outbox_zone(const KeelConfig *config)
+static GTimeZone *cmd_outbox_zone(const KeelConfig *config)
 {
   GTimeZone *zone = g_time_zone_new_identifier(config ? config->timezone : "UTC");
   return zone ? zone : g_time_zone_new_utc();
 }
 
-static int outbox_dispatch(const KeelGlobals *globals, int argc, char **argv,
-                           const OutboxOptions *opt)
+static int cmd_outbox_dispatch(const KeelGlobals *globals, int argc, char **argv,
+                               const OutboxOptions *opt)
 {
   static const char *const with_id[] = { "show", "retry", "cancel", NULL };
   const char *verb = argc > 1 ? argv[1] : "list";
   gboolean takes_id = g_strv_contains(with_id, verb);
-  gint64 id = takes_id && argc == 3 ? outbox_parse_id(argv[2]) : 0;
+  gint64 id = takes_id && argc == 3 ? cmd_outbox_parse_id(argv[2]) : 0;
   if ((!takes_id && argc > 2) || (takes_id && (argc != 3 || id < 0))
       || (!takes_id && !g_strv_contains((const char *const[]){ "list", "send", NULL }, verb))) {
     fprintf(stderr, "keel outbox: usage: keel outbox [list|send|show ID|retry ID|cancel ID] "
@@ -190,14 +190,14 @@ static int outbox_dispatch(const KeelGlobals *globals, int argc, char **argv,
   g_autoptr(GDateTime) now = store ? cli_now(globals) : NULL;
   if (!store || !now)
     return store ? EX_USAGE : rc;
-  g_autoptr(GTimeZone) zone = outbox_zone(config);
+  g_autoptr(GTimeZone) zone = cmd_outbox_zone(config);
   if (g_strcmp0(verb, "send") == 0)
-    return outbox_send_command(store, config, now, opt->server_files_sent);
+    return cmd_outbox_send_command(store, config, now, opt->server_files_sent);
   if (g_strcmp0(verb, "show") == 0)
-    return outbox_show_command(store, id, zone, opt->json);
+    return cmd_outbox_show_command(store, id, zone, opt->json);
   if (takes_id)
-    return outbox_change_command(store, verb, id, now);
-  return outbox_list_command(store, zone, opt->json);
+    return cmd_outbox_change_command(store, verb, id, now);
+  return cmd_outbox_list_command(store, zone, opt->json);
 }
 
 int cmd_outbox(int argc, char **argv)
@@ -223,7 +223,7 @@ int cmd_outbox(int argc, char **argv)
                          entries, &globals))
     return EX_USAGE;
   opt.database = database;
-  int rc = outbox_dispatch(&globals, argc, argv, &opt);
+  int rc = cmd_outbox_dispatch(&globals, argc, argv, &opt);
   cli_globals_clear(&globals);
   return rc;
 }

@@ -22,8 +22,8 @@ typedef struct {
 } ParseOptions;
 
 /* The first `limit` bytes of `path` (for an over-size message). */
-static gboolean parse_read_head(const char *path, gsize limit, char **data, gsize *len,
-                                GError **error)
+static gboolean cmd_parse_read_head(const char *path, gsize limit, char **data, gsize *len,
+                                    GError **error)
 {
   FILE *file = g_fopen(path, "rb");
   if (file == NULL) {
@@ -44,7 +44,7 @@ static gboolean parse_read_head(const char *path, gsize limit, char **data, gsiz
 }
 
 /* Reads and parses one file. Returns 0, EX_NOINPUT or EX_DATAERR. */
-static int parse_load(const char *path, gsize max_size, KeelMessage **out, GError **error)
+static int cmd_parse_load(const char *path, gsize max_size, KeelMessage **out, GError **error)
 {
   GStatBuf st;
   if (g_stat(path, &st) != 0) {
@@ -60,7 +60,7 @@ static int parse_load(const char *path, gsize max_size, KeelMessage **out, GErro
   g_autofree char *data = NULL;
   gsize len = 0;
   gboolean over = (guint64)st.st_size > max_size;
-  gboolean read = over ? parse_read_head(path, KEEL_MESSAGE_HEAD_LIMIT, &data, &len, error)
+  gboolean read = over ? cmd_parse_read_head(path, KEEL_MESSAGE_HEAD_LIMIT, &data, &len, error)
                        : g_file_get_contents(path, &data, &len, error);
   if (!read)
     return EX_NOINPUT;
@@ -69,7 +69,7 @@ static int parse_load(const char *path, gsize max_size, KeelMessage **out, GErro
   return *out != NULL ? 0 : EX_DATAERR;
 }
 
-static void parse_print_json(const char *path, const KeelMessage *message)
+static void cmd_parse_print_json(const char *path, const KeelMessage *message)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_object(builder);
@@ -82,7 +82,7 @@ static void parse_print_json(const char *path, const KeelMessage *message)
   puts(text);
 }
 
-static void parse_print_summary(const char *path, const KeelMessage *message)
+static void cmd_parse_print_summary(const char *path, const KeelMessage *message)
 {
   g_autofree char *date = g_date_time_format(message->date, "%Y-%m-%d %H:%M:%S UTC");
   printf("%s\n", path);
@@ -120,7 +120,7 @@ int cmd_parse(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     g_autoptr(KeelMessage) message = NULL;
     g_autoptr(GError) error = NULL;
-    int result = parse_load(argv[i], (gsize)options.max_size, &message, &error);
+    int result = cmd_parse_load(argv[i], (gsize)options.max_size, &message, &error);
     if (result != 0) {
       fprintf(stderr, "keel parse: %s: %s: %s\n", argv[i],
               result == EX_NOINPUT ? "cannot read it" : "not a message", error->message);
@@ -128,9 +128,9 @@ int cmd_parse(int argc, char **argv)
       continue;
     }
     if (options.json)
-      parse_print_json(argv[i], message);
+      cmd_parse_print_json(argv[i], message);
     else
-      parse_print_summary(argv[i], message);
+      cmd_parse_print_summary(argv[i], message);
   }
   return status;
 }

@@ -12,7 +12,7 @@
 #include "daemon/record/word.h"
 
 /* OVERDUE / today / open (or the closed status). */
-static const char *promises_state(const StorePromiseRow *row, GDateTime *now)
+static const char *cmd_promises_state(const StorePromiseRow *row, GDateTime *now)
 {
   if (g_strcmp0(row->status, "open") != 0)
     return row->status;
@@ -25,7 +25,7 @@ static const char *promises_state(const StorePromiseRow *row, GDateTime *now)
   return g_strcmp0(due_day, today) == 0 ? "today" : "open";
 }
 
-static void promises_print_json(const StorePromiseRow *row, GDateTime *now)
+static void cmd_promises_print_json(const StorePromiseRow *row, GDateTime *now)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -44,7 +44,7 @@ static void promises_print_json(const StorePromiseRow *row, GDateTime *now)
   json_builder_set_member_name(b, "status");
   json_builder_add_string_value(b, row->status);
   json_builder_set_member_name(b, "state");
-  json_builder_add_string_value(b, promises_state(row, now));
+  json_builder_add_string_value(b, cmd_promises_state(row, now));
   json_builder_set_member_name(b, "history");
   json_builder_add_boolean_value(b, row->history);
   json_builder_set_member_name(b, "message_id");
@@ -55,16 +55,16 @@ static void promises_print_json(const StorePromiseRow *row, GDateTime *now)
   printf("%s\n", text);
 }
 
-static void promises_print_row(const StorePromiseRow *row, GDateTime *now)
+static void cmd_promises_print_row(const StorePromiseRow *row, GDateTime *now)
 {
   g_autofree char *due = row->due ? word_format_deadline(row->due, now) : g_strdup("no time");
   printf("%-5" G_GINT64_FORMAT " %-8s %-22s %s: %s (thread %" G_GINT64_FORMAT ")%s\n", row->id,
-         promises_state(row, now), due, row->client ? row->client : "?", row->text,
+         cmd_promises_state(row, now), due, row->client ? row->client : "?", row->text,
          row->thread_id, row->history ? "  [history]" : "");
 }
 
-static int promises_run(const KeelGlobals *globals, const char *database, gboolean all,
-                        gboolean json)
+static int cmd_promises_run(const KeelGlobals *globals, const char *database, gboolean all,
+                            gboolean json)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -84,9 +84,9 @@ static int promises_run(const KeelGlobals *globals, const char *database, gboole
     printf("no %spromises\n", all ? "" : "open ");
   for (guint i = 0; i < rows->len; i++) {
     if (json)
-      promises_print_json(rows->pdata[i], now);
+      cmd_promises_print_json(rows->pdata[i], now);
     else
-      promises_print_row(rows->pdata[i], now);
+      cmd_promises_print_row(rows->pdata[i], now);
   }
   return EX_OK;
 }
@@ -111,7 +111,7 @@ int cmd_promises(int argc, char **argv)
   if (argc > 1)
     fprintf(stderr, "keel promises: unexpected argument '%s' (see --help)\n", argv[1]);
   else
-    rc = promises_run(&globals, database, all, json);
+    rc = cmd_promises_run(&globals, database, all, json);
   cli_globals_clear(&globals);
   return rc;
 }

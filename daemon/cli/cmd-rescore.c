@@ -29,7 +29,7 @@ typedef struct {
   guint scored, risky, outgoing, unparsable;
 } Rescore;
 
-static void rescore_count(Rescore *r, const StoreMessageRow *row, const ScoreResult *result)
+static void cmd_rescore_count(Rescore *r, const StoreMessageRow *row, const ScoreResult *result)
 {
   r->scored++;
   r->risky += result->risky;
@@ -38,7 +38,7 @@ static void rescore_count(Rescore *r, const StoreMessageRow *row, const ScoreRes
   g_hash_table_add(r->threads, thread);
 }
 
-static gboolean rescore_message(const StoreMessageRow *row, gpointer data, GError **error)
+static gboolean cmd_rescore_message(const StoreMessageRow *row, gpointer data, GError **error)
 {
   Rescore *r = data;
   if (row->direction == STORE_DIRECTION_OUT) {
@@ -57,12 +57,12 @@ static gboolean rescore_message(const StoreMessageRow *row, gpointer data, GErro
                                                          row->row_id, row->thread_id, NULL, error);
   if (!result)
     return FALSE;
-  rescore_count(r, row, result);
+  cmd_rescore_count(r, row, result);
   return TRUE;
 }
 
 /* Recomputes and stores the risk of every touched thread as of `now`. */
-static gboolean rescore_threads(Rescore *r, GDateTime *now, GError **error)
+static gboolean cmd_rescore_threads(Rescore *r, GDateTime *now, GError **error)
 {
   GHashTableIter iter;
   gpointer key;
@@ -74,15 +74,15 @@ static gboolean rescore_threads(Rescore *r, GDateTime *now, GError **error)
 }
 
 /* Scores everything in one transaction. Returns a sysexits code. */
-static int rescore_all(Rescore *r, GDateTime *since, GDateTime *now)
+static int cmd_rescore_all(Rescore *r, GDateTime *since, GDateTime *now)
 {
   g_autoptr(GError) error = NULL;
   if (!store_begin(r->store, &error)) {
     fprintf(stderr, "keel rescore: %s\n", error->message);
     return store_cli_exit_code(error);
   }
-  if (!store_foreach_message(r->store, since, rescore_message, r, &error)
-      || !rescore_threads(r, now, &error)) {
+  if (!store_foreach_message(r->store, since, cmd_rescore_message, r, &error)
+      || !cmd_rescore_threads(r, now, &error)) {
     store_rollback(r->store);
     fprintf(stderr, "keel rescore: %s (nothing changed)\n", error ? error->message : "failed");
     return error && error->domain == KEEL_STORE_ERROR ? store_cli_exit_code(error) : EX_SOFTWARE;
@@ -103,7 +103,7 @@ typedef struct {
   char *rules_dir;
 } RescoreOptions;
 
-static int rescore_run(const KeelGlobals *globals, const RescoreOptions *options)
+static int cmd_rescore_run(const KeelGlobals *globals, const RescoreOptions *options)
 {
   g_autoptr(GTimeZone) zone = cli_zone(globals);
   g_autoptr(GDateTime) since = options->since ? cli_parse_time(options->since, zone) : NULL;
@@ -138,7 +138,7 @@ static int rescore_run(const KeelGlobals *globals, const RescoreOptions *options
   verdict_context_init(&r.base, config, tz);
   r.max_size = config ? config->max_message_size : 0;
   r.limits = config ? &config->limits : NULL;
-  return rescore_all(&r, since, now);
+  return cmd_rescore_all(&r, since, now);
 }
 
 int cmd_rescore(int argc, char **argv)
@@ -162,7 +162,7 @@ int cmd_rescore(int argc, char **argv)
   if (argc > 1)
     fprintf(stderr, "keel rescore: unexpected argument '%s' (see --help)\n", argv[1]);
   else
-    rc = rescore_run(&globals, &options);
+    rc = cmd_rescore_run(&globals, &options);
   cli_globals_clear(&globals);
   g_free(options.since);
   g_free(options.database);

@@ -25,7 +25,7 @@ typedef struct {
   guint hits;
 } RulesTiming;
 
-static char *rules_default_dir(const KeelGlobals *globals)
+static char *cmd_rules_default_dir(const KeelGlobals *globals)
 {
   g_autoptr(KeelConfig) config = NULL;
   if (store_cli_load_config(globals, &config) == EX_OK && config && config->rules &&
@@ -35,23 +35,23 @@ static char *rules_default_dir(const KeelGlobals *globals)
 }
 
 /* Every *.eml under `dir`, recursively, into `paths`. */
-static void rules_collect_eml(const char *dir, GPtrArray *paths)
+static void cmd_rules_collect_eml(const char *dir, GPtrArray *paths)
 {
   g_autoptr(GDir) handle = g_dir_open(dir, 0, NULL);
   const char *name;
   while (handle && (name = g_dir_read_name(handle))) {
     g_autofree char *path = g_build_filename(dir, name, NULL);
     if (g_file_test(path, G_FILE_TEST_IS_DIR))
-      rules_collect_eml(path, paths);
+      cmd_rules_collect_eml(path, paths);
     else if (g_str_has_suffix(name, ".eml"))
       g_ptr_array_add(paths, g_steal_pointer(&path));
   }
 }
 
-static GPtrArray *rules_parse_corpus(const char *dir)
+static GPtrArray *cmd_rules_parse_corpus(const char *dir)
 {
   g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-  rules_collect_eml(dir, paths);
+  cmd_rules_collect_eml(dir, paths);
   GPtrArray *messages = g_ptr_array_new_with_free_func((GDestroyNotify)message_free);
   for (guint i = 0; i < paths->len; i++) {
     g_autofree char *data = NULL;
@@ -65,7 +65,7 @@ static GPtrArray *rules_parse_corpus(const char *dir)
   return messages;
 }
 
-static gint rules_compare_timing(gconstpointer a, gconstpointer b)
+static gint cmd_rules_compare_timing(gconstpointer a, gconstpointer b)
 {
   gint64 x = ((const RulesTiming *)a)->micros, y = ((const RulesTiming *)b)->micros;
   return x < y ? 1 : x > y ? -1 : 0;
@@ -73,10 +73,10 @@ static gint rules_compare_timing(gconstpointer a, gconstpointer b)
 
 static guint profile_top = 10;
 
-static int rules_profile(RuleSet *rules, const char *corpus)
+static int cmd_rules_profile(RuleSet *rules, const char *corpus)
 {
   rules_compile_alone(rules); /* phrase lists too, each with its own regex */
-  g_autoptr(GPtrArray) messages = rules_parse_corpus(corpus);
+  g_autoptr(GPtrArray) messages = cmd_rules_parse_corpus(corpus);
   if (messages->len == 0) {
     fprintf(stderr, "keel rules check: no .eml messages under %s\n", corpus);
     return EX_NOINPUT;
@@ -94,7 +94,7 @@ static int rules_profile(RuleSet *rules, const char *corpus)
     timing.micros = g_get_monotonic_time() - start;
     g_array_append_val(timings, timing);
   }
-  g_array_sort(timings, rules_compare_timing);
+  g_array_sort(timings, cmd_rules_compare_timing);
   printf("slowest rules over %u messages (each rule run alone):\n", messages->len);
   for (guint i = 0; i < MIN(profile_top, timings->len); i++) {
     const RulesTiming *t = &g_array_index(timings, RulesTiming, i);
@@ -107,7 +107,7 @@ static int rules_profile(RuleSet *rules, const char *corpus)
 
 /* One line per compiled regex: rule, places, flags (i m s x n), pattern. For
  * tests/bench/rules2sa.py, which hands the same regexes to SpamAssassin. */
-static void rules_print_patterns(const RuleSet *rules)
+static void cmd_rules_print_patterns(const RuleSet *rules)
 {
   static const char *const places[] = { "subject", "text", "quoted", "body", "header", "from" };
   for (guint r = 0; r < rules_count(rules); r++) {
@@ -151,7 +151,7 @@ int cmd_rules(int argc, char **argv)
   }
   if (g_getenv("KEEL_PROFILE_TOP"))
     profile_top = (guint)g_ascii_strtoull(g_getenv("KEEL_PROFILE_TOP"), NULL, 10);
-  g_autofree char *dir = argc == 3 ? g_strdup(argv[2]) : rules_default_dir(&globals);
+  g_autofree char *dir = argc == 3 ? g_strdup(argv[2]) : cmd_rules_default_dir(&globals);
   cli_globals_clear(&globals);
   g_autoptr(GError) error = NULL;
   RulesCheckCounts counts = { 0 };
@@ -165,10 +165,10 @@ int cmd_rules(int argc, char **argv)
     return error->code == KEEL_RULES_ERROR_IO ? EX_NOINPUT : EX_DATAERR;
   }
   if (patterns) {
-    rules_print_patterns(rules);
+    cmd_rules_print_patterns(rules);
     return 0;
   }
   printf("rules OK: %u rules in %u files, instructions and deadlines, %u template%s (%s)\n",
          counts.rules, counts.files, counts.templates, counts.templates == 1 ? "" : "s", dir);
-  return profile ? rules_profile(rules, profile) : 0;
+  return profile ? cmd_rules_profile(rules, profile) : 0;
 }

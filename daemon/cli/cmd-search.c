@@ -8,7 +8,7 @@
 #include <json-glib/json-glib.h>
 #include "daemon/cli/store-cli.h"
 
-static void search_print_text(GPtrArray *hits, GTimeZone *zone)
+static void cmd_search_print_text(GPtrArray *hits, GTimeZone *zone)
 {
   if (hits->len == 0)
     printf("no message matches\n");
@@ -23,7 +23,7 @@ static void search_print_text(GPtrArray *hits, GTimeZone *zone)
   }
 }
 
-static void search_print_json(GPtrArray *hits)
+static void cmd_search_print_json(GPtrArray *hits)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_array(b);
@@ -51,8 +51,8 @@ static void search_print_json(GPtrArray *hits)
   printf("%s\n", text);
 }
 
-static int search_run(const KeelGlobals *globals, const char *database, const char *query,
-                      int limit, gboolean json)
+static int cmd_search_run(const KeelGlobals *globals, const char *database, const char *query,
+                          int limit, gboolean json)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -71,9 +71,9 @@ static int search_run(const KeelGlobals *globals, const char *database, const ch
   if (!zone)
     zone = g_time_zone_new_utc();
   if (json)
-    search_print_json(hits);
+    cmd_search_print_json(hits);
   else
-    search_print_text(hits, zone);
+    cmd_search_print_text(hits, zone);
   return hits->len > 0 ? EX_OK : EX_NOINPUT;
 }
 
@@ -100,7 +100,7 @@ int cmd_search(int argc, char **argv)
     fprintf(stderr, "keel search: give the words to look for (see --help)\n");
   } else {
     g_autofree char *query = g_strjoinv(" ", argv + 1);
-    rc = search_run(&globals, database, query, limit, json);
+    rc = cmd_search_run(&globals, database, query, limit, json);
   }
   cli_globals_clear(&globals);
   return rc;

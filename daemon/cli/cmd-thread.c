@@ -2,7 +2,7 @@
  * listing as `keel threads`, with thread IDs) and `keel thread handled ID
  * [--until DATE]`: the VA has dealt with a risky thread, so the digest leaves
  * it out until new client mail arrives in it (or until DATE at the latest);
- * a `thread_handled` trail event records it.
+ * a `cmd_thread_handled` trail event records it.
  * Must not: change anything but the thread's handled mark and the trail.
  */
 #include <stdio.h>
@@ -11,8 +11,8 @@
 #include "daemon/record/trail.h"
 #include "daemon/record/word.h"
 
-static int thread_handled(const KeelGlobals *globals, const char *database, const char *arg,
-                          const char *until_text)
+static int cmd_thread_handled(const KeelGlobals *globals, const char *database, const char *arg,
+                              const char *until_text)
 {
   char *end = NULL;
   gint64 id = g_ascii_strtoll(arg, &end, 10);
@@ -46,7 +46,7 @@ static int thread_handled(const KeelGlobals *globals, const char *database, cons
 }
 
 /* `keel thread list ...` is `keel threads ...`. */
-static int thread_list(int argc, char **argv)
+static int cmd_thread_list(int argc, char **argv)
 {
   g_autofree char **args = g_new0(char *, (gsize)argc + 1);
   args[0] = (char *)"thread list";
@@ -58,7 +58,7 @@ static int thread_list(int argc, char **argv)
 int cmd_thread(int argc, char **argv)
 {
   if (argc >= 2 && strcmp(argv[1], "list") == 0)
-    return thread_list(argc, argv);
+    return cmd_thread_list(argc, argv);
   KeelGlobals globals = { 0 };
   g_autofree char *database = NULL;
   g_autofree char *until = NULL;
@@ -79,7 +79,7 @@ int cmd_thread(int argc, char **argv)
     fprintf(stderr, "keel thread: usage: keel thread list [--risky] [--json] | "
                     "keel thread handled ID [--until DATE]\n");
   else
-    rc = thread_handled(&globals, database, argv[2], until);
+    rc = cmd_thread_handled(&globals, database, argv[2], until);
   cli_globals_clear(&globals);
   return rc;
 }

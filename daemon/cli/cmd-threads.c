@@ -16,7 +16,7 @@
 #define THREADS_SUBJECT_WIDTH 48
 
 /* `text` cut or padded to `width` characters (not bytes). New string. */
-static char *threads_fit(const char *text, glong width)
+static char *cmd_threads_fit(const char *text, glong width)
 {
   glong length = g_utf8_strlen(text, -1);
   if (length > width) {
@@ -30,36 +30,36 @@ static char *threads_fit(const char *text, glong width)
 }
 
 /* Who the thread is with: the client's name, else the other party's address. */
-static const char *threads_who(const StoreThreadRow *row)
+static const char *cmd_threads_who(const StoreThreadRow *row)
 {
   if (row->client)
     return row->client;
   return row->counterpart ? row->counterpart : "(unknown)";
 }
 
-static void threads_print_table(GPtrArray *rows, GTimeZone *zone, const char *zone_name)
+static void cmd_threads_print_table(GPtrArray *rows, GTimeZone *zone, const char *zone_name)
 {
   if (rows->len == 0) {
     printf("no threads stored yet\n");
     return;
   }
-  g_autofree char *client_head = threads_fit("CLIENT", THREADS_CLIENT_WIDTH);
+  g_autofree char *client_head = cmd_threads_fit("CLIENT", THREADS_CLIENT_WIDTH);
   printf("%-6s %-16s  %s  %4s  %5s  SUBJECT   (dates: %s)\n", "ID", "LAST", client_head, "MSGS",
          "RISK", zone_name);
   for (guint i = 0; i < rows->len; i++) {
     const StoreThreadRow *row = rows->pdata[i];
     g_autoptr(GDateTime) local = g_date_time_to_timezone(row->last_date, zone);
     g_autofree char *when = g_date_time_format(local, "%Y-%m-%d %H:%M");
-    g_autofree char *who = threads_fit(threads_who(row), THREADS_CLIENT_WIDTH);
-    g_autofree char *subject = threads_fit(row->subject[0] ? row->subject : "(no subject)",
-                                           THREADS_SUBJECT_WIDTH);
+    g_autofree char *who = cmd_threads_fit(cmd_threads_who(row), THREADS_CLIENT_WIDTH);
+    g_autofree char *subject = cmd_threads_fit(row->subject[0] ? row->subject : "(no subject)",
+                                               THREADS_SUBJECT_WIDTH);
     g_strchomp(subject);
     printf("%-6" G_GINT64_FORMAT " %-16s  %s  %4" G_GINT64_FORMAT "  %5.1f  %s\n", row->id, when,
            who, row->message_count, row->risk, subject);
   }
 }
 
-static void threads_print_json(GPtrArray *rows)
+static void cmd_threads_print_json(GPtrArray *rows)
 {
   for (guint i = 0; i < rows->len; i++) {
     const StoreThreadRow *row = rows->pdata[i];
@@ -91,7 +91,7 @@ static void threads_print_json(GPtrArray *rows)
 
 /* `keel threads --handled ID`: the VA has dealt with thread ID, so it may
  * drop below its remembered peak risk (a `thread_handled` trail event). */
-static int threads_mark_handled(Store *store, gint64 thread_id, GDateTime *now)
+static int cmd_threads_mark_handled(Store *store, gint64 thread_id, GDateTime *now)
 {
   g_autoptr(GError) error = NULL;
   gboolean found = FALSE;
@@ -120,15 +120,15 @@ static int threads_mark_handled(Store *store, gint64 thread_id, GDateTime *now)
 }
 
 /* Keeps the threads at the digest's risk (1 or more). */
-static void threads_keep_risky(GPtrArray *rows)
+static void cmd_threads_keep_risky(GPtrArray *rows)
 {
   for (guint i = rows->len; i > 0; i--)
     if (((const StoreThreadRow *)rows->pdata[i - 1])->risk < 1.0)
       g_ptr_array_remove_index(rows, i - 1);
 }
 
-static int threads_run(const KeelGlobals *globals, const char *database, gboolean json,
-                       gint64 handled, gboolean risky)
+static int cmd_threads_run(const KeelGlobals *globals, const char *database, gboolean json,
+                           gint64 handled, gboolean risky)
 {
   g_autoptr(KeelConfig) config = NULL;
   int rc = store_cli_load_config(globals, &config);
@@ -139,7 +139,7 @@ static int threads_run(const KeelGlobals *globals, const char *database, gboolea
     return rc;
   if (handled > 0) {
     g_autoptr(GDateTime) now = cli_now(globals);
-    return threads_mark_handled(store, handled, now);
+    return cmd_threads_mark_handled(store, handled, now);
   }
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) rows = store_list_threads(store, &error);
@@ -148,15 +148,15 @@ static int threads_run(const KeelGlobals *globals, const char *database, gboolea
     return store_cli_exit_code(error);
   }
   if (risky)
-    threads_keep_risky(rows);
+    cmd_threads_keep_risky(rows);
   const char *zone_name = config ? config->timezone : "UTC";
   g_autoptr(GTimeZone) zone = g_time_zone_new_identifier(zone_name);
   if (!zone)
     zone = g_time_zone_new_utc();
   if (json)
-    threads_print_json(rows);
+    cmd_threads_print_json(rows);
   else
-    threads_print_table(rows, zone, zone_name);
+    cmd_threads_print_table(rows, zone, zone_name);
   return EX_OK;
 }
 
@@ -182,7 +182,7 @@ int cmd_threads(int argc, char **argv)
   if (argc > 1)
     fprintf(stderr, "keel threads: unexpected argument '%s' (see --help)\n", argv[1]);
   else
-    rc = threads_run(&globals, database, json, handled, risky);
+    rc = cmd_threads_run(&globals, database, json, handled, risky);
   cli_globals_clear(&globals);
   return rc;
 }

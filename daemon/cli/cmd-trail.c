@@ -21,16 +21,16 @@ typedef struct {
   GTimeZone *zone;      /* owned */
 } TrailCommand;
 
-static void trail_command_clear(TrailCommand *cmd)
+static void cmd_trail_command_clear(TrailCommand *cmd)
 {
   g_clear_pointer(&cmd->store, store_close);
   g_clear_pointer(&cmd->config, config_free);
   g_clear_pointer(&cmd->zone, g_time_zone_unref);
 }
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TrailCommand, trail_command_clear)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TrailCommand, cmd_trail_command_clear)
 
-static int trail_command_open(const KeelGlobals *globals, const char *database,
-                              TrailCommand *cmd)
+static int cmd_trail_command_open(const KeelGlobals *globals, const char *database,
+                                  TrailCommand *cmd)
 {
   int rc = store_cli_load_config(globals, &cmd->config);
   if (rc != EX_OK)
@@ -46,7 +46,7 @@ static int trail_command_open(const KeelGlobals *globals, const char *database,
 
 /* The client id for --client: an id, or a name (case-insensitive); NULL
  * after printing the names keel knows when the config has neither. */
-static const char *trail_client_id(const KeelConfig *config, const char *name)
+static const char *cmd_trail_client_id(const KeelConfig *config, const char *name)
 {
   if (!config)
     return name; /* no config: the store's own ids, unchecked */
@@ -60,7 +60,7 @@ static const char *trail_client_id(const KeelConfig *config, const char *name)
 
 /* The deadline of instruction event `e` with its offset, in the client's
  * zone ("2026-03-06T17:00+00:00"), or NULL (not an instruction, none). */
-static char *trail_deadline(TrailCommand *cmd, const StoreTrailEvent *e)
+static char *cmd_trail_deadline(TrailCommand *cmd, const StoreTrailEvent *e)
 {
   if (g_strcmp0(e->kind, "instruction") != 0 || e->ref_id <= 0)
     return NULL;
@@ -76,7 +76,7 @@ static char *trail_deadline(TrailCommand *cmd, const StoreTrailEvent *e)
   return local ? g_date_time_format(local, "%Y-%m-%dT%H:%M%:z") : NULL;
 }
 
-static void trail_print_text(GPtrArray *events, GTimeZone *zone)
+static void cmd_trail_print_text(GPtrArray *events, GTimeZone *zone)
 {
   if (events->len == 0)
     printf("the trail is empty\n");
@@ -94,7 +94,7 @@ static void trail_print_text(GPtrArray *events, GTimeZone *zone)
 /* One quoted CSV cell. A cell that starts with =, +, -, @, TAB or CR gets a
  * leading ' (OWASP, CSV injection): a spreadsheet would run it as a formula,
  * and a detail can carry a client's words ("=HYPERLINK(...)"). */
-static void trail_csv_field(GString *out, const char *value, gboolean last)
+static void cmd_trail_csv_field(GString *out, const char *value, gboolean last)
 {
   const char *cell = value ? value : "";
   gboolean formula = cell[0] != '\0' && strchr("=+-@\t\r", cell[0]) != NULL;
@@ -104,7 +104,7 @@ static void trail_csv_field(GString *out, const char *value, gboolean last)
   g_string_append_printf(out, "\"%s\"%s", escaped, last ? "\r\n" : ",");
 }
 
-static void trail_print_csv(TrailCommand *cmd, GPtrArray *events)
+static void cmd_trail_print_csv(TrailCommand *cmd, GPtrArray *events)
 {
   g_autoptr(GString) out = g_string_new("id,at,kind,client,thread,message_id,ref,detail,"
                                         "prev_hash,hash,deadline\r\n");
@@ -114,18 +114,18 @@ static void trail_print_csv(TrailCommand *cmd, GPtrArray *events)
     g_autofree char *at = g_date_time_format_iso8601(e->at);
     g_autofree char *thread = g_strdup_printf("%" G_GINT64_FORMAT, e->thread_id);
     g_autofree char *ref = g_strdup_printf("%" G_GINT64_FORMAT, e->ref_id);
-    g_autofree char *deadline = trail_deadline(cmd, e);
+    g_autofree char *deadline = cmd_trail_deadline(cmd, e);
     const char *fields[] = { id, at, e->kind, e->client_id, thread, e->message_id, ref,
                              e->detail, e->prev_hash, e->hash, deadline };
     for (gsize f = 0; f < G_N_ELEMENTS(fields); f++)
-      trail_csv_field(out, fields[f], f + 1 == G_N_ELEMENTS(fields));
+      cmd_trail_csv_field(out, fields[f], f + 1 == G_N_ELEMENTS(fields));
   }
   fwrite(out->str, 1, out->len, stdout);
 }
 
-static void trail_json_event(TrailCommand *cmd, JsonBuilder *b, const StoreTrailEvent *e)
+static void cmd_trail_json_event(TrailCommand *cmd, JsonBuilder *b, const StoreTrailEvent *e)
 {
-  g_autofree char *deadline = trail_deadline(cmd, e);
+  g_autofree char *deadline = cmd_trail_deadline(cmd, e);
   g_autofree char *at = g_date_time_format_iso8601(e->at);
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "id");
@@ -153,27 +153,27 @@ static void trail_json_event(TrailCommand *cmd, JsonBuilder *b, const StoreTrail
   json_builder_end_object(b);
 }
 
-static void trail_print_json(TrailCommand *cmd, GPtrArray *events)
+static void cmd_trail_print_json(TrailCommand *cmd, GPtrArray *events)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_array(builder);
   for (guint i = 0; i < events->len; i++)
-    trail_json_event(cmd, builder, events->pdata[i]);
+    cmd_trail_json_event(cmd, builder, events->pdata[i]);
   json_builder_end_array(builder);
   g_autoptr(JsonNode) root = json_builder_get_root(builder);
   g_autofree char *text = json_to_string(root, TRUE);
   printf("%s\n", text);
 }
 
-static int trail_list(TrailCommand *cmd, const char *client, const char *since,
-                      const char *format)
+static int cmd_trail_list(TrailCommand *cmd, const char *client, const char *since,
+                          const char *format)
 {
   g_autoptr(GDateTime) since_time = since ? cli_parse_time(since, cmd->zone) : NULL;
   if (since && !since_time) {
     fprintf(stderr, "keel trail: --since '%s' is not a date (2026-03-01) or ISO time\n", since);
     return EX_USAGE;
   }
-  const char *client_id = client ? trail_client_id(cmd->config, client) : NULL;
+  const char *client_id = client ? cmd_trail_client_id(cmd->config, client) : NULL;
   if (client && !client_id)
     return EX_USAGE;
   g_autoptr(GError) error = NULL;
@@ -183,16 +183,16 @@ static int trail_list(TrailCommand *cmd, const char *client, const char *since,
     return store_cli_exit_code(error);
   }
   if (g_strcmp0(format, "csv") == 0)
-    trail_print_csv(cmd, events);
+    cmd_trail_print_csv(cmd, events);
   else if (g_strcmp0(format, "json") == 0)
-    trail_print_json(cmd, events);
+    cmd_trail_print_json(cmd, events);
   else
-    trail_print_text(events, cmd->zone);
+    cmd_trail_print_text(events, cmd->zone);
   return EX_OK;
 }
 
 /* "41:3fa2…" -> 41 and the hash; FALSE when it is not that shape. */
-static gboolean trail_parse_pin(const char *pin, gint64 *id, const char **hash)
+static gboolean cmd_trail_parse_pin(const char *pin, gint64 *id, const char **hash)
 {
   const char *colon = pin ? strchr(pin, ':') : NULL;
   if (!colon || colon == pin || strlen(colon + 1) != 64)
@@ -207,7 +207,7 @@ static gboolean trail_parse_pin(const char *pin, gint64 *id, const char **hash)
 }
 
 /* `keel trail head`: the count and head hash to keep outside the database. */
-static int trail_head_command(TrailCommand *cmd)
+static int cmd_trail_head_command(TrailCommand *cmd)
 {
   g_autoptr(GError) error = NULL;
   gint64 head = 0;
@@ -220,12 +220,12 @@ static int trail_head_command(TrailCommand *cmd)
   return EX_OK;
 }
 
-static int trail_verify_command(TrailCommand *cmd, const char *pin)
+static int cmd_trail_verify_command(TrailCommand *cmd, const char *pin)
 {
   g_autoptr(GError) error = NULL;
   gint64 count = 0, pin_id = 0;
   const char *pin_hash = NULL;
-  if (pin && !trail_parse_pin(pin, &pin_id, &pin_hash)) {
+  if (pin && !cmd_trail_parse_pin(pin, &pin_id, &pin_hash)) {
     fprintf(stderr, "keel trail verify: --head takes COUNT:HASH as `keel trail head` prints "
                     "it (and every digest shows it)\n");
     return EX_USAGE;
@@ -247,9 +247,9 @@ static int trail_verify_command(TrailCommand *cmd, const char *pin)
   return EX_OK;
 }
 
-static int trail_dispatch(const KeelGlobals *globals, int argc, char **argv,
-                          const char *database, const char *client, const char *since,
-                          const char *format, const char *pin)
+static int cmd_trail_dispatch(const KeelGlobals *globals, int argc, char **argv,
+                              const char *database, const char *client, const char *since,
+                              const char *format, const char *pin)
 {
   gboolean verify = argc > 1 && g_strcmp0(argv[1], "verify") == 0;
   gboolean head = argc > 1 && g_strcmp0(argv[1], "head") == 0;
@@ -263,12 +263,12 @@ static int trail_dispatch(const KeelGlobals *globals, int argc, char **argv,
     return EX_USAGE;
   }
   g_auto(TrailCommand) cmd = { 0 };
-  int rc = trail_command_open(globals, database, &cmd);
+  int rc = cmd_trail_command_open(globals, database, &cmd);
   if (rc != EX_OK)
     return rc;
   if (head)
-    return trail_head_command(&cmd);
-  return verify ? trail_verify_command(&cmd, pin) : trail_list(&cmd, client, since, format);
+    return cmd_trail_head_command(&cmd);
+  return verify ? cmd_trail_verify_command(&cmd, pin) : cmd_trail_list(&cmd, client, since, format);
 }
 
 int cmd_trail(int argc, char **argv)
@@ -294,7 +294,7 @@ int cmd_trail(int argc, char **argv)
                          "COUNT:HASH to keep elsewhere, and `verify --head COUNT:HASH` checks it.",
                          entries, &globals))
     return EX_USAGE;
-  int rc = trail_dispatch(&globals, argc, argv, database, client, since, format, pin);
+  int rc = cmd_trail_dispatch(&globals, argc, argv, database, client, since, format, pin);
   cli_globals_clear(&globals);
   return rc;
 }

@@ -45,7 +45,7 @@ typedef struct {
   ConfirmFacts facts;
 } WhyCase;
 
-static void why_run_clear(WhyRun *run)
+static void cmd_why_run_clear(WhyRun *run)
 {
   g_clear_pointer(&run->config, config_free);
   g_clear_pointer(&run->rules, rules_free);
@@ -55,7 +55,7 @@ static void why_run_clear(WhyRun *run)
 }
 
 /* "Mon 2 Mar 09:05" in the VA's zone. New string. */
-static char *why_time(const WhyRun *run, GDateTime *when)
+static char *cmd_why_time(const WhyRun *run, GDateTime *when)
 {
   if (!when)
     return g_strdup("?");
@@ -65,7 +65,7 @@ static char *why_time(const WhyRun *run, GDateTime *when)
 
 /* ---- evidence, in the rules' own words --------------------------------- */
 
-static const char *why_where_text(const KeelMessage *message, const char *where)
+static const char *cmd_why_where_text(const KeelMessage *message, const char *where)
 {
   if (strcmp(where, "subject") == 0)
     return message->subject;
@@ -81,9 +81,9 @@ static const char *why_where_text(const KeelMessage *message, const char *where)
 }
 
 /* One hit as the VA reads it: `threat +6: Mentions legal action: "…court…"`. */
-static void why_print_hit(const KeelMessage *message, const ScoreHit *hit)
+static void cmd_why_print_hit(const KeelMessage *message, const ScoreHit *hit)
 {
-  const char *text = why_where_text(message, hit->where);
+  const char *text = cmd_why_where_text(message, hit->where);
   g_autofree char *quote = text ? excerpt_around(text, hit->start, hit->end, 40) : NULL;
   printf("          %s %+g: %s", hit->dimension, hit->points,
          hit->why ? hit->why : "matched");
@@ -93,7 +93,7 @@ static void why_print_hit(const KeelMessage *message, const ScoreHit *hit)
 }
 
 /* The hits behind step `step` (the family, dimension and urgency steps). */
-static void why_print_evidence(const WhyCase *c, const ConfirmStep *step)
+static void cmd_why_print_evidence(const WhyCase *c, const ConfirmStep *step)
 {
   gboolean family = strcmp(step->step, "blame, threat, tone") == 0;
   gboolean others = strcmp(step->step, "other dimensions") == 0;
@@ -106,13 +106,13 @@ static void why_print_evidence(const WhyCase *c, const ConfirmStep *step)
     gboolean is_urgency = strcmp(hit->dimension, "urgency") == 0;
     if (hit->points > 0 && ((family && is_family) || (urgency && is_urgency)
                             || (others && !is_family && !is_urgency)))
-      why_print_hit(c->message, hit);
+      cmd_why_print_hit(c->message, hit);
   }
 }
 
 /* The first hit with points > 0 of the family (`family`) or of the other
  * dimensions but urgency, or NULL. */
-static const ScoreHit *why_first_hit(const ScoreResult *verdict, gboolean family)
+static const ScoreHit *cmd_why_first_hit(const ScoreResult *verdict, gboolean family)
 {
   for (guint i = 0; i < verdict->hits->len; i++) {
     const ScoreHit *hit = g_ptr_array_index(verdict->hits, i);
@@ -124,11 +124,11 @@ static const ScoreHit *why_first_hit(const ScoreResult *verdict, gboolean family
 }
 
 /* A blocked step in words without rule names: the rule's `why`. New string. */
-static char *why_step_words(const WhyCase *c, const ConfirmStep *step)
+static char *cmd_why_step_words(const WhyCase *c, const ConfirmStep *step)
 {
   gboolean family = strcmp(step->step, "blame, threat, tone") == 0;
   if (family || strcmp(step->step, "other dimensions") == 0) {
-    const ScoreHit *hit = why_first_hit(c->verdict, family);
+    const ScoreHit *hit = cmd_why_first_hit(c->verdict, family);
     return hit ? g_strdup_printf("%s (%s %+g): it waits for a person",
                                  hit->why ? hit->why : "a rule matched", hit->dimension,
                                  hit->points)
@@ -142,16 +142,16 @@ static char *why_step_words(const WhyCase *c, const ConfirmStep *step)
 }
 
 /* Prints every step; returns the first that blocked (NULL: none). */
-static const ConfirmStep *why_print_steps(const WhyCase *c, ConfirmStep *steps, guint n)
+static const ConfirmStep *cmd_why_print_steps(const WhyCase *c, ConfirmStep *steps, guint n)
 {
   const ConfirmStep *first = NULL;
   printf("the reply decision, step by step:\n");
   for (guint i = 0; i < n; i++) {
     const ConfirmStep *step = &steps[i];
-    g_autofree char *words = step->blocked ? why_step_words(c, step) : NULL;
+    g_autofree char *words = step->blocked ? cmd_why_step_words(c, step) : NULL;
     printf("  %-4s  %-20s %s\n", step->blocked ? "STOP" : "ok", step->step,
            step->blocked ? words : step->passed);
-    why_print_evidence(c, step);
+    cmd_why_print_evidence(c, step);
     if (step->blocked && !first)
       first = step;
   }
@@ -162,8 +162,8 @@ static const ConfirmStep *why_print_steps(const WhyCase *c, ConfirmStep *steps, 
 
 /* ---- the decision ------------------------------------------------------ */
 
-static GPtrArray *why_instructions(const WhyRun *run, const KeelMessage *message,
-                                   const KeelClient *client)
+static GPtrArray *cmd_why_instructions(const WhyRun *run, const KeelMessage *message,
+                                       const KeelClient *client)
 {
   if (!client || !run->extractors || !message->new_text)
     return g_ptr_array_new_with_free_func((GDestroyNotify)instruction_free);
@@ -175,10 +175,10 @@ static GPtrArray *why_instructions(const WhyRun *run, const KeelMessage *message
 }
 
 /* The header, the steps and the decision of `c`. */
-static void why_print_decision(const WhyRun *run, WhyCase *c)
+static void cmd_why_print_decision(const WhyRun *run, WhyCase *c)
 {
   const KeelMessage *m = c->message;
-  g_autofree char *date = why_time(run, m->date);
+  g_autofree char *date = cmd_why_time(run, m->date);
   printf("<%s>\n  \"%s\" from %s, %s\n", m->message_id, m->subject,
          m->from ? m->from->address : "(no From)", date);
   printf("  client: %s; risk %s%.2f; %u instruction(s) found\n",
@@ -191,8 +191,8 @@ static void why_print_decision(const WhyRun *run, WhyCase *c)
   }
   ConfirmStep steps[CONFIRM_STEP_COUNT];
   guint n = confirm_steps(&c->facts, steps);
-  const ConfirmStep *first = why_print_steps(c, steps, n);
-  g_autofree char *words = first ? why_step_words(c, first) : NULL;
+  const ConfirmStep *first = cmd_why_print_steps(c, steps, n);
+  g_autofree char *words = first ? cmd_why_step_words(c, first) : NULL;
   printf("decision: %s\n", first ? "no reply" : "confirm the instructions in writing");
   if (first)
     printf("  because (%s): %s\n", first->step, words);
@@ -200,10 +200,10 @@ static void why_print_decision(const WhyRun *run, WhyCase *c)
 
 /* ---- what the daemon did ----------------------------------------------- */
 
-static void why_print_reply(const WhyRun *run, const StoreOutboxRow *row)
+static void cmd_why_print_reply(const WhyRun *run, const StoreOutboxRow *row)
 {
-  g_autofree char *created = why_time(run, row->created);
-  g_autofree char *updated = why_time(run, row->updated);
+  g_autofree char *created = cmd_why_time(run, row->created);
+  g_autofree char *updated = cmd_why_time(run, row->updated);
   const char *s = row->state;
   printf("  reply %" G_GINT64_FORMAT " to %s, \"%s\": planned %s; ", row->id, row->rcpt,
          row->subject, created);
@@ -221,7 +221,7 @@ static void why_print_reply(const WhyRun *run, const StoreOutboxRow *row)
 }
 
 /* What the daemon did with stored message `found`. Returns an exit code. */
-static int why_print_done(const WhyRun *run, const StoreWhyRow *found, const WhyCase *c)
+static int cmd_why_print_done(const WhyRun *run, const StoreWhyRow *found, const WhyCase *c)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) replies = store_why_replies(run->store, found->row_id, &error);
@@ -231,10 +231,10 @@ static int why_print_done(const WhyRun *run, const StoreWhyRow *found, const Why
     fprintf(stderr, "keel why: %s\n", error->message);
     return store_cli_exit_code(error);
   }
-  g_autofree char *received = why_time(run, found->received);
+  g_autofree char *received = cmd_why_time(run, found->received);
   printf("what keel did (stored as row %" G_GINT64_FORMAT ", %s):\n", found->row_id, received);
   for (guint i = 0; i < replies->len; i++)
-    why_print_reply(run, replies->pdata[i]);
+    cmd_why_print_reply(run, replies->pdata[i]);
   ConfirmDecision now = confirm_decide(&c->facts);
   if (replies->len == 0 && now.action == CONFIRM_SEND)
     printf("  no reply was planned, though today's rules would confirm it: the rules changed "
@@ -245,7 +245,7 @@ static int why_print_done(const WhyRun *run, const StoreWhyRow *found, const Why
     printf("  no reply: skipped, for the reason above\n");
   for (guint i = 0; i < events->len; i++) {
     const StoreTrailEvent *event = events->pdata[i];
-    g_autofree char *at = why_time(run, event->at);
+    g_autofree char *at = cmd_why_time(run, event->at);
     printf("  trail %" G_GINT64_FORMAT "  %s  %s: %s\n", event->id, at, event->kind,
            event->detail);
   }
@@ -256,8 +256,8 @@ static int why_print_done(const WhyRun *run, const StoreWhyRow *found, const Why
 
 /* The thread of stored message `found` as ScoreThreadEntry (dates borrowed
  * from `entries`), this message with `risk`. */
-static GArray *why_thread(GPtrArray *entries, const StoreWhyRow *found, double risk,
-                          GDateTime *date)
+static GArray *cmd_why_thread(GPtrArray *entries, const StoreWhyRow *found, double risk,
+                              GDateTime *date)
 {
   GArray *array = g_array_new(FALSE, TRUE, sizeof(ScoreThreadEntry));
   for (guint i = 0; i < entries->len; i++) {
@@ -272,15 +272,15 @@ static GArray *why_thread(GPtrArray *entries, const StoreWhyRow *found, double r
 }
 
 /* The facts only the store knows: history, thread risk, recent replies. */
-static gboolean why_stored_facts(const WhyRun *run, const StoreWhyRow *found, WhyCase *c,
-                                 GError **error)
+static gboolean cmd_why_stored_facts(const WhyRun *run, const StoreWhyRow *found, WhyCase *c,
+                                     GError **error)
 {
   g_autoptr(GPtrArray) entries = store_thread_entries(run->store, found->thread_id, error);
   if (!entries)
     return FALSE;
   GDateTime *as_of = g_date_time_compare(c->message->date, found->received) > 0
     ? found->received : c->message->date;
-  g_autoptr(GArray) thread = why_thread(entries, found, c->verdict->risk, as_of);
+  g_autoptr(GArray) thread = cmd_why_thread(entries, found, c->verdict->risk, as_of);
   c->facts.thread_risk = score_thread_risk((const ScoreThreadEntry *)(void *)thread->data,
                                            thread->len, as_of,
                                            run->rules->thread_halflife_hours);
@@ -293,7 +293,7 @@ static gboolean why_stored_facts(const WhyRun *run, const StoreWhyRow *found, Wh
 }
 
 /* Scores `message` and fills `c` (the caller frees c->instructions). */
-static ScoreResult *why_score(const WhyRun *run, const KeelMessage *message, WhyCase *c)
+static ScoreResult *cmd_why_score(const WhyRun *run, const KeelMessage *message, WhyCase *c)
 {
   ScoreContext context;
   verdict_context_init(&context, run->config, run->tz);
@@ -303,7 +303,7 @@ static ScoreResult *why_score(const WhyRun *run, const KeelMessage *message, Why
   c->verdict = verdict;
   c->client = message->from && run->config
     ? config_client_for_address(run->config, message->from->address) : NULL;
-  c->instructions = why_instructions(run, message, c->client);
+  c->instructions = cmd_why_instructions(run, message, c->client);
   c->facts = (ConfirmFacts){
     .known_client = c->client != NULL, .automated = message->automated,
     .automated_reason = message->automated_reason, .verdict = verdict,
@@ -313,7 +313,7 @@ static ScoreResult *why_score(const WhyRun *run, const KeelMessage *message, Why
 }
 
 /* `keel why` for a message of the store. */
-static int why_stored(const WhyRun *run, const StoreWhyRow *found)
+static int cmd_why_stored(const WhyRun *run, const StoreWhyRow *found)
 {
   if (!found->incoming || !found->raw) {
     printf("<%s>: row %" G_GINT64_FORMAT " is %s: keel never answers it\n",
@@ -330,20 +330,20 @@ static int why_stored(const WhyRun *run, const StoreWhyRow *found)
     return EX_DATAERR;
   }
   WhyCase c = { 0 };
-  g_autoptr(ScoreResult) verdict = why_score(run, message, &c);
+  g_autoptr(ScoreResult) verdict = cmd_why_score(run, message, &c);
   g_autoptr(GPtrArray) instructions = c.instructions;
-  if (verdict && !why_stored_facts(run, found, &c, &error)) {
+  if (verdict && !cmd_why_stored_facts(run, found, &c, &error)) {
     fprintf(stderr, "keel why: %s\n", error->message);
     return store_cli_exit_code(error);
   }
   c.facts.first_sync = found->first_sync;
-  why_print_decision(run, &c);
-  return why_print_done(run, found, &c);
+  cmd_why_print_decision(run, &c);
+  return cmd_why_print_done(run, found, &c);
 }
 
 /* `keel why FILE.eml`: from the store when it holds the message, else as a
  * new message from its sender. */
-static int why_file(const WhyRun *run, const char *path)
+static int cmd_why_file(const WhyRun *run, const char *path)
 {
   g_autofree char *data = NULL;
   gsize len = 0;
@@ -360,19 +360,19 @@ static int why_file(const WhyRun *run, const char *path)
   g_autoptr(StoreWhyRow) found = run->store
     ? store_why_find(run->store, message->message_id, NULL) : NULL;
   if (found)
-    return why_stored(run, found);
+    return cmd_why_stored(run, found);
   WhyCase c = { 0 };
-  g_autoptr(ScoreResult) verdict = why_score(run, message, &c);
+  g_autoptr(ScoreResult) verdict = cmd_why_score(run, message, &c);
   g_autoptr(GPtrArray) instructions = c.instructions;
-  why_print_decision(run, &c);
+  cmd_why_print_decision(run, &c);
   printf("what keel did: nothing yet: %s is not in the database (as a new message)\n", path);
   return EX_OK;
 }
 
 /* ---- setup ------------------------------------------------------------- */
 
-static int why_setup(WhyRun *run, const WhyOptions *options, const KeelGlobals *globals,
-                     gboolean need_store)
+static int cmd_why_setup(WhyRun *run, const WhyOptions *options, const KeelGlobals *globals,
+                         gboolean need_store)
 {
   int rc = store_cli_load_config(globals, &run->config);
   if (rc != EX_OK)
@@ -394,30 +394,30 @@ static int why_setup(WhyRun *run, const WhyOptions *options, const KeelGlobals *
   return run->store || !need_store ? EX_OK : rc;
 }
 
-static gboolean why_is_file(const char *what)
+static gboolean cmd_why_is_file(const char *what)
 {
   return g_str_has_suffix(what, ".eml") || g_file_test(what, G_FILE_TEST_IS_REGULAR);
 }
 
-static int why_one(const WhyOptions *options, const KeelGlobals *globals, const char *what)
+static int cmd_why_one(const WhyOptions *options, const KeelGlobals *globals, const char *what)
 {
   WhyRun run = { 0 };
-  gboolean file = why_is_file(what);
-  int rc = why_setup(&run, options, globals, !file);
+  gboolean file = cmd_why_is_file(what);
+  int rc = cmd_why_setup(&run, options, globals, !file);
   if (rc == EX_OK && file) {
-    rc = why_file(&run, what);
+    rc = cmd_why_file(&run, what);
   } else if (rc == EX_OK) {
     g_autoptr(GError) error = NULL;
     g_autoptr(StoreWhyRow) found = store_why_find(run.store, what, &error);
     if (found)
-      rc = why_stored(&run, found);
+      rc = cmd_why_stored(&run, found);
     else if (error)
       rc = (fprintf(stderr, "keel why: %s\n", error->message), store_cli_exit_code(error));
     else
       rc = (fprintf(stderr, "keel why: no stored message has row id or Message-ID '%s' "
                             "(keel search finds one by its words)\n", what), EX_NOINPUT);
   }
-  why_run_clear(&run);
+  cmd_why_run_clear(&run);
   return rc;
 }
 
@@ -441,7 +441,7 @@ int cmd_why(int argc, char **argv)
     fprintf(stderr, "keel why: give one MESSAGE: a row id, a Message-ID or a .eml file "
                     "(see --help)\n");
   else
-    rc = why_one(&options, &globals, argv[1]);
+    rc = cmd_why_one(&options, &globals, argv[1]);
   cli_globals_clear(&globals);
   g_free(options.database);
   g_free(options.rules_dir);
