@@ -315,8 +315,6 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
     return;
   }
   daemon_schedule(account, error);
-  if (!error)
-    g_clear_pointer(&account->problem, g_free);
   daemon_update_status(daemon, FALSE);
 }
 
