@@ -88,6 +88,13 @@ static gboolean sync_folder_compare(SyncFolder *job, const ImapFolderStatus *sta
 
 static gboolean sync_flush(SyncFolder *job, GError **error);
 
+/* One more step done, for the daemon's watchdog (SyncContext.progress). */
+static void sync_progress(const SyncFolder *job)
+{
+  if (job->context->progress)
+    g_atomic_int_inc(job->context->progress);
+}
+
 /* Records `uid` as handled without a message. Stores the batch first: the
  * last UID must never pass a fetched message that is not committed yet. */
 static gboolean sync_advance(SyncFolder *job, guint32 uid, GError **error)
@@ -163,6 +170,7 @@ static gboolean sync_flush(SyncFolder *job, GError **error)
     store_rollback(store);
   else
     keel_crash_point("after-store");
+  sync_progress(job);
   if (ok)
     job->last_uid = MAX(job->last_uid,
                         ((SyncFetched *)g_ptr_array_index(job->batch, job->batch->len - 1))->uid);
@@ -206,6 +214,7 @@ static gboolean sync_skip_and_reopen(SyncFolder *job, guint32 uid, GError **erro
  * the folder re-opened read-only (libcurl dropped the connection). */
 static gboolean sync_message(SyncFolder *job, const ImapMessageInfo *info, GError **error)
 {
+  sync_progress(job);
   gsize limit = job->context->config->max_message_size;
   if (limit && info->size > limit) {
     g_warning("account '%s' folder '%s' UID %u: %" G_GUINT64_FORMAT " bytes, over max_message_size "
@@ -323,6 +332,7 @@ static gboolean sync_folder(SyncFolder *job, GError **error)
       || !sync_folder_compare(job, &status, error))
     return FALSE;
   job->stats->folders++;
+  sync_progress(job);
   if (!job->first_sync && status.uidnext <= job->last_uid + 1)
     return TRUE; /* unchanged: STATUS was the only round trip */
   if (status.messages > 0 && !sync_folder_fetch(job, &status, error))

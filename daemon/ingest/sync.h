@@ -23,6 +23,9 @@ typedef struct {
   Pipeline *pipeline;        /* borrowed; used only under store_lock */
   GMutex *store_lock;        /* borrowed */
   GCancellable *cancellable; /* borrowed, may be NULL: checked between messages */
+  gint *progress;            /* borrowed, may be NULL: incremented (atomically) after each
+                              * step (a folder checked, a message fetched, a batch stored),
+                              * for the daemon's watchdog */
 } SyncContext;
 
 typedef struct {

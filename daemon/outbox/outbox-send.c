@@ -235,6 +235,13 @@ static gboolean outbox_reconcile_row(OutboxRun *run, StoreOutboxRow *row, GError
   return outbox_reconcile_sending(run, account, row, error);
 }
 
+/* One more row handled, for the daemon's watchdog (OutboxSettings.progress). */
+static void outbox_progress(OutboxRun *run)
+{
+  if (run->settings->progress)
+    g_atomic_int_inc(run->settings->progress);
+}
+
 static gboolean outbox_reconcile(OutboxRun *run, GError **error)
 {
   const char *const states[] = { outbox_state_name(OUTBOX_CLAIMED),
@@ -245,9 +252,11 @@ static gboolean outbox_reconcile(OutboxRun *run, GError **error)
   outbox_unlock(run);
   if (!rows)
     return FALSE;
-  for (guint i = 0; i < rows->len; i++)
+  for (guint i = 0; i < rows->len; i++) {
     if (!outbox_reconcile_row(run, rows->pdata[i], error))
       return FALSE;
+    outbox_progress(run);
+  }
   return TRUE;
 }
 
@@ -353,6 +362,7 @@ static gboolean outbox_deliver(OutboxRun *run, GError **error)
       break;
     if (!outbox_deliver_row(run, rows->pdata[i], error))
       return FALSE;
+    outbox_progress(run);
   }
   return TRUE;
 }

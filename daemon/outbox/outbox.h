@@ -147,6 +147,8 @@ typedef struct {
   gboolean server_files_sent; /* the SMTP server files sent mail in Sent itself */
   GMutex *store_lock;         /* borrowed, may be NULL: held around store calls only */
   GCancellable *cancellable;  /* borrowed, may be NULL: aborts SMTP and IMAP (SIGTERM) */
+  gint *progress;             /* borrowed, may be NULL: incremented (atomically) after each
+                               * row handled, for the daemon's watchdog */
 } OutboxSettings;
 
 typedef struct {

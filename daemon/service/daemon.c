@@ -25,6 +25,32 @@
  * refused whole and the one in force stays (the error is logged). The swap
  * happens under the store lock, so no message is scored half by each set.
  *
+ * SIGHUP also reads the config file again (config_load(): duplicate keys and
+ * sections refused as at start). A config with any error is refused whole
+ * and the one in force stays (logged); the rules are still reloaded. The
+ * workers borrow the config (accounts, pipeline, sync context), so a good
+ * new one waits until no cycle and no housekeeping pass is running (none
+ * starts meanwhile); then the IDLE watches and poll timers stop, the
+ * accounts and the pipeline are built again from it, the rules are loaded
+ * from its rules directory, and every account polls at once. A changed
+ * `database` cannot be swapped live: the store in use stays, and the log
+ * says a restart is needed.
+ *
+ * systemd (notify.c; Type=notify): READY=1 once config, rules and database
+ * are open; STATUS= after each cycle and pass when it changes ("polling 2
+ * accounts; 14 messages today; next digest 08:00; account main: login
+ * failed, retry in 60 s"); WATCHDOG=1 every WATCHDOG_USEC/2 while work is
+ * progressing; RELOADING=1 on SIGHUP, then READY=1 once the reload is done,
+ * whether the new config was taken or refused; STOPPING=1 on SIGTERM.
+ * Watchdog (watchdog.c): each cycle and each housekeeping pass counts its
+ * steps (a folder checked, a message fetched, a batch stored, an outbox row
+ * handled). Work that has made no step for WATCHDOG_STALL_FACTOR (3) x
+ * (connect_timeout + 4 x read_timeout) of its account (the longest the
+ * accounts allow, for a pass; 405 s with the defaults), longer than any
+ * transfer libcurl lets run, is stuck: the ping is withheld, STATUS says
+ * which, and systemd restarts keel once WatchdogSec= passes. Tests shorten
+ * the bound with $KEEL_TEST_STALL_SECONDS.
+ *
  * SIGTERM/SIGINT: no new cycle or pass starts, transfers in flight (IMAP
  * fetch, SMTP, IMAP APPEND) are aborted within about a second, a message
  * being stored is committed first, and keel exits 0 once every worker is
@@ -32,7 +58,8 @@
  * housekeeping pass whatever the cycles gave; exit 0 when all cycles
  * succeeded, EX_TEMPFAIL if not.
  * Must not: block the main loop, start a second cycle of an account or a
- * second housekeeping pass while one is running. */
+ * second housekeeping pass while one is running, or swap the config while a
+ * worker holds it. */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "keel-imap"
 
@@ -52,6 +79,8 @@
 #include "daemon/ingest/sync.h"
 #include "daemon/record/corrections.h"
 #include "daemon/record/verdict.h"
+#include "daemon/service/notify.h"
+#include "daemon/service/watchdog.h"
 
 typedef struct Daemon Daemon;
 
@@ -62,7 +91,12 @@ typedef struct {
   guint timer;                /* pending poll timer, 0 = none */
   gboolean running;
   guint stored;               /* messages the last cycle stored (set by its worker) */
+  gint64 today;               /* messages stored today, counted by its worker (-1 = unknown) */
   IdleWatch *idle;            /* owned, NULL = polling only (issue 19) */
+  WatchdogProgress progress;  /* steps of the cycle in flight (watchdog.c) */
+  gint64 stall_bound;         /* usec without a step that count as stuck */
+  char *problem;              /* owned: the STATUS words for the last failure, NULL = none */
+  gboolean retired;           /* its config was replaced: ignore its late callbacks */
 } DaemonAccount;
 
 struct Daemon {
@@ -86,6 +120,15 @@ struct Daemon {
   guint housekeeping_timer;  /* the one housekeeping timer, 0 = none */
   gboolean housekeeping_running;
   gint64 last_run[2];        /* monotonic time each housekeeping job last ran, 0 = never */
+  WatchdogProgress housekeeping_progress; /* steps of the pass in flight */
+  char *config_path;         /* owned: the file SIGHUP reads again */
+  KeelConfig *pending_config; /* owned: a good new config waiting for the workers, NULL = none */
+  GPtrArray *retired;        /* owned, of DaemonAccount*: an older config's, kept because a
+                              * queued IDLE notification or retry timer may still name one */
+  gint64 today;              /* messages stored today (the workers count), -1 = unknown */
+  char *stuck;               /* owned: what the watchdog found stuck, NULL = nothing */
+  char *status;              /* owned: the STATUS text last sent */
+  gboolean stopping_sent;    /* STOPPING=1 went out */
 };
 
 /* The housekeeping jobs, each on its own period (seconds). */
@@ -128,7 +171,8 @@ static void daemon_run_chases(Daemon *daemon, GDateTime *now)
 static void daemon_run_outbox(Daemon *daemon, GDateTime *now)
 {
   OutboxSettings settings = { .store_lock = &daemon->store_lock,
-                              .cancellable = daemon->cancellable };
+                              .cancellable = daemon->cancellable,
+                              .progress = &daemon->housekeeping_progress.steps };
   OutboxRunStats stats = { 0 };
   g_autoptr(GError) error = NULL;
   if (!outbox_run(daemon->store, daemon->config, &settings, now, &stats, &error))
@@ -146,6 +190,25 @@ typedef struct {
   guint jobs;     /* bits: 1 << DaemonJob */
 } DaemonPass;
 
+/* Messages stored since midnight in the VA's zone, for STATUS; -1 when the
+ * store fails. In a worker thread: takes the store lock. */
+static gint64 daemon_count_today(Daemon *daemon)
+{
+  g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(daemon->config->timezone);
+  if (!tz)
+    tz = g_time_zone_new_utc();
+  g_autoptr(GDateTime) now = g_date_time_new_now(tz);
+  int y, m, d;
+  g_date_time_get_ymd(now, &y, &m, &d);
+  g_autoptr(GDateTime) midnight = g_date_time_new(g_date_time_get_timezone(now), y, m, d, 0, 0, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  gint64 count = store_messages_count_since(daemon->store, midnight, &error);
+  if (count < 0)
+    g_debug("status: %s", error->message);
+  return count;
+}
+
 /* One housekeeping pass, in a worker thread: the jobs of the DaemonPass. */
 static void daemon_housekeeping_thread(GTask *task, gpointer source, gpointer task_data,
                                        GCancellable *cancellable)
@@ -159,11 +222,13 @@ static void daemon_housekeeping_thread(GTask *task, gpointer source, gpointer ta
                                                   : g_date_time_new_now_utc();
   if (jobs & (1u << DAEMON_JOB_DIGEST))
     daemon_run_digest(daemon, now);
+  watchdog_bump(&daemon->housekeeping_progress.steps);
   if (jobs & (1u << DAEMON_JOB_OUTBOX)) {
     daemon_run_chases(daemon, now);
+    watchdog_bump(&daemon->housekeeping_progress.steps);
     daemon_run_outbox(daemon, now);
   }
-  g_task_return_boolean(task, TRUE);
+  g_task_return_int(task, (gssize)daemon_count_today(daemon));
 }
 
 static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data,
@@ -174,11 +239,14 @@ static void daemon_cycle_thread(GTask *task, gpointer source, gpointer task_data
   Daemon *daemon = account->daemon;
   SyncContext context = { .config = daemon->config, .store = daemon->store,
                           .pipeline = daemon->pipeline,
-                          .store_lock = &daemon->store_lock, .cancellable = daemon->cancellable };
+                          .store_lock = &daemon->store_lock, .cancellable = daemon->cancellable,
+                          .progress = &account->progress.steps };
   SyncStats stats;
   GError *error = NULL;
   gint64 start = g_get_monotonic_time();
-  if (!sync_account(&context, account->account, &stats, &error)) {
+  gboolean ok = sync_account(&context, account->account, &stats, &error);
+  account->today = daemon_count_today(daemon);
+  if (!ok) {
     g_task_return_error(task, error);
     return;
   }
@@ -203,11 +271,16 @@ static void daemon_schedule(DaemonAccount *account, const GError *error)
     delay = sync_backoff_seconds(account->failures, wait, delay);
     g_warning("%s; next attempt in %u s", error->message, delay);
   }
+  g_clear_pointer(&account->problem, g_free);
+  if (error)
+    account->problem = notify_problem_text(account->account->name, error, delay);
   account->timer = g_timeout_add_seconds(delay, daemon_poll_due, account);
 }
 
 static void daemon_housekeeping_start(Daemon *daemon, guint jobs);
 static void daemon_quit_when_idle(Daemon *daemon);
+static void daemon_apply_when_idle(Daemon *daemon);
+static void daemon_update_status(Daemon *daemon, gboolean force);
 
 static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -217,6 +290,9 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
   g_autoptr(GError) error = NULL;
   account->running = FALSE;
   daemon->running--;
+  watchdog_end(&account->progress);
+  if (account->today >= 0)
+    daemon->today = account->today;
   if (g_task_propagate_boolean(G_TASK(result), &error)) {
     account->failures = 0;
     if (account->stored > 0)
@@ -234,15 +310,22 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
     daemon_quit_when_idle(daemon);
     return;
   }
+  if (daemon->pending_config) {
+    daemon_apply_when_idle(daemon); /* the account is rebuilt: no timer for this one */
+    return;
+  }
   daemon_schedule(account, error);
+  daemon_update_status(daemon, FALSE);
 }
 
 static void daemon_start_cycle(DaemonAccount *account)
 {
-  if (account->running || account->daemon->stopping)
+  if (account->running || account->retired || account->daemon->stopping
+      || account->daemon->pending_config)
     return;
   account->running = TRUE;
   account->daemon->running++;
+  watchdog_begin(&account->progress, g_get_monotonic_time());
   g_autoptr(GTask) task = g_task_new(NULL, NULL, daemon_cycle_done, account);
   g_task_set_task_data(task, account, NULL);
   g_task_run_in_thread(task, daemon_cycle_thread);
@@ -268,23 +351,32 @@ static void daemon_quit_when_idle(Daemon *daemon)
 
 static void daemon_housekeeping_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  (void)source, (void)result;
+  (void)source;
   Daemon *daemon = user_data;
   daemon->housekeeping_running = FALSE;
-  if (daemon->once || daemon->stopping)
+  watchdog_end(&daemon->housekeeping_progress);
+  gint64 today = (gint64)g_task_propagate_int(G_TASK(result), NULL);
+  if (today >= 0)
+    daemon->today = today;
+  if (daemon->once || daemon->stopping) {
     daemon_quit_when_idle(daemon);
+    return;
+  }
+  daemon_apply_when_idle(daemon);
+  daemon_update_status(daemon, FALSE);
 }
 
 /* Starts a pass of `jobs` in a worker thread (unless one is running). */
 static void daemon_housekeeping_start(Daemon *daemon, guint jobs)
 {
-  if (daemon->housekeeping_running || daemon->stopping || jobs == 0)
+  if (daemon->housekeeping_running || daemon->stopping || daemon->pending_config || jobs == 0)
     return;
   gint64 now = g_get_monotonic_time();
   for (guint job = 0; job < G_N_ELEMENTS(daemon_job_period); job++)
     if (jobs & (1u << job))
       daemon->last_run[job] = MAX(now, 1);
   daemon->housekeeping_running = TRUE;
+  watchdog_begin(&daemon->housekeeping_progress, now);
   DaemonPass *pass = g_new0(DaemonPass, 1);
   pass->daemon = daemon;
   pass->jobs = jobs;
@@ -319,7 +411,7 @@ static gboolean daemon_idle_retry(gpointer user_data);
 static void daemon_on_idle_news(gpointer user_data)
 {
   DaemonAccount *account = user_data;
-  if (account->daemon->stopping)
+  if (account->daemon->stopping || account->retired)
     return;
   if (account->running || !account->timer) {
     g_timeout_add_seconds(1, daemon_idle_retry, account);
@@ -343,21 +435,41 @@ static void daemon_start_idle(DaemonAccount *account)
     account->idle = idle_watch_start(account->account, daemon_on_idle_news, account);
 }
 
+/* STOPPING=1, once (SIGTERM and the end of --once both come here). */
+static void daemon_notify_stopping(Daemon *daemon)
+{
+  if (daemon->stopping_sent)
+    return;
+  daemon->stopping_sent = TRUE;
+  notify_send("STOPPING=1");
+}
+
+/* Stops the account's poll timer and IDLE watch (the main loop only). */
+static void daemon_account_quiet(DaemonAccount *account)
+{
+  if (account->timer)
+    g_source_remove(account->timer);
+  account->timer = 0;
+  g_clear_pointer(&account->idle, idle_watch_stop); /* issue 19 */
+}
+
+static void daemon_account_free(gpointer data)
+{
+  DaemonAccount *account = data;
+  g_free(account->problem);
+  g_free(account);
+}
+
 static gboolean daemon_on_stop_signal(gpointer user_data)
 {
   Daemon *daemon = user_data;
   if (!daemon->stopping)
     g_message("stopping: finishing the message in hand (%u account(s) busy)", daemon->running);
   daemon->stopping = TRUE;
-  sd_notify(0, "STOPPING=1");
+  daemon_notify_stopping(daemon);
   g_cancellable_cancel(daemon->cancellable);
-  for (guint i = 0; i < daemon->accounts->len; i++) {
-    DaemonAccount *account = g_ptr_array_index(daemon->accounts, i);
-    if (account->timer)
-      g_source_remove(account->timer);
-    account->timer = 0;
-    g_clear_pointer(&account->idle, idle_watch_stop); /* issue 19 */
-  }
+  for (guint i = 0; i < daemon->accounts->len; i++)
+    daemon_account_quiet(g_ptr_array_index(daemon->accounts, i));
   if (daemon->housekeeping_timer)
     g_source_remove(daemon->housekeeping_timer);
   daemon->housekeeping_timer = 0;
@@ -390,13 +502,6 @@ static void daemon_reload_rules(Daemon *daemon)
   daemon->instruction_rules = instruction_rules;
   g_message("rules loaded from %s: %u rules in %u files", daemon->config->rules,
             rules_count(rules), rules_file_count(rules));
-}
-
-static gboolean daemon_on_hangup(gpointer user_data)
-{
-  g_message("SIGHUP: reloading the rules (account settings are read at start)");
-  daemon_reload_rules(user_data);
-  return G_SOURCE_CONTINUE;
 }
 
 static gboolean daemon_rules_reload_due(gpointer user_data)
@@ -432,10 +537,202 @@ static void daemon_watch_rules(Daemon *daemon)
   g_signal_connect(daemon->rules_monitor, "changed", G_CALLBACK(daemon_on_rules_changed), daemon);
 }
 
+/* The next digest time in the VA's zone, NULL without `[digest] at`. */
+static GDateTime *daemon_next_digest(Daemon *daemon)
+{
+  if (!daemon->config->digest_at)
+    return NULL;
+  g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(daemon->config->timezone);
+  if (!tz)
+    tz = g_time_zone_new_utc();
+  g_autoptr(GDateTime) now = daemon->now_override ? g_date_time_ref(daemon->now_override)
+                                                  : g_date_time_new_now_utc();
+  GDateTime *next = digest_next_run(now, daemon->config->digest_at, tz);
+  if (!next)
+    return NULL;
+  GDateTime *local = g_date_time_to_timezone(next, tz);
+  g_date_time_unref(next);
+  return local;
+}
+
+/* Sends STATUS= when its text changed (always with `force`). Never once
+ * stopping: STOPPING=1 is the last word. */
+static void daemon_update_status(Daemon *daemon, gboolean force)
+{
+  if (daemon->stopping)
+    return;
+  g_autoptr(GPtrArray) problems = g_ptr_array_new();
+  for (guint i = 0; i < daemon->accounts->len; i++) {
+    DaemonAccount *account = g_ptr_array_index(daemon->accounts, i);
+    if (account->problem)
+      g_ptr_array_add(problems, account->problem);
+  }
+  if (daemon->stuck)
+    g_ptr_array_add(problems, daemon->stuck);
+  g_autoptr(GDateTime) next_digest = daemon_next_digest(daemon);
+  NotifyStatus status = { .accounts = daemon->accounts->len, .today = daemon->today,
+                          .next_digest = next_digest, .problems = problems,
+                          .state = daemon->pending_config ? "reload waiting for the work in "
+                                                            "flight; polling" : NULL };
+  g_autofree char *text = notify_status_text(&status);
+  if (!force && g_strcmp0(text, daemon->status) == 0)
+    return;
+  notify_status(text);
+  g_free(daemon->status);
+  daemon->status = g_steal_pointer(&text);
+}
+
+/* What has made no step for longer than its stall bound, or NULL. New string. */
+static char *daemon_find_stuck(Daemon *daemon)
+{
+  gint64 now = g_get_monotonic_time();
+  for (guint i = 0; i < daemon->accounts->len; i++) {
+    DaemonAccount *account = g_ptr_array_index(daemon->accounts, i);
+    gint64 idle = watchdog_idle_usec(&account->progress, now);
+    if (idle > account->stall_bound)
+      return g_strdup_printf("account %s: poll stuck, no progress for %" G_GINT64_FORMAT " s",
+                             account->account->name, idle / G_USEC_PER_SEC);
+  }
+  gint64 idle = watchdog_idle_usec(&daemon->housekeeping_progress, now);
+  if (idle > watchdog_stall_bound(daemon->config, NULL))
+    return g_strdup_printf("housekeeping (digest, outbox) stuck, no progress for %" G_GINT64_FORMAT
+                           " s", idle / G_USEC_PER_SEC);
+  return NULL;
+}
+
+/* Every WATCHDOG_USEC/2: WATCHDOG=1 unless some work is stuck (then systemd
+ * restarts keel once WatchdogSec= passes without a ping). */
 static gboolean daemon_on_watchdog(gpointer user_data)
 {
-  (void)user_data;
-  sd_notify(0, "WATCHDOG=1");
+  Daemon *daemon = user_data;
+  g_autofree char *stuck = daemon_find_stuck(daemon);
+  if (stuck && !daemon->stuck)
+    g_warning("%s: watchdog ping withheld, systemd restarts keel after WatchdogSec", stuck);
+  else if (!stuck && daemon->stuck)
+    g_message("work is progressing again: watchdog pings resume");
+  if (g_strcmp0(stuck, daemon->stuck) != 0) {
+    g_free(daemon->stuck);
+    daemon->stuck = g_steal_pointer(&stuck);
+    daemon_update_status(daemon, FALSE);
+  }
+  if (!daemon->stuck)
+    notify_send("WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+/* One DaemonAccount per [account] with an imap URL of the config in force. */
+static void daemon_add_accounts(Daemon *daemon)
+{
+  for (guint i = 0; i < daemon->config->accounts->len; i++) {
+    const KeelAccount *account = g_ptr_array_index(daemon->config->accounts, i);
+    if (!account->imap)
+      continue;
+    DaemonAccount *entry = g_new0(DaemonAccount, 1);
+    entry->daemon = daemon;
+    entry->account = account;
+    entry->today = -1;
+    entry->stall_bound = watchdog_stall_bound(daemon->config, account);
+    g_ptr_array_add(daemon->accounts, entry);
+  }
+}
+
+/* Reads the config file again for SIGHUP: NULL with `error` when it has an
+ * error or no account to poll. A changed database path is kept as it was. */
+static KeelConfig *daemon_load_config(Daemon *daemon, GError **error)
+{
+  g_autoptr(KeelConfig) config = config_load(daemon->config_path, error);
+  if (!config)
+    return NULL;
+  gboolean polled = FALSE;
+  for (guint i = 0; i < config->accounts->len; i++)
+    polled |= ((const KeelAccount *)g_ptr_array_index(config->accounts, i))->imap != NULL;
+  if (!polled) {
+    g_set_error(error, KEEL_CONFIG_ERROR, KEEL_CONFIG_ERROR_INVALID,
+                "%s: no [account] has an imap URL: nothing to poll", daemon->config_path);
+    return NULL;
+  }
+  verdict_resolve_rules_dir(config, NULL);
+  if (g_strcmp0(config->database, daemon->config->database) != 0) {
+    g_warning("%s: database changed from %s to %s: keel keeps using %s until it is "
+              "restarted (systemctl restart keel)", daemon->config_path, daemon->config->database,
+              config->database, daemon->config->database);
+    g_free(config->database);
+    config->database = g_strdup(daemon->config->database);
+  }
+  return g_steal_pointer(&config);
+}
+
+/* READY=1 again after RELOADING=1, and a fresh STATUS. */
+static void daemon_reloaded(Daemon *daemon)
+{
+  notify_send("READY=1");
+  daemon_update_status(daemon, TRUE);
+}
+
+/* Swaps the pending config in (no worker holds the old one): the old
+ * accounts retire, the pipeline and accounts are built again, the rules come
+ * from the new rules directory, and every account polls at once. */
+static void daemon_apply_config(Daemon *daemon)
+{
+  g_autoptr(KeelConfig) old = daemon->config;
+  for (guint i = 0; i < daemon->accounts->len; i++) {
+    DaemonAccount *account = g_ptr_array_index(daemon->accounts, i);
+    daemon_account_quiet(account);
+    account->retired = TRUE;
+  }
+  g_ptr_array_extend_and_steal(daemon->retired, g_steal_pointer(&daemon->accounts));
+  daemon->accounts = g_ptr_array_new_with_free_func(daemon_account_free);
+  g_clear_pointer(&daemon->pipeline, pipeline_free);
+  daemon->config = g_steal_pointer(&daemon->pending_config);
+  daemon->pipeline = pipeline_new(daemon->config, daemon->store);
+  pipeline_set_rules(daemon->pipeline, daemon->rules, daemon->instruction_rules);
+  daemon_reload_rules(daemon);
+  if (g_strcmp0(old->rules, daemon->config->rules) != 0) {
+    g_clear_object(&daemon->rules_monitor);
+    daemon_watch_rules(daemon);
+  }
+  daemon_add_accounts(daemon);
+  g_message("config reloaded from %s: %u account(s) to poll", daemon->config_path,
+            daemon->accounts->len);
+  daemon_reloaded(daemon);
+  for (guint i = 0; i < daemon->accounts->len; i++)
+    daemon_start_cycle(g_ptr_array_index(daemon->accounts, i));
+}
+
+/* Applies the pending config when nothing borrows the one in force. */
+static void daemon_apply_when_idle(Daemon *daemon)
+{
+  if (!daemon->pending_config || daemon->stopping)
+    return;
+  if (daemon->running > 0 || daemon->housekeeping_running) {
+    g_message("config reload waits for %u cycle(s)%s in flight", daemon->running,
+              daemon->housekeeping_running ? " and the housekeeping pass" : "");
+    daemon_update_status(daemon, FALSE);
+    return;
+  }
+  daemon_apply_config(daemon);
+}
+
+/* SIGHUP: RELOADING=1, the config file read again (a bad one is refused and
+ * the rules alone reloaded), READY=1 once done. */
+static gboolean daemon_on_hangup(gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  if (daemon->stopping || daemon->once)
+    return G_SOURCE_CONTINUE;
+  notify_reloading();
+  g_message("SIGHUP: reloading %s and the rules", daemon->config_path);
+  g_autoptr(GError) error = NULL;
+  KeelConfig *config = daemon_load_config(daemon, &error);
+  if (!config) {
+    g_warning("config refused, the config in force stays:\n%s", error->message);
+    daemon_reload_rules(daemon);
+    daemon_reloaded(daemon);
+    return G_SOURCE_CONTINUE;
+  }
+  g_clear_pointer(&daemon->pending_config, config_free);
+  daemon->pending_config = config;
+  daemon_apply_when_idle(daemon);
   return G_SOURCE_CONTINUE;
 }
 
@@ -444,6 +741,7 @@ static void daemon_free(Daemon *daemon)
   if (daemon->housekeeping_timer)
     g_source_remove(daemon->housekeeping_timer);
   g_clear_pointer(&daemon->accounts, g_ptr_array_unref);
+  g_clear_pointer(&daemon->retired, g_ptr_array_unref);
   g_clear_pointer(&daemon->loop, g_main_loop_unref);
   g_clear_object(&daemon->cancellable);
   if (daemon->rules_reload_timer)
@@ -454,7 +752,11 @@ static void daemon_free(Daemon *daemon)
   g_clear_pointer(&daemon->instruction_rules, instruction_rules_free);
   g_clear_pointer(&daemon->rules_error, g_free);
   g_clear_pointer(&daemon->store, store_close);
+  g_clear_pointer(&daemon->pending_config, config_free);
   g_clear_pointer(&daemon->config, config_free);
+  g_clear_pointer(&daemon->config_path, g_free);
+  g_clear_pointer(&daemon->stuck, g_free);
+  g_clear_pointer(&daemon->status, g_free);
   g_clear_pointer(&daemon->now_override, g_date_time_unref);
   g_mutex_clear(&daemon->store_lock);
   g_free(daemon);
@@ -464,9 +766,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Daemon, daemon_free)
 /* Config and store, or a sysexits code after a one-line error. */
 static int daemon_open(Daemon *daemon, const KeelGlobals *globals)
 {
-  g_autofree char *path = config_resolve_path(globals->config_path);
+  daemon->config_path = config_resolve_path(globals->config_path);
   g_autoptr(GError) error = NULL;
-  daemon->config = config_load(path, &error);
+  daemon->config = config_load(daemon->config_path, &error);
   if (!daemon->config) {
     fprintf(stderr, "keel daemon: %s\n", error->message);
     return EX_CONFIG;
@@ -482,17 +784,10 @@ static int daemon_open(Daemon *daemon, const KeelGlobals *globals)
   if (!daemon->rules)
     g_warning("no rules in force: new mail is stored unscored and never answered "
               "(fix the rules, then SIGHUP and keel rescore)");
-  for (guint i = 0; i < daemon->config->accounts->len; i++) {
-    const KeelAccount *account = g_ptr_array_index(daemon->config->accounts, i);
-    if (!account->imap)
-      continue;
-    DaemonAccount *entry = g_new0(DaemonAccount, 1);
-    entry->daemon = daemon;
-    entry->account = account;
-    g_ptr_array_add(daemon->accounts, entry);
-  }
+  daemon_add_accounts(daemon);
   if (daemon->accounts->len == 0) {
-    fprintf(stderr, "keel daemon: %s: no [account] has an imap URL: nothing to poll\n", path);
+    fprintf(stderr, "keel daemon: %s: no [account] has an imap URL: nothing to poll\n",
+            daemon->config_path);
     return EX_CONFIG;
   }
   return EX_OK;
@@ -518,19 +813,22 @@ static int daemon_run(const KeelGlobals *globals, gboolean once)
 {
   g_autoptr(Daemon) daemon = g_new0(Daemon, 1);
   g_mutex_init(&daemon->store_lock);
-  daemon->accounts = g_ptr_array_new_with_free_func(g_free);
+  daemon->accounts = g_ptr_array_new_with_free_func(daemon_account_free);
+  daemon->retired = g_ptr_array_new_with_free_func(daemon_account_free);
   daemon->cancellable = g_cancellable_new();
   daemon->loop = g_main_loop_new(NULL, FALSE);
   daemon->once = once;
+  daemon->today = -1;
   if (globals->now && !(daemon->now_override = cli_now(globals)))
     return EX_USAGE;
   int rc = daemon_open(daemon, globals);
   if (rc != EX_OK)
     return rc;
   daemon_install_sources(daemon);
-  sd_notify(0, "READY=1");
+  notify_send("READY=1");
+  daemon_update_status(daemon, TRUE);
   g_main_loop_run(daemon->loop);
-  sd_notify(0, "STOPPING=1");
+  daemon_notify_stopping(daemon);
   if (daemon->stopping)
     return EX_OK;
   return daemon->failed ? EX_TEMPFAIL : EX_OK;
@@ -553,7 +851,13 @@ int cmd_daemon(int argc, char **argv)
                         "minute) run on their own timer, also while an IMAP server is down.\n"
                         "--once: one cycle of every account, then one outbox and digest pass;\n"
                         "exit 0 when every account succeeded, 75 if not.\n"
-                        "SIGTERM/SIGINT: finish the message in hand, then exit 0.",
+                        "SIGHUP: read the config and the rules again; a file with an error is\n"
+                        "refused and the one in force stays. A new config is taken once the\n"
+                        "polls in flight are done; a changed database needs a restart.\n"
+                        "SIGTERM/SIGINT: finish the message in hand, then exit 0.\n"
+                        "Under systemd (Type=notify): READY=1, a STATUS= line after each poll,\n"
+                        "WATCHDOG=1 only while polls progress (none for 3 x (connect_timeout +\n"
+                        "4 x read_timeout) is a stuck keel), RELOADING=1, STOPPING=1.",
                         entries, &globals))
     rc = daemon_run(&globals, once);
   cli_globals_clear(&globals);

@@ -606,3 +606,15 @@ gboolean store_thread_history(Store *store, gint64 thread_id, GDateTime *before,
   history->last_reply = found ? g_date_time_new_from_unix_utc(reply_date) : NULL;
   return TRUE;
 }
+
+gint64 store_messages_count_since(Store *store, GDateTime *since, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT COUNT(*) FROM messages WHERE received >= ?1", error);
+  if (!stmt)
+    return -1;
+  store_bind_time(stmt, 1, since);
+  if (store_step(store, stmt, "counting today's messages", error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64(stmt, 0);
+}

@@ -441,6 +441,9 @@ gint64 store_outbox_count_client(Store *store, const char *kind, const char *cli
  * (history from a first sync left out). -1 on error. */
 gint64 store_client_received_count(Store *store, const char *client_id, GDateTime *since,
                                    GError **error);
+/* Messages (in and out, history included) keel stored at or after `since`:
+ * the "N messages today" of the daemon's STATUS line. -1 on error. */
+gint64 store_messages_count_since(Store *store, GDateTime *since, GError **error);
 /* 1 when `message_id` (without <>) is one keel generated (an outbox row), 0
  * when not, -1 on error. */
 int store_outbox_generated(Store *store, const char *message_id, GError **error);
