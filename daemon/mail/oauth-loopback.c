@@ -209,7 +209,8 @@ GHashTable *oauth_loopback_wait(OauthLoopback *loopback, guint timeout_s, GError
   g_source_destroy(timer);
   if (!loopback->params)
     g_set_error(error, OAUTH_LOGIN_ERROR, OAUTH_LOGIN_ERROR_TIMEOUT, "the browser did not come "
-                "back to keel within %u seconds", timeout_s);
+                "back to keel within %u seconds; nothing saved (--timeout waits longer)",
+                timeout_s);
   return g_steal_pointer(&loopback->params);
 }
 

@@ -591,6 +591,16 @@ def test_config_refuses_bad_auth():
         proc.stderr + proc.stdout), proc.stderr
 
 
+def test_config_refuses_plain_http_auth_url():
+    run = make_run("xoauth2")
+    with open(run.config, "a") as f:
+        f.write("\n[account other]\nauth = xoauth2\noauth_provider = google\n"
+                "oauth_client_id = x\noauth_auth_url = http://accounts.example.test/auth\n")
+    proc = run.run("config", "check")
+    assert proc.returncode == 78 and "oauth_auth_url must be an https:// URL" in (
+        proc.stderr + proc.stdout), proc.stdout + proc.stderr
+
+
 if __name__ == "__main__":
     setup()
     try:
@@ -601,7 +611,8 @@ if __name__ == "__main__":
                           test_oauth_login_google_pkce, test_oauth_login_google_wrong_state,
                           test_oauth_login_google_access_denied,
                           test_oauth_login_google_invalid_grant,
-                          test_oauth_login_google_timeout, test_config_refuses_bad_auth]).run(sys.argv[1:])
+                          test_oauth_login_google_timeout, test_config_refuses_bad_auth,
+                          test_config_refuses_plain_http_auth_url]).run(sys.argv[1:])
     finally:
         ENDPOINT.close()
         SERVER.close()
