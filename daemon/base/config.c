@@ -98,6 +98,7 @@ static const ConfigKey config_keys[] = {
   ACCOUNT("auth", TYPE_STRING, "password", auth),
   ACCOUNT("oauth_provider", TYPE_STRING, NULL, oauth_provider),
   ACCOUNT("oauth_token_url", TYPE_STRING, NULL, oauth_token_url),
+  ACCOUNT("oauth_auth_url", TYPE_STRING, NULL, oauth_auth_url),
   ACCOUNT("oauth_client_id", TYPE_STRING, NULL, oauth_client_id),
   ACCOUNT("oauth_client_secret_file", TYPE_STRING, NULL, oauth_client_secret_file),
   ACCOUNT("oauth_refresh_token_file", TYPE_STRING, NULL, oauth_refresh_token_file),
@@ -588,6 +589,7 @@ static void account_free(KeelAccount *account)
   g_free(account->auth);
   g_free(account->oauth_provider);
   g_free(account->oauth_token_url);
+  g_free(account->oauth_auth_url);
   g_free(account->oauth_client_id);
   g_free(account->oauth_client_secret_file);
   g_free(account->oauth_refresh_token_file);
@@ -668,12 +670,13 @@ static void config_check_account(ConfigLoader *loader, const char *group, KeelAc
 
 /* OAuth2 presets (issue 19): endpoint and scopes of the two big providers. */
 static const struct {
-  const char *name, *token_url, *scope;
+  const char *name, *token_url, *scope, *auth_url; /* auth_url NULL: device-code login */
 } config_oauth_presets[] = {
-  { "google", "https://oauth2.googleapis.com/token", "https://mail.google.com/" },
+  { "google", "https://oauth2.googleapis.com/token", "https://mail.google.com/",
+    "https://accounts.google.com/o/oauth2/v2/auth" },
   { "microsoft", "https://login.microsoftonline.com/common/oauth2/v2.0/token",
     "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send "
-    "offline_access" },
+    "offline_access", NULL },
 };
 
 gboolean config_account_uses_oauth(const KeelAccount *account)
@@ -693,6 +696,8 @@ static void config_apply_oauth_preset(ConfigLoader *loader, const char *group,
       account->oauth_token_url = g_strdup(config_oauth_presets[i].token_url);
     if (!account->oauth_scope)
       account->oauth_scope = g_strdup(config_oauth_presets[i].scope);
+    if (!account->oauth_auth_url)
+      account->oauth_auth_url = g_strdup(config_oauth_presets[i].auth_url);
     return;
   }
   config_problem(loader, group, "oauth_provider",
@@ -714,6 +719,8 @@ static void config_check_oauth(ConfigLoader *loader, const char *group, KeelAcco
   if (!account->oauth_token_url || !g_str_has_prefix(account->oauth_token_url, "https://"))
     config_problem(loader, group, "oauth_token_url", "auth = %s needs oauth_provider or an "
                    "https:// oauth_token_url", account->auth);
+  if (account->oauth_auth_url && !g_str_has_prefix(account->oauth_auth_url, "https://"))
+    config_problem(loader, group, "oauth_auth_url", "oauth_auth_url must be an https:// URL");
   if (!account->oauth_client_id)
     config_problem(loader, group, "auth", "auth = %s needs oauth_client_id (from the app "
                    "registration)", account->auth);

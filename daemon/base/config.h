@@ -53,6 +53,8 @@ typedef struct {
   char *auth;             /* owned, default "password" */
   char *oauth_provider;   /* owned, NULL, "google" or "microsoft": fills url and scope */
   char *oauth_token_url;  /* owned: the provider's token endpoint (https://) */
+  char *oauth_auth_url;   /* owned, NULL = device-code login: the authorization endpoint the
+                           * browser opens (loopback + PKCE login; google fills it in) */
   char *oauth_client_id;  /* owned */
   char *oauth_client_secret_file; /* owned, NULL = public client (no secret) */
   char *oauth_refresh_token_file; /* owned: the first refresh token (read-only is fine) */

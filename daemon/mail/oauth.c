@@ -15,12 +15,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-glib/json-glib.h>
 #include "daemon/mail/oauth.h"
 #include "daemon/mail/mail-error.h"
 #include "daemon/mail/imap.h"
+#include "daemon/mail/oauth-loopback.h"
 
 #define OAUTH_RESPONSE_LIMIT (64u * 1024u)
 
@@ -297,6 +299,56 @@ void oauth_set_login(CURL *curl, const KeelAccount *account, const char *secret)
                    g_strcmp0(account->auth, "xoauth2") == 0 ? "AUTH=XOAUTH2" : "AUTH=OAUTHBEARER");
 }
 
+/* ---- keel oauth login: what both flows share ---- */
+
+G_DEFINE_QUARK(keel-oauth-login-error-quark, oauth_login_error)
+
+/* A token endpoint's answer with both tokens into `state`; FALSE when one is missing. */
+static gboolean oauth_login_tokens(JsonObject *object, OauthState *state)
+{
+  const char *access = object ? json_object_get_string_member_with_default(object, "access_token", NULL) : NULL;
+  const char *refresh = object ? json_object_get_string_member_with_default(object, "refresh_token", NULL) : NULL;
+  if (!access || !access[0] || !refresh || !refresh[0])
+    return FALSE;
+  state->access_token = g_strdup(access);
+  state->refresh_token = g_strdup(refresh);
+  state->expires_at = g_get_real_time() / G_USEC_PER_SEC
+                      + json_object_get_int_member_with_default(object, "expires_in", 3600);
+  return TRUE;
+}
+
+char *oauth_login_token_file(const KeelAccount *account)
+{
+  const char *file = account->oauth_refresh_token_file;
+  return file && g_path_is_absolute(file) ? g_strdup(file) : NULL;
+}
+
+/* The tokens a login got: the state file (what the daemon reads first), then
+ * the refresh token alone in oauth_login_token_file(); both 0600, atomic. */
+static gboolean oauth_login_save(const KeelAccount *account, const OauthState *state,
+                                 GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_mutex_lock(&oauth_lock);
+  gboolean saved = oauth_state_save(account, state, &local);
+  g_mutex_unlock(&oauth_lock);
+  if (!saved) {
+    g_set_error_literal(error, OAUTH_LOGIN_ERROR, OAUTH_LOGIN_ERROR_SAVE, local->message);
+    return FALSE;
+  }
+  g_autofree char *file = oauth_login_token_file(account);
+  g_autofree char *text = file ? g_strconcat(state->refresh_token, "\n", NULL) : NULL;
+  saved = !file || g_file_set_contents_full(file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                            0600, &local);
+  if (text)
+    memset(text, 0, strlen(text));
+  if (!saved)
+    g_set_error(error, OAUTH_LOGIN_ERROR, OAUTH_LOGIN_ERROR_SAVE, "account '%s': the tokens "
+                "are saved in %s, but oauth_refresh_token_file could not be written: %s",
+                account->name, account->oauth_state_file, local->message);
+  return saved;
+}
+
 /* ---- keel oauth login: the device-code flow (RFC 8628; Microsoft) ---- */
 
 /* The device authorization endpoint next to the token endpoint
@@ -305,9 +357,9 @@ static char *oauth_device_url(const KeelAccount *account, GError **error)
 {
   const char *url = account->oauth_token_url;
   if (g_strcmp0(account->oauth_provider, "google") == 0 || !g_str_has_suffix(url, "/token")) {
-    mail_error_set(error, KEEL_MAIL_ERROR_AUTH, MAIL_SCOPE_ACCOUNT, MAIL_RETRY_WAIT,
-                "account '%s': keel oauth login only knows the device-code flow (Microsoft); "
-                "for Google put a refresh token in oauth_refresh_token_file", account->name);
+    mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_ACCOUNT, MAIL_RETRY_WAIT,
+                "account '%s': set oauth_auth_url for a browser sign-in, or an "
+                "oauth_token_url ending in /token for the device-code flow", account->name);
     return NULL;
   }
   g_autofree char *base = g_strndup(url, strlen(url) - strlen("/token"));
@@ -337,17 +389,11 @@ static gboolean oauth_device_poll(const KeelAccount *account, const char *device
     *interval += g_strcmp0(code, "slow_down") == 0 ? 5 : 0;
     return FALSE;
   }
-  const char *access = object ? json_object_get_string_member_with_default(object, "access_token", NULL) : NULL;
-  const char *refresh = object ? json_object_get_string_member_with_default(object, "refresh_token", NULL) : NULL;
-  if (status != 200 || !access || !refresh) {
+  if (status != 200 || !oauth_login_tokens(object, state)) {
     g_set_error(error, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_AUTH, "account '%s': the sign-in was "
                 "not completed (%s)", account->name, code[0] ? code : "no refresh token");
     return FALSE;
   }
-  state->access_token = g_strdup(access);
-  state->refresh_token = g_strdup(refresh);
-  state->expires_at = g_get_real_time() / G_USEC_PER_SEC
-                      + json_object_get_int_member_with_default(object, "expires_in", 3600);
   return TRUE;
 }
 
@@ -397,9 +443,199 @@ gboolean oauth_device_login(const KeelAccount *account, OauthPrompt prompt, gpoi
   if (!done && pending)
     g_set_error(error, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_AUTH, "account '%s': the code expired "
                 "before the sign-in was finished: run keel oauth login again", account->name);
-  g_mutex_lock(&oauth_lock);
-  done = done && oauth_state_save(account, &state, error);
-  g_mutex_unlock(&oauth_lock);
+  done = done && oauth_login_save(account, &state, error);
   oauth_state_clear(&state);
   return done;
+}
+
+/* ---- keel oauth login: the loopback redirect with PKCE (RFC 8252, 7636; Google) ---- */
+
+/* base64url without padding (RFC 4648 s5). New string. */
+static char *oauth_base64url(const guchar *data, gsize len)
+{
+  char *text = g_base64_encode(data, len);
+  g_strdelimit(text, "+", '-');
+  g_strdelimit(text, "/", '_');
+  char *pad = strchr(text, '=');
+  if (pad)
+    *pad = '\0';
+  return text;
+}
+
+/* `n` (at most 32) bytes from the kernel's random source, base64url. */
+static char *oauth_random(gsize n, GError **error)
+{
+  guchar bytes[32];
+  gsize got = 0;
+  g_return_val_if_fail(n <= sizeof bytes, NULL);
+  while (got < n) {
+    ssize_t more = getrandom(bytes + got, n - got, 0);
+    if (more < 0 && errno == EINTR)
+      continue;
+    if (more <= 0) {
+      g_set_error(error, OAUTH_LOGIN_ERROR, OAUTH_LOGIN_ERROR_LISTEN,
+                  "no random bytes from the kernel: %s", g_strerror(errno));
+      return NULL;
+    }
+    got += (gsize)more;
+  }
+  char *text = oauth_base64url(bytes, n);
+  memset(bytes, 0, sizeof bytes);
+  return text;
+}
+
+/* The S256 code challenge: base64url(SHA-256(verifier)). */
+static char *oauth_pkce_challenge(const char *verifier)
+{
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+  g_checksum_update(sum, (const guchar *)verifier, (gssize)strlen(verifier));
+  g_checksum_get_digest(sum, digest, &len);
+  return oauth_base64url(digest, len);
+}
+
+/* The address the browser opens: oauth_auth_url with the request's parameters. */
+static char *oauth_authorize_url(const KeelAccount *account, const char *redirect,
+                                 const char *challenge, const char *nonce)
+{
+  g_autoptr(GString) query = g_string_new(NULL);
+  oauth_form_add(query, "client_id", account->oauth_client_id);
+  oauth_form_add(query, "redirect_uri", redirect);
+  oauth_form_add(query, "response_type", "code");
+  oauth_form_add(query, "scope", account->oauth_scope);
+  oauth_form_add(query, "code_challenge", challenge);
+  oauth_form_add(query, "code_challenge_method", "S256");
+  oauth_form_add(query, "state", nonce);
+  oauth_form_add(query, "access_type", "offline");
+  oauth_form_add(query, "prompt", "consent");
+  oauth_form_add(query, "login_hint", account->user);
+  return g_strconcat(account->oauth_auth_url,
+                     strchr(account->oauth_auth_url, '?') ? "&" : "?", query->str, NULL);
+}
+
+/* A provider's words for one terminal line: no control characters, short. */
+static char *oauth_printable(const char *text)
+{
+  g_autofree char *copy = g_strndup(text ? text : "", 200);
+  for (char *p = copy; *p; p++)
+    if ((guchar)*p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  return g_utf8_make_valid(copy, -1);
+}
+
+/* The code of a redirect whose state is `nonce`; NULL with the reason otherwise. */
+static const char *oauth_redirect_code(const KeelAccount *account, GHashTable *params,
+                                       const char *nonce, GError **error)
+{
+  const char *denied = g_hash_table_lookup(params, "error");
+  const char *code = g_hash_table_lookup(params, "code");
+  if (g_strcmp0(g_hash_table_lookup(params, "state"), nonce) != 0) {
+    g_set_error(error, OAUTH_LOGIN_ERROR, OAUTH_LOGIN_ERROR_STATE, "account '%s': the browser "
+                "came back with a state keel did not send (a stale tab or a forged request): "
+                "nothing saved; run keel oauth login %s again", account->name, account->name);
+    return NULL;
+  }
+  if (denied) {
+    g_autofree char *what = oauth_printable(denied);
+    g_autofree char *why = oauth_printable(g_hash_table_lookup(params, "error_description"));
+    g_set_error(error, OAUTH_LOGIN_ERROR, OAUTH_LOGIN_ERROR_DENIED, "account '%s': the sign-in "
+                "was refused in the browser (%s%s%s); nothing saved", account->name, what,
+                why[0] ? ": " : "", why);
+    return NULL;
+  }
+  if (!code || !code[0])
+    g_set_error(error, OAUTH_LOGIN_ERROR, OAUTH_LOGIN_ERROR_STATE, "account '%s': the browser "
+                "came back without a code; run keel oauth login %s again", account->name,
+                account->name);
+  return code && code[0] ? code : NULL;
+}
+
+/* The token endpoint's answer to the code: both tokens into `state`, or why not. */
+static gboolean oauth_code_answer(const KeelAccount *account, GByteArray *body, long status,
+                                  OauthState *state, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonObject *object = oauth_parse(body, parser);
+  gboolean ok = status == 200 && oauth_login_tokens(object, state);
+  memset(body->data, 0, body->len);
+  if (ok)
+    return TRUE;
+  const char *code = object ? json_object_get_string_member_with_default(object, "error", "") : "";
+  g_autofree char *what = oauth_printable(code[0] ? code : "no refresh token in the answer");
+  g_set_error(error, OAUTH_LOGIN_ERROR, OAUTH_LOGIN_ERROR_REFUSED, "account '%s': the token "
+              "endpoint refused the sign-in (HTTP %ld, %s): check oauth_client_id and "
+              "oauth_client_secret_file, then run keel oauth login %s again", account->name,
+              status, what, account->name);
+  return FALSE;
+}
+
+/* POSTs grant_type=authorization_code with the PKCE verifier. */
+static gboolean oauth_code_exchange(const KeelAccount *account, const char *code,
+                                    const char *verifier, const char *redirect,
+                                    OauthState *state, GError **error)
+{
+  g_autofree char *secret = NULL;
+  if (account->oauth_client_secret_file
+      && !(secret = oauth_read_secret(account, account->oauth_client_secret_file,
+                                      "oauth_client_secret_file", error)))
+    return FALSE;
+  g_autoptr(GString) form = g_string_new(NULL);
+  oauth_form_add(form, "grant_type", "authorization_code");
+  oauth_form_add(form, "code", code);
+  oauth_form_add(form, "redirect_uri", redirect);
+  oauth_form_add(form, "client_id", account->oauth_client_id);
+  oauth_form_add(form, "client_secret", secret);
+  oauth_form_add(form, "code_verifier", verifier);
+  if (secret)
+    memset(secret, 0, strlen(secret));
+  g_autoptr(GByteArray) body = g_byte_array_new();
+  long status = 0;
+  gboolean posted = oauth_post(account, form->str, body, &status, error);
+  memset(form->str, 0, form->len);
+  return posted && oauth_code_answer(account, body, status, state, error);
+}
+
+/* After the redirect: its code exchanged and saved; the browser told how it went. */
+static gboolean oauth_browser_finish(const KeelAccount *account, OauthLoopback *loopback,
+                                     GHashTable *params, const char *nonce,
+                                     const char *verifier, const char *redirect, GError **error)
+{
+  OauthState state = { 0 };
+  const char *code = oauth_redirect_code(account, params, nonce, error);
+  gboolean ok = code && oauth_code_exchange(account, code, verifier, redirect, &state, error)
+                && oauth_login_save(account, &state, error);
+  oauth_state_clear(&state);
+  g_autofree char *page = ok ? g_strdup("keel: signed in. You can close this tab.")
+                             : g_strdup_printf("keel: the sign-in did not work: %s",
+                                               (*error)->message);
+  oauth_loopback_reply(loopback, ok, page);
+  return ok;
+}
+
+gboolean oauth_browser_login(const KeelAccount *account, guint16 port, guint timeout_s,
+                             OauthBrowserPrompt prompt, gpointer data, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *verifier = oauth_random(32, &local);
+  g_autofree char *nonce = verifier ? oauth_random(16, &local) : NULL;
+  g_autoptr(OauthLoopback) loopback = nonce ? oauth_loopback_new(port, &local) : NULL;
+  if (!loopback) {
+    g_propagate_prefixed_error(error, g_steal_pointer(&local), "account '%s': ", account->name);
+    return FALSE;
+  }
+  g_autofree char *redirect = g_strdup_printf("http://127.0.0.1:%u/",
+                                              oauth_loopback_port(loopback));
+  g_autofree char *challenge = oauth_pkce_challenge(verifier);
+  g_autofree char *url = oauth_authorize_url(account, redirect, challenge, nonce);
+  prompt(url, data);
+  g_autoptr(GHashTable) params = oauth_loopback_wait(loopback, timeout_s, &local);
+  gboolean ok = params && oauth_browser_finish(account, loopback, params, nonce, verifier,
+                                               redirect, &local);
+  memset(verifier, 0, strlen(verifier));
+  if (!ok && !params)
+    g_prefix_error(&local, "account '%s': ", account->name);
+  if (!ok)
+    g_propagate_error(error, g_steal_pointer(&local));
+  return ok;
 }

@@ -12,10 +12,17 @@ refreshed before login; a fresh one is used without asking the endpoint; a
 revoked refresh token (invalid_grant) fails with "run keel oauth login"
 (one log line; the digest's HEALTH section says the same);
 SMTP XOAUTH2 and OAUTHBEARER (`keel digest --send` + `keel outbox send`)
-through an in-process aiosmtpd that offers only those two mechanisms.
+through an in-process aiosmtpd that offers only those two mechanisms;
+`keel oauth login` by the device-code flow (Microsoft) and by the loopback
+redirect with PKCE (Google): a "browser" in this test reads the address keel
+prints, checks its parameters and GETs the redirect_uri with a code and the
+state, the token endpoint checks SHA256(code_verifier) against the
+code_challenge; a wrong state, error=access_denied, a refused code
+(invalid_grant) and no browser at all each fail with one line and their exit
+code, saving nothing.
 
-What is fake: the token endpoint (Google's and Microsoft's are not reachable
-from here) and the JWT signing (Dovecot checks a shared HMAC key; real
+What is fake: the token endpoint and Google's consent page (Google's and
+Microsoft's are not reachable from here) and the JWT signing (Dovecot checks a shared HMAC key; real
 providers' tokens are opaque to keel either way). TAP output; run with
 /usr/bin/python3. Needs root, dovecot-imapd and openssl."""
 
@@ -31,7 +38,11 @@ import stat
 import sys
 import threading
 import time
+import re
+import socket
+import urllib.error
 import urllib.parse
+import urllib.request
 import warnings
 
 from aiosmtpd.controller import Controller
@@ -142,6 +153,8 @@ class TokenEndpoint:
         self.key = KEY
         self.revoked = False
         self.serial = 1
+        self.code_grant = None  # what the "browser" handed out: code, challenge, redirect_uri
+        self.refuse_code = False
         endpoint = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -186,9 +199,27 @@ class TokenEndpoint:
         return {"access_token": jwt(USER), "token_type": "Bearer", "expires_in": 3600,
                 "refresh_token": "rt-device"}, 200
 
+    def code_answer(self, form):
+        """RFC 7636: the code once, with the verifier whose S256 is the challenge."""
+        grant, self.code_grant = self.code_grant, None
+        verifier = form.get("code_verifier", "")
+        if (self.refuse_code or not grant or form.get("code") != grant["code"]
+                or form.get("redirect_uri") != grant["redirect_uri"]
+                or form.get("client_id") != "keel-test"
+                or form.get("client_secret") != "g-client-secret"
+                or not re.fullmatch(r"[A-Za-z0-9._~-]{43,128}", verifier)
+                or b64url(hashlib.sha256(verifier.encode()).digest()) != grant["challenge"]):
+            return {"error": "invalid_grant", "error_description": "Bad Request"}, 400
+        self.valid.add("rt-google")
+        # 60 s < keel's 300 s margin: the next login must refresh with rt-google
+        return {"access_token": jwt(USER), "token_type": "Bearer", "expires_in": 60,
+                "refresh_token": "rt-google", "scope": "https://mail.google.com/"}, 200
+
     def answer(self, form):
         if form.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
             return self.device_answer(form)
+        if form.get("grant_type") == "authorization_code":
+            return self.code_answer(form)
         token = form.get("refresh_token")
         if (self.revoked or form.get("grant_type") != "refresh_token" or token not in self.valid
                 or form.get("client_id") != "keel-test"):
@@ -215,11 +246,18 @@ def setup():
     ENDPOINT = TokenEndpoint(SERVER.cert, os.path.join(SERVER.dir, "key.pem"))
 
 
-def make_run(auth, refresh_token="rt-1", smtp_port=None):
+def write_secret(path, text):
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text + "\n")
+
+
+def make_run(auth, refresh_token="rt-1", smtp_port=None, google=False):
+    """google: oauth_provider = google (its authorization URL) with a client
+    secret file, the local token endpoint and no refresh token file yet."""
     run = harness.KeelRun()
     rtfile = os.path.join(run.dir, "refresh-token")
-    with open(os.open(rtfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(refresh_token + "\n")
+    if refresh_token:
+        write_secret(rtfile, refresh_token)
     lines = ["[keel]", "database = " + run.database,
              "rules = " + os.path.join(run.source_root, "rules"), "",
              "[account main]", "imap = " + SERVER.url(), "user = " + USER,
@@ -228,6 +266,11 @@ def make_run(auth, refresh_token="rt-1", smtp_port=None):
              "oauth_client_id = keel-test", "oauth_refresh_token_file = " + rtfile,
              "oauth_scope = https://mail.google.com/", "oauth_ca_file = " + SERVER.cert, "",
              "[client acme]", "addresses = @acme.example", ""]
+    if google:
+        secret = os.path.join(run.dir, "client-secret")
+        write_secret(secret, "g-client-secret")
+        lines[lines.index("[account main]") + 1:1] = [
+            "oauth_provider = google", "oauth_client_secret_file = " + secret]
     if smtp_port:
         lines[lines.index("[account main]") + 1:1] = [
             "smtp = smtp://127.0.0.1:%d" % smtp_port, "allow_plaintext = true"]
@@ -236,6 +279,7 @@ def make_run(auth, refresh_token="rt-1", smtp_port=None):
     with open(run.config, "w") as f:
         f.write("\n".join(lines))
     run.state = os.path.join(run.dir, "oauth-main.json")
+    run.rtfile = rtfile
     return run
 
 
@@ -387,12 +431,157 @@ def test_oauth_login_device_code():
     state = json.load(open(run.state))
     assert state["refresh_token"] == "rt-device"
     assert stat.S_IMODE(os.stat(run.state).st_mode) == 0o600
+    assert open(run.rtfile).read() == "rt-device\n", "oauth_refresh_token_file not replaced"
+    assert stat.S_IMODE(os.stat(run.rtfile).st_mode) == 0o600
     assert "rt-device" not in proc.stdout + proc.stderr
     before = len(ENDPOINT.requests)
     proc = run.run("daemon", "--once")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(ENDPOINT.requests) == before, "the fresh token from the login was not used"
     assert stored_count(run) >= 1
+
+
+GOOGLE_AUTH = "https://accounts.google.com/o/oauth2/v2/auth"
+
+
+def http_get(url):
+    """(status, body) of a GET, 4xx included."""
+    try:
+        with urllib.request.urlopen(url, timeout=20) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+def read_authorization_url(proc):
+    """The address keel prints for the browser (a line of its own)."""
+    seen = []
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError("keel printed no address: %r %s" % (seen, proc.stderr.read()))
+        seen.append(line)
+        if line.startswith("https://"):
+            return line.strip()
+
+
+def check_authorization_url(url):
+    """What Google needs for a desktop app with PKCE; returns the parameters."""
+    assert url.startswith(GOOGLE_AUTH + "?"), url
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query, strict_parsing=True))
+    want = {"client_id": "keel-test", "response_type": "code",
+            "scope": "https://mail.google.com/", "code_challenge_method": "S256",
+            "access_type": "offline", "prompt": "consent", "login_hint": USER}
+    for key, value in want.items():
+        assert query.get(key) == value, "%s=%r in %s" % (key, query.get(key), url)
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", query["redirect_uri"]), query
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", query["code_challenge"]), query
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16,}", query["state"]), query
+    return query
+
+
+def browser_login(run, answer, timeout="20", before=None):
+    """keel oauth login with this test as the browser: `answer(query)` gives
+    the redirect's parameters (None: the browser never comes back), `before`
+    runs against the listener first. Returns (proc, stdout, stderr, page)."""
+    proc = run.spawn("oauth", "login", "main", "--timeout", timeout)
+    page = None
+    try:
+        query = check_authorization_url(read_authorization_url(proc))
+        params = answer(query)
+        if before:
+            before(query["redirect_uri"])
+        if params is not None:
+            ENDPOINT.code_grant = {"code": "4/0-keel-test-code", "redirect_uri":
+                                   query["redirect_uri"], "challenge": query["code_challenge"]}
+            page = http_get(query["redirect_uri"] + "?" + urllib.parse.urlencode(params))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc, out, err, page
+
+
+def granted(query):
+    return {"state": query["state"], "code": "4/0-keel-test-code",
+            "scope": "https://mail.google.com/"}
+
+
+def idle_preconnect_and_favicon(redirect_uri):
+    """A browser's idle pre-connection must not hold up the redirect; other
+    paths get 404."""
+    port = int(redirect_uri.rsplit(":", 1)[1].strip("/"))
+    idle = socket.create_connection(("127.0.0.1", port))
+    browser_login.idle = idle
+    status, _ = http_get(redirect_uri + "favicon.ico")
+    assert status == 404, status
+
+
+def test_oauth_login_google_pkce():
+    seed_one()
+    run = make_run("xoauth2", refresh_token=None, google=True)
+    before = len(ENDPOINT.requests)
+    proc, out, err, page = browser_login(run, granted, before=idle_preconnect_and_favicon)
+    browser_login.idle.close()
+    assert proc.returncode == 0, out + err
+    assert page[0] == 200 and "You can close this tab" in page[1], page
+    exchange = ENDPOINT.requests[before:]
+    assert [f.get("grant_type") for f in exchange] == ["authorization_code"], exchange
+    assert open(run.rtfile).read() == "rt-google\n", "refresh token file"
+    assert stat.S_IMODE(os.stat(run.rtfile).st_mode) == 0o600
+    assert json.load(open(run.state))["refresh_token"] == "rt-google"
+    assert stat.S_IMODE(os.stat(run.state).st_mode) == 0o600
+    assert "rt-google" not in out + err and "4/0-keel-test-code" not in out + err, out + err
+    log_before = len(SERVER.log())
+    daemon = run.run("daemon", "--once")
+    assert daemon.returncode == 0, daemon.stderr[-2000:]
+    refresh = ENDPOINT.requests[-1]
+    assert refresh.get("grant_type") == "refresh_token" and \
+        refresh.get("refresh_token") == "rt-google", "the login's refresh token was not used"
+    assert "method=XOAUTH2" in SERVER.log()[log_before:], "no XOAUTH2 login at Dovecot"
+    assert stored_count(run) >= 1
+
+
+def google_failure(answer, exit_code, message, page_status=400, timeout="20"):
+    run = make_run("xoauth2", refresh_token=None, google=True)
+    before = len(ENDPOINT.requests)
+    proc, out, err, page = browser_login(run, answer, timeout=timeout)
+    assert proc.returncode == exit_code, (proc.returncode, out, err)
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    if page_status:
+        assert page and page[0] == page_status and "did not work" in page[1], page
+    assert not os.path.exists(run.rtfile) and not os.path.exists(run.state), "saved on failure"
+    return ENDPOINT.requests[before:]
+
+
+def test_oauth_login_google_wrong_state():
+    sent = google_failure(lambda q: dict(granted(q), state="forged-state-0123456789"), 76,
+                          "a state keel did not send")
+    assert sent == [], "a code with a wrong state was exchanged"
+
+
+def test_oauth_login_google_access_denied():
+    sent = google_failure(lambda q: {"error": "access_denied", "state": q["state"]}, 77,
+                          "refused in the browser (access_denied)")
+    assert sent == [], sent
+
+
+def test_oauth_login_google_invalid_grant():
+    ENDPOINT.refuse_code = True
+    try:
+        sent = google_failure(granted, 77, "refused the sign-in (HTTP 400, invalid_grant)")
+    finally:
+        ENDPOINT.refuse_code = False
+    assert [f.get("grant_type") for f in sent] == ["authorization_code"], sent
+
+
+def test_oauth_login_google_timeout():
+    start = time.monotonic()
+    sent = google_failure(lambda q: None, 75, "did not come back to keel within 2 seconds",
+                          page_status=None, timeout="2")
+    assert time.monotonic() - start < 15
+    assert sent == [], sent
 
 
 def test_config_refuses_bad_auth():
@@ -402,6 +591,16 @@ def test_config_refuses_bad_auth():
         proc.stderr + proc.stdout), proc.stderr
 
 
+def test_config_refuses_plain_http_auth_url():
+    run = make_run("xoauth2")
+    with open(run.config, "a") as f:
+        f.write("\n[account other]\nauth = xoauth2\noauth_provider = google\n"
+                "oauth_client_id = x\noauth_auth_url = http://accounts.example.test/auth\n")
+    proc = run.run("config", "check")
+    assert proc.returncode == 78 and "oauth_auth_url must be an https:// URL" in (
+        proc.stderr + proc.stdout), proc.stdout + proc.stderr
+
+
 if __name__ == "__main__":
     setup()
     try:
@@ -409,7 +608,11 @@ if __name__ == "__main__":
                           test_bad_signature_refused, test_expired_token_refreshed_before_login,
                           test_fresh_token_used_without_refresh, test_revoked_refresh_token,
                           test_smtp_xoauth2, test_smtp_oauthbearer, test_oauth_login_device_code,
-                          test_config_refuses_bad_auth]).run(sys.argv[1:])
+                          test_oauth_login_google_pkce, test_oauth_login_google_wrong_state,
+                          test_oauth_login_google_access_denied,
+                          test_oauth_login_google_invalid_grant,
+                          test_oauth_login_google_timeout, test_config_refuses_bad_auth,
+                          test_config_refuses_plain_http_auth_url]).run(sys.argv[1:])
     finally:
         ENDPOINT.close()
         SERVER.close()
