@@ -478,9 +478,11 @@ def test_status_json_has_the_documented_shape():
     run.write_config([account(SERVER, user)])
     once(run)
     status = run.status()
-    assert list(status.keys()) == ["accounts"], status
+    assert list(status.keys()) == ["accounts", "outbox", "digest", "rules"], status
     acc = status["accounts"][0]
-    assert sorted(acc.keys()) == ["folders", "last_error", "last_poll", "name"], acc
+    assert sorted(acc.keys()) == ["folders", "last_error", "last_poll", "missing_folders",
+                                  "name"], acc
+    assert acc["missing_folders"] == [], acc
     for folder in acc["folders"]:
         assert sorted(folder.keys()) == ["last_uid", "messages", "name", "uidvalidity"], folder
     text = run.run("status")
