@@ -456,6 +456,7 @@ def test_missing_folder_does_not_block_the_others():
     status = run.status()
     assert folder_state(status, "work", "INBOX")["messages"] == 2, status
     assert "NoSuchFolder" in status["accounts"][0]["last_error"], status
+    assert status["accounts"][0]["missing_folders"] == ["NoSuchFolder"], status
 
 
 def test_verbose_masks_the_password():
