@@ -2,9 +2,12 @@
  * configuration the way the daemon would, adds the checks the daemon makes at
  * start (password files exist and are private, ca_file readable, the rules
  * directory exists and every rule file and template loads, the database folder
- * is writable, and with --user the secrets are readable by that user) and
+ * is writable, each OAuth2 account's client secret and refresh token (or the
+ * state file keel keeps) are private regular files, and with --user the
+ * secrets are readable by that user) and
  * prints either "configuration OK" with a one-line summary, or every problem.
  * Never reads or prints a secret. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <pwd.h>
@@ -30,9 +33,110 @@ static gboolean cmd_config_user_may(const struct passwd *pw, const char *path, i
   return (st.st_mode & want) == (unsigned)want;
 }
 
+/* Whether user `pw` may reach `path`: search (x) on every folder above it. */
+static gboolean cmd_config_user_may_reach(const struct passwd *pw, const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname(path);
+  while (strcmp(dir, "/") != 0 && strcmp(dir, ".") != 0) {
+    if (!cmd_config_user_may(pw, dir, 1))
+      return FALSE;
+    char *parent = g_path_get_dirname(dir);
+    g_free(dir);
+    dir = parent;
+  }
+  return TRUE;
+}
+
+/* Where daemon/mail/oauth.c reads an OAuth2 secret: an absolute path, or a
+ * bare name in $CREDENTIALS_DIRECTORY (LoadCredential=). NULL for a relative
+ * name without that directory (the service runs in /: it would not be found). */
+static char *cmd_config_oauth_path(const char *name)
+{
+  const char *credentials = g_getenv("CREDENTIALS_DIRECTORY");
+  if (g_path_is_absolute(name))
+    return g_strdup(name);
+  return credentials && *credentials ? g_build_filename(credentials, name, NULL) : NULL;
+}
+
+/* What is wrong with OAuth2 secret `name` (key `key`) for user `pw`, as oauth.c
+ * will read it: a regular file, not readable by group or others (oauth.c
+ * refuses it otherwise), readable by `pw` through every folder above it.
+ * NULL when fine; else a new string. Never opens the file. */
+static char *cmd_config_oauth_problem(const KeelAccount *account, const char *key,
+                                      const char *name, const struct passwd *pw)
+{
+  g_autofree char *path = cmd_config_oauth_path(name);
+  struct stat st;
+  if (!path)
+    return g_strdup_printf("[account %s] %s '%s' names a systemd credential, but "
+                           "$CREDENTIALS_DIRECTORY is not set: give an absolute path, or add "
+                           "LoadCredential=%s:/path/to/file to the unit", account->name, key,
+                           name, name);
+  if (stat(path, &st) != 0)
+    return g_strdup_printf("[account %s] %s %s: %s", account->name, key, path,
+                           g_strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return g_strdup_printf("[account %s] %s %s is not a regular file", account->name, key, path);
+  if (st.st_mode & 0077)
+    return g_strdup_printf("[account %s] %s %s is readable by other users, so keel refuses it "
+                           "(fix: chmod 600 %s)", account->name, key, path, path);
+  if (!cmd_config_user_may_reach(pw, path) || !cmd_config_user_may(pw, path, 4))
+    return g_strdup_printf("[account %s] %s %s cannot be read by user %s (fix: chown %s %s; "
+                           "chmod 600 %s)", account->name, key, path, pw->pw_name, pw->pw_name,
+                           path, path);
+  return NULL;
+}
+
+/* An OAuth2 account's secrets: the client secret (when set), and a refresh
+ * token: the state file keel keeps once it has one (from `keel oauth login`
+ * or an earlier refresh), else oauth_refresh_token_file. */
+static void cmd_config_check_oauth(const KeelConfig *config, const KeelAccount *account,
+                                   const struct passwd *pw, GPtrArray *problems)
+{
+  char *problem = NULL;
+  if (account->oauth_client_secret_file
+      && (problem = cmd_config_oauth_problem(account, "oauth_client_secret_file",
+                                             account->oauth_client_secret_file, pw)))
+    g_ptr_array_add(problems, g_strdup_printf("%s: %s", config->path, problem));
+  g_clear_pointer(&problem, g_free);
+  const char *state = account->oauth_state_file;
+  if (state && g_file_test(state, G_FILE_TEST_EXISTS))
+    problem = cmd_config_oauth_problem(account, "OAuth2 state file", state, pw);
+  else if (account->oauth_refresh_token_file)
+    problem = cmd_config_oauth_problem(account, "oauth_refresh_token_file",
+                                       account->oauth_refresh_token_file, pw);
+  else
+    problem = g_strdup_printf("[account %s] has no OAuth2 refresh token yet: set "
+                              "oauth_refresh_token_file, or run keel oauth login %s",
+                              account->name, account->name);
+  if (problem)
+    g_ptr_array_add(problems, g_strdup_printf("%s: %s", config->path, problem));
+  g_free(problem);
+}
+
+/* Every account's secrets as `pw` would read them: password files by the
+ * permission bits (config_check_files() has opened them as this user
+ * already), OAuth2 secrets as daemon/mail/oauth.c reads them. */
+static void cmd_config_check_secrets(const KeelConfig *config, const struct passwd *pw,
+                                     GPtrArray *problems)
+{
+  for (guint i = 0; i < config->accounts->len; i++) {
+    const KeelAccount *account = config->accounts->pdata[i];
+    const char *secret = account->password_file;
+    if (secret && g_path_is_absolute(secret)
+        && (!cmd_config_user_may_reach(pw, secret) || !cmd_config_user_may(pw, secret, 4)))
+      g_ptr_array_add(problems, g_strdup_printf("%s: [account %s] password_file %s cannot be "
+                      "read by user %s (fix: chown %s %s; chmod 600 %s)", config->path,
+                      account->name, secret, pw->pw_name, pw->pw_name, secret, secret));
+    if (config_account_uses_oauth(account))
+      cmd_config_check_oauth(config, account, pw, problems);
+  }
+}
+
 /* The checks the daemon makes at start beyond the file's own syntax: the
- * rules load, the database folder is writable, and every password file (and
- * the folders leading to it) is readable by `user` (NULL: whoever runs this).
+ * rules load, the database folder is writable, and every password file and
+ * OAuth2 secret (and the folders leading to it) is readable by `user` (NULL:
+ * whoever runs this).
  * Appends one line per problem. */
 static void cmd_config_check_runtime(const KeelConfig *config, const char *user,
                                      GPtrArray *problems)
@@ -56,14 +160,7 @@ static void cmd_config_check_runtime(const KeelConfig *config, const char *user,
     g_ptr_array_add(problems, g_strdup_printf("%s: database %s: user %s cannot write its folder "
                     "%s (fix: chown %s %s, or set database = to a folder it owns)",
                     config->path, config->database, pw->pw_name, db_dir, pw->pw_name, db_dir));
-  for (guint i = 0; i < config->accounts->len; i++) {
-    const KeelAccount *account = config->accounts->pdata[i];
-    const char *secret = account->password_file;
-    if (secret && g_path_is_absolute(secret) && !cmd_config_user_may(pw, secret, 4))
-      g_ptr_array_add(problems, g_strdup_printf("%s: [account %s] password_file %s cannot be "
-                      "read by user %s (fix: chown %s %s; chmod 600 %s)", config->path,
-                      account->name, secret, pw->pw_name, pw->pw_name, secret, secret));
-  }
+  cmd_config_check_secrets(config, pw, problems);
 }
 
 /* How to make a note address keel can trust in INBOX, for every account whose

@@ -160,6 +160,33 @@ gboolean digest_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZ
   return g_date_time_get_day_of_year(local_now) == g_date_time_get_day_of_year(local_run);
 }
 
+GDateTime *digest_next_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZone *tz)
+{
+  GDateTime *when = digest_due(last_sent, now, at, tz) ? digest_previous_run(now, at, tz)
+                                                      : digest_next_run(now, at, tz);
+  if (!when)
+    return NULL;
+  GDateTime *local = g_date_time_to_timezone(when, tz);
+  g_date_time_unref(when);
+  return local;
+}
+
+gboolean digest_schedule(Store *store, const KeelConfig *config, GDateTime *now,
+                         GDateTime **next, GDateTime **last_sent, GError **error)
+{
+  *next = NULL;
+  g_autoptr(GDateTime) last = NULL;
+  if (!store_digest_last_outbox(store, "digest", &last, error))
+    return FALSE;
+  if (config->digest_at) {
+    g_autoptr(GTimeZone) zone = digest_zone(config->timezone);
+    *next = digest_next_due(last, now, config->digest_at, zone);
+  }
+  if (last_sent)
+    *last_sent = g_steal_pointer(&last);
+  return TRUE;
+}
+
 gboolean digest_run_if_due(Store *store, const KeelConfig *config,
                            const DigestOptions *options, GDateTime *now, GError **error)
 {

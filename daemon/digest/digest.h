@@ -10,6 +10,8 @@
  *   digest_queue()          into the outbox (kind "digest"), one row per recipient
  *   digest_next_run()       the next local run time ("08:00" in the VA's zone)
  *   digest_due()            whether a digest is due, given when the last one went
+ *   digest_next_due()       when the next digest goes (the pending run, else the next)
+ *   digest_schedule()       the same from the config and the store (keel status)
  *   digest_run_if_due()     gather + queue when due (for the daemon loop)
  *   digest_alert_for_message() the alert for one stored message, at most one per
  *                           thread per local day
@@ -152,6 +154,16 @@ GDateTime *digest_previous_run(GDateTime *now, const char *at, GTimeZone *tz);
 /* TRUE when a run time has passed since `last_sent` (NULL = never sent: due
  * once today's run time has passed). */
 gboolean digest_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZone *tz);
+/* When the next digest goes, by the same rule as digest_due(): the run time
+ * that is pending (at or before `now`) when one is due, else the next run
+ * time after `now`; in `tz`. NULL when `at` does not parse. New reference. */
+GDateTime *digest_next_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZone *tz);
+/* The same for `config` and the store (the last digest queued), in the VA's
+ * zone ([keel] timezone). `*next` is NULL when `[digest] at` is unset;
+ * `*last_sent` (may be NULL) receives the last digest's time or NULL.
+ * FALSE only with `error` (a store failure). */
+gboolean digest_schedule(Store *store, const KeelConfig *config, GDateTime *now,
+                         GDateTime **next, GDateTime **last_sent, GError **error);
 
 /* For the daemon loop: when `[digest] at` is set and a digest is due, gathers
  * it and queues it (unless it is empty and !options->send_empty). TRUE when a

@@ -18,6 +18,8 @@
  *
  * An unchanged folder costs one round trip (STATUS). Messages over
  * max_message_size are recorded by advancing the last UID, never downloaded.
+ * A folder whose STATUS the server refuses fails only itself (a warning per
+ * cycle) and is marked missing in the store until it answers again.
  * Must not: write to the mailbox, hold the store lock while talking to the
  * server, or log a message body or a password. */
 #undef G_LOG_DOMAIN
@@ -325,11 +327,35 @@ static gboolean sync_folder_finish(SyncFolder *job, const ImapFolderStatus *stat
   return TRUE;
 }
 
+/* Records whether the server knows the folder (issue 19: `keel status` lists
+ * the missing ones): a STATUS it refused (NO/BAD, or a name keel cannot send)
+ * marks it missing; one it answered clears the mark. A network failure says
+ * nothing about the folder. */
+static void sync_folder_mark(SyncFolder *job, const GError *refusal)
+{
+  if (refusal && !g_error_matches(refusal, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_REFUSED)
+      && !g_error_matches(refusal, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_CONFIG))
+    return;
+  g_autoptr(GDateTime) now = refusal ? g_date_time_new_now_utc() : NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(job->context->store_lock);
+  if (!store_folder_set_missing(job->context->store, job->folder_id, now, &error))
+    g_warning("account '%s' folder '%s': %s", job->account->name, job->folder, error->message);
+}
+
 static gboolean sync_folder(SyncFolder *job, GError **error)
 {
   ImapFolderStatus status = { 0 };
-  if (!sync_folder_load(job, error) || !imap_folder_status(job->session, job->folder, &status, error)
-      || !sync_folder_compare(job, &status, error))
+  if (!sync_folder_load(job, error))
+    return FALSE;
+  g_autoptr(GError) refusal = NULL;
+  gboolean answered = imap_folder_status(job->session, job->folder, &status, &refusal);
+  sync_folder_mark(job, refusal);
+  if (!answered) {
+    g_propagate_error(error, g_steal_pointer(&refusal));
+    return FALSE;
+  }
+  if (!sync_folder_compare(job, &status, error))
     return FALSE;
   job->stats->folders++;
   sync_progress(job);

@@ -169,3 +169,15 @@ gint64 store_outbox_count_thread(Store *store, gint64 thread_id, const char *kin
     return -1;
   return sqlite3_column_int64(stmt, 0);
 }
+
+gint64 store_outbox_count_state(Store *store, const char *state, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store,
+    "SELECT COUNT(*) FROM outbox WHERE state = ?1", error);
+  if (!stmt)
+    return -1;
+  store_bind_text(stmt, 1, state);
+  if (store_step(store, stmt, "counting outbox rows", error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64(stmt, 0);
+}

@@ -31,6 +31,9 @@
  *      read from her Sent mail, with due times), instructions.probably_done
  *      and done_by (her later reply said it was done), threads.handled_since
  *      and handled_until (`keel thread handled`).
+ *  10  store_migrate_to_10: folders.missing_since, when a configured folder
+ *      was first found missing on the server (its STATUS refused), NULL once
+ *      it answers again; `keel status` lists them (issue 19).
  * A database with a newer version than this keel knows is refused.
  *
  * The file and its -wal, -shm and -journal companions are 0600 whatever the
@@ -336,11 +339,16 @@ static gboolean store_migrate_to_9(Store *store, GError **error)
     error);
 }
 
+static gboolean store_migrate_to_10(Store *store, GError **error)
+{
+  return store_exec(store, "ALTER TABLE folders ADD COLUMN missing_since INTEGER;", error);
+}
+
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
 static const StoreMigration store_migrations[] = {
   store_migrate_to_1, store_migrate_to_2, store_migrate_to_3, store_migrate_reserved,
   store_migrate_to_5, store_migrate_to_6, store_migrate_to_7, store_migrate_to_8,
-  store_migrate_to_9,
+  store_migrate_to_9, store_migrate_to_10,
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 
@@ -620,6 +628,7 @@ void store_folder_row_free(StoreFolderRow *row)
     return;
   g_free(row->account);
   g_free(row->folder);
+  g_clear_pointer(&row->missing_since, g_date_time_unref);
   g_free(row);
 }
 
@@ -631,6 +640,7 @@ static gpointer store_folder_row_read(sqlite3_stmt *stmt)
   row->uidvalidity = (guint32)sqlite3_column_int64(stmt, 2);
   row->last_uid = (guint32)sqlite3_column_int64(stmt, 3);
   row->messages = sqlite3_column_int64(stmt, 4);
+  row->missing_since = store_column_time(stmt, 5);
   return row;
 }
 
@@ -638,12 +648,27 @@ GPtrArray *store_list_folders(Store *store, GError **error)
 {
   g_autoptr(StoreStmt) stmt = store_prepare(store,
     "SELECT f.account, f.name, f.uidvalidity, f.last_uid,"
-    "  (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id)"
+    "  (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id), f.missing_since"
     " FROM folders f ORDER BY f.account, f.name", error);
   if (!stmt)
     return NULL;
   return store_collect(store, stmt, store_folder_row_read,
                        (GDestroyNotify)store_folder_row_free, "listing folders", error);
+}
+
+gboolean store_folder_set_missing(Store *store, gint64 folder_id, GDateTime *since,
+                                  GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store, since
+    ? "UPDATE folders SET missing_since = ?2 WHERE id = ?1 AND missing_since IS NULL"
+    : "UPDATE folders SET missing_since = NULL WHERE id = ?1 AND missing_since IS NOT NULL",
+    error);
+  if (!stmt)
+    return FALSE;
+  sqlite3_bind_int64(stmt, 1, folder_id);
+  if (since)
+    store_bind_time(stmt, 2, since);
+  return store_run(store, stmt, "recording a missing folder", error);
 }
 
 /* ---- accounts ---------------------------------------------------------- */

@@ -64,6 +64,10 @@ gboolean store_folder_reset(Store *store, gint64 folder_id, guint32 uidvalidity,
 /* Advances last_uid (never backwards) without storing a message (e.g. a UID
  * that vanished or was too large to keep). */
 gboolean store_folder_advance(Store *store, gint64 folder_id, guint32 uid, GError **error);
+/* Records that the folder is missing on the server since `since` (kept when
+ * already set), or with `since` NULL that it is there again (schema v10). */
+gboolean store_folder_set_missing(Store *store, gint64 folder_id, GDateTime *since,
+                                  GError **error);
 
 typedef enum { STORE_DIRECTION_IN, STORE_DIRECTION_OUT } StoreDirection;
 
@@ -184,6 +188,7 @@ typedef struct {
   guint32 uidvalidity;    /* 0 = never synced */
   guint32 last_uid;
   gint64 messages;        /* messages stored from this folder */
+  GDateTime *missing_since; /* owned, UTC: the server refused its STATUS since; NULL = there */
 } StoreFolderRow;
 void store_folder_row_free(StoreFolderRow *row);
 /* All folders, by account then name: a GPtrArray of StoreFolderRow* (owned). */
@@ -328,6 +333,8 @@ gboolean store_outbox_move(Store *store, gint64 id, const char *from, const char
 /* Outbox rows of `kind` for `thread_id` created at or after `since` (any state). */
 gint64 store_outbox_count_thread(Store *store, gint64 thread_id, const char *kind,
                                  GDateTime *since, GError **error);
+/* Outbox rows in `state` (any kind), for `keel status`; -1 with `error`. */
+gint64 store_outbox_count_state(Store *store, const char *state, GError **error);
 
 /* ---- what the digest reads (store-digest.c) ---------------------------- */
 

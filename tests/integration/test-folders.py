@@ -7,7 +7,8 @@ unset: keel finds both over LIST (decoding modified UTF-7) and stores the sent
 message as outgoing; a watched folder "Клиенты" is polled (the name encoded
 to modified UTF-7 on the wire, stored in UTF-8); a configured Sent folder
 that does not exist fails only itself: INBOX is still stored and the warning
-names that folder alone.
+names that folder alone; a watched folder that does not exist is listed by
+`keel status` (missing_folders) until it is created.
 
 TAP output; run with /usr/bin/python3. Needs root, dovecot-imapd and openssl."""
 
@@ -117,13 +118,38 @@ def test_missing_sent_fails_only_itself():
     warnings = [l for l in proc.stderr.splitlines() if l.startswith(("<3>", "<4>"))]
     assert warnings and all("folder 'Gesendet'" in l for l in warnings), proc.stderr[-3000:]
     assert time.monotonic() - start < 30
+    assert run.status()["accounts"][0]["missing_folders"] == ["Gesendet"], run.status()
+
+
+def test_missing_folder_shown_by_status_until_created():
+    """A watched folder the server does not have: the poll warns about it
+    alone, `keel status` lists it on its account (JSON and text), and once
+    the folder exists the next poll clears it."""
+    save("carol", "INBOX", message(5, "bob@acme.example"))
+    run = make_run("carol", folders=["INBOX", "Clients"])
+    proc = run.run("daemon", "--once")
+    warnings = [l for l in proc.stderr.splitlines() if l.startswith(("<3>", "<4>"))]
+    assert warnings and all("folder 'Clients'" in l for l in warnings), proc.stderr[-3000:]
+    status = run.status()
+    acc = status["accounts"][0]
+    assert acc["missing_folders"] == ["Clients"], acc
+    assert harness.folder_state(status, "main", "INBOX")["messages"] == 1, status
+    text = run.run("status").stdout
+    assert "missing folder: Clients" in text, text
+    SERVER.doveadm("mailbox", "create", "-u", "carol", "Clients")
+    proc = run.run("daemon", "--once")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    acc = run.status()["accounts"][0]
+    assert acc["missing_folders"] == [] and acc["last_error"] is None, acc
+    assert "missing folder" not in run.run("status").stdout
 
 
 if __name__ == "__main__":
-    SERVER = GmailDovecot().start()
+    SERVER = GmailDovecot(users={"alice": "alicepw", "bob": "bobpw", "carol": "carolpw"}).start()
     try:
         rc = harness.Tap([test_gmail_layout_found_without_config, test_utf7_folder_round_trip,
-                          test_missing_sent_fails_only_itself]).run(sys.argv[1:])
+                          test_missing_sent_fails_only_itself,
+                          test_missing_folder_shown_by_status_until_created]).run(sys.argv[1:])
     finally:
         SERVER.close()
         harness.KeelRun.close_all()

@@ -456,6 +456,7 @@ def test_missing_folder_does_not_block_the_others():
     status = run.status()
     assert folder_state(status, "work", "INBOX")["messages"] == 2, status
     assert "NoSuchFolder" in status["accounts"][0]["last_error"], status
+    assert status["accounts"][0]["missing_folders"] == ["NoSuchFolder"], status
 
 
 def test_verbose_masks_the_password():
@@ -478,9 +479,11 @@ def test_status_json_has_the_documented_shape():
     run.write_config([account(SERVER, user)])
     once(run)
     status = run.status()
-    assert list(status.keys()) == ["accounts"], status
+    assert list(status.keys()) == ["accounts", "outbox", "digest", "rules"], status
     acc = status["accounts"][0]
-    assert sorted(acc.keys()) == ["folders", "last_error", "last_poll", "name"], acc
+    assert sorted(acc.keys()) == ["folders", "last_error", "last_poll", "missing_folders",
+                                  "name"], acc
+    assert acc["missing_folders"] == [], acc
     for folder in acc["folders"]:
         assert sorted(folder.keys()) == ["last_uid", "messages", "name", "uidvalidity"], folder
     text = run.run("status")

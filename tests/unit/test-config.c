@@ -525,6 +525,73 @@ static void test_cli_runtime(void)
   remove_check_dir(dir);
 }
 
+/* Runs `keel config check --config conf [--user user]`; returns the exit status. */
+static int run_check_as(const char *conf, const char *user, char **out, char **err)
+{
+  const char *argv[] = { g_getenv("KEEL_BIN"), "config", "check", "--config", conf,
+                         user ? "--user" : NULL, user, NULL };
+  int status = 0;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err,
+                             &status, NULL));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *write_secret(const char *dir, const char *name, int mode)
+{
+  char *path = g_build_filename(dir, name, NULL);
+  g_assert_true(g_file_set_contents(path, "not-a-real-secret\n", -1, NULL));
+  g_assert_cmpint(g_chmod(path, mode), ==, 0);
+  return path;
+}
+
+/* config check verifies an OAuth2 account's secrets as daemon/mail/oauth.c
+ * reads them (issue 19): a refresh token file readable by others is refused,
+ * another user that cannot read the client secret or the refresh token is
+ * told so, an account with no refresh token at all is told to log in, and
+ * the state file keel keeps (from keel oauth login) counts as the token. */
+static void test_cli_oauth(void)
+{
+  if (!g_getenv("KEEL_BIN") || !g_getenv("KEEL_SOURCE_ROOT")) {
+    g_test_skip("KEEL_BIN or KEEL_SOURCE_ROOT not set");
+    return;
+  }
+  g_autofree char *dir = g_dir_make_tmp("keel-oauth-check-XXXXXX", NULL);
+  g_autofree char *client = write_secret(dir, "client-secret", 0600);
+  g_autofree char *refresh = write_secret(dir, "refresh-token", 0644);
+  g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
+  const char *head = "[keel]\ndatabase = %s/keel.db\nrules = %s/rules\n[account main]\n"
+    "imap = imaps://imap.example.com\nuser = jo@example.com\nauth = xoauth2\n"
+    "oauth_token_url = https://login.example.com/token\noauth_client_id = keel-test\n"
+    "oauth_client_secret_file = %s\n";
+  g_autofree char *base = g_strdup_printf(head, dir, g_getenv("KEEL_SOURCE_ROOT"), client);
+  g_autofree char *full = g_strdup_printf("%soauth_refresh_token_file = %s\n", base, refresh);
+  g_assert_true(g_file_set_contents(conf, full, -1, NULL));
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_check_as(conf, NULL, &out, &err), ==, 78);
+  g_assert_nonnull(strstr(err, "oauth_refresh_token_file"));
+  g_assert_nonnull(strstr(err, "readable by other users"));
+  g_assert_cmpint(g_chmod(refresh, 0600), ==, 0);
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  g_assert_cmpint(run_check_as(conf, NULL, &out2, &err2), ==, 0);
+  g_autofree char *out3 = NULL, *err3 = NULL;
+  g_assert_cmpint(run_check_as(conf, "nobody", &out3, &err3), ==, 78);
+  g_assert_nonnull(strstr(err3, "oauth_client_secret_file"));
+  g_assert_nonnull(strstr(err3, "oauth_refresh_token_file"));
+  g_assert_nonnull(strstr(err3, "cannot be read by user nobody"));
+  g_assert_null(strstr(err3, "not-a-real-secret"));
+  g_assert_true(g_file_set_contents(conf, base, -1, NULL)); /* no refresh token file */
+  g_autofree char *out4 = NULL, *err4 = NULL;
+  g_assert_cmpint(run_check_as(conf, NULL, &out4, &err4), ==, 78);
+  g_assert_nonnull(strstr(err4, "no OAuth2 refresh token yet"));
+  g_assert_nonnull(strstr(err4, "keel oauth login main"));
+  g_autofree char *state = write_secret(dir, "oauth-main.json", 0600);
+  g_autofree char *out5 = NULL, *err5 = NULL;
+  g_assert_cmpint(run_check_as(conf, NULL, &out5, &err5), ==, 0);
+  for (const char *const *f = (const char *const[]){ client, refresh, state, conf, NULL }; *f; f++)
+    g_unlink(*f);
+  g_rmdir(dir);
+}
+
 static void test_cli(void)
 {
   if (!g_getenv("KEEL_BIN") || !g_getenv("KEEL_SOURCE_ROOT")) {
@@ -587,5 +654,6 @@ int main(int argc, char **argv)
   g_test_add_func("/config/example", test_example);
   g_test_add_func("/config/cli/check", test_cli);
   g_test_add_func("/config/cli/check-runtime", test_cli_runtime);
+  g_test_add_func("/config/cli/check-oauth", test_cli_oauth);
   return g_test_run();
 }

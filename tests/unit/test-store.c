@@ -557,6 +557,7 @@ static void test_migrate_from_6(StoreFixture *f, gconstpointer data)
                                "ALTER TABLE instructions DROP COLUMN done_by;"
                                "ALTER TABLE threads DROP COLUMN handled_since;"
                                "ALTER TABLE threads DROP COLUMN handled_until;"
+                               "ALTER TABLE folders DROP COLUMN missing_since;"
                                " PRAGMA user_version = 6;", NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close(db);
   g_autoptr(GError) error = NULL;
@@ -565,6 +566,42 @@ static void test_migrate_from_6(StoreFixture *f, gconstpointer data)
   g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, store_schema_latest());
   g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
                               " AND name = 'messages_by_thread_direction'"), ==, 1);
+}
+
+/* Version 10 adds folders.missing_since to a version-9 database: a folder
+ * already there is present (NULL), a missing mark is kept once set (the
+ * first time it was seen missing) and cleared when the folder answers. */
+static void test_migrate_from_9_missing_folder(StoreFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GError) error = NULL;
+  gint64 id = store_folder_ensure(f->store, "work", "Clients", &error);
+  g_assert_no_error(error);
+  g_clear_pointer(&f->store, store_close);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db, "ALTER TABLE folders DROP COLUMN missing_since;"
+                               " PRAGMA user_version = 9;", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close(db);
+  f->store = store_open(f->path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, store_schema_latest());
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM folders WHERE missing_since IS NULL"),
+                  ==, 1);
+  g_autoptr(GDateTime) first = g_date_time_new_from_unix_utc(1772888400);
+  g_autoptr(GDateTime) later = g_date_time_add_hours(first, 1);
+  g_assert_true(store_folder_set_missing(f->store, id, first, &error));
+  g_assert_true(store_folder_set_missing(f->store, id, later, &error));
+  g_autoptr(GPtrArray) rows = store_list_folders(f->store, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rows->len, ==, 1);
+  const StoreFolderRow *row = rows->pdata[0];
+  g_assert_nonnull(row->missing_since);
+  g_assert_cmpint(g_date_time_to_unix(row->missing_since), ==, 1772888400);
+  g_assert_true(store_folder_set_missing(f->store, id, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM folders WHERE missing_since IS NULL"),
+                  ==, 1);
 }
 
 static gboolean count_rows(const StoreMessageRow *row, gpointer user_data, GError **error)
@@ -736,6 +773,7 @@ int main(int argc, char **argv)
   ADD("/store/verdict", test_verdict);
   ADD("/store/thread/history", test_thread_history);
   ADD("/store/migrate/from-2", test_migrate_from_6);
+  ADD("/store/migrate/from-9-missing-folder", test_migrate_from_9_missing_folder);
   ADD("/store/foreach", test_foreach);
   ADD("/store/foreach-writes", test_foreach_writes);
   ADD("/store/accounts", test_accounts);
