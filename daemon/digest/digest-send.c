@@ -1,11 +1,11 @@
 /* daemon/digest/digest-send.c: when the digest goes and how it gets into the
  * outbox, and the alert.
  *
- * The schedule: `[digest] at = HH:MM` is a wall-clock time in the VA's zone.
- * Each run time is built from a calendar date and that time with
- * g_date_time_new(zone, ...), never by adding 24 hours, so it stays at 08:00
- * on the days the clocks change (those days have 23 or 25 hours). A digest is
- * due when a run time has passed since the last digest row in the outbox.
+ * The schedule: `[digest] at = HH:MM` is a wall-clock time in the VA's zone;
+ * a digest is due when a run time has passed since the last digest row in the
+ * outbox. The maths (run times that stay at 08:00 on the days the clocks
+ * change) is the pure filters/schedule.c; digest_next_run(), digest_due()
+ * and digest_previous_run() are its names in the digest's API.
  *
  * The digest is for the VA herself: it goes through the outbox like every
  * keel message (kind "digest", no client, no thread), one row per recipient.
@@ -18,6 +18,7 @@
  */
 #include <string.h>
 #include "daemon/digest/digest-private.h"
+#include "filters/schedule.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/outbox/replies.h"
 #include "daemon/record/trail.h"
@@ -91,73 +92,21 @@ int digest_queue(Store *store, const KeelConfig *config, const Digest *digest, G
   return (int)g_strv_length(recipients);
 }
 
-/* ---- the schedule -------------------------------------------------------- */
-
-static gboolean digest_parse_at(const char *at, int *hour, int *minute)
-{
-  if (!at || strlen(at) != 5 || at[2] != ':' || !g_ascii_isdigit(at[0])
-      || !g_ascii_isdigit(at[1]) || !g_ascii_isdigit(at[3]) || !g_ascii_isdigit(at[4]))
-    return FALSE;
-  *hour = (at[0] - '0') * 10 + (at[1] - '0');
-  *minute = (at[3] - '0') * 10 + (at[4] - '0');
-  return *hour < 24 && *minute < 60;
-}
-
-/* The run time on the local date of `local` moved by `days`. */
-static GDateTime *digest_run_on(GDateTime *local, int days, int hour, int minute,
-                                GTimeZone *zone)
-{
-  GDate date;
-  g_date_clear(&date, 1);
-  g_date_set_dmy(&date, (GDateDay)g_date_time_get_day_of_month(local),
-                 (GDateMonth)g_date_time_get_month(local),
-                 (GDateYear)g_date_time_get_year(local));
-  if (days > 0)
-    g_date_add_days(&date, (guint)days);
-  else if (days < 0)
-    g_date_subtract_days(&date, (guint)-days);
-  return g_date_time_new(zone, g_date_get_year(&date), g_date_get_month(&date),
-                         g_date_get_day(&date), hour, minute, 0);
-}
+/* ---- the schedule (the maths is filters/schedule.c) ---------------------- */
 
 GDateTime *digest_next_run(GDateTime *now, const char *at, GTimeZone *tz)
 {
-  int hour, minute;
-  if (!digest_parse_at(at, &hour, &minute))
-    return NULL;
-  g_autoptr(GDateTime) local = g_date_time_to_timezone(now, tz);
-  for (int days = 0; days <= 2; days++) {
-    g_autoptr(GDateTime) run = digest_run_on(local, days, hour, minute, tz);
-    if (run && g_date_time_compare(run, now) > 0)
-      return g_steal_pointer(&run);
-  }
-  return NULL;
+  return schedule_next_run(now, at, tz);
 }
 
 GDateTime *digest_previous_run(GDateTime *now, const char *at, GTimeZone *tz)
 {
-  int hour, minute;
-  if (!digest_parse_at(at, &hour, &minute))
-    return NULL;
-  g_autoptr(GDateTime) local = g_date_time_to_timezone(now, tz);
-  for (int days = 0; days >= -2; days--) {
-    g_autoptr(GDateTime) run = digest_run_on(local, days, hour, minute, tz);
-    if (run && g_date_time_compare(run, now) <= 0)
-      return g_steal_pointer(&run);
-  }
-  return NULL;
+  return schedule_previous_run(now, at, tz);
 }
 
 gboolean digest_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZone *tz)
 {
-  g_autoptr(GDateTime) previous = digest_previous_run(now, at, tz);
-  if (!previous)
-    return FALSE;
-  if (last_sent)
-    return g_date_time_compare(last_sent, previous) < 0;
-  g_autoptr(GDateTime) local_now = g_date_time_to_timezone(now, tz);
-  g_autoptr(GDateTime) local_run = g_date_time_to_timezone(previous, tz);
-  return g_date_time_get_day_of_year(local_now) == g_date_time_get_day_of_year(local_run);
+  return schedule_due(last_sent, now, at, tz);
 }
 
 GDateTime *digest_next_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZone *tz)
