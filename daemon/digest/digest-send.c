@@ -111,13 +111,7 @@ gboolean digest_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZ
 
 GDateTime *digest_next_due(GDateTime *last_sent, GDateTime *now, const char *at, GTimeZone *tz)
 {
-  GDateTime *when = digest_due(last_sent, now, at, tz) ? digest_previous_run(now, at, tz)
-                                                      : digest_next_run(now, at, tz);
-  if (!when)
-    return NULL;
-  GDateTime *local = g_date_time_to_timezone(when, tz);
-  g_date_time_unref(when);
-  return local;
+  return schedule_next_due(last_sent, now, at, tz);
 }
 
 gboolean digest_schedule(Store *store, const KeelConfig *config, GDateTime *now,
