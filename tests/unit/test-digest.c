@@ -480,6 +480,40 @@ static void test_next_run(void)
   g_assert_null(digest_next_run(now, "24:00", london));
 }
 
+/* digest_next_due() (what `keel status` shows) agrees with digest_due() (what
+ * the daemon does): on a clock ticking every 10 minutes over the spring-forward
+ * weekend, the time it predicts while nothing is due is when the digest next
+ * becomes due (within one tick), in the zone's local time; while one is due it
+ * is the pending run, not later than now. */
+static void test_next_due(void)
+{
+  g_autoptr(GTimeZone) london = g_time_zone_new_identifier("Europe/London");
+  g_autoptr(GDateTime) start = utc(2026, 3, 27, 0, 0);
+  g_autoptr(GDateTime) last = NULL, predicted = NULL;
+  guint runs = 0;
+  for (int minute = 0; minute < 4 * 24 * 60; minute += 10) {
+    g_autoptr(GDateTime) now = g_date_time_add_minutes(start, minute);
+    g_autoptr(GDateTime) next = digest_next_due(last, now, "08:00", london);
+    g_assert_nonnull(next);
+    g_assert_cmpint(g_date_time_get_hour(next), ==, 8); /* local 08:00, GMT or BST */
+    if (!digest_due(last, now, "08:00", london)) {
+      g_assert_cmpint(g_date_time_compare(next, now), >, 0);
+      g_clear_pointer(&predicted, g_date_time_unref);
+      predicted = g_date_time_ref(next);
+      continue;
+    }
+    g_assert_cmpint(g_date_time_compare(next, now), <=, 0);
+    g_assert_cmpint(g_date_time_difference(now, next), <, 10 * G_TIME_SPAN_MINUTE);
+    g_assert_true(predicted && g_date_time_equal(predicted, next));
+    g_clear_pointer(&last, g_date_time_unref);
+    last = g_date_time_ref(now);
+    runs++;
+  }
+  g_assert_cmpuint(runs, ==, 4);
+  g_autoptr(GDateTime) now = utc(2026, 3, 28, 9, 0);
+  g_assert_null(digest_next_due(NULL, now, "8am", london));
+}
+
 /* A clock ticking every `step` minutes over `days` days from `start`: the
  * digest goes once a local day, at 08:00 local, within one tick. */
 static void simulate(GDateTime *start, int days, int step, const char *at, guint expected_runs,
@@ -644,6 +678,7 @@ int main(int argc, char **argv)
   ADD("/digest/render/message", fixture_setup_seeded, test_message, NULL);
   g_test_add_func("/digest/schedule/business-hours", test_business_hours);
   g_test_add_func("/digest/schedule/next-run", test_next_run);
+  g_test_add_func("/digest/schedule/next-due", test_next_due);
   g_test_add_func("/digest/schedule/dst-simulated", test_schedule_dst);
   ADD("/digest/schedule/run-if-due", fixture_setup_seeded, test_run_if_due, to);
   ADD("/digest/schedule/run-if-due-empty", fixture_setup, test_run_if_due_empty, to);
