@@ -33,8 +33,8 @@ typedef struct {
   char *password_file;    /* owned, NULL when absent */
   char *password_command; /* owned, NULL when absent */
   char **folders;         /* owned strv, default {"INBOX"} */
-  char *sent_folder;      /* owned; NULL until folders_resolve() finds it (issue 19) */
-  char *drafts_folder;    /* owned; NULL until folders_resolve() finds it */
+  char *sent_folder;      /* owned; NULL = found on the server: read it with folders_sent() */
+  char *drafts_folder;    /* owned; NULL = found on the server: folders_drafts() */
   char *risky_folder;     /* owned, default "keel/Risky": the VA's "this was risky" */
   char *fine_folder;      /* owned, default "keel/Fine": the VA's "this was fine" */
   guint poll_interval;    /* seconds, default 60 */

@@ -30,7 +30,7 @@ static int cmd_digest_print(const Digest *digest, const KeelConfig *config,
   g_auto(GStrv) recipients = config ? digest_recipients(config, NULL) : NULL;
   const char *to = recipients && recipients[0] ? recipients[0] : "va@keel.invalid";
   const char *from = config && config->accounts->len
-    ? ((KeelAccount *)config->accounts->pdata[0])->user : "keel@keel.invalid";
+    ? ((const KeelAccount *)config->accounts->pdata[0])->user : "keel@keel.invalid";
   g_autoptr(GBytes) raw = digest_build_message(digest, from, to, NULL, &error);
   if (!raw) {
     fprintf(stderr, "keel digest: %s\n", error->message);

@@ -40,7 +40,7 @@ char **digest_recipients(const KeelConfig *config, GError **error)
       count++;
     }
   if (count == 0)
-    g_strv_builder_add(builder, ((KeelAccount *)config->accounts->pdata[0])->user);
+    g_strv_builder_add(builder, ((const KeelAccount *)config->accounts->pdata[0])->user);
   return g_strv_builder_end(builder);
 }
 

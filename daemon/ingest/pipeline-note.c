@@ -25,6 +25,7 @@
  */
 #include <string.h>
 #include "daemon/ingest/pipeline-private.h"
+#include "daemon/mail/folders.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/record/trail.h"
 #include "filters/authres.h"
@@ -72,7 +73,7 @@ static const char *pipeline_note_refusal(const PipelineArrival *arrival,
   const char *from = message->from ? message->from->address : "";
   if (arrival->origin->direction == STORE_DIRECTION_OUT) {
     gboolean in_sent = arrival->account && arrival->folder
-                       && g_strcmp0(arrival->folder, arrival->account->sent_folder) == 0
+                       && g_strcmp0(arrival->folder, folders_sent(arrival->account)) == 0
                        && arrival->account->user
                        && g_ascii_strcasecmp(from, arrival->account->user) == 0;
     return in_sent ? NULL : "it was not found in your Sent folder";

@@ -373,10 +373,10 @@ static GPtrArray *sync_folder_list(const KeelAccount *account)
   GPtrArray *folders = g_ptr_array_new();
   for (char **f = account->folders; f && *f; f++)
     g_ptr_array_add(folders, *f);
-  if (account->sent_folder && *account->sent_folder
-      && !(account->folders && g_strv_contains((const char *const *)account->folders,
-                                                account->sent_folder)))
-    g_ptr_array_add(folders, account->sent_folder);
+  const char *sent = folders_sent(account);
+  if (sent && *sent
+      && !(account->folders && g_strv_contains((const char *const *)account->folders, sent)))
+    g_ptr_array_add(folders, (gpointer)sent);
   return folders;
 }
 
@@ -396,8 +396,8 @@ static gboolean sync_account_folders(const SyncContext *context, const KeelAccou
     g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func((GDestroyNotify)sync_fetched_free);
     SyncFolder job = { .context = context, .account = account, .session = session, .folder = name,
                        .stats = stats, .batch = batch };
-    job.direction = g_strcmp0(name, account->sent_folder) == 0 ? STORE_DIRECTION_OUT
-                                                                : STORE_DIRECTION_IN;
+    job.direction = g_strcmp0(name, folders_sent(account)) == 0 ? STORE_DIRECTION_OUT
+                                                                 : STORE_DIRECTION_IN;
     g_autoptr(GError) folder_error = NULL;
     if (sync_folder(&job, &folder_error))
       continue;

@@ -2,14 +2,68 @@
  * RFC 6154 SPECIAL-USE when keel.conf leaves sent_folder / drafts_folder
  * unset (Gmail's "[Gmail]/Sent Mail", Outlook's "Sent Items", "Entwürfe").
  * The LIST goes over the poll's own session (no extra login); the answer is
- * read by filters/special-use.c. It must never write to the mailbox, never
- * log the secret, and never replace a name once set (other threads read
- * these fields without a lock). */
+ * read by filters/special-use.c.
+ *
+ * The names found are runtime state, not config: KeelConfig stays as
+ * config_load() made it. They live in a process-wide table keyed by the
+ * account's name, IMAP URL and user (so a reload that points an account at
+ * another server asks again), each name set once and never freed, so the
+ * pointers folders_sent() and folders_drafts() hand out stay valid while
+ * other threads read them.
+ *
+ * It must never write to the mailbox or the config, never log the secret,
+ * and never replace a name once set. */
 #include <string.h>
 #include "daemon/mail/folders.h"
 #include "filters/special-use.h"
 
+/* What the server said for one account; both NULL until asked. */
+typedef struct {
+  char *sent;    /* owned, set once, never freed (readers keep the pointer) */
+  char *drafts;  /* owned, likewise */
+} FoldersFound;
+
 static GMutex folders_lock;
+static GHashTable *folders_found; /* "name\nimap\nuser" -> FoldersFound*, under folders_lock */
+
+/* The entry of `account`, created empty. Call with folders_lock held. */
+static FoldersFound *folders_entry(const KeelAccount *account)
+{
+  if (!folders_found)
+    folders_found = g_hash_table_new(g_str_hash, g_str_equal); /* lives as long as the process */
+  g_autofree char *key = g_strdup_printf("%s\n%s\n%s", account->name,
+                                         account->imap ? account->imap : "",
+                                         account->user ? account->user : "");
+  FoldersFound *found = g_hash_table_lookup(folders_found, key);
+  if (!found) {
+    found = g_new0(FoldersFound, 1);
+    g_hash_table_insert(folders_found, g_steal_pointer(&key), found);
+  }
+  return found;
+}
+
+/* keel.conf's name, else the one found on the server, else NULL. */
+static const char *folders_name(const KeelAccount *account, gboolean sent)
+{
+  const char *configured = sent ? account->sent_folder : account->drafts_folder;
+  if (configured)
+    return configured;
+  g_mutex_lock(&folders_lock);
+  FoldersFound *found = folders_entry(account);
+  const char *name = sent ? found->sent : found->drafts;
+  g_mutex_unlock(&folders_lock);
+  return name;
+}
+
+const char *folders_sent(const KeelAccount *account)
+{
+  return folders_name(account, TRUE);
+}
+
+const char *folders_drafts(const KeelAccount *account)
+{
+  return folders_name(account, FALSE);
+}
 
 /* The LIST answers, with RETURN (SPECIAL-USE) where the server takes it.
  * NULL with `error` when the session fails; "" when LIST is refused. */
@@ -38,24 +92,24 @@ static void folders_set(const KeelAccount *account, char **field, char *found,
             found ? "found on the server" : "the usual name; set it in keel.conf if wrong");
 }
 
+/* Sets the names keel.conf leaves unset and the server has not given yet.
+ * Call with folders_lock held. */
 static void folders_fill(const KeelAccount *account, const char *list)
 {
-  /* The only writer of these two fields after config_load(): set once, under
-   * folders_lock, never freed before config_free(). */
-  KeelAccount *writable = (KeelAccount *)account;
+  FoldersFound *found = folders_entry(account);
   char *sent = NULL, *drafts = NULL;
   special_use_pick(list, &sent, &drafts);
-  if (!writable->sent_folder)
-    folders_set(account, &writable->sent_folder, g_steal_pointer(&sent), "Sent", "Sent");
-  if (!writable->drafts_folder)
-    folders_set(account, &writable->drafts_folder, g_steal_pointer(&drafts), "Drafts", "Drafts");
+  if (!account->sent_folder && !found->sent)
+    folders_set(account, &found->sent, g_steal_pointer(&sent), "Sent", "Sent");
+  if (!account->drafts_folder && !found->drafts)
+    folders_set(account, &found->drafts, g_steal_pointer(&drafts), "Drafts", "Drafts");
   g_free(sent);
   g_free(drafts);
 }
 
 gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GError **error)
 {
-  if (account->sent_folder && account->drafts_folder)
+  if (folders_sent(account) && folders_drafts(account))
     return TRUE;
   /* Ask without the lock: a hanging server of one account must not hold up
    * the others (two threads of one account may both ask; the fill sets each
@@ -71,7 +125,7 @@ gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GErro
 
 void folders_resolve_account(const KeelAccount *account, const char *secret)
 {
-  if (account->sent_folder && account->drafts_folder)
+  if (folders_sent(account) && folders_drafts(account))
     return;
   g_autoptr(GError) error = NULL;
   g_autoptr(ImapSession) session = account->imap

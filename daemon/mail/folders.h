@@ -3,18 +3,26 @@
  * per process (LIST "" "*" RETURN (SPECIAL-USE), then a plain LIST), else the
  * common names, else "Sent" / "Drafts".
  *   folders_resolve()          on the session about to be used (no extra login)
- *   folders_resolve_account()  with a session of its own (the CLI's outbox) */
+ *   folders_resolve_account()  with a session of its own (the CLI's outbox)
+ *   folders_sent(), folders_drafts()  the names to use: keel.conf's, else found
+ * The names found are kept here, per account, never written into KeelConfig. */
 #pragma once
 
 #include "daemon/base/config.h"
 #include "daemon/mail/imap.h"
 
-/* Fills account->sent_folder and ->drafts_folder when NULL, asking over
- * `session` (its first command: it logs in). FALSE with `error` only when the
- * session itself fails (login denied, network): the caller's poll would fail
- * the same way. A server that refuses LIST gives "Sent" and "Drafts". Safe
- * from several threads; names are set once and live until config_free(). */
+/* Finds the Sent and Drafts folders keel.conf leaves unset, asking over
+ * `session` (its first command: it logs in), unless found already in this
+ * process. FALSE with `error` only when the session itself fails (login
+ * denied, network): the caller's poll would fail the same way. A server that
+ * refuses LIST gives "Sent" and "Drafts". Safe from several threads. */
 gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GError **error);
 
 /* The same with a new session logged in with `secret`, when a name is unset. */
 void folders_resolve_account(const KeelAccount *account, const char *secret);
+
+/* The Sent (Drafts) folder of `account`: its sent_folder (drafts_folder) from
+ * keel.conf, else the name a folders_resolve*() of this process found, else
+ * NULL (not asked yet). Borrowed: valid until the process ends. */
+const char *folders_sent(const KeelAccount *account);
+const char *folders_drafts(const KeelAccount *account);

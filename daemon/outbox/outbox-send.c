@@ -140,7 +140,7 @@ static gboolean outbox_look_for(OutboxRun *run, const KeelAccount *account, Stor
   g_autoptr(GError) local = NULL;
   /* the writer first: it finds the Sent and Drafts folders when unset (issue 19) */
   ImapWriter *writer = outbox_writer(run, account, &local);
-  const char *folder = drafts ? account->drafts_folder : account->sent_folder;
+  const char *folder = drafts ? folders_drafts(account) : folders_sent(account);
   if (writer && folder && imap_writer_find(writer, folder, row->message_id, found, &local))
     return TRUE;
   outbox_log_failure(row, "cannot check whether it went out; left for the next pass", local);
@@ -169,11 +169,11 @@ static gboolean outbox_reconcile_sending(OutboxRun *run, const KeelAccount *acco
   }
   g_warning("outbox %" G_GINT64_FORMAT " <%s>: was being sent when keel stopped and is not in "
             "%s: it may or may not have gone out; not sent again (keel outbox retry %"
-            G_GINT64_FORMAT " sends it)", row->id, row->message_id, account->sent_folder, row->id);
+            G_GINT64_FORMAT " sends it)", row->id, row->message_id, folders_sent(account), row->id);
   run->stats->uncertain++;
   g_autofree char *why = g_strdup_printf("keel stopped while sending and the message is not in "
                                          "%s: check it, then keel outbox retry or cancel",
-                                         account->sent_folder);
+                                         folders_sent(account));
   return outbox_record(run, row, OUTBOX_UNCERTAIN, row->attempts, NULL, why, error);
 }
 
@@ -207,7 +207,7 @@ static gboolean outbox_file_copy(OutboxRun *run, const KeelAccount *account, Sto
   ImapWriter *writer = found ? NULL : outbox_writer(run, account, &local);
   if (!found && !outbox_load_raw(run, row, error))
     return FALSE;
-  if (!found && (!writer || !imap_writer_append(writer, account->sent_folder, row->raw, FALSE,
+  if (!found && (!writer || !imap_writer_append(writer, folders_sent(account), row->raw, FALSE,
                                                 NULL, &local))) {
     outbox_log_failure(row, "sent, but its copy to the Sent folder failed; will try again",
                        local);
@@ -284,7 +284,7 @@ static gboolean outbox_draft(OutboxRun *run, const KeelAccount *account, StoreOu
     return outbox_mark_failure(run, row, attempts, FALSE, local, error);
   if (!outbox_record(run, row, OUTBOX_SENDING, attempts, NULL, row->last_error, error))
     return FALSE;
-  if (!imap_writer_append(writer, account->drafts_folder, row->raw, TRUE, NULL, &local))
+  if (!imap_writer_append(writer, folders_drafts(account), row->raw, TRUE, NULL, &local))
     return outbox_mark_failure(run, row, attempts, FALSE, local, error);
   keel_crash_point("after-draft-append");
   run->stats->drafted++;

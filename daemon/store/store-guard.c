@@ -119,9 +119,7 @@ static gint64 store_guard_count(Store *store, const char *sql, const char *text,
     return -1;
   store_bind_text(stmt, 1, text);
   store_bind_time(stmt, 2, since);
-  if (store_step(store, stmt, what, error) != SQLITE_ROW)
-    return -1;
-  return sqlite3_column_int64(stmt, 0);
+  return store_step_count(store, stmt, what, error);
 }
 
 gint64 store_outbox_count_client(Store *store, const char *kind, const char *client_id,
@@ -135,9 +133,7 @@ gint64 store_outbox_count_client(Store *store, const char *kind, const char *cli
   store_bind_text(stmt, 1, client_id);
   store_bind_time(stmt, 2, since);
   store_bind_text(stmt, 3, kind);
-  if (store_step(store, stmt, "counting outbox rows", error) != SQLITE_ROW)
-    return -1;
-  return sqlite3_column_int64(stmt, 0);
+  return store_step_count(store, stmt, "counting outbox rows", error);
 }
 
 gint64 store_client_received_count(Store *store, const char *client_id, GDateTime *since,
@@ -200,7 +196,5 @@ gint64 store_trail_count_kind(Store *store, const char *kind, const char *messag
     return -1;
   store_bind_text(stmt, 1, kind);
   store_bind_text(stmt, 2, message_id);
-  if (store_step(store, stmt, "counting trail events", error) != SQLITE_ROW)
-    return -1;
-  return sqlite3_column_int64(stmt, 0);
+  return store_step_count(store, stmt, "counting trail events", error);
 }

@@ -582,9 +582,7 @@ static gint64 store_thread_count_in(Store *store, gint64 thread_id, GDateTime *b
   store_bind_time(stmt, 2, before);
   sqlite3_bind_int64(stmt, 3, after_date);
   sqlite3_bind_int64(stmt, 4, after_id);
-  if (store_step(store, stmt, "counting a thread's messages", error) != SQLITE_ROW)
-    return -1;
-  return sqlite3_column_int64(stmt, 0);
+  return store_step_count(store, stmt, "counting a thread's messages", error);
 }
 
 gboolean store_thread_history(Store *store, gint64 thread_id, GDateTime *before,

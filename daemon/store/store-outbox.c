@@ -165,9 +165,7 @@ gint64 store_outbox_count_thread(Store *store, gint64 thread_id, const char *kin
   sqlite3_bind_int64(stmt, 1, thread_id);
   store_bind_text(stmt, 2, kind);
   store_bind_time(stmt, 3, since);
-  if (store_step(store, stmt, "counting replies in a thread", error) != SQLITE_ROW)
-    return -1;
-  return sqlite3_column_int64(stmt, 0);
+  return store_step_count(store, stmt, "counting replies in a thread", error);
 }
 
 gint64 store_outbox_count_state(Store *store, const char *state, GError **error)

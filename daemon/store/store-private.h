@@ -29,6 +29,9 @@ gboolean store_set_error(Store *store, int rc, KeelStoreError code, const char *
 sqlite3_stmt *store_prepare(Store *store, const char *sql, GError **error);
 /* One step: SQLITE_ROW or SQLITE_DONE, or -1 with `error` set. */
 int store_step(Store *store, sqlite3_stmt *stmt, const char *what, GError **error);
+/* Steps a `SELECT COUNT(*) ...`: its first column, or -1 (with `error` set
+ * when SQLite failed). */
+gint64 store_step_count(Store *store, sqlite3_stmt *stmt, const char *what, GError **error);
 /* Steps a statement that returns no rows. */
 gboolean store_run(Store *store, sqlite3_stmt *stmt, const char *what, GError **error);
 /* Runs SQL text that returns no rows (may hold several statements). */

@@ -97,9 +97,7 @@ gint64 store_why_confirmations_before(Store *store, gint64 thread_id, GDateTime 
   sqlite3_bind_int64(stmt, 1, thread_id);
   store_bind_time(stmt, 2, since);
   store_bind_time(stmt, 3, until);
-  if (store_step(store, stmt, "counting confirmations", error) != SQLITE_ROW)
-    return -1;
-  return sqlite3_column_int64(stmt, 0);
+  return store_step_count(store, stmt, "counting confirmations", error);
 }
 
 /* One event of store_why_events() (id, time, kind, detail only). */

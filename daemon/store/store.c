@@ -92,6 +92,13 @@ int store_step(Store *store, sqlite3_stmt *stmt, const char *what, GError **erro
   return -1;
 }
 
+gint64 store_step_count(Store *store, sqlite3_stmt *stmt, const char *what, GError **error)
+{
+  if (store_step(store, stmt, what, error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64(stmt, 0);
+}
+
 gboolean store_run(Store *store, sqlite3_stmt *stmt, const char *what, GError **error)
 {
   return store_step(store, stmt, what, error) == SQLITE_DONE;

@@ -26,51 +26,30 @@
 #define ASK "Please send the signed contract to Sam by Friday 5pm.\r\n"
 
 typedef struct {
-  char *dir, *path;
-  Store *store;
-  KeelConfig *config;
-  RuleSet *rules;
-  InstructionRules *instruction_rules;
-  Pipeline *pipeline;
+  TestDbPipeline db;
   gint64 inbox, sent;
 } GuardFixture;
 
 static void guard_setup(GuardFixture *f, gconstpointer data)
 {
   const char *note = data ? data : NOTE_ADDRESS;
-  test_db_create("keel-guard", &f->dir, &f->path, &f->store);
-  const char *root = g_getenv("KEEL_SOURCE_ROOT");
-  g_assert_nonnull(root);
-  g_autofree char *rules = g_build_filename(root, "rules", NULL);
-  g_autofree char *conf = g_build_filename(f->dir, "keel.conf", NULL);
-  g_autofree char *text = g_strdup_printf(
-    "[keel]\ndatabase = %s\nrules = %s\ntimezone = Europe/London\n\n"
+  g_autofree char *rest = g_strdup_printf(
+    "timezone = Europe/London\n\n"
     "[account main]\nimap = imaps://mail.va.example\nsmtp = smtps://mail.va.example\n"
     "user = jo@va.example\npassword_file = /nonexistent\nnote_address = %s\n"
     "sent_folder = Sent\n\n" /* no server to find it on (issue 19) */
-    "[client acme]\nname = Acme Lettings\naddresses = bob@acme.example\n", f->path, rules,
-    note);
-  g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    "[client acme]\nname = Acme Lettings\naddresses = bob@acme.example\n", note);
+  test_db_pipeline_open(&f->db, "keel-guard", rest);
   g_autoptr(GError) error = NULL;
-  f->config = config_load(conf, &error);
-  g_assert_no_error(error);
-  g_unlink(conf);
-  g_assert_true(verdict_load_rules(rules, &f->rules, &f->instruction_rules, &error));
-  f->pipeline = pipeline_new(f->config, f->store);
-  pipeline_set_rules(f->pipeline, f->rules, f->instruction_rules);
-  f->inbox = store_folder_ensure(f->store, "main", "INBOX", &error);
-  f->sent = store_folder_ensure(f->store, "main", "Sent", &error);
+  f->inbox = store_folder_ensure(f->db.store, "main", "INBOX", &error);
+  f->sent = store_folder_ensure(f->db.store, "main", "Sent", &error);
   g_assert_no_error(error);
 }
 
 static void guard_teardown(GuardFixture *f, gconstpointer data)
 {
   (void)data;
-  g_clear_pointer(&f->pipeline, pipeline_free);
-  g_clear_pointer(&f->rules, rules_free);
-  g_clear_pointer(&f->instruction_rules, instruction_rules_free);
-  g_clear_pointer(&f->config, config_free);
-  test_db_remove(&f->dir, &f->path, &f->store);
+  test_db_pipeline_close(&f->db);
 }
 
 /* 2026-03-02 09:00 UTC plus `minutes`. */
@@ -97,7 +76,7 @@ static gint64 guard_ingest(GuardFixture *f, const char *head, const char *body,
   g_autoptr(GError) error = NULL;
   StoreAddResult result = STORE_FAILED;
   gint64 row = 0;
-  g_assert_true(pipeline_ingest(f->pipeline, &origin, raw, received, &result, &row, &error));
+  g_assert_true(pipeline_ingest(f->db.pipeline, &origin, raw, received, &result, &row, &error));
   g_assert_no_error(error);
   g_assert_cmpint(result, ==, STORE_ADDED);
   return row;
@@ -105,7 +84,7 @@ static gint64 guard_ingest(GuardFixture *f, const char *head, const char *body,
 
 static gint64 count(GuardFixture *f, const char *sql)
 {
-  return test_db_int(f->path, sql);
+  return test_db_int(f->db.path, sql);
 }
 
 /* TRUE when a health line of the digest as of `now` contains `text`. */
@@ -113,9 +92,9 @@ static gboolean digest_mentions(GuardFixture *f, GDateTime *now, const char *tex
 {
   g_autoptr(GError) error = NULL;
   DigestOptions options;
-  digest_options_from_config(&options, f->config);
-  options.rules = f->rules;
-  g_autoptr(Digest) digest = digest_gather(f->store, f->config, &options, now, &error);
+  digest_options_from_config(&options, f->db.config);
+  options.rules = f->db.rules;
+  g_autoptr(Digest) digest = digest_gather(f->db.store, f->db.config, &options, now, &error);
   g_assert_no_error(error);
   for (guint i = 0; i < digest->health->len; i++)
     if (strstr(digest->health->pdata[i], text))
@@ -198,7 +177,7 @@ static void test_note_inbox_then_sent(GuardFixture *f, gconstpointer data)
                            .direction = STORE_DIRECTION_OUT };
     g_autoptr(GError) error = NULL;
     StoreAddResult result = STORE_FAILED;
-    g_assert_true(pipeline_ingest(f->pipeline, &origin, raw, later, &result, NULL, &error));
+    g_assert_true(pipeline_ingest(f->db.pipeline, &origin, raw, later, &result, NULL, &error));
     g_assert_no_error(error);
     g_assert_cmpint(result, ==, STORE_DUPLICATE);
   }
@@ -302,7 +281,7 @@ static void test_alerts_per_day(GuardFixture *f, gconstpointer data)
 static double thread_risk(GuardFixture *f)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) threads = store_list_threads(f->store, &error);
+  g_autoptr(GPtrArray) threads = store_list_threads(f->db.store, &error);
   g_assert_no_error(error);
   g_assert_cmpuint(threads->len, ==, 1);
   return ((StoreThreadRow *)threads->pdata[0])->risk;
@@ -338,7 +317,7 @@ static void test_stranger_calm(GuardFixture *f, gconstpointer data)
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM outbox WHERE kind = 'confirm'"), ==, 0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GDateTime) t2 = at_minutes(60);
-  g_autoptr(Digest) digest = digest_gather(f->store, f->config, NULL, t2, &error);
+  g_autoptr(Digest) digest = digest_gather(f->db.store, f->db.config, NULL, t2, &error);
   g_assert_no_error(error);
   g_assert_cmpuint(digest->risky->len, ==, 1);
   /* once the VA has answered herself, calm mail may lower it again */
@@ -370,7 +349,7 @@ static void test_peak_memory(GuardFixture *f, gconstpointer data)
   g_autoptr(GDateTime) handled = at_minutes(5 * 60);
   gint64 thread = count(f, "SELECT thread_id FROM messages LIMIT 1");
   gboolean found = FALSE;
-  g_assert_true(store_thread_set_handled(f->store, thread, handled, &found, &error));
+  g_assert_true(store_thread_set_handled(f->db.store, thread, handled, &found, &error));
   g_assert_true(found);
   g_autoptr(GDateTime) t5 = at_minutes(6 * 60);
   guard_ingest(f, "From: bob@acme.example\r\nTo: jo@va.example\r\nSubject: Re: Invoice\r\n"
@@ -389,7 +368,7 @@ static void test_loop_generated_id(GuardFixture *f, gconstpointer data)
                "Message-ID: <c1@acme.example>\r\n", ASK, t0, FALSE);
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM outbox WHERE kind = 'confirm'"), ==, 1);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) rows = store_outbox_list(f->store, NULL, &error);
+  g_autoptr(GPtrArray) rows = store_outbox_list(f->db.store, NULL, &error);
   const char *ours = ((StoreOutboxRow *)rows->pdata[0])->message_id;
   /* another keel answers ours, its Auto-Submitted stripped by a relay, a day later */
   g_autoptr(GDateTime) t1 = at_minutes(24 * 60);
@@ -435,28 +414,13 @@ static void test_migrate_2_to_3(GuardFixture *f, gconstpointer data)
   guard_ingest(f, "From: bob@acme.example\r\nTo: jo@va.example\r\nSubject: Invoice\r\n"
                "Message-ID: <m@acme.example>\r\n", ANGRY, t0, FALSE);
   double risk = thread_risk(f);
-  g_clear_pointer(&f->pipeline, pipeline_free);
-  g_clear_pointer(&f->store, store_close);
-  sqlite3 *db = NULL;
-  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_exec(db, "DROP INDEX messages_by_client_received;"
-                               "ALTER TABLE threads DROP COLUMN risk_peak;"
-                               "ALTER TABLE threads DROP COLUMN risk_peak_at;"
-                               "ALTER TABLE threads DROP COLUMN handled_at;"
-                               /* and what the later versions add */
-                               "DROP TABLE invoice_chases; DROP TABLE invoice_payments;"
-                               "DROP TABLE invoices; DROP TABLE trail_seal;"
-                               "DROP TABLE promises;"
-                               "ALTER TABLE instructions DROP COLUMN probably_done;"
-                               "ALTER TABLE instructions DROP COLUMN done_by;"
-                               "ALTER TABLE threads DROP COLUMN handled_since;"
-                               "ALTER TABLE threads DROP COLUMN handled_until;"
-                               "PRAGMA user_version = 2;", NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close(db);
+  g_clear_pointer(&f->db.pipeline, pipeline_free);
+  g_clear_pointer(&f->db.store, store_close);
+  test_db_rewind(f->db.path, 2);
   g_autoptr(GError) error = NULL;
-  f->store = store_open(f->path, &error);
+  f->db.store = store_open(f->db.path, &error);
   g_assert_no_error(error);
-  g_assert_cmpint(store_schema_version(f->store), ==, store_schema_latest());
+  g_assert_cmpint(store_schema_version(f->db.store), ==, store_schema_latest());
   g_assert_cmpfloat(thread_risk(f), ==, risk);
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM threads WHERE risk_peak = 0"
                            " AND risk_peak_at IS NULL AND handled_at IS NULL"), ==, 1);
@@ -476,18 +440,18 @@ static KeelConfig *load_text(const char *dir, const char *text, GError **error)
 static void test_config_keys(GuardFixture *f, gconstpointer data)
 {
   (void)data;
-  g_assert_cmpuint(f->config->replies_per_client_per_day, ==, 3);
-  g_assert_cmpuint(f->config->replies_alerts_per_day, ==, 10);
-  g_assert_cmpuint(f->config->replies_flood_threshold, ==, 10);
-  g_assert_cmpuint(f->config->replies_risk_memory, ==, 3);
+  g_assert_cmpuint(f->db.config->replies_per_client_per_day, ==, 3);
+  g_assert_cmpuint(f->db.config->replies_alerts_per_day, ==, 10);
+  g_assert_cmpuint(f->db.config->replies_flood_threshold, ==, 10);
+  g_assert_cmpuint(f->db.config->replies_risk_memory, ==, 3);
   g_autoptr(GError) error = NULL;
-  g_autoptr(KeelConfig) set = load_text(f->dir, "[replies]\nper_client_per_day = 1\n"
+  g_autoptr(KeelConfig) set = load_text(f->db.dir, "[replies]\nper_client_per_day = 1\n"
                                         "alerts_per_day = 2\nflood_threshold = 5\n"
                                         "risk_memory = 7\n", &error);
   g_assert_no_error(error);
   g_assert_cmpuint(set->replies_per_client_per_day, ==, 1);
   g_assert_cmpuint(set->replies_risk_memory, ==, 7);
-  g_autoptr(KeelConfig) bad = load_text(f->dir, "[replies]\nalerts_per_day = 0\nflodd = 3\n",
+  g_autoptr(KeelConfig) bad = load_text(f->db.dir, "[replies]\nalerts_per_day = 0\nflodd = 3\n",
                                         &error);
   g_assert_null(bad);
   g_assert_nonnull(strstr(error->message, ":2: "));
@@ -499,7 +463,7 @@ static void test_config_keys(GuardFixture *f, gconstpointer data)
   const char *token = config_note_token(NOTE_ADDRESS, &len);
   g_assert_nonnull(token);
   g_assert_cmpuint(len, ==, strlen(TOKEN));
-  const KeelAccount *account = f->config->accounts->pdata[0];
+  const KeelAccount *account = f->db.config->accounts->pdata[0];
   g_autofree char *suggested = config_note_address_suggest(account);
   g_assert_true(g_str_has_prefix(suggested, "jo+keel-"));
   g_assert_true(g_str_has_suffix(suggested, "@va.example"));

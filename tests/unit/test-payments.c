@@ -21,52 +21,16 @@
 #include "daemon/payments/payments.h"
 #include "daemon/record/verdict.h"
 
-typedef struct {
-  char *dir, *path;
-  Store *store;
-  KeelConfig *config;
-  RuleSet *rules;
-  InstructionRules *instruction_rules;
-  Pipeline *pipeline;
-} PayFixture;
+typedef TestDbPipeline PayFixture;
 
 static void fixture_setup(PayFixture *f, gconstpointer data)
 {
   (void)data;
-  test_db_create("keel-payments", &f->dir, &f->path, &f->store);
-  g_autofree char *conf = g_build_filename(f->dir, "keel.conf", NULL);
-  g_autofree char *text = g_strdup_printf(
-    "[keel]\ndatabase = %s\nrules = %s/rules\ntimezone = Europe/London\n"
+  test_db_pipeline_open(f, "keel-payments",
+    "timezone = Europe/London\n"
     "business_hours = Mon-Fri 09:00-17:30\n\n[account main]\nuser = jo@va.example\n\n"
     "[client acme]\nname = Bob Smith\ncontact = Bob\naddresses = bob@acme.example\n"
-    "holidays = 2026-12-25;2026-12-28\n\n[payments]\ncurrency = EUR\n", f->path,
-    g_getenv("KEEL_SOURCE_ROOT"));
-  g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-  g_autoptr(GError) error = NULL;
-  f->config = config_load(conf, &error);
-  g_assert_no_error(error);
-  g_assert_true(verdict_load_rules(f->config->rules, &f->rules, &f->instruction_rules, &error));
-  g_assert_no_error(error);
-  f->pipeline = pipeline_new(f->config, f->store);
-  pipeline_set_rules(f->pipeline, f->rules, f->instruction_rules);
-  g_unlink(conf);
-}
-
-static void fixture_teardown(PayFixture *f, gconstpointer data)
-{
-  (void)data;
-  pipeline_free(f->pipeline);
-  rules_free(f->rules);
-  instruction_rules_free(f->instruction_rules);
-  config_free(f->config);
-  test_db_remove(&f->dir, &f->path, &f->store);
-}
-
-static GDateTime *at(const char *iso)
-{
-  GDateTime *time = g_date_time_new_from_iso8601(iso, NULL);
-  g_assert_nonnull(time);
-  return time;
+    "holidays = 2026-12-25;2026-12-28\n\n[payments]\ncurrency = EUR\n");
 }
 
 static void add_invoice(PayFixture *f, const char *number, const char *amount,
@@ -74,7 +38,7 @@ static void add_invoice(PayFixture *f, const char *number, const char *amount,
 {
   PaymentsNewInvoice in = { .client = "acme", .number = number, .amount = amount,
                             .currency = currency, .issued = "2026-09-21", .due = due };
-  g_autoptr(GDateTime) now = at("2026-09-21T10:00:00Z");
+  g_autoptr(GDateTime) now = test_db_at("2026-09-21T10:00:00Z");
   g_autoptr(GError) error = NULL;
   g_autoptr(StoreInvoiceRow) row = payments_invoice_add(f->store, f->config, &in, now, &error);
   g_assert_no_error(error);
@@ -86,7 +50,7 @@ static void mail(PayFixture *f, gboolean out, const char *from, const char *subj
                  const char *iso, const char *body)
 {
   static int counter;
-  g_autoptr(GDateTime) date = at(iso);
+  g_autoptr(GDateTime) date = test_db_at(iso);
   g_autofree char *when = g_date_time_format(date, "%a, %d %b %Y %H:%M:%S +0000");
   g_autofree char *text = g_strdup_printf(
     "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <pay%d@test>\r\n"
@@ -105,8 +69,8 @@ static void mail(PayFixture *f, gboolean out, const char *from, const char *subj
  * messages were queued. */
 static guint run_clock(PayFixture *f, const char *from, const char *to)
 {
-  g_autoptr(GDateTime) now = at(from);
-  g_autoptr(GDateTime) end = at(to);
+  g_autoptr(GDateTime) now = test_db_at(from);
+  g_autoptr(GDateTime) end = test_db_at(to);
   guint messages = 0;
   while (g_date_time_compare(now, end) < 0) {
     PaymentsPlanStats stats = { 0 };
@@ -185,7 +149,7 @@ static void test_paid_before_step(PayFixture *f, gconstpointer data)
 {
   (void)data;
   add_invoice(f, "INV-002", "150", "GBP", "2026-10-05");
-  g_autoptr(GDateTime) paid = at("2026-10-07T12:00:00Z");
+  g_autoptr(GDateTime) paid = test_db_at("2026-10-07T12:00:00Z");
   g_autoptr(GError) error = NULL;
   g_autoptr(StoreInvoiceRow) row = payments_invoice_paid(f->store, f->config, "INV-002", NULL,
                                                          NULL, NULL, paid, &error);
@@ -198,7 +162,7 @@ static void test_part_payment(PayFixture *f, gconstpointer data)
 {
   (void)data;
   add_invoice(f, "INV-003", "1000", "GBP", "2026-10-05"); /* £ alone: no € to force UTF-8 */
-  g_autoptr(GDateTime) now = at("2026-10-06T12:00:00Z");
+  g_autoptr(GDateTime) now = test_db_at("2026-10-06T12:00:00Z");
   g_autoptr(GError) error = NULL;
   g_autoptr(StoreInvoiceRow) row = payments_invoice_paid(f->store, f->config, "INV-003",
                                                          "2026-10-06", "400", NULL, now, &error);
@@ -239,7 +203,7 @@ static void test_step_once(PayFixture *f, gconstpointer data)
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM outbox WHERE kind = 'chase'"), ==, 1);
   /* the key itself refuses a second claim of the same step */
   gboolean claimed = TRUE;
-  g_autoptr(GDateTime) now = at("2026-10-08T09:00:00Z");
+  g_autoptr(GDateTime) now = test_db_at("2026-10-08T09:00:00Z");
   g_autoptr(StoreInvoiceRow) row = invoice(f, "INV-006");
   g_assert_true(store_invoice_chase_claim(f->store, row->id, "1", 0, now, &claimed, &error));
   g_assert_false(claimed);
@@ -259,7 +223,7 @@ static void test_paused(PayFixture *f, gconstpointer data)
 {
   (void)data;
   add_invoice(f, "INV-008", "100", NULL, "2026-10-05");
-  g_autoptr(GDateTime) now = at("2026-10-06T10:00:00Z");
+  g_autoptr(GDateTime) now = test_db_at("2026-10-06T10:00:00Z");
   g_autoptr(GError) error = NULL;
   g_assert_true(payments_invoice_set_state(f->store, "INV-008", "paused", "by the VA", now,
                                            &error));
@@ -308,7 +272,7 @@ static void test_dispute_evidence(PayFixture *f, gconstpointer data)
   g_assert_no_error(move_error);
   g_assert_cmpuint(queued->len, ==, 1);
   StoreOutboxRow *row0 = queued->pdata[0];
-  g_autoptr(GDateTime) drafted = at("2026-09-10T10:01:00Z");
+  g_autoptr(GDateTime) drafted = test_db_at("2026-09-10T10:01:00Z");
   g_assert_true(outbox_move(f->store, row0, OUTBOX_CLAIMED, 1, NULL, NULL, drafted, &move_error));
   g_free(row0->state), row0->state = g_strdup("claimed");
   g_assert_true(outbox_move(f->store, row0, OUTBOX_SENDING, 1, NULL, NULL, drafted, &move_error));
@@ -443,17 +407,7 @@ static void test_migrate_from_5(PayFixture *f, gconstpointer data)
   pipeline_free(f->pipeline);
   f->pipeline = NULL;
   g_clear_pointer(&f->store, store_close);
-  sqlite3 *db = NULL;
-  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_exec(db, "DROP TABLE invoice_chases; DROP TABLE invoice_payments;"
-                                   "DROP TABLE invoices; DROP TABLE promises;"
-                                   "ALTER TABLE instructions DROP COLUMN probably_done;"
-                                   "ALTER TABLE instructions DROP COLUMN done_by;"
-                                   "ALTER TABLE threads DROP COLUMN handled_since;"
-                                   "ALTER TABLE threads DROP COLUMN handled_until;"
-                                   "PRAGMA user_version = 5;",
-                               NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close(db);
+  test_db_rewind(f->path, 5);
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
@@ -462,6 +416,7 @@ static void test_migrate_from_5(PayFixture *f, gconstpointer data)
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM messages"), ==, 1);
   add_invoice(f, "INV-050", "100", NULL, "2026-10-05");
   g_assert_cmpint(count(f, "SELECT COUNT(*) FROM invoices"), ==, 1);
+  sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db, "INSERT INTO invoice_chases (invoice_id, step, created)"
                                    " VALUES (1, '1', 0); INSERT INTO invoice_chases"
@@ -492,7 +447,7 @@ static void test_digest_section(PayFixture *f, gconstpointer data)
        "Hi Jo, I'll pay INV-022 on Tuesday. Bob");
   mail(f, FALSE, "bob@acme.example", "New job", "2026-10-19T11:00:00Z",
        "Hi Jo, please update the tenant list by Friday. Thanks, Bob");
-  g_autoptr(GDateTime) now = at("2026-10-20T07:00:00Z");
+  g_autoptr(GDateTime) now = test_db_at("2026-10-20T07:00:00Z");
   g_autoptr(GError) error = NULL;
   g_autoptr(Digest) digest = digest_gather(f->store, f->config, NULL, now, &error);
   g_assert_no_error(error);
@@ -629,7 +584,8 @@ int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_mime_init();
-#define ADD(path, fn) g_test_add(path, PayFixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn) \
+  g_test_add(path, PayFixture, NULL, fixture_setup, fn, test_db_pipeline_teardown)
   ADD("/payments/schedule/steps-business-mornings-dst", test_schedule);
   ADD("/payments/schedule/paid-before-step", test_paid_before_step);
   ADD("/payments/schedule/part-payment", test_part_payment);

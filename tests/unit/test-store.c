@@ -549,17 +549,7 @@ static void test_migrate_from_6(StoreFixture *f, gconstpointer data)
 {
   (void)data;
   g_clear_pointer(&f->store, store_close);
-  sqlite3 *db = NULL;
-  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_exec(db, "DROP INDEX messages_by_thread_direction;"
-                               "DROP TABLE trail_seal; DROP TABLE promises;"
-                               "ALTER TABLE instructions DROP COLUMN probably_done;"
-                               "ALTER TABLE instructions DROP COLUMN done_by;"
-                               "ALTER TABLE threads DROP COLUMN handled_since;"
-                               "ALTER TABLE threads DROP COLUMN handled_until;"
-                               "ALTER TABLE folders DROP COLUMN missing_since;"
-                               " PRAGMA user_version = 6;", NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close(db);
+  test_db_rewind(f->path, 6);
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
@@ -578,11 +568,7 @@ static void test_migrate_from_9_missing_folder(StoreFixture *f, gconstpointer da
   gint64 id = store_folder_ensure(f->store, "work", "Clients", &error);
   g_assert_no_error(error);
   g_clear_pointer(&f->store, store_close);
-  sqlite3 *db = NULL;
-  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_exec(db, "ALTER TABLE folders DROP COLUMN missing_since;"
-                               " PRAGMA user_version = 9;", NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close(db);
+  test_db_rewind(f->path, 9);
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
   g_assert_cmpint(test_db_int(f->path, "PRAGMA user_version"), ==, store_schema_latest());

@@ -309,17 +309,7 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
                                       "> Our standard rates apply to weekend work.\r\n");
   add_message(f, a);
   g_clear_pointer(&f->store, store_close);
-  tamper(f, "DROP TABLE invoice_chases; DROP TABLE invoice_payments; DROP TABLE invoices;"
-            "DROP TRIGGER message_search_add; DROP TRIGGER message_search_remove;"
-            "DROP TABLE message_search; DROP TABLE confirmations; DROP TABLE outbox;"
-            "DROP TABLE instructions; DROP TABLE trail_events; DROP TABLE trail_seal;"
-            "DROP INDEX messages_by_client_received;"
-            "DROP TABLE learned_corrections; DROP TABLE learned_weights;"
-            "ALTER TABLE threads DROP COLUMN risk_peak; ALTER TABLE threads DROP COLUMN risk_peak_at;"
-            "ALTER TABLE threads DROP COLUMN handled_at;"
-            "DROP TABLE promises; ALTER TABLE threads DROP COLUMN handled_since;"
-            "ALTER TABLE threads DROP COLUMN handled_until;"
-            "PRAGMA user_version = 1;");
+  test_db_rewind(f->path, 1);
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);

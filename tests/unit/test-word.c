@@ -19,50 +19,15 @@
 #include "daemon/record/verdict.h"
 #include "daemon/record/word.h"
 
-typedef struct {
-  char *dir, *path;
-  Store *store;
-  KeelConfig *config;
-  RuleSet *rules;
-  InstructionRules *instruction_rules;
-  Pipeline *pipeline;
-} WordFixture;
+typedef TestDbPipeline WordFixture;
 
 static void fixture_setup(WordFixture *f, gconstpointer data)
 {
   (void)data;
-  test_db_create("keel-word", &f->dir, &f->path, &f->store);
-  g_autofree char *conf = g_build_filename(f->dir, "keel.conf", NULL);
-  g_autofree char *text = g_strdup_printf(
-    "[keel]\ndatabase = %s\nrules = %s/rules\ntimezone = Europe/London\n"
+  test_db_pipeline_open(f, "keel-word",
+    "timezone = Europe/London\n"
     "business_hours = Mon-Fri 09:00-17:30\n\n[account main]\nuser = jo@va.example\n\n"
-    "[client acme]\nname = Acme Lettings\naddresses = bob@acme.example\n", f->path,
-    g_getenv("KEEL_SOURCE_ROOT"));
-  g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-  g_autoptr(GError) error = NULL;
-  f->config = config_load(conf, &error);
-  g_assert_no_error(error);
-  g_assert_true(verdict_load_rules(f->config->rules, &f->rules, &f->instruction_rules, &error));
-  f->pipeline = pipeline_new(f->config, f->store);
-  pipeline_set_rules(f->pipeline, f->rules, f->instruction_rules);
-  g_unlink(conf);
-}
-
-static void fixture_teardown(WordFixture *f, gconstpointer data)
-{
-  (void)data;
-  pipeline_free(f->pipeline);
-  rules_free(f->rules);
-  instruction_rules_free(f->instruction_rules);
-  config_free(f->config);
-  test_db_remove(&f->dir, &f->path, &f->store);
-}
-
-static GDateTime *at(const char *iso)
-{
-  GDateTime *time = g_date_time_new_from_iso8601(iso, NULL);
-  g_assert_nonnull(time);
-  return time;
+    "[client acme]\nname = Acme Lettings\naddresses = bob@acme.example\n");
 }
 
 /* Mail in (from the client) or out (her Sent) as message <id@test>, a reply
@@ -70,7 +35,7 @@ static GDateTime *at(const char *iso)
 static void mail(WordFixture *f, gboolean out, const char *id, const char *reply_to,
                  const char *iso, const char *body, gboolean attach, gboolean history)
 {
-  g_autoptr(GDateTime) date = at(iso);
+  g_autoptr(GDateTime) date = test_db_at(iso);
   g_autofree char *when = g_date_time_format(date, "%a, %d %b %Y %H:%M:%S %z");
   g_autofree char *refs = reply_to ? g_strdup_printf("In-Reply-To: <%s@test>\r\n", reply_to)
                                    : g_strdup("");
@@ -97,7 +62,7 @@ static void mail(WordFixture *f, gboolean out, const char *id, const char *reply
 
 static Digest *digest_at(WordFixture *f, const char *iso)
 {
-  g_autoptr(GDateTime) now = at(iso);
+  g_autoptr(GDateTime) now = test_db_at(iso);
   g_autoptr(GError) error = NULL;
   DigestOptions options;
   digest_options_from_config(&options, f->config);
@@ -208,7 +173,7 @@ static void test_history(WordFixture *f, gconstpointer data)
   g_autoptr(Digest) monday = digest_at(f, "2026-03-09T08:00:00Z");
   g_assert_cmpuint(monday->instructions->len, ==, 1);
   /* and a date from another year shows its year */
-  g_autoptr(GDateTime) old = at("2025-06-06T17:00:00Z");
+  g_autoptr(GDateTime) old = test_db_at("2025-06-06T17:00:00Z");
   g_autofree char *shown = word_format_when(old, monday->now);
   g_assert_nonnull(strstr(shown, "2025"));
   g_autofree char *recent = word_format_when(monday->now, monday->now);
@@ -242,8 +207,8 @@ static void test_handled(WordFixture *f, gconstpointer data)
        "Still UNACCEPTABLE. My solicitor will be in touch.", FALSE, FALSE);
   g_assert_cmpuint(risky_count(f, "2026-03-09T17:00:00Z"), ==, 1);
   /* --until: back at that date even without new mail */
-  g_autoptr(GDateTime) now = at("2026-03-09T17:00:00Z");
-  g_autoptr(GDateTime) until = at("2026-03-10T09:00:00Z");
+  g_autoptr(GDateTime) now = test_db_at("2026-03-09T17:00:00Z");
+  g_autoptr(GDateTime) until = test_db_at("2026-03-10T09:00:00Z");
   g_assert_true(word_thread_handled(f->store, thread, now, until, &error));
   g_assert_cmpuint(risky_count(f, "2026-03-09T18:00:00Z"), ==, 0);
   g_assert_cmpuint(risky_count(f, "2026-03-10T10:00:00Z"), ==, 1);
@@ -302,7 +267,7 @@ static void test_holding(WordFixture *f, gconstpointer data)
   g_assert_cmpstr(((StorePromiseRow *)open->pdata[0])->due, ==, "2026-03-09T13:15");
   /* after close of business on Friday: Monday at midday */
   g_autoptr(GTimeZone) zone = g_time_zone_new_identifier("Europe/London");
-  g_autoptr(GDateTime) friday = at("2026-03-13T18:00:00Z");
+  g_autoptr(GDateTime) friday = test_db_at("2026-03-13T18:00:00Z");
   g_autoptr(GDateTime) by = holding_update_by(friday, &f->config->business_hours, zone);
   g_autofree char *shown = holding_format_time(by);
   g_assert_cmpstr(shown, ==, "13:15 on 16 March");
@@ -315,14 +280,7 @@ static void test_migration(WordFixture *f, gconstpointer data)
   pipeline_free(f->pipeline);
   f->pipeline = NULL;
   g_clear_pointer(&f->store, store_close);
-  sqlite3 *db = NULL;
-  g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_exec(db, "DROP TABLE promises; ALTER TABLE instructions DROP COLUMN "
-                               "probably_done; ALTER TABLE instructions DROP COLUMN done_by;"
-                               "ALTER TABLE threads DROP COLUMN handled_since;"
-                               "ALTER TABLE threads DROP COLUMN handled_until;"
-                               "PRAGMA user_version = 8;", NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close(db);
+  test_db_rewind(f->path, 8);
   g_autoptr(GError) error = NULL;
   f->store = store_open(f->path, &error);
   g_assert_no_error(error);
@@ -336,7 +294,8 @@ static void test_migration(WordFixture *f, gconstpointer data)
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-#define ADD(path, fn) g_test_add(path, WordFixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn) \
+  g_test_add(path, WordFixture, NULL, fixture_setup, fn, test_db_pipeline_teardown)
   ADD("/word/promise-kept", test_promise_kept);
   ADD("/word/probably-done", test_probably_done);
   ADD("/word/done-and-promised", test_done_and_promised);
