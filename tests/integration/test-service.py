@@ -205,7 +205,7 @@ def test_notify_order_ready_status_watchdog_reloading_stopping():
         reload_lines = [lines for _, lines in d.notify.got if lines[0] == "RELOADING=1"][0]
         assert reload_lines[1].startswith("MONOTONIC_USEC="), reload_lines
         statuses = d.notify.values("STATUS")
-        assert all(s.startswith("polling 1 account") for s in statuses), statuses
+        assert all("polling 1 account" in s for s in statuses), statuses
         order = [keys[i] for i in (ready, status, ping, reloading, ready_again, stopping)]
         TIMINGS.append("notify order seen: %s (first positions %s of %d datagrams)"
                        % (", ".join(order), [ready, status, ping, reloading, ready_again,
