@@ -311,6 +311,8 @@ static void daemon_cycle_done(GObject *source, GAsyncResult *result, gpointer us
     return;
   }
   if (daemon->pending_config) {
+    if (error)
+      g_warning("%s", error->message);
     daemon_apply_when_idle(daemon); /* the account is rebuilt: no timer for this one */
     return;
   }
@@ -431,7 +433,7 @@ static gboolean daemon_idle_retry(gpointer user_data)
 static void daemon_start_idle(DaemonAccount *account)
 {
   if (!account->idle && account->account->idle && !account->daemon->once
-      && !account->daemon->stopping)
+      && !account->daemon->stopping && !account->daemon->pending_config)
     account->idle = idle_watch_start(account->account, daemon_on_idle_news, account);
 }
 

@@ -43,6 +43,8 @@ USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 11)}
 SERVER = None
 _next_user = [0]
 TIMINGS = []  # lines for the report, printed as TAP comments at the end
+# Waits are multiplied by this (an ASan+UBSan build loads the rules ~30x slower).
+SLOW = float(os.environ.get("KEEL_TEST_TIMEOUT_FACTOR", "1"))
 
 
 def new_user():
@@ -92,7 +94,7 @@ class Notify:
                 if at >= since and lines[0].startswith(key + "=")]
 
     def wait(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOW
         while time.monotonic() < deadline:
             if predicate():
                 return
@@ -130,6 +132,7 @@ class Daemon:
 
     def stop(self, timeout=30):
         """SIGTERM; returns (rc, seconds it took)."""
+        timeout *= SLOW
         start = time.monotonic()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -205,7 +208,7 @@ def test_notify_order_ready_status_watchdog_reloading_stopping():
         reload_lines = [lines for _, lines in d.notify.got if lines[0] == "RELOADING=1"][0]
         assert reload_lines[1].startswith("MONOTONIC_USEC="), reload_lines
         statuses = d.notify.values("STATUS")
-        assert all(s.startswith("polling 1 account") for s in statuses), statuses
+        assert all("polling 1 account" in s for s in statuses), statuses
         order = [keys[i] for i in (ready, status, ping, reloading, ready_again, stopping)]
         TIMINGS.append("notify order seen: %s (first positions %s of %d datagrams)"
                        % (", ".join(order), [ready, status, ping, reloading, ready_again,
@@ -267,7 +270,7 @@ def stored_ids(run):
 
 
 def wait_stored(run, msgid, timeout=30):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * SLOW
     while time.monotonic() < deadline:
         if msgid in stored_ids(run):
             return
