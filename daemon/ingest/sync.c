@@ -16,8 +16,20 @@
  * UIDVALIDITY changes while such a scan is cut short, it resumes from the old
  * last UID (the store keeps no UIDVALIDITY for a scan in progress).
  *
+ * Fetching in ranges (issue 19). libcurl can only fetch one message per
+ * command. A folder with more than SYNC_RANGE_MIN new messages (by STATUS:
+ * an initial sync, a big batch) is instead read on the cycle's raw
+ * connection (daemon/mail/imap-raw.c, opened only then): EXAMINE, one
+ * `UID FETCH last+1:* (UID RFC822.SIZE)`, then `UID FETCH a:b (UID
+ * BODY.PEEK[])` per range of at most SYNC_RANGE_MESSAGES messages and
+ * SYNC_RANGE_BYTES bytes. Each message goes into the batch above as it
+ * arrives, so memory holds one message plus one batch whatever the range; a
+ * hang-up in the middle of a range keeps what was stored and the rest comes
+ * next cycle. A few new messages keep the one-by-one path (no second login).
+ *
  * An unchanged folder costs one round trip (STATUS). Messages over
- * max_message_size are recorded by advancing the last UID, never downloaded.
+ * max_message_size are recorded by advancing the last UID, never downloaded
+ * (in ranges: such a message ends the range before it).
  * Must not: write to the mailbox, hold the store lock while talking to the
  * server, or log a message body or a password. */
 #undef G_LOG_DOMAIN
