@@ -42,6 +42,9 @@ struct ImapRaw {
   guint connections;
   guint commands;             /* tagged answers seen, libcurl's login included */
   gboolean connected;
+  int cancel_fd;              /* the cancellable's fd, -1 without one */
+  gint64 deadline;            /* imap_raw_read_line_until(): wait until then, 0: read_timeout */
+  gboolean expired;           /* that deadline passed */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -121,6 +124,7 @@ ImapRaw *imap_raw_new(const KeelAccount *account, const char *secret, GCancellab
     *path = '\0';
   raw->secret = g_strdup(secret ? secret : "");
   raw->cancellable = cancellable;
+  raw->cancel_fd = cancellable ? g_cancellable_get_fd(cancellable) : -1;
   raw->input = g_byte_array_new();
   raw->tag_prefix = tag_prefix;
   imap_raw_setup(raw);
@@ -137,6 +141,8 @@ void imap_raw_free(ImapRaw *raw)
     memset(raw->secret, 0, strlen(raw->secret));
     g_free(raw->secret);
   }
+  if (raw->cancel_fd >= 0)
+    g_cancellable_release_fd(raw->cancellable);
   g_free(raw->base_url);
   g_byte_array_unref(raw->input);
   g_free(raw);
@@ -203,22 +209,33 @@ gboolean imap_raw_connect(ImapRaw *raw, GError **error)
   return TRUE;
 }
 
-/* Waits until the socket is ready for `events`, a second at a time. */
+/* Waits until the socket is ready for `events` or the cancellable fires,
+ * for read_timeout or until raw->deadline (then raw->expired is set and the
+ * connection kept: FALSE without an error). */
 static gboolean imap_raw_wait(ImapRaw *raw, short events, GError **error)
 {
   curl_socket_t socket = CURL_SOCKET_BAD;
   curl_easy_getinfo(raw->curl, CURLINFO_ACTIVESOCKET, &socket);
   if (socket == CURL_SOCKET_BAD)
     return imap_raw_lost(raw, "the connection is closed", error);
-  guint timeout = MAX(raw->account->read_timeout, 1u);
-  for (guint waited = 0; waited < timeout; waited++) {
+  gint64 until = raw->deadline ? raw->deadline
+                               : g_get_monotonic_time()
+                                   + (gint64)MAX(raw->account->read_timeout, 1u) * G_USEC_PER_SEC;
+  struct pollfd fds[2] = { { .fd = socket, .events = events },
+                           { .fd = raw->cancel_fd, .events = POLLIN } };
+  for (;;) {
     if (raw->cancellable && g_cancellable_is_cancelled(raw->cancellable))
       return imap_raw_lost(raw, "cancelled", error);
-    struct pollfd fd = { .fd = socket, .events = events };
-    if (poll(&fd, 1, 1000) > 0)
+    gint64 left = (until - g_get_monotonic_time()) / 1000;
+    if (left <= 0)
+      break;
+    if (poll(fds, raw->cancel_fd >= 0 ? 2 : 1, (int)MIN(left, 1000)) > 0 && fds[0].revents)
       return TRUE;
   }
-  return imap_raw_lost(raw, "the server did not answer in time", error);
+  if (!raw->deadline)
+    return imap_raw_lost(raw, "the server did not answer in time", error);
+  raw->expired = TRUE;
+  return FALSE;
 }
 
 gboolean imap_raw_send(ImapRaw *raw, const void *data, gsize size, GError **error)
@@ -288,6 +305,23 @@ gboolean imap_raw_read_line(ImapRaw *raw, GString *line, GError **error)
       return FALSE;
     scanned = raw->pos + offset;
   }
+}
+
+gboolean imap_raw_read_line_until(ImapRaw *raw, GString *line, gint64 deadline,
+                                  gboolean *timed_out, GError **error)
+{
+  raw->deadline = deadline;
+  raw->expired = FALSE;
+  gboolean ok = imap_raw_read_line(raw, line, error);
+  *timed_out = !ok && raw->expired;
+  raw->deadline = 0;
+  raw->expired = FALSE;
+  return ok;
+}
+
+gboolean imap_raw_is_connected(const ImapRaw *raw)
+{
+  return raw->connected;
 }
 
 /* Reads exactly `size` literal bytes into `into` (NULL: drops them). */

@@ -3,7 +3,8 @@
  * password or OAuth2, with the account's TLS policy; keel then sends its own
  * tagged commands with curl_easy_send() and reads the answers, literals
  * byte-exact, with curl_easy_recv(). Used by the IMAP writer (APPEND, SEARCH)
- * and by the sync for fetching in ranges (issue 19):
+ * by IDLE (daemon/mail/idle.c) and by the sync for fetching in ranges
+ * (issue 19):
  *
  *   imap_raw_new()       TLS policy + timeouts + the secret; connects lazily
  *   imap_raw_command()   "Tn command" and its answer (untagged lines, tagged line)
@@ -13,9 +14,9 @@
  *                        callback as it arrives, never \Seen
  * and the pieces the writer builds APPEND from (send, answer, read_line).
  *
- * Every wait polls the socket a second at a time, so the cancellable stops
- * any command within about a second, and read_timeout bounds each wait for
- * the server. After any failure in the middle of an answer the connection is
+ * Every wait polls the socket together with the cancellable's fd, so a
+ * cancellation stops any command at once, and read_timeout bounds each
+ * wait for the server. After any failure in the middle of an answer the connection is
  * dropped; the next command opens a new one. Errors are KEEL_MAIL_ERROR.
  * Must not: log a secret or message bytes, or accept an answer it did not
  * read whole. */
@@ -57,6 +58,16 @@ char *imap_raw_start(ImapRaw *raw, const char *command, GError **error);
 
 /* The next line from the server (without CRLF) in `line`. */
 gboolean imap_raw_read_line(ImapRaw *raw, GString *line, GError **error);
+
+/* Like imap_raw_read_line(), but waits for the server until `deadline`
+ * (g_get_monotonic_time() microseconds) instead of read_timeout. Reaching
+ * it is no failure: FALSE with *timed_out set, no error, the connection
+ * kept (IDLE waits like this). */
+gboolean imap_raw_read_line_until(ImapRaw *raw, GString *line, gint64 deadline,
+                                  gboolean *timed_out, GError **error);
+
+/* TRUE between a successful login and a lost connection. */
+gboolean imap_raw_is_connected(const ImapRaw *raw);
 
 /* Reads lines until the tagged answer to `tag`; untagged lines go to
  * `untagged` (may be NULL; literals in them are read and dropped), the

@@ -10,9 +10,10 @@
  * with curl_easy_send()/curl_easy_recv() on that authenticated connection:
  *   Kn APPEND "Drafts" (\Draft) {size}   -> "+ ..." -> the bytes -> Kn OK [APPENDUID v uid]
  *   Kn EXAMINE "Sent"  /  Kn UID SEARCH HEADER Message-ID "<id>" -> * SEARCH uid...
- * The connection itself (connect, send, read lines and literals, wait a
- * second at a time so the cancellable stops a command within about a
- * second) is daemon/mail/imap-raw.c, shared with the sync's range fetch.
+ * The connection itself (connect, send, read lines and literals, wait on
+ * the socket and the cancellable together, so a cancellation stops a
+ * command at once) is daemon/mail/imap-raw.c, shared with IDLE and the
+ * sync's range fetch.
  * One writer is one connection, opened by the first command and reused by
  * every later one; after a lost connection the next command opens a new one.
  *
