@@ -16,10 +16,22 @@
  * UIDVALIDITY changes while such a scan is cut short, it resumes from the old
  * last UID (the store keeps no UIDVALIDITY for a scan in progress).
  *
+ * Fetching in ranges (issue 19). libcurl can only fetch one message per
+ * command. A folder with more than SYNC_RANGE_MIN new messages (by STATUS:
+ * an initial sync, a big batch) is instead read on the cycle's raw
+ * connection (daemon/mail/imap-raw.c, opened only then): EXAMINE, one
+ * `UID FETCH last+1:* (UID RFC822.SIZE)`, then `UID FETCH a:b (UID
+ * BODY.PEEK[])` per range of at most SYNC_RANGE_MESSAGES messages and
+ * SYNC_RANGE_BYTES bytes. Each message goes into the batch above as it
+ * arrives, so memory holds one message plus one batch whatever the range; a
+ * hang-up in the middle of a range keeps what was stored and the rest comes
+ * next cycle. A few new messages keep the one-by-one path (no second login).
+ *
  * An unchanged folder costs one round trip (STATUS). Messages over
- * max_message_size are recorded by advancing the last UID, never downloaded.
- * A folder whose STATUS the server refuses fails only itself (a warning per
- * cycle) and is marked missing in the store until it answers again.
+ * max_message_size are recorded by advancing the last UID, never downloaded
+ * (in ranges: such a message ends the range before it). A folder whose
+ * STATUS the server refuses fails only itself (a warning per cycle) and is
+ * marked missing in the store until it answers again.
  * Must not: write to the mailbox, hold the store lock while talking to the
  * server, or log a message body or a password. */
 #undef G_LOG_DOMAIN
@@ -29,6 +41,7 @@
 #include "daemon/base/crash.h"
 #include "daemon/ingest/sync.h"
 #include "daemon/mail/imap.h"
+#include "daemon/mail/imap-raw.h"
 #include "daemon/mail/oauth.h"
 #include "daemon/mail/folders.h"
 #include "daemon/ingest/pipeline.h"
@@ -44,10 +57,20 @@
  * reckoning, which measured 300-400 FETCH lines; 100 stays well clear. */
 #define SYNC_WINDOW 100u
 
+/* Fetching in ranges (issue 19): a folder with more new messages than
+ * SYNC_RANGE_MIN is fetched on the cycle's raw connection with
+ * `UID FETCH a:b (UID BODY.PEEK[])`, a range holding at most this many
+ * messages and bytes (by RFC822.SIZE). Each message is stored (through the
+ * batch above) as it arrives, so memory does not grow with the range. */
+#define SYNC_RANGE_MIN 20u
+#define SYNC_RANGE_MESSAGES 500u
+#define SYNC_RANGE_BYTES (16u * 1024u * 1024u)
+
 typedef struct {
   const SyncContext *context;  /* borrowed */
   const KeelAccount *account;  /* borrowed */
   ImapSession *session;        /* borrowed */
+  ImapRaw *raw;                /* borrowed: the cycle's raw connection (ranges) */
   const char *folder;          /* borrowed */
   StoreDirection direction;
   gint64 folder_id;
@@ -212,19 +235,28 @@ static gboolean sync_skip_and_reopen(SyncFolder *job, guint32 uid, GError **erro
          && imap_folder_examine(job->session, job->folder, &validity, NULL, error);
 }
 
+/* TRUE when `info` is over max_message_size: it is then counted as skipped
+ * (the caller records it as handled, never downloaded). */
+static gboolean sync_is_over_limit(SyncFolder *job, const ImapMessageInfo *info)
+{
+  gsize limit = job->context->config->max_message_size;
+  if (!limit || info->size <= limit)
+    return FALSE;
+  g_warning("account '%s' folder '%s' UID %u: %" G_GUINT64_FORMAT " bytes, over max_message_size "
+            "(%" G_GSIZE_FORMAT "): recorded, not downloaded", job->account->name, job->folder,
+            info->uid, info->size, limit);
+  job->stats->skipped++;
+  return TRUE;
+}
+
 /* Fetches and stores one message; a vanished one is recorded as handled and
  * the folder re-opened read-only (libcurl dropped the connection). */
 static gboolean sync_message(SyncFolder *job, const ImapMessageInfo *info, GError **error)
 {
   sync_progress(job);
   gsize limit = job->context->config->max_message_size;
-  if (limit && info->size > limit) {
-    g_warning("account '%s' folder '%s' UID %u: %" G_GUINT64_FORMAT " bytes, over max_message_size "
-              "(%" G_GSIZE_FORMAT "): recorded, not downloaded", job->account->name, job->folder,
-              info->uid, info->size, limit);
-    job->stats->skipped++;
+  if (sync_is_over_limit(job, info))
     return sync_advance(job, info->uid, error);
-  }
   g_autoptr(GError) fetch_error = NULL;
   g_autoptr(GBytes) raw = imap_fetch_message(job->session, job->folder, info->uid,
                                              limit ? limit + 1 : 0, &fetch_error);
@@ -280,30 +312,125 @@ static GArray *sync_new_messages(SyncFolder *job, guint32 exists, GError **error
   return g_steal_pointer(&found);
 }
 
+static gboolean sync_check_validity(const SyncFolder *job, const ImapFolderStatus *status,
+                                    guint32 validity, GError **error)
+{
+  (void)job;
+  if (validity == status->uidvalidity)
+    return TRUE;
+  return mail_error_set(error, KEEL_MAIL_ERROR_PROTOCOL, MAIL_SCOPE_FOLDER, MAIL_RETRY_TEMPORARY,
+                        "UIDVALIDITY changed during the poll (%u, now %u)", status->uidvalidity,
+                        validity);
+}
+
+/* Ends a folder's fetch by storing the batch; after a failure (`ok` FALSE)
+ * what was fetched before it is still stored, and the failure returned. */
+static gboolean sync_fetch_end(SyncFolder *job, gboolean ok, GError **error)
+{
+  if (ok)
+    return sync_flush(job, error);
+  g_autoptr(GError) flush_error = NULL;
+  if (!sync_flush(job, &flush_error))
+    g_warning("account '%s' folder '%s': %s", job->account->name, job->folder,
+              flush_error->message);
+  return FALSE;
+}
+
+/* One message at a time, over libcurl (a few new messages). */
 static gboolean sync_folder_fetch(SyncFolder *job, const ImapFolderStatus *status, GError **error)
 {
   guint32 validity = 0, exists = 0;
-  if (!imap_folder_examine(job->session, job->folder, &validity, &exists, error))
+  if (!imap_folder_examine(job->session, job->folder, &validity, &exists, error)
+      || !sync_check_validity(job, status, validity, error))
     return FALSE;
-  if (validity != status->uidvalidity) {
-    return mail_error_set(error, KEEL_MAIL_ERROR_PROTOCOL, MAIL_SCOPE_FOLDER,
-                          MAIL_RETRY_TEMPORARY, "UIDVALIDITY changed during the poll (%u, now %u)",
-                          status->uidvalidity, validity);
-  }
   g_autoptr(GArray) infos = sync_new_messages(job, exists, error);
   if (!infos)
     return FALSE;
-  for (guint i = 0; i < infos->len; i++) {
-    if (sync_cancelled(job, error)
-        || !sync_message(job, &g_array_index(infos, ImapMessageInfo, i), error)) {
-      g_autoptr(GError) flush_error = NULL;
-      if (!sync_flush(job, &flush_error)) /* keep what was fetched before the failure */
-        g_warning("account '%s' folder '%s': %s", job->account->name, job->folder,
-                  flush_error->message);
-      return FALSE;
-    }
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < infos->len; i++)
+    ok = !sync_cancelled(job, error)
+         && sync_message(job, &g_array_index(infos, ImapMessageInfo, i), error);
+  return sync_fetch_end(job, ok, error);
+}
+
+/* A message of a range as it arrives (imap_raw_fetch()'s callback): into
+ * the batch, or recorded as skipped when it was over max_message_size. */
+static gboolean sync_range_message(guint32 uid, GBytes *raw, gpointer user_data, GError **error)
+{
+  SyncFolder *job = user_data;
+  if (!raw) {
+    g_warning("account '%s' folder '%s' UID %u: larger than its RFC822.SIZE said and over "
+              "max_message_size: recorded, not stored", job->account->name, job->folder, uid);
+    job->stats->skipped++;
+    return sync_advance(job, uid, error);
   }
-  return sync_flush(job, error);
+  keel_crash_point("after-fetch");
+  return sync_queue(job, uid, raw, error);
+}
+
+typedef struct {
+  guint32 first, last; /* UIDs: every message listed between them is in the range */
+  guint count;
+  guint64 bytes;       /* by RFC822.SIZE */
+} SyncRange;
+
+/* Fetches `range` (if not empty) and empties it. */
+static gboolean sync_range_fetch(SyncFolder *job, SyncRange *range, GError **error)
+{
+  if (range->count == 0)
+    return TRUE;
+  gsize limit = job->context->config->max_message_size;
+  gboolean ok = !sync_cancelled(job, error)
+                && imap_raw_fetch(job->raw, range->first, range->last, limit, sync_range_message,
+                                  job, error);
+  *range = (SyncRange){ 0 };
+  return ok;
+}
+
+/* Cuts `infos` (every message above last_uid, ascending) into ranges of at
+ * most SYNC_RANGE_MESSAGES / SYNC_RANGE_BYTES; a message over the size
+ * limit ends a range and is recorded without being downloaded. */
+static gboolean sync_ranges(SyncFolder *job, const GArray *infos, GError **error)
+{
+  SyncRange range = { 0 };
+  for (guint i = 0; i < infos->len; i++) {
+    const ImapMessageInfo *info = &g_array_index(infos, ImapMessageInfo, i);
+    gboolean full = range.count >= SYNC_RANGE_MESSAGES
+                    || range.bytes + info->size > SYNC_RANGE_BYTES;
+    if (full && !sync_range_fetch(job, &range, error))
+      return FALSE;
+    if (sync_is_over_limit(job, info)) {
+      if (!sync_range_fetch(job, &range, error) || !sync_advance(job, info->uid, error))
+        return FALSE;
+      continue;
+    }
+    if (range.count++ == 0)
+      range.first = info->uid;
+    range.last = info->uid;
+    range.bytes += info->size;
+  }
+  return sync_range_fetch(job, &range, error);
+}
+
+/* Many new messages, in ranges over the raw connection (issue 19). */
+static gboolean sync_folder_fetch_ranges(SyncFolder *job, const ImapFolderStatus *status,
+                                         GError **error)
+{
+  guint32 validity = 0;
+  if (!imap_raw_examine(job->raw, job->folder, &validity, NULL, error)
+      || !sync_check_validity(job, status, validity, error))
+    return FALSE;
+  g_autoptr(GArray) infos = imap_raw_sizes(job->raw, job->last_uid + 1, error);
+  if (!infos)
+    return FALSE;
+  return sync_fetch_end(job, sync_ranges(job, infos, error), error);
+}
+
+/* More than SYNC_RANGE_MIN messages may be new (by STATUS). */
+static gboolean sync_range_wanted(const SyncFolder *job, const ImapFolderStatus *status)
+{
+  guint32 above = status->uidnext > job->last_uid ? status->uidnext - 1 - job->last_uid : 0;
+  return job->raw && MIN(above, status->messages) > SYNC_RANGE_MIN;
 }
 
 /* Every UID below UIDNEXT is now handled. A completed first scan records the
@@ -361,7 +488,9 @@ static gboolean sync_folder(SyncFolder *job, GError **error)
   sync_progress(job);
   if (!job->first_sync && status.uidnext <= job->last_uid + 1)
     return TRUE; /* unchanged: STATUS was the only round trip */
-  if (status.messages > 0 && !sync_folder_fetch(job, &status, error))
+  gboolean ranges = sync_range_wanted(job, &status);
+  if (status.messages > 0 && !(ranges ? sync_folder_fetch_ranges(job, &status, error)
+                                      : sync_folder_fetch(job, &status, error)))
     return FALSE;
   return sync_folder_finish(job, &status, error);
 }
@@ -388,14 +517,15 @@ gboolean sync_error_is_folder_only(const GError *error)
 }
 
 static gboolean sync_account_folders(const SyncContext *context, const KeelAccount *account,
-                                     ImapSession *session, SyncStats *stats, GError **error)
+                                     ImapSession *session, ImapRaw *raw, SyncStats *stats,
+                                     GError **error)
 {
   g_autoptr(GPtrArray) folders = sync_folder_list(account);
   for (guint i = 0; i < folders->len; i++) {
     const char *name = g_ptr_array_index(folders, i);
     g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func((GDestroyNotify)sync_fetched_free);
-    SyncFolder job = { .context = context, .account = account, .session = session, .folder = name,
-                       .stats = stats, .batch = batch };
+    SyncFolder job = { .context = context, .account = account, .session = session, .raw = raw,
+                       .folder = name, .stats = stats, .batch = batch };
     job.direction = g_strcmp0(name, folders_sent(account)) == 0 ? STORE_DIRECTION_OUT
                                                                  : STORE_DIRECTION_IN;
     g_autoptr(GError) folder_error = NULL;
@@ -435,11 +565,14 @@ gboolean sync_account(const SyncContext *context, const KeelAccount *account, Sy
   if (password) {
     g_autoptr(ImapSession) session = imap_session_new(account, password, context->cancellable,
                                                       &failure);
+    /* connects only when a folder has many new messages (issue 19: ranges) */
+    g_autoptr(ImapRaw) raw = session ? imap_raw_new(account, password, context->cancellable,
+                                                    'F', &failure) : NULL;
     memset(password, 0, strlen(password));
     g_free(password);
-    if (session && folders_resolve(account, session, &failure)) { /* issue 19: Sent/Drafts */
-      sync_account_folders(context, account, session, stats, &failure);
-      stats->commands = imap_session_commands(session);
+    if (raw && folders_resolve(account, session, &failure)) { /* issue 19: Sent/Drafts */
+      sync_account_folders(context, account, session, raw, stats, &failure);
+      stats->commands = imap_session_commands(session) + imap_raw_commands(raw);
     }
   }
   if (failure && !g_str_has_prefix(failure->message, "account '"))

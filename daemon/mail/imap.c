@@ -68,7 +68,7 @@ static size_t imap_on_body(char *data, size_t size, size_t n, void *user_data)
 
 /* A tagged completion ("A004 OK ...", also NO/BAD): one per command sent.
  * libcurl's tags are a letter and digits. */
-static gboolean imap_is_tagged_reply(const char *line, size_t n)
+gboolean imap_line_is_tagged_reply(const char *line, size_t n)
 {
   size_t i = 1;
   if (n < 5 || !g_ascii_isupper(line[0]))
@@ -90,7 +90,7 @@ static size_t imap_on_header(char *data, size_t size, size_t n, void *user_data)
     session->guard_tripped = TRUE;
     return 0;
   }
-  if (imap_is_tagged_reply(data, n))
+  if (imap_line_is_tagged_reply(data, n))
     session->commands++;
   return size * n;
 }
@@ -105,7 +105,7 @@ static int imap_on_progress(void *user_data, curl_off_t dltotal, curl_off_t dlno
 
 /* A command line as it may be logged: the arguments of LOGIN and
  * AUTHENTICATE, and SASL continuation lines (no tag), are masked. */
-static char *imap_masked_command(const char *line, gsize len)
+char *imap_masked_command(const char *line, gsize len)
 {
   g_autofree char *text = g_strndup(line, len);
   g_strchomp(text);
@@ -302,7 +302,7 @@ static char *imap_body_text(ImapSession *session)
 }
 
 /* Reads "NAME number" pairs from `text` (e.g. "MESSAGES 3 UIDNEXT 4"). */
-static gboolean imap_number_after(const char *text, const char *name, guint64 *value)
+gboolean imap_number_after(const char *text, const char *name, guint64 *value)
 {
   g_autofree char *needle = g_strconcat(name, " ", NULL);
   for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) {
@@ -371,7 +371,7 @@ gboolean imap_folder_create(ImapSession *session, const char *folder, GError **e
 }
 
 /* One `* n FETCH (UID u RFC822.SIZE s)` line, if it is one. */
-static gboolean imap_parse_size_line(const char *line, ImapMessageInfo *info)
+gboolean imap_parse_size_line(const char *line, ImapMessageInfo *info)
 {
   const char *list = strstr(line, " FETCH (");
   guint64 uid = 0, size = 0;
@@ -413,7 +413,7 @@ GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 firs
 }
 
 /* The number before " EXISTS" in an EXAMINE answer, 0 when absent. */
-static guint32 imap_parse_exists(const char *text)
+guint32 imap_parse_exists(const char *text)
 {
   for (const char *p = strstr(text, " EXISTS"); p; p = strstr(p + 1, " EXISTS")) {
     const char *start = p;

@@ -78,3 +78,17 @@ char *imap_session_list(ImapSession *session, const char *command, GError **erro
 
 GBytes *imap_fetch_message(ImapSession *session, const char *folder, guint32 uid,
                            gsize max_size, GError **error);
+
+/* Helpers shared with daemon/mail/imap-raw.c (the connection keel speaks itself). */
+
+/* TRUE for a tagged completion line ("A004 OK ...", NO, BAD): one per command. */
+gboolean imap_line_is_tagged_reply(const char *line, size_t n);
+/* A command line as it may be logged: LOGIN/AUTHENTICATE arguments and SASL
+ * continuations masked. New string. */
+char *imap_masked_command(const char *line, gsize len);
+/* The number after "NAME " in `text` (e.g. "UIDNEXT 4"), if there is one. */
+gboolean imap_number_after(const char *text, const char *name, guint64 *value);
+/* One `* n FETCH (UID u RFC822.SIZE s)` line, if it is one. */
+gboolean imap_parse_size_line(const char *line, ImapMessageInfo *info);
+/* The number in "* n EXISTS" of an EXAMINE answer, 0 when absent. */
+guint32 imap_parse_exists(const char *text);
