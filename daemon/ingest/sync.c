@@ -358,6 +358,7 @@ static gboolean sync_folder_fetch(SyncFolder *job, const ImapFolderStatus *statu
 static gboolean sync_range_message(guint32 uid, GBytes *raw, gpointer user_data, GError **error)
 {
   SyncFolder *job = user_data;
+  sync_progress(job); /* a message arrived: the watchdog sees the range move */
   if (!raw) {
     g_warning("account '%s' folder '%s' UID %u: larger than its RFC822.SIZE said and over "
               "max_message_size: recorded, not stored", job->account->name, job->folder, uid);
