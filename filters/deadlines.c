@@ -75,6 +75,9 @@ static void lite_rules_add_views(LiteRuleSet *set, const RulesRule *rule)
     const RulesLook *look = g_ptr_array_index(rule->looks, i);
     if (look->code == NULL)
       continue;
+    guint32 captures = 0;
+    pcre2_pattern_info(look->code, PCRE2_INFO_CAPTURECOUNT, &captures);
+    set->max_captures = MAX(set->max_captures, captures);
     LiteRule *view = g_new0(LiteRule, 1);
     view->name = g_strdup(rule->name);
     view->line = rule->line;
@@ -106,6 +109,11 @@ LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **e
   for (guint i = 0; i < rules_count(compiled); i++)
     lite_rules_add_views(set, rules_get(compiled, i));
   return set;
+}
+
+pcre2_match_data *lite_rules_match_data(const LiteRuleSet *set)
+{
+  return pcre2_match_data_create(set->max_captures + 1, NULL);
 }
 
 int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
@@ -507,9 +515,9 @@ gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *
                        const DeadlineContext *ctx, Deadline *out, GError **error)
 {
   *out = (Deadline){0};
+  g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
-    g_autoptr(pcre2_match_data) match = pcre2_match_data_create_from_pattern(rule->code, NULL);
     gsize start = 0;
     int rc;
     while ((rc = lite_rule_match(rule, text, start, match, error)) == 1) {

@@ -52,6 +52,7 @@ typedef struct {
   struct RuleSet *compiled; /* owned */
   GPtrArray *rules;         /* owned, of LiteRule*, in file order */
   GHashTable *thresholds;   /* owned, dimension -> GINT_TO_POINTER(flag), from `dimension D flag >= N` */
+  guint32 max_captures;     /* the most capture groups of any rule: sizes a shared match data */
 } LiteRuleSet;
 
 /* Compiles one rule file with rules_compile(). NULL and `error` (every
@@ -59,6 +60,10 @@ typedef struct {
 LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **error);
 void lite_rules_free(LiteRuleSet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LiteRuleSet, lite_rules_free)
+
+/* A match data large enough for every rule of `set`, to be reused across the
+ * rules and texts of one extraction (one allocation instead of one per match). */
+pcre2_match_data *lite_rules_match_data(const LiteRuleSet *set);
 
 /* Runs `rule` on `subject` from byte `start`. Returns 1 on a match (ovector in
  * `match`), 0 on none, -1 when PCRE2 gave up (limits) with `error` set. */
