@@ -119,7 +119,13 @@ pcre2_match_data *lite_rules_match_data(const LiteRuleSet *set)
 int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
                     pcre2_match_data *match, GError **error)
 {
-  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, strlen(subject), start, 0, match,
+  return lite_rule_match_with(rule, subject, start, 0, match, error);
+}
+
+int lite_rule_match_with(const LiteRule *rule, const char *subject, gsize start,
+                         guint32 options, pcre2_match_data *match, GError **error)
+{
+  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, strlen(subject), start, options, match,
                        rule->context);
   if (rc >= 0)
     return 1;
@@ -516,11 +522,12 @@ gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *
 {
   *out = (Deadline){0};
   g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
+  guint32 options = g_utf8_validate(text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     gsize start = 0;
     int rc;
-    while ((rc = lite_rule_match(rule, text, start, match, error)) == 1) {
+    while ((rc = lite_rule_match_with(rule, text, start, options, match, error)) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       deadline_consider(rule, text, match, sent, ctx, out);
       if (ovector[1] > ovector[0])

@@ -70,6 +70,12 @@ pcre2_match_data *lite_rules_match_data(const LiteRuleSet *set);
 int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
                     pcre2_match_data *match, GError **error);
 
+/* lite_rule_match() with PCRE2 match `options`: PCRE2_NO_UTF_CHECK when the
+ * caller has checked once that `subject` is valid UTF-8 (g_utf8_validate), so
+ * that PCRE2 does not check it again for every rule. */
+int lite_rule_match_with(const LiteRule *rule, const char *subject, gsize start,
+                         guint32 options, pcre2_match_data *match, GError **error);
+
 /* The named capture `group` of the last match, or NULL when it did not take
  * part. Returns a new string. */
 char *lite_rule_capture(const LiteRule *rule, const char *subject,

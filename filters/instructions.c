@@ -382,13 +382,14 @@ static int instructions_points(const InstructionRules *rules, const char *core,
                                const char *dimension, int sign, pcre2_match_data *match)
 {
   int points = 0;
+  guint32 options = g_utf8_validate(core, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     if ((sign > 0 && rule->points <= 0) || (sign < 0 && rule->points > 0) ||
         strcmp(rule->dimension, dimension) != 0)
       continue;
     g_autoptr(GError) error = NULL;
-    int rc = lite_rule_match(rule, core, 0, match, &error);
+    int rc = lite_rule_match_with(rule, core, 0, options, match, &error);
     if (rc < 0)
       g_warning("%s", error->message);
     if (rc == 1)
