@@ -82,8 +82,6 @@ static void lite_rules_add_views(LiteRuleSet *set, const RulesRule *rule)
     view->name = g_strdup(rule->name);
     view->line = rule->line;
     view->code = look->code;
-    view->pattern = look->pattern;
-    view->flags = look->flags;
     view->context = set->compiled->match_context;
     view->dimension = g_strdup(dimension != NULL ? dimension->name : "");
     view->points = (int)points;

@@ -46,8 +46,6 @@ typedef struct {
   char *dimension;                 /* owned, from `adds DIM +N`; "" when absent */
   int points;                      /* from `adds DIM +N` */
   char *why;                       /* owned, may be "" */
-  const char *pattern;             /* borrowed from the RuleSet: the regex as PCRE2 saw it */
-  guint32 flags;                   /* its compile options (PCRE2_CASELESS...; UTF and UCP implied) */
 } LiteRule;
 
 typedef struct {

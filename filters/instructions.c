@@ -42,8 +42,6 @@ struct _InstructionRules {
   LiteRuleSet *set;          /* owned, rules/instructions.rules */
   DeadlineRules *deadlines;  /* owned, rules/deadlines.rules */
   int threshold;             /* `dimension instruction flag >= N`, default 3 */
-  pcre2_code *gate;          /* owned, NULL: none; every `instruction` rule that adds
-                                points, as one alternation (instructions_gate_compile) */
 };
 
 void instruction_context_init(InstructionContext *ctx)
@@ -68,7 +66,6 @@ void instruction_rules_free(InstructionRules *rules)
     return;
   lite_rules_free(rules->set);
   deadline_rules_free(rules->deadlines);
-  g_clear_pointer(&rules->gate, pcre2_code_free);
   g_free(rules);
 }
 
@@ -85,45 +82,6 @@ static gboolean instructions_check_dimensions(LiteRuleSet *set, const char *name
     }
   }
   return TRUE;
-}
-
-/* `rule`'s regex as one branch of the gate, with its flags inline. */
-static void instructions_gate_branch(GString *gate, const LiteRule *rule)
-{
-  static const struct { guint32 flag; char letter; } letters[] = {
-    { PCRE2_CASELESS, 'i' }, { PCRE2_MULTILINE, 'm' }, { PCRE2_DOTALL, 's' },
-    { PCRE2_EXTENDED, 'x' }, { PCRE2_NO_AUTO_CAPTURE, 'n' } };
-  g_string_append(gate, gate->len ? "|(?" : "(?");
-  for (guint i = 0; i < G_N_ELEMENTS(letters); i++)
-    if (rule->flags & letters[i].flag)
-      g_string_append_c(gate, letters[i].letter);
-  g_string_append_printf(gate, ":%s%s)", rule->pattern,
-                         rule->flags & PCRE2_EXTENDED ? "\n" : ""); /* ends an x comment */
-}
-
-/* The gate: one regex that matches a text exactly when one of the
- * `instruction` rules that add points would. A unit it does not match gets
- * no points from them, so the ~40 rules need not run one by one (most units
- * of most mail). NULL when there is no such rule or PCRE2 refuses the
- * alternation (then every rule runs, as before). */
-static pcre2_code *instructions_gate_compile(const LiteRuleSet *set)
-{
-  g_autoptr(GString) pattern = g_string_new(NULL);
-  for (guint i = 0; i < set->rules->len; i++) {
-    const LiteRule *rule = g_ptr_array_index(set->rules, i);
-    if (rule->points > 0 && rule->pattern && strcmp(rule->dimension, "instruction") == 0)
-      instructions_gate_branch(pattern, rule);
-  }
-  if (pattern->len == 0)
-    return NULL;
-  int code = 0;
-  PCRE2_SIZE offset = 0;
-  pcre2_code *gate = pcre2_compile((PCRE2_SPTR)pattern->str, pattern->len,
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_DUPNAMES |
-                                   PCRE2_NEVER_BACKSLASH_C, &code, &offset, NULL);
-  if (gate)
-    pcre2_jit_compile(gate, PCRE2_JIT_COMPLETE);
-  return gate;
 }
 
 InstructionRules *instruction_rules_compile(const char *instructions_text,
@@ -146,7 +104,6 @@ InstructionRules *instruction_rules_compile(const char *instructions_text,
   rules->threshold = 3;
   if (g_hash_table_lookup_extended(rules->set->thresholds, "instruction", NULL, &threshold))
     rules->threshold = GPOINTER_TO_INT(threshold);
-  rules->gate = instructions_gate_compile(rules->set);
   return g_steal_pointer(&rules);
 }
 
@@ -441,25 +398,12 @@ static int instructions_points(const InstructionRules *rules, const char *core,
   return points;
 }
 
-/* TRUE when the gate says that no `instruction` rule that adds points matches
- * `core`; FALSE when one may (or PCRE2 gave up: the rules then run one by one). */
-static gboolean instructions_gate_closed(const InstructionRules *rules, const char *core)
-{
-  g_autoptr(pcre2_match_data) match = pcre2_match_data_create(1, NULL);
-  guint32 options = g_utf8_validate(core, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
-  const LiteRule *any = g_ptr_array_index(rules->set->rules, 0);
-  return pcre2_match(rules->gate, (PCRE2_SPTR)core, strlen(core), 0, options, match,
-                     any->context) == PCRE2_ERROR_NOMATCH;
-}
-
 /* TRUE when `core` (a unit without its leads) is a task: its `instruction`
  * points plus `bonus` reach the threshold. The rules that take points away
  * run only when the ones that add could reach it (they cannot raise it). */
 static gboolean instructions_is_task(const InstructionRules *rules, const char *core, int bonus,
                                      pcre2_match_data *match)
 {
-  if (bonus < rules->threshold && rules->gate && instructions_gate_closed(rules, core))
-    return FALSE;
   int points = bonus + instructions_points(rules, core, "instruction", 1, match);
   if (points < rules->threshold)
     return FALSE;
