@@ -75,6 +75,9 @@ static void lite_rules_add_views(LiteRuleSet *set, const RulesRule *rule)
     const RulesLook *look = g_ptr_array_index(rule->looks, i);
     if (look->code == NULL)
       continue;
+    guint32 captures = 0;
+    pcre2_pattern_info(look->code, PCRE2_INFO_CAPTURECOUNT, &captures);
+    set->max_captures = MAX(set->max_captures, captures);
     LiteRule *view = g_new0(LiteRule, 1);
     view->name = g_strdup(rule->name);
     view->line = rule->line;
@@ -108,10 +111,21 @@ LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **e
   return set;
 }
 
+pcre2_match_data *lite_rules_match_data(const LiteRuleSet *set)
+{
+  return pcre2_match_data_create(set->max_captures + 1, NULL);
+}
+
 int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
                     pcre2_match_data *match, GError **error)
 {
-  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, strlen(subject), start, 0, match,
+  return lite_rule_match_with(rule, subject, start, 0, match, error);
+}
+
+int lite_rule_match_with(const LiteRule *rule, const char *subject, gsize start,
+                         guint32 options, pcre2_match_data *match, GError **error)
+{
+  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, strlen(subject), start, options, match,
                        rule->context);
   if (rc >= 0)
     return 1;
@@ -507,12 +521,13 @@ gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *
                        const DeadlineContext *ctx, Deadline *out, GError **error)
 {
   *out = (Deadline){0};
+  g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
+  guint32 options = g_utf8_validate(text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
-    g_autoptr(pcre2_match_data) match = pcre2_match_data_create_from_pattern(rule->code, NULL);
     gsize start = 0;
     int rc;
-    while ((rc = lite_rule_match(rule, text, start, match, error)) == 1) {
+    while ((rc = lite_rule_match_with(rule, text, start, options, match, error)) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       deadline_consider(rule, text, match, sent, ctx, out);
       if (ovector[1] > ovector[0])

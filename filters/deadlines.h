@@ -52,6 +52,7 @@ typedef struct {
   struct RuleSet *compiled; /* owned */
   GPtrArray *rules;         /* owned, of LiteRule*, in file order */
   GHashTable *thresholds;   /* owned, dimension -> GINT_TO_POINTER(flag), from `dimension D flag >= N` */
+  guint32 max_captures;     /* the most capture groups of any rule: sizes a shared match data */
 } LiteRuleSet;
 
 /* Compiles one rule file with rules_compile(). NULL and `error` (every
@@ -60,10 +61,20 @@ LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **e
 void lite_rules_free(LiteRuleSet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LiteRuleSet, lite_rules_free)
 
+/* A match data large enough for every rule of `set`, to be reused across the
+ * rules and texts of one extraction (one allocation instead of one per match). */
+pcre2_match_data *lite_rules_match_data(const LiteRuleSet *set);
+
 /* Runs `rule` on `subject` from byte `start`. Returns 1 on a match (ovector in
  * `match`), 0 on none, -1 when PCRE2 gave up (limits) with `error` set. */
 int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
                     pcre2_match_data *match, GError **error);
+
+/* lite_rule_match() with PCRE2 match `options`: PCRE2_NO_UTF_CHECK when the
+ * caller has checked once that `subject` is valid UTF-8 (g_utf8_validate), so
+ * that PCRE2 does not check it again for every rule. */
+int lite_rule_match_with(const LiteRule *rule, const char *subject, gsize start,
+                         guint32 options, pcre2_match_data *match, GError **error);
 
 /* The named capture `group` of the last match, or NULL when it did not take
  * part. Returns a new string. */

@@ -351,14 +351,9 @@ GPtrArray *instructions_split_units(const char *new_text)
 
 /* ======================= pass 2: scores ======================= */
 
-typedef struct {
-  int instruction;
-  int followup;
-  int lends;
-} UnitScore;
-
 /* `text` without the words `lead` rules match at its start ("Jo, also"). */
-static const char *instructions_strip_leads(const InstructionRules *rules, const char *text)
+static const char *instructions_strip_leads(const InstructionRules *rules, const char *text,
+                                            pcre2_match_data *match)
 {
   for (int round = 0; round < INSTRUCTIONS_MAX_LEADS; round++) {
     gboolean stripped = FALSE;
@@ -366,7 +361,6 @@ static const char *instructions_strip_leads(const InstructionRules *rules, const
       const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
       if (strcmp(rule->dimension, "lead") != 0)
         continue;
-      g_autoptr(pcre2_match_data) match = pcre2_match_data_create_from_pattern(rule->code, NULL);
       g_autoptr(GError) error = NULL;
       if (lite_rule_match(rule, text, 0, match, &error) != 1)
         continue;
@@ -382,31 +376,43 @@ static const char *instructions_strip_leads(const InstructionRules *rules, const
   return text;
 }
 
-static UnitScore instructions_score(const InstructionRules *rules, const char *text)
+/* The points `dimension` rules give `core`; `sign` > 0 counts only the
+ * rules that add, < 0 only those that take away, 0 all of them. */
+static int instructions_points(const InstructionRules *rules, const char *core,
+                               const char *dimension, int sign, pcre2_match_data *match)
 {
-  UnitScore score = {0};
-  const char *core = instructions_strip_leads(rules, text);
+  int points = 0;
+  guint32 options = g_utf8_validate(core, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
-    int *target = strcmp(rule->dimension, "instruction") == 0 ? &score.instruction
-                  : strcmp(rule->dimension, "followup") == 0 ? &score.followup
-                  : strcmp(rule->dimension, "lends") == 0    ? &score.lends
-                                                             : NULL;
-    if (target == NULL)
+    if ((sign > 0 && rule->points <= 0) || (sign < 0 && rule->points > 0) ||
+        strcmp(rule->dimension, dimension) != 0)
       continue;
-    g_autoptr(pcre2_match_data) match = pcre2_match_data_create_from_pattern(rule->code, NULL);
     g_autoptr(GError) error = NULL;
-    int rc = lite_rule_match(rule, core, 0, match, &error);
+    int rc = lite_rule_match_with(rule, core, 0, options, match, &error);
     if (rc < 0)
       g_warning("%s", error->message);
     if (rc == 1)
-      *target += rule->points;
+      points += rule->points;
   }
-  return score;
+  return points;
+}
+
+/* TRUE when `core` (a unit without its leads) is a task: its `instruction`
+ * points plus `bonus` reach the threshold. The rules that take points away
+ * run only when the ones that add could reach it (they cannot raise it). */
+static gboolean instructions_is_task(const InstructionRules *rules, const char *core, int bonus,
+                                     pcre2_match_data *match)
+{
+  int points = bonus + instructions_points(rules, core, "instruction", 1, match);
+  if (points < rules->threshold)
+    return FALSE;
+  return points + instructions_points(rules, core, "instruction", -1, match) >= rules->threshold;
 }
 
 /* Cuts `unit` where `split` rules match; the pieces replace it in `out`. */
-static void instructions_split_unit(const InstructionRules *rules, Unit *unit, GPtrArray *out)
+static void instructions_split_unit(const InstructionRules *rules, Unit *unit, GPtrArray *out,
+                                    pcre2_match_data *match)
 {
   g_autofree char *rest = g_strdup(unit->text);
   gboolean continues = FALSE;
@@ -414,7 +420,6 @@ static void instructions_split_unit(const InstructionRules *rules, Unit *unit, G
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     if (strcmp(rule->dimension, "split") != 0 || unit->item)
       continue;
-    g_autoptr(pcre2_match_data) match = pcre2_match_data_create_from_pattern(rule->code, NULL);
     g_autoptr(GError) error = NULL;
     while (lite_rule_match(rule, rest, 0, match, &error) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
@@ -461,6 +466,7 @@ typedef struct {
   gboolean items_seen;
   const Unit *intro;     /* borrowed: that intro, a task itself if no item follows */
   guint intro_index;
+  pcre2_match_data *match; /* borrowed: shared by every rule of the extraction */
 } Assembly;
 
 static void assembly_find_deadline(Assembly *a, const char *text, Deadline *out)
@@ -544,27 +550,51 @@ static void assembly_lend(Assembly *a, const Unit *unit, Deadline *found)
   target->lent = TRUE;
 }
 
-static void assembly_other(Assembly *a, const Unit *unit, guint index, const UnitScore *score)
+/* TRUE when a time said in `unit` could go to an earlier task (see
+ * assembly_lend): a short sentence, and a task of this or the last paragraph
+ * without a date. Asked before looking for the time, which costs more. */
+static gboolean assembly_may_lend(Assembly *a, const Unit *unit)
+{
+  if (instructions_count_words(unit->text) > INSTRUCTIONS_LEND_WORDS)
+    return FALSE;
+  for (guint i = a->drafts->len; i-- > 0;) {
+    const Draft *draft = g_ptr_array_index(a->drafts, i);
+    if (draft->paragraph < unit->paragraph - 1)
+      return FALSE;
+    if (draft->deadline.precision < DEADLINE_UNDATED)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* A unit that is no task: a short one naming a time joins the task just
+ * before it; a time in a longer one may go to an earlier task. */
+static void assembly_other(Assembly *a, const Unit *unit, guint index, const char *core)
 {
   Draft *last = assembly_last(a);
+  gboolean join = last != NULL && last->last_unit + 1 == index &&
+                  last->paragraph == unit->paragraph &&
+                  instructions_count_words(unit->text) <= INSTRUCTIONS_SHORT_WORDS;
+  if (!join && !assembly_may_lend(a, unit))
+    return;
   g_auto(Deadline) found = {0};
   assembly_find_deadline(a, unit->text, &found);
   if (found.precision == DEADLINE_NONE)
     return;
-  if (last != NULL && last->last_unit + 1 == index && last->paragraph == unit->paragraph &&
-      instructions_count_words(unit->text) <= INSTRUCTIONS_SHORT_WORDS) {
+  if (join) {
     assembly_join(a, last, unit, index);
     return;
   }
-  if (score->lends >= 0 && instructions_count_words(unit->text) <= INSTRUCTIONS_LEND_WORDS)
+  if (instructions_points(a->rules, core, "lends", 0, a->match) >= 0)
     assembly_lend(a, unit, &found);
 }
 
-static void assembly_task(Assembly *a, const Unit *unit, guint index, const UnitScore *score)
+static void assembly_task(Assembly *a, const Unit *unit, guint index, const char *core)
 {
   Draft *last = assembly_last(a);
   gboolean adjacent = last != NULL && last->last_unit + 1 == index;
-  if (adjacent && score->followup > 0 && unit->paragraph - last->paragraph <= 1) {
+  if (adjacent && unit->paragraph - last->paragraph <= 1 &&
+      instructions_points(a->rules, core, "followup", 0, a->match) > 0) {
     assembly_join(a, last, unit, index);
     return;
   }
@@ -601,16 +631,17 @@ static void assembly_close_intro(Assembly *a, const Unit *next)
  * sentence it was split from was a task. */
 static gboolean assembly_add(Assembly *a, const Unit *unit, guint index, gboolean inherited)
 {
-  UnitScore score = instructions_score(a->rules, unit->text);
   int threshold = a->rules->threshold;
   assembly_close_intro(a, unit);
+  int bonus = 0;
   if (unit->item && a->intro_open) {
-    score.instruction += threshold;
+    bonus += threshold;
     a->items_seen = TRUE;
   }
   if (inherited && unit->continues)
-    score.instruction += threshold;
-  gboolean task = score.instruction >= threshold;
+    bonus += threshold;
+  const char *core = instructions_strip_leads(a->rules, unit->text, a->match);
+  gboolean task = instructions_is_task(a->rules, core, bonus, a->match);
   if (task && !unit->item && instructions_ends_with_colon(unit->text)) {
     a->intro_open = TRUE;
     a->intro = unit;
@@ -618,9 +649,9 @@ static gboolean assembly_add(Assembly *a, const Unit *unit, guint index, gboolea
     return FALSE;
   }
   if (task)
-    assembly_task(a, unit, index, &score);
+    assembly_task(a, unit, index, core);
   else
-    assembly_other(a, unit, index, &score);
+    assembly_other(a, unit, index, core);
   return task;
 }
 
@@ -659,12 +690,13 @@ void instructions_to_json(const GPtrArray *instructions, JsonBuilder *builder)
   json_builder_end_array(builder);
 }
 
-static GPtrArray *instructions_pieces(const InstructionRules *rules, const char *new_text)
+static GPtrArray *instructions_pieces(const InstructionRules *rules, const char *new_text,
+                                      pcre2_match_data *match)
 {
   g_autoptr(GPtrArray) units = instructions_units(new_text);
   GPtrArray *pieces = g_ptr_array_new_with_free_func(unit_free);
   for (guint i = 0; i < units->len; i++)
-    instructions_split_unit(rules, g_ptr_array_index(units, i), pieces);
+    instructions_split_unit(rules, g_ptr_array_index(units, i), pieces, match);
   return pieces;
 }
 
@@ -674,9 +706,10 @@ GPtrArray *instructions_extract(const InstructionRules *rules, const char *new_t
   GPtrArray *result = g_ptr_array_new_with_free_func((GDestroyNotify)instruction_free);
   if (ctx->automated || new_text == NULL)
     return result;
-  g_autoptr(GPtrArray) pieces = instructions_pieces(rules, new_text);
+  g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
+  g_autoptr(GPtrArray) pieces = instructions_pieces(rules, new_text, match);
   g_autoptr(GPtrArray) drafts = g_ptr_array_new_with_free_func(draft_free);
-  Assembly a = {rules, message_date, ctx, drafts, FALSE, FALSE, NULL, 0};
+  Assembly a = {rules, message_date, ctx, drafts, FALSE, FALSE, NULL, 0, match};
   gboolean previous_task = FALSE;
   for (guint i = 0; i < pieces->len; i++)
     previous_task = assembly_add(&a, g_ptr_array_index(pieces, i), i, previous_task);

@@ -76,10 +76,14 @@ static void learned_words(const char *text, guint max, GPtrArray *words)
 {
   g_autoptr(GString) word = g_string_new(NULL);
   for (const char *p = text; words->len < max; p = g_utf8_next_char(p)) {
-    gunichar c = *p ? g_utf8_get_char(p) : 0; /* the text is valid UTF-8 */
+    gunichar c = (guchar)*p < 0x80 ? (gunichar)*p : g_utf8_get_char(p); /* valid UTF-8 */
     if (c == '\'' || c == 0x2019)
       continue;
-    if (c && g_unichar_isalnum(c)) {
+    if (c && c < 0x80 && g_ascii_isalnum(c)) { /* ASCII: the same answers, much cheaper */
+      g_string_append_c(word, g_ascii_isdigit(c) ? '0' : g_ascii_tolower(c));
+      continue;
+    }
+    if (c && c >= 0x80 && g_unichar_isalnum(c)) {
       g_string_append_unichar(word, g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c));
       continue;
     }
@@ -91,6 +95,13 @@ static void learned_words(const char *text, guint max, GPtrArray *words)
   }
 }
 
+/* Adds a copy of `gram` to the set `seen` unless it is there already. */
+static void learned_add_gram(GHashTable *seen, const GString *gram)
+{
+  if (!g_hash_table_contains(seen, gram->str))
+    g_hash_table_add(seen, g_strndup(gram->str, gram->len));
+}
+
 /* Unigrams and bigrams of `text` (prefixed `prefix`) into the set `seen`. */
 static void learned_add_grams(GHashTable *seen, const char *text, const char *prefix)
 {
@@ -99,11 +110,17 @@ static void learned_add_grams(GHashTable *seen, const char *text, const char *pr
   g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
   g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
   learned_words(valid ? valid : text, LEARNED_MAX_WORDS, words);
+  g_autoptr(GString) gram = g_string_new(NULL);
   for (guint i = 0; i < words->len; i++) {
     const char *w = g_ptr_array_index(words, i);
-    g_hash_table_add(seen, g_strconcat(prefix, w, NULL));
-    if (i + 1 < words->len)
-      g_hash_table_add(seen, g_strconcat(prefix, w, " ", g_ptr_array_index(words, i + 1), NULL));
+    g_string_assign(gram, prefix);
+    g_string_append(gram, w);
+    learned_add_gram(seen, gram);
+    if (i + 1 < words->len) {
+      g_string_append_c(gram, ' ');
+      g_string_append(gram, g_ptr_array_index(words, i + 1));
+      learned_add_gram(seen, gram);
+    }
   }
 }
 

@@ -54,7 +54,7 @@ typedef struct {
 
 /* The zone and business hours of the config (Europe/London and unknown hours
  * without one); no history: `keel score` has no store. */
-static void score_fill_context(ScoreRun *run)
+static void cmd_score_fill_context(ScoreRun *run)
 {
   run->tz = g_time_zone_new_identifier(run->config ? run->config->timezone : "Europe/London");
   verdict_context_init(&run->context, run->config, run->tz);
@@ -62,7 +62,7 @@ static void score_fill_context(ScoreRun *run)
 }
 
 /* Reads and parses `path`. Returns 0, EX_NOINPUT or EX_DATAERR. */
-static int score_load_message(const char *path, gsize max_size, KeelMessage **message,
+static int cmd_score_load_message(const char *path, gsize max_size, KeelMessage **message,
                               GError **error)
 {
   g_autofree char *data = NULL;
@@ -73,7 +73,7 @@ static int score_load_message(const char *path, gsize max_size, KeelMessage **me
   return *message ? 0 : EX_DATAERR;
 }
 
-static void score_thread_free(gpointer data)
+static void cmd_score_thread_free(gpointer data)
 {
   ScoreThread *thread = data;
   for (guint i = 0; i < thread->entries->len; i++)
@@ -85,7 +85,7 @@ static void score_thread_free(gpointer data)
 
 /* The thread of `message` among the files scored so far (a new one when it
  * refers to none of them); the message is registered in it. Borrowed. */
-static ScoreThread *score_thread_of(ScoreRun *run, const KeelMessage *message)
+static ScoreThread *cmd_score_thread_of(ScoreRun *run, const KeelMessage *message)
 {
   ScoreThread *thread = message->in_reply_to
     ? g_hash_table_lookup(run->threads, message->in_reply_to) : NULL;
@@ -103,10 +103,10 @@ static ScoreThread *score_thread_of(ScoreRun *run, const KeelMessage *message)
 
 /* What ingest would decide for this message (filters/confirm): the thread's
  * risk comes from the earlier files of the same run. */
-static ConfirmDecision score_auto_reply(ScoreRun *run, const KeelMessage *message,
+static ConfirmDecision cmd_score_auto_reply(ScoreRun *run, const KeelMessage *message,
                                         const ScoreResult *result, guint instructions)
 {
-  ScoreThread *thread = score_thread_of(run, message);
+  ScoreThread *thread = cmd_score_thread_of(run, message);
   ScoreThreadEntry entry = { g_date_time_ref(message->date), FALSE, result->risk };
   g_array_append_val(thread->entries, entry);
   double thread_risk = score_thread_risk((const ScoreThreadEntry *)(void *)thread->entries->data,
@@ -130,8 +130,11 @@ static ConfirmDecision score_auto_reply(ScoreRun *run, const KeelMessage *messag
   return decision;
 }
 
-/* The instructions of the message's new text, in its sender's calendar. */
-static GPtrArray *score_instructions(ScoreRun *run, const KeelMessage *message)
+/* The instructions of the message's new text, in its sender's calendar.
+ * Automated mail gets none (instructions_extract() skips it, as ingest does:
+ * it is never answered); other mail is read whoever sent it, so that the
+ * rules can be tried on loose files without a config. */
+static GPtrArray *cmd_score_instructions(ScoreRun *run, const KeelMessage *message)
 {
   if (!run->instruction_rules)
     return g_ptr_array_new_with_free_func((GDestroyNotify)instruction_free);
@@ -149,7 +152,7 @@ static GPtrArray *score_instructions(ScoreRun *run, const KeelMessage *message)
   return instructions_extract(run->instruction_rules, message->new_text, message->date, &ctx);
 }
 
-static void score_print_json(const char *path, const KeelMessage *message,
+static void cmd_score_print_json(const char *path, const KeelMessage *message,
                              const ScoreResult *result, const GPtrArray *instructions,
                              const ConfirmDecision *decision)
 {
@@ -171,7 +174,7 @@ static void score_print_json(const char *path, const KeelMessage *message,
   puts(text);
 }
 
-static void score_print_summary(const char *path, const ScoreResult *result)
+static void cmd_score_print_summary(const char *path, const ScoreResult *result)
 {
   g_autofree char *flags = score_result_flags_csv(result);
   printf("%s: %s urgency=%d payment=%s flags=%s risk=%.2f%s\n", path,
@@ -180,7 +183,7 @@ static void score_print_summary(const char *path, const ScoreResult *result)
 }
 
 /* The text a hit's `where` names, for showing the match in context. */
-static const char *score_where_text(const KeelMessage *message, const char *where)
+static const char *cmd_score_where_text(const KeelMessage *message, const char *where)
 {
   if (strcmp(where, "subject") == 0)
     return message->subject;
@@ -197,7 +200,7 @@ static const char *score_where_text(const KeelMessage *message, const char *wher
 
 /* Up to `width` bytes either side of [start, end), on character boundaries,
  * on one line, with the match between « ». */
-static char *score_context_snippet(const char *text, gint64 start, gint64 end, gsize width)
+static char *cmd_score_context_snippet(const char *text, gint64 start, gint64 end, gsize width)
 {
   gsize len = strlen(text);
   if (start < 0 || end < start || (gsize)end > len)
@@ -217,7 +220,7 @@ static char *score_context_snippet(const char *text, gint64 start, gint64 end, g
   return g_steal_pointer(&snippet);
 }
 
-static void score_print_explain(const RuleSet *rules, const char *path,
+static void cmd_score_print_explain(const RuleSet *rules, const char *path,
                                 const KeelMessage *message, const ScoreResult *result)
 {
   g_autofree char *flags = score_result_flags_csv(result);
@@ -233,8 +236,8 @@ static void score_print_explain(const RuleSet *rules, const char *path,
   printf("\n");
   for (guint i = 0; i < result->hits->len; i++) {
     const ScoreHit *hit = g_ptr_array_index(result->hits, i);
-    const char *text = score_where_text(message, hit->where);
-    g_autofree char *snippet = text ? score_context_snippet(text, hit->start, hit->end, 40) : NULL;
+    const char *text = cmd_score_where_text(message, hit->where);
+    g_autofree char *snippet = text ? cmd_score_context_snippet(text, hit->start, hit->end, 40) : NULL;
     printf("  %-8s %+g  %s (%s): %s\n", hit->dimension, hit->points, hit->rule, hit->where,
            snippet ? snippet : hit->match);
     if (hit->why)
@@ -246,7 +249,7 @@ static void score_print_explain(const RuleSet *rules, const char *path,
   printf("\n");
 }
 
-static void score_print_instructions(const GPtrArray *instructions,
+static void cmd_score_print_instructions(const GPtrArray *instructions,
                                      const ConfirmDecision *decision)
 {
   for (guint i = 0; i < instructions->len; i++) {
@@ -258,12 +261,12 @@ static void score_print_instructions(const GPtrArray *instructions,
 }
 
 /* Scores one file and prints it. Returns 0, EX_NOINPUT or EX_DATAERR. */
-static int score_file(ScoreRun *run, const ScoreOptions *options, const char *path)
+static int cmd_score_file(ScoreRun *run, const ScoreOptions *options, const char *path)
 {
   g_autoptr(KeelMessage) message = NULL;
   g_autoptr(GError) error = NULL;
   gsize max_size = run->config ? run->config->max_message_size : 0;
-  int status = score_load_message(path, max_size, &message, &error);
+  int status = cmd_score_load_message(path, max_size, &message, &error);
   if (status != 0) {
     fprintf(stderr, "keel score: %s: %s: %s\n", path,
             status == EX_NOINPUT ? "cannot read it" : "not a message", error->message);
@@ -276,20 +279,20 @@ static int score_file(ScoreRun *run, const ScoreOptions *options, const char *pa
     fprintf(stderr, "keel score: %s: %s\n", path, error->message);
     return EX_SOFTWARE;
   }
-  g_autoptr(GPtrArray) instructions = score_instructions(run, message);
-  ConfirmDecision decision = score_auto_reply(run, message, result, instructions->len);
+  g_autoptr(GPtrArray) instructions = cmd_score_instructions(run, message);
+  ConfirmDecision decision = cmd_score_auto_reply(run, message, result, instructions->len);
   if (options->json) {
-    score_print_json(path, message, result, instructions, &decision);
+    cmd_score_print_json(path, message, result, instructions, &decision);
   } else if (options->explain) {
-    score_print_explain(run->rules, path, message, result);
-    score_print_instructions(instructions, &decision);
+    cmd_score_print_explain(run->rules, path, message, result);
+    cmd_score_print_instructions(instructions, &decision);
   } else {
-    score_print_summary(path, result);
+    cmd_score_print_summary(path, result);
   }
   return 0;
 }
 
-static void score_run_clear(ScoreRun *run)
+static void cmd_score_run_clear(ScoreRun *run)
 {
   g_clear_pointer(&run->rules, rules_free);
   g_clear_pointer(&run->instruction_rules, instruction_rules_free);
@@ -301,14 +304,14 @@ static void score_run_clear(ScoreRun *run)
 }
 
 /* Config, rules and context. Returns 0 or the exit code. */
-static int score_run_setup(ScoreRun *run, const ScoreOptions *options, KeelGlobals *globals)
+static int cmd_score_run_setup(ScoreRun *run, const ScoreOptions *options, KeelGlobals *globals)
 {
   int rc = store_cli_load_config(globals, &run->config);
   if (rc != EX_OK)
     return rc;
   if (globals->now && !(run->now = cli_now(globals)))
     return EX_USAGE;
-  score_fill_context(run);
+  cmd_score_fill_context(run);
   if (options->parse_only)
     return 0;
   g_autofree char *dir = verdict_rules_dir(options->rules_dir, run->config);
@@ -318,7 +321,7 @@ static int score_run_setup(ScoreRun *run, const ScoreOptions *options, KeelGloba
     return EX_DATAERR;
   }
   run->threads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  run->thread_list = g_ptr_array_new_with_free_func(score_thread_free);
+  run->thread_list = g_ptr_array_new_with_free_func(cmd_score_thread_free);
   return 0;
 }
 
@@ -347,13 +350,13 @@ int cmd_score(int argc, char **argv)
     return EX_USAGE;
   }
   ScoreRun run = { 0 };
-  int status = score_run_setup(&run, &options, &globals);
+  int status = cmd_score_run_setup(&run, &options, &globals);
   gboolean ready = status == 0 && (run.rules || options.parse_only);
   for (int i = 1; ready && i < argc; i++) {
-    int result = score_file(&run, &options, argv[i]);
+    int result = cmd_score_file(&run, &options, argv[i]);
     status = (status == EX_NOINPUT || result == EX_NOINPUT) ? EX_NOINPUT : MAX(status, result);
   }
-  score_run_clear(&run);
+  cmd_score_run_clear(&run);
   cli_globals_clear(&globals);
   g_free(options.rules_dir);
   return status;
