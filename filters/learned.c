@@ -269,11 +269,19 @@ static gboolean learned_parse_keyword(LearnedModel *model, const char *line, gbo
 LearnedModel *learned_model_parse(const char *text, const char *name, GError **error)
 {
   g_autoptr(LearnedModel) model = learned_model_new(0);
-  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  /* Lines are cut in place, not with g_strsplit(): it calls strstr() once a
+   * line, which ASan checks over the whole rest of the text, so a 0.7 MB
+   * model took 12 s to read under ASan (0.002 s this way). */
+  g_autofree char *copy = g_strdup(text);
   g_autoptr(GString) header = g_string_new(NULL);
   gboolean named = FALSE;
-  for (guint i = 0; lines[i]; i++) {
-    char *line = g_strchomp(lines[i]);
+  char *next = copy;
+  for (guint i = 0; next; i++) {
+    char *line = next;
+    next = strchr(line, '\n');
+    if (next)
+      *next++ = '\0';
+    g_strchomp(line);
     if (line[0] == '\0')
       continue;
     if (line[0] == '#') {

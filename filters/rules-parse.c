@@ -786,14 +786,19 @@ void rules_parse_file(Compiler *c, const char *name, const char *text, gsize len
   c->line_start = NULL;
   if (!looks_like_rules(c, text, len) || !check_utf8(c, text, len))
     return;
-  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-  for (guint i = 0; lines[i]; i++) {
-    gsize n = strlen(lines[i]);
-    if (n && lines[i][n - 1] == '\r')
-      lines[i][n - 1] = '\0';
-    c->line = (int)i + 1;
-    c->line_start = lines[i];
-    parse_line(c, lines[i]);
+  g_autofree char *copy = g_strndup(text, len);
+  char *next = copy;
+  for (int i = 1; next; i++) { /* not g_strsplit(): see learned_model_parse() */
+    char *line = next;
+    next = strchr(line, '\n');
+    if (next)
+      *next++ = '\0';
+    gsize n = strlen(line);
+    if (n && line[n - 1] == '\r')
+      line[n - 1] = '\0';
+    c->line = i;
+    c->line_start = line;
+    parse_line(c, line);
   }
   c->line_start = NULL;
   block_close(c);
