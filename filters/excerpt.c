@@ -10,15 +10,20 @@
 #include <string.h>
 #include "filters/excerpt.h"
 
-/* `text` with every run of whitespace as one space, trimmed. New string. */
-static char *excerpt_flatten(const char *text, gsize len)
+/* C0 and C1 controls and the Unicode line and paragraph separators. */
+static gboolean excerpt_is_control(gunichar c)
+{
+  return c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029;
+}
+
+char *excerpt_flatten(const char *text, gsize len, gboolean controls)
 {
   g_autofree char *valid = g_utf8_make_valid(text, (gssize)len);
   GString *out = g_string_sized_new(strlen(valid));
   gboolean space = TRUE;
   for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
     gunichar c = g_utf8_get_char(p);
-    if (g_unichar_isspace(c)) {
+    if (g_unichar_isspace(c) || (controls && excerpt_is_control(c))) {
       if (!space)
         g_string_append_c(out, ' ');
       space = TRUE;
@@ -34,7 +39,7 @@ static char *excerpt_flatten(const char *text, gsize len)
 
 char *excerpt_cut(const char *text, gsize max_chars)
 {
-  g_autofree char *flat = excerpt_flatten(text ? text : "", (gsize)-1);
+  g_autofree char *flat = excerpt_flatten(text ? text : "", (gsize)-1, FALSE);
   if (g_utf8_strlen(flat, -1) <= (glong)max_chars)
     return g_steal_pointer(&flat);
   const char *limit = g_utf8_offset_to_pointer(flat, (glong)max_chars);
@@ -81,6 +86,6 @@ char *excerpt_around(const char *text, gint64 start, gint64 end, gsize width)
   if (to < text + len)
     to = excerpt_word_start(text, to) <= text + end ? excerpt_word_end(text + end)
                                                     : excerpt_word_start(text, to);
-  g_autofree char *flat = excerpt_flatten(from, (gsize)(to - from));
+  g_autofree char *flat = excerpt_flatten(from, (gsize)(to - from), FALSE);
   return g_strdup_printf("%s%s%s", from > text ? "…" : "", flat, to < text + len ? "…" : "");
 }

@@ -14,34 +14,14 @@
  * and names are parameters, text comes out).
  */
 #include <string.h>
+#include "filters/excerpt.h"
 #include "filters/replies.h"
 
 G_DEFINE_QUARK(keel-replies-error-quark, keel_replies_error)
 
-static gboolean replies_is_control(gunichar c)
-{
-  return c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029;
-}
-
 char *replies_clean_value(const char *value)
 {
-  g_autofree char *valid = g_utf8_make_valid(value ? value : "", -1);
-  g_autoptr(GString) out = g_string_new(NULL);
-  gboolean space = TRUE; /* drops leading spaces */
-  for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
-    gunichar c = g_utf8_get_char(p);
-    if (replies_is_control(c) || g_unichar_isspace(c)) {
-      if (!space)
-        g_string_append_c(out, ' ');
-      space = TRUE;
-      continue;
-    }
-    g_string_append_unichar(out, c);
-    space = FALSE;
-  }
-  if (out->len > 0 && out->str[out->len - 1] == ' ')
-    g_string_truncate(out, out->len - 1);
-  return g_string_free(g_steal_pointer(&out), FALSE);
+  return excerpt_flatten(value ? value : "", (gsize)-1, TRUE);
 }
 
 /* Length of a reply prefix at `s` ("Re:", "RE :", "Re[2]:", "AW:", "SV:"),

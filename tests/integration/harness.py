@@ -340,6 +340,17 @@ class _Listener:
     def serve(self, conn):
         pass
 
+    def _upstream(self, conn, target):
+        """A connection to 127.0.0.1:`target` for a relay, kept for close();
+        None (and `conn` closed) when the server does not answer."""
+        try:
+            upstream = socket.create_connection(("127.0.0.1", target), timeout=30)
+        except OSError:
+            conn.close()
+            return None
+        self.conns.append(upstream)
+        return upstream
+
     def close(self):
         self.closed = True
         try:
@@ -414,12 +425,9 @@ class ThrottleProxy(_Listener):
         super().__init__()
 
     def serve(self, conn):
-        try:
-            upstream = socket.create_connection(("127.0.0.1", self.target), timeout=30)
-        except OSError:
-            conn.close()
+        upstream = self._upstream(conn, self.target)
+        if upstream is None:
             return
-        self.conns.append(upstream)
         threading.Thread(target=self._pump, args=(conn, upstream, 0), daemon=True).start()
         self._pump(upstream, conn, self.delay)
 
@@ -458,12 +466,9 @@ class CutAfterExamineProxy(_Listener):
     def serve(self, conn):
         self.connections += 1
         cut = self.connections == 1
-        try:
-            upstream = socket.create_connection(("127.0.0.1", self.target), timeout=30)
-        except OSError:
-            conn.close()
+        upstream = self._upstream(conn, self.target)
+        if upstream is None:
             return
-        self.conns.append(upstream)
         state = {"tag": None}
         threading.Thread(target=self._client_to_server, args=(conn, upstream, state),
                          daemon=True).start()
@@ -607,3 +612,23 @@ if __name__ == "__main__":
         d.seed("alice", "INBOX", [make_message(1)])
         print(d.flags("alice"))
     sys.exit(0)
+
+
+def dovecot_main(module, users, cases, after=None):
+    """The main() of a test file that needs one Dovecot: skips (77) unless
+    root, starts Dovecot with `users` as `module.SERVER`, runs `cases` named
+    on the command line (all when none), calls `after()` (extra # lines), and
+    stops Dovecot and every keel left running whatever happened."""
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (Maildirs belong to the mail uid)")
+        return 77
+    module.SERVER = Dovecot(users)
+    try:
+        module.SERVER.start()
+        rc = Tap(cases).run(sys.argv[1:])
+        if after:
+            after()
+        return rc
+    finally:
+        module.SERVER.close()
+        KeelRun.close_all()

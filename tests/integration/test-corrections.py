@@ -13,7 +13,7 @@ import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Dovecot, KeelRun, Tap, make_message  # noqa: E402
+from harness import dovecot_main, Dovecot, KeelRun, Tap, make_message  # noqa: E402
 
 USERS = {"u1": "pw-u1", "u2": "pw-u2"}
 SERVER = None
@@ -99,17 +99,7 @@ CASES = [test_folder_correction_learned_once, test_fine_folder_named_in_config]
 
 
 def main():
-    global SERVER
-    if os.geteuid() != 0:
-        print("1..0 # SKIP needs root (Maildirs belong to the mail uid)")
-        return 77
-    SERVER = Dovecot(USERS)
-    try:
-        SERVER.start()
-        return Tap(CASES).run(sys.argv[1:])
-    finally:
-        SERVER.close()
-        KeelRun.close_all()
+    return dovecot_main(sys.modules[__name__], USERS, CASES)
 
 
 if __name__ == "__main__":

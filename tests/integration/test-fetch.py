@@ -19,7 +19,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Dovecot, KeelRun, Tap, _Listener, folder_state, make_message  # noqa: E402
+from harness import dovecot_main, Dovecot, KeelRun, Tap, _Listener, folder_state, make_message  # noqa: E402
 
 USERS = {"f%d" % i: "pw-f%d" % i for i in range(1, 11)}
 SERVER = None
@@ -132,12 +132,9 @@ class CutMidRangeProxy(_Listener):
         super().__init__()
 
     def serve(self, conn):
-        try:
-            upstream = socket.create_connection(("127.0.0.1", self.target), timeout=30)
-        except OSError:
-            conn.close()
+        upstream = self._upstream(conn, self.target)
+        if upstream is None:
             return
-        self.conns.append(upstream)
         state = {"fetching": False}
         threading.Thread(target=self._client_to_server, args=(conn, upstream, state),
                          daemon=True).start()
@@ -226,17 +223,7 @@ CASES = [test_range_fetch_stores_byte_exact_and_unseen,
 
 
 def main():
-    global SERVER
-    if os.geteuid() != 0:
-        print("1..0 # SKIP needs root (Maildirs belong to the mail uid)")
-        return 77
-    SERVER = Dovecot(USERS)
-    try:
-        SERVER.start()
-        return Tap(CASES).run(sys.argv[1:])
-    finally:
-        SERVER.close()
-        KeelRun.close_all()
+    return dovecot_main(sys.modules[__name__], USERS, CASES)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CutAfterExamineProxy, Dovecot, KeelRun, NoTlsServer,  # noqa: E402
+from harness import (dovecot_main, CutAfterExamineProxy, Dovecot, KeelRun, NoTlsServer,  # noqa: E402
                      StallServer, Tap, ThrottleProxy, folder_state, make_message)
 
 USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 41)}
@@ -519,17 +519,7 @@ CASES = [
 
 
 def main():
-    global SERVER
-    if os.geteuid() != 0:
-        print("1..0 # SKIP needs root (Maildirs belong to the mail uid)")
-        return 77
-    SERVER = Dovecot(USERS)
-    try:
-        SERVER.start()
-        return Tap(CASES).run(sys.argv[1:])
-    finally:
-        SERVER.close()
-        KeelRun.close_all()
+    return dovecot_main(sys.modules[__name__], USERS, CASES)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import Dovecot, KeelRun, StallServer, Tap, ThrottleProxy, make_message  # noqa: E402
+from harness import dovecot_main, Dovecot, KeelRun, StallServer, Tap, ThrottleProxy, make_message  # noqa: E402
 
 USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 11)}
 SERVER = None
@@ -469,21 +469,13 @@ CASES = [
 ]
 
 
+def print_timings():
+    for line in TIMINGS:
+        print("# " + line, flush=True)
+
+
 def main():
-    global SERVER
-    if os.geteuid() != 0:
-        print("1..0 # SKIP needs root (Maildirs belong to the mail uid)")
-        return 77
-    SERVER = Dovecot(USERS)
-    try:
-        SERVER.start()
-        rc = Tap(CASES).run(sys.argv[1:])
-        for line in TIMINGS:
-            print("# " + line, flush=True)
-        return rc
-    finally:
-        SERVER.close()
-        KeelRun.close_all()
+    return dovecot_main(sys.modules[__name__], USERS, CASES, after=print_timings)
 
 
 if __name__ == "__main__":
