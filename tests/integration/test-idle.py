@@ -59,8 +59,22 @@ def start_keel(user, idle=True):
                             stdout=subprocess.DEVNULL, stderr=open(run.err_path, "w"))
     proc.err_path = run.err_path
     assert wait_for(run, 0, 1) is not None
-    time.sleep(1.5)  # the first poll and the IDLE login
+    # the first poll, and with IDLE the IDLE login, are over before a case
+    # appends (a fixed sleep lost that race on a loaded machine)
+    wait_log(run.err_path, ["IDLE on 'INBOX'", "does not offer IDLE"] if idle else ["polled"])
+    time.sleep(0.3)  # from EXAMINE (logged) to IDLE sent
     return run, proc
+
+
+def wait_log(path, needles, timeout=60):
+    """Waits until keel's log holds one of `needles` (a case whose log never
+    does fails on its own assertions)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = open(path, errors="replace").read()
+        if any(needle in text for needle in needles):
+            return
+        time.sleep(0.1)
 
 
 def stop(proc):
