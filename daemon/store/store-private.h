@@ -6,11 +6,15 @@
 #include <sqlite3.h>
 #include "daemon/store/store.h"
 
-/* g_autoptr(StoreStmt) finalizes a statement. (daemon/base/cleanup.h declares the
- * same for sqlite3_stmt but does not compile at the moment: curl_slist is a
- * struct tag, not a type name. This alias keeps the store independent of it.) */
+/* Gives a statement from store_prepare() back: reset, unbound, into its
+ * connection's statement cache (store.c), or finalized. */
+void store_stmt_release(sqlite3_stmt *stmt);
+
+/* g_autoptr(StoreStmt) releases a statement (store_stmt_release()). (daemon/base/
+ * cleanup.h declares a finalizing cleanup for sqlite3_stmt; this alias keeps the
+ * store independent of it.) */
 typedef sqlite3_stmt StoreStmt;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreStmt, sqlite3_finalize)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreStmt, store_stmt_release)
 
 struct Store {
   sqlite3 *db;  /* owned */
@@ -25,7 +29,8 @@ struct Store {
 gboolean store_set_error(Store *store, int rc, KeelStoreError code, const char *what,
                          GError **error);
 
-/* Prepares `sql`; NULL with `error` set on failure. Caller owns the statement. */
+/* Prepares `sql` (or takes it from the statement cache); NULL with `error` set
+ * on failure. Caller owns the statement: g_autoptr(StoreStmt) gives it back. */
 sqlite3_stmt *store_prepare(Store *store, const char *sql, GError **error);
 /* One step: SQLITE_ROW or SQLITE_DONE, or -1 with `error` set. */
 int store_step(Store *store, sqlite3_stmt *stmt, const char *what, GError **error);

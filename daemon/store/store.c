@@ -72,9 +72,76 @@ gboolean store_set_error(Store *store, int rc, KeelStoreError code, const char *
   return FALSE;
 }
 
+/* ---- the statement cache --------------------------------------------------
+ * Preparing a statement cost more than running it: 1.8 M of the ~8.5 M
+ * instructions keel spends per imported message went to sqlite3_prepare_v2()
+ * (callgrind, 300 SpamAssassin messages). A statement its user is done with
+ * (store_stmt_release(), the g_autoptr(StoreStmt) cleanup) goes back into its
+ * connection's cache, reset and unbound, keyed by its SQL text;
+ * store_prepare() takes it out again, so a cached statement is never in use
+ * twice. The cleanup only has the statement, so the caches live in one table
+ * keyed by connection, under a mutex. At most STORE_CACHE_MAX per connection
+ * (SQL built at run time finalizes instead of filling it). */
+#define STORE_CACHE_MAX 256
+static GMutex store_cache_lock;
+static GHashTable *store_caches; /* sqlite3* -> GHashTable (SQL -> idle sqlite3_stmt*) */
+
+static void store_cache_finalize(gpointer stmt)
+{
+  sqlite3_finalize(stmt);
+}
+
+static void store_cache_open(sqlite3 *db)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&store_cache_lock);
+  if (!store_caches)
+    store_caches = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_hash_table_unref);
+  g_hash_table_insert(store_caches, db,
+                      g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                            store_cache_finalize));
+}
+
+/* Finalizes the idle statements of `db` (before it closes). */
+static void store_cache_close(sqlite3 *db)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&store_cache_lock);
+  if (store_caches)
+    g_hash_table_remove(store_caches, db);
+}
+
+/* The idle statement for `sql` on `db`, taken out of the cache; NULL if none. */
+static sqlite3_stmt *store_cache_take(sqlite3 *db, const char *sql)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&store_cache_lock);
+  GHashTable *cache = store_caches ? g_hash_table_lookup(store_caches, db) : NULL;
+  sqlite3_stmt *stmt = cache ? g_hash_table_lookup(cache, sql) : NULL;
+  if (stmt)
+    g_hash_table_steal(cache, sql);
+  return stmt;
+}
+
+void store_stmt_release(sqlite3_stmt *stmt)
+{
+  if (!stmt)
+    return;
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  const char *sql = sqlite3_sql(stmt);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&store_cache_lock);
+  GHashTable *cache = store_caches ? g_hash_table_lookup(store_caches, sqlite3_db_handle(stmt))
+                                   : NULL;
+  if (cache && sql && g_hash_table_size(cache) < STORE_CACHE_MAX
+      && !g_hash_table_contains(cache, sql))
+    g_hash_table_insert(cache, (gpointer)sql, stmt); /* the key is the statement's own text */
+  else
+    sqlite3_finalize(stmt);
+}
+
 sqlite3_stmt *store_prepare(Store *store, const char *sql, GError **error)
 {
-  sqlite3_stmt *stmt = NULL;
+  sqlite3_stmt *stmt = store_cache_take(store->db, sql);
+  if (stmt)
+    return stmt;
   int rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
   if (rc != SQLITE_OK) {
     store_set_error(store, rc, KEEL_STORE_ERROR_FAILED, "preparing a query", error);
@@ -498,6 +565,7 @@ Store *store_open(const char *path, GError **error)
     store_close(store);
     return NULL;
   }
+  store_cache_open(store->db);
   if (!store_configure(store, error) || !store_migrate(store, error)
       || !store_secure_files(path, error)) {
     store_close(store);
@@ -512,8 +580,10 @@ void store_close(Store *store)
     return;
   while (store->depth > 0)
     store_rollback(store);
-  if (store->db)
+  if (store->db) {
+    store_cache_close(store->db);
     sqlite3_close_v2(store->db);
+  }
   g_free(store->path);
   g_free(store);
 }
