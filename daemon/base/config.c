@@ -875,7 +875,31 @@ static void config_set_oauth_state_file(const KeelConfig *config, KeelAccount *a
   account->oauth_state_file = g_build_filename(dir, base, NULL);
 }
 
+char *config_default_rules_dir(void)
+{
+  if (g_file_test(KEEL_SYSCONFDIR "/rules", G_FILE_TEST_IS_DIR))
+    return g_strdup(KEEL_SYSCONFDIR "/rules");
+  return g_strdup(g_file_test("rules", G_FILE_TEST_IS_DIR) ? "rules" : KEEL_SYSCONFDIR "/rules");
+}
+
+/* The rules directory once and for all, while the config is still being
+ * built: `rules` (an override such as --rules) when given, else the file's
+ * `rules` key as written (a missing directory stays missing, for `config
+ * check` and the daemon to refuse), else config_default_rules_dir(). */
+static void config_settle_rules(KeelConfig *config, const char *rules)
+{
+  if (!rules && g_hash_table_contains(config->lines, "keel\nrules"))
+    return;
+  g_free(config->rules);
+  config->rules = rules ? g_strdup(rules) : config_default_rules_dir();
+}
+
 KeelConfig *config_load(const char *path, GError **error)
+{
+  return config_load_with_rules(path, NULL, error);
+}
+
+KeelConfig *config_load_with_rules(const char *path, const char *rules, GError **error)
 {
   g_autofree char *text = NULL;
   g_autoptr(GError) read_error = NULL;
@@ -895,6 +919,8 @@ KeelConfig *config_load(const char *path, GError **error)
     config_read_all(&loader, config, body);
   for (guint i = 0; problems->len == 0 && i < config->accounts->len; i++)
     config_set_oauth_state_file(config, config->accounts->pdata[i]);
+  if (problems->len == 0)
+    config_settle_rules(config, rules);
   if (problems->len > 0) {
     g_ptr_array_sort_with_data(problems, config_problem_compare, (gpointer)path);
     g_ptr_array_add(problems, NULL);

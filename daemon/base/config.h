@@ -85,7 +85,7 @@ typedef struct {
 typedef struct {
   char *path;              /* owned: the file it was read from */
   char *database;          /* owned, default /var/lib/keel/keel.db */
-  char *rules;             /* owned, default /etc/keel/rules */
+  char *rules;             /* owned: the directory in force, see config_load() */
   char *timezone;          /* owned, default "Europe/London" */
   KeelBusinessHours business_hours; /* default Mon-Fri 09:00-17:30 */
   KeelMode mode;           /* default review */
@@ -116,8 +116,22 @@ typedef struct {
 char *config_resolve_path(const char *cli_path);
 
 /* Loads and validates `path`. On any problem returns NULL with
- * KEEL_CONFIG_ERROR_INVALID and a message of one `file:line: message` per line. */
+ * KEEL_CONFIG_ERROR_INVALID and a message of one `file:line: message` per line.
+ * The config is complete when it returns and nobody writes to it afterwards
+ * (readers take `const KeelConfig *`): `rules` is already the directory in
+ * force, the file's `rules` key as written (even when it does not exist, so
+ * it is refused rather than silently replaced), else config_default_rules_dir(). */
 KeelConfig *config_load(const char *path, GError **error);
+
+/* config_load() with `rules` (`keel import --rules DIR`; NULL: none) in
+ * place of the file's `rules` key, so rules, templates and voices all come
+ * from that directory. */
+KeelConfig *config_load_with_rules(const char *path, const char *rules, GError **error);
+
+/* The rules directory when no config names one: KEEL_SYSCONFDIR/rules when it
+ * is a directory, else ./rules when it is one, else KEEL_SYSCONFDIR/rules.
+ * New string. */
+char *config_default_rules_dir(void);
 void config_free(KeelConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KeelConfig, config_free)
 

@@ -139,7 +139,7 @@ static int cmd_import_run(const KeelGlobals *globals, const char *database,
                           const char *rules_option, int argc, char **argv)
 {
   g_autoptr(KeelConfig) config = NULL;
-  int rc = store_cli_load_config(globals, &config);
+  int rc = store_cli_load_config_with_rules(globals, rules_option, &config);
   if (rc != EX_OK)
     return rc;
   g_autoptr(Store) store = store_cli_open(database, config, &rc);
@@ -148,8 +148,6 @@ static int cmd_import_run(const KeelGlobals *globals, const char *database,
   g_autoptr(Pipeline) pipeline = pipeline_new(config, store);
   pipeline_set_direction_from_sender(pipeline, TRUE);
   g_autofree char *rules_dir = verdict_rules_dir(rules_option, config);
-  if (config)
-    verdict_resolve_rules_dir(config, rules_option);
   g_autoptr(RuleSet) rules = NULL;
   g_autoptr(InstructionRules) instruction_rules = NULL;
   g_autoptr(GError) rules_error = NULL;
@@ -181,7 +179,7 @@ int cmd_import(int argc, char **argv)
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "Database file (default: the config's database)", "PATH" },
     { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &rules_dir,
-      "Rules directory (default: the config's, else ./rules, else /etc/keel/rules)", "DIR" },
+      "Rules directory (default: the config's, else /etc/keel/rules when it exists, else ./rules)", "DIR" },
     { NULL }
   };
   if (!cli_parse_options(&argc, &argv, "FILE.eml|MAILDIR|DIR...",

@@ -296,7 +296,7 @@ int cmd_learn(int argc, char **argv)
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "status, export: the database (default: the config's)", "FILE" },
     { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &rules_dir,
-      "status, export: the rules directory (default: the config's, else ./rules, else /etc/keel/rules)",
+      "status, export: the rules directory (default: the config's, else /etc/keel/rules when it exists, else ./rules)",
       "DIR" },
     { NULL }
   };

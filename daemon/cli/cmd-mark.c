@@ -113,7 +113,7 @@ int cmd_mark(int argc, char **argv)
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
       "The database (default: the config's)", "FILE" },
     { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &rules_dir,
-      "The rules directory (default: the config's, else ./rules, else /etc/keel/rules)", "DIR" },
+      "The rules directory (default: the config's, else /etc/keel/rules when it exists, else ./rules)", "DIR" },
     { NULL }
   };
   int status = EX_USAGE;

@@ -151,7 +151,7 @@ int cmd_rescore(int argc, char **argv)
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &options.database,
       "Database file (default: the config's database)", "PATH" },
     { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &options.rules_dir,
-      "Rules directory (default: the config's, else ./rules, else /etc/keel/rules)", "DIR" },
+      "Rules directory (default: the config's, else /etc/keel/rules when it exists, else ./rules)", "DIR" },
     { NULL }
   };
   if (!cli_parse_options(&argc, &argv, NULL,

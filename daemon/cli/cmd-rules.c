@@ -3,7 +3,7 @@
  * which rules cost the most time.
  *
  * check: compiles every *.rules file of DIR (default: the config's rules
- * directory when it exists, else ./rules, else the installed one), the
+ * directory, or with no config config_default_rules_dir()), the
  * instruction and deadline extractors and the reply templates
  * (cli/rules-check.c) and prints "rules OK: …", or every
  * `file:line:col: message` on stderr and exits EX_DATAERR. --profile parses every .eml under CORPUS_DIR
@@ -28,10 +28,9 @@ typedef struct {
 static char *cmd_rules_default_dir(const KeelGlobals *globals)
 {
   g_autoptr(KeelConfig) config = NULL;
-  if (store_cli_load_config(globals, &config) == EX_OK && config && config->rules &&
-      g_file_test(config->rules, G_FILE_TEST_IS_DIR))
+  if (store_cli_load_config(globals, &config) == EX_OK && config)
     return g_strdup(config->rules);
-  return g_strdup(g_file_test("rules", G_FILE_TEST_IS_DIR) ? "rules" : KEEL_SYSCONFDIR "/rules");
+  return config_default_rules_dir();
 }
 
 /* Every *.eml under `dir`, recursively, into `paths`. */

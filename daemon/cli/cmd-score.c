@@ -2,8 +2,8 @@
  * what keel makes of each message with the current rules: points per
  * dimension, flags, urgency level, payment category, risky, and the hits.
  *
- * The rules directory is --rules, else the config's `rules` when that
- * directory exists, else ./rules when it exists, else /etc/keel/rules. The
+ * The rules directory is --rules, else the config's `rules` (config_load()),
+ * else /etc/keel/rules when it exists, else ./rules (config_default_rules_dir()). The
  * config (--config, $KEEL_CONFIG, else /etc/keel/keel.conf when it exists;
  * optional) gives the VA's time zone and
  * business hours; without one every sender is unknown and out-of-hours
@@ -334,7 +334,7 @@ int cmd_score(int argc, char **argv)
     { "explain", 'e', 0, G_OPTION_ARG_NONE, &options.explain,
       "Explain each score: the matched words in context and each rule's why", NULL },
     { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &options.rules_dir,
-      "Rules directory (default: the config's, else ./rules, else /etc/keel/rules)", "DIR" },
+      "Rules directory (default: the config's, else /etc/keel/rules when it exists, else ./rules)", "DIR" },
     { "parse-only", 0, 0, G_OPTION_ARG_NONE, &options.parse_only,
       "Only parse the messages, print nothing (benchmark floor)", NULL },
     { NULL }

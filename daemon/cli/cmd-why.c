@@ -429,7 +429,7 @@ int cmd_why(int argc, char **argv)
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &options.database,
       "Database (default: the config's)", "PATH" },
     { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &options.rules_dir,
-      "Rules directory (default: the config's, else ./rules, else /etc/keel/rules)", "DIR" },
+      "Rules directory (default: the config's, else /etc/keel/rules when it exists, else ./rules)", "DIR" },
     { NULL }
   };
   int rc = EX_USAGE;

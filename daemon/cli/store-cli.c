@@ -2,9 +2,14 @@
  * commands (import, threads, score, trail, digest...). See store-cli.h. Must not hold command logic. */
 #include <stdio.h>
 #include "daemon/cli/store-cli.h"
-#include "daemon/record/verdict.h"
 
 int store_cli_load_config(const KeelGlobals *globals, KeelConfig **config)
+{
+  return store_cli_load_config_with_rules(globals, NULL, config);
+}
+
+int store_cli_load_config_with_rules(const KeelGlobals *globals, const char *rules,
+                                     KeelConfig **config)
 {
   *config = NULL;
   gboolean asked = (globals->config_path && globals->config_path[0])
@@ -13,12 +18,11 @@ int store_cli_load_config(const KeelGlobals *globals, KeelConfig **config)
   if (!asked && !g_file_test(path, G_FILE_TEST_EXISTS))
     return EX_OK;
   g_autoptr(GError) error = NULL;
-  *config = config_load(path, &error);
+  *config = config_load_with_rules(path, rules, &error);
   if (!*config) {
     fprintf(stderr, "%s\n", error->message);
     return EX_CONFIG;
   }
-  verdict_resolve_rules_dir(*config, NULL); /* rules and templates from one place */
   return EX_OK;
 }
 

@@ -12,6 +12,11 @@
  * Returns EX_OK, or EX_CONFIG after printing the problems. */
 int store_cli_load_config(const KeelGlobals *globals, KeelConfig **config);
 
+/* store_cli_load_config() with `rules` (a --rules option; NULL: none) in place
+ * of the config's `rules` key (config_load_with_rules()). */
+int store_cli_load_config_with_rules(const KeelGlobals *globals, const char *rules,
+                                     KeelConfig **config);
+
 /* Opens the database `database` (--database), else the config's. Returns
  * NULL after printing why, with `*exit_code` set (EX_USAGE: no path given,
  * EX_TEMPFAIL: busy, EX_CANTCREAT: cannot open, EX_SOFTWARE: schema). */

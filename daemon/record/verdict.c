@@ -28,16 +28,7 @@ char *verdict_rules_dir(const char *option, const KeelConfig *config)
 {
   if (option)
     return g_strdup(option);
-  if (config && config->rules && g_file_test(config->rules, G_FILE_TEST_IS_DIR))
-    return g_strdup(config->rules);
-  return g_strdup(g_file_test("rules", G_FILE_TEST_IS_DIR) ? "rules" : KEEL_SYSCONFDIR "/rules");
-}
-
-void verdict_resolve_rules_dir(KeelConfig *config, const char *option)
-{
-  char *dir = verdict_rules_dir(option, config);
-  g_free(config->rules);
-  config->rules = dir;
+  return config ? g_strdup(config->rules) : config_default_rules_dir();
 }
 
 gboolean verdict_load_rules(const char *dir, RuleSet **rules,

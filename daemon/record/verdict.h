@@ -11,13 +11,10 @@
 #include "filters/instructions.h"
 #include "filters/score.h"
 
-/* The rules directory: `option` (--rules), else the config's `rules` when it
- * exists, else ./rules when it exists, else /etc/keel/rules. New string. */
+/* The rules directory: `option` (--rules), else the config's `rules` (what
+ * config_load() settled), else config_default_rules_dir() when there is no
+ * config. New string. */
 char *verdict_rules_dir(const char *option, const KeelConfig *config);
-
-/* Makes `config->rules` the directory `verdict_rules_dir(option, config)`
- * finds, so rules and templates come from the same place. */
-void verdict_resolve_rules_dir(KeelConfig *config, const char *option);
 
 /* Loads every rule file of `dir`: the scoring rules and the instruction and
  * deadline rules. All or nothing: on any error (`file:line:col: message`

@@ -122,6 +122,8 @@ struct Daemon {
   gint64 last_run[2];        /* monotonic time each housekeeping job last ran, 0 = never */
   WatchdogProgress housekeeping_progress; /* steps of the pass in flight */
   char *config_path;         /* owned: the file SIGHUP reads again */
+  char *database;            /* owned: the database the store was opened on; a reload
+                              * naming another one is warned about, never followed */
   KeelConfig *pending_config; /* owned: a good new config waiting for the workers, NULL = none */
   GPtrArray *retired;        /* owned, of DaemonAccount*: an older config's, kept because a
                               * queued IDLE notification or retry timer may still name one */
@@ -639,7 +641,8 @@ static void daemon_add_accounts(Daemon *daemon)
 }
 
 /* Reads the config file again for SIGHUP: NULL with `error` when it has an
- * error or no account to poll. A changed database path is kept as it was. */
+ * error or no account to poll. A changed database path is only warned about:
+ * the store stays on daemon->database until a restart. */
 static KeelConfig *daemon_load_config(Daemon *daemon, GError **error)
 {
   g_autoptr(KeelConfig) config = config_load(daemon->config_path, error);
@@ -653,14 +656,10 @@ static KeelConfig *daemon_load_config(Daemon *daemon, GError **error)
                 "%s: no [account] has an imap URL: nothing to poll", daemon->config_path);
     return NULL;
   }
-  verdict_resolve_rules_dir(config, NULL);
-  if (g_strcmp0(config->database, daemon->config->database) != 0) {
+  if (g_strcmp0(config->database, daemon->database) != 0)
     g_warning("%s: database changed from %s to %s: keel keeps using %s until it is "
-              "restarted (systemctl restart keel)", daemon->config_path, daemon->config->database,
-              config->database, daemon->config->database);
-    g_free(config->database);
-    config->database = g_strdup(daemon->config->database);
-  }
+              "restarted (systemctl restart keel)", daemon->config_path, daemon->database,
+              config->database, daemon->database);
   return g_steal_pointer(&config);
 }
 
@@ -757,6 +756,7 @@ static void daemon_free(Daemon *daemon)
   g_clear_pointer(&daemon->pending_config, config_free);
   g_clear_pointer(&daemon->config, config_free);
   g_clear_pointer(&daemon->config_path, g_free);
+  g_clear_pointer(&daemon->database, g_free);
   g_clear_pointer(&daemon->stuck, g_free);
   g_clear_pointer(&daemon->status, g_free);
   g_clear_pointer(&daemon->now_override, g_date_time_unref);
@@ -775,13 +775,13 @@ static int daemon_open(Daemon *daemon, const KeelGlobals *globals)
     fprintf(stderr, "keel daemon: %s\n", error->message);
     return EX_CONFIG;
   }
-  daemon->store = store_open(daemon->config->database, &error);
+  daemon->database = g_strdup(daemon->config->database);
+  daemon->store = store_open(daemon->database, &error);
   if (!daemon->store) {
     fprintf(stderr, "keel daemon: %s\n", error->message);
     return EX_CANTCREAT;
   }
   daemon->pipeline = pipeline_new(daemon->config, daemon->store);
-  verdict_resolve_rules_dir(daemon->config, NULL);
   daemon_reload_rules(daemon);
   if (!daemon->rules)
     g_warning("no rules in force: new mail is stored unscored and never answered "

@@ -7,9 +7,13 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "daemon/base/config.h"
+#include "daemon/cli/store-cli.h"
+#include "daemon/ingest/pipeline.h"
+#include "daemon/record/verdict.h"
 
 #define SECRET "hunter2"
 
@@ -73,7 +77,8 @@ static void test_defaults(void)
   g_autoptr(KeelConfig) config = config_load(path, &error);
   g_assert_no_error(error);
   g_assert_cmpstr(config->database, ==, "/tmp/minimal.db");
-  g_assert_cmpstr(config->rules, ==, KEEL_SYSCONFDIR "/rules");
+  g_autofree char *rules = config_default_rules_dir();
+  g_assert_cmpstr(config->rules, ==, rules); /* no `rules` key: settled by config_load() */
   g_assert_cmpstr(config->timezone, ==, "Europe/London");
   g_assert_cmpint(config->mode, ==, KEEL_MODE_REVIEW);
   g_assert_cmpuint(config->max_message_size, ==, 25 * 1024 * 1024);
@@ -83,6 +88,110 @@ static void test_defaults(void)
   g_assert_cmpuint(config->limits.max_addresses, ==, 1000);
   g_assert_cmpuint(config->accounts->len, ==, 0);
   g_assert_null(config->digest_at);
+}
+
+/* With no `rules` key: the installed KEEL_SYSCONFDIR/rules when it is a
+ * directory, else ./rules when it is one, else KEEL_SYSCONFDIR/rules. The
+ * config's `rules` is that directory as soon as config_load() returns. */
+static void test_default_rules_order(void)
+{
+  g_autofree char *fixture_path = fixture("minimal.conf");
+  g_autofree char *conf = g_canonicalize_filename(fixture_path, NULL);
+  g_autofree char *here = g_get_current_dir();
+  g_autofree char *dir = g_dir_make_tmp("keel-rules-order-XXXXXX", NULL);
+  g_assert_cmpint(chdir(dir), ==, 0);
+  gboolean installed = g_file_test(KEEL_SYSCONFDIR "/rules", G_FILE_TEST_IS_DIR);
+  g_autofree char *without_local = config_default_rules_dir();
+  g_assert_cmpstr(without_local, ==, KEEL_SYSCONFDIR "/rules");
+  g_assert_cmpint(g_mkdir("rules", 0700), ==, 0);
+  g_autofree char *with_local = config_default_rules_dir();
+  g_assert_cmpstr(with_local, ==, installed ? KEEL_SYSCONFDIR "/rules" : "rules");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(conf, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(config->rules, ==, with_local);
+  g_assert_cmpint(g_rmdir("rules"), ==, 0);
+  g_assert_cmpint(chdir(here), ==, 0);
+  g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* A `rules` key is kept as written, even when it names no directory (config
+ * check and the daemon refuse it rather than silently taking another);
+ * config_load_with_rules() puts its override (--rules) in its place. */
+static void test_rules_as_written(void)
+{
+  g_autofree char *dir = g_dir_make_tmp("keel-rules-key-XXXXXX", NULL);
+  g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
+  g_autofree char *text = g_strdup_printf("[keel]\ndatabase = %s/keel.db\n"
+                                          "rules = %s/no-such-rules\n", dir, dir);
+  g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+  g_autofree char *missing = g_build_filename(dir, "no-such-rules", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KeelConfig) config = config_load(conf, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(config->rules, ==, missing);
+  g_autoptr(KeelConfig) overridden = config_load_with_rules(conf, "/elsewhere/rules", &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(overridden->rules, ==, "/elsewhere/rules");
+  g_unlink(conf);
+  g_rmdir(dir);
+}
+
+/* Opens a session the way the offline commands do (store_cli_load_config),
+ * then asserts that loading its rules, opening its store and building a
+ * pipeline left `rules` the same string at the same address. Returns it. */
+static char *session_rules(const char *conf)
+{
+  KeelGlobals globals = { .config_path = (char *)conf };
+  g_autoptr(KeelConfig) config = NULL;
+  g_assert_cmpint(store_cli_load_config(&globals, &config), ==, EX_OK);
+  const char *rules_at = config->rules;
+  g_autofree char *rules = g_strdup(config->rules);
+  g_autofree char *in_force = verdict_rules_dir(NULL, config);
+  g_assert_cmpstr(in_force, ==, rules);
+  RuleSet *scoring = NULL;
+  InstructionRules *instructions = NULL;
+  (void)verdict_load_rules(config->rules, &scoring, &instructions, NULL);
+  int rc = EX_OK;
+  Store *store = store_cli_open(NULL, config, &rc);
+  g_assert_nonnull(store);
+  Pipeline *pipeline = pipeline_new(config, store);
+  if (scoring)
+    pipeline_set_rules(pipeline, scoring, instructions);
+  pipeline_free(pipeline);
+  g_clear_pointer(&scoring, rules_free);
+  g_clear_pointer(&instructions, instruction_rules_free);
+  store_close(store);
+  g_assert_true(config->rules == rules_at);
+  g_assert_cmpstr(config->rules, ==, rules);
+  return g_steal_pointer(&rules);
+}
+
+/* Nothing after config_load() writes to the config: a session keeps the
+ * rules directory the file names, the shipped one as well as a missing one
+ * (once silently swapped for ./rules or the installed rules). */
+static void test_session_leaves_config(void)
+{
+  g_autofree char *dir = g_dir_make_tmp("keel-session-XXXXXX", NULL);
+  g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
+  g_autofree char *shipped = g_build_filename(g_getenv("KEEL_SOURCE_ROOT"), "rules", NULL);
+  g_autofree char *missing = g_build_filename(dir, "no-such-rules", NULL);
+  const char *cases[] = { shipped, missing };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *text = g_strdup_printf("[keel]\ndatabase = %s/keel.db\nrules = %s\n",
+                                            dir, cases[i]);
+    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    g_autofree char *rules = session_rules(conf);
+    g_assert_cmpstr(rules, ==, cases[i]);
+  }
+  g_autofree char *db = g_build_filename(dir, "keel.db", NULL);
+  g_autofree char *wal = g_strconcat(db, "-wal", NULL);
+  g_autofree char *shm = g_strconcat(db, "-shm", NULL);
+  g_unlink(wal);
+  g_unlink(shm);
+  g_unlink(db);
+  g_unlink(conf);
+  g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
 /* The caps on a message's structure are read from [keel] and checked. */
@@ -620,6 +729,9 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/config/good", test_good);
   g_test_add_func("/config/defaults", test_defaults);
+  g_test_add_func("/config/default-rules-order", test_default_rules_order);
+  g_test_add_func("/config/rules-as-written", test_rules_as_written);
+  g_test_add_func("/config/session-leaves-config", test_session_leaves_config);
   g_test_add_func("/config/message-limits", test_message_limits);
   g_test_add_func("/config/inline-comment", test_inline_comment);
   g_test_add_func("/config/many-problems", test_many_problems);

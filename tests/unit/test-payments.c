@@ -487,10 +487,9 @@ static KeelMessage *corpus_message(const char *world, const char *file, KeelConf
   g_autofree char *conf = g_build_filename(dir, "keel.conf", NULL);
   g_autofree char *path = g_build_filename(dir, file, NULL);
   g_autoptr(GError) error = NULL;
-  *config = config_load(conf, &error);
+  g_autofree char *rules = g_build_filename(g_getenv("KEEL_SOURCE_ROOT"), "rules", NULL);
+  *config = config_load_with_rules(conf, rules, &error);
   g_assert_no_error(error);
-  g_free((*config)->rules);
-  (*config)->rules = g_build_filename(g_getenv("KEEL_SOURCE_ROOT"), "rules", NULL);
   g_autofree char *raw = NULL;
   gsize size = 0;
   g_assert_true(g_file_get_contents(path, &raw, &size, &error));
