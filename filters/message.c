@@ -694,6 +694,21 @@ const char *message_header(const KeelMessage *message, const char *name)
   return NULL;
 }
 
+const char *message_place_text(const KeelMessage *message, const char *where)
+{
+  if (strcmp(where, "subject") == 0)
+    return message->subject;
+  if (strcmp(where, "text") == 0)
+    return message->new_text ? message->new_text : message->body_text;
+  if (strcmp(where, "quoted") == 0)
+    return message->quoted_text;
+  if (strcmp(where, "body") == 0)
+    return message->body_text;
+  if (g_str_has_prefix(where, "header:"))
+    return message_header(message, where + 7);
+  return NULL;
+}
+
 static void message_json_address(JsonBuilder *builder, const KeelAddress *address)
 {
   json_builder_begin_object(builder);

@@ -5,6 +5,7 @@
  * Entry points:
  *   message_parse()      raw RFC 5322 bytes -> KeelMessage (owned by caller)
  *   message_header()     first decoded value of a header, for `header:NAME` rules
+ *   message_place_text() the text a rule's place names (subject, text, quoted, body, header:NAME)
  *   message_to_json()    the `keel parse --json` fields, into an open JsonBuilder object
  *   subject_normalise()  a subject without Re:/Fwd:/AW:/[tags], for threading
  */
@@ -102,6 +103,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KeelMessage, message_free)
 /* First value of header `name` (case-insensitive), decoded; NULL when absent.
  * Borrowed from `message`. */
 const char *message_header(const KeelMessage *message, const char *name);
+
+/* The text a rule place names: "subject", "text" (the new text, else the
+ * body), "quoted", "body" or "header:NAME"; NULL for any other place or an
+ * absent part. Borrowed from `message`. */
+const char *message_place_text(const KeelMessage *message, const char *where);
 
 /* Adds the `keel parse --json` members, in this order, to the object `builder`
  * has open: message_id, message_id_derived, from {name, address} (null when

@@ -182,22 +182,6 @@ static void cmd_score_print_summary(const char *path, const ScoreResult *result)
          *flags ? flags : "-", result->risk, result->errors->len ? " (rule errors)" : "");
 }
 
-/* The text a hit's `where` names, for showing the match in context. */
-static const char *cmd_score_where_text(const KeelMessage *message, const char *where)
-{
-  if (strcmp(where, "subject") == 0)
-    return message->subject;
-  if (strcmp(where, "text") == 0)
-    return message->new_text ? message->new_text : message->body_text;
-  if (strcmp(where, "quoted") == 0)
-    return message->quoted_text;
-  if (strcmp(where, "body") == 0)
-    return message->body_text;
-  if (g_str_has_prefix(where, "header:"))
-    return message_header(message, where + 7);
-  return NULL;
-}
-
 /* Up to `width` bytes either side of [start, end), on character boundaries,
  * on one line, with the match between « ». */
 static char *cmd_score_context_snippet(const char *text, gint64 start, gint64 end, gsize width)
@@ -236,7 +220,7 @@ static void cmd_score_print_explain(const RuleSet *rules, const char *path,
   printf("\n");
   for (guint i = 0; i < result->hits->len; i++) {
     const ScoreHit *hit = g_ptr_array_index(result->hits, i);
-    const char *text = cmd_score_where_text(message, hit->where);
+    const char *text = message_place_text(message, hit->where);
     g_autofree char *snippet = text ? cmd_score_context_snippet(text, hit->start, hit->end, 40) : NULL;
     printf("  %-8s %+g  %s (%s): %s\n", hit->dimension, hit->points, hit->rule, hit->where,
            snippet ? snippet : hit->match);

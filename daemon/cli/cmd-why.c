@@ -65,25 +65,10 @@ static char *cmd_why_time(const WhyRun *run, GDateTime *when)
 
 /* ---- evidence, in the rules' own words --------------------------------- */
 
-static const char *cmd_why_where_text(const KeelMessage *message, const char *where)
-{
-  if (strcmp(where, "subject") == 0)
-    return message->subject;
-  if (strcmp(where, "text") == 0)
-    return message->new_text ? message->new_text : message->body_text;
-  if (strcmp(where, "quoted") == 0)
-    return message->quoted_text;
-  if (strcmp(where, "body") == 0)
-    return message->body_text;
-  if (g_str_has_prefix(where, "header:"))
-    return message_header(message, where + 7);
-  return NULL;
-}
-
 /* One hit as the VA reads it: `threat +6: Mentions legal action: "…court…"`. */
 static void cmd_why_print_hit(const KeelMessage *message, const ScoreHit *hit)
 {
-  const char *text = cmd_why_where_text(message, hit->where);
+  const char *text = message_place_text(message, hit->where);
   g_autofree char *quote = text ? excerpt_around(text, hit->start, hit->end, 40) : NULL;
   printf("          %s %+g: %s", hit->dimension, hit->points,
          hit->why ? hit->why : "matched");
