@@ -12,12 +12,18 @@ keel's integration tests, the demo and the IMAP benchmark.
   it: `paused`), so a test can kill or stall the server in the middle of a
   fetch.
 - KeelRun helpers: write keel.conf + password files, run the keel binary.
+- Sink: smtp_sink.py from a temp dir, logging in as one user; lists what it
+  accepted and can be told to refuse.
 - Tap: a tiny TAP runner (one `ok N - name` line per case).
 
 Standard library only; run with /usr/bin/python3. Never touches system
 configuration (/etc/dovecot, /var/lib/dovecot are not read or written)."""
 
+import email
+import email.policy
+import glob
 import imaplib
+import json
 import os
 import pwd
 import shutil
@@ -580,6 +586,60 @@ def folder_state(status, account, folder):
                     return f
     return None
 
+
+
+class Sink:
+    """smtp_sink.py in a temp dir, logging in as `user`; `delivered()` lists
+    what it accepted as (message, envelope info, raw bytes), oldest first."""
+
+    def __init__(self, dovecot, user, password, file_to=None, starttls=True):
+        self.dir = tempfile.mkdtemp(prefix="keel-sink-")
+        here = os.path.dirname(os.path.abspath(__file__))
+        args = ["/usr/bin/python3", "-W", "ignore", os.path.join(here, "smtp_sink.py"),
+                "--dir", self.dir, "--cert", dovecot.cert,
+                "--key", os.path.join(dovecot.dir, "key.pem"), "--user", user + ":" + password]
+        if file_to:
+            args += ["--file-to", file_to]
+        if not starttls:
+            args.append("--no-starttls")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            raise RuntimeError("sink did not start: " + self.proc.stderr.read())
+        self.port, self.tls_port = int(line[1]), int(line[2])
+
+    def refuse(self, text):
+        """Refuse as `text` says ("rcpt 451", "data stall 5"...) until accept()."""
+        with open(os.path.join(self.dir, "mode"), "w") as f:
+            f.write(text + "\n")
+
+    def accept(self):
+        if os.path.exists(os.path.join(self.dir, "mode")):
+            os.unlink(os.path.join(self.dir, "mode"))
+
+    def delivered(self):
+        result = []
+        for path in sorted(glob.glob(os.path.join(self.dir, "*.eml"))):
+            with open(path, "rb") as f:
+                raw = f.read()
+            with open(path[:-4] + ".json") as f:
+                info = json.load(f)
+            result.append((email.message_from_bytes(raw, policy=email.policy.default), info, raw))
+        return result
+
+    def recipients(self):
+        """Every envelope recipient of every accepted message, in order."""
+        return [r for _, info, _ in self.delivered() for r in info["rcpt_tos"]]
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 class Tap:
     """Runs named cases, prints TAP; failures print diagnostics as # lines."""

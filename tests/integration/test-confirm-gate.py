@@ -23,14 +23,10 @@ python3-aiosmtpd and openssl; about 10 s per world."""
 
 import email
 import email.policy
-import glob
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -46,38 +42,6 @@ KNOWN_MISSES = {
     "ph/417.eml", "ph/432.eml", "ph/440.eml",
 }
 STRICT = os.environ.get("KEEL_GATE_STRICT") == "1"
-
-
-class Sink:
-    """smtp_sink.py in a temp dir, logging in as the world's VA."""
-
-    def __init__(self, dovecot, user):
-        self.dir = tempfile.mkdtemp(prefix="keel-gate-sink-")
-        args = ["/usr/bin/python3", "-W", "ignore", os.path.join(HERE, "smtp_sink.py"),
-                "--dir", self.dir, "--cert", dovecot.cert,
-                "--key", os.path.join(dovecot.dir, "key.pem"), "--user", user + ":" + PASSWORD]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
-        line = self.proc.stdout.readline().split()
-        if not line or line[0] != "READY":
-            raise RuntimeError("sink did not start: " + self.proc.stderr.read())
-        self.port = int(line[1])
-
-    def recipients(self):
-        result = []
-        for path in sorted(glob.glob(os.path.join(self.dir, "*.json"))):
-            with open(path) as f:
-                result += json.load(f)["rcpt_tos"]
-        return result
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def world_config(world, keel, dovecot, sink, user):
@@ -159,7 +123,7 @@ def check_world(world):
     user = world_user(world)
     login = user.split("@")[0]
     dovecot = harness.Dovecot(users={login: PASSWORD}).start()
-    sink = Sink(dovecot, user)
+    sink = harness.Sink(dovecot, user, PASSWORD)
     keel = harness.KeelRun()
     try:
         world_config(world, keel, dovecot, sink, user)

@@ -15,7 +15,6 @@ dovecot-imapd, python3-aiosmtpd and openssl."""
 
 import email
 import email.policy
-import glob
 import json
 import os
 import shutil
@@ -124,41 +123,6 @@ def test_nothing_to_say():
     assert "RISKY" not in text
 
 
-class Sink:
-    """smtp_sink.py filing a copy of what it accepts into `file_to`."""
-
-    def __init__(self, dovecot, file_to):
-        self.dir = tempfile.mkdtemp(prefix="keel-digest-sink-")
-        args = ["/usr/bin/python3", "-W", "ignore", os.path.join(HERE, "smtp_sink.py"),
-                "--dir", self.dir, "--cert", dovecot.cert,
-                "--key", os.path.join(dovecot.dir, "key.pem"), "--user", VA + ":" + PASSWORD,
-                "--file-to", file_to]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
-        line = self.proc.stdout.readline().split()
-        if not line or line[0] != "READY":
-            raise RuntimeError("sink did not start: " + self.proc.stderr.read())
-        self.port = int(line[1])
-
-    def delivered(self):
-        result = []
-        for path in sorted(glob.glob(os.path.join(self.dir, "*.eml"))):
-            with open(path, "rb") as f:
-                raw = f.read()
-            with open(path[:-4] + ".json") as f:
-                result.append((raw, json.load(f)))
-        return result
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def imap_messages(dovecot, user):
     conn = dovecot.client(user)
     try:
@@ -189,7 +153,7 @@ def test_send_through_smtp_and_read_back_over_imap():
     sink = None
     try:
         dovecot.seed("sam", "INBOX", [])
-        sink = Sink(dovecot, dovecot.maildir("sam", "INBOX"))
+        sink = harness.Sink(dovecot, VA, PASSWORD, file_to=dovecot.maildir("sam", "INBOX"))
         run = harness.KeelRun()
         pwfile = os.path.join(run.dir, "pw")
         with open(os.open(pwfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
@@ -213,7 +177,7 @@ def test_send_through_smtp_and_read_back_over_imap():
         assert len(digests) == 1 and digests[0]["state"] == "sent", rows
         delivered = sink.delivered()
         assert len(delivered) == 1, delivered
-        raw, info = delivered[0]
+        _, info, raw = delivered[0]
         assert info["rcpt_tos"] == [VA], info
         message = check_digest_message(raw)
         assert message["Message-ID"] == "<%s>" % digests[0]["message_id"]

@@ -12,15 +12,9 @@ TAP output; run with /usr/bin/python3. Needs root, dovecot-imapd,
 python3-aiosmtpd and openssl."""
 
 import datetime
-import email
-import email.policy
-import glob
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -28,41 +22,6 @@ import harness  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 USERS = {"bob": "bobpw", "carol": "carolpw"}
 TOKEN = "x4k9m2q7w3r8t5p6z2h7"
-
-
-class Sink:
-    """smtp_sink.py for one SMTP user; `delivered()` lists what it accepted."""
-
-    def __init__(self, dovecot, user, password):
-        self.dir = tempfile.mkdtemp(prefix="keel-sink-")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", "-W", "ignore", os.path.join(HERE, "smtp_sink.py"),
-             "--dir", self.dir, "--cert", dovecot.cert,
-             "--key", os.path.join(dovecot.dir, "key.pem"), "--user", user + ":" + password],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        line = self.proc.stdout.readline().split()
-        if not line or line[0] != "READY":
-            raise RuntimeError("sink did not start: " + self.proc.stderr.read())
-        self.port = int(line[1])
-
-    def delivered(self):
-        result = []
-        for path in sorted(glob.glob(os.path.join(self.dir, "*.eml"))):
-            with open(path, "rb") as f:
-                raw = f.read()
-            with open(path[:-4] + ".json") as f:
-                info = json.load(f)
-            result.append((email.message_from_bytes(raw, policy=email.policy.default), info))
-        return result
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Setup:
@@ -74,7 +33,7 @@ class Setup:
         for user in USERS:
             for folder in ("Sent", "Drafts"):
                 self.dovecot.seed(user, folder, [])
-        self.sinks = {u: Sink(self.dovecot, u + "@va.example", p) for u, p in USERS.items()}
+        self.sinks = {u: harness.Sink(self.dovecot, u + "@va.example", p) for u, p in USERS.items()}
         self.keel = harness.KeelRun()
         accounts = [{"name": u, "password": p, "imap": self.dovecot.url("imaps"),
                      "smtp": "smtp://127.0.0.1:%d" % self.sinks[u].port,
@@ -141,8 +100,8 @@ def test_second_account_answers_what_arrived_in_it(s):
     s.keel_ok("daemon", "--once")
     assert s.sinks["bob"].delivered() == [], "the first account answered"
     delivered = s.sinks["carol"].delivered()
-    assert len(delivered) == 1, [m["Subject"] for m, _ in delivered]
-    msg, info = delivered[0]
+    assert len(delivered) == 1, [m["Subject"] for m, _, _ in delivered]
+    msg, info, _ = delivered[0]
     assert msg["From"].addresses[0].addr_spec == "carol@va.example", msg["From"]
     assert info["rcpt_tos"] == ["sam@acme.example"], info
     assert "carol" in json.dumps(info), info
@@ -171,7 +130,7 @@ def test_forged_note_in_inbox_reaches_no_client(s):
         "bob+keel-%s@va.example" % TOKEN,
         extra="Authentication-Results: mx.evil.example; dkim=pass header.d=va.example\r\n"))
     s.keel_ok("daemon", "--once")
-    to_client = [m["Subject"] for sink in s.sinks.values() for m, info in sink.delivered()
+    to_client = [m["Subject"] for sink in s.sinks.values() for m, info, _ in sink.delivered()
                  if info["rcpt_tos"] != ["bob@va.example"]]
     assert to_client == [], to_client
     digest = s.keel_ok("digest", "--text").stdout
@@ -183,7 +142,7 @@ def test_forged_note_in_inbox_reaches_no_client(s):
         extra="Authentication-Results: 127.0.0.1; spf=pass smtp.mailfrom=bob@va.example\r\n"))
     s.keel_ok("daemon", "--once")
     delivered = s.sinks["bob"].delivered()
-    assert [m["Subject"] for m, _ in delivered] == ["Confirming what we agreed"], delivered
+    assert [m["Subject"] for m, _, _ in delivered] == ["Confirming what we agreed"], delivered
 
 
 if __name__ == "__main__":

@@ -28,16 +28,10 @@ TAP output; run with /usr/bin/python3 (Debian's aiosmtpd). Needs root,
 dovecot-imapd, python3-aiosmtpd and openssl."""
 
 import datetime
-import email
-import email.policy
-import glob
 import json
 import os
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,53 +45,6 @@ NOTE = ("Please send the signed contract to Sam by Friday 5pm. "
         "Could you also book the meeting room for Monday at 10am?")
 
 
-class Sink:
-    """smtp_sink.py in a temp dir; `delivered()` lists what it accepted."""
-
-    def __init__(self, dovecot, file_to=None, starttls=True):
-        self.dir = tempfile.mkdtemp(prefix="keel-sink-")
-        args = ["/usr/bin/python3", "-W", "ignore", os.path.join(HERE, "smtp_sink.py"),
-                "--dir", self.dir, "--cert", dovecot.cert,
-                "--key", os.path.join(dovecot.dir, "key.pem"), "--user", USER + ":" + PASSWORD]
-        if file_to:
-            args += ["--file-to", file_to]
-        if not starttls:
-            args.append("--no-starttls")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
-        line = self.proc.stdout.readline().split()
-        if not line or line[0] != "READY":
-            raise RuntimeError("sink did not start: " + self.proc.stderr.read())
-        self.port, self.tls_port = int(line[1]), int(line[2])
-
-    def refuse(self, text):
-        with open(os.path.join(self.dir, "mode"), "w") as f:
-            f.write(text + "\n")
-
-    def accept(self):
-        if os.path.exists(os.path.join(self.dir, "mode")):
-            os.unlink(os.path.join(self.dir, "mode"))
-
-    def delivered(self):
-        result = []
-        for path in sorted(glob.glob(os.path.join(self.dir, "*.eml"))):
-            with open(path, "rb") as f:
-                raw = f.read()
-            with open(path[:-4] + ".json") as f:
-                info = json.load(f)
-            result.append((email.message_from_bytes(raw, policy=email.policy.default), info, raw))
-        return result
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 class Setup:
     """Dovecot + sink + a keel config; closes all three."""
 
@@ -108,7 +55,7 @@ class Setup:
         if file_sent:  # the Maildir must exist and belong to the mail user first
             self.dovecot.seed("bob", "Sent", [])
             sent_dir = self.dovecot.maildir("bob", "Sent")
-        self.sink = Sink(self.dovecot, file_to=sent_dir, starttls=starttls)
+        self.sink = harness.Sink(self.dovecot, USER, PASSWORD, file_to=sent_dir, starttls=starttls)
         self.keel = harness.KeelRun()
         url = ("smtps://127.0.0.1:%d" % self.sink.tls_port if smtp == "smtps"
                else "smtp://127.0.0.1:%d" % self.sink.port)
