@@ -9,19 +9,15 @@ import re
 import subprocess
 import sys
 
-keel = os.environ["KEEL_BIN"]
-root = os.environ["KEEL_SOURCE_ROOT"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitap import KEEL as keel, ROOT as root, check, finish  # noqa: E402
 shared = os.environ.get("KEEL_SHARED", os.path.join(root, "..", "shared"))
-results = []
 
 
 def run(*args):
     p = subprocess.run([keel, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout
 
-
-def check(name, ok):
-    results.append((name, ok))
 
 
 import tempfile
@@ -144,7 +140,4 @@ check("trail verify --head accepts the published head",
 
 import shutil
 shutil.rmtree(tmp, ignore_errors=True)
-for i, (name, ok) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-print(f"1..{len(results)}")
-sys.exit(0 if all(ok for _, ok in results) else 1)
+finish()

@@ -6,22 +6,14 @@ offset (the client's zone); a phone note's confirmation comes from the VA's
 name and greets the client's contact. TAP output."""
 import json
 import os
+import sys
 import sqlite3
-import subprocess
 import tempfile
 
-keel = os.environ["KEEL_BIN"]
-root = os.environ["KEEL_SOURCE_ROOT"]
-results = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitap import KEEL as keel, ROOT as root, check, finish, run  # noqa: E402
 
 
-def run(*args):
-    p = subprocess.run([keel, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(name, ok, detail=""):
-    results.append((name, ok, detail))
 
 
 tmp = tempfile.mkdtemp(prefix="keel-manners-")
@@ -140,9 +132,4 @@ check("a database that cannot be opened is exit 73 in every command",
 rc, out, err = run("threads", "--config", config, "--handled", "999")
 check("a thread that does not exist is exit 66", rc == 66, f"{rc} {err}")
 
-print(f"1..{len(results)}")
-for i, (name, ok, detail) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok:
-        for line in str(detail).splitlines()[:30]:
-            print(f"# {line}")
+finish()

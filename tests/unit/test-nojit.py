@@ -19,14 +19,10 @@ import shutil
 import subprocess
 import sys
 
-keel = os.environ["KEEL_BIN"]
-root = os.environ["KEEL_SOURCE_ROOT"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitap import KEEL as keel, ROOT as root, check, finish  # noqa: E402
 mdwe = [sys.executable, os.path.join(root, "tests", "bench", "mdwe.py")]
-results = []
 
-
-def check(name, ok, detail=""):
-    results.append((name, bool(ok), detail))
 
 
 def score(files, wrapper=()):
@@ -77,9 +73,4 @@ if nm:
           "pcre2_jit_compile" in imports and "pcre2_jit_match" not in imports,
           [l for l in imports.splitlines() if "pcre2" in l])
 
-print("1..%d" % len(results))
-for n, (name, ok, detail) in enumerate(results, 1):
-    print("%s %d - %s" % ("ok" if ok else "not ok", n, name))
-    if not ok:
-        for line in str(detail).splitlines()[:30]:
-            print("# " + line)
+finish()

@@ -7,22 +7,19 @@ missing. The store is filled with sqlite3 the way keel's own writers leave it
 (outbox rows, folders.missing_since); --now pins the clock. TAP output."""
 import json
 import os
+import sys
 import shutil
 import sqlite3
 import subprocess
 import tempfile
 
-keel = os.environ["KEEL_BIN"]
-root = os.environ["KEEL_SOURCE_ROOT"]
-results = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitap import KEEL as keel, ROOT as root, check, finish  # noqa: E402
 tmp = tempfile.mkdtemp(prefix="keel-status-")
 db = os.path.join(tmp, "keel.db")
 STATES = ["queued", "claimed", "sending", "unfiled", "sent", "drafted", "tempfail", "failed",
           "uncertain", "cancelled"]
 
-
-def check(name, ok, detail=""):
-    results.append((name, bool(ok), detail))
 
 
 def write_config(path, rules, digest_at="08:00"):
@@ -148,9 +145,4 @@ check("broken rules: the text says they do not load", text and "DO NOT LOAD" in 
       and "tone.rules:" in text, text)
 
 shutil.rmtree(tmp, ignore_errors=True)
-print("1..%d" % len(results))
-for n, (name, ok, detail) in enumerate(results, 1):
-    print("%s %d - %s" % ("ok" if ok else "not ok", n, name))
-    if not ok:
-        for line in str(detail).splitlines()[:20]:
-            print("# " + line)
+finish()

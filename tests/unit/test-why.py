@@ -6,23 +6,15 @@ and as stored messages (by row id and by Message-ID), with what keel did.
 TAP output."""
 import glob
 import os
+import sys
 import re
-import subprocess
 import tempfile
 
-keel = os.environ["KEEL_BIN"]
-root = os.environ["KEEL_SOURCE_ROOT"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitap import KEEL as keel, ROOT as root, check, finish, run  # noqa: E402
 data = os.path.join(root, "tests", "data", "why")
-results = []
 
 
-def run(*args):
-    p = subprocess.run([keel, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(name, ok, detail=""):
-    results.append((name, ok, detail))
 
 
 tmp = tempfile.mkdtemp(prefix="keel-why-")
@@ -94,9 +86,4 @@ check("an unknown message is exit 66 (EX_NOINPUT)", rc == 66 and "no stored mess
 rc, out, err = run("why", "--config", config)
 check("no MESSAGE is a usage error (64)", rc == 64, f"{rc} {err}")
 
-print(f"1..{len(results)}")
-for i, (name, ok, detail) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok:
-        for line in str(detail).splitlines()[:40]:
-            print(f"# {line}")
+finish()
