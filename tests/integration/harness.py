@@ -11,7 +11,8 @@ keel's integration tests, the demo and the IMAP benchmark.
 - ThrottleProxy: a TCP relay that slows the server's side down (or holds
   it: `paused`), so a test can kill or stall the server in the middle of a
   fetch.
-- KeelRun helpers: write keel.conf + password files, run the keel binary.
+- KeelRun helpers: write keel.conf + password files, run the keel binary;
+  account() is one [account] for it, db_rows() reads its database.
 - Sink: smtp_sink.py from a temp dir, logging in as one user; lists what it
   accepted and can be told to refuse.
 - Tap: a tiny TAP runner (one `ok N - name` line per case).
@@ -29,6 +30,7 @@ import pwd
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -577,6 +579,26 @@ class KeelRun:
             run.close()
         cls.made = []
 
+
+
+def account(server, user, name="work", **extra):
+    """One KeelRun account on `server` (a Dovecot) for `user`: INBOX only,
+    short timeouts; `extra` adds or overrides keys."""
+    acc = {"name": name, "imap": server.url(), "user": user, "password": server.users[user],
+           "ca_file": server.cert, "folders": ["INBOX"], "connect_timeout": 5,
+           "read_timeout": 10}
+    acc.update(extra)
+    return acc
+
+
+def db_rows(run, sql, *args):
+    """Rows of `sql` on keel's database, opened read-only (waits up to 10 s
+    for a writer)."""
+    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True, timeout=10)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
 
 def folder_state(status, account, folder):
     for acc in status["accounts"]:

@@ -9,22 +9,13 @@ twice. Prints TAP. Needs root and dovecot-imapd; KEEL_BIN names keel.
 Usage: /usr/bin/python3 test-corrections.py"""
 
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import dovecot_main, Dovecot, KeelRun, Tap, make_message  # noqa: E402
+from harness import db_rows, dovecot_main, Dovecot, KeelRun, Tap, make_message  # noqa: E402
 
 USERS = {"u1": "pw-u1", "u2": "pw-u2"}
 SERVER = None
-
-
-def rows(run, sql, *args):
-    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def daemon_once(user, **extra):
@@ -60,22 +51,22 @@ def test_folder_correction_learned_once():
     once(run)
     names = folders("u1")
     assert "keel/Risky" in names and "keel/Fine" in names, names
-    assert rows(run, "SELECT COUNT(*) FROM learned_corrections") == [(0,)]
+    assert db_rows(run, "SELECT COUNT(*) FROM learned_corrections") == [(0,)]
     SERVER.append("u1", "keel/Risky", raw)
     before = SERVER.flags("u1", "keel/Risky")
     once(run)
-    got = rows(run, "SELECT message_id, dimension, label, source, message_row IS NOT NULL"
+    got = db_rows(run, "SELECT message_id, dimension, label, source, message_row IS NOT NULL"
                     " FROM learned_corrections")
     assert got == [("poison-1@acme.example", "risky", 1, "folder keel/Risky", 1)], got
-    events = rows(run, "SELECT kind, message_id FROM trail_events WHERE kind = 'correction'")
+    events = db_rows(run, "SELECT kind, message_id FROM trail_events WHERE kind = 'correction'")
     assert events == [("correction", "poison-1@acme.example")], events
-    changed = rows(run, "SELECT COUNT(*) FROM learned_weights WHERE dimension = 'risky'")
+    changed = db_rows(run, "SELECT COUNT(*) FROM learned_weights WHERE dimension = 'risky'")
     assert changed[0][0] > 0, changed
     assert SERVER.flags("u1", "keel/Risky") == before, "keel changed the folder"
     assert len(SERVER.flags("u1", "INBOX")) == 1
     once(run)
-    assert rows(run, "SELECT COUNT(*) FROM learned_corrections") == [(1,)]
-    assert rows(run, "SELECT COUNT(*) FROM trail_events WHERE kind = 'correction'") == [(1,)]
+    assert db_rows(run, "SELECT COUNT(*) FROM learned_corrections") == [(1,)]
+    assert db_rows(run, "SELECT COUNT(*) FROM trail_events WHERE kind = 'correction'") == [(1,)]
     status = run.run("learn", "status")
     assert status.returncode == 0 and "1 corrections (1 risky, 0 fine)" in status.stdout, \
         status.stdout + status.stderr
@@ -91,7 +82,7 @@ def test_fine_folder_named_in_config():
     assert "Corrections/Risky" in names, names
     SERVER.append("u2", "Corrections/NotRisky", raw)
     once(run)
-    got = rows(run, "SELECT message_id, label, source FROM learned_corrections")
+    got = db_rows(run, "SELECT message_id, label, source FROM learned_corrections")
     assert got == [("fine-2@acme.example", 0, "folder Corrections/NotRisky")], got
 
 

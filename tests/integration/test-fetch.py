@@ -14,12 +14,11 @@ import hashlib
 import os
 import re
 import socket
-import sqlite3
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import dovecot_main, Dovecot, KeelRun, Tap, _Listener, folder_state, make_message  # noqa: E402
+from harness import account, db_rows, dovecot_main, Dovecot, KeelRun, Tap, _Listener, folder_state, make_message  # noqa: E402
 
 USERS = {"f%d" % i: "pw-f%d" % i for i in range(1, 11)}
 SERVER = None
@@ -29,22 +28,6 @@ _next_user = [0]
 def new_user():
     _next_user[0] += 1
     return "f%d" % _next_user[0]
-
-
-def account(server, user, **extra):
-    acc = {"name": "work", "imap": server.url(), "user": user, "password": server.users[user],
-           "ca_file": server.cert, "folders": ["INBOX"], "connect_timeout": 5,
-           "read_timeout": 10}
-    acc.update(extra)
-    return acc
-
-
-def db_rows(run, sql, *args):
-    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def tricky_messages():

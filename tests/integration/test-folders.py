@@ -13,7 +13,6 @@ names that folder alone; a watched folder that does not exist is listed by
 TAP output; run with /usr/bin/python3. Needs root, dovecot-imapd and openssl."""
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -67,12 +66,8 @@ def make_run(user, **extra):
 
 
 def stored(run):
-    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True)
-    try:
-        return conn.execute("SELECT f.name, m.direction FROM messages m JOIN folders f"
-                            " ON f.id = m.folder_id ORDER BY f.name").fetchall()
-    finally:
-        conn.close()
+    return harness.db_rows(run, "SELECT f.name, m.direction FROM messages m JOIN folders f"
+                           " ON f.id = m.folder_id ORDER BY f.name")
 
 
 def message(n, sender):

@@ -27,11 +27,7 @@ COUNTER = [1000]
 
 def count(run):
     try:
-        conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True, timeout=5)
-        try:
-            return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-        finally:
-            conn.close()
+        return harness.db_rows(run, "SELECT count(*) FROM messages")[0][0]
     except sqlite3.OperationalError:
         return 0
 

@@ -11,13 +11,12 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (dovecot_main, CutAfterExamineProxy, Dovecot, KeelRun, NoTlsServer,  # noqa: E402
+from harness import (account, db_rows, dovecot_main, CutAfterExamineProxy, Dovecot, KeelRun, NoTlsServer,  # noqa: E402
                      StallServer, Tap, ThrottleProxy, folder_state, make_message)
 
 USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 41)}
@@ -30,28 +29,11 @@ def new_user():
     return "u%d" % _next_user[0]
 
 
-def account(server, user, name="work", **extra):
-    acc = {"name": name, "imap": server.url(), "user": user, "password": server.users[user],
-           "ca_file": server.cert, "folders": ["INBOX"], "connect_timeout": 5,
-           "read_timeout": 10}
-    acc.update(extra)
-    return acc
-
-
 def once(run, expect=0):
     proc = run.run("daemon", "--once")
     assert proc.returncode == expect, "keel daemon --once: rc %d, expected %d\n%s" % (
         proc.returncode, expect, proc.stderr[-3000:])
     return proc
-
-
-def db_rows(run, sql, *args):
-    """Rows of `sql` on keel's database (read-only)."""
-    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def stored(run, folder):

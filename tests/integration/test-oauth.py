@@ -32,7 +32,6 @@ import hmac
 import http.server
 import json
 import os
-import sqlite3
 import ssl
 import stat
 import sys
@@ -284,11 +283,7 @@ def make_run(auth, refresh_token="rt-1", smtp_port=None, google=False):
 
 
 def stored_count(run):
-    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True)
-    try:
-        return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-    finally:
-        conn.close()
+    return harness.db_rows(run, "SELECT count(*) FROM messages")[0][0]
 
 
 def seed_one():

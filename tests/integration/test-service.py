@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import dovecot_main, Dovecot, KeelRun, StallServer, Tap, ThrottleProxy, make_message  # noqa: E402
+from harness import account as base_account, db_rows, dovecot_main, Dovecot, KeelRun, StallServer, Tap, ThrottleProxy, make_message  # noqa: E402
 
 USERS = {"u%d" % i: "pw-u%d" % i for i in range(1, 11)}
 SERVER = None
@@ -47,17 +47,14 @@ TIMINGS = []  # lines for the report, printed as TAP comments at the end
 SLOW = float(os.environ.get("KEEL_TEST_TIMEOUT_FACTOR", "1"))
 
 
+def account(server, user, name="work", **extra):
+    """harness.account() with IDLE off unless a case turns it on."""
+    return base_account(server, user, name, **{"idle": False, **extra})
+
+
 def new_user():
     _next_user[0] += 1
     return "u%d" % _next_user[0]
-
-
-def account(server, user, name="work", **extra):
-    acc = {"name": name, "imap": server.url(), "user": user, "password": server.users[user],
-           "ca_file": server.cert, "folders": ["INBOX"], "connect_timeout": 5,
-           "read_timeout": 10, "idle": False}
-    acc.update(extra)
-    return acc
 
 
 class Notify:
@@ -145,14 +142,6 @@ class Daemon:
             self.proc.wait()
         self.log_file.close()
         self.notify.close()
-
-
-def db_rows(run, sql, *args):
-    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True, timeout=10)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def wait_rows(run, sql, expect, timeout, what):
