@@ -17,6 +17,7 @@
 
 #include <string.h>
 #include "filters/instructions.h"
+#include "filters/json-out.h"
 
 G_DEFINE_QUARK(keel-promise-error-quark, keel_promise_error)
 
@@ -199,8 +200,7 @@ void promises_to_json(const PromiseReading *reading, JsonBuilder *builder)
   for (guint i = 0; i < reading->promises->len; i++) {
     const Promise *promise = g_ptr_array_index(reading->promises, i);
     json_builder_begin_object(builder);
-    json_builder_set_member_name(builder, "text");
-    json_builder_add_string_value(builder, promise->text);
+    json_out_string(builder, "text", promise->text);
     json_builder_set_member_name(builder, "due");
     if (promise->due_iso != NULL)
       json_builder_add_string_value(builder, promise->due_iso);
@@ -209,8 +209,6 @@ void promises_to_json(const PromiseReading *reading, JsonBuilder *builder)
     json_builder_end_object(builder);
   }
   json_builder_end_array(builder);
-  json_builder_set_member_name(builder, "delivers");
-  json_builder_add_boolean_value(builder, reading->delivers);
-  json_builder_set_member_name(builder, "updates");
-  json_builder_add_boolean_value(builder, reading->updates);
+  json_out_bool(builder, "delivers", reading->delivers);
+  json_out_bool(builder, "updates", reading->updates);
 }

@@ -16,6 +16,7 @@
 #include "daemon/cli/store-cli.h"
 #include "daemon/record/trail.h"
 #include "daemon/record/word.h"
+#include "filters/json-out.h"
 
 /* The status as the VA reads it. */
 static const char *cmd_instruction_state(const StoreInstructionRow *row)
@@ -40,22 +41,14 @@ static void cmd_instruction_print_json(const StoreInstructionRow *row)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "id");
-  json_builder_add_int_value(b, row->id);
-  json_builder_set_member_name(b, "client_id");
-  json_builder_add_string_value(b, row->client_id);
-  json_builder_set_member_name(b, "thread_id");
-  json_builder_add_int_value(b, row->thread_id);
-  json_builder_set_member_name(b, "text");
-  json_builder_add_string_value(b, row->text);
-  json_builder_set_member_name(b, "deadline");
-  json_builder_add_string_value(b, row->deadline);
-  json_builder_set_member_name(b, "status");
-  json_builder_add_string_value(b, row->status);
-  json_builder_set_member_name(b, "probably_done");
-  json_builder_add_boolean_value(b, row->probably_done != NULL);
-  json_builder_set_member_name(b, "history");
-  json_builder_add_boolean_value(b, row->history);
+  json_out_int(b, "id", row->id);
+  json_out_string(b, "client_id", row->client_id);
+  json_out_int(b, "thread_id", row->thread_id);
+  json_out_string(b, "text", row->text);
+  json_out_string(b, "deadline", row->deadline);
+  json_out_string(b, "status", row->status);
+  json_out_bool(b, "probably_done", row->probably_done != NULL);
+  json_out_bool(b, "history", row->history);
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autofree char *text = json_to_string(root, FALSE);

@@ -11,6 +11,7 @@
 #include "daemon/payments/payments.h"
 #include "daemon/record/trail.h"
 #include "filters/money.h"
+#include "filters/json-out.h"
 
 typedef struct {
   KeelGlobals globals;
@@ -117,20 +118,20 @@ static void cmd_invoice_json_row(JsonBuilder *b, const StoreInvoiceRow *row, int
   g_autofree char *amount = money_format(row->amount, row->currency);
   g_autofree char *left = payments_left_text(row);
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "number"), json_builder_add_string_value(b, row->number);
-  json_builder_set_member_name(b, "client"), json_builder_add_string_value(b, row->client_id);
-  json_builder_set_member_name(b, "amount_minor"), json_builder_add_int_value(b, row->amount);
-  json_builder_set_member_name(b, "paid_minor"), json_builder_add_int_value(b, row->paid);
-  json_builder_set_member_name(b, "currency"), json_builder_add_string_value(b, row->currency);
-  json_builder_set_member_name(b, "amount"), json_builder_add_string_value(b, amount);
-  json_builder_set_member_name(b, "left"), json_builder_add_string_value(b, left);
-  json_builder_set_member_name(b, "issued"), json_builder_add_string_value(b, row->issued);
-  json_builder_set_member_name(b, "due"), json_builder_add_string_value(b, row->due);
-  json_builder_set_member_name(b, "days_overdue"), json_builder_add_int_value(b, MAX(overdue, 0));
-  json_builder_set_member_name(b, "state"), json_builder_add_string_value(b, row->state);
-  json_builder_set_member_name(b, "pause_reason"), json_builder_add_string_value(b, row->pause_reason);
-  json_builder_set_member_name(b, "promise_date"), json_builder_add_string_value(b, row->promise_date);
-  json_builder_set_member_name(b, "last_step"), json_builder_add_int_value(b, row->last_step);
+  json_out_string(b, "number", row->number);
+  json_out_string(b, "client", row->client_id);
+  json_out_int(b, "amount_minor", row->amount);
+  json_out_int(b, "paid_minor", row->paid);
+  json_out_string(b, "currency", row->currency);
+  json_out_string(b, "amount", amount);
+  json_out_string(b, "left", left);
+  json_out_string(b, "issued", row->issued);
+  json_out_string(b, "due", row->due);
+  json_out_int(b, "days_overdue", MAX(overdue, 0));
+  json_out_string(b, "state", row->state);
+  json_out_string(b, "pause_reason", row->pause_reason);
+  json_out_string(b, "promise_date", row->promise_date);
+  json_out_int(b, "last_step", row->last_step);
   json_builder_end_object(b);
 }
 

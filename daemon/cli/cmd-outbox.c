@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 #include "daemon/outbox/outbox.h"
 #include "daemon/cli/store-cli.h"
+#include "filters/json-out.h"
 
 static void cmd_outbox_print_text(GPtrArray *rows, GTimeZone *zone)
 {
@@ -42,15 +43,11 @@ static void cmd_outbox_json_row(JsonBuilder *b, const StoreOutboxRow *row)
                            row->message_id, row->mail_from, row->rcpt, row->subject,
                            row->last_error, created, updated, next };
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "id");
-  json_builder_add_int_value(b, row->id);
-  json_builder_set_member_name(b, "attempts");
-  json_builder_add_int_value(b, row->attempts);
-  json_builder_set_member_name(b, "thread");
-  json_builder_add_int_value(b, row->thread_id);
+  json_out_int(b, "id", row->id);
+  json_out_int(b, "attempts", row->attempts);
+  json_out_int(b, "thread", row->thread_id);
   for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-    json_builder_set_member_name(b, names[i]);
-    json_builder_add_string_value(b, values[i]);
+    json_out_string(b, names[i], values[i]);
   }
   json_builder_end_object(b);
 }

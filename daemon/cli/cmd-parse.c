@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 #include "daemon/base/commands.h"
 #include "filters/message.h"
+#include "filters/json-out.h"
 
 typedef struct {
   gboolean json;
@@ -73,8 +74,7 @@ static void cmd_parse_print_json(const char *path, const KeelMessage *message)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_object(builder);
-  json_builder_set_member_name(builder, "file");
-  json_builder_add_string_value(builder, path);
+  json_out_string(builder, "file", path);
   message_to_json(message, builder);
   json_builder_end_object(builder);
   g_autoptr(JsonNode) root = json_builder_get_root(builder);

@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 #include "daemon/cli/store-cli.h"
 #include "daemon/record/word.h"
+#include "filters/json-out.h"
 
 /* OVERDUE / today / open (or the closed status). */
 static const char *cmd_promises_state(const StorePromiseRow *row, GDateTime *now)
@@ -29,26 +30,16 @@ static void cmd_promises_print_json(const StorePromiseRow *row, GDateTime *now)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "id");
-  json_builder_add_int_value(b, row->id);
-  json_builder_set_member_name(b, "client_id");
-  json_builder_add_string_value(b, row->client_id);
-  json_builder_set_member_name(b, "client");
-  json_builder_add_string_value(b, row->client);
-  json_builder_set_member_name(b, "thread_id");
-  json_builder_add_int_value(b, row->thread_id);
-  json_builder_set_member_name(b, "text");
-  json_builder_add_string_value(b, row->text);
-  json_builder_set_member_name(b, "due");
-  json_builder_add_string_value(b, row->due);
-  json_builder_set_member_name(b, "status");
-  json_builder_add_string_value(b, row->status);
-  json_builder_set_member_name(b, "state");
-  json_builder_add_string_value(b, cmd_promises_state(row, now));
-  json_builder_set_member_name(b, "history");
-  json_builder_add_boolean_value(b, row->history);
-  json_builder_set_member_name(b, "message_id");
-  json_builder_add_string_value(b, row->message_id);
+  json_out_int(b, "id", row->id);
+  json_out_string(b, "client_id", row->client_id);
+  json_out_string(b, "client", row->client);
+  json_out_int(b, "thread_id", row->thread_id);
+  json_out_string(b, "text", row->text);
+  json_out_string(b, "due", row->due);
+  json_out_string(b, "status", row->status);
+  json_out_string(b, "state", cmd_promises_state(row, now));
+  json_out_bool(b, "history", row->history);
+  json_out_string(b, "message_id", row->message_id);
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autofree char *text = json_to_string(root, FALSE);

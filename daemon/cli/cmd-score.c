@@ -25,6 +25,7 @@
 #include "daemon/cli/store-cli.h"
 #include "daemon/record/verdict.h"
 #include "filters/score.h"
+#include "filters/json-out.h"
 
 typedef struct {
   gboolean json;
@@ -158,16 +159,12 @@ static void cmd_score_print_json(const char *path, const KeelMessage *message,
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_object(builder);
-  json_builder_set_member_name(builder, "file");
-  json_builder_add_string_value(builder, path);
-  json_builder_set_member_name(builder, "message_id");
-  json_builder_add_string_value(builder, message->message_id);
+  json_out_string(builder, "file", path);
+  json_out_string(builder, "message_id", message->message_id);
   score_result_to_json(result, builder);
   instructions_to_json(instructions, builder);
-  json_builder_set_member_name(builder, "auto_reply");
-  json_builder_add_string_value(builder, confirm_action_name(decision->action));
-  json_builder_set_member_name(builder, "auto_reply_reason");
-  json_builder_add_string_value(builder, decision->reason);
+  json_out_string(builder, "auto_reply", confirm_action_name(decision->action));
+  json_out_string(builder, "auto_reply_reason", decision->reason);
   json_builder_end_object(builder);
   g_autoptr(JsonNode) root = json_builder_get_root(builder);
   g_autofree char *text = json_to_string(root, FALSE);

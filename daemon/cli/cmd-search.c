@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <json-glib/json-glib.h>
 #include "daemon/cli/store-cli.h"
+#include "filters/json-out.h"
 
 static void cmd_search_print_text(GPtrArray *hits, GTimeZone *zone)
 {
@@ -31,18 +32,12 @@ static void cmd_search_print_json(GPtrArray *hits)
     const StoreSearchHit *hit = hits->pdata[i];
     g_autofree char *date = g_date_time_format_iso8601(hit->date);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "message_id");
-    json_builder_add_string_value(b, hit->message_id);
-    json_builder_set_member_name(b, "date");
-    json_builder_add_string_value(b, date);
-    json_builder_set_member_name(b, "from");
-    json_builder_add_string_value(b, hit->from_address);
-    json_builder_set_member_name(b, "client");
-    json_builder_add_string_value(b, hit->client_id);
-    json_builder_set_member_name(b, "subject");
-    json_builder_add_string_value(b, hit->subject);
-    json_builder_set_member_name(b, "snippet");
-    json_builder_add_string_value(b, hit->snippet);
+    json_out_string(b, "message_id", hit->message_id);
+    json_out_string(b, "date", date);
+    json_out_string(b, "from", hit->from_address);
+    json_out_string(b, "client", hit->client_id);
+    json_out_string(b, "subject", hit->subject);
+    json_out_string(b, "snippet", hit->snippet);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

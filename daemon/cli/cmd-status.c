@@ -33,6 +33,7 @@
 #include "daemon/digest/digest.h"
 #include "daemon/outbox/outbox.h"
 #include "daemon/store/store.h"
+#include "filters/json-out.h"
 
 typedef struct {
   char *name;                 /* owned */
@@ -162,25 +163,15 @@ static char *cmd_status_local_time(GDateTime *when)
   return when ? g_date_time_format(when, "%Y-%m-%dT%H:%M:%S%:z") : NULL;
 }
 
-static void cmd_status_json_string(JsonBuilder *builder, const char *name, const char *value)
-{
-  json_builder_set_member_name(builder, name);
-  value ? json_builder_add_string_value(builder, value) : json_builder_add_null_value(builder);
-}
 
-static void cmd_status_json_int(JsonBuilder *builder, const char *name, gint64 value)
-{
-  json_builder_set_member_name(builder, name);
-  json_builder_add_int_value(builder, value);
-}
 
 static void cmd_status_add_folder(JsonBuilder *builder, const StoreFolderRow *folder)
 {
   json_builder_begin_object(builder);
-  cmd_status_json_string(builder, "name", folder->folder);
-  cmd_status_json_int(builder, "uidvalidity", folder->uidvalidity);
-  cmd_status_json_int(builder, "last_uid", folder->last_uid);
-  cmd_status_json_int(builder, "messages", folder->messages);
+  json_out_string(builder, "name", folder->folder);
+  json_out_int(builder, "uidvalidity", folder->uidvalidity);
+  json_out_int(builder, "last_uid", folder->last_uid);
+  json_out_int(builder, "messages", folder->messages);
   json_builder_end_object(builder);
 }
 
@@ -188,9 +179,9 @@ static void cmd_status_add_account(JsonBuilder *builder, const CmdStatusAccount 
 {
   g_autofree char *last_poll = cmd_status_time(account->row ? account->row->last_poll : NULL);
   json_builder_begin_object(builder);
-  cmd_status_json_string(builder, "name", account->name);
-  cmd_status_json_string(builder, "last_poll", last_poll);
-  cmd_status_json_string(builder, "last_error", account->row ? account->row->last_error : NULL);
+  json_out_string(builder, "name", account->name);
+  json_out_string(builder, "last_poll", last_poll);
+  json_out_string(builder, "last_error", account->row ? account->row->last_error : NULL);
   json_builder_set_member_name(builder, "missing_folders");
   json_builder_begin_array(builder);
   for (guint i = 0; i < account->missing->len; i++)
@@ -209,7 +200,7 @@ static void cmd_status_add_outbox(JsonBuilder *builder, const CmdStatusReport *r
   json_builder_set_member_name(builder, "outbox");
   json_builder_begin_object(builder);
   for (int state = 0; state <= OUTBOX_STATE_LAST; state++)
-    cmd_status_json_int(builder, outbox_state_name(state), report->outbox[state]);
+    json_out_int(builder, outbox_state_name(state), report->outbox[state]);
   json_builder_end_object(builder);
 }
 
@@ -219,12 +210,11 @@ static void cmd_status_add_digest(JsonBuilder *builder, const CmdStatusReport *r
   g_autofree char *next = cmd_status_local_time(report->digest_next);
   json_builder_set_member_name(builder, "digest");
   json_builder_begin_object(builder);
-  cmd_status_json_string(builder, "at", report->digest_at);
-  cmd_status_json_string(builder, "timezone", report->timezone);
-  cmd_status_json_string(builder, "last_sent", last);
-  cmd_status_json_string(builder, "next", next);
-  json_builder_set_member_name(builder, "due");
-  json_builder_add_boolean_value(builder, report->digest_due);
+  json_out_string(builder, "at", report->digest_at);
+  json_out_string(builder, "timezone", report->timezone);
+  json_out_string(builder, "last_sent", last);
+  json_out_string(builder, "next", next);
+  json_out_bool(builder, "due", report->digest_due);
   json_builder_end_object(builder);
 }
 
@@ -232,9 +222,8 @@ static void cmd_status_add_rules(JsonBuilder *builder, const CmdStatusReport *re
 {
   json_builder_set_member_name(builder, "rules");
   json_builder_begin_object(builder);
-  cmd_status_json_string(builder, "dir", report->rules_dir);
-  json_builder_set_member_name(builder, "loads");
-  json_builder_add_boolean_value(builder, report->rules_error == NULL);
+  json_out_string(builder, "dir", report->rules_dir);
+  json_out_bool(builder, "loads", report->rules_error == NULL);
   const char *names[] = { "files", "rules", "templates" };
   const guint counts[] = { report->rules.files, report->rules.rules, report->rules.templates };
   for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
@@ -244,7 +233,7 @@ static void cmd_status_add_rules(JsonBuilder *builder, const CmdStatusReport *re
     else
       json_builder_add_int_value(builder, counts[i]);
   }
-  cmd_status_json_string(builder, "error", report->rules_error);
+  json_out_string(builder, "error", report->rules_error);
   json_builder_end_object(builder);
 }
 

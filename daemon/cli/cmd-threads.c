@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 #include "daemon/cli/store-cli.h"
 #include "daemon/record/trail.h"
+#include "filters/json-out.h"
 
 #define THREADS_CLIENT_WIDTH 28
 #define THREADS_SUBJECT_WIDTH 48
@@ -65,23 +66,15 @@ static void cmd_threads_print_json(GPtrArray *rows)
     const StoreThreadRow *row = rows->pdata[i];
     g_autoptr(JsonBuilder) builder = json_builder_new();
     json_builder_begin_object(builder);
-    json_builder_set_member_name(builder, "id");
-    json_builder_add_int_value(builder, row->id);
-    json_builder_set_member_name(builder, "client_id");
-    json_builder_add_string_value(builder, row->client_id);
-    json_builder_set_member_name(builder, "client");
-    json_builder_add_string_value(builder, row->client);
-    json_builder_set_member_name(builder, "counterpart");
-    json_builder_add_string_value(builder, row->counterpart);
-    json_builder_set_member_name(builder, "subject");
-    json_builder_add_string_value(builder, row->subject);
-    json_builder_set_member_name(builder, "messages");
-    json_builder_add_int_value(builder, row->message_count);
+    json_out_int(builder, "id", row->id);
+    json_out_string(builder, "client_id", row->client_id);
+    json_out_string(builder, "client", row->client);
+    json_out_string(builder, "counterpart", row->counterpart);
+    json_out_string(builder, "subject", row->subject);
+    json_out_int(builder, "messages", row->message_count);
     g_autofree char *last = g_date_time_format_iso8601(row->last_date);
-    json_builder_set_member_name(builder, "last_date");
-    json_builder_add_string_value(builder, last);
-    json_builder_set_member_name(builder, "risk");
-    json_builder_add_double_value(builder, row->risk);
+    json_out_string(builder, "last_date", last);
+    json_out_double(builder, "risk", row->risk);
     json_builder_end_object(builder);
     g_autoptr(JsonNode) root = json_builder_get_root(builder);
     g_autofree char *line = json_to_string(root, FALSE);

@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 #include "daemon/cli/store-cli.h"
 #include "daemon/record/trail.h"
+#include "filters/json-out.h"
 
 typedef struct {
   KeelConfig *config;   /* owned, may be NULL */
@@ -128,28 +129,17 @@ static void cmd_trail_json_event(TrailCommand *cmd, JsonBuilder *b, const StoreT
   g_autofree char *deadline = cmd_trail_deadline(cmd, e);
   g_autofree char *at = g_date_time_format_iso8601(e->at);
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "id");
-  json_builder_add_int_value(b, e->id);
-  json_builder_set_member_name(b, "at");
-  json_builder_add_string_value(b, at);
-  json_builder_set_member_name(b, "kind");
-  json_builder_add_string_value(b, e->kind);
-  json_builder_set_member_name(b, "client");
-  json_builder_add_string_value(b, e->client_id);
-  json_builder_set_member_name(b, "thread");
-  json_builder_add_int_value(b, e->thread_id);
-  json_builder_set_member_name(b, "message_id");
-  json_builder_add_string_value(b, e->message_id);
-  json_builder_set_member_name(b, "ref");
-  json_builder_add_int_value(b, e->ref_id);
-  json_builder_set_member_name(b, "detail");
-  json_builder_add_string_value(b, e->detail);
-  json_builder_set_member_name(b, "prev_hash");
-  json_builder_add_string_value(b, e->prev_hash);
-  json_builder_set_member_name(b, "hash");
-  json_builder_add_string_value(b, e->hash);
-  json_builder_set_member_name(b, "deadline");
-  json_builder_add_string_value(b, deadline);
+  json_out_int(b, "id", e->id);
+  json_out_string(b, "at", at);
+  json_out_string(b, "kind", e->kind);
+  json_out_string(b, "client", e->client_id);
+  json_out_int(b, "thread", e->thread_id);
+  json_out_string(b, "message_id", e->message_id);
+  json_out_int(b, "ref", e->ref_id);
+  json_out_string(b, "detail", e->detail);
+  json_out_string(b, "prev_hash", e->prev_hash);
+  json_out_string(b, "hash", e->hash);
+  json_out_string(b, "deadline", deadline);
   json_builder_end_object(b);
 }
 
