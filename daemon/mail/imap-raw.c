@@ -396,8 +396,7 @@ gboolean imap_raw_answer(ImapRaw *raw, const char *tag, GString *untagged, GStri
   }
 }
 
-/* Fails unless the tagged answer `done` is OK. A NO/BAD concerns `folder`. */
-static gboolean imap_raw_check_ok(ImapRaw *raw, const char *command, const char *folder,
+gboolean imap_raw_check_ok(ImapRaw *raw, const char *command, const char *folder,
                                   const char *done, GError **error)
 {
   if (g_str_has_prefix(done, "OK"))
@@ -440,12 +439,6 @@ gboolean imap_raw_examine(ImapRaw *raw, const char *folder, guint32 *uidvalidity
   return TRUE;
 }
 
-static gint imap_raw_info_compare(gconstpointer a, gconstpointer b)
-{
-  const ImapMessageInfo *x = a, *y = b;
-  return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
 GArray *imap_raw_sizes(ImapRaw *raw, guint32 first_uid, GError **error)
 {
   g_autofree char *command = g_strdup_printf("UID FETCH %u:* (UID RFC822.SIZE)", MAX(first_uid, 1u));
@@ -466,7 +459,7 @@ GArray *imap_raw_sizes(ImapRaw *raw, guint32 first_uid, GError **error)
   }
   if (!imap_raw_check_ok(raw, command, NULL, done->str, error))
     return NULL;
-  g_array_sort(infos, imap_raw_info_compare);
+  g_array_sort(infos, imap_message_info_compare);
   return g_steal_pointer(&infos);
 }
 

@@ -384,7 +384,7 @@ gboolean imap_parse_size_line(const char *line, ImapMessageInfo *info)
   return TRUE;
 }
 
-static gint imap_info_compare(gconstpointer a, gconstpointer b)
+gint imap_message_info_compare(gconstpointer a, gconstpointer b)
 {
   const ImapMessageInfo *x = a, *y = b;
   return x->uid < y->uid ? -1 : x->uid > y->uid;
@@ -406,7 +406,7 @@ GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 firs
     if (imap_parse_size_line(lines[i], &info))
       g_array_append_val(infos, info);
   }
-  g_array_sort(infos, imap_info_compare);
+  g_array_sort(infos, imap_message_info_compare);
   return infos;
 }
 

@@ -112,5 +112,7 @@ char *imap_masked_command(const char *line, gsize len);
 gboolean imap_number_after(const char *text, const char *name, guint64 *value);
 /* One `* n FETCH (UID u RFC822.SIZE s)` line, if it is one. */
 gboolean imap_parse_size_line(const char *line, ImapMessageInfo *info);
+/* Orders ImapMessageInfo by ascending UID (for g_array_sort()). */
+gint imap_message_info_compare(gconstpointer a, gconstpointer b);
 /* The number in "* n EXISTS" of an EXAMINE answer, 0 when absent. */
 guint32 imap_parse_exists(const char *text);
