@@ -1,8 +1,8 @@
 /* daemon/mail/folders.c: finding an account's Sent and Drafts folders by
  * RFC 6154 SPECIAL-USE when keel.conf leaves sent_folder / drafts_folder
  * unset (Gmail's "[Gmail]/Sent Mail", Outlook's "Sent Items", "Entwürfe").
- * The LIST goes over the poll's own session (no extra login); the answer is
- * read by filters/special-use.c.
+ * The LIST goes over the poll's own session, or over the outbox's writer
+ * (no extra login either way); the answer is read by filters/special-use.c.
  *
  * The names found are runtime state, not config: KeelConfig stays as
  * config_load() made it. They live in a process-wide table keyed by the
@@ -65,15 +65,29 @@ const char *folders_drafts(const KeelAccount *account)
   return folders_name(account, FALSE);
 }
 
+/* One LIST command over the connection at hand (a poll session or the
+ * outbox's writer): its untagged lines as a new string, NULL with `error`. */
+typedef char *(*FoldersList)(gpointer connection, const char *command, GError **error);
+
+static char *folders_list_session(gpointer session, const char *command, GError **error)
+{
+  return imap_session_list(session, command, error);
+}
+
+static char *folders_list_writer(gpointer writer, const char *command, GError **error)
+{
+  return imap_writer_list(writer, command, error);
+}
+
 /* The LIST answers, with RETURN (SPECIAL-USE) where the server takes it.
- * NULL with `error` when the session fails; "" when LIST is refused. */
-static char *folders_ask(ImapSession *session, GError **error)
+ * NULL with `error` when the connection fails; "" when LIST is refused. */
+static char *folders_ask(FoldersList list_with, gpointer connection, GError **error)
 {
   g_autoptr(GError) local = NULL;
-  char *list = imap_session_list(session, "LIST \"\" \"*\" RETURN (SPECIAL-USE)", &local);
+  char *list = list_with(connection, "LIST \"\" \"*\" RETURN (SPECIAL-USE)", &local);
   if (!list && g_error_matches(local, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_REFUSED)) {
     g_clear_error(&local); /* no LIST-EXTENDED: a plain LIST still shows \Sent */
-    list = imap_session_list(session, "LIST \"\" \"*\"", &local);
+    list = list_with(connection, "LIST \"\" \"*\"", &local);
   }
   if (list)
     return list;
@@ -107,14 +121,17 @@ static void folders_fill(const KeelAccount *account, const char *list)
   g_free(drafts);
 }
 
-gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GError **error)
+/* Asks over `connection` unless both names are known; FALSE with `error`
+ * when the connection fails. */
+static gboolean folders_resolve_with(const KeelAccount *account, FoldersList list_with,
+                                     gpointer connection, GError **error)
 {
   if (folders_sent(account) && folders_drafts(account))
     return TRUE;
   /* Ask without the lock: a hanging server of one account must not hold up
    * the others (two threads of one account may both ask; the fill sets each
    * field once). */
-  g_autofree char *list = folders_ask(session, error);
+  g_autofree char *list = folders_ask(list_with, connection, error);
   if (!list)
     return FALSE;
   g_mutex_lock(&folders_lock);
@@ -123,14 +140,17 @@ gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GErro
   return TRUE;
 }
 
-void folders_resolve_account(const KeelAccount *account, const char *secret)
+gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GError **error)
+{
+  return folders_resolve_with(account, folders_list_session, session, error);
+}
+
+void folders_resolve_writer(const KeelAccount *account, ImapWriter *writer)
 {
   if (folders_sent(account) && folders_drafts(account))
     return;
   g_autoptr(GError) error = NULL;
-  g_autoptr(ImapSession) session = account->imap
-                                     ? imap_session_new(account, secret, NULL, &error) : NULL;
-  if (session && folders_resolve(account, session, &error))
+  if (writer && folders_resolve_with(account, folders_list_writer, writer, &error))
     return;
   g_warning("account '%s': cannot ask the server for its Sent and Drafts folders (%s); using "
             "\"Sent\" and \"Drafts\"", account->name, error ? error->message : "no imap URL");

@@ -3,13 +3,14 @@
  * per process (LIST "" "*" RETURN (SPECIAL-USE), then a plain LIST), else the
  * common names, else "Sent" / "Drafts".
  *   folders_resolve()          on the session about to be used (no extra login)
- *   folders_resolve_account()  with a session of its own (the CLI's outbox)
+ *   folders_resolve_writer()   on the outbox's writer (its login, no extra one)
  *   folders_sent(), folders_drafts()  the names to use: keel.conf's, else found
  * The names found are kept here, per account, never written into KeelConfig. */
 #pragma once
 
 #include "daemon/base/config.h"
 #include "daemon/mail/imap.h"
+#include "daemon/mail/imap-writer.h"
 
 /* Finds the Sent and Drafts folders keel.conf leaves unset, asking over
  * `session` (its first command: it logs in), unless found already in this
@@ -18,8 +19,11 @@
  * refuses LIST gives "Sent" and "Drafts". Safe from several threads. */
 gboolean folders_resolve(const KeelAccount *account, ImapSession *session, GError **error);
 
-/* The same with a new session logged in with `secret`, when a name is unset. */
-void folders_resolve_account(const KeelAccount *account, const char *secret);
+/* The same over the outbox's `writer` (the LIST is its first command, so
+ * the pass's one login carries it), when a name is unset. When the server
+ * cannot be asked (or `writer` is NULL) it warns and uses "Sent" and
+ * "Drafts". */
+void folders_resolve_writer(const KeelAccount *account, ImapWriter *writer);
 
 /* The Sent (Drafts) folder of `account`: its sent_folder (drafts_folder) from
  * keel.conf, else the name a folders_resolve*() of this process found, else

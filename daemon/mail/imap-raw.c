@@ -27,7 +27,6 @@
 #include <curl/curl.h>
 #include "daemon/base/log.h"
 #include "daemon/mail/imap-raw.h"
-#include "daemon/mail/oauth.h"
 
 struct ImapRaw {
   const KeelAccount *account; /* borrowed: outlives the connection */
@@ -35,6 +34,7 @@ struct ImapRaw {
   char *base_url;             /* owned: scheme://host[:port] without a path */
   char *secret;               /* owned, wiped on free: password or access token */
   GCancellable *cancellable;  /* borrowed, may be NULL */
+  ImapCurlWatch watch;        /* user and cancellable, for the handle's callbacks */
   GByteArray *input;          /* owned: bytes received; input[pos..] not read yet */
   gsize pos;
   char tag_prefix;
@@ -60,70 +60,29 @@ static size_t imap_raw_on_header(char *data, size_t size, size_t n, void *user_d
   return size * n;
 }
 
-static int imap_raw_on_progress(void *user_data, curl_off_t dltotal, curl_off_t dlnow,
-                                curl_off_t ultotal, curl_off_t ulnow)
-{
-  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-  ImapRaw *raw = user_data;
-  return raw->cancellable && g_cancellable_is_cancelled(raw->cancellable);
-}
-
-static int imap_raw_on_debug(CURL *curl, curl_infotype type, char *data, size_t size,
-                             void *user_data)
-{
-  (void)curl;
-  ImapRaw *raw = user_data;
-  if (type == CURLINFO_HEADER_OUT) {
-    g_autofree char *line = imap_masked_command(data, size);
-    g_debug("%s > %s", raw->account->user, line);
-  }
-  return 0;
-}
-
+/* A new easy handle for the connection: the account's set-up (imap.c's
+ * imap_curl_new(), the same as the poll's), then CONNECT_ONLY. */
 static void imap_raw_setup(ImapRaw *raw)
 {
-  const KeelAccount *account = raw->account;
-  CURL *curl = raw->curl;
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "imap,imaps");
-  curl_easy_setopt(curl, CURLOPT_USE_SSL,
-                   account->allow_plaintext ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
-  if (account->ca_file)
-    curl_easy_setopt(curl, CURLOPT_CAINFO, account->ca_file);
-  oauth_set_login(curl, account, raw->secret); /* password or OAuth2 bearer */
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)MAX(account->connect_timeout, 1u));
-  curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)MAX(account->read_timeout, 1u));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, raw->errbuf);
-  curl_easy_setopt(curl, CURLOPT_CONNECT_ONLY, 1L);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, imap_raw_on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, raw);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, imap_raw_on_progress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, raw);
-  curl_easy_setopt(curl, CURLOPT_VERBOSE, log_is_verbose() ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, imap_raw_on_debug);
-  curl_easy_setopt(curl, CURLOPT_DEBUGDATA, raw);
+  raw->curl = imap_curl_new(raw->account, raw->secret, &raw->watch, raw->errbuf);
+  curl_easy_setopt(raw->curl, CURLOPT_CONNECT_ONLY, 1L);
+  curl_easy_setopt(raw->curl, CURLOPT_HEADERFUNCTION, imap_raw_on_header);
+  curl_easy_setopt(raw->curl, CURLOPT_HEADERDATA, raw);
 }
 
 ImapRaw *imap_raw_new(const KeelAccount *account, const char *secret, GCancellable *cancellable,
                       char tag_prefix, GError **error)
 {
-  if (!account->imap || !(g_str_has_prefix(account->imap, "imaps://")
-                          || g_str_has_prefix(account->imap, "imap://"))) {
-    mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_ACCOUNT, MAIL_RETRY_WAIT,
-                   "account %s: no usable imap URL (imaps://host or imap://host)", account->name);
+  char *server = imap_curl_server(account, error);
+  if (!server)
     return NULL;
-  }
   ImapRaw *raw = g_new0(ImapRaw, 1);
   raw->account = account;
-  raw->curl = curl_easy_init();
-  raw->base_url = g_strdup(account->imap);
-  char *path = strchr(strstr(raw->base_url, "://") + 3, '/');
-  if (path)
-    *path = '\0';
+  raw->base_url = server;
   raw->secret = g_strdup(secret ? secret : "");
   raw->cancellable = cancellable;
+  raw->watch = (ImapCurlWatch){ .user = account->user ? account->user : "",
+                                .cancellable = cancellable };
   raw->cancel_fd = cancellable ? g_cancellable_get_fd(cancellable) : -1;
   raw->input = g_byte_array_new();
   raw->tag_prefix = tag_prefix;
@@ -168,7 +127,6 @@ const char *imap_raw_server(const ImapRaw *raw)
 static void imap_raw_drop(ImapRaw *raw)
 {
   curl_easy_cleanup(raw->curl);
-  raw->curl = curl_easy_init();
   imap_raw_setup(raw);
   raw->connected = FALSE;
   g_byte_array_set_size(raw->input, 0);
@@ -438,8 +396,7 @@ gboolean imap_raw_answer(ImapRaw *raw, const char *tag, GString *untagged, GStri
   }
 }
 
-/* Fails unless the tagged answer `done` is OK. A NO/BAD concerns `folder`. */
-static gboolean imap_raw_check_ok(ImapRaw *raw, const char *command, const char *folder,
+gboolean imap_raw_check_ok(ImapRaw *raw, const char *command, const char *folder,
                                   const char *done, GError **error)
 {
   if (g_str_has_prefix(done, "OK"))
@@ -482,12 +439,6 @@ gboolean imap_raw_examine(ImapRaw *raw, const char *folder, guint32 *uidvalidity
   return TRUE;
 }
 
-static gint imap_raw_info_compare(gconstpointer a, gconstpointer b)
-{
-  const ImapMessageInfo *x = a, *y = b;
-  return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
 GArray *imap_raw_sizes(ImapRaw *raw, guint32 first_uid, GError **error)
 {
   g_autofree char *command = g_strdup_printf("UID FETCH %u:* (UID RFC822.SIZE)", MAX(first_uid, 1u));
@@ -508,7 +459,7 @@ GArray *imap_raw_sizes(ImapRaw *raw, guint32 first_uid, GError **error)
   }
   if (!imap_raw_check_ok(raw, command, NULL, done->str, error))
     return NULL;
-  g_array_sort(infos, imap_raw_info_compare);
+  g_array_sort(infos, imap_message_info_compare);
   return g_steal_pointer(&infos);
 }
 

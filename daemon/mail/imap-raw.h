@@ -76,6 +76,11 @@ gboolean imap_raw_is_connected(const ImapRaw *raw);
 gboolean imap_raw_answer(ImapRaw *raw, const char *tag, GString *untagged, GString *done,
                          gboolean *plus, GError **error);
 
+/* Fails unless the tagged answer `done` to `command` is OK: a NO/BAD is a
+ * REFUSED error (scope folder, naming `folder`, may be NULL). */
+gboolean imap_raw_check_ok(ImapRaw *raw, const char *command, const char *folder,
+                           const char *done, GError **error);
+
 /* Sends `command` and reads its whole answer; FALSE with a REFUSED error
  * (scope folder, naming `folder`) unless it is OK. */
 gboolean imap_raw_command(ImapRaw *raw, const char *command, const char *folder,

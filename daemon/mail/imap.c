@@ -40,15 +40,14 @@ struct ImapSession {
   CURL *curl;                /* owned */
   char *base_url;            /* owned: scheme://host[:port] without a path */
   char *user;                /* owned, for error messages */
-  char *password;            /* owned, wiped on free */
   GCancellable *cancellable; /* borrowed, may be NULL */
+  ImapCurlWatch watch;       /* user and cancellable, for the handle's callbacks */
   GByteArray *body;          /* owned: what the write callback received */
   gsize body_limit;          /* the write callback refuses more than this */
   gboolean too_large;        /* the last transfer passed body_limit */
   gboolean guard_read_write; /* abort when the server says [READ-WRITE]: armed from a
                                 successful EXAMINE until the next imap_folder_examine() */
   gboolean guard_tripped;    /* the last transfer was aborted by that guard */
-  guint read_timeout;
   guint commands;            /* IMAP commands answered (tagged replies seen) */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -95,14 +94,6 @@ static size_t imap_on_header(char *data, size_t size, size_t n, void *user_data)
   return size * n;
 }
 
-static int imap_on_progress(void *user_data, curl_off_t dltotal, curl_off_t dlnow,
-                            curl_off_t ultotal, curl_off_t ulnow)
-{
-  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-  ImapSession *session = user_data;
-  return session->cancellable && g_cancellable_is_cancelled(session->cancellable);
-}
-
 /* A command line as it may be logged: the arguments of LOGIN and
  * AUTHENTICATE, and SASL continuation lines (no tag), are masked. */
 char *imap_masked_command(const char *line, gsize len)
@@ -117,17 +108,29 @@ char *imap_masked_command(const char *line, gsize len)
   return g_steal_pointer(&text);
 }
 
-static int imap_on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *user_data)
+/* libcurl's progress callback for every IMAP handle: non-zero aborts the
+ * transfer once the watch's cancellable fires (SIGTERM). */
+static int imap_curl_on_progress(void *user_data, curl_off_t dltotal, curl_off_t dlnow,
+                                 curl_off_t ultotal, curl_off_t ulnow)
+{
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  const ImapCurlWatch *watch = user_data;
+  return watch->cancellable && g_cancellable_is_cancelled(watch->cancellable);
+}
+
+/* libcurl's debug callback (only with --verbose): commands masked, answers cut short. */
+static int imap_curl_on_debug(CURL *curl, curl_infotype type, char *data, size_t size,
+                              void *user_data)
 {
   (void)curl;
-  ImapSession *session = user_data;
+  const ImapCurlWatch *watch = user_data;
   if (type == CURLINFO_HEADER_OUT) {
     g_autofree char *line = imap_masked_command(data, size);
-    g_debug("%s > %s", session->user, line);
+    g_debug("%s > %s", watch->user, line);
   } else if (type == CURLINFO_HEADER_IN || type == CURLINFO_TEXT) {
     g_autofree char *line = g_strndup(data, MIN(size, 200));
     g_strchomp(line);
-    g_debug("%s %s %s", session->user, type == CURLINFO_TEXT ? "*" : "<", line);
+    g_debug("%s %s %s", watch->user, type == CURLINFO_TEXT ? "*" : "<", line);
   }
   return 0;
 }
@@ -162,30 +165,38 @@ static gboolean imap_perform(ImapSession *session, const char *url, const char *
   return imap_fail(session, rc, what, error);
 }
 
-static gboolean imap_session_check_url(const KeelAccount *account, long *use_ssl, GError **error)
+char *imap_curl_server(const KeelAccount *account, GError **error)
 {
   const char *url = account->imap;
-  if (url && g_str_has_prefix(url, "imaps://")) {
-    *use_ssl = CURLUSESSL_ALL;
-    return TRUE;
-  }
-  if (url && g_str_has_prefix(url, "imap://")) {
-    *use_ssl = account->allow_plaintext ? CURLUSESSL_TRY : CURLUSESSL_ALL;
-    return TRUE;
-  }
-  return mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_ACCOUNT, MAIL_RETRY_WAIT,
-                        "imap URL '%s' must start with imaps:// (or imap:// for STARTTLS)",
-                        url ? url : "");
+  if (!url || !(g_str_has_prefix(url, "imaps://") || g_str_has_prefix(url, "imap://")))
+    return mail_error_set(error, KEEL_MAIL_ERROR_CONFIG, MAIL_SCOPE_ACCOUNT, MAIL_RETRY_WAIT,
+                          "account %s: imap URL '%s' must start with imaps:// (or imap:// for "
+                          "STARTTLS)", account->name, url ? url : ""), NULL;
+  char *server = g_strdup(url);
+  char *path = strchr(strstr(server, "://") + 3, '/');
+  if (path)
+    *path = '\0'; /* folders come from the config, not from the URL */
+  return server;
 }
 
-static void imap_session_set_policy(ImapSession *session, const KeelAccount *account, long use_ssl)
+static gpointer imap_curl_global_init(gpointer unused)
 {
-  CURL *curl = session->curl;
+  (void)unused;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  return NULL;
+}
+
+/* The account's TLS policy, timeouts and login on `curl`. TLS is required
+ * (imaps://, or STARTTLS on imap://) unless allow_plaintext. */
+static void imap_curl_set_account(CURL *curl, const KeelAccount *account, const char *secret)
+{
+  gboolean implicit = g_str_has_prefix(account->imap, "imaps://");
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "imap,imaps");
-  curl_easy_setopt(curl, CURLOPT_USE_SSL, use_ssl);
+  curl_easy_setopt(curl, CURLOPT_USE_SSL, !implicit && account->allow_plaintext
+                                            ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
   if (account->ca_file)
     curl_easy_setopt(curl, CURLOPT_CAINFO, account->ca_file);
-  oauth_set_login(curl, account, session->password); /* password or OAuth2 bearer */
+  oauth_set_login(curl, account, secret); /* password or OAuth2 bearer */
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)MAX(account->connect_timeout, 1u));
   curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)MAX(account->read_timeout, 1u));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -195,52 +206,43 @@ static void imap_session_set_policy(ImapSession *session, const KeelAccount *acc
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 65536L);
 }
 
-static void imap_session_set_callbacks(ImapSession *session)
+CURL *imap_curl_new(const KeelAccount *account, const char *secret, const ImapCurlWatch *watch,
+                    char *errbuf)
 {
-  CURL *curl = session->curl;
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, session->errbuf);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, imap_on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, session);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, imap_on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, session);
+  static GOnce once = G_ONCE_INIT;
+  g_once(&once, imap_curl_global_init, NULL);
+  CURL *curl = curl_easy_init();
+  imap_curl_set_account(curl, account, secret);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, imap_on_progress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, session);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, imap_curl_on_progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, watch);
   /* libcurl's verbose mode doubles the cost of a fetch: only with --verbose */
   curl_easy_setopt(curl, CURLOPT_VERBOSE, log_is_verbose() ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, imap_on_debug);
-  curl_easy_setopt(curl, CURLOPT_DEBUGDATA, session);
-}
-
-static gpointer imap_global_init(gpointer unused)
-{
-  (void)unused;
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  return NULL;
+  curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, imap_curl_on_debug);
+  curl_easy_setopt(curl, CURLOPT_DEBUGDATA, watch);
+  return curl;
 }
 
 ImapSession *imap_session_new(const KeelAccount *account, const char *password,
                               GCancellable *cancellable, GError **error)
 {
-  static GOnce once = G_ONCE_INIT;
-  long use_ssl = CURLUSESSL_ALL;
-  if (!imap_session_check_url(account, &use_ssl, error))
+  g_autofree char *server = imap_curl_server(account, error);
+  if (!server)
     return NULL;
-  g_once(&once, imap_global_init, NULL);
   g_autoptr(ImapSession) session = g_new0(ImapSession, 1);
-  session->curl = curl_easy_init();
-  session->base_url = g_strdup(account->imap);
-  char *path = strchr(strstr(session->base_url, "://") + 3, '/');
-  if (path)
-    *path = '\0'; /* folders come from the config, not from the URL */
+  session->base_url = g_steal_pointer(&server);
   session->user = g_strdup(account->user ? account->user : "");
-  session->password = g_strdup(password ? password : "");
   session->cancellable = cancellable;
+  session->watch = (ImapCurlWatch){ .user = session->user, .cancellable = cancellable };
   session->body = g_byte_array_new();
   session->body_limit = IMAP_RESPONSE_LIMIT;
-  session->read_timeout = account->read_timeout;
-  imap_session_set_policy(session, account, use_ssl);
-  imap_session_set_callbacks(session);
+  session->curl = imap_curl_new(account, password ? password : "", &session->watch,
+                                session->errbuf);
+  curl_easy_setopt(session->curl, CURLOPT_WRITEFUNCTION, imap_on_body);
+  curl_easy_setopt(session->curl, CURLOPT_WRITEDATA, session);
+  curl_easy_setopt(session->curl, CURLOPT_HEADERFUNCTION, imap_on_header);
+  curl_easy_setopt(session->curl, CURLOPT_HEADERDATA, session);
   return g_steal_pointer(&session);
 }
 
@@ -250,10 +252,6 @@ void imap_session_free(ImapSession *session)
     return;
   if (session->curl)
     curl_easy_cleanup(session->curl);
-  if (session->password) {
-    memset(session->password, 0, strlen(session->password));
-    g_free(session->password);
-  }
   g_free(session->base_url);
   g_free(session->user);
   g_byte_array_unref(session->body);
@@ -386,7 +384,7 @@ gboolean imap_parse_size_line(const char *line, ImapMessageInfo *info)
   return TRUE;
 }
 
-static gint imap_info_compare(gconstpointer a, gconstpointer b)
+gint imap_message_info_compare(gconstpointer a, gconstpointer b)
 {
   const ImapMessageInfo *x = a, *y = b;
   return x->uid < y->uid ? -1 : x->uid > y->uid;
@@ -408,7 +406,7 @@ GArray *imap_folder_sizes(ImapSession *session, const char *folder, guint32 firs
     if (imap_parse_size_line(lines[i], &info))
       g_array_append_val(infos, info);
   }
-  g_array_sort(infos, imap_info_compare);
+  g_array_sort(infos, imap_message_info_compare);
   return infos;
 }
 

@@ -31,7 +31,7 @@ typedef struct {
   guint64 size; /* RFC822.SIZE in bytes */
 } ImapMessageInfo;
 
-/* A session for `account` with `password` (copied, wiped on free). Checks
+/* A session for `account` with `password` (libcurl keeps its own copy). Checks
  * the URL scheme against the TLS policy (imaps://, or imap:// with STARTTLS
  * required; plain only with allow_plaintext). `cancellable` (borrowed, may be
  * NULL) aborts a transfer in progress within about a second. Does not
@@ -81,6 +81,28 @@ GBytes *imap_fetch_message(ImapSession *session, const char *folder, guint32 uid
 
 /* Helpers shared with daemon/mail/imap-raw.c (the connection keel speaks itself). */
 
+/* What the callbacks of an IMAP easy handle need; both borrowed, and the
+ * struct itself must outlive the handle. */
+typedef struct {
+  const char *user;          /* names the account in --verbose lines */
+  GCancellable *cancellable; /* may be NULL: aborts a transfer when cancelled */
+} ImapCurlWatch;
+
+/* scheme://host[:port] of account->imap without its path (a new string),
+ * or NULL with a KEEL_MAIL_ERROR_CONFIG error unless it is imaps:// or
+ * imap://. Call before imap_curl_new(). */
+char *imap_curl_server(const KeelAccount *account, GError **error);
+
+/* The one set-up of a libcurl easy handle for an IMAP account, used by
+ * imap.c (libcurl's transfers) and imap-raw.c (CONNECT_ONLY): TLS policy
+ * (TLS required unless allow_plaintext), CA file, the login with `secret`
+ * (password or OAuth2 bearer; libcurl copies it), connect and read
+ * timeouts, errors into `errbuf` (CURL_ERROR_SIZE, must outlive the
+ * handle), cancellation and --verbose logging through `watch`. The caller
+ * adds its own callbacks (header, body) and CONNECT_ONLY, and sets the URL. */
+void *imap_curl_new(const KeelAccount *account, const char *secret, const ImapCurlWatch *watch,
+                    char *errbuf);
+
 /* TRUE for a tagged completion line ("A004 OK ...", NO, BAD): one per command. */
 gboolean imap_line_is_tagged_reply(const char *line, size_t n);
 /* A command line as it may be logged: LOGIN/AUTHENTICATE arguments and SASL
@@ -90,5 +112,7 @@ char *imap_masked_command(const char *line, gsize len);
 gboolean imap_number_after(const char *text, const char *name, guint64 *value);
 /* One `* n FETCH (UID u RFC822.SIZE s)` line, if it is one. */
 gboolean imap_parse_size_line(const char *line, ImapMessageInfo *info);
+/* Orders ImapMessageInfo by ascending UID (for g_array_sort()). */
+gint imap_message_info_compare(gconstpointer a, gconstpointer b);
 /* The number in "* n EXISTS" of an EXAMINE answer, 0 when absent. */
 guint32 imap_parse_exists(const char *text);

@@ -22,7 +22,12 @@
  *      read without their bytes; each is claimed in its own short
  *      transaction, its bytes read, then sent or drafted with the store
  *      unlocked, then its outcome recorded in another transaction.
- * One IMAP connection per account carries every lookup and APPEND of a pass.
+ * One IMAP connection per account carries every lookup and APPEND of a pass
+ * (imap-writer.c: opened by the first command that needs it, the folder
+ * discovery included, reopened once if the server drops it between rows,
+ * logged out at the end of the pass). The pass runs from the housekeeping
+ * timer, apart from the accounts' IMAP cycles, so it does not share their
+ * connections: one connection per account per outbox pass.
  * The store lock (settings->store_lock, may be NULL) is held only around
  * store calls, never across a network call; settings->cancellable aborts
  * SMTP and IMAP within about a second (SIGTERM).
@@ -71,7 +76,9 @@ static const KeelAccount *outbox_account(const KeelConfig *config, const char *n
   return NULL;
 }
 
-/* The pass's IMAP writer for `account` (opened on first use). Borrowed. */
+/* The pass's IMAP writer for `account` (made on first use; its connection
+ * logs in with the first command, the special-use LIST when the Sent or
+ * Drafts folder is not known yet). Borrowed. */
 static ImapWriter *outbox_writer(OutboxRun *run, const KeelAccount *account, GError **error)
 {
   ImapWriter *writer = g_hash_table_lookup(run->writers, account->name);
@@ -80,12 +87,27 @@ static ImapWriter *outbox_writer(OutboxRun *run, const KeelAccount *account, GEr
   g_autofree char *password = oauth_account_secret(account, error);
   if (!password)
     return NULL;
-  folders_resolve_account(account, password); /* issue 19: Sent/Drafts by SPECIAL-USE, once */
   writer = imap_writer_new(account, password, run->settings->cancellable, error);
   memset(password, 0, strlen(password));
+  folders_resolve_writer(account, writer); /* issue 19: Sent/Drafts by SPECIAL-USE, once */
   if (writer)
     g_hash_table_insert(run->writers, g_strdup(account->name), writer);
   return writer;
+}
+
+/* The end of the pass: every writer logs out; their connections are counted. */
+static void outbox_close_writers(OutboxRun *run)
+{
+  GHashTableIter iter;
+  gpointer name, writer;
+  g_hash_table_iter_init(&iter, run->writers);
+  while (g_hash_table_iter_next(&iter, &name, &writer)) {
+    guint connections = imap_writer_connections(writer);
+    run->stats->connections += connections;
+    g_debug("outbox: account '%s': %u IMAP connection%s in this pass", (const char *)name,
+            connections, connections == 1 ? "" : "s");
+  }
+  g_hash_table_remove_all(run->writers);
 }
 
 static void outbox_log_failure(const StoreOutboxRow *row, const char *what, const GError *error)
@@ -377,6 +399,7 @@ gboolean outbox_run(Store *store, const KeelConfig *config, const OutboxSettings
                     g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify)imap_writer_free) };
   gboolean ok = outbox_reconcile(&run, error) && outbox_deliver(&run, error);
+  outbox_close_writers(&run);
   g_hash_table_unref(run.writers);
   return ok;
 }

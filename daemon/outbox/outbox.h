@@ -153,6 +153,7 @@ typedef struct {
 
 typedef struct {
   guint sent, drafted, tempfailed, failed, reconciled, requeued, uncertain, filed;
+  guint connections; /* IMAP connections the pass opened, all accounts (logins) */
 } OutboxRunStats;
 
 /* One pass of the sender: rows left SENDING by a crash are looked up by

@@ -29,7 +29,7 @@ static void test_configured_names_win(void)
   const KeelAccount *account = config->accounts->pdata[0];
   g_assert_cmpstr(folders_sent(account), ==, "Sent Items");
   g_assert_cmpstr(folders_drafts(account), ==, "Entwürfe");
-  folders_resolve_account(account, NULL); /* nothing to ask */
+  folders_resolve_writer(account, NULL); /* nothing to ask */
   g_assert_cmpstr(folders_sent(account), ==, "Sent Items");
 }
 
@@ -42,7 +42,7 @@ static void test_found_names_stay_out_of_the_config(void)
   g_assert_null(folders_sent(account));
   g_assert_null(folders_drafts(account));
   g_test_expect_message("keel-mail", G_LOG_LEVEL_WARNING, "*cannot ask the server*");
-  folders_resolve_account(account, NULL);
+  folders_resolve_writer(account, NULL);
   g_test_assert_expected_messages();
   g_assert_cmpstr(folders_sent(account), ==, "Sent");
   g_assert_cmpstr(folders_drafts(account), ==, "Drafts");
@@ -52,7 +52,7 @@ static void test_found_names_stay_out_of_the_config(void)
   g_autoptr(KeelConfig) reloaded = load(text);
   const KeelAccount *again = reloaded->accounts->pdata[0];
   g_assert_true(folders_sent(again) == folders_sent(account));
-  folders_resolve_account(again, NULL); /* no second warning: nothing to ask */
+  folders_resolve_writer(again, NULL); /* no second warning: nothing to ask */
   /* another user of the same account name is another mailbox */
   g_autoptr(KeelConfig) moved = load("[keel]\ndatabase = /tmp/keel-folders.db\n\n"
                                      "[account other]\nuser = sam@elsewhere.example\n");
