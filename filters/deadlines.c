@@ -255,14 +255,15 @@ static gboolean deadline_numeric_date(GDate *date, const GDate *today, const cha
   return deadline_day_of_month(date, today, day, month, year);
 }
 
-/* Days from `today` to weekday `wd` (1..7), or into next week with `next`. */
+/* Days from `today` to weekday `wd` (1..7), or into next week with `next`.
+ * "by Monday" said on a Monday is today (0); deadline_resolve() moves it a
+ * week on when its time has already passed. */
 static int deadline_days_to_weekday(const GDate *today, int wd, gboolean next)
 {
   int now = g_date_get_weekday(today); /* 1 = Monday */
   if (next)
     return 7 - now + wd;
-  int days = (wd - now + 7) % 7;
-  return days == 0 ? 7 : days; /* "by Monday" said on a Monday: the next one */
+  return (wd - now + 7) % 7;
 }
 
 /* Sets `date` from the date parts of `phrase`; FALSE when the phrase names no
@@ -490,46 +491,61 @@ static gboolean deadline_better(const Deadline *candidate, const Deadline *best)
   return candidate->offset < best->offset;
 }
 
+/* Receives every phrase a rule found, resolved (`candidate` is the caller's
+ * to clear; the callee may steal its fields). */
+typedef void (*DeadlineVisit)(const LiteRule *rule, Deadline *candidate, gpointer data);
+
 static void deadline_consider(const LiteRule *rule, const char *text, pcre2_match_data *match,
-                              GDateTime *sent, const DeadlineContext *ctx, Deadline *best)
+                              GDateTime *sent, const DeadlineContext *ctx, DeadlineVisit visit,
+                              gpointer data)
 {
   DeadlineCaptures captures = {0};
   for (int i = 0; i < DEADLINE_CAPTURES; i++)
     captures.values[i] = lite_rule_capture(rule, text, match, capture_names[i]);
   DeadlinePhrase phrase = {0};
   deadline_captures_to_phrase(&captures, &phrase);
-  Deadline candidate = {0};
+  g_auto(Deadline) candidate = {0};
   candidate.precision = deadline_resolve(&phrase, sent, ctx, &candidate.when);
   candidate.urgency = phrase.asap != NULL ? 3 : 0;
   candidate.offset = pcre2_get_ovector_pointer(match)[0];
   candidate.weight = rule->points;
   deadline_captures_clear(&captures);
-  if (candidate.urgency > best->urgency)
-    best->urgency = candidate.urgency;
-  if (candidate.precision == DEADLINE_NONE || !deadline_better(&candidate, best)) {
-    g_clear_pointer(&candidate.when, g_date_time_unref);
+  visit(rule, &candidate, data);
+}
+
+/* Keeps the best phrase in `data` (a Deadline*), see deadline_find(). */
+static void deadline_keep_best(const LiteRule *rule, Deadline *candidate, gpointer data)
+{
+  Deadline *best = data;
+  if (candidate->urgency > best->urgency)
+    best->urgency = candidate->urgency;
+  if (candidate->precision == DEADLINE_NONE || !deadline_better(candidate, best))
     return;
-  }
   int urgency = best->urgency;
   deadline_clear(best);
-  *best = candidate;
+  *best = *candidate;
+  *candidate = (Deadline){0};
   best->urgency = urgency;
   best->rule = g_strdup(rule->name);
 }
 
-gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *sent,
-                       const DeadlineContext *ctx, Deadline *out, GError **error)
+/* Runs the rules of `rules` worth `min_weight` points or more over `text`,
+ * every match in turn, and hands each phrase to `visit`. FALSE with `error`
+ * when PCRE2 gave up. */
+static gboolean deadline_scan(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                              const DeadlineContext *ctx, int min_weight, DeadlineVisit visit,
+                              gpointer data, GError **error)
 {
-  *out = (Deadline){0};
   g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
   guint32 options = g_utf8_validate(text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     gsize start = 0;
-    int rc;
-    while ((rc = lite_rule_match_with(rule, text, start, options, match, error)) == 1) {
+    int rc = 0;
+    while (rule->points >= min_weight &&
+           (rc = lite_rule_match_with(rule, text, start, options, match, error)) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
-      deadline_consider(rule, text, match, sent, ctx, out);
+      deadline_consider(rule, text, match, sent, ctx, visit, data);
       if (ovector[1] > ovector[0])
         start = ovector[1];
       else if (text[ovector[0]] != '\0')
@@ -537,10 +553,68 @@ gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *
       else
         break;
     }
-    if (rc < 0) {
-      deadline_clear(out);
+    if (rc < 0)
       return FALSE;
-    }
   }
+  return TRUE;
+}
+
+gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                       const DeadlineContext *ctx, Deadline *out, GError **error)
+{
+  *out = (Deadline){0};
+  if (!deadline_scan(rules, text, sent, ctx, G_MININT, deadline_keep_best, out, error)) {
+    deadline_clear(out);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+typedef struct {
+  GDateTime *earliest; /* owned */
+  int today;           /* the message's local day, as year * 10000 + month * 100 + day */
+} DeadlineNearest;
+
+static int deadline_day_number(GDateTime *when)
+{
+  return g_date_time_get_year(when) * 10000 + g_date_time_get_month(when) * 100 +
+         g_date_time_get_day_of_month(when);
+}
+
+/* Keeps the earliest dated phrase of the message's day or later in `data`
+ * (a DeadlineNearest*): "due 1 March" written on 4 March is past, not near. */
+static void deadline_keep_earliest(const LiteRule *rule, Deadline *candidate, gpointer data)
+{
+  (void)rule;
+  DeadlineNearest *nearest = data;
+  if (candidate->when == NULL || deadline_day_number(candidate->when) < nearest->today)
+    return;
+  if (nearest->earliest && g_date_time_compare(candidate->when, nearest->earliest) >= 0)
+    return;
+  g_clear_pointer(&nearest->earliest, g_date_time_unref);
+  nearest->earliest = g_steal_pointer(&candidate->when);
+}
+
+int deadline_rules_signal_weight(const DeadlineRules *rules)
+{
+  gpointer flag = NULL;
+  if (g_hash_table_lookup_extended(rules->set->thresholds, "deadline", NULL, &flag))
+    return GPOINTER_TO_INT(flag);
+  return 1;
+}
+
+gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                          const DeadlineContext *ctx, GDateTime **when, GError **error)
+{
+  *when = NULL;
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, ctx->timezone ? ctx->timezone : utc);
+  DeadlineNearest nearest = { NULL, deadline_day_number(local) };
+  int weight = deadline_rules_signal_weight(rules);
+  if (!deadline_scan(rules, text, sent, ctx, weight, deadline_keep_earliest, &nearest, error)) {
+    g_clear_pointer(&nearest.earliest, g_date_time_unref);
+    return FALSE;
+  }
+  *when = nearest.earliest;
   return TRUE;
 }

@@ -5,6 +5,8 @@
  * Entry points:
  *   deadline_rules_compile()  rules/deadlines.rules text -> DeadlineRules
  *   deadline_find()           text + message Date + client context -> Deadline
+ *   deadline_nearest()        the earliest dated deadline of a text (the
+ *                             deadline_days signal, filters/signals.c)
  *   deadline_resolve()        named captures -> local GDateTime (exposed for tests)
  *
  * Also here: a flat view of a rule file compiled by the rules engine
@@ -114,6 +116,20 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Deadline, deadline_clear)
  * returns FALSE with `error` set only when PCRE2 failed. */
 gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *sent,
                        const DeadlineContext *ctx, Deadline *out, GError **error);
+
+/* The points a phrase needs to count for the deadline_days signal: the
+ * `flag >= N` of `dimension deadline` in the rule file (1 when not declared).
+ * Lower-scoring phrases ("Thursday morning", a bare "today") are kept for
+ * instructions, where the task around them says they are deadlines. */
+int deadline_rules_signal_weight(const DeadlineRules *rules);
+
+/* The earliest date and time among the phrases of `text` found by rules worth
+ * deadline_rules_signal_weight() points or more, in ctx->timezone, leaving
+ * out dates before the day of `sent` (past, not near); `*when` (owned by the
+ * caller) is NULL when none names a date. Returns FALSE with
+ * `error` set only when PCRE2 failed. */
+gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                          const DeadlineContext *ctx, GDateTime **when, GError **error);
 
 /* The named captures of one deadline phrase, as found by a rule. Every field
  * is borrowed and may be NULL. Exposed so tests can check resolution alone. */
