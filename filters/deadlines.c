@@ -250,6 +250,11 @@ static gboolean deadline_numeric_date(GDate *date, const GDate *today, const cha
     year += 2000;
   int day = month_first ? b : a;
   int month = month_first ? a : b;
+  if (month > 12 && day >= 1 && day <= 12) { /* "4/24" can only be 24 April */
+    int swap = day;
+    day = month;
+    month = swap;
+  }
   if (month < 1 || month > 12)
     return FALSE;
   return deadline_day_of_month(date, today, day, month, year);
@@ -266,6 +271,25 @@ static int deadline_days_to_weekday(const GDate *today, int wd, gboolean next)
   return (wd - now + 7) % 7;
 }
 
+/* A day of the month or a numeric date of `phrase` into `date`; an impossible
+ * one ("31 April", "13/13") leaves `date` invalid: no deadline, not today. */
+static gboolean deadline_calendar_date(const DeadlinePhrase *phrase, const GDate *today,
+                                       const DeadlineContext *ctx, GDate *date)
+{
+  gboolean valid;
+  if (phrase->numeric != NULL) {
+    valid = deadline_numeric_date(date, today, phrase->numeric, ctx->month_first);
+  } else {
+    int month = phrase->month != NULL ? deadline_month_number(phrase->month) : 0;
+    int year = deadline_leading_number(phrase->year);
+    valid = deadline_day_of_month(date, today, deadline_leading_number(phrase->day), month,
+                                  year > 0 && year < 100 ? year + 2000 : year);
+  }
+  if (!valid)
+    g_date_clear(date, 1);
+  return valid;
+}
+
 /* Sets `date` from the date parts of `phrase`; FALSE when the phrase names no
  * date (a time alone: today). `*weekday_only` says the day may roll a week. */
 static gboolean deadline_phrase_date(const DeadlinePhrase *phrase, const GDate *today,
@@ -274,14 +298,8 @@ static gboolean deadline_phrase_date(const DeadlinePhrase *phrase, const GDate *
 {
   *date = *today;
   *weekday_only = FALSE;
-  if (phrase->numeric != NULL)
-    return deadline_numeric_date(date, today, phrase->numeric, ctx->month_first);
-  if (phrase->day != NULL) {
-    int month = phrase->month != NULL ? deadline_month_number(phrase->month) : 0;
-    int year = deadline_leading_number(phrase->year);
-    return deadline_day_of_month(date, today, deadline_leading_number(phrase->day), month,
-                                 year > 0 && year < 100 ? year + 2000 : year);
-  }
+  if (phrase->numeric != NULL || phrase->day != NULL)
+    return deadline_calendar_date(phrase, today, ctx, date);
   if (phrase->monthend != NULL) {
     if (g_ascii_strncasecmp(phrase->monthend, "next", 4) == 0)
       g_date_add_months(date, 1);
