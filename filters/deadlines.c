@@ -194,6 +194,7 @@ void deadline_clear(Deadline *deadline)
   deadline->urgency = 0;
   deadline->weight = 0;
   deadline->offset = 0;
+  deadline->length = 0;
 }
 
 /* ---- resolution: captures -> a local date and time ---- */
@@ -538,6 +539,7 @@ static void deadline_consider(const LiteRule *rule, const char *text, pcre2_matc
   candidate.precision = deadline_resolve(&phrase, sent, ctx, &candidate.when);
   candidate.urgency = phrase.asap != NULL ? 3 : 0;
   candidate.offset = pcre2_get_ovector_pointer(match)[0];
+  candidate.length = pcre2_get_ovector_pointer(match)[1] - candidate.offset;
   candidate.weight = rule->points;
   deadline_captures_clear(&captures);
   visit(rule, &candidate, data);
@@ -600,10 +602,23 @@ gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *
   return TRUE;
 }
 
+/* One dated phrase found for deadline_nearest(), at [start, end) of the text. */
 typedef struct {
-  GDateTime *earliest; /* owned */
-  int today;           /* the message's local day, as year * 10000 + month * 100 + day */
+  gsize start, end;
+  int weight;
+  DeadlinePrecision precision;
+  GDateTime *when; /* owned */
+} DeadlineSpan;
+
+typedef struct {
+  GArray *found; /* of DeadlineSpan */
+  gsize base;    /* offset in the whole text of the stretch being read */
 } DeadlineNearest;
+
+static void deadline_span_clear(gpointer data)
+{
+  g_clear_pointer(&((DeadlineSpan *)data)->when, g_date_time_unref);
+}
 
 static int deadline_day_number(GDateTime *when)
 {
@@ -611,18 +626,59 @@ static int deadline_day_number(GDateTime *when)
          g_date_time_get_day_of_month(when);
 }
 
-/* Keeps the earliest dated phrase of the message's day or later in `data`
- * (a DeadlineNearest*): "due 1 March" written on 4 March is past, not near. */
-static void deadline_keep_earliest(const LiteRule *rule, Deadline *candidate, gpointer data)
+/* Keeps every dated phrase in `data` (a DeadlineNearest*). */
+static void deadline_keep_dated(const LiteRule *rule, Deadline *candidate, gpointer data)
 {
   (void)rule;
   DeadlineNearest *nearest = data;
-  if (candidate->when == NULL || deadline_day_number(candidate->when) < nearest->today)
+  if (candidate->when == NULL)
     return;
-  if (nearest->earliest && g_date_time_compare(candidate->when, nearest->earliest) >= 0)
-    return;
-  g_clear_pointer(&nearest->earliest, g_date_time_unref);
-  nearest->earliest = g_steal_pointer(&candidate->when);
+  DeadlineSpan span = { nearest->base + candidate->offset,
+                        nearest->base + candidate->offset + candidate->length,
+                        candidate->weight, candidate->precision,
+                        g_steal_pointer(&candidate->when) };
+  g_array_append_val(nearest->found, span);
+}
+
+/* TRUE when a phrase over some of the same words reads found[i] better (more
+ * points, then more precise, then longer): "by Friday 3pm" is not also "by
+ * Friday", nor "by 12 noon tomorrow" "by 12 noon". */
+static gboolean deadline_span_reads_better(const DeadlineSpan *a, const DeadlineSpan *b)
+{
+  if (a->weight != b->weight)
+    return a->weight > b->weight;
+  if (a->precision != b->precision)
+    return a->precision > b->precision;
+  return a->end - a->start > b->end - b->start;
+}
+
+static gboolean deadline_span_beaten(GArray *found, guint i)
+{
+  const DeadlineSpan *span = &g_array_index(found, DeadlineSpan, i);
+  for (guint j = 0; j < found->len; j++) {
+    const DeadlineSpan *other = &g_array_index(found, DeadlineSpan, j);
+    if (j == i || other->start >= span->end || span->start >= other->end)
+      continue;
+    if (deadline_span_reads_better(other, span))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The earliest of the phrases no overlapping phrase reads better, on the day
+ * numbered `today` or later ("due 1 March" written on 4 March is past, not
+ * near); NULL when none. */
+static GDateTime *deadline_earliest(GArray *found, int today)
+{
+  GDateTime *earliest = NULL;
+  for (guint i = 0; i < found->len; i++) {
+    const DeadlineSpan *span = &g_array_index(found, DeadlineSpan, i);
+    if (deadline_day_number(span->when) < today || deadline_span_beaten(found, i))
+      continue;
+    if (earliest == NULL || g_date_time_compare(span->when, earliest) < 0)
+      earliest = span->when;
+  }
+  return earliest != NULL ? g_date_time_ref(earliest) : NULL;
 }
 
 int deadline_rules_signal_weight(const DeadlineRules *rules)
@@ -688,14 +744,15 @@ static gboolean deadline_scan_windows(const DeadlineRules *rules, const char *te
                                       DeadlineNearest *nearest, GError **error)
 {
   if (rules->window == NULL)
-    return deadline_scan(rules, text, sent, ctx, weight, deadline_keep_earliest, nearest, error);
+    return deadline_scan(rules, text, sent, ctx, weight, deadline_keep_dated, nearest, error);
   g_autoptr(GArray) spans = g_array_new(FALSE, FALSE, sizeof(gsize));
   if (!deadline_windows(rules, text, spans, error))
     return FALSE;
   for (guint i = 0; i + 1 < spans->len; i += 2) {
     gsize from = g_array_index(spans, gsize, i), to = g_array_index(spans, gsize, i + 1);
     g_autofree char *stretch = g_strndup(text + from, to - from);
-    if (!deadline_scan(rules, stretch, sent, ctx, weight, deadline_keep_earliest, nearest, error))
+    nearest->base = from;
+    if (!deadline_scan(rules, stretch, sent, ctx, weight, deadline_keep_dated, nearest, error))
       return FALSE;
   }
   return TRUE;
@@ -707,12 +764,12 @@ gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTim
   *when = NULL;
   g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
   g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, ctx->timezone ? ctx->timezone : utc);
-  DeadlineNearest nearest = { NULL, deadline_day_number(local) };
+  g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(DeadlineSpan));
+  g_array_set_clear_func(found, deadline_span_clear);
+  DeadlineNearest nearest = { found, 0 };
   int weight = deadline_rules_signal_weight(rules);
-  if (!deadline_scan_windows(rules, text, sent, ctx, weight, &nearest, error)) {
-    g_clear_pointer(&nearest.earliest, g_date_time_unref);
+  if (!deadline_scan_windows(rules, text, sent, ctx, weight, &nearest, error))
     return FALSE;
-  }
-  *when = nearest.earliest;
+  *when = deadline_earliest(found, deadline_day_number(local));
   return TRUE;
 }

@@ -104,6 +104,7 @@ typedef struct {
   int urgency;         /* 3 for ASAP/urgently/immediately, else 0 */
   int weight;          /* the rule's `adds deadline +N`: a phrase with "by" beats one without */
   gsize offset;        /* byte offset of the phrase in the text */
+  gsize length;        /* its length in bytes */
   char *rule;          /* owned, name of the rule that found it */
 } Deadline;
 
@@ -125,7 +126,9 @@ int deadline_rules_signal_weight(const DeadlineRules *rules);
 
 /* The earliest date and time among the phrases of `text` found by rules worth
  * deadline_rules_signal_weight() points or more, in ctx->timezone, leaving
- * out dates before the day of `sent` (past, not near); `*when` (owned by the
+ * out dates before the day of `sent` (past, not near) and the readings of
+ * words that an overlapping phrase reads better (more points, then more
+ * precise: "by Friday 3pm" is not also "by Friday"); `*when` (owned by the
  * caller) is NULL when none names a date. Returns FALSE with
  * `error` set only when PCRE2 failed. */
 gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTime *sent,
