@@ -1,14 +1,19 @@
-/* filters/deadlines.c: when is an instruction due? Finds deadline phrases with
- * the regex rules of rules/deadlines.rules and resolves their named captures
- * against the message's Date, in the client's time zone, to a local time.
+/* filters/deadlines.c: when is something due? The one place deadlines are
+ * found and resolved: for instructions (deadline_find), promises, and the
+ * scoring signal deadline_days (deadline_nearest, via signals.c). Finds
+ * deadline phrases with the regex rules of rules/deadlines.rules and resolves
+ * their named captures against the message's Date, in the client's time zone
+ * (the VA's for the signal), to a local time.
  *
  * How it works: every rule in the file is a regex with named captures
  * (weekday, next, relative, day, month, year, numeric, hour, minute, ampm,
  * part, week, asap, undated; see DeadlinePhrase in deadlines.h). The C here
  * knows nothing about English: it only turns captures into a date. A phrase
  * with no date part is "today" (or tomorrow when that time has passed); a
- * weekday is the next one on or after the message's day; "next Friday" is the
- * Friday of next week; a day of the month with no month is the next such day.
+ * weekday is the next one on or after the message's day (the same day when
+ * its time has not passed, else a week on); "next Friday" is the Friday of
+ * next week; a day of the month with no month is the next such day; a date
+ * that cannot be is none.
  * A date with no time is ctx->day_end_min (17:00, as the dev corpus labels it).
  * Dates are always built with g_date_time_new() in the client's zone from a
  * GDate, never by adding seconds, so a deadline after a clock change stays on
@@ -18,6 +23,11 @@
  * language and `file:line:col` errors as every other rule file); the first
  * part of this file turns a compiled RuleSet into a flat list of regexes with
  * their dimension and points, shared with instructions.c.
+ *
+ * deadline_nearest() reads only the rules of the signal's points (`dimension
+ * deadline flag >= N`), and only the stretches of the text around the matches
+ * of the rule that adds to `window` (when there is one): a long message costs
+ * a few short reads, not one whole read per rule.
  *
  * Must never: read files, look at the clock, or touch the network.
  */
