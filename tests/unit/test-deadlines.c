@@ -122,6 +122,11 @@ static void test_not_deadlines(void)
   g_assert_true(isnan(london("Thanks for last Friday", friday)));
   g_assert_true(isnan(london("the landlord won't let us open before 9 on a Sunday", wednesday)));
   g_assert_true(isnan(london("Nothing about dates here at all.", wednesday)));
+  /* the time of an event is not a deadline */
+  g_assert_true(isnan(london("Please book the consultation for Saturday 14th at 2pm.", wednesday)));
+  g_assert_true(isnan(london("Could you book a table for Friday?", wednesday)));
+  g_assert_true(isnan(london("The check-in is on Thursday at 10am.", wednesday)));
+  g_assert_cmpfloat(london("Can you do 3 options for Thursday?", wednesday), ==, 1);
   g_assert_cmpfloat(london("sending to Carl by 5pm Thurs", wednesday), ==, 1);
   g_assert_cmpfloat(london("Need it all on a spreadsheet by category for my accountant, she's "
                            "coming in 9am Monday.", friday), ==, 1);
