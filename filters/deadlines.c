@@ -1,14 +1,19 @@
-/* filters/deadlines.c: when is an instruction due? Finds deadline phrases with
- * the regex rules of rules/deadlines.rules and resolves their named captures
- * against the message's Date, in the client's time zone, to a local time.
+/* filters/deadlines.c: when is something due? The one place deadlines are
+ * found and resolved: for instructions (deadline_find), promises, and the
+ * scoring signal deadline_days (deadline_nearest, via signals.c). Finds
+ * deadline phrases with the regex rules of rules/deadlines.rules and resolves
+ * their named captures against the message's Date, in the client's time zone
+ * (the VA's for the signal), to a local time.
  *
  * How it works: every rule in the file is a regex with named captures
  * (weekday, next, relative, day, month, year, numeric, hour, minute, ampm,
  * part, week, asap, undated; see DeadlinePhrase in deadlines.h). The C here
  * knows nothing about English: it only turns captures into a date. A phrase
  * with no date part is "today" (or tomorrow when that time has passed); a
- * weekday is the next one on or after the message's day; "next Friday" is the
- * Friday of next week; a day of the month with no month is the next such day.
+ * weekday is the next one on or after the message's day (the same day when
+ * its time has not passed, else a week on); "next Friday" is the Friday of
+ * next week; a day of the month with no month is the next such day; a date
+ * that cannot be is none.
  * A date with no time is ctx->day_end_min (17:00, as the dev corpus labels it).
  * Dates are always built with g_date_time_new() in the client's zone from a
  * GDate, never by adding seconds, so a deadline after a clock change stays on
@@ -18,6 +23,11 @@
  * language and `file:line:col` errors as every other rule file); the first
  * part of this file turns a compiled RuleSet into a flat list of regexes with
  * their dimension and points, shared with instructions.c.
+ *
+ * deadline_nearest() reads only the rules of the signal's points (`dimension
+ * deadline flag >= N`), and only the stretches of the text around the matches
+ * of the rule that adds to `window` (when there is one): a long message costs
+ * a few short reads, not one whole read per rule.
  *
  * Must never: read files, look at the clock, or touch the network.
  */
@@ -153,8 +163,17 @@ char *lite_rule_capture(const LiteRule *rule, const char *subject, pcre2_match_d
 /* ======================= end of the rule-file view ======================= */
 
 struct _DeadlineRules {
-  LiteRuleSet *set; /* owned */
+  LiteRuleSet *set;       /* owned */
+  const LiteRule *window; /* in `set`, may be NULL: the rule that adds to `window` */
 };
+
+/* The dimension of the rule that marks where deadline phrases can be. */
+#define DEADLINE_WINDOW_DIMENSION "window"
+
+static gboolean deadline_rule_is_window(const LiteRule *rule)
+{
+  return strcmp(rule->dimension, DEADLINE_WINDOW_DIMENSION) == 0;
+}
 
 DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, GError **error)
 {
@@ -163,6 +182,9 @@ DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, G
     return NULL;
   DeadlineRules *rules = g_new0(DeadlineRules, 1);
   rules->set = set;
+  for (guint i = 0; i < set->rules->len && rules->window == NULL; i++)
+    if (deadline_rule_is_window(g_ptr_array_index(set->rules, i)))
+      rules->window = g_ptr_array_index(set->rules, i);
   return rules;
 }
 
@@ -182,6 +204,7 @@ void deadline_clear(Deadline *deadline)
   deadline->urgency = 0;
   deadline->weight = 0;
   deadline->offset = 0;
+  deadline->length = 0;
 }
 
 /* ---- resolution: captures -> a local date and time ---- */
@@ -250,19 +273,44 @@ static gboolean deadline_numeric_date(GDate *date, const GDate *today, const cha
     year += 2000;
   int day = month_first ? b : a;
   int month = month_first ? a : b;
+  if (month > 12 && day >= 1 && day <= 12) { /* "4/24" can only be 24 April */
+    int swap = day;
+    day = month;
+    month = swap;
+  }
   if (month < 1 || month > 12)
     return FALSE;
   return deadline_day_of_month(date, today, day, month, year);
 }
 
-/* Days from `today` to weekday `wd` (1..7), or into next week with `next`. */
+/* Days from `today` to weekday `wd` (1..7), or into next week with `next`.
+ * "by Monday" said on a Monday is today (0); deadline_resolve() moves it a
+ * week on when its time has already passed. */
 static int deadline_days_to_weekday(const GDate *today, int wd, gboolean next)
 {
   int now = g_date_get_weekday(today); /* 1 = Monday */
   if (next)
     return 7 - now + wd;
-  int days = (wd - now + 7) % 7;
-  return days == 0 ? 7 : days; /* "by Monday" said on a Monday: the next one */
+  return (wd - now + 7) % 7;
+}
+
+/* A day of the month or a numeric date of `phrase` into `date`; an impossible
+ * one ("31 April", "13/13") leaves `date` invalid: no deadline, not today. */
+static gboolean deadline_calendar_date(const DeadlinePhrase *phrase, const GDate *today,
+                                       const DeadlineContext *ctx, GDate *date)
+{
+  gboolean valid;
+  if (phrase->numeric != NULL) {
+    valid = deadline_numeric_date(date, today, phrase->numeric, ctx->month_first);
+  } else {
+    int month = phrase->month != NULL ? deadline_month_number(phrase->month) : 0;
+    int year = deadline_leading_number(phrase->year);
+    valid = deadline_day_of_month(date, today, deadline_leading_number(phrase->day), month,
+                                  year > 0 && year < 100 ? year + 2000 : year);
+  }
+  if (!valid)
+    g_date_clear(date, 1);
+  return valid;
 }
 
 /* Sets `date` from the date parts of `phrase`; FALSE when the phrase names no
@@ -273,14 +321,8 @@ static gboolean deadline_phrase_date(const DeadlinePhrase *phrase, const GDate *
 {
   *date = *today;
   *weekday_only = FALSE;
-  if (phrase->numeric != NULL)
-    return deadline_numeric_date(date, today, phrase->numeric, ctx->month_first);
-  if (phrase->day != NULL) {
-    int month = phrase->month != NULL ? deadline_month_number(phrase->month) : 0;
-    int year = deadline_leading_number(phrase->year);
-    return deadline_day_of_month(date, today, deadline_leading_number(phrase->day), month,
-                                 year > 0 && year < 100 ? year + 2000 : year);
-  }
+  if (phrase->numeric != NULL || phrase->day != NULL)
+    return deadline_calendar_date(phrase, today, ctx, date);
   if (phrase->monthend != NULL) {
     if (g_ascii_strncasecmp(phrase->monthend, "next", 4) == 0)
       g_date_add_months(date, 1);
@@ -490,46 +532,62 @@ static gboolean deadline_better(const Deadline *candidate, const Deadline *best)
   return candidate->offset < best->offset;
 }
 
+/* Receives every phrase a rule found, resolved (`candidate` is the caller's
+ * to clear; the callee may steal its fields). */
+typedef void (*DeadlineVisit)(const LiteRule *rule, Deadline *candidate, gpointer data);
+
 static void deadline_consider(const LiteRule *rule, const char *text, pcre2_match_data *match,
-                              GDateTime *sent, const DeadlineContext *ctx, Deadline *best)
+                              GDateTime *sent, const DeadlineContext *ctx, DeadlineVisit visit,
+                              gpointer data)
 {
   DeadlineCaptures captures = {0};
   for (int i = 0; i < DEADLINE_CAPTURES; i++)
     captures.values[i] = lite_rule_capture(rule, text, match, capture_names[i]);
   DeadlinePhrase phrase = {0};
   deadline_captures_to_phrase(&captures, &phrase);
-  Deadline candidate = {0};
+  g_auto(Deadline) candidate = {0};
   candidate.precision = deadline_resolve(&phrase, sent, ctx, &candidate.when);
   candidate.urgency = phrase.asap != NULL ? 3 : 0;
   candidate.offset = pcre2_get_ovector_pointer(match)[0];
+  candidate.length = pcre2_get_ovector_pointer(match)[1] - candidate.offset;
   candidate.weight = rule->points;
   deadline_captures_clear(&captures);
-  if (candidate.urgency > best->urgency)
-    best->urgency = candidate.urgency;
-  if (candidate.precision == DEADLINE_NONE || !deadline_better(&candidate, best)) {
-    g_clear_pointer(&candidate.when, g_date_time_unref);
+  visit(rule, &candidate, data);
+}
+
+/* Keeps the best phrase in `data` (a Deadline*), see deadline_find(). */
+static void deadline_keep_best(const LiteRule *rule, Deadline *candidate, gpointer data)
+{
+  Deadline *best = data;
+  if (candidate->urgency > best->urgency)
+    best->urgency = candidate->urgency;
+  if (candidate->precision == DEADLINE_NONE || !deadline_better(candidate, best))
     return;
-  }
   int urgency = best->urgency;
   deadline_clear(best);
-  *best = candidate;
+  *best = *candidate;
+  *candidate = (Deadline){0};
   best->urgency = urgency;
   best->rule = g_strdup(rule->name);
 }
 
-gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *sent,
-                       const DeadlineContext *ctx, Deadline *out, GError **error)
+/* Runs the rules of `rules` worth `min_weight` points or more over `text`,
+ * every match in turn, and hands each phrase to `visit`. FALSE with `error`
+ * when PCRE2 gave up. */
+static gboolean deadline_scan(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                              const DeadlineContext *ctx, int min_weight, DeadlineVisit visit,
+                              gpointer data, GError **error)
 {
-  *out = (Deadline){0};
   g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
   guint32 options = g_utf8_validate(text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     gsize start = 0;
-    int rc;
-    while ((rc = lite_rule_match_with(rule, text, start, options, match, error)) == 1) {
+    int rc = 0;
+    while (rule->points >= min_weight && !deadline_rule_is_window(rule) &&
+           (rc = lite_rule_match_with(rule, text, start, options, match, error)) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
-      deadline_consider(rule, text, match, sent, ctx, out);
+      deadline_consider(rule, text, match, sent, ctx, visit, data);
       if (ovector[1] > ovector[0])
         start = ovector[1];
       else if (text[ovector[0]] != '\0')
@@ -537,10 +595,191 @@ gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *
       else
         break;
     }
-    if (rc < 0) {
-      deadline_clear(out);
+    if (rc < 0)
       return FALSE;
-    }
   }
+  return TRUE;
+}
+
+gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                       const DeadlineContext *ctx, Deadline *out, GError **error)
+{
+  *out = (Deadline){0};
+  if (!deadline_scan(rules, text, sent, ctx, G_MININT, deadline_keep_best, out, error)) {
+    deadline_clear(out);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* One dated phrase found for deadline_nearest(), at [start, end) of the text. */
+typedef struct {
+  gsize start, end;
+  int weight;
+  DeadlinePrecision precision;
+  GDateTime *when; /* owned */
+} DeadlineSpan;
+
+typedef struct {
+  GArray *found; /* of DeadlineSpan */
+  gsize base;    /* offset in the whole text of the stretch being read */
+} DeadlineNearest;
+
+static void deadline_span_clear(gpointer data)
+{
+  g_clear_pointer(&((DeadlineSpan *)data)->when, g_date_time_unref);
+}
+
+static int deadline_day_number(GDateTime *when)
+{
+  return g_date_time_get_year(when) * 10000 + g_date_time_get_month(when) * 100 +
+         g_date_time_get_day_of_month(when);
+}
+
+/* Keeps every dated phrase in `data` (a DeadlineNearest*). */
+static void deadline_keep_dated(const LiteRule *rule, Deadline *candidate, gpointer data)
+{
+  (void)rule;
+  DeadlineNearest *nearest = data;
+  if (candidate->when == NULL)
+    return;
+  DeadlineSpan span = { nearest->base + candidate->offset,
+                        nearest->base + candidate->offset + candidate->length,
+                        candidate->weight, candidate->precision,
+                        g_steal_pointer(&candidate->when) };
+  g_array_append_val(nearest->found, span);
+}
+
+/* TRUE when a phrase over some of the same words reads found[i] better (more
+ * points, then more precise, then longer): "by Friday 3pm" is not also "by
+ * Friday", nor "by 12 noon tomorrow" "by 12 noon". */
+static gboolean deadline_span_reads_better(const DeadlineSpan *a, const DeadlineSpan *b)
+{
+  if (a->weight != b->weight)
+    return a->weight > b->weight;
+  if (a->precision != b->precision)
+    return a->precision > b->precision;
+  return a->end - a->start > b->end - b->start;
+}
+
+static gboolean deadline_span_beaten(GArray *found, guint i)
+{
+  const DeadlineSpan *span = &g_array_index(found, DeadlineSpan, i);
+  for (guint j = 0; j < found->len; j++) {
+    const DeadlineSpan *other = &g_array_index(found, DeadlineSpan, j);
+    if (j == i || other->start >= span->end || span->start >= other->end)
+      continue;
+    if (deadline_span_reads_better(other, span))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The earliest of the phrases no overlapping phrase reads better, on the day
+ * numbered `today` or later ("due 1 March" written on 4 March is past, not
+ * near); NULL when none. */
+static GDateTime *deadline_earliest(GArray *found, int today)
+{
+  GDateTime *earliest = NULL;
+  for (guint i = 0; i < found->len; i++) {
+    const DeadlineSpan *span = &g_array_index(found, DeadlineSpan, i);
+    if (deadline_day_number(span->when) < today || deadline_span_beaten(found, i))
+      continue;
+    if (earliest == NULL || g_date_time_compare(span->when, earliest) < 0)
+      earliest = span->when;
+  }
+  return earliest != NULL ? g_date_time_ref(earliest) : NULL;
+}
+
+int deadline_rules_signal_weight(const DeadlineRules *rules)
+{
+  gpointer flag = NULL;
+  if (g_hash_table_lookup_extended(rules->set->thresholds, "deadline", NULL, &flag))
+    return GPOINTER_TO_INT(flag);
+  return 1;
+}
+
+/* [*from, *to) widened by DEADLINE_WINDOW_BEFORE bytes before and
+ * DEADLINE_WINDOW_AFTER after, then to the nearest ASCII space (or the text's
+ * ends), so that no word is cut. The longest phrases start well before their
+ * date word ("need ... 9am Monday": up to 120 characters between) and end
+ * shortly after it ("Monday 16th of March at 9.30am"), with room left for
+ * the rules' look-aheads. */
+#define DEADLINE_WINDOW_BEFORE 160
+#define DEADLINE_WINDOW_AFTER 96
+
+static void deadline_widen(const char *text, gsize len, gsize *from, gsize *to)
+{
+  *from = *from > DEADLINE_WINDOW_BEFORE ? *from - DEADLINE_WINDOW_BEFORE : 0;
+  *to = MIN(len, *to + DEADLINE_WINDOW_AFTER);
+  while (*from > 0 && !g_ascii_isspace(text[*from - 1]))
+    (*from)--;
+  while (*to < len && !g_ascii_isspace(text[*to]))
+    (*to)++;
+}
+
+/* The stretches of `text` around the matches of the window rule, merged, as
+ * pairs of byte offsets (from, to) in a GArray of gsize. FALSE with `error`
+ * when PCRE2 gave up. */
+static gboolean deadline_windows(const DeadlineRules *rules, const char *text, GArray *spans,
+                                 GError **error)
+{
+  g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
+  gsize len = strlen(text), start = 0;
+  guint32 options = g_utf8_validate(text, (gssize)len, NULL) ? PCRE2_NO_UTF_CHECK : 0;
+  int rc;
+  while ((rc = lite_rule_match_with(rules->window, text, start, options, match, error)) == 1) {
+    PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
+    gsize from = ovector[0], to = ovector[1];
+    deadline_widen(text, len, &from, &to);
+    gsize *last = spans->len ? &g_array_index(spans, gsize, spans->len - 1) : NULL;
+    if (last != NULL && from <= *last)
+      *last = MAX(*last, to); /* overlaps the stretch before: one stretch */
+    else
+      g_array_append_val(spans, from), g_array_append_val(spans, to);
+    if (ovector[1] >= len)
+      break;
+    start = ovector[1] > ovector[0] ? ovector[1]
+                                    : (gsize)(g_utf8_next_char(text + ovector[0]) - text);
+  }
+  return rc >= 0;
+}
+
+/* deadline_scan() over the stretches of `text` the window rule marks (every
+ * dated phrase holds one of its words), or over all of it without one: on
+ * long mail a handful of short stretches cost far less than the whole text
+ * once per rule. */
+static gboolean deadline_scan_windows(const DeadlineRules *rules, const char *text,
+                                      GDateTime *sent, const DeadlineContext *ctx, int weight,
+                                      DeadlineNearest *nearest, GError **error)
+{
+  if (rules->window == NULL)
+    return deadline_scan(rules, text, sent, ctx, weight, deadline_keep_dated, nearest, error);
+  g_autoptr(GArray) spans = g_array_new(FALSE, FALSE, sizeof(gsize));
+  if (!deadline_windows(rules, text, spans, error))
+    return FALSE;
+  for (guint i = 0; i + 1 < spans->len; i += 2) {
+    gsize from = g_array_index(spans, gsize, i), to = g_array_index(spans, gsize, i + 1);
+    g_autofree char *stretch = g_strndup(text + from, to - from);
+    nearest->base = from;
+    if (!deadline_scan(rules, stretch, sent, ctx, weight, deadline_keep_dated, nearest, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                          const DeadlineContext *ctx, GDateTime **when, GError **error)
+{
+  *when = NULL;
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, ctx->timezone ? ctx->timezone : utc);
+  g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(DeadlineSpan));
+  g_array_set_clear_func(found, deadline_span_clear);
+  DeadlineNearest nearest = { found, 0 };
+  int weight = deadline_rules_signal_weight(rules);
+  if (!deadline_scan_windows(rules, text, sent, ctx, weight, &nearest, error))
+    return FALSE;
+  *when = deadline_earliest(found, deadline_day_number(local));
   return TRUE;
 }

@@ -5,6 +5,8 @@
  * Entry points:
  *   deadline_rules_compile()  rules/deadlines.rules text -> DeadlineRules
  *   deadline_find()           text + message Date + client context -> Deadline
+ *   deadline_nearest()        the earliest dated deadline of a text (the
+ *                             deadline_days signal, filters/signals.c)
  *   deadline_resolve()        named captures -> local GDateTime (exposed for tests)
  *
  * Also here: a flat view of a rule file compiled by the rules engine
@@ -102,6 +104,7 @@ typedef struct {
   int urgency;         /* 3 for ASAP/urgently/immediately, else 0 */
   int weight;          /* the rule's `adds deadline +N`: a phrase with "by" beats one without */
   gsize offset;        /* byte offset of the phrase in the text */
+  gsize length;        /* its length in bytes */
   char *rule;          /* owned, name of the rule that found it */
 } Deadline;
 
@@ -114,6 +117,22 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Deadline, deadline_clear)
  * returns FALSE with `error` set only when PCRE2 failed. */
 gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *sent,
                        const DeadlineContext *ctx, Deadline *out, GError **error);
+
+/* The points a phrase needs to count for the deadline_days signal: the
+ * `flag >= N` of `dimension deadline` in the rule file (1 when not declared).
+ * Lower-scoring phrases ("Thursday morning", a bare "today") are kept for
+ * instructions, where the task around them says they are deadlines. */
+int deadline_rules_signal_weight(const DeadlineRules *rules);
+
+/* The earliest date and time among the phrases of `text` found by rules worth
+ * deadline_rules_signal_weight() points or more, in ctx->timezone, leaving
+ * out dates before the day of `sent` (past, not near) and the readings of
+ * words that an overlapping phrase reads better (more points, then more
+ * precise: "by Friday 3pm" is not also "by Friday"); `*when` (owned by the
+ * caller) is NULL when none names a date. Returns FALSE with
+ * `error` set only when PCRE2 failed. */
+gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                          const DeadlineContext *ctx, GDateTime **when, GError **error);
 
 /* The named captures of one deadline phrase, as found by a rule. Every field
  * is borrowed and may be NULL. Exposed so tests can check resolution alone. */

@@ -30,6 +30,7 @@
  */
 #include <string.h>
 #include "filters/rules-private.h"
+#include "filters/deadlines.h"
 
 G_DEFINE_QUARK(keel-rules-error-quark, keel_rules_error)
 
@@ -99,6 +100,7 @@ void rules_free(RuleSet *rules)
   rules_expr_free(rules->risky);
   g_clear_pointer(&rules->match_context, pcre2_match_context_free);
   learned_set_free(rules->learned);
+  deadline_rules_free(rules->deadlines);
   g_free(rules);
 }
 
@@ -106,6 +108,12 @@ void rules_set_learned(RuleSet *rules, LearnedSet *learned)
 {
   learned_set_free(rules->learned);
   rules->learned = learned;
+}
+
+void rules_set_deadlines(RuleSet *rules, DeadlineRules *deadlines)
+{
+  deadline_rules_free(rules->deadlines);
+  rules->deadlines = deadlines;
 }
 
 RuleSet *rules_new(void)

@@ -131,6 +131,7 @@ typedef struct RuleSet {
   guint32 max_captures;   /* largest capture count of any pattern */
   pcre2_match_context *match_context; /* owned: match/depth/heap limits */
   LearnedSet *learned;    /* owned, may be NULL: the learned_* signals' models */
+  struct _DeadlineRules *deadlines; /* owned, may be NULL: rules/deadlines.rules, for the deadline_days signal */
 } RuleSet;
 
 /* Match limits set on every pcre2_match() (see rules/README.md). */
@@ -156,6 +157,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(RuleSet, rules_free)
 /* Gives `rules` the learned models (takes `learned`, may be NULL; the old
  * ones are freed). Call before the set is shared. */
 void rules_set_learned(RuleSet *rules, LearnedSet *learned);
+
+/* Gives `rules` the deadline rules (filters/deadlines.h; takes `deadlines`,
+ * may be NULL: deadline_days is then unknown). Call before the set is shared. */
+void rules_set_deadlines(RuleSet *rules, struct _DeadlineRules *deadlines);
 
 guint rules_count(const RuleSet *rules);
 guint rules_file_count(const RuleSet *rules);

@@ -566,7 +566,7 @@ ScoreResult *score_message(const RuleSet *rules, const KeelMessage *message,
   }
   Scoring s;
   scoring_init(&s, rules, message);
-  signals_compute(message, context, s.result->signals);
+  signals_compute(message, context, rules->deadlines, s.result->signals);
   score_learned(rules, message, s.result->learned);
   s.use_groups = TRUE;
   score_phrase_groups(&s);
@@ -789,7 +789,7 @@ gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *me
   scoring_init(&s, rules, message);
   for (guint i = 0; i < rule->looks->len; i++)
     if (((RulesLook *)g_ptr_array_index(rule->looks, i))->where[0] == RULES_WHERE_SIGNAL) {
-      signals_compute(message, context, s.result->signals);
+      signals_compute(message, context, rules->deadlines, s.result->signals);
       score_learned(rules, message, s.result->learned);
       break;
     }

@@ -1,6 +1,7 @@
 /* filters/signals.c: the built-in signals rules test with `look signal NAME OP N`:
  * shouting (caps_ratio, caps_words, caps_run), runs of '!' and '?', length, sent outside
- * business hours, how soon a named weekday deadline falls, how much of the
+ * business hours, how soon the nearest deadline falls (found and resolved by
+ * filters/deadlines.c with rules/deadlines.rules: no date words here), how much of the
  * text addresses "you", short phrases in scare quotes and phrases quoted back
  * from the earlier mail, and the history signals (chasers, hours since the
  * VA's reply, the thread's risk so far) that the caller passes in.
@@ -207,129 +208,6 @@ gboolean signals_outside_hours(GDateTime *date, GTimeZone *tz, guint8 days,
 
 /* ---- deadline_days ---- */
 
-/* Lower-case tokens of letters and digits ("9am", "16th", "thurs") of
- * [start, end). */
-static GPtrArray *signals_tokens(const char *start, const char *end)
-{
-  GPtrArray *tokens = g_ptr_array_new_with_free_func(g_free);
-  const char *token = NULL;
-  for (const char *p = start;; p++) {
-    gboolean in = p < end && *p && (g_ascii_isalnum(*p) || (*p & 0x80));
-    if (in && !token)
-      token = p;
-    if (!in && token) {
-      g_ptr_array_add(tokens, g_ascii_strdown(token, p - token));
-      token = NULL;
-    }
-    if (p >= end || !*p)
-      break;
-  }
-  return tokens;
-}
-
-/* 1 = Monday ... 7 = Sunday, 0 when `token` (lower case) is not a weekday:
- * the full name, its first three letters, or tues, weds, thur, thurs. */
-static int token_weekday(const char *token)
-{
-  static const char *const names[] = { "monday", "tuesday", "wednesday", "thursday", "friday",
-                                       "saturday", "sunday" };
-  static const struct { const char *name; int day; } more[] = {
-    { "tues", 2 }, { "weds", 3 }, { "thur", 4 }, { "thurs", 4 },
-  };
-  gsize n = strlen(token);
-  if (n < 3 || n > 9)
-    return 0;
-  for (int d = 0; d < 7; d++) {
-    if (token[0] != names[d][0] || token[1] != names[d][1])
-      continue; /* most words stop here */
-    if (n == 3 ? strncmp(token, names[d], 3) == 0 : strcmp(token, names[d]) == 0)
-      return d + 1;
-  }
-  for (guint i = 0; i < G_N_ELEMENTS(more); i++)
-    if (strcmp(token, more[i].name) == 0)
-      return more[i].day;
-  return 0;
-}
-
-static gboolean token_is_time(const char *token)
-{
-  if (strcmp(token, "noon") == 0 || strcmp(token, "midday") == 0 || strcmp(token, "eod") == 0)
-    return TRUE;
-  const char *p = token;
-  while (g_ascii_isdigit(*p))
-    p++;
-  return p != token && (strcmp(p, "am") == 0 || strcmp(p, "pm") == 0);
-}
-
-static gboolean token_is_deadline_word(const char *token)
-{
-  static const char *const words[] = { "by", "before", "until", "till", "til", "due",
-                                       "for", "latest", "deadline", "ok", "okay", NULL };
-  return g_strv_contains(words, token);
-}
-
-/* A weekday in a range or a list of hours ("Mon-Sat 7am-4pm", "Sunday
- * 8am-2pm"), after a possessive or an article ("my Monday clients", "on a
- * Sunday") or after "last" is not a deadline. */
-static gboolean weekday_is_not_deadline(GPtrArray *tokens, guint i)
-{
-  static const char *const before[] = { "last", "my", "our", "your", "his", "her", "their",
-                                        "a", "every", "each", "on", "from", "since", NULL };
-  const char *previous = i > 0 ? g_ptr_array_index(tokens, i - 1) : "";
-  const char *next = i + 1 < tokens->len ? g_ptr_array_index(tokens, i + 1) : "";
-  const char *after = i + 2 < tokens->len ? g_ptr_array_index(tokens, i + 2) : "";
-  if (token_weekday(previous) || token_weekday(next) || g_strv_contains(before, previous))
-    return TRUE;
-  return token_is_time(next) && token_is_time(after);
-}
-
-/* Does the weekday at tokens[i] read as a deadline? */
-static gboolean weekday_is_deadline(GPtrArray *tokens, guint i)
-{
-  if (weekday_is_not_deadline(tokens, i))
-    return FALSE;
-  for (guint back = 1; back <= 3 && back <= i; back++) {
-    const char *token = g_ptr_array_index(tokens, i - back);
-    if (back == 1 && strcmp(token, "last") == 0)
-      return FALSE;
-    if (token_is_deadline_word(token) || (back <= 2 && token_is_time(token)))
-      return TRUE;
-  }
-  for (guint ahead = 1; ahead <= 2 && i + ahead < tokens->len; ahead++) {
-    const char *token = g_ptr_array_index(tokens, i + ahead);
-    if (token_is_time(token) || strcmp(token, "ok") == 0 || strcmp(token, "latest") == 0)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-/* Day of month written as "16", "16th", "1st"; 0 when not one. */
-static int token_day_of_month(const char *token)
-{
-  char *end = NULL;
-  long day = strtol(token, &end, 10);
-  if (end == token || day < 1 || day > 31)
-    return 0;
-  return (*end == '\0' || strcmp(end, "st") == 0 || strcmp(end, "nd") == 0 ||
-          strcmp(end, "rd") == 0 || strcmp(end, "th") == 0) ? (int)day : 0;
-}
-
-/* Calendar days from `today` to the weekday at tokens[i] (or to the day of
- * month written after it: "Friday 13th"). Plain arithmetic, no GDateTime. */
-static int weekday_days_ahead(GPtrArray *tokens, guint i, GDateTime *today, int weekday)
-{
-  int days = (weekday - g_date_time_get_day_of_week(today) + 7) % 7;
-  if (i > 0 && strcmp(g_ptr_array_index(tokens, i - 1), "next") == 0 && days < 4)
-    days += 7;
-  int dom = i + 1 < tokens->len ? token_day_of_month(g_ptr_array_index(tokens, i + 1)) : 0;
-  if (!dom)
-    return days;
-  int day = g_date_time_get_day_of_month(today);
-  int month_days = g_date_get_days_in_month((GDateMonth)g_date_time_get_month(today),
-                                            (GDateYear)g_date_time_get_year(today));
-  return dom >= day ? dom - day : month_days - day + dom;
-}
-
 /* Working days in (today, today + days]: weekend days do not count, except a
  * deadline that itself falls on a weekend. */
 static int working_days(GDateTime *today, int days)
@@ -341,146 +219,33 @@ static int working_days(GDateTime *today, int days)
   return count;
 }
 
-/* The tokens around the weekday at [word, word_end) and its index in them. */
-static GPtrArray *signals_window(const char *text, const char *end, const char *word,
-                                 const char *word_end, guint *index)
+double signals_deadline_days(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                             GTimeZone *tz)
 {
-  const char *from = word - MIN((gsize)(word - text), 48);
-  const char *to = word_end + MIN((gsize)(end - word_end), 40);
-  while (from > text && from < word && (g_ascii_isalnum(*from) || (*from & 0x80)))
-    from++; /* start on a token boundary */
-  g_autoptr(GPtrArray) before = signals_tokens(from, word);
-  GPtrArray *tokens = signals_tokens(from, to);
-  *index = before->len;
-  return tokens;
-}
-
-/* TRUE when [word, word_end) spells a weekday (3 to 9 letters). */
-static gboolean span_is_weekday(const char *word, const char *word_end)
-{
-  gsize n = (gsize)(word_end - word);
-  if (n < 3 || n > 9 || !strchr("mtwfsMTWFS", word[0]))
-    return FALSE;
-  char lower[10];
-  for (gsize i = 0; i < n; i++)
-    lower[i] = g_ascii_tolower(word[i]);
-  lower[n] = '\0';
-  return token_weekday(lower) != 0;
-}
-
-/* 1-12 when `token` names a month ("mar", "march", "sept"), else 0. */
-static int token_month(const char *token)
-{
-  static const char *const months[] = { "january", "february", "march", "april", "may", "june",
-                                        "july", "august", "september", "october", "november",
-                                        "december" };
-  if (strlen(token) < 3)
-    return 0;
-  for (int m = 0; m < 12; m++)
-    if (g_str_has_prefix(months[m], token))
-      return m + 1;
-  return 0;
-}
-
-/* Calendar days from `today` to day `dom` of `month` (0: the next such day
- * of any month); -1 when it is past or impossible. */
-static int date_days_ahead(GDateTime *today, int dom, int month)
-{
-  int year = g_date_time_get_year(today), day = g_date_time_get_day_of_month(today);
-  int this_month = g_date_time_get_month(today);
-  if (!month)
-    month = dom >= day ? this_month : this_month % 12 + 1;
-  if (month < this_month - 6)
-    year++; /* "by 10 January" written in December */
-  if (!g_date_valid_dmy((GDateDay)dom, (GDateMonth)month, (GDateYear)year))
-    return -1;
-  g_autoptr(GDate) from = g_date_new_dmy((GDateDay)day, (GDateMonth)this_month,
-                                         (GDateYear)g_date_time_get_year(today));
-  g_autoptr(GDate) to = g_date_new_dmy((GDateDay)dom, (GDateMonth)month, (GDateYear)year);
-  int days = g_date_days_between(from, to);
-  return days >= 0 ? days : -1;
-}
-
-/* "by the 16th", "by 20 March", "before March 20th": calendar days ahead of
- * the date after the deadline word at tokens[i], or -1. A bare number is not
- * a date ("by 5" is a time). */
-static int deadline_date_days(GPtrArray *tokens, guint i, GDateTime *today)
-{
-  guint j = i + 1;
-  const char *token = j < tokens->len ? g_ptr_array_index(tokens, j) : "";
-  if (strcmp(token, "the") == 0)
-    token = ++j < tokens->len ? g_ptr_array_index(tokens, j) : "";
-  const char *next = j + 1 < tokens->len ? g_ptr_array_index(tokens, j + 1) : "";
-  const char *after = j + 2 < tokens->len ? g_ptr_array_index(tokens, j + 2) : "";
-  int dom = token_day_of_month(token), month = 0;
-  if (dom) {
-    month = token_month(strcmp(next, "of") == 0 ? after : next);
-    if (!month && g_ascii_isdigit(token[strlen(token) - 1]))
-      return -1;
-  } else if ((month = token_month(token))) {
-    dom = token_day_of_month(next);
-  }
-  return dom ? date_days_ahead(today, dom, month) : -1;
-}
-
-/* TRUE for by/before/until/due followed by what may be a date: a digit,
- * "the", or the first letters of a month (a cheap look before tokenizing). */
-static gboolean span_is_deadline_word(const char *word, const char *word_end, const char *end)
-{
-  gsize n = (gsize)(word_end - word);
-  gboolean deadline = (n == 2 && g_ascii_strncasecmp(word, "by", 2) == 0) ||
-                      (n == 6 && g_ascii_strncasecmp(word, "before", 6) == 0) ||
-                      (n == 5 && g_ascii_strncasecmp(word, "until", 5) == 0) ||
-                      (n == 3 && g_ascii_strncasecmp(word, "due", 3) == 0);
-  const char *next = word_end;
-  while (deadline && next < end && (*next == ' ' || *next == '\t' || *next == '\n'))
-    next++;
-  if (!deadline || end - next < 3)
-    return FALSE;
-  if (g_ascii_isdigit(*next) || g_ascii_strncasecmp(next, "the", 3) == 0)
-    return TRUE;
-  char month[4] = { g_ascii_tolower(next[0]), g_ascii_tolower(next[1]), g_ascii_tolower(next[2]), 0 };
-  return token_month(month) != 0;
-}
-
-/* Working days to the deadline at [word, p), or -1 when it is none. */
-static int deadline_at(const char *text, const char *end, const char *word, const char *p,
-                       GDateTime *today)
-{
-  gboolean weekday = span_is_weekday(word, p);
-  if (!weekday && !span_is_deadline_word(word, p, end))
-    return -1;
-  guint i = 0;
-  g_autoptr(GPtrArray) tokens = signals_window(text, end, word, p, &i);
-  if (i >= tokens->len)
-    return -1;
-  if (!weekday) {
-    int days = deadline_date_days(tokens, i, today);
-    return days < 0 ? -1 : working_days(today, days);
-  }
-  int day = token_weekday(g_ptr_array_index(tokens, i));
-  if (!day || !weekday_is_deadline(tokens, i))
-    return -1;
-  return working_days(today, weekday_days_ahead(tokens, i, today, day));
-}
-
-double signals_deadline_days(const char *text, GDateTime *local_date)
-{
-  if (!text)
+  if (!rules || !text || !sent)
     return NAN;
-  const char *end = text + strnlen(text, SIGNALS_TEXT_LIMIT);
-  int best = -1;
-  for (const char *p = text; p < end;) {
-    while (p < end && !g_ascii_isalpha(*p))
-      p++;
-    const char *word = p;
-    while (p < end && (g_ascii_isalnum(*p) || (*p & 0x80)))
-      p++;
-    int days = p > word ? deadline_at(text, end, word, p, local_date) : -1;
-    if (days >= 0)
-      best = best < 0 ? days : MIN(best, days);
+  DeadlineContext ctx;
+  deadline_context_init(&ctx);
+  ctx.timezone = tz;
+  g_autofree char *head = NULL; /* the first SIGNALS_TEXT_LIMIT bytes, cut on a character */
+  if (strnlen(text, SIGNALS_TEXT_LIMIT + 1) > SIGNALS_TEXT_LIMIT) {
+    const char *cut = text + SIGNALS_TEXT_LIMIT;
+    while (cut > text && ((guchar)*cut & 0xC0) == 0x80)
+      cut--;
+    text = head = g_strndup(text, (gsize)(cut - text));
   }
-  return best < 0 ? NAN : best;
+  g_autoptr(GDateTime) when = NULL;
+  g_autoptr(GError) error = NULL;
+  if (!deadline_nearest(rules, text, sent, &ctx, &when, &error) || !when)
+    return NAN; /* a match PCRE2 gave up on reads as no deadline */
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, g_date_time_get_timezone(when));
+  g_autoptr(GDate) from = g_date_new_dmy((GDateDay)g_date_time_get_day_of_month(local),
+                                         (GDateMonth)g_date_time_get_month(local),
+                                         (GDateYear)g_date_time_get_year(local));
+  g_autoptr(GDate) to = g_date_new_dmy((GDateDay)g_date_time_get_day_of_month(when),
+                                       (GDateMonth)g_date_time_get_month(when),
+                                       (GDateYear)g_date_time_get_year(when));
+  return working_days(local, MAX(0, g_date_days_between(from, to)));
 }
 
 /* ---- second person and quotation marks ---- */
@@ -603,7 +368,8 @@ static double history_value(double value)
 }
 
 static void signals_compute_time(const KeelMessage *message, const ScoreContext *context,
-                                 const char *text, double out[SIGNAL_COUNT])
+                                 const DeadlineRules *deadlines, const char *text,
+                                 double out[SIGNAL_COUNT])
 {
   const char *zone = context && context->timezone ? context->timezone : "Europe/London";
   g_autoptr(GTimeZone) tz = context && context->tz ? g_time_zone_ref(context->tz)
@@ -618,13 +384,11 @@ static void signals_compute_time(const KeelMessage *message, const ScoreContext 
     out[SIGNAL_OUTSIDE_BUSINESS_HOURS] = signals_outside_hours(
       message->date, tz, context->business_days, context->business_start_min,
       context->business_end_min);
-  g_autoptr(GDateTime) local = g_date_time_to_timezone(message->date, tz);
-  if (local)
-    out[SIGNAL_DEADLINE_DAYS] = signals_deadline_days(text, local);
+  out[SIGNAL_DEADLINE_DAYS] = signals_deadline_days(deadlines, text, message->date, tz);
 }
 
 void signals_compute(const KeelMessage *message, const ScoreContext *context,
-                     double out[SIGNAL_COUNT])
+                     const DeadlineRules *deadlines, double out[SIGNAL_COUNT])
 {
   const char *text = message->new_text ? message->new_text :
                      message->body_text ? message->body_text : "";
@@ -636,7 +400,7 @@ void signals_compute(const KeelMessage *message, const ScoreContext *context,
   out[SIGNAL_EXCLAMATION_RUN] = signals_longest_run(text, '!');
   out[SIGNAL_QUESTION_RUN] = signals_longest_run(text, '?');
   out[SIGNAL_WORDS] = caps.words;
-  signals_compute_time(message, context, text, out);
+  signals_compute_time(message, context, deadlines, text, out);
   out[SIGNAL_CHASERS_SINCE_REPLY] = history_value(context ? context->chasers_since_reply : -1);
   out[SIGNAL_CHASERS_24H] = history_value(context ? context->chasers_24h : -1);
   out[SIGNAL_HOURS_SINCE_REPLY] = history_value(context ? context->hours_since_reply : -1);

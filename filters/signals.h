@@ -10,6 +10,7 @@
 
 #include <glib.h>
 #include "filters/message.h"
+#include "filters/deadlines.h"
 
 typedef enum {
   SIGNAL_CAPS_RATIO,            /* capitals / letters in words of 3+ letters, isolated acronyms left out */
@@ -19,7 +20,7 @@ typedef enum {
   SIGNAL_QUESTION_RUN,          /* longest run of '?' (mixed "?!" runs count for both) */
   SIGNAL_WORDS,                 /* words in the new text */
   SIGNAL_OUTSIDE_BUSINESS_HOURS,/* 1 when sent outside the VA's business hours, else 0 */
-  SIGNAL_DEADLINE_DAYS,         /* working days to the nearest weekday/date named as a deadline */
+  SIGNAL_DEADLINE_DAYS,         /* working days to the nearest deadline (rules/deadlines.rules) */
   SIGNAL_CHASERS_SINCE_REPLY,   /* client messages in this thread since the VA's last reply (history) */
   SIGNAL_CHASERS_24H,           /* client messages in this thread in the last 24 hours (history) */
   SIGNAL_HOURS_SINCE_REPLY,     /* hours since the VA's last reply in this thread (history) */
@@ -68,11 +69,13 @@ guint signals_longest_run(const char *text, gunichar c);
 gboolean signals_outside_hours(GDateTime *date, GTimeZone *tz, guint8 days,
                                guint start_min, guint end_min);
 
-/* Working days from `date` (local) to the nearest deadline: a weekday ("by
- * Thursday", "9am Monday", "Friday 13th") after a deadline word (by, before,
- * until, due, for) or next to a clock time, or a date after by/before/until/
- * due ("by the 16th", "before 20 March"); NAN when none. Today = 0. */
-double signals_deadline_days(const char *text, GDateTime *local_date);
+/* Working days from the day of `sent` (in `tz`; NULL = UTC) to the nearest
+ * deadline of `text`: deadline_nearest() with `rules` (rules/deadlines.rules),
+ * which finds and resolves every phrase, so this file knows no date words.
+ * Weekend days do not count, except a deadline that falls on one; the
+ * message's own day = 0. NAN when `rules` is NULL or no phrase names a date. */
+double signals_deadline_days(const DeadlineRules *rules, const char *text, GDateTime *sent,
+                             GTimeZone *tz);
 
 /* Share (0-1) of the words of `text` that address the reader: you, your,
  * yours, yourself, yourselves, you're, you've, you'd, you'll. 0 for no words. */
@@ -86,6 +89,8 @@ double signals_second_person(const char *text);
  * case, in `quoted` (the quoted earlier mail; may be NULL). */
 void signals_quotes(const char *text, const char *quoted, guint *scare, guint *back);
 
-/* Every signal of `message` into `out`. `context` may be NULL. */
+/* Every signal of `message` into `out`. `context` may be NULL; `deadlines`
+ * (the RuleSet's, may be NULL: deadline_days is then unknown) resolves the
+ * deadline_days signal. */
 void signals_compute(const KeelMessage *message, const ScoreContext *context,
-                     double out[SIGNAL_COUNT]);
+                     const DeadlineRules *deadlines, double out[SIGNAL_COUNT]);

@@ -54,6 +54,15 @@ static guint rules_check_templates(const char *dir, GPtrArray *problems)
   return count;
 }
 
+/* Adds `message` to `problems` unless it is there already: deadlines.rules is
+ * read by the scoring set (deadline_days) and by both extractors, and one
+ * mistake should be reported once. */
+static void rules_check_add(GPtrArray *problems, const char *message)
+{
+  if (!g_ptr_array_find_with_equal_func(problems, message, g_str_equal, NULL))
+    g_ptr_array_add(problems, g_strdup(message));
+}
+
 gboolean rules_check_dir(const char *dir, RulesCheckCounts *counts, GError **error)
 {
   if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
@@ -67,18 +76,18 @@ gboolean rules_check_dir(const char *dir, RulesCheckCounts *counts, GError **err
   g_autoptr(RuleSet) rules = rules_load_dir(dir, &local);
   if (!rules) {
     io_failed = local->code == KEEL_RULES_ERROR_IO;
-    g_ptr_array_add(problems, g_strdup(local->message));
+    rules_check_add(problems, local->message);
     g_clear_error(&local);
   }
   g_autoptr(InstructionRules) extractors = trail_load_instruction_rules(dir, &local);
   if (!extractors)
-    g_ptr_array_add(problems, g_strdup(local->message));
+    rules_check_add(problems, local->message);
   g_clear_error(&local);
   g_autofree char *promises = g_build_filename(dir, "promises.rules", NULL);
   g_autoptr(PromiseRules) word = g_file_test(promises, G_FILE_TEST_EXISTS)
     ? word_load_rules(dir, &local) : NULL;
   if (local)
-    g_ptr_array_add(problems, g_strdup(local->message));
+    rules_check_add(problems, local->message);
   counts->templates = rules_check_templates(dir, problems);
   counts->rules = rules ? rules_count(rules) : 0;
   counts->files = rules ? rules_file_count(rules) : 0;

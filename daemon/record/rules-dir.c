@@ -1,11 +1,13 @@
 /* daemon/record/rules-dir.c: reads a rules directory (every *.rules file but the
  * extractors', sorted by name) and hands the texts to rules_compile() in the
  * pure core, with the learned models of its learned/ folder (NAME.model, read
- * by learned_model_parse()). The only place the scoring rules touch the file
- * system.
+ * by learned_model_parse()), and its deadlines.rules for the deadline_days
+ * signal (filters/deadlines.c). The only place the scoring rules touch the
+ * file system.
  * Must not: compile or interpret rules itself. */
 #include <string.h>
 #include "daemon/record/rules-dir.h"
+#include "filters/deadlines.h"
 
 static gint rules_dir_compare(gconstpointer a, gconstpointer b)
 {
@@ -73,6 +75,28 @@ LearnedSet *rules_load_learned(const char *dir, GError **error)
   return g_steal_pointer(&set);
 }
 
+/* `dir`/deadlines.rules compiled for the deadline_days signal (the same file
+ * the instruction extractor reads); NULL without error when there is none. */
+static gboolean rules_dir_deadlines(const char *dir, DeadlineRules **out, GError **error)
+{
+  g_autofree char *path = g_build_filename(dir, "deadlines.rules", NULL);
+  g_autofree char *text = NULL;
+  GError *local = NULL;
+  *out = NULL;
+  if (!g_file_test(path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (!g_file_get_contents(path, &text, NULL, &local)) {
+    rules_dir_io_error(error, local);
+    return FALSE;
+  }
+  *out = deadline_rules_compile(text, path, &local);
+  if (*out)
+    return TRUE;
+  g_set_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_INVALID, "%s", local->message);
+  g_error_free(local);
+  return FALSE;
+}
+
 /* The rule set of `paths` (texts in `texts`) with `dir`/learned's models. */
 static RuleSet *rules_dir_compile(const char *dir, GPtrArray *paths, GPtrArray *texts,
                                   GError **error)
@@ -81,10 +105,15 @@ static RuleSet *rules_dir_compile(const char *dir, GPtrArray *paths, GPtrArray *
   g_autoptr(LearnedSet) learned = rules_load_learned(learned_dir, error);
   if (!learned)
     return NULL;
+  g_autoptr(DeadlineRules) deadlines = NULL;
+  if (!rules_dir_deadlines(dir, &deadlines, error))
+    return NULL;
   RuleSet *rules = rules_compile((const char *const *)paths->pdata,
                                  (const char *const *)texts->pdata, paths->len, error);
-  if (rules)
+  if (rules) {
     rules_set_learned(rules, g_steal_pointer(&learned));
+    rules_set_deadlines(rules, g_steal_pointer(&deadlines));
+  }
   return rules;
 }
 

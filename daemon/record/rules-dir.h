@@ -10,7 +10,9 @@
  * message lists every `file:line:col: message`, one per line; an unreadable
  * directory or file gives KEEL_RULES_ERROR_IO. The models of `dir`/learned
  * (risky.model, tone.model, ...; none is fine) become its learned signals;
- * a model with a mistake refuses the set too. The caller owns the set. */
+ * a model with a mistake refuses the set too. `dir`/deadlines.rules (none is
+ * fine: deadline_days is then unknown) is compiled into the set for the
+ * deadline_days signal; a mistake in it refuses the set. The caller owns the set. */
 RuleSet *rules_load_dir(const char *dir, GError **error);
 
 /* The models NAME.model of `dir` (a missing file or folder: no model for

@@ -261,10 +261,14 @@ typedef struct {
 static const DeadlineCase deadline_cases[] = {
   /* Monday 2 March 2026, 08:47 GMT */
   {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by Friday.", "2026-03-06T17:00", 0},
-  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by Monday.", "2026-03-09T17:00", 0},
+  /* a weekday named on that day is today, unless its time has passed */
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by Monday.", "2026-03-02T17:00", 0},
+  {"2026-03-02T17:47:00Z", "Europe/London", FALSE, "Please send it by Monday.", "2026-03-09T17:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by next Monday.", "2026-03-09T17:00", 0},
   {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it by next Wednesday.", "2026-03-11T17:00", 0},
   {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Call him tomorrow 9am please.", "2026-03-03T09:00", 0},
-  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please have it ready first thing Monday.", "2026-03-09T09:00", 0},
+  {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please have it ready first thing Monday.", "2026-03-02T09:00", 0},
+  {"2026-03-02T09:47:00Z", "Europe/London", FALSE, "Please have it ready first thing Monday.", "2026-03-09T09:00", 0},
   {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please send it first thing tomorrow.", "2026-03-03T09:00", 0},
   {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Can you get it over to me by EOD?", "2026-03-02T17:30", 0},
   {"2026-03-02T08:47:00Z", "Europe/London", FALSE, "Please finish it by close of play.", "2026-03-02T17:30", 0},

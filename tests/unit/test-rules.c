@@ -142,7 +142,7 @@ static void test_compute(void)
   g_autoptr(KeelMessage) message = parse_text("Subject: x\r\n",
                                               "YOU HAD ONE JOB AND IT IS STILL NOT DONE. Call me!!!\r\n");
   double out[SIGNAL_COUNT];
-  signals_compute(message, NULL, out);
+  signals_compute(message, NULL, NULL, out);
   g_assert_cmpfloat(out[SIGNAL_CAPS_RUN], ==, 10);
   g_assert_cmpfloat(out[SIGNAL_WORDS], ==, 12);
   g_assert_cmpfloat(out[SIGNAL_EXCLAMATION_RUN], ==, 3);
@@ -171,23 +171,6 @@ static void test_outside_hours(void)
   g_assert_false(signals_outside_hours(morning, london, weekdays, 9 * 60, 17 * 60 + 30));
   g_assert_true(signals_outside_hours(saturday, london, weekdays, 9 * 60, 17 * 60 + 30));
   g_assert_true(signals_outside_hours(bst, london, weekdays, 9 * 60, 17 * 60 + 30));
-}
-
-static void test_deadline_days(void)
-{
-  g_autoptr(GDateTime) wednesday = g_date_time_new_utc(2026, 3, 4, 7, 52, 0);
-  g_autoptr(GDateTime) friday = g_date_time_new_utc(2026, 3, 6, 16, 4, 0);
-  g_assert_cmpfloat(signals_deadline_days("sending to Carl by 5pm Thurs", wednesday), ==, 1);
-  g_assert_cmpfloat(signals_deadline_days("she's coming in 9am Monday", friday), ==, 1);
-  g_assert_cmpfloat(signals_deadline_days("by Monday 16th please", wednesday), ==, 8);
-  g_assert_true(isnan(signals_deadline_days("Hours are Mon-Sat 7am-4pm", wednesday)));
-  g_assert_true(isnan(signals_deadline_days("for my Monday clients", friday)));
-  g_assert_true(isnan(signals_deadline_days("Thanks for last Friday", friday)));
-  g_assert_cmpfloat(signals_deadline_days("please send it by the 10th", wednesday), ==, 4);
-  g_assert_cmpfloat(signals_deadline_days("before 5 March", wednesday), ==, 1);
-  g_assert_cmpfloat(signals_deadline_days("by March 20th", wednesday), ==, 12);
-  g_assert_true(isnan(signals_deadline_days("by 5 we close", wednesday)));
-  g_assert_true(isnan(signals_deadline_days("due 1 March", wednesday))); /* past */
 }
 
 static void test_history(void)
@@ -255,10 +238,10 @@ static void test_thread_risk_signal(void)
   g_assert_cmpfloat(context.thread_risk, ==, 0); /* nothing before the first message */
   g_autoptr(KeelMessage) message = parse_text("Subject: x\r\n", "Fine.\r\n");
   double out[SIGNAL_COUNT];
-  signals_compute(message, NULL, out);
+  signals_compute(message, NULL, NULL, out);
   g_assert_true(isnan(out[SIGNAL_THREAD_RISK]));
   context.thread_risk = 1.5;
-  signals_compute(message, &context, out);
+  signals_compute(message, &context, NULL, out);
   g_assert_cmpfloat(out[SIGNAL_THREAD_RISK], ==, 1.5);
 }
 
@@ -685,7 +668,6 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/signals/runs", test_runs);
   g_test_add_func("/rules/signals/compute", test_compute);
   g_test_add_func("/rules/signals/outside-hours", test_outside_hours);
-  g_test_add_func("/rules/signals/deadline-days", test_deadline_days);
   g_test_add_func("/rules/signals/history", test_history);
   g_test_add_func("/rules/signals/second-person", test_second_person);
   g_test_add_func("/rules/signals/quotes", test_quotes);

@@ -1,0 +1,225 @@
+/* tests/unit/test-deadlines.c: the deadline_days signal as filters/signals.c
+ * gets it from filters/deadlines.c and rules/deadlines.rules (the one place
+ * deadlines are resolved): a weekday named on its own day, "next Friday", "by
+ * end of day", "by tomorrow", dates with and without a year, the clock
+ * changes, the phrases that do not count, and the deadline_window rule giving
+ * the same values as a whole read. Pure: links libkeel-filters alone; the
+ * message's time is always passed in.
+ */
+#include <math.h>
+#include <string.h>
+#include <glib.h>
+#include "filters/deadlines.h"
+#include "filters/message.h"
+#include "filters/signals.h"
+
+static char *rules_text;          /* rules/deadlines.rules */
+static DeadlineRules *rules;      /* compiled from rules_text */
+static DeadlineRules *whole_rules; /* the same without the deadline_window rule */
+
+static GTimeZone *zone(const char *name)
+{
+  GTimeZone *tz = g_time_zone_new_identifier(name);
+  g_assert_nonnull(tz);
+  return tz;
+}
+
+/* deadline_days of `text` sent at `sent` (ISO 8601 with offset) in `zone_name`. */
+static double days(const char *text, const char *sent, const char *zone_name)
+{
+  g_autoptr(GTimeZone) tz = zone(zone_name);
+  g_autoptr(GDateTime) date = g_date_time_new_from_iso8601(sent, NULL);
+  g_assert_nonnull(date);
+  return signals_deadline_days(rules, text, date, tz);
+}
+
+static double london(const char *text, const char *sent)
+{
+  return days(text, sent, "Europe/London");
+}
+
+static void test_same_day_weekday(void)
+{
+  /* Friday 6 March 2026: "by Friday" is today until 17:00, then next Friday */
+  g_assert_cmpfloat(london("Please send it by Friday.", "2026-03-06T10:00:00Z"), ==, 0);
+  g_assert_cmpfloat(london("Please send it by Friday.", "2026-03-06T18:00:00Z"), ==, 5);
+  g_assert_cmpfloat(london("Can you have it done by Friday 3pm?", "2026-03-06T14:00:00Z"), ==, 0);
+  g_assert_cmpfloat(london("Can you have it done by Friday 3pm?", "2026-03-06T15:30:00Z"), ==, 5);
+}
+
+static void test_next_weekday(void)
+{
+  /* "next Friday" is the Friday of next week, whatever day it is said */
+  g_assert_cmpfloat(london("Please send it by next Friday.", "2026-03-02T09:00:00Z"), ==, 9);
+  g_assert_cmpfloat(london("Please send it by next Friday.", "2026-03-04T09:00:00Z"), ==, 7);
+  g_assert_cmpfloat(london("Please send it by next Friday.", "2026-03-06T09:00:00Z"), ==, 5);
+  g_assert_cmpfloat(london("Please send it by Friday.", "2026-03-02T09:00:00Z"), ==, 4);
+}
+
+static void test_end_of_day_and_tomorrow(void)
+{
+  g_assert_cmpfloat(london("Please get it to me by end of day.", "2026-03-02T09:00:00Z"), ==, 0);
+  g_assert_cmpfloat(london("Could you finish it by the end of the day?", "2026-03-02T09:00:00Z"), ==, 0);
+  g_assert_cmpfloat(london("Can you send it by tomorrow?", "2026-03-02T09:00:00Z"), ==, 1);
+  /* Friday: tomorrow is a Saturday, the deadline's own day counts */
+  g_assert_cmpfloat(london("Can you send it by tomorrow?", "2026-03-06T09:00:00Z"), ==, 1);
+  g_assert_cmpfloat(london("I need it by 12 noon tomorrow.", "2026-03-02T09:00:00Z"), ==, 1);
+  /* +1 phrases are deadlines only inside a task: not for the signal */
+  g_assert_true(isnan(london("See you tomorrow!", "2026-03-02T09:00:00Z")));
+  g_assert_true(isnan(london("I spoke to her this morning.", "2026-03-02T09:00:00Z")));
+  g_assert_true(isnan(london("We're open until 9pm on weekdays.", "2026-03-02T09:00:00Z")));
+}
+
+static void test_dates(void)
+{
+  const char *monday = "2026-03-02T09:00:00Z", *wednesday = "2026-03-04T07:52:00Z";
+  g_assert_cmpfloat(london("Please file it by 14 April 2026.", monday), ==, 31);
+  g_assert_cmpfloat(london("Please file it by 14 April.", monday), ==, 31);
+  g_assert_cmpfloat(london("Please file it by 14 January 2027.", monday), ==, 228);
+  g_assert_cmpfloat(london("please send it by the 10th", wednesday), ==, 4);
+  g_assert_cmpfloat(london("before 5 March", wednesday), ==, 1);
+  g_assert_cmpfloat(london("by March 20th", wednesday), ==, 12);
+  g_assert_cmpfloat(london("by Monday 16th please", wednesday), ==, 8);
+  g_assert_true(isnan(london("due 1 March", wednesday))); /* past, not near */
+  g_assert_true(isnan(london("by 31 April", wednesday))); /* no such day: not today either */
+  /* US order, and "4/24" can only be 24 April whatever the order */
+  g_assert_cmpfloat(days("send the invoice by Friday 4/24", "2026-04-21T16:20:37-04:00",
+                         "America/Chicago"), ==, 3);
+  g_assert_cmpfloat(london("pay it by 03/04", monday), ==, 24); /* UK: 3 April */
+}
+
+static void test_clock_change(void)
+{
+  /* London: the clocks go forward at 01:00 GMT on Sunday 29 March 2026 */
+  g_assert_cmpfloat(london("Please book it by Monday 9am.", "2026-03-27T11:05:38Z"), ==, 1);
+  g_assert_cmpfloat(london("Can you send it by tomorrow?", "2026-03-28T23:30:00Z"), ==, 1);
+  /* 23:30 GMT on Sunday is already Monday 00:30 BST: "by Monday" is today */
+  g_assert_cmpfloat(london("Please send it by Monday.", "2026-03-29T23:30:00Z"), ==, 0);
+  g_assert_cmpfloat(london("Please send it by Monday.", "2026-03-29T22:30:00Z"), ==, 1);
+  /* the deadline itself stays at the local time meant */
+  g_autoptr(GTimeZone) tz = zone("Europe/London");
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-27T11:05:38Z", NULL);
+  DeadlineContext ctx;
+  deadline_context_init(&ctx);
+  ctx.timezone = tz;
+  g_autoptr(GDateTime) when = NULL;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(deadline_nearest(rules, "Please book it by Monday 9am.", sent, &ctx, &when, &error));
+  g_assert_no_error(error);
+  g_assert_nonnull(when);
+  g_autofree char *iso = g_date_time_format(when, "%Y-%m-%dT%H:%M%:z");
+  g_assert_cmpstr(iso, ==, "2026-03-30T09:00+01:00");
+  /* Melbourne: daylight saving ends at 03:00 on Sunday 5 April 2026 */
+  g_assert_cmpfloat(days("Need it by Monday 9am please", "2026-04-03T23:00:00Z",
+                         "Australia/Melbourne"), ==, 1);
+}
+
+static void test_not_deadlines(void)
+{
+  const char *wednesday = "2026-03-04T07:52:00Z", *friday = "2026-03-06T16:04:00Z";
+  g_assert_true(isnan(london("Hours are Mon-Sat 7am-4pm", wednesday)));
+  g_assert_true(isnan(london("for my Monday clients", friday)));
+  g_assert_true(isnan(london("Thanks for last Friday", friday)));
+  g_assert_true(isnan(london("the landlord won't let us open before 9 on a Sunday", wednesday)));
+  g_assert_true(isnan(london("Nothing about dates here at all.", wednesday)));
+  /* the time of an event is not a deadline */
+  g_assert_true(isnan(london("Please book the consultation for Saturday 14th at 2pm.", wednesday)));
+  g_assert_true(isnan(london("Could you book a table for Friday?", wednesday)));
+  g_assert_true(isnan(london("The check-in is on Thursday at 10am.", wednesday)));
+  g_assert_cmpfloat(london("Can you do 3 options for Thursday?", wednesday), ==, 1);
+  g_assert_cmpfloat(london("sending to Carl by 5pm Thurs", wednesday), ==, 1);
+  g_assert_cmpfloat(london("Need it all on a spreadsheet by category for my accountant, she's "
+                           "coming in 9am Monday.", friday), ==, 1);
+  g_assert_cmpfloat(london("Wednesday ok?", "2026-03-09T10:26:15Z"), ==, 2);
+}
+
+/* The nearest of several deadlines wins, wherever it is in a long text. */
+static void test_nearest_and_window(void)
+{
+  const char *wednesday = "2026-03-04T07:52:00Z";
+  g_assert_cmpfloat(london("Send the report by next Friday and the invoice by Thursday.",
+                           wednesday), ==, 1);
+  g_autoptr(GString) text = g_string_new(NULL);
+  for (int i = 0; i < 200; i++)
+    g_string_append(text, "Some words about the weather and the shop, nothing more. ");
+  g_string_append(text, "Could you send the accounts by Thursday please? ");
+  for (int i = 0; i < 200; i++)
+    g_string_append(text, "More words about the garden, nothing to do. ");
+  g_assert_cmpfloat(london(text->str, wednesday), ==, 1);
+}
+
+/* The window rule only saves time: every text reads the same without it. */
+static void test_window_same_as_whole(void)
+{
+  static const char *const texts[] = {
+    "Please send it by Friday.", "Need it all on a spreadsheet by category for my accountant, "
+    "she's coming in 9am Monday.", "I'm out at 1 and need the schedule before then.",
+    "Please reply within two working days.", "by the end of the month", "Wednesday ok?",
+    "Can you do 3 options for Thursday?", "On my desk 9am Monday.", "by 03/04",
+    "the check-in is on Thursday at 10am", "by Monday\n\n16th of March at 9.30am",
+  };
+  g_autoptr(GTimeZone) tz = zone("Europe/London");
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-04T07:52:00Z", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS(texts); i++) {
+    double windowed = signals_deadline_days(rules, texts[i], sent, tz);
+    double whole = signals_deadline_days(whole_rules, texts[i], sent, tz);
+    g_assert_true((isnan(windowed) && isnan(whole)) || windowed == whole);
+  }
+  g_assert_false(isnan(signals_deadline_days(rules, texts[2], sent, tz)));
+}
+
+static void test_compute(void)
+{
+  g_autoptr(GError) error = NULL;
+  const char *raw = "From: a@example.com\r\nDate: Wed, 4 Mar 2026 07:52:00 +0000\r\n"
+                    "Subject: x\r\n\r\nCould you send the accounts by Thursday please?\r\n";
+  g_autoptr(KeelMessage) message = message_parse((const guint8 *)raw, strlen(raw), NULL, 0, &error);
+  g_assert_no_error(error);
+  double out[SIGNAL_COUNT];
+  ScoreContext context;
+  score_context_init(&context);
+  signals_compute(message, &context, rules, out);
+  g_assert_cmpfloat(out[SIGNAL_DEADLINE_DAYS], ==, 1);
+  signals_compute(message, &context, NULL, out); /* no deadline rules: unknown */
+  g_assert_true(isnan(out[SIGNAL_DEADLINE_DAYS]));
+  g_assert_true(isnan(signals_deadline_days(NULL, "by Thursday", message->date, NULL)));
+}
+
+/* rules_text without the deadline_window rule (up to the blank line after it). */
+static char *without_window(const char *text)
+{
+  const char *start = strstr(text, "rule deadline_window");
+  g_assert_nonnull(start);
+  const char *end = strstr(start, "\n\n");
+  g_assert_nonnull(end);
+  g_autofree char *head = g_strndup(text, (gsize)(start - text));
+  return g_strconcat(head, end + 2, NULL);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  const char *root = g_getenv("KEEL_SOURCE_ROOT");
+  g_autofree char *path = g_build_filename(root ? root : ".", "rules", "deadlines.rules", NULL);
+  g_autoptr(GError) error = NULL;
+  g_assert_true(g_file_get_contents(path, &rules_text, NULL, &error));
+  rules = deadline_rules_compile(rules_text, path, &error);
+  g_assert_no_error(error);
+  g_autofree char *whole = without_window(rules_text);
+  whole_rules = deadline_rules_compile(whole, path, &error);
+  g_assert_no_error(error);
+  g_test_add_func("/deadlines/signal/same-day-weekday", test_same_day_weekday);
+  g_test_add_func("/deadlines/signal/next-weekday", test_next_weekday);
+  g_test_add_func("/deadlines/signal/end-of-day-tomorrow", test_end_of_day_and_tomorrow);
+  g_test_add_func("/deadlines/signal/dates", test_dates);
+  g_test_add_func("/deadlines/signal/clock-change", test_clock_change);
+  g_test_add_func("/deadlines/signal/not-deadlines", test_not_deadlines);
+  g_test_add_func("/deadlines/signal/nearest", test_nearest_and_window);
+  g_test_add_func("/deadlines/signal/window-same-as-whole", test_window_same_as_whole);
+  g_test_add_func("/deadlines/signal/compute", test_compute);
+  int rc = g_test_run();
+  deadline_rules_free(rules);
+  deadline_rules_free(whole_rules);
+  g_free(rules_text);
+  return rc;
+}
