@@ -71,28 +71,32 @@ guint32 learned_bucket(const char *feature)
   return hash & (LEARNED_BUCKETS - 1);
 }
 
-/* The words of `text`, at most `max`, appended to `words`. */
-static void learned_words(const char *text, guint max, GPtrArray *words)
+/* The words of `text`, at most `max`: each one NUL-terminated in `buffer`
+ * (one allocation for all of them), its offset appended to `starts`. */
+static void learned_words(const char *text, guint max, GString *buffer, GArray *starts)
 {
-  g_autoptr(GString) word = g_string_new(NULL);
-  for (const char *p = text; words->len < max; p = g_utf8_next_char(p)) {
+  guint start = (guint)buffer->len; /* of the word being read */
+  for (const char *p = text; starts->len < max; p = g_utf8_next_char(p)) {
     gunichar c = (guchar)*p < 0x80 ? (gunichar)*p : g_utf8_get_char(p); /* valid UTF-8 */
     if (c == '\'' || c == 0x2019)
       continue;
     if (c && c < 0x80 && g_ascii_isalnum(c)) { /* ASCII: the same answers, much cheaper */
-      g_string_append_c(word, g_ascii_isdigit(c) ? '0' : g_ascii_tolower(c));
+      g_string_append_c(buffer, g_ascii_isdigit(c) ? '0' : g_ascii_tolower(c));
       continue;
     }
     if (c && c >= 0x80 && g_unichar_isalnum(c)) {
-      g_string_append_unichar(word, g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c));
+      g_string_append_unichar(buffer, g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c));
       continue;
     }
-    if (word->len)
-      g_ptr_array_add(words, g_strdup(word->str));
-    g_string_truncate(word, 0);
+    if (buffer->len > start) {
+      g_string_append_c(buffer, '\0');
+      g_array_append_val(starts, start);
+      start = (guint)buffer->len;
+    }
     if (!c)
       break;
   }
+  g_string_truncate(buffer, start); /* a word cut short by `max` */
 }
 
 /* Adds a copy of `gram` to the set `seen` unless it is there already. */
@@ -108,17 +112,17 @@ static void learned_add_grams(GHashTable *seen, const char *text, const char *pr
   if (!text)
     return;
   g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
-  g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
-  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, words);
+  g_autoptr(GString) buffer = g_string_new(NULL);
+  g_autoptr(GArray) starts = g_array_new(FALSE, FALSE, sizeof(guint));
+  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, buffer, starts);
   g_autoptr(GString) gram = g_string_new(NULL);
-  for (guint i = 0; i < words->len; i++) {
-    const char *w = g_ptr_array_index(words, i);
+  for (guint i = 0; i < starts->len; i++) {
     g_string_assign(gram, prefix);
-    g_string_append(gram, w);
+    g_string_append(gram, buffer->str + g_array_index(starts, guint, i));
     learned_add_gram(seen, gram);
-    if (i + 1 < words->len) {
+    if (i + 1 < starts->len) {
       g_string_append_c(gram, ' ');
-      g_string_append(gram, g_ptr_array_index(words, i + 1));
+      g_string_append(gram, buffer->str + g_array_index(starts, guint, i + 1));
       learned_add_gram(seen, gram);
     }
   }
@@ -237,10 +241,34 @@ double learned_model_predict(const LearnedModel *model, const LearnedFeatures *f
 /* ---- reading and writing model text ---- */
 
 /* One "WEIGHT FEATURE" line into `model`; FALSE when it is not one. */
+/* A number as the model files write it ("%.6f": "-0.123456") read exactly
+ * as g_ascii_strtod() would, without its cost (a model has ~150,000 lines):
+ * at most 15 digits are an exact integer in a double, 10^k is exact for
+ * k <= 22, so one correctly rounded division gives the correctly rounded
+ * value. Anything else (exponents, long numbers) goes to g_ascii_strtod(). */
+static double learned_parse_number(const char *text, char **end)
+{
+  const char *p = text + (*text == '-' || *text == '+');
+  guint64 mantissa = 0;
+  guint digits = 0, decimals = 0;
+  for (; g_ascii_isdigit(*p); p++, digits++)
+    mantissa = mantissa * 10 + (guint64)(*p - '0');
+  if (*p == '.')
+    for (p++; g_ascii_isdigit(*p); p++, digits++, decimals++)
+      mantissa = mantissa * 10 + (guint64)(*p - '0');
+  static const double powers[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                   1e11, 1e12, 1e13, 1e14, 1e15 };
+  if (digits == 0 || digits > 15 || (*p != ' ' && *p != '\0'))
+    return g_ascii_strtod(text, end);
+  *end = (char *)p;
+  double value = (double)mantissa / powers[decimals];
+  return *text == '-' ? -value : value;
+}
+
 static gboolean learned_parse_weight(LearnedModel *model, const char *line)
 {
   char *end = NULL;
-  double weight = g_ascii_strtod(line, &end);
+  double weight = learned_parse_number(line, &end);
   if (end == line || *end != ' ' || end[1] == '\0' || !isfinite(weight))
     return FALSE;
   learned_model_add(model, end + 1, weight);
@@ -260,7 +288,7 @@ static gboolean learned_parse_keyword(LearnedModel *model, const char *line, gbo
   }
   if (g_str_has_prefix(line, "bias ")) {
     char *end = NULL;
-    model->bias = g_ascii_strtod(line + 5, &end);
+    model->bias = learned_parse_number(line + 5, &end);
     return end != line + 5 && *end == '\0' && isfinite(model->bias);
   }
   return FALSE;

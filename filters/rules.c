@@ -99,6 +99,7 @@ void rules_free(RuleSet *rules)
   rules_expr_free(rules->risky);
   g_clear_pointer(&rules->match_context, pcre2_match_context_free);
   learned_set_free(rules->learned);
+  prefilter_free(rules->prefilter);
   g_free(rules);
 }
 
