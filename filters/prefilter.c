@@ -5,11 +5,16 @@
  * either an *exact* set (every string the part can match, folded to lower
  * case, while there are at most PREFILTER_EXACT_MAX of them: "colou?r" is
  * {color, colour}) or a *required* set (any match of the part contains one of
- * these literals), or neither ("\w+", "."). A sequence grows an exact run
- * while it can and keeps the best required set of its pieces (the one whose
- * shortest literal is longest); an alternation unites its branches' sets, and
- * knows nothing if one branch knows nothing. Lookarounds, anchors and \b
- * count as empty: they only narrow a match. Whatever the parser cannot prove
+ * these literals, plus one of each of its *also* sets), or neither ("\w+",
+ * "."). A sequence grows an exact run while it can ("a(?:bc|de)f" is {abcf,
+ * adef}: a group that is not repeated takes the run into each branch); each
+ * piece that closes the run adds the sets it needs, and the sequence needs
+ * the PREFILTER_SETS_MAX most selective of them together (longest shortest
+ * literal first): "missed\s+the\s+deadline" needs deadline, missed and the.
+ * An alternation unites its branches' most selective sets, and knows
+ * nothing if one branch knows nothing. Anchors, \b and negative lookarounds
+ * count as empty: they only narrow a match; a positive lookaround adds what
+ * it looks for. Whatever the parser cannot prove
  * (backreferences inside sequences count as "anything"; subroutine calls,
  * conditionals, \Q, extended mode, unknown escapes) makes the regex
  * PREFILTER_ALWAYS. Literals are ASCII only: a non-ASCII character in a
@@ -32,14 +37,16 @@
 #define PREFILTER_EXACT_MAX 16    /* strings of an exact set */
 #define PREFILTER_REQUIRED_MAX 512 /* literals of one regex (a phrase group has hundreds) */
 #define PREFILTER_MIN_LENGTH 3    /* shorter literals are in nearly every text */
+#define PREFILTER_SETS_MAX 4      /* sets of literals one regex needs together */
 #define PREFILTER_DEPTH_MAX 100   /* nested groups */
 #define PREFILTER_STATE_OUT 0x80000000u
 
 struct _Prefilter {
   GPtrArray *literals;     /* owned, of char*: every literal, by id */
   GHashTable *literal_ids; /* literal (borrowed) -> id + 1 */
-  GArray *regex_start;     /* of guint: each regex's first entry in regex_literals */
-  GArray *regex_literals;  /* of guint literal ids, regex after regex */
+  GArray *regex_start;     /* of guint: each regex's first set in set_start */
+  GArray *set_start;       /* of guint: each set's first entry in regex_literals */
+  GArray *regex_literals;  /* of guint literal ids, set after set */
   gboolean built;
   guint8 classes[256];     /* byte -> class; 0 = in no literal */
   guint n_classes;
@@ -100,22 +107,25 @@ typedef struct {
   GPtrArray *exact;    /* owned: every string the part can match, or NULL */
   GPtrArray *required; /* owned: any match contains one of these, or NULL (nothing known);
                           NULL whenever exact is set */
+  GPtrArray *also;     /* owned, of GPtrArray* sets: any match also contains one literal of
+                          each, or NULL; only beside `required` */
 } PrefilterInfo;
 
 static void prefilter_info_clear(PrefilterInfo *info)
 {
   g_clear_pointer(&info->exact, g_ptr_array_unref);
   g_clear_pointer(&info->required, g_ptr_array_unref);
+  g_clear_pointer(&info->also, g_ptr_array_unref);
 }
 
 static PrefilterInfo prefilter_info_exact(const char *string)
 {
-  return (PrefilterInfo){ prefilter_set_of(string), NULL };
+  return (PrefilterInfo){ prefilter_set_of(string), NULL, NULL };
 }
 
 static PrefilterInfo prefilter_info_any(void)
 {
-  return (PrefilterInfo){ NULL, NULL };
+  return (PrefilterInfo){ NULL, NULL, NULL };
 }
 
 /* The required set that `info` gives (a new set, or NULL): an exact set
@@ -131,18 +141,59 @@ static GPtrArray *prefilter_info_required(const PrefilterInfo *info)
   return set;
 }
 
-/* Keeps in `*best` the more selective of `*best` and `candidate` (taken). */
-static void prefilter_keep_best(GPtrArray **best, GPtrArray *candidate)
+/* ---- what a sequence needs: one literal of each of several sets ---- */
+
+static GPtrArray *prefilter_needs_new(void)
 {
-  if (!candidate)
-    return;
-  gsize old = prefilter_set_shortest(*best), new = prefilter_set_shortest(candidate);
-  if (!*best || new > old || (new == old && candidate->len < (*best)->len)) {
-    g_clear_pointer(best, g_ptr_array_unref);
-    *best = candidate;
-    return;
+  return g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+}
+
+/* Adds `set` (taken; NULL or a set holding "" adds nothing) to `needs`. */
+static void prefilter_needs_add(GPtrArray *needs, GPtrArray *set)
+{
+  if (set && prefilter_set_shortest(set) > 0)
+    g_ptr_array_add(needs, set);
+  else if (set)
+    g_ptr_array_unref(set);
+}
+
+/* Adds every set `info` needs. */
+static void prefilter_needs_add_info(GPtrArray *needs, const PrefilterInfo *info)
+{
+  prefilter_needs_add(needs, prefilter_info_required(info));
+  for (guint i = 0; info->also && i < info->also->len; i++) {
+    PrefilterInfo one = { NULL, g_ptr_array_index(info->also, i), NULL };
+    prefilter_needs_add(needs, prefilter_info_required(&one));
   }
-  g_ptr_array_unref(candidate);
+}
+
+/* The more selective set first: longer shortest literal, then fewer literals. */
+static gint prefilter_compare_sets(gconstpointer a, gconstpointer b)
+{
+  const GPtrArray *x = *(GPtrArray *const *)a, *y = *(GPtrArray *const *)b;
+  gsize sx = prefilter_set_shortest(x), sy = prefilter_set_shortest(y);
+  if (sx != sy)
+    return sx > sy ? -1 : 1;
+  return x->len < y->len ? -1 : x->len > y->len ? 1 : 0;
+}
+
+/* `needs` (taken) as an info: the most selective set as `required`, the next
+ * ones (PREFILTER_SETS_MAX in all) as `also`. */
+static PrefilterInfo prefilter_needs_info(GPtrArray *needs)
+{
+  PrefilterInfo info = { NULL, NULL, NULL };
+  if (needs->len == 0) {
+    g_ptr_array_unref(needs);
+    return info;
+  }
+  g_ptr_array_sort(needs, prefilter_compare_sets);
+  info.required = g_ptr_array_steal_index(needs, 0);
+  g_ptr_array_set_size(needs, MIN(needs->len, PREFILTER_SETS_MAX - 1));
+  if (needs->len)
+    info.also = needs;
+  else
+    g_ptr_array_unref(needs);
+  return info;
 }
 
 /* ---- the pattern parser ---- */
@@ -318,7 +369,7 @@ static PrefilterInfo prefilter_parse_class(PrefilterParse *ps)
     g_ptr_array_unref(set);
     return prefilter_info_any();
   }
-  return (PrefilterInfo){ set, NULL };
+  return (PrefilterInfo){ set, NULL, NULL };
 }
 
 /* Inline options "(?i)" or "(?i:": TRUE for the harmless ones; extended mode
@@ -513,7 +564,9 @@ static PrefilterInfo prefilter_parse_repeat(PrefilterParse *ps)
     prefilter_set_add(atom.exact, ""); /* optional: itself or nothing */
     return atom;
   }
-  PrefilterInfo out = { NULL, min >= 1 ? prefilter_info_required(&atom) : NULL };
+  PrefilterInfo out = { NULL, NULL, NULL }; /* at least once: whatever it needs */
+  if (min >= 1 && (out.required = prefilter_info_required(&atom)))
+    out.also = g_steal_pointer(&atom.also);
   prefilter_info_clear(&atom);
   return out;
 }
@@ -568,8 +621,8 @@ static PrefilterInfo prefilter_parse_prefixed(PrefilterParse *ps, const GPtrArra
 }
 
 /* Adds `atom` (which holds the run when `prefixed`) to the sequence's run
- * and best required set; FALSE once the sequence is no longer exact. */
-static gboolean prefilter_sequence_add(GPtrArray **run, GPtrArray **best, PrefilterInfo *atom,
+ * and needs; FALSE once the sequence is no longer exact. */
+static gboolean prefilter_sequence_add(GPtrArray **run, GPtrArray *needs, PrefilterInfo *atom,
                                        gboolean prefixed)
 {
   if (atom->exact && (prefixed || (*run)->len * atom->exact->len <= PREFILTER_EXACT_MAX)) {
@@ -579,12 +632,13 @@ static gboolean prefilter_sequence_add(GPtrArray **run, GPtrArray **best, Prefil
     return TRUE;
   }
   if (!prefixed) {
-    PrefilterInfo closed = { *run, NULL };
-    prefilter_keep_best(best, prefilter_info_required(&closed));
+    PrefilterInfo closed = { *run, NULL, NULL };
+    prefilter_needs_add(needs, prefilter_info_required(&closed));
   }
   g_ptr_array_unref(*run);
   *run = atom->exact ? g_ptr_array_ref(atom->exact) : prefilter_set_of("");
-  prefilter_keep_best(best, atom->exact ? NULL : prefilter_info_required(atom));
+  if (!atom->exact)
+    prefilter_needs_add_info(needs, atom);
   return FALSE;
 }
 
@@ -613,9 +667,9 @@ static gboolean prefilter_append_plain(PrefilterParse *ps, GPtrArray *run)
 }
 
 /* A lookahead "(?=" or lookbehind "(?<=" at ps->p that no quantifier
- * follows: what it looks at must be in the text, so its required set (taken,
- * or NULL) counts for the sequence, though it matches no text itself. */
-static gboolean prefilter_lookaround_required(PrefilterParse *ps, GPtrArray **required)
+ * follows: what it looks at must be in the text, so what it needs goes to
+ * the sequence's `needs`, though it matches no text itself. */
+static gboolean prefilter_lookaround_needs(PrefilterParse *ps, GPtrArray *needs)
 {
   gsize left = ps->end - ps->p;
   gsize open = left > 3 && strncmp(ps->p, "(?=", 3) == 0 ? 3 :
@@ -629,14 +683,15 @@ static gboolean prefilter_lookaround_required(PrefilterParse *ps, GPtrArray **re
   PrefilterInfo inner = prefilter_group_body(ps, NULL);
   if (!ps->failed && ps->p != after)
     prefilter_fail(ps);
-  *required = ps->failed ? NULL : prefilter_info_required(&inner);
+  if (!ps->failed)
+    prefilter_needs_add_info(needs, &inner);
   prefilter_info_clear(&inner);
   return TRUE;
 }
 
 /* A sequence after `prefix` (NULL: none): an exact run grows while the
- * product stays small; every piece that closes it offers its required set,
- * and the best is kept. */
+ * product stays small; every piece that closes it adds what it needs, and
+ * the sequence needs the most selective of these together. */
 static PrefilterInfo prefilter_parse_sequence(PrefilterParse *ps, const GPtrArray *prefix)
 {
   GPtrArray *run = prefilter_set_new();
@@ -644,30 +699,29 @@ static PrefilterInfo prefilter_parse_sequence(PrefilterParse *ps, const GPtrArra
     prefilter_set_add(run, g_ptr_array_index(prefix, i));
   if (!prefix)
     prefilter_set_add(run, "");
-  GPtrArray *best = NULL;
+  GPtrArray *needs = prefilter_needs_new();
   gboolean exact = TRUE;
   while (!ps->failed && ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
-    GPtrArray *looked = NULL;
+    guint before = needs->len;
     if (prefilter_append_plain(ps, run))
       continue;
-    if (prefilter_lookaround_required(ps, &looked)) {
-      exact = exact && !looked;
-      prefilter_keep_best(&best, looked);
+    if (prefilter_lookaround_needs(ps, needs)) {
+      exact = exact && needs->len == before;
       continue;
     }
     gboolean prefixed = prefilter_distributes(ps, run);
     PrefilterInfo atom = prefixed ? prefilter_parse_prefixed(ps, run) : prefilter_parse_repeat(ps);
-    exact = prefilter_sequence_add(&run, &best, &atom, prefixed) && exact;
+    exact = prefilter_sequence_add(&run, needs, &atom, prefixed) && exact;
     prefilter_info_clear(&atom);
   }
   if (exact) {
-    g_clear_pointer(&best, g_ptr_array_unref);
-    return (PrefilterInfo){ run, NULL };
+    g_ptr_array_unref(needs);
+    return (PrefilterInfo){ run, NULL, NULL };
   }
-  PrefilterInfo closed = { run, NULL };
-  prefilter_keep_best(&best, prefilter_info_required(&closed));
+  PrefilterInfo closed = { run, NULL, NULL };
+  prefilter_needs_add(needs, prefilter_info_required(&closed));
   g_ptr_array_unref(run);
-  return (PrefilterInfo){ NULL, best };
+  return prefilter_needs_info(needs);
 }
 
 /* Unites the sets of `branch` into `all` (exact while every branch is exact
@@ -684,6 +738,7 @@ static void prefilter_unite(PrefilterInfo *all, PrefilterInfo *branch, gboolean 
       prefilter_set_add(all->exact, g_ptr_array_index(branch->exact, i));
     return;
   }
+  g_clear_pointer(&all->also, g_ptr_array_unref); /* one of the branches: their main sets */
   if (all->exact) {
     GPtrArray *required = prefilter_info_required(all);
     prefilter_info_clear(all);
@@ -713,7 +768,19 @@ static PrefilterInfo prefilter_parse_alternation(PrefilterParse *ps, const GPtrA
   return all;
 }
 
-char **prefilter_literals(const char *pattern, gsize len, guint32 flags)
+/* `set` as a NULL-terminated array (g_strfreev) when worth looking for,
+ * else NULL. */
+static char **prefilter_set_strv(const GPtrArray *set)
+{
+  if (!set || prefilter_set_shortest(set) < PREFILTER_MIN_LENGTH)
+    return NULL;
+  char **strv = g_new0(char *, set->len + 1);
+  for (guint i = 0; i < set->len; i++)
+    strv[i] = g_strdup(g_ptr_array_index(set, i));
+  return strv;
+}
+
+GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags)
 {
   /* PCRE2_CASELESS, MULTILINE, DOTALL, NO_AUTO_CAPTURE, UNGREEDY, UTF, UCP,
    * NEVER_BACKSLASH_C: none changes which literals a match holds. */
@@ -724,15 +791,22 @@ char **prefilter_literals(const char *pattern, gsize len, guint32 flags)
     return NULL;
   PrefilterParse ps = { pattern, pattern + len, FALSE, 0 };
   PrefilterInfo info = prefilter_parse_alternation(&ps, NULL);
-  GPtrArray *required = ps.failed || ps.p != ps.end ? NULL : prefilter_info_required(&info);
-  prefilter_info_clear(&info);
-  if (!required || prefilter_set_shortest(required) < PREFILTER_MIN_LENGTH) {
-    g_clear_pointer(&required, g_ptr_array_unref);
-    return NULL;
+  GPtrArray *sets = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+  if (!ps.failed && ps.p == ps.end) {
+    GPtrArray *needs = prefilter_needs_new();
+    prefilter_needs_add_info(needs, &info);
+    g_ptr_array_sort(needs, prefilter_compare_sets);
+    for (guint i = 0; i < needs->len; i++) {
+      char **strv = prefilter_set_strv(g_ptr_array_index(needs, i));
+      if (strv)
+        g_ptr_array_add(sets, strv);
+    }
+    g_ptr_array_unref(needs);
   }
-  g_ptr_array_set_free_func(required, NULL);
-  g_ptr_array_add(required, NULL);
-  return (char **)g_ptr_array_free(required, FALSE);
+  prefilter_info_clear(&info);
+  if (sets->len == 0)
+    g_clear_pointer(&sets, g_ptr_array_unref);
+  return sets;
 }
 
 /* ---- the automaton ---- */
@@ -743,6 +817,7 @@ Prefilter *prefilter_new(void)
   prefilter->literals = g_ptr_array_new_with_free_func(g_free);
   prefilter->literal_ids = g_hash_table_new(g_str_hash, g_str_equal);
   prefilter->regex_start = g_array_new(FALSE, FALSE, sizeof(guint));
+  prefilter->set_start = g_array_new(FALSE, FALSE, sizeof(guint));
   prefilter->regex_literals = g_array_new(FALSE, FALSE, sizeof(guint));
   return prefilter;
 }
@@ -754,6 +829,7 @@ void prefilter_free(Prefilter *prefilter)
   g_hash_table_unref(prefilter->literal_ids);
   g_ptr_array_unref(prefilter->literals);
   g_array_unref(prefilter->regex_start);
+  g_array_unref(prefilter->set_start);
   g_array_unref(prefilter->regex_literals);
   g_free(prefilter->delta);
   g_free(prefilter->out_start);
@@ -776,14 +852,18 @@ int prefilter_add(Prefilter *prefilter, const char *pattern, gsize len, guint32 
 {
   if (prefilter->built)
     return PREFILTER_ALWAYS;
-  g_auto(GStrv) literals = prefilter_literals(pattern, len, flags);
-  if (!literals)
+  g_autoptr(GPtrArray) sets = prefilter_literals(pattern, len, flags);
+  if (!sets)
     return PREFILTER_ALWAYS;
-  guint start = prefilter->regex_literals->len;
-  g_array_append_val(prefilter->regex_start, start);
-  for (char **literal = literals; *literal; literal++) {
-    guint id = prefilter_literal_id(prefilter, *literal);
-    g_array_append_val(prefilter->regex_literals, id);
+  guint first = prefilter->set_start->len;
+  g_array_append_val(prefilter->regex_start, first);
+  for (guint i = 0; i < sets->len; i++) {
+    guint start = prefilter->regex_literals->len;
+    g_array_append_val(prefilter->set_start, start);
+    for (char **literal = g_ptr_array_index(sets, i); *literal; literal++) {
+      guint id = prefilter_literal_id(prefilter, *literal);
+      g_array_append_val(prefilter->regex_literals, id);
+    }
   }
   return (int)prefilter->regex_start->len - 1;
 }
@@ -927,20 +1007,33 @@ PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsiz
   return seen;
 }
 
-gboolean prefilter_may_match(const Prefilter *prefilter, int id, const PrefilterSeen *seen)
+/* The end of entry `i` of `starts`: the next one's start, or `total`. */
+static guint prefilter_end(const GArray *starts, guint i, guint total)
 {
-  if (id < 0 || !prefilter->built || !seen || (guint)id >= prefilter->regex_start->len)
-    return TRUE;
-  guint start = g_array_index(prefilter->regex_start, guint, id);
-  guint end = (guint)id + 1 < prefilter->regex_start->len
-                ? g_array_index(prefilter->regex_start, guint, id + 1)
-                : prefilter->regex_literals->len;
-  for (guint i = start; i < end; i++) {
+  return i + 1 < starts->len ? g_array_index(starts, guint, i + 1) : total;
+}
+
+/* TRUE when `seen` holds one of the literals of set `set`. */
+static gboolean prefilter_set_seen(const Prefilter *prefilter, guint set, const PrefilterSeen *seen)
+{
+  guint end = prefilter_end(prefilter->set_start, set, prefilter->regex_literals->len);
+  for (guint i = g_array_index(prefilter->set_start, guint, set); i < end; i++) {
     guint literal = g_array_index(prefilter->regex_literals, guint, i);
     if (seen[literal / 64] & (G_GUINT64_CONSTANT(1) << (literal % 64)))
       return TRUE;
   }
   return FALSE;
+}
+
+gboolean prefilter_may_match(const Prefilter *prefilter, int id, const PrefilterSeen *seen)
+{
+  if (id < 0 || !prefilter->built || !seen || (guint)id >= prefilter->regex_start->len)
+    return TRUE;
+  guint end = prefilter_end(prefilter->regex_start, (guint)id, prefilter->set_start->len);
+  for (guint set = g_array_index(prefilter->regex_start, guint, id); set < end; set++)
+    if (!prefilter_set_seen(prefilter, set, seen))
+      return FALSE;
+  return TRUE;
 }
 
 guint prefilter_literal_count(const Prefilter *prefilter)

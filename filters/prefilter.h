@@ -1,8 +1,9 @@
 /* filters/prefilter.h: a literal prefilter for regexes, the idea of
  * SpamAssassin's sa-compile and RE2's FilteredRE2. At compile time each
- * regex gets the literal strings it cannot match without (one of them must
- * occur in any text it matches); per text, one pass finds which literals
- * occur, and a regex none of whose literals occur is not run at all.
+ * regex gets the literal strings it cannot match without (sets of them: a
+ * text it matches holds one literal of each set); per text, one pass finds
+ * which literals occur, and a regex with a set none of whose literals occur
+ * is not run at all.
  * Pure: pattern text in, sets and bits out. No PCRE2 calls, no I/O.
  *
  *   Prefilter *p = prefilter_new();
@@ -45,9 +46,11 @@ PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsiz
 /* FALSE only when regex `id` cannot match the text `seen` was made from. */
 gboolean prefilter_may_match(const Prefilter *prefilter, int id, const PrefilterSeen *seen);
 
-/* The literals prefilter_add() would require of `pattern`, lower-case, as a
- * NULL-terminated array (g_strfreev), or NULL when none can be proven. */
-char **prefilter_literals(const char *pattern, gsize len, guint32 flags);
+/* The literals prefilter_add() would require of `pattern`, lower-case: an
+ * array (g_ptr_array_unref) of sets, each a NULL-terminated array of
+ * strings, the most selective first; a match holds one literal of every set.
+ * NULL when none can be proven. */
+GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags);
 
 /* Literals and regexes with literals, for tests and `rules check`. */
 guint prefilter_literal_count(const Prefilter *prefilter);

@@ -138,6 +138,16 @@ static void test_parse_numbers(void)
   g_assert_true(memcmp(&model->bias, &expected->bias, sizeof(double)) == 0);
   g_assert_true(memcmp(model->weights, expected->weights, sizeof(double) * LEARNED_BUCKETS) == 0);
   g_assert_null(learned_model_parse("dimension tone\n0.5x word\n", "bad.model", NULL));
+  /* the names, kept aside while only scoring reads the model, come back in
+   * its text, and in a copy's, sorted, with the smallest name per bucket */
+  g_autoptr(LearnedModel) copy = learned_model_copy(model);
+  learned_model_add(copy, "aardvark", 0.25);
+  g_autofree char *text_out = learned_model_to_text(model, NULL);
+  g_autofree char *copy_out = learned_model_to_text(copy, NULL);
+  g_assert_nonnull(strstr(text_out, "\n0.000001 word2\n-1.234567 word3\n"));
+  g_assert_null(strstr(text_out, "aardvark"));
+  g_assert_nonnull(strstr(copy_out, "\n0.250000 aardvark\n"));
+  g_assert_nonnull(strstr(copy_out, " word11\n"));
 }
 
 static void test_cap(void)

@@ -1,7 +1,8 @@
 /* tests/unit/test-prefilter.c: the literal prefilter (filters/prefilter.c).
  *
- *  - /prefilter/literals/N: table-driven, the literals derived from a pattern
- *    (NULL where nothing may be proven: classes, repeats that may be empty,
+ *  - /prefilter/literals/N: table-driven, the literal sets derived from a
+ *    pattern ("a|b & c": a match holds a or b, and c; NULL where nothing may
+ *    be proven: classes, repeats that may be empty,
  *    subroutine calls, conditionals, \Q, extended mode, short literals);
  *  - /prefilter/scan: a regex is skipped on a text lacking its literals and
  *    runs on one that has them, whatever their case; caseless rules with the
@@ -22,28 +23,28 @@ typedef struct {
 
 static const LiteralCase literal_cases[] = {
   { "deadline", 0, "deadline" },
-  { "missed\\s+the\\s+deadline", PCRE2_CASELESS, "deadline" },
+  { "missed\\s+the\\s+deadline", PCRE2_CASELESS, "deadline & missed & the" },
   { "colou?r", 0, "color|colour" },
   { "(?:invoice|bill)s?\\b", 0, "bill|bills|invoice|invoices" },
   { "(?i)Refund", 0, "refund" },
   { "Refund", 0, "refund" },
-  { "(?<=paid )invoice(?!s)", 0, "invoice" },
+  { "(?<=paid )invoice(?!s)", 0, "invoice & paid " },
   { "on\\s+me\\b(?<=that's\\son\\sme)", 0, "that's" }, /* what a lookbehind needs */
   { "(?<=paid )?invoice", 0, "invoice" },   /* an optional lookbehind needs nothing */
   { "(?=\\w+ing)\\w+", 0, "ing" },       /* so does a lookahead */
   { "[Ss]tatement", 0, "statement" },
   { "[a-z]oops", 0, "oops" },
   { "x*abcd", 0, "abcd" },
-  { "abcx*def", 0, "abc" },                 /* not {abcdef, abcxdef}: x may repeat */
+  { "abcx*def", 0, "abc & def" },           /* not {abcdef, abcxdef}: x may repeat */
   { "(?:abcd)+", 0, "abcd" },
   { "(?:abcd)*", 0, NULL },
   { "(?:abcd)?", 0, NULL },
   { "a(?:bc|de)f", 0, "abcf|adef" },        /* the run goes into each branch */
   { "a(?:bc|de)+f", 0, NULL },              /* but not into a repeated group */
-  { "a(?:bcd|def){2}xyz", 0, "xyz" },       /* equally long: the fewer literals win */
-  { "\\bfoo(bar)\\1baz\\b", 0, "foobar" },  /* a backreference is "anything" */
+  { "a(?:bcd|def){2}xyz", 0, "xyz & bcd|def" }, /* equally long: fewer literals first */
+  { "\\bfoo(bar)\\1baz\\b", 0, "foobar & baz" }, /* a backreference is "anything" */
   { "need\\s+it\\s+(?:by|before)", PCRE2_CASELESS, "need" },
-  { "urgent|asap|right\\s+away", 0, "asap|right|urgent" },
+  { "urgent|asap|right\\s+away", 0, "asap|right|urgent" }, /* a branch gives its best set */
   { "urgent|\\d+", 0, NULL },               /* one branch knows nothing */
   { "urgent|", 0, NULL },                   /* one branch matches empty text */
   { "a|bcd", 0, NULL },                     /* too short to be worth it */
@@ -51,7 +52,7 @@ static const LiteralCase literal_cases[] = {
   { ".", 0, NULL },
   { "\\d{3}-\\d{4}", 0, NULL },
   { "\\x{41}pple", 0, "apple" },
-  { "caf\\x{e9} au lait", 0, " au lait" },
+  { "caf\\x{e9} au lait", 0, " au lait & caf" },
   { "(?x) foo bar", 0, NULL },              /* extended mode: spaces mean nothing */
   { "foo bar", PCRE2_EXTENDED, NULL },
   { "(?(1)abc|def)", 0, NULL },
@@ -61,7 +62,7 @@ static const LiteralCase literal_cases[] = {
   { "(*MARK:1)hello", PCRE2_CASELESS, "hello" },
   { "(*SKIP)hello", 0, NULL },
   { "(?#note)hello", 0, "hello" },
-  { "abcl{2}defg", 0, "defg" },             /* "l{2}": the run stops at a count */
+  { "abcl{2}defg", 0, "defg & abc" },       /* "l{2}": the run stops at a count */
   { "x{,3}hello", 0, NULL },                /* PCRE2 versions disagree on {,3} */
   { "(?<name>invoice)|(?P<other>receipt)", 0, "invoice|receipt" },
 };
@@ -71,17 +72,24 @@ static int literals_compare(gconstpointer a, gconstpointer b)
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* "a|b & c": each set's literals sorted and '|'-joined, the sets (most
+ * selective first) joined by " & "; NULL when the regex always runs. */
 static char *literals_joined(const char *pattern, guint32 flags)
 {
-  g_auto(GStrv) literals = prefilter_literals(pattern, strlen(pattern), flags);
-  if (!literals)
+  g_autoptr(GPtrArray) sets = prefilter_literals(pattern, strlen(pattern), flags);
+  if (!sets)
     return NULL;
-  g_autoptr(GPtrArray) sorted = g_ptr_array_new();
-  for (char **l = literals; *l; l++)
-    g_ptr_array_add(sorted, *l);
-  g_ptr_array_sort(sorted, literals_compare);
-  g_ptr_array_add(sorted, NULL);
-  return g_strjoinv("|", (char **)sorted->pdata);
+  g_autoptr(GString) out = g_string_new(NULL);
+  for (guint s = 0; s < sets->len; s++) {
+    g_autoptr(GPtrArray) sorted = g_ptr_array_new();
+    for (char **l = g_ptr_array_index(sets, s); *l; l++)
+      g_ptr_array_add(sorted, *l);
+    g_ptr_array_sort(sorted, literals_compare);
+    g_ptr_array_add(sorted, NULL);
+    g_autofree char *joined = g_strjoinv("|", (char **)sorted->pdata);
+    g_string_append_printf(out, "%s%s", s ? " & " : "", joined);
+  }
+  return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
 static void test_literals(gconstpointer data)
@@ -130,8 +138,8 @@ static void test_scan(void)
   const char *deadline = "missed\\s+the\\s+deadline";
   check_scan(deadline, PCRE2_CASELESS, "Nothing to see here.", FALSE, FALSE);
   check_scan(deadline, PCRE2_CASELESS, "You MISSED the\n DeadLine again", TRUE, TRUE);
-  check_scan(deadline, PCRE2_CASELESS, "the deadline is Friday", TRUE, FALSE);
-  check_scan(deadline, 0, "the deadline is Friday", TRUE, FALSE);
+  check_scan(deadline, PCRE2_CASELESS, "the deadline is Friday", FALSE, FALSE); /* no "missed" */
+  check_scan(deadline, 0, "Missed it: the deadline is Friday", TRUE, FALSE);
   check_scan("(?i)kelvin", 0, "\xe2\x84\xaa" "elvin", TRUE, TRUE); /* U+212A KELVIN SIGN */
   check_scan("(?i)sure", 0, "\xc5\xbf" "ure", TRUE, TRUE);          /* U+017F LONG S */
   check_scan("(?i)sure", 0, "\xc5\xbe" "ure", FALSE, FALSE);        /* U+017E is no s */
@@ -143,6 +151,9 @@ static void test_scan(void)
   check_scan("a(?:bc|de)+f", 0, "abcbcf", TRUE, TRUE);
   check_scan("a(?:bc|de)f", PCRE2_CASELESS, "xx ADEF", TRUE, TRUE);
   check_scan("a(?:bc|de)f", PCRE2_CASELESS, "abc def", FALSE, FALSE);
+  check_scan("you\\s+(?:never|forgot)", PCRE2_CASELESS, "you said you would", FALSE, FALSE);
+  check_scan("you\\s+(?:never|forgot)", PCRE2_CASELESS, "never mind", FALSE, FALSE);
+  check_scan("you\\s+(?:never|forgot)", PCRE2_CASELESS, "I never said you forgot", TRUE, TRUE);
   check_scan("\\d{3}-\\d{4}", 0, "no digits", TRUE, FALSE); /* unprovable: always runs */
   check_scan("\\d{3}-\\d{4}", 0, "555-1234", TRUE, TRUE);
   check_scan("caf\\x{e9} au lait", PCRE2_CASELESS, "CAF\xc3\x89 AU LAIT", TRUE, TRUE);
