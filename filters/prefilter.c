@@ -50,7 +50,9 @@ struct _Prefilter {
   gboolean built;
   guint8 classes[256];     /* byte -> class; 0 = in no literal */
   guint n_classes;
-  guint32 *delta;          /* owned: state * n_classes + class -> state | PREFILTER_STATE_OUT */
+  guint32 *delta;          /* owned: row + class -> the next state's row | PREFILTER_STATE_OUT,
+                              where a state's row is state * n_classes (no multiplication
+                              in the scan's dependency chain) */
   guint *out_start;        /* owned, per state + 1: its literals in out_literals */
   guint *out_literals;     /* owned */
   guint n_states;
@@ -954,8 +956,8 @@ void prefilter_build(Prefilter *prefilter)
   prefilter_links(prefilter, (guint32 *)(void *)delta->data, (const guint *)(void *)ends->data);
   for (guint i = 0; i < delta->len; i++) {
     guint32 *cell = &g_array_index(delta, guint32, i);
-    if (prefilter->out_start[2 * *cell + 1])
-      *cell |= PREFILTER_STATE_OUT;
+    gboolean out = prefilter->out_start[2 * *cell + 1] != 0;
+    *cell = *cell * prefilter->n_classes | (out ? PREFILTER_STATE_OUT : 0);
   }
   prefilter->delta = (guint32 *)(void *)g_array_free(g_steal_pointer(&delta), FALSE);
 }
@@ -992,17 +994,16 @@ PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsiz
     return seen;
   const guint8 *s = (const guint8 *)text, *end = s + len;
   const guint32 *delta = prefilter->delta;
-  guint k = prefilter->n_classes;
-  guint32 state = 0;
+  guint32 row = 0;
   while (s < end) {
     guint8 c = *s++;
     guint class = prefilter->classes[c];
     if (G_UNLIKELY(c == 0xC5 || c == 0xE2))
       class = prefilter_special_class(prefilter, &s, end, c);
-    guint32 next = delta[state * k + class];
-    state = next & ~PREFILTER_STATE_OUT;
+    guint32 next = delta[row + class];
+    row = next & ~PREFILTER_STATE_OUT;
     if (G_UNLIKELY(next & PREFILTER_STATE_OUT))
-      prefilter_mark(prefilter, state, seen);
+      prefilter_mark(prefilter, row / prefilter->n_classes, seen);
   }
   return seen;
 }
