@@ -35,7 +35,7 @@
 #include "filters/prefilter.h"
 
 #define PREFILTER_EXACT_MAX 16    /* strings of an exact set */
-#define PREFILTER_REQUIRED_MAX 512 /* literals of one regex (a phrase group has hundreds) */
+#define PREFILTER_REQUIRED_MAX 512 /* literals of one set (a phrase group has hundreds) */
 #define PREFILTER_MIN_LENGTH 3    /* shorter literals are in nearly every text */
 #define PREFILTER_SETS_MAX 4      /* sets of literals one regex needs together */
 #define PREFILTER_DEPTH_MAX 100   /* nested groups */
@@ -48,12 +48,14 @@ struct _Prefilter {
   GArray *set_start;       /* of guint: each set's first entry in regex_literals */
   GArray *regex_literals;  /* of guint literal ids, set after set */
   gboolean built;
+  gboolean disabled;       /* too many states for the table: every regex runs */
   guint8 classes[256];     /* byte -> class; 0 = in no literal */
   guint n_classes;
   guint32 *delta;          /* owned: row + class -> the next state's row | PREFILTER_STATE_OUT,
                               where a state's row is state * n_classes (no multiplication
                               in the scan's dependency chain) */
-  guint *out_start;        /* owned, per state + 1: its literals in out_literals */
+  guint *out_start;        /* owned, two per state: where its literals start in
+                              out_literals, and how many (its own and its failure state's) */
   guint *out_literals;     /* owned */
   guint n_states;
 };
@@ -953,6 +955,10 @@ void prefilter_build(Prefilter *prefilter)
   g_autoptr(GArray) ends = g_array_new(FALSE, TRUE, sizeof(guint));
   prefilter_trie(prefilter, delta, ends);
   prefilter->n_states = ends->len;
+  if ((guint64)prefilter->n_states * prefilter->n_classes >= PREFILTER_STATE_OUT) {
+    prefilter->disabled = TRUE; /* rows would not fit beside the flag bit */
+    return;
+  }
   prefilter_links(prefilter, (guint32 *)(void *)delta->data, (const guint *)(void *)ends->data);
   for (guint i = 0; i < delta->len; i++) {
     guint32 *cell = &g_array_index(delta, guint32, i);
@@ -990,7 +996,7 @@ static void prefilter_mark(const Prefilter *prefilter, guint32 state, PrefilterS
 PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len)
 {
   PrefilterSeen *seen = g_new0(PrefilterSeen, prefilter->literals->len / 64 + 1);
-  if (!prefilter->built || prefilter->literals->len == 0 || !text)
+  if (!prefilter->built || prefilter->disabled || prefilter->literals->len == 0 || !text)
     return seen;
   const guint8 *s = (const guint8 *)text, *end = s + len;
   const guint32 *delta = prefilter->delta;
@@ -1028,7 +1034,8 @@ static gboolean prefilter_set_seen(const Prefilter *prefilter, guint set, const 
 
 gboolean prefilter_may_match(const Prefilter *prefilter, int id, const PrefilterSeen *seen)
 {
-  if (id < 0 || !prefilter->built || !seen || (guint)id >= prefilter->regex_start->len)
+  if (id < 0 || !prefilter->built || prefilter->disabled || !seen ||
+      (guint)id >= prefilter->regex_start->len)
     return TRUE;
   guint end = prefilter_end(prefilter->regex_start, (guint)id, prefilter->set_start->len);
   for (guint set = g_array_index(prefilter->regex_start, guint, id); set < end; set++)
