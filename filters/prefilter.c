@@ -25,7 +25,9 @@
  * The scan is an Aho-Corasick automaton over the folded bytes, built as a
  * full transition table over the byte classes that occur in literals (other
  * bytes are one class that ends every literal); a state's high bit says that
- * some literal ends there.
+ * some literal ends there. The first time a text shows a literal, every set
+ * it belongs to is marked too, so asking whether a regex may match reads one
+ * bit per set.
  *
  * Must never: run a regex, keep state between scans, or skip a regex it has
  * not proven: a wrong "cannot match" would change a score.
@@ -58,6 +60,9 @@ struct _Prefilter {
                               out_literals, and how many (its own and its failure state's) */
   guint *out_literals;     /* owned */
   guint n_states;
+  guint *literal_sets;     /* owned, per literal + 1: where its sets start in sets_of */
+  guint *sets_of;          /* owned: the sets each literal belongs to, literal after literal */
+  guint set_base;          /* first PrefilterSeen word of the set bits (after the literals') */
 };
 
 /* ---- string sets (GPtrArray of owned char*) ---- */
@@ -838,6 +843,8 @@ void prefilter_free(Prefilter *prefilter)
   g_free(prefilter->delta);
   g_free(prefilter->out_start);
   g_free(prefilter->out_literals);
+  g_free(prefilter->literal_sets);
+  g_free(prefilter->sets_of);
   g_free(prefilter);
 }
 
@@ -945,11 +952,35 @@ static void prefilter_links(Prefilter *prefilter, guint32 *delta, const guint *e
   prefilter->out_literals = (guint *)(void *)g_array_free(g_steal_pointer(&outs), FALSE);
 }
 
+/* For each literal, the sets it belongs to (counting sort by literal), so
+ * that a scan marks a set once one of its literals is seen. */
+static void prefilter_literal_sets(Prefilter *prefilter)
+{
+  guint n = prefilter->literals->len, entries = prefilter->regex_literals->len;
+  guint *start = g_new0(guint, n + 1);
+  guint *sets = g_new(guint, entries + 1);
+  for (guint i = 0; i < entries; i++)
+    start[g_array_index(prefilter->regex_literals, guint, i) + 1]++;
+  for (guint l = 0; l < n; l++)
+    start[l + 1] += start[l];
+  g_autofree guint *fill = g_memdup2(start, sizeof(guint) * (n + 1));
+  for (guint set = 0; set < prefilter->set_start->len; set++) {
+    guint end = set + 1 < prefilter->set_start->len ? g_array_index(prefilter->set_start, guint, set + 1)
+                                                    : entries;
+    for (guint i = g_array_index(prefilter->set_start, guint, set); i < end; i++)
+      sets[fill[g_array_index(prefilter->regex_literals, guint, i)]++] = set;
+  }
+  prefilter->literal_sets = start;
+  prefilter->sets_of = sets;
+  prefilter->set_base = n / 64 + 1;
+}
+
 void prefilter_build(Prefilter *prefilter)
 {
   if (prefilter->built)
     return;
   prefilter->built = TRUE;
+  prefilter_literal_sets(prefilter);
   prefilter_classes(prefilter);
   g_autoptr(GArray) delta = g_array_new(FALSE, TRUE, sizeof(guint32));
   g_autoptr(GArray) ends = g_array_new(FALSE, TRUE, sizeof(guint));
@@ -986,16 +1017,27 @@ static guint prefilter_special_class(const Prefilter *prefilter, const guint8 **
   return 0;
 }
 
+/* Marks the literals ending at `state`, and the first time a literal is
+ * seen, every set it belongs to. */
 static void prefilter_mark(const Prefilter *prefilter, guint32 state, PrefilterSeen *seen)
 {
   const guint *out = prefilter->out_literals + prefilter->out_start[2 * state];
-  for (guint i = 0; i < prefilter->out_start[2 * state + 1]; i++)
-    seen[out[i] / 64] |= G_GUINT64_CONSTANT(1) << (out[i] % 64);
+  for (guint i = 0; i < prefilter->out_start[2 * state + 1]; i++) {
+    guint64 bit = G_GUINT64_CONSTANT(1) << (out[i] % 64);
+    if (seen[out[i] / 64] & bit)
+      continue;
+    seen[out[i] / 64] |= bit;
+    for (guint j = prefilter->literal_sets[out[i]]; j < prefilter->literal_sets[out[i] + 1]; j++) {
+      guint set = prefilter->sets_of[j];
+      seen[prefilter->set_base + set / 64] |= G_GUINT64_CONSTANT(1) << (set % 64);
+    }
+  }
 }
 
 PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len)
 {
-  PrefilterSeen *seen = g_new0(PrefilterSeen, prefilter->literals->len / 64 + 1);
+  PrefilterSeen *seen = g_new0(PrefilterSeen, prefilter->literals->len / 64 + 1 +
+                                                prefilter->set_start->len / 64 + 1);
   if (!prefilter->built || prefilter->disabled || prefilter->literals->len == 0 || !text)
     return seen;
   const guint8 *s = (const guint8 *)text, *end = s + len;
@@ -1020,18 +1062,6 @@ static guint prefilter_end(const GArray *starts, guint i, guint total)
   return i + 1 < starts->len ? g_array_index(starts, guint, i + 1) : total;
 }
 
-/* TRUE when `seen` holds one of the literals of set `set`. */
-static gboolean prefilter_set_seen(const Prefilter *prefilter, guint set, const PrefilterSeen *seen)
-{
-  guint end = prefilter_end(prefilter->set_start, set, prefilter->regex_literals->len);
-  for (guint i = g_array_index(prefilter->set_start, guint, set); i < end; i++) {
-    guint literal = g_array_index(prefilter->regex_literals, guint, i);
-    if (seen[literal / 64] & (G_GUINT64_CONSTANT(1) << (literal % 64)))
-      return TRUE;
-  }
-  return FALSE;
-}
-
 gboolean prefilter_may_match(const Prefilter *prefilter, int id, const PrefilterSeen *seen)
 {
   if (id < 0 || !prefilter->built || prefilter->disabled || !seen ||
@@ -1039,8 +1069,8 @@ gboolean prefilter_may_match(const Prefilter *prefilter, int id, const Prefilter
     return TRUE;
   guint end = prefilter_end(prefilter->regex_start, (guint)id, prefilter->set_start->len);
   for (guint set = g_array_index(prefilter->regex_start, guint, id); set < end; set++)
-    if (!prefilter_set_seen(prefilter, set, seen))
-      return FALSE;
+    if (!(seen[prefilter->set_base + set / 64] & (G_GUINT64_CONSTANT(1) << (set % 64))))
+      return FALSE; /* no literal of this set in the text */
   return TRUE;
 }
 
