@@ -17,6 +17,9 @@
  *     tonight"). A unit is an instruction when its `instruction` points reach
  *     the file's `dimension instruction flag >= N`. A unit that ends in ':' and reaches
  *     it ("Could you please:") is a list intro: the items after it are tasks.
+ *     Each unit is scanned once for the literals of the rules' regexes
+ *     (filters/prefilter.h), and a rule none of whose literals the unit holds
+ *     is not run on it, nor on any part of it.
  *  3. Assembly: a follow-up or a very short instruction ("Copy me in.") joins
  *     the task before it; a sentence that is no task but names a time, as in "Ideally
  *     by Wednesday", or "End of next week is fine", gives that deadline to the
@@ -31,6 +34,7 @@
 #include "filters/instructions.h"
 
 #include <string.h>
+#include "filters/rules.h"
 
 G_DEFINE_QUARK(keel-instruction-error-quark, keel_instruction_error)
 
@@ -42,6 +46,8 @@ struct _InstructionRules {
   LiteRuleSet *set;          /* owned, rules/instructions.rules */
   DeadlineRules *deadlines;  /* owned, rules/deadlines.rules */
   int threshold;             /* `dimension instruction flag >= N`, default 3 */
+  int *prefilter;            /* owned, per rule of `set`: its regex's id in the compiled
+                                set's literal prefilter (filters/prefilter.h) */
 };
 
 void instruction_context_init(InstructionContext *ctx)
@@ -66,6 +72,7 @@ void instruction_rules_free(InstructionRules *rules)
     return;
   lite_rules_free(rules->set);
   deadline_rules_free(rules->deadlines);
+  g_free(rules->prefilter);
   g_free(rules);
 }
 
@@ -84,6 +91,40 @@ static gboolean instructions_check_dimensions(LiteRuleSet *set, const char *name
   return TRUE;
 }
 
+/* Each rule's prefilter id, found through its regex in the compiled set. */
+static int *instructions_prefilter_ids(const LiteRuleSet *set)
+{
+  g_autoptr(GHashTable) ids = g_hash_table_new(NULL, NULL);
+  for (guint r = 0; r < rules_count(set->compiled); r++) {
+    const RulesRule *rule = rules_get(set->compiled, r);
+    for (guint i = 0; i < rule->looks->len; i++) {
+      const RulesLook *look = g_ptr_array_index(rule->looks, i);
+      if (look->code != NULL) /* stored + 2: PREFILTER_ALWAYS is -1, and NULL means absent */
+        g_hash_table_insert(ids, look->code, GINT_TO_POINTER(look->prefilter + 2));
+    }
+  }
+  int *out = g_new(int, set->rules->len + 1);
+  for (guint i = 0; i < set->rules->len; i++) {
+    const LiteRule *rule = g_ptr_array_index(set->rules, i);
+    gpointer id = g_hash_table_lookup(ids, rule->code);
+    out[i] = id != NULL ? GPOINTER_TO_INT(id) - 2 : PREFILTER_ALWAYS;
+  }
+  return out;
+}
+
+/* Which of the rules' literals `text` holds: a rule whose literals it lacks
+ * cannot match it, nor any part of it. */
+static PrefilterSeen *instructions_seen(const InstructionRules *rules, const char *text)
+{
+  return prefilter_scan(rules->set->compiled->prefilter, text, strlen(text));
+}
+
+static gboolean instructions_may_match(const InstructionRules *rules, guint rule,
+                                       const PrefilterSeen *seen)
+{
+  return prefilter_may_match(rules->set->compiled->prefilter, rules->prefilter[rule], seen);
+}
+
 InstructionRules *instruction_rules_compile(const char *instructions_text,
                                             const char *instructions_name,
                                             const char *deadlines_text,
@@ -100,6 +141,7 @@ InstructionRules *instruction_rules_compile(const char *instructions_text,
     g_error_free(inner);
     return NULL;
   }
+  rules->prefilter = instructions_prefilter_ids(rules->set);
   gpointer threshold = NULL;
   rules->threshold = 3;
   if (g_hash_table_lookup_extended(rules->set->thresholds, "instruction", NULL, &threshold))
@@ -351,15 +393,16 @@ GPtrArray *instructions_split_units(const char *new_text)
 
 /* ======================= pass 2: scores ======================= */
 
-/* `text` without the words `lead` rules match at its start ("Jo, also"). */
+/* `text` without the words `lead` rules match at its start ("Jo, also").
+ * `seen`: the literals of `text`. */
 static const char *instructions_strip_leads(const InstructionRules *rules, const char *text,
-                                            pcre2_match_data *match)
+                                            pcre2_match_data *match, const PrefilterSeen *seen)
 {
   for (int round = 0; round < INSTRUCTIONS_MAX_LEADS; round++) {
     gboolean stripped = FALSE;
     for (guint i = 0; i < rules->set->rules->len && !stripped; i++) {
       const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
-      if (strcmp(rule->dimension, "lead") != 0)
+      if (strcmp(rule->dimension, "lead") != 0 || !instructions_may_match(rules, i, seen))
         continue;
       g_autoptr(GError) error = NULL;
       if (lite_rule_match(rule, text, 0, match, &error) != 1)
@@ -377,16 +420,18 @@ static const char *instructions_strip_leads(const InstructionRules *rules, const
 }
 
 /* The points `dimension` rules give `core`; `sign` > 0 counts only the
- * rules that add, < 0 only those that take away, 0 all of them. */
+ * rules that add, < 0 only those that take away, 0 all of them. `seen`: the
+ * literals of `core` (or of a text it is part of). */
 static int instructions_points(const InstructionRules *rules, const char *core,
-                               const char *dimension, int sign, pcre2_match_data *match)
+                               const char *dimension, int sign, pcre2_match_data *match,
+                               const PrefilterSeen *seen)
 {
   int points = 0;
   guint32 options = g_utf8_validate(core, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     if ((sign > 0 && rule->points <= 0) || (sign < 0 && rule->points > 0) ||
-        strcmp(rule->dimension, dimension) != 0)
+        strcmp(rule->dimension, dimension) != 0 || !instructions_may_match(rules, i, seen))
       continue;
     g_autoptr(GError) error = NULL;
     int rc = lite_rule_match_with(rule, core, 0, options, match, &error);
@@ -402,12 +447,13 @@ static int instructions_points(const InstructionRules *rules, const char *core,
  * points plus `bonus` reach the threshold. The rules that take points away
  * run only when the ones that add could reach it (they cannot raise it). */
 static gboolean instructions_is_task(const InstructionRules *rules, const char *core, int bonus,
-                                     pcre2_match_data *match)
+                                     pcre2_match_data *match, const PrefilterSeen *seen)
 {
-  int points = bonus + instructions_points(rules, core, "instruction", 1, match);
+  int points = bonus + instructions_points(rules, core, "instruction", 1, match, seen);
   if (points < rules->threshold)
     return FALSE;
-  return points + instructions_points(rules, core, "instruction", -1, match) >= rules->threshold;
+  return points + instructions_points(rules, core, "instruction", -1, match, seen) >=
+         rules->threshold;
 }
 
 /* Cuts `unit` where `split` rules match; the pieces replace it in `out`. */
@@ -416,9 +462,10 @@ static void instructions_split_unit(const InstructionRules *rules, Unit *unit, G
 {
   g_autofree char *rest = g_strdup(unit->text);
   gboolean continues = FALSE;
+  g_autofree PrefilterSeen *seen = unit->item ? NULL : instructions_seen(rules, unit->text);
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
-    if (strcmp(rule->dimension, "split") != 0 || unit->item)
+    if (strcmp(rule->dimension, "split") != 0 || unit->item || !instructions_may_match(rules, i, seen))
       continue;
     g_autoptr(GError) error = NULL;
     while (lite_rule_match(rule, rest, 0, match, &error) == 1) {
@@ -569,7 +616,8 @@ static gboolean assembly_may_lend(Assembly *a, const Unit *unit)
 
 /* A unit that is no task: a short one naming a time joins the task just
  * before it; a time in a longer one may go to an earlier task. */
-static void assembly_other(Assembly *a, const Unit *unit, guint index, const char *core)
+static void assembly_other(Assembly *a, const Unit *unit, guint index, const char *core,
+                           const PrefilterSeen *seen)
 {
   Draft *last = assembly_last(a);
   gboolean join = last != NULL && last->last_unit + 1 == index &&
@@ -585,16 +633,17 @@ static void assembly_other(Assembly *a, const Unit *unit, guint index, const cha
     assembly_join(a, last, unit, index);
     return;
   }
-  if (instructions_points(a->rules, core, "lends", 0, a->match) >= 0)
+  if (instructions_points(a->rules, core, "lends", 0, a->match, seen) >= 0)
     assembly_lend(a, unit, &found);
 }
 
-static void assembly_task(Assembly *a, const Unit *unit, guint index, const char *core)
+static void assembly_task(Assembly *a, const Unit *unit, guint index, const char *core,
+                          const PrefilterSeen *seen)
 {
   Draft *last = assembly_last(a);
   gboolean adjacent = last != NULL && last->last_unit + 1 == index;
   if (adjacent && unit->paragraph - last->paragraph <= 1 &&
-      instructions_points(a->rules, core, "followup", 0, a->match) > 0) {
+      instructions_points(a->rules, core, "followup", 0, a->match, seen) > 0) {
     assembly_join(a, last, unit, index);
     return;
   }
@@ -640,8 +689,9 @@ static gboolean assembly_add(Assembly *a, const Unit *unit, guint index, gboolea
   }
   if (inherited && unit->continues)
     bonus += threshold;
-  const char *core = instructions_strip_leads(a->rules, unit->text, a->match);
-  gboolean task = instructions_is_task(a->rules, core, bonus, a->match);
+  g_autofree PrefilterSeen *seen = instructions_seen(a->rules, unit->text);
+  const char *core = instructions_strip_leads(a->rules, unit->text, a->match, seen);
+  gboolean task = instructions_is_task(a->rules, core, bonus, a->match, seen);
   if (task && !unit->item && instructions_ends_with_colon(unit->text)) {
     a->intro_open = TRUE;
     a->intro = unit;
@@ -649,9 +699,9 @@ static gboolean assembly_add(Assembly *a, const Unit *unit, guint index, gboolea
     return FALSE;
   }
   if (task)
-    assembly_task(a, unit, index, core);
+    assembly_task(a, unit, index, core, seen);
   else
-    assembly_other(a, unit, index, core);
+    assembly_other(a, unit, index, core, seen);
   return task;
 }
 

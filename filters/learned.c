@@ -71,56 +71,65 @@ guint32 learned_bucket(const char *feature)
   return hash & (LEARNED_BUCKETS - 1);
 }
 
-/* The words of `text`, at most `max`, appended to `words`. */
-static void learned_words(const char *text, guint max, GPtrArray *words)
+/* The words of `text`, at most `max`: each one NUL-terminated in `buffer`
+ * (one allocation for all of them), its offset appended to `starts`. */
+static void learned_words(const char *text, guint max, GString *buffer, GArray *starts)
 {
-  g_autoptr(GString) word = g_string_new(NULL);
-  for (const char *p = text; words->len < max; p = g_utf8_next_char(p)) {
+  guint start = (guint)buffer->len; /* of the word being read */
+  for (const char *p = text; starts->len < max; p = g_utf8_next_char(p)) {
     gunichar c = (guchar)*p < 0x80 ? (gunichar)*p : g_utf8_get_char(p); /* valid UTF-8 */
     if (c == '\'' || c == 0x2019)
       continue;
     if (c && c < 0x80 && g_ascii_isalnum(c)) { /* ASCII: the same answers, much cheaper */
-      g_string_append_c(word, g_ascii_isdigit(c) ? '0' : g_ascii_tolower(c));
+      g_string_append_c(buffer, g_ascii_isdigit(c) ? '0' : g_ascii_tolower(c));
       continue;
     }
     if (c && c >= 0x80 && g_unichar_isalnum(c)) {
-      g_string_append_unichar(word, g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c));
+      g_string_append_unichar(buffer, g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c));
       continue;
     }
-    if (word->len)
-      g_ptr_array_add(words, g_strdup(word->str));
-    g_string_truncate(word, 0);
+    if (buffer->len > start) {
+      g_string_append_c(buffer, '\0');
+      g_array_append_val(starts, start);
+      start = (guint)buffer->len;
+    }
     if (!c)
       break;
   }
+  g_string_truncate(buffer, start); /* a word cut short by `max` */
 }
 
-/* Adds a copy of `gram` to the set `seen` unless it is there already. */
-static void learned_add_gram(GHashTable *seen, const GString *gram)
+/* Appends `prefix` + `word` (+ ' ' + `next` when not NULL) to `grams`,
+ * NUL-terminated, and its offset to `offsets`. */
+static void learned_add_gram(GString *grams, GArray *offsets, const char *prefix, const char *word,
+                             const char *next)
 {
-  if (!g_hash_table_contains(seen, gram->str))
-    g_hash_table_add(seen, g_strndup(gram->str, gram->len));
+  guint offset = (guint)grams->len;
+  g_array_append_val(offsets, offset);
+  g_string_append(grams, prefix);
+  g_string_append(grams, word);
+  if (next) {
+    g_string_append_c(grams, ' ');
+    g_string_append(grams, next);
+  }
+  g_string_append_c(grams, '\0');
 }
 
-/* Unigrams and bigrams of `text` (prefixed `prefix`) into the set `seen`. */
-static void learned_add_grams(GHashTable *seen, const char *text, const char *prefix)
+/* Unigrams and bigrams of `text` (prefixed `prefix`), repeats included, into
+ * `grams` (one buffer) at `offsets`. */
+static void learned_add_grams(GString *grams, GArray *offsets, const char *text, const char *prefix)
 {
   if (!text)
     return;
   g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
-  g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
-  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, words);
-  g_autoptr(GString) gram = g_string_new(NULL);
-  for (guint i = 0; i < words->len; i++) {
-    const char *w = g_ptr_array_index(words, i);
-    g_string_assign(gram, prefix);
-    g_string_append(gram, w);
-    learned_add_gram(seen, gram);
-    if (i + 1 < words->len) {
-      g_string_append_c(gram, ' ');
-      g_string_append(gram, g_ptr_array_index(words, i + 1));
-      learned_add_gram(seen, gram);
-    }
+  g_autoptr(GString) buffer = g_string_new(NULL);
+  g_autoptr(GArray) starts = g_array_new(FALSE, FALSE, sizeof(guint));
+  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, buffer, starts);
+  for (guint i = 0; i < starts->len; i++) {
+    const char *word = buffer->str + g_array_index(starts, guint, i);
+    learned_add_gram(grams, offsets, prefix, word, NULL);
+    if (i + 1 < starts->len)
+      learned_add_gram(grams, offsets, prefix, word, buffer->str + g_array_index(starts, guint, i + 1));
   }
 }
 
@@ -129,25 +138,32 @@ static gint learned_compare_names(gconstpointer a, gconstpointer b)
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static gint learned_compare_offsets(gconstpointer a, gconstpointer b, gpointer grams)
+{
+  return strcmp((const char *)grams + *(const guint *)a, (const char *)grams + *(const guint *)b);
+}
+
+/* The features are the grams sorted by name without repeats: sorting every
+ * gram once costs less than a hash set and a sort of the unique ones. */
 LearnedFeatures *learned_features(const char *subject, const char *text)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  learned_add_grams(seen, subject, "s:");
-  learned_add_grams(seen, text, "");
+  g_autoptr(GString) grams = g_string_new(NULL);
+  g_autoptr(GArray) offsets = g_array_new(FALSE, FALSE, sizeof(guint));
+  learned_add_grams(grams, offsets, subject, "s:");
+  learned_add_grams(grams, offsets, text, "");
+  g_array_sort_with_data(offsets, learned_compare_offsets, grams->str);
   LearnedFeatures *features = g_new0(LearnedFeatures, 1);
-  features->names = g_ptr_array_new_full(g_hash_table_size(seen), g_free);
-  GHashTableIter iter;
-  gpointer key;
-  g_hash_table_iter_init(&iter, seen);
-  while (g_hash_table_iter_next(&iter, &key, NULL)) {
-    g_ptr_array_add(features->names, key);
-    g_hash_table_iter_steal(&iter);
-  }
-  g_ptr_array_sort(features->names, learned_compare_names);
-  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), features->names->len);
-  for (guint i = 0; i < features->names->len; i++) {
-    guint32 bucket = learned_bucket(g_ptr_array_index(features->names, i));
+  features->names = g_ptr_array_new_full(offsets->len, g_free);
+  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), offsets->len);
+  const char *last = NULL;
+  for (guint i = 0; i < offsets->len; i++) {
+    const char *name = grams->str + g_array_index(offsets, guint, i);
+    if (last && strcmp(last, name) == 0)
+      continue;
+    guint32 bucket = learned_bucket(name);
+    g_ptr_array_add(features->names, g_strdup(name));
     g_array_append_val(features->buckets, bucket);
+    last = name;
   }
   features->value = features->names->len ? 1.0 / sqrt((double)features->names->len) : 0;
   features->importance = 1;
@@ -185,6 +201,7 @@ LearnedModel *learned_model_copy(const LearnedModel *model)
   g_hash_table_iter_init(&iter, model->names);
   while (g_hash_table_iter_next(&iter, &key, &value))
     g_hash_table_insert(copy->names, key, g_strdup(value));
+  copy->pending_names = g_strdup(model->pending_names);
   g_free(copy->header);
   copy->header = g_strdup(model->header);
   return copy;
@@ -196,13 +213,29 @@ void learned_model_free(LearnedModel *model)
     return;
   g_free(model->weights);
   g_hash_table_unref(model->names);
+  g_free(model->pending_names);
   g_free(model->header);
   g_free(model);
+}
+
+static void learned_model_name(LearnedModel *model, guint32 bucket, const char *name);
+
+/* Puts the names learned_model_parse() left pending into `names`. */
+static void learned_model_resolve_names(LearnedModel *model)
+{
+  g_autofree char *pending = g_steal_pointer(&model->pending_names);
+  for (char *name = pending, *end; name && *name; name = end + 1) {
+    end = strchr(name, '\n');
+    *end = '\0';
+    learned_model_name(model, learned_bucket(name), name);
+  }
 }
 
 /* Keeps the smallest name seen for `bucket` (stable whatever the order). */
 static void learned_model_name(LearnedModel *model, guint32 bucket, const char *name)
 {
+  if (model->pending_names)
+    learned_model_resolve_names(model);
   const char *old = g_hash_table_lookup(model->names, GUINT_TO_POINTER(bucket));
   if (!old || strcmp(name, old) < 0)
     g_hash_table_insert(model->names, GUINT_TO_POINTER(bucket), g_strdup(name));
@@ -237,13 +270,41 @@ double learned_model_predict(const LearnedModel *model, const LearnedFeatures *f
 /* ---- reading and writing model text ---- */
 
 /* One "WEIGHT FEATURE" line into `model`; FALSE when it is not one. */
-static gboolean learned_parse_weight(LearnedModel *model, const char *line)
+/* A number as the model files write it ("%.6f": "-0.123456") read exactly
+ * as g_ascii_strtod() would, without its cost (a model has ~150,000 lines):
+ * at most 15 digits are an exact integer in a double, 10^k is exact for
+ * k <= 22, so one correctly rounded division gives the correctly rounded
+ * value. Anything else (exponents, long numbers) goes to g_ascii_strtod(). */
+static double learned_parse_number(const char *text, char **end)
+{
+  const char *p = text + (*text == '-' || *text == '+');
+  guint64 mantissa = 0;
+  guint digits = 0, decimals = 0;
+  for (; g_ascii_isdigit(*p); p++, digits++)
+    mantissa = mantissa * 10 + (guint64)(*p - '0');
+  if (*p == '.')
+    for (p++; g_ascii_isdigit(*p); p++, digits++, decimals++)
+      mantissa = mantissa * 10 + (guint64)(*p - '0');
+  static const double powers[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                   1e11, 1e12, 1e13, 1e14, 1e15 };
+  if (digits == 0 || digits > 15 || (*p != ' ' && *p != '\0'))
+    return g_ascii_strtod(text, end);
+  *end = (char *)p;
+  double value = (double)mantissa / powers[decimals];
+  return *text == '-' ? -value : value;
+}
+
+/* One "WEIGHT FEATURE" line into `model`, its name appended to `names` for
+ * later (learned_model_resolve_names); FALSE when it is not one. */
+static gboolean learned_parse_weight(LearnedModel *model, const char *line, GString *names)
 {
   char *end = NULL;
-  double weight = g_ascii_strtod(line, &end);
+  double weight = learned_parse_number(line, &end);
   if (end == line || *end != ' ' || end[1] == '\0' || !isfinite(weight))
     return FALSE;
-  learned_model_add(model, end + 1, weight);
+  model->weights[learned_bucket(end + 1)] += weight;
+  g_string_append(names, end + 1);
+  g_string_append_c(names, '\n');
   return TRUE;
 }
 
@@ -260,7 +321,7 @@ static gboolean learned_parse_keyword(LearnedModel *model, const char *line, gbo
   }
   if (g_str_has_prefix(line, "bias ")) {
     char *end = NULL;
-    model->bias = g_ascii_strtod(line + 5, &end);
+    model->bias = learned_parse_number(line + 5, &end);
     return end != line + 5 && *end == '\0' && isfinite(model->bias);
   }
   return FALSE;
@@ -274,6 +335,7 @@ LearnedModel *learned_model_parse(const char *text, const char *name, GError **e
    * model took 12 s to read under ASan (0.002 s this way). */
   g_autofree char *copy = g_strdup(text);
   g_autoptr(GString) header = g_string_new(NULL);
+  g_autoptr(GString) names = g_string_new(NULL);
   gboolean named = FALSE;
   char *next = copy;
   for (guint i = 0; next; i++) {
@@ -289,7 +351,7 @@ LearnedModel *learned_model_parse(const char *text, const char *name, GError **e
                              line + (line[1] == ' ' ? 2 : 1));
       continue;
     }
-    if (!learned_parse_keyword(model, line, &named) && !learned_parse_weight(model, line)) {
+    if (!learned_parse_keyword(model, line, &named) && !learned_parse_weight(model, line, names)) {
       g_set_error(error, KEEL_LEARNED_ERROR, KEEL_LEARNED_ERROR_INVALID,
                   "%s:%u: expected `dimension NAME`, `bias NUMBER` or `WEIGHT FEATURE`", name,
                   i + 1);
@@ -303,6 +365,8 @@ LearnedModel *learned_model_parse(const char *text, const char *name, GError **e
   }
   g_free(model->header);
   model->header = g_string_free(g_steal_pointer(&header), FALSE);
+  if (names->len)
+    model->pending_names = g_string_free(g_steal_pointer(&names), FALSE);
   return g_steal_pointer(&model);
 }
 
@@ -323,6 +387,11 @@ static void learned_append_header(GString *out, const char *header)
 
 char *learned_model_to_text(const LearnedModel *model, const char *header)
 {
+  g_autoptr(LearnedModel) resolved = model->pending_names ? learned_model_copy(model) : NULL;
+  if (resolved) {
+    learned_model_resolve_names(resolved);
+    model = resolved;
+  }
   g_autoptr(GString) out = g_string_new(NULL);
   learned_append_header(out, header ? header : model->header);
   g_string_append_printf(out, "dimension %s\nbias ", learned_dimension_name(model->dimension));

@@ -72,7 +72,10 @@ typedef struct {
   guint dimension;
   double bias;
   double *weights;     /* owned, LEARNED_BUCKETS */
-  GHashTable *names;   /* owned: bucket (GUINT_TO_POINTER) -> feature name (char*) */
+  GHashTable *names;   /* owned: bucket (GUINT_TO_POINTER) -> feature name (char*); read
+                          only through learned.c, which first adds `pending_names` */
+  char *pending_names; /* owned: "NAME\n" per weight line learned_model_parse() read and did
+                          not put in `names` yet (scoring never needs them), or NULL */
   char *header;        /* owned: the comment lines (without "# "), "\n"-joined; may be "" */
 } LearnedModel;
 

@@ -4,7 +4,8 @@
  * after the last file is parsed: resolves names (dimensions, categories,
  * rules in `if`), orders rules over rules (a cycle is an error), builds the
  * phrase groups (lists that look at the same places, one trie with a
- * (*MARK) per phrase end) and sets the match limits.
+ * (*MARK) per phrase end), derives each regex's literals for the prefilter
+ * (filters/prefilter.h) and sets the match limits.
  * Entry points: rules_compile(), rules_compile_alone().
  * Must never: touch the network, SQLite or the clock; hand out a set that
  * had a single error.
@@ -590,6 +591,32 @@ static void phrase_groups_build(Compiler *c)
     phrase_group_compile(c, g_ptr_array_index(c->set->phrase_groups, i));
 }
 
+/* ---- the literal prefilter ---- */
+
+/* The prefilter id of a look that scoring matches with its own regex (not a
+ * signal, not a phrase list matched through its group). */
+static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look)
+{
+  look->prefilter = PREFILTER_ALWAYS;
+  if (look->code && look->pattern && !look->grouped)
+    look->prefilter = prefilter_add(prefilter, look->pattern, strlen(look->pattern), look->flags);
+}
+
+/* Derives every regex's literals, the phrase groups' tries included, and
+ * builds the automaton that finds them in a text. */
+static void rules_prefilter_build(RuleSet *set)
+{
+  set->prefilter = prefilter_new();
+  for (guint i = 0; i < set->rules->len; i++) {
+    RulesRule *rule = g_ptr_array_index(set->rules, i);
+    for (guint j = 0; j < rule->looks->len; j++)
+      rules_prefilter_look(set->prefilter, g_ptr_array_index(rule->looks, j));
+  }
+  for (guint i = 0; i < set->phrase_groups->len; i++)
+    rules_prefilter_look(set->prefilter, ((RulesPhraseGroup *)g_ptr_array_index(set->phrase_groups, i))->look);
+  prefilter_build(set->prefilter);
+}
+
 /* ---- putting it together ---- */
 
 static void compiler_init(Compiler *c)
@@ -647,6 +674,7 @@ static void compiler_finish(Compiler *c)
   if (c->errors->len == 0)
     phrase_groups_build(c);
   RuleSet *set = c->set;
+  rules_prefilter_build(set);
   set->n_files = c->files->len;
   set->match_context = pcre2_match_context_create(NULL);
   pcre2_set_match_limit(set->match_context, RULES_MATCH_LIMIT);

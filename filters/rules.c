@@ -101,6 +101,7 @@ void rules_free(RuleSet *rules)
   g_clear_pointer(&rules->match_context, pcre2_match_context_free);
   learned_set_free(rules->learned);
   deadline_rules_free(rules->deadlines);
+  prefilter_free(rules->prefilter);
   g_free(rules);
 }
 

@@ -14,6 +14,7 @@
 #include <glib.h>
 #include "filters/cleanup.h"
 #include "filters/learned.h"
+#include "filters/prefilter.h"
 
 #define KEEL_RULES_ERROR (keel_rules_error_quark())
 GQuark keel_rules_error_quark(void);
@@ -72,6 +73,7 @@ typedef struct {
   RulesOp op;
   double value;
   gboolean grouped;     /* matched by its phrase group's scan during scoring */
+  int prefilter;        /* id in RuleSet.prefilter, PREFILTER_ALWAYS when it must always run */
 } RulesLook;
 
 typedef struct {
@@ -132,6 +134,7 @@ typedef struct RuleSet {
   pcre2_match_context *match_context; /* owned: match/depth/heap limits */
   LearnedSet *learned;    /* owned, may be NULL: the learned_* signals' models */
   struct _DeadlineRules *deadlines; /* owned, may be NULL: rules/deadlines.rules, for the deadline_days signal */
+  Prefilter *prefilter;   /* owned: the literals each look's regex needs (filters/prefilter.h) */
 } RuleSet;
 
 /* Match limits set on every pcre2_match() (see rules/README.md). */

@@ -5,7 +5,10 @@
  *
  * How it works: the signals are computed once; each text a rule may look at
  * (subject, new text, quoted, body, a header, the sender) is checked for valid
- * UTF-8 once, so every match can skip PCRE2's own check. The phrase groups
+ * UTF-8 once, so every match can skip PCRE2's own check, and scanned once
+ * (the first time a regex with literals asks) for the literals of the set's
+ * prefilter: a regex none of whose literals the text holds is not run on it
+ * (filters/prefilter.h). The phrase groups
  * are scanned first (one pass per text, each match's (*MARK) naming the rules
  * it stands for). Rules run in the RuleSet's order (atoms first, rules over
  * rules after what they use), each match with the set's match context (match,
@@ -24,7 +27,9 @@
 typedef struct {
   const char *text;  /* borrowed, or points into `owned` */
   char *owned;
+  gsize len;         /* strlen(text) */
   gboolean known;
+  PrefilterSeen *seen; /* owned: the literals of the rules' prefilter in it; NULL until asked */
 } ScoreText;
 
 typedef struct {
@@ -88,16 +93,34 @@ static void score_text_set(ScoreText *slot, const char *text)
   slot->known = TRUE;
   if (!text || g_utf8_validate(text, -1, NULL)) {
     slot->text = text;
-    return;
+  } else {
+    slot->owned = g_utf8_make_valid(text, -1);
+    slot->text = slot->owned;
   }
-  slot->owned = g_utf8_make_valid(text, -1);
-  slot->text = slot->owned;
+  slot->len = slot->text ? strlen(slot->text) : 0;
+}
+
+static void score_text_clear(ScoreText *slot)
+{
+  g_free(slot->owned);
+  g_free(slot->seen);
 }
 
 static void score_text_free(ScoreText *slot)
 {
-  g_free(slot->owned);
+  score_text_clear(slot);
   g_free(slot);
+}
+
+/* FALSE when the prefilter proves that the regex `look` cannot match the
+ * text of `slot` (the text is scanned for every literal the first time). */
+static gboolean score_text_may_match(const Scoring *s, ScoreText *slot, const RulesLook *look)
+{
+  if (look->prefilter == PREFILTER_ALWAYS)
+    return TRUE;
+  if (!slot->seen)
+    slot->seen = prefilter_scan(s->rules->prefilter, slot->text, slot->len);
+  return prefilter_may_match(s->rules->prefilter, look->prefilter, slot->seen);
 }
 
 static const char *score_header_value(const KeelMessage *message, const char *name)
@@ -119,8 +142,8 @@ static char *score_from_text(const KeelMessage *message)
   return g_strdup_printf("%s <%s>", message->from->name, message->from->address);
 }
 
-/* The text of `where` (NULL when the message has none), valid UTF-8. */
-static const char *score_text(Scoring *s, RulesWhere where, const char *header)
+/* The text of `where` (its text NULL when the message has none), valid UTF-8. */
+static ScoreText *score_text(Scoring *s, RulesWhere where, const char *header)
 {
   const KeelMessage *m = s->message;
   if (where == RULES_WHERE_HEADER) {
@@ -131,11 +154,11 @@ static const char *score_text(Scoring *s, RulesWhere where, const char *header)
       score_text_set(slot, score_header_value(m, header));
       g_hash_table_insert(s->headers, g_steal_pointer(&key), slot);
     }
-    return slot->text;
+    return slot;
   }
   ScoreText *slot = &s->texts[where];
   if (slot->known)
-    return slot->text;
+    return slot;
   switch (where) {
   case RULES_WHERE_SUBJECT: score_text_set(slot, m->subject); break;
   case RULES_WHERE_TEXT: score_text_set(slot, m->new_text ? m->new_text : m->body_text); break;
@@ -150,7 +173,7 @@ static const char *score_text(Scoring *s, RulesWhere where, const char *header)
       g_free(from);
   }
   }
-  return slot->text;
+  return slot;
 }
 
 static const char *score_where_name(RulesWhere where)
@@ -229,10 +252,11 @@ static gboolean score_look_regex(Scoring *s, const RulesRule *rule, const RulesL
                                  ScoreMatch *out)
 {
   for (guint i = 0; i < look->n_where; i++) {
-    const char *text = score_text(s, look->where[i], look->header[i]);
-    if (!text || !*text)
+    ScoreText *slot = score_text(s, look->where[i], look->header[i]);
+    const char *text = slot->text;
+    if (!text || !*text || !score_text_may_match(s, slot, look))
       continue;
-    int rc = pcre2_match(look->code, (PCRE2_SPTR)text, strlen(text), 0, PCRE2_NO_UTF_CHECK,
+    int rc = pcre2_match(look->code, (PCRE2_SPTR)text, slot->len, 0, PCRE2_NO_UTF_CHECK,
                          s->match_data, s->rules->match_context);
     if (rc == PCRE2_ERROR_NOMATCH)
       continue;
@@ -380,8 +404,11 @@ static void score_group_scan(Scoring *s, const RulesPhraseGroup *group)
 {
   guint left = group->members->len;
   for (guint w = 0; left > 0 && w < group->look->n_where; w++) {
-    const char *text = score_text(s, group->look->where[w], group->look->header[w]);
-    gsize len = text ? strlen(text) : 0;
+    ScoreText *slot = score_text(s, group->look->where[w], group->look->header[w]);
+    const char *text = slot->text;
+    gsize len = slot->len;
+    if (len == 0 || !score_text_may_match(s, slot, group->look))
+      continue;
     for (gsize offset = 0; left > 0 && offset < len;) {
       int rc = pcre2_match(group->look->code, (PCRE2_SPTR)text, len, offset, PCRE2_NO_UTF_CHECK,
                            s->match_data, s->rules->match_context);
@@ -529,7 +556,7 @@ static void scoring_clear(Scoring *s)
   g_free(s->hit);
   g_hash_table_unref(s->headers);
   for (guint i = 0; i < G_N_ELEMENTS(s->texts); i++)
-    g_free(s->texts[i].owned);
+    score_text_clear(&s->texts[i]);
   g_clear_pointer(&s->result, score_result_free);
 }
 

@@ -117,6 +117,39 @@ static void test_parse_errors(void)
 /* One poisoned correction (a newsletter marked risky) moves no other
  * message's log-odds by more than the cap, so ordinary mail the model is
  * sure of stays fine. */
+/* Model numbers are read exactly as g_ascii_strtod() reads them, the short
+ * "%.6f" form by a fast path and the others by g_ascii_strtod() itself. */
+static void test_parse_numbers(void)
+{
+  static const char *const numbers[] = { "0.1", "-0.000000", "0.000001", "-1.234567",
+    "123456.789012", "999999999.999999", "0.30000000000000004", "1e-3", "5.", "+2.5",
+    "-17", "0.1234567890123456789" };
+  g_autoptr(GString) text = g_string_new("dimension tone\nbias -0.700001\n");
+  g_autoptr(LearnedModel) expected = learned_model_new(1);
+  expected->bias = g_ascii_strtod("-0.700001", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS(numbers); i++) {
+    g_autofree char *feature = g_strdup_printf("word%u", i);
+    g_string_append_printf(text, "%s %s\n", numbers[i], feature);
+    learned_model_add(expected, feature, g_ascii_strtod(numbers[i], NULL));
+  }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LearnedModel) model = learned_model_parse(text->str, "numbers.model", &error);
+  g_assert_no_error(error);
+  g_assert_true(memcmp(&model->bias, &expected->bias, sizeof(double)) == 0);
+  g_assert_true(memcmp(model->weights, expected->weights, sizeof(double) * LEARNED_BUCKETS) == 0);
+  g_assert_null(learned_model_parse("dimension tone\n0.5x word\n", "bad.model", NULL));
+  /* the names, kept aside while only scoring reads the model, come back in
+   * its text, and in a copy's, sorted, with the smallest name per bucket */
+  g_autoptr(LearnedModel) copy = learned_model_copy(model);
+  learned_model_add(copy, "aardvark", 0.25);
+  g_autofree char *text_out = learned_model_to_text(model, NULL);
+  g_autofree char *copy_out = learned_model_to_text(copy, NULL);
+  g_assert_nonnull(strstr(text_out, "\n0.000001 word2\n-1.234567 word3\n"));
+  g_assert_null(strstr(text_out, "aardvark"));
+  g_assert_nonnull(strstr(copy_out, "\n0.250000 aardvark\n"));
+  g_assert_nonnull(strstr(copy_out, " word11\n"));
+}
+
 static void test_cap(void)
 {
   g_autoptr(LearnedModel) model = learned_test_model();
@@ -240,6 +273,7 @@ int main(int argc, char **argv)
   g_test_add_func("/learned/deterministic", test_deterministic);
   g_test_add_func("/learned/learns", test_learns);
   g_test_add_func("/learned/parse-errors", test_parse_errors);
+  g_test_add_func("/learned/parse-numbers", test_parse_numbers);
   g_test_add_func("/learned/cap", test_cap);
   g_test_add_func("/learned/explain", test_explain);
   g_test_add_func("/learned/rules-switch", test_rules_switch);

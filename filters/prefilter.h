@@ -1,0 +1,57 @@
+/* filters/prefilter.h: a literal prefilter for regexes, the idea of
+ * SpamAssassin's sa-compile and RE2's FilteredRE2. At compile time each
+ * regex gets the literal strings it cannot match without (sets of them: a
+ * text it matches holds one literal of each set); per text, one pass finds
+ * which literals occur, and a regex with a set none of whose literals occur
+ * is not run at all.
+ * Pure: pattern text in, sets and bits out. No PCRE2 calls, no I/O.
+ *
+ *   Prefilter *p = prefilter_new();
+ *   int id = prefilter_add(p, pattern, len, flags);   // PREFILTER_ALWAYS: no literal proven
+ *   prefilter_build(p);                               // once, after the last add
+ *   g_autofree PrefilterSeen *seen = prefilter_scan(p, text, strlen(text));
+ *   if (prefilter_may_match(p, id, seen)) pcre2_match(...);
+ *
+ * A built Prefilter is read-only: any number of threads may scan with it.
+ */
+#pragma once
+
+#include <glib.h>
+
+/* The id of a regex that must always run. */
+#define PREFILTER_ALWAYS (-1)
+
+typedef struct _Prefilter Prefilter;
+
+/* Which literals occur in one text: one bit per literal. */
+typedef guint64 PrefilterSeen;
+
+Prefilter *prefilter_new(void);
+void prefilter_free(Prefilter *prefilter);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Prefilter, prefilter_free)
+
+/* Derives the required literals of `pattern` (`len` bytes, compiled by PCRE2
+ * with the options `flags`) and returns the regex's id, or PREFILTER_ALWAYS
+ * when no literal can be proven (or after prefilter_build()). */
+int prefilter_add(Prefilter *prefilter, const char *pattern, gsize len, guint32 flags);
+
+/* Builds the automaton over every literal added. */
+void prefilter_build(Prefilter *prefilter);
+
+/* The literals of `text` (`len` bytes of valid UTF-8), compared without ASCII
+ * case (and with U+017F as s, U+212A as k, as PCRE2's caseless matching
+ * does). Returns a new bit set (g_free) for prefilter_may_match(). */
+PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len);
+
+/* FALSE only when regex `id` cannot match the text `seen` was made from. */
+gboolean prefilter_may_match(const Prefilter *prefilter, int id, const PrefilterSeen *seen);
+
+/* The literals prefilter_add() would require of `pattern`, lower-case: an
+ * array (g_ptr_array_unref) of sets, each a NULL-terminated array of
+ * strings, the most selective first; a match holds one literal of every set.
+ * NULL when none can be proven. */
+GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags);
+
+/* Literals and regexes with literals, for tests and `rules check`. */
+guint prefilter_literal_count(const Prefilter *prefilter);
+guint prefilter_filtered_count(const Prefilter *prefilter);
