@@ -35,6 +35,7 @@
 
 #include <string.h>
 #include "filters/rules.h"
+#include "filters/json-out.h"
 
 G_DEFINE_QUARK(keel-instruction-error-quark, keel_instruction_error)
 
@@ -726,15 +727,13 @@ void instructions_to_json(const GPtrArray *instructions, JsonBuilder *builder)
   for (guint i = 0; i < instructions->len; i++) {
     const Instruction *instruction = g_ptr_array_index(instructions, i);
     json_builder_begin_object(builder);
-    json_builder_set_member_name(builder, "text");
-    json_builder_add_string_value(builder, instruction->text);
+    json_out_string(builder, "text", instruction->text);
     json_builder_set_member_name(builder, "deadline");
     if (instruction->deadline_iso != NULL)
       json_builder_add_string_value(builder, instruction->deadline_iso);
     else
       json_builder_add_null_value(builder);
-    json_builder_set_member_name(builder, "urgency");
-    json_builder_add_int_value(builder, instruction->urgency_hint);
+    json_out_int(builder, "urgency", instruction->urgency_hint);
     json_builder_end_object(builder);
   }
   json_builder_end_array(builder);

@@ -35,6 +35,7 @@
 #include "filters/cleanup.h"
 #include "filters/html.h"
 #include "filters/quote.h"
+#include "filters/json-out.h"
 
 #define MESSAGE_MAX_DEPTH 32 /* MIME nesting deeper than this is not walked */
 
@@ -712,10 +713,8 @@ const char *message_place_text(const KeelMessage *message, const char *where)
 static void message_json_address(JsonBuilder *builder, const KeelAddress *address)
 {
   json_builder_begin_object(builder);
-  json_builder_set_member_name(builder, "name");
-  json_builder_add_string_value(builder, address->name);
-  json_builder_set_member_name(builder, "address");
-  json_builder_add_string_value(builder, address->address);
+  json_out_string(builder, "name", address->name);
+  json_out_string(builder, "address", address->address);
   json_builder_end_object(builder);
 }
 
@@ -739,8 +738,7 @@ static void message_json_string(JsonBuilder *builder, const char *member, const 
 
 static void message_json_bool(JsonBuilder *builder, const char *member, gboolean value)
 {
-  json_builder_set_member_name(builder, member);
-  json_builder_add_boolean_value(builder, value);
+  json_out_bool(builder, member, value);
 }
 
 static void message_json_attachments(JsonBuilder *builder, const GPtrArray *attachments)
@@ -752,8 +750,7 @@ static void message_json_attachments(JsonBuilder *builder, const GPtrArray *atta
     json_builder_begin_object(builder);
     message_json_string(builder, "filename", attachment->filename);
     message_json_string(builder, "content_type", attachment->content_type);
-    json_builder_set_member_name(builder, "size");
-    json_builder_add_int_value(builder, (gint64)attachment->size);
+    json_out_int(builder, "size", (gint64)attachment->size);
     json_builder_end_object(builder);
   }
   json_builder_end_array(builder);
@@ -792,8 +789,7 @@ void message_to_json(const KeelMessage *message, JsonBuilder *builder)
   message_json_bool(builder, "automated", message->automated);
   message_json_string(builder, "automated_reason", message->automated_reason);
   message_json_bool(builder, "too_large", message->too_large);
-  json_builder_set_member_name(builder, "size");
-  json_builder_add_int_value(builder, (gint64)message->size);
+  json_out_int(builder, "size", (gint64)message->size);
   message_json_bool(builder, "has_text", message->has_text);
   message_json_bool(builder, "from_html", message->from_html);
   if (message->malformed != NULL) /* only then: the golden files stay as they were */

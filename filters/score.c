@@ -23,6 +23,7 @@
 #include <math.h>
 #include <string.h>
 #include "filters/score.h"
+#include "filters/json-out.h"
 
 typedef struct {
   const char *text;  /* borrowed, or points into `owned` */
@@ -632,20 +633,13 @@ char *score_result_flags_csv(const ScoreResult *result)
 static void score_hit_to_json(const ScoreHit *hit, JsonBuilder *builder)
 {
   json_builder_begin_object(builder);
-  json_builder_set_member_name(builder, "rule");
-  json_builder_add_string_value(builder, hit->rule);
-  json_builder_set_member_name(builder, "dimension");
-  json_builder_add_string_value(builder, hit->dimension);
-  json_builder_set_member_name(builder, "points");
-  json_builder_add_double_value(builder, hit->points);
-  json_builder_set_member_name(builder, "match");
-  json_builder_add_string_value(builder, hit->match);
-  json_builder_set_member_name(builder, "where");
-  json_builder_add_string_value(builder, hit->where);
-  json_builder_set_member_name(builder, "start");
-  json_builder_add_int_value(builder, hit->start);
-  json_builder_set_member_name(builder, "end");
-  json_builder_add_int_value(builder, hit->end);
+  json_out_string(builder, "rule", hit->rule);
+  json_out_string(builder, "dimension", hit->dimension);
+  json_out_double(builder, "points", hit->points);
+  json_out_string(builder, "match", hit->match);
+  json_out_string(builder, "where", hit->where);
+  json_out_int(builder, "start", hit->start);
+  json_out_int(builder, "end", hit->end);
   json_builder_set_member_name(builder, "why");
   if (hit->why)
     json_builder_add_string_value(builder, hit->why);
@@ -655,8 +649,7 @@ static void score_hit_to_json(const ScoreHit *hit, JsonBuilder *builder)
   json_builder_begin_object(builder);
   for (guint i = 0; hit->captures && i < hit->captures->len; i++) {
     const ScoreCapture *capture = g_ptr_array_index(hit->captures, i);
-    json_builder_set_member_name(builder, capture->name);
-    json_builder_add_string_value(builder, capture->value);
+    json_out_string(builder, capture->name, capture->value);
   }
   json_builder_end_object(builder);
   json_builder_end_object(builder);
@@ -677,8 +670,7 @@ static void score_numbers_to_json(const ScoreResult *result, JsonBuilder *builde
   json_builder_begin_object(builder);
   for (guint i = 0; i < result->dimensions->len; i++) {
     const char *name = g_ptr_array_index(result->dimensions, i);
-    json_builder_set_member_name(builder, name);
-    json_builder_add_double_value(builder, score_result_points(result, name));
+    json_out_double(builder, name, score_result_points(result, name));
   }
   json_builder_end_object(builder);
   json_builder_set_member_name(builder, "signals");
@@ -700,18 +692,13 @@ static void score_numbers_to_json(const ScoreResult *result, JsonBuilder *builde
 
 void score_result_to_json(const ScoreResult *result, JsonBuilder *builder)
 {
-  json_builder_set_member_name(builder, "automated");
-  json_builder_add_boolean_value(builder, result->automated);
+  json_out_bool(builder, "automated", result->automated);
   score_numbers_to_json(result, builder);
   score_strings_to_json(builder, "flags", result->flags);
-  json_builder_set_member_name(builder, "urgency");
-  json_builder_add_int_value(builder, result->urgency);
-  json_builder_set_member_name(builder, "payment");
-  json_builder_add_string_value(builder, result->payment);
-  json_builder_set_member_name(builder, "risky");
-  json_builder_add_boolean_value(builder, result->risky);
-  json_builder_set_member_name(builder, "risk");
-  json_builder_add_double_value(builder, result->risk);
+  json_out_int(builder, "urgency", result->urgency);
+  json_out_string(builder, "payment", result->payment);
+  json_out_bool(builder, "risky", result->risky);
+  json_out_double(builder, "risk", result->risk);
   json_builder_set_member_name(builder, "hits");
   json_builder_begin_array(builder);
   for (guint i = 0; i < result->hits->len; i++)

@@ -23,6 +23,7 @@
 #include "daemon/mail/mail-error.h"
 #include "daemon/mail/imap.h"
 #include "daemon/mail/oauth-loopback.h"
+#include "filters/json-out.h"
 
 #define OAUTH_RESPONSE_LIMIT (64u * 1024u)
 
@@ -95,12 +96,9 @@ static gboolean oauth_state_save(const KeelAccount *account, const OauthState *s
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_object(builder);
-  json_builder_set_member_name(builder, "refresh_token");
-  json_builder_add_string_value(builder, state->refresh_token ? state->refresh_token : "");
-  json_builder_set_member_name(builder, "access_token");
-  json_builder_add_string_value(builder, state->access_token ? state->access_token : "");
-  json_builder_set_member_name(builder, "expires_at");
-  json_builder_add_int_value(builder, state->expires_at);
+  json_out_string(builder, "refresh_token", state->refresh_token ? state->refresh_token : "");
+  json_out_string(builder, "access_token", state->access_token ? state->access_token : "");
+  json_out_int(builder, "expires_at", state->expires_at);
   json_builder_end_object(builder);
   g_autoptr(JsonNode) root = json_builder_get_root(builder);
   g_autofree char *text = json_to_string(root, FALSE);
