@@ -13,7 +13,7 @@
  *      message_refs, scores, rule_hits.
  *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
  *      outbox, confirmations, message_search (FTS5, filled for the messages
- *      already stored, kept up to date by a trigger).
+ *      already stored, kept up to date by a trigger until 11).
  *   3  store_migrate_to_3: a thread's risk peak (risk_peak, risk_peak_at) and
  *      when the VA marked it handled (handled_at), for risk memory.
  *   4  reserved (no-op: the outbox's new states needed no schema change).
@@ -34,6 +34,9 @@
  *  10  store_migrate_to_10: folders.missing_since, when a configured folder
  *      was first found missing on the server (its STATUS refused), NULL once
  *      it answers again; `keel status` lists them (issue 19).
+ *  11  store_migrate_to_11: drops the trigger message_search_add: the store
+ *      indexes a transaction's new messages for search just before its
+ *      COMMIT (store-search.c: FTS5 wrote an index segment per SAVEPOINT).
  * A database with a newer version than this keel knows is refused.
  *
  * The file and its -wal, -shm and -journal companions are 0600 whatever the
@@ -419,10 +422,17 @@ static gboolean store_migrate_to_10(Store *store, GError **error)
 }
 
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
+/* Messages are indexed for search by the store just before COMMIT
+ * (store-search.c), no longer by a trigger at every insert. */
+static gboolean store_migrate_to_11(Store *store, GError **error)
+{
+  return store_exec(store, "DROP TRIGGER IF EXISTS message_search_add;", error);
+}
+
 static const StoreMigration store_migrations[] = {
   store_migrate_to_1, store_migrate_to_2, store_migrate_to_3, store_migrate_reserved,
   store_migrate_to_5, store_migrate_to_6, store_migrate_to_7, store_migrate_to_8,
-  store_migrate_to_9, store_migrate_to_10,
+  store_migrate_to_9, store_migrate_to_10, store_migrate_to_11,
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 
@@ -564,6 +574,7 @@ Store *store_open(const char *path, GError **error)
     return NULL;
   Store *store = g_new0(Store, 1);
   store->path = g_strdup(path);
+  store_search_init(store);
   int rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                            | SQLITE_OPEN_FULLMUTEX, NULL);
   if (rc != SQLITE_OK) {
@@ -590,6 +601,7 @@ void store_close(Store *store)
     store_cache_close(store->db);
     sqlite3_close_v2(store->db);
   }
+  store_search_clear(store);
   g_free(store->path);
   g_free(store);
 }
@@ -610,6 +622,7 @@ gboolean store_begin(Store *store, GError **error)
     return FALSE;
   }
   store->depth++;
+  store_search_mark(store);
   return TRUE;
 }
 
@@ -619,12 +632,13 @@ gboolean store_commit(Store *store, GError **error)
   guint level = store->depth - 1;
   g_autofree char *sql = level == 0 ? g_strdup("COMMIT")
                                     : g_strdup_printf("RELEASE SAVEPOINT keel%u", level);
-  if (!store_exec(store, sql, error)) {
+  if ((level == 0 && !store_search_flush(store, error)) || !store_exec(store, sql, error)) {
     g_prefix_error(error, "committing: ");
     store_rollback(store);
     return FALSE;
   }
   store->depth = level;
+  store_search_unwind(store, FALSE);
   return TRUE;
 }
 
@@ -638,6 +652,7 @@ void store_rollback(Store *store)
   if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
     g_warning("database %s: rollback failed: %s", store->path, sqlite3_errmsg(store->db));
   store->depth = level;
+  store_search_unwind(store, TRUE);
 }
 
 /* ---- folders ----------------------------------------------------------- */
