@@ -256,7 +256,8 @@ static gint64 store_insert_message(Store *store, const StoreOrigin *origin, GByt
   if (!store_run(store, stmt, "storing a message", error))
     return -1;
   gint64 row_id = sqlite3_last_insert_rowid(store->db);
-  store_search_queue(store, row_id); /* indexed at the outermost commit */
+  /* indexed at the outermost commit, with what was stored */
+  store_search_queue(store, row_id, message->subject ? message->subject : "", message->new_text);
   return row_id;
 }
 

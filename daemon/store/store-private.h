@@ -86,8 +86,9 @@ gpointer store_instruction_read(sqlite3_stmt *stmt);
 /* The queue of messages to index for search (store_open / store_close). */
 void store_search_init(Store *store);
 void store_search_clear(Store *store);
-/* Queues the message `row_id`, just inserted, for message_search. */
-void store_search_queue(Store *store, gint64 row_id);
+/* Queues the message `row_id`, just inserted with `subject` and `new_text`
+ * (copied), for message_search. */
+void store_search_queue(Store *store, gint64 row_id, const char *subject, const char *new_text);
 /* Sets the quoted text of a queued row: FALSE when `row_id` is not queued. */
 gboolean store_search_queued_set_quoted(Store *store, gint64 row_id, const char *quoted_text);
 /* At every store_begin(): remembers what is queued. */

@@ -20,12 +20,17 @@
 
 typedef struct {
   gint64 row_id;
+  char *subject;     /* owned */
+  char *new_text;    /* owned, NULL: none */
   char *quoted_text; /* owned, NULL: none (yet) */
 } StoreSearchPending;
 
 static void store_search_pending_clear(gpointer data)
 {
-  g_free(((StoreSearchPending *)data)->quoted_text);
+  StoreSearchPending *pending = data;
+  g_free(pending->subject);
+  g_free(pending->new_text);
+  g_free(pending->quoted_text);
 }
 
 void store_search_init(Store *store)
@@ -41,9 +46,10 @@ void store_search_clear(Store *store)
   g_clear_pointer(&store->search_marks, g_array_unref);
 }
 
-void store_search_queue(Store *store, gint64 row_id)
+void store_search_queue(Store *store, gint64 row_id, const char *subject, const char *new_text)
 {
-  StoreSearchPending pending = { .row_id = row_id };
+  StoreSearchPending pending = { .row_id = row_id, .subject = g_strdup(subject),
+                                 .new_text = g_strdup(new_text) };
   g_array_append_val(store->search_pending, pending);
 }
 
@@ -81,13 +87,15 @@ gboolean store_search_flush(Store *store, GError **error)
     return TRUE;
   g_autoptr(StoreStmt) stmt = store_prepare(store,
     "INSERT INTO message_search (rowid, subject, new_text, quoted_text)"
-    " SELECT id, subject, coalesce(new_text, ''), ?2 FROM messages WHERE id = ?1", error);
+    " VALUES (?1, ?2, ?3, ?4)", error);
   for (guint i = 0; stmt && i < store->search_pending->len; i++) {
     const StoreSearchPending *pending =
       &g_array_index(store->search_pending, StoreSearchPending, i);
     sqlite3_reset(stmt);
     sqlite3_bind_int64(stmt, 1, pending->row_id);
-    store_bind_text(stmt, 2, pending->quoted_text ? pending->quoted_text : "");
+    store_bind_text(stmt, 2, pending->subject ? pending->subject : "");
+    store_bind_text(stmt, 3, pending->new_text ? pending->new_text : "");
+    store_bind_text(stmt, 4, pending->quoted_text ? pending->quoted_text : "");
     if (!store_run(store, stmt, "indexing messages for search", error))
       return FALSE;
   }
