@@ -613,11 +613,20 @@ int store_schema_version(Store *store)
 
 /* ---- transactions ------------------------------------------------------ */
 
+/* One statement of transaction control, prepared once per connection (the
+ * statement cache): BEGIN, COMMIT and the per-message SAVEPOINTs run a few
+ * times per message during a sync. */
+static gboolean store_exec_cached(Store *store, const char *sql, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store, sql, error);
+  return stmt && store_run(store, stmt, "running SQL", error);
+}
+
 gboolean store_begin(Store *store, GError **error)
 {
   g_autofree char *sql = store->depth == 0 ? g_strdup("BEGIN IMMEDIATE")
                                            : g_strdup_printf("SAVEPOINT keel%u", store->depth);
-  if (!store_exec(store, sql, error)) {
+  if (!store_exec_cached(store, sql, error)) {
     g_prefix_error(error, "starting a transaction: ");
     return FALSE;
   }
@@ -632,7 +641,8 @@ gboolean store_commit(Store *store, GError **error)
   guint level = store->depth - 1;
   g_autofree char *sql = level == 0 ? g_strdup("COMMIT")
                                     : g_strdup_printf("RELEASE SAVEPOINT keel%u", level);
-  if ((level == 0 && !store_search_flush(store, error)) || !store_exec(store, sql, error)) {
+  if ((level == 0 && !store_search_flush(store, error))
+      || !store_exec_cached(store, sql, error)) {
     g_prefix_error(error, "committing: ");
     store_rollback(store);
     return FALSE;
