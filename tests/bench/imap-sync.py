@@ -5,7 +5,8 @@ the unchanged folder. Run it through tests/bench/imap-sync.sh.
 For each size (default 1000 and 10000 messages) it builds a fresh Maildir
 from the SpamAssassin corpus (repeated, each copy with a new Message-ID),
 warms Dovecot's index and size cache, then measures with /usr/bin/time -v:
-  keel daemon --once   (fetch + parse + thread + store in SQLite, fsync per message)
+  keel daemon --once   (fetch + parse + score + thread + store in SQLite, one
+                        transaction and fsync per 50 messages)
   mbsync -a            (fetch + write a Maildir, Sync Pull)
 and, on the largest size, a second `keel daemon --once` against the
 unchanged folder (IMAP commands counted from --verbose). RUNS=n (default 1)
@@ -20,6 +21,10 @@ to the message stored by `keel daemon` polling at the default 60 s interval
 with idle = false, each APPEND at a random moment (uniform over the interval)
 after the previous one was stored.
 
+KEEL_WRAP="valgrind --tool=callgrind --separate-threads=yes" runs the
+initial sync under that command (a profile of it; the times then say
+nothing).
+
 Usage: /usr/bin/python3 tests/bench/imap-sync.py KEEL_BIN [SIZE...]
        /usr/bin/python3 tests/bench/imap-sync.py KEEL_BIN --poll-latency N"""
 
@@ -27,6 +32,7 @@ import glob
 import os
 import random
 import re
+import shlex
 import shutil
 import sqlite3
 import statistics
@@ -144,9 +150,11 @@ def run_keel(keel, server, user, run):
                        "password": server.users[user], "ca_file": server.cert,
                        "folders": "INBOX", "read_timeout": 120}])
     load = os.getloadavg()[0]
-    wall, rss, err = timed([keel, "daemon", "--once", "--config", run.config])
+    cmd = shlex.split(os.environ.get("KEEL_WRAP", "")) + [keel, "daemon", "--once", "--config",
+                                                          run.config]
+    wall, rss, err = timed(cmd)
     summary = re.search(r"polled .*", err)
-    return wall, rss, summary.group(0) if summary else "?", CPU_SECONDS[keel], load
+    return wall, rss, summary.group(0) if summary else "?", CPU_SECONDS[cmd[0]], load
 
 
 def unchanged_poll(keel, run):
