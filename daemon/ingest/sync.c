@@ -204,14 +204,14 @@ static gboolean sync_flush(SyncFolder *job, GError **error)
     return TRUE;
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(job->context->store_lock);
   Store *store = job->context->store;
-  gboolean ok = store_begin(store, error);
+  gboolean begun = store_begin(store, error), ok = begun;
   for (guint i = 0; ok && i < job->batch->len; i++)
     ok = sync_ingest_locked(job, g_ptr_array_index(job->batch, i), error);
   if (ok)
-    ok = store_commit(store, error);
-  if (!ok)
+    ok = store_commit(store, error); /* rolls back itself when it fails */
+  else if (begun)
     store_rollback(store);
-  else
+  if (ok)
     keel_crash_point("after-store");
   sync_progress(job);
   if (ok)
