@@ -23,6 +23,11 @@
 #include "daemon/record/verdict.h"
 #include "daemon/record/word.h"
 
+const KeelConfig *pipeline_config(const Pipeline *pipeline)
+{
+  return pipeline->config;
+}
+
 RuleSet *pipeline_rules(Pipeline *pipeline)
 {
   return (RuleSet *)pipeline->rules;
@@ -232,17 +237,19 @@ static gboolean pipeline_store(Pipeline *pipeline, const StoreOrigin *origin,
   return store_commit(pipeline->store, error);
 }
 
-gboolean pipeline_ingest(Pipeline *pipeline, const StoreOrigin *origin_template, GBytes *raw,
-                         GDateTime *received, StoreAddResult *result, gint64 *row_id,
-                         GError **error)
+KeelMessage *pipeline_parse(const KeelConfig *config, GBytes *raw, GDateTime *received,
+                            GError **error)
 {
   gsize size = 0;
   const guint8 *data = g_bytes_get_data(raw, &size);
-  gsize max_size = pipeline->config ? pipeline->config->max_message_size : 0;
-  g_autoptr(KeelMessage) message = message_parse_limited(
-    data, size, received, max_size, pipeline->config ? &pipeline->config->limits : NULL, error);
-  if (!message)
-    return FALSE;
+  return message_parse_limited(data, size, received, config ? config->max_message_size : 0,
+                               config ? &config->limits : NULL, error);
+}
+
+gboolean pipeline_ingest_parsed(Pipeline *pipeline, const StoreOrigin *origin_template,
+                                GBytes *raw, const KeelMessage *message, GDateTime *received,
+                                StoreAddResult *result, gint64 *row_id, GError **error)
+{
   if (message->malformed)
     g_warning("message <%s>: malformed, %s: stored unparsed, never answered",
               message->message_id, message->malformed);
@@ -263,4 +270,13 @@ gboolean pipeline_ingest(Pipeline *pipeline, const StoreOrigin *origin_template,
   if (row_id)
     *row_id = row;
   return TRUE;
+}
+
+gboolean pipeline_ingest(Pipeline *pipeline, const StoreOrigin *origin_template, GBytes *raw,
+                         GDateTime *received, StoreAddResult *result, gint64 *row_id,
+                         GError **error)
+{
+  g_autoptr(KeelMessage) message = pipeline_parse(pipeline->config, raw, received, error);
+  return message && pipeline_ingest_parsed(pipeline, origin_template, raw, message, received,
+                                           result, row_id, error);
 }

@@ -11,6 +11,7 @@
 #include "daemon/base/config.h"
 #include "daemon/store/store.h"
 #include "filters/instructions.h"
+#include "filters/message.h"
 #include "filters/rules.h"
 
 typedef struct Pipeline Pipeline;
@@ -26,6 +27,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Pipeline, pipeline_free)
  * The daemon swaps them in after a successful reload. */
 void pipeline_set_rules(Pipeline *pipeline, const RuleSet *rules,
                         const InstructionRules *instruction_rules);
+
+/* The config the pipeline was made with (never changes: may be read from
+ * any thread, unlike the rest of the pipeline). */
+const KeelConfig *pipeline_config(const Pipeline *pipeline);
 
 /* The rules in force (NULL: none). Their learned models are the one part
  * that changes in place: corrections (daemon/ingest/sync-corrections.c) move
@@ -50,3 +55,20 @@ void pipeline_set_direction_from_sender(Pipeline *pipeline, gboolean on);
 gboolean pipeline_ingest(Pipeline *pipeline, const StoreOrigin *origin_template, GBytes *raw,
                          GDateTime *received, StoreAddResult *result, gint64 *row_id,
                          GError **error);
+
+/* The two halves of pipeline_ingest(), for a caller that parses one message
+ * while it stores another (daemon/ingest/sync.c, issue 19).
+ * pipeline_parse() is the parse alone: it reads only `config` (may be NULL:
+ * default limits), never the store or a Pipeline, so it may run on any
+ * thread. Returns the message (caller owns it), or NULL with a
+ * KEEL_MESSAGE_ERROR when the bytes are not a message. `received` as for
+ * pipeline_ingest(). */
+KeelMessage *pipeline_parse(const KeelConfig *config, GBytes *raw, GDateTime *received,
+                            GError **error);
+
+/* pipeline_ingest() of a `message` that pipeline_parse() made from `raw` with
+ * the same `received`: the same rows as pipeline_ingest() would store. The
+ * store half, under the store lock, in the order the messages arrived. */
+gboolean pipeline_ingest_parsed(Pipeline *pipeline, const StoreOrigin *origin_template,
+                                GBytes *raw, const KeelMessage *message, GDateTime *received,
+                                StoreAddResult *result, gint64 *row_id, GError **error);

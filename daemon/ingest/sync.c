@@ -22,10 +22,16 @@
  * connection (daemon/mail/imap-raw.c, opened only then): EXAMINE, one
  * `UID FETCH last+1:* (UID RFC822.SIZE)`, then `UID FETCH a:b (UID
  * BODY.PEEK[])` per range of at most SYNC_RANGE_MESSAGES messages and
- * SYNC_RANGE_BYTES bytes. Each message goes into the batch above as it
- * arrives, so memory holds one message plus one batch whatever the range; a
- * hang-up in the middle of a range keeps what was stored and the rest comes
- * next cycle. A few new messages keep the one-by-one path (no second login).
+ * SYNC_RANGE_BYTES bytes. The ranges are fetched, and each message parsed,
+ * on a thread of their own ("keel-fetch") while the cycle's thread stores the
+ * messages in the order fetched (sync_ranges_overlapped): parsing is pure,
+ * everything that reads or writes the store stays on this thread, so the rows
+ * are those of a serial run (KEEL_SYNC_SERIAL=1 in the environment parses on
+ * this thread instead; tests/integration/test-fetch.py compares the two).
+ * Memory holds at most one batch plus SYNC_PIPE_MESSAGES / SYNC_PIPE_BYTES
+ * waiting messages whatever the range; a hang-up in the middle of a range
+ * keeps what was stored and the rest comes next cycle. A few new messages
+ * keep the one-by-one path (no second login, no second thread).
  *
  * An unchanged folder costs one round trip (STATUS). Messages over
  * max_message_size are recorded by advancing the last UID, never downloaded
@@ -46,6 +52,7 @@
 #include "daemon/mail/folders.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/ingest/sync-corrections.h"
+#include "daemon/ingest/sync-pipe.h"
 
 /* Fetched messages are stored together, in one transaction, once there are
  * this many or this many bytes (one fsync per batch, not per message). */
@@ -66,6 +73,12 @@
 #define SYNC_RANGE_MESSAGES 500u
 #define SYNC_RANGE_BYTES (16u * 1024u * 1024u)
 
+/* Ranges are fetched and parsed on a thread of their own while the cycle's
+ * thread stores (see sync_ranges_overlapped): at most this many fetched
+ * messages / raw bytes wait between the two, besides the batch. */
+#define SYNC_PIPE_MESSAGES SYNC_BATCH_MESSAGES
+#define SYNC_PIPE_BYTES SYNC_BATCH_BYTES
+
 typedef struct {
   const SyncContext *context;  /* borrowed */
   const KeelAccount *account;  /* borrowed */
@@ -78,7 +91,7 @@ typedef struct {
   guint32 last_uid;            /* highest UID handled */
   gboolean first_sync;
   SyncStats *stats;            /* borrowed */
-  GPtrArray *batch;            /* owned, of SyncFetched*: fetched, not stored yet */
+  GPtrArray *batch;            /* owned, of SyncItem* (MESSAGE): fetched, not stored yet */
   gsize batch_bytes;
 } SyncFolder;
 
@@ -133,47 +146,52 @@ static gboolean sync_advance(SyncFolder *job, guint32 uid, GError **error)
   return TRUE;
 }
 
-typedef struct {
-  guint32 uid;
-  GBytes *raw; /* owned */
-} SyncFetched;
-
-static void sync_fetched_free(SyncFetched *fetched)
+/* pipeline_ingest() of `item`, or the store half alone when the fetch
+ * thread parsed it already (the same rows either way). */
+static gboolean sync_pipeline(SyncFolder *job, const SyncItem *item, const StoreOrigin *origin,
+                              StoreAddResult *result, gint64 *row_id, GError **error)
 {
-  g_bytes_unref(fetched->raw);
-  g_free(fetched);
+  if (item->error) {
+    g_propagate_error(error, g_error_copy(item->error));
+    return FALSE;
+  }
+  if (item->message)
+    return pipeline_ingest_parsed(job->context->pipeline, origin, item->raw, item->message,
+                                  origin->received, result, row_id, error);
+  return pipeline_ingest(job->context->pipeline, origin, item->raw, origin->received, result,
+                         row_id, error);
 }
 
 /* Parses and stores one message through the pipeline, inside the batch's
  * transaction (the caller holds the store lock). Bytes that are not a
  * message at all are recorded as handled and skipped with a warning. */
-static gboolean sync_ingest_locked(SyncFolder *job, const SyncFetched *fetched, GError **error)
+static gboolean sync_ingest_locked(SyncFolder *job, const SyncItem *item, GError **error)
 {
-  g_autoptr(GDateTime) received = g_date_time_new_now_utc();
-  StoreOrigin origin = { .folder_id = job->folder_id, .uid = fetched->uid,
+  g_autoptr(GDateTime) received = item->received ? g_date_time_ref(item->received)
+                                                 : g_date_time_new_now_utc();
+  StoreOrigin origin = { .folder_id = job->folder_id, .uid = item->uid,
                          .direction = job->direction, .first_sync = job->first_sync,
                          .received = received };
   StoreAddResult result = STORE_ADDED;
   gint64 row_id = 0;
   g_autoptr(GError) ingest_error = NULL;
-  if (!pipeline_ingest(job->context->pipeline, &origin, fetched->raw, received, &result, &row_id,
-                       &ingest_error)) {
+  if (!sync_pipeline(job, item, &origin, &result, &row_id, &ingest_error)) {
     if (ingest_error->domain != KEEL_MESSAGE_ERROR) {
       g_propagate_prefixed_error(error, g_steal_pointer(&ingest_error), "storing UID %u: ",
-                                 fetched->uid);
+                                 item->uid);
       return FALSE;
     }
     g_warning("account '%s' folder '%s' UID %u: not a message, skipped: %s", job->account->name,
-              job->folder, fetched->uid, ingest_error->message);
+              job->folder, item->uid, ingest_error->message);
     job->stats->skipped++;
-    return store_folder_advance(job->context->store, job->folder_id, fetched->uid, error);
+    return store_folder_advance(job->context->store, job->folder_id, item->uid, error);
   }
   if (result == STORE_DUPLICATE)
     job->stats->duplicates++;
   else
     job->stats->stored++;
   g_info("account '%s' folder '%s' UID %u: %s row %" G_GINT64_FORMAT, job->account->name,
-         job->folder, fetched->uid, result == STORE_DUPLICATE ? "already stored as" : "stored as",
+         job->folder, item->uid, result == STORE_DUPLICATE ? "already stored as" : "stored as",
          row_id);
   return TRUE;
 }
@@ -186,34 +204,42 @@ static gboolean sync_flush(SyncFolder *job, GError **error)
     return TRUE;
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(job->context->store_lock);
   Store *store = job->context->store;
-  gboolean ok = store_begin(store, error);
+  gboolean begun = store_begin(store, error), ok = begun;
   for (guint i = 0; ok && i < job->batch->len; i++)
     ok = sync_ingest_locked(job, g_ptr_array_index(job->batch, i), error);
   if (ok)
-    ok = store_commit(store, error);
-  if (!ok)
+    ok = store_commit(store, error); /* rolls back itself when it fails */
+  else if (begun)
     store_rollback(store);
-  else
+  if (ok)
     keel_crash_point("after-store");
   sync_progress(job);
   if (ok)
     job->last_uid = MAX(job->last_uid,
-                        ((SyncFetched *)g_ptr_array_index(job->batch, job->batch->len - 1))->uid);
+                        ((SyncItem *)g_ptr_array_index(job->batch, job->batch->len - 1))->uid);
   g_ptr_array_set_size(job->batch, 0);
   job->batch_bytes = 0;
   return ok;
 }
 
-static gboolean sync_queue(SyncFolder *job, guint32 uid, GBytes *raw, GError **error)
+/* Adds `item` (a MESSAGE, taken) to the batch; stores the batch when full. */
+static gboolean sync_queue_item(SyncFolder *job, SyncItem *item, GError **error)
 {
-  SyncFetched *fetched = g_new0(SyncFetched, 1);
-  fetched->uid = uid;
-  fetched->raw = g_bytes_ref(raw);
-  job->batch_bytes += g_bytes_get_size(raw);
-  g_ptr_array_add(job->batch, fetched);
+  job->batch_bytes += g_bytes_get_size(item->raw);
+  g_ptr_array_add(job->batch, item);
   if (job->batch->len < SYNC_BATCH_MESSAGES && job->batch_bytes < SYNC_BATCH_BYTES)
     return TRUE;
   return sync_flush(job, error);
+}
+
+/* A new MESSAGE item for `raw` (referenced), not parsed. */
+static SyncItem *sync_item_new_message(guint32 uid, GBytes *raw)
+{
+  SyncItem *item = g_new0(SyncItem, 1);
+  item->kind = SYNC_ITEM_MESSAGE;
+  item->uid = uid;
+  item->raw = g_bytes_ref(raw);
+  return item;
 }
 
 static gboolean sync_cancelled(const SyncFolder *job, GError **error)
@@ -235,8 +261,8 @@ static gboolean sync_skip_and_reopen(SyncFolder *job, guint32 uid, GError **erro
          && imap_folder_examine(job->session, job->folder, &validity, NULL, error);
 }
 
-/* TRUE when `info` is over max_message_size: it is then counted as skipped
- * (the caller records it as handled, never downloaded). */
+/* TRUE (with a warning) when `info` is over max_message_size: the caller
+ * counts it as skipped and records it as handled, never downloaded. */
 static gboolean sync_is_over_limit(SyncFolder *job, const ImapMessageInfo *info)
 {
   gsize limit = job->context->config->max_message_size;
@@ -245,7 +271,6 @@ static gboolean sync_is_over_limit(SyncFolder *job, const ImapMessageInfo *info)
   g_warning("account '%s' folder '%s' UID %u: %" G_GUINT64_FORMAT " bytes, over max_message_size "
             "(%" G_GSIZE_FORMAT "): recorded, not downloaded", job->account->name, job->folder,
             info->uid, info->size, limit);
-  job->stats->skipped++;
   return TRUE;
 }
 
@@ -255,14 +280,16 @@ static gboolean sync_message(SyncFolder *job, const ImapMessageInfo *info, GErro
 {
   sync_progress(job);
   gsize limit = job->context->config->max_message_size;
-  if (sync_is_over_limit(job, info))
+  if (sync_is_over_limit(job, info)) {
+    job->stats->skipped++;
     return sync_advance(job, info->uid, error);
+  }
   g_autoptr(GError) fetch_error = NULL;
   g_autoptr(GBytes) raw = imap_fetch_message(job->session, job->folder, info->uid,
                                              limit ? limit + 1 : 0, &fetch_error);
   if (raw) {
     keel_crash_point("after-fetch");
-    return sync_queue(job, info->uid, raw, error);
+    return sync_queue_item(job, sync_item_new_message(info->uid, raw), error);
   }
   if (g_error_matches(fetch_error, KEEL_MAIL_ERROR, KEEL_MAIL_ERROR_TOO_LARGE)) {
     g_warning("account '%s' folder '%s' UID %u: larger than its RFC822.SIZE said and over "
@@ -353,20 +380,47 @@ static gboolean sync_folder_fetch(SyncFolder *job, const ImapFolderStatus *statu
   return sync_fetch_end(job, ok, error);
 }
 
-/* A message of a range as it arrives (imap_raw_fetch()'s callback): into
- * the batch, or recorded as skipped when it was over max_message_size. */
+/* The fetch thread of a folder's ranges (sync_ranges_overlapped): it reads
+ * only the job's context, account, folder and raw connection, never the
+ * batch, the stats or the store. */
+typedef struct {
+  SyncFolder *job;     /* borrowed */
+  const GArray *infos; /* borrowed: every message above last_uid, ascending */
+  SyncPipe *pipe;      /* borrowed: to the storing thread */
+  gboolean parse;      /* parse here; FALSE (KEEL_SYNC_SERIAL set): the storing thread does */
+} SyncProducer;
+
+/* Hands `item` (taken) to the storing thread; FALSE once it has given up. */
+static gboolean sync_produce_item(SyncProducer *producer, SyncItem *item, GError **error)
+{
+  if (sync_pipe_push(producer->pipe, item))
+    return TRUE;
+  return mail_error_set(error, KEEL_MAIL_ERROR_CANCELLED, MAIL_SCOPE_CONNECTION,
+                        MAIL_RETRY_TEMPORARY, "stopped: storing failed");
+}
+
+/* A message of a range as it arrives (imap_raw_fetch()'s callback): parsed
+ * and handed on, or handed on as skipped when it was over max_message_size. */
 static gboolean sync_range_message(guint32 uid, GBytes *raw, gpointer user_data, GError **error)
 {
-  SyncFolder *job = user_data;
+  SyncProducer *producer = user_data;
+  SyncFolder *job = producer->job;
   sync_progress(job); /* a message arrived: the watchdog sees the range move */
   if (!raw) {
     g_warning("account '%s' folder '%s' UID %u: larger than its RFC822.SIZE said and over "
               "max_message_size: recorded, not stored", job->account->name, job->folder, uid);
-    job->stats->skipped++;
-    return sync_advance(job, uid, error);
+    SyncItem *skipped = g_new0(SyncItem, 1);
+    skipped->kind = SYNC_ITEM_SKIPPED;
+    skipped->uid = uid;
+    return sync_produce_item(producer, skipped, error);
   }
   keel_crash_point("after-fetch");
-  return sync_queue(job, uid, raw, error);
+  SyncItem *item = sync_item_new_message(uid, raw);
+  item->received = g_date_time_new_now_utc();
+  if (producer->parse)
+    item->message = pipeline_parse(pipeline_config(job->context->pipeline), raw,
+                                   item->received, &item->error);
+  return sync_produce_item(producer, item, error);
 }
 
 typedef struct {
@@ -376,32 +430,46 @@ typedef struct {
 } SyncRange;
 
 /* Fetches `range` (if not empty) and empties it. */
-static gboolean sync_range_fetch(SyncFolder *job, SyncRange *range, GError **error)
+static gboolean sync_range_fetch(SyncProducer *producer, SyncRange *range, GError **error)
 {
   if (range->count == 0)
     return TRUE;
+  SyncFolder *job = producer->job;
   gsize limit = job->context->config->max_message_size;
   gboolean ok = !sync_cancelled(job, error)
                 && imap_raw_fetch(job->raw, range->first, range->last, limit, sync_range_message,
-                                  job, error);
+                                  producer, error);
   *range = (SyncRange){ 0 };
   return ok;
 }
 
-/* Cuts `infos` (every message above last_uid, ascending) into ranges of at
- * most SYNC_RANGE_MESSAGES / SYNC_RANGE_BYTES; a message over the size
- * limit ends a range and is recorded without being downloaded. */
-static gboolean sync_ranges(SyncFolder *job, const GArray *infos, GError **error)
+/* Fetches what comes before a message over the size limit, then hands the
+ * message on as skipped (recorded as handled, never downloaded). */
+static gboolean sync_range_skip(SyncProducer *producer, SyncRange *range, guint32 uid,
+                                GError **error)
+{
+  if (!sync_range_fetch(producer, range, error))
+    return FALSE;
+  SyncItem *skipped = g_new0(SyncItem, 1);
+  skipped->kind = SYNC_ITEM_SKIPPED;
+  skipped->uid = uid;
+  return sync_produce_item(producer, skipped, error);
+}
+
+/* Cuts the infos into ranges of at most SYNC_RANGE_MESSAGES /
+ * SYNC_RANGE_BYTES and fetches them; a message over the size limit ends a
+ * range. */
+static gboolean sync_ranges(SyncProducer *producer, GError **error)
 {
   SyncRange range = { 0 };
-  for (guint i = 0; i < infos->len; i++) {
-    const ImapMessageInfo *info = &g_array_index(infos, ImapMessageInfo, i);
+  for (guint i = 0; i < producer->infos->len; i++) {
+    const ImapMessageInfo *info = &g_array_index(producer->infos, ImapMessageInfo, i);
     gboolean full = range.count >= SYNC_RANGE_MESSAGES
                     || range.bytes + info->size > SYNC_RANGE_BYTES;
-    if (full && !sync_range_fetch(job, &range, error))
+    if (full && !sync_range_fetch(producer, &range, error))
       return FALSE;
-    if (sync_is_over_limit(job, info)) {
-      if (!sync_range_fetch(job, &range, error) || !sync_advance(job, info->uid, error))
+    if (sync_is_over_limit(producer->job, info)) {
+      if (!sync_range_skip(producer, &range, info->uid, error))
         return FALSE;
       continue;
     }
@@ -410,7 +478,61 @@ static gboolean sync_ranges(SyncFolder *job, const GArray *infos, GError **error
     range.last = info->uid;
     range.bytes += info->size;
   }
-  return sync_range_fetch(job, &range, error);
+  return sync_range_fetch(producer, &range, error);
+}
+
+/* The fetch thread: every range, then an END item with the outcome. */
+static gpointer sync_produce(gpointer data)
+{
+  SyncProducer *producer = data;
+  SyncItem *end = g_new0(SyncItem, 1);
+  end->kind = SYNC_ITEM_END;
+  sync_ranges(producer, &end->error);
+  sync_pipe_push(producer->pipe, end);
+  return NULL;
+}
+
+/* The storing side: each item in the order fetched, until END. */
+static gboolean sync_consume(SyncFolder *job, SyncPipe *pipe, GError **error)
+{
+  for (;;) {
+    g_autoptr(SyncItem) item = sync_pipe_pop(pipe);
+    if (item->kind == SYNC_ITEM_END) {
+      if (!item->error)
+        return TRUE;
+      g_propagate_error(error, g_steal_pointer(&item->error));
+      return FALSE;
+    }
+    if (item->kind == SYNC_ITEM_SKIPPED) {
+      job->stats->skipped++;
+      if (!sync_advance(job, item->uid, error))
+        return FALSE;
+      continue;
+    }
+    if (!sync_queue_item(job, g_steal_pointer(&item), error))
+      return FALSE;
+  }
+}
+
+/* The ranges, fetched and parsed on a thread of their own while this one
+ * stores (issue 19): parsing is pure (pipeline_parse), so the two halves of
+ * the work use the machine's two cores, and everything that reads or writes
+ * the store (threading, history, scores, trail) still runs here, one message
+ * after the other in UID order: the rows are those of a serial run. A
+ * failure on either side stops both; what was stored stays stored. */
+static gboolean sync_ranges_overlapped(SyncFolder *job, const GArray *infos, GError **error)
+{
+  g_autoptr(SyncPipe) pipe = sync_pipe_new(SYNC_PIPE_MESSAGES, SYNC_PIPE_BYTES);
+  SyncProducer producer = { .job = job, .infos = infos, .pipe = pipe,
+                            .parse = g_getenv("KEEL_SYNC_SERIAL") == NULL };
+  GThread *thread = g_thread_try_new("keel-fetch", sync_produce, &producer, error);
+  if (!thread)
+    return FALSE;
+  gboolean ok = sync_consume(job, pipe, error);
+  if (!ok)
+    sync_pipe_close(pipe); /* the fetch thread stops at its next message */
+  g_thread_join(thread);
+  return ok;
 }
 
 /* Many new messages, in ranges over the raw connection (issue 19). */
@@ -424,7 +546,7 @@ static gboolean sync_folder_fetch_ranges(SyncFolder *job, const ImapFolderStatus
   g_autoptr(GArray) infos = imap_raw_sizes(job->raw, job->last_uid + 1, error);
   if (!infos)
     return FALSE;
-  return sync_fetch_end(job, sync_ranges(job, infos, error), error);
+  return sync_fetch_end(job, sync_ranges_overlapped(job, infos, error), error);
 }
 
 /* More than SYNC_RANGE_MIN messages may be new (by STATUS). */
@@ -524,7 +646,7 @@ static gboolean sync_account_folders(const SyncContext *context, const KeelAccou
   g_autoptr(GPtrArray) folders = sync_folder_list(account);
   for (guint i = 0; i < folders->len; i++) {
     const char *name = g_ptr_array_index(folders, i);
-    g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func((GDestroyNotify)sync_fetched_free);
+    g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func((GDestroyNotify)sync_item_free);
     SyncFolder job = { .context = context, .account = account, .session = session, .raw = raw,
                        .folder = name, .stats = stats, .batch = batch };
     job.direction = g_strcmp0(name, folders_sent(account)) == 0 ? STORE_DIRECTION_OUT

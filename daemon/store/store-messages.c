@@ -255,7 +255,10 @@ static gint64 store_insert_message(Store *store, const StoreOrigin *origin, GByt
   store_bind_time(stmt, 17, origin->received ? origin->received : now);
   if (!store_run(store, stmt, "storing a message", error))
     return -1;
-  return sqlite3_last_insert_rowid(store->db);
+  gint64 row_id = sqlite3_last_insert_rowid(store->db);
+  /* indexed at the outermost commit, with what was stored */
+  store_search_queue(store, row_id, message->subject ? message->subject : "", message->new_text);
+  return row_id;
 }
 
 /* Remembers what `row_id` refers to (In-Reply-To and References). */

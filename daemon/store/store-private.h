@@ -21,6 +21,10 @@ struct Store {
   char *path;   /* owned, for messages */
   guint depth;  /* open transactions: 0 none, 1 BEGIN, >1 SAVEPOINTs */
   int version;  /* PRAGMA user_version after migration */
+  GArray *search_pending; /* owned: messages stored in this transaction, not yet indexed
+                           * for search (store-search.c) */
+  GArray *search_marks;   /* owned, of guint: search_pending's length at each open
+                           * store_begin() */
 };
 
 /* The one place an SQLite result code becomes a GError: KEEL_STORE_ERROR_BUSY
@@ -76,3 +80,21 @@ char *store_column_text(sqlite3_stmt *stmt, int column);
   "   WHERE m.id = instructions.message_row), 0)"
 /* One instructions row of a statement that selected STORE_INSTRUCTION_COLUMNS. */
 gpointer store_instruction_read(sqlite3_stmt *stmt);
+
+/* ---- store-search.c ---------------------------------------------------- */
+
+/* The queue of messages to index for search (store_open / store_close). */
+void store_search_init(Store *store);
+void store_search_clear(Store *store);
+/* Queues the message `row_id`, just inserted with `subject` and `new_text`
+ * (copied), for message_search. */
+void store_search_queue(Store *store, gint64 row_id, const char *subject, const char *new_text);
+/* Sets the quoted text of a queued row: FALSE when `row_id` is not queued. */
+gboolean store_search_queued_set_quoted(Store *store, gint64 row_id, const char *quoted_text);
+/* At every store_begin(): remembers what is queued. */
+void store_search_mark(Store *store);
+/* At every store_commit() and store_rollback(): forgets the last mark, and
+ * after a rollback what was queued since it. */
+void store_search_unwind(Store *store, gboolean rolled_back);
+/* Indexes every queued row (the outermost store_commit(), before COMMIT). */
+gboolean store_search_flush(Store *store, GError **error);

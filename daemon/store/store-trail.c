@@ -292,6 +292,8 @@ GPtrArray *store_search(Store *store, const char *query, guint limit, GError **e
 gboolean store_search_set_quoted(Store *store, gint64 row_id, const char *quoted_text,
                                  GError **error)
 {
+  if (store_search_queued_set_quoted(store, row_id, quoted_text ? quoted_text : ""))
+    return TRUE; /* stored in this transaction: indexed with it at the commit */
   g_autoptr(StoreStmt) stmt = store_prepare(store,
     "UPDATE message_search SET quoted_text = ?2 WHERE rowid = ?1", error);
   if (!stmt)

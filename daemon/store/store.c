@@ -13,7 +13,7 @@
  *      message_refs, scores, rule_hits.
  *   2  store_migrate_to_2: trail_events (hash-chained), instructions,
  *      outbox, confirmations, message_search (FTS5, filled for the messages
- *      already stored, kept up to date by a trigger).
+ *      already stored, kept up to date by a trigger until 11).
  *   3  store_migrate_to_3: a thread's risk peak (risk_peak, risk_peak_at) and
  *      when the VA marked it handled (handled_at), for risk memory.
  *   4  reserved (no-op: the outbox's new states needed no schema change).
@@ -34,6 +34,9 @@
  *  10  store_migrate_to_10: folders.missing_since, when a configured folder
  *      was first found missing on the server (its STATUS refused), NULL once
  *      it answers again; `keel status` lists them (issue 19).
+ *  11  store_migrate_to_11: drops the trigger message_search_add: the store
+ *      indexes a transaction's new messages for search just before its
+ *      COMMIT (store-search.c: FTS5 wrote an index segment per SAVEPOINT).
  * A database with a newer version than this keel knows is refused.
  *
  * The file and its -wal, -shm and -journal companions are 0600 whatever the
@@ -419,10 +422,17 @@ static gboolean store_migrate_to_10(Store *store, GError **error)
 }
 
 typedef gboolean (*StoreMigration)(Store *store, GError **error);
+/* Messages are indexed for search by the store just before COMMIT
+ * (store-search.c), no longer by a trigger at every insert. */
+static gboolean store_migrate_to_11(Store *store, GError **error)
+{
+  return store_exec(store, "DROP TRIGGER IF EXISTS message_search_add;", error);
+}
+
 static const StoreMigration store_migrations[] = {
   store_migrate_to_1, store_migrate_to_2, store_migrate_to_3, store_migrate_reserved,
   store_migrate_to_5, store_migrate_to_6, store_migrate_to_7, store_migrate_to_8,
-  store_migrate_to_9, store_migrate_to_10,
+  store_migrate_to_9, store_migrate_to_10, store_migrate_to_11,
 };
 #define STORE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_migrations))
 
@@ -549,7 +559,13 @@ static gboolean store_configure(Store *store, GError **error)
   g_autoptr(StoreStmt) stmt = store_prepare(store, "PRAGMA journal_mode = WAL", error);
   if (!stmt || store_step(store, stmt, "switching to WAL", error) != SQLITE_ROW)
     return FALSE;
-  return store_exec(store, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;", error);
+  /* temp_store = MEMORY: the journal of each per-message SAVEPOINT (SQLite
+   * copies every page a savepoint changes first) stays in memory instead of
+   * spilling to a file in /var/tmp past 64 KB: an initial sync wrote ~40
+   * pages per message there, two write() calls each. It is emptied when the
+   * outermost savepoint ends, so it holds one message's pages at most. */
+  return store_exec(store, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
+                    " PRAGMA temp_store = MEMORY;", error);
 }
 
 Store *store_open(const char *path, GError **error)
@@ -558,6 +574,7 @@ Store *store_open(const char *path, GError **error)
     return NULL;
   Store *store = g_new0(Store, 1);
   store->path = g_strdup(path);
+  store_search_init(store);
   int rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                            | SQLITE_OPEN_FULLMUTEX, NULL);
   if (rc != SQLITE_OK) {
@@ -584,6 +601,7 @@ void store_close(Store *store)
     store_cache_close(store->db);
     sqlite3_close_v2(store->db);
   }
+  store_search_clear(store);
   g_free(store->path);
   g_free(store);
 }
@@ -595,15 +613,25 @@ int store_schema_version(Store *store)
 
 /* ---- transactions ------------------------------------------------------ */
 
+/* One statement of transaction control, prepared once per connection (the
+ * statement cache): BEGIN, COMMIT and the per-message SAVEPOINTs run a few
+ * times per message during a sync. */
+static gboolean store_exec_cached(Store *store, const char *sql, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = store_prepare(store, sql, error);
+  return stmt && store_run(store, stmt, "running SQL", error);
+}
+
 gboolean store_begin(Store *store, GError **error)
 {
   g_autofree char *sql = store->depth == 0 ? g_strdup("BEGIN IMMEDIATE")
                                            : g_strdup_printf("SAVEPOINT keel%u", store->depth);
-  if (!store_exec(store, sql, error)) {
+  if (!store_exec_cached(store, sql, error)) {
     g_prefix_error(error, "starting a transaction: ");
     return FALSE;
   }
   store->depth++;
+  store_search_mark(store);
   return TRUE;
 }
 
@@ -613,12 +641,14 @@ gboolean store_commit(Store *store, GError **error)
   guint level = store->depth - 1;
   g_autofree char *sql = level == 0 ? g_strdup("COMMIT")
                                     : g_strdup_printf("RELEASE SAVEPOINT keel%u", level);
-  if (!store_exec(store, sql, error)) {
+  if ((level == 0 && !store_search_flush(store, error))
+      || !store_exec_cached(store, sql, error)) {
     g_prefix_error(error, "committing: ");
     store_rollback(store);
     return FALSE;
   }
   store->depth = level;
+  store_search_unwind(store, FALSE);
   return TRUE;
 }
 
@@ -632,6 +662,7 @@ void store_rollback(Store *store)
   if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
     g_warning("database %s: rollback failed: %s", store->path, sqlite3_errmsg(store->db));
   store->depth = level;
+  store_search_unwind(store, TRUE);
 }
 
 /* ---- folders ----------------------------------------------------------- */

@@ -5,18 +5,25 @@ the unchanged folder. Run it through tests/bench/imap-sync.sh.
 For each size (default 1000 and 10000 messages) it builds a fresh Maildir
 from the SpamAssassin corpus (repeated, each copy with a new Message-ID),
 warms Dovecot's index and size cache, then measures with /usr/bin/time -v:
-  keel daemon --once   (fetch + parse + thread + store in SQLite, fsync per message)
+  keel daemon --once   (fetch + parse + score + thread + store in SQLite, one
+                        transaction and fsync per 50 messages)
   mbsync -a            (fetch + write a Maildir, Sync Pull)
 and, on the largest size, a second `keel daemon --once` against the
 unchanged folder (IMAP commands counted from --verbose). RUNS=n (default 1)
 repeats each side n times, alternating, and keeps the fastest (a shared
 machine's noise only ever adds time); CPU seconds (user + system) are
-printed too, as they depend less on what else the machine is doing.
+printed too, as they depend less on what else the machine is doing, with
+the 1-minute load average just before the keel run kept (a wall time taken
+at a load above 1 on two cores says little).
 
 With --poll-latency N it instead measures, N times, the time from an APPEND
 to the message stored by `keel daemon` polling at the default 60 s interval
 with idle = false, each APPEND at a random moment (uniform over the interval)
 after the previous one was stored.
+
+KEEL_WRAP="valgrind --tool=callgrind --separate-threads=yes" runs the
+initial sync under that command (a profile of it; the times then say
+nothing).
 
 Usage: /usr/bin/python3 tests/bench/imap-sync.py KEEL_BIN [SIZE...]
        /usr/bin/python3 tests/bench/imap-sync.py KEEL_BIN --poll-latency N"""
@@ -25,6 +32,7 @@ import glob
 import os
 import random
 import re
+import shlex
 import shutil
 import sqlite3
 import statistics
@@ -141,9 +149,12 @@ def run_keel(keel, server, user, run):
     run.write_config([{"name": "bench", "imap": server.url(), "user": user,
                        "password": server.users[user], "ca_file": server.cert,
                        "folders": "INBOX", "read_timeout": 120}])
-    wall, rss, err = timed([keel, "daemon", "--once", "--config", run.config])
+    load = os.getloadavg()[0]
+    cmd = shlex.split(os.environ.get("KEEL_WRAP", "")) + [keel, "daemon", "--once", "--config",
+                                                          run.config]
+    wall, rss, err = timed(cmd)
     summary = re.search(r"polled .*", err)
-    return wall, rss, summary.group(0) if summary else "?", CPU_SECONDS[keel]
+    return wall, rss, summary.group(0) if summary else "?", CPU_SECONDS[cmd[0]], load
 
 
 def unchanged_poll(keel, run):
@@ -164,14 +175,14 @@ def bench_size(keel, count, files):
             run.bin = keel
             keels.append(run_keel(keel, server, user, run) + (run,))
             mbsyncs.append(run_mbsync(server, user, work))
-        k_wall, k_rss, k_summary, k_cpu, run = min(keels, key=lambda r: r[0])
+        k_wall, k_rss, k_summary, k_cpu, k_load, run = min(keels, key=lambda r: r[0])
         m_wall, m_rss, m_stored, m_cpu = min(mbsyncs, key=lambda r: r[0])
         try:
             flags_after = server_flags(server, user)
             result = {"count": count, "mbytes": size / 1e6, "keel_wall": k_wall, "keel_rss": k_rss,
                       "keel_summary": k_summary, "mbsync_wall": m_wall, "mbsync_rss": m_rss,
                       "mbsync_stored": m_stored, "flags_same": flags_before == flags_after,
-                      "keel_cpu": k_cpu, "mbsync_cpu": m_cpu}
+                      "keel_cpu": k_cpu, "mbsync_cpu": m_cpu, "load": k_load}
             result["poll"] = unchanged_poll(keel, run)
             return result
         finally:
@@ -236,7 +247,8 @@ def main():
             r["count"], r["mbytes"], r["keel_wall"], r["mbsync_wall"],
             r["keel_wall"] / r["mbsync_wall"], r["keel_rss"] / 1024, r["mbsync_rss"] / 1024,
             "unchanged" if r["flags_same"] else "CHANGED"))
-        print("         CPU s (user+sys): keel %.2f, mbsync %.2f" % (r["keel_cpu"], r["mbsync_cpu"]))
+        print("         CPU s (user+sys): keel %.2f, mbsync %.2f; load average before keel: %.2f"
+              % (r["keel_cpu"], r["mbsync_cpu"], r["load"]))
         print("         keel: %s; mbsync stored %d" % (r["keel_summary"], r["mbsync_stored"]))
     if len(results) > 1:
         print("keel peak RSS %d vs %d messages: %.2fx" % (

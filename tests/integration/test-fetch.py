@@ -6,10 +6,14 @@ connection: every message must be stored byte-exact (sha256 of the stored
 raw against the appended bytes), whatever its body looks like (lines that
 read like IMAP answers, a literal-looking "{10}", 8-bit bytes, no body at
 all), and stay unseen; a server that hangs up in the middle of a range loses
-nothing (the rest come next cycle, nothing twice). Prints TAP.
+nothing (the rest come next cycle, nothing twice). Ranges are parsed on a
+fetch thread while the sync's thread stores: the rows must be those of the
+serial path (KEEL_SYNC_SERIAL=1: parsed where they are stored). Prints TAP.
 
 Usage: /usr/bin/python3 test-fetch.py [NAME-FRAGMENT...]"""
 
+import email.utils
+import glob
 import hashlib
 import os
 import re
@@ -199,10 +203,93 @@ def test_few_new_messages_still_fetched_one_by_one():
     assert sorted(stored_digests(run)) == [1, 2, 3]
 
 
+# Compared between the serial and the overlapped sync: every table a new
+# message writes, without the columns that hold the time keel got it (or a
+# time derived from it: a future-dated message's risk peak is its arrival).
+COMPARED = ["messages", "scores", "rule_hits", "message_refs", "threads", "instructions",
+            "trail_events", "promises", "invoices", "outbox", "message_search"]
+ARRIVAL_COLUMNS = {"received", "at", "created", "updated", "hash", "prev_hash", "risk_peak_at",
+                   "next_attempt", "raw"}
+
+
+def table_rows(run, table):
+    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True)
+    try:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(%s)" % table)]
+        if table == "message_search":
+            cols = ["rowid", "subject", "new_text", "quoted_text"]
+        keep = [c for c in cols if c not in ARRIVAL_COLUMNS]
+        return conn.execute("SELECT %s FROM %s ORDER BY 1" % (", ".join(keep), table)).fetchall()
+    finally:
+        conn.close()
+
+
+def has_past_date(raw):
+    head = raw.split(b"\n\n", 1)[0].decode("latin-1")
+    match = re.search(r"^Date:[ \t]*(.+)$", head, re.M | re.I)
+    try:
+        date = email.utils.parsedate_to_datetime(match.group(1).strip()) if match else None
+    except (TypeError, ValueError, IndexError):
+        return False
+    return date is not None and 1990 <= date.year < 2026
+
+
+def first_difference(serial, overlapped):
+    """The first differing row pair, as the columns that differ (cut short)."""
+    for a, b in zip(serial, overlapped):
+        if a != b:
+            return [(i, repr(x)[:80], repr(y)[:80]) for i, (x, y) in enumerate(zip(a, b))
+                    if x != y]
+    return "row counts"
+
+
+def varied_messages():
+    """Client mail that threads (replies), scores (anger, urgency), comes in
+    different shapes (SpamAssassin's corpus when present) and is not mail."""
+    raws = []
+    for n in range(1, 31):
+        reply = "In-Reply-To: <thread-%d@acme.example>\r\n" % (n - 1) if n % 3 else ""
+        body = ("THIS IS UNACCEPTABLE. I need the receipts by 9am Monday or I will "
+                "talk to my lawyer.\r\n" if n % 4 == 0 else "Thanks, all fine.\r\n")
+        raws.append(("From: Bob Client <bob@acme.example>\r\nTo: alice@va.example\r\n"
+                     "Subject: %sReceipts\r\nDate: Mon, 02 Mar 2026 %02d:00:00 +0000\r\n"
+                     "Message-ID: <thread-%d@acme.example>\r\n%s\r\n%s"
+                     % ("Re: " if reply else "", n % 24, n, reply, body)).encode())
+    corpus = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                          "spamassassin")
+    for path in sorted(glob.glob(os.path.join(corpus, "*", "*.eml")))[::100]:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if has_past_date(raw):  # else its Date is the time keel got it: not comparable
+            raws.append(raw)
+    return raws + tricky_messages() + [b"\x00\x01 not mail at all"]
+
+
+def test_overlapped_sync_stores_the_rows_of_a_serial_one():
+    user = new_user()
+    append_all(user, varied_messages())
+    runs = []
+    for serial in (True, False):
+        run = KeelRun()
+        run.write_config([account(SERVER, user)])
+        proc = run.run("daemon", "--once", env={"KEEL_SYNC_SERIAL": "1"} if serial else None)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert re.search(r"polled .* (\d{2,}) new", proc.stderr), proc.stderr[-2000:]
+        runs.append(run)
+    stored = db_rows(runs[0], "SELECT COUNT(*) FROM messages")[0][0]
+    assert stored > 30, "only %d messages stored" % stored
+    assert db_rows(runs[0], "SELECT COUNT(*) FROM rule_hits")[0][0] > 0, "nothing scored"
+    for table in COMPARED:
+        serial, overlapped = table_rows(runs[0], table), table_rows(runs[1], table)
+        assert serial == overlapped, "%s differs: %d rows serial, %d overlapped; first: %r" % (
+            table, len(serial), len(overlapped), first_difference(serial, overlapped))
+
+
 CASES = [test_range_fetch_stores_byte_exact_and_unseen,
          test_message_over_the_limit_splits_the_range,
          test_hangup_mid_range_loses_nothing,
-         test_few_new_messages_still_fetched_one_by_one]
+         test_few_new_messages_still_fetched_one_by_one,
+         test_overlapped_sync_stores_the_rows_of_a_serial_one]
 
 
 def main():

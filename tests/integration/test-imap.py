@@ -356,7 +356,9 @@ def test_sigterm_mid_fetch_exits_0_and_loses_nothing():
     user = new_user()
     total = 200
     SERVER.seed(user, "INBOX", messages(total, body_lines=100))
-    with ThrottleProxy(SERVER.imaps_port, delay=0.004) as proxy:
+    # slow enough that the fetch is still running when the first batch is
+    # committed and the SIGTERM comes (keel fetches and stores on two threads)
+    with ThrottleProxy(SERVER.imaps_port, delay=0.012) as proxy:
         run = KeelRun()
         acc = account(SERVER, user)
         acc["imap"] = "imaps://127.0.0.1:%d" % proxy.port

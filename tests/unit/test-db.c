@@ -109,6 +109,10 @@ static const char *const test_db_undo[] = {
         "ALTER TABLE threads DROP COLUMN handled_since;"
         "ALTER TABLE threads DROP COLUMN handled_until;",
   [10] = "ALTER TABLE folders DROP COLUMN missing_since;",
+  [11] = "CREATE TRIGGER message_search_add AFTER INSERT ON messages BEGIN"
+         "  INSERT INTO message_search (rowid, subject, new_text, quoted_text)"
+         "  VALUES (new.id, new.subject, coalesce(new.new_text, ''), '');"
+         " END;",
 };
 
 void test_db_rewind(const char *path, int version)

@@ -318,6 +318,52 @@ static void test_search_migration(TrailFixture *f, gconstpointer data)
   g_assert_cmpuint(search_count(f, "weekend"), ==, 1);
 }
 
+/* Messages stored inside a transaction are indexed at its outermost commit
+ * (daemon/store/store-search.c), quoted text set while queued included; one
+ * stored in a SAVEPOINT that is rolled back is never indexed. */
+static void test_search_in_transaction(TrailFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr(GBytes) a = message_bytes("a@acme.example", "Venue", "Book the riverside venue.\r\n");
+  g_autoptr(GBytes) b = message_bytes("b@acme.example", "Gone", "Cancelled harbour trip.\r\n");
+  g_autoptr(GBytes) c = message_bytes("c@acme.example", "Later", "The castle tour.\r\n");
+  g_autoptr(GError) error = NULL;
+  g_assert_true(store_begin(f->store, &error));
+  add_message(f, a);
+  g_autoptr(GPtrArray) none = store_search(f->store, "riverside", 0, &error);
+  g_assert_cmpuint(none->len, ==, 0); /* not before the commit */
+  g_assert_true(store_search_set_quoted(f->store, 1, "Our standard rates apply", &error));
+  g_assert_true(store_begin(f->store, &error));
+  add_message(f, b);
+  store_rollback(f->store);
+  add_message(f, c); /* takes the rolled-back row's id: indexed once */
+  g_assert_true(store_commit(f->store, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(search_count(f, "riverside"), ==, 1);
+  g_assert_cmpuint(search_count(f, "standard rates"), ==, 1);
+  g_assert_cmpuint(search_count(f, "harbour"), ==, 0);
+  g_assert_cmpuint(search_count(f, "castle"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM message_search"), ==, 2);
+}
+
+/* Version 11 drops the trigger that indexed every insert; a message stored
+ * after the upgrade is indexed once, by the store. */
+static void test_search_migration_11(TrailFixture *f, gconstpointer data)
+{
+  (void)data;
+  g_clear_pointer(&f->store, store_close);
+  test_db_rewind(f->path, 10);
+  g_autoptr(GError) error = NULL;
+  f->store = store_open(f->path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"
+                              " AND name = 'message_search_add'"), ==, 0);
+  g_autoptr(GBytes) a = message_bytes("a@acme.example", "Rates", "Weekend work is fine.\r\n");
+  add_message(f, a);
+  g_assert_cmpuint(search_count(f, "weekend"), ==, 1);
+  g_assert_cmpint(test_db_int(f->path, "SELECT COUNT(*) FROM message_search"), ==, 1);
+}
+
 /* `keel trail --format csv`: cells a spreadsheet would run as formulas start
  * with a ' (OWASP CSV injection); other cells are unchanged. */
 static void test_csv_neutralised(TrailFixture *f, gconstpointer data)
@@ -373,6 +419,8 @@ int main(int argc, char **argv)
   ADD("/trail/instructions/status", test_instructions_status);
   ADD("/trail/search/words", test_search);
   ADD("/trail/search/migration-from-v1", test_search_migration);
+  ADD("/trail/search/in-transaction", test_search_in_transaction);
+  ADD("/trail/search/migration-from-10", test_search_migration_11);
   ADD("/trail/export/csv-neutralised", test_csv_neutralised);
   return g_test_run();
 }
