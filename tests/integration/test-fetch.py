@@ -213,15 +213,11 @@ ARRIVAL_COLUMNS = {"received", "at", "created", "updated", "hash", "prev_hash", 
 
 
 def table_rows(run, table):
-    conn = sqlite3.connect("file:%s?mode=ro" % run.database, uri=True)
-    try:
-        cols = [r[1] for r in conn.execute("PRAGMA table_info(%s)" % table)]
-        if table == "message_search":
-            cols = ["rowid", "subject", "new_text", "quoted_text"]
-        keep = [c for c in cols if c not in ARRIVAL_COLUMNS]
-        return conn.execute("SELECT %s FROM %s ORDER BY 1" % (", ".join(keep), table)).fetchall()
-    finally:
-        conn.close()
+    cols = [r[1] for r in db_rows(run, "PRAGMA table_info(%s)" % table)]
+    if table == "message_search":
+        cols = ["rowid", "subject", "new_text", "quoted_text"]
+    keep = [c for c in cols if c not in ARRIVAL_COLUMNS]
+    return db_rows(run, "SELECT %s FROM %s ORDER BY 1" % (", ".join(keep), table))
 
 
 def has_past_date(raw):
