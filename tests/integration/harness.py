@@ -359,6 +359,16 @@ class _Listener:
         self.conns.append(upstream)
         return upstream
 
+    @staticmethod
+    def _hang_up(*socks):
+        """Shuts both ways and closes each socket of a relay (errors ignored)."""
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
     def close(self):
         self.closed = True
         try:
@@ -503,12 +513,7 @@ class CutAfterExamineProxy(_Listener):
                     break
         except OSError:
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
+        _Listener._hang_up(src, dst)
 
 
 class KeelRun:

@@ -17,7 +17,6 @@ import glob
 import hashlib
 import os
 import re
-import socket
 import sys
 import threading
 
@@ -156,12 +155,7 @@ class CutMidRangeProxy(_Listener):
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
+        self._hang_up(src, dst)
 
 
 def test_hangup_mid_range_loses_nothing():
