@@ -399,6 +399,15 @@ static gboolean sync_produce_item(SyncProducer *producer, SyncItem *item, GError
                         MAIL_RETRY_TEMPORARY, "stopped: storing failed");
 }
 
+/* Hands `uid` on as skipped: recorded as handled, never stored. */
+static gboolean sync_produce_skipped(SyncProducer *producer, guint32 uid, GError **error)
+{
+  SyncItem *skipped = g_new0(SyncItem, 1);
+  skipped->kind = SYNC_ITEM_SKIPPED;
+  skipped->uid = uid;
+  return sync_produce_item(producer, skipped, error);
+}
+
 /* A message of a range as it arrives (imap_raw_fetch()'s callback): parsed
  * and handed on, or handed on as skipped when it was over max_message_size. */
 static gboolean sync_range_message(guint32 uid, GBytes *raw, gpointer user_data, GError **error)
@@ -409,10 +418,7 @@ static gboolean sync_range_message(guint32 uid, GBytes *raw, gpointer user_data,
   if (!raw) {
     g_warning("account '%s' folder '%s' UID %u: larger than its RFC822.SIZE said and over "
               "max_message_size: recorded, not stored", job->account->name, job->folder, uid);
-    SyncItem *skipped = g_new0(SyncItem, 1);
-    skipped->kind = SYNC_ITEM_SKIPPED;
-    skipped->uid = uid;
-    return sync_produce_item(producer, skipped, error);
+    return sync_produce_skipped(producer, uid, error);
   }
   keel_crash_point("after-fetch");
   SyncItem *item = sync_item_new_message(uid, raw);
@@ -448,12 +454,8 @@ static gboolean sync_range_fetch(SyncProducer *producer, SyncRange *range, GErro
 static gboolean sync_range_skip(SyncProducer *producer, SyncRange *range, guint32 uid,
                                 GError **error)
 {
-  if (!sync_range_fetch(producer, range, error))
-    return FALSE;
-  SyncItem *skipped = g_new0(SyncItem, 1);
-  skipped->kind = SYNC_ITEM_SKIPPED;
-  skipped->uid = uid;
-  return sync_produce_item(producer, skipped, error);
+  return sync_range_fetch(producer, range, error)
+         && sync_produce_skipped(producer, uid, error);
 }
 
 /* Cuts the infos into ranges of at most SYNC_RANGE_MESSAGES /
