@@ -720,23 +720,18 @@ static Instruction *instructions_from_draft(Draft *draft)
   return instruction;
 }
 
-void instructions_to_json(const GPtrArray *instructions, JsonBuilder *builder)
+void instructions_to_json(const GPtrArray *instructions, GString *out)
 {
-  json_builder_set_member_name(builder, "instructions");
-  json_builder_begin_array(builder);
+  json_put_array_start(out, "instructions");
   for (guint i = 0; i < instructions->len; i++) {
     const Instruction *instruction = g_ptr_array_index(instructions, i);
-    json_builder_begin_object(builder);
-    json_out_string(builder, "text", instruction->text);
-    json_builder_set_member_name(builder, "deadline");
-    if (instruction->deadline_iso != NULL)
-      json_builder_add_string_value(builder, instruction->deadline_iso);
-    else
-      json_builder_add_null_value(builder);
-    json_out_int(builder, "urgency", instruction->urgency_hint);
-    json_builder_end_object(builder);
+    json_put_object_start(out, NULL);
+    json_put_string(out, "text", instruction->text);
+    json_put_string(out, "deadline", instruction->deadline_iso);
+    json_put_int(out, "urgency", instruction->urgency_hint);
+    json_put_object_end(out);
   }
-  json_builder_end_array(builder);
+  json_put_array_end(out);
 }
 
 static GPtrArray *instructions_pieces(const InstructionRules *rules, const char *new_text,

@@ -57,9 +57,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(InstructionRules, instruction_rules_free)
 GPtrArray *instructions_extract(const InstructionRules *rules, const char *new_text,
                                 GDateTime *message_date, const InstructionContext *ctx);
 
-/* Adds `"instructions": [{"text", "deadline" (ISO local or null), "urgency"}]`
- * to the object `builder` has open. */
-void instructions_to_json(const GPtrArray *instructions, JsonBuilder *builder);
+/* Appends `"instructions": [{"text", "deadline" (ISO local or null), "urgency"}]`
+ * to the object open at the end of `out` (json_put_*, filters/json-out.h). */
+void instructions_to_json(const GPtrArray *instructions, GString *out);
 
 /* The units instructions are looked for in: each list item whole, and each
  * sentence of other paragraphs. Returns an array of owned strings. */

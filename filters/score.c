@@ -630,81 +630,69 @@ char *score_result_flags_csv(const ScoreResult *result)
   return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
-static void score_hit_to_json(const ScoreHit *hit, JsonBuilder *builder)
+static void score_hit_to_json(const ScoreHit *hit, GString *out)
 {
-  json_builder_begin_object(builder);
-  json_out_string(builder, "rule", hit->rule);
-  json_out_string(builder, "dimension", hit->dimension);
-  json_out_double(builder, "points", hit->points);
-  json_out_string(builder, "match", hit->match);
-  json_out_string(builder, "where", hit->where);
-  json_out_int(builder, "start", hit->start);
-  json_out_int(builder, "end", hit->end);
-  json_builder_set_member_name(builder, "why");
-  if (hit->why)
-    json_builder_add_string_value(builder, hit->why);
-  else
-    json_builder_add_null_value(builder);
-  json_builder_set_member_name(builder, "captures");
-  json_builder_begin_object(builder);
+  json_put_object_start(out, NULL);
+  json_put_string(out, "rule", hit->rule);
+  json_put_string(out, "dimension", hit->dimension);
+  json_put_double(out, "points", hit->points);
+  json_put_string(out, "match", hit->match);
+  json_put_string(out, "where", hit->where);
+  json_put_int(out, "start", hit->start);
+  json_put_int(out, "end", hit->end);
+  json_put_string(out, "why", hit->why);
+  json_put_object_start(out, "captures");
   for (guint i = 0; hit->captures && i < hit->captures->len; i++) {
     const ScoreCapture *capture = g_ptr_array_index(hit->captures, i);
-    json_out_string(builder, capture->name, capture->value);
+    json_put_string(out, capture->name, capture->value);
   }
-  json_builder_end_object(builder);
-  json_builder_end_object(builder);
+  json_put_object_end(out);
+  json_put_object_end(out);
 }
 
-static void score_strings_to_json(JsonBuilder *builder, const char *name, GPtrArray *strings)
+static void score_strings_to_json(GString *out, const char *name, GPtrArray *strings)
 {
-  json_builder_set_member_name(builder, name);
-  json_builder_begin_array(builder);
+  json_put_array_start(out, name);
   for (guint i = 0; i < strings->len; i++)
-    json_builder_add_string_value(builder, g_ptr_array_index(strings, i));
-  json_builder_end_array(builder);
+    json_put_string(out, NULL, g_ptr_array_index(strings, i));
+  json_put_array_end(out);
 }
 
-static void score_numbers_to_json(const ScoreResult *result, JsonBuilder *builder)
+static void score_numbers_to_json(const ScoreResult *result, GString *out)
 {
-  json_builder_set_member_name(builder, "scores");
-  json_builder_begin_object(builder);
+  json_put_object_start(out, "scores");
   for (guint i = 0; i < result->dimensions->len; i++) {
     const char *name = g_ptr_array_index(result->dimensions, i);
-    json_out_double(builder, name, score_result_points(result, name));
+    json_put_double(out, name, score_result_points(result, name));
   }
-  json_builder_end_object(builder);
-  json_builder_set_member_name(builder, "signals");
-  json_builder_begin_object(builder);
+  json_put_object_end(out);
+  json_put_object_start(out, "signals");
   for (int i = 0; i < SIGNAL_COUNT; i++) {
-    json_builder_set_member_name(builder, signals_name(i));
     if (isnan(result->signals[i]))
-      json_builder_add_null_value(builder);
+      json_put_null(out, signals_name(i));
     else
-      json_builder_add_double_value(builder, result->signals[i]);
+      json_put_double(out, signals_name(i), result->signals[i]);
   }
   for (guint i = 0; i < LEARNED_COUNT; i++)
-    if (!isnan(result->learned[i])) {
-      json_builder_set_member_name(builder, learned_signal_name(i));
-      json_builder_add_double_value(builder, result->learned[i]);
-    }
-  json_builder_end_object(builder);
+    if (!isnan(result->learned[i]))
+      json_put_double(out, learned_signal_name(i), result->learned[i]);
+  json_put_object_end(out);
 }
 
-void score_result_to_json(const ScoreResult *result, JsonBuilder *builder)
+void score_result_to_json(const ScoreResult *result, GString *out)
 {
-  json_out_bool(builder, "automated", result->automated);
-  score_numbers_to_json(result, builder);
-  score_strings_to_json(builder, "flags", result->flags);
-  json_out_int(builder, "urgency", result->urgency);
-  json_out_string(builder, "payment", result->payment);
-  json_out_bool(builder, "risky", result->risky);
-  json_out_double(builder, "risk", result->risk);
-  json_builder_set_member_name(builder, "hits");
-  json_builder_begin_array(builder);
+  json_put_bool(out, "automated", result->automated);
+  score_numbers_to_json(result, out);
+  score_strings_to_json(out, "flags", result->flags);
+  json_put_int(out, "urgency", result->urgency);
+  json_put_string(out, "payment", result->payment);
+  json_put_bool(out, "risky", result->risky);
+  json_put_double(out, "risk", result->risk);
+  json_put_array_start(out, "hits");
   for (guint i = 0; i < result->hits->len; i++)
-    score_hit_to_json(g_ptr_array_index(result->hits, i), builder);
-  json_builder_end_array(builder);
-  score_strings_to_json(builder, "errors", result->errors);
+    score_hit_to_json(g_ptr_array_index(result->hits, i), out);
+  json_put_array_end(out);
+  score_strings_to_json(out, "errors", result->errors);
 }
 
 /* ---- thread risk ---- */

@@ -78,10 +78,10 @@ gboolean score_result_flagged(const ScoreResult *result, const char *dimension);
 /* The flags joined with ",", e.g. "tone,threat" ("" when none). New string. */
 char *score_result_flags_csv(const ScoreResult *result);
 
-/* Adds the `keel score --json` members (automated, scores, flags, urgency,
- * payment, risky, risk, hits, errors) to the object `builder` has open.
- * The fields are documented in rules/README.md. */
-void score_result_to_json(const ScoreResult *result, JsonBuilder *builder);
+/* Appends the `keel score --json` members (automated, scores, flags, urgency,
+ * payment, risky, risk, hits, errors) to the object open at the end of `out`
+ * (json_put_*, filters/json-out.h). The fields are documented in rules/README.md. */
+void score_result_to_json(const ScoreResult *result, GString *out);
 
 /* One message of a thread, for score_thread_risk(). */
 typedef struct {

@@ -51,6 +51,7 @@ typedef struct {
   GDateTime *now;          /* owned, NULL = each message's own Date */
   GTimeZone *tz;           /* owned, the config's zone (NULL: Europe/London) */
   ScoreContext context;
+  GString *json_line;      /* owned: the --json line being written, reused */
 } ScoreRun;
 
 /* The zone and business hours of the config (Europe/London and unknown hours
@@ -153,22 +154,23 @@ static GPtrArray *cmd_score_instructions(ScoreRun *run, const KeelMessage *messa
   return instructions_extract(run->instruction_rules, message->new_text, message->date, &ctx);
 }
 
-static void cmd_score_print_json(const char *path, const KeelMessage *message,
+/* One line of JSON written straight into `line` (filters/json-out.h: no
+ * JsonBuilder tree, no generator), then printed. `line` is reused. */
+static void cmd_score_print_json(GString *line, const char *path, const KeelMessage *message,
                              const ScoreResult *result, const GPtrArray *instructions,
                              const ConfirmDecision *decision)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new();
-  json_builder_begin_object(builder);
-  json_out_string(builder, "file", path);
-  json_out_string(builder, "message_id", message->message_id);
-  score_result_to_json(result, builder);
-  instructions_to_json(instructions, builder);
-  json_out_string(builder, "auto_reply", confirm_action_name(decision->action));
-  json_out_string(builder, "auto_reply_reason", decision->reason);
-  json_builder_end_object(builder);
-  g_autoptr(JsonNode) root = json_builder_get_root(builder);
-  g_autofree char *text = json_to_string(root, FALSE);
-  puts(text);
+  g_string_truncate(line, 0);
+  json_put_object_start(line, NULL);
+  json_put_string(line, "file", path);
+  json_put_string(line, "message_id", message->message_id);
+  score_result_to_json(result, line);
+  instructions_to_json(instructions, line);
+  json_put_string(line, "auto_reply", confirm_action_name(decision->action));
+  json_put_string(line, "auto_reply_reason", decision->reason);
+  json_put_object_end(line);
+  g_string_append_c(line, '\n');
+  fwrite(line->str, 1, line->len, stdout);
 }
 
 static void cmd_score_print_summary(const char *path, const ScoreResult *result)
@@ -263,7 +265,7 @@ static int cmd_score_file(ScoreRun *run, const ScoreOptions *options, const char
   g_autoptr(GPtrArray) instructions = cmd_score_instructions(run, message);
   ConfirmDecision decision = cmd_score_auto_reply(run, message, result, instructions->len);
   if (options->json) {
-    cmd_score_print_json(path, message, result, instructions, &decision);
+    cmd_score_print_json(run->json_line, path, message, result, instructions, &decision);
   } else if (options->explain) {
     cmd_score_print_explain(run->rules, path, message, result);
     cmd_score_print_instructions(instructions, &decision);
@@ -282,6 +284,8 @@ static void cmd_score_run_clear(ScoreRun *run)
   g_clear_pointer(&run->config, config_free);
   g_clear_pointer(&run->now, g_date_time_unref);
   g_clear_pointer(&run->tz, g_time_zone_unref);
+  if (run->json_line)
+    g_string_free(g_steal_pointer(&run->json_line), TRUE);
 }
 
 /* Config, rules and context. Returns 0 or the exit code. */
@@ -303,6 +307,7 @@ static int cmd_score_run_setup(ScoreRun *run, const ScoreOptions *options, KeelG
   }
   run->threads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   run->thread_list = g_ptr_array_new_with_free_func(cmd_score_thread_free);
+  run->json_line = g_string_sized_new(4096);
   return 0;
 }
 

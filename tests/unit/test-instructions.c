@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "filters/instructions.h"
+#include "filters/json-out.h"
 #include "filters/message.h"
 
 /* ======================= shared helpers ======================= */
@@ -105,11 +106,9 @@ static GTimeZone *test_config_client(const TestConfig *config, const char *addre
   return NULL;
 }
 
-static void test_print_json(JsonBuilder *builder)
+static void test_print_json(GString *line)
 {
-  g_autoptr(JsonNode) root = json_builder_get_root(builder);
-  g_autofree char *text = json_to_string(root, FALSE);
-  g_print("%s\n", text);
+  g_print("%s\n", line->str);
 }
 
 /* ======================= driver mode ======================= */
@@ -137,14 +136,13 @@ static int driver_eml(const InstructionRules *rules, const TestConfig *config, c
   ctx.dates.timezone = zone != NULL ? zone : fallback;
   ctx.automated = message->automated;
   g_autoptr(GPtrArray) found = instructions_extract(rules, message->new_text, message->date, &ctx);
-  g_autoptr(JsonBuilder) builder = json_builder_new();
-  json_builder_begin_object(builder);
-  json_builder_set_member_name(builder, "file");
+  g_autoptr(GString) line = g_string_new(NULL);
+  json_put_object_start(line, NULL);
   g_autofree char *base = g_path_get_basename(path);
-  json_builder_add_string_value(builder, base);
-  instructions_to_json(found, builder);
-  json_builder_end_object(builder);
-  test_print_json(builder);
+  json_put_string(line, "file", base);
+  instructions_to_json(found, line);
+  json_put_object_end(line);
+  test_print_json(line);
   return 0;
 }
 
@@ -170,11 +168,11 @@ static int driver_lines(const InstructionRules *rules, const char *path, const c
     if (**l == '\0' && l[1] == NULL)
       break;
     g_autoptr(GPtrArray) found = instructions_extract(rules, *l, sent, &ctx);
-    g_autoptr(JsonBuilder) builder = json_builder_new();
-    json_builder_begin_object(builder);
-    instructions_to_json(found, builder);
-    json_builder_end_object(builder);
-    test_print_json(builder);
+    g_autoptr(GString) line = g_string_new(NULL);
+    json_put_object_start(line, NULL);
+    instructions_to_json(found, line);
+    json_put_object_end(line);
+    test_print_json(line);
   }
   return 0;
 }
