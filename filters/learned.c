@@ -99,74 +99,220 @@ static void learned_words(const char *text, guint max, GString *buffer, GArray *
   g_string_truncate(buffer, start); /* a word cut short by `max` */
 }
 
-/* Appends `prefix` + `word` (+ ' ' + `next` when not NULL) to `grams`,
- * NUL-terminated, and its offset to `offsets`. */
-static void learned_add_gram(GString *grams, GArray *offsets, const char *prefix, const char *word,
-                             const char *next)
+/* ---- grams: the features of a message before they have names ----
+ *
+ * A gram is one word, or two neighbouring words, of the subject or of the
+ * text. Its bucket (FNV-1a of the name it would have) and a 64-bit key are
+ * computed from the words; a table keyed on the key (the words compared
+ * when keys agree) keeps the unique ones. Names are written only where they
+ * are needed: all of them for learned_features(), the few whose bucket
+ * carries a weight for learned_set_predict_text(). */
+
+#define LEARNED_FNV_BASIS 2166136261u
+#define LEARNED_FNV_PRIME 16777619u
+#define LEARNED_NO_WORD G_MAXUINT32
+
+typedef struct {
+  guint64 key;     /* the words' hashes mixed: equal grams, equal keys */
+  guint32 bucket;  /* learned_bucket() of the gram's name */
+  guint32 first;   /* offset of its (first) word in LearnedGrams.words */
+  guint32 second;  /* offset of its second word, or LEARNED_NO_WORD */
+  guint32 subject; /* TRUE: a subject gram, named "s:..." */
+} LearnedGram;
+
+typedef struct {
+  GString *words;  /* owned: every word NUL-terminated, the subject's first */
+  GArray *grams;   /* owned, of LearnedGram: each gram once, in the order first seen */
+} LearnedGrams;
+
+static guint32 learned_fnv32(guint32 hash, const char *text)
 {
-  guint offset = (guint)grams->len;
-  g_array_append_val(offsets, offset);
-  g_string_append(grams, prefix);
-  g_string_append(grams, word);
-  if (next) {
-    g_string_append_c(grams, ' ');
-    g_string_append(grams, next);
-  }
-  g_string_append_c(grams, '\0');
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+    hash = (hash ^ *p) * LEARNED_FNV_PRIME;
+  return hash;
 }
 
-/* Unigrams and bigrams of `text` (prefixed `prefix`), repeats included, into
- * `grams` (one buffer) at `offsets`. */
-static void learned_add_grams(GString *grams, GArray *offsets, const char *text, const char *prefix)
+/* One pass over a word: FNV-1a 32 from `basis` (the bucket's hash) and
+ * FNV-1a 64 (the key's). */
+static void learned_word_hashes(guint32 basis, const char *word, guint32 *hash, guint64 *key)
+{
+  guint32 h = basis;
+  guint64 k = 14695981039346656037ull;
+  for (const unsigned char *p = (const unsigned char *)word; *p; p++) {
+    h = (h ^ *p) * LEARNED_FNV_PRIME;
+    k = (k ^ *p) * 1099511628211ull;
+  }
+  *hash = h;
+  *key = k;
+}
+
+/* splitmix64's finaliser: spreads a key over all 64 bits for the table. */
+static guint64 learned_mix(guint64 z)
+{
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static gboolean learned_gram_equal(const LearnedGrams *g, const LearnedGram *a, const LearnedGram *b)
+{
+  const char *words = g->words->str;
+  if (a->key != b->key || a->subject != b->subject || (a->second == LEARNED_NO_WORD) !=
+      (b->second == LEARNED_NO_WORD))
+    return FALSE;
+  if (strcmp(words + a->first, words + b->first) != 0)
+    return FALSE;
+  return a->second == LEARNED_NO_WORD || strcmp(words + a->second, words + b->second) == 0;
+}
+
+/* Adds `gram` to `g->grams` unless an equal one is there (`slots`: an open
+ * addressing table of gram index + 1, 0 for free, `mask` + 1 slots). */
+static void learned_grams_add(LearnedGrams *g, guint32 *slots, guint mask, const LearnedGram *gram)
+{
+  for (guint i = (guint)learned_mix(gram->key) & mask;; i = (i + 1) & mask) {
+    if (slots[i] == 0) {
+      g_array_append_val(g->grams, *gram);
+      slots[i] = g->grams->len;
+      return;
+    }
+    if (learned_gram_equal(g, &g_array_index(g->grams, LearnedGram, slots[i] - 1), gram))
+      return;
+  }
+}
+
+/* The words of one part (valid UTF-8 made of it first) into `g->words`,
+ * their offsets appended to `starts`. */
+static void learned_part_words(LearnedGrams *g, const char *text, GArray *starts)
 {
   if (!text)
     return;
   g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
-  g_autoptr(GString) buffer = g_string_new(NULL);
-  g_autoptr(GArray) starts = g_array_new(FALSE, FALSE, sizeof(guint));
-  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, buffer, starts);
+  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, g->words, starts);
+}
+
+/* The unigrams and bigrams of the words at `starts` (one part). */
+static void learned_part_grams(LearnedGrams *g, const GArray *starts, gboolean subject,
+                               guint32 *slots, guint mask)
+{
+  const char *words = g->words->str;
+  guint32 basis = subject ? learned_fnv32(LEARNED_FNV_BASIS, "s:") : LEARNED_FNV_BASIS;
+  guint64 salt = subject ? 0x5355424A45435421ull : 0; /* "s:" names never equal text names */
+  guint64 key = 0, next_key = 0;
+  guint32 hash = 0, next_hash = 0;
+  if (starts->len)
+    learned_word_hashes(basis, words + g_array_index(starts, guint, 0), &next_hash, &next_key);
   for (guint i = 0; i < starts->len; i++) {
-    const char *word = buffer->str + g_array_index(starts, guint, i);
-    learned_add_gram(grams, offsets, prefix, word, NULL);
-    if (i + 1 < starts->len)
-      learned_add_gram(grams, offsets, prefix, word, buffer->str + g_array_index(starts, guint, i + 1));
+    guint32 first = g_array_index(starts, guint, i);
+    key = next_key;
+    hash = next_hash;
+    LearnedGram unigram = { learned_mix(key ^ salt), hash & (LEARNED_BUCKETS - 1), first,
+                            LEARNED_NO_WORD, (guint32)subject };
+    learned_grams_add(g, slots, mask, &unigram);
+    if (i + 1 == starts->len)
+      break;
+    guint32 second = g_array_index(starts, guint, i + 1);
+    learned_word_hashes(basis, words + second, &next_hash, &next_key);
+    guint32 pair_hash = learned_fnv32((hash ^ ' ') * LEARNED_FNV_PRIME, words + second);
+    LearnedGram bigram = { learned_mix(key * 31 + learned_mix(next_key) + 1) ^ salt,
+                           pair_hash & (LEARNED_BUCKETS - 1), first, second, (guint32)subject };
+    learned_grams_add(g, slots, mask, &bigram);
   }
 }
+
+/* Every unique gram of `subject` and `text` (either may be NULL). */
+static void learned_grams_init(LearnedGrams *g, const char *subject, const char *text)
+{
+  g->words = g_string_sized_new(4096);
+  g_autoptr(GArray) subject_starts = g_array_new(FALSE, FALSE, sizeof(guint));
+  g_autoptr(GArray) text_starts = g_array_new(FALSE, FALSE, sizeof(guint));
+  learned_part_words(g, subject, subject_starts);
+  learned_part_words(g, text, text_starts);
+  guint most = 2 * (subject_starts->len + text_starts->len);
+  g->grams = g_array_sized_new(FALSE, FALSE, sizeof(LearnedGram), most);
+  guint size = 16;
+  while (size < 2 * most)
+    size *= 2;
+  g_autofree guint32 *slots = g_new0(guint32, size);
+  learned_part_grams(g, subject_starts, TRUE, slots, size - 1);
+  learned_part_grams(g, text_starts, FALSE, slots, size - 1);
+}
+
+static void learned_grams_clear(LearnedGrams *g)
+{
+  g_string_free(g->words, TRUE);
+  g_array_unref(g->grams);
+}
+
+/* Appends the gram's name ("s:" for the subject, the words, one space
+ * between two) and its NUL to `names`; returns its offset there. */
+static guint learned_gram_name(const LearnedGrams *g, const LearnedGram *gram, GString *names)
+{
+  guint offset = (guint)names->len;
+  if (gram->subject)
+    g_string_append_len(names, "s:", 2);
+  g_string_append(names, g->words->str + gram->first);
+  if (gram->second != LEARNED_NO_WORD) {
+    g_string_append_c(names, ' ');
+    g_string_append(names, g->words->str + gram->second);
+  }
+  g_string_append_c(names, '\0');
+  return offset;
+}
+
+/* A named gram, for sorting by name. */
+typedef struct {
+  guint name;      /* offset in the names buffer */
+  guint32 bucket;
+} LearnedNamed;
 
 static gint learned_compare_names(gconstpointer a, gconstpointer b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static gint learned_compare_offsets(gconstpointer a, gconstpointer b, gpointer grams)
+static gint learned_compare_named(gconstpointer a, gconstpointer b, gpointer names)
 {
-  return strcmp((const char *)grams + *(const guint *)a, (const char *)grams + *(const guint *)b);
+  return strcmp((const char *)names + ((const LearnedNamed *)a)->name,
+                (const char *)names + ((const LearnedNamed *)b)->name);
 }
 
-/* The features are the grams sorted by name without repeats: sorting every
- * gram once costs less than a hash set and a sort of the unique ones. */
+/* The grams for which `keep` is TRUE (all when NULL), named into `names`,
+ * sorted by name. */
+static GArray *learned_grams_sorted(const LearnedGrams *g, const LearnedSet *keep, GString *names)
+{
+  GArray *sorted = g_array_sized_new(FALSE, FALSE, sizeof(LearnedNamed), keep ? 64 : g->grams->len);
+  for (guint i = 0; i < g->grams->len; i++) {
+    const LearnedGram *gram = &g_array_index(g->grams, LearnedGram, i);
+    gboolean weighed = !keep;
+    for (guint m = 0; !weighed && m < LEARNED_COUNT; m++)
+      weighed = keep->models[m] && keep->models[m]->weights[gram->bucket] != 0;
+    if (!weighed)
+      continue;
+    LearnedNamed named = { learned_gram_name(g, gram, names), gram->bucket };
+    g_array_append_val(sorted, named);
+  }
+  g_array_sort_with_data(sorted, learned_compare_named, names->str);
+  return sorted;
+}
+
+/* The features are the unique grams sorted by name. */
 LearnedFeatures *learned_features(const char *subject, const char *text)
 {
-  g_autoptr(GString) grams = g_string_new(NULL);
-  g_autoptr(GArray) offsets = g_array_new(FALSE, FALSE, sizeof(guint));
-  learned_add_grams(grams, offsets, subject, "s:");
-  learned_add_grams(grams, offsets, text, "");
-  g_array_sort_with_data(offsets, learned_compare_offsets, grams->str);
+  LearnedGrams g;
+  learned_grams_init(&g, subject, text);
+  g_autoptr(GString) names = g_string_new(NULL);
+  g_autoptr(GArray) sorted = learned_grams_sorted(&g, NULL, names);
   LearnedFeatures *features = g_new0(LearnedFeatures, 1);
-  features->names = g_ptr_array_new_full(offsets->len, g_free);
-  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), offsets->len);
-  const char *last = NULL;
-  for (guint i = 0; i < offsets->len; i++) {
-    const char *name = grams->str + g_array_index(offsets, guint, i);
-    if (last && strcmp(last, name) == 0)
-      continue;
-    guint32 bucket = learned_bucket(name);
-    g_ptr_array_add(features->names, g_strdup(name));
-    g_array_append_val(features->buckets, bucket);
-    last = name;
+  features->names = g_ptr_array_new_full(sorted->len, g_free);
+  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), sorted->len);
+  for (guint i = 0; i < sorted->len; i++) {
+    const LearnedNamed *named = &g_array_index(sorted, LearnedNamed, i);
+    g_ptr_array_add(features->names, g_strdup(names->str + named->name));
+    g_array_append_val(features->buckets, named->bucket);
   }
   features->value = features->names->len ? 1.0 / sqrt((double)features->names->len) : 0;
   features->importance = 1;
+  learned_grams_clear(&g);
   return features;
 }
 
@@ -643,6 +789,35 @@ void learned_set_free(LearnedSet *set)
   for (guint i = 0; i < LEARNED_COUNT; i++)
     learned_model_free(set->models[i]);
   g_free(set);
+}
+
+void learned_set_predict_text(const LearnedSet *set, const char *subject, const char *text,
+                              double out[LEARNED_COUNT])
+{
+  gboolean any = FALSE;
+  for (guint i = 0; set && i < LEARNED_COUNT; i++)
+    any |= set->models[i] != NULL;
+  if (!any) {
+    learned_set_predict(NULL, NULL, out);
+    return;
+  }
+  LearnedGrams g;
+  learned_grams_init(&g, subject, text);
+  g_autoptr(GString) names = g_string_new(NULL);
+  g_autoptr(GArray) weighed = learned_grams_sorted(&g, set, names);
+  double value = g.grams->len ? 1.0 / sqrt((double)g.grams->len) : 0;
+  for (guint m = 0; m < LEARNED_COUNT; m++) {
+    const LearnedModel *model = set->models[m];
+    if (!model) {
+      out[m] = NAN;
+      continue;
+    }
+    double sum = 0;
+    for (guint i = 0; i < weighed->len; i++)
+      sum += model->weights[g_array_index(weighed, LearnedNamed, i).bucket];
+    out[m] = learned_sigmoid(model->bias + sum * value);
+  }
+  learned_grams_clear(&g);
 }
 
 void learned_set_predict(const LearnedSet *set, const LearnedFeatures *features,

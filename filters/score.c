@@ -569,19 +569,19 @@ LearnedFeatures *score_learned_features(const KeelMessage *message)
   return learned_features(subject, text);
 }
 
-/* The learned_* signals (NAN without models). */
+/* The learned_* signals (NAN without models): the same numbers as the
+ * features of score_learned_features() give (learned_set_predict_text()
+ * makes invalid UTF-8 valid as g_utf8_make_valid() does here). */
 static void score_learned(const RuleSet *rules, const KeelMessage *message,
                           double out[LEARNED_COUNT])
 {
-  gboolean any = FALSE;
-  for (guint i = 0; rules->learned && i < LEARNED_COUNT; i++)
-    any |= rules->learned->models[i] != NULL;
-  if (!any) {
+  if (!rules->learned) {
     learned_set_predict(NULL, NULL, out);
     return;
   }
-  g_autoptr(LearnedFeatures) features = score_learned_features(message);
-  learned_set_predict(rules->learned, features, out);
+  g_autofree char *bare = subject_normalise(message->subject ? message->subject : "");
+  learned_set_predict_text(rules->learned, bare ? bare : "",
+                           message->new_text ? message->new_text : "", out);
 }
 
 ScoreResult *score_message(const RuleSet *rules, const KeelMessage *message,

@@ -73,6 +73,70 @@ static void test_features(void)
   g_assert_true(learned_has(bad, "ok"));
 }
 
+/* Unique features sorted by name, repeats once, each with its bucket. */
+static void test_features_unique(void)
+{
+  g_autoptr(LearnedFeatures) f = learned_features("Re: a b a", "x y x y");
+  static const char *const want[] = { "s:a", "s:a b", "s:b", "s:b a", "s:re", "s:re a",
+                                      "x", "x y", "y", "y x" };
+  g_assert_cmpuint(f->names->len, ==, G_N_ELEMENTS(want));
+  for (guint i = 0; i < G_N_ELEMENTS(want); i++) {
+    g_assert_cmpstr(g_ptr_array_index(f->names, i), ==, want[i]);
+    g_assert_cmpuint(g_array_index(f->buckets, guint32, i), ==, learned_bucket(want[i]));
+  }
+  g_assert_cmpfloat(f->value, ==, 1.0 / sqrt(10.0));
+  g_autoptr(LearnedFeatures) none = learned_features(NULL, NULL);
+  g_assert_cmpuint(none->names->len, ==, 0);
+  g_assert_cmpfloat(none->value, ==, 0);
+}
+
+/* learned_set_predict_text() gives learned_set_predict()'s numbers bit for
+ * bit: the same grams, the weights added in the order of the names. */
+static void learned_assert_same(const LearnedSet *set, const char *subject, const char *text)
+{
+  double slow[LEARNED_COUNT], fast[LEARNED_COUNT];
+  g_autoptr(LearnedFeatures) features = learned_features(subject, text);
+  learned_set_predict(set, features, slow);
+  learned_set_predict_text(set, subject, text, fast);
+  for (guint i = 0; i < LEARNED_COUNT; i++)
+    if (memcmp(&slow[i], &fast[i], sizeof(double)) != 0)
+      g_error("%s / %s: %s %.17g != %.17g", subject, text, learned_dimension_name(i), slow[i],
+              fast[i]);
+}
+
+static void test_predict_text(void)
+{
+  g_autoptr(LearnedSet) set = learned_set_new();
+  set->models[LEARNED_RISKY] = learned_test_model();
+  g_autoptr(GError) error = NULL;
+  /* 1 + 1e16 - 1e16 is 0 in that order of names (a, big, zz), 1 in others */
+  set->models[LEARNED_TONE] = learned_model_parse(
+    "dimension tone\nbias 0.5\n1 a\n10000000000000000 big\n-10000000000000000 zz\n"
+    "0.25 s:late\n-0.125 late again\n", "tone.model", &error);
+  g_assert_no_error(error);
+  for (guint i = 0; i < G_N_ELEMENTS(learned_examples); i++)
+    learned_assert_same(set, learned_examples[i].subject, learned_examples[i].text);
+  learned_assert_same(set, NULL, "zz big a");
+  double out[LEARNED_COUNT];
+  learned_set_predict_text(set, NULL, "zz big a", out);
+  g_assert_cmpfloat(out[LEARNED_TONE], ==, 1.0 / (1.0 + exp(-0.5)));
+  g_assert_true(isnan(out[LEARNED_THREAT]));
+  learned_assert_same(set, "Late again", "Late again, late AGAIN. I won’t pay; won't!");
+  learned_assert_same(set, "", "");
+  learned_assert_same(set, NULL, NULL);
+  learned_assert_same(set, "caf\xc3 é", "caf\xc3 ok \xf0 Ünïcödé ÉTÉ 2026 ٣٤");
+  g_autoptr(GString) many = g_string_new(NULL);
+  for (guint i = 0; i < 1500; i++) /* past LEARNED_MAX_WORDS, with repeats */
+    g_string_append_printf(many, "%s w%u ", learned_examples[i % 9].text, i % 37);
+  learned_assert_same(set, many->str, many->str);
+  /* no models: NAN everywhere */
+  g_autoptr(LearnedSet) empty = learned_set_new();
+  learned_set_predict_text(empty, "a", "b", out);
+  g_assert_true(isnan(out[LEARNED_RISKY]) && isnan(out[LEARNED_TONE]));
+  learned_set_predict_text(NULL, "a", "b", out);
+  g_assert_true(isnan(out[LEARNED_SCOPE]));
+}
+
 static void test_deterministic(void)
 {
   g_autoptr(LearnedModel) a = learned_test_model();
@@ -270,6 +334,8 @@ int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/learned/features", test_features);
+  g_test_add_func("/learned/features-unique", test_features_unique);
+  g_test_add_func("/learned/predict-text", test_predict_text);
   g_test_add_func("/learned/deterministic", test_deterministic);
   g_test_add_func("/learned/learns", test_learns);
   g_test_add_func("/learned/parse-errors", test_parse_errors);
