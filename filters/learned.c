@@ -71,32 +71,62 @@ guint32 learned_bucket(const char *feature)
   return hash & (LEARNED_BUCKETS - 1);
 }
 
-/* The words of `text`, at most `max`: each one NUL-terminated in `buffer`
- * (one allocation for all of them), its offset appended to `starts`. */
-static void learned_words(const char *text, guint max, GString *buffer, GArray *starts)
+/* What an ASCII byte is in a word: 0 ends a word (NUL too), 1 is skipped
+ * (the apostrophe), else the byte written (lower case, digits as '0'). */
+static const char learned_ascii[128] = {
+  ['\''] = 1,
+  ['0'] = '0', ['1'] = '0', ['2'] = '0', ['3'] = '0', ['4'] = '0',
+  ['5'] = '0', ['6'] = '0', ['7'] = '0', ['8'] = '0', ['9'] = '0',
+  ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g',
+  ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n',
+  ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't', ['u'] = 'u',
+  ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z',
+  ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g',
+  ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n',
+  ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u',
+  ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z',
+};
+
+/* Ends the word being read at `*start` in `buffer` (if it has a letter):
+ * NUL-terminates it and records its offset. */
+static void learned_end_word(GString *buffer, gsize *start, guint32 *starts, guint *n)
 {
-  guint start = (guint)buffer->len; /* of the word being read */
-  for (const char *p = text; starts->len < max; p = g_utf8_next_char(p)) {
-    gunichar c = (guchar)*p < 0x80 ? (gunichar)*p : g_utf8_get_char(p); /* valid UTF-8 */
-    if (c == '\'' || c == 0x2019)
-      continue;
-    if (c && c < 0x80 && g_ascii_isalnum(c)) { /* ASCII: the same answers, much cheaper */
-      g_string_append_c(buffer, g_ascii_isdigit(c) ? '0' : g_ascii_tolower(c));
+  if (buffer->len == *start)
+    return;
+  g_string_append_c(buffer, '\0');
+  starts[(*n)++] = (guint32)*start;
+  *start = buffer->len;
+}
+
+/* The words of `text` (valid UTF-8), at most `max`: each one NUL-terminated
+ * in `buffer` (one allocation for all of them), its offset in `starts`
+ * (room for `max`). Returns their number. */
+static guint learned_words(const char *text, guint max, GString *buffer, guint32 *starts)
+{
+  guint n = 0;
+  gsize start = buffer->len; /* of the word being read */
+  for (const unsigned char *p = (const unsigned char *)text; n < max;) {
+    if (*p < 0x80) { /* ASCII: the same answers as g_unichar_*(), much cheaper */
+      char out = learned_ascii[*p];
+      if (out > 1)
+        g_string_append_c(buffer, out);
+      else if (out == 0)
+        learned_end_word(buffer, &start, starts, &n);
+      if (!*p++)
+        break;
       continue;
     }
-    if (c && c >= 0x80 && g_unichar_isalnum(c)) {
+    gunichar c = g_utf8_get_char((const char *)p);
+    p = (const unsigned char *)g_utf8_next_char(p);
+    if (c == 0x2019) /* ’, an apostrophe */
+      continue;
+    if (g_unichar_isalnum(c))
       g_string_append_unichar(buffer, g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c));
-      continue;
-    }
-    if (buffer->len > start) {
-      g_string_append_c(buffer, '\0');
-      g_array_append_val(starts, start);
-      start = (guint)buffer->len;
-    }
-    if (!c)
-      break;
+    else
+      learned_end_word(buffer, &start, starts, &n);
   }
   g_string_truncate(buffer, start); /* a word cut short by `max` */
+  return n;
 }
 
 /* ---- grams: the features of a message before they have names ----
@@ -105,7 +135,7 @@ static void learned_words(const char *text, guint max, GString *buffer, GArray *
  * text. Its bucket (FNV-1a of the name it would have) and a 64-bit key are
  * computed from the words; a table keyed on the key (the words compared
  * when keys agree) keeps the unique ones. Names are written only where they
- * are needed: all of them for learned_features(), the few whose bucket
+ * are needed: all of them for learned_features(), the ones whose bucket
  * carries a weight for learned_set_predict_text(). */
 
 #define LEARNED_FNV_BASIS 2166136261u
@@ -118,32 +148,29 @@ typedef struct {
   guint32 first;   /* offset of its (first) word in LearnedGrams.words */
   guint32 second;  /* offset of its second word, or LEARNED_NO_WORD */
   guint32 subject; /* TRUE: a subject gram, named "s:..." */
+  guint32 length;  /* of its name, without the NUL */
 } LearnedGram;
 
 typedef struct {
-  GString *words;  /* owned: every word NUL-terminated, the subject's first */
-  GArray *grams;   /* owned, of LearnedGram: each gram once, in the order first seen */
+  GString *words;     /* owned: every word NUL-terminated, the subject's first */
+  LearnedGram *grams; /* owned: each gram once, in the order first seen */
+  guint n_grams;
 } LearnedGrams;
 
-static guint32 learned_fnv32(guint32 hash, const char *text)
-{
-  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-    hash = (hash ^ *p) * LEARNED_FNV_PRIME;
-  return hash;
-}
-
 /* One pass over a word: FNV-1a 32 from `basis` (the bucket's hash) and
- * FNV-1a 64 (the key's). */
-static void learned_word_hashes(guint32 basis, const char *word, guint32 *hash, guint64 *key)
+ * FNV-1a 64 (the key's). Returns its length. */
+static guint32 learned_word_hashes(guint32 basis, const char *word, guint32 *hash, guint64 *key)
 {
   guint32 h = basis;
   guint64 k = 14695981039346656037ull;
-  for (const unsigned char *p = (const unsigned char *)word; *p; p++) {
+  const unsigned char *p = (const unsigned char *)word;
+  for (; *p; p++) {
     h = (h ^ *p) * LEARNED_FNV_PRIME;
     k = (k ^ *p) * 1099511628211ull;
   }
   *hash = h;
   *key = k;
+  return (guint32)(p - (const unsigned char *)word);
 }
 
 /* splitmix64's finaliser: spreads a key over all 64 bits for the table. */
@@ -169,52 +196,55 @@ static gboolean learned_gram_equal(const LearnedGrams *g, const LearnedGram *a, 
  * addressing table of gram index + 1, 0 for free, `mask` + 1 slots). */
 static void learned_grams_add(LearnedGrams *g, guint32 *slots, guint mask, const LearnedGram *gram)
 {
-  for (guint i = (guint)learned_mix(gram->key) & mask;; i = (i + 1) & mask) {
+  for (guint i = (guint)gram->key & mask;; i = (i + 1) & mask) {
     if (slots[i] == 0) {
-      g_array_append_val(g->grams, *gram);
-      slots[i] = g->grams->len;
+      g->grams[g->n_grams++] = *gram;
+      slots[i] = g->n_grams;
       return;
     }
-    if (learned_gram_equal(g, &g_array_index(g->grams, LearnedGram, slots[i] - 1), gram))
+    if (learned_gram_equal(g, &g->grams[slots[i] - 1], gram))
       return;
   }
 }
 
-/* The words of one part (valid UTF-8 made of it first) into `g->words`,
- * their offsets appended to `starts`. */
-static void learned_part_words(LearnedGrams *g, const char *text, GArray *starts)
+/* The words of one part (valid UTF-8 made of it first) into `g->words`. */
+static guint learned_part_words(LearnedGrams *g, const char *text, guint32 *starts)
 {
   if (!text)
-    return;
+    return 0;
   g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
-  learned_words(valid ? valid : text, LEARNED_MAX_WORDS, g->words, starts);
+  return learned_words(valid ? valid : text, LEARNED_MAX_WORDS, g->words, starts);
 }
 
-/* The unigrams and bigrams of the words at `starts` (one part). */
-static void learned_part_grams(LearnedGrams *g, const GArray *starts, gboolean subject,
+/* The unigrams and bigrams of the `n` words at `starts` (one part). */
+static void learned_part_grams(LearnedGrams *g, const guint32 *starts, guint n, gboolean subject,
                                guint32 *slots, guint mask)
 {
   const char *words = g->words->str;
-  guint32 basis = subject ? learned_fnv32(LEARNED_FNV_BASIS, "s:") : LEARNED_FNV_BASIS;
+  guint32 basis = subject ? (((LEARNED_FNV_BASIS ^ 's') * LEARNED_FNV_PRIME) ^ ':') * LEARNED_FNV_PRIME
+                          : LEARNED_FNV_BASIS;
   guint64 salt = subject ? 0x5355424A45435421ull : 0; /* "s:" names never equal text names */
+  guint32 prefix = subject ? 2 : 0;
   guint64 key = 0, next_key = 0;
-  guint32 hash = 0, next_hash = 0;
-  if (starts->len)
-    learned_word_hashes(basis, words + g_array_index(starts, guint, 0), &next_hash, &next_key);
-  for (guint i = 0; i < starts->len; i++) {
-    guint32 first = g_array_index(starts, guint, i);
+  guint32 hash = 0, next_hash = 0, length = 0, next_length = 0;
+  if (n)
+    next_length = learned_word_hashes(basis, words + starts[0], &next_hash, &next_key);
+  for (guint i = 0; i < n; i++) {
     key = next_key;
     hash = next_hash;
-    LearnedGram unigram = { learned_mix(key ^ salt), hash & (LEARNED_BUCKETS - 1), first,
-                            LEARNED_NO_WORD, (guint32)subject };
+    length = next_length;
+    LearnedGram unigram = { learned_mix(key ^ salt), hash & (LEARNED_BUCKETS - 1), starts[i],
+                            LEARNED_NO_WORD, (guint32)subject, prefix + length };
     learned_grams_add(g, slots, mask, &unigram);
-    if (i + 1 == starts->len)
+    if (i + 1 == n)
       break;
-    guint32 second = g_array_index(starts, guint, i + 1);
-    learned_word_hashes(basis, words + second, &next_hash, &next_key);
-    guint32 pair_hash = learned_fnv32((hash ^ ' ') * LEARNED_FNV_PRIME, words + second);
+    next_length = learned_word_hashes(basis, words + starts[i + 1], &next_hash, &next_key);
+    guint32 pair_hash = (hash ^ ' ') * LEARNED_FNV_PRIME;
+    for (const unsigned char *p = (const unsigned char *)words + starts[i + 1]; *p; p++)
+      pair_hash = (pair_hash ^ *p) * LEARNED_FNV_PRIME;
     LearnedGram bigram = { learned_mix(key * 31 + learned_mix(next_key) + 1) ^ salt,
-                           pair_hash & (LEARNED_BUCKETS - 1), first, second, (guint32)subject };
+                           pair_hash & (LEARNED_BUCKETS - 1), starts[i], starts[i + 1],
+                           (guint32)subject, prefix + length + 1 + next_length };
     learned_grams_add(g, slots, mask, &bigram);
   }
 }
@@ -222,77 +252,120 @@ static void learned_part_grams(LearnedGrams *g, const GArray *starts, gboolean s
 /* Every unique gram of `subject` and `text` (either may be NULL). */
 static void learned_grams_init(LearnedGrams *g, const char *subject, const char *text)
 {
+  guint32 subject_starts[LEARNED_MAX_WORDS], text_starts[LEARNED_MAX_WORDS];
   g->words = g_string_sized_new(4096);
-  g_autoptr(GArray) subject_starts = g_array_new(FALSE, FALSE, sizeof(guint));
-  g_autoptr(GArray) text_starts = g_array_new(FALSE, FALSE, sizeof(guint));
-  learned_part_words(g, subject, subject_starts);
-  learned_part_words(g, text, text_starts);
-  guint most = 2 * (subject_starts->len + text_starts->len);
-  g->grams = g_array_sized_new(FALSE, FALSE, sizeof(LearnedGram), most);
+  guint n_subject = learned_part_words(g, subject, subject_starts);
+  guint n_text = learned_part_words(g, text, text_starts);
+  guint most = 2 * (n_subject + n_text);
+  g->grams = g_new(LearnedGram, MAX(most, 1));
+  g->n_grams = 0;
   guint size = 16;
   while (size < 2 * most)
     size *= 2;
   g_autofree guint32 *slots = g_new0(guint32, size);
-  learned_part_grams(g, subject_starts, TRUE, slots, size - 1);
-  learned_part_grams(g, text_starts, FALSE, slots, size - 1);
+  learned_part_grams(g, subject_starts, n_subject, TRUE, slots, size - 1);
+  learned_part_grams(g, text_starts, n_text, FALSE, slots, size - 1);
 }
 
 static void learned_grams_clear(LearnedGrams *g)
 {
   g_string_free(g->words, TRUE);
-  g_array_unref(g->grams);
+  g_free(g->grams);
 }
 
-/* Appends the gram's name ("s:" for the subject, the words, one space
- * between two) and its NUL to `names`; returns its offset there. */
-static guint learned_gram_name(const LearnedGrams *g, const LearnedGram *gram, GString *names)
-{
-  guint offset = (guint)names->len;
-  if (gram->subject)
-    g_string_append_len(names, "s:", 2);
-  g_string_append(names, g->words->str + gram->first);
-  if (gram->second != LEARNED_NO_WORD) {
-    g_string_append_c(names, ' ');
-    g_string_append(names, g->words->str + gram->second);
-  }
-  g_string_append_c(names, '\0');
-  return offset;
-}
-
-/* A named gram, for sorting by name. */
+/* A gram's name in a names buffer, for sorting by name. */
 typedef struct {
-  guint name;      /* offset in the names buffer */
+  guint64 head;    /* its first 8 bytes, big-endian, 0 past its end: orders as strcmp() */
+  guint32 name;    /* offset of the NUL-terminated name in the buffer */
   guint32 bucket;
 } LearnedNamed;
+
+/* Appends the gram's name ("s:" for the subject, the words, one space
+ * between two) and its NUL to `names`. */
+static LearnedNamed learned_gram_name(const LearnedGrams *g, const LearnedGram *gram, GString *names)
+{
+  LearnedNamed named = { 0, (guint32)names->len, gram->bucket };
+  g_string_set_size(names, names->len + gram->length + 1); /* written below, NUL included */
+  char *out = names->str + named.name;
+  if (gram->subject) {
+    memcpy(out, "s:", 2);
+    out += 2;
+  }
+  gsize first = strlen(g->words->str + gram->first);
+  memcpy(out, g->words->str + gram->first, first + 1);
+  if (gram->second != LEARNED_NO_WORD) {
+    out[first] = ' ';
+    memcpy(out + first + 1, g->words->str + gram->second,
+           gram->length - (gram->subject ? 2 : 0) - first);
+  }
+  const unsigned char *p = (const unsigned char *)names->str + named.name;
+  for (guint i = 0; i < 8; i++, p += *p != 0)
+    named.head = named.head << 8 | *p;
+  return named;
+}
 
 static gint learned_compare_names(gconstpointer a, gconstpointer b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static gint learned_compare_named(gconstpointer a, gconstpointer b, gpointer names)
+/* strcmp() order of two names: their heads, then the rest. */
+static inline gboolean learned_named_before(const LearnedNamed *a, const LearnedNamed *b,
+                                            const char *names)
 {
-  return strcmp((const char *)names + ((const LearnedNamed *)a)->name,
-                (const char *)names + ((const LearnedNamed *)b)->name);
+  if (a->head != b->head)
+    return a->head < b->head;
+  return strcmp(names + a->name, names + b->name) < 0;
 }
 
-/* The grams for which `keep` is TRUE (all when NULL), named into `names`,
- * sorted by name. */
-static GArray *learned_grams_sorted(const LearnedGrams *g, const LearnedSet *keep, GString *names)
+/* Sorts `items` by name: a merge sort through `scratch` (as many), the
+ * comparison inlined (g_array_sort_with_data() was most of the cost). */
+static void learned_sort_named(LearnedNamed *items, LearnedNamed *scratch, guint n,
+                               const char *names)
 {
-  GArray *sorted = g_array_sized_new(FALSE, FALSE, sizeof(LearnedNamed), keep ? 64 : g->grams->len);
-  for (guint i = 0; i < g->grams->len; i++) {
-    const LearnedGram *gram = &g_array_index(g->grams, LearnedGram, i);
+  if (n < 2)
+    return;
+  if (n <= 8) {
+    for (guint i = 1; i < n; i++) {
+      LearnedNamed item = items[i];
+      guint j = i;
+      for (; j > 0 && learned_named_before(&item, &items[j - 1], names); j--)
+        items[j] = items[j - 1];
+      items[j] = item;
+    }
+    return;
+  }
+  guint half = n / 2;
+  learned_sort_named(items, scratch, half, names);
+  learned_sort_named(items + half, scratch, n - half, names);
+  memcpy(scratch, items, half * sizeof *items);
+  guint i = 0, j = half, k = 0;
+  while (i < half && j < n)
+    items[k++] = learned_named_before(&items[j], &scratch[i], names) ? items[j++] : scratch[i++];
+  while (i < half)
+    items[k++] = scratch[i++];
+}
+
+/* The grams for which some model of `keep` has a weight (all when `keep`
+ * is NULL), named into `names`, sorted by name. Returns their number;
+ * `*sorted` is owned by the caller. */
+static guint learned_grams_sorted(const LearnedGrams *g, const LearnedSet *keep, GString *names,
+                                  LearnedNamed **sorted)
+{
+  LearnedNamed *items = g_new(LearnedNamed, MAX(g->n_grams, 1));
+  guint n = 0;
+  for (guint i = 0; i < g->n_grams; i++) {
+    const LearnedGram *gram = &g->grams[i];
     gboolean weighed = !keep;
     for (guint m = 0; !weighed && m < LEARNED_COUNT; m++)
       weighed = keep->models[m] && keep->models[m]->weights[gram->bucket] != 0;
-    if (!weighed)
-      continue;
-    LearnedNamed named = { learned_gram_name(g, gram, names), gram->bucket };
-    g_array_append_val(sorted, named);
+    if (weighed)
+      items[n++] = learned_gram_name(g, gram, names);
   }
-  g_array_sort_with_data(sorted, learned_compare_named, names->str);
-  return sorted;
+  g_autofree LearnedNamed *scratch = g_new(LearnedNamed, MAX(n / 2 + 1, 1));
+  learned_sort_named(items, scratch, n, names->str);
+  *sorted = items;
+  return n;
 }
 
 /* The features are the unique grams sorted by name. */
@@ -301,16 +374,16 @@ LearnedFeatures *learned_features(const char *subject, const char *text)
   LearnedGrams g;
   learned_grams_init(&g, subject, text);
   g_autoptr(GString) names = g_string_new(NULL);
-  g_autoptr(GArray) sorted = learned_grams_sorted(&g, NULL, names);
+  g_autofree LearnedNamed *sorted = NULL;
+  guint n = learned_grams_sorted(&g, NULL, names, &sorted);
   LearnedFeatures *features = g_new0(LearnedFeatures, 1);
-  features->names = g_ptr_array_new_full(sorted->len, g_free);
-  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), sorted->len);
-  for (guint i = 0; i < sorted->len; i++) {
-    const LearnedNamed *named = &g_array_index(sorted, LearnedNamed, i);
-    g_ptr_array_add(features->names, g_strdup(names->str + named->name));
-    g_array_append_val(features->buckets, named->bucket);
+  features->names = g_ptr_array_new_full(n, g_free);
+  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), n);
+  for (guint i = 0; i < n; i++) {
+    g_ptr_array_add(features->names, g_strdup(names->str + sorted[i].name));
+    g_array_append_val(features->buckets, sorted[i].bucket);
   }
-  features->value = features->names->len ? 1.0 / sqrt((double)features->names->len) : 0;
+  features->value = n ? 1.0 / sqrt((double)n) : 0;
   features->importance = 1;
   learned_grams_clear(&g);
   return features;
@@ -804,8 +877,9 @@ void learned_set_predict_text(const LearnedSet *set, const char *subject, const 
   LearnedGrams g;
   learned_grams_init(&g, subject, text);
   g_autoptr(GString) names = g_string_new(NULL);
-  g_autoptr(GArray) weighed = learned_grams_sorted(&g, set, names);
-  double value = g.grams->len ? 1.0 / sqrt((double)g.grams->len) : 0;
+  g_autofree LearnedNamed *weighed = NULL;
+  guint n = learned_grams_sorted(&g, set, names, &weighed);
+  double value = g.n_grams ? 1.0 / sqrt((double)g.n_grams) : 0;
   for (guint m = 0; m < LEARNED_COUNT; m++) {
     const LearnedModel *model = set->models[m];
     if (!model) {
@@ -813,8 +887,8 @@ void learned_set_predict_text(const LearnedSet *set, const char *subject, const 
       continue;
     }
     double sum = 0;
-    for (guint i = 0; i < weighed->len; i++)
-      sum += model->weights[g_array_index(weighed, LearnedNamed, i).bucket];
+    for (guint i = 0; i < n; i++)
+      sum += model->weights[weighed[i].bucket];
     out[m] = learned_sigmoid(model->bias + sum * value);
   }
   learned_grams_clear(&g);
