@@ -14,6 +14,10 @@
  *  - Corrections (learned_model_correct): one gradient step towards the VA's
  *    label, its length capped, so a single poisoned correction cannot carry
  *    ordinary mail across a threshold on its own.
+ *  - Scoring (learned_set_predict_text): the same sums without the feature
+ *    names: grams are hashed from the words, made unique in a table, and only
+ *    those whose bucket has a weight are named and sorted, so the weights are
+ *    added in the same order and the numbers are the same to the bit.
  *
  * Entry points: learned_features, learned_model_parse/_to_text/_predict/
  * _explain/_correct, learned_train, learned_cross_validate, learned_set_*.
