@@ -1083,3 +1083,168 @@ guint prefilter_filtered_count(const Prefilter *prefilter)
 {
   return prefilter->regex_start->len;
 }
+
+/* ---- phrase heads ---- */
+
+#define PREFILTER_HEAD_LONGEST 64 /* longer heads are not recorded: the list has none */
+#define PREFILTER_FNV_BASIS 2166136261u
+#define PREFILTER_FNV_PRIME 16777619u
+
+typedef struct {
+  char *word;     /* owned, lower case; NULL = a free slot */
+  guint32 hash;
+  guint32 len;
+  guint32 lists;
+} PrefilterHeadSlot;
+
+struct _PrefilterHeads {
+  PrefilterHeadSlot *slots; /* owned, open addressing, n_slots a power of two */
+  guint n_slots;
+  guint n_words;
+  guint longest;            /* the longest head: longer words are no head */
+};
+
+PrefilterHeads *prefilter_heads_new(void)
+{
+  PrefilterHeads *heads = g_new0(PrefilterHeads, 1);
+  heads->n_slots = 64;
+  heads->slots = g_new0(PrefilterHeadSlot, heads->n_slots);
+  return heads;
+}
+
+void prefilter_heads_free(PrefilterHeads *heads)
+{
+  if (!heads)
+    return;
+  for (guint i = 0; i < heads->n_slots; i++)
+    g_free(heads->slots[i].word);
+  g_free(heads->slots);
+  g_free(heads);
+}
+
+char *prefilter_phrase_head(const char *phrase)
+{
+  g_autofree char *lower = g_utf8_strdown(phrase, -1);
+  gsize n = 0;
+  while (g_ascii_isalnum(lower[n]))
+    n++;
+  if (n == 0 || n > PREFILTER_HEAD_LONGEST || (guint8)lower[n] >= 0x80)
+    return NULL;
+  return g_strndup(lower, n);
+}
+
+/* FNV-1a of `len` bytes, lower-cased. */
+static guint32 prefilter_head_hash(const guint8 *word, gsize len)
+{
+  guint32 hash = PREFILTER_FNV_BASIS;
+  for (gsize i = 0; i < len; i++)
+    hash = (hash ^ (guint8)g_ascii_tolower(word[i])) * PREFILTER_FNV_PRIME;
+  return hash;
+}
+
+static const guint8 *prefilter_heads_fold(void);
+
+/* TRUE when `word` (`len` ASCII letters and digits, any case) is `head`. */
+static gboolean prefilter_head_is(const char *head, const guint8 *word, gsize len)
+{
+  const guint8 *fold = prefilter_heads_fold();
+  for (gsize i = 0; i < len; i++)
+    if ((guint8)head[i] != fold[word[i]])
+      return FALSE;
+  return TRUE;
+}
+
+/* The slot of `word` (`len` bytes, any case), or the free slot where it goes. */
+static PrefilterHeadSlot *prefilter_head_slot(const PrefilterHeads *heads, const guint8 *word,
+                                              gsize len, guint32 hash)
+{
+  guint mask = heads->n_slots - 1;
+  for (guint i = hash & mask;; i = (i + 1) & mask) {
+    PrefilterHeadSlot *slot = &heads->slots[i];
+    if (!slot->word || (slot->hash == hash && slot->len == len &&
+                        prefilter_head_is(slot->word, word, len)))
+      return slot;
+  }
+}
+
+/* Doubles the table (kept at most half full). */
+static void prefilter_heads_grow(PrefilterHeads *heads)
+{
+  PrefilterHeadSlot *old = heads->slots;
+  guint n_old = heads->n_slots;
+  heads->n_slots *= 2;
+  heads->slots = g_new0(PrefilterHeadSlot, heads->n_slots);
+  for (guint i = 0; i < n_old; i++)
+    if (old[i].word)
+      *prefilter_head_slot(heads, (const guint8 *)old[i].word, old[i].len, old[i].hash) = old[i];
+  g_free(old);
+}
+
+void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list)
+{
+  gsize len = strlen(head);
+  g_return_if_fail(list < PREFILTER_HEADS_LISTS && len > 0);
+  if (2 * (heads->n_words + 1) > heads->n_slots)
+    prefilter_heads_grow(heads);
+  guint32 hash = prefilter_head_hash((const guint8 *)head, len);
+  PrefilterHeadSlot *slot = prefilter_head_slot(heads, (const guint8 *)head, len, hash);
+  if (!slot->word) {
+    *slot = (PrefilterHeadSlot){ g_ascii_strdown(head, (gssize)len), hash, (guint32)len, 0 };
+    heads->n_words++;
+    heads->longest = MAX(heads->longest, (guint)len);
+  }
+  slot->lists |= 1u << list;
+}
+
+/* TRUE at the first byte of U+017F (C5 BF) or U+212A (E2 84 AA). */
+static gboolean prefilter_heads_special(const guint8 *s, const guint8 *end)
+{
+  return (s[0] == 0xC5 && end - s >= 2 && s[1] == 0xBF) ||
+         (s[0] == 0xE2 && end - s >= 3 && s[1] == 0x84 && s[2] == 0xAA);
+}
+
+/* Each byte lower-cased when it is an ASCII letter or digit, else 0. */
+static const guint8 *prefilter_heads_fold(void)
+{
+  static guint8 fold[256];
+  static gsize done = 0;
+  if (g_once_init_enter(&done)) {
+    for (guint c = 0; c < 256; c++)
+      fold[c] = g_ascii_isalnum(c) ? (guint8)g_ascii_tolower(c) : 0;
+    g_once_init_leave(&done, 1);
+  }
+  return fold;
+}
+
+GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsize len)
+{
+  if (len > G_MAXUINT32)
+    return NULL;
+  const guint8 *fold = prefilter_heads_fold();
+  GArray *found = g_array_new(FALSE, FALSE, sizeof(PrefilterHead));
+  const guint8 *s = (const guint8 *)text, *end = s + len;
+  gboolean after_word = FALSE; /* the byte before is ASCII alphanumeric or _ */
+  while (s < end) {
+    if (!fold[*s]) {
+      if (G_UNLIKELY(*s >= 0xC5) && prefilter_heads_special(s, end)) {
+        g_array_unref(found);
+        return NULL;
+      }
+      after_word = *s++ == '_';
+      continue;
+    }
+    const guint8 *word = s;
+    guint32 hash = PREFILTER_FNV_BASIS;
+    for (; s < end && fold[*s]; s++)
+      hash = (hash ^ fold[*s]) * PREFILTER_FNV_PRIME;
+    gsize word_len = (gsize)(s - word);
+    if (after_word || word_len > heads->longest)
+      continue;
+    const PrefilterHeadSlot *slot = prefilter_head_slot(heads, word, word_len, hash);
+    if (slot->word) {
+      PrefilterHead head = { (guint32)(word - (const guint8 *)text), slot->lists };
+      g_array_append_val(found, head);
+    }
+  }
+  return found;
+}

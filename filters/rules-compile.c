@@ -516,6 +516,31 @@ static void phrase_compile_alone(Compiler *c, RulesRule *rule)
   c->line = line;
 }
 
+/* Records the heads of the group's phrases (filters/prefilter.h) and returns
+ * the group's bit, or 0 when a phrase has no head (or the group is past the
+ * PREFILTER_HEADS_LISTS first): its trie is then run over whole texts. */
+static guint32 phrase_group_heads(RuleSet *set, const RulesPhraseGroup *group, GPtrArray *lists)
+{
+  guint index = 0;
+  while (index < set->phrase_groups->len && g_ptr_array_index(set->phrase_groups, index) != group)
+    index++;
+  if (index >= PREFILTER_HEADS_LISTS)
+    return 0;
+  g_autoptr(GPtrArray) heads = g_ptr_array_new_with_free_func(g_free);
+  for (guint l = 0; l < lists->len; l++) {
+    GPtrArray *words = g_ptr_array_index(lists, l);
+    for (guint i = 0; i < words->len; i++) {
+      char *head = prefilter_phrase_head(g_ptr_array_index(words, i));
+      if (!head)
+        return 0;
+      g_ptr_array_add(heads, head);
+    }
+  }
+  for (guint i = 0; i < heads->len; i++)
+    prefilter_heads_add(set->phrase_heads, g_ptr_array_index(heads, i), index);
+  return 1u << index;
+}
+
 /* The group's trie. A group that PCRE2 cannot take (too large) is no error:
  * its lists are then matched one by one, each with its own regex. */
 static void phrase_group_compile(Compiler *c, RulesPhraseGroup *group)
@@ -529,12 +554,15 @@ static void phrase_group_compile(Compiler *c, RulesPhraseGroup *group)
   phrases_regex(pattern, lists, (const guint *)(void *)group->members->data, group->marks);
   group->look->flags = PCRE2_CASELESS;
   group->look->pattern = g_strdup(pattern->str);
+  group->head_bit = phrase_group_heads(c->set, group, lists);
   int code = 0;
   PCRE2_SIZE offset = 0;
   group->look->code = pcre2_compile((PCRE2_SPTR)pattern->str, pattern->len,
-                                    PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &offset,
-                                    c->ccontext);
+                                    PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP |
+                                      (group->head_bit ? PCRE2_ANCHORED : 0),
+                                    &code, &offset, c->ccontext);
   if (!group->look->code) {
+    group->head_bit = 0;
     for (guint i = 0; i < group->members->len; i++)
       phrase_compile_alone(c, g_ptr_array_index(c->set->rules, g_array_index(group->members, guint, i)));
     return;

@@ -102,6 +102,7 @@ void rules_free(RuleSet *rules)
   learned_set_free(rules->learned);
   deadline_rules_free(rules->deadlines);
   prefilter_free(rules->prefilter);
+  prefilter_heads_free(rules->phrase_heads);
   g_free(rules);
 }
 
@@ -126,6 +127,7 @@ RuleSet *rules_new(void)
   set->levels = g_ptr_array_new_with_free_func((GDestroyNotify)rules_level_free);
   set->phrase_groups = g_ptr_array_new_with_free_func((GDestroyNotify)rules_phrase_group_free);
   set->thread_halflife_hours = 72;
+  set->phrase_heads = prefilter_heads_new();
   return set;
 }
 

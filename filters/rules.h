@@ -112,9 +112,14 @@ typedef struct {
 
 /* Phrase lists that look at the same places are also compiled together into
  * one trie regex, so scoring scans each text once for all of them; each phrase
- * end carries (*MARK:n) and marks[n] lists the rules that hit there. */
+ * end carries (*MARK:n) and marks[n] lists the rules that hit there. When every
+ * phrase has a head (filters/prefilter.h), the trie is compiled anchored and
+ * tried only where RuleSet.phrase_heads finds a word with the group's bit. */
 typedef struct {
-  RulesLook *look;         /* owned: the shared places and the combined code */
+  RulesLook *look;         /* owned: the shared places and the combined code
+                              (PCRE2_ANCHORED when head_bit is set) */
+  guint32 head_bit;        /* 1 << n: its bit in RuleSet.phrase_heads; 0 = none,
+                              the unanchored trie is run over the whole text */
   gboolean skip_automated; /* every member is skipped for automated mail */
   GPtrArray *marks;        /* owned, of GArray* of guint rule indices, by mark number */
   GArray *members;         /* owned, of guint rule indices */
@@ -135,6 +140,7 @@ typedef struct RuleSet {
   LearnedSet *learned;    /* owned, may be NULL: the learned_* signals' models */
   struct _DeadlineRules *deadlines; /* owned, may be NULL: rules/deadlines.rules, for the deadline_days signal */
   Prefilter *prefilter;   /* owned: the literals each look's regex needs (filters/prefilter.h) */
+  PrefilterHeads *phrase_heads; /* owned: the first words of the phrase groups' phrases */
 } RuleSet;
 
 /* Match limits set on every pcre2_match() (see rules/README.md). */

@@ -31,6 +31,8 @@ typedef struct {
   gsize len;         /* strlen(text) */
   gboolean known;
   PrefilterSeen *seen; /* owned: the literals of the rules' prefilter in it; NULL until asked */
+  GArray *heads;     /* owned: its words that start phrases (PrefilterHead), once heads_found */
+  gboolean heads_found;
 } ScoreText;
 
 typedef struct {
@@ -105,6 +107,7 @@ static void score_text_clear(ScoreText *slot)
 {
   g_free(slot->owned);
   g_free(slot->seen);
+  g_clear_pointer(&slot->heads, g_array_unref);
 }
 
 static void score_text_free(ScoreText *slot)
@@ -399,6 +402,52 @@ static void score_group_error(Scoring *s, const RulesPhraseGroup *group, int cod
   }
 }
 
+/* The words of `slot` that start a phrase (filters/prefilter.h), found the
+ * first time a group asks; NULL when any position may start one. */
+static const GArray *score_text_heads(const Scoring *s, ScoreText *slot)
+{
+  if (!slot->heads_found) {
+    slot->heads = prefilter_heads_find(s->rules->phrase_heads, slot->text, slot->len);
+    slot->heads_found = TRUE;
+  }
+  return slot->heads;
+}
+
+/* The first match of the group's trie in `slot` that starts at `offset` or
+ * later, as pcre2_match() returns it. A trie without heads is searched; an
+ * anchored one is tried where a word with the group's bit starts (from entry
+ * `*next` of the text's heads on; `*next` moves past the match), or, in a
+ * text without heads, at every character: the same leftmost match. */
+static int score_group_match(Scoring *s, const RulesPhraseGroup *group, ScoreText *slot,
+                             gsize offset, guint *next)
+{
+  const pcre2_code *code = group->look->code;
+  PCRE2_SPTR text = (PCRE2_SPTR)slot->text;
+  if (!group->head_bit)
+    return pcre2_match(code, text, slot->len, offset, PCRE2_NO_UTF_CHECK, s->match_data,
+                       s->rules->match_context);
+  const GArray *heads = score_text_heads(s, slot);
+  for (gsize at = offset; !heads && at < slot->len;
+       at = (gsize)(g_utf8_next_char(slot->text + at) - slot->text)) {
+    int rc = pcre2_match(code, text, slot->len, at, PCRE2_NO_UTF_CHECK, s->match_data,
+                         s->rules->match_context);
+    if (rc != PCRE2_ERROR_NOMATCH)
+      return rc;
+  }
+  for (; heads && *next < heads->len; (*next)++) {
+    const PrefilterHead *head = &g_array_index(heads, PrefilterHead, *next);
+    if (head->offset < offset || !(head->lists & group->head_bit))
+      continue;
+    int rc = pcre2_match(code, text, slot->len, head->offset, PCRE2_NO_UTF_CHECK,
+                         s->match_data, s->rules->match_context);
+    if (rc != PCRE2_ERROR_NOMATCH) {
+      (*next)++;
+      return rc;
+    }
+  }
+  return PCRE2_ERROR_NOMATCH;
+}
+
 /* Scans the group's texts: after each match, again from the next character,
  * until every member has hit or the text ends. */
 static void score_group_scan(Scoring *s, const RulesPhraseGroup *group)
@@ -410,9 +459,9 @@ static void score_group_scan(Scoring *s, const RulesPhraseGroup *group)
     gsize len = slot->len;
     if (len == 0 || !score_text_may_match(s, slot, group->look))
       continue;
+    guint next = 0;
     for (gsize offset = 0; left > 0 && offset < len;) {
-      int rc = pcre2_match(group->look->code, (PCRE2_SPTR)text, len, offset, PCRE2_NO_UTF_CHECK,
-                           s->match_data, s->rules->match_context);
+      int rc = score_group_match(s, group, slot, offset, &next);
       if (rc == PCRE2_ERROR_NOMATCH)
         break;
       if (rc < 0) {
