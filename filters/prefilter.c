@@ -1248,3 +1248,66 @@ GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsiz
   }
   return found;
 }
+
+/* ---- top-level branches ---- */
+
+/* FALSE for a "(?" group that may tie branches together or change how the
+ * pattern is read: calls, recursion, named backreferences, conditionals,
+ * callouts, comments, extended mode, and options set outside any group.
+ * `q` is just after "(?". */
+static gboolean prefilter_branch_group_ok(const char *q, const char *end, int depth)
+{
+  char c = q < end ? *q : 0, d = q + 1 < end ? q[1] : 0;
+  if (c == ':' || c == '>' || c == '|' || c == '=' || c == '!' || c == '\'' ||
+      (c == '<' && d != 0) || (c == 'P' && d == '<'))
+    return TRUE; /* groups, lookarounds, named groups */
+  const char *options = q;
+  while (q < end && (g_ascii_isalpha(*q) || *q == '-' || *q == '^'))
+    q++;
+  if (q == options || q >= end || (*q != ':' && *q != ')'))
+    return FALSE; /* (?1) (?&n) (?R) (?P=n) (?P>n) (?( (?C (?# */
+  if (memchr(options, 'x', (gsize)(q - options)) || !prefilter_options_ok(options, q))
+    return FALSE;
+  return *q == ':' || depth > 0; /* "(?i)" outside a group reaches the later branches */
+}
+
+GArray *prefilter_branches(const char *pattern, gsize len, guint32 flags)
+{
+  const guint32 harmless = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL |
+                           PCRE2_NO_AUTO_CAPTURE | PCRE2_UNGREEDY | PCRE2_UTF | PCRE2_UCP |
+                           PCRE2_NEVER_BACKSLASH_C;
+  if ((flags & ~harmless) != 0)
+    return NULL;
+  g_autoptr(GArray) branches = g_array_new(FALSE, FALSE, sizeof(PrefilterBranch));
+  const char *p = pattern, *end = pattern + len, *start = pattern;
+  int depth = 0;
+  for (; p < end; p++) {
+    gboolean simple = TRUE;
+    if (*p == '\\') {
+      if (p + 1 >= end || g_ascii_isdigit(p[1]) || strchr("gkQEG", p[1]))
+        return NULL; /* backreferences, \Q, \G (p[1] == 0 is found by strchr too) */
+      p++;
+    } else if (*p == '[') {
+      if (!(p = prefilter_class_end(p, end, &simple)))
+        return NULL;
+    } else if (*p == '(') {
+      if (p + 1 < end && p[1] == '*')
+        return NULL; /* verbs */
+      if (p + 1 < end && p[1] == '?' && !prefilter_branch_group_ok(p + 2, end, depth))
+        return NULL;
+      depth++;
+    } else if (*p == ')') {
+      if (--depth < 0)
+        return NULL;
+    } else if (*p == '|' && depth == 0) {
+      PrefilterBranch branch = { (gsize)(start - pattern), (gsize)(p - start) };
+      g_array_append_val(branches, branch);
+      start = p + 1;
+    }
+  }
+  PrefilterBranch last = { (gsize)(start - pattern), (gsize)(end - start) };
+  g_array_append_val(branches, last);
+  if (depth != 0 || branches->len < 2)
+    return NULL;
+  return g_steal_pointer(&branches);
+}

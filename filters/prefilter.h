@@ -96,3 +96,19 @@ void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list);
  * recorded head, in order: an array of PrefilterHead (g_array_unref). NULL
  * when the text holds U+017F or U+212A: any position may then start a phrase. */
 GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsize len);
+
+/* ---- top-level branches ----
+ * The leftmost match of "A|B|C" starts where the earliest of the branches'
+ * own leftmost matches starts, and is the first branch's (in order) that
+ * starts there: so each branch may be matched alone, with its own literals,
+ * and the results combined. Only when nothing ties the branches together:
+ * no backreferences, subroutine calls, recursion, conditionals, verbs, \Q,
+ * \G, comments or option settings outside a group, and no extended mode. */
+typedef struct {
+  gsize start, len; /* bytes of the pattern */
+} PrefilterBranch;
+
+/* The top-level branches of `pattern` (`len` bytes, PCRE2 options `flags`):
+ * an array of PrefilterBranch (g_array_unref), or NULL when there are fewer
+ * than two or they may not be matched alone. */
+GArray *prefilter_branches(const char *pattern, gsize len, guint32 flags);

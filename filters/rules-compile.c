@@ -621,13 +621,48 @@ static void phrase_groups_build(Compiler *c)
 
 /* ---- the literal prefilter ---- */
 
+/* Compiles each top-level branch of the look's regex alone, with its own
+ * literals (filters/prefilter.h), when the branches may be matched alone
+ * and every one compiles. */
+static void rules_prefilter_branches(Prefilter *prefilter, RulesLook *look)
+{
+  g_autoptr(GArray) branches = prefilter_branches(look->pattern, strlen(look->pattern), look->flags);
+  if (!branches)
+    return;
+  g_autofree pcre2_code **codes = g_new0(pcre2_code *, branches->len);
+  guint32 options = look->flags | PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  for (guint i = 0; i < branches->len; i++) {
+    const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, i);
+    int code = 0;
+    PCRE2_SIZE offset = 0;
+    codes[i] = pcre2_compile((PCRE2_SPTR)look->pattern + branch->start, branch->len, options,
+                             &code, &offset, NULL);
+    if (!codes[i]) {
+      for (guint j = 0; j < i; j++)
+        pcre2_code_free(codes[j]);
+      return;
+    }
+    pcre2_jit_compile(codes[i], PCRE2_JIT_COMPLETE);
+  }
+  look->branch_prefilter = g_new(int, branches->len);
+  for (guint i = 0; i < branches->len; i++) {
+    const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, i);
+    look->branch_prefilter[i] = prefilter_add(prefilter, look->pattern + branch->start,
+                                              branch->len, look->flags);
+  }
+  look->branch_code = g_steal_pointer(&codes);
+  look->n_branches = branches->len;
+}
+
 /* The prefilter id of a look that scoring matches with its own regex (not a
- * signal, not a phrase list matched through its group). */
+ * signal, not a phrase list matched through its group), and its branches. */
 static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look)
 {
   look->prefilter = PREFILTER_ALWAYS;
-  if (look->code && look->pattern && !look->grouped)
+  if (look->code && look->pattern && !look->grouped) {
     look->prefilter = prefilter_add(prefilter, look->pattern, strlen(look->pattern), look->flags);
+    rules_prefilter_branches(prefilter, look);
+  }
 }
 
 /* Derives every regex's literals, the phrase groups' tries included, and

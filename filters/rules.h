@@ -74,6 +74,11 @@ typedef struct {
   double value;
   gboolean grouped;     /* matched by its phrase group's scan during scoring */
   int prefilter;        /* id in RuleSet.prefilter, PREFILTER_ALWAYS when it must always run */
+  guint n_branches;     /* > 0: the regex's top-level branches, also compiled alone
+                           (prefilter_branches()), so that scoring runs only the few
+                           whose literals a text holds */
+  pcre2_code **branch_code; /* owned, n_branches */
+  int *branch_prefilter;    /* owned, n_branches: each branch's id in RuleSet.prefilter */
 } RulesLook;
 
 typedef struct {

@@ -40,6 +40,7 @@ typedef struct {
   const KeelMessage *message;
   ScoreResult *result;
   pcre2_match_data *match_data;   /* owned */
+  pcre2_match_data *spare_match_data; /* owned, NULL until a look's branches need a second */
   gboolean *hit;                  /* owned, per rule */
   ScoreText texts[RULES_WHERE_FROM + 1];
   GHashTable *headers;            /* owned: lower-case name -> ScoreText* */
@@ -250,6 +251,72 @@ static void score_match_clear(ScoreMatch *match)
   g_clear_pointer(&match->captures, g_ptr_array_unref);
 }
 
+/* A look's regex (or one of its branches) matched once over a text. */
+typedef struct {
+  const pcre2_code *code;  /* the regex that matched: its names give the captures */
+  pcre2_match_data *match; /* borrowed from Scoring: the match */
+} ScoreRegexRun;
+
+/* Branches that may match one text beyond this: the whole regex runs once. */
+#define SCORE_BRANCHES_MAX 8
+
+/* The branches of `look` whose literals `slot` holds, into `may`; FALSE
+ * when there are more than SCORE_BRANCHES_MAX (or no branches). */
+static gboolean score_branches_may_match(const Scoring *s, ScoreText *slot, const RulesLook *look,
+                                         guint may[SCORE_BRANCHES_MAX], guint *n)
+{
+  *n = 0;
+  if (look->n_branches == 0)
+    return FALSE;
+  if (!slot->seen)
+    slot->seen = prefilter_scan(s->rules->prefilter, slot->text, slot->len);
+  for (guint i = 0; i < look->n_branches; i++) {
+    if (!prefilter_may_match(s->rules->prefilter, look->branch_prefilter[i], slot->seen))
+      continue;
+    if (*n == SCORE_BRANCHES_MAX)
+      return FALSE;
+    may[(*n)++] = i;
+  }
+  return TRUE;
+}
+
+/* Runs `look` over `slot`, as pcre2_match() would run its regex: when the
+ * prefilter leaves few of its top-level branches, those alone (the earliest
+ * match wins, on a tie the first branch: the regex's own leftmost match),
+ * else, or when a branch fails with an error, the whole regex. */
+static int score_regex_run(Scoring *s, const RulesLook *look, ScoreText *slot, ScoreRegexRun *run)
+{
+  guint may[SCORE_BRANCHES_MAX], n = 0;
+  if (score_branches_may_match(s, slot, look, may, &n)) {
+    int best = PCRE2_ERROR_NOMATCH;
+    PCRE2_SIZE best_start = PCRE2_UNSET;
+    run->match = NULL;
+    for (guint k = 0; k < n; k++) {
+      if (!s->spare_match_data)
+        s->spare_match_data = pcre2_match_data_create(s->rules->max_captures + 1, NULL);
+      pcre2_match_data *match = run->match == s->match_data ? s->spare_match_data : s->match_data;
+      const pcre2_code *code = look->branch_code[may[k]];
+      int rc = pcre2_match(code, (PCRE2_SPTR)slot->text, slot->len, 0, PCRE2_NO_UTF_CHECK, match,
+                           s->rules->match_context);
+      if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+        best = rc; /* the whole regex decides */
+        break;
+      }
+      PCRE2_SIZE start = rc >= 0 ? pcre2_get_ovector_pointer(match)[0] : PCRE2_UNSET;
+      if (rc >= 0 && (best < 0 || start < best_start)) {
+        best = rc;
+        best_start = start;
+        *run = (ScoreRegexRun){ code, match };
+      }
+    }
+    if (best >= 0 || best == PCRE2_ERROR_NOMATCH)
+      return best;
+  }
+  *run = (ScoreRegexRun){ look->code, s->match_data };
+  return pcre2_match(look->code, (PCRE2_SPTR)slot->text, slot->len, 0, PCRE2_NO_UTF_CHECK,
+                     s->match_data, s->rules->match_context);
+}
+
 /* Runs one regex look over each of its places. TRUE on a match; an error
  * outcome (limits) is recorded and gives FALSE. */
 static gboolean score_look_regex(Scoring *s, const RulesRule *rule, const RulesLook *look,
@@ -260,22 +327,22 @@ static gboolean score_look_regex(Scoring *s, const RulesRule *rule, const RulesL
     const char *text = slot->text;
     if (!text || !*text || !score_text_may_match(s, slot, look))
       continue;
-    int rc = pcre2_match(look->code, (PCRE2_SPTR)text, slot->len, 0, PCRE2_NO_UTF_CHECK,
-                         s->match_data, s->rules->match_context);
+    ScoreRegexRun run;
+    int rc = score_regex_run(s, look, slot, &run);
     if (rc == PCRE2_ERROR_NOMATCH)
       continue;
     if (rc < 0) {
       score_rule_error(s, rule, rc);
       return FALSE;
     }
-    PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(s->match_data);
+    PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(run.match);
     out->start = (gint64)ovector[0];
     out->end = (gint64)ovector[1];
     out->match = g_strndup(text + ovector[0], ovector[1] - ovector[0]);
     out->where = look->where[i] == RULES_WHERE_HEADER
                    ? g_strdup_printf("header:%s", look->header[i])
                    : g_strdup(score_where_name(look->where[i]));
-    out->captures = score_captures(look->code, text, ovector, rc == 0 ? 1 : rc);
+    out->captures = score_captures(run.code, text, ovector, rc == 0 ? 1 : rc);
     return TRUE;
   }
   return FALSE;
@@ -603,6 +670,7 @@ static void scoring_clear(Scoring *s)
     score_match_clear(&s->group_match[i]);
   g_free(s->group_match);
   pcre2_match_data_free(s->match_data);
+  pcre2_match_data_free(s->spare_match_data);
   g_free(s->hit);
   g_hash_table_unref(s->headers);
   for (guint i = 0; i < G_N_ELEMENTS(s->texts); i++)

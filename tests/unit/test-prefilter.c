@@ -11,6 +11,8 @@
  *    tries included) over every committed .eml of tests/data, as it is and
  *    upper-cased: whenever the prefilter says "cannot match", PCRE2 agrees;
  *    and every match of a phrase group's trie starts at one of its heads;
+ *  - /prefilter/branches/...: the top-level branches of a regex matched
+ *    alone (where they may be) and scoring with them;
  *  - /prefilter/heads/...: phrase heads (the first word of a phrase), the
  *    word starts of a text that are heads, and scoring through them.
  */
@@ -283,6 +285,92 @@ static void test_heads_scoring(void)
   }
 }
 
+/* ---- top-level branches ---- */
+
+typedef struct {
+  const char *pattern;
+  guint32 flags;
+  const char *branches; /* '|'-joined as cut; NULL: not matched alone */
+} BranchCase;
+
+static void test_branches(void)
+{
+  static const BranchCase cases[] = {
+    { "abc|def", 0, "abc|def" },
+    { "a(?:b|c)d|[|)]x|\\|y|(?i:q|r)", 0, "a(?:b|c)d|[|)]x|\\|y|(?i:q|r)" },
+    { "(?<n>a|b)c|(?<=x|y)z", PCRE2_CASELESS, "(?<n>a|b)c|(?<=x|y)z" },
+    { "(?:a(?i)b|c)|d", 0, "(?:a(?i)b|c)|d" }, /* options inside a group stay there */
+    { "abc", 0, NULL },
+    { "(abc|def)", 0, NULL },                /* one branch */
+    { "(a)\\1|b", 0, NULL },                 /* backreference */
+    { "(?<n>a)|\\k<n>", 0, NULL },
+    { "(?P<n>a)|(?P=n)", 0, NULL },
+    { "(a)|(?1)", 0, NULL },                 /* subroutine calls, recursion */
+    { "(?&n)|(?<n>a)", 0, NULL },
+    { "a(?R)?|b", 0, NULL },
+    { "(?(1)a|b)|c", 0, NULL },              /* conditional */
+    { "(?i)a|b", 0, NULL },                  /* reaches the later branch */
+    { "(?x)a #|\n|b", 0, NULL },             /* extended mode */
+    { "a|b", PCRE2_EXTENDED, NULL },
+    { "(*SKIP)a|b", 0, NULL },
+    { "\\Qa|b\\E|c", 0, NULL },
+    { "\\Ga|b", 0, NULL },
+    { "(?#x|y)a|b", 0, NULL },
+    { "(a|b", 0, NULL },
+    { "a)|b", 0, NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    const BranchCase *c = &cases[i];
+    g_autoptr(GArray) branches = prefilter_branches(c->pattern, strlen(c->pattern), c->flags);
+    g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
+    for (guint b = 0; branches && b < branches->len; b++) {
+      const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, b);
+      g_ptr_array_add(parts, g_strndup(c->pattern + branch->start, branch->len));
+    }
+    g_ptr_array_add(parts, NULL);
+    g_autofree char *joined = branches ? g_strjoinv("|", (char **)parts->pdata) : NULL;
+    g_test_message("%s -> %s", c->pattern, joined ? joined : "(whole)");
+    g_assert_cmpstr(joined, ==, c->branches);
+  }
+}
+
+/* Scoring with a regex whose branches run alone finds what the whole regex
+ * finds: the earliest match, the first branch on a tie, its captures. */
+static void test_branches_scoring(void)
+{
+  static const char *const rules_text =
+    "dimension tone flag >= 1\n"
+    "rule early\n  look text /zebra\\s+\\w+|(?<ant>ant\\w*)|antelope\\s+\\w+|kiwi/i\n"
+    "  adds tone +1\n";
+  const char *names[] = { "branches.rules" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = rules_compile(names, &rules_text, 1, &error);
+  g_assert_no_error(error);
+  const RulesLook *look = g_ptr_array_index(rules_get(rules, 0)->looks, 0);
+  g_assert_cmpuint(look->n_branches, ==, 4);
+  const struct { const char *body, *match, *ant; } cases[] = {
+    { "an antelope runs, a zebra sleeps", "antelope", "antelope" }, /* tie: the earlier branch */
+    { "a zebra sleeps by the antelope", "zebra sleeps", NULL },    /* the earlier match */
+    { "ZEBRA and then kiwi", "ZEBRA and", NULL },
+    { "kiwi, then a zebra", "kiwi", NULL },
+    { "nothing here", NULL, NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *raw = g_strdup_printf("From: C <c@example.com>\r\nTo: J <j@example.com>\r\n"
+                                           "Subject: hello\r\n\r\n%s\r\n", cases[i].body);
+    g_autoptr(KeelMessage) message = message_parse((const guint8 *)raw, strlen(raw), NULL, 0, &error);
+    g_assert_no_error(error);
+    g_autoptr(ScoreResult) result = score_message(rules, message, NULL, &error);
+    g_assert_no_error(error);
+    const ScoreHit *hit = result->hits->len ? g_ptr_array_index(result->hits, 0) : NULL;
+    g_test_message("%s", cases[i].body);
+    g_assert_cmpstr(hit ? hit->match : NULL, ==, cases[i].match);
+    const ScoreCapture *ant = hit && hit->captures && hit->captures->len
+                                ? g_ptr_array_index(hit->captures, 0) : NULL;
+    g_assert_cmpstr(ant ? ant->value : NULL, ==, cases[i].ant);
+  }
+}
+
 /* ---- every default rule over every committed message ---- */
 
 typedef struct {
@@ -292,6 +380,7 @@ typedef struct {
   Prefilter *prefilter;
   GPtrArray *owned;    /* of pcre2_code*: the unanchored tries of groups with heads */
   GPtrArray *headed;   /* of CorpusGroup* */
+  guint branches;      /* top-level branches matched alone, among `codes` */
 } Corpus;
 
 /* A phrase group scored through its heads: its unanchored trie and bit. */
@@ -313,6 +402,21 @@ static pcre2_code *corpus_unanchored(const RulesLook *look)
   return re;
 }
 
+/* Each branch of `look` that scoring matches alone, with its literals. */
+static void corpus_add_branches(Corpus *corpus, const RulesLook *look)
+{
+  g_autoptr(GArray) branches = prefilter_branches(look->pattern, strlen(look->pattern), look->flags);
+  g_assert_cmpuint(branches ? branches->len : 0, ==, look->n_branches);
+  for (guint b = 0; b < look->n_branches; b++) {
+    const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, b);
+    int id = prefilter_add(corpus->prefilter, look->pattern + branch->start, branch->len, look->flags);
+    g_ptr_array_add(corpus->codes, look->branch_code[b]);
+    g_ptr_array_add(corpus->patterns, look->pattern);
+    g_array_append_val(corpus->ids, id);
+    corpus->branches++;
+  }
+}
+
 static void corpus_add_set(Corpus *corpus, const RuleSet *set)
 {
   for (guint r = 0; r < rules_count(set); r++) {
@@ -325,6 +429,7 @@ static void corpus_add_set(Corpus *corpus, const RuleSet *set)
       g_ptr_array_add(corpus->codes, look->code);
       g_ptr_array_add(corpus->patterns, look->pattern);
       g_array_append_val(corpus->ids, id);
+      corpus_add_branches(corpus, look);
     }
   }
   for (guint i = 0; i < set->phrase_groups->len; i++) {
@@ -433,7 +538,7 @@ static void test_default_rules(void)
   g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func((GDestroyNotify)rules_free);
   Corpus corpus = { g_ptr_array_new(), g_array_new(FALSE, FALSE, sizeof(int)), g_ptr_array_new(),
                     prefilter_new(), g_ptr_array_new_with_free_func((GDestroyNotify)pcre2_code_free),
-                    g_ptr_array_new_with_free_func(g_free) };
+                    g_ptr_array_new_with_free_func(g_free), 0 };
   g_ptr_array_add(sets, compile_files(scoring, texts));
   for (guint i = 0; i < G_N_ELEMENTS(alone); i++)
     g_ptr_array_add(sets, compile_files(alone[i], texts));
@@ -458,10 +563,11 @@ static void test_default_rules(void)
     heads += corpus_check_heads(&corpus, text, match) + corpus_check_heads(&corpus, upper, match);
   }
   g_test_message("%u regexes, %u with literals; %u files; %u skips verified; %u phrase matches "
-                 "at a head (%u groups)", corpus.codes->len, prefilter_filtered_count(corpus.prefilter),
-                 paths->len, skipped, heads, corpus.headed->len);
+                 "at a head (%u groups); %u branches", corpus.codes->len, prefilter_filtered_count(corpus.prefilter),
+                 paths->len, skipped, heads, corpus.headed->len, corpus.branches);
   g_assert_cmpuint(skipped, >, 0);
   g_assert_cmpuint(corpus.headed->len, >, 0);
+  g_assert_cmpuint(corpus.branches, >, 0);
   g_assert_cmpuint(heads, >, 0);
   g_ptr_array_unref(corpus.owned);
   g_ptr_array_unref(corpus.headed);
@@ -483,6 +589,8 @@ int main(int argc, char **argv)
   g_test_add_func("/prefilter/heads/phrase-head", test_phrase_head);
   g_test_add_func("/prefilter/heads/find", test_heads_find);
   g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
+  g_test_add_func("/prefilter/branches/cut", test_branches);
+  g_test_add_func("/prefilter/branches/scoring", test_branches_scoring);
   g_test_add_func("/prefilter/default-rules", test_default_rules);
   return g_test_run();
 }
