@@ -1311,3 +1311,62 @@ GArray *prefilter_branches(const char *pattern, gsize len, guint32 flags)
     return NULL;
   return g_steal_pointer(&branches);
 }
+
+/* ---- a lookahead hint ---- */
+
+/* TRUE when the group [open, end) may be copied into a lookahead: no
+ * captures, references, calls, verbs, \Q, comments or option settings. */
+static gboolean prefilter_hint_copyable(const char *open, const char *end)
+{
+  for (const char *q = open; q < end; q++) {
+    gboolean simple = TRUE;
+    if (*q == '\\') {
+      if (q + 1 >= end || g_ascii_isdigit(q[1]) || strchr("gkQEGK", q[1]))
+        return FALSE;
+      q++;
+    } else if (*q == '[') {
+      if (!(q = prefilter_class_end(q, end, &simple)))
+        return FALSE;
+    } else if (*q == '(') {
+      const char *r = q + 1;
+      if (r >= end || *r != '?' || r + 1 >= end)
+        return FALSE; /* a capture or a verb */
+      char c = r[1], d = r + 2 < end ? r[2] : 0;
+      if (!(c == ':' || c == '=' || c == '!' || (c == '<' && (d == '=' || d == '!'))))
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+char *prefilter_lookahead_hint(const char *pattern, gsize len, guint32 flags)
+{
+  const guint32 harmless = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL | PCRE2_UNGREEDY |
+                           PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  if ((flags & ~harmless) != 0)
+    return NULL;
+  const char *end = pattern + len, *q = pattern;
+  while (end - q > 4 && strncmp(q, "(?<", 3) == 0 && (q[3] == '=' || q[3] == '!')) {
+    const char *after = prefilter_group_end(q, end);
+    if (!after || !prefilter_hint_copyable(q, after))
+      return NULL;
+    q = after;
+  }
+  if (q == pattern || q >= end)
+    return NULL;
+  const char *item_end = q;
+  if (strncmp(q, "(?:", MIN(3, (gsize)(end - q))) == 0) {
+    item_end = prefilter_group_end(q, end);
+    if (!item_end || !prefilter_hint_copyable(q, item_end) ||
+        (item_end < end && strchr("?*{", *item_end)))
+      return NULL;
+  } else {
+    while (item_end < end && g_ascii_isalnum(*item_end))
+      item_end++;
+    if (item_end < end && strchr("?*{", *item_end))
+      item_end--; /* "neighbou?r": the u may be missing */
+    if (item_end <= q)
+      return NULL;
+  }
+  return g_strdup_printf("(?=%.*s)%.*s", (int)(item_end - q), q, (int)len, pattern);
+}

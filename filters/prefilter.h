@@ -112,3 +112,16 @@ typedef struct {
  * an array of PrefilterBranch (g_array_unref), or NULL when there are fewer
  * than two or they may not be matched alone. */
 GArray *prefilter_branches(const char *pattern, gsize len, guint32 flags);
+
+/* ---- a lookahead hint ----
+ * PCRE2's JIT scans a text several times slower for a regex that starts with
+ * a lookbehind ("(?<=I\s|we\s)(?:asked|sent)\b..."). The same regex with a
+ * lookahead in front that asks for what the item after the lookbehinds must
+ * match anyway ("(?=(?:asked|sent))(?<=I\s|we\s)(?:asked|sent)\b...") has the
+ * same matches, found faster. */
+
+/* `pattern` (`len` bytes, PCRE2 options `flags`) with the hint in front, a new
+ * string; NULL when it starts with no lookbehind, or the item after them is
+ * neither plain letters and digits nor a group without captures, references
+ * or verbs that is matched at least once. */
+char *prefilter_lookahead_hint(const char *pattern, gsize len, guint32 flags);

@@ -37,6 +37,18 @@ void rules_compiler_error_at(Compiler *c, const char *file, int line, int col,
   g_ptr_array_add(c->errors, g_strdup_printf("%s:%d:%d: %s", file, line, col, message));
 }
 
+/* `pattern` (`len` bytes, PCRE2 `options`) compiled with a lookahead hint in
+ * front (prefilter_lookahead_hint(): the same matches, found faster by the
+ * JIT), not yet JIT-compiled; NULL when it takes none. */
+static pcre2_code *rules_compile_hinted(const char *pattern, gsize len, guint32 options)
+{
+  g_autofree char *hinted = prefilter_lookahead_hint(pattern, len, options);
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  return hinted ? pcre2_compile((PCRE2_SPTR)hinted, strlen(hinted), options, &code, &offset, NULL)
+                : NULL;
+}
+
 /* Compiles `pattern` (`len` bytes). `at` is where the pattern starts in the
  * line (errors point at the offending character), or NULL for a generated one. */
 pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
@@ -60,8 +72,14 @@ pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
     pcre2_code_free(re);
     return NULL;
   }
-  if (at) /* a phrase list's own regex is JIT-compiled only if its group fails */
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
+  if (!at) /* a phrase list's own regex is JIT-compiled only if its group fails */
+    return re;
+  pcre2_code *hinted = rules_compile_hinted(pattern, len, options);
+  if (hinted) {
+    pcre2_code_free(re);
+    re = hinted;
+  }
+  pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
   return re;
 }
 
@@ -635,8 +653,10 @@ static void rules_prefilter_branches(Prefilter *prefilter, RulesLook *look)
     const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, i);
     int code = 0;
     PCRE2_SIZE offset = 0;
-    codes[i] = pcre2_compile((PCRE2_SPTR)look->pattern + branch->start, branch->len, options,
-                             &code, &offset, NULL);
+    codes[i] = rules_compile_hinted(look->pattern + branch->start, branch->len, options);
+    if (!codes[i])
+      codes[i] = pcre2_compile((PCRE2_SPTR)look->pattern + branch->start, branch->len, options,
+                               &code, &offset, NULL);
     if (!codes[i]) {
       for (guint j = 0; j < i; j++)
         pcre2_code_free(codes[j]);

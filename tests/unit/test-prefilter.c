@@ -10,9 +10,12 @@
  *  - /prefilter/default-rules: every regex of rules/ (the phrase groups'
  *    tries included) over every committed .eml of tests/data, as it is and
  *    upper-cased: whenever the prefilter says "cannot match", PCRE2 agrees;
- *    and every match of a phrase group's trie starts at one of its heads;
+ *    every match of a phrase group's trie starts at one of its heads, and a
+ *    regex compiled with a lookahead hint matches where it does without;
  *  - /prefilter/branches/...: the top-level branches of a regex matched
  *    alone (where they may be) and scoring with them;
+ *  - /prefilter/lookahead-hint: the lookahead put in front of a regex that
+ *    starts with lookbehinds, and where none may be;
  *  - /prefilter/heads/...: phrase heads (the first word of a phrase), the
  *    word starts of a text that are heads, and scoring through them.
  */
@@ -371,6 +374,40 @@ static void test_branches_scoring(void)
   }
 }
 
+/* ---- lookahead hints ---- */
+
+static void test_lookahead_hint(void)
+{
+  static const struct { const char *pattern, *hinted; } cases[] = {
+    { "(?<=I\\s|we\\s)(?:asked|sent)\\b", "(?=(?:asked|sent))(?<=I\\s|we\\s)(?:asked|sent)\\b" },
+    { "(?<!not\\s)(?<!never\\s)your\\s+fault", "(?=your)(?<!not\\s)(?<!never\\s)your\\s+fault" },
+    { "(?<!\\p{L})(?:son|kid)s?\\b", "(?=(?:son|kid))(?<!\\p{L})(?:son|kid)s?\\b" },
+    { "(?<=ll\\s)be\\s+x|y", "(?=be)(?<=ll\\s)be\\s+x|y" },     /* the first branch only */
+    { "(?<!a)neighbou?r", "(?=neighbo)(?<!a)neighbou?r" },            /* the u may be missing */
+    { "(?<!a)(?:b(?=c)|d)+e", "(?=(?:b(?=c)|d))(?<!a)(?:b(?=c)|d)+e" }, /* at least once */
+    { "abc", NULL },                        /* no lookbehind */
+    { "x(?<=x)y", NULL },
+    { "(?<!a)(?:b|c)?d", NULL },             /* may be missing */
+    { "(?<!a)(?:b|c)*d", NULL },
+    { "(?<!a)(?:b|c){0,2}d", NULL },
+    { "(?<!a)(b|c)d", NULL },                /* a capture */
+    { "(?<!a)(?:(?<n>b)|c)d", NULL },
+    { "(?<!a)(?:b\\1|c)d", NULL },           /* a reference */
+    { "(?<!a)(?:b(*SKIP)|c)d", NULL },       /* a verb */
+    { "(?<!a)(?:b(?i)|c)d", NULL },          /* an option setting */
+    { "(?<![0-9.])[0-9]+x", NULL },          /* a class */
+    { "(?<!a)", NULL },
+    { "(?<=a", NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *hinted = prefilter_lookahead_hint(cases[i].pattern, strlen(cases[i].pattern),
+                                                       PCRE2_CASELESS);
+    g_test_message("%s -> %s", cases[i].pattern, hinted ? hinted : "(none)");
+    g_assert_cmpstr(hinted, ==, cases[i].hinted);
+  }
+  g_assert_null(prefilter_lookahead_hint("(?<!a)b", 7, PCRE2_EXTENDED));
+}
+
 /* ---- every default rule over every committed message ---- */
 
 typedef struct {
@@ -381,6 +418,8 @@ typedef struct {
   GPtrArray *owned;    /* of pcre2_code*: the unanchored tries of groups with heads */
   GPtrArray *headed;   /* of CorpusGroup* */
   guint branches;      /* top-level branches matched alone, among `codes` */
+  GPtrArray *hinted;   /* of pcre2_code*, borrowed: looks compiled with a lookahead hint */
+  GPtrArray *plain;    /* of pcre2_code*, in `owned`: the same regexes without it */
 } Corpus;
 
 /* A phrase group scored through its heads: its unanchored trie and bit. */
@@ -417,6 +456,44 @@ static void corpus_add_branches(Corpus *corpus, const RulesLook *look)
   }
 }
 
+/* A look compiled with a lookahead hint, and its regex compiled without. */
+static void corpus_add_hinted(Corpus *corpus, const RulesLook *look)
+{
+  guint32 options = look->flags | PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  g_autofree char *hint = prefilter_lookahead_hint(look->pattern, strlen(look->pattern), options);
+  if (!hint)
+    return;
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code *plain = pcre2_compile((PCRE2_SPTR)look->pattern, strlen(look->pattern), options,
+                                    &code, &offset, NULL);
+  g_assert_nonnull(plain);
+  pcre2_jit_compile(plain, PCRE2_JIT_COMPLETE);
+  g_ptr_array_add(corpus->owned, plain);
+  g_ptr_array_add(corpus->plain, plain);
+  g_ptr_array_add(corpus->hinted, look->code);
+}
+
+/* Each hinted regex finds the match its plain form finds, where it finds it. */
+static guint corpus_check_hinted(const Corpus *corpus, const char *text, pcre2_match_data *match)
+{
+  g_autoptr(pcre2_match_data) other = pcre2_match_data_create(64, NULL);
+  guint matched = 0;
+  for (guint i = 0; i < corpus->hinted->len; i++) {
+    int a = pcre2_match(g_ptr_array_index(corpus->hinted, i), (PCRE2_SPTR)text, strlen(text), 0, 0,
+                        match, NULL);
+    int b = pcre2_match(g_ptr_array_index(corpus->plain, i), (PCRE2_SPTR)text, strlen(text), 0, 0,
+                        other, NULL);
+    g_assert_cmpint(a, ==, b);
+    if (a < 0)
+      continue;
+    matched++;
+    g_assert_cmpuint(pcre2_get_ovector_pointer(match)[0], ==, pcre2_get_ovector_pointer(other)[0]);
+    g_assert_cmpuint(pcre2_get_ovector_pointer(match)[1], ==, pcre2_get_ovector_pointer(other)[1]);
+  }
+  return matched;
+}
+
 static void corpus_add_set(Corpus *corpus, const RuleSet *set)
 {
   for (guint r = 0; r < rules_count(set); r++) {
@@ -430,6 +507,7 @@ static void corpus_add_set(Corpus *corpus, const RuleSet *set)
       g_ptr_array_add(corpus->patterns, look->pattern);
       g_array_append_val(corpus->ids, id);
       corpus_add_branches(corpus, look);
+      corpus_add_hinted(corpus, look);
     }
   }
   for (guint i = 0; i < set->phrase_groups->len; i++) {
@@ -538,7 +616,7 @@ static void test_default_rules(void)
   g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func((GDestroyNotify)rules_free);
   Corpus corpus = { g_ptr_array_new(), g_array_new(FALSE, FALSE, sizeof(int)), g_ptr_array_new(),
                     prefilter_new(), g_ptr_array_new_with_free_func((GDestroyNotify)pcre2_code_free),
-                    g_ptr_array_new_with_free_func(g_free), 0 };
+                    g_ptr_array_new_with_free_func(g_free), 0, g_ptr_array_new(), g_ptr_array_new() };
   g_ptr_array_add(sets, compile_files(scoring, texts));
   for (guint i = 0; i < G_N_ELEMENTS(alone); i++)
     g_ptr_array_add(sets, compile_files(alone[i], texts));
@@ -552,7 +630,7 @@ static void test_default_rules(void)
   corpus_messages(data, paths);
   g_assert_cmpuint(paths->len, >, 50);
   g_autoptr(pcre2_match_data) match = pcre2_match_data_create(64, NULL);
-  guint skipped = 0, heads = 0;
+  guint skipped = 0, heads = 0, hinted = 0;
   for (guint i = 0; i < paths->len; i++) {
     g_autofree char *raw = NULL;
     gsize len = 0;
@@ -561,13 +639,19 @@ static void test_default_rules(void)
     g_autofree char *upper = g_utf8_strup(text, -1);
     skipped += corpus_check_text(&corpus, text, match) + corpus_check_text(&corpus, upper, match);
     heads += corpus_check_heads(&corpus, text, match) + corpus_check_heads(&corpus, upper, match);
+    hinted += corpus_check_hinted(&corpus, text, match) + corpus_check_hinted(&corpus, upper, match);
   }
   g_test_message("%u regexes, %u with literals; %u files; %u skips verified; %u phrase matches "
-                 "at a head (%u groups); %u branches", corpus.codes->len, prefilter_filtered_count(corpus.prefilter),
-                 paths->len, skipped, heads, corpus.headed->len, corpus.branches);
+                 "at a head (%u groups); %u branches; %u hinted regexes, %u matches agree",
+                 corpus.codes->len, prefilter_filtered_count(corpus.prefilter),
+                 paths->len, skipped, heads, corpus.headed->len, corpus.branches,
+                 corpus.hinted->len, hinted);
   g_assert_cmpuint(skipped, >, 0);
   g_assert_cmpuint(corpus.headed->len, >, 0);
   g_assert_cmpuint(corpus.branches, >, 0);
+  g_assert_cmpuint(hinted, >, 0);
+  g_ptr_array_unref(corpus.hinted);
+  g_ptr_array_unref(corpus.plain);
   g_assert_cmpuint(heads, >, 0);
   g_ptr_array_unref(corpus.owned);
   g_ptr_array_unref(corpus.headed);
@@ -590,6 +674,7 @@ int main(int argc, char **argv)
   g_test_add_func("/prefilter/heads/find", test_heads_find);
   g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
   g_test_add_func("/prefilter/branches/cut", test_branches);
+  g_test_add_func("/prefilter/lookahead-hint", test_lookahead_hint);
   g_test_add_func("/prefilter/branches/scoring", test_branches_scoring);
   g_test_add_func("/prefilter/default-rules", test_default_rules);
   return g_test_run();
