@@ -1271,45 +1271,97 @@ static gboolean prefilter_branch_group_ok(const char *q, const char *end, int de
   return *q == ':' || depth > 0; /* "(?i)" outside a group reaches the later branches */
 }
 
-GArray *prefilter_branches(const char *pattern, gsize len, guint32 flags)
+/* Where the top-level '|' of [from, end) are (offsets from `from`, into
+ * `bars`); FALSE for anything that may tie branches together. */
+static gboolean prefilter_top_bars(const char *from, const char *end, GArray *bars)
+{
+  int depth = 0;
+  for (const char *p = from; p < end; p++) {
+    gboolean simple = TRUE;
+    if (*p == '\\') {
+      if (p + 1 >= end || g_ascii_isdigit(p[1]) || strchr("gkQEG", p[1]))
+        return FALSE; /* backreferences, \Q, \G (p[1] == 0 is found by strchr too) */
+      p++;
+    } else if (*p == '[') {
+      if (!(p = prefilter_class_end(p, end, &simple)))
+        return FALSE;
+    } else if (*p == '(') {
+      if (p + 1 < end && p[1] == '*')
+        return FALSE; /* verbs */
+      if (p + 1 < end && p[1] == '?' && !prefilter_branch_group_ok(p + 2, end, depth))
+        return FALSE;
+      depth++;
+    } else if (*p == ')') {
+      if (--depth < 0)
+        return FALSE;
+    } else if (*p == '|' && depth == 0) {
+      gsize at = (gsize)(p - from);
+      g_array_append_val(bars, at);
+    }
+  }
+  return depth == 0;
+}
+
+/* [from, end) cut at `bars`, each piece between `prefix` and `suffix`. */
+static GPtrArray *prefilter_cut(const char *from, const char *end, const GArray *bars,
+                                const char *prefix, gsize prefix_len, const char *suffix,
+                                gsize suffix_len)
+{
+  GPtrArray *pieces = g_ptr_array_new_with_free_func(g_free);
+  gsize start = 0;
+  for (guint i = 0; i <= bars->len; i++) {
+    gsize stop = i < bars->len ? g_array_index(bars, gsize, i) : (gsize)(end - from);
+    g_ptr_array_add(pieces, g_strdup_printf("%.*s%.*s%.*s", (int)prefix_len, prefix,
+                                            (int)(stop - start), from + start, (int)suffix_len,
+                                            suffix));
+    start = stop + 1;
+  }
+  return pieces;
+}
+
+/* "\b(?:A|B)R" as "\bAR", "\bBR": the leading zero-width items (\b and
+ * lookbehinds) and the rest go with each alternative of the group, which no
+ * quantifier may follow. NULL when the pattern is not of that form. */
+static GPtrArray *prefilter_distribute(const char *pattern, const char *end)
+{
+  const char *q = pattern;
+  for (;;) {
+    if (end - q >= 2 && q[0] == '\\' && q[1] == 'b')
+      q += 2;
+    else if (end - q > 4 && strncmp(q, "(?<", 3) == 0 && (q[3] == '=' || q[3] == '!'))
+      q = prefilter_group_end(q, end);
+    else
+      break;
+    if (!q)
+      return NULL;
+  }
+  if (end - q < 3 || strncmp(q, "(?:", 3) != 0)
+    return NULL;
+  const char *close = prefilter_group_end(q, end);
+  if (!close || (close < end && strchr("?*+{", *close)))
+    return NULL;
+  g_autoptr(GArray) bars = g_array_new(FALSE, FALSE, sizeof(gsize));
+  if (!prefilter_top_bars(q + 3, close - 1, bars) || bars->len == 0 ||
+      bars->len >= PREFILTER_BRANCHES_MAX)
+    return NULL;
+  return prefilter_cut(q + 3, close - 1, bars, pattern, (gsize)(q - pattern), close,
+                       (gsize)(end - close));
+}
+
+GPtrArray *prefilter_branches(const char *pattern, gsize len, guint32 flags)
 {
   const guint32 harmless = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL |
                            PCRE2_NO_AUTO_CAPTURE | PCRE2_UNGREEDY | PCRE2_UTF | PCRE2_UCP |
                            PCRE2_NEVER_BACKSLASH_C;
   if ((flags & ~harmless) != 0)
     return NULL;
-  g_autoptr(GArray) branches = g_array_new(FALSE, FALSE, sizeof(PrefilterBranch));
-  const char *p = pattern, *end = pattern + len, *start = pattern;
-  int depth = 0;
-  for (; p < end; p++) {
-    gboolean simple = TRUE;
-    if (*p == '\\') {
-      if (p + 1 >= end || g_ascii_isdigit(p[1]) || strchr("gkQEG", p[1]))
-        return NULL; /* backreferences, \Q, \G (p[1] == 0 is found by strchr too) */
-      p++;
-    } else if (*p == '[') {
-      if (!(p = prefilter_class_end(p, end, &simple)))
-        return NULL;
-    } else if (*p == '(') {
-      if (p + 1 < end && p[1] == '*')
-        return NULL; /* verbs */
-      if (p + 1 < end && p[1] == '?' && !prefilter_branch_group_ok(p + 2, end, depth))
-        return NULL;
-      depth++;
-    } else if (*p == ')') {
-      if (--depth < 0)
-        return NULL;
-    } else if (*p == '|' && depth == 0) {
-      PrefilterBranch branch = { (gsize)(start - pattern), (gsize)(p - start) };
-      g_array_append_val(branches, branch);
-      start = p + 1;
-    }
-  }
-  PrefilterBranch last = { (gsize)(start - pattern), (gsize)(end - start) };
-  g_array_append_val(branches, last);
-  if (depth != 0 || branches->len < 2)
+  const char *end = pattern + len;
+  g_autoptr(GArray) bars = g_array_new(FALSE, FALSE, sizeof(gsize));
+  if (!prefilter_top_bars(pattern, end, bars))
     return NULL;
-  return g_steal_pointer(&branches);
+  if (bars->len == 0)
+    return prefilter_distribute(pattern, end);
+  return prefilter_cut(pattern, end, bars, "", 0, "", 0);
 }
 
 /* ---- a lookahead hint ---- */

@@ -101,17 +101,18 @@ GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsiz
  * The leftmost match of "A|B|C" starts where the earliest of the branches'
  * own leftmost matches starts, and is the first branch's (in order) that
  * starts there: so each branch may be matched alone, with its own literals,
- * and the results combined. Only when nothing ties the branches together:
- * no backreferences, subroutine calls, recursion, conditionals, verbs, \Q,
- * \G, comments or option settings outside a group, and no extended mode. */
-typedef struct {
-  gsize start, len; /* bytes of the pattern */
-} PrefilterBranch;
+ * and the results combined. A regex without top-level branches that starts
+ * with a group of alternatives, "\b(?:A|B)R", is "\bAR|\bBR" (tried in the
+ * same order at each position). Only when nothing ties the branches
+ * together: no backreferences, subroutine calls, recursion, conditionals,
+ * verbs, \Q, \G, comments or option settings outside a group, and no
+ * extended mode. */
+#define PREFILTER_BRANCHES_MAX 24 /* a leading group of more alternatives is not split */
 
-/* The top-level branches of `pattern` (`len` bytes, PCRE2 options `flags`):
- * an array of PrefilterBranch (g_array_unref), or NULL when there are fewer
- * than two or they may not be matched alone. */
-GArray *prefilter_branches(const char *pattern, gsize len, guint32 flags);
+/* The branches of `pattern` (`len` bytes, PCRE2 options `flags`), each a
+ * pattern (g_ptr_array_unref), or NULL when there are fewer than two or they
+ * may not be matched alone. */
+GPtrArray *prefilter_branches(const char *pattern, gsize len, guint32 flags);
 
 /* ---- a lookahead hint ----
  * PCRE2's JIT scans a text several times slower for a regex that starts with

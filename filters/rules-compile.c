@@ -639,39 +639,54 @@ static void phrase_groups_build(Compiler *c)
 
 /* ---- the literal prefilter ---- */
 
-/* Compiles each top-level branch of the look's regex alone, with its own
- * literals (filters/prefilter.h), when the branches may be matched alone
- * and every one compiles. */
+/* Records the branches of the look's regex that may be matched alone, each
+ * with its own literals (filters/prefilter.h); rules_look_branches()
+ * compiles them when scoring first needs them. */
 static void rules_prefilter_branches(Prefilter *prefilter, RulesLook *look)
 {
-  g_autoptr(GArray) branches = prefilter_branches(look->pattern, strlen(look->pattern), look->flags);
+  g_autoptr(GPtrArray) branches = prefilter_branches(look->pattern, strlen(look->pattern), look->flags);
   if (!branches)
     return;
-  g_autofree pcre2_code **codes = g_new0(pcre2_code *, branches->len);
-  guint32 options = look->flags | PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  look->n_branches = branches->len;
+  look->branch_prefilter = g_new(int, branches->len);
+  look->branch_pattern = g_new0(char *, branches->len + 1);
   for (guint i = 0; i < branches->len; i++) {
-    const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, i);
+    const char *branch = g_ptr_array_index(branches, i);
+    look->branch_prefilter[i] = prefilter_add(prefilter, branch, strlen(branch), look->flags);
+    look->branch_pattern[i] = g_strdup(branch);
+  }
+}
+
+/* Compiles and JIT-compiles every branch of `look`; FALSE when one fails. */
+static gboolean rules_compile_branches(RulesLook *look)
+{
+  look->branch_code = g_new0(pcre2_code *, look->n_branches);
+  guint32 options = look->flags | PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  for (guint i = 0; i < look->n_branches; i++) {
+    const char *branch = look->branch_pattern[i];
     int code = 0;
     PCRE2_SIZE offset = 0;
-    codes[i] = rules_compile_hinted(look->pattern + branch->start, branch->len, options);
-    if (!codes[i])
-      codes[i] = pcre2_compile((PCRE2_SPTR)look->pattern + branch->start, branch->len, options,
-                               &code, &offset, NULL);
-    if (!codes[i]) {
-      for (guint j = 0; j < i; j++)
-        pcre2_code_free(codes[j]);
-      return;
-    }
-    pcre2_jit_compile(codes[i], PCRE2_JIT_COMPLETE);
+    look->branch_code[i] = rules_compile_hinted(branch, strlen(branch), options);
+    if (!look->branch_code[i])
+      look->branch_code[i] = pcre2_compile((PCRE2_SPTR)branch, strlen(branch), options, &code,
+                                           &offset, NULL);
+    if (!look->branch_code[i])
+      return FALSE;
+    pcre2_jit_compile(look->branch_code[i], PCRE2_JIT_COMPLETE);
   }
-  look->branch_prefilter = g_new(int, branches->len);
-  for (guint i = 0; i < branches->len; i++) {
-    const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, i);
-    look->branch_prefilter[i] = prefilter_add(prefilter, look->pattern + branch->start,
-                                              branch->len, look->flags);
+  return TRUE;
+}
+
+gboolean rules_look_branches(const RulesLook *look)
+{
+  if (look->n_branches == 0)
+    return FALSE;
+  RulesLook *once = (RulesLook *)look; /* the one write: see rules.h */
+  if (g_once_init_enter(&once->branch_once)) {
+    once->branch_failed = !rules_compile_branches(once);
+    g_once_init_leave(&once->branch_once, 1);
   }
-  look->branch_code = g_steal_pointer(&codes);
-  look->n_branches = branches->len;
+  return !look->branch_failed;
 }
 
 /* The prefilter id of a look that scoring matches with its own regex (not a

@@ -51,9 +51,12 @@ void rules_look_free(RulesLook *look)
   for (guint i = 0; i < look->n_where; i++)
     g_free(look->header[i]);
   g_clear_pointer(&look->code, pcre2_code_free);
-  for (guint i = 0; i < look->n_branches; i++)
+  for (guint i = 0; look->branch_code && i < look->n_branches; i++)
     pcre2_code_free(look->branch_code[i]);
   g_free(look->branch_code);
+  for (guint i = 0; i < look->n_branches; i++)
+    g_free(look->branch_pattern[i]);
+  g_free(look->branch_pattern);
   g_free(look->branch_prefilter);
   g_free(look->pattern);
   g_free(look);

@@ -74,11 +74,14 @@ typedef struct {
   double value;
   gboolean grouped;     /* matched by its phrase group's scan during scoring */
   int prefilter;        /* id in RuleSet.prefilter, PREFILTER_ALWAYS when it must always run */
-  guint n_branches;     /* > 0: the regex's top-level branches, also compiled alone
-                           (prefilter_branches()), so that scoring runs only the few
-                           whose literals a text holds */
-  pcre2_code **branch_code; /* owned, n_branches */
+  guint n_branches;     /* > 0: the regex's branches (prefilter_branches()), which
+                           scoring may match alone: only the few whose literals a text
+                           holds */
+  char **branch_pattern;    /* owned, n_branches */
   int *branch_prefilter;    /* owned, n_branches: each branch's id in RuleSet.prefilter */
+  pcre2_code **branch_code; /* owned, n_branches, NULL until rules_look_branches() */
+  gsize branch_once;        /* rules_look_branches() has run */
+  gboolean branch_failed;   /* a branch did not compile: the whole regex runs */
 } RulesLook;
 
 typedef struct {
@@ -175,6 +178,12 @@ void rules_set_learned(RuleSet *rules, LearnedSet *learned);
 /* Gives `rules` the deadline rules (filters/deadlines.h; takes `deadlines`,
  * may be NULL: deadline_days is then unknown). Call before the set is shared. */
 void rules_set_deadlines(RuleSet *rules, struct _DeadlineRules *deadlines);
+
+/* TRUE when `look` has branches, compiled (and JIT-compiled) the first time
+ * this is asked, so that rule sets that never score (the extractors') do not
+ * pay for them: besides the log-once flag, the only write to a built RuleSet,
+ * done once under g_once (safe from any thread). */
+gboolean rules_look_branches(const RulesLook *look);
 
 guint rules_count(const RuleSet *rules);
 guint rules_file_count(const RuleSet *rules);

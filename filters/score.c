@@ -266,7 +266,7 @@ static gboolean score_branches_may_match(const Scoring *s, ScoreText *slot, cons
                                          guint may[SCORE_BRANCHES_MAX], guint *n)
 {
   *n = 0;
-  if (look->n_branches == 0)
+  if (!rules_look_branches(look))
     return FALSE;
   if (!slot->seen)
     slot->seen = prefilter_scan(s->rules->prefilter, slot->text, slot->len);

@@ -293,27 +293,37 @@ static void test_heads_scoring(void)
 typedef struct {
   const char *pattern;
   guint32 flags;
-  const char *branches; /* '|'-joined as cut; NULL: not matched alone */
+  const char *branches; /* " ; "-joined; NULL: not matched alone */
 } BranchCase;
 
 static void test_branches(void)
 {
   static const BranchCase cases[] = {
-    { "abc|def", 0, "abc|def" },
-    { "a(?:b|c)d|[|)]x|\\|y|(?i:q|r)", 0, "a(?:b|c)d|[|)]x|\\|y|(?i:q|r)" },
-    { "(?<n>a|b)c|(?<=x|y)z", PCRE2_CASELESS, "(?<n>a|b)c|(?<=x|y)z" },
-    { "(?:a(?i)b|c)|d", 0, "(?:a(?i)b|c)|d" }, /* options inside a group stay there */
+    { "abc|def", 0, "abc ; def" },
+    { "a(?:b|c)d|[|)]x|\\|y|(?i:q|r)", 0, "a(?:b|c)d ; [|)]x ; \\|y ; (?i:q|r)" },
+    { "(?<n>a|b)c|(?<=x|y)z", PCRE2_CASELESS, "(?<n>a|b)c ; (?<=x|y)z" },
+    { "(?:a(?i)b|c)|d", 0, "(?:a(?i)b|c) ; d" }, /* options inside a group stay there */
+    { "(?:ab|c)\\s+d", 0, "ab\\s+d ; c\\s+d" },     /* a leading group goes round the rest */
+    { "\\b(?<!x)(?:ab|(?:c|d)e)f(g|h)", 0, "\\b(?<!x)abf(g|h) ; \\b(?<!x)(?:c|d)ef(g|h)" },
+    { "(?:^|[.!?]\\s+|\\n)now", PCRE2_MULTILINE, "^now ; [.!?]\\s+now ; \\nnow" },
+    { "(?:ab|c)+d", 0, NULL },                /* a repeated group */
+    { "(?:ab|c)?d", 0, NULL },
+    { "(?:ab|c){2}d", 0, NULL },
+    { "(?>ab|a)b", 0, NULL },                 /* atomic */
+    { "(?:a(?i)b|c)d", 0, NULL },             /* the option would reach d */
+    { "x(?:ab|c)d", 0, NULL },                /* not leading */
+    { "(?:abc)d", 0, NULL },                  /* one alternative */
     { "abc", 0, NULL },
-    { "(abc|def)", 0, NULL },                /* one branch */
-    { "(a)\\1|b", 0, NULL },                 /* backreference */
+    { "(abc|def)", 0, NULL },                 /* one branch */
+    { "(a)\\1|b", 0, NULL },                  /* backreference */
     { "(?<n>a)|\\k<n>", 0, NULL },
     { "(?P<n>a)|(?P=n)", 0, NULL },
-    { "(a)|(?1)", 0, NULL },                 /* subroutine calls, recursion */
+    { "(a)|(?1)", 0, NULL },                  /* subroutine calls, recursion */
     { "(?&n)|(?<n>a)", 0, NULL },
     { "a(?R)?|b", 0, NULL },
-    { "(?(1)a|b)|c", 0, NULL },              /* conditional */
-    { "(?i)a|b", 0, NULL },                  /* reaches the later branch */
-    { "(?x)a #|\n|b", 0, NULL },             /* extended mode */
+    { "(?(1)a|b)|c", 0, NULL },               /* conditional */
+    { "(?i)a|b", 0, NULL },                   /* reaches the later branch */
+    { "(?x)a #|\n|b", 0, NULL },              /* extended mode */
     { "a|b", PCRE2_EXTENDED, NULL },
     { "(*SKIP)a|b", 0, NULL },
     { "\\Qa|b\\E|c", 0, NULL },
@@ -324,14 +334,10 @@ static void test_branches(void)
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
     const BranchCase *c = &cases[i];
-    g_autoptr(GArray) branches = prefilter_branches(c->pattern, strlen(c->pattern), c->flags);
-    g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
-    for (guint b = 0; branches && b < branches->len; b++) {
-      const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, b);
-      g_ptr_array_add(parts, g_strndup(c->pattern + branch->start, branch->len));
-    }
-    g_ptr_array_add(parts, NULL);
-    g_autofree char *joined = branches ? g_strjoinv("|", (char **)parts->pdata) : NULL;
+    g_autoptr(GPtrArray) branches = prefilter_branches(c->pattern, strlen(c->pattern), c->flags);
+    if (branches)
+      g_ptr_array_add(branches, NULL);
+    g_autofree char *joined = branches ? g_strjoinv(" ; ", (char **)branches->pdata) : NULL;
     g_test_message("%s -> %s", c->pattern, joined ? joined : "(whole)");
     g_assert_cmpstr(joined, ==, c->branches);
   }
@@ -444,11 +450,12 @@ static pcre2_code *corpus_unanchored(const RulesLook *look)
 /* Each branch of `look` that scoring matches alone, with its literals. */
 static void corpus_add_branches(Corpus *corpus, const RulesLook *look)
 {
-  g_autoptr(GArray) branches = prefilter_branches(look->pattern, strlen(look->pattern), look->flags);
+  g_autoptr(GPtrArray) branches = prefilter_branches(look->pattern, strlen(look->pattern), look->flags);
   g_assert_cmpuint(branches ? branches->len : 0, ==, look->n_branches);
+  g_assert_true(look->n_branches == 0 || rules_look_branches(look));
   for (guint b = 0; b < look->n_branches; b++) {
-    const PrefilterBranch *branch = &g_array_index(branches, PrefilterBranch, b);
-    int id = prefilter_add(corpus->prefilter, look->pattern + branch->start, branch->len, look->flags);
+    const char *branch = g_ptr_array_index(branches, b);
+    int id = prefilter_add(corpus->prefilter, branch, strlen(branch), look->flags);
     g_ptr_array_add(corpus->codes, look->branch_code[b]);
     g_ptr_array_add(corpus->patterns, look->pattern);
     g_array_append_val(corpus->ids, id);
