@@ -1361,7 +1361,19 @@ GPtrArray *prefilter_branches(const char *pattern, gsize len, guint32 flags)
     return NULL;
   if (bars->len == 0)
     return prefilter_distribute(pattern, end);
-  return prefilter_cut(pattern, end, bars, "", 0, "", 0);
+  g_autoptr(GPtrArray) top = prefilter_cut(pattern, end, bars, "", 0, "", 0);
+  GPtrArray *branches = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < top->len; i++) { /* "(?:a|b)c|d" is "ac|bc|d" */
+    const char *piece = g_ptr_array_index(top, i);
+    g_autoptr(GPtrArray) spread = prefilter_distribute(piece, piece + strlen(piece));
+    if (!spread || branches->len + spread->len + top->len - i - 1 > PREFILTER_BRANCHES_MAX) {
+      g_ptr_array_add(branches, g_strdup(piece));
+      continue;
+    }
+    for (guint j = 0; j < spread->len; j++)
+      g_ptr_array_add(branches, g_strdup(g_ptr_array_index(spread, j)));
+  }
+  return branches;
 }
 
 /* ---- a lookahead hint ---- */

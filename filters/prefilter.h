@@ -101,13 +101,13 @@ GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsiz
  * The leftmost match of "A|B|C" starts where the earliest of the branches'
  * own leftmost matches starts, and is the first branch's (in order) that
  * starts there: so each branch may be matched alone, with its own literals,
- * and the results combined. A regex without top-level branches that starts
+ * and the results combined. A regex (or a top-level branch) that starts
  * with a group of alternatives, "\b(?:A|B)R", is "\bAR|\bBR" (tried in the
  * same order at each position). Only when nothing ties the branches
  * together: no backreferences, subroutine calls, recursion, conditionals,
  * verbs, \Q, \G, comments or option settings outside a group, and no
  * extended mode. */
-#define PREFILTER_BRANCHES_MAX 24 /* a leading group of more alternatives is not split */
+#define PREFILTER_BRANCHES_MAX 24 /* a leading group is not split past this many branches */
 
 /* The branches of `pattern` (`len` bytes, PCRE2 options `flags`), each a
  * pattern (g_ptr_array_unref), or NULL when there are fewer than two or they

@@ -306,6 +306,7 @@ static void test_branches(void)
     { "(?:ab|c)\\s+d", 0, "ab\\s+d ; c\\s+d" },     /* a leading group goes round the rest */
     { "\\b(?<!x)(?:ab|(?:c|d)e)f(g|h)", 0, "\\b(?<!x)abf(g|h) ; \\b(?<!x)(?:c|d)ef(g|h)" },
     { "(?:^|[.!?]\\s+|\\n)now", PCRE2_MULTILINE, "^now ; [.!?]\\s+now ; \\nnow" },
+    { "(?:ab|c)d|(?:e|f)+g|h", 0, "abd ; cd ; (?:e|f)+g ; h" }, /* in a top-level branch */
     { "(?:ab|c)+d", 0, NULL },                /* a repeated group */
     { "(?:ab|c)?d", 0, NULL },
     { "(?:ab|c){2}d", 0, NULL },
