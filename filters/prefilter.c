@@ -1279,8 +1279,9 @@ static gboolean prefilter_top_bars(const char *from, const char *end, GArray *ba
   for (const char *p = from; p < end; p++) {
     gboolean simple = TRUE;
     if (*p == '\\') {
-      if (p + 1 >= end || g_ascii_isdigit(p[1]) || strchr("gkQEG", p[1]))
-        return FALSE; /* backreferences, \Q, \G (p[1] == 0 is found by strchr too) */
+      if (p + 1 >= end || g_ascii_isdigit(p[1]) || strchr("gkQEGK", p[1]))
+        return FALSE; /* backreferences, \Q, \G, and \K, which moves where a match is
+                         said to start (p[1] == 0 is found by strchr too) */
       p++;
     } else if (*p == '[') {
       if (!(p = prefilter_class_end(p, end, &simple)))

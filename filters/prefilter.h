@@ -105,7 +105,7 @@ GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsiz
  * with a group of alternatives, "\b(?:A|B)R", is "\bAR|\bBR" (tried in the
  * same order at each position). Only when nothing ties the branches
  * together: no backreferences, subroutine calls, recursion, conditionals,
- * verbs, \Q, \G, comments or option settings outside a group, and no
+ * verbs, \Q, \G, \K, comments or option settings outside a group, and no
  * extended mode. */
 #define PREFILTER_BRANCHES_MAX 24 /* a leading group is not split past this many branches */
 

@@ -329,6 +329,7 @@ static void test_branches(void)
     { "(*SKIP)a|b", 0, NULL },
     { "\\Qa|b\\E|c", 0, NULL },
     { "\\Ga|b", 0, NULL },
+    { "ab\\Kc|bc", 0, NULL },                /* \K: the earliest start is not the earliest try */
     { "(?#x|y)a|b", 0, NULL },
     { "(a|b", 0, NULL },
     { "a)|b", 0, NULL },
