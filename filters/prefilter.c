@@ -29,6 +29,11 @@
  * it belongs to is marked too, so asking whether a regex may match reads one
  * bit per set.
  *
+ * Beside the literals, three pattern helpers of the same kind (see
+ * prefilter.h): phrase heads (where a phrase trie may start), top-level
+ * branches a regex may be cut into, and a lookahead hint for a regex that
+ * starts with lookbehinds.
+ *
  * Must never: run a regex, keep state between scans, or skip a regex it has
  * not proven: a wrong "cannot match" would change a score.
  */

@@ -66,7 +66,8 @@ typedef struct {
   guint n_where;
   pcre2_code *code;     /* owned; NULL for a signal look, and for a phrase list until
                            rules_compile_alone() (scoring uses its group) */
-  char *pattern;        /* owned, the regex as PCRE2 saw it (for `rules check --profile`, bench) */
+  char *pattern;        /* owned, the regex as written (for `rules check --profile`, bench);
+                           `code` may carry a lookahead hint in front (prefilter.h) */
   guint32 flags;        /* PCRE2 compile options used */
   guint signal;         /* SignalId, signal looks only; SIGNAL_COUNT + LearnedDimension
                            for a learned signal */

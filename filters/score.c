@@ -8,9 +8,10 @@
  * UTF-8 once, so every match can skip PCRE2's own check, and scanned once
  * (the first time a regex with literals asks) for the literals of the set's
  * prefilter: a regex none of whose literals the text holds is not run on it
- * (filters/prefilter.h). The phrase groups
- * are scanned first (one pass per text, each match's (*MARK) naming the rules
- * it stands for). Rules run in the RuleSet's order (atoms first, rules over
+ * (filters/prefilter.h); a regex cut into branches runs only the branches
+ * whose literals the text holds, the earliest match winning. The phrase
+ * groups are scanned first (each match's (*MARK) naming the rules it stands
+ * for), their tries tried only where a word starts that begins a phrase. Rules run in the RuleSet's order (atoms first, rules over
  * rules after what they use), each match with the set's match context (match,
  * depth and heap limits). A match that hits a limit is an error outcome
  * recorded on the result, logged once per rule, and the rule counts as not
