@@ -29,6 +29,11 @@
  * it belongs to is marked too, so asking whether a regex may match reads one
  * bit per set.
  *
+ * Beside the literals, three pattern helpers of the same kind (see
+ * prefilter.h): phrase heads (where a phrase trie may start), top-level
+ * branches a regex may be cut into, and a lookahead hint for a regex that
+ * starts with lookbehinds.
+ *
  * Must never: run a regex, keep state between scans, or skip a regex it has
  * not proven: a wrong "cannot match" would change a score.
  */
@@ -1082,4 +1087,356 @@ guint prefilter_literal_count(const Prefilter *prefilter)
 guint prefilter_filtered_count(const Prefilter *prefilter)
 {
   return prefilter->regex_start->len;
+}
+
+/* ---- phrase heads ---- */
+
+#define PREFILTER_HEAD_LONGEST 64 /* longer heads are not recorded: the list has none */
+#define PREFILTER_FNV_BASIS 2166136261u
+#define PREFILTER_FNV_PRIME 16777619u
+
+typedef struct {
+  char *word;     /* owned, lower case; NULL = a free slot */
+  guint32 hash;
+  guint32 len;
+  guint32 lists;
+} PrefilterHeadSlot;
+
+struct _PrefilterHeads {
+  PrefilterHeadSlot *slots; /* owned, open addressing, n_slots a power of two */
+  guint n_slots;
+  guint n_words;
+  guint longest;            /* the longest head: longer words are no head */
+};
+
+PrefilterHeads *prefilter_heads_new(void)
+{
+  PrefilterHeads *heads = g_new0(PrefilterHeads, 1);
+  heads->n_slots = 64;
+  heads->slots = g_new0(PrefilterHeadSlot, heads->n_slots);
+  return heads;
+}
+
+void prefilter_heads_free(PrefilterHeads *heads)
+{
+  if (!heads)
+    return;
+  for (guint i = 0; i < heads->n_slots; i++)
+    g_free(heads->slots[i].word);
+  g_free(heads->slots);
+  g_free(heads);
+}
+
+char *prefilter_phrase_head(const char *phrase)
+{
+  g_autofree char *lower = g_utf8_strdown(phrase, -1);
+  gsize n = 0;
+  while (g_ascii_isalnum(lower[n]))
+    n++;
+  if (n == 0 || n > PREFILTER_HEAD_LONGEST || (guint8)lower[n] >= 0x80)
+    return NULL;
+  return g_strndup(lower, n);
+}
+
+/* FNV-1a of `len` bytes, lower-cased. */
+static guint32 prefilter_head_hash(const guint8 *word, gsize len)
+{
+  guint32 hash = PREFILTER_FNV_BASIS;
+  for (gsize i = 0; i < len; i++)
+    hash = (hash ^ (guint8)g_ascii_tolower(word[i])) * PREFILTER_FNV_PRIME;
+  return hash;
+}
+
+static const guint8 *prefilter_heads_fold(void);
+
+/* TRUE when `word` (`len` ASCII letters and digits, any case) is `head`. */
+static gboolean prefilter_head_is(const char *head, const guint8 *word, gsize len)
+{
+  const guint8 *fold = prefilter_heads_fold();
+  for (gsize i = 0; i < len; i++)
+    if ((guint8)head[i] != fold[word[i]])
+      return FALSE;
+  return TRUE;
+}
+
+/* The slot of `word` (`len` bytes, any case), or the free slot where it goes. */
+static PrefilterHeadSlot *prefilter_head_slot(const PrefilterHeads *heads, const guint8 *word,
+                                              gsize len, guint32 hash)
+{
+  guint mask = heads->n_slots - 1;
+  for (guint i = hash & mask;; i = (i + 1) & mask) {
+    PrefilterHeadSlot *slot = &heads->slots[i];
+    if (!slot->word || (slot->hash == hash && slot->len == len &&
+                        prefilter_head_is(slot->word, word, len)))
+      return slot;
+  }
+}
+
+/* Doubles the table (kept at most half full). */
+static void prefilter_heads_grow(PrefilterHeads *heads)
+{
+  PrefilterHeadSlot *old = heads->slots;
+  guint n_old = heads->n_slots;
+  heads->n_slots *= 2;
+  heads->slots = g_new0(PrefilterHeadSlot, heads->n_slots);
+  for (guint i = 0; i < n_old; i++)
+    if (old[i].word)
+      *prefilter_head_slot(heads, (const guint8 *)old[i].word, old[i].len, old[i].hash) = old[i];
+  g_free(old);
+}
+
+void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list)
+{
+  gsize len = strlen(head);
+  g_return_if_fail(list < PREFILTER_HEADS_LISTS && len > 0);
+  if (2 * (heads->n_words + 1) > heads->n_slots)
+    prefilter_heads_grow(heads);
+  guint32 hash = prefilter_head_hash((const guint8 *)head, len);
+  PrefilterHeadSlot *slot = prefilter_head_slot(heads, (const guint8 *)head, len, hash);
+  if (!slot->word) {
+    *slot = (PrefilterHeadSlot){ g_ascii_strdown(head, (gssize)len), hash, (guint32)len, 0 };
+    heads->n_words++;
+    heads->longest = MAX(heads->longest, (guint)len);
+  }
+  slot->lists |= 1u << list;
+}
+
+/* TRUE at the first byte of U+017F (C5 BF) or U+212A (E2 84 AA). */
+static gboolean prefilter_heads_special(const guint8 *s, const guint8 *end)
+{
+  return (s[0] == 0xC5 && end - s >= 2 && s[1] == 0xBF) ||
+         (s[0] == 0xE2 && end - s >= 3 && s[1] == 0x84 && s[2] == 0xAA);
+}
+
+/* Each byte lower-cased when it is an ASCII letter or digit, else 0. */
+static const guint8 *prefilter_heads_fold(void)
+{
+  static guint8 fold[256];
+  static gsize done = 0;
+  if (g_once_init_enter(&done)) {
+    for (guint c = 0; c < 256; c++)
+      fold[c] = g_ascii_isalnum(c) ? (guint8)g_ascii_tolower(c) : 0;
+    g_once_init_leave(&done, 1);
+  }
+  return fold;
+}
+
+GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsize len)
+{
+  if (len > G_MAXUINT32)
+    return NULL;
+  const guint8 *fold = prefilter_heads_fold();
+  GArray *found = g_array_new(FALSE, FALSE, sizeof(PrefilterHead));
+  const guint8 *s = (const guint8 *)text, *end = s + len;
+  gboolean after_word = FALSE; /* the byte before is ASCII alphanumeric or _ */
+  while (s < end) {
+    if (!fold[*s]) {
+      if (G_UNLIKELY(*s >= 0xC5) && prefilter_heads_special(s, end)) {
+        g_array_unref(found);
+        return NULL;
+      }
+      after_word = *s++ == '_';
+      continue;
+    }
+    const guint8 *word = s;
+    guint32 hash = PREFILTER_FNV_BASIS;
+    for (; s < end && fold[*s]; s++)
+      hash = (hash ^ fold[*s]) * PREFILTER_FNV_PRIME;
+    gsize word_len = (gsize)(s - word);
+    if (after_word || word_len > heads->longest)
+      continue;
+    const PrefilterHeadSlot *slot = prefilter_head_slot(heads, word, word_len, hash);
+    if (slot->word) {
+      PrefilterHead head = { (guint32)(word - (const guint8 *)text), slot->lists };
+      g_array_append_val(found, head);
+    }
+  }
+  return found;
+}
+
+/* ---- top-level branches ---- */
+
+/* FALSE for a "(?" group that may tie branches together or change how the
+ * pattern is read: calls, recursion, named backreferences, conditionals,
+ * callouts, comments, extended mode, and options set outside any group.
+ * `q` is just after "(?". */
+static gboolean prefilter_branch_group_ok(const char *q, const char *end, int depth)
+{
+  char c = q < end ? *q : 0, d = q + 1 < end ? q[1] : 0;
+  if (c == ':' || c == '>' || c == '|' || c == '=' || c == '!' || c == '\'' ||
+      (c == '<' && d != 0) || (c == 'P' && d == '<'))
+    return TRUE; /* groups, lookarounds, named groups */
+  const char *options = q;
+  while (q < end && (g_ascii_isalpha(*q) || *q == '-' || *q == '^'))
+    q++;
+  if (q == options || q >= end || (*q != ':' && *q != ')'))
+    return FALSE; /* (?1) (?&n) (?R) (?P=n) (?P>n) (?( (?C (?# */
+  if (memchr(options, 'x', (gsize)(q - options)) || !prefilter_options_ok(options, q))
+    return FALSE;
+  return *q == ':' || depth > 0; /* "(?i)" outside a group reaches the later branches */
+}
+
+/* Where the top-level '|' of [from, end) are (offsets from `from`, into
+ * `bars`); FALSE for anything that may tie branches together. */
+static gboolean prefilter_top_bars(const char *from, const char *end, GArray *bars)
+{
+  int depth = 0;
+  for (const char *p = from; p < end; p++) {
+    gboolean simple = TRUE;
+    if (*p == '\\') {
+      if (p + 1 >= end || g_ascii_isdigit(p[1]) || strchr("gkQEGK", p[1]))
+        return FALSE; /* backreferences, \Q, \G, and \K, which moves where a match is
+                         said to start (p[1] == 0 is found by strchr too) */
+      p++;
+    } else if (*p == '[') {
+      if (!(p = prefilter_class_end(p, end, &simple)))
+        return FALSE;
+    } else if (*p == '(') {
+      if (p + 1 < end && p[1] == '*')
+        return FALSE; /* verbs */
+      if (p + 1 < end && p[1] == '?' && !prefilter_branch_group_ok(p + 2, end, depth))
+        return FALSE;
+      depth++;
+    } else if (*p == ')') {
+      if (--depth < 0)
+        return FALSE;
+    } else if (*p == '|' && depth == 0) {
+      gsize at = (gsize)(p - from);
+      g_array_append_val(bars, at);
+    }
+  }
+  return depth == 0;
+}
+
+/* [from, end) cut at `bars`, each piece between `prefix` and `suffix`. */
+static GPtrArray *prefilter_cut(const char *from, const char *end, const GArray *bars,
+                                const char *prefix, gsize prefix_len, const char *suffix,
+                                gsize suffix_len)
+{
+  GPtrArray *pieces = g_ptr_array_new_with_free_func(g_free);
+  gsize start = 0;
+  for (guint i = 0; i <= bars->len; i++) {
+    gsize stop = i < bars->len ? g_array_index(bars, gsize, i) : (gsize)(end - from);
+    g_ptr_array_add(pieces, g_strdup_printf("%.*s%.*s%.*s", (int)prefix_len, prefix,
+                                            (int)(stop - start), from + start, (int)suffix_len,
+                                            suffix));
+    start = stop + 1;
+  }
+  return pieces;
+}
+
+/* "\b(?:A|B)R" as "\bAR", "\bBR": the leading zero-width items (\b and
+ * lookbehinds) and the rest go with each alternative of the group, which no
+ * quantifier may follow. NULL when the pattern is not of that form. */
+static GPtrArray *prefilter_distribute(const char *pattern, const char *end)
+{
+  const char *q = pattern;
+  for (;;) {
+    if (end - q >= 2 && q[0] == '\\' && q[1] == 'b')
+      q += 2;
+    else if (end - q > 4 && strncmp(q, "(?<", 3) == 0 && (q[3] == '=' || q[3] == '!'))
+      q = prefilter_group_end(q, end);
+    else
+      break;
+    if (!q)
+      return NULL;
+  }
+  if (end - q < 3 || strncmp(q, "(?:", 3) != 0)
+    return NULL;
+  const char *close = prefilter_group_end(q, end);
+  if (!close || (close < end && strchr("?*+{", *close)))
+    return NULL;
+  g_autoptr(GArray) bars = g_array_new(FALSE, FALSE, sizeof(gsize));
+  if (!prefilter_top_bars(q + 3, close - 1, bars) || bars->len == 0 ||
+      bars->len >= PREFILTER_BRANCHES_MAX)
+    return NULL;
+  return prefilter_cut(q + 3, close - 1, bars, pattern, (gsize)(q - pattern), close,
+                       (gsize)(end - close));
+}
+
+GPtrArray *prefilter_branches(const char *pattern, gsize len, guint32 flags)
+{
+  const guint32 harmless = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL |
+                           PCRE2_NO_AUTO_CAPTURE | PCRE2_UNGREEDY | PCRE2_UTF | PCRE2_UCP |
+                           PCRE2_NEVER_BACKSLASH_C;
+  if ((flags & ~harmless) != 0)
+    return NULL;
+  const char *end = pattern + len;
+  g_autoptr(GArray) bars = g_array_new(FALSE, FALSE, sizeof(gsize));
+  if (!prefilter_top_bars(pattern, end, bars))
+    return NULL;
+  if (bars->len == 0)
+    return prefilter_distribute(pattern, end);
+  g_autoptr(GPtrArray) top = prefilter_cut(pattern, end, bars, "", 0, "", 0);
+  GPtrArray *branches = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < top->len; i++) { /* "(?:a|b)c|d" is "ac|bc|d" */
+    const char *piece = g_ptr_array_index(top, i);
+    g_autoptr(GPtrArray) spread = prefilter_distribute(piece, piece + strlen(piece));
+    if (!spread || branches->len + spread->len + top->len - i - 1 > PREFILTER_BRANCHES_MAX) {
+      g_ptr_array_add(branches, g_strdup(piece));
+      continue;
+    }
+    for (guint j = 0; j < spread->len; j++)
+      g_ptr_array_add(branches, g_strdup(g_ptr_array_index(spread, j)));
+  }
+  return branches;
+}
+
+/* ---- a lookahead hint ---- */
+
+/* TRUE when the group [open, end) may be copied into a lookahead: no
+ * captures, references, calls, verbs, \Q, comments or option settings. */
+static gboolean prefilter_hint_copyable(const char *open, const char *end)
+{
+  for (const char *q = open; q < end; q++) {
+    gboolean simple = TRUE;
+    if (*q == '\\') {
+      if (q + 1 >= end || g_ascii_isdigit(q[1]) || strchr("gkQEGK", q[1]))
+        return FALSE;
+      q++;
+    } else if (*q == '[') {
+      if (!(q = prefilter_class_end(q, end, &simple)))
+        return FALSE;
+    } else if (*q == '(') {
+      const char *r = q + 1;
+      if (r >= end || *r != '?' || r + 1 >= end)
+        return FALSE; /* a capture or a verb */
+      char c = r[1], d = r + 2 < end ? r[2] : 0;
+      if (!(c == ':' || c == '=' || c == '!' || (c == '<' && (d == '=' || d == '!'))))
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+char *prefilter_lookahead_hint(const char *pattern, gsize len, guint32 flags)
+{
+  const guint32 harmless = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL | PCRE2_UNGREEDY |
+                           PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  if ((flags & ~harmless) != 0)
+    return NULL;
+  const char *end = pattern + len, *q = pattern;
+  while (end - q > 4 && strncmp(q, "(?<", 3) == 0 && (q[3] == '=' || q[3] == '!')) {
+    const char *after = prefilter_group_end(q, end);
+    if (!after || !prefilter_hint_copyable(q, after))
+      return NULL;
+    q = after;
+  }
+  if (q == pattern || q >= end)
+    return NULL;
+  const char *item_end = q;
+  if (strncmp(q, "(?:", MIN(3, (gsize)(end - q))) == 0) {
+    item_end = prefilter_group_end(q, end);
+    if (!item_end || !prefilter_hint_copyable(q, item_end) ||
+        (item_end < end && strchr("?*{", *item_end)))
+      return NULL;
+  } else {
+    while (item_end < end && g_ascii_isalnum(*item_end))
+      item_end++;
+    if (item_end < end && strchr("?*{", *item_end))
+      item_end--; /* "neighbou?r": the u may be missing */
+    if (item_end <= q)
+      return NULL;
+  }
+  return g_strdup_printf("(?=%.*s)%.*s", (int)(item_end - q), q, (int)len, pattern);
 }

@@ -55,3 +55,74 @@ GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags);
 /* Literals and regexes with literals, for tests and `rules check`. */
 guint prefilter_literal_count(const Prefilter *prefilter);
 guint prefilter_filtered_count(const Prefilter *prefilter);
+
+/* ---- phrase heads: where a phrase trie may start ----
+ * A phrase list's trie (filters/rules-compile.c) is caseless and starts each
+ * phrase behind a word boundary. When every phrase starts with an ASCII
+ * letter or digit, a match can only start where a word starts (the byte
+ * before is no ASCII letter, digit or _) whose leading ASCII letters and
+ * digits, lower-cased, are exactly a phrase's head ("you" of "you'll", "a"
+ * of "a.s.a.p"): the caseless match of an ASCII letter is an ASCII letter,
+ * except U+017F (s) and U+212A (k), so a text holding either has no heads.
+ *
+ *   g_autofree char *head = prefilter_phrase_head("you'll");   // "you"
+ *   prefilter_heads_add(heads, head, list);                     // list < PREFILTER_HEADS_LISTS
+ *   g_autoptr(GArray) at = prefilter_heads_find(heads, text, len); // of PrefilterHead
+ */
+#define PREFILTER_HEADS_LISTS 32
+
+typedef struct _PrefilterHeads PrefilterHeads;
+
+/* A word of a text that is the head of a phrase of some lists. */
+typedef struct {
+  guint32 offset;  /* where the word starts */
+  guint32 lists;   /* bit n: a phrase of list n has this head */
+} PrefilterHead;
+
+PrefilterHeads *prefilter_heads_new(void);
+void prefilter_heads_free(PrefilterHeads *heads);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PrefilterHeads, prefilter_heads_free)
+
+/* The head of `phrase` (UTF-8, lower-cased as the trie does): its leading
+ * ASCII letters and digits, a new string; NULL when there are none, or when a
+ * non-ASCII character follows them (a list with such a phrase has no heads). */
+char *prefilter_phrase_head(const char *phrase);
+
+/* Records that a phrase of list `list` (< PREFILTER_HEADS_LISTS) starts with
+ * the word `head` (from prefilter_phrase_head()). */
+void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list);
+
+/* Every word start of `text` (`len` bytes of valid UTF-8) whose word is a
+ * recorded head, in order: an array of PrefilterHead (g_array_unref). NULL
+ * when the text holds U+017F or U+212A: any position may then start a phrase. */
+GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsize len);
+
+/* ---- top-level branches ----
+ * The leftmost match of "A|B|C" starts where the earliest of the branches'
+ * own leftmost matches starts, and is the first branch's (in order) that
+ * starts there: so each branch may be matched alone, with its own literals,
+ * and the results combined. A regex (or a top-level branch) that starts
+ * with a group of alternatives, "\b(?:A|B)R", is "\bAR|\bBR" (tried in the
+ * same order at each position). Only when nothing ties the branches
+ * together: no backreferences, subroutine calls, recursion, conditionals,
+ * verbs, \Q, \G, \K, comments or option settings outside a group, and no
+ * extended mode. */
+#define PREFILTER_BRANCHES_MAX 24 /* a leading group is not split past this many branches */
+
+/* The branches of `pattern` (`len` bytes, PCRE2 options `flags`), each a
+ * pattern (g_ptr_array_unref), or NULL when there are fewer than two or they
+ * may not be matched alone. */
+GPtrArray *prefilter_branches(const char *pattern, gsize len, guint32 flags);
+
+/* ---- a lookahead hint ----
+ * PCRE2's JIT scans a text several times slower for a regex that starts with
+ * a lookbehind ("(?<=I\s|we\s)(?:asked|sent)\b..."). The same regex with a
+ * lookahead in front that asks for what the item after the lookbehinds must
+ * match anyway ("(?=(?:asked|sent))(?<=I\s|we\s)(?:asked|sent)\b...") has the
+ * same matches, found faster. */
+
+/* `pattern` (`len` bytes, PCRE2 options `flags`) with the hint in front, a new
+ * string; NULL when it starts with no lookbehind, or the item after them is
+ * neither plain letters and digits nor a group without captures, references
+ * or verbs that is matched at least once. */
+char *prefilter_lookahead_hint(const char *pattern, gsize len, guint32 flags);

@@ -37,6 +37,18 @@ void rules_compiler_error_at(Compiler *c, const char *file, int line, int col,
   g_ptr_array_add(c->errors, g_strdup_printf("%s:%d:%d: %s", file, line, col, message));
 }
 
+/* `pattern` (`len` bytes, PCRE2 `options`) compiled with a lookahead hint in
+ * front (prefilter_lookahead_hint(): the same matches, found faster by the
+ * JIT), not yet JIT-compiled; NULL when it takes none. */
+static pcre2_code *rules_compile_hinted(const char *pattern, gsize len, guint32 options)
+{
+  g_autofree char *hinted = prefilter_lookahead_hint(pattern, len, options);
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  return hinted ? pcre2_compile((PCRE2_SPTR)hinted, strlen(hinted), options, &code, &offset, NULL)
+                : NULL;
+}
+
 /* Compiles `pattern` (`len` bytes). `at` is where the pattern starts in the
  * line (errors point at the offending character), or NULL for a generated one. */
 pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
@@ -60,8 +72,14 @@ pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
     pcre2_code_free(re);
     return NULL;
   }
-  if (at) /* a phrase list's own regex is JIT-compiled only if its group fails */
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
+  if (!at) /* a phrase list's own regex is JIT-compiled only if its group fails */
+    return re;
+  pcre2_code *hinted = rules_compile_hinted(pattern, len, options);
+  if (hinted) {
+    pcre2_code_free(re);
+    re = hinted;
+  }
+  pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
   return re;
 }
 
@@ -516,6 +534,31 @@ static void phrase_compile_alone(Compiler *c, RulesRule *rule)
   c->line = line;
 }
 
+/* Records the heads of the group's phrases (filters/prefilter.h) and returns
+ * the group's bit, or 0 when a phrase has no head (or the group is past the
+ * PREFILTER_HEADS_LISTS first): its trie is then run over whole texts. */
+static guint32 phrase_group_heads(RuleSet *set, const RulesPhraseGroup *group, GPtrArray *lists)
+{
+  guint index = 0;
+  while (index < set->phrase_groups->len && g_ptr_array_index(set->phrase_groups, index) != group)
+    index++;
+  if (index >= PREFILTER_HEADS_LISTS)
+    return 0;
+  g_autoptr(GPtrArray) heads = g_ptr_array_new_with_free_func(g_free);
+  for (guint l = 0; l < lists->len; l++) {
+    GPtrArray *words = g_ptr_array_index(lists, l);
+    for (guint i = 0; i < words->len; i++) {
+      char *head = prefilter_phrase_head(g_ptr_array_index(words, i));
+      if (!head)
+        return 0;
+      g_ptr_array_add(heads, head);
+    }
+  }
+  for (guint i = 0; i < heads->len; i++)
+    prefilter_heads_add(set->phrase_heads, g_ptr_array_index(heads, i), index);
+  return 1u << index;
+}
+
 /* The group's trie. A group that PCRE2 cannot take (too large) is no error:
  * its lists are then matched one by one, each with its own regex. */
 static void phrase_group_compile(Compiler *c, RulesPhraseGroup *group)
@@ -529,12 +572,15 @@ static void phrase_group_compile(Compiler *c, RulesPhraseGroup *group)
   phrases_regex(pattern, lists, (const guint *)(void *)group->members->data, group->marks);
   group->look->flags = PCRE2_CASELESS;
   group->look->pattern = g_strdup(pattern->str);
+  group->head_bit = phrase_group_heads(c->set, group, lists);
   int code = 0;
   PCRE2_SIZE offset = 0;
   group->look->code = pcre2_compile((PCRE2_SPTR)pattern->str, pattern->len,
-                                    PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &offset,
-                                    c->ccontext);
+                                    PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP |
+                                      (group->head_bit ? PCRE2_ANCHORED : 0),
+                                    &code, &offset, c->ccontext);
   if (!group->look->code) {
+    group->head_bit = 0;
     for (guint i = 0; i < group->members->len; i++)
       phrase_compile_alone(c, g_ptr_array_index(c->set->rules, g_array_index(group->members, guint, i)));
     return;
@@ -593,13 +639,65 @@ static void phrase_groups_build(Compiler *c)
 
 /* ---- the literal prefilter ---- */
 
+/* Records the branches of the look's regex that may be matched alone, each
+ * with its own literals (filters/prefilter.h); rules_look_branches()
+ * compiles them when scoring first needs them. */
+static void rules_prefilter_branches(Prefilter *prefilter, RulesLook *look)
+{
+  g_autoptr(GPtrArray) branches = prefilter_branches(look->pattern, strlen(look->pattern), look->flags);
+  if (!branches)
+    return;
+  look->n_branches = branches->len;
+  look->branch_prefilter = g_new(int, branches->len);
+  look->branch_pattern = g_new0(char *, branches->len + 1);
+  for (guint i = 0; i < branches->len; i++) {
+    const char *branch = g_ptr_array_index(branches, i);
+    look->branch_prefilter[i] = prefilter_add(prefilter, branch, strlen(branch), look->flags);
+    look->branch_pattern[i] = g_strdup(branch);
+  }
+}
+
+/* Compiles and JIT-compiles every branch of `look`; FALSE when one fails. */
+static gboolean rules_compile_branches(RulesLook *look)
+{
+  look->branch_code = g_new0(pcre2_code *, look->n_branches);
+  guint32 options = look->flags | PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  for (guint i = 0; i < look->n_branches; i++) {
+    const char *branch = look->branch_pattern[i];
+    int code = 0;
+    PCRE2_SIZE offset = 0;
+    look->branch_code[i] = rules_compile_hinted(branch, strlen(branch), options);
+    if (!look->branch_code[i])
+      look->branch_code[i] = pcre2_compile((PCRE2_SPTR)branch, strlen(branch), options, &code,
+                                           &offset, NULL);
+    if (!look->branch_code[i])
+      return FALSE;
+    pcre2_jit_compile(look->branch_code[i], PCRE2_JIT_COMPLETE);
+  }
+  return TRUE;
+}
+
+gboolean rules_look_branches(const RulesLook *look)
+{
+  if (look->n_branches == 0)
+    return FALSE;
+  RulesLook *once = (RulesLook *)look; /* the one write: see rules.h */
+  if (g_once_init_enter(&once->branch_once)) {
+    once->branch_failed = !rules_compile_branches(once);
+    g_once_init_leave(&once->branch_once, 1);
+  }
+  return !look->branch_failed;
+}
+
 /* The prefilter id of a look that scoring matches with its own regex (not a
- * signal, not a phrase list matched through its group). */
+ * signal, not a phrase list matched through its group), and its branches. */
 static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look)
 {
   look->prefilter = PREFILTER_ALWAYS;
-  if (look->code && look->pattern && !look->grouped)
+  if (look->code && look->pattern && !look->grouped) {
     look->prefilter = prefilter_add(prefilter, look->pattern, strlen(look->pattern), look->flags);
+    rules_prefilter_branches(prefilter, look);
+  }
 }
 
 /* Derives every regex's literals, the phrase groups' tries included, and

@@ -51,6 +51,13 @@ void rules_look_free(RulesLook *look)
   for (guint i = 0; i < look->n_where; i++)
     g_free(look->header[i]);
   g_clear_pointer(&look->code, pcre2_code_free);
+  for (guint i = 0; look->branch_code && i < look->n_branches; i++)
+    pcre2_code_free(look->branch_code[i]);
+  g_free(look->branch_code);
+  for (guint i = 0; i < look->n_branches; i++)
+    g_free(look->branch_pattern[i]);
+  g_free(look->branch_pattern);
+  g_free(look->branch_prefilter);
   g_free(look->pattern);
   g_free(look);
 }
@@ -102,6 +109,7 @@ void rules_free(RuleSet *rules)
   learned_set_free(rules->learned);
   deadline_rules_free(rules->deadlines);
   prefilter_free(rules->prefilter);
+  prefilter_heads_free(rules->phrase_heads);
   g_free(rules);
 }
 
@@ -126,6 +134,7 @@ RuleSet *rules_new(void)
   set->levels = g_ptr_array_new_with_free_func((GDestroyNotify)rules_level_free);
   set->phrase_groups = g_ptr_array_new_with_free_func((GDestroyNotify)rules_phrase_group_free);
   set->thread_halflife_hours = 72;
+  set->phrase_heads = prefilter_heads_new();
   return set;
 }
 

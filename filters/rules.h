@@ -66,7 +66,8 @@ typedef struct {
   guint n_where;
   pcre2_code *code;     /* owned; NULL for a signal look, and for a phrase list until
                            rules_compile_alone() (scoring uses its group) */
-  char *pattern;        /* owned, the regex as PCRE2 saw it (for `rules check --profile`, bench) */
+  char *pattern;        /* owned, the regex as written (for `rules check --profile`, bench);
+                           `code` may carry a lookahead hint in front (prefilter.h) */
   guint32 flags;        /* PCRE2 compile options used */
   guint signal;         /* SignalId, signal looks only; SIGNAL_COUNT + LearnedDimension
                            for a learned signal */
@@ -74,6 +75,14 @@ typedef struct {
   double value;
   gboolean grouped;     /* matched by its phrase group's scan during scoring */
   int prefilter;        /* id in RuleSet.prefilter, PREFILTER_ALWAYS when it must always run */
+  guint n_branches;     /* > 0: the regex's branches (prefilter_branches()), which
+                           scoring may match alone: only the few whose literals a text
+                           holds */
+  char **branch_pattern;    /* owned, n_branches */
+  int *branch_prefilter;    /* owned, n_branches: each branch's id in RuleSet.prefilter */
+  pcre2_code **branch_code; /* owned, n_branches, NULL until rules_look_branches() */
+  gsize branch_once;        /* rules_look_branches() has run */
+  gboolean branch_failed;   /* a branch did not compile: the whole regex runs */
 } RulesLook;
 
 typedef struct {
@@ -112,9 +121,14 @@ typedef struct {
 
 /* Phrase lists that look at the same places are also compiled together into
  * one trie regex, so scoring scans each text once for all of them; each phrase
- * end carries (*MARK:n) and marks[n] lists the rules that hit there. */
+ * end carries (*MARK:n) and marks[n] lists the rules that hit there. When every
+ * phrase has a head (filters/prefilter.h), the trie is compiled anchored and
+ * tried only where RuleSet.phrase_heads finds a word with the group's bit. */
 typedef struct {
-  RulesLook *look;         /* owned: the shared places and the combined code */
+  RulesLook *look;         /* owned: the shared places and the combined code
+                              (PCRE2_ANCHORED when head_bit is set) */
+  guint32 head_bit;        /* 1 << n: its bit in RuleSet.phrase_heads; 0 = none,
+                              the unanchored trie is run over the whole text */
   gboolean skip_automated; /* every member is skipped for automated mail */
   GPtrArray *marks;        /* owned, of GArray* of guint rule indices, by mark number */
   GArray *members;         /* owned, of guint rule indices */
@@ -135,6 +149,7 @@ typedef struct RuleSet {
   LearnedSet *learned;    /* owned, may be NULL: the learned_* signals' models */
   struct _DeadlineRules *deadlines; /* owned, may be NULL: rules/deadlines.rules, for the deadline_days signal */
   Prefilter *prefilter;   /* owned: the literals each look's regex needs (filters/prefilter.h) */
+  PrefilterHeads *phrase_heads; /* owned: the first words of the phrase groups' phrases */
 } RuleSet;
 
 /* Match limits set on every pcre2_match() (see rules/README.md). */
@@ -164,6 +179,12 @@ void rules_set_learned(RuleSet *rules, LearnedSet *learned);
 /* Gives `rules` the deadline rules (filters/deadlines.h; takes `deadlines`,
  * may be NULL: deadline_days is then unknown). Call before the set is shared. */
 void rules_set_deadlines(RuleSet *rules, struct _DeadlineRules *deadlines);
+
+/* TRUE when `look` has branches, compiled (and JIT-compiled) the first time
+ * this is asked, so that rule sets that never score (the extractors') do not
+ * pay for them: besides the log-once flag, the only write to a built RuleSet,
+ * done once under g_once (safe from any thread). */
+gboolean rules_look_branches(const RulesLook *look);
 
 guint rules_count(const RuleSet *rules);
 guint rules_file_count(const RuleSet *rules);

@@ -8,9 +8,10 @@
  * UTF-8 once, so every match can skip PCRE2's own check, and scanned once
  * (the first time a regex with literals asks) for the literals of the set's
  * prefilter: a regex none of whose literals the text holds is not run on it
- * (filters/prefilter.h). The phrase groups
- * are scanned first (one pass per text, each match's (*MARK) naming the rules
- * it stands for). Rules run in the RuleSet's order (atoms first, rules over
+ * (filters/prefilter.h); a regex cut into branches runs only the branches
+ * whose literals the text holds, the earliest match winning. The phrase
+ * groups are scanned first (each match's (*MARK) naming the rules it stands
+ * for), their tries tried only where a word starts that begins a phrase. Rules run in the RuleSet's order (atoms first, rules over
  * rules after what they use), each match with the set's match context (match,
  * depth and heap limits). A match that hits a limit is an error outcome
  * recorded on the result, logged once per rule, and the rule counts as not
@@ -31,6 +32,8 @@ typedef struct {
   gsize len;         /* strlen(text) */
   gboolean known;
   PrefilterSeen *seen; /* owned: the literals of the rules' prefilter in it; NULL until asked */
+  GArray *heads;     /* owned: its words that start phrases (PrefilterHead), once heads_found */
+  gboolean heads_found;
 } ScoreText;
 
 typedef struct {
@@ -38,6 +41,7 @@ typedef struct {
   const KeelMessage *message;
   ScoreResult *result;
   pcre2_match_data *match_data;   /* owned */
+  pcre2_match_data *spare_match_data; /* owned, NULL until a look's branches need a second */
   gboolean *hit;                  /* owned, per rule */
   ScoreText texts[RULES_WHERE_FROM + 1];
   GHashTable *headers;            /* owned: lower-case name -> ScoreText* */
@@ -105,6 +109,7 @@ static void score_text_clear(ScoreText *slot)
 {
   g_free(slot->owned);
   g_free(slot->seen);
+  g_clear_pointer(&slot->heads, g_array_unref);
 }
 
 static void score_text_free(ScoreText *slot)
@@ -247,6 +252,72 @@ static void score_match_clear(ScoreMatch *match)
   g_clear_pointer(&match->captures, g_ptr_array_unref);
 }
 
+/* A look's regex (or one of its branches) matched once over a text. */
+typedef struct {
+  const pcre2_code *code;  /* the regex that matched: its names give the captures */
+  pcre2_match_data *match; /* borrowed from Scoring: the match */
+} ScoreRegexRun;
+
+/* Branches that may match one text beyond this: the whole regex runs once. */
+#define SCORE_BRANCHES_MAX 8
+
+/* The branches of `look` whose literals `slot` holds, into `may`; FALSE
+ * when there are more than SCORE_BRANCHES_MAX (or no branches). */
+static gboolean score_branches_may_match(const Scoring *s, ScoreText *slot, const RulesLook *look,
+                                         guint may[SCORE_BRANCHES_MAX], guint *n)
+{
+  *n = 0;
+  if (!rules_look_branches(look))
+    return FALSE;
+  if (!slot->seen)
+    slot->seen = prefilter_scan(s->rules->prefilter, slot->text, slot->len);
+  for (guint i = 0; i < look->n_branches; i++) {
+    if (!prefilter_may_match(s->rules->prefilter, look->branch_prefilter[i], slot->seen))
+      continue;
+    if (*n == SCORE_BRANCHES_MAX)
+      return FALSE;
+    may[(*n)++] = i;
+  }
+  return TRUE;
+}
+
+/* Runs `look` over `slot`, as pcre2_match() would run its regex: when the
+ * prefilter leaves few of its top-level branches, those alone (the earliest
+ * match wins, on a tie the first branch: the regex's own leftmost match),
+ * else, or when a branch fails with an error, the whole regex. */
+static int score_regex_run(Scoring *s, const RulesLook *look, ScoreText *slot, ScoreRegexRun *run)
+{
+  guint may[SCORE_BRANCHES_MAX], n = 0;
+  if (score_branches_may_match(s, slot, look, may, &n)) {
+    int best = PCRE2_ERROR_NOMATCH;
+    PCRE2_SIZE best_start = PCRE2_UNSET;
+    run->match = NULL;
+    for (guint k = 0; k < n; k++) {
+      if (!s->spare_match_data)
+        s->spare_match_data = pcre2_match_data_create(s->rules->max_captures + 1, NULL);
+      pcre2_match_data *match = run->match == s->match_data ? s->spare_match_data : s->match_data;
+      const pcre2_code *code = look->branch_code[may[k]];
+      int rc = pcre2_match(code, (PCRE2_SPTR)slot->text, slot->len, 0, PCRE2_NO_UTF_CHECK, match,
+                           s->rules->match_context);
+      if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+        best = rc; /* the whole regex decides */
+        break;
+      }
+      PCRE2_SIZE start = rc >= 0 ? pcre2_get_ovector_pointer(match)[0] : PCRE2_UNSET;
+      if (rc >= 0 && (best < 0 || start < best_start)) {
+        best = rc;
+        best_start = start;
+        *run = (ScoreRegexRun){ code, match };
+      }
+    }
+    if (best >= 0 || best == PCRE2_ERROR_NOMATCH)
+      return best;
+  }
+  *run = (ScoreRegexRun){ look->code, s->match_data };
+  return pcre2_match(look->code, (PCRE2_SPTR)slot->text, slot->len, 0, PCRE2_NO_UTF_CHECK,
+                     s->match_data, s->rules->match_context);
+}
+
 /* Runs one regex look over each of its places. TRUE on a match; an error
  * outcome (limits) is recorded and gives FALSE. */
 static gboolean score_look_regex(Scoring *s, const RulesRule *rule, const RulesLook *look,
@@ -257,22 +328,22 @@ static gboolean score_look_regex(Scoring *s, const RulesRule *rule, const RulesL
     const char *text = slot->text;
     if (!text || !*text || !score_text_may_match(s, slot, look))
       continue;
-    int rc = pcre2_match(look->code, (PCRE2_SPTR)text, slot->len, 0, PCRE2_NO_UTF_CHECK,
-                         s->match_data, s->rules->match_context);
+    ScoreRegexRun run;
+    int rc = score_regex_run(s, look, slot, &run);
     if (rc == PCRE2_ERROR_NOMATCH)
       continue;
     if (rc < 0) {
       score_rule_error(s, rule, rc);
       return FALSE;
     }
-    PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(s->match_data);
+    PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(run.match);
     out->start = (gint64)ovector[0];
     out->end = (gint64)ovector[1];
     out->match = g_strndup(text + ovector[0], ovector[1] - ovector[0]);
     out->where = look->where[i] == RULES_WHERE_HEADER
                    ? g_strdup_printf("header:%s", look->header[i])
                    : g_strdup(score_where_name(look->where[i]));
-    out->captures = score_captures(look->code, text, ovector, rc == 0 ? 1 : rc);
+    out->captures = score_captures(run.code, text, ovector, rc == 0 ? 1 : rc);
     return TRUE;
   }
   return FALSE;
@@ -399,6 +470,52 @@ static void score_group_error(Scoring *s, const RulesPhraseGroup *group, int cod
   }
 }
 
+/* The words of `slot` that start a phrase (filters/prefilter.h), found the
+ * first time a group asks; NULL when any position may start one. */
+static const GArray *score_text_heads(const Scoring *s, ScoreText *slot)
+{
+  if (!slot->heads_found) {
+    slot->heads = prefilter_heads_find(s->rules->phrase_heads, slot->text, slot->len);
+    slot->heads_found = TRUE;
+  }
+  return slot->heads;
+}
+
+/* The first match of the group's trie in `slot` that starts at `offset` or
+ * later, as pcre2_match() returns it. A trie without heads is searched; an
+ * anchored one is tried where a word with the group's bit starts (from entry
+ * `*next` of the text's heads on; `*next` moves past the match), or, in a
+ * text without heads, at every character: the same leftmost match. */
+static int score_group_match(Scoring *s, const RulesPhraseGroup *group, ScoreText *slot,
+                             gsize offset, guint *next)
+{
+  const pcre2_code *code = group->look->code;
+  PCRE2_SPTR text = (PCRE2_SPTR)slot->text;
+  if (!group->head_bit)
+    return pcre2_match(code, text, slot->len, offset, PCRE2_NO_UTF_CHECK, s->match_data,
+                       s->rules->match_context);
+  const GArray *heads = score_text_heads(s, slot);
+  for (gsize at = offset; !heads && at < slot->len;
+       at = (gsize)(g_utf8_next_char(slot->text + at) - slot->text)) {
+    int rc = pcre2_match(code, text, slot->len, at, PCRE2_NO_UTF_CHECK, s->match_data,
+                         s->rules->match_context);
+    if (rc != PCRE2_ERROR_NOMATCH)
+      return rc;
+  }
+  for (; heads && *next < heads->len; (*next)++) {
+    const PrefilterHead *head = &g_array_index(heads, PrefilterHead, *next);
+    if (head->offset < offset || !(head->lists & group->head_bit))
+      continue;
+    int rc = pcre2_match(code, text, slot->len, head->offset, PCRE2_NO_UTF_CHECK,
+                         s->match_data, s->rules->match_context);
+    if (rc != PCRE2_ERROR_NOMATCH) {
+      (*next)++;
+      return rc;
+    }
+  }
+  return PCRE2_ERROR_NOMATCH;
+}
+
 /* Scans the group's texts: after each match, again from the next character,
  * until every member has hit or the text ends. */
 static void score_group_scan(Scoring *s, const RulesPhraseGroup *group)
@@ -410,9 +527,9 @@ static void score_group_scan(Scoring *s, const RulesPhraseGroup *group)
     gsize len = slot->len;
     if (len == 0 || !score_text_may_match(s, slot, group->look))
       continue;
+    guint next = 0;
     for (gsize offset = 0; left > 0 && offset < len;) {
-      int rc = pcre2_match(group->look->code, (PCRE2_SPTR)text, len, offset, PCRE2_NO_UTF_CHECK,
-                           s->match_data, s->rules->match_context);
+      int rc = score_group_match(s, group, slot, offset, &next);
       if (rc == PCRE2_ERROR_NOMATCH)
         break;
       if (rc < 0) {
@@ -554,6 +671,7 @@ static void scoring_clear(Scoring *s)
     score_match_clear(&s->group_match[i]);
   g_free(s->group_match);
   pcre2_match_data_free(s->match_data);
+  pcre2_match_data_free(s->spare_match_data);
   g_free(s->hit);
   g_hash_table_unref(s->headers);
   for (guint i = 0; i < G_N_ELEMENTS(s->texts); i++)

@@ -86,18 +86,19 @@ static gboolean signals_next_word(const char **p, const char *end, SignalWord *w
   word->letters = word->upper = 0;
   const char *q = *p;
   while (q < end && *q) {
-    gunichar ch = g_utf8_get_char(q);
-    const char *next = g_utf8_next_char(q);
-    gboolean apostrophe = (ch == '\'' || ch == 0x2019) && word->letters > 0 && next < end &&
-                          g_unichar_isalpha(g_utf8_get_char(next));
-    gboolean letter = ch < 0x80 ? g_ascii_isalpha(ch) : g_unichar_isalpha(ch);
+    guchar byte = (guchar)*q;
+    gboolean ascii = byte < 0x80; /* most text: no decoding */
+    gunichar ch = ascii ? byte : g_utf8_get_char(q);
+    const char *next = ascii ? q + 1 : g_utf8_next_char(q);
+    gboolean letter = ascii ? g_ascii_isalpha(byte) : g_unichar_isalpha(ch);
     if (letter) {
       word->start = word->letters ? word->start : q;
       word->letters++;
-      word->upper += ch < 0x80 ? g_ascii_isupper(ch) : g_unichar_isupper(ch);
+      word->upper += ascii ? g_ascii_isupper(byte) : g_unichar_isupper(ch);
       word->stop = next;
-    } else if (!apostrophe && word->letters) {
-      break;
+    } else if (word->letters && !((ch == '\'' || ch == 0x2019) && next < end &&
+                                  g_unichar_isalpha(g_utf8_get_char(next)))) {
+      break; /* an apostrophe between letters stays in the word */
     }
     q = next;
   }

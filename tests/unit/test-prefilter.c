@@ -9,11 +9,20 @@
  *    two characters PCRE2 takes for s and k; unprovable regexes always run;
  *  - /prefilter/default-rules: every regex of rules/ (the phrase groups'
  *    tries included) over every committed .eml of tests/data, as it is and
- *    upper-cased: whenever the prefilter says "cannot match", PCRE2 agrees.
+ *    upper-cased: whenever the prefilter says "cannot match", PCRE2 agrees;
+ *    every match of a phrase group's trie starts at one of its heads, and a
+ *    regex compiled with a lookahead hint matches where it does without;
+ *  - /prefilter/branches/...: the top-level branches of a regex matched
+ *    alone (where they may be) and scoring with them;
+ *  - /prefilter/lookahead-hint: the lookahead put in front of a regex that
+ *    starts with lookbehinds, and where none may be;
+ *  - /prefilter/heads/...: phrase heads (the first word of a phrase), the
+ *    word starts of a text that are heads, and scoring through them.
  */
 #include <string.h>
 #include "filters/prefilter.h"
 #include "filters/rules.h"
+#include "filters/score.h"
 
 typedef struct {
   const char *pattern;
@@ -171,14 +180,328 @@ static void test_always(void)
   g_assert_cmpint(prefilter_add(prefilter, "late", 4, 0), ==, PREFILTER_ALWAYS); /* after build */
 }
 
+/* ---- phrase heads ---- */
+
+typedef struct {
+  const char *phrase;
+  const char *head; /* NULL: the phrase has none */
+} HeadCase;
+
+static void test_phrase_head(void)
+{
+  static const HeadCase cases[] = {
+    { "you'll", "you" }, { "a.s.a.p", "a" }, { "9pm", "9pm" }, { "YOU Missed", "you" },
+    { "e-mail", "e" }, { "24/7", "24" }, { "thanks", "thanks" },
+    { " you", NULL }, { "'cause", NULL }, { "\xc3\xbc" "ber", NULL },
+    { "caf\xc3\xa9", NULL },     /* a non-ASCII letter after the head: none */
+    { "s\xc5\xbft", NULL },       /* U+017F matches s caselessly */
+    { "\xe2\x84\xaaill", "kill" }, /* U+212A lower-cases to k, as the trie does */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *head = prefilter_phrase_head(cases[i].phrase);
+    g_assert_cmpstr(head, ==, cases[i].head);
+  }
+}
+
+/* The offsets and lists found in `text`, as "offset:lists offset:lists". */
+static char *heads_found(const PrefilterHeads *heads, const char *text)
+{
+  g_autoptr(GArray) found = prefilter_heads_find(heads, text, strlen(text));
+  if (!found)
+    return g_strdup("none");
+  g_autoptr(GString) out = g_string_new(NULL);
+  for (guint i = 0; i < found->len; i++) {
+    const PrefilterHead *head = &g_array_index(found, PrefilterHead, i);
+    g_string_append_printf(out, "%s%u:%u", i ? " " : "", head->offset, head->lists);
+  }
+  return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+static void test_heads_find(void)
+{
+  g_autoptr(PrefilterHeads) heads = prefilter_heads_new();
+  prefilter_heads_add(heads, "you", 0);
+  prefilter_heads_add(heads, "a", 1);
+  prefilter_heads_add(heads, "the", 0);
+  prefilter_heads_add(heads, "the", 2);
+  for (guint i = 0; i < 200; i++) { /* the table grows */
+    g_autofree char *word = g_strdup_printf("w%u", i);
+    prefilter_heads_add(heads, word, 3);
+  }
+  const struct { const char *text, *found; } cases[] = {
+    { "", "" },
+    { "You, THE end", "0:1 5:5" },
+    { "xyou _you you2 yo", "" },          /* inside a word, after _, longer, shorter */
+    { "(you) a_b", "1:1 6:2" },           /* a word followed by _ is still found */
+    { "\xc3\xa9you", "2:1" },             /* after a non-ASCII letter: the trie decides */
+    { "w0 w199 w200", "0:8 3:8" },
+    { "you \xc5\xbf", "none" },             /* U+017F: any position may start a phrase */
+    { "\xe2\x84\xaaill you", "none" },      /* U+212A */
+    { "\xe2\x84\xa2 you", "4:1" },          /* U+2122 is no special */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *found = heads_found(heads, cases[i].text);
+    g_assert_cmpstr(found, ==, cases[i].found);
+  }
+}
+
+/* A phrase group scored through its heads finds what the whole-text scan
+ * finds: at a word start, after punctuation, in capitals, and in a text
+ * holding U+212A (every position tried); never inside a word. */
+static void test_heads_scoring(void)
+{
+  static const char *const rules_text =
+    "dimension tone flag >= 1\n"
+    "phrases kill\n  look text subject\n  words kill | you'll pay | a.s.a.p | see you in court\n"
+    "  adds tone +1\n"
+    "phrases other\n  look text subject\n  words pay up\n  adds tone +1\n";
+  const char *names[] = { "heads.rules" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = rules_compile(names, &rules_text, 1, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rules->phrase_groups->len, ==, 1);
+  g_assert_cmpuint(((RulesPhraseGroup *)g_ptr_array_index(rules->phrase_groups, 0))->head_bit, ==, 1);
+  const struct { const char *body; const char *match; } cases[] = {
+    { "I will KILL it", "KILL" },
+    { "skill and killer", NULL },
+    { "(you\xe2\x80\x99ll pay) now", "you\xe2\x80\x99ll pay" },
+    { "please, A.S.A.P!", "A.S.A.P" },
+    { "\xc3\xa9kill but kill", "kill" },
+    { "I \xe2\x84\xaaILL it", "\xe2\x84\xaaILL" },
+    { "a \xc5\xbf then see you\nin court", "see you\nin court" },
+    { "seeyou in court", NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *raw = g_strdup_printf("From: C <c@example.com>\r\nTo: J <j@example.com>\r\n"
+                                           "Subject: hello\r\nContent-Type: text/plain; "
+                                           "charset=utf-8\r\n\r\n%s\r\n", cases[i].body);
+    g_autoptr(KeelMessage) message = message_parse((const guint8 *)raw, strlen(raw), NULL, 0, &error);
+    g_assert_no_error(error);
+    g_autoptr(ScoreResult) result = score_message(rules, message, NULL, &error);
+    g_assert_no_error(error);
+    const ScoreHit *hit = NULL;
+    for (guint h = 0; h < result->hits->len; h++)
+      if (strcmp(((ScoreHit *)g_ptr_array_index(result->hits, h))->rule, "kill") == 0)
+        hit = g_ptr_array_index(result->hits, h);
+    g_test_message("%s", cases[i].body);
+    g_assert_cmpstr(hit ? hit->match : NULL, ==, cases[i].match);
+  }
+}
+
+/* ---- top-level branches ---- */
+
+typedef struct {
+  const char *pattern;
+  guint32 flags;
+  const char *branches; /* " ; "-joined; NULL: not matched alone */
+} BranchCase;
+
+static void test_branches(void)
+{
+  static const BranchCase cases[] = {
+    { "abc|def", 0, "abc ; def" },
+    { "a(?:b|c)d|[|)]x|\\|y|(?i:q|r)", 0, "a(?:b|c)d ; [|)]x ; \\|y ; (?i:q|r)" },
+    { "(?<n>a|b)c|(?<=x|y)z", PCRE2_CASELESS, "(?<n>a|b)c ; (?<=x|y)z" },
+    { "(?:a(?i)b|c)|d", 0, "(?:a(?i)b|c) ; d" }, /* options inside a group stay there */
+    { "(?:ab|c)\\s+d", 0, "ab\\s+d ; c\\s+d" },     /* a leading group goes round the rest */
+    { "\\b(?<!x)(?:ab|(?:c|d)e)f(g|h)", 0, "\\b(?<!x)abf(g|h) ; \\b(?<!x)(?:c|d)ef(g|h)" },
+    { "(?:^|[.!?]\\s+|\\n)now", PCRE2_MULTILINE, "^now ; [.!?]\\s+now ; \\nnow" },
+    { "(?:ab|c)d|(?:e|f)+g|h", 0, "abd ; cd ; (?:e|f)+g ; h" }, /* in a top-level branch */
+    { "(?:ab|c)+d", 0, NULL },                /* a repeated group */
+    { "(?:ab|c)?d", 0, NULL },
+    { "(?:ab|c){2}d", 0, NULL },
+    { "(?>ab|a)b", 0, NULL },                 /* atomic */
+    { "(?:a(?i)b|c)d", 0, NULL },             /* the option would reach d */
+    { "x(?:ab|c)d", 0, NULL },                /* not leading */
+    { "(?:abc)d", 0, NULL },                  /* one alternative */
+    { "abc", 0, NULL },
+    { "(abc|def)", 0, NULL },                 /* one branch */
+    { "(a)\\1|b", 0, NULL },                  /* backreference */
+    { "(?<n>a)|\\k<n>", 0, NULL },
+    { "(?P<n>a)|(?P=n)", 0, NULL },
+    { "(a)|(?1)", 0, NULL },                  /* subroutine calls, recursion */
+    { "(?&n)|(?<n>a)", 0, NULL },
+    { "a(?R)?|b", 0, NULL },
+    { "(?(1)a|b)|c", 0, NULL },               /* conditional */
+    { "(?i)a|b", 0, NULL },                   /* reaches the later branch */
+    { "(?x)a #|\n|b", 0, NULL },              /* extended mode */
+    { "a|b", PCRE2_EXTENDED, NULL },
+    { "(*SKIP)a|b", 0, NULL },
+    { "\\Qa|b\\E|c", 0, NULL },
+    { "\\Ga|b", 0, NULL },
+    { "ab\\Kc|bc", 0, NULL },                /* \K: the earliest start is not the earliest try */
+    { "(?#x|y)a|b", 0, NULL },
+    { "(a|b", 0, NULL },
+    { "a)|b", 0, NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    const BranchCase *c = &cases[i];
+    g_autoptr(GPtrArray) branches = prefilter_branches(c->pattern, strlen(c->pattern), c->flags);
+    if (branches)
+      g_ptr_array_add(branches, NULL);
+    g_autofree char *joined = branches ? g_strjoinv(" ; ", (char **)branches->pdata) : NULL;
+    g_test_message("%s -> %s", c->pattern, joined ? joined : "(whole)");
+    g_assert_cmpstr(joined, ==, c->branches);
+  }
+}
+
+/* Scoring with a regex whose branches run alone finds what the whole regex
+ * finds: the earliest match, the first branch on a tie, its captures. */
+static void test_branches_scoring(void)
+{
+  static const char *const rules_text =
+    "dimension tone flag >= 1\n"
+    "rule early\n  look text /zebra\\s+\\w+|(?<ant>ant\\w*)|antelope\\s+\\w+|kiwi/i\n"
+    "  adds tone +1\n";
+  const char *names[] = { "branches.rules" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = rules_compile(names, &rules_text, 1, &error);
+  g_assert_no_error(error);
+  const RulesLook *look = g_ptr_array_index(rules_get(rules, 0)->looks, 0);
+  g_assert_cmpuint(look->n_branches, ==, 4);
+  const struct { const char *body, *match, *ant; } cases[] = {
+    { "an antelope runs, a zebra sleeps", "antelope", "antelope" }, /* tie: the earlier branch */
+    { "a zebra sleeps by the antelope", "zebra sleeps", NULL },    /* the earlier match */
+    { "ZEBRA and then kiwi", "ZEBRA and", NULL },
+    { "kiwi, then a zebra", "kiwi", NULL },
+    { "nothing here", NULL, NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *raw = g_strdup_printf("From: C <c@example.com>\r\nTo: J <j@example.com>\r\n"
+                                           "Subject: hello\r\n\r\n%s\r\n", cases[i].body);
+    g_autoptr(KeelMessage) message = message_parse((const guint8 *)raw, strlen(raw), NULL, 0, &error);
+    g_assert_no_error(error);
+    g_autoptr(ScoreResult) result = score_message(rules, message, NULL, &error);
+    g_assert_no_error(error);
+    const ScoreHit *hit = result->hits->len ? g_ptr_array_index(result->hits, 0) : NULL;
+    g_test_message("%s", cases[i].body);
+    g_assert_cmpstr(hit ? hit->match : NULL, ==, cases[i].match);
+    const ScoreCapture *ant = hit && hit->captures && hit->captures->len
+                                ? g_ptr_array_index(hit->captures, 0) : NULL;
+    g_assert_cmpstr(ant ? ant->value : NULL, ==, cases[i].ant);
+  }
+}
+
+/* ---- lookahead hints ---- */
+
+static void test_lookahead_hint(void)
+{
+  static const struct { const char *pattern, *hinted; } cases[] = {
+    { "(?<=I\\s|we\\s)(?:asked|sent)\\b", "(?=(?:asked|sent))(?<=I\\s|we\\s)(?:asked|sent)\\b" },
+    { "(?<!not\\s)(?<!never\\s)your\\s+fault", "(?=your)(?<!not\\s)(?<!never\\s)your\\s+fault" },
+    { "(?<!\\p{L})(?:son|kid)s?\\b", "(?=(?:son|kid))(?<!\\p{L})(?:son|kid)s?\\b" },
+    { "(?<=ll\\s)be\\s+x|y", "(?=be)(?<=ll\\s)be\\s+x|y" },     /* the first branch only */
+    { "(?<!a)neighbou?r", "(?=neighbo)(?<!a)neighbou?r" },            /* the u may be missing */
+    { "(?<!a)(?:b(?=c)|d)+e", "(?=(?:b(?=c)|d))(?<!a)(?:b(?=c)|d)+e" }, /* at least once */
+    { "abc", NULL },                        /* no lookbehind */
+    { "x(?<=x)y", NULL },
+    { "(?<!a)(?:b|c)?d", NULL },             /* may be missing */
+    { "(?<!a)(?:b|c)*d", NULL },
+    { "(?<!a)(?:b|c){0,2}d", NULL },
+    { "(?<!a)(b|c)d", NULL },                /* a capture */
+    { "(?<!a)(?:(?<n>b)|c)d", NULL },
+    { "(?<!a)(?:b\\1|c)d", NULL },           /* a reference */
+    { "(?<!a)(?:b(*SKIP)|c)d", NULL },       /* a verb */
+    { "(?<!a)(?:b(?i)|c)d", NULL },          /* an option setting */
+    { "(?<![0-9.])[0-9]+x", NULL },          /* a class */
+    { "(?<!a)", NULL },
+    { "(?<=a", NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *hinted = prefilter_lookahead_hint(cases[i].pattern, strlen(cases[i].pattern),
+                                                       PCRE2_CASELESS);
+    g_test_message("%s -> %s", cases[i].pattern, hinted ? hinted : "(none)");
+    g_assert_cmpstr(hinted, ==, cases[i].hinted);
+  }
+  g_assert_null(prefilter_lookahead_hint("(?<!a)b", 7, PCRE2_EXTENDED));
+}
+
 /* ---- every default rule over every committed message ---- */
 
 typedef struct {
-  GPtrArray *codes;    /* of pcre2_code*, borrowed from the sets */
+  GPtrArray *codes;    /* of pcre2_code*, borrowed from the sets (or from `owned`) */
   GArray *ids;         /* of int */
   GPtrArray *patterns; /* of char*, borrowed */
   Prefilter *prefilter;
+  GPtrArray *owned;    /* of pcre2_code*: the unanchored tries of groups with heads */
+  GPtrArray *headed;   /* of CorpusGroup* */
+  guint branches;      /* top-level branches matched alone, among `codes` */
+  GPtrArray *hinted;   /* of pcre2_code*, borrowed: looks compiled with a lookahead hint */
+  GPtrArray *plain;    /* of pcre2_code*, in `owned`: the same regexes without it */
 } Corpus;
+
+/* A phrase group scored through its heads: its unanchored trie and bit. */
+typedef struct {
+  const pcre2_code *code;
+  guint32 head_bit;
+  const PrefilterHeads *heads;
+} CorpusGroup;
+
+/* The unanchored trie of a group compiled anchored for its heads. */
+static pcre2_code *corpus_unanchored(const RulesLook *look)
+{
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)look->pattern, strlen(look->pattern),
+                                 look->flags | PCRE2_UTF | PCRE2_UCP, &code, &offset, NULL);
+  g_assert_nonnull(re);
+  pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+  return re;
+}
+
+/* Each branch of `look` that scoring matches alone, with its literals. */
+static void corpus_add_branches(Corpus *corpus, const RulesLook *look)
+{
+  g_autoptr(GPtrArray) branches = prefilter_branches(look->pattern, strlen(look->pattern), look->flags);
+  g_assert_cmpuint(branches ? branches->len : 0, ==, look->n_branches);
+  g_assert_true(look->n_branches == 0 || rules_look_branches(look));
+  for (guint b = 0; b < look->n_branches; b++) {
+    const char *branch = g_ptr_array_index(branches, b);
+    int id = prefilter_add(corpus->prefilter, branch, strlen(branch), look->flags);
+    g_ptr_array_add(corpus->codes, look->branch_code[b]);
+    g_ptr_array_add(corpus->patterns, look->pattern);
+    g_array_append_val(corpus->ids, id);
+    corpus->branches++;
+  }
+}
+
+/* A look compiled with a lookahead hint, and its regex compiled without. */
+static void corpus_add_hinted(Corpus *corpus, const RulesLook *look)
+{
+  guint32 options = look->flags | PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  g_autofree char *hint = prefilter_lookahead_hint(look->pattern, strlen(look->pattern), options);
+  if (!hint)
+    return;
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code *plain = pcre2_compile((PCRE2_SPTR)look->pattern, strlen(look->pattern), options,
+                                    &code, &offset, NULL);
+  g_assert_nonnull(plain);
+  pcre2_jit_compile(plain, PCRE2_JIT_COMPLETE);
+  g_ptr_array_add(corpus->owned, plain);
+  g_ptr_array_add(corpus->plain, plain);
+  g_ptr_array_add(corpus->hinted, look->code);
+}
+
+/* Each hinted regex finds the match its plain form finds, where it finds it. */
+static guint corpus_check_hinted(const Corpus *corpus, const char *text, pcre2_match_data *match)
+{
+  g_autoptr(pcre2_match_data) other = pcre2_match_data_create(64, NULL);
+  guint matched = 0;
+  for (guint i = 0; i < corpus->hinted->len; i++) {
+    int a = pcre2_match(g_ptr_array_index(corpus->hinted, i), (PCRE2_SPTR)text, strlen(text), 0, 0,
+                        match, NULL);
+    int b = pcre2_match(g_ptr_array_index(corpus->plain, i), (PCRE2_SPTR)text, strlen(text), 0, 0,
+                        other, NULL);
+    g_assert_cmpint(a, ==, b);
+    if (a < 0)
+      continue;
+    matched++;
+    g_assert_cmpuint(pcre2_get_ovector_pointer(match)[0], ==, pcre2_get_ovector_pointer(other)[0]);
+    g_assert_cmpuint(pcre2_get_ovector_pointer(match)[1], ==, pcre2_get_ovector_pointer(other)[1]);
+  }
+  return matched;
+}
 
 static void corpus_add_set(Corpus *corpus, const RuleSet *set)
 {
@@ -192,12 +515,23 @@ static void corpus_add_set(Corpus *corpus, const RuleSet *set)
       g_ptr_array_add(corpus->codes, look->code);
       g_ptr_array_add(corpus->patterns, look->pattern);
       g_array_append_val(corpus->ids, id);
+      corpus_add_branches(corpus, look);
+      corpus_add_hinted(corpus, look);
     }
   }
   for (guint i = 0; i < set->phrase_groups->len; i++) {
-    const RulesLook *look = ((RulesPhraseGroup *)g_ptr_array_index(set->phrase_groups, i))->look;
+    const RulesPhraseGroup *group = g_ptr_array_index(set->phrase_groups, i);
+    const RulesLook *look = group->look;
     int id = prefilter_add(corpus->prefilter, look->pattern, strlen(look->pattern), look->flags);
-    g_ptr_array_add(corpus->codes, look->code);
+    pcre2_code *code = look->code;
+    if (group->head_bit) {
+      code = corpus_unanchored(look);
+      g_ptr_array_add(corpus->owned, code);
+      CorpusGroup *headed = g_new(CorpusGroup, 1);
+      *headed = (CorpusGroup){ code, group->head_bit, set->phrase_heads };
+      g_ptr_array_add(corpus->headed, headed);
+    }
+    g_ptr_array_add(corpus->codes, code);
     g_ptr_array_add(corpus->patterns, look->pattern);
     g_array_append_val(corpus->ids, id);
   }
@@ -252,6 +586,34 @@ static guint corpus_check_text(const Corpus *corpus, const char *text, pcre2_mat
   return skipped;
 }
 
+/* Every place where a headed group's trie matches (each match, then again
+ * from the next character, as scoring scans) must be a head of the group. */
+static guint corpus_check_heads(const Corpus *corpus, const char *text, pcre2_match_data *match)
+{
+  gsize len = strlen(text);
+  guint checked = 0;
+  for (guint g = 0; g < corpus->headed->len; g++) {
+    const CorpusGroup *group = g_ptr_array_index(corpus->headed, g);
+    g_autoptr(GArray) heads = prefilter_heads_find(group->heads, text, len);
+    guint next = 0;
+    for (gsize offset = 0; heads && offset < len;) {
+      if (pcre2_match(group->code, (PCRE2_SPTR)text, len, offset, 0, match, NULL) < 0)
+        break;
+      gsize start = pcre2_get_ovector_pointer(match)[0];
+      while (next < heads->len && g_array_index(heads, PrefilterHead, next).offset < start)
+        next++;
+      gboolean found = next < heads->len && g_array_index(heads, PrefilterHead, next).offset == start &&
+                       (g_array_index(heads, PrefilterHead, next).lists & group->head_bit);
+      if (!found)
+        g_test_message("trie matches at %zu, no head there: %.40s", start, text + start);
+      g_assert_true(found);
+      checked++;
+      offset = (gsize)(g_utf8_next_char(text + start) - text);
+    }
+  }
+  return checked;
+}
+
 static void test_default_rules(void)
 {
   static const char *const scoring[] = { "keel.rules", "blame.rules", "invoices.rules",
@@ -262,7 +624,8 @@ static void test_default_rules(void)
   g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func((GDestroyNotify)rules_free);
   Corpus corpus = { g_ptr_array_new(), g_array_new(FALSE, FALSE, sizeof(int)), g_ptr_array_new(),
-                    prefilter_new() };
+                    prefilter_new(), g_ptr_array_new_with_free_func((GDestroyNotify)pcre2_code_free),
+                    g_ptr_array_new_with_free_func(g_free), 0, g_ptr_array_new(), g_ptr_array_new() };
   g_ptr_array_add(sets, compile_files(scoring, texts));
   for (guint i = 0; i < G_N_ELEMENTS(alone); i++)
     g_ptr_array_add(sets, compile_files(alone[i], texts));
@@ -276,7 +639,7 @@ static void test_default_rules(void)
   corpus_messages(data, paths);
   g_assert_cmpuint(paths->len, >, 50);
   g_autoptr(pcre2_match_data) match = pcre2_match_data_create(64, NULL);
-  guint skipped = 0;
+  guint skipped = 0, heads = 0, hinted = 0;
   for (guint i = 0; i < paths->len; i++) {
     g_autofree char *raw = NULL;
     gsize len = 0;
@@ -284,10 +647,23 @@ static void test_default_rules(void)
     g_autofree char *text = g_utf8_make_valid(raw, (gssize)len);
     g_autofree char *upper = g_utf8_strup(text, -1);
     skipped += corpus_check_text(&corpus, text, match) + corpus_check_text(&corpus, upper, match);
+    heads += corpus_check_heads(&corpus, text, match) + corpus_check_heads(&corpus, upper, match);
+    hinted += corpus_check_hinted(&corpus, text, match) + corpus_check_hinted(&corpus, upper, match);
   }
-  g_test_message("%u regexes, %u with literals; %u files; %u skips verified", corpus.codes->len,
-                 prefilter_filtered_count(corpus.prefilter), paths->len, skipped);
+  g_test_message("%u regexes, %u with literals; %u files; %u skips verified; %u phrase matches "
+                 "at a head (%u groups); %u branches; %u hinted regexes, %u matches agree",
+                 corpus.codes->len, prefilter_filtered_count(corpus.prefilter),
+                 paths->len, skipped, heads, corpus.headed->len, corpus.branches,
+                 corpus.hinted->len, hinted);
   g_assert_cmpuint(skipped, >, 0);
+  g_assert_cmpuint(corpus.headed->len, >, 0);
+  g_assert_cmpuint(corpus.branches, >, 0);
+  g_assert_cmpuint(hinted, >, 0);
+  g_ptr_array_unref(corpus.hinted);
+  g_ptr_array_unref(corpus.plain);
+  g_assert_cmpuint(heads, >, 0);
+  g_ptr_array_unref(corpus.owned);
+  g_ptr_array_unref(corpus.headed);
   g_ptr_array_unref(corpus.codes);
   g_array_unref(corpus.ids);
   g_ptr_array_unref(corpus.patterns);
@@ -303,6 +679,12 @@ int main(int argc, char **argv)
   }
   g_test_add_func("/prefilter/scan", test_scan);
   g_test_add_func("/prefilter/always", test_always);
+  g_test_add_func("/prefilter/heads/phrase-head", test_phrase_head);
+  g_test_add_func("/prefilter/heads/find", test_heads_find);
+  g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
+  g_test_add_func("/prefilter/branches/cut", test_branches);
+  g_test_add_func("/prefilter/lookahead-hint", test_lookahead_hint);
+  g_test_add_func("/prefilter/branches/scoring", test_branches_scoring);
   g_test_add_func("/prefilter/default-rules", test_default_rules);
   return g_test_run();
 }
