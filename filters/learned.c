@@ -350,6 +350,20 @@ static void learned_sort_named(LearnedNamed *items, LearnedNamed *scratch, guint
     items[k++] = scratch[i++];
 }
 
+/* The weight of `bucket`, to be written: its maybe_weighed bit is set first,
+ * so that every nonzero weight has its bit (a weight written back to 0
+ * keeps it: the bit only says "look"). */
+static inline double *learned_model_weigh(LearnedModel *model, guint32 bucket)
+{
+  model->maybe_weighed[bucket / 64] |= G_GUINT64_CONSTANT(1) << (bucket % 64);
+  return &model->weights[bucket];
+}
+
+static inline gboolean learned_model_may_weigh(const LearnedModel *model, guint32 bucket)
+{
+  return (model->maybe_weighed[bucket / 64] >> (bucket % 64)) & 1;
+}
+
 /* The grams for which some model of `keep` has a weight (all when `keep`
  * is NULL), named into `names`, sorted by name. Returns their number;
  * `*sorted` is owned by the caller. */
@@ -362,7 +376,8 @@ static guint learned_grams_sorted(const LearnedGrams *g, const LearnedSet *keep,
     const LearnedGram *gram = &g->grams[i];
     gboolean weighed = !keep;
     for (guint m = 0; !weighed && m < LEARNED_COUNT; m++)
-      weighed = keep->models[m] && keep->models[m]->weights[gram->bucket] != 0;
+      weighed = keep->models[m] && learned_model_may_weigh(keep->models[m], gram->bucket) &&
+                keep->models[m]->weights[gram->bucket] != 0;
     if (weighed)
       items[n++] = learned_gram_name(g, gram, names);
   }
@@ -409,6 +424,7 @@ LearnedModel *learned_model_new(guint dimension)
   LearnedModel *model = g_new0(LearnedModel, 1);
   model->dimension = dimension;
   model->weights = g_new0(double, LEARNED_BUCKETS);
+  model->maybe_weighed = g_new0(guint64, LEARNED_BUCKETS / 64);
   model->names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
   model->header = g_strdup("");
   return model;
@@ -419,6 +435,7 @@ LearnedModel *learned_model_copy(const LearnedModel *model)
   LearnedModel *copy = learned_model_new(model->dimension);
   copy->bias = model->bias;
   memcpy(copy->weights, model->weights, sizeof(double) * LEARNED_BUCKETS);
+  memcpy(copy->maybe_weighed, model->maybe_weighed, sizeof(guint64) * (LEARNED_BUCKETS / 64));
   GHashTableIter iter;
   gpointer key, value;
   g_hash_table_iter_init(&iter, model->names);
@@ -435,6 +452,7 @@ void learned_model_free(LearnedModel *model)
   if (!model)
     return;
   g_free(model->weights);
+  g_free(model->maybe_weighed);
   g_hash_table_unref(model->names);
   g_free(model->pending_names);
   g_free(model->header);
@@ -467,7 +485,7 @@ static void learned_model_name(LearnedModel *model, guint32 bucket, const char *
 void learned_model_add(LearnedModel *model, const char *name, double delta)
 {
   guint32 bucket = learned_bucket(name);
-  model->weights[bucket] += delta;
+  learned_model_weigh(model, bucket)[0] += delta;
   learned_model_name(model, bucket, name);
 }
 
@@ -534,7 +552,7 @@ static gboolean learned_parse_weight(LearnedModel *model, const char *line, cons
   double weight = learned_parse_number(line, &end);
   if (end == line || *end != ' ' || end[1] == '\0' || !isfinite(weight))
     return FALSE;
-  model->weights[learned_bucket(end + 1)] += weight;
+  learned_model_weigh(model, learned_bucket(end + 1))[0] += weight;
   gsize length = (gsize)(line_end - (end + 1));
   memcpy(names->text + names->len, end + 1, length);
   names->len += length;
@@ -760,7 +778,7 @@ static void learned_sgd_step(LearnedModel *model, const LearnedFeatures *x, gboo
   double gradient = importance * (learned_model_predict(model, x) - (y ? 1.0 : 0.0));
   const guint32 *buckets = (const guint32 *)(void *)x->buckets->data;
   for (guint i = 0; i < x->buckets->len; i++) {
-    double *w = &model->weights[buckets[i]];
+    double *w = learned_model_weigh(model, buckets[i]);
     *w -= rate * (gradient * x->value + l2 * *w);
   }
   model->bias -= rate * gradient * 0.1;

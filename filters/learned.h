@@ -71,7 +71,10 @@ guint32 learned_bucket(const char *feature);
 typedef struct {
   guint dimension;
   double bias;
-  double *weights;     /* owned, LEARNED_BUCKETS */
+  double *weights;     /* owned, LEARNED_BUCKETS; written only by learned.c */
+  guint64 *maybe_weighed; /* owned, LEARNED_BUCKETS bits: bucket b's bit is set when
+                             weights[b] may be nonzero (learned_model_weigh() keeps it so:
+                             32 KB that stay in cache, where weights is 2 MB) */
   GHashTable *names;   /* owned: bucket (GUINT_TO_POINTER) -> feature name (char*); read
                           only through learned.c, which first adds `pending_names` */
   char *pending_names; /* owned: "NAME\n" per weight line learned_model_parse() read and did

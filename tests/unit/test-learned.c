@@ -137,6 +137,43 @@ static void test_predict_text(void)
   g_assert_true(isnan(out[LEARNED_SCOPE]));
 }
 
+/* Every nonzero weight has its maybe_weighed bit: scoring looks at a
+ * bucket's weight only when the bit says so. */
+static void learned_assert_weighed_marked(const LearnedModel *model)
+{
+  guint weighed = 0;
+  for (guint b = 0; b < LEARNED_BUCKETS; b++) {
+    if (model->weights[b] == 0)
+      continue;
+    weighed++;
+    if (!((model->maybe_weighed[b / 64] >> (b % 64)) & 1))
+      g_error("bucket %u has weight %g but no maybe_weighed bit", b, model->weights[b]);
+  }
+  g_assert_cmpuint(weighed, >, 0);
+}
+
+static void test_maybe_weighed(void)
+{
+  g_autoptr(LearnedModel) trained = learned_test_model();
+  learned_assert_weighed_marked(trained);
+  g_autoptr(LearnedModel) copy = learned_model_copy(trained);
+  learned_assert_weighed_marked(copy);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LearnedModel) parsed = learned_model_parse("dimension tone\nbias 0\n0.5 late\n",
+                                                       "tone.model", &error);
+  g_assert_no_error(error);
+  learned_assert_weighed_marked(parsed);
+  learned_model_add(parsed, "before seen", 2.0); /* a bigram */
+  learned_assert_weighed_marked(parsed);
+  /* and scoring sees the added weight */
+  g_autoptr(LearnedSet) set = learned_set_new();
+  set->models[LEARNED_TONE] = g_steal_pointer(&parsed);
+  learned_assert_same(set, NULL, "never before seen late");
+  double out[LEARNED_COUNT];
+  learned_set_predict_text(set, NULL, "never before seen", out);
+  g_assert_cmpfloat(out[LEARNED_TONE], >, 0.5);
+}
+
 static void test_deterministic(void)
 {
   g_autoptr(LearnedModel) a = learned_test_model();
@@ -336,6 +373,7 @@ int main(int argc, char **argv)
   g_test_add_func("/learned/features", test_features);
   g_test_add_func("/learned/features-unique", test_features_unique);
   g_test_add_func("/learned/predict-text", test_predict_text);
+  g_test_add_func("/learned/maybe-weighed", test_maybe_weighed);
   g_test_add_func("/learned/deterministic", test_deterministic);
   g_test_add_func("/learned/learns", test_learns);
   g_test_add_func("/learned/parse-errors", test_parse_errors);
