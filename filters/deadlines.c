@@ -609,10 +609,12 @@ static void deadline_subject_clear(DeadlineSubject *subject)
 static gboolean deadline_rule_runs(const DeadlineRules *rules, const LiteRule *rule,
                                    const DeadlineSubject *subject, int min_weight)
 {
-  if (rule->points < min_weight || rule == rules->window || deadline_rule_is_window(rule))
+  if (rule->points < min_weight || rule == rules->window)
     return FALSE;
-  return subject->seen == NULL ||
-         prefilter_may_match(rules->set->compiled->prefilter, rule->prefilter, subject->seen);
+  if (subject->seen != NULL &&
+      !prefilter_may_match(rules->set->compiled->prefilter, rule->prefilter, subject->seen))
+    return FALSE;
+  return !deadline_rule_is_window(rule);
 }
 
 /* Runs the rules of `rules` worth `min_weight` points or more over `subject`,
@@ -767,17 +769,20 @@ static void deadline_widen(const char *text, gsize len, gsize *from, gsize *to)
     (*to)++;
 }
 
-/* The stretches of `text` (`len` bytes, read with PCRE2 `options`) around
- * the matches of the window rule, merged, as pairs of byte offsets (from, to)
- * in a GArray of gsize. FALSE with `error` when PCRE2 gave up (or refused
- * text that is not UTF-8). */
+/* The stretches of `text` (`len` bytes) around the matches of the window
+ * rule, merged, as pairs of byte offsets (from, to) in a GArray of gsize.
+ * FALSE with `error` when PCRE2 gave up or refused text that is not UTF-8:
+ * its first read checks all of the text (cheaper than g_utf8_validate), the
+ * later ones skip the check. */
 static gboolean deadline_windows(const DeadlineRules *rules, const char *text, gsize len,
-                                 guint32 options, GArray *spans, GError **error)
+                                 GArray *spans, GError **error)
 {
   g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
   gsize start = 0;
+  guint32 options = 0;
   int rc;
   while ((rc = lite_rule_match_in(rules->window, text, len, start, options, match, error)) == 1) {
+    options = PCRE2_NO_UTF_CHECK;
     PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
     gsize from = ovector[0], to = ovector[1];
     deadline_widen(text, len, &from, &to);
@@ -818,18 +823,18 @@ static gboolean deadline_scan_windows(const DeadlineRules *rules, const char *te
                                       DeadlineNearest *nearest, GError **error)
 {
   gsize len = strlen(text);
-  gboolean valid = g_utf8_validate(text, (gssize)len, NULL);
   if (rules->window == NULL)
-    return deadline_scan_stretch(rules, text, len, valid, sent, ctx, weight, nearest, error);
+    return deadline_scan_stretch(rules, text, len, g_utf8_validate(text, (gssize)len, NULL),
+                                 sent, ctx, weight, nearest, error);
   g_autoptr(GArray) spans = g_array_new(FALSE, FALSE, sizeof(gsize));
-  if (!deadline_windows(rules, text, len, valid ? PCRE2_NO_UTF_CHECK : 0, spans, error))
+  if (!deadline_windows(rules, text, len, spans, error))
     return FALSE;
-  /* PCRE2 refuses a text that is not UTF-8 at the window rule's first read, so
+  /* PCRE2 refused a text that is not UTF-8 at the window rule's first read, so
    * the stretches here are of valid UTF-8, cut at ASCII spaces. */
   for (guint i = 0; i + 1 < spans->len; i += 2) {
     gsize from = g_array_index(spans, gsize, i), to = g_array_index(spans, gsize, i + 1);
     nearest->base = from;
-    if (!deadline_scan_stretch(rules, text + from, to - from, valid, sent, ctx, weight, nearest,
+    if (!deadline_scan_stretch(rules, text + from, to - from, TRUE, sent, ctx, weight, nearest,
                                error))
       return FALSE;
   }
