@@ -27,7 +27,10 @@
  * deadline_nearest() reads only the rules of the signal's points (`dimension
  * deadline flag >= N`), and only the stretches of the text around the matches
  * of the rule that adds to `window` (when there is one): a long message costs
- * a few short reads, not one whole read per rule.
+ * a few short reads, not one whole read per rule. Every text (and every
+ * stretch) is first searched once for the literals the rules need (the rule
+ * file's prefilter, filters/prefilter.h): a rule whose literals are not there
+ * is not run.
  *
  * Must never: read files, look at the clock, or touch the network.
  */
