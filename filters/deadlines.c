@@ -27,7 +27,10 @@
  * deadline_nearest() reads only the rules of the signal's points (`dimension
  * deadline flag >= N`), and only the stretches of the text around the matches
  * of the rule that adds to `window` (when there is one): a long message costs
- * a few short reads, not one whole read per rule.
+ * a few short reads, not one whole read per rule. Every text (and every
+ * stretch) is first searched once for the literals the rules need (the rule
+ * file's prefilter, filters/prefilter.h): a rule whose literals are not there
+ * is not run.
  *
  * Must never: read files, look at the clock, or touch the network.
  */
@@ -96,6 +99,7 @@ static void lite_rules_add_views(LiteRuleSet *set, const RulesRule *rule)
     view->dimension = g_strdup(dimension != NULL ? dimension->name : "");
     view->points = (int)points;
     view->why = g_strdup(rule->why != NULL ? rule->why : "");
+    view->prefilter = look->prefilter;
     g_ptr_array_add(set->rules, view);
   }
 }
@@ -132,11 +136,11 @@ int lite_rule_match(const LiteRule *rule, const char *subject, gsize start,
   return lite_rule_match_with(rule, subject, start, 0, match, error);
 }
 
-int lite_rule_match_with(const LiteRule *rule, const char *subject, gsize start,
-                         guint32 options, pcre2_match_data *match, GError **error)
+/* lite_rule_match_with() on the `len` bytes at `subject` (no NUL needed). */
+static int lite_rule_match_in(const LiteRule *rule, const char *subject, gsize len, gsize start,
+                              guint32 options, pcre2_match_data *match, GError **error)
 {
-  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, strlen(subject), start, options, match,
-                       rule->context);
+  int rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, len, start, options, match, rule->context);
   if (rc >= 0)
     return 1;
   if (rc == PCRE2_ERROR_NOMATCH)
@@ -146,6 +150,12 @@ int lite_rule_match_with(const LiteRule *rule, const char *subject, gsize start,
   g_set_error(error, KEEL_DEADLINE_ERROR, KEEL_DEADLINE_ERROR_MATCH, "rule %s (line %d): %s",
               rule->name, rule->line, (const char *)buffer);
   return -1;
+}
+
+int lite_rule_match_with(const LiteRule *rule, const char *subject, gsize start,
+                         guint32 options, pcre2_match_data *match, GError **error)
+{
+  return lite_rule_match_in(rule, subject, strlen(subject), start, options, match, error);
 }
 
 char *lite_rule_capture(const LiteRule *rule, const char *subject, pcre2_match_data *match,
@@ -571,26 +581,67 @@ static void deadline_keep_best(const LiteRule *rule, Deadline *candidate, gpoint
   best->rule = g_strdup(rule->name);
 }
 
-/* Runs the rules of `rules` worth `min_weight` points or more over `text`,
+/* One text the rules read: `len` bytes at `text` (a stretch of a longer text
+ * ends at `len`, as if cut there), the PCRE2 options for it, and which of the
+ * rule file's literals it holds (NULL: not valid UTF-8, every rule runs). */
+typedef struct {
+  const char *text;
+  gsize len;
+  guint32 options;     /* PCRE2_NO_UTF_CHECK once the text is known to be valid UTF-8 */
+  PrefilterSeen *seen; /* owned, may be NULL */
+} DeadlineSubject;
+
+/* `len` bytes at `text`, `valid` when they are known to be UTF-8: the
+ * literals of every rule are looked for once, here, not by each regex. */
+static void deadline_subject_init(DeadlineSubject *subject, const DeadlineRules *rules,
+                                  const char *text, gsize len, gboolean valid)
+{
+  subject->text = text;
+  subject->len = len;
+  subject->options = valid ? PCRE2_NO_UTF_CHECK : 0;
+  subject->seen = valid ? prefilter_scan(rules->set->compiled->prefilter, text, len) : NULL;
+}
+
+static void deadline_subject_clear(DeadlineSubject *subject)
+{
+  g_clear_pointer(&subject->seen, g_free);
+}
+
+/* FALSE when `rule` is not read for this scan: worth too few points, the
+ * window rule, or a rule whose literals the subject lacks (it cannot match). */
+static gboolean deadline_rule_runs(const DeadlineRules *rules, const LiteRule *rule,
+                                   const DeadlineSubject *subject, int min_weight)
+{
+  if (rule->points < min_weight || rule == rules->window)
+    return FALSE;
+  if (subject->seen != NULL &&
+      !prefilter_may_match(rules->set->compiled->prefilter, rule->prefilter, subject->seen))
+    return FALSE;
+  return !deadline_rule_is_window(rule);
+}
+
+/* Runs the rules of `rules` worth `min_weight` points or more over `subject`,
  * every match in turn, and hands each phrase to `visit`. FALSE with `error`
  * when PCRE2 gave up. */
-static gboolean deadline_scan(const DeadlineRules *rules, const char *text, GDateTime *sent,
-                              const DeadlineContext *ctx, int min_weight, DeadlineVisit visit,
-                              gpointer data, GError **error)
+static gboolean deadline_scan(const DeadlineRules *rules, const DeadlineSubject *subject,
+                              GDateTime *sent, const DeadlineContext *ctx, int min_weight,
+                              DeadlineVisit visit, gpointer data, GError **error)
 {
   g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
-  guint32 options = g_utf8_validate(text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
+  const char *text = subject->text;
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
+    if (!deadline_rule_runs(rules, rule, subject, min_weight))
+      continue;
     gsize start = 0;
-    int rc = 0;
-    while (rule->points >= min_weight && !deadline_rule_is_window(rule) &&
-           (rc = lite_rule_match_with(rule, text, start, options, match, error)) == 1) {
+    int rc;
+    while ((rc = lite_rule_match_in(rule, text, subject->len, start, subject->options, match,
+                                    error)) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       deadline_consider(rule, text, match, sent, ctx, visit, data);
       if (ovector[1] > ovector[0])
         start = ovector[1];
-      else if (text[ovector[0]] != '\0')
+      else if (ovector[0] < subject->len)
         start = (gsize)(g_utf8_next_char(text + ovector[0]) - text);
       else
         break;
@@ -605,11 +656,14 @@ gboolean deadline_find(const DeadlineRules *rules, const char *text, GDateTime *
                        const DeadlineContext *ctx, Deadline *out, GError **error)
 {
   *out = (Deadline){0};
-  if (!deadline_scan(rules, text, sent, ctx, G_MININT, deadline_keep_best, out, error)) {
+  gsize len = strlen(text);
+  DeadlineSubject subject;
+  deadline_subject_init(&subject, rules, text, len, g_utf8_validate(text, (gssize)len, NULL));
+  gboolean ok = deadline_scan(rules, &subject, sent, ctx, G_MININT, deadline_keep_best, out, error);
+  deadline_subject_clear(&subject);
+  if (!ok)
     deadline_clear(out);
-    return FALSE;
-  }
-  return TRUE;
+  return ok;
 }
 
 /* One dated phrase found for deadline_nearest(), at [start, end) of the text. */
@@ -718,17 +772,20 @@ static void deadline_widen(const char *text, gsize len, gsize *from, gsize *to)
     (*to)++;
 }
 
-/* The stretches of `text` around the matches of the window rule, merged, as
- * pairs of byte offsets (from, to) in a GArray of gsize. FALSE with `error`
- * when PCRE2 gave up. */
-static gboolean deadline_windows(const DeadlineRules *rules, const char *text, GArray *spans,
-                                 GError **error)
+/* The stretches of `text` (`len` bytes) around the matches of the window
+ * rule, merged, as pairs of byte offsets (from, to) in a GArray of gsize.
+ * FALSE with `error` when PCRE2 gave up or refused text that is not UTF-8:
+ * its first read checks all of the text (cheaper than g_utf8_validate), the
+ * later ones skip the check. */
+static gboolean deadline_windows(const DeadlineRules *rules, const char *text, gsize len,
+                                 GArray *spans, GError **error)
 {
   g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
-  gsize len = strlen(text), start = 0;
-  guint32 options = g_utf8_validate(text, (gssize)len, NULL) ? PCRE2_NO_UTF_CHECK : 0;
+  gsize start = 0;
+  guint32 options = 0;
   int rc;
-  while ((rc = lite_rule_match_with(rules->window, text, start, options, match, error)) == 1) {
+  while ((rc = lite_rule_match_in(rules->window, text, len, start, options, match, error)) == 1) {
+    options = PCRE2_NO_UTF_CHECK;
     PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
     gsize from = ovector[0], to = ovector[1];
     deadline_widen(text, len, &from, &to);
@@ -745,24 +802,43 @@ static gboolean deadline_windows(const DeadlineRules *rules, const char *text, G
   return rc >= 0;
 }
 
+/* deadline_scan() over `len` bytes at `text`, `valid` when known to be UTF-8. */
+static gboolean deadline_scan_stretch(const DeadlineRules *rules, const char *text, gsize len,
+                                      gboolean valid, GDateTime *sent,
+                                      const DeadlineContext *ctx, int weight,
+                                      DeadlineNearest *nearest, GError **error)
+{
+  DeadlineSubject subject;
+  deadline_subject_init(&subject, rules, text, len, valid);
+  gboolean ok = deadline_scan(rules, &subject, sent, ctx, weight, deadline_keep_dated, nearest,
+                              error);
+  deadline_subject_clear(&subject);
+  return ok;
+}
+
 /* deadline_scan() over the stretches of `text` the window rule marks (every
  * dated phrase holds one of its words), or over all of it without one: on
  * long mail a handful of short stretches cost far less than the whole text
- * once per rule. */
+ * once per rule. Each stretch is read as if cut out of the text (no look
+ * before or after it), and gets its own literals: most rules do not run. */
 static gboolean deadline_scan_windows(const DeadlineRules *rules, const char *text,
                                       GDateTime *sent, const DeadlineContext *ctx, int weight,
                                       DeadlineNearest *nearest, GError **error)
 {
+  gsize len = strlen(text);
   if (rules->window == NULL)
-    return deadline_scan(rules, text, sent, ctx, weight, deadline_keep_dated, nearest, error);
+    return deadline_scan_stretch(rules, text, len, g_utf8_validate(text, (gssize)len, NULL),
+                                 sent, ctx, weight, nearest, error);
   g_autoptr(GArray) spans = g_array_new(FALSE, FALSE, sizeof(gsize));
-  if (!deadline_windows(rules, text, spans, error))
+  if (!deadline_windows(rules, text, len, spans, error))
     return FALSE;
+  /* PCRE2 refused a text that is not UTF-8 at the window rule's first read, so
+   * the stretches here are of valid UTF-8, cut at ASCII spaces. */
   for (guint i = 0; i + 1 < spans->len; i += 2) {
     gsize from = g_array_index(spans, gsize, i), to = g_array_index(spans, gsize, i + 1);
-    g_autofree char *stretch = g_strndup(text + from, to - from);
     nearest->base = from;
-    if (!deadline_scan(rules, stretch, sent, ctx, weight, deadline_keep_dated, nearest, error))
+    if (!deadline_scan_stretch(rules, text + from, to - from, TRUE, sent, ctx, weight, nearest,
+                               error))
       return FALSE;
   }
   return TRUE;

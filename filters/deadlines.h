@@ -48,6 +48,7 @@ typedef struct {
   char *dimension;                 /* owned, from `adds DIM +N`; "" when absent */
   int points;                      /* from `adds DIM +N` */
   char *why;                       /* owned, may be "" */
+  int prefilter;                   /* the regex's id in compiled->prefilter, or PREFILTER_ALWAYS */
 } LiteRule;
 
 typedef struct {

@@ -168,6 +168,73 @@ static void test_window_same_as_whole(void)
   g_assert_false(isnan(signals_deadline_days(rules, texts[2], sent, tz)));
 }
 
+/* deadline_find() runs only the rules whose literals the text holds (the
+ * literal prefilter): each phrase is still read by the rule meant for it. */
+static void test_find_each_rule(void)
+{
+  static const char *const cases[][2] = {
+    {"Please do it asap.", "asap"},
+    {"No rush on this one.", "no_rush"},
+    {"sending to Carl by 5pm Thurs", "by_time_and_weekday"},
+    {"I need it by 4pm today.", "by_time_relative"},
+    {"Can you send it by tomorrow?", "by_relative"},
+    {"Send it tomorrow 9am.", "relative_time"},
+    {"Call me 9am tomorrow.", "time_relative"},
+    {"Can you have it done by Friday 3pm?", "weekday_time"},
+    {"Please send it by Friday.", "by_weekday"},
+    {"Let's look at it Thursday morning.", "weekday_part"},
+    {"I need it by noon on Wednesday.", "part_on_weekday"},
+    {"Send it first thing Monday.", "first_thing_weekday"},
+    {"Send it first thing tomorrow.", "first_thing_relative"},
+    {"Please get it to me by end of day.", "by_end_of_day"},
+    {"Please reply within two working days.", "within"},
+    {"Please file it by 14 April.", "by_day_month"},
+    {"please send it by the 10th", "by_day_of_month"},
+    {"Please pay by 03/12.", "by_numeric_date"},
+    {"Please call by 3pm.", "by_clock_time"},
+    {"Please call by 15:00.", "by_clock_24h"},
+    {"Send it before 1 please.", "before_bare_hour"},
+    {"I'm out at 1 and need the schedule before then.", "before_then"},
+  };
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-04T07:52:00Z", NULL);
+  DeadlineContext ctx;
+  deadline_context_init(&ctx);
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_auto(Deadline) found = {0};
+    g_assert_true(deadline_find(rules, cases[i][0], sent, &ctx, &found, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(found.rule, ==, cases[i][1]);
+  }
+}
+
+/* A stretch is read as if cut out of the text: a phrase at the very end of
+ * the text, or of a stretch long before it, is found, and text that is not
+ * UTF-8 is an error, not a read past its end. */
+static void test_stretch_ends(void)
+{
+  const char *wednesday = "2026-03-04T07:52:00Z";
+  g_autoptr(GString) text = g_string_new("Could you send the accounts by 5pm Thursday");
+  for (int i = 0; i < 40; i++)
+    g_string_append(text, " and more words about the garden, nothing to do.");
+  g_string_append(text, " The invoice by 4pm today");
+  g_assert_cmpfloat(london(text->str, wednesday), ==, 0);
+  g_string_truncate(text, 43);
+  g_assert_cmpfloat(london(text->str, wednesday), ==, 1);
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601(wednesday, NULL);
+  DeadlineContext ctx;
+  deadline_context_init(&ctx);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDateTime) when = NULL;
+  g_assert_false(deadline_nearest(rules, "by Friday \xff\xfe", sent, &ctx, &when, &error));
+  g_assert_nonnull(error);
+  g_assert_null(when);
+  g_clear_error(&error);
+  g_auto(Deadline) found = {0};
+  g_assert_false(deadline_find(rules, "by Friday \xff\xfe", sent, &ctx, &found, &error));
+  g_assert_nonnull(error);
+}
+
 static void test_compute(void)
 {
   g_autoptr(GError) error = NULL;
@@ -217,6 +284,8 @@ int main(int argc, char **argv)
   g_test_add_func("/deadlines/signal/nearest", test_nearest_and_window);
   g_test_add_func("/deadlines/signal/window-same-as-whole", test_window_same_as_whole);
   g_test_add_func("/deadlines/signal/compute", test_compute);
+  g_test_add_func("/deadlines/find/each-rule", test_find_each_rule);
+  g_test_add_func("/deadlines/signal/stretch-ends", test_stretch_ends);
   int rc = g_test_run();
   deadline_rules_free(rules);
   deadline_rules_free(whole_rules);
