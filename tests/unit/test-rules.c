@@ -104,50 +104,6 @@ static void test_default_rules(void)
     g_assert_cmpint(rules_dimension_index(rules, *d), >=, 0);
 }
 
-/* Learned features made beforehand (the sync makes them on its fetch thread,
- * ScoreContext.features) give the verdict that features made while scoring
- * give; another message's features give another one, so they are read. */
-static void test_features_made_beforehand(void)
-{
-  g_autofree char *dir = source_path("rules", NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(RuleSet) rules = rules_load_dir(dir, &error);
-  g_assert_no_error(error);
-  const char *angry = "From: Client <c@acme.example>\r\nSubject: Unacceptable, again\r\n"
-                      "Date: Thu, 12 Mar 2026 09:00:00 +0000\r\n\r\nThis is the third time "
-                      "the invoice is wrong. I am furious and I will take this further.\r\n";
-  const char *calm = "From: Client <c@acme.example>\r\nSubject: Lunch\r\n"
-                     "Date: Thu, 12 Mar 2026 09:00:00 +0000\r\n\r\nThanks so much, lovely "
-                     "to see you yesterday. Enjoy the weekend!\r\n";
-  g_autoptr(KeelMessage) message = message_parse((const guint8 *)angry, strlen(angry), NULL, 0,
-                                                 &error);
-  g_assert_no_error(error);
-  g_autoptr(KeelMessage) other = message_parse((const guint8 *)calm, strlen(calm), NULL, 0,
-                                               &error);
-  g_assert_no_error(error);
-  ScoreContext context;
-  score_context_init(&context);
-  g_autoptr(ScoreResult) plain = score_message(rules, message, &context, NULL);
-  g_autoptr(LearnedFeatures) features = score_learned_features(message);
-  context.features = features;
-  g_autoptr(ScoreResult) ahead = score_message(rules, message, &context, NULL);
-  g_autoptr(LearnedFeatures) wrong = score_learned_features(other);
-  context.features = wrong;
-  g_autoptr(ScoreResult) mixed = score_message(rules, message, &context, NULL);
-  gboolean any_model = FALSE, differs = FALSE;
-  for (guint i = 0; i < LEARNED_COUNT; i++) {
-    if (isnan(plain->learned[i]))
-      continue;
-    any_model = TRUE;
-    g_assert_cmpfloat(ahead->learned[i], ==, plain->learned[i]);
-    differs |= mixed->learned[i] != plain->learned[i];
-  }
-  g_assert_true(any_model);
-  g_assert_true(differs);
-  g_assert_cmpfloat(ahead->risk, ==, plain->risk);
-  g_assert_cmpuint(ahead->hits->len, ==, plain->hits->len);
-}
-
 static void test_errors_across_files(void)
 {
   const char *names[] = { "a.rules", "b.rules" };
@@ -728,7 +684,6 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/cli/check", test_cli_check);
   g_test_add_func("/rules/cli/explain", test_cli_explain);
   g_test_add_func("/rules/thread/risk", test_thread_risk);
-  g_test_add_func("/rules/score/features-made-beforehand", test_features_made_beforehand);
   g_test_add_func("/rules/quality/dev-risky-f1", test_dev_quality_floor);
   return g_test_run();
 }
