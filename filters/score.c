@@ -571,17 +571,13 @@ LearnedFeatures *score_learned_features(const KeelMessage *message)
 
 /* The learned_* signals (NAN without models). */
 static void score_learned(const RuleSet *rules, const KeelMessage *message,
-                          const ScoreContext *context, double out[LEARNED_COUNT])
+                          double out[LEARNED_COUNT])
 {
   gboolean any = FALSE;
   for (guint i = 0; rules->learned && i < LEARNED_COUNT; i++)
     any |= rules->learned->models[i] != NULL;
   if (!any) {
     learned_set_predict(NULL, NULL, out);
-    return;
-  }
-  if (context && context->features) {
-    learned_set_predict(rules->learned, context->features, out);
     return;
   }
   g_autoptr(LearnedFeatures) features = score_learned_features(message);
@@ -599,7 +595,7 @@ ScoreResult *score_message(const RuleSet *rules, const KeelMessage *message,
   Scoring s;
   scoring_init(&s, rules, message);
   signals_compute(message, context, rules->deadlines, s.result->signals);
-  score_learned(rules, message, context, s.result->learned);
+  score_learned(rules, message, s.result->learned);
   s.use_groups = TRUE;
   score_phrase_groups(&s);
   for (guint i = 0; i < rules->rules->len; i++)
@@ -808,7 +804,7 @@ gboolean score_rule_run(const RuleSet *rules, guint index, const KeelMessage *me
   for (guint i = 0; i < rule->looks->len; i++)
     if (((RulesLook *)g_ptr_array_index(rule->looks, i))->where[0] == RULES_WHERE_SIGNAL) {
       signals_compute(message, context, rules->deadlines, s.result->signals);
-      score_learned(rules, message, context, s.result->learned);
+      score_learned(rules, message, s.result->learned);
       break;
     }
   score_run_rule(&s, index);

@@ -11,7 +11,6 @@
 #include <glib.h>
 #include "filters/message.h"
 #include "filters/deadlines.h"
-#include "filters/learned.h"
 
 typedef enum {
   SIGNAL_CAPS_RATIO,            /* capitals / letters in words of 3+ letters, isolated acronyms left out */
@@ -46,9 +45,6 @@ typedef struct {
   int chasers_24h;             /* < 0: unknown */
   double hours_since_reply;    /* < 0: unknown (or the VA never replied) */
   double thread_risk;          /* < 0: unknown; the thread's risk before this message */
-  const LearnedFeatures *features; /* may be NULL: score_learned_features() of the message
-                                      scored, made beforehand (the sync's fetch thread,
-                                      issue 19); NULL: made while scoring */
 } ScoreContext;
 
 void score_context_init(ScoreContext *context);

@@ -266,8 +266,7 @@ KeelMessage *pipeline_parse(const KeelConfig *config, GBytes *raw, GDateTime *re
 }
 
 gboolean pipeline_ingest_parsed(Pipeline *pipeline, const StoreOrigin *origin_template,
-                                GBytes *raw, const KeelMessage *message,
-                                const LearnedFeatures *features, GDateTime *received,
+                                GBytes *raw, const KeelMessage *message, GDateTime *received,
                                 StoreAddResult *result, gint64 *row_id, GError **error)
 {
   pipeline_settle_rules(pipeline);
@@ -282,10 +281,7 @@ gboolean pipeline_ingest_parsed(Pipeline *pipeline, const StoreOrigin *origin_te
                                              received ? received : now, &origin);
   StoreAddResult added = STORE_FAILED;
   gint64 row = 0;
-  pipeline->context.features = features; /* this message's, for every score of it */
-  gboolean stored = pipeline_store(pipeline, &origin, client, raw, message, &added, &row, error);
-  pipeline->context.features = NULL;
-  if (!stored)
+  if (!pipeline_store(pipeline, &origin, client, raw, message, &added, &row, error))
     return FALSE;
   g_debug("message %" G_GINT64_FORMAT " <%s>: %s", row, message->message_id,
           added == STORE_ADDED ? "stored" : "duplicate");
@@ -301,6 +297,6 @@ gboolean pipeline_ingest(Pipeline *pipeline, const StoreOrigin *origin_template,
                          GError **error)
 {
   g_autoptr(KeelMessage) message = pipeline_parse(pipeline->config, raw, received, error);
-  return message && pipeline_ingest_parsed(pipeline, origin_template, raw, message, NULL,
-                                           received, result, row_id, error);
+  return message && pipeline_ingest_parsed(pipeline, origin_template, raw, message, received,
+                                           result, row_id, error);
 }

@@ -77,10 +77,7 @@ KeelMessage *pipeline_parse(const KeelConfig *config, GBytes *raw, GDateTime *re
 
 /* pipeline_ingest() of a `message` that pipeline_parse() made from `raw` with
  * the same `received`: the same rows as pipeline_ingest() would store. The
- * store half, under the store lock, in the order the messages arrived.
- * `features` (may be NULL) are score_learned_features(`message`), made on the
- * parsing thread so that scoring here need not make them. */
+ * store half, under the store lock, in the order the messages arrived. */
 gboolean pipeline_ingest_parsed(Pipeline *pipeline, const StoreOrigin *origin_template,
-                                GBytes *raw, const KeelMessage *message,
-                                const LearnedFeatures *features, GDateTime *received,
+                                GBytes *raw, const KeelMessage *message, GDateTime *received,
                                 StoreAddResult *result, gint64 *row_id, GError **error);

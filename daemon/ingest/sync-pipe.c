@@ -25,7 +25,6 @@ void sync_item_free(SyncItem *item)
   g_clear_pointer(&item->raw, g_bytes_unref);
   g_clear_pointer(&item->received, g_date_time_unref);
   g_clear_pointer(&item->message, message_free);
-  g_clear_pointer(&item->features, learned_features_free);
   g_clear_error(&item->error);
   g_free(item);
 }

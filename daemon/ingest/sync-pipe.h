@@ -4,7 +4,6 @@
 #pragma once
 
 #include <glib.h>
-#include "filters/learned.h"
 #include "filters/message.h"
 
 typedef enum {
@@ -19,8 +18,6 @@ typedef struct {
   GBytes *raw;          /* owned, MESSAGE only */
   GDateTime *received;  /* owned, MESSAGE only: when keel got it */
   KeelMessage *message; /* owned, may be NULL: not parsed (the store side parses it) */
-  LearnedFeatures *features; /* owned, may be NULL: the learned signals' features of
-                                `message`, made with the parse (off the storing thread) */
   GError *error;        /* owned: MESSAGE: why the bytes are not a message; END: the
                            fetch's failure */
 } SyncItem;

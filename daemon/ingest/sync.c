@@ -53,7 +53,6 @@
 #include "daemon/ingest/pipeline.h"
 #include "daemon/ingest/sync-corrections.h"
 #include "daemon/ingest/sync-pipe.h"
-#include "filters/score.h"
 
 /* Fetched messages are stored together, in one transaction, once there are
  * this many or this many bytes (one fsync per batch, not per message). */
@@ -158,7 +157,7 @@ static gboolean sync_pipeline(SyncFolder *job, const SyncItem *item, const Store
   }
   if (item->message)
     return pipeline_ingest_parsed(job->context->pipeline, origin, item->raw, item->message,
-                                  item->features, origin->received, result, row_id, error);
+                                  origin->received, result, row_id, error);
   return pipeline_ingest(job->context->pipeline, origin, item->raw, origin->received, result,
                          row_id, error);
 }
@@ -427,8 +426,6 @@ static gboolean sync_range_message(guint32 uid, GBytes *raw, gpointer user_data,
   if (producer->parse)
     item->message = pipeline_parse(pipeline_config(job->context->pipeline), raw,
                                    item->received, &item->error);
-  if (item->message) /* the learned signals' part of the score that needs no store */
-    item->features = score_learned_features(item->message);
   return sync_produce_item(producer, item, error);
 }
 
