@@ -173,6 +173,7 @@ char *lite_rule_capture(const LiteRule *rule, const char *subject, pcre2_match_d
 /* ======================= end of the rule-file view ======================= */
 
 struct _DeadlineRules {
+  gatomicrefcount refs;   /* the RuleSet (deadline_days) and the extractors share one */
   LiteRuleSet *set;       /* owned */
   const LiteRule *window; /* in `set`, may be NULL: the rule that adds to `window` */
 };
@@ -191,6 +192,7 @@ DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, G
   if (set == NULL)
     return NULL;
   DeadlineRules *rules = g_new0(DeadlineRules, 1);
+  g_atomic_ref_count_init(&rules->refs);
   rules->set = set;
   for (guint i = 0; i < set->rules->len && rules->window == NULL; i++)
     if (deadline_rule_is_window(g_ptr_array_index(set->rules, i)))
@@ -198,9 +200,15 @@ DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, G
   return rules;
 }
 
+DeadlineRules *deadline_rules_ref(DeadlineRules *rules)
+{
+  g_atomic_ref_count_inc(&rules->refs);
+  return rules;
+}
+
 void deadline_rules_free(DeadlineRules *rules)
 {
-  if (rules == NULL)
+  if (rules == NULL || !g_atomic_ref_count_dec(&rules->refs))
     return;
   lite_rules_free(rules->set);
   g_free(rules);

@@ -87,7 +87,12 @@ char *lite_rule_capture(const LiteRule *rule, const char *subject,
 
 typedef struct _DeadlineRules DeadlineRules;
 
+/* A compiled file is read-only, so one may serve the deadline_days signal,
+ * the instruction and the promise extractors at once (compiled once):
+ * deadline_rules_ref() takes one more reference, deadline_rules_free() drops
+ * one and frees the rules with the last. */
 DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, GError **error);
+DeadlineRules *deadline_rules_ref(DeadlineRules *rules);
 void deadline_rules_free(DeadlineRules *rules);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DeadlineRules, deadline_rules_free)
 

@@ -126,15 +126,21 @@ static gboolean instructions_may_match(const InstructionRules *rules, guint rule
   return prefilter_may_match(rules->set->compiled->prefilter, rules->prefilter[rule], seen);
 }
 
-InstructionRules *instruction_rules_compile(const char *instructions_text,
-                                            const char *instructions_name,
-                                            const char *deadlines_text,
-                                            const char *deadlines_name, GError **error)
+/* The instruction rules of `instructions_text` with `deadlines` (a reference
+ * taken over), or, when `deadlines` is NULL, with `deadlines_text` compiled;
+ * NULL and `error` on any mistake. */
+static InstructionRules *instructions_compile(const char *instructions_text,
+                                              const char *instructions_name,
+                                              DeadlineRules *deadlines,
+                                              const char *deadlines_text,
+                                              const char *deadlines_name, GError **error)
 {
   g_autoptr(InstructionRules) rules = g_new0(InstructionRules, 1);
+  rules->deadlines = deadlines;
   GError *inner = NULL;
   rules->set = lite_rules_read(instructions_text, instructions_name, &inner);
-  if (rules->set != NULL && instructions_check_dimensions(rules->set, instructions_name, &inner))
+  if (rules->set != NULL && instructions_check_dimensions(rules->set, instructions_name, &inner)
+      && rules->deadlines == NULL)
     rules->deadlines = deadline_rules_compile(deadlines_text, deadlines_name, &inner);
   if (inner != NULL) {
     g_set_error_literal(error, KEEL_INSTRUCTION_ERROR, KEEL_INSTRUCTION_ERROR_RULES,
@@ -148,6 +154,24 @@ InstructionRules *instruction_rules_compile(const char *instructions_text,
   if (g_hash_table_lookup_extended(rules->set->thresholds, "instruction", NULL, &threshold))
     rules->threshold = GPOINTER_TO_INT(threshold);
   return g_steal_pointer(&rules);
+}
+
+InstructionRules *instruction_rules_compile(const char *instructions_text,
+                                            const char *instructions_name,
+                                            const char *deadlines_text,
+                                            const char *deadlines_name, GError **error)
+{
+  return instructions_compile(instructions_text, instructions_name, NULL, deadlines_text,
+                              deadlines_name, error);
+}
+
+InstructionRules *instruction_rules_compile_sharing(const char *instructions_text,
+                                                    const char *instructions_name,
+                                                    DeadlineRules *deadlines, GError **error)
+{
+  g_return_val_if_fail(deadlines != NULL, NULL);
+  return instructions_compile(instructions_text, instructions_name,
+                              deadline_rules_ref(deadlines), NULL, NULL, error);
 }
 
 /* ======================= pass 1: units ======================= */

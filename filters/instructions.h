@@ -6,6 +6,7 @@
  *
  * Entry points:
  *   instruction_rules_compile()  both rule files' text -> InstructionRules
+ *   instruction_rules_compile_sharing()  the same, sharing compiled deadline rules
  *   instructions_extract()       new text + Date + context -> GPtrArray of Instruction*
  *   instructions_to_json()       the `instructions` member of `keel score --json`
  *   instructions_split_units()   the sentence/list-item splitter (exposed for tests)
@@ -48,6 +49,13 @@ InstructionRules *instruction_rules_compile(const char *instructions_text,
                                             const char *instructions_name,
                                             const char *deadlines_text,
                                             const char *deadlines_name, GError **error);
+
+/* instruction_rules_compile() with deadline rules already compiled (for the
+ * deadline_days signal: rules_load_dir()), shared rather than compiled again;
+ * takes a reference to `deadlines`. */
+InstructionRules *instruction_rules_compile_sharing(const char *instructions_text,
+                                                    const char *instructions_name,
+                                                    DeadlineRules *deadlines, GError **error);
 void instruction_rules_free(InstructionRules *rules);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(InstructionRules, instruction_rules_free)
 

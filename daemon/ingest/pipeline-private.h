@@ -12,6 +12,8 @@ struct Pipeline {
   Store *store;                    /* borrowed */
   const RuleSet *rules;            /* borrowed, may be NULL: no verdicts */
   const InstructionRules *instruction_rules; /* borrowed, may be NULL */
+  PipelineRulesWait rules_wait;    /* non-NULL while the rules still load: call before use */
+  gpointer rules_wait_data;
   GTimeZone *tz;                   /* owned: the VA's zone */
   ScoreContext context;            /* zone and business hours; history added per message */
   gboolean direction_from_sender;

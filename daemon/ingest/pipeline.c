@@ -28,8 +28,19 @@ const KeelConfig *pipeline_config(const Pipeline *pipeline)
   return pipeline->config;
 }
 
+/* Waits for the rules when they are still loading (pipeline_set_rules_pending). */
+static void pipeline_settle_rules(Pipeline *pipeline)
+{
+  if (!pipeline->rules_wait)
+    return;
+  pipeline->rules_wait(pipeline->rules_wait_data);
+  g_warn_if_fail(pipeline->rules_wait == NULL); /* the wait must set the rules */
+  pipeline->rules_wait = NULL;
+}
+
 RuleSet *pipeline_rules(Pipeline *pipeline)
 {
+  pipeline_settle_rules(pipeline);
   return (RuleSet *)pipeline->rules;
 }
 
@@ -57,8 +68,16 @@ void pipeline_set_rules(Pipeline *pipeline, const RuleSet *rules,
 {
   pipeline->rules = rules;
   pipeline->instruction_rules = instruction_rules;
+  pipeline->rules_wait = NULL;
+  pipeline->rules_wait_data = NULL;
   g_clear_pointer(&pipeline->promise_rules, promise_rules_free); /* read again on next use */
   pipeline->promise_rules_failed = FALSE;
+}
+
+void pipeline_set_rules_pending(Pipeline *pipeline, PipelineRulesWait wait, gpointer data)
+{
+  pipeline->rules_wait = wait;
+  pipeline->rules_wait_data = data;
 }
 
 void pipeline_set_direction_from_sender(Pipeline *pipeline, gboolean on)
@@ -250,6 +269,7 @@ gboolean pipeline_ingest_parsed(Pipeline *pipeline, const StoreOrigin *origin_te
                                 GBytes *raw, const KeelMessage *message, GDateTime *received,
                                 StoreAddResult *result, gint64 *row_id, GError **error)
 {
+  pipeline_settle_rules(pipeline);
   if (message->malformed)
     g_warning("message <%s>: malformed, %s: stored unparsed, never answered",
               message->message_id, message->malformed);

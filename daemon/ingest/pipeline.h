@@ -28,6 +28,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Pipeline, pipeline_free)
 void pipeline_set_rules(Pipeline *pipeline, const RuleSet *rules,
                         const InstructionRules *instruction_rules);
 
+/* Rules still loading (the daemon's start, on a thread of its own, issue 19):
+ * before the first message's verdict, and in pipeline_rules(), the pipeline
+ * calls `wait(data)` once, on the thread that needs the rules and with the
+ * store lock held (as for every store call); `wait` must return only once it
+ * has called pipeline_set_rules() (NULL rules when they did not load), which
+ * also ends the wait. */
+typedef void (*PipelineRulesWait)(gpointer data);
+void pipeline_set_rules_pending(Pipeline *pipeline, PipelineRulesWait wait, gpointer data);
+
 /* The config the pipeline was made with (never changes: may be read from
  * any thread, unlike the rest of the pipeline). */
 const KeelConfig *pipeline_config(const Pipeline *pipeline);

@@ -2,11 +2,13 @@
  * extractors', sorted by name) and hands the texts to rules_compile() in the
  * pure core, with the learned models of its learned/ folder (NAME.model, read
  * by learned_model_parse()), and its deadlines.rules for the deadline_days
- * signal (filters/deadlines.c). The only place the scoring rules touch the
- * file system.
+ * signal (filters/deadlines.c), which the instruction extractor shares
+ * (rules_load_instructions: one compile of that file, not two). The only
+ * place the scoring rules touch the file system.
  * Must not: compile or interpret rules itself. */
 #include <string.h>
 #include "daemon/record/rules-dir.h"
+#include "daemon/record/trail.h"
 #include "filters/deadlines.h"
 
 static gint rules_dir_compare(gconstpointer a, gconstpointer b)
@@ -136,3 +138,14 @@ RuleSet *rules_load_dir(const char *dir, GError **error)
   return rules_dir_compile(dir, paths, texts, error);
 }
 
+
+InstructionRules *rules_load_instructions(const char *dir, const RuleSet *rules, GError **error)
+{
+  if (!rules->deadlines)
+    return trail_load_instruction_rules(dir, error);
+  g_autofree char *path = g_build_filename(dir, "instructions.rules", NULL);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(path, &text, NULL, error))
+    return NULL;
+  return instruction_rules_compile_sharing(text, path, rules->deadlines, error);
+}

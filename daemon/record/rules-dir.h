@@ -2,6 +2,7 @@
  * compiled by filters/rules.c. */
 #pragma once
 
+#include "filters/instructions.h"
 #include "filters/rules.h"
 
 /* Compiles every *.rules file of `dir` (sorted by name; instructions.rules and
@@ -18,3 +19,10 @@ RuleSet *rules_load_dir(const char *dir, GError **error);
 /* The models NAME.model of `dir` (a missing file or folder: no model for
  * that dimension). NULL and an error on an unreadable or broken model. */
 LearnedSet *rules_load_learned(const char *dir, GError **error);
+
+/* The instruction extractor's rules: `dir`/instructions.rules with the
+ * deadline rules `rules` (from rules_load_dir(`dir`)) compiled already,
+ * shared instead of compiled a second time; when `rules` has none,
+ * `dir`/deadlines.rules as trail_load_instruction_rules() reads it (a missing
+ * file is then an error). NULL and an error on any mistake. */
+InstructionRules *rules_load_instructions(const char *dir, const RuleSet *rules, GError **error);

@@ -37,7 +37,7 @@ gboolean verdict_load_rules(const char *dir, RuleSet **rules,
   g_autoptr(RuleSet) scoring = rules_load_dir(dir, error);
   if (!scoring)
     return FALSE;
-  g_autoptr(InstructionRules) instructions = trail_load_instruction_rules(dir, error);
+  g_autoptr(InstructionRules) instructions = rules_load_instructions(dir, scoring, error);
   if (!instructions)
     return FALSE;
   *rules = g_steal_pointer(&scoring);

@@ -20,8 +20,14 @@
  * SMTP server never holds up ingest (the outbox claims a row in one short
  * transaction, sends unlocked, and records the outcome in another).
  *
- * Rules: loaded at start from the config's rules directory; reloaded on
- * SIGHUP and when a file in that directory changes. A set with any error is
+ * Rules: loaded at start from the config's rules directory, on a thread of
+ * their own ("keel-rules") while the store opens and the cycles log in and
+ * fetch (issue 19: compiling them is a third of a 1,000-message initial
+ * sync); whoever needs them first (a cycle before its first verdict, through
+ * pipeline_set_rules_pending(); the digest; a reload) waits for that thread
+ * and puts the set in force, or says why it was refused, under the store
+ * lock (daemon_rules_settle_locked). Reloaded on SIGHUP and when a file in
+ * that directory changes. A set with any error is
  * refused whole and the one in force stays (the error is logged). The swap
  * happens under the store lock, so no message is scored half by each set.
  *
@@ -36,8 +42,8 @@
  * `database` cannot be swapped live: the store in use stays, and the log
  * says a restart is needed.
  *
- * systemd (notify.c; Type=notify): READY=1 once config, rules and database
- * are open; STATUS= after each cycle and pass when it changes ("polling 2
+ * systemd (notify.c; Type=notify): READY=1 once config and database are
+ * open and the rules loading; STATUS= after each cycle and pass when it changes ("polling 2
  * accounts; 14 messages today; next digest 08:00; account main: login
  * failed, retry in 60 s"); WATCHDOG=1 every WATCHDOG_USEC/2 while work is
  * progressing; RELOADING=1 on SIGHUP, then READY=1 once the reload is done,
@@ -84,6 +90,14 @@
 
 typedef struct Daemon Daemon;
 
+/* The first rule set, loaded on the "keel-rules" thread (verdict_load_rules()). */
+typedef struct {
+  char *dir;                           /* owned: the config's rules directory */
+  RuleSet *rules;                      /* owned until taken; NULL: refused */
+  InstructionRules *instruction_rules; /* owned until taken */
+  GError *error;                       /* owned: why they were refused */
+} DaemonRulesLoad;
+
 typedef struct {
   Daemon *daemon;             /* borrowed */
   const KeelAccount *account; /* borrowed from daemon->config */
@@ -108,6 +122,8 @@ struct Daemon {
   GFileMonitor *rules_monitor; /* owned, may be NULL */
   guint rules_reload_timer;  /* pending reload after a file change, 0 = none */
   char *rules_error;         /* owned: why the last reload failed, NULL = it did not */
+  GThread *rules_thread;     /* owned: the first set loading, NULL once joined */
+  DaemonRulesLoad *rules_load; /* owned: the first set, NULL once taken (under store_lock) */
   GMutex store_lock;
   GCancellable *cancellable; /* owned */
   GMainLoop *loop;           /* owned */
@@ -140,10 +156,13 @@ static const guint daemon_job_period[] = {
   [DAEMON_JOB_OUTBOX] = 30, /* due replies and retries (backoff is at least a minute) */
 };
 
+static void daemon_rules_settle_locked(gpointer user_data);
+
 /* Queues the daily digest when it is due (under the store lock). */
 static void daemon_run_digest(Daemon *daemon, GDateTime *now)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  daemon_rules_settle_locked(daemon);
   g_autoptr(GError) error = NULL;
   DigestOptions digest;
   digest_options_from_config(&digest, daemon->config);
@@ -481,21 +500,19 @@ static gboolean daemon_on_stop_signal(gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Loads the rule set again; swaps it in only when all of it compiles. */
-static void daemon_reload_rules(Daemon *daemon)
+/* Puts a loaded set in force (the store lock held: no message is scored
+ * half by each set), or, when it was refused (`rules` NULL), keeps the set
+ * in force and says why. Takes `rules` and `instruction_rules`. */
+static void daemon_take_rules_locked(Daemon *daemon, const char *dir, RuleSet *rules,
+                                     InstructionRules *instruction_rules, const GError *refusal)
 {
-  RuleSet *rules = NULL;
-  InstructionRules *instruction_rules = NULL;
-  g_autoptr(GError) error = NULL;
-  if (!verdict_load_rules(daemon->config->rules, &rules, &instruction_rules, &error)) {
-    g_warning("rules in %s refused, the rules in force stay:\n%s", daemon->config->rules,
-              error->message);
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  if (!rules) {
+    g_warning("rules in %s refused, the rules in force stay:\n%s", dir, refusal->message);
     g_free(daemon->rules_error);
-    daemon->rules_error = g_strdup(error->message);
+    daemon->rules_error = g_strdup(refusal->message);
     return;
   }
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  g_autoptr(GError) error = NULL;
   if (!corrections_load(daemon->store, rules, &error))
     g_warning("the VA's corrections to the learned signals are not in force: %s", error->message);
   g_clear_pointer(&daemon->rules_error, g_free);
@@ -504,8 +521,72 @@ static void daemon_reload_rules(Daemon *daemon)
   g_clear_pointer(&daemon->instruction_rules, instruction_rules_free);
   daemon->rules = rules;
   daemon->instruction_rules = instruction_rules;
-  g_message("rules loaded from %s: %u rules in %u files", daemon->config->rules,
-            rules_count(rules), rules_file_count(rules));
+  g_message("rules loaded from %s: %u rules in %u files", dir, rules_count(rules),
+            rules_file_count(rules));
+}
+
+static gpointer daemon_rules_load_thread(gpointer data)
+{
+  DaemonRulesLoad *load = data;
+  verdict_load_rules(load->dir, &load->rules, &load->instruction_rules, &load->error);
+  return load;
+}
+
+static void daemon_rules_load_free(DaemonRulesLoad *load)
+{
+  g_free(load->dir);
+  rules_free(load->rules);
+  instruction_rules_free(load->instruction_rules);
+  g_clear_error(&load->error);
+  g_free(load);
+}
+
+/* Starts loading the first rule set on the "keel-rules" thread (on this one
+ * when no thread can be made); daemon_rules_settle_locked() takes it. */
+static void daemon_rules_start_load(Daemon *daemon)
+{
+  daemon->rules_load = g_new0(DaemonRulesLoad, 1);
+  daemon->rules_load->dir = g_strdup(daemon->config->rules);
+  g_autoptr(GError) error = NULL;
+  daemon->rules_thread = g_thread_try_new("keel-rules", daemon_rules_load_thread,
+                                          daemon->rules_load, &error);
+  if (!daemon->rules_thread) {
+    g_debug("rules loaded without a thread of their own: %s", error->message);
+    daemon_rules_load_thread(daemon->rules_load);
+  }
+}
+
+/* Waits for the first rule set, when it is still loading, and puts it in
+ * force (or says why not): the cycles' PipelineRulesWait, the digest and
+ * reloads, always with the store lock held (which makes the first caller the
+ * only one). Then the pipeline scores with it. */
+static void daemon_rules_settle_locked(gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  if (daemon->rules_thread)
+    g_thread_join(g_steal_pointer(&daemon->rules_thread));
+  if (!daemon->rules_load)
+    return;
+  DaemonRulesLoad *load = g_steal_pointer(&daemon->rules_load);
+  daemon_take_rules_locked(daemon, load->dir, g_steal_pointer(&load->rules),
+                           g_steal_pointer(&load->instruction_rules), load->error);
+  if (!daemon->rules)
+    g_warning("no rules in force: new mail is stored unscored and never answered "
+              "(fix the rules, then SIGHUP and keel rescore)");
+  pipeline_set_rules(daemon->pipeline, daemon->rules, daemon->instruction_rules);
+  daemon_rules_load_free(load);
+}
+
+/* Loads the rule set again; swaps it in only when all of it compiles. */
+static void daemon_reload_rules(Daemon *daemon)
+{
+  RuleSet *rules = NULL;
+  InstructionRules *instruction_rules = NULL;
+  g_autoptr(GError) error = NULL;
+  verdict_load_rules(daemon->config->rules, &rules, &instruction_rules, &error);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&daemon->store_lock);
+  daemon_rules_settle_locked(daemon); /* the first set, when still loading, comes first */
+  daemon_take_rules_locked(daemon, daemon->config->rules, rules, instruction_rules, error);
 }
 
 static gboolean daemon_rules_reload_due(gpointer user_data)
@@ -739,6 +820,9 @@ static gboolean daemon_on_hangup(gpointer user_data)
 
 static void daemon_free(Daemon *daemon)
 {
+  if (daemon->rules_thread) /* start-up failed: the first set is never used */
+    g_thread_join(g_steal_pointer(&daemon->rules_thread));
+  g_clear_pointer(&daemon->rules_load, daemon_rules_load_free);
   if (daemon->housekeeping_timer)
     g_source_remove(daemon->housekeeping_timer);
   g_clear_pointer(&daemon->accounts, g_ptr_array_unref);
@@ -775,6 +859,7 @@ static int daemon_open(Daemon *daemon, const KeelGlobals *globals)
     fprintf(stderr, "keel daemon: %s\n", error->message);
     return EX_CONFIG;
   }
+  daemon_rules_start_load(daemon);
   daemon->database = g_strdup(daemon->config->database);
   daemon->store = store_open(daemon->database, &error);
   if (!daemon->store) {
@@ -782,10 +867,7 @@ static int daemon_open(Daemon *daemon, const KeelGlobals *globals)
     return EX_CANTCREAT;
   }
   daemon->pipeline = pipeline_new(daemon->config, daemon->store);
-  daemon_reload_rules(daemon);
-  if (!daemon->rules)
-    g_warning("no rules in force: new mail is stored unscored and never answered "
-              "(fix the rules, then SIGHUP and keel rescore)");
+  pipeline_set_rules_pending(daemon->pipeline, daemon_rules_settle_locked, daemon);
   daemon_add_accounts(daemon);
   if (daemon->accounts->len == 0) {
     fprintf(stderr, "keel daemon: %s: no [account] has an imap URL: nothing to poll\n",

@@ -11,7 +11,8 @@ of its own, set as NOTIFY_SOCKET (with WATCHDOG_USEC, so keel pings):
 - SIGHUP with a broken rule file keeps the old rules (a new message is still
   scored by a rule only the old set has); SIGHUP with a broken config (a
   duplicate key) keeps the old config; a good change (a new watched folder)
-  is taken;
+  is taken; the rules loading beside the first sync (issue 19) still score
+  every message, and a broken rule file at start is still reported;
 - SIGTERM in the middle of a first cycle of a few hundred messages (auto
   mode, replies going out): after a restart every message is stored exactly
   once and no reply reached the sink twice;
@@ -330,6 +331,43 @@ def test_sighup_bad_rules_or_bad_config_keep_the_old_good_config_is_taken():
         d.close()
 
 
+def test_rules_at_start_load_beside_the_first_sync_a_broken_one_is_still_refused():
+    """The rules load on a thread of their own while the store opens and the
+    first cycle logs in and fetches (issue 19); the cycle waits for them
+    before its first verdict. 30 new messages (fetched in ranges, the
+    overlapped path): with good rules every one is scored, the marker rule
+    hit; with a broken rule file at start keel still says which file and
+    line and that no rules are in force, and stores the mail unscored."""
+    for broken in (False, True):
+        user = new_user()
+        run = KeelRun()
+        rules = os.path.join(run.dir, "rules")
+        shutil.copytree(os.path.join(run.source_root, "rules"), rules)
+        with open(os.path.join(rules, "service-test.rules"), "w") as f:
+            f.write(BROKEN_RULE if broken else MARKER_RULE)
+        SERVER.seed(user, "INBOX", [marker_mail(100 + i) for i in range(30)])
+        run.write_config([account(SERVER, user)])
+        with open(run.config) as f:
+            text = f.read().replace("rules = " + os.path.join(run.source_root, "rules"),
+                                    "rules = " + rules)
+        with open(run.config, "w") as f:
+            f.write(text)
+        proc = run.run("daemon", "--once", timeout=120 * SLOW)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        rows = db_rows(run, "SELECT count(*), sum(scored) FROM messages")
+        assert rows[0][0] == 30, rows
+        if broken:
+            assert "rules in %s refused" % rules in proc.stderr, proc.stderr[-2000:]
+            assert "service-test.rules:" in proc.stderr, proc.stderr[-2000:]
+            assert "no rules in force" in proc.stderr, proc.stderr[-2000:]
+            assert rows[0][1] == 0, "scored without rules: %r" % rows
+        else:
+            assert "rules loaded from %s" % rules in proc.stderr, proc.stderr[-2000:]
+            assert rows[0][1] == 30, "not every message scored: %r" % rows
+            assert "service_marker" in hits(run, "marker-100@acme.example")
+        run.close()
+
+
 def _load_test_smtp():
     spec = importlib.util.spec_from_file_location("test_smtp", os.path.join(HERE, "test-smtp.py"))
     module = importlib.util.module_from_spec(spec)
@@ -453,6 +491,7 @@ CASES = [
     test_notify_order_ready_status_watchdog_reloading_stopping,
     test_status_names_a_failing_account,
     test_sighup_bad_rules_or_bad_config_keep_the_old_good_config_is_taken,
+    test_rules_at_start_load_beside_the_first_sync_a_broken_one_is_still_refused,
     test_sigterm_mid_cycle_loses_nothing_and_sends_nothing_twice,
     test_watchdog_withheld_while_a_poll_is_stuck,
 ]

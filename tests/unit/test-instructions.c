@@ -477,6 +477,45 @@ static void test_rules_errors(void)
   g_assert_nonnull(strstr(error->message, "d.rules:3:"));
 }
 
+/* Deadline rules compiled once and shared (the daemon's and `keel score`'s
+ * instruction rules borrow the scoring set's): the same instructions as a
+ * compile of their own, the shared rules outlive the extractor that took a
+ * reference, and a broken instructions file still fails with its line. */
+static void test_rules_sharing(void)
+{
+  g_autofree char *root = test_source_root();
+  g_autofree char *dpath = g_build_filename(root, "rules", "deadlines.rules", NULL);
+  g_autofree char *ipath = g_build_filename(root, "rules", "instructions.rules", NULL);
+  g_autofree char *dtext = NULL, *itext = NULL;
+  g_assert_true(g_file_get_contents(dpath, &dtext, NULL, NULL));
+  g_assert_true(g_file_get_contents(ipath, &itext, NULL, NULL));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DeadlineRules) deadlines = deadline_rules_compile(dtext, dpath, &error);
+  g_assert_no_error(error);
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-12T09:00:00Z", NULL);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  const char *text = "Could you send the signed lease to the landlord by Friday 3pm?";
+  for (int round = 0; round < 2; round++) {
+    g_autoptr(InstructionRules) rules =
+        instruction_rules_compile_sharing(itext, ipath, deadlines, &error);
+    g_assert_no_error(error);
+    g_autoptr(GPtrArray) found = instructions_extract(rules, text, sent, &ctx);
+    g_autoptr(GPtrArray) expected = instructions_extract(shared_rules, text, sent, &ctx);
+    g_assert_cmpuint(found->len, ==, 1);
+    g_assert_cmpuint(found->len, ==, expected->len);
+    const Instruction *got = g_ptr_array_index(found, 0), *want = g_ptr_array_index(expected, 0);
+    g_assert_cmpstr(got->text, ==, want->text);
+    g_assert_cmpstr(got->deadline_iso, ==, want->deadline_iso);
+    g_assert_nonnull(got->deadline_iso);
+  } /* each round's rules freed: `deadlines` must still be whole for the next */
+  g_autoptr(InstructionRules) broken = instruction_rules_compile_sharing(
+      "dimension instruction flag >= 3\nrule a\n  look text /(unclosed/i\n  adds instruction +3\n",
+      "x.rules", deadlines, &error);
+  g_assert_null(broken);
+  g_assert_nonnull(strstr(error->message, "x.rules:3:"));
+}
+
 /* ---- the dev corpus floor: same matching as tests/instructions-quality.py ---- */
 
 static const char *const corpus_stop_words[] = {
@@ -658,6 +697,7 @@ int main(int argc, char **argv)
   g_test_add_func("/deadlines/dst", test_deadline_dst);
   g_test_add_func("/instructions/automated", test_automated);
   g_test_add_func("/instructions/rules-errors", test_rules_errors);
+  g_test_add_func("/instructions/rules-sharing", test_rules_sharing);
   g_test_add_func("/instructions/corpus/dev-floor", test_corpus_floor);
   int rc = g_test_run();
   instruction_rules_free(shared_rules);
