@@ -794,14 +794,20 @@ static char **prefilter_set_strv(const GPtrArray *set)
   return strv;
 }
 
-GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags)
+/* TRUE when `flags` holds only PCRE2_CASELESS, MULTILINE, DOTALL,
+ * NO_AUTO_CAPTURE, UNGREEDY, UTF, UCP and NEVER_BACKSLASH_C: none changes
+ * which literals a match holds, nor how its top-level branches split. */
+static gboolean prefilter_flags_harmless(guint32 flags)
 {
-  /* PCRE2_CASELESS, MULTILINE, DOTALL, NO_AUTO_CAPTURE, UNGREEDY, UTF, UCP,
-   * NEVER_BACKSLASH_C: none changes which literals a match holds. */
   const guint32 harmless = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL |
                            PCRE2_NO_AUTO_CAPTURE | PCRE2_UNGREEDY | PCRE2_UTF | PCRE2_UCP |
                            PCRE2_NEVER_BACKSLASH_C;
-  if ((flags & ~harmless) != 0)
+  return (flags & ~harmless) == 0;
+}
+
+GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags)
+{
+  if (!prefilter_flags_harmless(flags))
     return NULL;
   PrefilterParse ps = { pattern, pattern + len, FALSE, 0 };
   PrefilterInfo info = prefilter_parse_alternation(&ps, NULL);
@@ -1356,10 +1362,7 @@ static GPtrArray *prefilter_distribute(const char *pattern, const char *end)
 
 GPtrArray *prefilter_branches(const char *pattern, gsize len, guint32 flags)
 {
-  const guint32 harmless = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL |
-                           PCRE2_NO_AUTO_CAPTURE | PCRE2_UNGREEDY | PCRE2_UTF | PCRE2_UCP |
-                           PCRE2_NEVER_BACKSLASH_C;
-  if ((flags & ~harmless) != 0)
+  if (!prefilter_flags_harmless(flags))
     return NULL;
   const char *end = pattern + len;
   g_autoptr(GArray) bars = g_array_new(FALSE, FALSE, sizeof(gsize));
