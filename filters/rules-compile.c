@@ -700,8 +700,11 @@ static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look)
   }
 }
 
-/* Derives every regex's literals, the phrase groups' tries included, and
- * builds the automaton that finds them in a text. */
+/* Derives every regex's literals, and builds the automaton that finds them
+ * in a text. A phrase group with heads adds none: its trie is only tried
+ * where a head word starts (score.c), a finer test than its literals, and its
+ * hundreds of phrases would make the automaton (walked for every byte of
+ * every text) a quarter larger. A group without heads keeps its literals. */
 static void rules_prefilter_build(RuleSet *set)
 {
   set->prefilter = prefilter_new();
@@ -710,8 +713,13 @@ static void rules_prefilter_build(RuleSet *set)
     for (guint j = 0; j < rule->looks->len; j++)
       rules_prefilter_look(set->prefilter, g_ptr_array_index(rule->looks, j));
   }
-  for (guint i = 0; i < set->phrase_groups->len; i++)
-    rules_prefilter_look(set->prefilter, ((RulesPhraseGroup *)g_ptr_array_index(set->phrase_groups, i))->look);
+  for (guint i = 0; i < set->phrase_groups->len; i++) {
+    RulesPhraseGroup *group = g_ptr_array_index(set->phrase_groups, i);
+    if (!group->head_bit)
+      rules_prefilter_look(set->prefilter, group->look);
+    else
+      group->look->prefilter = PREFILTER_ALWAYS;
+  }
   prefilter_build(set->prefilter);
 }
 
