@@ -1101,10 +1101,15 @@ guint prefilter_filtered_count(const Prefilter *prefilter)
 #define PREFILTER_FNV_BASIS 2166136261u
 #define PREFILTER_FNV_PRIME 16777619u
 
+/* The words after a head, as a Bloom filter of (head, first two characters
+ * of the next word): 2^16 bits, 8 KB, which stays in the first-level cache. */
+#define PREFILTER_NEXT_BITS 16
+
 typedef struct {
   char *word;     /* owned, lower case; NULL = a free slot */
   guint32 hash;
-  guint32 len;
+  guint16 len;
+  guint16 any_next; /* a phrase of this head goes on in a way the filter cannot tell */
   guint32 lists;
 } PrefilterHeadSlot;
 
@@ -1113,6 +1118,7 @@ struct _PrefilterHeads {
   guint n_slots;
   guint n_words;
   guint longest;            /* the longest head: longer words are no head */
+  guint64 next[(1u << PREFILTER_NEXT_BITS) / 64]; /* the filter of what follows a head */
 };
 
 PrefilterHeads *prefilter_heads_new(void)
@@ -1191,20 +1197,96 @@ static void prefilter_heads_grow(PrefilterHeads *heads)
   g_free(old);
 }
 
-void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list)
+/* The slot of `head` (`len` lower-case bytes), added for `list` if new. */
+static PrefilterHeadSlot *prefilter_heads_put(PrefilterHeads *heads, const char *head, gsize len,
+                                              guint list)
 {
-  gsize len = strlen(head);
-  g_return_if_fail(list < PREFILTER_HEADS_LISTS && len > 0);
   if (2 * (heads->n_words + 1) > heads->n_slots)
     prefilter_heads_grow(heads);
   guint32 hash = prefilter_head_hash((const guint8 *)head, len);
   PrefilterHeadSlot *slot = prefilter_head_slot(heads, (const guint8 *)head, len, hash);
   if (!slot->word) {
-    *slot = (PrefilterHeadSlot){ g_ascii_strdown(head, (gssize)len), hash, (guint32)len, 0 };
+    *slot = (PrefilterHeadSlot){ g_ascii_strdown(head, (gssize)len), hash, (guint16)len, 0, 0 };
     heads->n_words++;
     heads->longest = MAX(heads->longest, (guint)len);
   }
   slot->lists |= 1u << list;
+  return slot;
+}
+
+void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list)
+{
+  gsize len = strlen(head);
+  g_return_if_fail(list < PREFILTER_HEADS_LISTS && len > 0 && len <= PREFILTER_HEAD_LONGEST);
+  prefilter_heads_put(heads, head, len, list)->any_next = TRUE;
+}
+
+/* What follows a head in a phrase, as a key of the filter: the phrase ends
+ * (PREFILTER_NEXT_END), goes on with one ASCII punctuation character
+ * (that character and PREFILTER_NEXT_PUNCT), or with white space and a word
+ * starting with `c1` `c2` (ASCII letters or digits, lower case; `c2` is 0
+ * when the word ends after `c1` or goes on with ASCII punctuation). */
+#define PREFILTER_NEXT_END 0, 0
+#define PREFILTER_NEXT_PUNCT 0xFF
+
+/* The filter bit of a head (its hash) followed by (`c1`, `c2`). */
+static guint prefilter_next_bit(guint32 head_hash, guint8 c1, guint8 c2)
+{
+  guint32 key = (head_hash ^ ((guint32)c1 << 8 | c2)) * 0x9E3779B1u;
+  return key >> (32 - PREFILTER_NEXT_BITS);
+}
+
+static void prefilter_next_set(PrefilterHeads *heads, guint32 head_hash, guint8 c1, guint8 c2)
+{
+  guint bit = prefilter_next_bit(head_hash, c1, c2);
+  heads->next[bit / 64] |= G_GUINT64_CONSTANT(1) << (bit % 64);
+}
+
+static gboolean prefilter_next_has(const PrefilterHeads *heads, guint32 head_hash, guint8 c1,
+                                   guint8 c2)
+{
+  guint bit = prefilter_next_bit(head_hash, c1, c2);
+  return (heads->next[bit / 64] >> (bit % 64)) & 1;
+}
+
+static gboolean prefilter_is_ascii_space(guint8 c)
+{
+  return c == ' ' || (c >= '\t' && c <= '\r'); /* \t \n \v \f \r: PCRE2's ASCII \s */
+}
+
+/* Records in the filter how `rest` (the phrase after its head, lower case)
+ * goes on; marks the slot when the filter cannot tell: a dash (which the
+ * trie also matches with white space), or anything not ASCII. */
+static void prefilter_heads_note_next(PrefilterHeads *heads, PrefilterHeadSlot *slot,
+                                      const guint8 *rest)
+{
+  if (*rest == 0) {
+    prefilter_next_set(heads, slot->hash, PREFILTER_NEXT_END);
+  } else if (*rest == ' ' || *rest == '\t') { /* the trie's "\s+" */
+    while (*rest == ' ' || *rest == '\t')
+      rest++;
+    if (!g_ascii_isalnum(rest[0]) || rest[1] >= 0x80)
+      slot->any_next = TRUE;
+    else
+      prefilter_next_set(heads, slot->hash, rest[0], g_ascii_isalnum(rest[1]) ? rest[1] : 0);
+  } else if (*rest < 0x80 && *rest != '-') {
+    prefilter_next_set(heads, slot->hash, *rest, PREFILTER_NEXT_PUNCT);
+  } else {
+    slot->any_next = TRUE;
+  }
+}
+
+gboolean prefilter_heads_add_phrase(PrefilterHeads *heads, const char *phrase, guint list)
+{
+  g_return_val_if_fail(list < PREFILTER_HEADS_LISTS, FALSE);
+  g_autofree char *head = prefilter_phrase_head(phrase);
+  if (!head)
+    return FALSE;
+  g_autofree char *lower = g_utf8_strdown(phrase, -1);
+  gsize len = strlen(head);
+  PrefilterHeadSlot *slot = prefilter_heads_put(heads, head, len, list);
+  prefilter_heads_note_next(heads, slot, (const guint8 *)lower + len);
+  return TRUE;
 }
 
 /* TRUE at the first byte of U+017F (C5 BF) or U+212A (E2 84 AA). */
@@ -1225,6 +1307,37 @@ static const guint8 *prefilter_heads_fold(void)
     g_once_init_leave(&done, 1);
   }
   return fold;
+}
+
+/* FALSE when no phrase of `slot`'s head can go on as the text does at `s`,
+ * just after the head word (a byte that is no ASCII letter or digit, or the
+ * end): the filter is asked for each way the text may go on. A non-ASCII
+ * byte there may be white space, a dash or a letter the trie matches, and
+ * a non-ASCII byte where the next word starts may be a letter it matches:
+ * neither is ruled out. */
+static gboolean prefilter_head_may_go_on(const PrefilterHeads *heads,
+                                         const PrefilterHeadSlot *slot, const guint8 *s,
+                                         const guint8 *end)
+{
+  if (slot->any_next || (s < end && *s >= 0x80))
+    return TRUE;
+  guint32 hash = slot->hash;
+  if (s == end || *s != '_') /* no word character: a phrase may end here */
+    if (prefilter_next_has(heads, hash, PREFILTER_NEXT_END))
+      return TRUE;
+  if (s == end)
+    return FALSE;
+  if (!prefilter_is_ascii_space(*s))
+    return prefilter_next_has(heads, hash, *s, PREFILTER_NEXT_PUNCT);
+  while (s < end && prefilter_is_ascii_space(*s))
+    s++;
+  if (s == end)
+    return FALSE;
+  if (*s >= 0x80 || (s + 1 < end && s[1] >= 0x80))
+    return TRUE;
+  const guint8 *fold = prefilter_heads_fold();
+  guint8 c1 = fold[s[0]], c2 = s + 1 < end ? fold[s[1]] : 0;
+  return c1 != 0 && prefilter_next_has(heads, hash, c1, c2);
 }
 
 GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsize len)
@@ -1252,7 +1365,7 @@ GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsiz
     if (after_word || word_len > heads->longest)
       continue;
     const PrefilterHeadSlot *slot = prefilter_head_slot(heads, word, word_len, hash);
-    if (slot->word) {
+    if (slot->word && prefilter_head_may_go_on(heads, slot, s, end)) {
       PrefilterHead head = { (guint32)(word - (const guint8 *)text), slot->lists };
       g_array_append_val(found, head);
     }

@@ -89,12 +89,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PrefilterHeads, prefilter_heads_free)
 char *prefilter_phrase_head(const char *phrase);
 
 /* Records that a phrase of list `list` (< PREFILTER_HEADS_LISTS) starts with
- * the word `head` (from prefilter_phrase_head()). */
+ * the word `head` (from prefilter_phrase_head()), followed by anything. */
 void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list);
 
+/* Records the head of `phrase` (as the trie reads it: lower-cased, a run of
+ * spaces is white space) for list `list`, and how the phrase goes on after
+ * it: when it is white space and a word of ASCII letters or digits, a text
+ * whose head word is not followed by white space and a word starting with
+ * the same two characters holds no such phrase there (a Bloom filter, which
+ * may keep a head no phrase fits, never drops one). FALSE when the phrase
+ * has no head. */
+gboolean prefilter_heads_add_phrase(PrefilterHeads *heads, const char *phrase, guint list);
+
 /* Every word start of `text` (`len` bytes of valid UTF-8) whose word is a
- * recorded head, in order: an array of PrefilterHead (g_array_unref). NULL
- * when the text holds U+017F or U+212A: any position may then start a phrase. */
+ * recorded head that may go on as the text does, in order: an array of
+ * PrefilterHead (g_array_unref). NULL when the text holds U+017F or U+212A:
+ * any position may then start a phrase. */
 GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsize len);
 
 /* ---- top-level branches ----

@@ -544,18 +544,19 @@ static guint32 phrase_group_heads(RuleSet *set, const RulesPhraseGroup *group, G
     index++;
   if (index >= PREFILTER_HEADS_LISTS)
     return 0;
-  g_autoptr(GPtrArray) heads = g_ptr_array_new_with_free_func(g_free);
   for (guint l = 0; l < lists->len; l++) {
     GPtrArray *words = g_ptr_array_index(lists, l);
     for (guint i = 0; i < words->len; i++) {
-      char *head = prefilter_phrase_head(g_ptr_array_index(words, i));
+      g_autofree char *head = prefilter_phrase_head(g_ptr_array_index(words, i));
       if (!head)
         return 0;
-      g_ptr_array_add(heads, head);
     }
   }
-  for (guint i = 0; i < heads->len; i++)
-    prefilter_heads_add(set->phrase_heads, g_ptr_array_index(heads, i), index);
+  for (guint l = 0; l < lists->len; l++) {
+    GPtrArray *words = g_ptr_array_index(lists, l);
+    for (guint i = 0; i < words->len; i++)
+      prefilter_heads_add_phrase(set->phrase_heads, g_ptr_array_index(words, i), index);
+  }
   return 1u << index;
 }
 

@@ -245,6 +245,41 @@ static void test_heads_find(void)
   }
 }
 
+/* A head added with its phrases is found only where the text goes on as one
+ * of them may: white space and a word with the same first two characters, the
+ * same punctuation, or (for a phrase that is the head alone) no word
+ * character; anything not ASCII there keeps it. */
+static void test_heads_next(void)
+{
+  g_autoptr(PrefilterHeads) heads = prefilter_heads_new();
+  const char *const phrases[] = { "you missed", "You'll", "kill", "see  you in court", "e-mail",
+                                  "pay up" };
+  for (guint i = 0; i < G_N_ELEMENTS(phrases); i++)
+    g_assert_true(prefilter_heads_add_phrase(heads, phrases[i], i < 2 ? 0 : 1));
+  g_assert_false(prefilter_heads_add_phrase(heads, "'cause", 0));
+  const struct { const char *text, *found; } cases[] = {
+    { "you missed it", "0:1" },
+    { "YOU\t\nMIssed", "0:1" },
+    { "you made it", "" },             /* "ma" is not "mi" */
+    { "you", "" },                     /* no phrase is "you" alone */
+    { "you, then", "" },
+    { "you'll see", "0:1" },
+    { "you\xe2\x80\x99ll see", "0:1" }, /* not ASCII after the head: kept */
+    { "you m\xc3\xa9", "0:1" },          /* not ASCII in the next word: kept */
+    { "kill", "0:2" }, { "kill.", "0:2" }, { "kill it", "0:2" },
+    { "kill_", "" },                    /* "kill" must end at a word boundary */
+    { "see\xc2\xa0you", "0:2" },          /* U+00A0 may be white space */
+    { "see it", "" },
+    { "e mail e-mail e", "0:2 7:2 14:2" }, /* a dash: the filter cannot tell */
+    { "pay up now pay it", "0:2" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *found = heads_found(heads, cases[i].text);
+    g_test_message("%s", cases[i].text);
+    g_assert_cmpstr(found, ==, cases[i].found);
+  }
+}
+
 /* A phrase group scored through its heads finds what the whole-text scan
  * finds: at a word start, after punctuation, in capitals, and in a text
  * holding U+212A (every position tried); never inside a word. */
@@ -681,6 +716,7 @@ int main(int argc, char **argv)
   g_test_add_func("/prefilter/always", test_always);
   g_test_add_func("/prefilter/heads/phrase-head", test_phrase_head);
   g_test_add_func("/prefilter/heads/find", test_heads_find);
+  g_test_add_func("/prefilter/heads/next", test_heads_next);
   g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
   g_test_add_func("/prefilter/branches/cut", test_branches);
   g_test_add_func("/prefilter/lookahead-hint", test_lookahead_hint);
