@@ -44,6 +44,8 @@
 #define PREFILTER_EXACT_MAX 16    /* strings of an exact set */
 #define PREFILTER_REQUIRED_MAX 512 /* literals of one set (a phrase group has hundreds) */
 #define PREFILTER_MIN_LENGTH 3    /* shorter literals are in nearly every text */
+#define PREFILTER_LITERAL_LONGEST 8 /* longer literals are cut to this length: their
+                                       starts are as rare in mail, the automaton a third smaller */
 #define PREFILTER_SETS_MAX 4      /* sets of literals one regex needs together */
 #define PREFILTER_DEPTH_MAX 100   /* nested groups */
 #define PREFILTER_STATE_OUT 0x80000000u
@@ -859,8 +861,9 @@ void prefilter_free(Prefilter *prefilter)
   g_free(prefilter);
 }
 
-static guint prefilter_literal_id(Prefilter *prefilter, const char *literal)
+static guint prefilter_literal_id(Prefilter *prefilter, const char *whole)
 {
+  g_autofree char *literal = g_strndup(whole, PREFILTER_LITERAL_LONGEST);
   gpointer found = g_hash_table_lookup(prefilter->literal_ids, literal);
   if (found)
     return GPOINTER_TO_UINT(found) - 1;
