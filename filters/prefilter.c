@@ -27,7 +27,9 @@
  * bytes are one class that ends every literal); a state's high bit says that
  * some literal ends there. The first time a text shows a literal, every set
  * it belongs to is marked too, so asking whether a regex may match reads one
- * bit per set.
+ * bit per set. A long text is walked as two overlapping halves at once, so
+ * that the table reads of one wait beside the other's. Literals are cut to
+ * their first PREFILTER_LITERAL_LONGEST characters.
  *
  * Beside the literals, three pattern helpers of the same kind (see
  * prefilter.h): phrase heads (where a phrase trie may start), top-level
@@ -1048,25 +1050,61 @@ static void prefilter_mark(const Prefilter *prefilter, guint32 state, PrefilterS
   }
 }
 
+/* One walk of the automaton over [s, end): where it is and in which state. */
+typedef struct {
+  const guint8 *s, *end;
+  guint32 row;
+} PrefilterWalk;
+
+/* Reads the next byte (or character U+017F / U+212A) of `walk`. */
+static inline void prefilter_walk_step(const Prefilter *prefilter, PrefilterWalk *walk,
+                                       PrefilterSeen *seen)
+{
+  guint8 c = *walk->s++;
+  guint class = prefilter->classes[c];
+  if (G_UNLIKELY(c == 0xC5 || c == 0xE2))
+    class = prefilter_special_class(prefilter, &walk->s, walk->end, c);
+  guint32 next = prefilter->delta[walk->row + class];
+  walk->row = next & ~PREFILTER_STATE_OUT;
+  if (G_UNLIKELY(next & PREFILTER_STATE_OUT))
+    prefilter_mark(prefilter, walk->row / prefilter->n_classes, seen);
+}
+
+/* A literal takes at most this many bytes of text: three per character
+ * (U+212A is read as k). */
+#define PREFILTER_LITERAL_BYTES (3 * PREFILTER_LITERAL_LONGEST)
+/* Texts shorter than this are walked once, from the start. */
+#define PREFILTER_SPLIT_MIN 256
+
 PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len)
 {
   PrefilterSeen *seen = g_new0(PrefilterSeen, prefilter->literals->len / 64 + 1 +
                                                 prefilter->set_start->len / 64 + 1);
   if (!prefilter->built || prefilter->disabled || prefilter->literals->len == 0 || !text)
     return seen;
-  const guint8 *s = (const guint8 *)text, *end = s + len;
-  const guint32 *delta = prefilter->delta;
-  guint32 row = 0;
-  while (s < end) {
-    guint8 c = *s++;
-    guint class = prefilter->classes[c];
-    if (G_UNLIKELY(c == 0xC5 || c == 0xE2))
-      class = prefilter_special_class(prefilter, &s, end, c);
-    guint32 next = delta[row + class];
-    row = next & ~PREFILTER_STATE_OUT;
-    if (G_UNLIKELY(next & PREFILTER_STATE_OUT))
-      prefilter_mark(prefilter, row / prefilter->n_classes, seen);
+  /* Each byte costs a read of the table that waits for the one before, and
+   * the table is larger than the first-level cache: so a long text is read
+   * as two halves at once, two independent chains of reads. The second walk
+   * starts, from the first state, PREFILTER_LITERAL_BYTES before the half
+   * (back to the start of a character): a literal that ends in the second
+   * half starts after that, and one that ends in the first is found by the
+   * first walk. */
+  const guint8 *start = (const guint8 *)text, *end = start + len;
+  PrefilterWalk first = { start, end, 0 }, second = { end, end, 0 };
+  if (len >= PREFILTER_SPLIT_MIN) {
+    first.end = start + len / 2;
+    second.s = first.end - PREFILTER_LITERAL_BYTES;
+    while (second.s > start && (*second.s & 0xC0) == 0x80)
+      second.s--;
   }
+  while (first.s < first.end && second.s < second.end) {
+    prefilter_walk_step(prefilter, &first, seen);
+    prefilter_walk_step(prefilter, &second, seen);
+  }
+  while (first.s < first.end)
+    prefilter_walk_step(prefilter, &first, seen);
+  while (second.s < second.end)
+    prefilter_walk_step(prefilter, &second, seen);
   return seen;
 }
 

@@ -168,6 +168,31 @@ static void test_scan(void)
   check_scan("caf\\x{e9} au lait", PCRE2_CASELESS, "CAF\xc3\x89 AU LAIT", TRUE, TRUE);
 }
 
+/* A long text is read as two halves at once: a literal is found wherever it
+ * lies, across the half too, and a character read as a letter (U+212A) in
+ * it as well; none is found where there is none. */
+static void test_scan_halves(void)
+{
+  g_autoptr(Prefilter) prefilter = prefilter_new();
+  int deadline = prefilter_add(prefilter, "deadline", 8, PCRE2_CASELESS);
+  int kelvin = prefilter_add(prefilter, "(?i)kelvins", 11, 0);
+  prefilter_build(prefilter);
+  const char *const words[] = { "DeadLine", "\xe2\x84\xaa" "elvins" };
+  const int ids[] = { deadline, kelvin };
+  for (guint w = 0; w < G_N_ELEMENTS(words); w++) {
+    for (gsize len = 256; len <= 600; len += 344) {
+      for (gsize at = 0; at + strlen(words[w]) <= len; at++) {
+        g_autofree char *text = g_strnfill(len, 'x');
+        memcpy(text + at, words[w], strlen(words[w]));
+        g_autofree PrefilterSeen *seen = prefilter_scan(prefilter, text, len);
+        g_test_message("%s at %zu of %zu", words[w], at, len);
+        g_assert_true(prefilter_may_match(prefilter, ids[w], seen));
+        g_assert_false(prefilter_may_match(prefilter, ids[1 - w], seen));
+      }
+    }
+  }
+}
+
 static void test_always(void)
 {
   g_autoptr(Prefilter) prefilter = prefilter_new();
@@ -715,6 +740,7 @@ int main(int argc, char **argv)
   g_test_add_func("/prefilter/scan", test_scan);
   g_test_add_func("/prefilter/always", test_always);
   g_test_add_func("/prefilter/heads/phrase-head", test_phrase_head);
+  g_test_add_func("/prefilter/scan-halves", test_scan_halves);
   g_test_add_func("/prefilter/heads/find", test_heads_find);
   g_test_add_func("/prefilter/heads/next", test_heads_next);
   g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
