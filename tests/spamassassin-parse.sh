@@ -16,7 +16,7 @@ if ! bash tests/fetch-spamassassin.sh "$corpus"; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-find "$corpus" -name '*.eml' -print0 | sort -z > "$work/list"
+find -L "$corpus" -name '*.eml' -print0 | sort -z > "$work/list"
 start=$(date +%s.%N)
 # Each batch records its exit status; xargs itself never stops early.
 xargs -0 -n 250 sh -c '"$KEEL_BIN" parse --json "$@" >> "$0/out" 2>> "$0/err"; echo "$? $1" >> "$0/status"' \

@@ -31,7 +31,7 @@ python3 tests/bench/mdwe.py --check || rc=$?
 [ "$rc" = 0 ] || { echo "jit: PCRE2's JIT still compiles under MDWE: nothing to measure" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-find "$corpus" -name '*.eml' | sort > "$work/files"
+find -L "$corpus" -name '*.eml' | sort > "$work/files"
 count=$(wc -l < "$work/files")
 maxargs=$(( $(getconf ARG_MAX) - 262144 ))
 

@@ -23,7 +23,7 @@ if ! command -v spamassassin >/dev/null; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-find "$corpus" -name '*.eml' | sort > "$work/files"
+find -L "$corpus" -name '*.eml' | sort > "$work/files"
 count=$(wc -l < "$work/files")
 
 # SpamAssassin's inputs: the same regexes, the same messages as one mbox.
