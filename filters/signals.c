@@ -10,6 +10,11 @@
  * reads the clock, the store or a file. Unknown values are NAN (a comparison
  * with NAN is false, so a rule on an unknown signal never fires).
  *
+ * Cost: each pass over the text skips plain ASCII a run at a time (words of
+ * ASCII letters at once, bytes that cannot open a quotation at once, a jump
+ * to the next '!', '?' or full-width mark), and the runs of '!' and '?' are
+ * counted in one pass.
+ *
  * Entry points: signals_compute() (all at once, for score.c), and one
  * function per text signal for tests: signals_caps_ratio(),
  * signals_longest_run(), signals_outside_hours(), signals_deadline_days(),
@@ -87,6 +92,26 @@ static gboolean signals_next_word(const char **p, const char *end, SignalWord *w
   const char *q = *p;
   while (q < end && *q) {
     guchar byte = (guchar)*q;
+    if (byte < 0x80 && g_ascii_isalpha(byte)) { /* a run of ASCII letters at once */
+      word->start = word->letters ? word->start : q;
+      guint letters = 0, upper = 0;
+      guint16 kind = g_ascii_table[byte];
+      do {
+        letters++;
+        upper += (kind & G_ASCII_UPPER) != 0;
+        kind = ++q < end ? g_ascii_table[(guchar)*q] : 0;
+      } while (kind & G_ASCII_ALPHA);
+      word->letters += letters;
+      word->upper += upper;
+      word->stop = q;
+      continue;
+    }
+    if (byte < 0x80 && (word->letters == 0 || byte != '\'')) {
+      if (word->letters)
+        break; /* ASCII that is neither a letter nor an apostrophe ends the word */
+      q++;
+      continue;
+    }
     gboolean ascii = byte < 0x80; /* most text: no decoding */
     gunichar ch = ascii ? byte : g_utf8_get_char(q);
     const char *next = ascii ? q + 1 : g_utf8_next_char(q);
@@ -192,6 +217,51 @@ guint signals_longest_run(const char *text, gunichar c)
     }
   }
   return best;
+}
+
+/* The first of '!', '?' and 0xEF (the first byte of their full-width forms)
+ * at or after `p`, or `end`; `next` caches where each was last found. */
+static const char *signals_next_mark(const char *p, const char *end, const char *next[3])
+{
+  static const char marks[3] = { '!', '?', (char)0xEF };
+  const char *first = end;
+  for (int i = 0; i < 3; i++) {
+    if (next[i] == NULL || next[i] < p) {
+      next[i] = memchr(p, marks[i], (gsize)(end - p));
+      next[i] = next[i] ? next[i] : end;
+    }
+    first = MIN(first, next[i]);
+  }
+  return first;
+}
+
+/* signals_longest_run() of '!' and of '?' in one pass: the same runs. While
+ * neither run is going, it jumps (memchr) to the next mark. */
+static void signals_mark_runs(const char *text, guint *exclamation, guint *question)
+{
+  static const char wide_exclamation[] = "\xEF\xBC\x81", wide_question[] = "\xEF\xBC\x9F";
+  guint best[2] = { 0, 0 }, run[2] = { 0, 0 }; /* [0] '!', [1] '?' */
+  const char *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
+  const char *next[3] = { NULL, NULL, NULL }; /* not looked for yet */
+  for (const char *p = text; p && p < end; p++) {
+    if (run[0] == 0 && run[1] == 0 && (p = signals_next_mark(p, end, next)) == end)
+      break;
+    int mark = -1;
+    if (*p == '!' || *p == '?') {
+      mark = *p == '?';
+    } else if ((guchar)*p == 0xEF && end - p >= 3) {
+      mark = memcmp(p, wide_exclamation, 3) == 0 ? 0 : memcmp(p, wide_question, 3) == 0 ? 1 : -1;
+      p += mark >= 0 ? 2 : 0;
+    } else if (*p == ' ') {
+      continue;
+    }
+    for (int i = 0; i < 2; i++) {
+      run[i] = i == mark ? run[i] + 1 : 0;
+      best[i] = MAX(best[i], run[i]);
+    }
+  }
+  *exclamation = best[0];
+  *question = best[1];
 }
 
 gboolean signals_outside_hours(GDateTime *date, GTimeZone *tz, guint8 days,
@@ -339,6 +409,13 @@ static void quote_judge(const char *start, const char *end, const char *quoted,
     (*back)++;
 }
 
+/* 1 for a byte signals_quotes() must look at: a quotation mark, or part of a
+ * non-ASCII character (0x80 and above); any other byte is skipped. */
+#define SIGNALS_ONES_16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define SIGNALS_ONES_128 SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16, \
+                         SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16
+static const guint8 quote_stop[256] = { ['"'] = 1, ['\''] = 1, [0x80] = SIGNALS_ONES_128 };
+
 void signals_quotes(const char *text, const char *quoted, guint *scare, guint *back)
 {
   guint n_scare = 0, n_back = 0;
@@ -346,6 +423,12 @@ void signals_quotes(const char *text, const char *quoted, guint *scare, guint *b
   const char *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
   gunichar before = ' ';
   for (const char *p = text; p && p < end && *p; p = g_utf8_next_char(p)) {
+    if (!quote_stop[(guchar)*p]) { /* most bytes: ASCII that opens nothing */
+      while (p + 1 < end && !quote_stop[(guchar)p[1]])
+        p++;
+      before = (gunichar)*p;
+      continue;
+    }
     gunichar ch = (*p & 0x80) ? g_utf8_get_char(p) : (gunichar)*p;
     const char *close = quote_opens(ch, before) ? quote_close(g_utf8_next_char(p), end, ch) : NULL;
     before = ch;
@@ -398,8 +481,10 @@ void signals_compute(const KeelMessage *message, const ScoreContext *context,
   out[SIGNAL_CAPS_RATIO] = caps.letters ? (double)caps.upper / caps.letters : 0;
   out[SIGNAL_CAPS_WORDS] = caps.shouted;
   out[SIGNAL_CAPS_RUN] = caps.longest_run;
-  out[SIGNAL_EXCLAMATION_RUN] = signals_longest_run(text, '!');
-  out[SIGNAL_QUESTION_RUN] = signals_longest_run(text, '?');
+  guint exclamation_run, question_run;
+  signals_mark_runs(text, &exclamation_run, &question_run);
+  out[SIGNAL_EXCLAMATION_RUN] = exclamation_run;
+  out[SIGNAL_QUESTION_RUN] = question_run;
   out[SIGNAL_WORDS] = caps.words;
   signals_compute_time(message, context, deadlines, text, out);
   out[SIGNAL_CHASERS_SINCE_REPLY] = history_value(context ? context->chasers_since_reply : -1);
