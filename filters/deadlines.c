@@ -185,7 +185,7 @@ struct _DeadlineRules {
   guint8 window_first[256];    /* for a byte (either case) that starts a head, 1 + the index
                                   of the first such head in the sorted `window_heads`; else 0 */
   guint8 window_bytes[256];    /* DEADLINE_BYTE_* flags of each byte */
-  guint32 window_pairs[128 * 128 / 32]; /* bit a << 7 | b: a head starts with a, b (or is a) */
+  guint32 window_triples[32 * 32 * 32 / 32]; /* deadline_triple(): a head may start so */
 };
 
 /* What a byte is to deadline_window_starts(). */
@@ -276,10 +276,17 @@ static const RulesLook *deadline_find_look(const RuleSet *compiled, const pcre2_
   return NULL;
 }
 
-static void deadline_pair_set(DeadlineRules *rules, guchar a, guchar b)
+/* The bit of the first three bytes a, b, c of a word in window_triples: the
+ * low five bits of each, so that a letter of either case has one bit (other
+ * bytes may share it: a word that shares one is only compared in full). */
+static guint deadline_triple(guchar a, guchar b, guchar c)
 {
-  guint bit = (guint)(a & 0x7F) << 7 | (b & 0x7F);
-  rules->window_pairs[bit / 32] |= 1u << (bit % 32);
+  return (guint)(a & 31) << 10 | (guint)(b & 31) << 5 | (c & 31);
+}
+
+static void deadline_triple_set(DeadlineRules *rules, guint bit)
+{
+  rules->window_triples[bit / 32] |= 1u << (bit % 32);
 }
 
 /* Records `head`, the `index`th of the sorted heads, in the tables that
@@ -290,9 +297,11 @@ static void deadline_window_add_head(DeadlineRules *rules, const char *head, gui
   rules->window_first[first] = rules->window_first[upper] = (guint8)(index + 1);
   rules->window_bytes[first] |= DEADLINE_BYTE_HEAD;
   rules->window_bytes[upper] |= DEADLINE_BYTE_HEAD;
-  for (guint b = 0; b < 128; b++)
-    if (head[1] == '\0' || b == (guchar)head[1])
-      deadline_pair_set(rules, first, (guchar)b);
+  for (guint b = 0; b < 32; b++) /* a head shorter than 3: any byte may follow it */
+    for (guint c = 0; c < 32; c++)
+      if ((head[1] == '\0' || b == ((guchar)head[1] & 31u)) &&
+          (head[1] == '\0' || head[2] == '\0' || c == ((guchar)head[2] & 31u)))
+        deadline_triple_set(rules, deadline_triple(first, (guchar)b, (guchar)c));
 }
 
 static int deadline_head_compare(gconstpointer a, gconstpointer b)
@@ -943,14 +952,14 @@ static char deadline_ascii_lower(char c)
 }
 
 /* TRUE when the `len` bytes at `p` start, ignoring ASCII case, with a head of
- * the window rule: the first two bytes are looked up first, and few words
+ * the window rule: the first three bytes are looked up first, and few words
  * get past them. */
 static gboolean deadline_head_at(const DeadlineRules *rules, const char *p, gsize len)
 {
-  char first = deadline_ascii_lower(p[0]), second = len > 1 ? deadline_ascii_lower(p[1]) : '\0';
-  guint bit = (guint)(first & 0x7F) << 7 | (second & 0x7F);
-  if (!(rules->window_pairs[bit / 32] & (1u << (bit % 32))))
+  guint bit = deadline_triple((guchar)p[0], len > 1 ? (guchar)p[1] : 0, len > 2 ? (guchar)p[2] : 0);
+  if (!(rules->window_triples[bit / 32] & (1u << (bit % 32))))
     return FALSE;
+  char first = deadline_ascii_lower(p[0]);
   for (guint i = rules->window_first[(guchar)*p] - 1u; i < rules->window_heads->len; i++) {
     const char *head = g_ptr_array_index(rules->window_heads, i);
     if (head[0] != first)

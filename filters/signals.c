@@ -94,16 +94,16 @@ static gboolean signals_next_word(const char **p, const char *end, SignalWord *w
     guchar byte = (guchar)*q;
     if (byte < 0x80 && g_ascii_isalpha(byte)) { /* a run of ASCII letters at once */
       word->start = word->letters ? word->start : q;
-      guint letters = 0, upper = 0;
-      guint16 kind = g_ascii_table[byte];
-      do {
-        letters++;
+      const guchar *u = (const guchar *)q, *stop = (const guchar *)end;
+      guint upper = 0;
+      guint16 kind;
+      while (u < stop && ((kind = g_ascii_table[*u]) & G_ASCII_ALPHA)) {
         upper += (kind & G_ASCII_UPPER) != 0;
-        kind = ++q < end ? g_ascii_table[(guchar)*q] : 0;
-      } while (kind & G_ASCII_ALPHA);
-      word->letters += letters;
+        u++;
+      }
+      word->letters += (guint)(u - (const guchar *)q);
       word->upper += upper;
-      word->stop = q;
+      q = word->stop = (const char *)u;
       continue;
     }
     if (byte < 0x80 && (word->letters == 0 || byte != '\'')) {
@@ -424,8 +424,10 @@ void signals_quotes(const char *text, const char *quoted, guint *scare, guint *b
   gunichar before = ' ';
   for (const char *p = text; p && p < end && *p; p = g_utf8_next_char(p)) {
     if (!quote_stop[(guchar)*p]) { /* most bytes: ASCII that opens nothing */
-      while (p + 1 < end && !quote_stop[(guchar)p[1]])
-        p++;
+      const guchar *q = (const guchar *)p + 1, *stop = (const guchar *)end;
+      while (q < stop && !quote_stop[*q])
+        q++;
+      p = (const char *)q - 1;
       before = (gunichar)*p;
       continue;
     }
