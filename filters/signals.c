@@ -379,6 +379,16 @@ static const char *quote_close(const char *p, const char *end, gunichar open)
   return NULL;
 }
 
+/* g_utf8_casefold() of the `len` bytes at `text`: of ASCII text (most quoted
+ * mail) that is its ASCII lower case, made without a table lookup a character. */
+static char *signals_casefold(const char *text, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if ((guchar)text[i] >= 0x80)
+      return g_utf8_casefold(text, (gssize)len);
+  return g_ascii_strdown(text, (gssize)len);
+}
+
 /* Judges the quoted phrase [start, end): adds to `scare`, and to `back` when
  * it is in `quoted` (case-folded once, on the first phrase, into `*haystack`). */
 static void quote_judge(const char *start, const char *end, const char *quoted,
@@ -403,7 +413,7 @@ static void quote_judge(const char *start, const char *end, const char *quoted,
   if (!quoted || !*quoted || len < 4)
     return;
   if (!*haystack)
-    *haystack = g_utf8_casefold(quoted, (gssize)strnlen(quoted, SIGNALS_TEXT_LIMIT));
+    *haystack = signals_casefold(quoted, strnlen(quoted, SIGNALS_TEXT_LIMIT));
   g_autofree char *folded = g_utf8_casefold(phrase, -1);
   if (strstr(*haystack, folded))
     (*back)++;
@@ -416,6 +426,26 @@ static void quote_judge(const char *start, const char *end, const char *quoted,
                          SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16
 static const guint8 quote_stop[256] = { ['"'] = 1, ['\''] = 1, [0x80] = SIGNALS_ONES_128 };
 
+/* The first byte at or after `p` (before `end`) that quote_stop marks, or
+ * `end`: eight bytes at a time while none of them is '"', '\'' or 0x80 and
+ * above (a byte of x equal to m makes a byte of x ^ m zero, which the
+ * borrow of "- 0x01..." shows), then one at a time. */
+static const char *quote_skip(const char *p, const char *end)
+{
+  const guint64 ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  while (end - p >= 8) {
+    guint64 x;
+    memcpy(&x, p, sizeof x);
+    guint64 dq = x ^ (ones * '"'), sq = x ^ (ones * '\'');
+    if ((((dq - ones) & ~dq) | ((sq - ones) & ~sq) | x) & highs)
+      break;
+    p += 8;
+  }
+  while (p < end && !quote_stop[(guchar)*p])
+    p++;
+  return p;
+}
+
 void signals_quotes(const char *text, const char *quoted, guint *scare, guint *back)
 {
   guint n_scare = 0, n_back = 0;
@@ -424,10 +454,7 @@ void signals_quotes(const char *text, const char *quoted, guint *scare, guint *b
   gunichar before = ' ';
   for (const char *p = text; p && p < end && *p; p = g_utf8_next_char(p)) {
     if (!quote_stop[(guchar)*p]) { /* most bytes: ASCII that opens nothing */
-      const guchar *q = (const guchar *)p + 1, *stop = (const guchar *)end;
-      while (q < stop && !quote_stop[*q])
-        q++;
-      p = (const char *)q - 1;
+      p = quote_skip(p + 1, end) - 1;
       before = (gunichar)*p;
       continue;
     }

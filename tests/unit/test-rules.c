@@ -245,6 +245,20 @@ static void test_quotes(void)
   g_assert_cmpuint(back, ==, 1);
   signals_quotes("an \"unclosed quotation\nover two lines\"", NULL, &scare, &back);
   g_assert_cmpuint(scare, ==, 0);
+  /* a mark anywhere in a run of plain ASCII (read eight bytes at a time), and
+   * quoted mail in ASCII or not (both compared ignoring case) */
+  for (guint i = 0; i < 20; i++) {
+    g_autofree char *pad = g_strnfill(i, 'x');
+    g_autofree char *text = g_strdup_printf("%s said \"all done\" and %s: 'it works', "
+                                            "caf\u00e9 \"ok then\"%s", pad, pad, pad);
+    signals_quotes(text, "ALL DONE, it WORKS", &scare, &back);
+    g_assert_cmpuint(scare, ==, 3);
+    g_assert_cmpuint(back, ==, 2);
+    signals_quotes(text, "Stra\u00dfe: All Done, \u00c9t\u00e9, OK THEN", &scare, &back);
+    g_assert_cmpuint(back, ==, 2);
+    signals_quotes(text, "nothing like it", &scare, &back);
+    g_assert_cmpuint(back, ==, 0);
+  }
 }
 
 static void test_thread_risk_signal(void)
