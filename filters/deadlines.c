@@ -1125,14 +1125,16 @@ gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTim
                           const DeadlineContext *ctx, GDateTime **when, GError **error)
 {
   *when = NULL;
-  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
-  g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, ctx->timezone ? ctx->timezone : utc);
   g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(DeadlineSpan));
   g_array_set_clear_func(found, deadline_span_clear);
   DeadlineNearest nearest = { found, 0 };
   int weight = deadline_rules_signal_weight(rules);
   if (!deadline_scan_windows(rules, text, sent, ctx, weight, &nearest, error))
     return FALSE;
+  if (found->len == 0)
+    return TRUE; /* most mail: no need for the message's local day */
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, ctx->timezone ? ctx->timezone : utc);
   *when = deadline_earliest(found, deadline_day_number(local));
   return TRUE;
 }
