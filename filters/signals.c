@@ -86,7 +86,8 @@ typedef struct {
 
 /* The next word at or after `*p` (before `end`): a run of letters, an
  * apostrophe inside a word (HE'S) staying in it. FALSE at the end. */
-static gboolean signals_next_word(const char **p, const char *end, SignalWord *word)
+G_ALWAYS_INLINE static inline gboolean signals_next_word(const char **p, const char *end,
+                                                          SignalWord *word)
 {
   word->letters = word->upper = 0;
   const char *q = *p;
