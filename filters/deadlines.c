@@ -220,10 +220,13 @@ static gboolean deadline_rule_is_window(const LiteRule *rule)
  * less a last one a quantifier makes optional ("mon" of "\bmon(?:day)?",
  * "tu" of "\btue?"); NULL when there are none, or when the branch may hold
  * a top-level | (not split by prefilter_branches()): an | in it outside
- * brackets, or \Q, or # (a comment). */
+ * brackets, or \Q, or # (a comment). NULL too with \G or a verb ((*SKIP),
+ * (*COMMIT)): they tie a match to where PCRE2's search began, which an
+ * anchored try at each head would not do. */
 static char *deadline_branch_head(const char *branch)
 {
-  if (!g_str_has_prefix(branch, "\\b") || strstr(branch, "\\Q") || strchr(branch, '#'))
+  if (!g_str_has_prefix(branch, "\\b") || strstr(branch, "\\Q") || strchr(branch, '#') ||
+      strstr(branch, "\\G") || strstr(branch, "(*"))
     return NULL;
   int depth = 0;
   gboolean in_class = FALSE;

@@ -287,6 +287,16 @@ static void test_window_heads(void)
   g_autoptr(GArray) three = deadline_window_stretches(other, "by 5, in 3 days, before 4", FALSE,
                                                       &error);
   g_assert_cmpuint(three->len, ==, 2);
+  /* a verb: (*COMMIT) ends PCRE2's whole search at the first "by 5", so
+   * "by soon" is never reached; the rule reads whole texts, the same */
+  const char *verb = "dimension deadline flag >= 2\ndimension window flag >= 1\n"
+                     "rule w\n  look text /\\bby(?:\\s+\\d(*COMMIT)x|\\s+soon)/i\n"
+                     "  adds window +1\n  why x\n";
+  g_autoptr(DeadlineRules) committed = deadline_rules_compile(verb, "verb.rules", &error);
+  g_assert_no_error(error);
+  assert_same_stretches(committed, "by 5 and by soon");
+  g_autoptr(GArray) none = deadline_window_stretches(committed, "by 5 and by soon", FALSE, &error);
+  g_assert_cmpuint(none->len, ==, 0);
 }
 
 static void test_compute(void)
