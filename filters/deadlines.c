@@ -27,7 +27,9 @@
  * deadline_nearest() reads only the rules of the signal's points (`dimension
  * deadline flag >= N`), and only the stretches of the text around the matches
  * of the rule that adds to `window` (when there is one): a long message costs
- * a few short reads, not one whole read per rule. Every text (and every
+ * a few short reads, not one whole read per rule. The window rule itself is
+ * tried, anchored, only where a word starts with one of its heads (the words
+ * every branch of its regex starts with), found in one pass over the text. Every text (and every
  * stretch) is first searched once for the literals the rules need (the rule
  * file's prefilter, filters/prefilter.h): a rule whose literals are not there
  * is not run.
@@ -176,6 +178,21 @@ struct _DeadlineRules {
   gatomicrefcount refs;   /* the RuleSet (deadline_days) and the extractors share one */
   LiteRuleSet *set;       /* owned */
   const LiteRule *window; /* in `set`, may be NULL: the rule that adds to `window` */
+  /* Where the window rule's matches can start (deadline_window_heads()):
+   * NULL `window_anchored` when not known, and the rule reads whole texts. */
+  pcre2_code *window_anchored; /* owned: the window rule's regex, PCRE2_ANCHORED */
+  GPtrArray *window_heads;     /* owned, of char*: lower-case ASCII letters and digits */
+  guint8 window_first[256];    /* for a byte (either case) that starts a head, 1 + the index
+                                  of the first such head in the sorted `window_heads`; else 0 */
+  guint8 window_bytes[256];    /* DEADLINE_BYTE_* flags of each byte */
+  guint32 window_triples[32 * 32 * 32 / 32]; /* deadline_triple(): a head may start so */
+};
+
+/* What a byte is to deadline_window_starts(). */
+enum {
+  DEADLINE_BYTE_WORD = 1, /* an ASCII letter, digit or _ */
+  DEADLINE_BYTE_HEAD = 2, /* starts a head, ignoring ASCII case */
+  DEADLINE_BYTE_HIGH = 4  /* 0x80 or above: part of a non-ASCII character */
 };
 
 /* The dimension of the rule that marks where deadline phrases can be. */
@@ -184,6 +201,143 @@ struct _DeadlineRules {
 static gboolean deadline_rule_is_window(const LiteRule *rule)
 {
   return strcmp(rule->dimension, DEADLINE_WINDOW_DIMENSION) == 0;
+}
+
+/* ---- the window rule's heads: where its matches can start ----
+ * The window rule is read over every message, and PCRE2 tries it at each of
+ * the many letters its matches can start with. When every top-level branch
+ * of its regex (prefilter_branches(), split again while they split) starts
+ * with \b and a word of ASCII letters or digits, its "head", a match can only
+ * start where such a word starts (the byte before is no ASCII letter, digit
+ * or _) whose first bytes are, ignoring ASCII case, a head. So one pass over
+ * the text finds those few places, and the regex, compiled anchored, is tried
+ * at each in turn: the first that matches is the match PCRE2 would find. */
+
+/* Top-level branches past this many: the window rule reads whole texts. */
+#define DEADLINE_WINDOW_HEADS_MAX 64
+
+/* The head of one branch: the ASCII letters and digits after a leading \b,
+ * less a last one a quantifier makes optional ("mon" of "\bmon(?:day)?",
+ * "tu" of "\btue?"); NULL when there are none, or when the branch may hold
+ * a top-level | (not split by prefilter_branches()): an | in it outside
+ * brackets, or \Q, or # (a comment). NULL too with \G or a verb ((*SKIP),
+ * (*COMMIT)): they tie a match to where PCRE2's search began, which an
+ * anchored try at each head would not do. */
+static char *deadline_branch_head(const char *branch)
+{
+  if (!g_str_has_prefix(branch, "\\b") || strstr(branch, "\\Q") || strchr(branch, '#') ||
+      strstr(branch, "\\G") || strstr(branch, "(*"))
+    return NULL;
+  int depth = 0;
+  gboolean in_class = FALSE;
+  for (const char *p = branch; *p; p++) {
+    if (*p == '\\' && p[1] != '\0')
+      p++;
+    else if (in_class)
+      in_class = *p != ']';
+    else if (*p == '[')
+      in_class = TRUE, p += p[1] == '^', p += p[1] == ']';
+    else if (*p == '(' || *p == ')')
+      depth += *p == '(' ? 1 : -1;
+    else if (*p == '|' && depth == 0)
+      return NULL;
+  }
+  const char *word = branch + 2, *end = word;
+  while (g_ascii_isalnum(*end))
+    end++;
+  if (end > word && strchr("?*{", *end) != NULL && *end != '\0')
+    end--;
+  return end > word ? g_ascii_strdown(word, end - word) : NULL;
+}
+
+/* Adds the heads of every branch of `pattern` to `heads`, splitting the
+ * branches that split; FALSE when one has no head. */
+static gboolean deadline_pattern_heads(const char *pattern, guint32 flags, GPtrArray *heads)
+{
+  g_autoptr(GPtrArray) branches = prefilter_branches(pattern, strlen(pattern), flags);
+  if (branches == NULL) {
+    char *head = deadline_branch_head(pattern);
+    if (head != NULL)
+      g_ptr_array_add(heads, head);
+    return head != NULL && heads->len <= DEADLINE_WINDOW_HEADS_MAX;
+  }
+  for (guint i = 0; i < branches->len; i++)
+    if (!deadline_pattern_heads(g_ptr_array_index(branches, i), flags, heads))
+      return FALSE;
+  return TRUE;
+}
+
+/* The look of `compiled` whose regex is `code`, or NULL. */
+static const RulesLook *deadline_find_look(const RuleSet *compiled, const pcre2_code *code)
+{
+  for (guint i = 0; i < rules_count(compiled); i++) {
+    const RulesRule *rule = rules_get(compiled, i);
+    for (guint j = 0; rule->looks != NULL && j < rule->looks->len; j++)
+      if (((const RulesLook *)g_ptr_array_index(rule->looks, j))->code == code)
+        return g_ptr_array_index(rule->looks, j);
+  }
+  return NULL;
+}
+
+/* The bit of the first three bytes a, b, c of a word in window_triples: the
+ * low five bits of each, so that a letter of either case has one bit (other
+ * bytes may share it: a word that shares one is only compared in full). */
+static guint deadline_triple(guchar a, guchar b, guchar c)
+{
+  return (guint)(a & 31) << 10 | (guint)(b & 31) << 5 | (c & 31);
+}
+
+static void deadline_triple_set(DeadlineRules *rules, guint bit)
+{
+  rules->window_triples[bit / 32] |= 1u << (bit % 32);
+}
+
+/* Records `head`, the `index`th of the sorted heads, in the tables that
+ * deadline_window_starts() reads. */
+static void deadline_window_add_head(DeadlineRules *rules, const char *head, guint index)
+{
+  guchar first = (guchar)head[0], upper = (guchar)g_ascii_toupper(head[0]);
+  rules->window_first[first] = rules->window_first[upper] = (guint8)(index + 1);
+  rules->window_bytes[first] |= DEADLINE_BYTE_HEAD;
+  rules->window_bytes[upper] |= DEADLINE_BYTE_HEAD;
+  for (guint b = 0; b < 32; b++) /* a head shorter than 3: any byte may follow it */
+    for (guint c = 0; c < 32; c++)
+      if ((head[1] == '\0' || b == ((guchar)head[1] & 31u)) &&
+          (head[1] == '\0' || head[2] == '\0' || c == ((guchar)head[2] & 31u)))
+        deadline_triple_set(rules, deadline_triple(first, (guchar)b, (guchar)c));
+}
+
+static int deadline_head_compare(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sets the heads of the window rule and its anchored regex, when it has them
+ * (else the window rule reads whole texts: slower, the same stretches). */
+static void deadline_window_heads(DeadlineRules *rules)
+{
+  const RulesLook *look = deadline_find_look(rules->set->compiled, rules->window->code);
+  guint32 options = 0;
+  if (look == NULL || look->pattern == NULL || (look->flags & PCRE2_EXTENDED) ||
+      pcre2_pattern_info(look->code, PCRE2_INFO_ARGOPTIONS, &options) != 0)
+    return;
+  g_autoptr(GPtrArray) heads = g_ptr_array_new_with_free_func(g_free);
+  if (!deadline_pattern_heads(look->pattern, look->flags, heads))
+    return;
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  rules->window_anchored = pcre2_compile((PCRE2_SPTR)look->pattern, PCRE2_ZERO_TERMINATED,
+                                         options | PCRE2_ANCHORED, &code, &offset, NULL);
+  if (rules->window_anchored == NULL)
+    return;
+  pcre2_jit_compile(rules->window_anchored, PCRE2_JIT_COMPLETE);
+  g_ptr_array_sort(heads, deadline_head_compare);
+  for (guint i = heads->len; i-- > 0;)
+    deadline_window_add_head(rules, g_ptr_array_index(heads, i), i);
+  for (guint byte = 0; byte < 256; byte++)
+    rules->window_bytes[byte] |= (g_ascii_isalnum(byte) || byte == '_' ? DEADLINE_BYTE_WORD : 0) |
+                                 (byte >= 0x80 ? DEADLINE_BYTE_HIGH : 0);
+  rules->window_heads = g_steal_pointer(&heads);
 }
 
 DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, GError **error)
@@ -197,6 +351,8 @@ DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, G
   for (guint i = 0; i < set->rules->len && rules->window == NULL; i++)
     if (deadline_rule_is_window(g_ptr_array_index(set->rules, i)))
       rules->window = g_ptr_array_index(set->rules, i);
+  if (rules->window != NULL)
+    deadline_window_heads(rules);
   return rules;
 }
 
@@ -211,6 +367,8 @@ void deadline_rules_free(DeadlineRules *rules)
   if (rules == NULL || !g_atomic_ref_count_dec(&rules->refs))
     return;
   lite_rules_free(rules->set);
+  g_clear_pointer(&rules->window_anchored, pcre2_code_free);
+  g_clear_pointer(&rules->window_heads, g_ptr_array_unref);
   g_free(rules);
 }
 
@@ -780,19 +938,124 @@ static void deadline_widen(const char *text, gsize len, gsize *from, gsize *to)
     (*to)++;
 }
 
+/* TRUE when the `len` bytes at `p` (all of them 0x80 or above) hold U+017F or
+ * U+212A, which match s and k ignoring case. */
+static gboolean deadline_has_folding(const guchar *p, gsize len)
+{
+  for (gsize i = 0; i + 1 < len; i++)
+    if ((p[i] == 0xC5 && p[i + 1] == 0xBF) ||
+        (p[i] == 0xE2 && p[i + 1] == 0x84 && i + 2 < len && p[i + 2] == 0xAA))
+      return TRUE;
+  return FALSE;
+}
+
+static char deadline_ascii_lower(char c)
+{
+  return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* TRUE when the `len` bytes at `p` start, ignoring ASCII case, with a head of
+ * the window rule: the first three bytes are looked up first, and few words
+ * get past them. */
+static gboolean deadline_head_at(const DeadlineRules *rules, const char *p, gsize len)
+{
+  guint bit = deadline_triple((guchar)p[0], len > 1 ? (guchar)p[1] : 0, len > 2 ? (guchar)p[2] : 0);
+  if (!(rules->window_triples[bit / 32] & (1u << (bit % 32))))
+    return FALSE;
+  char first = deadline_ascii_lower(p[0]);
+  for (guint i = rules->window_first[(guchar)*p] - 1u; i < rules->window_heads->len; i++) {
+    const char *head = g_ptr_array_index(rules->window_heads, i);
+    if (head[0] != first)
+      break;
+    gsize k = 1;
+    while (head[k] != '\0' && k < len && deadline_ascii_lower(p[k]) == head[k])
+      k++;
+    if (head[k] == '\0')
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Appends to `starts` (of gsize), in order, every offset of `text` (`len`
+ * bytes) where a match of the window rule can start: where a word starts with
+ * a head (see above). FALSE when the text is not valid UTF-8 or holds U+017F
+ * or U+212A: the rule then reads all of it. */
+static gboolean deadline_window_starts(const DeadlineRules *rules, const char *text, gsize len,
+                                       GArray *starts)
+{
+  const guchar *bytes = (const guchar *)text;
+  const guint8 *kind = rules->window_bytes;
+  for (gsize i = 0; i < len;) {
+    guint8 here = kind[bytes[i]];
+    if (here & DEADLINE_BYTE_HIGH) { /* a run of non-ASCII characters: checked at once */
+      gsize run = i;
+      while (run < len && bytes[run] >= 0x80)
+        run++;
+      if (!g_utf8_validate_len(text + i, run - i, NULL) || deadline_has_folding(bytes + i, run - i))
+        return FALSE;
+      i = run;
+      continue;
+    }
+    if (!(here & DEADLINE_BYTE_WORD)) {
+      i++;
+      continue;
+    }
+    /* a word starts at i: no ASCII letter, digit or _ before it */
+    if ((here & DEADLINE_BYTE_HEAD) && deadline_head_at(rules, text + i, len - i))
+      g_array_append_val(starts, i);
+    while (++i < len && (kind[bytes[i]] & DEADLINE_BYTE_WORD))
+      ;
+  }
+  return TRUE;
+}
+
+/* The next match of the window rule at or after `start`: tried at each of
+ * `starts` (from `*next` on, which it advances) with the anchored regex, or,
+ * with no `starts`, read by PCRE2 from `start` on. Returns as
+ * lite_rule_match_in(). */
+static int deadline_window_match(const DeadlineRules *rules, const char *text, gsize len,
+                                 gsize start, GArray *starts, guint *next, guint32 options,
+                                 pcre2_match_data *match, GError **error)
+{
+  if (starts == NULL)
+    return lite_rule_match_in(rules->window, text, len, start, options, match, error);
+  LiteRule anchored = *rules->window;
+  anchored.code = rules->window_anchored;
+  for (; *next < starts->len; (*next)++) {
+    gsize at = g_array_index(starts, gsize, *next);
+    if (at < start)
+      continue;
+    int rc = lite_rule_match_in(&anchored, text, len, at, options, match, error);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 /* The stretches of `text` (`len` bytes) around the matches of the window
  * rule, merged, as pairs of byte offsets (from, to) in a GArray of gsize.
  * FALSE with `error` when PCRE2 gave up or refused text that is not UTF-8:
- * its first read checks all of the text (cheaper than g_utf8_validate), the
- * later ones skip the check. */
+ * read whole, its first read checks all of the text (cheaper than
+ * g_utf8_validate), the later ones skip the check; read at its heads, the
+ * text is checked while they are looked for. */
 static gboolean deadline_windows(const DeadlineRules *rules, const char *text, gsize len,
-                                 GArray *spans, GError **error)
+                                 gboolean whole, GArray *spans, GError **error)
 {
   g_autoptr(pcre2_match_data) match = lite_rules_match_data(rules->set);
-  gsize start = 0;
+  g_autoptr(GArray) starts = NULL;
   guint32 options = 0;
+  if (rules->window_anchored != NULL && !whole) {
+    starts = g_array_new(FALSE, FALSE, sizeof(gsize));
+    if (deadline_window_starts(rules, text, len, starts))
+      options = PCRE2_NO_UTF_CHECK;
+    else
+      g_clear_pointer(&starts, g_array_unref);
+  }
+  gsize start = 0;
+  guint next = 0;
   int rc;
-  while ((rc = lite_rule_match_in(rules->window, text, len, start, options, match, error)) == 1) {
+  while ((rc = deadline_window_match(rules, text, len, start, starts, &next, options, match,
+                                     error)) == 1) {
     options = PCRE2_NO_UTF_CHECK;
     PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
     gsize from = ovector[0], to = ovector[1];
@@ -808,6 +1071,15 @@ static gboolean deadline_windows(const DeadlineRules *rules, const char *text, g
                                     : (gsize)(g_utf8_next_char(text + ovector[0]) - text);
   }
   return rc >= 0;
+}
+
+GArray *deadline_window_stretches(const DeadlineRules *rules, const char *text, gboolean whole,
+                                  GError **error)
+{
+  g_autoptr(GArray) spans = g_array_new(FALSE, FALSE, sizeof(gsize));
+  if (rules->window == NULL || !deadline_windows(rules, text, strlen(text), whole, spans, error))
+    return NULL;
+  return g_steal_pointer(&spans);
 }
 
 /* deadline_scan() over `len` bytes at `text`, `valid` when known to be UTF-8. */
@@ -838,7 +1110,7 @@ static gboolean deadline_scan_windows(const DeadlineRules *rules, const char *te
     return deadline_scan_stretch(rules, text, len, g_utf8_validate(text, (gssize)len, NULL),
                                  sent, ctx, weight, nearest, error);
   g_autoptr(GArray) spans = g_array_new(FALSE, FALSE, sizeof(gsize));
-  if (!deadline_windows(rules, text, len, spans, error))
+  if (!deadline_windows(rules, text, len, FALSE, spans, error))
     return FALSE;
   /* PCRE2 refused a text that is not UTF-8 at the window rule's first read, so
    * the stretches here are of valid UTF-8, cut at ASCII spaces. */
@@ -856,14 +1128,16 @@ gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTim
                           const DeadlineContext *ctx, GDateTime **when, GError **error)
 {
   *when = NULL;
-  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
-  g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, ctx->timezone ? ctx->timezone : utc);
   g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(DeadlineSpan));
   g_array_set_clear_func(found, deadline_span_clear);
   DeadlineNearest nearest = { found, 0 };
   int weight = deadline_rules_signal_weight(rules);
   if (!deadline_scan_windows(rules, text, sent, ctx, weight, &nearest, error))
     return FALSE;
+  if (found->len == 0)
+    return TRUE; /* most mail: no need for the message's local day */
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+  g_autoptr(GDateTime) local = g_date_time_to_timezone(sent, ctx->timezone ? ctx->timezone : utc);
   *when = deadline_earliest(found, deadline_day_number(local));
   return TRUE;
 }

@@ -8,6 +8,7 @@
  *   deadline_nearest()        the earliest dated deadline of a text (the
  *                             deadline_days signal, filters/signals.c)
  *   deadline_resolve()        named captures -> local GDateTime (exposed for tests)
+ *   deadline_window_stretches() the stretches deadline_nearest() reads (for tests)
  *
  * Also here: a flat view of a rule file compiled by the rules engine
  * (filters/rules.h): each regex with its rule name, dimension and points, run
@@ -139,6 +140,15 @@ int deadline_rules_signal_weight(const DeadlineRules *rules);
  * `error` set only when PCRE2 failed. */
 gboolean deadline_nearest(const DeadlineRules *rules, const char *text, GDateTime *sent,
                           const DeadlineContext *ctx, GDateTime **when, GError **error);
+
+/* The stretches of `text` that deadline_nearest() reads, around the matches
+ * of the rule that adds to `window`: pairs of byte offsets (from, to) in a
+ * GArray of gsize (g_array_unref). Found by trying the rule only where its
+ * matches can start, or with `whole` by PCRE2 over all of the text: the same
+ * stretches (exposed so tests can check that). NULL without a window rule,
+ * or with `error` set when PCRE2 failed. */
+GArray *deadline_window_stretches(const DeadlineRules *rules, const char *text, gboolean whole,
+                                  GError **error);
 
 /* The named captures of one deadline phrase, as found by a rule. Every field
  * is borrowed and may be NULL. Exposed so tests can check resolution alone. */

@@ -10,6 +10,11 @@
  * reads the clock, the store or a file. Unknown values are NAN (a comparison
  * with NAN is false, so a rule on an unknown signal never fires).
  *
+ * Cost: each pass over the text skips plain ASCII a run at a time (words of
+ * ASCII letters at once, bytes that cannot open a quotation at once, a jump
+ * to the next '!', '?' or full-width mark), and the runs of '!' and '?' are
+ * counted in one pass.
+ *
  * Entry points: signals_compute() (all at once, for score.c), and one
  * function per text signal for tests: signals_caps_ratio(),
  * signals_longest_run(), signals_outside_hours(), signals_deadline_days(),
@@ -81,12 +86,33 @@ typedef struct {
 
 /* The next word at or after `*p` (before `end`): a run of letters, an
  * apostrophe inside a word (HE'S) staying in it. FALSE at the end. */
-static gboolean signals_next_word(const char **p, const char *end, SignalWord *word)
+G_ALWAYS_INLINE static inline gboolean signals_next_word(const char **p, const char *end,
+                                                          SignalWord *word)
 {
   word->letters = word->upper = 0;
   const char *q = *p;
   while (q < end && *q) {
     guchar byte = (guchar)*q;
+    if (byte < 0x80 && g_ascii_isalpha(byte)) { /* a run of ASCII letters at once */
+      word->start = word->letters ? word->start : q;
+      const guchar *u = (const guchar *)q, *stop = (const guchar *)end;
+      guint upper = 0;
+      guint16 kind;
+      while (u < stop && ((kind = g_ascii_table[*u]) & G_ASCII_ALPHA)) {
+        upper += (kind & G_ASCII_UPPER) != 0;
+        u++;
+      }
+      word->letters += (guint)(u - (const guchar *)q);
+      word->upper += upper;
+      q = word->stop = (const char *)u;
+      continue;
+    }
+    if (byte < 0x80 && (word->letters == 0 || byte != '\'')) {
+      if (word->letters)
+        break; /* ASCII that is neither a letter nor an apostrophe ends the word */
+      q++;
+      continue;
+    }
     gboolean ascii = byte < 0x80; /* most text: no decoding */
     gunichar ch = ascii ? byte : g_utf8_get_char(q);
     const char *next = ascii ? q + 1 : g_utf8_next_char(q);
@@ -192,6 +218,51 @@ guint signals_longest_run(const char *text, gunichar c)
     }
   }
   return best;
+}
+
+/* The first of '!', '?' and 0xEF (the first byte of their full-width forms)
+ * at or after `p`, or `end`; `next` caches where each was last found. */
+static const char *signals_next_mark(const char *p, const char *end, const char *next[3])
+{
+  static const char marks[3] = { '!', '?', (char)0xEF };
+  const char *first = end;
+  for (int i = 0; i < 3; i++) {
+    if (next[i] == NULL || next[i] < p) {
+      next[i] = memchr(p, marks[i], (gsize)(end - p));
+      next[i] = next[i] ? next[i] : end;
+    }
+    first = MIN(first, next[i]);
+  }
+  return first;
+}
+
+/* signals_longest_run() of '!' and of '?' in one pass: the same runs. While
+ * neither run is going, it jumps (memchr) to the next mark. */
+static void signals_mark_runs(const char *text, guint *exclamation, guint *question)
+{
+  static const char wide_exclamation[] = "\xEF\xBC\x81", wide_question[] = "\xEF\xBC\x9F";
+  guint best[2] = { 0, 0 }, run[2] = { 0, 0 }; /* [0] '!', [1] '?' */
+  const char *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
+  const char *next[3] = { NULL, NULL, NULL }; /* not looked for yet */
+  for (const char *p = text; p && p < end; p++) {
+    if (run[0] == 0 && run[1] == 0 && (p = signals_next_mark(p, end, next)) == end)
+      break;
+    int mark = -1;
+    if (*p == '!' || *p == '?') {
+      mark = *p == '?';
+    } else if ((guchar)*p == 0xEF && end - p >= 3) {
+      mark = memcmp(p, wide_exclamation, 3) == 0 ? 0 : memcmp(p, wide_question, 3) == 0 ? 1 : -1;
+      p += mark >= 0 ? 2 : 0;
+    } else if (*p == ' ') {
+      continue;
+    }
+    for (int i = 0; i < 2; i++) {
+      run[i] = i == mark ? run[i] + 1 : 0;
+      best[i] = MAX(best[i], run[i]);
+    }
+  }
+  *exclamation = best[0];
+  *question = best[1];
 }
 
 gboolean signals_outside_hours(GDateTime *date, GTimeZone *tz, guint8 days,
@@ -309,6 +380,16 @@ static const char *quote_close(const char *p, const char *end, gunichar open)
   return NULL;
 }
 
+/* g_utf8_casefold() of the `len` bytes at `text`: of ASCII text (most quoted
+ * mail) that is its ASCII lower case, made without a table lookup a character. */
+static char *signals_casefold(const char *text, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if ((guchar)text[i] >= 0x80)
+      return g_utf8_casefold(text, (gssize)len);
+  return g_ascii_strdown(text, (gssize)len);
+}
+
 /* Judges the quoted phrase [start, end): adds to `scare`, and to `back` when
  * it is in `quoted` (case-folded once, on the first phrase, into `*haystack`). */
 static void quote_judge(const char *start, const char *end, const char *quoted,
@@ -333,10 +414,37 @@ static void quote_judge(const char *start, const char *end, const char *quoted,
   if (!quoted || !*quoted || len < 4)
     return;
   if (!*haystack)
-    *haystack = g_utf8_casefold(quoted, (gssize)strnlen(quoted, SIGNALS_TEXT_LIMIT));
+    *haystack = signals_casefold(quoted, strnlen(quoted, SIGNALS_TEXT_LIMIT));
   g_autofree char *folded = g_utf8_casefold(phrase, -1);
   if (strstr(*haystack, folded))
     (*back)++;
+}
+
+/* 1 for a byte signals_quotes() must look at: a quotation mark, or part of a
+ * non-ASCII character (0x80 and above); any other byte is skipped. */
+#define SIGNALS_ONES_16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define SIGNALS_ONES_128 SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16, \
+                         SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16, SIGNALS_ONES_16
+static const guint8 quote_stop[256] = { ['"'] = 1, ['\''] = 1, [0x80] = SIGNALS_ONES_128 };
+
+/* The first byte at or after `p` (before `end`) that quote_stop marks, or
+ * `end`: eight bytes at a time while none of them is '"', '\'' or 0x80 and
+ * above (a byte of x equal to m makes a byte of x ^ m zero, which the
+ * borrow of "- 0x01..." shows), then one at a time. */
+static const char *quote_skip(const char *p, const char *end)
+{
+  const guint64 ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  while (end - p >= 8) {
+    guint64 x;
+    memcpy(&x, p, sizeof x);
+    guint64 dq = x ^ (ones * '"'), sq = x ^ (ones * '\'');
+    if ((((dq - ones) & ~dq) | ((sq - ones) & ~sq) | x) & highs)
+      break;
+    p += 8;
+  }
+  while (p < end && !quote_stop[(guchar)*p])
+    p++;
+  return p;
 }
 
 void signals_quotes(const char *text, const char *quoted, guint *scare, guint *back)
@@ -346,6 +454,11 @@ void signals_quotes(const char *text, const char *quoted, guint *scare, guint *b
   const char *end = text ? text + strnlen(text, SIGNALS_TEXT_LIMIT) : NULL;
   gunichar before = ' ';
   for (const char *p = text; p && p < end && *p; p = g_utf8_next_char(p)) {
+    if (!quote_stop[(guchar)*p]) { /* most bytes: ASCII that opens nothing */
+      p = quote_skip(p + 1, end) - 1;
+      before = (gunichar)*p;
+      continue;
+    }
     gunichar ch = (*p & 0x80) ? g_utf8_get_char(p) : (gunichar)*p;
     const char *close = quote_opens(ch, before) ? quote_close(g_utf8_next_char(p), end, ch) : NULL;
     before = ch;
@@ -398,8 +511,10 @@ void signals_compute(const KeelMessage *message, const ScoreContext *context,
   out[SIGNAL_CAPS_RATIO] = caps.letters ? (double)caps.upper / caps.letters : 0;
   out[SIGNAL_CAPS_WORDS] = caps.shouted;
   out[SIGNAL_CAPS_RUN] = caps.longest_run;
-  out[SIGNAL_EXCLAMATION_RUN] = signals_longest_run(text, '!');
-  out[SIGNAL_QUESTION_RUN] = signals_longest_run(text, '?');
+  guint exclamation_run, question_run;
+  signals_mark_runs(text, &exclamation_run, &question_run);
+  out[SIGNAL_EXCLAMATION_RUN] = exclamation_run;
+  out[SIGNAL_QUESTION_RUN] = question_run;
   out[SIGNAL_WORDS] = caps.words;
   signals_compute_time(message, context, deadlines, text, out);
   out[SIGNAL_CHASERS_SINCE_REPLY] = history_value(context ? context->chasers_since_reply : -1);

@@ -235,6 +235,70 @@ static void test_stretch_ends(void)
   g_assert_nonnull(error);
 }
 
+/* deadline_window_stretches() as `whole` and not: the same stretches. */
+static void assert_same_stretches(const DeadlineRules *set, const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) heads = deadline_window_stretches(set, text, FALSE, &error);
+  g_assert_no_error(error);
+  g_autoptr(GArray) whole = deadline_window_stretches(set, text, TRUE, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(heads);
+  g_assert_nonnull(whole);
+  g_assert_cmpuint(heads->len, ==, whole->len);
+  for (guint i = 0; i < heads->len; i++)
+    g_assert_cmpuint(g_array_index(heads, gsize, i), ==, g_array_index(whole, gsize, i));
+}
+
+/* The window rule tried only where a word starts with one of its heads finds
+ * the stretches a whole read finds: words glued to letters, digits, _ or
+ * accented letters, any case, U+017F (a caseless s), heads at both ends. */
+static void test_window_heads(void)
+{
+  static const char *const texts[] = {
+    "Please send it by Friday.", "by 5", "FRIDAY", "fri", "Mon_day xMonday 2by 5 _by 5 by5",
+    "caf\u00e9Monday, na\u00efve Tuesday by\u00a05 and by Wednesday",
+    "\u017faturday and \u017fat", "till 5 untill 5 untilTomorrow until tomorrow",
+    "within an hour within a day within anhour", "ready for 5, readyfor 5, READY FOR THE 5th",
+    "first thing first  thing", "today 9 tomorrow at 10 today  by \n 11", "the end is near by",
+    "", "no heads here at all", "Monday\n\nTuesday\n\nby 3pm Thursday \u2014 due on 4 March",
+  };
+  g_autoptr(GString) longer = g_string_new(NULL);
+  for (int i = 0; i < 100; i++)
+    g_string_append(longer, "Some words about the weather, by the sea, nothing more. ");
+  g_string_append(longer, "Send it by Thursday. ");
+  for (guint i = 0; i < G_N_ELEMENTS(texts); i++)
+    assert_same_stretches(rules, texts[i]);
+  assert_same_stretches(rules, longer->str);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) found = deadline_window_stretches(rules, longer->str, FALSE, &error);
+  g_assert_cmpuint(found->len, ==, 2);
+  g_assert_null(deadline_window_stretches(whole_rules, "by Friday", FALSE, &error));
+  g_assert_null(deadline_window_stretches(rules, "by Friday \xff\xfe", FALSE, &error));
+  g_assert_nonnull(error);
+  g_clear_error(&error);
+  /* a branch with no head (\d+ days): the rule reads whole texts, the same */
+  const char *headless = "dimension deadline flag >= 2\ndimension window flag >= 1\n"
+                         "rule w\n  look text /\\b(?:by|before)\\s+\\d|\\d+ days/i\n"
+                         "  adds window +1\n  why x\n";
+  g_autoptr(DeadlineRules) other = deadline_rules_compile(headless, "headless.rules", &error);
+  g_assert_no_error(error);
+  assert_same_stretches(other, "by 5, in 3 days, before 4");
+  g_autoptr(GArray) three = deadline_window_stretches(other, "by 5, in 3 days, before 4", FALSE,
+                                                      &error);
+  g_assert_cmpuint(three->len, ==, 2);
+  /* a verb: (*COMMIT) ends PCRE2's whole search at the first "by 5", so
+   * "by soon" is never reached; the rule reads whole texts, the same */
+  const char *verb = "dimension deadline flag >= 2\ndimension window flag >= 1\n"
+                     "rule w\n  look text /\\bby(?:\\s+\\d(*COMMIT)x|\\s+soon)/i\n"
+                     "  adds window +1\n  why x\n";
+  g_autoptr(DeadlineRules) committed = deadline_rules_compile(verb, "verb.rules", &error);
+  g_assert_no_error(error);
+  assert_same_stretches(committed, "by 5 and by soon");
+  g_autoptr(GArray) none = deadline_window_stretches(committed, "by 5 and by soon", FALSE, &error);
+  g_assert_cmpuint(none->len, ==, 0);
+}
+
 static void test_compute(void)
 {
   g_autoptr(GError) error = NULL;
@@ -283,6 +347,7 @@ int main(int argc, char **argv)
   g_test_add_func("/deadlines/signal/not-deadlines", test_not_deadlines);
   g_test_add_func("/deadlines/signal/nearest", test_nearest_and_window);
   g_test_add_func("/deadlines/signal/window-same-as-whole", test_window_same_as_whole);
+  g_test_add_func("/deadlines/signal/window-heads", test_window_heads);
   g_test_add_func("/deadlines/signal/compute", test_compute);
   g_test_add_func("/deadlines/find/each-rule", test_find_each_rule);
   g_test_add_func("/deadlines/signal/stretch-ends", test_stretch_ends);

@@ -159,6 +159,31 @@ static void test_runs(void)
   g_assert_cmpuint(signals_longest_run("wide ！！", '!'), ==, 2);
 }
 
+/* signals_compute() counts both runs in one pass: the same as
+ * signals_longest_run() of each mark, whatever lies between and around. */
+static void test_runs_in_compute(void)
+{
+  static const char *const bodies[] = {
+    "Why?!?! Really !! ? ?", "wide \uff01\uff01 \uff1f\uff1f\uff1f ?\uff1f? !\uff01!",
+    "caf\u00e9! \u00e9?? \uefbc!!", "!!!", "?", "no marks at all", "a ! ! ! b ? ? c!!!!",
+    "end with a wide one \uff01", "\uff10!\uff10?? \uff10", "\u2014!\u2014??\u2014",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(bodies); i++) {
+    g_autofree char *body = g_strconcat(bodies[i], "\r\n", NULL);
+    g_autoptr(KeelMessage) message = parse_text("Subject: x\r\n", body);
+    const char *text = message->new_text ? message->new_text : message->body_text;
+    double out[SIGNAL_COUNT];
+    signals_compute(message, NULL, NULL, out);
+    g_assert_cmpfloat(out[SIGNAL_EXCLAMATION_RUN], ==, signals_longest_run(text, '!'));
+    g_assert_cmpfloat(out[SIGNAL_QUESTION_RUN], ==, signals_longest_run(text, '?'));
+  }
+  g_autoptr(KeelMessage) message = parse_text("Subject: x\r\n", "Why?! ?? \uff1f?\r\n");
+  double out[SIGNAL_COUNT];
+  signals_compute(message, NULL, NULL, out);
+  g_assert_cmpfloat(out[SIGNAL_QUESTION_RUN], ==, 4);
+  g_assert_cmpfloat(out[SIGNAL_EXCLAMATION_RUN], ==, 1);
+}
+
 static void test_outside_hours(void)
 {
   g_autoptr(GTimeZone) london = g_time_zone_new_identifier("Europe/London");
@@ -220,6 +245,20 @@ static void test_quotes(void)
   g_assert_cmpuint(back, ==, 1);
   signals_quotes("an \"unclosed quotation\nover two lines\"", NULL, &scare, &back);
   g_assert_cmpuint(scare, ==, 0);
+  /* a mark anywhere in a run of plain ASCII (read eight bytes at a time), and
+   * quoted mail in ASCII or not (both compared ignoring case) */
+  for (guint i = 0; i < 20; i++) {
+    g_autofree char *pad = g_strnfill(i, 'x');
+    g_autofree char *text = g_strdup_printf("%s said \"all done\" and %s: 'it works', "
+                                            "caf\u00e9 \"ok then\"%s", pad, pad, pad);
+    signals_quotes(text, "ALL DONE, it WORKS", &scare, &back);
+    g_assert_cmpuint(scare, ==, 3);
+    g_assert_cmpuint(back, ==, 2);
+    signals_quotes(text, "Stra\u00dfe: All Done, \u00c9t\u00e9, OK THEN", &scare, &back);
+    g_assert_cmpuint(back, ==, 2);
+    signals_quotes(text, "nothing like it", &scare, &back);
+    g_assert_cmpuint(back, ==, 0);
+  }
 }
 
 static void test_thread_risk_signal(void)
@@ -666,6 +705,7 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/compile/errors-across-files", test_errors_across_files);
   g_test_add_func("/rules/signals/caps-ratio", test_caps_ratio);
   g_test_add_func("/rules/signals/runs", test_runs);
+  g_test_add_func("/rules/signals/runs-in-compute", test_runs_in_compute);
   g_test_add_func("/rules/signals/compute", test_compute);
   g_test_add_func("/rules/signals/outside-hours", test_outside_hours);
   g_test_add_func("/rules/signals/history", test_history);
