@@ -156,8 +156,7 @@ typedef struct {
 
 typedef struct {
   gboolean keep_all;      /* keep every gram, else those some model may weigh: */
-  const guint64 *maybe_weighed[LEARNED_COUNT]; /* the models' bitmaps */
-  guint n_models;
+  const guint64 *maybe_weighed[LEARNED_COUNT]; /* the models' bitmaps (one twice for none) */
   char *bytes;            /* the words' bytes: `stack`, or owned once it outgrew it; 8
                              bytes past the word being read may be read */
   gsize length, size;
@@ -227,20 +226,26 @@ static inline guint64 learned_head(const char *bytes, guint32 length)
 static const unsigned char *learned_reader_ascii(LearnedGrams *g, LearnedReader *r,
                                                  const unsigned char *p)
 {
-  guint32 length = r->length, unigram = r->unigram, bigram = r->bigram;
+  guint32 unigram = r->unigram, bigram = r->bigram;
+  char *word = g->bytes + g->length, *end = word + r->length, *room = g->bytes + g->size - 9;
   for (;; p++) {
     char out = *p < 0x80 ? learned_ascii[*p] : 0;
     if (out == 0)
       break;
     if (out == 1)
       continue;
-    if (G_UNLIKELY(g->length + length + 9 > g->size))
-      learned_grams_grow(g, g->length + length, g->length + length + 9);
-    g->bytes[g->length + length++] = out;
+    if (G_UNLIKELY(end >= room)) {
+      gsize length = (gsize)(end - word);
+      learned_grams_grow(g, g->length + length, g->length + length + 10);
+      word = g->bytes + g->length;
+      end = word + length;
+      room = g->bytes + g->size - 9;
+    }
+    *end++ = out;
     unigram = (unigram ^ (unsigned char)out) * LEARNED_FNV_PRIME;
     bigram = (bigram ^ (unsigned char)out) * LEARNED_FNV_PRIME;
   }
-  r->length = length;
+  r->length = (guint32)(end - word);
   r->unigram = unigram;
   r->bigram = bigram;
   return p;
@@ -288,10 +293,12 @@ static guint64 learned_gram_head(const LearnedGrams *g, guint first, guint secon
  * weights are not read here). */
 static inline gboolean learned_grams_keep(const LearnedGrams *g, guint32 bucket)
 {
+  if (g->keep_all)
+    return TRUE;
   guint64 bits = 0;
-  for (guint m = 0; m < g->n_models; m++)
+  for (guint m = 0; m < LEARNED_COUNT; m++)
     bits |= g->maybe_weighed[m][bucket / 64];
-  return g->keep_all || ((bits >> (bucket % 64)) & 1);
+  return (bits >> (bucket % 64)) & 1;
 }
 
 /* Counts a new unique gram, and keeps it (learned_grams_keep()). */
@@ -487,24 +494,30 @@ static inline gboolean learned_gram_before(const LearnedGrams *g, const LearnedG
   return learned_name_compare(&x, &y) < 0;
 }
 
-/* Sorts `items` by name: insertion for a few, else a merge sort through
- * `scratch` (as many). */
-static void learned_sort_grams(const LearnedGrams *g, LearnedGram *items, LearnedGram *scratch,
+/* Sorts the `n` `items` by name by insertion (for a few). */
+static inline void learned_insertion_sort(const LearnedGrams *g, LearnedGram *items, guint n)
+{
+  for (guint i = 1; i < n; i++) {
+    LearnedGram item = items[i];
+    guint j = i;
+    for (; j > 0 && learned_gram_before(g, &item, &items[j - 1]); j--)
+      items[j] = items[j - 1];
+    items[j] = item;
+  }
+}
+
+/* Sorts the `n` `items` by name: insertion for a few, else a merge sort
+ * through `scratch` (as many). */
+static void learned_merge_sort(const LearnedGrams *g, LearnedGram *items, LearnedGram *scratch,
                                guint n)
 {
-  if (n <= 8) {
-    for (guint i = 1; i < n; i++) {
-      LearnedGram item = items[i];
-      guint j = i;
-      for (; j > 0 && learned_gram_before(g, &item, &items[j - 1]); j--)
-        items[j] = items[j - 1];
-      items[j] = item;
-    }
+  if (n <= 16) {
+    learned_insertion_sort(g, items, n);
     return;
   }
   guint half = n / 2;
-  learned_sort_grams(g, items, scratch, half);
-  learned_sort_grams(g, items + half, scratch, n - half);
+  learned_merge_sort(g, items, scratch, half);
+  learned_merge_sort(g, items + half, scratch, n - half);
   memcpy(scratch, items, half * sizeof *items);
   guint i = 0, j = half, k = 0;
   while (i < half && j < n)
@@ -518,34 +531,41 @@ static void learned_sort_grams(const LearnedGrams *g, LearnedGram *items, Learne
  * `g->kept` as the scratch). */
 static void learned_grams_sort(LearnedGrams *g)
 {
-  if (g->n_kept <= 8) {
-    learned_sort_grams(g, g->kept, g->scratch, g->n_kept);
+  if (g->n_kept <= 16) {
+    learned_insertion_sort(g, g->kept, g->n_kept);
     g->sorted = g->kept;
     return;
   }
   guint starts[257] = { 0 };
-  for (guint i = 0; i < g->n_kept; i++)
-    starts[(g->kept[i].head >> 56) + 1]++;
-  for (guint b = 1; b <= 256; b++)
+  guint lo = 255, hi = 0; /* the first bytes seen */
+  for (guint i = 0; i < g->n_kept; i++) {
+    guint b = (guint)(g->kept[i].head >> 56);
+    starts[b + 1]++;
+    lo = MIN(lo, b);
+    hi = MAX(hi, b);
+  }
+  for (guint b = lo + 1; b <= hi + 1; b++)
     starts[b] += starts[b - 1];
   guint next[256];
-  memcpy(next, starts, sizeof next);
+  memcpy(next + lo, starts + lo, (hi - lo + 1) * sizeof *next);
   for (guint i = 0; i < g->n_kept; i++)
     g->scratch[next[g->kept[i].head >> 56]++] = g->kept[i];
-  for (guint b = 0; b < 256; b++)
+  for (guint b = lo; b <= hi; b++)
     if (starts[b + 1] - starts[b] > 1)
-      learned_sort_grams(g, g->scratch + starts[b], g->kept, starts[b + 1] - starts[b]);
+      learned_merge_sort(g, g->scratch + starts[b], g->kept, starts[b + 1] - starts[b]);
   g->sorted = g->scratch;
 }
 
 static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const char *subject,
                                const char *text)
 {
-  g->keep_all = !keep;
-  g->n_models = 0;
+  g->keep_all = TRUE;
   for (guint m = 0; keep && m < LEARNED_COUNT; m++)
-    if (keep->models[m])
-      g->maybe_weighed[g->n_models++] = keep->models[m]->maybe_weighed;
+    if (keep->models[m]) {
+      for (guint k = g->keep_all ? 0 : m; k < LEARNED_COUNT; k++)
+        g->maybe_weighed[k] = keep->models[m]->maybe_weighed;
+      g->keep_all = FALSE;
+    }
   g->bytes = g->stack;
   g->length = 0;
   g->size = sizeof g->stack;
