@@ -132,11 +132,11 @@ static inline gboolean learned_model_may_weigh(const LearnedModel *model, guint3
  * number fits in 11 bits and a gram (subject bit, two numbers) in 23. */
 #define LEARNED_MAX_MESSAGE_WORDS (2 * LEARNED_MAX_WORDS)
 #define LEARNED_MAX_GRAMS (2 * LEARNED_MAX_MESSAGE_WORDS)
-#define LEARNED_SLOT_BITS 12 /* tables of at most 4,096 slots: under half full */
+#define LEARNED_SLOT_BITS 11 /* tables of at most 2,048 slots: at most two thirds full */
 #define LEARNED_NO_WORD 0x7FFFu
 #define LEARNED_SUBJECT_BIT 0x8000u
 G_STATIC_ASSERT(LEARNED_MAX_MESSAGE_WORDS < 2048);
-G_STATIC_ASSERT(2 * LEARNED_MAX_MESSAGE_WORDS <= (1u << LEARNED_SLOT_BITS));
+G_STATIC_ASSERT(3 * LEARNED_MAX_MESSAGE_WORDS / 2 <= (1u << LEARNED_SLOT_BITS));
 
 typedef struct {
   guint64 head;   /* its first 8 bytes, big-endian, 0 past its end */
@@ -267,7 +267,8 @@ static guint learned_grams_intern(LearnedGrams *g, const LearnedReader *r)
     }
     const LearnedWord *word = &g->words[slot - 1];
     if (word->hash == r->unigram && word->length == r->length &&
-        memcmp(g->bytes + word->start, bytes, r->length) == 0)
+        word->head == learned_head(bytes, r->length) &&
+        (r->length <= 8 || memcmp(g->bytes + word->start + 8, bytes + 8, r->length - 8) == 0))
       return slot - 1;
   }
 }
@@ -302,7 +303,7 @@ static inline gboolean learned_grams_keep(const LearnedGrams *g, guint32 bucket)
 }
 
 /* Counts a new unique gram, and keeps it (learned_grams_keep()). */
-static void learned_grams_found(LearnedGrams *g, guint32 hash, guint first, guint second,
+static inline void learned_grams_found(LearnedGrams *g, guint32 hash, guint first, guint second,
                                 gboolean subject)
 {
   guint32 bucket = hash & (LEARNED_BUCKETS - 1);
@@ -571,7 +572,7 @@ static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const ch
   g->size = sizeof g->stack;
   g->n_words = g->n_grams = g->n_kept = 0;
   guint most = learned_most_words(subject) + learned_most_words(text);
-  for (g->bits = 4; (1u << g->bits) < 2 * most; g->bits++)
+  for (g->bits = 4; (1u << g->bits) < 3 * most / 2; g->bits++)
     ;
   memset(g->word_slots, 0, sizeof(g->word_slots[0]) << g->bits);
   memset(g->pair_slots, 0, sizeof(g->pair_slots[0]) << g->bits);
@@ -771,37 +772,88 @@ static gboolean learned_parse_keyword(LearnedModel *model, const char *line, gbo
   return FALSE;
 }
 
+/* A line "WEIGHT NAME" as the model files write them ("%.6f", one space,
+ * the name, nothing after it but its '\n') into `model` in one pass, its
+ * name appended to `names`. FALSE for any other line (nothing done), which
+ * learned_parse_line() reads. `*next`: the next line, or NULL. */
+static gboolean learned_parse_plain_weight(LearnedModel *model, const char *line,
+                                           LearnedPendingNames *names, const char **next)
+{
+  const char *p = line + (*line == '-'), *integer = p;
+  guint64 mantissa = 0;
+  for (; (guint)(*p - '0') < 10; p++)
+    mantissa = mantissa * 10 + (guint64)(*p - '0');
+  gsize digits = (gsize)(p - integer), decimals = 0;
+  if (*p == '.') {
+    const char *fraction = ++p;
+    for (; (guint)(*p - '0') < 10; p++)
+      mantissa = mantissa * 10 + (guint64)(*p - '0');
+    decimals = (gsize)(p - fraction);
+    digits += decimals;
+  }
+  if (digits == 0 || digits > 15 || *p != ' ' || p[1] == '\n' || p[1] == '\0')
+    return FALSE;
+  const char *feature = ++p;
+  char *out = names->text + names->len;
+  guint32 hash = LEARNED_FNV_BASIS;
+  for (unsigned char c = (unsigned char)*p;; c = (unsigned char)*++p) {
+    if (c <= '\n' && (c == '\n' || c == '\0')) /* one test for most bytes */
+      break;
+    *out++ = (char)c;
+    hash = (hash ^ c) * LEARNED_FNV_PRIME;
+  }
+  if (g_ascii_isspace(p[-1])) /* learned_parse_line() drops it */
+    return FALSE;
+  static const double powers[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                   1e11, 1e12, 1e13, 1e14, 1e15 };
+  double weight = (double)mantissa / powers[decimals]; /* as learned_parse_number() */
+  learned_model_weigh(model, hash & (LEARNED_BUCKETS - 1))[0] += *line == '-' ? -weight : weight;
+  *out++ = '\n';
+  names->len += (gsize)(p - feature) + 1;
+  *next = *p ? p + 1 : NULL;
+  return TRUE;
+}
+
+/* Any line (`line`, a copy without its '\n', is changed): a comment into
+ * `header`, a keyword or a weight into `model`. FALSE when it is none. */
+static gboolean learned_parse_line(LearnedModel *model, char *line, GString *header,
+                                   LearnedPendingNames *names, gboolean *named)
+{
+  char *end = line + strlen(line);
+  while (end > line && g_ascii_isspace(end[-1])) /* g_strchomp(), knowing the end */
+    end--;
+  *end = '\0';
+  if (line[0] == '\0')
+    return TRUE;
+  if (line[0] == '#') {
+    g_string_append_printf(header, "%s%s", header->len ? "\n" : "",
+                           line + (line[1] == ' ' ? 2 : 1));
+    return TRUE;
+  }
+  return learned_parse_keyword(model, line, named) || learned_parse_weight(model, line, end, names);
+}
+
 LearnedModel *learned_model_parse(const char *text, const char *name, GError **error)
 {
   g_autoptr(LearnedModel) model = learned_model_new(0);
   g_autoptr(GString) header = g_string_new(NULL);
   gsize text_length = strlen(text);
-  /* Lines are cut in place, not with g_strsplit(): it calls strstr() once a
-   * line, which ASan checks over the whole rest of the text, so a 0.7 MB
-   * model took 12 s to read under ASan (0.002 s this way). */
-  g_autofree char *copy = g_memdup2(text, text_length + 1);
   /* each weight line gives at most itself (its name and "\n") */
   LearnedPendingNames names = { g_malloc(text_length + 1), 0 };
   g_autofree char *names_text = names.text;
   gboolean named = FALSE;
-  char *next = copy;
-  for (guint i = 0; next; i++) {
-    char *line = next;
-    next = strchr(line, '\n');
-    char *end = next ? next : line + strlen(line);
-    if (next)
-      next++;
-    while (end > line && g_ascii_isspace(end[-1])) /* g_strchomp(), knowing the end */
-      end--;
-    *end = '\0';
-    if (line[0] == '\0')
+  /* Lines are read in place, not with g_strsplit(): it calls strstr() once a
+   * line, which ASan checks over the whole rest of the text, so a 0.7 MB
+   * model took 12 s to read under ASan (0.002 s this way). Weight lines
+   * (all but a few) in one pass each; the others from a copy. */
+  guint i = 0;
+  for (const char *line = text; line; i++) {
+    if (learned_parse_plain_weight(model, line, &names, &line))
       continue;
-    if (line[0] == '#') {
-      g_string_append_printf(header, "%s%s", header->len ? "\n" : "",
-                             line + (line[1] == ' ' ? 2 : 1));
-      continue;
-    }
-    if (!learned_parse_keyword(model, line, &named) && !learned_parse_weight(model, line, end, &names)) {
+    const char *next = strchr(line, '\n');
+    g_autofree char *copy = next ? g_strndup(line, (gsize)(next - line)) : g_strdup(line);
+    line = next ? next + 1 : NULL;
+    if (!learned_parse_line(model, copy, header, &names, &named)) {
       g_set_error(error, KEEL_LEARNED_ERROR, KEEL_LEARNED_ERROR_INVALID,
                   "%s:%u: expected `dimension NAME`, `bias NUMBER` or `WEIGHT FEATURE`", name,
                   i + 1);

@@ -334,6 +334,38 @@ static void test_parse_numbers(void)
   g_assert_nonnull(strstr(copy_out, " word11\n"));
 }
 
+/* Weight lines as the files write them are read in one pass; any other
+ * form (CRLF, trailing blanks, a sign, an exponent) is read as before: the
+ * same weights and names whatever the form, and errors on the right line. */
+static void test_parse_lines(void)
+{
+  const char *text = "# trained\r\ndimension tone\r\n\nbias 0.1\n0.5 a\r\n0.25 b c  \n"
+                     "0.125  d\n-0.000000 e\n+2.5 f\n1e-2 g\n-3.000001 h\n7 i\t\n";
+  static const struct {
+    const char *name;
+    double weight;
+  } want[] = { { "a", 0.5 }, { "b c", 0.25 }, { " d", 0.125 }, { "e", -0.0 }, { "f", 2.5 },
+               { "g", 1e-2 }, { "h", -3.000001 }, { "i", 7 } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LearnedModel) model = learned_model_parse(text, "lines.model", &error);
+  g_assert_no_error(error);
+  g_autoptr(LearnedModel) expected = learned_model_new(LEARNED_TONE);
+  for (guint i = 0; i < G_N_ELEMENTS(want); i++)
+    learned_model_add(expected, want[i].name, want[i].weight);
+  g_assert_true(memcmp(model->weights, expected->weights, sizeof(double) * LEARNED_BUCKETS) == 0);
+  g_assert_true(memcmp(model->maybe_weighed, expected->maybe_weighed,
+                       sizeof(guint64) * (LEARNED_BUCKETS / 64)) == 0);
+  g_assert_cmpstr(model->header, ==, "trained");
+  expected->bias = 0.1;
+  g_autofree char *out = learned_model_to_text(model, "h");
+  g_autofree char *want_out = learned_model_to_text(expected, "h");
+  g_assert_cmpstr(out, ==, want_out);
+  g_assert_nonnull(strstr(out, "\n0.125000  d\n"));
+  g_assert_nonnull(strstr(out, "\n0.250000 b c\n"));
+  g_assert_null(learned_model_parse("dimension tone\r\n0.5 a\r\n0.5 \r\n", "bad.model", &error));
+  g_assert_nonnull(strstr(error->message, "bad.model:3:"));
+}
+
 static void test_cap(void)
 {
   g_autoptr(LearnedModel) model = learned_test_model();
@@ -462,6 +494,7 @@ int main(int argc, char **argv)
   g_test_add_func("/learned/learns", test_learns);
   g_test_add_func("/learned/parse-errors", test_parse_errors);
   g_test_add_func("/learned/parse-numbers", test_parse_numbers);
+  g_test_add_func("/learned/parse-lines", test_parse_lines);
   g_test_add_func("/learned/cap", test_cap);
   g_test_add_func("/learned/explain", test_explain);
   g_test_add_func("/learned/rules-switch", test_rules_switch);
