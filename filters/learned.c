@@ -445,11 +445,16 @@ static void learned_gram_name_pieces(const LearnedGrams *g, const LearnedGram *g
                            bigram ? 1 : 0, bigram ? second->length : 0 } };
 }
 
-/* strcmp() of two names in pieces. */
-static int learned_name_compare(const LearnedName *a, const LearnedName *b)
+/* strcmp() of two names in pieces whose first `skip` bytes are the same
+ * (both are at least that long). */
+static int learned_name_compare(const LearnedName *a, const LearnedName *b, guint32 skip)
 {
   guint i = 0, j = 0;
-  guint32 x = 0, y = 0; /* the offset in piece i of a, piece j of b */
+  guint32 x = skip, y = skip; /* the offset in piece i of a, piece j of b */
+  for (; x > a->length[i]; i++)
+    x -= a->length[i];
+  for (; y > b->length[j]; j++)
+    y -= b->length[j];
   for (;;) {
     for (; i < 4 && x == a->length[i]; i++)
       x = 0;
@@ -492,7 +497,7 @@ static inline gboolean learned_gram_before(const LearnedGrams *g, const LearnedG
   LearnedName x, y;
   learned_gram_name_pieces(g, a, &x);
   learned_gram_name_pieces(g, b, &y);
-  return learned_name_compare(&x, &y) < 0;
+  return learned_name_compare(&x, &y, 8) < 0; /* equal heads: both at least 8 bytes long */
 }
 
 /* Sorts the `n` `items` by name by insertion (for a few). */
