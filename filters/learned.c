@@ -156,7 +156,8 @@ typedef struct {
 
 typedef struct {
   gboolean keep_all;      /* keep every gram, else those some model may weigh: */
-  const guint64 *maybe_weighed[LEARNED_COUNT]; /* the models' bitmaps (one twice for none) */
+  const guint64 *maybe_weighed[LEARNED_COUNT]; /* borrowed: the models' bitmaps (one twice
+                                                  for a missing model) */
   char *bytes;            /* the words' bytes: `stack`, or owned once it outgrew it; 8
                              bytes past the word being read may be read */
   gsize length, size;
@@ -167,7 +168,8 @@ typedef struct {
   guint32 pair_slots[1u << LEARNED_SLOT_BITS]; /* bigram (learned_pair()) + 1, 0 for free */
   LearnedGram kept[LEARNED_MAX_GRAMS];    /* in the order found */
   LearnedGram scratch[LEARNED_MAX_GRAMS]; /* for sorting */
-  LearnedGram *sorted;                    /* the kept grams sorted by name: kept or scratch */
+  LearnedGram *sorted;                    /* borrowed: the kept grams sorted by name, in
+                                             kept or in scratch */
   char stack[8192];
 } LearnedGrams;
 
