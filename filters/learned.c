@@ -306,7 +306,7 @@ static inline gboolean learned_grams_keep(const LearnedGrams *g, guint32 bucket)
 
 /* Counts a new unique gram, and keeps it (learned_grams_keep()). */
 static inline void learned_grams_found(LearnedGrams *g, guint32 hash, guint first, guint second,
-                                gboolean subject)
+                                       gboolean subject)
 {
   guint32 bucket = hash & (LEARNED_BUCKETS - 1);
   g->n_grams++;
