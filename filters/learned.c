@@ -15,9 +15,12 @@
  *    label, its length capped, so a single poisoned correction cannot carry
  *    ordinary mail across a threshold on its own.
  *  - Scoring (learned_set_predict_text): the same sums without the feature
- *    names: grams are hashed from the words, made unique in a table, and only
- *    those whose bucket has a weight are named and sorted, so the weights are
- *    added in the same order and the numbers are the same to the bit.
+ *    names: one pass over each part hashes the words as they are read,
+ *    grams are pairs of interned words made unique by number, and only
+ *    those whose bucket may have a weight are sorted (by the first bytes of
+ *    their names, the whole name on a tie), so the weights are added in the
+ *    same order and the numbers are the same to the bit. Nothing is
+ *    allocated per gram or per word: the work space is on the stack.
  *
  * Entry points: learned_features, learned_model_parse/_to_text/_predict/
  * _explain/_correct, learned_train, learned_cross_validate, learned_set_*.
@@ -91,265 +94,6 @@ static const char learned_ascii[128] = {
   ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z',
 };
 
-/* Ends the word being read at `*start` in `buffer` (if it has a letter):
- * NUL-terminates it and records its offset. */
-static void learned_end_word(GString *buffer, gsize *start, guint32 *starts, guint *n)
-{
-  if (buffer->len == *start)
-    return;
-  g_string_append_c(buffer, '\0');
-  starts[(*n)++] = (guint32)*start;
-  *start = buffer->len;
-}
-
-/* The words of `text` (valid UTF-8), at most `max`: each one NUL-terminated
- * in `buffer` (one allocation for all of them), its offset in `starts`
- * (room for `max`). Returns their number. */
-static guint learned_words(const char *text, guint max, GString *buffer, guint32 *starts)
-{
-  guint n = 0;
-  gsize start = buffer->len; /* of the word being read */
-  for (const unsigned char *p = (const unsigned char *)text; n < max;) {
-    if (*p < 0x80) { /* ASCII: the same answers as g_unichar_*(), much cheaper */
-      char out = learned_ascii[*p];
-      if (out > 1)
-        g_string_append_c(buffer, out);
-      else if (out == 0)
-        learned_end_word(buffer, &start, starts, &n);
-      if (!*p++)
-        break;
-      continue;
-    }
-    gunichar c = g_utf8_get_char((const char *)p);
-    p = (const unsigned char *)g_utf8_next_char(p);
-    if (c == 0x2019) /* ’, an apostrophe */
-      continue;
-    if (g_unichar_isalnum(c))
-      g_string_append_unichar(buffer, g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c));
-    else
-      learned_end_word(buffer, &start, starts, &n);
-  }
-  g_string_truncate(buffer, start); /* a word cut short by `max` */
-  return n;
-}
-
-/* ---- grams: the features of a message before they have names ----
- *
- * A gram is one word, or two neighbouring words, of the subject or of the
- * text. Its bucket (FNV-1a of the name it would have) and a 64-bit key are
- * computed from the words; a table keyed on the key (the words compared
- * when keys agree) keeps the unique ones. Names are written only where they
- * are needed: all of them for learned_features(), the ones whose bucket
- * carries a weight for learned_set_predict_text(). */
-
-#define LEARNED_FNV_BASIS 2166136261u
-#define LEARNED_FNV_PRIME 16777619u
-#define LEARNED_NO_WORD G_MAXUINT32
-
-typedef struct {
-  guint64 key;     /* the words' hashes mixed: equal grams, equal keys */
-  guint32 bucket;  /* learned_bucket() of the gram's name */
-  guint32 first;   /* offset of its (first) word in LearnedGrams.words */
-  guint32 second;  /* offset of its second word, or LEARNED_NO_WORD */
-  guint32 subject; /* TRUE: a subject gram, named "s:..." */
-  guint32 length;  /* of its name, without the NUL */
-} LearnedGram;
-
-typedef struct {
-  GString *words;     /* owned: every word NUL-terminated, the subject's first */
-  LearnedGram *grams; /* owned: each gram once, in the order first seen */
-  guint n_grams;
-} LearnedGrams;
-
-/* One pass over a word: FNV-1a 32 from `basis` (the bucket's hash) and
- * FNV-1a 64 (the key's). Returns its length. */
-static guint32 learned_word_hashes(guint32 basis, const char *word, guint32 *hash, guint64 *key)
-{
-  guint32 h = basis;
-  guint64 k = 14695981039346656037ull;
-  const unsigned char *p = (const unsigned char *)word;
-  for (; *p; p++) {
-    h = (h ^ *p) * LEARNED_FNV_PRIME;
-    k = (k ^ *p) * 1099511628211ull;
-  }
-  *hash = h;
-  *key = k;
-  return (guint32)(p - (const unsigned char *)word);
-}
-
-/* splitmix64's finaliser: spreads a key over all 64 bits for the table. */
-static guint64 learned_mix(guint64 z)
-{
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static gboolean learned_gram_equal(const LearnedGrams *g, const LearnedGram *a, const LearnedGram *b)
-{
-  const char *words = g->words->str;
-  if (a->key != b->key || a->subject != b->subject || (a->second == LEARNED_NO_WORD) !=
-      (b->second == LEARNED_NO_WORD))
-    return FALSE;
-  if (strcmp(words + a->first, words + b->first) != 0)
-    return FALSE;
-  return a->second == LEARNED_NO_WORD || strcmp(words + a->second, words + b->second) == 0;
-}
-
-/* Adds `gram` to `g->grams` unless an equal one is there (`slots`: an open
- * addressing table of gram index + 1, 0 for free, `mask` + 1 slots). */
-static void learned_grams_add(LearnedGrams *g, guint32 *slots, guint mask, const LearnedGram *gram)
-{
-  for (guint i = (guint)gram->key & mask;; i = (i + 1) & mask) {
-    if (slots[i] == 0) {
-      g->grams[g->n_grams++] = *gram;
-      slots[i] = g->n_grams;
-      return;
-    }
-    if (learned_gram_equal(g, &g->grams[slots[i] - 1], gram))
-      return;
-  }
-}
-
-/* The words of one part (valid UTF-8 made of it first) into `g->words`. */
-static guint learned_part_words(LearnedGrams *g, const char *text, guint32 *starts)
-{
-  if (!text)
-    return 0;
-  g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
-  return learned_words(valid ? valid : text, LEARNED_MAX_WORDS, g->words, starts);
-}
-
-/* The unigrams and bigrams of the `n` words at `starts` (one part). */
-static void learned_part_grams(LearnedGrams *g, const guint32 *starts, guint n, gboolean subject,
-                               guint32 *slots, guint mask)
-{
-  const char *words = g->words->str;
-  guint32 basis = subject ? (((LEARNED_FNV_BASIS ^ 's') * LEARNED_FNV_PRIME) ^ ':') * LEARNED_FNV_PRIME
-                          : LEARNED_FNV_BASIS;
-  guint64 salt = subject ? 0x5355424A45435421ull : 0; /* "s:" names never equal text names */
-  guint32 prefix = subject ? 2 : 0;
-  guint64 key = 0, next_key = 0;
-  guint32 hash = 0, next_hash = 0, length = 0, next_length = 0;
-  if (n)
-    next_length = learned_word_hashes(basis, words + starts[0], &next_hash, &next_key);
-  for (guint i = 0; i < n; i++) {
-    key = next_key;
-    hash = next_hash;
-    length = next_length;
-    LearnedGram unigram = { learned_mix(key ^ salt), hash & (LEARNED_BUCKETS - 1), starts[i],
-                            LEARNED_NO_WORD, (guint32)subject, prefix + length };
-    learned_grams_add(g, slots, mask, &unigram);
-    if (i + 1 == n)
-      break;
-    next_length = learned_word_hashes(basis, words + starts[i + 1], &next_hash, &next_key);
-    guint32 pair_hash = (hash ^ ' ') * LEARNED_FNV_PRIME;
-    for (const unsigned char *p = (const unsigned char *)words + starts[i + 1]; *p; p++)
-      pair_hash = (pair_hash ^ *p) * LEARNED_FNV_PRIME;
-    LearnedGram bigram = { learned_mix(key * 31 + learned_mix(next_key) + 1) ^ salt,
-                           pair_hash & (LEARNED_BUCKETS - 1), starts[i], starts[i + 1],
-                           (guint32)subject, prefix + length + 1 + next_length };
-    learned_grams_add(g, slots, mask, &bigram);
-  }
-}
-
-/* Every unique gram of `subject` and `text` (either may be NULL). */
-static void learned_grams_init(LearnedGrams *g, const char *subject, const char *text)
-{
-  guint32 subject_starts[LEARNED_MAX_WORDS], text_starts[LEARNED_MAX_WORDS];
-  g->words = g_string_sized_new(4096);
-  guint n_subject = learned_part_words(g, subject, subject_starts);
-  guint n_text = learned_part_words(g, text, text_starts);
-  guint most = 2 * (n_subject + n_text);
-  g->grams = g_new(LearnedGram, MAX(most, 1));
-  g->n_grams = 0;
-  guint size = 16;
-  while (size < 2 * most)
-    size *= 2;
-  g_autofree guint32 *slots = g_new0(guint32, size);
-  learned_part_grams(g, subject_starts, n_subject, TRUE, slots, size - 1);
-  learned_part_grams(g, text_starts, n_text, FALSE, slots, size - 1);
-}
-
-static void learned_grams_clear(LearnedGrams *g)
-{
-  g_string_free(g->words, TRUE);
-  g_free(g->grams);
-}
-
-/* A gram's name in a names buffer, for sorting by name. */
-typedef struct {
-  guint64 head;    /* its first 8 bytes, big-endian, 0 past its end: orders as strcmp() */
-  guint32 name;    /* offset of the NUL-terminated name in the buffer */
-  guint32 bucket;
-} LearnedNamed;
-
-/* Appends the gram's name ("s:" for the subject, the words, one space
- * between two) and its NUL to `names`. */
-static LearnedNamed learned_gram_name(const LearnedGrams *g, const LearnedGram *gram, GString *names)
-{
-  LearnedNamed named = { 0, (guint32)names->len, gram->bucket };
-  g_string_set_size(names, names->len + gram->length + 1); /* written below, NUL included */
-  char *out = names->str + named.name;
-  if (gram->subject) {
-    memcpy(out, "s:", 2);
-    out += 2;
-  }
-  gsize first = strlen(g->words->str + gram->first);
-  memcpy(out, g->words->str + gram->first, first + 1);
-  if (gram->second != LEARNED_NO_WORD) {
-    out[first] = ' ';
-    memcpy(out + first + 1, g->words->str + gram->second,
-           gram->length - (gram->subject ? 2 : 0) - first);
-  }
-  const unsigned char *p = (const unsigned char *)names->str + named.name;
-  for (guint i = 0; i < 8; i++, p += *p != 0)
-    named.head = named.head << 8 | *p;
-  return named;
-}
-
-static gint learned_compare_names(gconstpointer a, gconstpointer b)
-{
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* strcmp() order of two names: their heads, then the rest. */
-static inline gboolean learned_named_before(const LearnedNamed *a, const LearnedNamed *b,
-                                            const char *names)
-{
-  if (a->head != b->head)
-    return a->head < b->head;
-  return strcmp(names + a->name, names + b->name) < 0;
-}
-
-/* Sorts `items` by name: a merge sort through `scratch` (as many), the
- * comparison inlined (g_array_sort_with_data() was most of the cost). */
-static void learned_sort_named(LearnedNamed *items, LearnedNamed *scratch, guint n,
-                               const char *names)
-{
-  if (n < 2)
-    return;
-  if (n <= 8) {
-    for (guint i = 1; i < n; i++) {
-      LearnedNamed item = items[i];
-      guint j = i;
-      for (; j > 0 && learned_named_before(&item, &items[j - 1], names); j--)
-        items[j] = items[j - 1];
-      items[j] = item;
-    }
-    return;
-  }
-  guint half = n / 2;
-  learned_sort_named(items, scratch, half, names);
-  learned_sort_named(items + half, scratch, n - half, names);
-  memcpy(scratch, items, half * sizeof *items);
-  guint i = 0, j = half, k = 0;
-  while (i < half && j < n)
-    items[k++] = learned_named_before(&items[j], &scratch[i], names) ? items[j++] : scratch[i++];
-  while (i < half)
-    items[k++] = scratch[i++];
-}
-
 /* The weight of `bucket`, to be written: its maybe_weighed bit is set first,
  * so that every nonzero weight has its bit (a weight written back to 0
  * keeps it: the bit only says "look"). */
@@ -364,45 +108,499 @@ static inline gboolean learned_model_may_weigh(const LearnedModel *model, guint3
   return (model->maybe_weighed[bucket / 64] >> (bucket % 64)) & 1;
 }
 
-/* The grams for which some model of `keep` has a weight (all when `keep`
- * is NULL), named into `names`, sorted by name. Returns their number;
- * `*sorted` is owned by the caller. */
-static guint learned_grams_sorted(const LearnedGrams *g, const LearnedSet *keep, GString *names,
-                                  LearnedNamed **sorted)
+/* ---- grams: the features of a message before they have names ----
+ *
+ * A gram is one word, or two neighbouring words, of the subject or of the
+ * text. One pass over each part cuts it into words, writing each one's
+ * bytes (lower-cased) once while three FNV-1a hashes run over them: the
+ * 32-bit one of the word as a unigram's name (its bucket), the 32-bit one of
+ * "PREVIOUS WORD" (the bigram's bucket, continued from the previous word's).
+ * Words are interned (each distinct word of a part once: a table on the
+ * first hash, the bytes compared when hashes agree), so a gram is a pair of
+ * word numbers and grams are made unique by comparing numbers. A gram is
+ * kept when some model of `keep` may have a weight in its bucket (every
+ * gram for learned_features()), with the first 8 bytes of the name it would
+ * have; kept grams are sorted by their first byte (counting), then by those
+ * 8 bytes, then by the whole name on a tie (rare).
+ * Only learned_features() writes names. It all lives in one LearnedGrams on
+ * the caller's stack: nothing is allocated unless the words' bytes outgrow
+ * it. */
+
+#define LEARNED_FNV_BASIS 2166136261u
+#define LEARNED_FNV_PRIME 16777619u
+/* The words of the subject and of the text: at most 1,200, so a word's
+ * number fits in 11 bits and a gram (subject bit, two numbers) in 23. */
+#define LEARNED_MAX_MESSAGE_WORDS (2 * LEARNED_MAX_WORDS)
+#define LEARNED_MAX_GRAMS (2 * LEARNED_MAX_MESSAGE_WORDS)
+#define LEARNED_SLOT_BITS 11 /* tables of at most 2,048 slots: at most two thirds full */
+#define LEARNED_NO_WORD 0x7FFFu
+#define LEARNED_SUBJECT_BIT 0x8000u
+G_STATIC_ASSERT(LEARNED_MAX_MESSAGE_WORDS < 2048);
+G_STATIC_ASSERT(3 * LEARNED_MAX_MESSAGE_WORDS / 2 <= (1u << LEARNED_SLOT_BITS));
+
+typedef struct {
+  guint64 head;   /* its first 8 bytes, big-endian, 0 past its end */
+  guint32 hash;   /* the FNV-1a 32 of its unigram's name (so a word of the subject and
+                     the same word of the text are two words: their names differ) */
+  guint32 start;  /* of its bytes in LearnedGrams.bytes (not NUL-terminated) */
+  guint32 length;
+  gboolean seen;  /* its unigram was found */
+} LearnedWord;
+
+typedef struct {
+  guint64 head;   /* the name's first 8 bytes, big-endian, 0 past its end: orders as strcmp() */
+  guint32 bucket; /* learned_bucket() of the name */
+  guint16 first;  /* word number, | LEARNED_SUBJECT_BIT for a subject gram ("s:...") */
+  guint16 second; /* word number, or LEARNED_NO_WORD for a unigram */
+} LearnedGram;
+
+typedef struct {
+  gboolean keep_all;      /* keep every gram, else those some model may weigh: */
+  const guint64 *maybe_weighed[LEARNED_COUNT]; /* borrowed: the models' bitmaps (one twice
+                                                  for a missing model) */
+  char *bytes;            /* the words' bytes: `stack`, or owned once it outgrew it; 8
+                             bytes past the word being read may be read */
+  gsize length, size;
+  guint n_words, n_grams, n_kept; /* n_grams: the unique grams, kept or not */
+  guint bits;             /* the tables have 1 << bits slots */
+  LearnedWord words[LEARNED_MAX_MESSAGE_WORDS];
+  guint16 word_slots[1u << LEARNED_SLOT_BITS]; /* word number + 1, 0 for free */
+  guint32 pair_slots[1u << LEARNED_SLOT_BITS]; /* bigram (learned_pair()) + 1, 0 for free */
+  LearnedGram kept[LEARNED_MAX_GRAMS];    /* in the order found */
+  LearnedGram scratch[LEARNED_MAX_GRAMS]; /* for sorting */
+  LearnedGram *sorted;                    /* borrowed: the kept grams sorted by name, in
+                                             kept or in scratch */
+  char stack[8192];
+} LearnedGrams;
+
+/* The word being read in one part, and the one before it. */
+typedef struct {
+  gboolean subject;
+  guint32 basis;         /* FNV-1a 32 of the names' prefix: "" or "s:" */
+  guint previous;        /* the previous word's number, or LEARNED_NO_WORD */
+  guint32 previous_hash; /* the FNV-1a 32 of its unigram's name */
+  guint words;           /* read so far */
+  guint32 length, unigram, bigram; /* of the word being read: its hashes so far */
+} LearnedReader;
+
+static void learned_reader_start_word(LearnedReader *r)
 {
-  LearnedNamed *items = g_new(LearnedNamed, MAX(g->n_grams, 1));
-  guint n = 0;
-  for (guint i = 0; i < g->n_grams; i++) {
-    const LearnedGram *gram = &g->grams[i];
-    gboolean weighed = !keep;
-    for (guint m = 0; !weighed && m < LEARNED_COUNT; m++)
-      weighed = keep->models[m] && learned_model_may_weigh(keep->models[m], gram->bucket) &&
-                keep->models[m]->weights[gram->bucket] != 0;
-    if (weighed)
-      items[n++] = learned_gram_name(g, gram, names);
+  r->length = 0;
+  r->unigram = r->basis;
+  r->bigram = (r->previous_hash ^ ' ') * LEARNED_FNV_PRIME;
+}
+
+/* Room for `needed` bytes, the first `used` kept. */
+static void learned_grams_grow(LearnedGrams *g, gsize used, gsize needed)
+{
+  gsize size = g->size;
+  while (size < needed)
+    size *= 2;
+  if (g->bytes == g->stack)
+    g->bytes = memcpy(g_malloc(size), g->stack, used);
+  else
+    g->bytes = g_realloc(g->bytes, size);
+  g->size = size;
+}
+
+/* Appends byte `c` to the word being read, after the words' bytes. */
+static inline void learned_reader_byte(LearnedGrams *g, LearnedReader *r, unsigned char c)
+{
+  if (G_UNLIKELY(g->length + r->length + 9 > g->size))
+    learned_grams_grow(g, g->length + r->length, g->length + r->length + 9);
+  g->bytes[g->length + r->length++] = (char)c;
+  r->unigram = (r->unigram ^ c) * LEARNED_FNV_PRIME;
+  r->bigram = (r->bigram ^ c) * LEARNED_FNV_PRIME;
+}
+
+/* The first 8 bytes of the `length` at `bytes` (8 may be read), big-endian,
+ * 0 past the end. */
+static inline guint64 learned_head(const char *bytes, guint32 length)
+{
+  guint64 head;
+  memcpy(&head, bytes, sizeof head);
+  head = GUINT64_FROM_BE(head);
+  return length >= 8 ? head : head & ~(G_MAXUINT64 >> (8 * length));
+}
+
+/* Reads ASCII letters, digits and apostrophes from `p` on into the word
+ * being read; returns where they end. */
+static const unsigned char *learned_reader_ascii(LearnedGrams *g, LearnedReader *r,
+                                                 const unsigned char *p)
+{
+  guint32 unigram = r->unigram, bigram = r->bigram;
+  char *word = g->bytes + g->length, *end = word + r->length, *room = g->bytes + g->size - 9;
+  for (;; p++) {
+    char out = *p < 0x80 ? learned_ascii[*p] : 0;
+    if (out == 0)
+      break;
+    if (out == 1)
+      continue;
+    if (G_UNLIKELY(end >= room)) {
+      gsize length = (gsize)(end - word);
+      learned_grams_grow(g, g->length + length, g->length + length + 10);
+      word = g->bytes + g->length;
+      end = word + length;
+      room = g->bytes + g->size - 9;
+    }
+    *end++ = out;
+    unigram = (unigram ^ (unsigned char)out) * LEARNED_FNV_PRIME;
+    bigram = (bigram ^ (unsigned char)out) * LEARNED_FNV_PRIME;
   }
-  g_autofree LearnedNamed *scratch = g_new(LearnedNamed, MAX(n / 2 + 1, 1));
-  learned_sort_named(items, scratch, n, names->str);
-  *sorted = items;
-  return n;
+  r->length = (guint32)(end - word);
+  r->unigram = unigram;
+  r->bigram = bigram;
+  return p;
+}
+
+/* The number of the word just read (its bytes after the others'), added if new. */
+static guint learned_grams_intern(LearnedGrams *g, const LearnedReader *r)
+{
+  guint mask = (1u << g->bits) - 1;
+  const char *bytes = g->bytes + g->length;
+  for (guint i = (r->unigram * 0x9E3779B1u) >> (32 - g->bits);; i = (i + 1) & mask) {
+    guint slot = g->word_slots[i];
+    if (slot == 0) {
+      g->words[g->n_words] = (LearnedWord){ learned_head(bytes, r->length), r->unigram,
+                                            (guint32)g->length, r->length, FALSE };
+      g->length += r->length;
+      g->word_slots[i] = (guint16)++g->n_words;
+      return g->n_words - 1;
+    }
+    const LearnedWord *word = &g->words[slot - 1];
+    if (word->hash == r->unigram && word->length == r->length &&
+        word->head == learned_head(bytes, r->length) &&
+        (r->length <= 8 || memcmp(g->bytes + word->start + 8, bytes + 8, r->length - 8) == 0))
+      return slot - 1;
+  }
+}
+
+/* The first 8 bytes of a gram's name ("s:" for the subject, the words, one
+ * space between two), big-endian, 0 past its end. */
+static guint64 learned_gram_head(const LearnedGrams *g, guint first, guint second, gboolean subject)
+{
+  const LearnedWord *word = &g->words[first];
+  guint64 head = word->head;
+  if (second != LEARNED_NO_WORD && word->length < 8) {
+    head |= (guint64)' ' << (56 - 8 * word->length);
+    if (word->length < 7)
+      head |= g->words[second].head >> (8 * (word->length + 1));
+  }
+  if (subject)
+    head = (guint64)'s' << 56 | (guint64)':' << 48 | head >> 16;
+  return head;
+}
+
+/* Whether a gram in `bucket` is kept: always, or when some model may have
+ * a weight there (a gram kept whose weights are all 0 adds nothing: the
+ * weights are not read here). */
+static inline gboolean learned_grams_keep(const LearnedGrams *g, guint32 bucket)
+{
+  if (g->keep_all)
+    return TRUE;
+  guint64 bits = 0;
+  for (guint m = 0; m < LEARNED_COUNT; m++)
+    bits |= g->maybe_weighed[m][bucket / 64];
+  return (bits >> (bucket % 64)) & 1;
+}
+
+/* Counts a new unique gram, and keeps it (learned_grams_keep()). */
+static inline void learned_grams_found(LearnedGrams *g, guint32 hash, guint first, guint second,
+                                       gboolean subject)
+{
+  guint32 bucket = hash & (LEARNED_BUCKETS - 1);
+  g->n_grams++;
+  if (!learned_grams_keep(g, bucket))
+    return;
+  g->kept[g->n_kept++] = (LearnedGram){ learned_gram_head(g, first, second, subject), bucket,
+                                        (guint16)(first | (subject ? LEARNED_SUBJECT_BIT : 0)),
+                                        (guint16)second };
+}
+
+/* A bigram as a number: the subject bit and the two words' numbers. */
+static inline guint32 learned_pair(gboolean subject, guint first, guint second)
+{
+  return (guint32)subject << 22 | (guint32)first << 11 | (guint32)second;
+}
+
+/* The bigram `first second` of the part, unless it was found before. */
+static void learned_grams_bigram(LearnedGrams *g, const LearnedReader *r, guint first, guint second)
+{
+  guint32 pair = learned_pair(r->subject, first, second);
+  guint mask = (1u << g->bits) - 1;
+  for (guint i = (pair * 0x9E3779B1u) >> (32 - g->bits);; i = (i + 1) & mask) {
+    if (g->pair_slots[i] == pair + 1)
+      return;
+    if (g->pair_slots[i] == 0) {
+      g->pair_slots[i] = pair + 1;
+      learned_grams_found(g, r->bigram, first, second, r->subject);
+      return;
+    }
+  }
+}
+
+/* Ends the word being read (if it has a byte): its unigram and its bigram
+ * with the word before, each counted once. */
+static void learned_reader_end_word(LearnedGrams *g, LearnedReader *r)
+{
+  if (r->length == 0)
+    return;
+  guint word = learned_grams_intern(g, r);
+  if (!g->words[word].seen) {
+    g->words[word].seen = TRUE;
+    learned_grams_found(g, r->unigram, word, LEARNED_NO_WORD, r->subject);
+  }
+  if (r->previous != LEARNED_NO_WORD)
+    learned_grams_bigram(g, r, r->previous, word);
+  r->previous = word;
+  r->previous_hash = r->unigram;
+  r->words++;
+  learned_reader_start_word(r);
+}
+
+/* A non-ASCII character at `p`: its length, or 0 when no valid character
+ * starts there (g_utf8_make_valid() would write U+FFFD for that one byte
+ * and read on from the next). */
+static guint learned_utf8_length(const unsigned char *p)
+{
+  guint length = *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
+  return g_utf8_validate_len((const char *)p, length, NULL) ? length : 0;
+}
+
+/* The words of one part, at most LEARNED_MAX_WORDS, read as the words of
+ * g_utf8_make_valid(text) (so invalid UTF-8 is read in place): letters and
+ * digits lower-cased, digits as '0', apostrophes (' and ’) dropped,
+ * anything else between words. */
+static void learned_grams_read(LearnedGrams *g, const char *text, gboolean subject)
+{
+  if (!text)
+    return;
+  LearnedReader r = { .subject = subject, .basis = LEARNED_FNV_BASIS, .previous = LEARNED_NO_WORD };
+  if (subject)
+    r.basis = (((LEARNED_FNV_BASIS ^ 's') * LEARNED_FNV_PRIME) ^ ':') * LEARNED_FNV_PRIME;
+  learned_reader_start_word(&r);
+  for (const unsigned char *p = (const unsigned char *)text; r.words < LEARNED_MAX_WORDS;) {
+    if (*p < 0x80) { /* ASCII: the same answers as g_unichar_*(), much cheaper */
+      if (learned_ascii[*p]) {
+        p = learned_reader_ascii(g, &r, p);
+        continue;
+      }
+      learned_reader_end_word(g, &r);
+      if (!*p)
+        break;
+      p++;
+      continue;
+    }
+    guint length = learned_utf8_length(p);
+    if (length == 0) { /* U+FFFD: not a letter */
+      learned_reader_end_word(g, &r);
+      p++;
+      continue;
+    }
+    gunichar c = g_utf8_get_char((const char *)p);
+    p += length;
+    if (c == 0x2019) /* ’, an apostrophe */
+      continue;
+    if (!g_unichar_isalnum(c)) {
+      learned_reader_end_word(g, &r);
+      continue;
+    }
+    char utf8[8];
+    gint n = g_unichar_to_utf8(g_unichar_isdigit(c) ? '0' : g_unichar_tolower(c), utf8);
+    for (gint i = 0; i < n; i++)
+      learned_reader_byte(g, &r, (unsigned char)utf8[i]);
+  }
+}
+
+/* At most how many words `text` has, for sizing the tables: a word and what
+ * ends it take two bytes. */
+static guint learned_most_words(const char *text)
+{
+  return text ? (guint)MIN(LEARNED_MAX_WORDS, (strnlen(text, 2 * LEARNED_MAX_WORDS) + 1) / 2) : 0;
+}
+
+/* Every unique gram of `subject` and `text` (either may be NULL); those
+ * `keep` weighs (all when it is NULL) in `g->kept`, sorted by name. */
+static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const char *subject,
+                               const char *text);
+
+static void learned_grams_clear(LearnedGrams *g)
+{
+  if (g->bytes != g->stack)
+    g_free(g->bytes);
+}
+
+/* A gram's name in (up to) four pieces: "s:", its first word, " ", its second. */
+typedef struct {
+  const char *text[4];
+  guint32 length[4];
+} LearnedName;
+
+static void learned_gram_name_pieces(const LearnedGrams *g, const LearnedGram *gram,
+                                     LearnedName *name)
+{
+  const LearnedWord *first = &g->words[gram->first & ~LEARNED_SUBJECT_BIT];
+  gboolean bigram = gram->second != LEARNED_NO_WORD;
+  const LearnedWord *second = bigram ? &g->words[gram->second] : first;
+  *name = (LearnedName){ { "s:", g->bytes + first->start, " ", g->bytes + second->start },
+                         { gram->first & LEARNED_SUBJECT_BIT ? 2 : 0, first->length,
+                           bigram ? 1 : 0, bigram ? second->length : 0 } };
+}
+
+/* strcmp() of two names in pieces whose first `skip` bytes are the same
+ * (both are at least that long). */
+static int learned_name_compare(const LearnedName *a, const LearnedName *b, guint32 skip)
+{
+  guint i = 0, j = 0;
+  guint32 x = skip, y = skip; /* the offset in piece i of a, piece j of b */
+  for (; x > a->length[i]; i++)
+    x -= a->length[i];
+  for (; y > b->length[j]; j++)
+    y -= b->length[j];
+  for (;;) {
+    for (; i < 4 && x == a->length[i]; i++)
+      x = 0;
+    for (; j < 4 && y == b->length[j]; j++)
+      y = 0;
+    if (i == 4 || j == 4)
+      return (i < 4) - (j < 4);
+    unsigned char ca = (unsigned char)a->text[i][x++], cb = (unsigned char)b->text[j][y++];
+    if (ca != cb)
+      return ca < cb ? -1 : 1;
+  }
+}
+
+/* The name of `gram`, newly allocated. */
+static char *learned_gram_name(const LearnedGrams *g, const LearnedGram *gram)
+{
+  LearnedName name;
+  learned_gram_name_pieces(g, gram, &name);
+  char *out = g_malloc(name.length[0] + name.length[1] + name.length[2] + name.length[3] + 1);
+  char *end = out;
+  for (guint i = 0; i < 4; i++) {
+    memcpy(end, name.text[i], name.length[i]);
+    end += name.length[i];
+  }
+  *end = '\0';
+  return out;
+}
+
+static gint learned_compare_names(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* strcmp() order of two grams' names: their heads, then the whole names. */
+static inline gboolean learned_gram_before(const LearnedGrams *g, const LearnedGram *a,
+                                           const LearnedGram *b)
+{
+  if (a->head != b->head)
+    return a->head < b->head;
+  LearnedName x, y;
+  learned_gram_name_pieces(g, a, &x);
+  learned_gram_name_pieces(g, b, &y);
+  return learned_name_compare(&x, &y, 8) < 0; /* equal heads: both at least 8 bytes long */
+}
+
+/* Sorts the `n` `items` by name by insertion (for a few). */
+static inline void learned_insertion_sort(const LearnedGrams *g, LearnedGram *items, guint n)
+{
+  for (guint i = 1; i < n; i++) {
+    LearnedGram item = items[i];
+    guint j = i;
+    for (; j > 0 && learned_gram_before(g, &item, &items[j - 1]); j--)
+      items[j] = items[j - 1];
+    items[j] = item;
+  }
+}
+
+/* Sorts the `n` `items` by name: insertion for a few, else a merge sort
+ * through `scratch` (as many). */
+static void learned_merge_sort(const LearnedGrams *g, LearnedGram *items, LearnedGram *scratch,
+                               guint n)
+{
+  if (n <= 16) {
+    learned_insertion_sort(g, items, n);
+    return;
+  }
+  guint half = n / 2;
+  learned_merge_sort(g, items, scratch, half);
+  learned_merge_sort(g, items + half, scratch, n - half);
+  memcpy(scratch, items, half * sizeof *items);
+  guint i = 0, j = half, k = 0;
+  while (i < half && j < n)
+    items[k++] = learned_gram_before(g, &items[j], &scratch[i]) ? items[j++] : scratch[i++];
+  while (i < half)
+    items[k++] = scratch[i++];
+}
+
+/* Sorts the kept grams by name into `g->sorted`: counted out by their first
+ * byte into `g->scratch`, then each run of one first byte sorted (with
+ * `g->kept` as the scratch). */
+static void learned_grams_sort(LearnedGrams *g)
+{
+  if (g->n_kept <= 16) {
+    learned_insertion_sort(g, g->kept, g->n_kept);
+    g->sorted = g->kept;
+    return;
+  }
+  guint starts[257] = { 0 };
+  guint lo = 255, hi = 0; /* the first bytes seen */
+  for (guint i = 0; i < g->n_kept; i++) {
+    guint b = (guint)(g->kept[i].head >> 56);
+    starts[b + 1]++;
+    lo = MIN(lo, b);
+    hi = MAX(hi, b);
+  }
+  for (guint b = lo + 1; b <= hi + 1; b++)
+    starts[b] += starts[b - 1];
+  guint next[256];
+  memcpy(next + lo, starts + lo, (hi - lo + 1) * sizeof *next);
+  for (guint i = 0; i < g->n_kept; i++)
+    g->scratch[next[g->kept[i].head >> 56]++] = g->kept[i];
+  for (guint b = lo; b <= hi; b++)
+    if (starts[b + 1] - starts[b] > 1)
+      learned_merge_sort(g, g->scratch + starts[b], g->kept, starts[b + 1] - starts[b]);
+  g->sorted = g->scratch;
+}
+
+static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const char *subject,
+                               const char *text)
+{
+  g->keep_all = TRUE;
+  for (guint m = 0; keep && m < LEARNED_COUNT; m++)
+    if (keep->models[m]) {
+      for (guint k = g->keep_all ? 0 : m; k < LEARNED_COUNT; k++)
+        g->maybe_weighed[k] = keep->models[m]->maybe_weighed;
+      g->keep_all = FALSE;
+    }
+  g->bytes = g->stack;
+  g->length = 0;
+  g->size = sizeof g->stack;
+  g->n_words = g->n_grams = g->n_kept = 0;
+  guint most = learned_most_words(subject) + learned_most_words(text);
+  for (g->bits = 4; (1u << g->bits) < 3 * most / 2; g->bits++)
+    ;
+  memset(g->word_slots, 0, sizeof(g->word_slots[0]) << g->bits);
+  memset(g->pair_slots, 0, sizeof(g->pair_slots[0]) << g->bits);
+  learned_grams_read(g, subject, TRUE);
+  learned_grams_read(g, text, FALSE);
+  learned_grams_sort(g);
 }
 
 /* The features are the unique grams sorted by name. */
 LearnedFeatures *learned_features(const char *subject, const char *text)
 {
   LearnedGrams g;
-  learned_grams_init(&g, subject, text);
-  g_autoptr(GString) names = g_string_new(NULL);
-  g_autofree LearnedNamed *sorted = NULL;
-  guint n = learned_grams_sorted(&g, NULL, names, &sorted);
+  learned_grams_init(&g, NULL, subject, text);
   LearnedFeatures *features = g_new0(LearnedFeatures, 1);
-  features->names = g_ptr_array_new_full(n, g_free);
-  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), n);
-  for (guint i = 0; i < n; i++) {
-    g_ptr_array_add(features->names, g_strdup(names->str + sorted[i].name));
-    g_array_append_val(features->buckets, sorted[i].bucket);
+  features->names = g_ptr_array_new_full(g.n_kept, g_free);
+  features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), g.n_kept);
+  for (guint i = 0; i < g.n_kept; i++) {
+    g_ptr_array_add(features->names, learned_gram_name(&g, &g.sorted[i]));
+    g_array_append_val(features->buckets, g.sorted[i].bucket);
   }
-  features->value = n ? 1.0 / sqrt((double)n) : 0;
+  features->value = g.n_kept ? 1.0 / sqrt((double)g.n_kept) : 0;
   features->importance = 1;
   learned_grams_clear(&g);
   return features;
@@ -581,37 +779,88 @@ static gboolean learned_parse_keyword(LearnedModel *model, const char *line, gbo
   return FALSE;
 }
 
+/* A line "WEIGHT NAME" as the model files write them ("%.6f", one space,
+ * the name, nothing after it but its '\n') into `model` in one pass, its
+ * name appended to `names`. FALSE for any other line (nothing done), which
+ * learned_parse_line() reads. `*next`: the next line, or NULL. */
+static gboolean learned_parse_plain_weight(LearnedModel *model, const char *line,
+                                           LearnedPendingNames *names, const char **next)
+{
+  const char *p = line + (*line == '-'), *integer = p;
+  guint64 mantissa = 0;
+  for (; (guint)(*p - '0') < 10; p++)
+    mantissa = mantissa * 10 + (guint64)(*p - '0');
+  gsize digits = (gsize)(p - integer), decimals = 0;
+  if (*p == '.') {
+    const char *fraction = ++p;
+    for (; (guint)(*p - '0') < 10; p++)
+      mantissa = mantissa * 10 + (guint64)(*p - '0');
+    decimals = (gsize)(p - fraction);
+    digits += decimals;
+  }
+  if (digits == 0 || digits > 15 || *p != ' ' || p[1] == '\n' || p[1] == '\0')
+    return FALSE;
+  const char *feature = ++p;
+  char *out = names->text + names->len;
+  guint32 hash = LEARNED_FNV_BASIS;
+  for (unsigned char c = (unsigned char)*p;; c = (unsigned char)*++p) {
+    if (c <= '\n' && (c == '\n' || c == '\0')) /* one test for most bytes */
+      break;
+    *out++ = (char)c;
+    hash = (hash ^ c) * LEARNED_FNV_PRIME;
+  }
+  if (g_ascii_isspace(p[-1])) /* learned_parse_line() drops it */
+    return FALSE;
+  static const double powers[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                   1e11, 1e12, 1e13, 1e14, 1e15 };
+  double weight = (double)mantissa / powers[decimals]; /* as learned_parse_number() */
+  learned_model_weigh(model, hash & (LEARNED_BUCKETS - 1))[0] += *line == '-' ? -weight : weight;
+  *out++ = '\n';
+  names->len += (gsize)(p - feature) + 1;
+  *next = *p ? p + 1 : NULL;
+  return TRUE;
+}
+
+/* Any line (`line`, a copy without its '\n', is changed): a comment into
+ * `header`, a keyword or a weight into `model`. FALSE when it is none. */
+static gboolean learned_parse_line(LearnedModel *model, char *line, GString *header,
+                                   LearnedPendingNames *names, gboolean *named)
+{
+  char *end = line + strlen(line);
+  while (end > line && g_ascii_isspace(end[-1])) /* g_strchomp(), knowing the end */
+    end--;
+  *end = '\0';
+  if (line[0] == '\0')
+    return TRUE;
+  if (line[0] == '#') {
+    g_string_append_printf(header, "%s%s", header->len ? "\n" : "",
+                           line + (line[1] == ' ' ? 2 : 1));
+    return TRUE;
+  }
+  return learned_parse_keyword(model, line, named) || learned_parse_weight(model, line, end, names);
+}
+
 LearnedModel *learned_model_parse(const char *text, const char *name, GError **error)
 {
   g_autoptr(LearnedModel) model = learned_model_new(0);
   g_autoptr(GString) header = g_string_new(NULL);
   gsize text_length = strlen(text);
-  /* Lines are cut in place, not with g_strsplit(): it calls strstr() once a
-   * line, which ASan checks over the whole rest of the text, so a 0.7 MB
-   * model took 12 s to read under ASan (0.002 s this way). */
-  g_autofree char *copy = g_memdup2(text, text_length + 1);
   /* each weight line gives at most itself (its name and "\n") */
   LearnedPendingNames names = { g_malloc(text_length + 1), 0 };
   g_autofree char *names_text = names.text;
   gboolean named = FALSE;
-  char *next = copy;
-  for (guint i = 0; next; i++) {
-    char *line = next;
-    next = strchr(line, '\n');
-    char *end = next ? next : line + strlen(line);
-    if (next)
-      next++;
-    while (end > line && g_ascii_isspace(end[-1])) /* g_strchomp(), knowing the end */
-      end--;
-    *end = '\0';
-    if (line[0] == '\0')
+  /* Lines are read in place, not with g_strsplit(): it calls strstr() once a
+   * line, which ASan checks over the whole rest of the text, so a 0.7 MB
+   * model took 12 s to read under ASan (0.002 s this way). Weight lines
+   * (all but a few) in one pass each; the others from a copy. */
+  guint i = 0;
+  for (const char *line = text; line; i++) {
+    if (learned_parse_plain_weight(model, line, &names, &line))
       continue;
-    if (line[0] == '#') {
-      g_string_append_printf(header, "%s%s", header->len ? "\n" : "",
-                             line + (line[1] == ' ' ? 2 : 1));
-      continue;
-    }
-    if (!learned_parse_keyword(model, line, &named) && !learned_parse_weight(model, line, end, &names)) {
+    const char *next = strchr(line, '\n');
+    g_autofree char *copy = next ? g_strndup(line, (gsize)(next - line)) : g_strdup(line);
+    line = next ? next + 1 : NULL;
+    if (!learned_parse_line(model, copy, header, &names, &named)) {
       g_set_error(error, KEEL_LEARNED_ERROR, KEEL_LEARNED_ERROR_INVALID,
                   "%s:%u: expected `dimension NAME`, `bias NUMBER` or `WEIGHT FEATURE`", name,
                   i + 1);
@@ -917,10 +1166,7 @@ void learned_set_predict_text(const LearnedSet *set, const char *subject, const 
     return;
   }
   LearnedGrams g;
-  learned_grams_init(&g, subject, text);
-  g_autoptr(GString) names = g_string_new(NULL);
-  g_autofree LearnedNamed *weighed = NULL;
-  guint n = learned_grams_sorted(&g, set, names, &weighed);
+  learned_grams_init(&g, set, subject, text);
   double value = g.n_grams ? 1.0 / sqrt((double)g.n_grams) : 0;
   for (guint m = 0; m < LEARNED_COUNT; m++) {
     const LearnedModel *model = set->models[m];
@@ -928,9 +1174,12 @@ void learned_set_predict_text(const LearnedSet *set, const char *subject, const 
       out[m] = NAN;
       continue;
     }
+    /* A bucket without its bit weighs 0, and adding 0 changes no sum (which
+     * is never -0): skipping it leaves the weight's cache line alone. */
     double sum = 0;
-    for (guint i = 0; i < n; i++)
-      sum += model->weights[weighed[i].bucket];
+    for (guint i = 0; i < g.n_kept; i++)
+      if (learned_model_may_weigh(model, g.sorted[i].bucket))
+        sum += model->weights[g.sorted[i].bucket];
     out[m] = learned_sigmoid(model->bias + sum * value);
   }
   learned_grams_clear(&g);

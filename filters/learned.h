@@ -172,9 +172,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(LearnedSet, learned_set_free)
 void learned_set_predict(const LearnedSet *set, const LearnedFeatures *features,
                          double out[LEARNED_COUNT]);
 /* The same numbers, bit for bit, for the features of `subject` and `text`
- * (as learned_features() reads them), without making the features: only the
- * grams whose bucket has a weight in some model get a name (to be added in
- * the order of their names, as learned_model_predict() adds them; the
- * others add 0). Scoring uses this. */
+ * (as learned_features() reads them), without making the features: no name
+ * is written, and only the grams whose bucket may have a weight in some
+ * model are sorted into the order of their names (the weights are added in
+ * that order, as learned_model_predict() adds them; the others add 0).
+ * Nothing is allocated (but for very long words). Scoring uses this. */
 void learned_set_predict_text(const LearnedSet *set, const char *subject, const char *text,
                               double out[LEARNED_COUNT]);

@@ -48,6 +48,11 @@ static LearnedModel *learned_test_model(void)
                        features->len, &options);
 }
 
+static gint learned_compare_strings(const char *const *a, const char *const *b)
+{
+  return strcmp(*a, *b);
+}
+
 static gboolean learned_has(const LearnedFeatures *features, const char *name)
 {
   for (guint i = 0; i < features->names->len; i++)
@@ -135,6 +140,84 @@ static void test_predict_text(void)
   g_assert_true(isnan(out[LEARNED_RISKY]) && isnan(out[LEARNED_TONE]));
   learned_set_predict_text(NULL, "a", "b", out);
   g_assert_true(isnan(out[LEARNED_SCOPE]));
+}
+
+/* The features of ASCII `subject` and `text` the plain way (names made,
+ * a string table, strcmp() order), to check learned_features() against. */
+static void learned_reference_part(const char *part, const char *prefix, GHashTable *seen,
+                                   GPtrArray *names)
+{
+  g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GString) word = g_string_new(NULL);
+  for (const char *p = part; part && words->len < LEARNED_MAX_WORDS; p++) {
+    if (g_ascii_isalnum(*p))
+      g_string_append_c(word, g_ascii_isdigit(*p) ? '0' : g_ascii_tolower(*p));
+    else if (*p != '\'' && word->len)
+      g_ptr_array_add(words, g_strdup(word->str)), g_string_truncate(word, 0);
+    if (!*p)
+      break;
+  }
+  for (guint i = 0; i < words->len; i++) {
+    char *grams[2] = { g_strconcat(prefix, words->pdata[i], NULL),
+                       i + 1 < words->len ? g_strconcat(prefix, words->pdata[i], " ",
+                                                        words->pdata[i + 1], NULL) : NULL };
+    for (guint k = 0; k < 2 && grams[k]; k++)
+      if (g_hash_table_contains(seen, grams[k]))
+        g_free(grams[k]);
+      else
+        g_hash_table_add(seen, grams[k]), g_ptr_array_add(names, grams[k]);
+  }
+}
+
+static GPtrArray *learned_reference_names(const char *subject, const char *text)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+  GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+  learned_reference_part(subject, "s:", seen, names);
+  learned_reference_part(text, "", seen, names);
+  g_ptr_array_sort(names, (GCompareFunc)learned_compare_strings);
+  return names;
+}
+
+/* Long words (their bytes outgrow any small buffer), words and bigrams that
+ * share their first 8 bytes (sorted past them), "s:" names among text names
+ * that start with "s": the names, their order and the sums are the plain
+ * way's. The weights are such that the order of the sum shows. */
+static void test_features_reference(void)
+{
+  g_autoptr(GString) text = g_string_new("s0 sa s:x S9 abcdefgh abcdefghi abcdefg x abcdefg y ");
+  g_string_append(text, "ab c abc d abcdef1 abcdef2 abcdefg' abcdefgh' it's its 's ");
+  for (guint i = 0; i < 700; i++) {
+    guint word = i % 300; /* 300 words of 40 letters or more, then repeats */
+    g_string_append_printf(text, "%c%c", 'A' + word / 26, 'a' + word % 26);
+    for (guint k = 0; k < 38 + i % 7; k++)
+      g_string_append_c(text, (char)('a' + (word * 7 + k) % 26));
+    g_string_append(text, i % 3 ? " " : ", ");
+  }
+  const char *subject = "Re: abcdefgh abcdefgi s0 sa x s";
+  g_autoptr(GPtrArray) want = learned_reference_names(subject, text->str);
+  g_autoptr(LearnedFeatures) f = learned_features(subject, text->str);
+  g_assert_cmpuint(f->names->len, ==, want->len);
+  for (guint i = 0; i < want->len; i++) {
+    g_assert_cmpstr(g_ptr_array_index(f->names, i), ==, g_ptr_array_index(want, i));
+    g_assert_cmpuint(g_array_index(f->buckets, guint32, i), ==,
+                     learned_bucket(g_ptr_array_index(want, i)));
+  }
+  g_assert_cmpfloat(f->value, ==, 1.0 / sqrt((double)want->len));
+  g_autoptr(LearnedSet) set = learned_set_new();
+  set->models[LEARNED_SCOPE] = learned_model_new(LEARNED_SCOPE);
+  for (guint i = 0; i < want->len; i++)
+    learned_model_add(set->models[LEARNED_SCOPE], g_ptr_array_index(want, i),
+                      ldexp(i % 2 ? 1.0 + i : -1.0 - i, (int)(i * 37 % 61) - 30));
+  double sum = 0;
+  for (guint i = 0; i < want->len; i++)
+    sum += set->models[LEARNED_SCOPE]->weights[learned_bucket(g_ptr_array_index(want, i))];
+  double out[LEARNED_COUNT];
+  learned_set_predict_text(set, subject, text->str, out);
+  double x = sum / sqrt((double)want->len);
+  double expected = x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+  g_assert_true(memcmp(&out[LEARNED_SCOPE], &expected, sizeof(double)) == 0);
+  learned_assert_same(set, subject, text->str);
 }
 
 /* Every nonzero weight has its maybe_weighed bit: scoring looks at a
@@ -249,6 +332,38 @@ static void test_parse_numbers(void)
   g_assert_null(strstr(text_out, "aardvark"));
   g_assert_nonnull(strstr(copy_out, "\n0.250000 aardvark\n"));
   g_assert_nonnull(strstr(copy_out, " word11\n"));
+}
+
+/* Weight lines as the files write them are read in one pass; any other
+ * form (CRLF, trailing blanks, a sign, an exponent) is read as before: the
+ * same weights and names whatever the form, and errors on the right line. */
+static void test_parse_lines(void)
+{
+  const char *text = "# trained\r\ndimension tone\r\n\nbias 0.1\n0.5 a\r\n0.25 b c  \n"
+                     "0.125  d\n-0.000000 e\n+2.5 f\n1e-2 g\n-3.000001 h\n7 i\t\n";
+  static const struct {
+    const char *name;
+    double weight;
+  } want[] = { { "a", 0.5 }, { "b c", 0.25 }, { " d", 0.125 }, { "e", -0.0 }, { "f", 2.5 },
+               { "g", 1e-2 }, { "h", -3.000001 }, { "i", 7 } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LearnedModel) model = learned_model_parse(text, "lines.model", &error);
+  g_assert_no_error(error);
+  g_autoptr(LearnedModel) expected = learned_model_new(LEARNED_TONE);
+  for (guint i = 0; i < G_N_ELEMENTS(want); i++)
+    learned_model_add(expected, want[i].name, want[i].weight);
+  g_assert_true(memcmp(model->weights, expected->weights, sizeof(double) * LEARNED_BUCKETS) == 0);
+  g_assert_true(memcmp(model->maybe_weighed, expected->maybe_weighed,
+                       sizeof(guint64) * (LEARNED_BUCKETS / 64)) == 0);
+  g_assert_cmpstr(model->header, ==, "trained");
+  expected->bias = 0.1;
+  g_autofree char *out = learned_model_to_text(model, "h");
+  g_autofree char *want_out = learned_model_to_text(expected, "h");
+  g_assert_cmpstr(out, ==, want_out);
+  g_assert_nonnull(strstr(out, "\n0.125000  d\n"));
+  g_assert_nonnull(strstr(out, "\n0.250000 b c\n"));
+  g_assert_null(learned_model_parse("dimension tone\r\n0.5 a\r\n0.5 \r\n", "bad.model", &error));
+  g_assert_nonnull(strstr(error->message, "bad.model:3:"));
 }
 
 static void test_cap(void)
@@ -373,11 +488,13 @@ int main(int argc, char **argv)
   g_test_add_func("/learned/features", test_features);
   g_test_add_func("/learned/features-unique", test_features_unique);
   g_test_add_func("/learned/predict-text", test_predict_text);
+  g_test_add_func("/learned/features-reference", test_features_reference);
   g_test_add_func("/learned/maybe-weighed", test_maybe_weighed);
   g_test_add_func("/learned/deterministic", test_deterministic);
   g_test_add_func("/learned/learns", test_learns);
   g_test_add_func("/learned/parse-errors", test_parse_errors);
   g_test_add_func("/learned/parse-numbers", test_parse_numbers);
+  g_test_add_func("/learned/parse-lines", test_parse_lines);
   g_test_add_func("/learned/cap", test_cap);
   g_test_add_func("/learned/explain", test_explain);
   g_test_add_func("/learned/rules-switch", test_rules_switch);
