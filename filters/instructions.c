@@ -67,6 +67,7 @@ struct _InstructionRules {
   int threshold;             /* `dimension instruction flag >= N`, default 3 */
   GArray *kinds[INSTRUCTIONS_KINDS]; /* owned, of InstructionsRef, each in file order:
                                         the dimensions told apart once, not per unit */
+  GRegex *non_letters;       /* owned, what separates words in instructions_shared_stems() */
 };
 
 void instruction_context_init(InstructionContext *ctx)
@@ -93,6 +94,7 @@ void instruction_rules_free(InstructionRules *rules)
   deadline_rules_free(rules->deadlines);
   for (int k = 0; k < INSTRUCTIONS_KINDS; k++)
     g_clear_pointer(&rules->kinds[k], g_array_unref);
+  g_clear_pointer(&rules->non_letters, g_regex_unref);
   g_free(rules);
 }
 
@@ -207,6 +209,7 @@ static InstructionRules *instructions_compile(const char *instructions_text,
     return NULL;
   }
   instructions_sort_kinds(rules);
+  rules->non_letters = g_regex_new("[^[:alpha:]]+", 0, 0, NULL);
   gpointer threshold = NULL;
   rules->threshold = 3;
   if (g_hash_table_lookup_extended(rules->set->thresholds, "instruction", NULL, &threshold))
@@ -349,9 +352,7 @@ static gboolean instructions_abbreviation(const char *start, const char *dot)
 /* Where the sentence that starts at `p` ends (exclusive), or NULL at the end. */
 static const char *instructions_sentence_end(const char *start, const char *p)
 {
-  for (; *p != '\0'; p++) {
-    if (*p != '.' && *p != '!' && *p != '?')
-      continue;
+  for (p = strpbrk(p, ".!?"); p != NULL; p = strpbrk(p + 1, ".!?")) {
     const char *mark = p;
     while (p[1] == '.' || p[1] == '!' || p[1] == '?' || p[1] == ')' || p[1] == '"' ||
            p[1] == '\'')
@@ -408,8 +409,7 @@ static gboolean instructions_line_alone(const char *line, const char *previous, 
 {
   const char *start = line, *end = line + strlen(line);
   instructions_trim(&start, &end);
-  /* the white space trimmed holds no word, so the whole line is counted */
-  if (start == end || instructions_count_words(line, 4) > 3)
+  if (start == end)
     return FALSE;
   char last = end[-1];
   if (last != ',' && last != '!' && !g_ascii_isalnum(last))
@@ -417,7 +417,10 @@ static gboolean instructions_line_alone(const char *line, const char *previous, 
   gsize plen = previous != NULL ? strlen(previous) : 0;
   if (plen > 0 && strchr(".!?:,", previous[plen - 1]) == NULL)
     return FALSE;
-  return next == NULL || !g_unichar_islower(g_utf8_get_char(next));
+  /* words counted last, as they cost the most; the white space trimmed holds
+   * none, so the whole line is counted */
+  return instructions_count_words(line, 4) <= 3 &&
+         (next == NULL || !g_unichar_islower(g_utf8_get_char(next)));
 }
 
 static void instructions_flush(GPtrArray *units, GString *buffer, int paragraph, gboolean item)
@@ -731,17 +734,25 @@ static gboolean instructions_short(const Unit *unit)
          INSTRUCTIONS_SHORT_WORDS;
 }
 
-/* How many 4-letter word stems `a` and `b` share (words of 4+ letters). */
-static int instructions_shared_stems(const char *a, const char *b)
+/* The words of `text`, lower-cased, for instructions_shared_stems(). */
+static GStrv instructions_words(const InstructionRules *rules, const char *text)
 {
-  g_autofree char *la = g_utf8_strdown(a, -1);
+  g_autofree char *lower = g_utf8_strdown(text, -1);
+  return g_regex_split(rules->non_letters, lower, 0);
+}
+
+/* How many 4-letter word stems `words` (instructions_words()) and `b` share
+ * (words of 4+ letters). */
+static int instructions_shared_stems(char **words, const char *b)
+{
   g_autofree char *lb = g_utf8_strdown(b, -1);
-  g_auto(GStrv) words = g_regex_split_simple("[^[:alpha:]]+", la, 0, 0);
   int shared = 0;
   for (char **w = words; *w != NULL; w++) {
     if (strlen(*w) < 4)
       continue;
-    g_autofree char *stem = g_strndup(*w, 4);
+    char stem[5];
+    memcpy(stem, *w, 4);
+    stem[4] = '\0';
     if (strstr(lb, stem) != NULL)
       shared++;
   }
@@ -754,13 +765,16 @@ static void assembly_lend(Assembly *a, const Unit *unit, Deadline *found)
 {
   Draft *target = NULL;
   int best = -1;
+  g_auto(GStrv) words = NULL; /* of `unit`, split when first needed */
   for (guint i = a->drafts->len; i-- > 0;) {
     Draft *draft = g_ptr_array_index(a->drafts, i);
     if (draft->paragraph < unit->paragraph - 1)
       break;
     if (draft->deadline.precision >= DEADLINE_UNDATED)
       continue;
-    int shared = instructions_shared_stems(unit->text, draft->text->str);
+    if (words == NULL)
+      words = instructions_words(a->rules, unit->text);
+    int shared = instructions_shared_stems(words, draft->text->str);
     if (shared > best) {
       best = shared;
       target = draft;
@@ -779,14 +793,13 @@ static void assembly_lend(Assembly *a, const Unit *unit, Deadline *found)
  * without a date. Asked before looking for the time, which costs more. */
 static gboolean assembly_may_lend(Assembly *a, const Unit *unit)
 {
-  if (instructions_count_words(unit->text, INSTRUCTIONS_LEND_WORDS + 1) > INSTRUCTIONS_LEND_WORDS)
-    return FALSE;
   for (guint i = a->drafts->len; i-- > 0;) {
     const Draft *draft = g_ptr_array_index(a->drafts, i);
     if (draft->paragraph < unit->paragraph - 1)
       return FALSE;
-    if (draft->deadline.precision < DEADLINE_UNDATED)
-      return TRUE;
+    if (draft->deadline.precision < DEADLINE_UNDATED) /* words counted only now: they cost more */
+      return instructions_count_words(unit->text, INSTRUCTIONS_LEND_WORDS + 1) <=
+             INSTRUCTIONS_LEND_WORDS;
   }
   return FALSE;
 }
