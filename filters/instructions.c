@@ -54,19 +54,12 @@ typedef enum {
   INSTRUCTIONS_KINDS
 } InstructionsKind;
 
-/* One rule of a kind: the rule and its regex's id in the compiled set's
- * literal prefilter (filters/prefilter.h). */
-typedef struct {
-  const LiteRule *rule; /* borrowed from `set` */
-  int prefilter;
-} InstructionsRef;
-
 struct _InstructionRules {
   LiteRuleSet *set;          /* owned, rules/instructions.rules */
   DeadlineRules *deadlines;  /* owned, rules/deadlines.rules */
   int threshold;             /* `dimension instruction flag >= N`, default 3 */
-  GArray *kinds[INSTRUCTIONS_KINDS]; /* owned, of InstructionsRef, each in file order:
-                                        the dimensions told apart once, not per unit */
+  GPtrArray *kinds[INSTRUCTIONS_KINDS]; /* owned, of LiteRule* borrowed from `set`, each in
+                                           file order: dimensions told apart once, not per unit */
   GRegex *non_letters;       /* owned, what separates words in instructions_shared_stems() */
 };
 
@@ -93,7 +86,7 @@ void instruction_rules_free(InstructionRules *rules)
   lite_rules_free(rules->set);
   deadline_rules_free(rules->deadlines);
   for (int k = 0; k < INSTRUCTIONS_KINDS; k++)
-    g_clear_pointer(&rules->kinds[k], g_array_unref);
+    g_clear_pointer(&rules->kinds[k], g_ptr_array_unref);
   g_clear_pointer(&rules->non_letters, g_regex_unref);
   g_free(rules);
 }
@@ -111,27 +104,6 @@ static gboolean instructions_check_dimensions(LiteRuleSet *set, const char *name
     }
   }
   return TRUE;
-}
-
-/* Each rule's prefilter id, found through its regex in the compiled set. */
-static int *instructions_prefilter_ids(const LiteRuleSet *set)
-{
-  g_autoptr(GHashTable) ids = g_hash_table_new(NULL, NULL);
-  for (guint r = 0; r < rules_count(set->compiled); r++) {
-    const RulesRule *rule = rules_get(set->compiled, r);
-    for (guint i = 0; i < rule->looks->len; i++) {
-      const RulesLook *look = g_ptr_array_index(rule->looks, i);
-      if (look->code != NULL) /* stored + 2: PREFILTER_ALWAYS is -1, and NULL means absent */
-        g_hash_table_insert(ids, look->code, GINT_TO_POINTER(look->prefilter + 2));
-    }
-  }
-  int *out = g_new(int, set->rules->len + 1);
-  for (guint i = 0; i < set->rules->len; i++) {
-    const LiteRule *rule = g_ptr_array_index(set->rules, i);
-    gpointer id = g_hash_table_lookup(ids, rule->code);
-    out[i] = id != NULL ? GPOINTER_TO_INT(id) - 2 : PREFILTER_ALWAYS;
-  }
-  return out;
 }
 
 /* The kind of `rule`; INSTRUCTIONS_KINDS for a dimension other than the five. */
@@ -154,23 +126,22 @@ static InstructionsKind instructions_kind(const LiteRule *rule)
 /* Sorts the rules of `set` by kind, once, keeping file order within each. */
 static void instructions_sort_kinds(InstructionRules *rules)
 {
-  g_autofree int *prefilter = instructions_prefilter_ids(rules->set);
   for (int k = 0; k < INSTRUCTIONS_KINDS; k++)
-    rules->kinds[k] = g_array_new(FALSE, FALSE, sizeof(InstructionsRef));
+    rules->kinds[k] = g_ptr_array_new();
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     InstructionsKind kind = instructions_kind(rule);
     if (kind < INSTRUCTIONS_KINDS)
-      g_array_append_val(rules->kinds[kind], ((InstructionsRef){rule, prefilter[i]}));
+      g_ptr_array_add(rules->kinds[kind], (gpointer)rule);
   }
 }
 
 /* The rules of `kind`, and how many. */
-static const InstructionsRef *instructions_refs(const InstructionRules *rules,
-                                                InstructionsKind kind, guint *count)
+static const LiteRule *const *instructions_kind_rules(const InstructionRules *rules,
+                                                      InstructionsKind kind, guint *count)
 {
   *count = rules->kinds[kind]->len;
-  return (const InstructionsRef *)(gpointer)rules->kinds[kind]->data;
+  return (const LiteRule *const *)rules->kinds[kind]->pdata;
 }
 
 /* Which of the rules' literals `text` holds: a rule whose literals it lacks
@@ -180,10 +151,10 @@ static PrefilterSeen *instructions_seen(const InstructionRules *rules, const cha
   return prefilter_scan(rules->set->compiled->prefilter, text, strlen(text));
 }
 
-static gboolean instructions_may_match(const InstructionRules *rules, const InstructionsRef *ref,
+static gboolean instructions_may_match(const InstructionRules *rules, const LiteRule *rule,
                                        const PrefilterSeen *seen)
 {
-  return prefilter_may_match(rules->set->compiled->prefilter, ref->prefilter, seen);
+  return prefilter_may_match(rules->set->compiled->prefilter, rule->prefilter, seen);
 }
 
 /* The instruction rules of `instructions_text` with `deadlines` (a reference
@@ -332,7 +303,10 @@ static gboolean instructions_word_in(const char *word, gsize len, const char *co
   for (gsize i = 0; i < len; i++)
     lower[i] = g_ascii_tolower(word[i]);
   lower[len] = '\0';
-  return g_strv_contains(words, lower);
+  for (const char *const *w = words; *w != NULL; w++)
+    if ((*w)[0] == lower[0] && strcmp(*w, lower) == 0)
+      return TRUE;
+  return FALSE;
 }
 
 /* A dot that does not end a sentence: "e.g.", "Mr.", "No. 14", an initial. */
@@ -481,46 +455,48 @@ static gboolean instructions_broken_paragraph(const char *before, const char *af
   return instructions_word_in(w, (gsize)(before + len - w), joiners, strlen("before"));
 }
 
-/* Ends the paragraph in `current` (if any): a new one in `paragraphs`, or the
- * rest of the last one when the break between them is an artefact. */
-static void instructions_end_paragraph(GPtrArray *paragraphs, GString *current)
+/* Ends the paragraph read since `*start` in `out` (if any): it is ended by a
+ * '\0' and its start added to `starts`, or it becomes the rest of the last
+ * one when the break between them is an artefact. */
+static void instructions_end_paragraph(GString *out, GArray *starts, gsize *start)
 {
-  if (current->len == 0)
+  if (out->len == *start)
     return;
-  const char *last = paragraphs->len > 0 ? g_ptr_array_index(paragraphs, paragraphs->len - 1) : NULL;
-  if (last != NULL && instructions_broken_paragraph(last, current->str)) {
-    char *joined = g_strconcat(last, " ", current->str, NULL);
-    g_free(g_ptr_array_steal_index(paragraphs, paragraphs->len - 1));
-    g_ptr_array_add(paragraphs, joined);
-  } else {
-    g_ptr_array_add(paragraphs, g_strndup(current->str, current->len));
-  }
-  g_string_truncate(current, 0);
+  g_string_append_c(out, '\0');
+  if (starts->len > 0 &&
+      instructions_broken_paragraph(out->str + g_array_index(starts, gsize, starts->len - 1),
+                                    out->str + *start))
+    out->str[*start - 1] = ' '; /* the '\0' that ended the last one */
+  else
+    g_array_append_val(starts, *start);
+  *start = out->len;
 }
 
-/* Paragraphs as single strings of lines joined by '\n'. A line ends at each
- * '\r' or '\n' and is trimmed; a blank one ends a paragraph. */
-static GPtrArray *instructions_paragraphs(const char *text)
+/* The paragraphs of `text`, one after another in `out`, each its lines joined
+ * by '\n' and ended by a '\0'; returns where each starts in `out` (of gsize).
+ * A line ends at each '\r' or '\n' and is trimmed; a blank one ends a
+ * paragraph. */
+static GArray *instructions_paragraphs(const char *text, GString *out)
 {
-  g_autoptr(GPtrArray) paragraphs = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GString) current = g_string_new(NULL);
+  g_autoptr(GArray) starts = g_array_new(FALSE, FALSE, sizeof(gsize));
+  gsize start = out->len;
   for (const char *p = text;;) {
     gsize n = strcspn(p, "\r\n");
-    const char *start = p, *end = p + n;
-    instructions_trim(&start, &end);
-    if (start < end) {
-      if (current->len > 0)
-        g_string_append_c(current, '\n');
-      g_string_append_len(current, start, end - start);
+    const char *line = p, *end = p + n;
+    instructions_trim(&line, &end);
+    if (line < end) {
+      if (out->len > start)
+        g_string_append_c(out, '\n');
+      g_string_append_len(out, line, end - line);
     } else {
-      instructions_end_paragraph(paragraphs, current);
+      instructions_end_paragraph(out, starts, &start);
     }
     if (p[n] == '\0')
       break;
     p += n + 1;
   }
-  instructions_end_paragraph(paragraphs, current);
-  return g_steal_pointer(&paragraphs);
+  instructions_end_paragraph(out, starts, &start);
+  return g_steal_pointer(&starts);
 }
 
 /* `paragraph`'s lines, cut in place at each '\n': `lines` is set to them,
@@ -540,11 +516,12 @@ static void instructions_cut_lines(char *paragraph, GPtrArray *lines)
 static GPtrArray *instructions_units(const char *new_text)
 {
   GPtrArray *units = g_ptr_array_new_with_free_func(unit_free);
-  g_autoptr(GPtrArray) paragraphs = instructions_paragraphs(new_text);
+  g_autoptr(GString) text = g_string_new(NULL);
+  g_autoptr(GArray) paragraphs = instructions_paragraphs(new_text, text);
   g_autoptr(GPtrArray) lines = g_ptr_array_new();
   g_autoptr(GString) buffer = g_string_new(NULL);
   for (guint i = 0; i < paragraphs->len; i++) {
-    instructions_cut_lines(g_ptr_array_index(paragraphs, i), lines);
+    instructions_cut_lines(text->str + g_array_index(paragraphs, gsize, i), lines);
     instructions_paragraph_units(units, (char **)lines->pdata, (int)i, buffer);
   }
   return units;
@@ -566,15 +543,15 @@ static const char *instructions_strip_leads(const InstructionRules *rules, const
                                             pcre2_match_data *match)
 {
   guint count;
-  const InstructionsRef *leads = instructions_refs(rules, INSTRUCTIONS_LEAD, &count);
+  const LiteRule *const *leads = instructions_kind_rules(rules, INSTRUCTIONS_LEAD, &count);
   const char *text = unit->text;
   for (int round = 0; round < INSTRUCTIONS_MAX_LEADS; round++) {
     gboolean stripped = FALSE;
     for (guint i = 0; i < count && !stripped; i++) {
-      if (!instructions_may_match(rules, &leads[i], unit->seen))
+      if (!instructions_may_match(rules, leads[i], unit->seen))
         continue;
       g_autoptr(GError) error = NULL;
-      if (lite_rule_match_with(leads[i].rule, text, 0, unit->options, match, &error) != 1)
+      if (lite_rule_match_with(leads[i], text, 0, unit->options, match, &error) != 1)
         continue;
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       if (ovector[0] == 0 && ovector[1] > 0 && text[ovector[1]] != '\0') {
@@ -596,16 +573,16 @@ static int instructions_points(const InstructionRules *rules, const Unit *unit, 
 {
   int points = 0;
   guint count;
-  const InstructionsRef *refs = instructions_refs(rules, kind, &count);
+  const LiteRule *const *kind_rules = instructions_kind_rules(rules, kind, &count);
   for (guint i = 0; i < count; i++) {
-    if (!instructions_may_match(rules, &refs[i], unit->seen))
+    if (!instructions_may_match(rules, kind_rules[i], unit->seen))
       continue;
     g_autoptr(GError) error = NULL;
-    int rc = lite_rule_match_with(refs[i].rule, core, 0, unit->options, match, &error);
+    int rc = lite_rule_match_with(kind_rules[i], core, 0, unit->options, match, &error);
     if (rc < 0)
       g_warning("%s", error->message);
     if (rc == 1)
-      points += refs[i].rule->points;
+      points += kind_rules[i]->points;
   }
   return points;
 }
@@ -630,14 +607,14 @@ static void instructions_split_unit(const InstructionRules *rules, Unit *unit, G
 {
   unit_look(rules, unit);
   guint count;
-  const InstructionsRef *splits = instructions_refs(rules, INSTRUCTIONS_SPLIT, &count);
+  const LiteRule *const *splits = instructions_kind_rules(rules, INSTRUCTIONS_SPLIT, &count);
   const char *rest = unit->text;
   gboolean continues = FALSE;
   for (guint i = 0; i < count && !unit->item; i++) {
-    if (!instructions_may_match(rules, &splits[i], unit->seen))
+    if (!instructions_may_match(rules, splits[i], unit->seen))
       continue;
     g_autoptr(GError) error = NULL;
-    while (lite_rule_match_with(splits[i].rule, rest, 0, unit->options, match, &error) == 1) {
+    while (lite_rule_match_with(splits[i], rest, 0, unit->options, match, &error) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       if (ovector[0] == 0 || ovector[1] <= ovector[0] || rest[ovector[1]] == '\0')
         break;
