@@ -233,6 +233,22 @@ static const SplitCase split_cases[] = {
    {"Could you send the contract to Bob today please?", "Cheers", "Gareth", NULL}},
   {"add them to the draw by\n\nWednesday noon\n\n, and then email it",
    {"add them to the draw by Wednesday noon , and then email it", NULL}},
+  /* a line ends at each \r and \n, so CRLF text has a blank line between
+   * any two: each break is an artefact here, and the sentence is joined */
+  {"Could you send the\r\ncontract to Bob\r\ntoday please?\r\n",
+   {"Could you send the contract to Bob today please?", NULL}},
+  {"Send it before\n\nFriday noon\n\nSend it immediately\n\nFriday noon",
+   {"Send it before Friday noon", "Send it immediately", "Friday noon", NULL}},
+  /* a line alone has three words at most, after a line that ended a sentence */
+  {"Please send it.\nThanks a lot for this\nJo", {"Please send it.", "Thanks a lot for this Jo", NULL}},
+  {"Please send it.\nThanks a lot\nJo", {"Please send it.", "Thanks a lot", "Jo", NULL}},
+  {"Ask Prof. Jones and J. Smith approx. Ten. See the appendix. Then sign.",
+   {"Ask Prof. Jones and J. Smith approx. Ten.", "See the appendix.", "Then sign.", NULL}},
+  {"\u2013 first\n\u2014 second\n\u00b7 third\no fourth\non Monday",
+   {"first", "second", "third", "fourth on Monday", NULL}},
+  /* not UTF-8: a sequence cut short by the end is never read past */
+  {"Hi \xe2!", {"Hi \xe2!", NULL}},
+  {"  \t\n\r\n  ", {NULL}},
 };
 
 static void test_split(gconstpointer data)
