@@ -54,12 +54,22 @@ typedef enum {
   INSTRUCTIONS_KINDS
 } InstructionsKind;
 
+/* One rule of a kind, and a punctuation byte (in InstructionRules.marks)
+ * that every text it matches holds. */
+typedef struct {
+  const LiteRule *rule; /* borrowed from `set` */
+  int mark;             /* index in `marks`, or -1 for none known */
+} InstructionsRef;
+
+#define INSTRUCTIONS_MARKS 32 /* bits of Unit.marks */
+
 struct _InstructionRules {
   LiteRuleSet *set;          /* owned, rules/instructions.rules */
   DeadlineRules *deadlines;  /* owned, rules/deadlines.rules */
   int threshold;             /* `dimension instruction flag >= N`, default 3 */
-  GPtrArray *kinds[INSTRUCTIONS_KINDS]; /* owned, of LiteRule* borrowed from `set`, each in
-                                           file order: dimensions told apart once, not per unit */
+  GArray *kinds[INSTRUCTIONS_KINDS]; /* owned, of InstructionsRef, each in file order:
+                                        the dimensions told apart once, not per unit */
+  char marks[INSTRUCTIONS_MARKS + 1];  /* the marks of InstructionsRef, NUL-terminated */
   GRegex *non_letters;       /* owned, what separates words in instructions_shared_stems() */
 };
 
@@ -86,7 +96,7 @@ void instruction_rules_free(InstructionRules *rules)
   lite_rules_free(rules->set);
   deadline_rules_free(rules->deadlines);
   for (int k = 0; k < INSTRUCTIONS_KINDS; k++)
-    g_clear_pointer(&rules->kinds[k], g_ptr_array_unref);
+    g_clear_pointer(&rules->kinds[k], g_array_unref);
   g_clear_pointer(&rules->non_letters, g_regex_unref);
   g_free(rules);
 }
@@ -123,25 +133,63 @@ static InstructionsKind instructions_kind(const LiteRule *rule)
   return INSTRUCTIONS_KINDS;
 }
 
-/* Sorts the rules of `set` by kind, once, keeping file order within each. */
+/* `byte` as a mark of `rules` (its index in `marks`, added if new), or -1
+ * when it is no punctuation or there are too many. */
+static int instructions_mark_index(InstructionRules *rules, guint32 byte)
+{
+  if (byte == 0 || byte > 0x7f || !g_ascii_ispunct((char)byte))
+    return -1;
+  const char *at = strchr(rules->marks, (char)byte);
+  if (at != NULL)
+    return (int)(at - rules->marks);
+  gsize count = strlen(rules->marks);
+  if (count == INSTRUCTIONS_MARKS)
+    return -1;
+  rules->marks[count] = (char)byte;
+  return (int)count;
+}
+
+/* The mark of `rule`: a punctuation byte that PCRE2 knows starts (its first
+ * code unit) or is in (its last required code unit) every match of its
+ * regex; a text without it is not run. Only an ASCII byte that is no letter
+ * or digit: no other character matches it without case. -1 for none. */
+static int instructions_rule_mark(InstructionRules *rules, const LiteRule *rule)
+{
+  static const guint32 infos[][2] = {{PCRE2_INFO_LASTCODETYPE, PCRE2_INFO_LASTCODEUNIT},
+                                     {PCRE2_INFO_FIRSTCODETYPE, PCRE2_INFO_FIRSTCODEUNIT}};
+  for (gsize i = 0; i < G_N_ELEMENTS(infos); i++) {
+    guint32 type = 0, byte = 0;
+    if (pcre2_pattern_info(rule->code, infos[i][0], &type) != 0 || type != 1 ||
+        pcre2_pattern_info(rule->code, infos[i][1], &byte) != 0)
+      continue;
+    int mark = instructions_mark_index(rules, byte);
+    if (mark >= 0)
+      return mark;
+  }
+  return -1;
+}
+
+/* Sorts the rules of `set` by kind, once, keeping file order within each,
+ * each with its mark. */
 static void instructions_sort_kinds(InstructionRules *rules)
 {
   for (int k = 0; k < INSTRUCTIONS_KINDS; k++)
-    rules->kinds[k] = g_ptr_array_new();
+    rules->kinds[k] = g_array_new(FALSE, FALSE, sizeof(InstructionsRef));
   for (guint i = 0; i < rules->set->rules->len; i++) {
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     InstructionsKind kind = instructions_kind(rule);
     if (kind < INSTRUCTIONS_KINDS)
-      g_ptr_array_add(rules->kinds[kind], (gpointer)rule);
+      g_array_append_val(rules->kinds[kind],
+                         ((InstructionsRef){rule, instructions_rule_mark(rules, rule)}));
   }
 }
 
 /* The rules of `kind`, and how many. */
-static const LiteRule *const *instructions_kind_rules(const InstructionRules *rules,
+static const InstructionsRef *instructions_kind_rules(const InstructionRules *rules,
                                                       InstructionsKind kind, guint *count)
 {
   *count = rules->kinds[kind]->len;
-  return (const LiteRule *const *)rules->kinds[kind]->pdata;
+  return (const InstructionsRef *)(gpointer)rules->kinds[kind]->data;
 }
 
 /* Which of the rules' literals `text` holds: a rule whose literals it lacks
@@ -149,12 +197,6 @@ static const LiteRule *const *instructions_kind_rules(const InstructionRules *ru
 static PrefilterSeen *instructions_seen(const InstructionRules *rules, const char *text)
 {
   return prefilter_scan(rules->set->compiled->prefilter, text, strlen(text));
-}
-
-static gboolean instructions_may_match(const InstructionRules *rules, const LiteRule *rule,
-                                       const PrefilterSeen *seen)
-{
-  return prefilter_may_match(rules->set->compiled->prefilter, rule->prefilter, seen);
 }
 
 /* The instruction rules of `instructions_text` with `deadlines` (a reference
@@ -215,6 +257,8 @@ typedef struct {
   gboolean continues;  /* a later piece of a split sentence */
   guint32 options;     /* PCRE2_NO_UTF_CHECK when `text` is valid UTF-8, else 0 */
   PrefilterSeen *seen; /* owned, the literals of `text`; NULL until unit_look() */
+  guint32 marks;       /* bit n: `text` holds InstructionRules.marks[n] (all set when
+                          it is not UTF-8, so that every rule runs and reports) */
 } Unit;
 
 static void unit_free(gpointer data)
@@ -229,7 +273,7 @@ static void unit_free(gpointer data)
 static Unit *unit_new(char *text, int paragraph, gboolean item, gboolean continues)
 {
   Unit *unit = g_new0(Unit, 1);
-  *unit = (Unit){text, paragraph, item, continues, 0, NULL};
+  *unit = (Unit){text, paragraph, item, continues, 0, NULL, 0};
   return unit;
 }
 
@@ -241,6 +285,10 @@ static void unit_look(const InstructionRules *rules, Unit *unit)
 {
   unit->options = g_utf8_validate(unit->text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
   unit->seen = instructions_seen(rules, unit->text);
+  unit->marks = unit->options != 0 ? 0 : G_MAXUINT32;
+  for (int i = 0; rules->marks[i] != '\0' && unit->options != 0; i++)
+    if (strchr(unit->text, rules->marks[i]) != NULL)
+      unit->marks |= 1u << i;
 }
 
 /* How many words (runs of letters and digits) `text` has, counting no
@@ -538,20 +586,32 @@ GPtrArray *instructions_split_units(const char *new_text)
 
 /* ======================= pass 2: scores ======================= */
 
+/* FALSE only when the rule of `ref` cannot match `unit`'s text, nor any part
+ * of it: the text lacks its mark, or its literals (filters/prefilter.h). A
+ * rule with no literal proven (PREFILTER_ALWAYS) needs no call. */
+static gboolean instructions_may_match(const InstructionRules *rules, const InstructionsRef *ref,
+                                       const Unit *unit)
+{
+  if (ref->mark >= 0 && !(unit->marks & (1u << ref->mark)))
+    return FALSE;
+  return ref->rule->prefilter < 0 ||
+         prefilter_may_match(rules->set->compiled->prefilter, ref->rule->prefilter, unit->seen);
+}
+
 /* `unit`'s text without the words `lead` rules match at its start ("Jo, also"). */
 static const char *instructions_strip_leads(const InstructionRules *rules, const Unit *unit,
                                             pcre2_match_data *match)
 {
   guint count;
-  const LiteRule *const *leads = instructions_kind_rules(rules, INSTRUCTIONS_LEAD, &count);
+  const InstructionsRef *leads = instructions_kind_rules(rules, INSTRUCTIONS_LEAD, &count);
   const char *text = unit->text;
   for (int round = 0; round < INSTRUCTIONS_MAX_LEADS; round++) {
     gboolean stripped = FALSE;
     for (guint i = 0; i < count && !stripped; i++) {
-      if (!instructions_may_match(rules, leads[i], unit->seen))
+      if (!instructions_may_match(rules, &leads[i], unit))
         continue;
       g_autoptr(GError) error = NULL;
-      if (lite_rule_match_with(leads[i], text, 0, unit->options, match, &error) != 1)
+      if (lite_rule_match_with(leads[i].rule, text, 0, unit->options, match, &error) != 1)
         continue;
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       if (ovector[0] == 0 && ovector[1] > 0 && text[ovector[1]] != '\0') {
@@ -573,16 +633,16 @@ static int instructions_points(const InstructionRules *rules, const Unit *unit, 
 {
   int points = 0;
   guint count;
-  const LiteRule *const *kind_rules = instructions_kind_rules(rules, kind, &count);
+  const InstructionsRef *refs = instructions_kind_rules(rules, kind, &count);
   for (guint i = 0; i < count; i++) {
-    if (!instructions_may_match(rules, kind_rules[i], unit->seen))
+    if (!instructions_may_match(rules, &refs[i], unit))
       continue;
     g_autoptr(GError) error = NULL;
-    int rc = lite_rule_match_with(kind_rules[i], core, 0, unit->options, match, &error);
+    int rc = lite_rule_match_with(refs[i].rule, core, 0, unit->options, match, &error);
     if (rc < 0)
       g_warning("%s", error->message);
     if (rc == 1)
-      points += kind_rules[i]->points;
+      points += refs[i].rule->points;
   }
   return points;
 }
@@ -607,14 +667,14 @@ static void instructions_split_unit(const InstructionRules *rules, Unit *unit, G
 {
   unit_look(rules, unit);
   guint count;
-  const LiteRule *const *splits = instructions_kind_rules(rules, INSTRUCTIONS_SPLIT, &count);
+  const InstructionsRef *splits = instructions_kind_rules(rules, INSTRUCTIONS_SPLIT, &count);
   const char *rest = unit->text;
   gboolean continues = FALSE;
   for (guint i = 0; i < count && !unit->item; i++) {
-    if (!instructions_may_match(rules, splits[i], unit->seen))
+    if (!instructions_may_match(rules, &splits[i], unit))
       continue;
     g_autoptr(GError) error = NULL;
-    while (lite_rule_match_with(splits[i], rest, 0, unit->options, match, &error) == 1) {
+    while (lite_rule_match_with(splits[i].rule, rest, 0, unit->options, match, &error) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       if (ovector[0] == 0 || ovector[1] <= ovector[0] || rest[ovector[1]] == '\0')
         break;
