@@ -59,6 +59,7 @@ typedef enum {
 typedef struct {
   const LiteRule *rule; /* borrowed from `set` */
   int mark;             /* index in `marks`, or -1 for none known */
+  gboolean jit;         /* its regex has JIT code for complete matches */
 } InstructionsRef;
 
 #define INSTRUCTIONS_MARKS 32 /* bits of Unit.marks */
@@ -169,6 +170,13 @@ static int instructions_rule_mark(InstructionRules *rules, const LiteRule *rule)
   return -1;
 }
 
+/* TRUE when PCRE2 JIT-compiled the regex of `rule` for complete matches. */
+static gboolean instructions_has_jit(const LiteRule *rule)
+{
+  size_t size = 0;
+  return pcre2_pattern_info(rule->code, PCRE2_INFO_JITSIZE, &size) == 0 && size > 0;
+}
+
 /* Sorts the rules of `set` by kind, once, keeping file order within each,
  * each with its mark. */
 static void instructions_sort_kinds(InstructionRules *rules)
@@ -179,8 +187,9 @@ static void instructions_sort_kinds(InstructionRules *rules)
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     InstructionsKind kind = instructions_kind(rule);
     if (kind < INSTRUCTIONS_KINDS)
-      g_array_append_val(rules->kinds[kind],
-                         ((InstructionsRef){rule, instructions_rule_mark(rules, rule)}));
+      g_array_append_val(rules->kinds[kind], ((InstructionsRef){rule,
+                                                                instructions_rule_mark(rules, rule),
+                                                                instructions_has_jit(rule)}));
   }
 }
 
@@ -194,9 +203,10 @@ static const InstructionsRef *instructions_kind_rules(const InstructionRules *ru
 
 /* Which of the rules' literals `text` holds: a rule whose literals it lacks
  * cannot match it, nor any part of it. */
-static PrefilterSeen *instructions_seen(const InstructionRules *rules, const char *text)
+static PrefilterSeen *instructions_seen(const InstructionRules *rules, const char *text,
+                                        gsize len)
 {
-  return prefilter_scan(rules->set->compiled->prefilter, text, strlen(text));
+  return prefilter_scan(rules->set->compiled->prefilter, text, len);
 }
 
 /* The instruction rules of `instructions_text` with `deadlines` (a reference
@@ -256,6 +266,7 @@ typedef struct {
   gboolean item;       /* a whole list item */
   gboolean continues;  /* a later piece of a split sentence */
   guint32 options;     /* PCRE2_NO_UTF_CHECK when `text` is valid UTF-8, else 0 */
+  gsize len;           /* of `text`, from unit_look() */
   PrefilterSeen *seen; /* owned, the literals of `text`; NULL until unit_look() */
   guint32 marks;       /* bit n: `text` holds InstructionRules.marks[n] (all set when
                           it is not UTF-8, so that every rule runs and reports) */
@@ -273,7 +284,7 @@ static void unit_free(gpointer data)
 static Unit *unit_new(char *text, int paragraph, gboolean item, gboolean continues)
 {
   Unit *unit = g_new0(Unit, 1);
-  *unit = (Unit){text, paragraph, item, continues, 0, NULL, 0};
+  *unit = (Unit){text, paragraph, item, continues, 0, 0, NULL, 0};
   return unit;
 }
 
@@ -283,8 +294,9 @@ static Unit *unit_new(char *text, int paragraph, gboolean item, gboolean continu
  * literal it does not. */
 static void unit_look(const InstructionRules *rules, Unit *unit)
 {
+  unit->len = strlen(unit->text);
   unit->options = g_utf8_validate(unit->text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
-  unit->seen = instructions_seen(rules, unit->text);
+  unit->seen = instructions_seen(rules, unit->text, unit->len);
   unit->marks = unit->options != 0 ? 0 : G_MAXUINT32;
   for (int i = 0; rules->marks[i] != '\0' && unit->options != 0; i++)
     if (strchr(unit->text, rules->marks[i]) != NULL)
@@ -598,6 +610,25 @@ static gboolean instructions_may_match(const InstructionRules *rules, const Inst
          prefilter_may_match(rules->set->compiled->prefilter, ref->rule->prefilter, unit->seen);
 }
 
+/* lite_rule_match_with() of the rule of `ref` on `part`, the end of `unit`'s
+ * text: 1, 0, or -1 and `error`. On valid UTF-8 straight into the regex's
+ * JIT code (the same result, without pcre2_match()'s checks and a strlen()
+ * per call); any error comes from lite_rule_match_with(), run again. */
+static int instructions_match(const InstructionsRef *ref, const Unit *unit, const char *part,
+                              pcre2_match_data *match, GError **error)
+{
+  if (ref->jit && unit->options == PCRE2_NO_UTF_CHECK) {
+    gsize len = unit->len - (gsize)(part - unit->text);
+    int rc = pcre2_jit_match(ref->rule->code, (PCRE2_SPTR)part, len, 0, 0, match,
+                             ref->rule->context);
+    if (rc >= 0)
+      return 1;
+    if (rc == PCRE2_ERROR_NOMATCH)
+      return 0;
+  }
+  return lite_rule_match_with(ref->rule, part, 0, unit->options, match, error);
+}
+
 /* `unit`'s text without the words `lead` rules match at its start ("Jo, also"). */
 static const char *instructions_strip_leads(const InstructionRules *rules, const Unit *unit,
                                             pcre2_match_data *match)
@@ -611,7 +642,7 @@ static const char *instructions_strip_leads(const InstructionRules *rules, const
       if (!instructions_may_match(rules, &leads[i], unit))
         continue;
       g_autoptr(GError) error = NULL;
-      if (lite_rule_match_with(leads[i].rule, text, 0, unit->options, match, &error) != 1)
+      if (instructions_match(&leads[i], unit, text, match, &error) != 1)
         continue;
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       if (ovector[0] == 0 && ovector[1] > 0 && text[ovector[1]] != '\0') {
@@ -638,7 +669,7 @@ static int instructions_points(const InstructionRules *rules, const Unit *unit, 
     if (!instructions_may_match(rules, &refs[i], unit))
       continue;
     g_autoptr(GError) error = NULL;
-    int rc = lite_rule_match_with(refs[i].rule, core, 0, unit->options, match, &error);
+    int rc = instructions_match(&refs[i], unit, core, match, &error);
     if (rc < 0)
       g_warning("%s", error->message);
     if (rc == 1)
@@ -674,7 +705,7 @@ static void instructions_split_unit(const InstructionRules *rules, Unit *unit, G
     if (!instructions_may_match(rules, &splits[i], unit))
       continue;
     g_autoptr(GError) error = NULL;
-    while (lite_rule_match_with(splits[i].rule, rest, 0, unit->options, match, &error) == 1) {
+    while (instructions_match(&splits[i], unit, rest, match, &error) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       if (ovector[0] == 0 || ovector[1] <= ovector[0] || rest[ovector[1]] == '\0')
         break;
