@@ -17,9 +17,13 @@
  *     tonight"). A unit is an instruction when its `instruction` points reach
  *     the file's `dimension instruction flag >= N`. A unit that ends in ':' and reaches
  *     it ("Could you please:") is a list intro: the items after it are tasks.
- *     Each unit is scanned once for the literals of the rules' regexes
- *     (filters/prefilter.h), and a rule none of whose literals the unit holds
- *     is not run on it, nor on any part of it.
+ *     Each unit is read once before any rule looks at it (unit_look): checked
+ *     for UTF-8 (so PCRE2 need not check it per rule; valid text goes straight
+ *     to the JIT code), scanned for the literals of the rules' regexes
+ *     (filters/prefilter.h), and for their marks (a punctuation byte PCRE2
+ *     knows every match holds, as the '?' of a question). A rule none of
+ *     whose literals, or whose mark, the unit lacks is not run on it, nor on
+ *     any part of it. The rules are sorted by dimension once, when compiled.
  *  3. Assembly: a follow-up or a very short instruction ("Copy me in.") joins
  *     the task before it; a sentence that is no task but names a time, as in "Ideally
  *     by Wednesday", or "End of next week is fine", gives that deadline to the
@@ -30,6 +34,8 @@
  *
  * Must never: read files, look at the clock, or touch the network. All
  * English lives in the rule files; the C here only knows about structure.
+ * Must not change a result to save work: every shortcut above only skips a
+ * rule that cannot match, or a count past the number asked about.
  */
 #include "filters/instructions.h"
 
