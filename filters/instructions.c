@@ -18,8 +18,7 @@
  *     the file's `dimension instruction flag >= N`. A unit that ends in ':' and reaches
  *     it ("Could you please:") is a list intro: the items after it are tasks.
  *     Each unit is read once before any rule looks at it (unit_look): checked
- *     for UTF-8 (so PCRE2 need not check it per rule; valid text goes straight
- *     to the JIT code), scanned for the literals of the rules' regexes
+ *     for UTF-8 (so PCRE2 need not check it per rule), scanned for the literals of the rules' regexes
  *     (filters/prefilter.h), and for their marks (a punctuation byte PCRE2
  *     knows every match holds, as the '?' of a question). A rule none of
  *     whose literals, or whose mark, the unit lacks is not run on it, nor on
@@ -65,7 +64,6 @@ typedef enum {
 typedef struct {
   const LiteRule *rule; /* borrowed from `set` */
   int mark;             /* index in `marks`, or -1 for none known */
-  gboolean jit;         /* its regex has JIT code for complete matches */
 } InstructionsRef;
 
 #define INSTRUCTIONS_MARKS 32 /* bits of Unit.marks */
@@ -158,8 +156,9 @@ static int instructions_mark_index(InstructionRules *rules, guint32 byte)
 
 /* The mark of `rule`: a punctuation byte that PCRE2 knows starts (its first
  * code unit) or is in (its last required code unit) every match of its
- * regex; a text without it is not run. Only an ASCII byte that is no letter
- * or digit: no other character matches it without case. -1 for none. */
+ * regex, so the rule is not run on a text without it (PCRE2 relies on the
+ * same to give up early). Only an ASCII byte that is no letter or digit, as
+ * no other character matches it even without case. -1 for none. */
 static int instructions_rule_mark(InstructionRules *rules, const LiteRule *rule)
 {
   static const guint32 infos[][2] = {{PCRE2_INFO_LASTCODETYPE, PCRE2_INFO_LASTCODEUNIT},
@@ -176,13 +175,6 @@ static int instructions_rule_mark(InstructionRules *rules, const LiteRule *rule)
   return -1;
 }
 
-/* TRUE when PCRE2 JIT-compiled the regex of `rule` for complete matches. */
-static gboolean instructions_has_jit(const LiteRule *rule)
-{
-  size_t size = 0;
-  return pcre2_pattern_info(rule->code, PCRE2_INFO_JITSIZE, &size) == 0 && size > 0;
-}
-
 /* Sorts the rules of `set` by kind, once, keeping file order within each,
  * each with its mark. */
 static void instructions_sort_kinds(InstructionRules *rules)
@@ -193,9 +185,8 @@ static void instructions_sort_kinds(InstructionRules *rules)
     const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
     InstructionsKind kind = instructions_kind(rule);
     if (kind < INSTRUCTIONS_KINDS)
-      g_array_append_val(rules->kinds[kind], ((InstructionsRef){rule,
-                                                                instructions_rule_mark(rules, rule),
-                                                                instructions_has_jit(rule)}));
+      g_array_append_val(rules->kinds[kind],
+                         ((InstructionsRef){rule, instructions_rule_mark(rules, rule)}));
   }
 }
 
@@ -272,7 +263,6 @@ typedef struct {
   gboolean item;       /* a whole list item */
   gboolean continues;  /* a later piece of a split sentence */
   guint32 options;     /* PCRE2_NO_UTF_CHECK when `text` is valid UTF-8, else 0 */
-  gsize len;           /* of `text`, from unit_look() */
   PrefilterSeen *seen; /* owned, the literals of `text`; NULL until unit_look() */
   guint32 marks;       /* bit n: `text` holds InstructionRules.marks[n] (all set when
                           it is not UTF-8, so that every rule runs and reports) */
@@ -290,19 +280,18 @@ static void unit_free(gpointer data)
 static Unit *unit_new(char *text, int paragraph, gboolean item, gboolean continues)
 {
   Unit *unit = g_new0(Unit, 1);
-  *unit = (Unit){text, paragraph, item, continues, 0, 0, NULL, 0};
+  *unit = (Unit){text, paragraph, item, continues, 0, NULL, 0};
   return unit;
 }
 
 /* Reads `unit` once for every rule that will look at it: whether its text is
- * valid UTF-8 (PCRE2 need not check it again per rule) and its literals. A
- * part of it (its core without the leads) is valid when it is, and holds no
- * literal it does not. */
+ * valid UTF-8 (PCRE2 need not check it again per rule), its literals and its
+ * marks. A part of it (its core without the leads, the rest after a split)
+ * is valid when it is, and holds no literal or mark it does not. */
 static void unit_look(const InstructionRules *rules, Unit *unit)
 {
-  unit->len = strlen(unit->text);
   unit->options = g_utf8_validate(unit->text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
-  unit->seen = instructions_seen(rules, unit->text, unit->len);
+  unit->seen = instructions_seen(rules, unit->text, strlen(unit->text));
   unit->marks = unit->options != 0 ? 0 : G_MAXUINT32;
   for (int i = 0; rules->marks[i] != '\0' && unit->options != 0; i++)
     if (strchr(unit->text, rules->marks[i]) != NULL)
@@ -617,21 +606,11 @@ static gboolean instructions_may_match(const InstructionRules *rules, const Inst
 }
 
 /* lite_rule_match_with() of the rule of `ref` on `part`, the end of `unit`'s
- * text: 1, 0, or -1 and `error`. On valid UTF-8 straight into the regex's
- * JIT code (the same result, without pcre2_match()'s checks and a strlen()
- * per call); any error comes from lite_rule_match_with(), run again. */
+ * text (not checked for UTF-8 again when the unit is valid): 1, 0, or -1 and
+ * `error`. (Not pcre2_jit_match(): keel must run without JIT, test-nojit.) */
 static int instructions_match(const InstructionsRef *ref, const Unit *unit, const char *part,
                               pcre2_match_data *match, GError **error)
 {
-  if (ref->jit && unit->options == PCRE2_NO_UTF_CHECK) {
-    gsize len = unit->len - (gsize)(part - unit->text);
-    int rc = pcre2_jit_match(ref->rule->code, (PCRE2_SPTR)part, len, 0, 0, match,
-                             ref->rule->context);
-    if (rc >= 0)
-      return 1;
-    if (rc == PCRE2_ERROR_NOMATCH)
-      return 0;
-  }
   return lite_rule_match_with(ref->rule, part, 0, unit->options, match, error);
 }
 
