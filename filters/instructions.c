@@ -17,9 +17,12 @@
  *     tonight"). A unit is an instruction when its `instruction` points reach
  *     the file's `dimension instruction flag >= N`. A unit that ends in ':' and reaches
  *     it ("Could you please:") is a list intro: the items after it are tasks.
- *     Each unit is scanned once for the literals of the rules' regexes
- *     (filters/prefilter.h), and a rule none of whose literals the unit holds
- *     is not run on it, nor on any part of it.
+ *     Each unit is read once before any rule looks at it (unit_look): checked
+ *     for UTF-8 (so PCRE2 need not check it per rule), scanned for the literals of the rules' regexes
+ *     (filters/prefilter.h), and for their marks (a punctuation byte PCRE2
+ *     knows every match holds, as the '?' of a question). A rule none of
+ *     whose literals, or whose mark, the unit lacks is not run on it, nor on
+ *     any part of it. The rules are sorted by dimension once, when compiled.
  *  3. Assembly: a follow-up or a very short instruction ("Copy me in.") joins
  *     the task before it; a sentence that is no task but names a time, as in "Ideally
  *     by Wednesday", or "End of next week is fine", gives that deadline to the
@@ -30,6 +33,8 @@
  *
  * Must never: read files, look at the clock, or touch the network. All
  * English lives in the rule files; the C here only knows about structure.
+ * Must not change a result to save work: every shortcut above only skips a
+ * rule that cannot match, or a count past the number asked about.
  */
 #include "filters/instructions.h"
 
@@ -43,12 +48,34 @@ G_DEFINE_QUARK(keel-instruction-error-quark, keel_instruction_error)
 #define INSTRUCTIONS_MAX_LEADS 4
 #define INSTRUCTIONS_LEND_WORDS 12
 
+/* The rules of one dimension (and sign), as the passes ask for them. */
+typedef enum {
+  INSTRUCTIONS_LEAD,      /* `lead` */
+  INSTRUCTIONS_ADDS,      /* `instruction`, points > 0 */
+  INSTRUCTIONS_TAKES,     /* `instruction`, points <= 0 */
+  INSTRUCTIONS_SPLIT,     /* `split` */
+  INSTRUCTIONS_FOLLOWUP,  /* `followup` */
+  INSTRUCTIONS_LENDS,     /* `lends` */
+  INSTRUCTIONS_KINDS
+} InstructionsKind;
+
+/* One rule of a kind, and a punctuation byte (in InstructionRules.marks)
+ * that every text it matches holds. */
+typedef struct {
+  const LiteRule *rule; /* borrowed from `set` */
+  int mark;             /* index in `marks`, or -1 for none known */
+} InstructionsRef;
+
+#define INSTRUCTIONS_MARKS 32 /* bits of Unit.marks */
+
 struct _InstructionRules {
   LiteRuleSet *set;          /* owned, rules/instructions.rules */
   DeadlineRules *deadlines;  /* owned, rules/deadlines.rules */
   int threshold;             /* `dimension instruction flag >= N`, default 3 */
-  int *prefilter;            /* owned, per rule of `set`: its regex's id in the compiled
-                                set's literal prefilter (filters/prefilter.h) */
+  GArray *kinds[INSTRUCTIONS_KINDS]; /* owned, of InstructionsRef, each in file order:
+                                        the dimensions told apart once, not per unit */
+  char marks[INSTRUCTIONS_MARKS + 1];  /* the marks of InstructionsRef, NUL-terminated */
+  GRegex *non_letters;       /* owned, what separates words in instructions_shared_stems() */
 };
 
 void instruction_context_init(InstructionContext *ctx)
@@ -73,7 +100,9 @@ void instruction_rules_free(InstructionRules *rules)
     return;
   lite_rules_free(rules->set);
   deadline_rules_free(rules->deadlines);
-  g_free(rules->prefilter);
+  for (int k = 0; k < INSTRUCTIONS_KINDS; k++)
+    g_clear_pointer(&rules->kinds[k], g_array_unref);
+  g_clear_pointer(&rules->non_letters, g_regex_unref);
   g_free(rules);
 }
 
@@ -92,38 +121,89 @@ static gboolean instructions_check_dimensions(LiteRuleSet *set, const char *name
   return TRUE;
 }
 
-/* Each rule's prefilter id, found through its regex in the compiled set. */
-static int *instructions_prefilter_ids(const LiteRuleSet *set)
+/* The kind of `rule`; INSTRUCTIONS_KINDS for a dimension other than the five. */
+static InstructionsKind instructions_kind(const LiteRule *rule)
 {
-  g_autoptr(GHashTable) ids = g_hash_table_new(NULL, NULL);
-  for (guint r = 0; r < rules_count(set->compiled); r++) {
-    const RulesRule *rule = rules_get(set->compiled, r);
-    for (guint i = 0; i < rule->looks->len; i++) {
-      const RulesLook *look = g_ptr_array_index(rule->looks, i);
-      if (look->code != NULL) /* stored + 2: PREFILTER_ALWAYS is -1, and NULL means absent */
-        g_hash_table_insert(ids, look->code, GINT_TO_POINTER(look->prefilter + 2));
-    }
+  const char *dimension = rule->dimension;
+  if (strcmp(dimension, "instruction") == 0)
+    return rule->points > 0 ? INSTRUCTIONS_ADDS : INSTRUCTIONS_TAKES;
+  if (strcmp(dimension, "lead") == 0)
+    return INSTRUCTIONS_LEAD;
+  if (strcmp(dimension, "split") == 0)
+    return INSTRUCTIONS_SPLIT;
+  if (strcmp(dimension, "followup") == 0)
+    return INSTRUCTIONS_FOLLOWUP;
+  if (strcmp(dimension, "lends") == 0)
+    return INSTRUCTIONS_LENDS;
+  return INSTRUCTIONS_KINDS;
+}
+
+/* `byte` as a mark of `rules` (its index in `marks`, added if new), or -1
+ * when it is no punctuation or there are too many. */
+static int instructions_mark_index(InstructionRules *rules, guint32 byte)
+{
+  if (byte == 0 || byte > 0x7f || !g_ascii_ispunct((char)byte))
+    return -1;
+  const char *at = strchr(rules->marks, (char)byte);
+  if (at != NULL)
+    return (int)(at - rules->marks);
+  gsize count = strlen(rules->marks);
+  if (count == INSTRUCTIONS_MARKS)
+    return -1;
+  rules->marks[count] = (char)byte;
+  return (int)count;
+}
+
+/* The mark of `rule`: a punctuation byte that PCRE2 knows starts (its first
+ * code unit) or is in (its last required code unit) every match of its
+ * regex, so the rule is not run on a text without it (PCRE2 relies on the
+ * same to give up early). Only an ASCII byte that is no letter or digit, as
+ * no other character matches it even without case. -1 for none. */
+static int instructions_rule_mark(InstructionRules *rules, const LiteRule *rule)
+{
+  static const guint32 infos[][2] = {{PCRE2_INFO_LASTCODETYPE, PCRE2_INFO_LASTCODEUNIT},
+                                     {PCRE2_INFO_FIRSTCODETYPE, PCRE2_INFO_FIRSTCODEUNIT}};
+  for (gsize i = 0; i < G_N_ELEMENTS(infos); i++) {
+    guint32 type = 0, byte = 0;
+    if (pcre2_pattern_info(rule->code, infos[i][0], &type) != 0 || type != 1 ||
+        pcre2_pattern_info(rule->code, infos[i][1], &byte) != 0)
+      continue;
+    int mark = instructions_mark_index(rules, byte);
+    if (mark >= 0)
+      return mark;
   }
-  int *out = g_new(int, set->rules->len + 1);
-  for (guint i = 0; i < set->rules->len; i++) {
-    const LiteRule *rule = g_ptr_array_index(set->rules, i);
-    gpointer id = g_hash_table_lookup(ids, rule->code);
-    out[i] = id != NULL ? GPOINTER_TO_INT(id) - 2 : PREFILTER_ALWAYS;
+  return -1;
+}
+
+/* Sorts the rules of `set` by kind, once, keeping file order within each,
+ * each with its mark. */
+static void instructions_sort_kinds(InstructionRules *rules)
+{
+  for (int k = 0; k < INSTRUCTIONS_KINDS; k++)
+    rules->kinds[k] = g_array_new(FALSE, FALSE, sizeof(InstructionsRef));
+  for (guint i = 0; i < rules->set->rules->len; i++) {
+    const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
+    InstructionsKind kind = instructions_kind(rule);
+    if (kind < INSTRUCTIONS_KINDS)
+      g_array_append_val(rules->kinds[kind],
+                         ((InstructionsRef){rule, instructions_rule_mark(rules, rule)}));
   }
-  return out;
+}
+
+/* The rules of `kind`, and how many. */
+static const InstructionsRef *instructions_kind_rules(const InstructionRules *rules,
+                                                      InstructionsKind kind, guint *count)
+{
+  *count = rules->kinds[kind]->len;
+  return (const InstructionsRef *)(gpointer)rules->kinds[kind]->data;
 }
 
 /* Which of the rules' literals `text` holds: a rule whose literals it lacks
  * cannot match it, nor any part of it. */
-static PrefilterSeen *instructions_seen(const InstructionRules *rules, const char *text)
+static PrefilterSeen *instructions_seen(const InstructionRules *rules, const char *text,
+                                        gsize len)
 {
-  return prefilter_scan(rules->set->compiled->prefilter, text, strlen(text));
-}
-
-static gboolean instructions_may_match(const InstructionRules *rules, guint rule,
-                                       const PrefilterSeen *seen)
-{
-  return prefilter_may_match(rules->set->compiled->prefilter, rules->prefilter[rule], seen);
+  return prefilter_scan(rules->set->compiled->prefilter, text, len);
 }
 
 /* The instruction rules of `instructions_text` with `deadlines` (a reference
@@ -148,7 +228,8 @@ static InstructionRules *instructions_compile(const char *instructions_text,
     g_error_free(inner);
     return NULL;
   }
-  rules->prefilter = instructions_prefilter_ids(rules->set);
+  instructions_sort_kinds(rules);
+  rules->non_letters = g_regex_new("[^[:alpha:]]+", 0, 0, NULL);
   gpointer threshold = NULL;
   rules->threshold = 3;
   if (g_hash_table_lookup_extended(rules->set->thresholds, "instruction", NULL, &threshold))
@@ -181,21 +262,60 @@ typedef struct {
   int paragraph;
   gboolean item;       /* a whole list item */
   gboolean continues;  /* a later piece of a split sentence */
+  guint32 options;     /* PCRE2_NO_UTF_CHECK when `text` is valid UTF-8, else 0 */
+  PrefilterSeen *seen; /* owned, the literals of `text`; NULL until unit_look() */
+  guint32 marks;       /* bit n: `text` holds InstructionRules.marks[n] (all set when
+                          it is not UTF-8, so that every rule runs and reports) */
 } Unit;
 
 static void unit_free(gpointer data)
 {
   Unit *unit = data;
   g_free(unit->text);
+  g_free(unit->seen);
   g_free(unit);
 }
 
-static int instructions_count_words(const char *text)
+/* A new unit that owns `text`. */
+static Unit *unit_new(char *text, int paragraph, gboolean item, gboolean continues)
+{
+  Unit *unit = g_new0(Unit, 1);
+  *unit = (Unit){text, paragraph, item, continues, 0, NULL, 0};
+  return unit;
+}
+
+/* Reads `unit` once for every rule that will look at it: whether its text is
+ * valid UTF-8 (PCRE2 need not check it again per rule), its literals and its
+ * marks. A part of it (its core without the leads, the rest after a split)
+ * is valid when it is, and holds no literal or mark it does not. */
+static void unit_look(const InstructionRules *rules, Unit *unit)
+{
+  unit->options = g_utf8_validate(unit->text, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
+  unit->seen = instructions_seen(rules, unit->text, strlen(unit->text));
+  unit->marks = unit->options != 0 ? 0 : G_MAXUINT32;
+  for (int i = 0; rules->marks[i] != '\0' && unit->options != 0; i++)
+    if (strchr(unit->text, rules->marks[i]) != NULL)
+      unit->marks |= 1u << i;
+}
+
+/* How many words (runs of letters and digits) `text` has, counting no
+ * further than `most`: callers only ask whether there are more than a few. */
+static int instructions_count_words(const char *text, int most)
 {
   int words = 0;
   gboolean in_word = FALSE;
-  for (const char *p = text; *p != '\0'; p = g_utf8_next_char(p)) {
-    gboolean alnum = g_unichar_isalnum(g_utf8_get_char(p));
+  for (const char *p = text; *p != '\0' && words < most;) {
+    gboolean alnum;
+    if ((guchar)*p < 0x80) {
+      alnum = g_ascii_isalnum(*p);
+      p++;
+    } else {
+      alnum = g_unichar_isalnum(g_utf8_get_char(p));
+      const char *next = g_utf8_next_char(p);
+      while (++p < next) /* a sequence cut short by the end: never read past it */
+        if (*p == '\0')
+          return words + (alnum && !in_word);
+    }
     if (alnum && !in_word)
       words++;
     in_word = alnum;
@@ -212,7 +332,7 @@ static gsize instructions_list_marker(const char *line)
   while (*p == ' ' || *p == '\t')
     p++;
   for (int i = 0; bullets[i] != NULL; i++)
-    if (g_str_has_prefix(p, bullets[i]))
+    if (*p == bullets[i][0] && g_str_has_prefix(p, bullets[i]))
       return (gsize)(p - line) + strlen(bullets[i]);
   const char *q = p;
   while (g_ascii_isdigit(*q) && q - p < 2)
@@ -226,6 +346,24 @@ static gsize instructions_list_marker(const char *line)
   return 0;
 }
 
+/* TRUE when the `len` bytes at `word`, lower-cased, are one of `words`
+ * (none longer than `longest`). */
+static gboolean instructions_word_in(const char *word, gsize len, const char *const *words,
+                                     gsize longest)
+{
+  char lower[16];
+  g_assert(longest < sizeof lower);
+  if (len > longest)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    lower[i] = g_ascii_tolower(word[i]);
+  lower[len] = '\0';
+  for (const char *const *w = words; *w != NULL; w++)
+    if ((*w)[0] == lower[0] && strcmp(*w, lower) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 /* A dot that does not end a sentence: "e.g.", "Mr.", "No. 14", an initial. */
 static gboolean instructions_abbreviation(const char *start, const char *dot)
 {
@@ -235,18 +373,15 @@ static gboolean instructions_abbreviation(const char *start, const char *dot)
   const char *w = dot;
   while (w > start && !g_ascii_isspace(w[-1]) && w[-1] != '(')
     w--;
-  g_autofree char *word = g_ascii_strdown(w, dot - w);
-  if (strlen(word) == 1 && g_ascii_isalpha(word[0]))
+  if (dot - w == 1 && g_ascii_isalpha(*w))
     return TRUE;
-  return g_strv_contains(words, word);
+  return instructions_word_in(w, (gsize)(dot - w), words, strlen("approx"));
 }
 
 /* Where the sentence that starts at `p` ends (exclusive), or NULL at the end. */
 static const char *instructions_sentence_end(const char *start, const char *p)
 {
-  for (; *p != '\0'; p++) {
-    if (*p != '.' && *p != '!' && *p != '?')
-      continue;
+  for (p = strpbrk(p, ".!?"); p != NULL; p = strpbrk(p + 1, ".!?")) {
     const char *mark = p;
     while (p[1] == '.' || p[1] == '!' || p[1] == '?' || p[1] == ')' || p[1] == '"' ||
            p[1] == '\'')
@@ -264,28 +399,35 @@ static const char *instructions_sentence_end(const char *start, const char *p)
   return NULL;
 }
 
+/* `*start` and `*end` moved past the ASCII white space at either end (as g_strstrip()). */
+static void instructions_trim(const char **start, const char **end)
+{
+  while (*start < *end && g_ascii_isspace(**start))
+    (*start)++;
+  while (*end > *start && g_ascii_isspace((*end)[-1]))
+    (*end)--;
+}
+
 static void instructions_add_unit(GPtrArray *units, const char *text, gsize len, int paragraph,
                                   gboolean item)
 {
-  g_autofree char *copy = g_strstrip(g_strndup(text, len));
-  if (*copy == '\0')
+  const char *start = text, *end = text + len;
+  instructions_trim(&start, &end);
+  if (start == end)
     return;
-  Unit *unit = g_new0(Unit, 1);
-  unit->text = g_steal_pointer(&copy);
-  unit->paragraph = paragraph;
-  unit->item = item;
-  g_ptr_array_add(units, unit);
+  g_ptr_array_add(units, unit_new(g_strndup(start, (gsize)(end - start)), paragraph, item, FALSE));
 }
 
-static void instructions_add_sentences(GPtrArray *units, const char *prose, int paragraph)
+static void instructions_add_sentences(GPtrArray *units, const char *prose, gsize len,
+                                       int paragraph)
 {
   const char *start = prose;
   const char *end;
   while ((end = instructions_sentence_end(prose, start)) != NULL) {
-    instructions_add_unit(units, start, end - start, paragraph, FALSE);
+    instructions_add_unit(units, start, (gsize)(end - start), paragraph, FALSE);
     start = end;
   }
-  instructions_add_unit(units, start, strlen(start), paragraph, FALSE);
+  instructions_add_unit(units, start, len - (gsize)(start - prose), paragraph, FALSE);
 }
 
 /* A line that stands alone: a greeting ("Hi Jo,") or a sign-off ("Cheers"):
@@ -294,17 +436,20 @@ static void instructions_add_sentences(GPtrArray *units, const char *prose, int 
  * middle of a sentence ("contract to Bob") does not. */
 static gboolean instructions_line_alone(const char *line, const char *previous, const char *next)
 {
-  g_autofree char *copy = g_strstrip(g_strdup(line));
-  gsize len = strlen(copy);
-  if (len == 0 || instructions_count_words(copy) > 3)
+  const char *start = line, *end = line + strlen(line);
+  instructions_trim(&start, &end);
+  if (start == end)
     return FALSE;
-  char last = copy[len - 1];
+  char last = end[-1];
   if (last != ',' && last != '!' && !g_ascii_isalnum(last))
     return FALSE;
   gsize plen = previous != NULL ? strlen(previous) : 0;
   if (plen > 0 && strchr(".!?:,", previous[plen - 1]) == NULL)
     return FALSE;
-  return next == NULL || !g_unichar_islower(g_utf8_get_char(next));
+  /* words counted last, as they cost the most; the white space trimmed holds
+   * none, so the whole line is counted */
+  return instructions_count_words(line, 4) <= 3 &&
+         (next == NULL || !g_unichar_islower(g_utf8_get_char(next)));
 }
 
 static void instructions_flush(GPtrArray *units, GString *buffer, int paragraph, gboolean item)
@@ -314,7 +459,7 @@ static void instructions_flush(GPtrArray *units, GString *buffer, int paragraph,
   if (item)
     instructions_add_unit(units, buffer->str, buffer->len, paragraph, TRUE);
   else
-    instructions_add_sentences(units, buffer->str, paragraph);
+    instructions_add_sentences(units, buffer->str, buffer->len, paragraph);
   g_string_truncate(buffer, 0);
 }
 
@@ -325,10 +470,11 @@ static void instructions_append_line(GString *buffer, const char *line)
   g_string_append(buffer, line);
 }
 
-/* One paragraph's lines: list items whole, prose as sentences. */
-static void instructions_paragraph_units(GPtrArray *units, char **lines, int paragraph)
+/* One paragraph's lines: list items whole, prose as sentences. `buffer` is
+ * empty scratch space, left empty. */
+static void instructions_paragraph_units(GPtrArray *units, char **lines, int paragraph,
+                                         GString *buffer)
 {
-  g_autoptr(GString) buffer = g_string_new(NULL);
   gboolean item = FALSE;
   for (char **l = lines; *l != NULL; l++) {
     gsize marker = instructions_list_marker(*l);
@@ -361,48 +507,77 @@ static gboolean instructions_broken_paragraph(const char *before, const char *af
   const char *w = before + len;
   while (w > before && g_ascii_isalpha(w[-1]))
     w--;
-  g_autofree char *word = g_ascii_strdown(w, -1);
-  return g_strv_contains(joiners, word);
+  return instructions_word_in(w, (gsize)(before + len - w), joiners, strlen("before"));
 }
 
-/* Paragraphs as single strings of lines joined by '\n'. */
-static GPtrArray *instructions_paragraphs(const char *text)
+/* Ends the paragraph read since `*start` in `out` (if any): it is ended by a
+ * '\0' and its start added to `starts`, or it becomes the rest of the last
+ * one when the break between them is an artefact. */
+static void instructions_end_paragraph(GString *out, GArray *starts, gsize *start)
 {
-  g_autoptr(GPtrArray) paragraphs = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GString) current = g_string_new(NULL);
-  g_auto(GStrv) lines = g_strsplit_set(text, "\r\n", -1);
-  for (char **l = lines; ; l++) {
-    g_autofree char *line = *l != NULL ? g_strstrip(g_strdup(*l)) : NULL;
-    if (line != NULL && *line != '\0') {
-      if (current->len > 0)
-        g_string_append_c(current, '\n');
-      g_string_append(current, line);
-      continue;
+  if (out->len == *start)
+    return;
+  g_string_append_c(out, '\0');
+  if (starts->len > 0 &&
+      instructions_broken_paragraph(out->str + g_array_index(starts, gsize, starts->len - 1),
+                                    out->str + *start))
+    out->str[*start - 1] = ' '; /* the '\0' that ended the last one */
+  else
+    g_array_append_val(starts, *start);
+  *start = out->len;
+}
+
+/* The paragraphs of `text`, one after another in `out`, each its lines joined
+ * by '\n' and ended by a '\0'; returns where each starts in `out` (of gsize).
+ * A line ends at each '\r' or '\n' and is trimmed; a blank one ends a
+ * paragraph. */
+static GArray *instructions_paragraphs(const char *text, GString *out)
+{
+  g_autoptr(GArray) starts = g_array_new(FALSE, FALSE, sizeof(gsize));
+  gsize start = out->len;
+  for (const char *p = text;;) {
+    gsize n = strcspn(p, "\r\n");
+    const char *line = p, *end = p + n;
+    instructions_trim(&line, &end);
+    if (line < end) {
+      if (out->len > start)
+        g_string_append_c(out, '\n');
+      g_string_append_len(out, line, end - line);
+    } else {
+      instructions_end_paragraph(out, starts, &start);
     }
-    if (current->len > 0) {
-      const char *last = paragraphs->len > 0 ? g_ptr_array_index(paragraphs, paragraphs->len - 1) : NULL;
-      if (last != NULL && instructions_broken_paragraph(last, current->str)) {
-        char *joined = g_strconcat(last, " ", current->str, NULL);
-        g_free(g_ptr_array_steal_index(paragraphs, paragraphs->len - 1));
-        g_ptr_array_add(paragraphs, joined);
-      } else {
-        g_ptr_array_add(paragraphs, g_strdup(current->str));
-      }
-      g_string_truncate(current, 0);
-    }
-    if (line == NULL && *l == NULL)
+    if (p[n] == '\0')
       break;
+    p += n + 1;
   }
-  return g_steal_pointer(&paragraphs);
+  instructions_end_paragraph(out, starts, &start);
+  return g_steal_pointer(&starts);
+}
+
+/* `paragraph`'s lines, cut in place at each '\n': `lines` is set to them,
+ * NULL-terminated. */
+static void instructions_cut_lines(char *paragraph, GPtrArray *lines)
+{
+  g_ptr_array_set_size(lines, 0);
+  for (char *p = paragraph; p != NULL;) {
+    g_ptr_array_add(lines, p);
+    p = strchr(p, '\n');
+    if (p != NULL)
+      *p++ = '\0';
+  }
+  g_ptr_array_add(lines, NULL);
 }
 
 static GPtrArray *instructions_units(const char *new_text)
 {
   GPtrArray *units = g_ptr_array_new_with_free_func(unit_free);
-  g_autoptr(GPtrArray) paragraphs = instructions_paragraphs(new_text);
+  g_autoptr(GString) text = g_string_new(NULL);
+  g_autoptr(GArray) paragraphs = instructions_paragraphs(new_text, text);
+  g_autoptr(GPtrArray) lines = g_ptr_array_new();
+  g_autoptr(GString) buffer = g_string_new(NULL);
   for (guint i = 0; i < paragraphs->len; i++) {
-    g_auto(GStrv) lines = g_strsplit(g_ptr_array_index(paragraphs, i), "\n", -1);
-    instructions_paragraph_units(units, lines, (int)i);
+    instructions_cut_lines(text->str + g_array_index(paragraphs, gsize, i), lines);
+    instructions_paragraph_units(units, (char **)lines->pdata, (int)i, buffer);
   }
   return units;
 }
@@ -410,27 +585,49 @@ static GPtrArray *instructions_units(const char *new_text)
 GPtrArray *instructions_split_units(const char *new_text)
 {
   g_autoptr(GPtrArray) units = instructions_units(new_text != NULL ? new_text : "");
-  GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
+  GPtrArray *texts = g_ptr_array_new_full(units->len, g_free);
   for (guint i = 0; i < units->len; i++)
-    g_ptr_array_add(texts, g_strdup(((Unit *)g_ptr_array_index(units, i))->text));
+    g_ptr_array_add(texts, g_steal_pointer(&((Unit *)g_ptr_array_index(units, i))->text));
   return texts;
 }
 
 /* ======================= pass 2: scores ======================= */
 
-/* `text` without the words `lead` rules match at its start ("Jo, also").
- * `seen`: the literals of `text`. */
-static const char *instructions_strip_leads(const InstructionRules *rules, const char *text,
-                                            pcre2_match_data *match, const PrefilterSeen *seen)
+/* FALSE only when the rule of `ref` cannot match `unit`'s text, nor any part
+ * of it: the text lacks its mark, or its literals (filters/prefilter.h). A
+ * rule with no literal proven (PREFILTER_ALWAYS) needs no call. */
+static gboolean instructions_may_match(const InstructionRules *rules, const InstructionsRef *ref,
+                                       const Unit *unit)
 {
+  if (ref->mark >= 0 && !(unit->marks & (1u << ref->mark)))
+    return FALSE;
+  return ref->rule->prefilter < 0 ||
+         prefilter_may_match(rules->set->compiled->prefilter, ref->rule->prefilter, unit->seen);
+}
+
+/* lite_rule_match_with() of the rule of `ref` on `part`, the end of `unit`'s
+ * text (not checked for UTF-8 again when the unit is valid): 1, 0, or -1 and
+ * `error`. (Not pcre2_jit_match(): keel must run without JIT, test-nojit.) */
+static int instructions_match(const InstructionsRef *ref, const Unit *unit, const char *part,
+                              pcre2_match_data *match, GError **error)
+{
+  return lite_rule_match_with(ref->rule, part, 0, unit->options, match, error);
+}
+
+/* `unit`'s text without the words `lead` rules match at its start ("Jo, also"). */
+static const char *instructions_strip_leads(const InstructionRules *rules, const Unit *unit,
+                                            pcre2_match_data *match)
+{
+  guint count;
+  const InstructionsRef *leads = instructions_kind_rules(rules, INSTRUCTIONS_LEAD, &count);
+  const char *text = unit->text;
   for (int round = 0; round < INSTRUCTIONS_MAX_LEADS; round++) {
     gboolean stripped = FALSE;
-    for (guint i = 0; i < rules->set->rules->len && !stripped; i++) {
-      const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
-      if (strcmp(rule->dimension, "lead") != 0 || !instructions_may_match(rules, i, seen))
+    for (guint i = 0; i < count && !stripped; i++) {
+      if (!instructions_may_match(rules, &leads[i], unit))
         continue;
       g_autoptr(GError) error = NULL;
-      if (lite_rule_match(rule, text, 0, match, &error) != 1)
+      if (instructions_match(&leads[i], unit, text, match, &error) != 1)
         continue;
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       if (ovector[0] == 0 && ovector[1] > 0 && text[ovector[1]] != '\0') {
@@ -444,26 +641,24 @@ static const char *instructions_strip_leads(const InstructionRules *rules, const
   return text;
 }
 
-/* The points `dimension` rules give `core`; `sign` > 0 counts only the
- * rules that add, < 0 only those that take away, 0 all of them. `seen`: the
- * literals of `core` (or of a text it is part of). */
-static int instructions_points(const InstructionRules *rules, const char *core,
-                               const char *dimension, int sign, pcre2_match_data *match,
-                               const PrefilterSeen *seen)
+/* The points the rules of `kind` give `core`, a part of `unit` (its text
+ * without the leads): valid UTF-8 when it is, and holding none of the
+ * literals it lacks. */
+static int instructions_points(const InstructionRules *rules, const Unit *unit, const char *core,
+                               InstructionsKind kind, pcre2_match_data *match)
 {
   int points = 0;
-  guint32 options = g_utf8_validate(core, -1, NULL) ? PCRE2_NO_UTF_CHECK : 0;
-  for (guint i = 0; i < rules->set->rules->len; i++) {
-    const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
-    if ((sign > 0 && rule->points <= 0) || (sign < 0 && rule->points > 0) ||
-        strcmp(rule->dimension, dimension) != 0 || !instructions_may_match(rules, i, seen))
+  guint count;
+  const InstructionsRef *refs = instructions_kind_rules(rules, kind, &count);
+  for (guint i = 0; i < count; i++) {
+    if (!instructions_may_match(rules, &refs[i], unit))
       continue;
     g_autoptr(GError) error = NULL;
-    int rc = lite_rule_match_with(rule, core, 0, options, match, &error);
+    int rc = instructions_match(&refs[i], unit, core, match, &error);
     if (rc < 0)
       g_warning("%s", error->message);
     if (rc == 1)
-      points += rule->points;
+      points += refs[i].rule->points;
   }
   return points;
 }
@@ -471,44 +666,50 @@ static int instructions_points(const InstructionRules *rules, const char *core,
 /* TRUE when `core` (a unit without its leads) is a task: its `instruction`
  * points plus `bonus` reach the threshold. The rules that take points away
  * run only when the ones that add could reach it (they cannot raise it). */
-static gboolean instructions_is_task(const InstructionRules *rules, const char *core, int bonus,
-                                     pcre2_match_data *match, const PrefilterSeen *seen)
+static gboolean instructions_is_task(const InstructionRules *rules, const Unit *unit,
+                                     const char *core, int bonus, pcre2_match_data *match)
 {
-  int points = bonus + instructions_points(rules, core, "instruction", 1, match, seen);
+  int points = bonus + instructions_points(rules, unit, core, INSTRUCTIONS_ADDS, match);
   if (points < rules->threshold)
     return FALSE;
-  return points + instructions_points(rules, core, "instruction", -1, match, seen) >=
+  return points + instructions_points(rules, unit, core, INSTRUCTIONS_TAKES, match) >=
          rules->threshold;
 }
 
-/* Cuts `unit` where `split` rules match; the pieces replace it in `out`. */
+/* Cuts `unit` (taken over) where `split` rules match; the pieces, or `unit`
+ * itself when nothing cuts it, go to `out`, each looked at (unit_look()). */
 static void instructions_split_unit(const InstructionRules *rules, Unit *unit, GPtrArray *out,
                                     pcre2_match_data *match)
 {
-  g_autofree char *rest = g_strdup(unit->text);
+  unit_look(rules, unit);
+  guint count;
+  const InstructionsRef *splits = instructions_kind_rules(rules, INSTRUCTIONS_SPLIT, &count);
+  const char *rest = unit->text;
   gboolean continues = FALSE;
-  g_autofree PrefilterSeen *seen = unit->item ? NULL : instructions_seen(rules, unit->text);
-  for (guint i = 0; i < rules->set->rules->len; i++) {
-    const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
-    if (strcmp(rule->dimension, "split") != 0 || unit->item || !instructions_may_match(rules, i, seen))
+  for (guint i = 0; i < count && !unit->item; i++) {
+    if (!instructions_may_match(rules, &splits[i], unit))
       continue;
     g_autoptr(GError) error = NULL;
-    while (lite_rule_match(rule, rest, 0, match, &error) == 1) {
+    while (instructions_match(&splits[i], unit, rest, match, &error) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       if (ovector[0] == 0 || ovector[1] <= ovector[0] || rest[ovector[1]] == '\0')
         break;
-      Unit *piece = g_new0(Unit, 1);
-      *piece = (Unit){g_strstrip(g_strndup(rest, ovector[0])), unit->paragraph, FALSE, continues};
+      Unit *piece = unit_new(g_strstrip(g_strndup(rest, ovector[0])), unit->paragraph, FALSE,
+                             continues);
+      unit_look(rules, piece);
       g_ptr_array_add(out, piece);
-      char *tail = g_strdup(rest + ovector[1]);
-      g_free(rest);
-      rest = tail;
+      rest += ovector[1];
       continues = TRUE;
     }
   }
-  Unit *last = g_new0(Unit, 1);
-  *last = (Unit){g_strstrip(g_steal_pointer(&rest)), unit->paragraph, unit->item, continues};
+  if (!continues) {
+    g_ptr_array_add(out, unit);
+    return;
+  }
+  Unit *last = unit_new(g_strstrip(g_strdup(rest)), unit->paragraph, unit->item, TRUE);
+  unit_look(rules, last);
   g_ptr_array_add(out, last);
+  unit_free(unit);
 }
 
 /* ======================= pass 3: assembly ======================= */
@@ -579,17 +780,32 @@ static void assembly_start(Assembly *a, const Unit *unit, guint index)
   g_ptr_array_add(a->drafts, draft);
 }
 
-/* How many 4-letter word stems `a` and `b` share (words of 4+ letters). */
-static int instructions_shared_stems(const char *a, const char *b)
+/* TRUE when `unit` is short enough to join the task before it. */
+static gboolean instructions_short(const Unit *unit)
 {
-  g_autofree char *la = g_utf8_strdown(a, -1);
+  return instructions_count_words(unit->text, INSTRUCTIONS_SHORT_WORDS + 1) <=
+         INSTRUCTIONS_SHORT_WORDS;
+}
+
+/* The words of `text`, lower-cased, for instructions_shared_stems(). */
+static GStrv instructions_words(const InstructionRules *rules, const char *text)
+{
+  g_autofree char *lower = g_utf8_strdown(text, -1);
+  return g_regex_split(rules->non_letters, lower, 0);
+}
+
+/* How many 4-letter word stems `words` (instructions_words()) and `b` share
+ * (words of 4+ letters). */
+static int instructions_shared_stems(char **words, const char *b)
+{
   g_autofree char *lb = g_utf8_strdown(b, -1);
-  g_auto(GStrv) words = g_regex_split_simple("[^[:alpha:]]+", la, 0, 0);
   int shared = 0;
   for (char **w = words; *w != NULL; w++) {
     if (strlen(*w) < 4)
       continue;
-    g_autofree char *stem = g_strndup(*w, 4);
+    char stem[5];
+    memcpy(stem, *w, 4);
+    stem[4] = '\0';
     if (strstr(lb, stem) != NULL)
       shared++;
   }
@@ -602,13 +818,16 @@ static void assembly_lend(Assembly *a, const Unit *unit, Deadline *found)
 {
   Draft *target = NULL;
   int best = -1;
+  g_auto(GStrv) words = NULL; /* of `unit`, split when first needed */
   for (guint i = a->drafts->len; i-- > 0;) {
     Draft *draft = g_ptr_array_index(a->drafts, i);
     if (draft->paragraph < unit->paragraph - 1)
       break;
     if (draft->deadline.precision >= DEADLINE_UNDATED)
       continue;
-    int shared = instructions_shared_stems(unit->text, draft->text->str);
+    if (words == NULL)
+      words = instructions_words(a->rules, unit->text);
+    int shared = instructions_shared_stems(words, draft->text->str);
     if (shared > best) {
       best = shared;
       target = draft;
@@ -627,27 +846,24 @@ static void assembly_lend(Assembly *a, const Unit *unit, Deadline *found)
  * without a date. Asked before looking for the time, which costs more. */
 static gboolean assembly_may_lend(Assembly *a, const Unit *unit)
 {
-  if (instructions_count_words(unit->text) > INSTRUCTIONS_LEND_WORDS)
-    return FALSE;
   for (guint i = a->drafts->len; i-- > 0;) {
     const Draft *draft = g_ptr_array_index(a->drafts, i);
     if (draft->paragraph < unit->paragraph - 1)
       return FALSE;
-    if (draft->deadline.precision < DEADLINE_UNDATED)
-      return TRUE;
+    if (draft->deadline.precision < DEADLINE_UNDATED) /* words counted only now: they cost more */
+      return instructions_count_words(unit->text, INSTRUCTIONS_LEND_WORDS + 1) <=
+             INSTRUCTIONS_LEND_WORDS;
   }
   return FALSE;
 }
 
 /* A unit that is no task: a short one naming a time joins the task just
  * before it; a time in a longer one may go to an earlier task. */
-static void assembly_other(Assembly *a, const Unit *unit, guint index, const char *core,
-                           const PrefilterSeen *seen)
+static void assembly_other(Assembly *a, const Unit *unit, guint index, const char *core)
 {
   Draft *last = assembly_last(a);
   gboolean join = last != NULL && last->last_unit + 1 == index &&
-                  last->paragraph == unit->paragraph &&
-                  instructions_count_words(unit->text) <= INSTRUCTIONS_SHORT_WORDS;
+                  last->paragraph == unit->paragraph && instructions_short(unit);
   if (!join && !assembly_may_lend(a, unit))
     return;
   g_auto(Deadline) found = {0};
@@ -658,22 +874,21 @@ static void assembly_other(Assembly *a, const Unit *unit, guint index, const cha
     assembly_join(a, last, unit, index);
     return;
   }
-  if (instructions_points(a->rules, core, "lends", 0, a->match, seen) >= 0)
+  if (instructions_points(a->rules, unit, core, INSTRUCTIONS_LENDS, a->match) >= 0)
     assembly_lend(a, unit, &found);
 }
 
-static void assembly_task(Assembly *a, const Unit *unit, guint index, const char *core,
-                          const PrefilterSeen *seen)
+static void assembly_task(Assembly *a, const Unit *unit, guint index, const char *core)
 {
   Draft *last = assembly_last(a);
   gboolean adjacent = last != NULL && last->last_unit + 1 == index;
   if (adjacent && unit->paragraph - last->paragraph <= 1 &&
-      instructions_points(a->rules, core, "followup", 0, a->match, seen) > 0) {
+      instructions_points(a->rules, unit, core, INSTRUCTIONS_FOLLOWUP, a->match) > 0) {
     assembly_join(a, last, unit, index);
     return;
   }
   if (last != NULL && !unit->item && !unit->continues && last->paragraph == unit->paragraph &&
-      instructions_count_words(unit->text) <= INSTRUCTIONS_SHORT_WORDS) {
+      instructions_short(unit)) {
     assembly_join(a, last, unit, index);
     return;
   }
@@ -714,9 +929,8 @@ static gboolean assembly_add(Assembly *a, const Unit *unit, guint index, gboolea
   }
   if (inherited && unit->continues)
     bonus += threshold;
-  g_autofree PrefilterSeen *seen = instructions_seen(a->rules, unit->text);
-  const char *core = instructions_strip_leads(a->rules, unit->text, a->match, seen);
-  gboolean task = instructions_is_task(a->rules, core, bonus, a->match, seen);
+  const char *core = instructions_strip_leads(a->rules, unit, a->match);
+  gboolean task = instructions_is_task(a->rules, unit, core, bonus, a->match);
   if (task && !unit->item && instructions_ends_with_colon(unit->text)) {
     a->intro_open = TRUE;
     a->intro = unit;
@@ -724,9 +938,9 @@ static gboolean assembly_add(Assembly *a, const Unit *unit, guint index, gboolea
     return FALSE;
   }
   if (task)
-    assembly_task(a, unit, index, core, seen);
+    assembly_task(a, unit, index, core);
   else
-    assembly_other(a, unit, index, core, seen);
+    assembly_other(a, unit, index, core);
   return task;
 }
 
@@ -762,9 +976,11 @@ static GPtrArray *instructions_pieces(const InstructionRules *rules, const char 
                                       pcre2_match_data *match)
 {
   g_autoptr(GPtrArray) units = instructions_units(new_text);
-  GPtrArray *pieces = g_ptr_array_new_with_free_func(unit_free);
-  for (guint i = 0; i < units->len; i++)
-    instructions_split_unit(rules, g_ptr_array_index(units, i), pieces, match);
+  GPtrArray *pieces = g_ptr_array_new_full(units->len, unit_free);
+  gsize count = 0;
+  g_autofree gpointer *taken = g_ptr_array_steal(units, &count); /* each goes on to `pieces` */
+  for (gsize i = 0; i < count; i++)
+    instructions_split_unit(rules, taken[i], pieces, match);
   return pieces;
 }
 

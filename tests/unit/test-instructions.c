@@ -233,6 +233,22 @@ static const SplitCase split_cases[] = {
    {"Could you send the contract to Bob today please?", "Cheers", "Gareth", NULL}},
   {"add them to the draw by\n\nWednesday noon\n\n, and then email it",
    {"add them to the draw by Wednesday noon , and then email it", NULL}},
+  /* a line ends at each \r and \n, so CRLF text has a blank line between
+   * any two: each break is an artefact here, and the sentence is joined */
+  {"Could you send the\r\ncontract to Bob\r\ntoday please?\r\n",
+   {"Could you send the contract to Bob today please?", NULL}},
+  {"Send it before\n\nFriday noon\n\nSend it immediately\n\nFriday noon",
+   {"Send it before Friday noon", "Send it immediately", "Friday noon", NULL}},
+  /* a line alone has three words at most, after a line that ended a sentence */
+  {"Please send it.\nThanks a lot for this\nJo", {"Please send it.", "Thanks a lot for this Jo", NULL}},
+  {"Please send it.\nThanks a lot\nJo", {"Please send it.", "Thanks a lot", "Jo", NULL}},
+  {"Ask Prof. Jones and J. Smith approx. Ten. See the appendix. Then sign.",
+   {"Ask Prof. Jones and J. Smith approx. Ten.", "See the appendix.", "Then sign.", NULL}},
+  {"\u2013 first\n\u2014 second\n\u00b7 third\no fourth\non Monday",
+   {"first", "second", "third", "fourth on Monday", NULL}},
+  /* not UTF-8: a sequence cut short by the end is never read past */
+  {"Hi \xe2!", {"Hi \xe2!", NULL}},
+  {"  \t\n\r\n  ", {NULL}},
 };
 
 static void test_split(gconstpointer data)
@@ -477,6 +493,47 @@ static void test_rules_errors(void)
   g_assert_nonnull(strstr(error->message, "d.rules:3:"));
 }
 
+/* A rule whose every match holds a punctuation byte (PCRE2's first or last
+ * required code unit: the '?', ',' and '(' below) is not run on a unit that
+ * lacks it; where the unit has it, or is not UTF-8, it runs as before. */
+static void test_rule_marks(void)
+{
+  g_autofree char *root = test_source_root();
+  g_autofree char *dpath = g_build_filename(root, "rules", "deadlines.rules", NULL);
+  g_autofree char *dtext = NULL;
+  g_assert_true(g_file_get_contents(dpath, &dtext, NULL, NULL));
+  const char *itext = "dimension instruction flag >= 3\ndimension lead flag >= 1\n"
+                      "rule name\n  look text /^[A-Z][a-z]+,\\s+/\n  adds lead +1\n"
+                      "rule ask\n  look text /^(?:is|are)\\b[^?]{3,}\\?/i\n  adds instruction +3\n"
+                      "rule no_rush\n  look text /\\(no rush\\)/\n  adds instruction -3\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(InstructionRules) rules =
+      instruction_rules_compile(itext, "m.rules", dtext, dpath, &error);
+  g_assert_no_error(error);
+  g_autoptr(GDateTime) sent = g_date_time_new_from_iso8601("2026-03-12T09:00:00Z", NULL);
+  InstructionContext ctx;
+  instruction_context_init(&ctx);
+  static const struct { const char *text; const char *task; } cases[] = {
+    {"Is the report ready?", "Is the report ready?"},
+    {"Is the report ready", NULL},
+    {"Jo, is the report ready?", "Jo, is the report ready?"},
+    {"Jo is the report ready?", NULL},
+    {"Is the report (no rush) ready?", NULL},
+    {"Is the report (no hurry) ready?", "Is the report (no hurry) ready?"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GPtrArray) found = instructions_extract(rules, cases[i].text, sent, &ctx);
+    g_assert_cmpuint(found->len, ==, (cases[i].task != NULL ? 1u : 0u));
+    if (cases[i].task != NULL)
+      g_assert_cmpstr(((Instruction *)g_ptr_array_index(found, 0))->text, ==, cases[i].task);
+  }
+  /* not UTF-8: `ask` runs though there is no '?', and its error is reported */
+  g_test_expect_message("keel-filters", G_LOG_LEVEL_WARNING, "rule ask (line *): UTF-8 error*");
+  g_autoptr(GPtrArray) found = instructions_extract(rules, "Is the report ready \xff", sent, &ctx);
+  g_test_assert_expected_messages();
+  g_assert_cmpuint(found->len, ==, 0);
+}
+
 /* Deadline rules compiled once and shared (the daemon's and `keel score`'s
  * instruction rules borrow the scoring set's): the same instructions as a
  * compile of their own, the shared rules outlive the extractor that took a
@@ -698,6 +755,7 @@ int main(int argc, char **argv)
   g_test_add_func("/instructions/automated", test_automated);
   g_test_add_func("/instructions/rules-errors", test_rules_errors);
   g_test_add_func("/instructions/rules-sharing", test_rules_sharing);
+  g_test_add_func("/instructions/rule-marks", test_rule_marks);
   g_test_add_func("/instructions/corpus/dev-floor", test_corpus_floor);
   int rc = g_test_run();
   instruction_rules_free(shared_rules);
