@@ -250,6 +250,23 @@ static void assert_same_stretches(const DeadlineRules *set, const char *text)
     g_assert_cmpuint(g_array_index(heads, gsize, i), ==, g_array_index(whole, gsize, i));
 }
 
+/* A window rule `look` alone: read through its heads and whole, the same
+ * stretches of `text`, `stretches` of them. */
+static void assert_window_rule(const char *look, const char *text, guint stretches)
+{
+  g_autofree char *rules_text = g_strdup_printf("dimension deadline flag >= 2\n"
+                                                "dimension window flag >= 1\n"
+                                                "rule w\n  look text %s\n"
+                                                "  adds window +1\n  why x\n", look);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DeadlineRules) rules = deadline_rules_compile(rules_text, "window.rules", &error);
+  g_assert_no_error(error);
+  assert_same_stretches(rules, text);
+  g_autoptr(GArray) found = deadline_window_stretches(rules, text, FALSE, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(found->len, ==, stretches);
+}
+
 /* The window rule tried only where a word starts with one of its heads finds
  * the stretches a whole read finds: words glued to letters, digits, _ or
  * accented letters, any case, U+017F (a caseless s), heads at both ends. */
@@ -278,25 +295,10 @@ static void test_window_heads(void)
   g_assert_nonnull(error);
   g_clear_error(&error);
   /* a branch with no head (\d+ days): the rule reads whole texts, the same */
-  const char *headless = "dimension deadline flag >= 2\ndimension window flag >= 1\n"
-                         "rule w\n  look text /\\b(?:by|before)\\s+\\d|\\d+ days/i\n"
-                         "  adds window +1\n  why x\n";
-  g_autoptr(DeadlineRules) other = deadline_rules_compile(headless, "headless.rules", &error);
-  g_assert_no_error(error);
-  assert_same_stretches(other, "by 5, in 3 days, before 4");
-  g_autoptr(GArray) three = deadline_window_stretches(other, "by 5, in 3 days, before 4", FALSE,
-                                                      &error);
-  g_assert_cmpuint(three->len, ==, 2);
+  assert_window_rule("/\\b(?:by|before)\\s+\\d|\\d+ days/i", "by 5, in 3 days, before 4", 2);
   /* a verb: (*COMMIT) ends PCRE2's whole search at the first "by 5", so
    * "by soon" is never reached; the rule reads whole texts, the same */
-  const char *verb = "dimension deadline flag >= 2\ndimension window flag >= 1\n"
-                     "rule w\n  look text /\\bby(?:\\s+\\d(*COMMIT)x|\\s+soon)/i\n"
-                     "  adds window +1\n  why x\n";
-  g_autoptr(DeadlineRules) committed = deadline_rules_compile(verb, "verb.rules", &error);
-  g_assert_no_error(error);
-  assert_same_stretches(committed, "by 5 and by soon");
-  g_autoptr(GArray) none = deadline_window_stretches(committed, "by 5 and by soon", FALSE, &error);
-  g_assert_cmpuint(none->len, ==, 0);
+  assert_window_rule("/\\bby(?:\\s+\\d(*COMMIT)x|\\s+soon)/i", "by 5 and by soon", 0);
 }
 
 static void test_compute(void)
