@@ -938,20 +938,14 @@ static void deadline_widen(const char *text, gsize len, gsize *from, gsize *to)
     (*to)++;
 }
 
-/* TRUE when the `len` bytes at `p` (all of them 0x80 or above) hold U+017F or
- * U+212A, which match s and k ignoring case. */
+/* TRUE when the `len` bytes at `p` hold U+017F or U+212A, which match s and
+ * k ignoring case. */
 static gboolean deadline_has_folding(const guchar *p, gsize len)
 {
-  for (gsize i = 0; i + 1 < len; i++)
-    if ((p[i] == 0xC5 && p[i + 1] == 0xBF) ||
-        (p[i] == 0xE2 && p[i + 1] == 0x84 && i + 2 < len && p[i + 2] == 0xAA))
+  for (gsize i = 0; i < len; i++)
+    if (prefilter_folds_to_ascii(p + i, p + len))
       return TRUE;
   return FALSE;
-}
-
-static char deadline_ascii_lower(char c)
-{
-  return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
 /* TRUE when the `len` bytes at `p` start, ignoring ASCII case, with a head of
@@ -962,13 +956,13 @@ static gboolean deadline_head_at(const DeadlineRules *rules, const char *p, gsiz
   guint bit = deadline_triple((guchar)p[0], len > 1 ? (guchar)p[1] : 0, len > 2 ? (guchar)p[2] : 0);
   if (!(rules->window_triples[bit / 32] & (1u << (bit % 32))))
     return FALSE;
-  char first = deadline_ascii_lower(p[0]);
+  char first = g_ascii_tolower(p[0]);
   for (guint i = rules->window_first[(guchar)*p] - 1u; i < rules->window_heads->len; i++) {
     const char *head = g_ptr_array_index(rules->window_heads, i);
     if (head[0] != first)
       break;
     gsize k = 1;
-    while (head[k] != '\0' && k < len && deadline_ascii_lower(p[k]) == head[k])
+    while (head[k] != '\0' && k < len && g_ascii_tolower(p[k]) == head[k])
       k++;
     if (head[k] == '\0')
       return TRUE;

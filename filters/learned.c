@@ -714,9 +714,13 @@ double learned_model_predict(const LearnedModel *model, const LearnedFeatures *f
  * at most 15 digits are an exact integer in a double, 10^k is exact for
  * k <= 22, so one correctly rounded division gives the correctly rounded
  * value. Anything else (exponents, long numbers) goes to g_ascii_strtod(). */
-static double learned_parse_number(const char *text, char **end)
+/* The unsigned decimal at `p` (digits, maybe '.' and more digits, at most
+ * 15 in all, so that the value is exact before its one division) into
+ * `*value`; returns where it ends, or NULL when it is no such number. */
+static inline const char *learned_parse_decimal(const char *p, double *value)
 {
-  const char *p = text + (*text == '-' || *text == '+');
+  static const double powers[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                   1e11, 1e12, 1e13, 1e14, 1e15 };
   guint64 mantissa = 0;
   guint digits = 0, decimals = 0;
   for (; g_ascii_isdigit(*p); p++, digits++)
@@ -724,12 +728,19 @@ static double learned_parse_number(const char *text, char **end)
   if (*p == '.')
     for (p++; g_ascii_isdigit(*p); p++, digits++, decimals++)
       mantissa = mantissa * 10 + (guint64)(*p - '0');
-  static const double powers[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-                                   1e11, 1e12, 1e13, 1e14, 1e15 };
-  if (digits == 0 || digits > 15 || (*p != ' ' && *p != '\0'))
+  if (digits == 0 || digits > 15)
+    return NULL;
+  *value = (double)mantissa / powers[decimals];
+  return p;
+}
+
+static double learned_parse_number(const char *text, char **end)
+{
+  double value = 0;
+  const char *p = learned_parse_decimal(text + (*text == '-' || *text == '+'), &value);
+  if (p == NULL || (*p != ' ' && *p != '\0'))
     return g_ascii_strtod(text, end);
   *end = (char *)p;
-  double value = (double)mantissa / powers[decimals];
   return *text == '-' ? -value : value;
 }
 
@@ -786,19 +797,9 @@ static gboolean learned_parse_keyword(LearnedModel *model, const char *line, gbo
 static gboolean learned_parse_plain_weight(LearnedModel *model, const char *line,
                                            LearnedPendingNames *names, const char **next)
 {
-  const char *p = line + (*line == '-'), *integer = p;
-  guint64 mantissa = 0;
-  for (; (guint)(*p - '0') < 10; p++)
-    mantissa = mantissa * 10 + (guint64)(*p - '0');
-  gsize digits = (gsize)(p - integer), decimals = 0;
-  if (*p == '.') {
-    const char *fraction = ++p;
-    for (; (guint)(*p - '0') < 10; p++)
-      mantissa = mantissa * 10 + (guint64)(*p - '0');
-    decimals = (gsize)(p - fraction);
-    digits += decimals;
-  }
-  if (digits == 0 || digits > 15 || *p != ' ' || p[1] == '\n' || p[1] == '\0')
+  double weight = 0;
+  const char *p = learned_parse_decimal(line + (*line == '-'), &weight);
+  if (p == NULL || *p != ' ' || p[1] == '\n' || p[1] == '\0')
     return FALSE;
   const char *feature = ++p;
   char *out = names->text + names->len;
@@ -811,9 +812,6 @@ static gboolean learned_parse_plain_weight(LearnedModel *model, const char *line
   }
   if (g_ascii_isspace(p[-1])) /* learned_parse_line() drops it */
     return FALSE;
-  static const double powers[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-                                   1e11, 1e12, 1e13, 1e14, 1e15 };
-  double weight = (double)mantissa / powers[decimals]; /* as learned_parse_number() */
   learned_model_weigh(model, hash & (LEARNED_BUCKETS - 1))[0] += *line == '-' ? -weight : weight;
   *out++ = '\n';
   names->len += (gsize)(p - feature) + 1;

@@ -1330,8 +1330,7 @@ gboolean prefilter_heads_add_phrase(PrefilterHeads *heads, const char *phrase, g
   return TRUE;
 }
 
-/* TRUE at the first byte of U+017F (C5 BF) or U+212A (E2 84 AA). */
-static gboolean prefilter_heads_special(const guint8 *s, const guint8 *end)
+gboolean prefilter_folds_to_ascii(const guint8 *s, const guint8 *end)
 {
   return (s[0] == 0xC5 && end - s >= 2 && s[1] == 0xBF) ||
          (s[0] == 0xE2 && end - s >= 3 && s[1] == 0x84 && s[2] == 0xAA);
@@ -1391,7 +1390,7 @@ GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsiz
   gboolean after_word = FALSE; /* the byte before is ASCII alphanumeric or _ */
   while (s < end) {
     if (!fold[*s]) {
-      if (G_UNLIKELY(*s >= 0xC5) && prefilter_heads_special(s, end)) {
+      if (G_UNLIKELY(*s >= 0xC5) && prefilter_folds_to_ascii(s, end)) {
         g_array_unref(found);
         return NULL;
       }

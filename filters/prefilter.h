@@ -101,6 +101,10 @@ void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list);
  * has no head. */
 gboolean prefilter_heads_add_phrase(PrefilterHeads *heads, const char *phrase, guint list);
 
+/* TRUE when U+017F (C5 BF) or U+212A (E2 84 AA), which PCRE2 matches as s
+ * and k ignoring case, starts at `s` (before `end`). */
+gboolean prefilter_folds_to_ascii(const guint8 *s, const guint8 *end);
+
 /* Every word start of `text` (`len` bytes of valid UTF-8) whose word is a
  * recorded head that may go on as the text does, in order: an array of
  * PrefilterHead (g_array_unref). NULL when the text holds U+017F or U+212A:
