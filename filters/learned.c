@@ -21,6 +21,12 @@
  *    their names, the whole name on a tie), so the weights are added in the
  *    same order and the numbers are the same to the bit. Nothing is
  *    allocated per gram or per word: the work space is on the stack.
+ *  - The seal (learned_set_seal): a copy of the set's weights with every
+ *    model's weight of a bucket side by side, only for the ~52,000 buckets
+ *    some model weighs (2 MB for the shipped models, beside their 10 MB of
+ *    arrays). Scoring reads one cache line per gram instead of one per model,
+ *    and one bitmap instead of five; a write to a model makes the seal stale
+ *    and scoring reads the models' own arrays until it is sealed again.
  *
  * Entry points: learned_features, learned_model_parse/_to_text/_predict/
  * _explain/_correct, learned_train, learned_cross_validate, learned_set_*.
@@ -99,6 +105,7 @@ static const char learned_ascii[128] = {
  * keeps it: the bit only says "look"). */
 static inline double *learned_model_weigh(LearnedModel *model, guint32 bucket)
 {
+  model->sealed_by = NULL;
   model->maybe_weighed[bucket / 64] |= G_GUINT64_CONSTANT(1) << (bucket % 64);
   return &model->weights[bucket];
 }
@@ -156,6 +163,7 @@ typedef struct {
 
 typedef struct {
   gboolean keep_all;      /* keep every gram, else those some model may weigh: */
+  const guint64 *keep_bits; /* borrowed, may be NULL: a fresh seal's bits (every model's) */
   const guint64 *maybe_weighed[LEARNED_COUNT]; /* borrowed: the models' bitmaps (one twice
                                                   for a missing model) */
   char *bytes;            /* the words' bytes: `stack`, or owned once it outgrew it; 8
@@ -298,6 +306,8 @@ static inline gboolean learned_grams_keep(const LearnedGrams *g, guint32 bucket)
 {
   if (g->keep_all)
     return TRUE;
+  if (g->keep_bits)
+    return (g->keep_bits[bucket / 64] >> (bucket % 64)) & 1;
   guint64 bits = 0;
   for (guint m = 0; m < LEARNED_COUNT; m++)
     bits |= g->maybe_weighed[m][bucket / 64];
@@ -421,8 +431,8 @@ static guint learned_most_words(const char *text)
 
 /* Every unique gram of `subject` and `text` (either may be NULL); those
  * `keep` weighs (all when it is NULL) in `g->kept`, sorted by name. */
-static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const char *subject,
-                               const char *text);
+static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const guint64 *keep_bits,
+                               const char *subject, const char *text);
 
 static void learned_grams_clear(LearnedGrams *g)
 {
@@ -564,10 +574,11 @@ static void learned_grams_sort(LearnedGrams *g)
   g->sorted = g->scratch;
 }
 
-static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const char *subject,
-                               const char *text)
+static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const guint64 *keep_bits,
+                               const char *subject, const char *text)
 {
   g->keep_all = TRUE;
+  g->keep_bits = keep_bits;
   for (guint m = 0; keep && m < LEARNED_COUNT; m++)
     if (keep->models[m]) {
       for (guint k = g->keep_all ? 0 : m; k < LEARNED_COUNT; k++)
@@ -592,7 +603,7 @@ static void learned_grams_init(LearnedGrams *g, const LearnedSet *keep, const ch
 LearnedFeatures *learned_features(const char *subject, const char *text)
 {
   LearnedGrams g;
-  learned_grams_init(&g, NULL, subject, text);
+  learned_grams_init(&g, NULL, NULL, subject, text);
   LearnedFeatures *features = g_new0(LearnedFeatures, 1);
   features->names = g_ptr_array_new_full(g.n_kept, g_free);
   features->buckets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), g.n_kept);
@@ -1069,6 +1080,7 @@ LearnedModel *learned_train(guint dimension, LearnedFeatures *const *examples,
   for (guint b = 0; b < LEARNED_BUCKETS; b++)
     if (fabs(model->weights[b]) < options->min_weight)
       model->weights[b] = 0;
+  model->sealed_by = NULL;
   learned_train_names(model, examples, n);
   return model;
 }
@@ -1139,6 +1151,77 @@ void learned_cross_validate(guint dimension, LearnedFeatures *const *examples,
 
 /* ---- sets ---- */
 
+/* Every model's weights side by side (learned_set_seal()). A bucket's row
+ * is found by its rank among the buckets some model may weigh: `ranks` holds
+ * the rows before each 64-bit word of `bits`, a popcount the rest. */
+struct _LearnedSeal {
+  const LearnedModel *models[LEARNED_COUNT]; /* borrowed: what it was made from (each one's
+                                                sealed_by is this seal until it is written) */
+  guint64 *bits;  /* owned, LEARNED_BUCKETS bits: the OR of the models' maybe_weighed */
+  guint32 *ranks; /* owned, one per word of bits */
+  double *rows;   /* owned, LEARNED_COUNT per row: each model's weight (0 without a bit,
+                     or without a model) */
+};
+
+static void learned_seal_free(LearnedSeal *seal)
+{
+  if (!seal)
+    return;
+  g_free(seal->bits);
+  g_free(seal->ranks);
+  g_free(seal->rows);
+  g_free(seal);
+}
+
+static inline guint32 learned_seal_row(const LearnedSeal *seal, guint32 bucket)
+{
+  guint64 below = seal->bits[bucket / 64] & ((G_GUINT64_CONSTANT(1) << (bucket % 64)) - 1);
+  return seal->ranks[bucket / 64] + (guint32)__builtin_popcountll(below);
+}
+
+/* The set's seal if no model was written (or put in or taken out) since it
+ * was made. */
+static const LearnedSeal *learned_set_fresh_seal(const LearnedSet *set)
+{
+  const LearnedSeal *seal = set->seal;
+  for (guint m = 0; seal && m < LEARNED_COUNT; m++)
+    if (seal->models[m] != set->models[m] ||
+        (set->models[m] && set->models[m]->sealed_by != seal))
+      return NULL;
+  return seal;
+}
+
+void learned_set_seal(LearnedSet *set)
+{
+  g_clear_pointer(&set->seal, learned_seal_free);
+  LearnedSeal *seal = g_new0(LearnedSeal, 1);
+  seal->bits = g_new0(guint64, LEARNED_BUCKETS / 64);
+  seal->ranks = g_new(guint32, LEARNED_BUCKETS / 64);
+  for (guint m = 0; m < LEARNED_COUNT; m++) {
+    seal->models[m] = set->models[m];
+    for (guint w = 0; set->models[m] && w < LEARNED_BUCKETS / 64; w++)
+      seal->bits[w] |= set->models[m]->maybe_weighed[w];
+  }
+  guint32 rows = 0;
+  for (guint w = 0; w < LEARNED_BUCKETS / 64; w++) {
+    seal->ranks[w] = rows;
+    rows += (guint32)__builtin_popcountll(seal->bits[w]);
+  }
+  seal->rows = g_new0(double, (gsize)rows * LEARNED_COUNT + 1);
+  for (guint32 b = 0; b < LEARNED_BUCKETS; b++) {
+    if (!((seal->bits[b / 64] >> (b % 64)) & 1))
+      continue;
+    double *row = seal->rows + (gsize)learned_seal_row(seal, b) * LEARNED_COUNT;
+    for (guint m = 0; m < LEARNED_COUNT; m++)
+      if (set->models[m] && learned_model_may_weigh(set->models[m], b))
+        row[m] = set->models[m]->weights[b];
+  }
+  for (guint m = 0; m < LEARNED_COUNT; m++)
+    if (set->models[m])
+      set->models[m]->sealed_by = seal;
+  set->seal = seal;
+}
+
 LearnedSet *learned_set_new(void)
 {
   return g_new0(LearnedSet, 1);
@@ -1150,7 +1233,34 @@ void learned_set_free(LearnedSet *set)
     return;
   for (guint i = 0; i < LEARNED_COUNT; i++)
     learned_model_free(set->models[i]);
+  learned_seal_free(set->seal);
   g_free(set);
+}
+
+/* The sums of the kept grams' weights, model by model, in the grams' order. */
+static void learned_sums(const LearnedSet *set, const LearnedSeal *seal, const LearnedGrams *g,
+                         double sums[LEARNED_COUNT])
+{
+  for (guint m = 0; m < LEARNED_COUNT; m++)
+    sums[m] = 0;
+  if (seal) {
+    /* A model without a weight in a row has 0 there, and adding 0 changes no
+     * sum (which is never -0): the same numbers as the loop below. */
+    for (guint i = 0; i < g->n_kept; i++) {
+      const double *row = seal->rows + (gsize)learned_seal_row(seal, g->sorted[i].bucket) * LEARNED_COUNT;
+      for (guint m = 0; m < LEARNED_COUNT; m++)
+        sums[m] += row[m];
+    }
+    return;
+  }
+  for (guint m = 0; m < LEARNED_COUNT; m++) {
+    const LearnedModel *model = set->models[m];
+    /* A bucket without its bit weighs 0, and adding 0 changes no sum (which
+     * is never -0): skipping it leaves the weight's cache line alone. */
+    for (guint i = 0; model && i < g->n_kept; i++)
+      if (learned_model_may_weigh(model, g->sorted[i].bucket))
+        sums[m] += model->weights[g->sorted[i].bucket];
+  }
 }
 
 void learned_set_predict_text(const LearnedSet *set, const char *subject, const char *text,
@@ -1163,23 +1273,14 @@ void learned_set_predict_text(const LearnedSet *set, const char *subject, const 
     learned_set_predict(NULL, NULL, out);
     return;
   }
+  const LearnedSeal *seal = learned_set_fresh_seal(set);
   LearnedGrams g;
-  learned_grams_init(&g, set, subject, text);
+  learned_grams_init(&g, set, seal ? seal->bits : NULL, subject, text);
   double value = g.n_grams ? 1.0 / sqrt((double)g.n_grams) : 0;
-  for (guint m = 0; m < LEARNED_COUNT; m++) {
-    const LearnedModel *model = set->models[m];
-    if (!model) {
-      out[m] = NAN;
-      continue;
-    }
-    /* A bucket without its bit weighs 0, and adding 0 changes no sum (which
-     * is never -0): skipping it leaves the weight's cache line alone. */
-    double sum = 0;
-    for (guint i = 0; i < g.n_kept; i++)
-      if (learned_model_may_weigh(model, g.sorted[i].bucket))
-        sum += model->weights[g.sorted[i].bucket];
-    out[m] = learned_sigmoid(model->bias + sum * value);
-  }
+  double sums[LEARNED_COUNT];
+  learned_sums(set, seal, &g, sums);
+  for (guint m = 0; m < LEARNED_COUNT; m++)
+    out[m] = set->models[m] ? learned_sigmoid(set->models[m]->bias + sums[m] * value) : NAN;
   learned_grams_clear(&g);
 }
 

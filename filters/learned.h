@@ -80,6 +80,8 @@ typedef struct {
   char *pending_names; /* owned: "NAME\n" per weight line learned_model_parse() read and did
                           not put in `names` yet (scoring never needs them), or NULL */
   char *header;        /* owned: the comment lines (without "# "), "\n"-joined; may be "" */
+  const void *sealed_by; /* the seal (learned_set_seal()) made of these weights; NULL
+                            again at any write of a weight, which makes that seal stale */
 } LearnedModel;
 
 LearnedModel *learned_model_new(guint dimension);
@@ -160,13 +162,23 @@ void learned_cross_validate(guint dimension, LearnedFeatures *const *examples,
                             const LearnedTrainOptions *options, double threshold,
                             LearnedCounts *counts);
 
+typedef struct _LearnedSeal LearnedSeal;
+
 /* The models of every dimension (NULL where none is loaded). */
 typedef struct {
   LearnedModel *models[LEARNED_COUNT]; /* owned */
+  LearnedSeal *seal;                   /* owned, may be NULL: learned_set_seal() */
 } LearnedSet;
 
 LearnedSet *learned_set_new(void);
 void learned_set_free(LearnedSet *set);
+/* Copies the models' weights into one row per bucket that some model may
+ * weigh (every model's weight side by side: one cache line where the models'
+ * own arrays cost one each), for learned_set_predict_text(). A seal is used
+ * only while no model was written after it (a correction makes it stale, and
+ * scoring reads the models' own arrays until the next seal); the numbers are
+ * the same either way. Call it when the set is loaded, before it is shared. */
+void learned_set_seal(LearnedSet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LearnedSet, learned_set_free)
 /* Every probability into `out` (NAN for a dimension without a model). */
 void learned_set_predict(const LearnedSet *set, const LearnedFeatures *features,

@@ -117,6 +117,8 @@ void rules_set_learned(RuleSet *rules, LearnedSet *learned)
 {
   learned_set_free(rules->learned);
   rules->learned = learned;
+  if (learned)
+    learned_set_seal(learned);
 }
 
 void rules_set_deadlines(RuleSet *rules, DeadlineRules *deadlines)

@@ -30,7 +30,9 @@ gboolean corrections_load(Store *store, RuleSet *rules, GError **error)
 {
   if (!rules->learned)
     return TRUE;
-  return store_learned_each(store, corrections_add_delta, rules, error);
+  gboolean loaded = store_learned_each(store, corrections_add_delta, rules, error);
+  learned_set_seal(rules->learned); /* her corrections are in the weights now */
+  return loaded;
 }
 
 /* The trail event of one correction. */

@@ -257,6 +257,42 @@ static void test_maybe_weighed(void)
   g_assert_cmpfloat(out[LEARNED_TONE], >, 0.5);
 }
 
+/* A sealed set gives the numbers of the models' own arrays, bit for bit; a
+ * write to a model after the seal is seen at once (the stale seal is not
+ * used), and a new seal sees it too. */
+static void test_seal(void)
+{
+  g_autoptr(LearnedSet) set = learned_set_new();
+  set->models[LEARNED_RISKY] = learned_test_model();
+  g_autoptr(GError) error = NULL;
+  set->models[LEARNED_TONE] = learned_model_parse(
+    "dimension tone\nbias 0.5\n1 a\n10000000000000000 big\n-10000000000000000 zz\n"
+    "0.25 s:late\n-0.125 late again\n", "tone.model", &error);
+  g_assert_no_error(error);
+  learned_set_seal(set);
+  g_assert_nonnull(set->seal);
+  for (guint i = 0; i < G_N_ELEMENTS(learned_examples); i++)
+    learned_assert_same(set, learned_examples[i].subject, learned_examples[i].text);
+  learned_assert_same(set, NULL, "zz big a");
+  learned_assert_same(set, "Late again", "Late again, late AGAIN. I won’t pay; won't!");
+  double before[LEARNED_COUNT], after[LEARNED_COUNT], resealed[LEARNED_COUNT];
+  learned_set_predict_text(set, NULL, "never before seen", before);
+  learned_model_add(set->models[LEARNED_TONE], "before seen", 2.0);
+  learned_set_predict_text(set, NULL, "never before seen", after);
+  g_assert_cmpfloat(after[LEARNED_TONE], >, before[LEARNED_TONE]);
+  g_assert_cmpfloat(after[LEARNED_RISKY], ==, before[LEARNED_RISKY]);
+  learned_assert_same(set, NULL, "never before seen late");
+  learned_set_seal(set);
+  learned_set_predict_text(set, NULL, "never before seen", resealed);
+  g_assert_cmpmem(after, sizeof after, resealed, sizeof resealed);
+  /* a model put in place of another after the seal is read, not the seal */
+  learned_model_free(set->models[LEARNED_TONE]);
+  set->models[LEARNED_TONE] = NULL;
+  learned_set_predict_text(set, NULL, "never before seen", after);
+  g_assert_true(isnan(after[LEARNED_TONE]));
+  learned_assert_same(set, NULL, "zz big a");
+}
+
 static void test_deterministic(void)
 {
   g_autoptr(LearnedModel) a = learned_test_model();
@@ -490,6 +526,7 @@ int main(int argc, char **argv)
   g_test_add_func("/learned/predict-text", test_predict_text);
   g_test_add_func("/learned/features-reference", test_features_reference);
   g_test_add_func("/learned/maybe-weighed", test_maybe_weighed);
+  g_test_add_func("/learned/seal", test_seal);
   g_test_add_func("/learned/deterministic", test_deterministic);
   g_test_add_func("/learned/learns", test_learns);
   g_test_add_func("/learned/parse-errors", test_parse_errors);
