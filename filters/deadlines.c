@@ -27,12 +27,14 @@
  * deadline_nearest() reads only the rules of the signal's points (`dimension
  * deadline flag >= N`), and only the stretches of the text around the matches
  * of the rule that adds to `window` (when there is one): a long message costs
- * a few short reads, not one whole read per rule. The window rule itself is
- * tried, anchored, only where a word starts with one of its heads (the words
- * every branch of its regex starts with), found in one pass over the text. Every text (and every
- * stretch) is first searched once for the literals the rules need (the rule
- * file's prefilter, filters/prefilter.h): a rule whose literals are not there
- * is not run.
+ * a few short reads, not one whole read per rule. A rule whose every branch
+ * starts with \b and a word (its heads: "\b(?:by|before|until)\s+..." has
+ * by, before and until), the window rule among them, is tried, anchored,
+ * only where a word of the text starts with one of its heads; one pass over
+ * a text finds those places for all such rules at once. Every text (and
+ * every stretch) is also searched once for the literals the rules need (the
+ * rule file's prefilter, filters/prefilter.h): a rule whose literals are not
+ * there is not run.
  *
  * Must never: read files, look at the clock, or touch the network.
  */
@@ -174,6 +176,25 @@ char *lite_rule_capture(const LiteRule *rule, const char *subject, pcre2_match_d
 
 /* ======================= end of the rule-file view ======================= */
 
+/* Where the matches of some rules can start (see "heads" below): at a word
+ * (no ASCII letter, digit or _ before it) that begins, ignoring ASCII case,
+ * with one of their heads. Each head carries the rules (bits) it starts. */
+typedef struct {
+  GPtrArray *heads;      /* owned, of char*: lower-case ASCII letters and digits, sorted;
+                            NULL: no heads known */
+  GArray *masks;         /* owned, of guint64: per head, the bits of the rules it starts */
+  guint8 first[256];     /* for a byte (either case) that starts a head, 1 + the index
+                            of the first such head in `heads`; else 0 */
+  guint8 bytes[256];     /* DEADLINE_BYTE_* flags of each byte */
+  guint32 triples[32 * 32 * 32 / 32]; /* deadline_triple(): a head may start so */
+} DeadlineHeads;
+
+/* A place a match of some rules can start: its offset and their bits. */
+typedef struct {
+  gsize at;
+  guint64 rules;
+} DeadlineStart;
+
 struct _DeadlineRules {
   gatomicrefcount refs;   /* the RuleSet (deadline_days) and the extractors share one */
   LiteRuleSet *set;       /* owned */
@@ -181,14 +202,14 @@ struct _DeadlineRules {
   /* Where the window rule's matches can start (deadline_window_heads()):
    * NULL `window_anchored` when not known, and the rule reads whole texts. */
   pcre2_code *window_anchored; /* owned: the window rule's regex, PCRE2_ANCHORED */
-  GPtrArray *window_heads;     /* owned, of char*: lower-case ASCII letters and digits */
-  guint8 window_first[256];    /* for a byte (either case) that starts a head, 1 + the index
-                                  of the first such head in the sorted `window_heads`; else 0 */
-  guint8 window_bytes[256];    /* DEADLINE_BYTE_* flags of each byte */
-  guint32 window_triples[32 * 32 * 32 / 32]; /* deadline_triple(): a head may start so */
+  DeadlineHeads window_heads;  /* its heads, bit 0 */
+  /* The other rules with heads (deadline_rules_heads()), tried only there: */
+  pcre2_code **anchored;       /* owned, per rule of `set`: its regex, PCRE2_ANCHORED, or NULL */
+  guint64 *head_bits;          /* owned, per rule of `set`: its bit in `heads`, or 0 */
+  DeadlineHeads heads;
 };
 
-/* What a byte is to deadline_window_starts(). */
+/* What a byte is to deadline_heads_starts(). */
 enum {
   DEADLINE_BYTE_WORD = 1, /* an ASCII letter, digit or _ */
   DEADLINE_BYTE_HEAD = 2, /* starts a head, ignoring ASCII case */
@@ -279,7 +300,7 @@ static const RulesLook *deadline_find_look(const RuleSet *compiled, const pcre2_
   return NULL;
 }
 
-/* The bit of the first three bytes a, b, c of a word in window_triples: the
+/* The bit of the first three bytes a, b, c of a word in `triples`: the
  * low five bits of each, so that a letter of either case has one bit (other
  * bytes may share it: a word that shares one is only compared in full). */
 static guint deadline_triple(guchar a, guchar b, guchar c)
@@ -287,24 +308,24 @@ static guint deadline_triple(guchar a, guchar b, guchar c)
   return (guint)(a & 31) << 10 | (guint)(b & 31) << 5 | (c & 31);
 }
 
-static void deadline_triple_set(DeadlineRules *rules, guint bit)
+static void deadline_triple_set(DeadlineHeads *h, guint bit)
 {
-  rules->window_triples[bit / 32] |= 1u << (bit % 32);
+  h->triples[bit / 32] |= 1u << (bit % 32);
 }
 
 /* Records `head`, the `index`th of the sorted heads, in the tables that
- * deadline_window_starts() reads. */
-static void deadline_window_add_head(DeadlineRules *rules, const char *head, guint index)
+ * deadline_heads_starts() reads. */
+static void deadline_heads_index(DeadlineHeads *h, const char *head, guint index)
 {
   guchar first = (guchar)head[0], upper = (guchar)g_ascii_toupper(head[0]);
-  rules->window_first[first] = rules->window_first[upper] = (guint8)(index + 1);
-  rules->window_bytes[first] |= DEADLINE_BYTE_HEAD;
-  rules->window_bytes[upper] |= DEADLINE_BYTE_HEAD;
+  h->first[first] = h->first[upper] = (guint8)(index + 1);
+  h->bytes[first] |= DEADLINE_BYTE_HEAD;
+  h->bytes[upper] |= DEADLINE_BYTE_HEAD;
   for (guint b = 0; b < 32; b++) /* a head shorter than 3: any byte may follow it */
     for (guint c = 0; c < 32; c++)
       if ((head[1] == '\0' || b == ((guchar)head[1] & 31u)) &&
           (head[1] == '\0' || head[2] == '\0' || c == ((guchar)head[2] & 31u)))
-        deadline_triple_set(rules, deadline_triple(first, (guchar)b, (guchar)c));
+        deadline_triple_set(h, deadline_triple(first, (guchar)b, (guchar)c));
 }
 
 static int deadline_head_compare(gconstpointer a, gconstpointer b)
@@ -312,32 +333,111 @@ static int deadline_head_compare(gconstpointer a, gconstpointer b)
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Adds `heads` (of char*, taken from it) as the heads of the rule `bit`. */
+static void deadline_heads_add(DeadlineHeads *h, GPtrArray *heads, guint64 bit)
+{
+  if (h->heads == NULL) {
+    h->heads = g_ptr_array_new_with_free_func(g_free);
+    h->masks = g_array_new(FALSE, TRUE, sizeof(guint64));
+  }
+  for (guint i = 0; i < heads->len; i++) {
+    g_ptr_array_add(h->heads, g_strdup(g_ptr_array_index(heads, i)));
+    g_array_append_val(h->masks, bit);
+  }
+}
+
+/* Sorts the heads (one entry per distinct head, its rules' bits merged)
+ * and fills the tables. */
+static void deadline_heads_finish(DeadlineHeads *h)
+{
+  if (h->heads == NULL)
+    return;
+  g_autoptr(GHashTable) bits = g_hash_table_new(g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < h->heads->len; i++) {
+    char *head = g_ptr_array_index(h->heads, i);
+    guint64 *merged = g_hash_table_lookup(bits, head);
+    if (merged == NULL) {
+      g_ptr_array_add(sorted, g_strdup(head));
+      g_hash_table_insert(bits, head, &g_array_index(h->masks, guint64, i));
+    } else {
+      *merged |= g_array_index(h->masks, guint64, i);
+    }
+  }
+  g_ptr_array_sort(sorted, deadline_head_compare);
+  g_autoptr(GArray) masks = g_array_new(FALSE, TRUE, sizeof(guint64));
+  for (guint i = 0; i < sorted->len; i++)
+    g_array_append_val(masks, *(guint64 *)g_hash_table_lookup(bits, sorted->pdata[i]));
+  g_hash_table_remove_all(bits);
+  g_ptr_array_unref(h->heads);
+  g_array_unref(h->masks);
+  h->heads = g_steal_pointer(&sorted);
+  h->masks = g_steal_pointer(&masks);
+  for (guint i = h->heads->len; i-- > 0;)
+    deadline_heads_index(h, g_ptr_array_index(h->heads, i), i);
+  for (guint byte = 0; byte < 256; byte++)
+    h->bytes[byte] |= (g_ascii_isalnum(byte) || byte == '_' ? DEADLINE_BYTE_WORD : 0) |
+                      (byte >= 0x80 ? DEADLINE_BYTE_HIGH : 0);
+}
+
+static void deadline_heads_clear(DeadlineHeads *h)
+{
+  g_clear_pointer(&h->heads, g_ptr_array_unref);
+  g_clear_pointer(&h->masks, g_array_unref);
+}
+
+/* The heads of the look whose regex is `code`, and the regex compiled
+ * PCRE2_ANCHORED (JIT-compiled); FALSE when its matches may start elsewhere
+ * than at a head. */
+static gboolean deadline_rule_heads(const RuleSet *compiled, const pcre2_code *code,
+                                    GPtrArray *heads, pcre2_code **anchored)
+{
+  const RulesLook *look = deadline_find_look(compiled, code);
+  guint32 options = 0;
+  if (look == NULL || look->pattern == NULL || (look->flags & PCRE2_EXTENDED) ||
+      pcre2_pattern_info(look->code, PCRE2_INFO_ARGOPTIONS, &options) != 0 ||
+      !deadline_pattern_heads(look->pattern, look->flags, heads))
+    return FALSE;
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  *anchored = pcre2_compile((PCRE2_SPTR)look->pattern, PCRE2_ZERO_TERMINATED,
+                            options | PCRE2_ANCHORED, &error, &offset, NULL);
+  if (*anchored == NULL)
+    return FALSE;
+  pcre2_jit_compile(*anchored, PCRE2_JIT_COMPLETE);
+  return TRUE;
+}
+
 /* Sets the heads of the window rule and its anchored regex, when it has them
  * (else the window rule reads whole texts: slower, the same stretches). */
 static void deadline_window_heads(DeadlineRules *rules)
 {
-  const RulesLook *look = deadline_find_look(rules->set->compiled, rules->window->code);
-  guint32 options = 0;
-  if (look == NULL || look->pattern == NULL || (look->flags & PCRE2_EXTENDED) ||
-      pcre2_pattern_info(look->code, PCRE2_INFO_ARGOPTIONS, &options) != 0)
-    return;
   g_autoptr(GPtrArray) heads = g_ptr_array_new_with_free_func(g_free);
-  if (!deadline_pattern_heads(look->pattern, look->flags, heads))
+  if (!deadline_rule_heads(rules->set->compiled, rules->window->code, heads,
+                           &rules->window_anchored))
     return;
-  int code = 0;
-  PCRE2_SIZE offset = 0;
-  rules->window_anchored = pcre2_compile((PCRE2_SPTR)look->pattern, PCRE2_ZERO_TERMINATED,
-                                         options | PCRE2_ANCHORED, &code, &offset, NULL);
-  if (rules->window_anchored == NULL)
-    return;
-  pcre2_jit_compile(rules->window_anchored, PCRE2_JIT_COMPLETE);
-  g_ptr_array_sort(heads, deadline_head_compare);
-  for (guint i = heads->len; i-- > 0;)
-    deadline_window_add_head(rules, g_ptr_array_index(heads, i), i);
-  for (guint byte = 0; byte < 256; byte++)
-    rules->window_bytes[byte] |= (g_ascii_isalnum(byte) || byte == '_' ? DEADLINE_BYTE_WORD : 0) |
-                                 (byte >= 0x80 ? DEADLINE_BYTE_HIGH : 0);
-  rules->window_heads = g_steal_pointer(&heads);
+  deadline_heads_add(&rules->window_heads, heads, 1);
+  deadline_heads_finish(&rules->window_heads);
+}
+
+/* The other rules whose every match starts at a head (the first 64 of
+ * them): each is tried, anchored, at its heads only (deadline_scan()). A
+ * scan of a text finds the heads of all of them in one pass. */
+static void deadline_rules_heads(DeadlineRules *rules)
+{
+  guint n = rules->set->rules->len, bits = 0;
+  rules->anchored = g_new0(pcre2_code *, n + 1);
+  rules->head_bits = g_new0(guint64, n + 1);
+  for (guint i = 0; i < n && bits < 64; i++) {
+    const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
+    g_autoptr(GPtrArray) heads = g_ptr_array_new_with_free_func(g_free);
+    if (rule == rules->window ||
+        !deadline_rule_heads(rules->set->compiled, rule->code, heads, &rules->anchored[i]))
+      continue;
+    rules->head_bits[i] = G_GUINT64_CONSTANT(1) << bits++;
+    deadline_heads_add(&rules->heads, heads, rules->head_bits[i]);
+  }
+  deadline_heads_finish(&rules->heads);
 }
 
 DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, GError **error)
@@ -353,6 +453,7 @@ DeadlineRules *deadline_rules_compile(const char *text, const char *file_name, G
       rules->window = g_ptr_array_index(set->rules, i);
   if (rules->window != NULL)
     deadline_window_heads(rules);
+  deadline_rules_heads(rules);
   return rules;
 }
 
@@ -366,9 +467,14 @@ void deadline_rules_free(DeadlineRules *rules)
 {
   if (rules == NULL || !g_atomic_ref_count_dec(&rules->refs))
     return;
-  lite_rules_free(rules->set);
   g_clear_pointer(&rules->window_anchored, pcre2_code_free);
-  g_clear_pointer(&rules->window_heads, g_ptr_array_unref);
+  deadline_heads_clear(&rules->window_heads);
+  for (guint i = 0; rules->anchored != NULL && i < rules->set->rules->len; i++)
+    g_clear_pointer(&rules->anchored[i], pcre2_code_free);
+  g_free(rules->anchored);
+  g_free(rules->head_bits);
+  deadline_heads_clear(&rules->heads);
+  lite_rules_free(rules->set);
   g_free(rules);
 }
 
@@ -747,6 +853,96 @@ static void deadline_keep_best(const LiteRule *rule, Deadline *candidate, gpoint
   best->rule = g_strdup(rule->name);
 }
 
+/* ---- the heads of the rules, in a text ---- */
+
+/* TRUE when the `len` bytes at `p` hold U+017F or U+212A, which match s and
+ * k ignoring case. */
+static gboolean deadline_has_folding(const guchar *p, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if (prefilter_folds_to_ascii(p + i, p + len))
+      return TRUE;
+  return FALSE;
+}
+
+/* The bits of the rules with a head that the `len` bytes at `p` start with,
+ * ignoring ASCII case (0 for none): the first three bytes are looked up
+ * first, and few words get past them. */
+static guint64 deadline_head_at(const DeadlineHeads *h, const char *p, gsize len)
+{
+  guint bit = deadline_triple((guchar)p[0], len > 1 ? (guchar)p[1] : 0, len > 2 ? (guchar)p[2] : 0);
+  if (!(h->triples[bit / 32] & (1u << (bit % 32))))
+    return 0;
+  char first = g_ascii_tolower(p[0]);
+  guint64 rules = 0;
+  for (guint i = h->first[(guchar)*p] - 1u; i < h->heads->len; i++) {
+    const char *head = g_ptr_array_index(h->heads, i);
+    if (head[0] != first)
+      break;
+    gsize k = 1;
+    while (head[k] != '\0' && k < len && g_ascii_tolower(p[k]) == head[k])
+      k++;
+    if (head[k] == '\0')
+      rules |= g_array_index(h->masks, guint64, i);
+  }
+  return rules;
+}
+
+/* Appends to `starts` (of DeadlineStart), in order, every offset of `text`
+ * (`len` bytes) where a match of a rule of `h` can start: where a word
+ * starts with a head (see above). FALSE when the text is not valid UTF-8 or
+ * holds U+017F or U+212A: the rules then read all of it. */
+static gboolean deadline_heads_starts(const DeadlineHeads *h, const char *text, gsize len,
+                                      GArray *starts)
+{
+  const guchar *bytes = (const guchar *)text;
+  const guint8 *kind = h->bytes;
+  for (gsize i = 0; i < len;) {
+    guint8 here = kind[bytes[i]];
+    if (here & DEADLINE_BYTE_HIGH) { /* a run of non-ASCII characters: checked at once */
+      gsize run = i;
+      while (run < len && bytes[run] >= 0x80)
+        run++;
+      if (!g_utf8_validate_len(text + i, run - i, NULL) || deadline_has_folding(bytes + i, run - i))
+        return FALSE;
+      i = run;
+      continue;
+    }
+    if (!(here & DEADLINE_BYTE_WORD)) {
+      i++;
+      continue;
+    }
+    /* a word starts at i: no ASCII letter, digit or _ before it */
+    DeadlineStart start = { i, (here & DEADLINE_BYTE_HEAD) ? deadline_head_at(h, text + i, len - i) : 0 };
+    if (start.rules != 0)
+      g_array_append_val(starts, start);
+    while (++i < len && (kind[bytes[i]] & DEADLINE_BYTE_WORD))
+      ;
+  }
+  return TRUE;
+}
+
+/* The next match at or after `start` of `rule`, tried with `anchored` at
+ * each of `starts` whose bits hold `bit` (from `*next` on, which it
+ * advances). Returns as lite_rule_match_in(). */
+static int deadline_match_at_heads(const LiteRule *rule, pcre2_code *anchored, guint64 bit,
+                                   const char *text, gsize len, gsize start, GArray *starts,
+                                   guint *next, guint32 options, pcre2_match_data *match,
+                                   GError **error)
+{
+  LiteRule at_head = *rule;
+  at_head.code = anchored;
+  for (; *next < starts->len; (*next)++) {
+    const DeadlineStart *here = &g_array_index(starts, DeadlineStart, *next);
+    if (here->at < start || !(here->rules & bit))
+      continue;
+    int rc = lite_rule_match_in(&at_head, text, len, here->at, options, match, error);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 /* One text the rules read: `len` bytes at `text` (a stretch of a longer text
  * ends at `len`, as if cut there), the PCRE2 options for it, and which of the
  * rule file's literals it holds (NULL: not valid UTF-8, every rule runs). */
@@ -755,10 +951,13 @@ typedef struct {
   gsize len;
   guint32 options;     /* PCRE2_NO_UTF_CHECK once the text is known to be valid UTF-8 */
   PrefilterSeen *seen; /* owned, may be NULL */
+  GArray *starts;      /* owned, of DeadlineStart: where the rules with heads may match;
+                          NULL: they read all of the text */
 } DeadlineSubject;
 
 /* `len` bytes at `text`, `valid` when they are known to be UTF-8: the
- * literals of every rule are looked for once, here, not by each regex. */
+ * literals of every rule, and the heads of those that have them, are looked
+ * for once, here, not by each regex. */
 static void deadline_subject_init(DeadlineSubject *subject, const DeadlineRules *rules,
                                   const char *text, gsize len, gboolean valid)
 {
@@ -766,11 +965,33 @@ static void deadline_subject_init(DeadlineSubject *subject, const DeadlineRules 
   subject->len = len;
   subject->options = valid ? PCRE2_NO_UTF_CHECK : 0;
   subject->seen = valid ? prefilter_scan(rules->set->compiled->prefilter, text, len) : NULL;
+  subject->starts = NULL;
+  if (valid && rules->heads.heads != NULL) {
+    subject->starts = g_array_new(FALSE, FALSE, sizeof(DeadlineStart));
+    if (!deadline_heads_starts(&rules->heads, text, len, subject->starts))
+      g_clear_pointer(&subject->starts, g_array_unref);
+  }
 }
 
 static void deadline_subject_clear(DeadlineSubject *subject)
 {
   g_clear_pointer(&subject->seen, g_free);
+  g_clear_pointer(&subject->starts, g_array_unref);
+}
+
+/* The next match of rule `i` of `rules` in `subject` at or after `start`: at
+ * its heads when it has them (`*next` is where it is among them), else read
+ * by PCRE2. Returns as lite_rule_match_in(). */
+static int deadline_rule_match(const DeadlineRules *rules, guint i, const DeadlineSubject *subject,
+                               gsize start, guint *next, pcre2_match_data *match, GError **error)
+{
+  const LiteRule *rule = g_ptr_array_index(rules->set->rules, i);
+  if (subject->starts == NULL || rules->head_bits[i] == 0)
+    return lite_rule_match_in(rule, subject->text, subject->len, start, subject->options, match,
+                              error);
+  return deadline_match_at_heads(rule, rules->anchored[i], rules->head_bits[i], subject->text,
+                                 subject->len, start, subject->starts, next, subject->options,
+                                 match, error);
 }
 
 /* FALSE when `rule` is not read for this scan: worth too few points, the
@@ -800,9 +1021,9 @@ static gboolean deadline_scan(const DeadlineRules *rules, const DeadlineSubject 
     if (!deadline_rule_runs(rules, rule, subject, min_weight))
       continue;
     gsize start = 0;
+    guint next = 0;
     int rc;
-    while ((rc = lite_rule_match_in(rule, text, subject->len, start, subject->options, match,
-                                    error)) == 1) {
+    while ((rc = deadline_rule_match(rules, i, subject, start, &next, match, error)) == 1) {
       PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
       deadline_consider(rule, text, match, sent, ctx, visit, data);
       if (ovector[1] > ovector[0])
@@ -938,71 +1159,6 @@ static void deadline_widen(const char *text, gsize len, gsize *from, gsize *to)
     (*to)++;
 }
 
-/* TRUE when the `len` bytes at `p` hold U+017F or U+212A, which match s and
- * k ignoring case. */
-static gboolean deadline_has_folding(const guchar *p, gsize len)
-{
-  for (gsize i = 0; i < len; i++)
-    if (prefilter_folds_to_ascii(p + i, p + len))
-      return TRUE;
-  return FALSE;
-}
-
-/* TRUE when the `len` bytes at `p` start, ignoring ASCII case, with a head of
- * the window rule: the first three bytes are looked up first, and few words
- * get past them. */
-static gboolean deadline_head_at(const DeadlineRules *rules, const char *p, gsize len)
-{
-  guint bit = deadline_triple((guchar)p[0], len > 1 ? (guchar)p[1] : 0, len > 2 ? (guchar)p[2] : 0);
-  if (!(rules->window_triples[bit / 32] & (1u << (bit % 32))))
-    return FALSE;
-  char first = g_ascii_tolower(p[0]);
-  for (guint i = rules->window_first[(guchar)*p] - 1u; i < rules->window_heads->len; i++) {
-    const char *head = g_ptr_array_index(rules->window_heads, i);
-    if (head[0] != first)
-      break;
-    gsize k = 1;
-    while (head[k] != '\0' && k < len && g_ascii_tolower(p[k]) == head[k])
-      k++;
-    if (head[k] == '\0')
-      return TRUE;
-  }
-  return FALSE;
-}
-
-/* Appends to `starts` (of gsize), in order, every offset of `text` (`len`
- * bytes) where a match of the window rule can start: where a word starts with
- * a head (see above). FALSE when the text is not valid UTF-8 or holds U+017F
- * or U+212A: the rule then reads all of it. */
-static gboolean deadline_window_starts(const DeadlineRules *rules, const char *text, gsize len,
-                                       GArray *starts)
-{
-  const guchar *bytes = (const guchar *)text;
-  const guint8 *kind = rules->window_bytes;
-  for (gsize i = 0; i < len;) {
-    guint8 here = kind[bytes[i]];
-    if (here & DEADLINE_BYTE_HIGH) { /* a run of non-ASCII characters: checked at once */
-      gsize run = i;
-      while (run < len && bytes[run] >= 0x80)
-        run++;
-      if (!g_utf8_validate_len(text + i, run - i, NULL) || deadline_has_folding(bytes + i, run - i))
-        return FALSE;
-      i = run;
-      continue;
-    }
-    if (!(here & DEADLINE_BYTE_WORD)) {
-      i++;
-      continue;
-    }
-    /* a word starts at i: no ASCII letter, digit or _ before it */
-    if ((here & DEADLINE_BYTE_HEAD) && deadline_head_at(rules, text + i, len - i))
-      g_array_append_val(starts, i);
-    while (++i < len && (kind[bytes[i]] & DEADLINE_BYTE_WORD))
-      ;
-  }
-  return TRUE;
-}
-
 /* The next match of the window rule at or after `start`: tried at each of
  * `starts` (from `*next` on, which it advances) with the anchored regex, or,
  * with no `starts`, read by PCRE2 from `start` on. Returns as
@@ -1013,17 +1169,8 @@ static int deadline_window_match(const DeadlineRules *rules, const char *text, g
 {
   if (starts == NULL)
     return lite_rule_match_in(rules->window, text, len, start, options, match, error);
-  LiteRule anchored = *rules->window;
-  anchored.code = rules->window_anchored;
-  for (; *next < starts->len; (*next)++) {
-    gsize at = g_array_index(starts, gsize, *next);
-    if (at < start)
-      continue;
-    int rc = lite_rule_match_in(&anchored, text, len, at, options, match, error);
-    if (rc != 0)
-      return rc;
-  }
-  return 0;
+  return deadline_match_at_heads(rules->window, rules->window_anchored, 1, text, len, start,
+                                 starts, next, options, match, error);
 }
 
 /* The stretches of `text` (`len` bytes) around the matches of the window
@@ -1039,8 +1186,8 @@ static gboolean deadline_windows(const DeadlineRules *rules, const char *text, g
   g_autoptr(GArray) starts = NULL;
   guint32 options = 0;
   if (rules->window_anchored != NULL && !whole) {
-    starts = g_array_new(FALSE, FALSE, sizeof(gsize));
-    if (deadline_window_starts(rules, text, len, starts))
+    starts = g_array_new(FALSE, FALSE, sizeof(DeadlineStart));
+    if (deadline_heads_starts(&rules->window_heads, text, len, starts))
       options = PCRE2_NO_UTF_CHECK;
     else
       g_clear_pointer(&starts, g_array_unref);

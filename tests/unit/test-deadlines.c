@@ -329,6 +329,86 @@ static char *without_window(const char *text)
   return g_strconcat(head, end + 2, NULL);
 }
 
+/* rules_text with each look wrapped as "(?=[\s\S])(?:PATTERN)": the same
+ * matches (no rule matches empty text), but no branch starts with \b, so
+ * no rule has heads and each reads whole texts. */
+static char *without_heads(const char *text)
+{
+  g_autoptr(GRegex) look = g_regex_new("^(\\s*look\\s+\\S+\\s+)/(.*)/([a-z]*)$", G_REGEX_MULTILINE, 0,
+                                       NULL);
+  return g_regex_replace(look, text, -1, 0, "\\1/(?=[\\\\s\\\\S])(?:\\2)/\\3", 0, NULL);
+}
+
+/* deadline_find() and deadline_nearest() of `a` and `b` over `text`: the same. */
+static void assert_same_deadlines(const DeadlineRules *a, const DeadlineRules *b, const char *text)
+{
+  g_autoptr(GDateTime) sent = g_date_time_new_utc(2026, 3, 13, 9, 0, 0);
+  DeadlineContext ctx;
+  deadline_context_init(&ctx);
+  g_auto(Deadline) da = {0};
+  g_auto(Deadline) db = {0};
+  gboolean ra = deadline_find(a, text, sent, &ctx, &da, NULL);
+  gboolean rb = deadline_find(b, text, sent, &ctx, &db, NULL);
+  g_assert_cmpint(ra, ==, rb);
+  g_assert_cmpint(da.precision, ==, db.precision);
+  g_assert_cmpint(da.urgency, ==, db.urgency);
+  g_assert_cmpuint(da.offset, ==, db.offset);
+  g_assert_cmpuint(da.length, ==, db.length);
+  g_assert_cmpstr(da.rule, ==, db.rule);
+  g_assert_true((da.when == NULL) == (db.when == NULL));
+  if (da.when != NULL && !g_date_time_equal(da.when, db.when))
+    g_error("%s: deadlines differ", text);
+  g_autoptr(GDateTime) na = NULL;
+  g_autoptr(GDateTime) nb = NULL;
+  g_assert_cmpint(deadline_nearest(a, text, sent, &ctx, &na, NULL), ==,
+                  deadline_nearest(b, text, sent, &ctx, &nb, NULL));
+  g_assert_true((na == NULL) == (nb == NULL));
+  if (na != NULL && !g_date_time_equal(na, nb))
+    g_error("%s: nearest deadlines differ", text);
+}
+
+/* The rules with heads (tried only where a word starts with one) find the
+ * deadlines the same rules read whole find: over texts made for the heads'
+ * edges and over every line of the test mail. */
+static void test_rule_heads(void)
+{
+  g_autofree char *plain_text = without_heads(rules_text);
+  g_assert_nonnull(strstr(plain_text, "(?=[\\s\\S])(?:\\b(?:by|before"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DeadlineRules) plain = deadline_rules_compile(plain_text, "plain.rules", &error);
+  g_assert_no_error(error);
+  static const char *const texts[] = {
+    "Please send it by Friday.", "by 5pm", "BY 5PM", "by 14:30", "by 3/12", "before the 14th",
+    "no later than 9am Monday", "not later than 10.30", "nobody by 5pm", "2by 5pm _by 5pm",
+    "caf\u00e9by 5pm", "\u00e9 by 5pm", "by\u00a05pm", "until 9pm", "till 9pm", "untill 9pm",
+    "due on the 4th", "due by 3/4", "latest 4th April", "Wednesday ok?", "is Friday fine",
+    "\u017faturday by \u017fat 5pm", "by", "", "by 5pm by 6pm before 7pm", "the end is near by",
+    "Can you do it by Thursday 3pm? If not, by Friday 10am at the latest.",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(texts); i++)
+    assert_same_deadlines(rules, plain, texts[i]);
+  const char *root = g_getenv("KEEL_SOURCE_ROOT");
+  const char *dirs[] = { "tests/data/parser", "tests/data/promises", "tests/data/why",
+                         "tests/data/demo" };
+  guint lines = 0;
+  for (guint d = 0; d < G_N_ELEMENTS(dirs); d++) {
+    g_autofree char *dir_path = g_build_filename(root ? root : ".", dirs[d], NULL);
+    g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+    for (const char *name; dir && (name = g_dir_read_name(dir));) {
+      g_autofree char *file = g_build_filename(dir_path, name, NULL);
+      g_autofree char *data = NULL;
+      if (!g_str_has_suffix(name, ".eml") || !g_file_get_contents(file, &data, NULL, NULL) ||
+          !g_utf8_validate(data, -1, NULL))
+        continue;
+      assert_same_deadlines(rules, plain, data);
+      g_auto(GStrv) split = g_strsplit(data, "\n", -1);
+      for (guint i = 0; split[i]; i++, lines++)
+        assert_same_deadlines(rules, plain, split[i]);
+    }
+  }
+  g_assert_cmpuint(lines, >, 1000);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -350,6 +430,7 @@ int main(int argc, char **argv)
   g_test_add_func("/deadlines/signal/nearest", test_nearest_and_window);
   g_test_add_func("/deadlines/signal/window-same-as-whole", test_window_same_as_whole);
   g_test_add_func("/deadlines/signal/window-heads", test_window_heads);
+  g_test_add_func("/deadlines/find/rule-heads", test_rule_heads);
   g_test_add_func("/deadlines/signal/compute", test_compute);
   g_test_add_func("/deadlines/find/each-rule", test_find_each_rule);
   g_test_add_func("/deadlines/signal/stretch-ends", test_stretch_ends);
