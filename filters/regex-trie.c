@@ -28,6 +28,7 @@
  * return NULL, and a group with anything else in it (\s, +, a capture) is
  * left as written.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "filters/cleanup.h"
 #include "filters/regex-trie.h"
@@ -327,52 +328,83 @@ static void regex_trie_put_char(GString *out, char c)
   g_string_append_c(out, c);
 }
 
-static void regex_trie_node(GString *out, const char **words, guint n, gboolean root);
+/* A word of a group and its place in the order tried. */
+typedef struct {
+  const char *word; /* borrowed */
+  guint index;
+} TrieWord;
 
-/* The words of `words` (suffixes, in order) that do not end here, grouped
- * by their first character, each group a branch into `parts`. */
-static void regex_trie_children(GPtrArray *parts, const char **words, guint n)
+static int trie_word_compare(const void *a, const void *b)
 {
-  g_autofree gboolean *taken = g_new0(gboolean, n + 1);
-  g_autofree const char **group = g_new(const char *, n + 1);
-  for (guint i = 0; i < n; i++) {
-    if (taken[i])
+  return strcmp(((const TrieWord *)a)->word, ((const TrieWord *)b)->word);
+}
+
+static void regex_trie_node(GString *out, const TrieWord *words, guint n, gsize depth,
+                            gboolean root);
+
+/* The branches of a node for the words of [from, n) (sorted: each character
+ * after the first `depth` is one run) on one side of the word that ends
+ * there (`end_index`; G_MAXUINT: none): those tried before it, or after.
+ * Each run on that side is a branch: its character and its node. */
+static void regex_trie_side(GString *out, const TrieWord *words, guint from, guint n, gsize depth,
+                            guint end_index, gboolean before, guint *written)
+{
+  g_autofree TrieWord *picked = NULL;
+  for (guint i = from, j; i < n; i = j) {
+    guint on_side = 0;
+    for (j = i; j < n && words[j].word[depth] == words[i].word[depth]; j++)
+      on_side += (words[j].index < end_index) == before;
+    if (on_side == 0)
       continue;
-    guint k = 0;
-    for (guint j = i; j < n; j++)
-      if (!taken[j] && words[j][0] == words[i][0]) {
-        taken[j] = TRUE;
-        group[k++] = words[j] + 1;
-      }
-    GString *part = g_string_new(NULL);
-    regex_trie_put_char(part, words[i][0]);
-    regex_trie_node(part, group, k, FALSE);
-    g_ptr_array_add(parts, g_string_free(part, FALSE));
+    const TrieWord *run = words + i;
+    if (on_side < j - i) { /* the run straddles the word that ends: its side alone */
+      picked = picked ? picked : g_new(TrieWord, n);
+      on_side = 0;
+      for (guint k = i; k < j; k++)
+        if ((words[k].index < end_index) == before)
+          picked[on_side++] = words[k];
+      run = picked;
+    }
+    if ((*written)++)
+      g_string_append_c(out, '|');
+    regex_trie_put_char(out, words[i].word[depth]);
+    regex_trie_node(out, run, on_side, depth + 1, FALSE);
   }
 }
 
-/* The trie of `words` (distinct, in the order tried) into `out`: its
- * branches joined by |, in a group unless `root` or there is one. */
-static void regex_trie_node(GString *out, const char **words, guint n, gboolean root)
+/* The branches a node would have: one per run of a character on each side
+ * of the word that ends there, and that word. */
+static guint regex_trie_count(const TrieWord *words, guint from, guint n, gsize depth,
+                              guint end_index)
 {
-  guint ends = n;
-  for (guint i = 0; i < n && ends == n; i++)
-    if (words[i][0] == '\0')
-      ends = i;
-  g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
-  regex_trie_children(parts, words, ends); /* tried before the word that ends here */
-  if (ends < n) {
-    g_ptr_array_add(parts, g_strdup(""));
-    regex_trie_children(parts, words + ends + 1, n - ends - 1);
+  guint parts = 0;
+  for (guint i = from, j; i < n; i = j) {
+    gboolean before = FALSE, after = FALSE;
+    for (j = i; j < n && words[j].word[depth] == words[i].word[depth]; j++)
+      words[j].index < end_index ? (before = TRUE) : (after = TRUE);
+    parts += before + after;
   }
-  gboolean grouped = !root && parts->len > 1;
+  return parts;
+}
+
+/* The trie of `words` (`n`, distinct, sorted, sharing their first `depth`
+ * bytes) into `out`: its branches joined by |, in a group unless `root` or
+ * there is one. Its branches are the runs of the words tried before the
+ * word that ends here (in any order: they differ at this character), that
+ * word (an empty branch), then the runs of the words tried after it. */
+static void regex_trie_node(GString *out, const TrieWord *words, guint n, gsize depth,
+                            gboolean root)
+{
+  gboolean ends = n > 0 && words[0].word[depth] == '\0'; /* sorted first */
+  guint end_index = ends ? words[0].index : G_MAXUINT, from = ends ? 1 : 0;
+  gboolean grouped = !root && regex_trie_count(words, from, n, depth, end_index) + ends > 1;
+  guint written = 0;
   if (grouped)
     g_string_append(out, "(?:");
-  for (guint i = 0; i < parts->len; i++) {
-    if (i)
-      g_string_append_c(out, '|');
-    g_string_append(out, parts->pdata[i]);
-  }
+  regex_trie_side(out, words, from, n, depth, end_index, TRUE, &written);
+  if (ends && written++)
+    g_string_append_c(out, '|');
+  regex_trie_side(out, words, from, n, depth, end_index, FALSE, &written);
   if (grouped)
     g_string_append_c(out, ')');
 }
@@ -429,8 +461,12 @@ static gboolean regex_trie_group(GString *out, const char *open, const char *bod
   regex_trie_unique(words);
   if (words->len < min_words || !regex_trie_shares_start(words))
     return FALSE;
+  g_autofree TrieWord *sorted = g_new(TrieWord, words->len);
+  for (guint i = 0; i < words->len; i++)
+    sorted[i] = (TrieWord){ words->pdata[i], i };
+  qsort(sorted, words->len, sizeof *sorted, trie_word_compare);
   g_string_append_len(out, open, body - open);
-  regex_trie_node(out, (const char **)words->pdata, words->len, TRUE);
+  regex_trie_node(out, sorted, words->len, 0, TRUE);
   g_string_append_c(out, ')');
   return TRUE;
 }

@@ -20,17 +20,17 @@ static void test_rewrites(void)
   assert_rewrite("(?:Send|send|sort|Set)", 0, "(?:Se(?:nd|t)|s(?:end|ort))");
   /* ?, classes, escapes and inner groups read out, in the order tried */
   assert_rewrite("^(?:re-?send|re\\-book|organi[sz]e|organise)\\b", PCRE2_CASELESS,
-                 "^(?:re(?:\\-(?:send|book)|send)|organi(?:se|ze))\\b");
+                 "^(?:organi(?:se|ze)|re(?:\\-(?:book|send)|send))\\b");
   assert_rewrite("(?<day>mon(?:day)?|tue(?:s(?:day)?)?)x", PCRE2_CASELESS,
                  "(?<day>mon(?:day|)|tue(?:s(?:day|)|))x");
   /* a word that ends where others go on keeps its place among them */
   assert_rewrite("(?:go through|go over|go|go ahead)\\b", PCRE2_CASELESS,
-                 "(?:go(?: (?:through|over)|| ahead))\\b");
-  assert_rewrite("(?:go|go on|get|gone)", 0, "(?:g(?:o(?:| on|ne)|et))");
+                 "(?:go(?: (?:over|through)|| ahead))\\b");
+  assert_rewrite("(?:go|go on|get|gone)", 0, "(?:g(?:et|o(?:| on|ne)))");
   /* groups inside other groups, lookarounds and captures */
   assert_rewrite("(?=(?:ab|ac|ad|b))x(ab|ac|ad|b)", 0, "(?=(?:a(?:b|c|d)|b))x(a(?:b|c|d)|b)");
   /* a word listed twice is kept once */
-  assert_rewrite("(?:make|confirm|make|mark|map)", PCRE2_CASELESS, "(?:ma(?:ke|rk|p)|confirm)");
+  assert_rewrite("(?:make|confirm|make|mark|map)", PCRE2_CASELESS, "(?:confirm|ma(?:ke|p|rk))");
 }
 
 static void test_left_alone(void)
