@@ -9,16 +9,21 @@
  * "."). A sequence grows an exact run while it can ("a(?:bc|de)f" is {abcf,
  * adef}: a group that is not repeated takes the run into each branch); each
  * piece that closes the run adds the sets it needs, and the sequence needs
- * the PREFILTER_SETS_MAX most selective of them together (longest shortest
- * literal first): "missed\s+the\s+deadline" needs deadline, missed and the.
+ * the PREFILTER_SETS_MAX most selective of them together (heaviest lightest
+ * literal first, see prefilter_weight(): a letter weighs 1, "?" 2, "£" 4):
+ * "missed\s+the\s+deadline" needs deadline, missed and the.
  * An alternation unites its branches' most selective sets, and knows
  * nothing if one branch knows nothing. Anchors, \b and negative lookarounds
  * count as empty: they only narrow a match; a positive lookaround adds what
  * it looks for. Whatever the parser cannot prove
  * (backreferences inside sequences count as "anything"; subroutine calls,
  * conditionals, \Q, extended mode, unknown escapes) makes the regex
- * PREFILTER_ALWAYS. Literals are ASCII only: a non-ASCII character in a
- * pattern counts as "any character", so a text's non-ASCII bytes never need
+ * PREFILTER_ALWAYS. A pattern is UTF-8 (the rules are compiled with
+ * PCRE2_UTF). A non-ASCII character of a pattern is a literal, its UTF-8
+ * bytes, only when PCRE2 matches it as itself alone even caseless
+ * (punctuation, currency and math symbols, spaces: "£", "’", "€"); any
+ * other (é, ß, ſ, the Kelvin sign, sigmas: letters with other case forms)
+ * counts as "any character". So a text's non-ASCII bytes never need
  * folding, except the two characters PCRE2 takes for ASCII letters when
  * caseless (U+017F = s, U+212A = k), which the scan reads as those letters.
  *
@@ -45,7 +50,8 @@
 
 #define PREFILTER_EXACT_MAX 16    /* strings of an exact set */
 #define PREFILTER_REQUIRED_MAX 512 /* literals of one set (a phrase group has hundreds) */
-#define PREFILTER_MIN_LENGTH 3    /* shorter literals are in nearly every text */
+#define PREFILTER_MIN_WEIGHT 3    /* lighter literals (prefilter_weight()) are in nearly every text */
+#define PREFILTER_WEIGHT_WIDE 4   /* the weight of a non-ASCII character */
 #define PREFILTER_LITERAL_LONGEST 8 /* longer literals are cut to this length: their
                                        starts are as rare in mail, the automaton a third smaller */
 #define PREFILTER_SETS_MAX 4      /* sets of literals one regex needs together */
@@ -108,18 +114,47 @@ static GPtrArray *prefilter_set_cross(const GPtrArray *a, const GPtrArray *b)
   return set;
 }
 
-/* The length of the shortest string: how selective a required set is. */
-static gsize prefilter_set_shortest(const GPtrArray *set)
+/* ---- what a part of a pattern matches ---- */
+
+/* How rare `string` is in mail, as a literal: an ASCII letter, digit or
+ * space weighs 1, other printable ASCII 2 ("??" is rarer than "you"), a
+ * non-ASCII character (its UTF-8 lead byte) PREFILTER_WEIGHT_WIDE ("£" is
+ * rarer than "can"). 0 only for "": what matches the empty text. */
+static gsize prefilter_weight(const char *string)
+{
+  gsize weight = 0;
+  for (const guint8 *b = (const guint8 *)string; *b; b++)
+    weight += *b >= 0xC0 ? PREFILTER_WEIGHT_WIDE : *b >= 0x80 || *b < 0x20 ? 0 :
+              g_ascii_isalnum(*b) || *b == ' ' ? 1 : 2;
+  return weight;
+}
+
+/* The weight of the lightest string: how selective a required set is. */
+static gsize prefilter_set_weight(const GPtrArray *set)
 {
   if (!set || set->len == 0)
     return 0;
-  gsize shortest = G_MAXSIZE;
+  gsize lightest = G_MAXSIZE;
   for (guint i = 0; i < set->len; i++)
-    shortest = MIN(shortest, strlen(g_ptr_array_index(set, i)));
-  return shortest;
+    lightest = MIN(lightest, prefilter_weight(g_ptr_array_index(set, i)));
+  return lightest;
 }
 
-/* ---- what a part of a pattern matches ---- */
+/* TRUE when `set` is NULL or empty or holds a string of weight 0: it
+ * requires nothing. */
+static gboolean prefilter_set_needs_nothing(const GPtrArray *set)
+{
+  if (!set || set->len == 0)
+    return TRUE;
+  for (guint i = 0; i < set->len; i++) {
+    const guint8 *b = g_ptr_array_index(set, i);
+    while (*b && *b < 0x20)
+      b++;
+    if (!*b)
+      return TRUE;
+  }
+  return FALSE;
+}
 
 typedef struct {
   GPtrArray *exact;    /* owned: every string the part can match, or NULL */
@@ -151,7 +186,7 @@ static PrefilterInfo prefilter_info_any(void)
 static GPtrArray *prefilter_info_required(const PrefilterInfo *info)
 {
   const GPtrArray *from = info->exact ? info->exact : info->required;
-  if (!from || prefilter_set_shortest(from) == 0)
+  if (prefilter_set_needs_nothing(from))
     return NULL;
   GPtrArray *set = prefilter_set_new();
   for (guint i = 0; i < from->len; i++)
@@ -169,7 +204,7 @@ static GPtrArray *prefilter_needs_new(void)
 /* Adds `set` (taken; NULL or a set holding "" adds nothing) to `needs`. */
 static void prefilter_needs_add(GPtrArray *needs, GPtrArray *set)
 {
-  if (set && prefilter_set_shortest(set) > 0)
+  if (!prefilter_set_needs_nothing(set))
     g_ptr_array_add(needs, set);
   else if (set)
     g_ptr_array_unref(set);
@@ -185,14 +220,35 @@ static void prefilter_needs_add_info(GPtrArray *needs, const PrefilterInfo *info
   }
 }
 
-/* The more selective set first: longer shortest literal, then fewer literals. */
-static gint prefilter_compare_sets(gconstpointer a, gconstpointer b)
+/* A set and its weight, while sets are ranked. */
+typedef struct {
+  gsize weight;
+  GPtrArray *set;
+} PrefilterRanked;
+
+/* TRUE when `a` is more selective than `b`: a heavier lightest literal, or
+ * as heavy and fewer literals. */
+static gboolean prefilter_ranks_before(const PrefilterRanked *a, const PrefilterRanked *b)
 {
-  const GPtrArray *x = *(GPtrArray *const *)a, *y = *(GPtrArray *const *)b;
-  gsize sx = prefilter_set_shortest(x), sy = prefilter_set_shortest(y);
-  if (sx != sy)
-    return sx > sy ? -1 : 1;
-  return x->len < y->len ? -1 : x->len > y->len ? 1 : 0;
+  if (a->weight != b->weight)
+    return a->weight > b->weight;
+  return a->set->len < b->set->len;
+}
+
+/* Sorts `needs` (sets), the most selective first; stable (an insertion
+ * sort: a sequence needs few sets), each set weighed once. */
+static void prefilter_needs_sort(GPtrArray *needs)
+{
+  g_autofree PrefilterRanked *ranked = g_new(PrefilterRanked, needs->len + 1);
+  for (guint i = 0; i < needs->len; i++) {
+    PrefilterRanked next = { prefilter_set_weight(needs->pdata[i]), needs->pdata[i] };
+    guint j = i;
+    for (; j > 0 && prefilter_ranks_before(&next, &ranked[j - 1]); j--)
+      ranked[j] = ranked[j - 1];
+    ranked[j] = next;
+  }
+  for (guint i = 0; i < needs->len; i++)
+    needs->pdata[i] = ranked[i].set;
 }
 
 /* `needs` (taken) as an info: the most selective set as `required`, the next
@@ -204,7 +260,7 @@ static PrefilterInfo prefilter_needs_info(GPtrArray *needs)
     g_ptr_array_unref(needs);
     return info;
   }
-  g_ptr_array_sort(needs, prefilter_compare_sets);
+  prefilter_needs_sort(needs);
   info.required = g_ptr_array_steal_index(needs, 0);
   g_ptr_array_set_size(needs, MIN(needs->len, PREFILTER_SETS_MAX - 1));
   if (needs->len)
@@ -259,16 +315,58 @@ static PrefilterInfo prefilter_char(unsigned char c)
   return prefilter_info_exact(s);
 }
 
-/* Skips one UTF-8 character at ps->p: "any character". */
-static PrefilterInfo prefilter_skip_char(PrefilterParse *ps)
+/* TRUE when PCRE2 matches the non-ASCII character `c` as itself alone,
+ * caseless or not, with Unicode properties or not: punctuation, currency
+ * and mathematical symbols and spaces take no part in Unicode's case
+ * mappings and foldings, which letters, marks, Roman numerals and circled
+ * letters do (é and É, U+017F and s, U+212A and k, the three sigmas, ß and
+ * U+1E9E, U+0345 and iota). GLib's mappings are asked as well. */
+static gboolean prefilter_caseless_free(gunichar c)
 {
+  switch (g_unichar_type(c)) {
+  case G_UNICODE_CURRENCY_SYMBOL:
+  case G_UNICODE_MATH_SYMBOL:
+  case G_UNICODE_CONNECT_PUNCTUATION:
+  case G_UNICODE_DASH_PUNCTUATION:
+  case G_UNICODE_OPEN_PUNCTUATION:
+  case G_UNICODE_CLOSE_PUNCTUATION:
+  case G_UNICODE_INITIAL_PUNCTUATION:
+  case G_UNICODE_FINAL_PUNCTUATION:
+  case G_UNICODE_OTHER_PUNCTUATION:
+  case G_UNICODE_SPACE_SEPARATOR:
+    return c >= 0x80 && g_unichar_tolower(c) == c && g_unichar_toupper(c) == c &&
+           g_unichar_totitle(c) == c;
+  default:
+    return FALSE;
+  }
+}
+
+/* The non-ASCII character `c` of the pattern (which PCRE2 reads as UTF-8)
+ * as a literal, its UTF-8 bytes, when it has no other case form; else "any
+ * character". */
+static PrefilterInfo prefilter_wide_char(gunichar c)
+{
+  if (!prefilter_caseless_free(c))
+    return prefilter_info_any();
+  char s[8] = { 0 };
+  g_unichar_to_utf8(c, s);
+  return prefilter_info_exact(s);
+}
+
+/* The UTF-8 character at ps->p (not ASCII), moved past: a literal or "any
+ * character" (prefilter_wide_char()). */
+static PrefilterInfo prefilter_parse_wide(PrefilterParse *ps)
+{
+  gunichar c = g_utf8_get_char_validated(ps->p, ps->end - ps->p);
   ps->p++;
   while (ps->p < ps->end && ((unsigned char)*ps->p & 0xC0) == 0x80)
     ps->p++;
-  return prefilter_info_any();
+  if (c == (gunichar)-1 || c == (gunichar)-2)
+    return prefilter_info_any();
+  return prefilter_wide_char(c);
 }
 
-/* \x41 or \x{41}: the character, ASCII only. */
+/* \x41 or \x{41}: the character (a non-ASCII one as prefilter_wide_char()). */
 static PrefilterInfo prefilter_parse_hex(PrefilterParse *ps)
 {
   guint value = 0, digits = 0;
@@ -285,7 +383,7 @@ static PrefilterInfo prefilter_parse_hex(PrefilterParse *ps)
     return prefilter_fail(ps);
   if (braces)
     ps->p++;
-  return prefilter_char(value < 0x80 ? (unsigned char)value : 0);
+  return value < 0x80 ? prefilter_char((unsigned char)value) : prefilter_wide_char(value);
 }
 
 /* \p{L}, \pL, \N{U+41}, \o{101}, \k<name>: skipped as "any". */
@@ -334,7 +432,7 @@ static PrefilterInfo prefilter_parse_escape(PrefilterParse *ps)
     return prefilter_fail(ps);
   if (c >= 0x80) {
     ps->p--;
-    return prefilter_skip_char(ps);
+    return prefilter_parse_wide(ps);
   }
   return prefilter_char(c);
 }
@@ -516,7 +614,7 @@ static PrefilterInfo prefilter_parse_atom(PrefilterParse *ps)
   default: break;
   }
   if (c >= 0x80)
-    return prefilter_skip_char(ps);
+    return prefilter_parse_wide(ps);
   ps->p++;
   return prefilter_char(c);
 }
@@ -790,7 +888,7 @@ static PrefilterInfo prefilter_parse_alternation(PrefilterParse *ps, const GPtrA
  * else NULL. */
 static char **prefilter_set_strv(const GPtrArray *set)
 {
-  if (!set || prefilter_set_shortest(set) < PREFILTER_MIN_LENGTH)
+  if (!set || prefilter_set_weight(set) < PREFILTER_MIN_WEIGHT)
     return NULL;
   char **strv = g_new0(char *, set->len + 1);
   for (guint i = 0; i < set->len; i++)
@@ -819,7 +917,7 @@ GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags)
   if (!ps.failed && ps.p == ps.end) {
     GPtrArray *needs = prefilter_needs_new();
     prefilter_needs_add_info(needs, &info);
-    g_ptr_array_sort(needs, prefilter_compare_sets);
+    prefilter_needs_sort(needs);
     for (guint i = 0; i < needs->len; i++) {
       char **strv = prefilter_set_strv(g_ptr_array_index(needs, i));
       if (strv)
@@ -863,9 +961,17 @@ void prefilter_free(Prefilter *prefilter)
   g_free(prefilter);
 }
 
+/* The id of `whole` cut to its first PREFILTER_LITERAL_LONGEST bytes (at
+ * most: a character is not cut), added if new. */
 static guint prefilter_literal_id(Prefilter *prefilter, const char *whole)
 {
-  g_autofree char *literal = g_strndup(whole, PREFILTER_LITERAL_LONGEST);
+  gsize len = strlen(whole);
+  if (len > PREFILTER_LITERAL_LONGEST) {
+    len = PREFILTER_LITERAL_LONGEST;
+    while (len > 0 && ((guint8)whole[len] & 0xC0) == 0x80)
+      len--;
+  }
+  g_autofree char *literal = g_strndup(whole, len);
   gpointer found = g_hash_table_lookup(prefilter->literal_ids, literal);
   if (found)
     return GPOINTER_TO_UINT(found) - 1;
@@ -1016,8 +1122,8 @@ void prefilter_build(Prefilter *prefilter)
 }
 
 /* The class of U+017F (long s, C5 BF) and U+212A (Kelvin, E2 84 AA), which
- * PCRE2 matches caselessly with s and k; 0 for any other character. Moves
- * `*at` past the character's continuation bytes. */
+ * PCRE2 matches caselessly with s and k, moving `*at` past the character's
+ * continuation bytes; for any other character the class of its byte `lead`. */
 static guint prefilter_special_class(const Prefilter *prefilter, const guint8 **at,
                                      const guint8 *end, guint8 lead)
 {
@@ -1030,7 +1136,7 @@ static guint prefilter_special_class(const Prefilter *prefilter, const guint8 **
     *at = s + 2;
     return prefilter->classes['k'];
   }
-  return 0;
+  return prefilter->classes[lead];
 }
 
 /* Marks the literals ending at `state`, and the first time a literal is

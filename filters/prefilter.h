@@ -31,8 +31,9 @@ void prefilter_free(Prefilter *prefilter);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Prefilter, prefilter_free)
 
 /* Derives the required literals of `pattern` (`len` bytes, compiled by PCRE2
- * with the options `flags`) and returns the regex's id, or PREFILTER_ALWAYS
- * when no literal can be proven (or after prefilter_build()). */
+ * with the options `flags` and PCRE2_UTF, as the rules always are: a
+ * non-ASCII character is one character) and returns the regex's id, or
+ * PREFILTER_ALWAYS when no literal can be proven (or after prefilter_build()). */
 int prefilter_add(Prefilter *prefilter, const char *pattern, gsize len, guint32 flags);
 
 /* Builds the automaton over every literal added. */

@@ -7,6 +7,8 @@
  *  - /prefilter/scan: a regex is skipped on a text lacking its literals and
  *    runs on one that has them, whatever their case; caseless rules with the
  *    two characters PCRE2 takes for s and k; unprovable regexes always run;
+ *  - /prefilter/scan-wide: non-ASCII characters without case forms as
+ *    literals, and letters with case forms as "any character";
  *  - /prefilter/default-rules: every regex of rules/ (the phrase groups'
  *    tries included) over every committed .eml of tests/data, as it is and
  *    upper-cased: whenever the prefilter says "cannot match", PCRE2 agrees;
@@ -74,6 +76,17 @@ static const LiteralCase literal_cases[] = {
   { "abcl{2}defg", 0, "defg & abc" },       /* "l{2}": the run stops at a count */
   { "x{,3}hello", 0, NULL },                /* PCRE2 versions disagree on {,3} */
   { "(?<name>invoice)|(?P<other>receipt)", 0, "invoice|receipt" },
+  /* a non-ASCII character without other case forms is a literal, which
+     weighs as four ASCII letters */
+  { "\\bI\\s+(?:can|could)\\s+\xc2\xa3\\s?\\d+", PCRE2_CASELESS, "\xc2\xa3 & can|could" },
+  { "\\x{a3}\\d", 0, "\xc2\xa3" },
+  { "it(?:'s|\xe2\x80\x99s) done", 0, "it's done|it\xe2\x80\x99s done" },
+  { "\\\xe2\x82\xac\\d", 0, "\xe2\x82\xac" },            /* an escaped one too */
+  { "caf\xc3\xa9 au lait", PCRE2_CASELESS, " au lait & caf" }, /* letters with case: any */
+  { "stra\xc3\x9f" "e", PCRE2_CASELESS, "stra" },       /* \xc3\x9f: U+1E9E is its capital */
+  { "\xcf\x83\xcf\x82" "ab", PCRE2_CASELESS, NULL },       /* sigmas */
+  { "\xe2\x84\xaa" "elvin", 0, "elvin" },               /* U+212A is a letter */
+  { "\xc2\xb5s", 0, NULL },                         /* U+00B5 MICRO SIGN folds to mu */
 };
 
 static int literals_compare(gconstpointer a, gconstpointer b)
@@ -166,6 +179,28 @@ static void test_scan(void)
   check_scan("\\d{3}-\\d{4}", 0, "no digits", TRUE, FALSE); /* unprovable: always runs */
   check_scan("\\d{3}-\\d{4}", 0, "555-1234", TRUE, TRUE);
   check_scan("caf\\x{e9} au lait", PCRE2_CASELESS, "CAF\xc3\x89 AU LAIT", TRUE, TRUE);
+}
+
+/* A non-ASCII character with no other case form ("\xc2\xa3", "\xe2\x82\xac",
+ * "\xe2\x80\x93") is a literal of its bytes: a regex that needs it is skipped
+ * on a text without it; one of its bytes beside U+017F or U+212A (read as s
+ * and k) is still found; a literal cut to its first bytes is not cut inside
+ * a character; a letter with other case forms stays "any character". */
+static void test_scan_wide(void)
+{
+  const char *pound = "\\b(?:can|could|would|will)\\s+you\\s+(?:do|take)\\s+\xc2\xa3\\s?[0-9]+";
+  check_scan(pound, PCRE2_CASELESS, "Could you do \xc2\xa3" "40?", TRUE, TRUE);
+  check_scan(pound, PCRE2_CASELESS, "could you do $40?", FALSE, FALSE);
+  check_scan(pound, PCRE2_CASELESS, "could you do 40\xc2\xa2?", FALSE, FALSE); /* U+00A2 */
+  check_scan("(?i)k\xe2\x82\xac", 0, "\xe2\x84\xaa\xe2\x82\xac", TRUE, TRUE); /* U+212A then the euro */
+  check_scan("(?i)\xe2\x82\xacs\\d", 0, "\xe2\x82\xac\xc5\xbf" "5", TRUE, TRUE); /* the euro then U+017F */
+  check_scan("a\xe2\x80\x93" "b", 0, "a\xe2\x80\x94" "b", FALSE, FALSE); /* en dash, em dash */
+  check_scan("abcdefg\xc2\xa3", 0, "abcdefg\xc2\xa3", TRUE, TRUE);
+  check_scan("abcdefg\xc2\xa3", 0, "abcdefg$", TRUE, FALSE); /* cut to "abcdefg" */
+  check_scan("abcdefg\xc2\xa3", 0, "xbcdefg\xc2\xa3", FALSE, FALSE);
+  check_scan("caf\xc3\xa9s", PCRE2_CASELESS, "CAF\xc3\x89S", TRUE, TRUE);
+  check_scan("stra\xc3\x9f" "e", PCRE2_CASELESS, "STRA\xe1\xba\x9e" "E", TRUE, TRUE);
+  check_scan("(?i)ab\xcf\x82", 0, "AB\xce\xa3", TRUE, TRUE); /* final sigma, capital sigma */
 }
 
 /* A long text is read as two halves at once: a literal is found wherever it
@@ -741,6 +776,7 @@ int main(int argc, char **argv)
   g_test_add_func("/prefilter/always", test_always);
   g_test_add_func("/prefilter/heads/phrase-head", test_phrase_head);
   g_test_add_func("/prefilter/scan-halves", test_scan_halves);
+  g_test_add_func("/prefilter/scan-wide", test_scan_wide);
   g_test_add_func("/prefilter/heads/find", test_heads_find);
   g_test_add_func("/prefilter/heads/next", test_heads_next);
   g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
