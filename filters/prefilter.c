@@ -670,6 +670,27 @@ static gboolean prefilter_parse_quantifier(PrefilterParse *ps, int *min, int *ma
   return TRUE;
 }
 
+/* What `exact` repeated `times` times in a row holds (its first
+ * PREFILTER_LITERAL_LONGEST repeats: a literal is no longer): a new required
+ * set, or NULL when it would hold more than PREFILTER_EXACT_MAX strings or
+ * require nothing. */
+static GPtrArray *prefilter_repeated(const GPtrArray *exact, int times)
+{
+  GPtrArray *set = prefilter_set_of("");
+  for (int i = 0; i < MIN(times, PREFILTER_LITERAL_LONGEST); i++) {
+    if (set->len * exact->len > PREFILTER_EXACT_MAX) {
+      g_ptr_array_unref(set);
+      return NULL;
+    }
+    GPtrArray *longer = prefilter_set_cross(set, exact);
+    g_ptr_array_unref(set);
+    set = longer;
+  }
+  if (prefilter_set_needs_nothing(set))
+    g_clear_pointer(&set, g_ptr_array_unref);
+  return set;
+}
+
 static PrefilterInfo prefilter_parse_repeat(PrefilterParse *ps)
 {
   PrefilterInfo atom = prefilter_parse_atom(ps);
@@ -681,7 +702,9 @@ static PrefilterInfo prefilter_parse_repeat(PrefilterParse *ps)
     return atom;
   }
   PrefilterInfo out = { NULL, NULL, NULL }; /* at least once: whatever it needs */
-  if (min >= 1 && (out.required = prefilter_info_required(&atom)))
+  if (min >= 2 && atom.exact) /* "\?{2,}" needs "??" */
+    out.required = prefilter_repeated(atom.exact, min);
+  if (min >= 1 && (out.required || (out.required = prefilter_info_required(&atom))))
     out.also = g_steal_pointer(&atom.also);
   prefilter_info_clear(&atom);
   return out;

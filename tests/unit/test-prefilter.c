@@ -52,7 +52,11 @@ static const LiteralCase literal_cases[] = {
   { "(?:abcd)?", 0, NULL },
   { "a(?:bc|de)f", 0, "abcf|adef" },        /* the run goes into each branch */
   { "a(?:bc|de)+f", 0, NULL },              /* but not into a repeated group */
-  { "a(?:bcd|def){2}xyz", 0, "xyz & bcd|def" }, /* equally long: fewer literals first */
+  { "a(?:bcd|def)+xyz", 0, "xyz & bcd|def" }, /* equally heavy: fewer literals first */
+  { "a(?:bcd|def){2}xyz", 0, "bcdbcd|bcddef|defbcd|defdef & xyz" }, /* a count repeats */
+  { "\\d+\\s*hrs?\\s+on\\b[^.]{0,60}\\?{2,}", PCRE2_CASELESS, "??" }, /* "?" weighs 2 */
+  { "x{3,5}", 0, "xxx" },
+  { "(?:a|b|c|d|e){2}", 0, NULL },          /* 25 strings: just one of a-e, too light */
   { "\\bfoo(bar)\\1baz\\b", 0, "foobar & baz" }, /* a backreference is "anything" */
   { "need\\s+it\\s+(?:by|before)", PCRE2_CASELESS, "need" },
   { "urgent|asap|right\\s+away", 0, "asap|right|urgent" }, /* a branch gives its best set */
@@ -178,6 +182,8 @@ static void test_scan(void)
   check_scan("you\\s+(?:never|forgot)", PCRE2_CASELESS, "I never said you forgot", TRUE, TRUE);
   check_scan("\\d{3}-\\d{4}", 0, "no digits", TRUE, FALSE); /* unprovable: always runs */
   check_scan("\\d{3}-\\d{4}", 0, "555-1234", TRUE, TRUE);
+  check_scan("\\d\\s*hrs?\\b[^.]{0,60}\\?{2,}", 0, "5 hrs for what???", TRUE, TRUE);
+  check_scan("\\d\\s*hrs?\\b[^.]{0,60}\\?{2,}", 0, "5 hrs for what? ?", FALSE, FALSE);
   check_scan("caf\\x{e9} au lait", PCRE2_CASELESS, "CAF\xc3\x89 AU LAIT", TRUE, TRUE);
 }
 
