@@ -12,10 +12,15 @@
  * the PREFILTER_SETS_MAX most selective of them together (heaviest lightest
  * literal first, see prefilter_weight(): a letter weighs 1, "?" 2, "£" 4):
  * "missed\s+the\s+deadline" needs deadline, missed and the.
+ * A count of two or more repeats an exact piece ("\?{2,}" needs "??").
  * An alternation unites its branches' most selective sets, and knows
- * nothing if one branch knows nothing. Anchors, \b and negative lookarounds
+ * nothing if one branch knows nothing. Anchors, \B and negative lookarounds
  * count as empty: they only narrow a match; a positive lookaround adds what
- * it looks for. Whatever the parser cannot prove
+ * it looks for. \b is kept in the strings as a mark (PREFILTER_BOUNDARY):
+ * a literal that starts (ends) with a word character after (before) a \b
+ * needs a word boundary there ("\bnow" is not in "know"), a literal of its
+ * own beside the same bytes without it; marks elsewhere are dropped.
+ * Whatever the parser cannot prove
  * (backreferences inside sequences count as "anything"; subroutine calls,
  * conditionals, \Q, extended mode, unknown escapes) makes the regex
  * PREFILTER_ALWAYS. A pattern is UTF-8 (the rules are compiled with
@@ -34,7 +39,13 @@
  * it belongs to is marked too, so asking whether a regex may match reads one
  * bit per set. A long text is walked as two overlapping halves at once, so
  * that the table reads of one wait beside the other's. Literals are cut to
- * their first PREFILTER_LITERAL_LONGEST characters.
+ * their first PREFILTER_LITERAL_LONGEST bytes (whole characters). A literal
+ * that needs a word boundary is looked at when its state is reached (the
+ * byte loop is the same): it is seen only when no ASCII letter, digit or _
+ * is beside it, and only by prefilter_scan_whole(), whose regexes are
+ * matched against the scanned text itself; prefilter_scan(), for regexes
+ * matched against parts of a text (where a part starts, PCRE2 sees a
+ * boundary), takes it as seen wherever its bytes are.
  *
  * Beside the literals, three pattern helpers of the same kind (see
  * prefilter.h): phrase heads (where a phrase trie may start), top-level
@@ -57,6 +68,9 @@
 #define PREFILTER_SETS_MAX 4      /* sets of literals one regex needs together */
 #define PREFILTER_DEPTH_MAX 100   /* nested groups */
 #define PREFILTER_STATE_OUT 0x80000000u
+#define PREFILTER_BOUNDARY "\x01"  /* in a string: a \b there (never a literal's own byte) */
+#define PREFILTER_BOUND_BEFORE 1u   /* a literal needs a word boundary before it */
+#define PREFILTER_BOUND_AFTER 2u    /* and after it */
 
 struct _Prefilter {
   GPtrArray *literals;     /* owned, of char*: every literal, by id */
@@ -75,6 +89,8 @@ struct _Prefilter {
                               out_literals, and how many (its own and its failure state's) */
   guint *out_literals;     /* owned */
   guint n_states;
+  guint8 *literal_bounds;  /* owned, per literal: PREFILTER_BOUND_* */
+  guint8 *literal_bytes;   /* owned, per literal: its bytes (automaton steps), boundaries aside */
   guint *literal_sets;     /* owned, per literal + 1: where its sets start in sets_of */
   guint *sets_of;          /* owned: the sets each literal belongs to, literal after literal */
   guint set_base;          /* first PrefilterSeen word of the set bits (after the literals') */
@@ -409,7 +425,9 @@ static PrefilterInfo prefilter_parse_escape(PrefilterParse *ps)
     return prefilter_fail(ps);
   unsigned char c = (unsigned char)ps->p[1];
   ps->p += 2;
-  if (c && strchr("bBAzZGKE", c))
+  if (c == 'b')
+    return prefilter_info_exact(PREFILTER_BOUNDARY); /* zero-width, kept as a mark */
+  if (c && strchr("BAzZGKE", c))
     return prefilter_info_exact(""); /* zero-width */
   if (c && strchr("dDwWsShHvVRXtnrfea", c))
     return prefilter_info_any();
@@ -907,16 +925,72 @@ static PrefilterInfo prefilter_parse_alternation(PrefilterParse *ps, const GPtrA
   return all;
 }
 
-/* `set` as a NULL-terminated array (g_strfreev) when worth looking for,
- * else NULL. */
+/* TRUE for the bytes PCRE2 always takes for word characters: ASCII
+ * letters, digits and _ (a non-ASCII byte may be of a letter or not). */
+static gboolean prefilter_is_word_byte(guint8 c)
+{
+  return g_ascii_isalnum(c) || c == '_';
+}
+
+/* `string` as a literal (a new string): its boundary marks dropped, but for
+ * one in front when its first byte is a word byte (\b there means the byte
+ * before is no word byte) and one at the end when its last byte is (\b
+ * there means the byte after is none). A mark elsewhere is always true, or
+ * never. */
+static char *prefilter_literal_of(const char *string)
+{
+  char *literal = g_malloc(strlen(string) + 3), *to = literal + 1;
+  gboolean after = FALSE;
+  for (const char *c = string; *c; c++) {
+    after = *c == PREFILTER_BOUNDARY[0];
+    if (!after)
+      *to++ = *c;
+  }
+  if (after && to > literal + 1 && prefilter_is_word_byte(to[-1]))
+    *to++ = PREFILTER_BOUNDARY[0];
+  *to = 0;
+  if (string[0] == PREFILTER_BOUNDARY[0] && prefilter_is_word_byte(literal[1]))
+    literal[0] = PREFILTER_BOUNDARY[0];
+  else
+    memmove(literal, literal + 1, (gsize)(to - literal));
+  return literal;
+}
+
+/* The bytes of `literal` (from prefilter_literal_of()) without its
+ * boundary marks: where they start, how many, and which marks it has. */
+static const char *prefilter_literal_bytes(const char *literal, gsize *len, guint *bounds)
+{
+  gboolean before = literal[0] == PREFILTER_BOUNDARY[0];
+  const char *bytes = literal + before;
+  *len = strlen(bytes);
+  gboolean after = *len > 0 && bytes[*len - 1] == PREFILTER_BOUNDARY[0];
+  *len -= after;
+  *bounds = (before ? PREFILTER_BOUND_BEFORE : 0) | (after ? PREFILTER_BOUND_AFTER : 0);
+  return bytes;
+}
+
+/* `set` as a NULL-terminated array (g_strfreev) of literals
+ * (prefilter_literal_of()) when worth looking for, else NULL. */
 static char **prefilter_set_strv(const GPtrArray *set)
 {
   if (!set || prefilter_set_weight(set) < PREFILTER_MIN_WEIGHT)
     return NULL;
-  char **strv = g_new0(char *, set->len + 1);
-  for (guint i = 0; i < set->len; i++)
-    strv[i] = g_strdup(g_ptr_array_index(set, i));
-  return strv;
+  GPtrArray *literals = g_ptr_array_new_full(set->len + 1, g_free);
+  gboolean changed = FALSE; /* a mark dropped: two strings may now be one */
+  for (guint i = 0; i < set->len; i++) {
+    const char *string = g_ptr_array_index(set, i);
+    char *literal = strchr(string, PREFILTER_BOUNDARY[0]) ? prefilter_literal_of(string) : g_strdup(string);
+    changed = changed || strcmp(literal, string) != 0;
+    g_ptr_array_add(literals, literal);
+  }
+  if (changed) {
+    g_autoptr(GPtrArray) all = literals;
+    literals = prefilter_set_new();
+    for (guint i = 0; i < all->len; i++)
+      prefilter_set_add(literals, g_ptr_array_index(all, i));
+  }
+  g_ptr_array_add(literals, NULL);
+  return (char **)g_ptr_array_free(literals, FALSE);
 }
 
 /* TRUE when `flags` holds only PCRE2_CASELESS, MULTILINE, DOTALL,
@@ -979,22 +1053,29 @@ void prefilter_free(Prefilter *prefilter)
   g_free(prefilter->delta);
   g_free(prefilter->out_start);
   g_free(prefilter->out_literals);
+  g_free(prefilter->literal_bounds);
+  g_free(prefilter->literal_bytes);
   g_free(prefilter->literal_sets);
   g_free(prefilter->sets_of);
   g_free(prefilter);
 }
 
-/* The id of `whole` cut to its first PREFILTER_LITERAL_LONGEST bytes (at
- * most: a character is not cut), added if new. */
+/* The id of `whole` (a literal) cut to its first PREFILTER_LITERAL_LONGEST
+ * bytes (at most: a character is not cut; nor is a boundary after a cut
+ * kept), added if new. */
 static guint prefilter_literal_id(Prefilter *prefilter, const char *whole)
 {
-  gsize len = strlen(whole);
+  gsize len;
+  guint bounds;
+  const char *bytes = prefilter_literal_bytes(whole, &len, &bounds);
+  g_autofree char *cut = NULL;
+  const char *literal = whole;
   if (len > PREFILTER_LITERAL_LONGEST) {
     len = PREFILTER_LITERAL_LONGEST;
-    while (len > 0 && ((guint8)whole[len] & 0xC0) == 0x80)
+    while (len > 0 && ((guint8)bytes[len] & 0xC0) == 0x80)
       len--;
+    literal = cut = g_strndup(whole, (gsize)(bytes - whole) + len); /* the mark after goes */
   }
-  g_autofree char *literal = g_strndup(whole, len);
   gpointer found = g_hash_table_lookup(prefilter->literal_ids, literal);
   if (found)
     return GPOINTER_TO_UINT(found) - 1;
@@ -1024,29 +1105,55 @@ int prefilter_add(Prefilter *prefilter, const char *pattern, gsize len, guint32 
   return (int)prefilter->regex_start->len - 1;
 }
 
+/* Each literal's boundaries and number of bytes. */
+static void prefilter_literal_info(Prefilter *prefilter)
+{
+  guint n = prefilter->literals->len;
+  prefilter->literal_bounds = g_new(guint8, n + 1);
+  prefilter->literal_bytes = g_new(guint8, n + 1);
+  for (guint i = 0; i < n; i++) {
+    gsize len;
+    guint bounds;
+    prefilter_literal_bytes(g_ptr_array_index(prefilter->literals, i), &len, &bounds);
+    prefilter->literal_bounds[i] = (guint8)bounds;
+    prefilter->literal_bytes[i] = (guint8)len;
+  }
+}
+
+/* The bytes of literal `i`, boundary marks aside. */
+static const guint8 *prefilter_literal_start(const Prefilter *prefilter, guint i)
+{
+  const guint8 *literal = g_ptr_array_index(prefilter->literals, i);
+  return literal + (prefilter->literal_bounds[i] & PREFILTER_BOUND_BEFORE ? 1 : 0);
+}
+
 /* One class per byte that occurs in a literal; A-Z share a-z's. */
 static void prefilter_classes(Prefilter *prefilter)
 {
   memset(prefilter->classes, 0, sizeof prefilter->classes);
   prefilter->n_classes = 1;
-  for (guint i = 0; i < prefilter->literals->len; i++)
-    for (const guint8 *b = g_ptr_array_index(prefilter->literals, i); *b; b++)
+  for (guint i = 0; i < prefilter->literals->len; i++) {
+    const guint8 *b = prefilter_literal_start(prefilter, i);
+    for (const guint8 *end = b + prefilter->literal_bytes[i]; b < end; b++)
       if (!prefilter->classes[*b])
         prefilter->classes[*b] = (guint8)prefilter->n_classes++;
+  }
   for (guint c = 'A'; c <= 'Z'; c++)
     prefilter->classes[c] = prefilter->classes[c + ('a' - 'A')];
 }
 
 /* The trie of the literals: delta (0 = no edge yet) and, per state, the
- * literal ending there plus one (0 = none). */
-static void prefilter_trie(Prefilter *prefilter, GArray *delta, GArray *ends)
+ * first literal ending there plus one (0 = none), and per literal the next
+ * one with the same bytes (other boundaries) plus one in `same`. */
+static void prefilter_trie(Prefilter *prefilter, GArray *delta, GArray *ends, guint *same)
 {
   guint k = prefilter->n_classes;
   g_array_set_size(delta, k);
   g_array_set_size(ends, 1);
   for (guint i = 0; i < prefilter->literals->len; i++) {
     guint32 state = 0;
-    for (const guint8 *b = g_ptr_array_index(prefilter->literals, i); *b; b++) {
+    const guint8 *b = prefilter_literal_start(prefilter, i);
+    for (const guint8 *end = b + prefilter->literal_bytes[i]; b < end; b++) {
       guint cell = state * k + prefilter->classes[*b];
       if (!g_array_index(delta, guint32, cell)) {
         guint32 added = ends->len;
@@ -1056,13 +1163,15 @@ static void prefilter_trie(Prefilter *prefilter, GArray *delta, GArray *ends)
       }
       state = g_array_index(delta, guint32, cell);
     }
+    same[i] = g_array_index(ends, guint, state);
     g_array_index(ends, guint, state) = i + 1;
   }
 }
 
 /* Aho-Corasick: breadth first, each state's missing edges become its
  * failure state's, and its literals are its own plus its failure state's. */
-static void prefilter_links(Prefilter *prefilter, guint32 *delta, const guint *ends)
+static void prefilter_links(Prefilter *prefilter, guint32 *delta, const guint *ends,
+                            const guint *same)
 {
   guint k = prefilter->n_classes, n = prefilter->n_states, head = 0, tail = 0;
   g_autofree guint *fail = g_new0(guint, n);
@@ -1075,8 +1184,8 @@ static void prefilter_links(Prefilter *prefilter, guint32 *delta, const guint *e
   while (head < tail) {
     guint s = queue[head++], f = fail[s];
     prefilter->out_start[2 * s] = outs->len;
-    if (ends[s]) {
-      guint literal = ends[s] - 1;
+    for (guint end = ends[s]; end; end = same[end - 1]) {
+      guint literal = end - 1;
       g_array_append_val(outs, literal);
     }
     for (guint i = 0; i < prefilter->out_start[2 * f + 1]; i++) {
@@ -1126,16 +1235,18 @@ void prefilter_build(Prefilter *prefilter)
     return;
   prefilter->built = TRUE;
   prefilter_literal_sets(prefilter);
+  prefilter_literal_info(prefilter);
   prefilter_classes(prefilter);
   g_autoptr(GArray) delta = g_array_new(FALSE, TRUE, sizeof(guint32));
   g_autoptr(GArray) ends = g_array_new(FALSE, TRUE, sizeof(guint));
-  prefilter_trie(prefilter, delta, ends);
+  g_autofree guint *same = g_new0(guint, prefilter->literals->len + 1);
+  prefilter_trie(prefilter, delta, ends, same);
   prefilter->n_states = ends->len;
   if ((guint64)prefilter->n_states * prefilter->n_classes >= PREFILTER_STATE_OUT) {
     prefilter->disabled = TRUE; /* rows would not fit beside the flag bit */
     return;
   }
-  prefilter_links(prefilter, (guint32 *)(void *)delta->data, (const guint *)(void *)ends->data);
+  prefilter_links(prefilter, (guint32 *)(void *)delta->data, (const guint *)(void *)ends->data, same);
   for (guint i = 0; i < delta->len; i++) {
     guint32 *cell = &g_array_index(delta, guint32, i);
     gboolean out = prefilter->out_start[2 * *cell + 1] != 0;
@@ -1162,14 +1273,59 @@ static guint prefilter_special_class(const Prefilter *prefilter, const guint8 **
   return prefilter->classes[lead];
 }
 
-/* Marks the literals ending at `state`, and the first time a literal is
- * seen, every set it belongs to. */
-static void prefilter_mark(const Prefilter *prefilter, guint32 state, PrefilterSeen *seen)
+/* The text a scan reads: its bounds, whether the regexes are matched
+ * against it alone (then a literal's word boundaries count: a regex matched
+ * against a part of it may find a boundary where the part starts), and the
+ * literals seen so far. */
+typedef struct {
+  const guint8 *start, *end;
+  gboolean whole;
+  PrefilterSeen *seen;
+} PrefilterText;
+
+/* How many bytes of text the automaton step that ends at `at` read: 2 for
+ * U+017F, 3 for U+212A, else 1. */
+static gsize prefilter_step_back(const guint8 *at, const guint8 *start)
 {
+  if (at - start >= 3 && at[-3] == 0xE2 && at[-2] == 0x84 && at[-1] == 0xAA)
+    return 3;
+  if (at - start >= 2 && at[-2] == 0xC5 && at[-1] == 0xBF)
+    return 2;
+  return 1;
+}
+
+/* TRUE when `literal`, which ends at `at` of `text`, has the word
+ * boundaries it needs there: no ASCII letter, digit or _ just before it
+ * (or after it). A non-ASCII character there may be no word character (a
+ * dash, a space): it counts as a boundary. */
+static gboolean prefilter_bounded(const Prefilter *prefilter, guint literal,
+                                  const PrefilterText *text, const guint8 *at)
+{
+  guint bounds = prefilter->literal_bounds[literal];
+  if ((bounds & PREFILTER_BOUND_AFTER) && at < text->end && prefilter_is_word_byte(*at))
+    return FALSE;
+  if (bounds & PREFILTER_BOUND_BEFORE) {
+    for (guint n = prefilter->literal_bytes[literal]; n > 0; n--)
+      at -= prefilter_step_back(at, text->start);
+    if (at > text->start && prefilter_is_word_byte(at[-1]))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Marks the literals ending at `state` (at `at` of `text`), and the first
+ * time a literal is seen, every set it belongs to. */
+static void prefilter_mark(const Prefilter *prefilter, guint32 state, PrefilterText *text,
+                           const guint8 *at)
+{
+  PrefilterSeen *seen = text->seen;
   const guint *out = prefilter->out_literals + prefilter->out_start[2 * state];
   for (guint i = 0; i < prefilter->out_start[2 * state + 1]; i++) {
     guint64 bit = G_GUINT64_CONSTANT(1) << (out[i] % 64);
     if (seen[out[i] / 64] & bit)
+      continue;
+    if (G_UNLIKELY(prefilter->literal_bounds[out[i]]) && text->whole &&
+        !prefilter_bounded(prefilter, out[i], text, at))
       continue;
     seen[out[i] / 64] |= bit;
     for (guint j = prefilter->literal_sets[out[i]]; j < prefilter->literal_sets[out[i] + 1]; j++) {
@@ -1185,9 +1341,10 @@ typedef struct {
   guint32 row;
 } PrefilterWalk;
 
-/* Reads the next byte (or character U+017F / U+212A) of `walk`. */
+/* Reads the next byte (or character U+017F / U+212A) of `walk`, a walk of
+ * `text`. */
 static inline void prefilter_walk_step(const Prefilter *prefilter, PrefilterWalk *walk,
-                                       PrefilterSeen *seen)
+                                       PrefilterText *text)
 {
   guint8 c = *walk->s++;
   guint class = prefilter->classes[c];
@@ -1196,7 +1353,7 @@ static inline void prefilter_walk_step(const Prefilter *prefilter, PrefilterWalk
   guint32 next = prefilter->delta[walk->row + class];
   walk->row = next & ~PREFILTER_STATE_OUT;
   if (G_UNLIKELY(next & PREFILTER_STATE_OUT))
-    prefilter_mark(prefilter, walk->row / prefilter->n_classes, seen);
+    prefilter_mark(prefilter, walk->row / prefilter->n_classes, text, walk->s);
 }
 
 /* A literal takes at most this many bytes of text: three per character
@@ -1205,7 +1362,9 @@ static inline void prefilter_walk_step(const Prefilter *prefilter, PrefilterWalk
 /* Texts shorter than this are walked once, from the start. */
 #define PREFILTER_SPLIT_MIN 256
 
-PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len)
+/* prefilter_scan() or, when `whole`, prefilter_scan_whole(). */
+static PrefilterSeen *prefilter_scan_text(const Prefilter *prefilter, const char *text, gsize len,
+                                          gboolean whole)
 {
   PrefilterSeen *seen = g_new0(PrefilterSeen, prefilter->literals->len / 64 + 1 +
                                                 prefilter->set_start->len / 64 + 1);
@@ -1219,6 +1378,7 @@ PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsiz
    * half starts after that, and one that ends in the first is found by the
    * first walk. */
   const guint8 *start = (const guint8 *)text, *end = start + len;
+  PrefilterText read = { start, end, whole, seen };
   PrefilterWalk first = { start, end, 0 }, second = { end, end, 0 };
   if (len >= PREFILTER_SPLIT_MIN) {
     first.end = start + len / 2;
@@ -1227,14 +1387,24 @@ PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsiz
       second.s--;
   }
   while (first.s < first.end && second.s < second.end) {
-    prefilter_walk_step(prefilter, &first, seen);
-    prefilter_walk_step(prefilter, &second, seen);
+    prefilter_walk_step(prefilter, &first, &read);
+    prefilter_walk_step(prefilter, &second, &read);
   }
   while (first.s < first.end)
-    prefilter_walk_step(prefilter, &first, seen);
+    prefilter_walk_step(prefilter, &first, &read);
   while (second.s < second.end)
-    prefilter_walk_step(prefilter, &second, seen);
+    prefilter_walk_step(prefilter, &second, &read);
   return seen;
+}
+
+PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len)
+{
+  return prefilter_scan_text(prefilter, text, len, FALSE);
+}
+
+PrefilterSeen *prefilter_scan_whole(const Prefilter *prefilter, const char *text, gsize len)
+{
+  return prefilter_scan_text(prefilter, text, len, TRUE);
 }
 
 /* The end of entry `i` of `starts`: the next one's start, or `total`. */

@@ -9,8 +9,9 @@
  *   Prefilter *p = prefilter_new();
  *   int id = prefilter_add(p, pattern, len, flags);   // PREFILTER_ALWAYS: no literal proven
  *   prefilter_build(p);                               // once, after the last add
- *   g_autofree PrefilterSeen *seen = prefilter_scan(p, text, strlen(text));
- *   if (prefilter_may_match(p, id, seen)) pcre2_match(...);
+ *   g_autofree PrefilterSeen *seen = prefilter_scan_whole(p, text, strlen(text));
+ *   if (prefilter_may_match(p, id, seen)) pcre2_match(re, text, ...);
+ *   // prefilter_scan() when the regexes are matched against parts of text
  *
  * A built Prefilter is read-only: any number of threads may scan with it.
  */
@@ -41,8 +42,17 @@ void prefilter_build(Prefilter *prefilter);
 
 /* The literals of `text` (`len` bytes of valid UTF-8), compared without ASCII
  * case (and with U+017F as s, U+212A as k, as PCRE2's caseless matching
- * does). Returns a new bit set (g_free) for prefilter_may_match(). */
+ * does), for regexes matched against `text` or any part of it. Returns a new
+ * bit set (g_free) for prefilter_may_match(). */
 PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len);
+
+/* As prefilter_scan(), for regexes matched against `text` itself only (from
+ * any start offset), never against a part of it: a literal that a pattern
+ * has right after (or before) a \b counts only where no ASCII letter, digit
+ * or _ is just before (after) it in `text` ("\bnow" is not in "know").
+ * A regex matched against a part might find a boundary where the part
+ * starts or ends: use prefilter_scan() for those. */
+PrefilterSeen *prefilter_scan_whole(const Prefilter *prefilter, const char *text, gsize len);
 
 /* FALSE only when regex `id` cannot match the text `seen` was made from. */
 gboolean prefilter_may_match(const Prefilter *prefilter, int id, const PrefilterSeen *seen);
@@ -50,7 +60,9 @@ gboolean prefilter_may_match(const Prefilter *prefilter, int id, const Prefilter
 /* The literals prefilter_add() would require of `pattern`, lower-case: an
  * array (g_ptr_array_unref) of sets, each a NULL-terminated array of
  * strings, the most selective first; a match holds one literal of every set.
- * NULL when none can be proven. */
+ * A literal that starts or ends with "\x01" needs a word boundary there
+ * (the pattern has \b there, beside a word character). NULL when none can
+ * be proven. */
 GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags);
 
 /* Literals and regexes with literals, for tests and `rules check`. */

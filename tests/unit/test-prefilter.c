@@ -9,6 +9,8 @@
  *    two characters PCRE2 takes for s and k; unprovable regexes always run;
  *  - /prefilter/scan-wide: non-ASCII characters without case forms as
  *    literals, and letters with case forms as "any character";
+ *  - /prefilter/scan-bounded: literals beside \b, found only at a word
+ *    boundary of the whole text (anywhere for a part of it);
  *  - /prefilter/default-rules: every regex of rules/ (the phrase groups'
  *    tries included) over every committed .eml of tests/data, as it is and
  *    upper-cased: whenever the prefilter says "cannot match", PCRE2 agrees;
@@ -36,7 +38,7 @@ static const LiteralCase literal_cases[] = {
   { "deadline", 0, "deadline" },
   { "missed\\s+the\\s+deadline", PCRE2_CASELESS, "deadline & missed & the" },
   { "colou?r", 0, "color|colour" },
-  { "(?:invoice|bill)s?\\b", 0, "bill|bills|invoice|invoices" },
+  { "(?:invoice|bill)s?\\b", 0, "bill\\b|bills\\b|invoice\\b|invoices\\b" },
   { "(?i)Refund", 0, "refund" },
   { "Refund", 0, "refund" },
   { "(?<=paid )invoice(?!s)", 0, "invoice & paid " },
@@ -57,7 +59,15 @@ static const LiteralCase literal_cases[] = {
   { "\\d+\\s*hrs?\\s+on\\b[^.]{0,60}\\?{2,}", PCRE2_CASELESS, "??" }, /* "?" weighs 2 */
   { "x{3,5}", 0, "xxx" },
   { "(?:a|b|c|d|e){2}", 0, NULL },          /* 25 strings: just one of a-e, too light */
-  { "\\bfoo(bar)\\1baz\\b", 0, "foobar & baz" }, /* a backreference is "anything" */
+  /* \b beside a word character: the literal needs a word boundary there */
+  { "\\bnow\\b", PCRE2_CASELESS, "\\bnow\\b" },
+  { "\\b(?<!for\\s)(?:now|right\\s+away)\\b", 0, "\\bnow|\\bright" }, /* no longer exact at the end */
+  { "\\b-now", 0, "-now" },                   /* \b before "-": a word character before */
+  { "now\\b!", 0, "now!" },                   /* inside: always true (or never) */
+  { "(?:now\\b|now)!", 0, "now!" },           /* one literal, twice */
+  { "\\b\\bnow\\B", 0, "\\bnow" },
+  { "(?:\\bnow){2}", 0, "\\bnownow" },
+  { "\\bfoo(bar)\\1baz\\b", 0, "\\bfoobar & baz\\b" }, /* a backreference is "anything" */
   { "need\\s+it\\s+(?:by|before)", PCRE2_CASELESS, "need" },
   { "urgent|asap|right\\s+away", 0, "asap|right|urgent" }, /* a branch gives its best set */
   { "urgent|\\d+", 0, NULL },               /* one branch knows nothing */
@@ -99,7 +109,8 @@ static int literals_compare(gconstpointer a, gconstpointer b)
 }
 
 /* "a|b & c": each set's literals sorted and '|'-joined, the sets (most
- * selective first) joined by " & "; NULL when the regex always runs. */
+ * selective first) joined by " & ", a word boundary written \b; NULL when
+ * the regex always runs. */
 static char *literals_joined(const char *pattern, guint32 flags)
 {
   g_autoptr(GPtrArray) sets = prefilter_literals(pattern, strlen(pattern), flags);
@@ -115,6 +126,7 @@ static char *literals_joined(const char *pattern, guint32 flags)
     g_autofree char *joined = g_strjoinv("|", (char **)sorted->pdata);
     g_string_append_printf(out, "%s%s", s ? " & " : "", joined);
   }
+  g_string_replace(out, "\x01", "\\b", 0); /* a word boundary there */
   return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
@@ -207,6 +219,79 @@ static void test_scan_wide(void)
   check_scan("caf\xc3\xa9s", PCRE2_CASELESS, "CAF\xc3\x89S", TRUE, TRUE);
   check_scan("stra\xc3\x9f" "e", PCRE2_CASELESS, "STRA\xe1\xba\x9e" "E", TRUE, TRUE);
   check_scan("(?i)ab\xcf\x82", 0, "AB\xce\xa3", TRUE, TRUE); /* final sigma, capital sigma */
+}
+
+/* `pattern` on `text` (PCRE2_CASELESS): whether the prefilter lets it run
+ * after prefilter_scan_whole() and after prefilter_scan() (for a part of the
+ * text: word boundaries do not count), and whether it matches. */
+static void check_bounded(const char *pattern, const char *text, gboolean runs_whole,
+                          gboolean runs_part, gboolean matches)
+{
+  g_autoptr(Prefilter) prefilter = prefilter_new();
+  int id = prefilter_add(prefilter, pattern, strlen(pattern), PCRE2_CASELESS);
+  prefilter_build(prefilter);
+  g_assert_cmpint(id, >=, 0);
+  g_autofree PrefilterSeen *whole = prefilter_scan_whole(prefilter, text, strlen(text));
+  g_autofree PrefilterSeen *part = prefilter_scan(prefilter, text, strlen(text));
+  g_autoptr(pcre2_code) re = compile(pattern, PCRE2_CASELESS);
+  g_test_message("%s on \"%s\"", pattern, text);
+  g_assert_cmpint(prefilter_may_match(prefilter, id, whole), ==, runs_whole);
+  g_assert_cmpint(prefilter_may_match(prefilter, id, part), ==, runs_part);
+  g_assert_cmpint(regex_matches(re, text), ==, matches);
+}
+
+/* A literal after or before \b: found only where no ASCII letter, digit or _
+ * is beside it (a non-ASCII character may be no letter: it counts as a
+ * boundary), whatever U+017F or U+212A it holds; it is a literal of its own
+ * beside the same bytes without the boundary, or with others, and ends
+ * states that other literals pass through; a cut literal keeps only the
+ * boundary in front; a long text read in two halves finds it anywhere. */
+static void test_scan_bounded(void)
+{
+  const char *now = "\\bnow\\b";
+  check_bounded(now, "I know it", FALSE, TRUE, FALSE);
+  check_bounded(now, "snow, nowhere, now_, 9now", FALSE, TRUE, FALSE);
+  check_bounded(now, "do it NOW!", TRUE, TRUE, TRUE);
+  check_bounded(now, "now", TRUE, TRUE, TRUE);
+  check_bounded(now, "I know: now", TRUE, TRUE, TRUE);             /* the second one */
+  check_bounded(now, "\xc3\xa9now", TRUE, TRUE, FALSE);             /* U+00E9 may be a letter */
+  check_bounded(now, "\xe2\x80\x94now\xc2\xa0", TRUE, TRUE, TRUE); /* em dash, no-break space */
+  check_bounded("\\bkin\\b", "\xe2\x84\xaain", TRUE, TRUE, TRUE);    /* U+212A */
+  check_bounded("\\bkin\\b", "a\xe2\x84\xaain", FALSE, TRUE, FALSE);
+  check_bounded("\\bkin\\b", "\xc3\xa9\xe2\x84\xaain", TRUE, TRUE, FALSE);
+  check_bounded("\\bsure", "x\xc5\xbfure", FALSE, TRUE, FALSE);      /* U+017F */
+  check_bounded("\\bsure", "-\xc5\xbfure", TRUE, TRUE, TRUE);
+  check_bounded("\\bunbelievable\\b", "unbelievablex", TRUE, TRUE, FALSE); /* cut: "\bunbeliev" */
+  check_bounded("\\bunbelievable\\b", "xunbelievable", FALSE, TRUE, FALSE);
+
+  g_autoptr(Prefilter) prefilter = prefilter_new();
+  const char *patterns[] = { "now", "\\bnow\\b", "\\bnow", "now\\b", "know\\b" };
+  int ids[G_N_ELEMENTS(patterns)];
+  for (guint i = 0; i < G_N_ELEMENTS(patterns); i++)
+    ids[i] = prefilter_add(prefilter, patterns[i], strlen(patterns[i]), PCRE2_CASELESS);
+  prefilter_build(prefilter);
+  const struct { const char *text; const char *runs; } cases[] = {
+    { "know", "10011" }, { "nowhere", "10100" }, { "snow", "10010" }, { "now", "11110" },
+    { "x", "00000" },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS(cases); c++) {
+    g_autofree PrefilterSeen *seen = prefilter_scan_whole(prefilter, cases[c].text, strlen(cases[c].text));
+    for (guint i = 0; i < G_N_ELEMENTS(patterns); i++) {
+      g_test_message("%s on %s", patterns[i], cases[c].text);
+      g_assert_cmpint(prefilter_may_match(prefilter, ids[i], seen), ==, cases[c].runs[i] == '1');
+    }
+  }
+
+  for (gsize at = 0; at + 5 <= 600; at++) {
+    g_autofree char *text = g_strnfill(600, 'x');
+    memcpy(text + at, " now ", 5);
+    g_autofree PrefilterSeen *bounded = prefilter_scan_whole(prefilter, text, 600);
+    g_assert_true(prefilter_may_match(prefilter, ids[1], bounded));
+    text[at] = text[at + 4] = 'x';
+    g_autofree PrefilterSeen *inside = prefilter_scan_whole(prefilter, text, 600);
+    g_assert_false(prefilter_may_match(prefilter, ids[1], inside));
+    g_assert_true(prefilter_may_match(prefilter, ids[0], inside));
+  }
 }
 
 /* A long text is read as two halves at once: a literal is found wherever it
@@ -672,7 +757,8 @@ static void corpus_messages(const char *dir, GPtrArray *paths)
 /* Every regex the prefilter skips on `text` must not match it. */
 static guint corpus_check_text(const Corpus *corpus, const char *text, pcre2_match_data *match)
 {
-  g_autofree PrefilterSeen *seen = prefilter_scan(corpus->prefilter, text, strlen(text));
+  /* the whole-text scan skips whatever prefilter_scan() skips, and more */
+  g_autofree PrefilterSeen *seen = prefilter_scan_whole(corpus->prefilter, text, strlen(text));
   guint skipped = 0;
   for (guint i = 0; i < corpus->codes->len; i++) {
     if (prefilter_may_match(corpus->prefilter, g_array_index(corpus->ids, int, i), seen))
@@ -783,6 +869,7 @@ int main(int argc, char **argv)
   g_test_add_func("/prefilter/heads/phrase-head", test_phrase_head);
   g_test_add_func("/prefilter/scan-halves", test_scan_halves);
   g_test_add_func("/prefilter/scan-wide", test_scan_wide);
+  g_test_add_func("/prefilter/scan-bounded", test_scan_bounded);
   g_test_add_func("/prefilter/heads/find", test_heads_find);
   g_test_add_func("/prefilter/heads/next", test_heads_next);
   g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
