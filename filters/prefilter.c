@@ -457,7 +457,9 @@ static PrefilterInfo prefilter_parse_escape(PrefilterParse *ps)
 
 /* The ']' that closes the class opening at `open` ('['), or NULL (also for
  * \Q inside it, which the parser does not read). `*simple` is cleared for
- * anything but plain ASCII letters, digits and a few marks. */
+ * anything but characters standing for themselves: not for printable ASCII
+ * but \ [ ] ^ -, an escaped ASCII punctuation mark, or a non-ASCII byte
+ * (prefilter_parse_class() reads its character). */
 static const char *prefilter_class_end(const char *open, const char *end, gboolean *simple)
 {
   const char *q = open + 1;
@@ -470,7 +472,8 @@ static const char *prefilter_class_end(const char *open, const char *end, gboole
     if (*q == '\\') {
       if (q + 1 < end && q[1] == 'Q')
         return NULL;
-      *simple = FALSE;
+      if (!(q + 1 < end && g_ascii_ispunct(q[1])))
+        *simple = FALSE;
       q++;
     } else if (*q == '[' && q + 1 < end && q[1] == ':') {
       const char *close = g_strstr_len(q + 2, end - q - 2, ":]");
@@ -478,15 +481,18 @@ static const char *prefilter_class_end(const char *open, const char *end, gboole
         return NULL;
       *simple = FALSE;
       q = close + 1;
-    } else if (!g_ascii_isalnum(*q) && *q != ' ' && *q != '\'' && *q != '.' && *q != ',') {
+    } else if ((guint8)*q < 0x20 || *q == 0x7f || strchr("[]^-", *q)) {
       *simple = FALSE;
     }
   }
   return q < end ? q : NULL;
 }
 
-/* A class at ps->p ('['): a small set of plain ASCII characters is an exact
- * set; anything else (ranges, escapes, negation, POSIX names) is "any". */
+/* A class at ps->p ('['): a small set of characters that stand for
+ * themselves (ASCII but \ [ ] ^ -, escaped ASCII punctuation, non-ASCII
+ * characters without other case forms: "['’]") is an exact set; anything
+ * else (ranges, negation, classes, POSIX names, letters with case forms) is
+ * "any". */
 static PrefilterInfo prefilter_parse_class(PrefilterParse *ps)
 {
   gboolean simple = TRUE;
@@ -494,9 +500,17 @@ static PrefilterInfo prefilter_parse_class(PrefilterParse *ps)
   if (!close)
     return prefilter_fail(ps);
   GPtrArray *set = prefilter_set_new();
-  for (const char *c = ps->p + 1; simple && c < close; c++) {
-    char s[2] = { g_ascii_tolower(*c), 0 };
-    prefilter_set_add(set, s);
+  for (const char *c = ps->p + 1; simple && c < close;) {
+    if (*c == '\\')
+      c++; /* an escaped punctuation mark */
+    gunichar wide = (guint8)*c < 0x80 ? 0 : g_utf8_get_char_validated(c, close - c);
+    PrefilterInfo one = (guint8)*c < 0x80 ? prefilter_char((guint8)*c) :
+                        wide < 0x110000 ? prefilter_wide_char(wide) : prefilter_info_any();
+    simple = one.exact != NULL;
+    if (simple)
+      prefilter_set_add(set, g_ptr_array_index(one.exact, 0));
+    prefilter_info_clear(&one);
+    c = g_utf8_next_char(c);
   }
   ps->p = close + 1;
   if (!simple || set->len > 4) {

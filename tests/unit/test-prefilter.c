@@ -100,6 +100,12 @@ static const LiteralCase literal_cases[] = {
   { "stra\xc3\x9f" "e", PCRE2_CASELESS, "stra" },       /* \xc3\x9f: U+1E9E is its capital */
   { "\xcf\x83\xcf\x82" "ab", PCRE2_CASELESS, NULL },       /* sigmas */
   { "\xe2\x84\xaa" "elvin", 0, "elvin" },               /* U+212A is a letter */
+  /* a class of characters that stand for themselves is an exact set */
+  { "don['\xe2\x80\x99]t\\s+worry", PCRE2_CASELESS, "don't|don\xe2\x80\x99t & worry" },
+  { "say[\\\"\xe2\x80\x9c]hi", 0, "say\"hi|say\xe2\x80\x9chi" },      /* an escaped mark */
+  { "abc[\xc3\xa9']s", PCRE2_CASELESS, "abc" },           /* a letter with case forms: any */
+  { "abc[x-]yz", 0, "abc" },                         /* a dash may make a range */
+  { "abc[\\w']yz", 0, "abc" },
   { "\xc2\xb5s", 0, NULL },                         /* U+00B5 MICRO SIGN folds to mu */
 };
 
