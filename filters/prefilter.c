@@ -19,8 +19,11 @@
  * it looks for. \b is kept in the strings as a mark (PREFILTER_BOUNDARY):
  * a literal that starts (ends) with a word character after (before) a \b
  * needs a word boundary there ("\bnow" is not in "know"), a literal of its
- * own beside the same bytes without it; marks elsewhere are dropped.
- * Whatever the parser cannot prove
+ * own beside the same bytes without it; marks elsewhere are dropped. A
+ * pattern matched with its case (no PCRE2_CASELESS, no "(?i" anywhere)
+ * keeps the case of its letters: its literals with letters start with
+ * PREFILTER_CASE and count only where the text has them byte for byte
+ * ("NOW" is not in "now"). Whatever the parser cannot prove
  * (backreferences inside sequences count as "anything"; subroutine calls,
  * conditionals, \Q, extended mode, unknown escapes) makes the regex
  * PREFILTER_ALWAYS. A pattern is UTF-8 (the rules are compiled with
@@ -40,9 +43,10 @@
  * bit per set. A long text is walked as two overlapping halves at once, so
  * that the table reads of one wait beside the other's. Literals are cut to
  * their first PREFILTER_LITERAL_LONGEST bytes (whole characters). A literal
- * that needs a word boundary is looked at when its state is reached (the
- * byte loop is the same): it is seen only when no ASCII letter, digit or _
- * is beside it, and only by prefilter_scan_whole(), whose regexes are
+ * with exact case or one that needs a word boundary is looked at when its
+ * state is reached (the byte loop is the same): it is seen only where its
+ * bytes are in the text as they are, and where no ASCII letter, digit or _
+ * is beside it; the latter only by prefilter_scan_whole(), whose regexes are
  * matched against the scanned text itself; prefilter_scan(), for regexes
  * matched against parts of a text (where a part starts, PCRE2 sees a
  * boundary), takes it as seen wherever its bytes are.
@@ -71,6 +75,8 @@
 #define PREFILTER_BOUNDARY "\x01"  /* in a string: a \b there (never a literal's own byte) */
 #define PREFILTER_BOUND_BEFORE 1u   /* a literal needs a word boundary before it */
 #define PREFILTER_BOUND_AFTER 2u    /* and after it */
+#define PREFILTER_CASE "\x02"      /* in front of a literal: its letters keep their case */
+#define PREFILTER_BOUND_CASE 4u     /* a literal must be in the text byte for byte */
 
 struct _Prefilter {
   GPtrArray *literals;     /* owned, of char*: every literal, by id */
@@ -135,7 +141,10 @@ static GPtrArray *prefilter_set_cross(const GPtrArray *a, const GPtrArray *b)
 /* How rare `string` is in mail, as a literal: an ASCII letter, digit or
  * space weighs 1, other printable ASCII 2 ("??" is rarer than "you"), a
  * non-ASCII character (its UTF-8 lead byte) PREFILTER_WEIGHT_WIDE ("£" is
- * rarer than "can"). 0 only for "": what matches the empty text. */
+ * rarer than "can"). 0 only for "": what matches the empty text. (Upper
+ * case letters of a literal with exact case weigh 1 too: "IT" and "DO"
+ * would be looked at in every "it" and "do" of a text, which costs more
+ * scanning than the regexes they would skip.) */
 static gsize prefilter_weight(const char *string)
 {
   gsize weight = 0;
@@ -293,6 +302,7 @@ typedef struct {
   const char *end;
   gboolean failed;  /* something the parser cannot prove: the regex always runs */
   int depth;
+  gboolean exact_case; /* no caseless matching anywhere: letters keep their case */
 } PrefilterParse;
 
 static PrefilterInfo prefilter_parse_alternation(PrefilterParse *ps, const GPtrArray *prefix);
@@ -321,13 +331,19 @@ static gboolean prefilter_skip_past(PrefilterParse *ps, char close)
   return TRUE;
 }
 
-/* One ASCII character as a literal (lower case), or "any" for a control
- * character. */
-static PrefilterInfo prefilter_char(unsigned char c)
+/* `c` as the parse reads it: lower case, unless the case is exact. */
+static char prefilter_fold(const PrefilterParse *ps, unsigned char c)
+{
+  return ps->exact_case ? (char)c : (char)g_ascii_tolower(c);
+}
+
+/* One ASCII character as a literal (prefilter_fold()), or "any" for a
+ * control character. */
+static PrefilterInfo prefilter_char(const PrefilterParse *ps, unsigned char c)
 {
   if (c < 0x20 || c > 0x7e)
     return prefilter_info_any();
-  char s[2] = { (char)g_ascii_tolower(c), 0 };
+  char s[2] = { prefilter_fold(ps, c), 0 };
   return prefilter_info_exact(s);
 }
 
@@ -399,7 +415,7 @@ static PrefilterInfo prefilter_parse_hex(PrefilterParse *ps)
     return prefilter_fail(ps);
   if (braces)
     ps->p++;
-  return value < 0x80 ? prefilter_char((unsigned char)value) : prefilter_wide_char(value);
+  return value < 0x80 ? prefilter_char(ps, (unsigned char)value) : prefilter_wide_char(value);
 }
 
 /* \p{L}, \pL, \N{U+41}, \o{101}, \k<name>: skipped as "any". */
@@ -452,7 +468,7 @@ static PrefilterInfo prefilter_parse_escape(PrefilterParse *ps)
     ps->p--;
     return prefilter_parse_wide(ps);
   }
-  return prefilter_char(c);
+  return prefilter_char(ps, c);
 }
 
 /* The ']' that closes the class opening at `open` ('['), or NULL (also for
@@ -504,7 +520,7 @@ static PrefilterInfo prefilter_parse_class(PrefilterParse *ps)
     if (*c == '\\')
       c++; /* an escaped punctuation mark */
     gunichar wide = (guint8)*c < 0x80 ? 0 : g_utf8_get_char_validated(c, close - c);
-    PrefilterInfo one = (guint8)*c < 0x80 ? prefilter_char((guint8)*c) :
+    PrefilterInfo one = (guint8)*c < 0x80 ? prefilter_char(ps, (guint8)*c) :
                         wide < 0x110000 ? prefilter_wide_char(wide) : prefilter_info_any();
     simple = one.exact != NULL;
     if (simple)
@@ -648,7 +664,7 @@ static PrefilterInfo prefilter_parse_atom(PrefilterParse *ps)
   if (c >= 0x80)
     return prefilter_parse_wide(ps);
   ps->p++;
-  return prefilter_char(c);
+  return prefilter_char(ps, c);
 }
 
 /* A counted quantifier at ps->p ('{'): 1 and its bounds ({n}, {n,}, {n,m};
@@ -829,7 +845,7 @@ static gboolean prefilter_append_plain(PrefilterParse *ps, GPtrArray *run)
     char *old = g_ptr_array_index(run, i);
     gsize len = strlen(old);
     char *longer = g_realloc(old, len + 2);
-    longer[len] = (char)g_ascii_tolower(c);
+    longer[len] = prefilter_fold(ps, c);
     longer[len + 1] = 0;
     run->pdata[i] = longer;
   }
@@ -970,22 +986,34 @@ static char *prefilter_literal_of(const char *string)
   return literal;
 }
 
-/* The bytes of `literal` (from prefilter_literal_of()) without its
- * boundary marks: where they start, how many, and which marks it has. */
+/* The bytes of `literal` (from prefilter_set_strv()) without its marks:
+ * where they start, how many, and which marks it has (PREFILTER_BOUND_*). */
 static const char *prefilter_literal_bytes(const char *literal, gsize *len, guint *bounds)
 {
-  gboolean before = literal[0] == PREFILTER_BOUNDARY[0];
-  const char *bytes = literal + before;
+  gboolean exact_case = literal[0] == PREFILTER_CASE[0];
+  gboolean before = literal[exact_case] == PREFILTER_BOUNDARY[0];
+  const char *bytes = literal + exact_case + before;
   *len = strlen(bytes);
   gboolean after = *len > 0 && bytes[*len - 1] == PREFILTER_BOUNDARY[0];
   *len -= after;
-  *bounds = (before ? PREFILTER_BOUND_BEFORE : 0) | (after ? PREFILTER_BOUND_AFTER : 0);
+  *bounds = (before ? PREFILTER_BOUND_BEFORE : 0) | (after ? PREFILTER_BOUND_AFTER : 0) |
+            (exact_case ? PREFILTER_BOUND_CASE : 0);
   return bytes;
 }
 
+/* TRUE when `literal` holds an ASCII letter. */
+static gboolean prefilter_has_letter(const char *literal)
+{
+  for (; *literal; literal++)
+    if (g_ascii_isalpha(*literal))
+      return TRUE;
+  return FALSE;
+}
+
 /* `set` as a NULL-terminated array (g_strfreev) of literals
- * (prefilter_literal_of()) when worth looking for, else NULL. */
-static char **prefilter_set_strv(const GPtrArray *set)
+ * (prefilter_literal_of()), those with letters after PREFILTER_CASE when
+ * `exact_case`, when worth looking for; else NULL. */
+static char **prefilter_set_strv(const GPtrArray *set, gboolean exact_case)
 {
   if (!set || prefilter_set_weight(set) < PREFILTER_MIN_WEIGHT)
     return NULL;
@@ -1003,6 +1031,12 @@ static char **prefilter_set_strv(const GPtrArray *set)
     for (guint i = 0; i < all->len; i++)
       prefilter_set_add(literals, g_ptr_array_index(all, i));
   }
+  for (guint i = 0; exact_case && i < literals->len; i++)
+    if (prefilter_has_letter(literals->pdata[i])) {
+      char *cased = g_strconcat(PREFILTER_CASE, literals->pdata[i], NULL);
+      g_free(literals->pdata[i]);
+      literals->pdata[i] = cased;
+    }
   g_ptr_array_add(literals, NULL);
   return (char **)g_ptr_array_free(literals, FALSE);
 }
@@ -1018,11 +1052,29 @@ static gboolean prefilter_flags_harmless(guint32 flags)
   return (flags & ~harmless) == 0;
 }
 
+/* TRUE when `pattern` may switch caseless matching on: an option setting
+ * "(?...i...)" or "(?...i...:" anywhere (also where it is no option: that
+ * only costs exact case). */
+static gboolean prefilter_sets_caseless(const char *pattern, gsize len)
+{
+  const char *end = pattern + len;
+  for (const char *q = pattern; (q = memchr(q, '(', (gsize)(end - q))) != NULL; q++) {
+    const char *o = q + 1;
+    if (o >= end || *o != '?')
+      continue;
+    for (o++; o < end && (g_ascii_isalpha(*o) || *o == '-' || *o == '^'); o++)
+      if (*o == 'i')
+        return TRUE;
+  }
+  return FALSE;
+}
+
 GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags)
 {
   if (!prefilter_flags_harmless(flags))
     return NULL;
-  PrefilterParse ps = { pattern, pattern + len, FALSE, 0 };
+  PrefilterParse ps = { pattern, pattern + len, FALSE, 0,
+                        !(flags & PCRE2_CASELESS) && !prefilter_sets_caseless(pattern, len) };
   PrefilterInfo info = prefilter_parse_alternation(&ps, NULL);
   GPtrArray *sets = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
   if (!ps.failed && ps.p == ps.end) {
@@ -1030,7 +1082,7 @@ GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags)
     prefilter_needs_add_info(needs, &info);
     prefilter_needs_sort(needs);
     for (guint i = 0; i < needs->len; i++) {
-      char **strv = prefilter_set_strv(g_ptr_array_index(needs, i));
+      char **strv = prefilter_set_strv(g_ptr_array_index(needs, i), ps.exact_case);
       if (strv)
         g_ptr_array_add(sets, strv);
     }
@@ -1134,23 +1186,26 @@ static void prefilter_literal_info(Prefilter *prefilter)
   }
 }
 
-/* The bytes of literal `i`, boundary marks aside. */
+/* The bytes of literal `i`, marks aside. */
 static const guint8 *prefilter_literal_start(const Prefilter *prefilter, guint i)
 {
   const guint8 *literal = g_ptr_array_index(prefilter->literals, i);
-  return literal + (prefilter->literal_bounds[i] & PREFILTER_BOUND_BEFORE ? 1 : 0);
+  guint bounds = prefilter->literal_bounds[i];
+  return literal + (bounds & PREFILTER_BOUND_CASE ? 1 : 0) + (bounds & PREFILTER_BOUND_BEFORE ? 1 : 0);
 }
 
-/* One class per byte that occurs in a literal; A-Z share a-z's. */
+/* One class per byte that occurs in a literal (lower-cased); A-Z share a-z's. */
 static void prefilter_classes(Prefilter *prefilter)
 {
   memset(prefilter->classes, 0, sizeof prefilter->classes);
   prefilter->n_classes = 1;
   for (guint i = 0; i < prefilter->literals->len; i++) {
     const guint8 *b = prefilter_literal_start(prefilter, i);
-    for (const guint8 *end = b + prefilter->literal_bytes[i]; b < end; b++)
-      if (!prefilter->classes[*b])
-        prefilter->classes[*b] = (guint8)prefilter->n_classes++;
+    for (const guint8 *end = b + prefilter->literal_bytes[i]; b < end; b++) {
+      guint8 folded = (guint8)g_ascii_tolower(*b);
+      if (!prefilter->classes[folded])
+        prefilter->classes[folded] = (guint8)prefilter->n_classes++;
+    }
   }
   for (guint c = 'A'; c <= 'Z'; c++)
     prefilter->classes[c] = prefilter->classes[c + ('a' - 'A')];
@@ -1308,14 +1363,22 @@ static gsize prefilter_step_back(const guint8 *at, const guint8 *start)
   return 1;
 }
 
-/* TRUE when `literal`, which ends at `at` of `text`, has the word
- * boundaries it needs there: no ASCII letter, digit or _ just before it
- * (or after it). A non-ASCII character there may be no word character (a
- * dash, a space): it counts as a boundary. */
+/* TRUE when `literal`, which ends at `at` of `text` (caselessly), is there
+ * byte for byte if its case is exact, and has the word boundaries it needs
+ * if the text is read whole: no ASCII letter, digit or _ just before it (or
+ * after it). A non-ASCII character there may be no word character (a dash,
+ * a space): it counts as a boundary. */
 static gboolean prefilter_bounded(const Prefilter *prefilter, guint literal,
                                   const PrefilterText *text, const guint8 *at)
 {
   guint bounds = prefilter->literal_bounds[literal];
+  if (bounds & PREFILTER_BOUND_CASE) {
+    gsize len = prefilter->literal_bytes[literal];
+    if ((gsize)(at - text->start) < len || memcmp(at - len, prefilter_literal_start(prefilter, literal), len) != 0)
+      return FALSE;
+  }
+  if (!text->whole)
+    return TRUE;
   if ((bounds & PREFILTER_BOUND_AFTER) && at < text->end && prefilter_is_word_byte(*at))
     return FALSE;
   if (bounds & PREFILTER_BOUND_BEFORE) {
@@ -1338,7 +1401,7 @@ static void prefilter_mark(const Prefilter *prefilter, guint32 state, PrefilterT
     guint64 bit = G_GUINT64_CONSTANT(1) << (out[i] % 64);
     if (seen[out[i] / 64] & bit)
       continue;
-    if (G_UNLIKELY(prefilter->literal_bounds[out[i]]) && text->whole &&
+    if (G_UNLIKELY(prefilter->literal_bounds[out[i]]) &&
         !prefilter_bounded(prefilter, out[i], text, at))
       continue;
     seen[out[i] / 64] |= bit;

@@ -42,7 +42,8 @@ void prefilter_build(Prefilter *prefilter);
 
 /* The literals of `text` (`len` bytes of valid UTF-8), compared without ASCII
  * case (and with U+017F as s, U+212A as k, as PCRE2's caseless matching
- * does), for regexes matched against `text` or any part of it. Returns a new
+ * does) unless a literal keeps its case, for regexes matched against `text`
+ * or any part of it. Returns a new
  * bit set (g_free) for prefilter_may_match(). */
 PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len);
 
@@ -61,8 +62,9 @@ gboolean prefilter_may_match(const Prefilter *prefilter, int id, const Prefilter
  * array (g_ptr_array_unref) of sets, each a NULL-terminated array of
  * strings, the most selective first; a match holds one literal of every set.
  * A literal that starts or ends with "\x01" needs a word boundary there
- * (the pattern has \b there, beside a word character). NULL when none can
- * be proven. */
+ * (the pattern has \b there, beside a word character); one that starts
+ * with "\x02" (in front of any "\x01") keeps the case of its letters (the
+ * pattern is matched with its case). NULL when none can be proven. */
 GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags);
 
 /* Literals and regexes with literals, for tests and `rules check`. */

@@ -5,8 +5,9 @@
  *    be proven: classes, repeats that may be empty,
  *    subroutine calls, conditionals, \Q, extended mode, short literals);
  *  - /prefilter/scan: a regex is skipped on a text lacking its literals and
- *    runs on one that has them, whatever their case; caseless rules with the
- *    two characters PCRE2 takes for s and k; unprovable regexes always run;
+ *    runs on one that has them, whatever their case when it is caseless, in
+ *    its case when not; caseless rules with the two characters PCRE2 takes
+ *    for s and k; unprovable regexes always run;
  *  - /prefilter/scan-wide: non-ASCII characters without case forms as
  *    literals, and letters with case forms as "any character";
  *  - /prefilter/scan-bounded: literals beside \b, found only at a word
@@ -35,49 +36,49 @@ typedef struct {
 } LiteralCase;
 
 static const LiteralCase literal_cases[] = {
-  { "deadline", 0, "deadline" },
+  { "deadline", 0, "=deadline" },
   { "missed\\s+the\\s+deadline", PCRE2_CASELESS, "deadline & missed & the" },
-  { "colou?r", 0, "color|colour" },
-  { "(?:invoice|bill)s?\\b", 0, "bill\\b|bills\\b|invoice\\b|invoices\\b" },
+  { "colou?r", 0, "=color|=colour" },
+  { "(?:invoice|bill)s?\\b", 0, "=bill\\b|=bills\\b|=invoice\\b|=invoices\\b" },
   { "(?i)Refund", 0, "refund" },
-  { "Refund", 0, "refund" },
-  { "(?<=paid )invoice(?!s)", 0, "invoice & paid " },
-  { "on\\s+me\\b(?<=that's\\son\\sme)", 0, "that's" }, /* what a lookbehind needs */
-  { "(?<=paid )?invoice", 0, "invoice" },   /* an optional lookbehind needs nothing */
-  { "(?=\\w+ing)\\w+", 0, "ing" },       /* so does a lookahead */
-  { "[Ss]tatement", 0, "statement" },
-  { "[a-z]oops", 0, "oops" },
-  { "x*abcd", 0, "abcd" },
-  { "abcx*def", 0, "abc & def" },           /* not {abcdef, abcxdef}: x may repeat */
-  { "(?:abcd)+", 0, "abcd" },
+  { "Refund", 0, "=Refund" },               /* "=": its letters keep their case */
+  { "(?<=paid )invoice(?!s)", 0, "=invoice & =paid " },
+  { "on\\s+me\\b(?<=that's\\son\\sme)", 0, "=that's" }, /* what a lookbehind needs */
+  { "(?<=paid )?invoice", 0, "=invoice" },   /* an optional lookbehind needs nothing */
+  { "(?=\\w+ing)\\w+", 0, "=ing" },       /* so does a lookahead */
+  { "[Ss]tatement", 0, "=Statement|=statement" },
+  { "[a-z]oops", 0, "=oops" },
+  { "x*abcd", 0, "=abcd" },
+  { "abcx*def", 0, "=abc & =def" },           /* not {abcdef, abcxdef}: x may repeat */
+  { "(?:abcd)+", 0, "=abcd" },
   { "(?:abcd)*", 0, NULL },
   { "(?:abcd)?", 0, NULL },
-  { "a(?:bc|de)f", 0, "abcf|adef" },        /* the run goes into each branch */
+  { "a(?:bc|de)f", 0, "=abcf|=adef" },        /* the run goes into each branch */
   { "a(?:bc|de)+f", 0, NULL },              /* but not into a repeated group */
-  { "a(?:bcd|def)+xyz", 0, "xyz & bcd|def" }, /* equally heavy: fewer literals first */
-  { "a(?:bcd|def){2}xyz", 0, "bcdbcd|bcddef|defbcd|defdef & xyz" }, /* a count repeats */
+  { "a(?:bcd|def)+xyz", 0, "=xyz & =bcd|=def" }, /* equally heavy: fewer literals first */
+  { "a(?:bcd|def){2}xyz", 0, "=bcdbcd|=bcddef|=defbcd|=defdef & =xyz" }, /* a count repeats */
   { "\\d+\\s*hrs?\\s+on\\b[^.]{0,60}\\?{2,}", PCRE2_CASELESS, "??" }, /* "?" weighs 2 */
-  { "x{3,5}", 0, "xxx" },
+  { "x{3,5}", 0, "=xxx" },
   { "(?:a|b|c|d|e){2}", 0, NULL },          /* 25 strings: just one of a-e, too light */
   /* \b beside a word character: the literal needs a word boundary there */
   { "\\bnow\\b", PCRE2_CASELESS, "\\bnow\\b" },
-  { "\\b(?<!for\\s)(?:now|right\\s+away)\\b", 0, "\\bnow|\\bright" }, /* no longer exact at the end */
-  { "\\b-now", 0, "-now" },                   /* \b before "-": a word character before */
-  { "now\\b!", 0, "now!" },                   /* inside: always true (or never) */
-  { "(?:now\\b|now)!", 0, "now!" },           /* one literal, twice */
-  { "\\b\\bnow\\B", 0, "\\bnow" },
-  { "(?:\\bnow){2}", 0, "\\bnownow" },
-  { "\\bfoo(bar)\\1baz\\b", 0, "\\bfoobar & baz\\b" }, /* a backreference is "anything" */
+  { "\\b(?<!for\\s)(?:now|right\\s+away)\\b", 0, "=\\bnow|=\\bright" }, /* no longer exact at the end */
+  { "\\b-now", 0, "=-now" },                   /* \b before "-": a word character before */
+  { "now\\b!", 0, "=now!" },                   /* inside: always true (or never) */
+  { "(?:now\\b|now)!", 0, "=now!" },           /* one literal, twice */
+  { "\\b\\bnow\\B", 0, "=\\bnow" },
+  { "(?:\\bnow){2}", 0, "=\\bnownow" },
+  { "\\bfoo(bar)\\1baz\\b", 0, "=\\bfoobar & =baz\\b" }, /* a backreference is "anything" */
   { "need\\s+it\\s+(?:by|before)", PCRE2_CASELESS, "need" },
-  { "urgent|asap|right\\s+away", 0, "asap|right|urgent" }, /* a branch gives its best set */
+  { "urgent|asap|right\\s+away", 0, "=asap|=right|=urgent" }, /* a branch gives its best set */
   { "urgent|\\d+", 0, NULL },               /* one branch knows nothing */
   { "urgent|", 0, NULL },                   /* one branch matches empty text */
   { "a|bcd", 0, NULL },                     /* too short to be worth it */
   { "\\w+", 0, NULL },
   { ".", 0, NULL },
   { "\\d{3}-\\d{4}", 0, NULL },
-  { "\\x{41}pple", 0, "apple" },
-  { "caf\\x{e9} au lait", 0, " au lait & caf" },
+  { "\\x{41}pple", 0, "=Apple" },
+  { "caf\\x{e9} au lait", 0, "= au lait & =caf" },
   { "(?x) foo bar", 0, NULL },              /* extended mode: spaces mean nothing */
   { "foo bar", PCRE2_EXTENDED, NULL },
   { "(?(1)abc|def)", 0, NULL },
@@ -86,26 +87,34 @@ static const LiteralCase literal_cases[] = {
   { "\\Qa.b\\E", 0, NULL },
   { "(*MARK:1)hello", PCRE2_CASELESS, "hello" },
   { "(*SKIP)hello", 0, NULL },
-  { "(?#note)hello", 0, "hello" },
-  { "abcl{2}defg", 0, "defg & abc" },       /* "l{2}": the run stops at a count */
+  { "(?#note)hello", 0, "=hello" },
+  { "abcl{2}defg", 0, "=defg & =abc" },       /* "l{2}": the run stops at a count */
   { "x{,3}hello", 0, NULL },                /* PCRE2 versions disagree on {,3} */
-  { "(?<name>invoice)|(?P<other>receipt)", 0, "invoice|receipt" },
+  { "(?<name>invoice)|(?P<other>receipt)", 0, "=invoice|=receipt" },
+  /* without caseless matching, literals keep their case; "(?i" anywhere in
+     the pattern takes it for caseless */
+  { "\\b(?:NOW|TODAY)\\s+(?:FIX|SEND)\\b", 0, "=\\bNOW|=\\bTODAY & =FIX\\b|=SEND\\b" },
+  { "\\b(?:NOW|TODAY)\\s+(?:FIX|SEND)\\b", PCRE2_CASELESS, "\\bnow|\\btoday & fix\\b|send\\b" },
+  { "(?:NOW|TODAY)\\s+(?i:FIX|SEND)", 0, "now|today & fix|send" },
+  { "(?:NOW|TODAY)\\s+(?-i:FIX|SEND)", 0, "now|today & fix|send" }, /* (options not read closely) */
+  { "Hi\\?\\?", 0, "=Hi??" },
+  { "\\d\\?\\?\\d", 0, "??" },                         /* no letters: no case */
   /* a non-ASCII character without other case forms is a literal, which
      weighs as four ASCII letters */
   { "\\bI\\s+(?:can|could)\\s+\xc2\xa3\\s?\\d+", PCRE2_CASELESS, "\xc2\xa3 & can|could" },
   { "\\x{a3}\\d", 0, "\xc2\xa3" },
-  { "it(?:'s|\xe2\x80\x99s) done", 0, "it's done|it\xe2\x80\x99s done" },
+  { "it(?:'s|\xe2\x80\x99s) done", 0, "=it's done|=it\xe2\x80\x99s done" },
   { "\\\xe2\x82\xac\\d", 0, "\xe2\x82\xac" },            /* an escaped one too */
   { "caf\xc3\xa9 au lait", PCRE2_CASELESS, " au lait & caf" }, /* letters with case: any */
   { "stra\xc3\x9f" "e", PCRE2_CASELESS, "stra" },       /* \xc3\x9f: U+1E9E is its capital */
   { "\xcf\x83\xcf\x82" "ab", PCRE2_CASELESS, NULL },       /* sigmas */
-  { "\xe2\x84\xaa" "elvin", 0, "elvin" },               /* U+212A is a letter */
+  { "\xe2\x84\xaa" "elvin", 0, "=elvin" },               /* U+212A is a letter */
   /* a class of characters that stand for themselves is an exact set */
   { "don['\xe2\x80\x99]t\\s+worry", PCRE2_CASELESS, "don't|don\xe2\x80\x99t & worry" },
-  { "say[\\\"\xe2\x80\x9c]hi", 0, "say\"hi|say\xe2\x80\x9chi" },      /* an escaped mark */
+  { "say[\\\"\xe2\x80\x9c]hi", 0, "=say\"hi|=say\xe2\x80\x9chi" },      /* an escaped mark */
   { "abc[\xc3\xa9']s", PCRE2_CASELESS, "abc" },           /* a letter with case forms: any */
-  { "abc[x-]yz", 0, "abc" },                         /* a dash may make a range */
-  { "abc[\\w']yz", 0, "abc" },
+  { "abc[x-]yz", 0, "=abc" },                         /* a dash may make a range */
+  { "abc[\\w']yz", 0, "=abc" },
   { "\xc2\xb5s", 0, NULL },                         /* U+00B5 MICRO SIGN folds to mu */
 };
 
@@ -115,8 +124,9 @@ static int literals_compare(gconstpointer a, gconstpointer b)
 }
 
 /* "a|b & c": each set's literals sorted and '|'-joined, the sets (most
- * selective first) joined by " & ", a word boundary written \b; NULL when
- * the regex always runs. */
+ * selective first) joined by " & ", a word boundary written \b and a
+ * literal whose letters keep their case after "="; NULL when the regex
+ * always runs. */
 static char *literals_joined(const char *pattern, guint32 flags)
 {
   g_autoptr(GPtrArray) sets = prefilter_literals(pattern, strlen(pattern), flags);
@@ -133,6 +143,7 @@ static char *literals_joined(const char *pattern, guint32 flags)
     g_string_append_printf(out, "%s%s", s ? " & " : "", joined);
   }
   g_string_replace(out, "\x01", "\\b", 0); /* a word boundary there */
+  g_string_replace(out, "\x02", "=", 0);   /* letters in this case only */
   return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
@@ -183,11 +194,17 @@ static void test_scan(void)
   check_scan(deadline, PCRE2_CASELESS, "Nothing to see here.", FALSE, FALSE);
   check_scan(deadline, PCRE2_CASELESS, "You MISSED the\n DeadLine again", TRUE, TRUE);
   check_scan(deadline, PCRE2_CASELESS, "the deadline is Friday", FALSE, FALSE); /* no "missed" */
-  check_scan(deadline, 0, "Missed it: the deadline is Friday", TRUE, FALSE);
+  check_scan(deadline, 0, "Missed it: the deadline is Friday", FALSE, FALSE); /* exact case */
+  check_scan(deadline, 0, "Deadline: you missed the\ndeadline", TRUE, TRUE);
   check_scan("(?i)kelvin", 0, "\xe2\x84\xaa" "elvin", TRUE, TRUE); /* U+212A KELVIN SIGN */
   check_scan("(?i)sure", 0, "\xc5\xbf" "ure", TRUE, TRUE);          /* U+017F LONG S */
   check_scan("(?i)sure", 0, "\xc5\xbe" "ure", FALSE, FALSE);        /* U+017E is no s */
-  check_scan("Refund", 0, "refund", TRUE, FALSE); /* caseless scan: runs, PCRE2 decides */
+  check_scan("Refund", 0, "refund", FALSE, FALSE); /* no caseless matching: case counts */
+  check_scan("(?i)Refund", 0, "rEFUND", TRUE, TRUE);
+  check_scan("Refund", 0, "REFUND Refund", TRUE, TRUE);
+  check_scan("sure", 0, "\xc5\xbfure", FALSE, FALSE);      /* U+017F is no s then */
+  check_scan("\\b(?:NOW|TODAY)\\b", 0, "now, Today", FALSE, FALSE);
+  check_scan("\\b(?:NOW|TODAY)\\b", 0, "NOWHERE? not TODAY", TRUE, TRUE);
   check_scan("abcx*def", 0, "abcxxdef", TRUE, TRUE);
   check_scan("on\\s+me\\b(?<=that's\\son\\sme)", PCRE2_CASELESS, "it's on me", FALSE, FALSE);
   check_scan("on\\s+me\\b(?<=that's\\son\\sme)", PCRE2_CASELESS, "That's on me!", TRUE, TRUE);
