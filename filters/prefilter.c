@@ -9,16 +9,29 @@
  * "."). A sequence grows an exact run while it can ("a(?:bc|de)f" is {abcf,
  * adef}: a group that is not repeated takes the run into each branch); each
  * piece that closes the run adds the sets it needs, and the sequence needs
- * the PREFILTER_SETS_MAX most selective of them together (longest shortest
- * literal first): "missed\s+the\s+deadline" needs deadline, missed and the.
+ * the PREFILTER_SETS_MAX most selective of them together (heaviest lightest
+ * literal first, see prefilter_weight(): a letter weighs 1, "?" 2, "£" 4):
+ * "missed\s+the\s+deadline" needs deadline, missed and the.
+ * A count of two or more repeats an exact piece ("\?{2,}" needs "??").
  * An alternation unites its branches' most selective sets, and knows
- * nothing if one branch knows nothing. Anchors, \b and negative lookarounds
+ * nothing if one branch knows nothing. Anchors, \B and negative lookarounds
  * count as empty: they only narrow a match; a positive lookaround adds what
- * it looks for. Whatever the parser cannot prove
+ * it looks for. \b is kept in the strings as a mark (PREFILTER_BOUNDARY):
+ * a literal that starts (ends) with a word character after (before) a \b
+ * needs a word boundary there ("\bnow" is not in "know"), a literal of its
+ * own beside the same bytes without it; marks elsewhere are dropped. A
+ * pattern matched with its case (no PCRE2_CASELESS, no "(?i" anywhere)
+ * keeps the case of its letters: its literals with letters start with
+ * PREFILTER_CASE and count only where the text has them byte for byte
+ * ("NOW" is not in "now"). Whatever the parser cannot prove
  * (backreferences inside sequences count as "anything"; subroutine calls,
  * conditionals, \Q, extended mode, unknown escapes) makes the regex
- * PREFILTER_ALWAYS. Literals are ASCII only: a non-ASCII character in a
- * pattern counts as "any character", so a text's non-ASCII bytes never need
+ * PREFILTER_ALWAYS. A pattern is UTF-8 (the rules are compiled with
+ * PCRE2_UTF). A non-ASCII character of a pattern is a literal, its UTF-8
+ * bytes, only when PCRE2 matches it as itself alone even caseless
+ * (punctuation, currency and math symbols, spaces: "£", "’", "€"); any
+ * other (é, ß, ſ, the Kelvin sign, sigmas: letters with other case forms)
+ * counts as "any character". So a text's non-ASCII bytes never need
  * folding, except the two characters PCRE2 takes for ASCII letters when
  * caseless (U+017F = s, U+212A = k), which the scan reads as those letters.
  *
@@ -29,7 +42,14 @@
  * it belongs to is marked too, so asking whether a regex may match reads one
  * bit per set. A long text is walked as two overlapping halves at once, so
  * that the table reads of one wait beside the other's. Literals are cut to
- * their first PREFILTER_LITERAL_LONGEST characters.
+ * their first PREFILTER_LITERAL_LONGEST bytes (whole characters). A literal
+ * with exact case or one that needs a word boundary is looked at when its
+ * state is reached (the byte loop is the same): it is seen only where its
+ * bytes are in the text as they are, and where no ASCII letter, digit or _
+ * is beside it; the latter only by prefilter_scan_whole(), whose regexes are
+ * matched against the scanned text itself; prefilter_scan(), for regexes
+ * matched against parts of a text (where a part starts, PCRE2 sees a
+ * boundary), takes it as seen wherever its bytes are.
  *
  * Beside the literals, three pattern helpers of the same kind (see
  * prefilter.h): phrase heads (where a phrase trie may start), top-level
@@ -45,12 +65,18 @@
 
 #define PREFILTER_EXACT_MAX 16    /* strings of an exact set */
 #define PREFILTER_REQUIRED_MAX 512 /* literals of one set (a phrase group has hundreds) */
-#define PREFILTER_MIN_LENGTH 3    /* shorter literals are in nearly every text */
+#define PREFILTER_MIN_WEIGHT 3    /* lighter literals (prefilter_weight()) are in nearly every text */
+#define PREFILTER_WEIGHT_WIDE 4   /* the weight of a non-ASCII character */
 #define PREFILTER_LITERAL_LONGEST 8 /* longer literals are cut to this length: their
                                        starts are as rare in mail, the automaton a third smaller */
 #define PREFILTER_SETS_MAX 4      /* sets of literals one regex needs together */
 #define PREFILTER_DEPTH_MAX 100   /* nested groups */
 #define PREFILTER_STATE_OUT 0x80000000u
+#define PREFILTER_BOUNDARY "\x01"  /* in a string: a \b there (never a literal's own byte) */
+#define PREFILTER_BOUND_BEFORE 1u   /* a literal needs a word boundary before it */
+#define PREFILTER_BOUND_AFTER 2u    /* and after it */
+#define PREFILTER_CASE "\x02"      /* in front of a literal: its letters keep their case */
+#define PREFILTER_BOUND_CASE 4u     /* a literal must be in the text byte for byte */
 
 struct _Prefilter {
   GPtrArray *literals;     /* owned, of char*: every literal, by id */
@@ -69,6 +95,8 @@ struct _Prefilter {
                               out_literals, and how many (its own and its failure state's) */
   guint *out_literals;     /* owned */
   guint n_states;
+  guint8 *literal_bounds;  /* owned, per literal: PREFILTER_BOUND_* */
+  guint8 *literal_bytes;   /* owned, per literal: its bytes (automaton steps), boundaries aside */
   guint *literal_sets;     /* owned, per literal + 1: where its sets start in sets_of */
   guint *sets_of;          /* owned: the sets each literal belongs to, literal after literal */
   guint set_base;          /* first PrefilterSeen word of the set bits (after the literals') */
@@ -108,18 +136,50 @@ static GPtrArray *prefilter_set_cross(const GPtrArray *a, const GPtrArray *b)
   return set;
 }
 
-/* The length of the shortest string: how selective a required set is. */
-static gsize prefilter_set_shortest(const GPtrArray *set)
+/* ---- what a part of a pattern matches ---- */
+
+/* How rare `string` is in mail, as a literal: an ASCII letter, digit or
+ * space weighs 1, other printable ASCII 2 ("??" is rarer than "you"), a
+ * non-ASCII character (its UTF-8 lead byte) PREFILTER_WEIGHT_WIDE ("£" is
+ * rarer than "can"). 0 only for "": what matches the empty text. (Upper
+ * case letters of a literal with exact case weigh 1 too: "IT" and "DO"
+ * would be looked at in every "it" and "do" of a text, which costs more
+ * scanning than the regexes they would skip.) */
+static gsize prefilter_weight(const char *string)
+{
+  gsize weight = 0;
+  for (const guint8 *b = (const guint8 *)string; *b; b++)
+    weight += *b >= 0xC0 ? PREFILTER_WEIGHT_WIDE : *b >= 0x80 || *b < 0x20 ? 0 :
+              g_ascii_isalnum(*b) || *b == ' ' ? 1 : 2;
+  return weight;
+}
+
+/* The weight of the lightest string: how selective a required set is. */
+static gsize prefilter_set_weight(const GPtrArray *set)
 {
   if (!set || set->len == 0)
     return 0;
-  gsize shortest = G_MAXSIZE;
+  gsize lightest = G_MAXSIZE;
   for (guint i = 0; i < set->len; i++)
-    shortest = MIN(shortest, strlen(g_ptr_array_index(set, i)));
-  return shortest;
+    lightest = MIN(lightest, prefilter_weight(g_ptr_array_index(set, i)));
+  return lightest;
 }
 
-/* ---- what a part of a pattern matches ---- */
+/* TRUE when `set` is NULL or empty or holds a string of weight 0: it
+ * requires nothing. */
+static gboolean prefilter_set_needs_nothing(const GPtrArray *set)
+{
+  if (!set || set->len == 0)
+    return TRUE;
+  for (guint i = 0; i < set->len; i++) {
+    const guint8 *b = g_ptr_array_index(set, i);
+    while (*b && *b < 0x20)
+      b++;
+    if (!*b)
+      return TRUE;
+  }
+  return FALSE;
+}
 
 typedef struct {
   GPtrArray *exact;    /* owned: every string the part can match, or NULL */
@@ -151,7 +211,7 @@ static PrefilterInfo prefilter_info_any(void)
 static GPtrArray *prefilter_info_required(const PrefilterInfo *info)
 {
   const GPtrArray *from = info->exact ? info->exact : info->required;
-  if (!from || prefilter_set_shortest(from) == 0)
+  if (prefilter_set_needs_nothing(from))
     return NULL;
   GPtrArray *set = prefilter_set_new();
   for (guint i = 0; i < from->len; i++)
@@ -169,7 +229,7 @@ static GPtrArray *prefilter_needs_new(void)
 /* Adds `set` (taken; NULL or a set holding "" adds nothing) to `needs`. */
 static void prefilter_needs_add(GPtrArray *needs, GPtrArray *set)
 {
-  if (set && prefilter_set_shortest(set) > 0)
+  if (!prefilter_set_needs_nothing(set))
     g_ptr_array_add(needs, set);
   else if (set)
     g_ptr_array_unref(set);
@@ -185,14 +245,35 @@ static void prefilter_needs_add_info(GPtrArray *needs, const PrefilterInfo *info
   }
 }
 
-/* The more selective set first: longer shortest literal, then fewer literals. */
-static gint prefilter_compare_sets(gconstpointer a, gconstpointer b)
+/* A set and its weight, while sets are ranked. */
+typedef struct {
+  gsize weight;
+  GPtrArray *set;
+} PrefilterRanked;
+
+/* TRUE when `a` is more selective than `b`: a heavier lightest literal, or
+ * as heavy and fewer literals. */
+static gboolean prefilter_ranks_before(const PrefilterRanked *a, const PrefilterRanked *b)
 {
-  const GPtrArray *x = *(GPtrArray *const *)a, *y = *(GPtrArray *const *)b;
-  gsize sx = prefilter_set_shortest(x), sy = prefilter_set_shortest(y);
-  if (sx != sy)
-    return sx > sy ? -1 : 1;
-  return x->len < y->len ? -1 : x->len > y->len ? 1 : 0;
+  if (a->weight != b->weight)
+    return a->weight > b->weight;
+  return a->set->len < b->set->len;
+}
+
+/* Sorts `needs` (sets), the most selective first; stable (an insertion
+ * sort: a sequence needs few sets), each set weighed once. */
+static void prefilter_needs_sort(GPtrArray *needs)
+{
+  g_autofree PrefilterRanked *ranked = g_new(PrefilterRanked, needs->len + 1);
+  for (guint i = 0; i < needs->len; i++) {
+    PrefilterRanked next = { prefilter_set_weight(needs->pdata[i]), needs->pdata[i] };
+    guint j = i;
+    for (; j > 0 && prefilter_ranks_before(&next, &ranked[j - 1]); j--)
+      ranked[j] = ranked[j - 1];
+    ranked[j] = next;
+  }
+  for (guint i = 0; i < needs->len; i++)
+    needs->pdata[i] = ranked[i].set;
 }
 
 /* `needs` (taken) as an info: the most selective set as `required`, the next
@@ -204,7 +285,7 @@ static PrefilterInfo prefilter_needs_info(GPtrArray *needs)
     g_ptr_array_unref(needs);
     return info;
   }
-  g_ptr_array_sort(needs, prefilter_compare_sets);
+  prefilter_needs_sort(needs);
   info.required = g_ptr_array_steal_index(needs, 0);
   g_ptr_array_set_size(needs, MIN(needs->len, PREFILTER_SETS_MAX - 1));
   if (needs->len)
@@ -221,6 +302,7 @@ typedef struct {
   const char *end;
   gboolean failed;  /* something the parser cannot prove: the regex always runs */
   int depth;
+  gboolean exact_case; /* no caseless matching anywhere: letters keep their case */
 } PrefilterParse;
 
 static PrefilterInfo prefilter_parse_alternation(PrefilterParse *ps, const GPtrArray *prefix);
@@ -249,26 +331,74 @@ static gboolean prefilter_skip_past(PrefilterParse *ps, char close)
   return TRUE;
 }
 
-/* One ASCII character as a literal (lower case), or "any" for a control
- * character. */
-static PrefilterInfo prefilter_char(unsigned char c)
+/* `c` as the parse reads it: lower case, unless the case is exact. */
+static char prefilter_fold(const PrefilterParse *ps, unsigned char c)
+{
+  return ps->exact_case ? (char)c : (char)g_ascii_tolower(c);
+}
+
+/* One ASCII character as a literal (prefilter_fold()), or "any" for a
+ * control character. */
+static PrefilterInfo prefilter_char(const PrefilterParse *ps, unsigned char c)
 {
   if (c < 0x20 || c > 0x7e)
     return prefilter_info_any();
-  char s[2] = { (char)g_ascii_tolower(c), 0 };
+  char s[2] = { prefilter_fold(ps, c), 0 };
   return prefilter_info_exact(s);
 }
 
-/* Skips one UTF-8 character at ps->p: "any character". */
-static PrefilterInfo prefilter_skip_char(PrefilterParse *ps)
+/* TRUE when PCRE2 matches the non-ASCII character `c` as itself alone,
+ * caseless or not, with Unicode properties or not: punctuation, currency
+ * and mathematical symbols and spaces take no part in Unicode's case
+ * mappings and foldings, which letters, marks, Roman numerals and circled
+ * letters do (é and É, U+017F and s, U+212A and k, the three sigmas, ß and
+ * U+1E9E, U+0345 and iota). GLib's mappings are asked as well. */
+static gboolean prefilter_caseless_free(gunichar c)
 {
+  switch (g_unichar_type(c)) {
+  case G_UNICODE_CURRENCY_SYMBOL:
+  case G_UNICODE_MATH_SYMBOL:
+  case G_UNICODE_CONNECT_PUNCTUATION:
+  case G_UNICODE_DASH_PUNCTUATION:
+  case G_UNICODE_OPEN_PUNCTUATION:
+  case G_UNICODE_CLOSE_PUNCTUATION:
+  case G_UNICODE_INITIAL_PUNCTUATION:
+  case G_UNICODE_FINAL_PUNCTUATION:
+  case G_UNICODE_OTHER_PUNCTUATION:
+  case G_UNICODE_SPACE_SEPARATOR:
+    return c >= 0x80 && g_unichar_tolower(c) == c && g_unichar_toupper(c) == c &&
+           g_unichar_totitle(c) == c;
+  default:
+    return FALSE;
+  }
+}
+
+/* The non-ASCII character `c` of the pattern (which PCRE2 reads as UTF-8)
+ * as a literal, its UTF-8 bytes, when it has no other case form; else "any
+ * character". */
+static PrefilterInfo prefilter_wide_char(gunichar c)
+{
+  if (!prefilter_caseless_free(c))
+    return prefilter_info_any();
+  char s[8] = { 0 };
+  g_unichar_to_utf8(c, s);
+  return prefilter_info_exact(s);
+}
+
+/* The UTF-8 character at ps->p (not ASCII), moved past: a literal or "any
+ * character" (prefilter_wide_char()). */
+static PrefilterInfo prefilter_parse_wide(PrefilterParse *ps)
+{
+  gunichar c = g_utf8_get_char_validated(ps->p, ps->end - ps->p);
   ps->p++;
   while (ps->p < ps->end && ((unsigned char)*ps->p & 0xC0) == 0x80)
     ps->p++;
-  return prefilter_info_any();
+  if (c == (gunichar)-1 || c == (gunichar)-2)
+    return prefilter_info_any();
+  return prefilter_wide_char(c);
 }
 
-/* \x41 or \x{41}: the character, ASCII only. */
+/* \x41 or \x{41}: the character (a non-ASCII one as prefilter_wide_char()). */
 static PrefilterInfo prefilter_parse_hex(PrefilterParse *ps)
 {
   guint value = 0, digits = 0;
@@ -285,7 +415,7 @@ static PrefilterInfo prefilter_parse_hex(PrefilterParse *ps)
     return prefilter_fail(ps);
   if (braces)
     ps->p++;
-  return prefilter_char(value < 0x80 ? (unsigned char)value : 0);
+  return value < 0x80 ? prefilter_char(ps, (unsigned char)value) : prefilter_wide_char(value);
 }
 
 /* \p{L}, \pL, \N{U+41}, \o{101}, \k<name>: skipped as "any". */
@@ -311,7 +441,9 @@ static PrefilterInfo prefilter_parse_escape(PrefilterParse *ps)
     return prefilter_fail(ps);
   unsigned char c = (unsigned char)ps->p[1];
   ps->p += 2;
-  if (c && strchr("bBAzZGKE", c))
+  if (c == 'b')
+    return prefilter_info_exact(PREFILTER_BOUNDARY); /* zero-width, kept as a mark */
+  if (c && strchr("BAzZGKE", c))
     return prefilter_info_exact(""); /* zero-width */
   if (c && strchr("dDwWsShHvVRXtnrfea", c))
     return prefilter_info_any();
@@ -334,14 +466,16 @@ static PrefilterInfo prefilter_parse_escape(PrefilterParse *ps)
     return prefilter_fail(ps);
   if (c >= 0x80) {
     ps->p--;
-    return prefilter_skip_char(ps);
+    return prefilter_parse_wide(ps);
   }
-  return prefilter_char(c);
+  return prefilter_char(ps, c);
 }
 
 /* The ']' that closes the class opening at `open` ('['), or NULL (also for
  * \Q inside it, which the parser does not read). `*simple` is cleared for
- * anything but plain ASCII letters, digits and a few marks. */
+ * anything but characters standing for themselves: not for printable ASCII
+ * but \ [ ] ^ -, an escaped ASCII punctuation mark, or a non-ASCII byte
+ * (prefilter_parse_class() reads its character). */
 static const char *prefilter_class_end(const char *open, const char *end, gboolean *simple)
 {
   const char *q = open + 1;
@@ -354,7 +488,8 @@ static const char *prefilter_class_end(const char *open, const char *end, gboole
     if (*q == '\\') {
       if (q + 1 < end && q[1] == 'Q')
         return NULL;
-      *simple = FALSE;
+      if (!(q + 1 < end && g_ascii_ispunct(q[1])))
+        *simple = FALSE;
       q++;
     } else if (*q == '[' && q + 1 < end && q[1] == ':') {
       const char *close = g_strstr_len(q + 2, end - q - 2, ":]");
@@ -362,15 +497,18 @@ static const char *prefilter_class_end(const char *open, const char *end, gboole
         return NULL;
       *simple = FALSE;
       q = close + 1;
-    } else if (!g_ascii_isalnum(*q) && *q != ' ' && *q != '\'' && *q != '.' && *q != ',') {
+    } else if ((guint8)*q < 0x20 || *q == 0x7f || strchr("[]^-", *q)) {
       *simple = FALSE;
     }
   }
   return q < end ? q : NULL;
 }
 
-/* A class at ps->p ('['): a small set of plain ASCII characters is an exact
- * set; anything else (ranges, escapes, negation, POSIX names) is "any". */
+/* A class at ps->p ('['): a small set of characters that stand for
+ * themselves (ASCII but \ [ ] ^ -, escaped ASCII punctuation, non-ASCII
+ * characters without other case forms: "['’]") is an exact set; anything
+ * else (ranges, negation, classes, POSIX names, letters with case forms) is
+ * "any". */
 static PrefilterInfo prefilter_parse_class(PrefilterParse *ps)
 {
   gboolean simple = TRUE;
@@ -378,9 +516,17 @@ static PrefilterInfo prefilter_parse_class(PrefilterParse *ps)
   if (!close)
     return prefilter_fail(ps);
   GPtrArray *set = prefilter_set_new();
-  for (const char *c = ps->p + 1; simple && c < close; c++) {
-    char s[2] = { g_ascii_tolower(*c), 0 };
-    prefilter_set_add(set, s);
+  for (const char *c = ps->p + 1; simple && c < close;) {
+    if (*c == '\\')
+      c++; /* an escaped punctuation mark */
+    gunichar wide = (guint8)*c < 0x80 ? 0 : g_utf8_get_char_validated(c, close - c);
+    PrefilterInfo one = (guint8)*c < 0x80 ? prefilter_char(ps, (guint8)*c) :
+                        wide < 0x110000 ? prefilter_wide_char(wide) : prefilter_info_any();
+    simple = one.exact != NULL;
+    if (simple)
+      prefilter_set_add(set, g_ptr_array_index(one.exact, 0));
+    prefilter_info_clear(&one);
+    c = g_utf8_next_char(c);
   }
   ps->p = close + 1;
   if (!simple || set->len > 4) {
@@ -516,9 +662,9 @@ static PrefilterInfo prefilter_parse_atom(PrefilterParse *ps)
   default: break;
   }
   if (c >= 0x80)
-    return prefilter_skip_char(ps);
+    return prefilter_parse_wide(ps);
   ps->p++;
-  return prefilter_char(c);
+  return prefilter_char(ps, c);
 }
 
 /* A counted quantifier at ps->p ('{'): 1 and its bounds ({n}, {n,}, {n,m};
@@ -572,6 +718,27 @@ static gboolean prefilter_parse_quantifier(PrefilterParse *ps, int *min, int *ma
   return TRUE;
 }
 
+/* What `exact` repeated `times` times in a row holds (its first
+ * PREFILTER_LITERAL_LONGEST repeats: a literal is no longer): a new required
+ * set, or NULL when it would hold more than PREFILTER_EXACT_MAX strings or
+ * require nothing. */
+static GPtrArray *prefilter_repeated(const GPtrArray *exact, int times)
+{
+  GPtrArray *set = prefilter_set_of("");
+  for (int i = 0; i < MIN(times, PREFILTER_LITERAL_LONGEST); i++) {
+    if (set->len * exact->len > PREFILTER_EXACT_MAX) {
+      g_ptr_array_unref(set);
+      return NULL;
+    }
+    GPtrArray *longer = prefilter_set_cross(set, exact);
+    g_ptr_array_unref(set);
+    set = longer;
+  }
+  if (prefilter_set_needs_nothing(set))
+    g_clear_pointer(&set, g_ptr_array_unref);
+  return set;
+}
+
 static PrefilterInfo prefilter_parse_repeat(PrefilterParse *ps)
 {
   PrefilterInfo atom = prefilter_parse_atom(ps);
@@ -583,7 +750,9 @@ static PrefilterInfo prefilter_parse_repeat(PrefilterParse *ps)
     return atom;
   }
   PrefilterInfo out = { NULL, NULL, NULL }; /* at least once: whatever it needs */
-  if (min >= 1 && (out.required = prefilter_info_required(&atom)))
+  if (min >= 2 && atom.exact) /* "\?{2,}" needs "??" */
+    out.required = prefilter_repeated(atom.exact, min);
+  if (min >= 1 && (out.required || (out.required = prefilter_info_required(&atom))))
     out.also = g_steal_pointer(&atom.also);
   prefilter_info_clear(&atom);
   return out;
@@ -676,7 +845,7 @@ static gboolean prefilter_append_plain(PrefilterParse *ps, GPtrArray *run)
     char *old = g_ptr_array_index(run, i);
     gsize len = strlen(old);
     char *longer = g_realloc(old, len + 2);
-    longer[len] = (char)g_ascii_tolower(c);
+    longer[len] = prefilter_fold(ps, c);
     longer[len + 1] = 0;
     run->pdata[i] = longer;
   }
@@ -786,16 +955,90 @@ static PrefilterInfo prefilter_parse_alternation(PrefilterParse *ps, const GPtrA
   return all;
 }
 
-/* `set` as a NULL-terminated array (g_strfreev) when worth looking for,
- * else NULL. */
-static char **prefilter_set_strv(const GPtrArray *set)
+/* TRUE for the bytes PCRE2 always takes for word characters: ASCII
+ * letters, digits and _ (a non-ASCII byte may be of a letter or not). */
+static gboolean prefilter_is_word_byte(guint8 c)
 {
-  if (!set || prefilter_set_shortest(set) < PREFILTER_MIN_LENGTH)
+  return g_ascii_isalnum(c) || c == '_';
+}
+
+/* `string` as a literal (a new string): its boundary marks dropped, but for
+ * one in front when its first byte is a word byte (\b there means the byte
+ * before is no word byte) and one at the end when its last byte is (\b
+ * there means the byte after is none). A mark elsewhere is always true, or
+ * never. */
+static char *prefilter_literal_of(const char *string)
+{
+  char *literal = g_malloc(strlen(string) + 3), *to = literal + 1;
+  gboolean after = FALSE;
+  for (const char *c = string; *c; c++) {
+    after = *c == PREFILTER_BOUNDARY[0];
+    if (!after)
+      *to++ = *c;
+  }
+  if (after && to > literal + 1 && prefilter_is_word_byte(to[-1]))
+    *to++ = PREFILTER_BOUNDARY[0];
+  *to = 0;
+  if (string[0] == PREFILTER_BOUNDARY[0] && prefilter_is_word_byte(literal[1]))
+    literal[0] = PREFILTER_BOUNDARY[0];
+  else
+    memmove(literal, literal + 1, (gsize)(to - literal));
+  return literal;
+}
+
+/* The bytes of `literal` (from prefilter_set_strv()) without its marks:
+ * where they start, how many, and which marks it has (PREFILTER_BOUND_*). */
+static const char *prefilter_literal_bytes(const char *literal, gsize *len, guint *bounds)
+{
+  gboolean exact_case = literal[0] == PREFILTER_CASE[0];
+  gboolean before = literal[exact_case] == PREFILTER_BOUNDARY[0];
+  const char *bytes = literal + exact_case + before;
+  *len = strlen(bytes);
+  gboolean after = *len > 0 && bytes[*len - 1] == PREFILTER_BOUNDARY[0];
+  *len -= after;
+  *bounds = (before ? PREFILTER_BOUND_BEFORE : 0) | (after ? PREFILTER_BOUND_AFTER : 0) |
+            (exact_case ? PREFILTER_BOUND_CASE : 0);
+  return bytes;
+}
+
+/* TRUE when `literal` holds an ASCII letter. */
+static gboolean prefilter_has_letter(const char *literal)
+{
+  for (; *literal; literal++)
+    if (g_ascii_isalpha(*literal))
+      return TRUE;
+  return FALSE;
+}
+
+/* `set` as a NULL-terminated array (g_strfreev) of literals
+ * (prefilter_literal_of()), those with letters after PREFILTER_CASE when
+ * `exact_case`, when worth looking for; else NULL. */
+static char **prefilter_set_strv(const GPtrArray *set, gboolean exact_case)
+{
+  if (!set || prefilter_set_weight(set) < PREFILTER_MIN_WEIGHT)
     return NULL;
-  char **strv = g_new0(char *, set->len + 1);
-  for (guint i = 0; i < set->len; i++)
-    strv[i] = g_strdup(g_ptr_array_index(set, i));
-  return strv;
+  GPtrArray *literals = g_ptr_array_new_full(set->len + 1, g_free);
+  gboolean changed = FALSE; /* a mark dropped: two strings may now be one */
+  for (guint i = 0; i < set->len; i++) {
+    const char *string = g_ptr_array_index(set, i);
+    char *literal = strchr(string, PREFILTER_BOUNDARY[0]) ? prefilter_literal_of(string) : g_strdup(string);
+    changed = changed || strcmp(literal, string) != 0;
+    g_ptr_array_add(literals, literal);
+  }
+  if (changed) {
+    g_autoptr(GPtrArray) all = literals;
+    literals = prefilter_set_new();
+    for (guint i = 0; i < all->len; i++)
+      prefilter_set_add(literals, g_ptr_array_index(all, i));
+  }
+  for (guint i = 0; exact_case && i < literals->len; i++)
+    if (prefilter_has_letter(literals->pdata[i])) {
+      char *cased = g_strconcat(PREFILTER_CASE, literals->pdata[i], NULL);
+      g_free(literals->pdata[i]);
+      literals->pdata[i] = cased;
+    }
+  g_ptr_array_add(literals, NULL);
+  return (char **)g_ptr_array_free(literals, FALSE);
 }
 
 /* TRUE when `flags` holds only PCRE2_CASELESS, MULTILINE, DOTALL,
@@ -809,19 +1052,37 @@ static gboolean prefilter_flags_harmless(guint32 flags)
   return (flags & ~harmless) == 0;
 }
 
+/* TRUE when `pattern` may switch caseless matching on: an option setting
+ * "(?...i...)" or "(?...i...:" anywhere (also where it is no option: that
+ * only costs exact case). */
+static gboolean prefilter_sets_caseless(const char *pattern, gsize len)
+{
+  const char *end = pattern + len;
+  for (const char *q = pattern; (q = memchr(q, '(', (gsize)(end - q))) != NULL; q++) {
+    const char *o = q + 1;
+    if (o >= end || *o != '?')
+      continue;
+    for (o++; o < end && (g_ascii_isalpha(*o) || *o == '-' || *o == '^'); o++)
+      if (*o == 'i')
+        return TRUE;
+  }
+  return FALSE;
+}
+
 GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags)
 {
   if (!prefilter_flags_harmless(flags))
     return NULL;
-  PrefilterParse ps = { pattern, pattern + len, FALSE, 0 };
+  PrefilterParse ps = { pattern, pattern + len, FALSE, 0,
+                        !(flags & PCRE2_CASELESS) && !prefilter_sets_caseless(pattern, len) };
   PrefilterInfo info = prefilter_parse_alternation(&ps, NULL);
   GPtrArray *sets = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
   if (!ps.failed && ps.p == ps.end) {
     GPtrArray *needs = prefilter_needs_new();
     prefilter_needs_add_info(needs, &info);
-    g_ptr_array_sort(needs, prefilter_compare_sets);
+    prefilter_needs_sort(needs);
     for (guint i = 0; i < needs->len; i++) {
-      char **strv = prefilter_set_strv(g_ptr_array_index(needs, i));
+      char **strv = prefilter_set_strv(g_ptr_array_index(needs, i), ps.exact_case);
       if (strv)
         g_ptr_array_add(sets, strv);
     }
@@ -858,14 +1119,29 @@ void prefilter_free(Prefilter *prefilter)
   g_free(prefilter->delta);
   g_free(prefilter->out_start);
   g_free(prefilter->out_literals);
+  g_free(prefilter->literal_bounds);
+  g_free(prefilter->literal_bytes);
   g_free(prefilter->literal_sets);
   g_free(prefilter->sets_of);
   g_free(prefilter);
 }
 
+/* The id of `whole` (a literal) cut to its first PREFILTER_LITERAL_LONGEST
+ * bytes (at most: a character is not cut; nor is a boundary after a cut
+ * kept), added if new. */
 static guint prefilter_literal_id(Prefilter *prefilter, const char *whole)
 {
-  g_autofree char *literal = g_strndup(whole, PREFILTER_LITERAL_LONGEST);
+  gsize len;
+  guint bounds;
+  const char *bytes = prefilter_literal_bytes(whole, &len, &bounds);
+  g_autofree char *cut = NULL;
+  const char *literal = whole;
+  if (len > PREFILTER_LITERAL_LONGEST) {
+    len = PREFILTER_LITERAL_LONGEST;
+    while (len > 0 && ((guint8)bytes[len] & 0xC0) == 0x80)
+      len--;
+    literal = cut = g_strndup(whole, (gsize)(bytes - whole) + len); /* the mark after goes */
+  }
   gpointer found = g_hash_table_lookup(prefilter->literal_ids, literal);
   if (found)
     return GPOINTER_TO_UINT(found) - 1;
@@ -895,29 +1171,58 @@ int prefilter_add(Prefilter *prefilter, const char *pattern, gsize len, guint32 
   return (int)prefilter->regex_start->len - 1;
 }
 
-/* One class per byte that occurs in a literal; A-Z share a-z's. */
+/* Each literal's boundaries and number of bytes. */
+static void prefilter_literal_info(Prefilter *prefilter)
+{
+  guint n = prefilter->literals->len;
+  prefilter->literal_bounds = g_new(guint8, n + 1);
+  prefilter->literal_bytes = g_new(guint8, n + 1);
+  for (guint i = 0; i < n; i++) {
+    gsize len;
+    guint bounds;
+    prefilter_literal_bytes(g_ptr_array_index(prefilter->literals, i), &len, &bounds);
+    prefilter->literal_bounds[i] = (guint8)bounds;
+    prefilter->literal_bytes[i] = (guint8)len;
+  }
+}
+
+/* The bytes of literal `i`, marks aside. */
+static const guint8 *prefilter_literal_start(const Prefilter *prefilter, guint i)
+{
+  const guint8 *literal = g_ptr_array_index(prefilter->literals, i);
+  guint bounds = prefilter->literal_bounds[i];
+  return literal + (bounds & PREFILTER_BOUND_CASE ? 1 : 0) + (bounds & PREFILTER_BOUND_BEFORE ? 1 : 0);
+}
+
+/* One class per byte that occurs in a literal (lower-cased); A-Z share a-z's. */
 static void prefilter_classes(Prefilter *prefilter)
 {
   memset(prefilter->classes, 0, sizeof prefilter->classes);
   prefilter->n_classes = 1;
-  for (guint i = 0; i < prefilter->literals->len; i++)
-    for (const guint8 *b = g_ptr_array_index(prefilter->literals, i); *b; b++)
-      if (!prefilter->classes[*b])
-        prefilter->classes[*b] = (guint8)prefilter->n_classes++;
+  for (guint i = 0; i < prefilter->literals->len; i++) {
+    const guint8 *b = prefilter_literal_start(prefilter, i);
+    for (const guint8 *end = b + prefilter->literal_bytes[i]; b < end; b++) {
+      guint8 folded = (guint8)g_ascii_tolower(*b);
+      if (!prefilter->classes[folded])
+        prefilter->classes[folded] = (guint8)prefilter->n_classes++;
+    }
+  }
   for (guint c = 'A'; c <= 'Z'; c++)
     prefilter->classes[c] = prefilter->classes[c + ('a' - 'A')];
 }
 
 /* The trie of the literals: delta (0 = no edge yet) and, per state, the
- * literal ending there plus one (0 = none). */
-static void prefilter_trie(Prefilter *prefilter, GArray *delta, GArray *ends)
+ * first literal ending there plus one (0 = none), and per literal the next
+ * one with the same bytes (other boundaries) plus one in `same`. */
+static void prefilter_trie(Prefilter *prefilter, GArray *delta, GArray *ends, guint *same)
 {
   guint k = prefilter->n_classes;
   g_array_set_size(delta, k);
   g_array_set_size(ends, 1);
   for (guint i = 0; i < prefilter->literals->len; i++) {
     guint32 state = 0;
-    for (const guint8 *b = g_ptr_array_index(prefilter->literals, i); *b; b++) {
+    const guint8 *b = prefilter_literal_start(prefilter, i);
+    for (const guint8 *end = b + prefilter->literal_bytes[i]; b < end; b++) {
       guint cell = state * k + prefilter->classes[*b];
       if (!g_array_index(delta, guint32, cell)) {
         guint32 added = ends->len;
@@ -927,13 +1232,15 @@ static void prefilter_trie(Prefilter *prefilter, GArray *delta, GArray *ends)
       }
       state = g_array_index(delta, guint32, cell);
     }
+    same[i] = g_array_index(ends, guint, state);
     g_array_index(ends, guint, state) = i + 1;
   }
 }
 
 /* Aho-Corasick: breadth first, each state's missing edges become its
  * failure state's, and its literals are its own plus its failure state's. */
-static void prefilter_links(Prefilter *prefilter, guint32 *delta, const guint *ends)
+static void prefilter_links(Prefilter *prefilter, guint32 *delta, const guint *ends,
+                            const guint *same)
 {
   guint k = prefilter->n_classes, n = prefilter->n_states, head = 0, tail = 0;
   g_autofree guint *fail = g_new0(guint, n);
@@ -946,8 +1253,8 @@ static void prefilter_links(Prefilter *prefilter, guint32 *delta, const guint *e
   while (head < tail) {
     guint s = queue[head++], f = fail[s];
     prefilter->out_start[2 * s] = outs->len;
-    if (ends[s]) {
-      guint literal = ends[s] - 1;
+    for (guint end = ends[s]; end; end = same[end - 1]) {
+      guint literal = end - 1;
       g_array_append_val(outs, literal);
     }
     for (guint i = 0; i < prefilter->out_start[2 * f + 1]; i++) {
@@ -997,16 +1304,18 @@ void prefilter_build(Prefilter *prefilter)
     return;
   prefilter->built = TRUE;
   prefilter_literal_sets(prefilter);
+  prefilter_literal_info(prefilter);
   prefilter_classes(prefilter);
   g_autoptr(GArray) delta = g_array_new(FALSE, TRUE, sizeof(guint32));
   g_autoptr(GArray) ends = g_array_new(FALSE, TRUE, sizeof(guint));
-  prefilter_trie(prefilter, delta, ends);
+  g_autofree guint *same = g_new0(guint, prefilter->literals->len + 1);
+  prefilter_trie(prefilter, delta, ends, same);
   prefilter->n_states = ends->len;
   if ((guint64)prefilter->n_states * prefilter->n_classes >= PREFILTER_STATE_OUT) {
     prefilter->disabled = TRUE; /* rows would not fit beside the flag bit */
     return;
   }
-  prefilter_links(prefilter, (guint32 *)(void *)delta->data, (const guint *)(void *)ends->data);
+  prefilter_links(prefilter, (guint32 *)(void *)delta->data, (const guint *)(void *)ends->data, same);
   for (guint i = 0; i < delta->len; i++) {
     guint32 *cell = &g_array_index(delta, guint32, i);
     gboolean out = prefilter->out_start[2 * *cell + 1] != 0;
@@ -1016,8 +1325,8 @@ void prefilter_build(Prefilter *prefilter)
 }
 
 /* The class of U+017F (long s, C5 BF) and U+212A (Kelvin, E2 84 AA), which
- * PCRE2 matches caselessly with s and k; 0 for any other character. Moves
- * `*at` past the character's continuation bytes. */
+ * PCRE2 matches caselessly with s and k, moving `*at` past the character's
+ * continuation bytes; for any other character the class of its byte `lead`. */
 static guint prefilter_special_class(const Prefilter *prefilter, const guint8 **at,
                                      const guint8 *end, guint8 lead)
 {
@@ -1030,17 +1339,70 @@ static guint prefilter_special_class(const Prefilter *prefilter, const guint8 **
     *at = s + 2;
     return prefilter->classes['k'];
   }
-  return 0;
+  return prefilter->classes[lead];
 }
 
-/* Marks the literals ending at `state`, and the first time a literal is
- * seen, every set it belongs to. */
-static void prefilter_mark(const Prefilter *prefilter, guint32 state, PrefilterSeen *seen)
+/* The text a scan reads: its bounds, whether the regexes are matched
+ * against it alone (then a literal's word boundaries count: a regex matched
+ * against a part of it may find a boundary where the part starts), and the
+ * literals seen so far. */
+typedef struct {
+  const guint8 *start, *end;
+  gboolean whole;
+  PrefilterSeen *seen;
+} PrefilterText;
+
+/* How many bytes of text the automaton step that ends at `at` read: 2 for
+ * U+017F, 3 for U+212A, else 1. */
+static gsize prefilter_step_back(const guint8 *at, const guint8 *start)
 {
+  if (at - start >= 3 && at[-3] == 0xE2 && at[-2] == 0x84 && at[-1] == 0xAA)
+    return 3;
+  if (at - start >= 2 && at[-2] == 0xC5 && at[-1] == 0xBF)
+    return 2;
+  return 1;
+}
+
+/* TRUE when `literal`, which ends at `at` of `text` (caselessly), is there
+ * byte for byte if its case is exact, and has the word boundaries it needs
+ * if the text is read whole: no ASCII letter, digit or _ just before it (or
+ * after it). A non-ASCII character there may be no word character (a dash,
+ * a space): it counts as a boundary. */
+static gboolean prefilter_bounded(const Prefilter *prefilter, guint literal,
+                                  const PrefilterText *text, const guint8 *at)
+{
+  guint bounds = prefilter->literal_bounds[literal];
+  if (bounds & PREFILTER_BOUND_CASE) {
+    gsize len = prefilter->literal_bytes[literal];
+    if ((gsize)(at - text->start) < len || memcmp(at - len, prefilter_literal_start(prefilter, literal), len) != 0)
+      return FALSE;
+  }
+  if (!text->whole)
+    return TRUE;
+  if ((bounds & PREFILTER_BOUND_AFTER) && at < text->end && prefilter_is_word_byte(*at))
+    return FALSE;
+  if (bounds & PREFILTER_BOUND_BEFORE) {
+    for (guint n = prefilter->literal_bytes[literal]; n > 0; n--)
+      at -= prefilter_step_back(at, text->start);
+    if (at > text->start && prefilter_is_word_byte(at[-1]))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Marks the literals ending at `state` (at `at` of `text`), and the first
+ * time a literal is seen, every set it belongs to. */
+static void prefilter_mark(const Prefilter *prefilter, guint32 state, PrefilterText *text,
+                           const guint8 *at)
+{
+  PrefilterSeen *seen = text->seen;
   const guint *out = prefilter->out_literals + prefilter->out_start[2 * state];
   for (guint i = 0; i < prefilter->out_start[2 * state + 1]; i++) {
     guint64 bit = G_GUINT64_CONSTANT(1) << (out[i] % 64);
     if (seen[out[i] / 64] & bit)
+      continue;
+    if (G_UNLIKELY(prefilter->literal_bounds[out[i]]) &&
+        !prefilter_bounded(prefilter, out[i], text, at))
       continue;
     seen[out[i] / 64] |= bit;
     for (guint j = prefilter->literal_sets[out[i]]; j < prefilter->literal_sets[out[i] + 1]; j++) {
@@ -1056,9 +1418,10 @@ typedef struct {
   guint32 row;
 } PrefilterWalk;
 
-/* Reads the next byte (or character U+017F / U+212A) of `walk`. */
+/* Reads the next byte (or character U+017F / U+212A) of `walk`, a walk of
+ * `text`. */
 static inline void prefilter_walk_step(const Prefilter *prefilter, PrefilterWalk *walk,
-                                       PrefilterSeen *seen)
+                                       PrefilterText *text)
 {
   guint8 c = *walk->s++;
   guint class = prefilter->classes[c];
@@ -1067,7 +1430,7 @@ static inline void prefilter_walk_step(const Prefilter *prefilter, PrefilterWalk
   guint32 next = prefilter->delta[walk->row + class];
   walk->row = next & ~PREFILTER_STATE_OUT;
   if (G_UNLIKELY(next & PREFILTER_STATE_OUT))
-    prefilter_mark(prefilter, walk->row / prefilter->n_classes, seen);
+    prefilter_mark(prefilter, walk->row / prefilter->n_classes, text, walk->s);
 }
 
 /* A literal takes at most this many bytes of text: three per character
@@ -1076,7 +1439,9 @@ static inline void prefilter_walk_step(const Prefilter *prefilter, PrefilterWalk
 /* Texts shorter than this are walked once, from the start. */
 #define PREFILTER_SPLIT_MIN 256
 
-PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len)
+/* prefilter_scan() or, when `whole`, prefilter_scan_whole(). */
+static PrefilterSeen *prefilter_scan_text(const Prefilter *prefilter, const char *text, gsize len,
+                                          gboolean whole)
 {
   PrefilterSeen *seen = g_new0(PrefilterSeen, prefilter->literals->len / 64 + 1 +
                                                 prefilter->set_start->len / 64 + 1);
@@ -1090,6 +1455,7 @@ PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsiz
    * half starts after that, and one that ends in the first is found by the
    * first walk. */
   const guint8 *start = (const guint8 *)text, *end = start + len;
+  PrefilterText read = { start, end, whole, seen };
   PrefilterWalk first = { start, end, 0 }, second = { end, end, 0 };
   if (len >= PREFILTER_SPLIT_MIN) {
     first.end = start + len / 2;
@@ -1098,14 +1464,24 @@ PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsiz
       second.s--;
   }
   while (first.s < first.end && second.s < second.end) {
-    prefilter_walk_step(prefilter, &first, seen);
-    prefilter_walk_step(prefilter, &second, seen);
+    prefilter_walk_step(prefilter, &first, &read);
+    prefilter_walk_step(prefilter, &second, &read);
   }
   while (first.s < first.end)
-    prefilter_walk_step(prefilter, &first, seen);
+    prefilter_walk_step(prefilter, &first, &read);
   while (second.s < second.end)
-    prefilter_walk_step(prefilter, &second, seen);
+    prefilter_walk_step(prefilter, &second, &read);
   return seen;
+}
+
+PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len)
+{
+  return prefilter_scan_text(prefilter, text, len, FALSE);
+}
+
+PrefilterSeen *prefilter_scan_whole(const Prefilter *prefilter, const char *text, gsize len)
+{
+  return prefilter_scan_text(prefilter, text, len, TRUE);
 }
 
 /* The end of entry `i` of `starts`: the next one's start, or `total`. */

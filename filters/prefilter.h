@@ -9,8 +9,9 @@
  *   Prefilter *p = prefilter_new();
  *   int id = prefilter_add(p, pattern, len, flags);   // PREFILTER_ALWAYS: no literal proven
  *   prefilter_build(p);                               // once, after the last add
- *   g_autofree PrefilterSeen *seen = prefilter_scan(p, text, strlen(text));
- *   if (prefilter_may_match(p, id, seen)) pcre2_match(...);
+ *   g_autofree PrefilterSeen *seen = prefilter_scan_whole(p, text, strlen(text));
+ *   if (prefilter_may_match(p, id, seen)) pcre2_match(re, text, ...);
+ *   // prefilter_scan() when the regexes are matched against parts of text
  *
  * A built Prefilter is read-only: any number of threads may scan with it.
  */
@@ -31,8 +32,9 @@ void prefilter_free(Prefilter *prefilter);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Prefilter, prefilter_free)
 
 /* Derives the required literals of `pattern` (`len` bytes, compiled by PCRE2
- * with the options `flags`) and returns the regex's id, or PREFILTER_ALWAYS
- * when no literal can be proven (or after prefilter_build()). */
+ * with the options `flags` and PCRE2_UTF, as the rules always are: a
+ * non-ASCII character is one character) and returns the regex's id, or
+ * PREFILTER_ALWAYS when no literal can be proven (or after prefilter_build()). */
 int prefilter_add(Prefilter *prefilter, const char *pattern, gsize len, guint32 flags);
 
 /* Builds the automaton over every literal added. */
@@ -40,8 +42,18 @@ void prefilter_build(Prefilter *prefilter);
 
 /* The literals of `text` (`len` bytes of valid UTF-8), compared without ASCII
  * case (and with U+017F as s, U+212A as k, as PCRE2's caseless matching
- * does). Returns a new bit set (g_free) for prefilter_may_match(). */
+ * does) unless a literal keeps its case, for regexes matched against `text`
+ * or any part of it. Returns a new
+ * bit set (g_free) for prefilter_may_match(). */
 PrefilterSeen *prefilter_scan(const Prefilter *prefilter, const char *text, gsize len);
+
+/* As prefilter_scan(), for regexes matched against `text` itself only (from
+ * any start offset), never against a part of it: a literal that a pattern
+ * has right after (or before) a \b counts only where no ASCII letter, digit
+ * or _ is just before (after) it in `text` ("\bnow" is not in "know").
+ * A regex matched against a part might find a boundary where the part
+ * starts or ends: use prefilter_scan() for those. */
+PrefilterSeen *prefilter_scan_whole(const Prefilter *prefilter, const char *text, gsize len);
 
 /* FALSE only when regex `id` cannot match the text `seen` was made from. */
 gboolean prefilter_may_match(const Prefilter *prefilter, int id, const PrefilterSeen *seen);
@@ -49,7 +61,10 @@ gboolean prefilter_may_match(const Prefilter *prefilter, int id, const Prefilter
 /* The literals prefilter_add() would require of `pattern`, lower-case: an
  * array (g_ptr_array_unref) of sets, each a NULL-terminated array of
  * strings, the most selective first; a match holds one literal of every set.
- * NULL when none can be proven. */
+ * A literal that starts or ends with "\x01" needs a word boundary there
+ * (the pattern has \b there, beside a word character); one that starts
+ * with "\x02" (in front of any "\x01") keeps the case of its letters (the
+ * pattern is matched with its case). NULL when none can be proven. */
 GPtrArray *prefilter_literals(const char *pattern, gsize len, guint32 flags);
 
 /* Literals and regexes with literals, for tests and `rules check`. */

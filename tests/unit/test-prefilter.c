@@ -5,8 +5,13 @@
  *    be proven: classes, repeats that may be empty,
  *    subroutine calls, conditionals, \Q, extended mode, short literals);
  *  - /prefilter/scan: a regex is skipped on a text lacking its literals and
- *    runs on one that has them, whatever their case; caseless rules with the
- *    two characters PCRE2 takes for s and k; unprovable regexes always run;
+ *    runs on one that has them, whatever their case when it is caseless, in
+ *    its case when not; caseless rules with the two characters PCRE2 takes
+ *    for s and k; unprovable regexes always run;
+ *  - /prefilter/scan-wide: non-ASCII characters without case forms as
+ *    literals, and letters with case forms as "any character";
+ *  - /prefilter/scan-bounded: literals beside \b, found only at a word
+ *    boundary of the whole text (anywhere for a part of it);
  *  - /prefilter/default-rules: every regex of rules/ (the phrase groups'
  *    tries included) over every committed .eml of tests/data, as it is and
  *    upper-cased: whenever the prefilter says "cannot match", PCRE2 agrees;
@@ -31,37 +36,49 @@ typedef struct {
 } LiteralCase;
 
 static const LiteralCase literal_cases[] = {
-  { "deadline", 0, "deadline" },
+  { "deadline", 0, "=deadline" },
   { "missed\\s+the\\s+deadline", PCRE2_CASELESS, "deadline & missed & the" },
-  { "colou?r", 0, "color|colour" },
-  { "(?:invoice|bill)s?\\b", 0, "bill|bills|invoice|invoices" },
+  { "colou?r", 0, "=color|=colour" },
+  { "(?:invoice|bill)s?\\b", 0, "=bill\\b|=bills\\b|=invoice\\b|=invoices\\b" },
   { "(?i)Refund", 0, "refund" },
-  { "Refund", 0, "refund" },
-  { "(?<=paid )invoice(?!s)", 0, "invoice & paid " },
-  { "on\\s+me\\b(?<=that's\\son\\sme)", 0, "that's" }, /* what a lookbehind needs */
-  { "(?<=paid )?invoice", 0, "invoice" },   /* an optional lookbehind needs nothing */
-  { "(?=\\w+ing)\\w+", 0, "ing" },       /* so does a lookahead */
-  { "[Ss]tatement", 0, "statement" },
-  { "[a-z]oops", 0, "oops" },
-  { "x*abcd", 0, "abcd" },
-  { "abcx*def", 0, "abc & def" },           /* not {abcdef, abcxdef}: x may repeat */
-  { "(?:abcd)+", 0, "abcd" },
+  { "Refund", 0, "=Refund" },               /* "=": its letters keep their case */
+  { "(?<=paid )invoice(?!s)", 0, "=invoice & =paid " },
+  { "on\\s+me\\b(?<=that's\\son\\sme)", 0, "=that's" }, /* what a lookbehind needs */
+  { "(?<=paid )?invoice", 0, "=invoice" },   /* an optional lookbehind needs nothing */
+  { "(?=\\w+ing)\\w+", 0, "=ing" },       /* so does a lookahead */
+  { "[Ss]tatement", 0, "=Statement|=statement" },
+  { "[a-z]oops", 0, "=oops" },
+  { "x*abcd", 0, "=abcd" },
+  { "abcx*def", 0, "=abc & =def" },           /* not {abcdef, abcxdef}: x may repeat */
+  { "(?:abcd)+", 0, "=abcd" },
   { "(?:abcd)*", 0, NULL },
   { "(?:abcd)?", 0, NULL },
-  { "a(?:bc|de)f", 0, "abcf|adef" },        /* the run goes into each branch */
+  { "a(?:bc|de)f", 0, "=abcf|=adef" },        /* the run goes into each branch */
   { "a(?:bc|de)+f", 0, NULL },              /* but not into a repeated group */
-  { "a(?:bcd|def){2}xyz", 0, "xyz & bcd|def" }, /* equally long: fewer literals first */
-  { "\\bfoo(bar)\\1baz\\b", 0, "foobar & baz" }, /* a backreference is "anything" */
+  { "a(?:bcd|def)+xyz", 0, "=xyz & =bcd|=def" }, /* equally heavy: fewer literals first */
+  { "a(?:bcd|def){2}xyz", 0, "=bcdbcd|=bcddef|=defbcd|=defdef & =xyz" }, /* a count repeats */
+  { "\\d+\\s*hrs?\\s+on\\b[^.]{0,60}\\?{2,}", PCRE2_CASELESS, "??" }, /* "?" weighs 2 */
+  { "x{3,5}", 0, "=xxx" },
+  { "(?:a|b|c|d|e){2}", 0, NULL },          /* 25 strings: just one of a-e, too light */
+  /* \b beside a word character: the literal needs a word boundary there */
+  { "\\bnow\\b", PCRE2_CASELESS, "\\bnow\\b" },
+  { "\\b(?<!for\\s)(?:now|right\\s+away)\\b", 0, "=\\bnow|=\\bright" }, /* no longer exact at the end */
+  { "\\b-now", 0, "=-now" },                   /* \b before "-": a word character before */
+  { "now\\b!", 0, "=now!" },                   /* inside: always true (or never) */
+  { "(?:now\\b|now)!", 0, "=now!" },           /* one literal, twice */
+  { "\\b\\bnow\\B", 0, "=\\bnow" },
+  { "(?:\\bnow){2}", 0, "=\\bnownow" },
+  { "\\bfoo(bar)\\1baz\\b", 0, "=\\bfoobar & =baz\\b" }, /* a backreference is "anything" */
   { "need\\s+it\\s+(?:by|before)", PCRE2_CASELESS, "need" },
-  { "urgent|asap|right\\s+away", 0, "asap|right|urgent" }, /* a branch gives its best set */
+  { "urgent|asap|right\\s+away", 0, "=asap|=right|=urgent" }, /* a branch gives its best set */
   { "urgent|\\d+", 0, NULL },               /* one branch knows nothing */
   { "urgent|", 0, NULL },                   /* one branch matches empty text */
   { "a|bcd", 0, NULL },                     /* too short to be worth it */
   { "\\w+", 0, NULL },
   { ".", 0, NULL },
   { "\\d{3}-\\d{4}", 0, NULL },
-  { "\\x{41}pple", 0, "apple" },
-  { "caf\\x{e9} au lait", 0, " au lait & caf" },
+  { "\\x{41}pple", 0, "=Apple" },
+  { "caf\\x{e9} au lait", 0, "= au lait & =caf" },
   { "(?x) foo bar", 0, NULL },              /* extended mode: spaces mean nothing */
   { "foo bar", PCRE2_EXTENDED, NULL },
   { "(?(1)abc|def)", 0, NULL },
@@ -70,10 +87,35 @@ static const LiteralCase literal_cases[] = {
   { "\\Qa.b\\E", 0, NULL },
   { "(*MARK:1)hello", PCRE2_CASELESS, "hello" },
   { "(*SKIP)hello", 0, NULL },
-  { "(?#note)hello", 0, "hello" },
-  { "abcl{2}defg", 0, "defg & abc" },       /* "l{2}": the run stops at a count */
+  { "(?#note)hello", 0, "=hello" },
+  { "abcl{2}defg", 0, "=defg & =abc" },       /* "l{2}": the run stops at a count */
   { "x{,3}hello", 0, NULL },                /* PCRE2 versions disagree on {,3} */
-  { "(?<name>invoice)|(?P<other>receipt)", 0, "invoice|receipt" },
+  { "(?<name>invoice)|(?P<other>receipt)", 0, "=invoice|=receipt" },
+  /* without caseless matching, literals keep their case; "(?i" anywhere in
+     the pattern takes it for caseless */
+  { "\\b(?:NOW|TODAY)\\s+(?:FIX|SEND)\\b", 0, "=\\bNOW|=\\bTODAY & =FIX\\b|=SEND\\b" },
+  { "\\b(?:NOW|TODAY)\\s+(?:FIX|SEND)\\b", PCRE2_CASELESS, "\\bnow|\\btoday & fix\\b|send\\b" },
+  { "(?:NOW|TODAY)\\s+(?i:FIX|SEND)", 0, "now|today & fix|send" },
+  { "(?:NOW|TODAY)\\s+(?-i:FIX|SEND)", 0, "now|today & fix|send" }, /* (options not read closely) */
+  { "Hi\\?\\?", 0, "=Hi??" },
+  { "\\d\\?\\?\\d", 0, "??" },                         /* no letters: no case */
+  /* a non-ASCII character without other case forms is a literal, which
+     weighs as four ASCII letters */
+  { "\\bI\\s+(?:can|could)\\s+\xc2\xa3\\s?\\d+", PCRE2_CASELESS, "\xc2\xa3 & can|could" },
+  { "\\x{a3}\\d", 0, "\xc2\xa3" },
+  { "it(?:'s|\xe2\x80\x99s) done", 0, "=it's done|=it\xe2\x80\x99s done" },
+  { "\\\xe2\x82\xac\\d", 0, "\xe2\x82\xac" },            /* an escaped one too */
+  { "caf\xc3\xa9 au lait", PCRE2_CASELESS, " au lait & caf" }, /* letters with case: any */
+  { "stra\xc3\x9f" "e", PCRE2_CASELESS, "stra" },       /* \xc3\x9f: U+1E9E is its capital */
+  { "\xcf\x83\xcf\x82" "ab", PCRE2_CASELESS, NULL },       /* sigmas */
+  { "\xe2\x84\xaa" "elvin", 0, "=elvin" },               /* U+212A is a letter */
+  /* a class of characters that stand for themselves is an exact set */
+  { "don['\xe2\x80\x99]t\\s+worry", PCRE2_CASELESS, "don't|don\xe2\x80\x99t & worry" },
+  { "say[\\\"\xe2\x80\x9c]hi", 0, "=say\"hi|=say\xe2\x80\x9chi" },      /* an escaped mark */
+  { "abc[\xc3\xa9']s", PCRE2_CASELESS, "abc" },           /* a letter with case forms: any */
+  { "abc[x-]yz", 0, "=abc" },                         /* a dash may make a range */
+  { "abc[\\w']yz", 0, "=abc" },
+  { "\xc2\xb5s", 0, NULL },                         /* U+00B5 MICRO SIGN folds to mu */
 };
 
 static int literals_compare(gconstpointer a, gconstpointer b)
@@ -82,7 +124,9 @@ static int literals_compare(gconstpointer a, gconstpointer b)
 }
 
 /* "a|b & c": each set's literals sorted and '|'-joined, the sets (most
- * selective first) joined by " & "; NULL when the regex always runs. */
+ * selective first) joined by " & ", a word boundary written \b and a
+ * literal whose letters keep their case after "="; NULL when the regex
+ * always runs. */
 static char *literals_joined(const char *pattern, guint32 flags)
 {
   g_autoptr(GPtrArray) sets = prefilter_literals(pattern, strlen(pattern), flags);
@@ -98,6 +142,8 @@ static char *literals_joined(const char *pattern, guint32 flags)
     g_autofree char *joined = g_strjoinv("|", (char **)sorted->pdata);
     g_string_append_printf(out, "%s%s", s ? " & " : "", joined);
   }
+  g_string_replace(out, "\x01", "\\b", 0); /* a word boundary there */
+  g_string_replace(out, "\x02", "=", 0);   /* letters in this case only */
   return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
@@ -148,11 +194,17 @@ static void test_scan(void)
   check_scan(deadline, PCRE2_CASELESS, "Nothing to see here.", FALSE, FALSE);
   check_scan(deadline, PCRE2_CASELESS, "You MISSED the\n DeadLine again", TRUE, TRUE);
   check_scan(deadline, PCRE2_CASELESS, "the deadline is Friday", FALSE, FALSE); /* no "missed" */
-  check_scan(deadline, 0, "Missed it: the deadline is Friday", TRUE, FALSE);
+  check_scan(deadline, 0, "Missed it: the deadline is Friday", FALSE, FALSE); /* exact case */
+  check_scan(deadline, 0, "Deadline: you missed the\ndeadline", TRUE, TRUE);
   check_scan("(?i)kelvin", 0, "\xe2\x84\xaa" "elvin", TRUE, TRUE); /* U+212A KELVIN SIGN */
   check_scan("(?i)sure", 0, "\xc5\xbf" "ure", TRUE, TRUE);          /* U+017F LONG S */
   check_scan("(?i)sure", 0, "\xc5\xbe" "ure", FALSE, FALSE);        /* U+017E is no s */
-  check_scan("Refund", 0, "refund", TRUE, FALSE); /* caseless scan: runs, PCRE2 decides */
+  check_scan("Refund", 0, "refund", FALSE, FALSE); /* no caseless matching: case counts */
+  check_scan("(?i)Refund", 0, "rEFUND", TRUE, TRUE);
+  check_scan("Refund", 0, "REFUND Refund", TRUE, TRUE);
+  check_scan("sure", 0, "\xc5\xbfure", FALSE, FALSE);      /* U+017F is no s then */
+  check_scan("\\b(?:NOW|TODAY)\\b", 0, "now, Today", FALSE, FALSE);
+  check_scan("\\b(?:NOW|TODAY)\\b", 0, "NOWHERE? not TODAY", TRUE, TRUE);
   check_scan("abcx*def", 0, "abcxxdef", TRUE, TRUE);
   check_scan("on\\s+me\\b(?<=that's\\son\\sme)", PCRE2_CASELESS, "it's on me", FALSE, FALSE);
   check_scan("on\\s+me\\b(?<=that's\\son\\sme)", PCRE2_CASELESS, "That's on me!", TRUE, TRUE);
@@ -165,7 +217,104 @@ static void test_scan(void)
   check_scan("you\\s+(?:never|forgot)", PCRE2_CASELESS, "I never said you forgot", TRUE, TRUE);
   check_scan("\\d{3}-\\d{4}", 0, "no digits", TRUE, FALSE); /* unprovable: always runs */
   check_scan("\\d{3}-\\d{4}", 0, "555-1234", TRUE, TRUE);
+  check_scan("\\d\\s*hrs?\\b[^.]{0,60}\\?{2,}", 0, "5 hrs for what???", TRUE, TRUE);
+  check_scan("\\d\\s*hrs?\\b[^.]{0,60}\\?{2,}", 0, "5 hrs for what? ?", FALSE, FALSE);
   check_scan("caf\\x{e9} au lait", PCRE2_CASELESS, "CAF\xc3\x89 AU LAIT", TRUE, TRUE);
+}
+
+/* A non-ASCII character with no other case form ("\xc2\xa3", "\xe2\x82\xac",
+ * "\xe2\x80\x93") is a literal of its bytes: a regex that needs it is skipped
+ * on a text without it; one of its bytes beside U+017F or U+212A (read as s
+ * and k) is still found; a literal cut to its first bytes is not cut inside
+ * a character; a letter with other case forms stays "any character". */
+static void test_scan_wide(void)
+{
+  const char *pound = "\\b(?:can|could|would|will)\\s+you\\s+(?:do|take)\\s+\xc2\xa3\\s?[0-9]+";
+  check_scan(pound, PCRE2_CASELESS, "Could you do \xc2\xa3" "40?", TRUE, TRUE);
+  check_scan(pound, PCRE2_CASELESS, "could you do $40?", FALSE, FALSE);
+  check_scan(pound, PCRE2_CASELESS, "could you do 40\xc2\xa2?", FALSE, FALSE); /* U+00A2 */
+  check_scan("(?i)k\xe2\x82\xac", 0, "\xe2\x84\xaa\xe2\x82\xac", TRUE, TRUE); /* U+212A then the euro */
+  check_scan("(?i)\xe2\x82\xacs\\d", 0, "\xe2\x82\xac\xc5\xbf" "5", TRUE, TRUE); /* the euro then U+017F */
+  check_scan("a\xe2\x80\x93" "b", 0, "a\xe2\x80\x94" "b", FALSE, FALSE); /* en dash, em dash */
+  check_scan("abcdefg\xc2\xa3", 0, "abcdefg\xc2\xa3", TRUE, TRUE);
+  check_scan("abcdefg\xc2\xa3", 0, "abcdefg$", TRUE, FALSE); /* cut to "abcdefg" */
+  check_scan("abcdefg\xc2\xa3", 0, "xbcdefg\xc2\xa3", FALSE, FALSE);
+  check_scan("caf\xc3\xa9s", PCRE2_CASELESS, "CAF\xc3\x89S", TRUE, TRUE);
+  check_scan("stra\xc3\x9f" "e", PCRE2_CASELESS, "STRA\xe1\xba\x9e" "E", TRUE, TRUE);
+  check_scan("(?i)ab\xcf\x82", 0, "AB\xce\xa3", TRUE, TRUE); /* final sigma, capital sigma */
+}
+
+/* `pattern` on `text` (PCRE2_CASELESS): whether the prefilter lets it run
+ * after prefilter_scan_whole() and after prefilter_scan() (for a part of the
+ * text: word boundaries do not count), and whether it matches. */
+static void check_bounded(const char *pattern, const char *text, gboolean runs_whole,
+                          gboolean runs_part, gboolean matches)
+{
+  g_autoptr(Prefilter) prefilter = prefilter_new();
+  int id = prefilter_add(prefilter, pattern, strlen(pattern), PCRE2_CASELESS);
+  prefilter_build(prefilter);
+  g_assert_cmpint(id, >=, 0);
+  g_autofree PrefilterSeen *whole = prefilter_scan_whole(prefilter, text, strlen(text));
+  g_autofree PrefilterSeen *part = prefilter_scan(prefilter, text, strlen(text));
+  g_autoptr(pcre2_code) re = compile(pattern, PCRE2_CASELESS);
+  g_test_message("%s on \"%s\"", pattern, text);
+  g_assert_cmpint(prefilter_may_match(prefilter, id, whole), ==, runs_whole);
+  g_assert_cmpint(prefilter_may_match(prefilter, id, part), ==, runs_part);
+  g_assert_cmpint(regex_matches(re, text), ==, matches);
+}
+
+/* A literal after or before \b: found only where no ASCII letter, digit or _
+ * is beside it (a non-ASCII character may be no letter: it counts as a
+ * boundary), whatever U+017F or U+212A it holds; it is a literal of its own
+ * beside the same bytes without the boundary, or with others, and ends
+ * states that other literals pass through; a cut literal keeps only the
+ * boundary in front; a long text read in two halves finds it anywhere. */
+static void test_scan_bounded(void)
+{
+  const char *now = "\\bnow\\b";
+  check_bounded(now, "I know it", FALSE, TRUE, FALSE);
+  check_bounded(now, "snow, nowhere, now_, 9now", FALSE, TRUE, FALSE);
+  check_bounded(now, "do it NOW!", TRUE, TRUE, TRUE);
+  check_bounded(now, "now", TRUE, TRUE, TRUE);
+  check_bounded(now, "I know: now", TRUE, TRUE, TRUE);             /* the second one */
+  check_bounded(now, "\xc3\xa9now", TRUE, TRUE, FALSE);             /* U+00E9 may be a letter */
+  check_bounded(now, "\xe2\x80\x94now\xc2\xa0", TRUE, TRUE, TRUE); /* em dash, no-break space */
+  check_bounded("\\bkin\\b", "\xe2\x84\xaain", TRUE, TRUE, TRUE);    /* U+212A */
+  check_bounded("\\bkin\\b", "a\xe2\x84\xaain", FALSE, TRUE, FALSE);
+  check_bounded("\\bkin\\b", "\xc3\xa9\xe2\x84\xaain", TRUE, TRUE, FALSE);
+  check_bounded("\\bsure", "x\xc5\xbfure", FALSE, TRUE, FALSE);      /* U+017F */
+  check_bounded("\\bsure", "-\xc5\xbfure", TRUE, TRUE, TRUE);
+  check_bounded("\\bunbelievable\\b", "unbelievablex", TRUE, TRUE, FALSE); /* cut: "\bunbeliev" */
+  check_bounded("\\bunbelievable\\b", "xunbelievable", FALSE, TRUE, FALSE);
+
+  g_autoptr(Prefilter) prefilter = prefilter_new();
+  const char *patterns[] = { "now", "\\bnow\\b", "\\bnow", "now\\b", "know\\b" };
+  int ids[G_N_ELEMENTS(patterns)];
+  for (guint i = 0; i < G_N_ELEMENTS(patterns); i++)
+    ids[i] = prefilter_add(prefilter, patterns[i], strlen(patterns[i]), PCRE2_CASELESS);
+  prefilter_build(prefilter);
+  const struct { const char *text; const char *runs; } cases[] = {
+    { "know", "10011" }, { "nowhere", "10100" }, { "snow", "10010" }, { "now", "11110" },
+    { "x", "00000" },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS(cases); c++) {
+    g_autofree PrefilterSeen *seen = prefilter_scan_whole(prefilter, cases[c].text, strlen(cases[c].text));
+    for (guint i = 0; i < G_N_ELEMENTS(patterns); i++) {
+      g_test_message("%s on %s", patterns[i], cases[c].text);
+      g_assert_cmpint(prefilter_may_match(prefilter, ids[i], seen), ==, cases[c].runs[i] == '1');
+    }
+  }
+
+  for (gsize at = 0; at + 5 <= 600; at++) {
+    g_autofree char *text = g_strnfill(600, 'x');
+    memcpy(text + at, " now ", 5);
+    g_autofree PrefilterSeen *bounded = prefilter_scan_whole(prefilter, text, 600);
+    g_assert_true(prefilter_may_match(prefilter, ids[1], bounded));
+    text[at] = text[at + 4] = 'x';
+    g_autofree PrefilterSeen *inside = prefilter_scan_whole(prefilter, text, 600);
+    g_assert_false(prefilter_may_match(prefilter, ids[1], inside));
+    g_assert_true(prefilter_may_match(prefilter, ids[0], inside));
+  }
 }
 
 /* A long text is read as two halves at once: a literal is found wherever it
@@ -631,7 +780,8 @@ static void corpus_messages(const char *dir, GPtrArray *paths)
 /* Every regex the prefilter skips on `text` must not match it. */
 static guint corpus_check_text(const Corpus *corpus, const char *text, pcre2_match_data *match)
 {
-  g_autofree PrefilterSeen *seen = prefilter_scan(corpus->prefilter, text, strlen(text));
+  /* the whole-text scan skips whatever prefilter_scan() skips, and more */
+  g_autofree PrefilterSeen *seen = prefilter_scan_whole(corpus->prefilter, text, strlen(text));
   guint skipped = 0;
   for (guint i = 0; i < corpus->codes->len; i++) {
     if (prefilter_may_match(corpus->prefilter, g_array_index(corpus->ids, int, i), seen))
@@ -741,6 +891,8 @@ int main(int argc, char **argv)
   g_test_add_func("/prefilter/always", test_always);
   g_test_add_func("/prefilter/heads/phrase-head", test_phrase_head);
   g_test_add_func("/prefilter/scan-halves", test_scan_halves);
+  g_test_add_func("/prefilter/scan-wide", test_scan_wide);
+  g_test_add_func("/prefilter/scan-bounded", test_scan_bounded);
   g_test_add_func("/prefilter/heads/find", test_heads_find);
   g_test_add_func("/prefilter/heads/next", test_heads_next);
   g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
