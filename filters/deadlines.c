@@ -964,7 +964,7 @@ static void deadline_subject_init(DeadlineSubject *subject, const DeadlineRules 
   subject->text = text;
   subject->len = len;
   subject->options = valid ? PCRE2_NO_UTF_CHECK : 0;
-  subject->seen = valid ? prefilter_scan(rules->set->compiled->prefilter, text, len) : NULL;
+  subject->seen = valid ? prefilter_scan_whole(rules->set->compiled->prefilter, text, len) : NULL;
   subject->starts = NULL;
   if (valid && rules->heads.heads != NULL) {
     subject->starts = g_array_new(FALSE, FALSE, sizeof(DeadlineStart));

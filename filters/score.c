@@ -125,7 +125,7 @@ static gboolean score_text_may_match(const Scoring *s, ScoreText *slot, const Ru
   if (look->prefilter == PREFILTER_ALWAYS)
     return TRUE;
   if (!slot->seen)
-    slot->seen = prefilter_scan(s->rules->prefilter, slot->text, slot->len);
+    slot->seen = prefilter_scan_whole(s->rules->prefilter, slot->text, slot->len);
   return prefilter_may_match(s->rules->prefilter, look->prefilter, slot->seen);
 }
 
@@ -270,7 +270,7 @@ static gboolean score_branches_may_match(const Scoring *s, ScoreText *slot, cons
   if (!rules_look_branches(look))
     return FALSE;
   if (!slot->seen)
-    slot->seen = prefilter_scan(s->rules->prefilter, slot->text, slot->len);
+    slot->seen = prefilter_scan_whole(s->rules->prefilter, slot->text, slot->len);
   for (guint i = 0; i < look->n_branches; i++) {
     if (!prefilter_may_match(s->rules->prefilter, look->branch_prefilter[i], slot->seen))
       continue;
