@@ -697,12 +697,60 @@ static void test_dev_quality_floor(void)
   g_assert_cmpfloat(counts_f1(&risky), >=, 0.85);
 }
 
+/* ---- phrase word boundaries ---- */
+
+/* TRUE when `code` matches `subject` (`len` bytes). */
+static gboolean matches(pcre2_code *code, const char *subject, gsize len)
+{
+  g_autoptr(pcre2_match_data) data = pcre2_match_data_create_from_pattern(code, NULL);
+  return pcre2_match(code, (PCRE2_SPTR)subject, len, 0, 0, data, NULL) >= 0;
+}
+
+/* A phrase ends (and starts) at a word boundary, where a word character is
+ * what [A-Za-z0-9_\x{C0}-\x{24F}] matches caselessly; the compiler writes
+ * that class out case-closed (rules-compile.c, PHRASE_WORD). Every code point
+ * before and after a phrase: the phrase matches exactly when the caseless
+ * class does not. */
+static void test_phrase_word_class(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = compile_one("w.rules", "dimension tone flag >= 1\n"
+                                         "phrases word\n  look text\n  words ab\n  adds tone +1\n",
+                                         &error);
+  g_assert_no_error(error);
+  rules_compile_alone(rules);
+  pcre2_code *phrase = ((RulesLook *)g_ptr_array_index(rules_get(rules, 0)->looks, 0))->code;
+  g_assert_nonnull(phrase);
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code *word = pcre2_compile((PCRE2_SPTR) "^[A-Za-z0-9_\\x{C0}-\\x{24F}]$", PCRE2_ZERO_TERMINATED,
+                                   PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &offset, NULL);
+  g_assert_nonnull(word);
+  guint words = 0;
+  for (gunichar c = 1; c < 0x110000; c++) {
+    if (c >= 0xD800 && c < 0xE000)
+      continue;
+    char after[8] = "ab", before[8], one[6];
+    gint n = g_unichar_to_utf8(c, one);
+    memcpy(after + 2, one, n);
+    memcpy(before, one, n);
+    memcpy(before + n, "ab", 2);
+    gboolean is_word = matches(word, one, n);
+    words += is_word;
+    if (matches(phrase, after, n + 2) == is_word || matches(phrase, before, n + 2) == is_word)
+      g_error("U+%04X: the phrase's word boundary disagrees with the caseless class", c);
+  }
+  g_assert_cmpuint(words, ==, 491); /* 463 in the range, 28 other cases */
+  pcre2_code_free(word);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   add_bad_file_tests();
   g_test_add_func("/rules/compile/default-rules", test_default_rules);
   g_test_add_func("/rules/compile/errors-across-files", test_errors_across_files);
+  g_test_add_func("/rules/compile/phrase-word-class", test_phrase_word_class);
   g_test_add_func("/rules/signals/caps-ratio", test_caps_ratio);
   g_test_add_func("/rules/signals/runs", test_runs);
   g_test_add_func("/rules/signals/runs-in-compute", test_runs_in_compute);
