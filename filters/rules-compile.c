@@ -6,7 +6,7 @@
  * phrase groups (lists that look at the same places, one trie with a
  * (*MARK) per phrase end), derives each regex's literals for the prefilter
  * (filters/prefilter.h) and sets the match limits.
- * Entry points: rules_compile(), rules_compile_alone().
+ * Entry points: rules_compile(), rules_compile_unscored(), rules_compile_alone().
  * Must never: touch the network, SQLite or the clock; hand out a set that
  * had a single error.
  */
@@ -711,12 +711,13 @@ gboolean rules_look_branches(const RulesLook *look)
 
 /* The prefilter id of a look that scoring matches with its own regex (not a
  * signal, not a phrase list matched through its group), and its branches. */
-static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look)
+static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look, gboolean branches)
 {
   look->prefilter = PREFILTER_ALWAYS;
   if (look->code && look->pattern && !look->grouped) {
     look->prefilter = prefilter_add(prefilter, look->pattern, strlen(look->pattern), look->flags);
-    rules_prefilter_branches(prefilter, look);
+    if (branches)
+      rules_prefilter_branches(prefilter, look);
   }
 }
 
@@ -725,18 +726,18 @@ static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look)
  * where a head word starts (score.c), a finer test than its literals, and its
  * hundreds of phrases would make the automaton (walked for every byte of
  * every text) a quarter larger. A group without heads keeps its literals. */
-static void rules_prefilter_build(RuleSet *set)
+static void rules_prefilter_build(RuleSet *set, gboolean branches)
 {
   set->prefilter = prefilter_new();
   for (guint i = 0; i < set->rules->len; i++) {
     RulesRule *rule = g_ptr_array_index(set->rules, i);
     for (guint j = 0; j < rule->looks->len; j++)
-      rules_prefilter_look(set->prefilter, g_ptr_array_index(rule->looks, j));
+      rules_prefilter_look(set->prefilter, g_ptr_array_index(rule->looks, j), branches);
   }
   for (guint i = 0; i < set->phrase_groups->len; i++) {
     RulesPhraseGroup *group = g_ptr_array_index(set->phrase_groups, i);
     if (!group->head_bit)
-      rules_prefilter_look(set->prefilter, group->look);
+      rules_prefilter_look(set->prefilter, group->look, branches);
     else
       group->look->prefilter = PREFILTER_ALWAYS;
   }
@@ -800,7 +801,7 @@ static void compiler_finish(Compiler *c)
   if (c->errors->len == 0)
     phrase_groups_build(c);
   RuleSet *set = c->set;
-  rules_prefilter_build(set);
+  rules_prefilter_build(set, !c->unscored);
   set->n_files = c->files->len;
   set->match_context = pcre2_match_context_create(NULL);
   pcre2_set_match_limit(set->match_context, RULES_MATCH_LIMIT);
@@ -830,17 +831,30 @@ static RuleSet *compiler_result(Compiler *c, GError **error)
   return NULL;
 }
 
-RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
-                       GError **error)
+static RuleSet *rules_compile_for(const char *const *names, const char *const *texts, guint n,
+                                  gboolean unscored, GError **error)
 {
   Compiler c;
   compiler_init(&c);
+  c.unscored = unscored;
   for (guint i = 0; i < n; i++)
     rules_parse_file(&c, names[i], texts[i], strlen(texts[i]));
   compiler_finish(&c);
   RuleSet *set = compiler_result(&c, error);
   compiler_clear(&c);
   return set;
+}
+
+RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
+                       GError **error)
+{
+  return rules_compile_for(names, texts, n, FALSE, error);
+}
+
+RuleSet *rules_compile_unscored(const char *const *names, const char *const *texts, guint n,
+                                GError **error)
+{
+  return rules_compile_for(names, texts, n, TRUE, error);
 }
 
 void rules_compile_alone(RuleSet *rules)

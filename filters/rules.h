@@ -164,6 +164,14 @@ typedef struct RuleSet {
 RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
                        GError **error);
 
+/* rules_compile() for a set that score_message() never runs (the
+ * extractors' rule files, filters/deadlines.h: lite_rules_read()): its looks
+ * are not cut into branches (rules_look_branches() is FALSE for every one),
+ * which saves deriving the branches' literals, and keeps them out of the
+ * set's prefilter. Matches and errors are those of rules_compile(). */
+RuleSet *rules_compile_unscored(const char *const *names, const char *const *texts, guint n,
+                                GError **error);
+
 void rules_free(RuleSet *rules);
 
 /* Compiles (and JIT-compiles) every look's own regex, including phrase lists

@@ -697,6 +697,35 @@ static void test_dev_quality_floor(void)
   g_assert_cmpfloat(counts_f1(&risky), >=, 0.85);
 }
 
+/* The extractors' sets (rules_compile_unscored()) are the same rules with
+ * no branches: a regex with top-level branches gets them for scoring only,
+ * and keeps its own literals in the prefilter either way. */
+static void test_unscored(void)
+{
+  const char *names[] = { "u.rules" };
+  const char *texts[] = { "dimension tone flag >= 1\n"
+                          "rule many\n  look text /zebra\\s+\\w+|antelope\\s+\\w+|kiwi/i\n"
+                          "  adds tone +1\n" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) scored = rules_compile(names, texts, 1, &error);
+  g_assert_no_error(error);
+  g_autoptr(RuleSet) unscored = rules_compile_unscored(names, texts, 1, &error);
+  g_assert_no_error(error);
+  const RulesLook *with = g_ptr_array_index(rules_get(scored, 0)->looks, 0);
+  const RulesLook *without = g_ptr_array_index(rules_get(unscored, 0)->looks, 0);
+  g_assert_cmpuint(with->n_branches, ==, 3);
+  g_assert_true(rules_look_branches(with));
+  g_assert_cmpuint(without->n_branches, ==, 0);
+  g_assert_false(rules_look_branches(without));
+  g_assert_nonnull(without->code);
+  g_assert_cmpint(without->prefilter, !=, PREFILTER_ALWAYS);
+  g_assert_cmpuint(prefilter_filtered_count(unscored->prefilter), ==, 1);
+  g_assert_cmpuint(prefilter_filtered_count(scored->prefilter), ==, 4);
+  g_assert_null(rules_compile_unscored(names, (const char *[]){ "rule x\n  look text /(/\n" }, 1,
+                                       &error));
+  g_assert_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_INVALID);
+}
+
 /* ---- phrase word boundaries ---- */
 
 /* TRUE when `code` matches `subject` (`len` bytes). */
@@ -751,6 +780,7 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/compile/default-rules", test_default_rules);
   g_test_add_func("/rules/compile/errors-across-files", test_errors_across_files);
   g_test_add_func("/rules/compile/phrase-word-class", test_phrase_word_class);
+  g_test_add_func("/rules/compile/unscored", test_unscored);
   g_test_add_func("/rules/signals/caps-ratio", test_caps_ratio);
   g_test_add_func("/rules/signals/runs", test_runs);
   g_test_add_func("/rules/signals/runs-in-compute", test_runs_in_compute);
