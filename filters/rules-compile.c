@@ -86,8 +86,7 @@ pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
     pcre2_code_free(re);
     re = hinted;
   }
-  pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
-  return re;
+  return re; /* JIT-compiled by rules_jit_looks() */
 }
 
 /* ---- phrases ---- */
@@ -704,9 +703,28 @@ gboolean rules_look_branches(const RulesLook *look)
   RulesLook *once = (RulesLook *)look; /* the one write: see rules.h */
   if (g_once_init_enter(&once->branch_once)) {
     once->branch_failed = !rules_compile_branches(once);
+    pcre2_jit_compile(once->code, PCRE2_JIT_COMPLETE);
     g_once_init_leave(&once->branch_once, 1);
   }
   return !look->branch_failed;
+}
+
+/* JIT-compiles the regex of every look but those with branches: scoring
+ * asks rules_look_branches() before it runs one of these, which JIT-compiles
+ * it then, with its branches, so that a look no text ever gets to (its
+ * literals are nowhere) costs no JIT. (Left to the interpreter instead, the
+ * whole regexes, which run where more than a few branches may match, cost
+ * more over the corpus than their JIT.) */
+static void rules_jit_looks(RuleSet *set)
+{
+  for (guint i = 0; i < set->rules->len; i++) {
+    RulesRule *rule = g_ptr_array_index(set->rules, i);
+    for (guint j = 0; j < rule->looks->len; j++) {
+      RulesLook *look = g_ptr_array_index(rule->looks, j);
+      if (look->code && look->pattern && !look->grouped && look->n_branches == 0)
+        pcre2_jit_compile(look->code, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter, slower */
+    }
+  }
 }
 
 /* The prefilter id of a look that scoring matches with its own regex (not a
@@ -802,6 +820,7 @@ static void compiler_finish(Compiler *c)
     phrase_groups_build(c);
   RuleSet *set = c->set;
   rules_prefilter_build(set, !c->unscored);
+  rules_jit_looks(set);
   set->n_files = c->files->len;
   set->match_context = pcre2_match_context_create(NULL);
   pcre2_set_match_limit(set->match_context, RULES_MATCH_LIMIT);

@@ -65,7 +65,9 @@ typedef struct {
   char *header[8];      /* owned, for RULES_WHERE_HEADER entries */
   guint n_where;
   pcre2_code *code;     /* owned; NULL for a signal look, and for a phrase list until
-                           rules_compile_alone() (scoring uses its group) */
+                           rules_compile_alone() (scoring uses its group); JIT-compiled
+                           by rules_compile(), or by rules_look_branches() when the
+                           look has branches */
   char *pattern;        /* owned, the regex as written (for `rules check --profile`, bench);
                            `code` may carry a lookahead hint in front (prefilter.h) */
   guint32 flags;        /* PCRE2 compile options used */
@@ -190,8 +192,10 @@ void rules_set_deadlines(RuleSet *rules, struct _DeadlineRules *deadlines);
 
 /* TRUE when `look` has branches, compiled (and JIT-compiled) the first time
  * this is asked, so that rule sets that never score (the extractors') do not
- * pay for them: besides the log-once flag, the only write to a built RuleSet,
- * done once under g_once (safe from any thread). */
+ * pay for them; the look's whole regex is JIT-compiled then too (scoring
+ * asks this before it runs the regex of a look with branches). Besides the
+ * log-once flag, the only write to a built RuleSet, done once under g_once
+ * (safe from any thread). */
 gboolean rules_look_branches(const RulesLook *look);
 
 guint rules_count(const RuleSet *rules);

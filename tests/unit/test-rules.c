@@ -726,6 +726,42 @@ static void test_unscored(void)
   g_assert_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_INVALID);
 }
 
+static gsize jit_size(const pcre2_code *code)
+{
+  gsize size = 0;
+  g_assert_cmpint(pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &size), ==, 0);
+  return size;
+}
+
+/* A look's regex is JIT-compiled by rules_compile(), but one with branches
+ * only when scoring first asks for them (rules_look_branches()), with them;
+ * the extractors' sets, which have no branches, get every regex JIT-compiled. */
+static void test_lazy_jit(void)
+{
+  const char *names[] = { "j.rules" };
+  const char *texts[] = { "dimension tone flag >= 1\n"
+                          "rule many\n  look text /zebra\\s+\\w+|kiwi/i\n  adds tone +1\n"
+                          "rule one\n  look text /zebra\\s+\\w+/i\n  adds tone +1\n" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) scored = rules_compile(names, texts, 1, &error);
+  g_assert_no_error(error);
+  g_autoptr(RuleSet) unscored = rules_compile_unscored(names, texts, 1, &error);
+  g_assert_no_error(error);
+  const RulesLook *many = g_ptr_array_index(rules_get(scored, 0)->looks, 0);
+  const RulesLook *one = g_ptr_array_index(rules_get(scored, 1)->looks, 0);
+  if (jit_size(one->code) == 0) {
+    g_test_skip("no JIT here");
+    return;
+  }
+  g_assert_cmpuint(jit_size(many->code), ==, 0);
+  g_assert_true(rules_look_branches(many));
+  g_assert_cmpuint(jit_size(many->code), >, 0);
+  for (guint i = 0; i < many->n_branches; i++)
+    g_assert_cmpuint(jit_size(many->branch_code[i]), >, 0);
+  const RulesLook *unscored_many = g_ptr_array_index(rules_get(unscored, 0)->looks, 0);
+  g_assert_cmpuint(jit_size(unscored_many->code), >, 0);
+}
+
 /* ---- phrase word boundaries ---- */
 
 /* TRUE when `code` matches `subject` (`len` bytes). */
@@ -781,6 +817,7 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/compile/errors-across-files", test_errors_across_files);
   g_test_add_func("/rules/compile/phrase-word-class", test_phrase_word_class);
   g_test_add_func("/rules/compile/unscored", test_unscored);
+  g_test_add_func("/rules/compile/lazy-jit", test_lazy_jit);
   g_test_add_func("/rules/signals/caps-ratio", test_caps_ratio);
   g_test_add_func("/rules/signals/runs", test_runs);
   g_test_add_func("/rules/signals/runs-in-compute", test_runs_in_compute);
