@@ -764,18 +764,19 @@ static void test_lazy_jit(void)
 
 /* ---- phrase word boundaries ---- */
 
-/* TRUE when `code` matches `subject` (`len` bytes). */
-static gboolean matches(pcre2_code *code, const char *subject, gsize len)
+/* TRUE when `code` matches `subject` (`len` bytes) from `start` on. */
+static gboolean matches(const pcre2_code *code, const char *subject, gsize len, gsize start)
 {
   g_autoptr(pcre2_match_data) data = pcre2_match_data_create_from_pattern(code, NULL);
-  return pcre2_match(code, (PCRE2_SPTR)subject, len, 0, 0, data, NULL) >= 0;
+  return pcre2_match(code, (PCRE2_SPTR)subject, len, start, 0, data, NULL) >= 0;
 }
 
 /* A phrase ends (and starts) at a word boundary, where a word character is
  * what [A-Za-z0-9_\x{C0}-\x{24F}] matches caselessly; the compiler writes
- * that class out case-closed (rules-compile.c, PHRASE_WORD). Every code point
- * before and after a phrase: the phrase matches exactly when the caseless
- * class does not. */
+ * that class out case-closed (rules-compile.c, PHRASE_WORD), once, called
+ * at the phrase ends. Every code point before and after a phrase: the
+ * phrase list's own regex and its group's trie (anchored, tried where the
+ * phrase starts) match exactly when the caseless class does not. */
 static void test_phrase_word_class(void)
 {
   g_autoptr(GError) error = NULL;
@@ -786,6 +787,10 @@ static void test_phrase_word_class(void)
   rules_compile_alone(rules);
   pcre2_code *phrase = ((RulesLook *)g_ptr_array_index(rules_get(rules, 0)->looks, 0))->code;
   g_assert_nonnull(phrase);
+  g_assert_cmpuint(rules->phrase_groups->len, ==, 1);
+  const RulesPhraseGroup *group = g_ptr_array_index(rules->phrase_groups, 0);
+  g_assert_true(group->head_bit != 0);
+  const pcre2_code *trie = group->look->code;
   int code = 0;
   PCRE2_SIZE offset = 0;
   pcre2_code *word = pcre2_compile((PCRE2_SPTR) "^[A-Za-z0-9_\\x{C0}-\\x{24F}]$", PCRE2_ZERO_TERMINATED,
@@ -800,9 +805,10 @@ static void test_phrase_word_class(void)
     memcpy(after + 2, one, n);
     memcpy(before, one, n);
     memcpy(before + n, "ab", 2);
-    gboolean is_word = matches(word, one, n);
+    gboolean is_word = matches(word, one, n, 0);
     words += is_word;
-    if (matches(phrase, after, n + 2) == is_word || matches(phrase, before, n + 2) == is_word)
+    if (matches(phrase, after, n + 2, 0) == is_word || matches(phrase, before, n + 2, 0) == is_word ||
+        matches(trie, after, n + 2, 0) == is_word || matches(trie, before, n + 2, n) == is_word)
       g_error("U+%04X: the phrase's word boundary disagrees with the caseless class", c);
   }
   g_assert_cmpuint(words, ==, 491); /* 463 in the range, 28 other cases */
