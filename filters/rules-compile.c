@@ -124,32 +124,60 @@ pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
  * matched itself ((?(DEFINE)...)), so it captures nothing. */
 #define PHRASE_WORD_GROUP "(?(DEFINE)(" PHRASE_WORD "))"
 
-typedef struct PhraseNode PhraseNode;
-struct PhraseNode {
+/* A trie of phrases: its nodes in one array, linked by index (0 = none;
+ * node 0 is not used), not one allocation per node and per child list. */
+typedef struct {
   gunichar ch;
+  guint first_child;     /* the children, in insertion order, linked by next_sibling */
+  guint last_child;
+  guint next_sibling;
   GArray *rules;         /* owned, of guint: the rules whose phrase ends here; NULL = none */
-  GPtrArray *children;   /* owned, of PhraseNode*, in insertion order */
-};
+} PhraseNode;
 
-static void phrase_node_free(PhraseNode *node)
+typedef struct {
+  GArray *nodes;         /* owned, of PhraseNode; [PHRASE_ROOT_WORD] and [PHRASE_ROOT_OTHER]
+                            are the roots of the phrases that start with a word character
+                            and of the others */
+} PhraseTrie;
+
+#define PHRASE_ROOT_WORD 1u
+#define PHRASE_ROOT_OTHER 2u
+
+static PhraseNode *phrase_node(const PhraseTrie *trie, guint index)
 {
-  g_clear_pointer(&node->children, g_ptr_array_unref);
-  g_clear_pointer(&node->rules, g_array_unref);
-  g_free(node);
+  return &g_array_index(trie->nodes, PhraseNode, index);
 }
 
-static PhraseNode *phrase_node_child(PhraseNode *node, gunichar ch)
+/* An empty trie with room for `chars` nodes besides its roots. */
+static void phrase_trie_init(PhraseTrie *trie, gsize chars)
 {
-  if (!node->children)
-    node->children = g_ptr_array_new_with_free_func((GDestroyNotify)phrase_node_free);
-  for (guint i = 0; i < node->children->len; i++) {
-    PhraseNode *child = g_ptr_array_index(node->children, i);
-    if (child->ch == ch)
+  trie->nodes = g_array_sized_new(FALSE, TRUE, sizeof(PhraseNode), (guint)chars + 3);
+  g_array_set_size(trie->nodes, 3); /* node 0 (none) and the two roots */
+}
+
+static void phrase_trie_clear(PhraseTrie *trie)
+{
+  for (guint i = 0; i < trie->nodes->len; i++)
+    g_clear_pointer(&phrase_node(trie, i)->rules, g_array_unref);
+  g_array_unref(trie->nodes);
+}
+
+/* The child of `node` for `ch`, added (last) when it has none. */
+static guint phrase_node_child(PhraseTrie *trie, guint node, gunichar ch)
+{
+  for (guint child = phrase_node(trie, node)->first_child; child;
+       child = phrase_node(trie, child)->next_sibling)
+    if (phrase_node(trie, child)->ch == ch)
       return child;
-  }
-  PhraseNode *child = g_new0(PhraseNode, 1);
-  child->ch = ch;
-  g_ptr_array_add(node->children, child);
+  PhraseNode added = { .ch = ch };
+  g_array_append_val(trie->nodes, added);
+  guint child = trie->nodes->len - 1;
+  PhraseNode *parent = phrase_node(trie, node);
+  if (parent->last_child)
+    phrase_node(trie, parent->last_child)->next_sibling = child;
+  else
+    parent->first_child = child;
+  parent->last_child = child;
   return child;
 }
 
@@ -164,20 +192,20 @@ static void rule_set_add(GArray **array, guint rule)
   g_array_append_val(*array, rule);
 }
 
-static void phrase_insert(PhraseNode *root, const char *phrase, guint rule)
+static void phrase_insert(PhraseTrie *trie, guint root, const char *phrase, guint rule)
 {
   g_autofree char *lower = g_utf8_strdown(phrase, -1);
-  PhraseNode *node = root;
+  guint node = root;
   gunichar last = 0;
   for (const char *p = lower; *p; p = g_utf8_next_char(p)) {
     gunichar ch = g_utf8_get_char(p);
     ch = (ch == '\t') ? ' ' : (ch == 0x2019 || ch == 0x2018) ? '\'' : ch;
     if (ch == ' ' && last == ' ')
       continue;
-    node = phrase_node_child(node, ch);
+    node = phrase_node_child(trie, node, ch);
     last = ch;
   }
-  rule_set_add(&node->rules, rule);
+  rule_set_add(&phrase_node(trie, node)->rules, rule);
 }
 
 static void phrase_append_char(GString *out, gunichar ch)
@@ -204,6 +232,7 @@ static gboolean is_word_char(gunichar ch)
  * phrases it starts with that end at a word boundary ("you missed" inside
  * "you missed the deadline"), since one scan reports one match per position. */
 typedef struct {
+  const PhraseTrie *trie;
   GString *out;
   GPtrArray *marks;      /* borrowed, of GArray* (owned by the array); NULL = no marks */
   gboolean word_end;     /* a phrase end calls PHRASE_WORD_GROUP */
@@ -241,21 +270,21 @@ static GArray *phrase_inherit(const PhraseNode *node, const PhraseNode *child, c
  * `node`) the end, so the longest phrase is preferred. */
 static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
 {
-  guint children = node->children ? node->children->len : 0;
-  if (children == 0) {
+  if (!node->first_child) {
     phrase_emit_end(e, node, inherited);
     return;
   }
-  gboolean group = children > 1 || node->rules;
+  gboolean group = node->first_child != node->last_child || node->rules;
   if (group)
     g_string_append(e->out, "(?:");
-  for (guint i = 0; i < children; i++) {
-    const PhraseNode *child = g_ptr_array_index(node->children, i);
-    if (i)
+  for (guint index = node->first_child; index;) {
+    const PhraseNode *child = phrase_node(e->trie, index);
+    if (index != node->first_child)
       g_string_append_c(e->out, '|');
     phrase_append_char(e->out, child->ch);
     g_autoptr(GArray) passed = e->marks ? phrase_inherit(node, child, inherited) : NULL;
     phrase_emit(e, child, passed);
+    index = child->next_sibling;
   }
   if (node->rules) {
     g_string_append_c(e->out, '|');
@@ -269,30 +298,38 @@ static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inh
  * holds the rule index of each list in `lists` (of GPtrArray* of char*). */
 static void phrases_regex(GString *out, GPtrArray *lists, const guint *rules, GPtrArray *marks)
 {
-  PhraseNode *roots[2] = { g_new0(PhraseNode, 1), g_new0(PhraseNode, 1) };
+  gsize chars = 0;
+  for (guint l = 0; l < lists->len; l++) {
+    GPtrArray *words = g_ptr_array_index(lists, l);
+    for (guint i = 0; i < words->len; i++)
+      chars += strlen(g_ptr_array_index(words, i));
+  }
+  PhraseTrie trie;
+  phrase_trie_init(&trie, chars);
   for (guint l = 0; l < lists->len; l++) {
     GPtrArray *words = g_ptr_array_index(lists, l);
     for (guint i = 0; i < words->len; i++) {
       const char *word = g_ptr_array_index(words, i);
-      phrase_insert(roots[is_word_char(g_utf8_get_char(word)) ? 0 : 1], word, rules[l]);
+      phrase_insert(&trie, is_word_char(g_utf8_get_char(word)) ? PHRASE_ROOT_WORD : PHRASE_ROOT_OTHER,
+                    word, rules[l]);
     }
   }
-  PhraseEmit e = { out, marks, FALSE };
+  PhraseEmit e = { &trie, out, marks, FALSE };
+  PhraseNode *word = phrase_node(&trie, PHRASE_ROOT_WORD), *other = phrase_node(&trie, PHRASE_ROOT_OTHER);
   g_string_append(out, "(?:");
-  if (roots[0]->children) {
+  if (word->first_child) {
     g_string_append(out, "(?<!" PHRASE_WORD ")");
-    roots[0]->ch = ' '; /* the roots end no phrase */
-    phrase_emit(&e, roots[0], NULL);
+    word->ch = ' '; /* the roots end no phrase */
+    phrase_emit(&e, word, NULL);
   }
-  if (roots[0]->children && roots[1]->children)
+  if (word->first_child && other->first_child)
     g_string_append_c(out, '|');
-  if (roots[1]->children)
-    phrase_emit(&e, roots[1], NULL);
+  if (other->first_child)
+    phrase_emit(&e, other, NULL);
   g_string_append_c(out, ')');
   if (e.word_end)
     g_string_append(out, PHRASE_WORD_GROUP);
-  phrase_node_free(roots[0]);
-  phrase_node_free(roots[1]);
+  phrase_trie_clear(&trie);
 }
 
 /* Builds the one trie regex of a phrases rule for its look. It is compiled
