@@ -86,7 +86,7 @@ pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
     pcre2_code_free(re);
     re = hinted;
   }
-  return re; /* JIT-compiled by rules_jit_looks() */
+  return re; /* JIT-compiled later: rules_jit_looks(), rules_look_branches() */
 }
 
 /* ---- phrases ---- */
@@ -748,30 +748,30 @@ static gboolean rules_compile_branches(RulesLook *look)
 
 gboolean rules_look_branches(const RulesLook *look)
 {
-  if (look->n_branches == 0)
-    return FALSE;
   RulesLook *once = (RulesLook *)look; /* the one write: see rules.h */
   if (g_once_init_enter(&once->branch_once)) {
-    once->branch_failed = !rules_compile_branches(once);
-    pcre2_jit_compile(once->code, PCRE2_JIT_COMPLETE);
+    once->branch_failed = look->n_branches > 0 && !rules_compile_branches(once);
+    if (once->code)
+      pcre2_jit_compile(once->code, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter, slower */
     g_once_init_leave(&once->branch_once, 1);
   }
-  return !look->branch_failed;
+  return look->n_branches > 0 && !look->branch_failed;
 }
 
-/* JIT-compiles the regex of every look but those with branches: scoring
- * asks rules_look_branches() before it runs one of these, which JIT-compiles
- * it then, with its branches, so that a look no text ever gets to (its
- * literals are nowhere) costs no JIT. (Left to the interpreter instead, the
- * whole regexes, which run where more than a few branches may match, cost
- * more over the corpus than their JIT.) */
-static void rules_jit_looks(RuleSet *set)
+/* For a set that scores: nothing, scoring asks rules_look_branches() before
+ * it runs a look's regex, which JIT-compiles it then (with its branches), so
+ * that a look no text ever gets to (its literals are nowhere) costs no JIT.
+ * (Left to the interpreter instead, the whole regexes of looks with
+ * branches, which run where more than a few branches may match, cost more
+ * over the corpus than their JIT.) The extractors' sets (unscored) run their
+ * regexes themselves: every one is JIT-compiled now. */
+static void rules_jit_looks(RuleSet *set, gboolean unscored)
 {
-  for (guint i = 0; i < set->rules->len; i++) {
+  for (guint i = 0; unscored && i < set->rules->len; i++) {
     RulesRule *rule = g_ptr_array_index(set->rules, i);
     for (guint j = 0; j < rule->looks->len; j++) {
       RulesLook *look = g_ptr_array_index(rule->looks, j);
-      if (look->code && look->pattern && !look->grouped && look->n_branches == 0)
+      if (look->code && look->pattern && !look->grouped)
         pcre2_jit_compile(look->code, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter, slower */
     }
   }
@@ -870,7 +870,7 @@ static void compiler_finish(Compiler *c)
     phrase_groups_build(c);
   RuleSet *set = c->set;
   rules_prefilter_build(set, !c->unscored);
-  rules_jit_looks(set);
+  rules_jit_looks(set, c->unscored);
   set->n_files = c->files->len;
   set->match_context = pcre2_match_context_create(NULL);
   pcre2_set_match_limit(set->match_context, RULES_MATCH_LIMIT);

@@ -66,8 +66,7 @@ typedef struct {
   guint n_where;
   pcre2_code *code;     /* owned; NULL for a signal look, and for a phrase list until
                            rules_compile_alone() (scoring uses its group); JIT-compiled
-                           by rules_compile(), or by rules_look_branches() when the
-                           look has branches */
+                           by rules_look_branches() (rules_compile_unscored(): at once) */
   char *pattern;        /* owned, the regex as written (for `rules check --profile`, bench);
                            `code` may carry a lookahead hint in front (prefilter.h) */
   guint32 flags;        /* PCRE2 compile options used */
@@ -192,10 +191,10 @@ void rules_set_deadlines(RuleSet *rules, struct _DeadlineRules *deadlines);
 
 /* TRUE when `look` has branches, compiled (and JIT-compiled) the first time
  * this is asked, so that rule sets that never score (the extractors') do not
- * pay for them; the look's whole regex is JIT-compiled then too (scoring
- * asks this before it runs the regex of a look with branches). Besides the
- * log-once flag, the only write to a built RuleSet, done once under g_once
- * (safe from any thread). */
+ * pay for them. The look's own regex is JIT-compiled then too: scoring asks
+ * this before it runs any look's regex, so a look no text gets to costs no
+ * JIT. Besides the log-once flag, the only write to a built RuleSet, done
+ * once under g_once (safe from any thread). */
 gboolean rules_look_branches(const RulesLook *look);
 
 guint rules_count(const RuleSet *rules);
