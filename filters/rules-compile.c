@@ -192,13 +192,24 @@ static void rule_set_add(GArray **array, guint rule)
   g_array_append_val(*array, rule);
 }
 
+static gboolean phrase_is_ascii(const char *phrase)
+{
+  for (const char *p = phrase; *p; p++)
+    if ((guchar)*p >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
 static void phrase_insert(PhraseTrie *trie, guint root, const char *phrase, guint rule)
 {
-  g_autofree char *lower = g_utf8_strdown(phrase, -1);
+  /* g_utf8_strdown() lowers ASCII as g_ascii_tolower() does: the common case
+   * needs neither its copy nor its Unicode tables */
+  gboolean ascii = phrase_is_ascii(phrase);
+  g_autofree char *lower = ascii ? NULL : g_utf8_strdown(phrase, -1);
   guint node = root;
   gunichar last = 0;
-  for (const char *p = lower; *p; p = g_utf8_next_char(p)) {
-    gunichar ch = g_utf8_get_char(p);
+  for (const char *p = ascii ? phrase : lower; *p; p = ascii ? p + 1 : g_utf8_next_char(p)) {
+    gunichar ch = ascii ? (gunichar)g_ascii_tolower(*p) : g_utf8_get_char(p);
     ch = (ch == '\t') ? ' ' : (ch == 0x2019 || ch == 0x2018) ? '\'' : ch;
     if (ch == ' ' && last == ' ')
       continue;

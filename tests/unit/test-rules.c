@@ -819,6 +819,44 @@ static void test_phrase_word_class(void)
   pcre2_code_free(word);
 }
 
+/* Phrases are lowered before they go into the trie (the regex is caseless):
+ * ASCII ones byte by byte, others with g_utf8_strdown(); both kinds match
+ * any case, a tab as any white space and ' as a curly quote, whole words only. */
+static void test_phrase_case(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = compile_one("c.rules", "dimension tone flag >= 1\n"
+                                         "phrases mixed\n  look text\n"
+                                         "  words Still\tWAITING | D\u00c9J\u00c0 Vu | Don't Go\n"
+                                         "  adds tone +1\n", &error);
+  g_assert_no_error(error);
+  rules_compile_alone(rules);
+  const pcre2_code *code = ((RulesLook *)g_ptr_array_index(rules_get(rules, 0)->looks, 0))->code;
+  const char *hit[] = { "still  waiting", "STILL\nWaiting!", "d\u00e9j\u00e0 vu", "D\u00c9J\u00c0 VU",
+                        "don\u2019t go", "DON'T GO" };
+  const char *miss[] = { "still waitings", "stillwaiting", "deja vu", "dont go", "xdon't go" };
+  for (guint i = 0; i < G_N_ELEMENTS(hit); i++)
+    g_assert_true(matches(code, hit[i], strlen(hit[i]), 0));
+  for (guint i = 0; i < G_N_ELEMENTS(miss); i++)
+    g_assert_false(matches(code, miss[i], strlen(miss[i]), 0));
+  /* in one group's trie, the same phrase in two cases is one path: both hit */
+  g_autoptr(RuleSet) two = compile_one("c.rules", "dimension tone flag >= 1\n"
+                                       "phrases upper\n  look text\n  words STILL Waiting | D\u00c9J\u00c0 Vu\n"
+                                       "  adds tone +1\n"
+                                       "phrases lower\n  look text\n  words still waiting | d\u00e9j\u00e0 vu\n"
+                                       "  adds tone +1\n", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(two->phrase_groups->len, ==, 1);
+  const char *bodies[] = { "We are still waiting.\r\n", "D\u00e9j\u00e0 vu!\r\n" };
+  for (guint i = 0; i < G_N_ELEMENTS(bodies); i++) {
+    g_autoptr(KeelMessage) message = parse_text("Subject: x\r\n", bodies[i]);
+    g_autoptr(ScoreResult) result = score_message(two, message, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(find_hit(result, "upper"));
+    g_assert_nonnull(find_hit(result, "lower"));
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -826,6 +864,7 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/compile/default-rules", test_default_rules);
   g_test_add_func("/rules/compile/errors-across-files", test_errors_across_files);
   g_test_add_func("/rules/compile/phrase-word-class", test_phrase_word_class);
+  g_test_add_func("/rules/compile/phrase-case", test_phrase_case);
   g_test_add_func("/rules/compile/unscored", test_unscored);
   g_test_add_func("/rules/compile/lazy-jit", test_lazy_jit);
   g_test_add_func("/rules/signals/caps-ratio", test_caps_ratio);
