@@ -115,14 +115,18 @@ pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
 #define PHRASE_WORD "(?-i:[A-Za-z0-9_\u00C0-\u024F\u0253\u0254\u0256\u0257\u0259\u025B" \
                     "\u0260\u0263\u0268\u0269\u026F\u0272\u0275\u0280\u0283\u0288-\u028C" \
                     "\u0292\u1E9E\u212A\u212B\u2C65\u2C66\u2C7E\u2C7F])"
-/* The class once, as group 1, which the phrase ends call: "(?!(?1))" (a
- * phrase's text holds no group: its characters are escaped). A call, not the
- * class written out at each of a trie's hundreds of ends: pcre2_compile()
- * and the JIT read and translate one class instead of hundreds, a third of
- * the tries' start-up. The call costs a few instructions at a phrase end,
- * reached only where a whole phrase's text is found. The group is never
- * matched itself ((?(DEFINE)...)), so it captures nothing. */
-#define PHRASE_WORD_GROUP "(?(DEFINE)(" PHRASE_WORD "))"
+/* What a trie writes once, at its end, and calls where it is needed: the
+ * word class as group 1, called at the phrase ends ("(?!(?1))"), and the
+ * white space between words, "\s+", as group 2 ("(?2)"). A phrase's text
+ * holds no group (its characters are escaped). Calls, not the class and
+ * \s+ written out at each of a trie's hundreds of ends and spaces:
+ * pcre2_compile() and the JIT read and translate each once instead of
+ * hundreds of times (the JIT's code for one UCP \s+ is large): the tries'
+ * start-up is halved, their JIT code is smaller. A call costs a few
+ * instructions where it runs. The groups are never matched themselves
+ * ((?(DEFINE)...)), so they capture nothing; since PCRE2 10.30 a call is
+ * not atomic, so it backtracks (and matches) as the group written out. */
+#define PHRASE_CALLED_GROUPS "(?(DEFINE)(" PHRASE_WORD ")(\\s+))"
 
 /* A trie of phrases: its nodes in one array, linked by index (0 = none;
  * node 0 is not used), not one allocation per node and per child list. */
@@ -222,7 +226,7 @@ static void phrase_insert(PhraseTrie *trie, guint root, const char *phrase, guin
 static void phrase_append_char(GString *out, gunichar ch)
 {
   if (ch == ' ')
-    g_string_append(out, "\\s+");
+    g_string_append(out, "(?2)"); /* \s+: PHRASE_CALLED_GROUPS */
   else if (ch == '\'')
     g_string_append(out, "['\xe2\x80\x98\xe2\x80\x99]");
   else if (ch == '-')
@@ -246,17 +250,14 @@ typedef struct {
   const PhraseTrie *trie;
   GString *out;
   GPtrArray *marks;      /* borrowed, of GArray* (owned by the array); NULL = no marks */
-  gboolean word_end;     /* a phrase end calls PHRASE_WORD_GROUP */
 } PhraseEmit;
 
 static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inherited);
 
 static void phrase_emit_end(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
 {
-  if (is_word_char(node->ch)) {
-    g_string_append(e->out, "(?!(?1))");
-    e->word_end = TRUE;
-  }
+  if (is_word_char(node->ch))
+    g_string_append(e->out, "(?!(?1))"); /* PHRASE_CALLED_GROUPS */
   if (!e->marks)
     return;
   GArray *rules = g_array_copy((GArray *)node->rules);
@@ -325,7 +326,7 @@ static void phrases_regex(GString *out, GPtrArray *lists, const guint *rules, GP
                     word, rules[l]);
     }
   }
-  PhraseEmit e = { &trie, out, marks, FALSE };
+  PhraseEmit e = { &trie, out, marks };
   PhraseNode *word = phrase_node(&trie, PHRASE_ROOT_WORD), *other = phrase_node(&trie, PHRASE_ROOT_OTHER);
   g_string_append(out, "(?:");
   if (word->first_child) {
@@ -338,8 +339,7 @@ static void phrases_regex(GString *out, GPtrArray *lists, const guint *rules, GP
   if (other->first_child)
     phrase_emit(&e, other, NULL);
   g_string_append_c(out, ')');
-  if (e.word_end)
-    g_string_append(out, PHRASE_WORD_GROUP);
+  g_string_append(out, PHRASE_CALLED_GROUPS);
   phrase_trie_clear(&trie);
 }
 

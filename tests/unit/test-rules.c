@@ -821,7 +821,8 @@ static void test_phrase_word_class(void)
 
 /* Phrases are lowered before they go into the trie (the regex is caseless):
  * ASCII ones byte by byte, others with g_utf8_strdown(); both kinds match
- * any case, a tab as any white space and ' as a curly quote, whole words only. */
+ * any case, a space or tab as any run of (Unicode) white space, ' as a curly
+ * quote, whole words only. */
 static void test_phrase_case(void)
 {
   g_autoptr(GError) error = NULL;
@@ -833,8 +834,10 @@ static void test_phrase_case(void)
   rules_compile_alone(rules);
   const pcre2_code *code = ((RulesLook *)g_ptr_array_index(rules_get(rules, 0)->looks, 0))->code;
   const char *hit[] = { "still  waiting", "STILL\nWaiting!", "d\u00e9j\u00e0 vu", "D\u00c9J\u00c0 VU",
-                        "don\u2019t go", "DON'T GO" };
-  const char *miss[] = { "still waitings", "stillwaiting", "deja vu", "dont go", "xdon't go" };
+                        "don\u2019t go", "DON'T GO", "still \t\r\n waiting",
+                        "still\u00a0waiting", "still\u180ewaiting", "still\u3000waiting" };
+  const char *miss[] = { "still waitings", "stillwaiting", "deja vu", "dont go", "xdon't go",
+                         "still\u200bwaiting" };
   for (guint i = 0; i < G_N_ELEMENTS(hit); i++)
     g_assert_true(matches(code, hit[i], strlen(hit[i]), 0));
   for (guint i = 0; i < G_N_ELEMENTS(miss); i++)
