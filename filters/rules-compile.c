@@ -1,11 +1,15 @@
 /* filters/rules-compile.c: the rule compiler proper (see rules.c for the
  * whole). Collects errors as `file:line:col: message`, compiles regexes
- * (PCRE2, UTF + UCP, JIT) and phrase lists as caseless trie regexes, then,
+ * (PCRE2, UTF + UCP) and phrase lists as caseless trie regexes, then,
  * after the last file is parsed: resolves names (dimensions, categories,
  * rules in `if`), orders rules over rules (a cycle is an error), builds the
  * phrase groups (lists that look at the same places, one trie with a
  * (*MARK) per phrase end), derives each regex's literals for the prefilter
- * (filters/prefilter.h) and sets the match limits.
+ * (filters/prefilter.h) and sets the match limits. The JIT: the phrase
+ * groups' tries at once; a look's regex and its branches when scoring first
+ * runs the look (rules_look_branches()), so that what no text reaches costs
+ * nothing; every regex at once in a set that does not score
+ * (rules_compile_unscored()).
  * Entry points: rules_compile(), rules_compile_unscored(), rules_compile_alone().
  * Must never: touch the network, SQLite or the clock; hand out a set that
  * had a single error.
