@@ -734,14 +734,18 @@ static gsize jit_size(const pcre2_code *code)
 }
 
 /* A look's regex is JIT-compiled when scoring first asks rules_look_branches()
- * (with its branches, when it has some), not by rules_compile(); the
- * extractors' sets, which have no branches, get every regex JIT-compiled. */
+ * (with its branches, when it has some), not by rules_compile(); but not the
+ * whole regex of a look with at most RULES_BRANCHES_ALONE_MAX branches,
+ * which scoring runs only when a branch fails; the extractors' sets, which
+ * have no branches, get every regex JIT-compiled. */
 static void test_lazy_jit(void)
 {
   const char *names[] = { "j.rules" };
   const char *texts[] = { "dimension tone flag >= 1\n"
                           "rule many\n  look text /zebra\\s+\\w+|kiwi/i\n  adds tone +1\n"
-                          "rule one\n  look text /zebra\\s+\\w+/i\n  adds tone +1\n" };
+                          "rule one\n  look text /zebra\\s+\\w+/i\n  adds tone +1\n"
+                          "rule nine\n  look text /ant+s|bee+s|cat+s|dog+s|eel+s|fox+s|gnu+s|"
+                          "hen+s|imp+s/\n  adds tone +1\n" };
   g_autoptr(GError) error = NULL;
   g_autoptr(RuleSet) scored = rules_compile(names, texts, 1, &error);
   g_assert_no_error(error);
@@ -757,9 +761,14 @@ static void test_lazy_jit(void)
   g_assert_cmpuint(jit_size(many->code), ==, 0);
   g_assert_cmpuint(jit_size(one->code), ==, 0);
   g_assert_true(rules_look_branches(many));
-  g_assert_cmpuint(jit_size(many->code), >, 0);
+  g_assert_cmpuint(jit_size(many->code), ==, 0); /* 2 branches: left to the interpreter */
   for (guint i = 0; i < many->n_branches; i++)
     g_assert_cmpuint(jit_size(many->branch_code[i]), >, 0);
+  const RulesLook *nine = g_ptr_array_index(rules_get(scored, 2)->looks, 0);
+  g_assert_cmpuint(nine->n_branches, ==, RULES_BRANCHES_ALONE_MAX + 1);
+  g_assert_cmpuint(jit_size(nine->code), ==, 0);
+  g_assert_true(rules_look_branches(nine));
+  g_assert_cmpuint(jit_size(nine->code), >, 0);
   g_assert_cmpuint(jit_size(one->code), ==, 0);
   g_assert_false(rules_look_branches(one));
   g_assert_cmpuint(jit_size(one->code), >, 0);
