@@ -112,7 +112,7 @@ LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **e
 {
   const char *const names[] = {file_name};
   const char *const texts[] = {text};
-  RuleSet *compiled = rules_compile(names, texts, 1, error);
+  RuleSet *compiled = rules_compile_unscored(names, texts, 1, error);
   if (compiled == NULL)
     return NULL;
   LiteRuleSet *set = g_new0(LiteRuleSet, 1);

@@ -111,9 +111,11 @@ static GPtrArray *prefilter_set_new(void)
 
 static void prefilter_set_add(GPtrArray *set, const char *string)
 {
-  for (guint i = 0; i < set->len; i++)
-    if (strcmp(g_ptr_array_index(set, i), string) == 0)
+  for (guint i = 0; i < set->len; i++) {
+    const char *old = g_ptr_array_index(set, i);
+    if (old[0] == string[0] && strcmp(old, string) == 0)
       return;
+  }
   g_ptr_array_add(set, g_strdup(string));
 }
 

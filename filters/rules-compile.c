@@ -1,12 +1,16 @@
 /* filters/rules-compile.c: the rule compiler proper (see rules.c for the
  * whole). Collects errors as `file:line:col: message`, compiles regexes
- * (PCRE2, UTF + UCP, JIT) and phrase lists as caseless trie regexes, then,
+ * (PCRE2, UTF + UCP) and phrase lists as caseless trie regexes, then,
  * after the last file is parsed: resolves names (dimensions, categories,
  * rules in `if`), orders rules over rules (a cycle is an error), builds the
  * phrase groups (lists that look at the same places, one trie with a
  * (*MARK) per phrase end), derives each regex's literals for the prefilter
- * (filters/prefilter.h) and sets the match limits.
- * Entry points: rules_compile(), rules_compile_alone().
+ * (filters/prefilter.h) and sets the match limits. The JIT: the phrase
+ * groups' tries at once; a look's regex and its branches when scoring first
+ * runs the look (rules_look_branches()), so that what no text reaches costs
+ * nothing (the whole regex of a look with a few branches: never); every
+ * regex at once in a set that does not score (rules_compile_unscored()).
+ * Entry points: rules_compile(), rules_compile_unscored(), rules_compile_alone().
  * Must never: touch the network, SQLite or the clock; hand out a set that
  * had a single error.
  */
@@ -86,8 +90,7 @@ pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
     pcre2_code_free(re);
     re = hinted;
   }
-  pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter runs it, slower */
-  return re;
+  return re; /* JIT-compiled later: rules_jit_looks(), rules_look_branches() */
 }
 
 /* ---- phrases ---- */
@@ -102,35 +105,87 @@ pcre2_code *rules_compile_pattern(Compiler *c, const char *pattern, gsize len,
 /* What counts as a letter for a phrase's word boundaries: ASCII letters and
  * digits, _ and the Latin letters with accents. An explicit class instead of
  * \b, which under PCRE2_UCP looks up Unicode properties at every position:
- * three times slower over a whole text. */
-#define PHRASE_WORD "[A-Za-z0-9_\\x{C0}-\\x{24F}]"
+ * three times slower over a whole text.
+ * The class is written case-closed and compiled without PCRE2_CASELESS
+ * ((?-i:...)): it is exactly what [A-Za-z0-9_\x{C0}-\x{24F}] matches when
+ * caseless under PCRE2 10.42's Unicode tables (the range plus the other
+ * cases of its letters: IPA letters, Kelvin and Angstrom signs, capital
+ * sharp s, ...), but a caseless range makes pcre2_compile() look up the
+ * other case of each of its 400 characters wherever it is written, twice per
+ * phrase end: 80 M instructions at start-up for the phrase groups' tries.
+ * The characters are written as UTF-8 (C's \u), not as PCRE2's \x{...},
+ * which pcre2_compile() reads three times slower.
+ * /rules/phrase-word-class checks it, code point by code point. */
+#define PHRASE_WORD "(?-i:[A-Za-z0-9_\u00C0-\u024F\u0253\u0254\u0256\u0257\u0259\u025B" \
+                    "\u0260\u0263\u0268\u0269\u026F\u0272\u0275\u0280\u0283\u0288-\u028C" \
+                    "\u0292\u1E9E\u212A\u212B\u2C65\u2C66\u2C7E\u2C7F])"
+/* What a trie writes once, at its end, and calls where it is needed: the
+ * word class as group 1, called at the phrase ends ("(?!(?1))"), and the
+ * white space between words, "\s+", as group 2 ("(?2)"). A phrase's text
+ * holds no group (its characters are escaped). Calls, not the class and
+ * \s+ written out at each of a trie's hundreds of ends and spaces:
+ * pcre2_compile() and the JIT read and translate each once instead of
+ * hundreds of times (the JIT's code for one UCP \s+ is large): the tries'
+ * start-up is halved, their JIT code is smaller. A call costs a few
+ * instructions where it runs. The groups are never matched themselves
+ * ((?(DEFINE)...)), so they capture nothing; since PCRE2 10.30 a call is
+ * not atomic, so it backtracks (and matches) as the group written out. */
+#define PHRASE_CALLED_GROUPS "(?(DEFINE)(" PHRASE_WORD ")(\\s+))"
 
-typedef struct PhraseNode PhraseNode;
-struct PhraseNode {
+/* A trie of phrases: its nodes in one array, linked by index (0 = none;
+ * node 0 is not used), not one allocation per node and per child list. */
+typedef struct {
   gunichar ch;
+  guint first_child;     /* the children, in insertion order, linked by next_sibling */
+  guint last_child;
+  guint next_sibling;
   GArray *rules;         /* owned, of guint: the rules whose phrase ends here; NULL = none */
-  GPtrArray *children;   /* owned, of PhraseNode*, in insertion order */
-};
+} PhraseNode;
 
-static void phrase_node_free(PhraseNode *node)
+typedef struct {
+  GArray *nodes;         /* owned, of PhraseNode; [PHRASE_ROOT_WORD] and [PHRASE_ROOT_OTHER]
+                            are the roots of the phrases that start with a word character
+                            and of the others */
+} PhraseTrie;
+
+#define PHRASE_ROOT_WORD 1u
+#define PHRASE_ROOT_OTHER 2u
+
+static PhraseNode *phrase_node(const PhraseTrie *trie, guint index)
 {
-  g_clear_pointer(&node->children, g_ptr_array_unref);
-  g_clear_pointer(&node->rules, g_array_unref);
-  g_free(node);
+  return &g_array_index(trie->nodes, PhraseNode, index);
 }
 
-static PhraseNode *phrase_node_child(PhraseNode *node, gunichar ch)
+/* An empty trie with room for `chars` nodes besides its roots. */
+static void phrase_trie_init(PhraseTrie *trie, gsize chars)
 {
-  if (!node->children)
-    node->children = g_ptr_array_new_with_free_func((GDestroyNotify)phrase_node_free);
-  for (guint i = 0; i < node->children->len; i++) {
-    PhraseNode *child = g_ptr_array_index(node->children, i);
-    if (child->ch == ch)
+  trie->nodes = g_array_sized_new(FALSE, TRUE, sizeof(PhraseNode), (guint)chars + 3);
+  g_array_set_size(trie->nodes, 3); /* node 0 (none) and the two roots */
+}
+
+static void phrase_trie_clear(PhraseTrie *trie)
+{
+  for (guint i = 0; i < trie->nodes->len; i++)
+    g_clear_pointer(&phrase_node(trie, i)->rules, g_array_unref);
+  g_array_unref(trie->nodes);
+}
+
+/* The child of `node` for `ch`, added (last) when it has none. */
+static guint phrase_node_child(PhraseTrie *trie, guint node, gunichar ch)
+{
+  for (guint child = phrase_node(trie, node)->first_child; child;
+       child = phrase_node(trie, child)->next_sibling)
+    if (phrase_node(trie, child)->ch == ch)
       return child;
-  }
-  PhraseNode *child = g_new0(PhraseNode, 1);
-  child->ch = ch;
-  g_ptr_array_add(node->children, child);
+  PhraseNode added = { .ch = ch };
+  g_array_append_val(trie->nodes, added);
+  guint child = trie->nodes->len - 1;
+  PhraseNode *parent = phrase_node(trie, node);
+  if (parent->last_child)
+    phrase_node(trie, parent->last_child)->next_sibling = child;
+  else
+    parent->first_child = child;
+  parent->last_child = child;
   return child;
 }
 
@@ -145,26 +200,37 @@ static void rule_set_add(GArray **array, guint rule)
   g_array_append_val(*array, rule);
 }
 
-static void phrase_insert(PhraseNode *root, const char *phrase, guint rule)
+static gboolean phrase_is_ascii(const char *phrase)
 {
-  g_autofree char *lower = g_utf8_strdown(phrase, -1);
-  PhraseNode *node = root;
+  for (const char *p = phrase; *p; p++)
+    if ((guchar)*p >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
+static void phrase_insert(PhraseTrie *trie, guint root, const char *phrase, guint rule)
+{
+  /* g_utf8_strdown() lowers ASCII as g_ascii_tolower() does: the common case
+   * needs neither its copy nor its Unicode tables */
+  gboolean ascii = phrase_is_ascii(phrase);
+  g_autofree char *lower = ascii ? NULL : g_utf8_strdown(phrase, -1);
+  guint node = root;
   gunichar last = 0;
-  for (const char *p = lower; *p; p = g_utf8_next_char(p)) {
-    gunichar ch = g_utf8_get_char(p);
+  for (const char *p = ascii ? phrase : lower; *p; p = ascii ? p + 1 : g_utf8_next_char(p)) {
+    gunichar ch = ascii ? (gunichar)g_ascii_tolower(*p) : g_utf8_get_char(p);
     ch = (ch == '\t') ? ' ' : (ch == 0x2019 || ch == 0x2018) ? '\'' : ch;
     if (ch == ' ' && last == ' ')
       continue;
-    node = phrase_node_child(node, ch);
+    node = phrase_node_child(trie, node, ch);
     last = ch;
   }
-  rule_set_add(&node->rules, rule);
+  rule_set_add(&phrase_node(trie, node)->rules, rule);
 }
 
 static void phrase_append_char(GString *out, gunichar ch)
 {
   if (ch == ' ')
-    g_string_append(out, "\\s+");
+    g_string_append(out, "(?2)"); /* \s+: PHRASE_CALLED_GROUPS */
   else if (ch == '\'')
     g_string_append(out, "['\xe2\x80\x98\xe2\x80\x99]");
   else if (ch == '-')
@@ -185,6 +251,7 @@ static gboolean is_word_char(gunichar ch)
  * phrases it starts with that end at a word boundary ("you missed" inside
  * "you missed the deadline"), since one scan reports one match per position. */
 typedef struct {
+  const PhraseTrie *trie;
   GString *out;
   GPtrArray *marks;      /* borrowed, of GArray* (owned by the array); NULL = no marks */
 } PhraseEmit;
@@ -194,7 +261,7 @@ static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inh
 static void phrase_emit_end(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
 {
   if (is_word_char(node->ch))
-    g_string_append(e->out, "(?!" PHRASE_WORD ")");
+    g_string_append(e->out, "(?!(?1))"); /* PHRASE_CALLED_GROUPS */
   if (!e->marks)
     return;
   GArray *rules = g_array_copy((GArray *)node->rules);
@@ -219,21 +286,21 @@ static GArray *phrase_inherit(const PhraseNode *node, const PhraseNode *child, c
  * `node`) the end, so the longest phrase is preferred. */
 static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inherited)
 {
-  guint children = node->children ? node->children->len : 0;
-  if (children == 0) {
+  if (!node->first_child) {
     phrase_emit_end(e, node, inherited);
     return;
   }
-  gboolean group = children > 1 || node->rules;
+  gboolean group = node->first_child != node->last_child || node->rules;
   if (group)
     g_string_append(e->out, "(?:");
-  for (guint i = 0; i < children; i++) {
-    const PhraseNode *child = g_ptr_array_index(node->children, i);
-    if (i)
+  for (guint index = node->first_child; index;) {
+    const PhraseNode *child = phrase_node(e->trie, index);
+    if (index != node->first_child)
       g_string_append_c(e->out, '|');
     phrase_append_char(e->out, child->ch);
     g_autoptr(GArray) passed = e->marks ? phrase_inherit(node, child, inherited) : NULL;
     phrase_emit(e, child, passed);
+    index = child->next_sibling;
   }
   if (node->rules) {
     g_string_append_c(e->out, '|');
@@ -247,28 +314,37 @@ static void phrase_emit(PhraseEmit *e, const PhraseNode *node, const GArray *inh
  * holds the rule index of each list in `lists` (of GPtrArray* of char*). */
 static void phrases_regex(GString *out, GPtrArray *lists, const guint *rules, GPtrArray *marks)
 {
-  PhraseNode *roots[2] = { g_new0(PhraseNode, 1), g_new0(PhraseNode, 1) };
+  gsize chars = 0;
+  for (guint l = 0; l < lists->len; l++) {
+    GPtrArray *words = g_ptr_array_index(lists, l);
+    for (guint i = 0; i < words->len; i++)
+      chars += strlen(g_ptr_array_index(words, i));
+  }
+  PhraseTrie trie;
+  phrase_trie_init(&trie, chars);
   for (guint l = 0; l < lists->len; l++) {
     GPtrArray *words = g_ptr_array_index(lists, l);
     for (guint i = 0; i < words->len; i++) {
       const char *word = g_ptr_array_index(words, i);
-      phrase_insert(roots[is_word_char(g_utf8_get_char(word)) ? 0 : 1], word, rules[l]);
+      phrase_insert(&trie, is_word_char(g_utf8_get_char(word)) ? PHRASE_ROOT_WORD : PHRASE_ROOT_OTHER,
+                    word, rules[l]);
     }
   }
-  PhraseEmit e = { out, marks };
+  PhraseEmit e = { &trie, out, marks };
+  PhraseNode *word = phrase_node(&trie, PHRASE_ROOT_WORD), *other = phrase_node(&trie, PHRASE_ROOT_OTHER);
   g_string_append(out, "(?:");
-  if (roots[0]->children) {
+  if (word->first_child) {
     g_string_append(out, "(?<!" PHRASE_WORD ")");
-    roots[0]->ch = ' '; /* the roots end no phrase */
-    phrase_emit(&e, roots[0], NULL);
+    word->ch = ' '; /* the roots end no phrase */
+    phrase_emit(&e, word, NULL);
   }
-  if (roots[0]->children && roots[1]->children)
+  if (word->first_child && other->first_child)
     g_string_append_c(out, '|');
-  if (roots[1]->children)
-    phrase_emit(&e, roots[1], NULL);
+  if (other->first_child)
+    phrase_emit(&e, other, NULL);
   g_string_append_c(out, ')');
-  phrase_node_free(roots[0]);
-  phrase_node_free(roots[1]);
+  g_string_append(out, PHRASE_CALLED_GROUPS);
+  phrase_trie_clear(&trie);
 }
 
 /* Builds the one trie regex of a phrases rule for its look. It is compiled
@@ -685,26 +761,61 @@ static gboolean rules_compile_branches(RulesLook *look)
   return TRUE;
 }
 
+/* TRUE when scoring may run the look's whole regex on a text that is not
+ * pathological: it has no branches (or one did not compile), or more than
+ * RULES_BRANCHES_ALONE_MAX, which a text may hold the literals of. With
+ * fewer, only a branch that fails (a match limit) makes the whole regex run:
+ * rarely enough for the interpreter, which finds the same matches (though
+ * it counts the match limit its own way and also has the depth and heap
+ * limits, so on such a text, one that makes a branch fail, the whole regex
+ * may fail where the JIT would not, or the other way round). Over the
+ * SpamAssassin corpus the whole regexes of 59 of 71 looks with branches
+ * never ran: their JIT was 20 Mcycles a process. */
+static gboolean rules_look_runs_whole(const RulesLook *look)
+{
+  return look->n_branches == 0 || look->branch_failed || look->n_branches > RULES_BRANCHES_ALONE_MAX;
+}
+
 gboolean rules_look_branches(const RulesLook *look)
 {
-  if (look->n_branches == 0)
-    return FALSE;
   RulesLook *once = (RulesLook *)look; /* the one write: see rules.h */
   if (g_once_init_enter(&once->branch_once)) {
-    once->branch_failed = !rules_compile_branches(once);
+    once->branch_failed = look->n_branches > 0 && !rules_compile_branches(once);
+    if (once->code && rules_look_runs_whole(once))
+      pcre2_jit_compile(once->code, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter, slower */
     g_once_init_leave(&once->branch_once, 1);
   }
-  return !look->branch_failed;
+  return look->n_branches > 0 && !look->branch_failed;
+}
+
+/* For a set that scores: nothing, scoring asks rules_look_branches() before
+ * it runs a look's regex, which JIT-compiles it then (with its branches), so
+ * that a look no text ever gets to (its literals are nowhere) costs no JIT.
+ * (Left to the interpreter instead, the whole regexes of looks with
+ * branches, which run where more than a few branches may match, cost more
+ * over the corpus than their JIT.) The extractors' sets (unscored) run their
+ * regexes themselves: every one is JIT-compiled now. */
+static void rules_jit_looks(RuleSet *set, gboolean unscored)
+{
+  for (guint i = 0; unscored && i < set->rules->len; i++) {
+    RulesRule *rule = g_ptr_array_index(set->rules, i);
+    for (guint j = 0; j < rule->looks->len; j++) {
+      RulesLook *look = g_ptr_array_index(rule->looks, j);
+      if (look->code && look->pattern && !look->grouped)
+        pcre2_jit_compile(look->code, PCRE2_JIT_COMPLETE); /* no JIT: the interpreter, slower */
+    }
+  }
 }
 
 /* The prefilter id of a look that scoring matches with its own regex (not a
  * signal, not a phrase list matched through its group), and its branches. */
-static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look)
+static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look, gboolean branches)
 {
   look->prefilter = PREFILTER_ALWAYS;
   if (look->code && look->pattern && !look->grouped) {
     look->prefilter = prefilter_add(prefilter, look->pattern, strlen(look->pattern), look->flags);
-    rules_prefilter_branches(prefilter, look);
+    if (branches)
+      rules_prefilter_branches(prefilter, look);
   }
 }
 
@@ -713,18 +824,18 @@ static void rules_prefilter_look(Prefilter *prefilter, RulesLook *look)
  * where a head word starts (score.c), a finer test than its literals, and its
  * hundreds of phrases would make the automaton (walked for every byte of
  * every text) a quarter larger. A group without heads keeps its literals. */
-static void rules_prefilter_build(RuleSet *set)
+static void rules_prefilter_build(RuleSet *set, gboolean branches)
 {
   set->prefilter = prefilter_new();
   for (guint i = 0; i < set->rules->len; i++) {
     RulesRule *rule = g_ptr_array_index(set->rules, i);
     for (guint j = 0; j < rule->looks->len; j++)
-      rules_prefilter_look(set->prefilter, g_ptr_array_index(rule->looks, j));
+      rules_prefilter_look(set->prefilter, g_ptr_array_index(rule->looks, j), branches);
   }
   for (guint i = 0; i < set->phrase_groups->len; i++) {
     RulesPhraseGroup *group = g_ptr_array_index(set->phrase_groups, i);
     if (!group->head_bit)
-      rules_prefilter_look(set->prefilter, group->look);
+      rules_prefilter_look(set->prefilter, group->look, branches);
     else
       group->look->prefilter = PREFILTER_ALWAYS;
   }
@@ -788,7 +899,8 @@ static void compiler_finish(Compiler *c)
   if (c->errors->len == 0)
     phrase_groups_build(c);
   RuleSet *set = c->set;
-  rules_prefilter_build(set);
+  rules_prefilter_build(set, !c->unscored);
+  rules_jit_looks(set, c->unscored);
   set->n_files = c->files->len;
   set->match_context = pcre2_match_context_create(NULL);
   pcre2_set_match_limit(set->match_context, RULES_MATCH_LIMIT);
@@ -818,17 +930,30 @@ static RuleSet *compiler_result(Compiler *c, GError **error)
   return NULL;
 }
 
-RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
-                       GError **error)
+static RuleSet *rules_compile_for(const char *const *names, const char *const *texts, guint n,
+                                  gboolean unscored, GError **error)
 {
   Compiler c;
   compiler_init(&c);
+  c.unscored = unscored;
   for (guint i = 0; i < n; i++)
     rules_parse_file(&c, names[i], texts[i], strlen(texts[i]));
   compiler_finish(&c);
   RuleSet *set = compiler_result(&c, error);
   compiler_clear(&c);
   return set;
+}
+
+RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
+                       GError **error)
+{
+  return rules_compile_for(names, texts, n, FALSE, error);
+}
+
+RuleSet *rules_compile_unscored(const char *const *names, const char *const *texts, guint n,
+                                GError **error)
+{
+  return rules_compile_for(names, texts, n, TRUE, error);
 }
 
 void rules_compile_alone(RuleSet *rules)

@@ -42,6 +42,7 @@ typedef struct {
   int line;
   const char *line_start;
   pcre2_compile_context *ccontext;
+  gboolean unscored;     /* rules_compile_unscored(): no branches */
 } Compiler;
 
 /* rules.c: life cycle of the structures the parser builds. */

@@ -65,7 +65,9 @@ typedef struct {
   char *header[8];      /* owned, for RULES_WHERE_HEADER entries */
   guint n_where;
   pcre2_code *code;     /* owned; NULL for a signal look, and for a phrase list until
-                           rules_compile_alone() (scoring uses its group) */
+                           rules_compile_alone() (scoring uses its group); JIT-compiled
+                           by rules_look_branches() (rules_compile_unscored(): at once;
+                           with a few branches: never, see there) */
   char *pattern;        /* owned, the regex as written (for `rules check --profile`, bench);
                            `code` may carry a lookahead hint in front (prefilter.h) */
   guint32 flags;        /* PCRE2 compile options used */
@@ -164,6 +166,14 @@ typedef struct RuleSet {
 RuleSet *rules_compile(const char *const *names, const char *const *texts, guint n,
                        GError **error);
 
+/* rules_compile() for a set that score_message() never runs (the
+ * extractors' rule files, filters/deadlines.h: lite_rules_read()): its looks
+ * are not cut into branches (rules_look_branches() is FALSE for every one),
+ * which saves deriving the branches' literals, and keeps them out of the
+ * set's prefilter. Matches and errors are those of rules_compile(). */
+RuleSet *rules_compile_unscored(const char *const *names, const char *const *texts, guint n,
+                                GError **error);
+
 void rules_free(RuleSet *rules);
 
 /* Compiles (and JIT-compiles) every look's own regex, including phrase lists
@@ -180,10 +190,17 @@ void rules_set_learned(RuleSet *rules, LearnedSet *learned);
  * may be NULL: deadline_days is then unknown). Call before the set is shared. */
 void rules_set_deadlines(RuleSet *rules, struct _DeadlineRules *deadlines);
 
+/* Scoring runs a look's branches alone when a text holds the literals of at
+ * most this many of them (score.c, SCORE_BRANCHES_MAX), else the whole regex. */
+#define RULES_BRANCHES_ALONE_MAX 8
+
 /* TRUE when `look` has branches, compiled (and JIT-compiled) the first time
  * this is asked, so that rule sets that never score (the extractors') do not
- * pay for them: besides the log-once flag, the only write to a built RuleSet,
- * done once under g_once (safe from any thread). */
+ * pay for them. The look's own regex is JIT-compiled then too (scoring asks
+ * this before it runs any look's regex, so a look no text gets to costs no
+ * JIT), unless it has branches, at most RULES_BRANCHES_ALONE_MAX: then the
+ * interpreter runs it, in the rare case it runs (rules-compile.c). Besides the log-once flag, the only write to a built RuleSet, done
+ * once under g_once (safe from any thread). */
 gboolean rules_look_branches(const RulesLook *look);
 
 guint rules_count(const RuleSet *rules);

@@ -697,12 +697,188 @@ static void test_dev_quality_floor(void)
   g_assert_cmpfloat(counts_f1(&risky), >=, 0.85);
 }
 
+/* The extractors' sets (rules_compile_unscored()) are the same rules with
+ * no branches: a regex with top-level branches gets them for scoring only,
+ * and keeps its own literals in the prefilter either way. */
+static void test_unscored(void)
+{
+  const char *names[] = { "u.rules" };
+  const char *texts[] = { "dimension tone flag >= 1\n"
+                          "rule many\n  look text /zebra\\s+\\w+|antelope\\s+\\w+|kiwi/i\n"
+                          "  adds tone +1\n" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) scored = rules_compile(names, texts, 1, &error);
+  g_assert_no_error(error);
+  g_autoptr(RuleSet) unscored = rules_compile_unscored(names, texts, 1, &error);
+  g_assert_no_error(error);
+  const RulesLook *with = g_ptr_array_index(rules_get(scored, 0)->looks, 0);
+  const RulesLook *without = g_ptr_array_index(rules_get(unscored, 0)->looks, 0);
+  g_assert_cmpuint(with->n_branches, ==, 3);
+  g_assert_true(rules_look_branches(with));
+  g_assert_cmpuint(without->n_branches, ==, 0);
+  g_assert_false(rules_look_branches(without));
+  g_assert_nonnull(without->code);
+  g_assert_cmpint(without->prefilter, !=, PREFILTER_ALWAYS);
+  g_assert_cmpuint(prefilter_filtered_count(unscored->prefilter), ==, 1);
+  g_assert_cmpuint(prefilter_filtered_count(scored->prefilter), ==, 4);
+  g_assert_null(rules_compile_unscored(names, (const char *[]){ "rule x\n  look text /(/\n" }, 1,
+                                       &error));
+  g_assert_error(error, KEEL_RULES_ERROR, KEEL_RULES_ERROR_INVALID);
+}
+
+static gsize jit_size(const pcre2_code *code)
+{
+  gsize size = 0;
+  g_assert_cmpint(pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &size), ==, 0);
+  return size;
+}
+
+/* A look's regex is JIT-compiled when scoring first asks rules_look_branches()
+ * (with its branches, when it has some), not by rules_compile(); but not the
+ * whole regex of a look with at most RULES_BRANCHES_ALONE_MAX branches,
+ * which scoring runs only when a branch fails; the extractors' sets, which
+ * have no branches, get every regex JIT-compiled. */
+static void test_lazy_jit(void)
+{
+  const char *names[] = { "j.rules" };
+  const char *texts[] = { "dimension tone flag >= 1\n"
+                          "rule many\n  look text /zebra\\s+\\w+|kiwi/i\n  adds tone +1\n"
+                          "rule one\n  look text /zebra\\s+\\w+/i\n  adds tone +1\n"
+                          "rule nine\n  look text /ant+s|bee+s|cat+s|dog+s|eel+s|fox+s|gnu+s|"
+                          "hen+s|imp+s/\n  adds tone +1\n" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) scored = rules_compile(names, texts, 1, &error);
+  g_assert_no_error(error);
+  g_autoptr(RuleSet) unscored = rules_compile_unscored(names, texts, 1, &error);
+  g_assert_no_error(error);
+  for (guint r = 0; r < 2; r++)
+    if (jit_size(((RulesLook *)g_ptr_array_index(rules_get(unscored, r)->looks, 0))->code) == 0) {
+      g_test_skip("no JIT here");
+      return;
+    }
+  const RulesLook *many = g_ptr_array_index(rules_get(scored, 0)->looks, 0);
+  const RulesLook *one = g_ptr_array_index(rules_get(scored, 1)->looks, 0);
+  g_assert_cmpuint(jit_size(many->code), ==, 0);
+  g_assert_cmpuint(jit_size(one->code), ==, 0);
+  g_assert_true(rules_look_branches(many));
+  g_assert_cmpuint(jit_size(many->code), ==, 0); /* 2 branches: left to the interpreter */
+  for (guint i = 0; i < many->n_branches; i++)
+    g_assert_cmpuint(jit_size(many->branch_code[i]), >, 0);
+  const RulesLook *nine = g_ptr_array_index(rules_get(scored, 2)->looks, 0);
+  g_assert_cmpuint(nine->n_branches, ==, RULES_BRANCHES_ALONE_MAX + 1);
+  g_assert_cmpuint(jit_size(nine->code), ==, 0);
+  g_assert_true(rules_look_branches(nine));
+  g_assert_cmpuint(jit_size(nine->code), >, 0);
+  g_assert_cmpuint(jit_size(one->code), ==, 0);
+  g_assert_false(rules_look_branches(one));
+  g_assert_cmpuint(jit_size(one->code), >, 0);
+  g_assert_false(rules_look_branches(one)); /* once */
+}
+
+/* ---- phrase word boundaries ---- */
+
+/* TRUE when `code` matches `subject` (`len` bytes) from `start` on. */
+static gboolean matches(const pcre2_code *code, const char *subject, gsize len, gsize start)
+{
+  g_autoptr(pcre2_match_data) data = pcre2_match_data_create_from_pattern(code, NULL);
+  return pcre2_match(code, (PCRE2_SPTR)subject, len, start, 0, data, NULL) >= 0;
+}
+
+/* A phrase ends (and starts) at a word boundary, where a word character is
+ * what [A-Za-z0-9_\x{C0}-\x{24F}] matches caselessly; the compiler writes
+ * that class out case-closed (rules-compile.c, PHRASE_WORD), once, called
+ * at the phrase ends. Every code point before and after a phrase: the
+ * phrase list's own regex and its group's trie (anchored, tried where the
+ * phrase starts) match exactly when the caseless class does not. */
+static void test_phrase_word_class(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = compile_one("w.rules", "dimension tone flag >= 1\n"
+                                         "phrases word\n  look text\n  words ab\n  adds tone +1\n",
+                                         &error);
+  g_assert_no_error(error);
+  rules_compile_alone(rules);
+  pcre2_code *phrase = ((RulesLook *)g_ptr_array_index(rules_get(rules, 0)->looks, 0))->code;
+  g_assert_nonnull(phrase);
+  g_assert_cmpuint(rules->phrase_groups->len, ==, 1);
+  const RulesPhraseGroup *group = g_ptr_array_index(rules->phrase_groups, 0);
+  g_assert_true(group->head_bit != 0);
+  const pcre2_code *trie = group->look->code;
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code *word = pcre2_compile((PCRE2_SPTR) "^[A-Za-z0-9_\\x{C0}-\\x{24F}]$", PCRE2_ZERO_TERMINATED,
+                                   PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &offset, NULL);
+  g_assert_nonnull(word);
+  guint words = 0;
+  for (gunichar c = 1; c < 0x110000; c++) {
+    if (c >= 0xD800 && c < 0xE000)
+      continue;
+    char after[8] = "ab", before[8], one[6];
+    gint n = g_unichar_to_utf8(c, one);
+    memcpy(after + 2, one, n);
+    memcpy(before, one, n);
+    memcpy(before + n, "ab", 2);
+    gboolean is_word = matches(word, one, n, 0);
+    words += is_word;
+    if (matches(phrase, after, n + 2, 0) == is_word || matches(phrase, before, n + 2, 0) == is_word ||
+        matches(trie, after, n + 2, 0) == is_word || matches(trie, before, n + 2, n) == is_word)
+      g_error("U+%04X: the phrase's word boundary disagrees with the caseless class", c);
+  }
+  g_assert_cmpuint(words, ==, 491); /* 463 in the range, 28 other cases */
+  pcre2_code_free(word);
+}
+
+/* Phrases are lowered before they go into the trie (the regex is caseless):
+ * ASCII ones byte by byte, others with g_utf8_strdown(); both kinds match
+ * any case, a space or tab as any run of (Unicode) white space, ' as a curly
+ * quote, whole words only. */
+static void test_phrase_case(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RuleSet) rules = compile_one("c.rules", "dimension tone flag >= 1\n"
+                                         "phrases mixed\n  look text\n"
+                                         "  words Still\tWAITING | D\u00c9J\u00c0 Vu | Don't Go\n"
+                                         "  adds tone +1\n", &error);
+  g_assert_no_error(error);
+  rules_compile_alone(rules);
+  const pcre2_code *code = ((RulesLook *)g_ptr_array_index(rules_get(rules, 0)->looks, 0))->code;
+  const char *hit[] = { "still  waiting", "STILL\nWaiting!", "d\u00e9j\u00e0 vu", "D\u00c9J\u00c0 VU",
+                        "don\u2019t go", "DON'T GO", "still \t\r\n waiting",
+                        "still\u00a0waiting", "still\u180ewaiting", "still\u3000waiting" };
+  const char *miss[] = { "still waitings", "stillwaiting", "deja vu", "dont go", "xdon't go",
+                         "still\u200bwaiting" };
+  for (guint i = 0; i < G_N_ELEMENTS(hit); i++)
+    g_assert_true(matches(code, hit[i], strlen(hit[i]), 0));
+  for (guint i = 0; i < G_N_ELEMENTS(miss); i++)
+    g_assert_false(matches(code, miss[i], strlen(miss[i]), 0));
+  /* in one group's trie, the same phrase in two cases is one path: both hit */
+  g_autoptr(RuleSet) two = compile_one("c.rules", "dimension tone flag >= 1\n"
+                                       "phrases upper\n  look text\n  words STILL Waiting | D\u00c9J\u00c0 Vu\n"
+                                       "  adds tone +1\n"
+                                       "phrases lower\n  look text\n  words still waiting | d\u00e9j\u00e0 vu\n"
+                                       "  adds tone +1\n", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(two->phrase_groups->len, ==, 1);
+  const char *bodies[] = { "We are still waiting.\r\n", "D\u00e9j\u00e0 vu!\r\n" };
+  for (guint i = 0; i < G_N_ELEMENTS(bodies); i++) {
+    g_autoptr(KeelMessage) message = parse_text("Subject: x\r\n", bodies[i]);
+    g_autoptr(ScoreResult) result = score_message(two, message, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(find_hit(result, "upper"));
+    g_assert_nonnull(find_hit(result, "lower"));
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   add_bad_file_tests();
   g_test_add_func("/rules/compile/default-rules", test_default_rules);
   g_test_add_func("/rules/compile/errors-across-files", test_errors_across_files);
+  g_test_add_func("/rules/compile/phrase-word-class", test_phrase_word_class);
+  g_test_add_func("/rules/compile/phrase-case", test_phrase_case);
+  g_test_add_func("/rules/compile/unscored", test_unscored);
+  g_test_add_func("/rules/compile/lazy-jit", test_lazy_jit);
   g_test_add_func("/rules/signals/caps-ratio", test_caps_ratio);
   g_test_add_func("/rules/signals/runs", test_runs);
   g_test_add_func("/rules/signals/runs-in-compute", test_runs_in_compute);
