@@ -59,8 +59,9 @@ typedef struct {
   guint32 max_captures;     /* the most capture groups of any rule: sizes a shared match data */
 } LiteRuleSet;
 
-/* Compiles one rule file with rules_compile(). NULL and `error` (every
- * `file:line:col: message`, one per line) on any mistake. */
+/* Compiles one rule file with rules_compile_unscored() (no branches: only
+ * scoring runs them; every regex JIT-compiled at once). NULL and `error`
+ * (every `file:line:col: message`, one per line) on any mistake. */
 LiteRuleSet *lite_rules_read(const char *text, const char *file_name, GError **error);
 void lite_rules_free(LiteRuleSet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LiteRuleSet, lite_rules_free)

@@ -259,7 +259,7 @@ typedef struct {
 } ScoreRegexRun;
 
 /* Branches that may match one text beyond this: the whole regex runs once. */
-#define SCORE_BRANCHES_MAX 8
+#define SCORE_BRANCHES_MAX RULES_BRANCHES_ALONE_MAX /* rules-compile.c JITs the whole regex past it */
 
 /* The branches of `look` whose literals `slot` holds, into `may`; FALSE
  * when there are more than SCORE_BRANCHES_MAX (or no branches). */
