@@ -46,7 +46,8 @@ typedef struct {
   ScoreText texts[RULES_WHERE_FROM + 1];
   GHashTable *headers;            /* owned: lower-case name -> ScoreText* */
   gboolean use_groups;            /* phrase lists come from the group scans */
-  struct ScoreMatch *group_match;/* owned, per rule: what the group scans found */
+  struct ScoreMatch *group_match;/* owned, per rule: what the group scans found; NULL until
+                                     they find something (most mail: never) */
 } Scoring;
 
 static void score_hit_free(ScoreHit *hit)
@@ -447,6 +448,8 @@ static void score_group_record(Scoring *s, const RulesPhraseGroup *group, const 
     return;
   PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(s->match_data);
   const GArray *rules = g_ptr_array_index(group->marks, n);
+  if (!s->group_match)
+    s->group_match = g_new0(ScoreMatch, s->rules->rules->len + 1);
   for (guint i = 0; i < rules->len; i++) {
     ScoreMatch *out = &s->group_match[g_array_index(rules, guint, i)];
     if (out->hit)
@@ -465,7 +468,7 @@ static void score_group_error(Scoring *s, const RulesPhraseGroup *group, int cod
 {
   for (guint i = 0; i < group->members->len; i++) {
     guint index = g_array_index(group->members, guint, i);
-    if (!s->group_match[index].hit)
+    if (!s->group_match || !s->group_match[index].hit)
       score_rule_error(s, g_ptr_array_index(s->rules->rules, index), code);
   }
 }
@@ -592,7 +595,7 @@ static void score_run_rule(Scoring *s, guint index)
   gboolean hit = FALSE;
   if (rule->kind == RULES_KIND_WHEN)
     hit = score_look_when(s, rule, &match);
-  if (s->use_groups && s->group_match[index].hit) {
+  if (s->use_groups && s->group_match && s->group_match[index].hit) {
     match = s->group_match[index];
     memset(&s->group_match[index], 0, sizeof match);
     hit = TRUE;
@@ -655,7 +658,6 @@ static void scoring_init(Scoring *s, const RuleSet *rules, const KeelMessage *me
   s->result->automated = message->automated;
   s->match_data = pcre2_match_data_create(rules->max_captures + 1, NULL);
   s->hit = g_new0(gboolean, rules->rules->len + 1);
-  s->group_match = g_new0(ScoreMatch, rules->rules->len + 1);
   s->headers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                      (GDestroyNotify)score_text_free);
   for (guint i = 0; i < rules->dimensions->len; i++) {
@@ -667,7 +669,7 @@ static void scoring_init(Scoring *s, const RuleSet *rules, const KeelMessage *me
 
 static void scoring_clear(Scoring *s)
 {
-  for (guint i = 0; i < s->rules->rules->len; i++)
+  for (guint i = 0; s->group_match && i < s->rules->rules->len; i++)
     score_match_clear(&s->group_match[i]);
   g_free(s->group_match);
   pcre2_match_data_free(s->match_data);
