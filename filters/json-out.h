@@ -33,6 +33,10 @@ void json_put_bool(GString *out, const char *name, gboolean value);
 /* "%.17g" (g_ascii_dtostr), ".0" added when that has no '.' nor exponent:
  * 0.0, -0.0, 226.0, 0.10000000000000001, 1e-300. NaN and infinities: null. */
 void json_put_double(GString *out, const char *name, double value);
+/* `value` as g_ascii_dtostr() writes it ("%.17g"), byte for byte, into
+ * `buffer` (`size` bytes, G_ASCII_DTOSTR_BUF_SIZE is enough): without
+ * printf for 1e-6 <= |value| < 1e17, which is what scores and signals are. */
+void json_format_g17(char *buffer, gsize size, double value);
 void json_put_null(GString *out, const char *name);
 /* `value` escaped as in a JSON string, without the quotes. */
 void json_put_escaped(GString *out, const char *value);

@@ -199,11 +199,53 @@ static void test_structure(void)
   assert_json(lines[1]);
 }
 
+/* json_format_g17() writes what g_ascii_dtostr() writes, byte for byte:
+ * over random doubles of every magnitude it handles and around it, the
+ * doubles next to each power of ten, ties and decimal fractions. */
+static void assert_g17(double value)
+{
+  char mine[G_ASCII_DTOSTR_BUF_SIZE], theirs[G_ASCII_DTOSTR_BUF_SIZE];
+  json_format_g17(mine, sizeof mine, value);
+  g_ascii_dtostr(theirs, sizeof theirs, value);
+  if (strcmp(mine, theirs) != 0)
+    g_error("%a: %s, g_ascii_dtostr %s", value, mine, theirs);
+}
+
+static void test_g17(void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed(20261202);
+  for (guint i = 0; i < 300000; i++) {
+    guint64 bits = (guint64)g_rand_int(rand) << 32 | g_rand_int(rand);
+    guint64 biased = 1023 - 24 + (bits % 85); /* 2^-24 .. 2^60 */
+    bits = (bits & ((G_GUINT64_CONSTANT(1) << 52) - 1)) | biased << 52 |
+           (i % 2 ? G_GUINT64_CONSTANT(1) << 63 : 0);
+    double value;
+    memcpy(&value, &bits, sizeof value);
+    assert_g17(value);
+  }
+  for (int k = -8; k <= 18; k++) {
+    double power = pow(10, k);
+    double x = power;
+    for (int step = 0; step < 40; step++)
+      x = nextafter(x, 0);
+    for (int step = 0; step < 80; step++, x = nextafter(x, INFINITY))
+      assert_g17(x), assert_g17(-x);
+  }
+  for (guint n = 1; n < 20000; n++) {
+    assert_g17(n / 10.0), assert_g17(n / 1000.0), assert_g17(n / 1e6), assert_g17(n / 3.0);
+    assert_g17(n + 0.5), assert_g17(1.0 / n), assert_g17(n * 1e-7), assert_g17(n * 12345.678);
+  }
+  assert_g17(0.027777777777777776), assert_g17(0.00028558502684401658);
+  assert_g17(0.050092516173311959), assert_g17(1e-6), assert_g17(0.99999999999999989);
+  assert_g17(5e-324), assert_g17(1e17), assert_g17(99999999999999984.0);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/json-out/escapes", test_escapes);
   g_test_add_func("/json-out/doubles", test_doubles);
+  g_test_add_func("/json-out/g17", test_g17);
   g_test_add_func("/json-out/ints", test_ints);
   g_test_add_func("/json-out/structure", test_structure);
   return g_test_run();
