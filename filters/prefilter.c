@@ -1533,6 +1533,8 @@ typedef struct {
   guint32 any_next; /* the lists with a phrase of this head that goes on in a way
                        the filter cannot tell */
   guint32 ends;     /* the lists with a phrase that is this head alone */
+  guint32 shallow;  /* the lists with a phrase of this head whose second word the
+                       filter does not hold (prefilter_heads_note_third()) */
 } PrefilterHeadSlot;
 
 struct _PrefilterHeads {
@@ -1664,7 +1666,8 @@ static PrefilterHeadSlot *prefilter_heads_put(PrefilterHeads *heads, const char 
   guint32 hash = prefilter_head_hash((const guint8 *)head, len);
   PrefilterHeadSlot *slot = prefilter_head_slot(heads, (const guint8 *)head, len, hash);
   if (!slot->word) {
-    *slot = (PrefilterHeadSlot){ g_ascii_strdown(head, (gssize)len), hash, (guint16)len, 0, 0, 0 };
+    *slot = (PrefilterHeadSlot){ g_ascii_strdown(head, (gssize)len), hash, (guint16)len, 0, 0, 0,
+                                 0 };
     heads->tags[slot - heads->slots] = prefilter_head_tag(hash);
     heads->n_words++;
     heads->longest = MAX(heads->longest, (guint)len);
@@ -1677,7 +1680,9 @@ void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list)
 {
   gsize len = strlen(head);
   g_return_if_fail(list < PREFILTER_HEADS_LISTS && len > 0 && len <= PREFILTER_HEAD_LONGEST);
-  prefilter_heads_put(heads, head, len, list)->any_next |= 1u << list;
+  PrefilterHeadSlot *slot = prefilter_heads_put(heads, head, len, list);
+  slot->any_next |= 1u << list;
+  slot->shallow |= 1u << list;
 }
 
 /* What follows a head in a phrase, as a key of the filter: one ASCII
@@ -1722,12 +1727,10 @@ static void prefilter_next_set(PrefilterHeads *heads, guint32 head_hash, guint l
   heads->next[prefilter_next_word(key)] |= prefilter_next_mask(key);
 }
 
-/* The lists of `lists` (a head's, by its hash) that the filter holds
- * followed by (`c1`, `c2`). */
-static guint32 prefilter_next_has(const PrefilterHeads *heads, guint32 head_hash, guint32 lists,
-                                  guint8 c1, guint8 c2)
+/* The lists of `lists` whose key from `base` the filter holds. */
+static guint32 prefilter_next_has_base(const PrefilterHeads *heads, guint32 base, guint32 lists)
 {
-  guint32 found = 0, base = prefilter_next_base(head_hash, c1, c2);
+  guint32 found = 0;
   for (guint32 rest = lists; rest; rest &= rest - 1) {
     guint list = (guint)__builtin_ctz(rest);
     guint32 key = prefilter_next_key(base, list);
@@ -1738,9 +1741,62 @@ static guint32 prefilter_next_has(const PrefilterHeads *heads, guint32 head_hash
   return found;
 }
 
+/* The lists of `lists` (a head's, by its hash) that the filter holds
+ * followed by (`c1`, `c2`). */
+static guint32 prefilter_next_has(const PrefilterHeads *heads, guint32 head_hash, guint32 lists,
+                                  guint8 c1, guint8 c2)
+{
+  return prefilter_next_has_base(heads, prefilter_next_base(head_hash, c1, c2), lists);
+}
+
+/* The base of the key of a head (its hash), white space, a second word (the
+ * FNV-1a hash of its lower-cased ASCII letters and digits), white space and
+ * a third word starting with `c1` `c2` (as prefilter_next_base()). */
+static guint32 prefilter_third_base(guint32 head_hash, guint32 second_hash, guint8 c1, guint8 c2)
+{
+  return prefilter_next_base(prefilter_next_base(head_hash, 0xFE, 0xFE) ^ second_hash, c1, c2);
+}
+
+/* The FNV-1a hash of the ASCII letters and digits from `*s` on, lower-cased
+ * by `fold`; `*s` moves past them. */
+static guint32 prefilter_word_hash(const guint8 **s, const guint8 *end, const guint8 *fold)
+{
+  guint32 hash = PREFILTER_FNV_BASIS;
+  for (; *s < end && fold[**s]; (*s)++)
+    hash = (hash ^ fold[**s]) * PREFILTER_FNV_PRIME;
+  return hash;
+}
+
 static gboolean prefilter_is_ascii_space(guint8 c)
 {
   return c == ' ' || (c >= '\t' && c <= '\r'); /* \t \n \v \f \r: PCRE2's ASCII \s */
+}
+
+/* Records in the filter the second word of a phrase of list `list` (at
+ * `rest`, lower case) and how the third starts, when the second is ASCII
+ * letters and digits followed by white space and a third word of the form
+ * prefilter_heads_note_next() records; else marks the list shallow: the
+ * heads of a list none of whose phrases of this head is shallow are found
+ * only where the second word and the third's start are in the filter. */
+static void prefilter_heads_note_third(PrefilterHeads *heads, PrefilterHeadSlot *slot,
+                                       guint list, const guint8 *rest)
+{
+  const guint8 *fold = prefilter_heads_fold(), *end = rest + strlen((const char *)rest);
+  guint32 second = prefilter_word_hash(&rest, end, fold);
+  if (*rest != ' ' && *rest != '\t') {
+    slot->shallow |= 1u << list;
+    return;
+  }
+  while (*rest == ' ' || *rest == '\t')
+    rest++;
+  if (!g_ascii_isalnum(rest[0]) || rest[1] >= 0x80) {
+    slot->shallow |= 1u << list;
+    return;
+  }
+  guint32 key = prefilter_next_key(
+    prefilter_third_base(slot->hash, second, rest[0], g_ascii_isalnum(rest[1]) ? rest[1] : 0),
+    list);
+  heads->next[prefilter_next_word(key)] |= prefilter_next_mask(key);
 }
 
 /* Records in the filter how `rest` (the phrase of list `list` after its
@@ -1752,18 +1808,25 @@ static void prefilter_heads_note_next(PrefilterHeads *heads, PrefilterHeadSlot *
 {
   if (*rest == 0) {
     slot->ends |= 1u << list;
+    slot->shallow |= 1u << list;
   } else if (*rest == ' ' || *rest == '\t') { /* the trie's "\s+" */
     while (*rest == ' ' || *rest == '\t')
       rest++;
-    if (!g_ascii_isalnum(rest[0]) || rest[1] >= 0x80)
+    if (!g_ascii_isalnum(rest[0]) || rest[1] >= 0x80) {
       slot->any_next |= 1u << list;
-    else
+      slot->shallow |= 1u << list;
+    } else {
       prefilter_next_set(heads, slot->hash, list, rest[0],
                          g_ascii_isalnum(rest[1]) ? rest[1] : 0);
+      prefilter_heads_note_third(heads, slot, list, rest);
+      return;
+    }
   } else if (*rest < 0x80 && *rest != '-') {
     prefilter_next_set(heads, slot->hash, list, *rest, PREFILTER_NEXT_PUNCT);
+    slot->shallow |= 1u << list;
   } else {
     slot->any_next |= 1u << list;
+    slot->shallow |= 1u << list;
   }
 }
 
@@ -1799,6 +1862,34 @@ static const guint8 *prefilter_heads_fold(void)
   return fold;
 }
 
+/* The lists of `deep` (lists of `slot`'s head none of whose phrases of this
+ * head is shallow) whose phrases may go on as the text does from its second
+ * word at `s` (an ASCII letter or digit): the word, white space and the
+ * start of a third word must be in the filter. Non-ASCII after the second
+ * word may be white space, and where the third starts a letter the trie
+ * matches: neither rules out a list. */
+static guint32 prefilter_head_may_go_on_third(const PrefilterHeads *heads,
+                                              const PrefilterHeadSlot *slot, guint32 deep,
+                                              const guint8 *s, const guint8 *end,
+                                              const guint8 *fold)
+{
+  guint32 second = prefilter_word_hash(&s, end, fold);
+  if (s < end && *s >= 0x80)
+    return deep;
+  if (s == end || !prefilter_is_ascii_space(*s))
+    return 0;
+  while (s < end && prefilter_is_ascii_space(*s))
+    s++;
+  if (s == end)
+    return 0;
+  if (*s >= 0x80 || (s + 1 < end && s[1] >= 0x80))
+    return deep;
+  guint8 c1 = fold[s[0]], c2 = s + 1 < end ? fold[s[1]] : 0;
+  if (c1 == 0)
+    return 0;
+  return prefilter_next_has_base(heads, prefilter_third_base(slot->hash, second, c1, c2), deep);
+}
+
 /* The lists of `slot`'s head with a phrase that may go on as the text does
  * at `s`, just after the head word (a byte that is no ASCII letter or digit,
  * or the end): the filter is asked, for each list, for each way the text may
@@ -1826,7 +1917,11 @@ static guint32 prefilter_head_may_go_on(const PrefilterHeads *heads,
   if (*s >= 0x80 || (s + 1 < end && s[1] >= 0x80))
     return slot->lists;
   guint8 c1 = fold[s[0]], c2 = s + 1 < end ? fold[s[1]] : 0;
-  return c1 != 0 ? found | prefilter_next_has(heads, hash, ask, c1, c2) : found;
+  if (c1 == 0)
+    return found;
+  guint32 next = prefilter_next_has(heads, hash, ask, c1, c2);
+  guint32 deep = next & ~slot->shallow;
+  return found | (next & slot->shallow) | (deep ? prefilter_head_may_go_on_third(heads, slot, deep, s, end, fold) : 0);
 }
 
 GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsize len)

@@ -113,8 +113,11 @@ void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list);
  * whose head word is not followed by white space and a word starting with
  * the same two characters holds no such phrase there, and its head is found
  * without the bit of `list` (a Bloom filter of head, list and what follows,
- * which may keep a list no phrase fits, never drops one). FALSE when the
- * phrase has no head. */
+ * which may keep a list no phrase fits, never drops one). When all of a
+ * list's phrases of a head go on with white space, a second word of ASCII
+ * letters and digits, white space and a third word, the filter also holds
+ * the second word and how the third starts, and the head is found for the
+ * list only where both are. FALSE when the phrase has no head. */
 gboolean prefilter_heads_add_phrase(PrefilterHeads *heads, const char *phrase, guint list);
 
 /* TRUE when U+017F (C5 BF) or U+212A (E2 84 AA), which PCRE2 matches as s
