@@ -1520,20 +1520,30 @@ guint prefilter_filtered_count(const Prefilter *prefilter)
 #define PREFILTER_FNV_BASIS 2166136261u
 #define PREFILTER_FNV_PRIME 16777619u
 
-/* The words after a head, as a Bloom filter of (head, first two characters
- * of the next word): 2^16 bits, 8 KB, which stays in the first-level cache. */
+/* The words after a head, as a Bloom filter of (head, list, first two
+ * characters of the next word): 2^16 bits, 8 KB, which stays in the
+ * first-level cache. Each key sets two bits of one 64-bit word: a head is
+ * asked once per list, and two bits keep the false hits of the many asks
+ * rare. */
 #define PREFILTER_NEXT_BITS 16
 
 typedef struct {
   char *word;     /* owned, lower case; NULL = a free slot */
   guint32 hash;
   guint16 len;
-  guint16 any_next; /* a phrase of this head goes on in a way the filter cannot tell */
   guint32 lists;
+  guint32 any_next; /* the lists with a phrase of this head that goes on in a way
+                       the filter cannot tell */
+  guint32 ends;     /* the lists with a phrase that is this head alone */
+  guint32 shallow;  /* the lists with a phrase of this head whose second word the
+                       filter does not hold (prefilter_heads_note_third()) */
 } PrefilterHeadSlot;
 
 struct _PrefilterHeads {
   PrefilterHeadSlot *slots; /* owned, open addressing, n_slots a power of two */
+  guint8 *tags;             /* owned, per slot: 0 = free, else prefilter_head_tag() of its
+                               hash (1 KB for 1,024 slots: a word that is no head is
+                               mostly told by it alone) */
   guint n_slots;
   guint n_words;
   guint longest;            /* the longest head: longer words are no head */
@@ -1545,6 +1555,7 @@ PrefilterHeads *prefilter_heads_new(void)
   PrefilterHeads *heads = g_new0(PrefilterHeads, 1);
   heads->n_slots = 64;
   heads->slots = g_new0(PrefilterHeadSlot, heads->n_slots);
+  heads->tags = g_new0(guint8, heads->n_slots);
   return heads;
 }
 
@@ -1555,6 +1566,7 @@ void prefilter_heads_free(PrefilterHeads *heads)
   for (guint i = 0; i < heads->n_slots; i++)
     g_free(heads->slots[i].word);
   g_free(heads->slots);
+  g_free(heads->tags);
   g_free(heads);
 }
 
@@ -1580,10 +1592,11 @@ static guint32 prefilter_head_hash(const guint8 *word, gsize len)
 
 static const guint8 *prefilter_heads_fold(void);
 
-/* TRUE when `word` (`len` ASCII letters and digits, any case) is `head`. */
-static gboolean prefilter_head_is(const char *head, const guint8 *word, gsize len)
+/* TRUE when `word` (`len` ASCII letters and digits, any case, lower-cased
+ * by `fold`) is `head`. */
+static gboolean prefilter_head_is(const char *head, const guint8 *word, gsize len,
+                                  const guint8 *fold)
 {
-  const guint8 *fold = prefilter_heads_fold();
   for (gsize i = 0; i < len; i++)
     if ((guint8)head[i] != fold[word[i]])
       return FALSE;
@@ -1598,9 +1611,32 @@ static PrefilterHeadSlot *prefilter_head_slot(const PrefilterHeads *heads, const
   for (guint i = hash & mask;; i = (i + 1) & mask) {
     PrefilterHeadSlot *slot = &heads->slots[i];
     if (!slot->word || (slot->hash == hash && slot->len == len &&
-                        prefilter_head_is(slot->word, word, len)))
+                        prefilter_head_is(slot->word, word, len, prefilter_heads_fold())))
       return slot;
   }
+}
+
+/* A slot's tag: 8 bits of its hash that its place does not tell, never 0. */
+static guint8 prefilter_head_tag(guint32 hash)
+{
+  return (guint8)(hash >> 24) | 1;
+}
+
+/* The slot of head `word` (`len` bytes, any case, lower-cased by `fold`),
+ * or NULL: the tags are read first, a slot only where its tag is the word's. */
+static const PrefilterHeadSlot *prefilter_heads_lookup(const PrefilterHeads *heads,
+                                                       const guint8 *word, gsize len,
+                                                       guint32 hash, const guint8 *fold)
+{
+  guint mask = heads->n_slots - 1;
+  guint8 tag = prefilter_head_tag(hash);
+  for (guint i = hash & mask; heads->tags[i]; i = (i + 1) & mask) {
+    const PrefilterHeadSlot *slot = &heads->slots[i];
+    if (heads->tags[i] == tag && slot->hash == hash && slot->len == len &&
+        prefilter_head_is(slot->word, word, len, fold))
+      return slot;
+  }
+  return NULL;
 }
 
 /* Doubles the table (kept at most half full). */
@@ -1610,9 +1646,16 @@ static void prefilter_heads_grow(PrefilterHeads *heads)
   guint n_old = heads->n_slots;
   heads->n_slots *= 2;
   heads->slots = g_new0(PrefilterHeadSlot, heads->n_slots);
-  for (guint i = 0; i < n_old; i++)
-    if (old[i].word)
-      *prefilter_head_slot(heads, (const guint8 *)old[i].word, old[i].len, old[i].hash) = old[i];
+  g_free(heads->tags);
+  heads->tags = g_new0(guint8, heads->n_slots);
+  for (guint i = 0; i < n_old; i++) {
+    if (!old[i].word)
+      continue;
+    PrefilterHeadSlot *slot =
+      prefilter_head_slot(heads, (const guint8 *)old[i].word, old[i].len, old[i].hash);
+    *slot = old[i];
+    heads->tags[slot - heads->slots] = prefilter_head_tag(slot->hash);
+  }
   g_free(old);
 }
 
@@ -1625,7 +1668,9 @@ static PrefilterHeadSlot *prefilter_heads_put(PrefilterHeads *heads, const char 
   guint32 hash = prefilter_head_hash((const guint8 *)head, len);
   PrefilterHeadSlot *slot = prefilter_head_slot(heads, (const guint8 *)head, len, hash);
   if (!slot->word) {
-    *slot = (PrefilterHeadSlot){ g_ascii_strdown(head, (gssize)len), hash, (guint16)len, 0, 0 };
+    *slot = (PrefilterHeadSlot){ g_ascii_strdown(head, (gssize)len), hash, (guint16)len, 0, 0, 0,
+                                 0 };
+    heads->tags[slot - heads->slots] = prefilter_head_tag(hash);
     heads->n_words++;
     heads->longest = MAX(heads->longest, (guint)len);
   }
@@ -1637,35 +1682,91 @@ void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list)
 {
   gsize len = strlen(head);
   g_return_if_fail(list < PREFILTER_HEADS_LISTS && len > 0 && len <= PREFILTER_HEAD_LONGEST);
-  prefilter_heads_put(heads, head, len, list)->any_next = TRUE;
+  PrefilterHeadSlot *slot = prefilter_heads_put(heads, head, len, list);
+  slot->any_next |= 1u << list;
+  slot->shallow |= 1u << list;
 }
 
-/* What follows a head in a phrase, as a key of the filter: the phrase ends
- * (PREFILTER_NEXT_END), goes on with one ASCII punctuation character
- * (that character and PREFILTER_NEXT_PUNCT), or with white space and a word
- * starting with `c1` `c2` (ASCII letters or digits, lower case; `c2` is 0
- * when the word ends after `c1` or goes on with ASCII punctuation). */
-#define PREFILTER_NEXT_END 0, 0
+/* What follows a head in a phrase, as a key of the filter: one ASCII
+ * punctuation character (that character and PREFILTER_NEXT_PUNCT), or
+ * white space and a word starting with `c1` `c2` (ASCII letters or digits,
+ * lower case; `c2` is 0 when the word ends after `c1` or goes on with ASCII
+ * punctuation). A phrase that ends with its head is in the slot's `ends`. */
 #define PREFILTER_NEXT_PUNCT 0xFF
 
-/* The filter bit of a head (its hash) followed by (`c1`, `c2`). */
-static guint prefilter_next_bit(guint32 head_hash, guint8 c1, guint8 c2)
+/* The filter key of a head (its hash) followed by (`c1`, `c2`), for any
+ * list: prefilter_next_key() makes it one list's. */
+static guint32 prefilter_next_base(guint32 head_hash, guint8 c1, guint8 c2)
 {
-  guint32 key = (head_hash ^ ((guint32)c1 << 8 | c2)) * 0x9E3779B1u;
-  return key >> (32 - PREFILTER_NEXT_BITS);
+  guint32 key = head_hash ^ ((guint32)c1 << 8 | c2);
+  key = (key ^ (key >> 16)) * 0x7FEB352Du; /* mixed: keys apart in any bits land apart */
+  key = (key ^ (key >> 15)) * 0x846CA68Bu;
+  return key ^ (key >> 16);
 }
 
-static void prefilter_next_set(PrefilterHeads *heads, guint32 head_hash, guint8 c1, guint8 c2)
+/* The key of list `list` from its base: its top bits pick the word of the
+ * filter, its low twelve two bits in it. */
+static guint32 prefilter_next_key(guint32 base, guint list)
 {
-  guint bit = prefilter_next_bit(head_hash, c1, c2);
-  heads->next[bit / 64] |= G_GUINT64_CONSTANT(1) << (bit % 64);
+  guint32 key = base + (list + 1) * 0x9E3779B9u;
+  return key ^ (key >> 17);
 }
 
-static gboolean prefilter_next_has(const PrefilterHeads *heads, guint32 head_hash, guint8 c1,
-                                   guint8 c2)
+static guint prefilter_next_word(guint32 key)
 {
-  guint bit = prefilter_next_bit(head_hash, c1, c2);
-  return (heads->next[bit / 64] >> (bit % 64)) & 1;
+  return key >> (32 - (PREFILTER_NEXT_BITS - 6));
+}
+
+static guint64 prefilter_next_mask(guint32 key)
+{
+  return G_GUINT64_CONSTANT(1) << (key & 63) | G_GUINT64_CONSTANT(1) << ((key >> 6) & 63);
+}
+
+static void prefilter_next_set(PrefilterHeads *heads, guint32 head_hash, guint list, guint8 c1,
+                               guint8 c2)
+{
+  guint32 key = prefilter_next_key(prefilter_next_base(head_hash, c1, c2), list);
+  heads->next[prefilter_next_word(key)] |= prefilter_next_mask(key);
+}
+
+/* The lists of `lists` whose key from `base` the filter holds. */
+static guint32 prefilter_next_has_base(const PrefilterHeads *heads, guint32 base, guint32 lists)
+{
+  guint32 found = 0;
+  for (guint32 rest = lists; rest; rest &= rest - 1) {
+    guint list = (guint)__builtin_ctz(rest);
+    guint32 key = prefilter_next_key(base, list);
+    guint64 mask = prefilter_next_mask(key);
+    if ((heads->next[prefilter_next_word(key)] & mask) == mask)
+      found |= 1u << list;
+  }
+  return found;
+}
+
+/* The lists of `lists` (a head's, by its hash) that the filter holds
+ * followed by (`c1`, `c2`). */
+static guint32 prefilter_next_has(const PrefilterHeads *heads, guint32 head_hash, guint32 lists,
+                                  guint8 c1, guint8 c2)
+{
+  return prefilter_next_has_base(heads, prefilter_next_base(head_hash, c1, c2), lists);
+}
+
+/* The base of the key of a head (its hash), white space, a second word (the
+ * FNV-1a hash of its lower-cased ASCII letters and digits), white space and
+ * a third word starting with `c1` `c2` (as prefilter_next_base()). */
+static guint32 prefilter_third_base(guint32 head_hash, guint32 second_hash, guint8 c1, guint8 c2)
+{
+  return prefilter_next_base(prefilter_next_base(head_hash, 0xFE, 0xFE) ^ second_hash, c1, c2);
+}
+
+/* The FNV-1a hash of the ASCII letters and digits from `*s` on, lower-cased
+ * by `fold`; `*s` moves past them. */
+static guint32 prefilter_word_hash(const guint8 **s, const guint8 *end, const guint8 *fold)
+{
+  guint32 hash = PREFILTER_FNV_BASIS;
+  for (; *s < end && fold[**s]; (*s)++)
+    hash = (hash ^ fold[**s]) * PREFILTER_FNV_PRIME;
+  return hash;
 }
 
 static gboolean prefilter_is_ascii_space(guint8 c)
@@ -1673,25 +1774,61 @@ static gboolean prefilter_is_ascii_space(guint8 c)
   return c == ' ' || (c >= '\t' && c <= '\r'); /* \t \n \v \f \r: PCRE2's ASCII \s */
 }
 
-/* Records in the filter how `rest` (the phrase after its head, lower case)
- * goes on; marks the slot when the filter cannot tell: a dash (which the
- * trie also matches with white space), or anything not ASCII. */
+/* Records in the filter the second word of a phrase of list `list` (at
+ * `rest`, lower case) and how the third starts, when the second is ASCII
+ * letters and digits followed by white space and a third word of the form
+ * prefilter_heads_note_next() records; else marks the list shallow: the
+ * heads of a list none of whose phrases of this head is shallow are found
+ * only where the second word and the third's start are in the filter. */
+static void prefilter_heads_note_third(PrefilterHeads *heads, PrefilterHeadSlot *slot,
+                                       guint list, const guint8 *rest)
+{
+  const guint8 *fold = prefilter_heads_fold(), *end = rest + strlen((const char *)rest);
+  guint32 second = prefilter_word_hash(&rest, end, fold);
+  if (*rest != ' ' && *rest != '\t') {
+    slot->shallow |= 1u << list;
+    return;
+  }
+  while (*rest == ' ' || *rest == '\t')
+    rest++;
+  if (!g_ascii_isalnum(rest[0]) || rest[1] >= 0x80) {
+    slot->shallow |= 1u << list;
+    return;
+  }
+  guint32 key = prefilter_next_key(
+    prefilter_third_base(slot->hash, second, rest[0], g_ascii_isalnum(rest[1]) ? rest[1] : 0),
+    list);
+  heads->next[prefilter_next_word(key)] |= prefilter_next_mask(key);
+}
+
+/* Records in the filter how `rest` (the phrase of list `list` after its
+ * head, lower case) goes on; marks the slot's list when the filter cannot
+ * tell: a dash (which the trie also matches with white space), or anything
+ * not ASCII. */
 static void prefilter_heads_note_next(PrefilterHeads *heads, PrefilterHeadSlot *slot,
-                                      const guint8 *rest)
+                                      guint list, const guint8 *rest)
 {
   if (*rest == 0) {
-    prefilter_next_set(heads, slot->hash, PREFILTER_NEXT_END);
+    slot->ends |= 1u << list;
+    slot->shallow |= 1u << list;
   } else if (*rest == ' ' || *rest == '\t') { /* the trie's "\s+" */
     while (*rest == ' ' || *rest == '\t')
       rest++;
-    if (!g_ascii_isalnum(rest[0]) || rest[1] >= 0x80)
-      slot->any_next = TRUE;
-    else
-      prefilter_next_set(heads, slot->hash, rest[0], g_ascii_isalnum(rest[1]) ? rest[1] : 0);
+    if (!g_ascii_isalnum(rest[0]) || rest[1] >= 0x80) {
+      slot->any_next |= 1u << list;
+      slot->shallow |= 1u << list;
+    } else {
+      prefilter_next_set(heads, slot->hash, list, rest[0],
+                         g_ascii_isalnum(rest[1]) ? rest[1] : 0);
+      prefilter_heads_note_third(heads, slot, list, rest);
+      return;
+    }
   } else if (*rest < 0x80 && *rest != '-') {
-    prefilter_next_set(heads, slot->hash, *rest, PREFILTER_NEXT_PUNCT);
+    prefilter_next_set(heads, slot->hash, list, *rest, PREFILTER_NEXT_PUNCT);
+    slot->shallow |= 1u << list;
   } else {
-    slot->any_next = TRUE;
+    slot->any_next |= 1u << list;
+    slot->shallow |= 1u << list;
   }
 }
 
@@ -1704,7 +1841,7 @@ gboolean prefilter_heads_add_phrase(PrefilterHeads *heads, const char *phrase, g
   g_autofree char *lower = g_utf8_strdown(phrase, -1);
   gsize len = strlen(head);
   PrefilterHeadSlot *slot = prefilter_heads_put(heads, head, len, list);
-  prefilter_heads_note_next(heads, slot, (const guint8 *)lower + len);
+  prefilter_heads_note_next(heads, slot, list, (const guint8 *)lower + len);
   return TRUE;
 }
 
@@ -1727,35 +1864,66 @@ static const guint8 *prefilter_heads_fold(void)
   return fold;
 }
 
-/* FALSE when no phrase of `slot`'s head can go on as the text does at `s`,
- * just after the head word (a byte that is no ASCII letter or digit, or the
- * end): the filter is asked for each way the text may go on. A non-ASCII
- * byte there may be white space, a dash or a letter the trie matches, and
- * a non-ASCII byte where the next word starts may be a letter it matches:
- * neither is ruled out. */
-static gboolean prefilter_head_may_go_on(const PrefilterHeads *heads,
-                                         const PrefilterHeadSlot *slot, const guint8 *s,
-                                         const guint8 *end)
+/* The lists of `deep` (lists of `slot`'s head none of whose phrases of this
+ * head is shallow) whose phrases may go on as the text does from its second
+ * word at `s` (an ASCII letter or digit): the word, white space and the
+ * start of a third word must be in the filter. Non-ASCII after the second
+ * word may be white space, and where the third starts a letter the trie
+ * matches: neither rules out a list. */
+static guint32 prefilter_head_may_go_on_third(const PrefilterHeads *heads,
+                                              const PrefilterHeadSlot *slot, guint32 deep,
+                                              const guint8 *s, const guint8 *end,
+                                              const guint8 *fold)
 {
-  if (slot->any_next || (s < end && *s >= 0x80))
-    return TRUE;
-  guint32 hash = slot->hash;
-  if (s == end || *s != '_') /* no word character: a phrase may end here */
-    if (prefilter_next_has(heads, hash, PREFILTER_NEXT_END))
-      return TRUE;
-  if (s == end)
-    return FALSE;
-  if (!prefilter_is_ascii_space(*s))
-    return prefilter_next_has(heads, hash, *s, PREFILTER_NEXT_PUNCT);
+  guint32 second = prefilter_word_hash(&s, end, fold);
+  if (s < end && *s >= 0x80)
+    return deep;
+  if (s == end || !prefilter_is_ascii_space(*s))
+    return 0;
   while (s < end && prefilter_is_ascii_space(*s))
     s++;
   if (s == end)
-    return FALSE;
+    return 0;
   if (*s >= 0x80 || (s + 1 < end && s[1] >= 0x80))
-    return TRUE;
-  const guint8 *fold = prefilter_heads_fold();
+    return deep;
   guint8 c1 = fold[s[0]], c2 = s + 1 < end ? fold[s[1]] : 0;
-  return c1 != 0 && prefilter_next_has(heads, hash, c1, c2);
+  if (c1 == 0)
+    return 0;
+  return prefilter_next_has_base(heads, prefilter_third_base(slot->hash, second, c1, c2), deep);
+}
+
+/* The lists of `slot`'s head with a phrase that may go on as the text does
+ * at `s`, just after the head word (a byte that is no ASCII letter or digit,
+ * or the end): the filter is asked, for each list, for each way the text may
+ * go on. A non-ASCII byte there may be white space, a dash or a letter the
+ * trie matches, and a non-ASCII byte where the next word starts may be a
+ * letter it matches: neither rules out a list. */
+static guint32 prefilter_head_may_go_on(const PrefilterHeads *heads,
+                                        const PrefilterHeadSlot *slot, const guint8 *s,
+                                        const guint8 *end, const guint8 *fold)
+{
+  if (s < end && *s >= 0x80)
+    return slot->lists;
+  guint32 hash = slot->hash, found = slot->any_next;
+  if (s == end || *s != '_') /* no word character: a phrase may end here */
+    found |= slot->ends;
+  guint32 ask = slot->lists & ~found;
+  if (s == end || !ask)
+    return found;
+  if (!prefilter_is_ascii_space(*s))
+    return found | prefilter_next_has(heads, hash, ask, *s, PREFILTER_NEXT_PUNCT);
+  while (s < end && prefilter_is_ascii_space(*s))
+    s++;
+  if (s == end)
+    return found;
+  if (*s >= 0x80 || (s + 1 < end && s[1] >= 0x80))
+    return slot->lists;
+  guint8 c1 = fold[s[0]], c2 = s + 1 < end ? fold[s[1]] : 0;
+  if (c1 == 0)
+    return found;
+  guint32 next = prefilter_next_has(heads, hash, ask, c1, c2);
+  guint32 deep = next & ~slot->shallow;
+  return found | (next & slot->shallow) | (deep ? prefilter_head_may_go_on_third(heads, slot, deep, s, end, fold) : 0);
 }
 
 GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsize len)
@@ -1782,9 +1950,10 @@ GArray *prefilter_heads_find(const PrefilterHeads *heads, const char *text, gsiz
     gsize word_len = (gsize)(s - word);
     if (after_word || word_len > heads->longest)
       continue;
-    const PrefilterHeadSlot *slot = prefilter_head_slot(heads, word, word_len, hash);
-    if (slot->word && prefilter_head_may_go_on(heads, slot, s, end)) {
-      PrefilterHead head = { (guint32)(word - (const guint8 *)text), slot->lists };
+    const PrefilterHeadSlot *slot = prefilter_heads_lookup(heads, word, word_len, hash, fold);
+    guint32 lists = slot ? prefilter_head_may_go_on(heads, slot, s, end, fold) : 0;
+    if (lists) {
+      PrefilterHead head = { (guint32)(word - (const guint8 *)text), lists };
       g_array_append_val(found, head);
     }
   }

@@ -91,7 +91,7 @@ typedef struct _PrefilterHeads PrefilterHeads;
 /* A word of a text that is the head of a phrase of some lists. */
 typedef struct {
   guint32 offset;  /* where the word starts */
-  guint32 lists;   /* bit n: a phrase of list n has this head */
+  guint32 lists;   /* bit n: a phrase of list n has this head and may go on as the text does */
 } PrefilterHead;
 
 PrefilterHeads *prefilter_heads_new(void);
@@ -111,9 +111,13 @@ void prefilter_heads_add(PrefilterHeads *heads, const char *head, guint list);
  * spaces is white space) for list `list`, and how the phrase goes on after
  * it: when it is white space and a word of ASCII letters or digits, a text
  * whose head word is not followed by white space and a word starting with
- * the same two characters holds no such phrase there (a Bloom filter, which
- * may keep a head no phrase fits, never drops one). FALSE when the phrase
- * has no head. */
+ * the same two characters holds no such phrase there, and its head is found
+ * without the bit of `list` (a Bloom filter of head, list and what follows,
+ * which may keep a list no phrase fits, never drops one). When all of a
+ * list's phrases of a head go on with white space, a second word of ASCII
+ * letters and digits, white space and a third word, the filter also holds
+ * the second word and how the third starts, and the head is found for the
+ * list only where both are. FALSE when the phrase has no head. */
 gboolean prefilter_heads_add_phrase(PrefilterHeads *heads, const char *phrase, guint list);
 
 /* TRUE when U+017F (C5 BF) or U+212A (E2 84 AA), which PCRE2 matches as s

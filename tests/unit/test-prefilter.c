@@ -454,6 +454,66 @@ static void test_heads_next(void)
   }
 }
 
+/* A head of several lists is found only for the lists with a phrase that may
+ * go on as the text does: each list asks the filter for itself. */
+static void test_heads_next_lists(void)
+{
+  g_autoptr(PrefilterHeads) heads = prefilter_heads_new();
+  g_assert_true(prefilter_heads_add_phrase(heads, "you missed", 0));
+  g_assert_true(prefilter_heads_add_phrase(heads, "you owe", 1));
+  g_assert_true(prefilter_heads_add_phrase(heads, "you", 2));
+  g_assert_true(prefilter_heads_add_phrase(heads, "you-know-who", 3));
+  g_assert_true(prefilter_heads_add_phrase(heads, "you.", 4));
+  const struct { const char *text, *found; } cases[] = {
+    { "you missed", "0:13" },          /* 0, 2 ("you" ends), 3 (a dash may be white space) */
+    { "you owe me", "0:14" },          /* 1, 2, 3 */
+    { "you", "0:12" },                 /* 2, 3 */
+    { "you.", "0:28" },                /* list 2 (a word ends), 3 and 4 */
+    { "you again", "0:12" },
+    { "youÂ owe", "0:31" },        /* not ASCII after the head: every list */
+    { "you_", "0:8" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *found = heads_found(heads, cases[i].text);
+    g_test_message("%s", cases[i].text);
+    g_assert_cmpstr(found, ==, cases[i].found);
+  }
+}
+
+/* A list whose phrases of a head all go on with white space, a second word
+ * of ASCII letters and digits, white space and a third word is found only
+ * where the text's second word is one of theirs and the third starts as one
+ * of theirs does; a list with another phrase of the head (list 1: "in the"
+ * ends there, list 2: "you're") is found as the next word's start allows. */
+static void test_heads_third(void)
+{
+  g_autoptr(PrefilterHeads) heads = prefilter_heads_new();
+  const struct { const char *phrase; guint list; } phrases[] = {
+    { "in the end", 0 }, { "in the long  run", 0 }, { "in the", 1 },
+    { "if you want", 2 }, { "if you're", 2 }, { "pay up now", 3 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(phrases); i++)
+    g_assert_true(prefilter_heads_add_phrase(heads, phrases[i].phrase, phrases[i].list));
+  const struct { const char *text, *found; } cases[] = {
+    { "in the end", "0:3" },
+    { "In THE\tLong", "0:3" },
+    { "in the box", "0:2" },               /* "bo" starts no third word of list 0 */
+    { "in theory end", "0:2" },            /* "theory" is not "the" */
+    { "in the_end", "0:2" },               /* no white space after "the" */
+    { "in the", "0:2" },
+    { "in the\xc2\xa0" "end", "0:3" },        /* U+00A0 may be white space */
+    { "in the \xc3\xa9t\xc3\xa9", "0:3" },  /* a third word not ASCII: kept */
+    { "if you go", "0:4" },                /* list 2 has "you're" */
+    { "pay up later", "" },
+    { "pay  up   now!", "0:8" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *found = heads_found(heads, cases[i].text);
+    g_test_message("%s", cases[i].text);
+    g_assert_cmpstr(found, ==, cases[i].found);
+  }
+}
+
 /* A phrase group scored through its heads finds what the whole-text scan
  * finds: at a word start, after punctuation, in capitals, and in a text
  * holding U+212A (every position tried); never inside a word. */
@@ -895,6 +955,8 @@ int main(int argc, char **argv)
   g_test_add_func("/prefilter/scan-bounded", test_scan_bounded);
   g_test_add_func("/prefilter/heads/find", test_heads_find);
   g_test_add_func("/prefilter/heads/next", test_heads_next);
+  g_test_add_func("/prefilter/heads/next-lists", test_heads_next_lists);
+  g_test_add_func("/prefilter/heads/third", test_heads_third);
   g_test_add_func("/prefilter/heads/scoring", test_heads_scoring);
   g_test_add_func("/prefilter/branches/cut", test_branches);
   g_test_add_func("/prefilter/lookahead-hint", test_lookahead_hint);
