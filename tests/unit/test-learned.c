@@ -109,16 +109,23 @@ static void learned_assert_same(const LearnedSet *set, const char *subject, cons
               fast[i]);
 }
 
-static void test_predict_text(void)
+/* A trained risky model, and a tone model where 1 + 1e16 - 1e16 is 0 in
+ * the order of its names (a, big, zz), 1 in others. */
+static LearnedSet *learned_test_set(void)
 {
-  g_autoptr(LearnedSet) set = learned_set_new();
+  LearnedSet *set = learned_set_new();
   set->models[LEARNED_RISKY] = learned_test_model();
   g_autoptr(GError) error = NULL;
-  /* 1 + 1e16 - 1e16 is 0 in that order of names (a, big, zz), 1 in others */
   set->models[LEARNED_TONE] = learned_model_parse(
     "dimension tone\nbias 0.5\n1 a\n10000000000000000 big\n-10000000000000000 zz\n"
     "0.25 s:late\n-0.125 late again\n", "tone.model", &error);
   g_assert_no_error(error);
+  return set;
+}
+
+static void test_predict_text(void)
+{
+  g_autoptr(LearnedSet) set = learned_test_set();
   for (guint i = 0; i < G_N_ELEMENTS(learned_examples); i++)
     learned_assert_same(set, learned_examples[i].subject, learned_examples[i].text);
   learned_assert_same(set, NULL, "zz big a");
@@ -262,13 +269,7 @@ static void test_maybe_weighed(void)
  * used), and a new seal sees it too. */
 static void test_seal(void)
 {
-  g_autoptr(LearnedSet) set = learned_set_new();
-  set->models[LEARNED_RISKY] = learned_test_model();
-  g_autoptr(GError) error = NULL;
-  set->models[LEARNED_TONE] = learned_model_parse(
-    "dimension tone\nbias 0.5\n1 a\n10000000000000000 big\n-10000000000000000 zz\n"
-    "0.25 s:late\n-0.125 late again\n", "tone.model", &error);
-  g_assert_no_error(error);
+  g_autoptr(LearnedSet) set = learned_test_set();
   learned_set_seal(set);
   g_assert_nonnull(set->seal);
   for (guint i = 0; i < G_N_ELEMENTS(learned_examples); i++)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "filters/cleanup.h"
 #include "filters/regex-trie.h"
+#include "mail-texts.h"
 
 static void assert_rewrite(const char *pattern, guint32 flags, const char *want)
 {
@@ -109,33 +110,6 @@ static guint assert_same_matches(const char *pattern, const char *rewritten, pcr
   return matches;
 }
 
-/* The texts: each line of the test mail, and lines made of the words of
- * each rewritten group around one another. */
-static GPtrArray *texts_of_test_mail(void)
-{
-  GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
-  const char *root = g_getenv("KEEL_SOURCE_ROOT");
-  g_assert_nonnull(root);
-  const char *dirs[] = { "tests/data/parser", "tests/data/promises", "tests/data/why",
-                         "tests/data/demo", "tests/data/voice" };
-  for (guint d = 0; d < G_N_ELEMENTS(dirs); d++) {
-    g_autofree char *dir_path = g_build_filename(root, dirs[d], NULL);
-    g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
-    for (const char *name; dir && (name = g_dir_read_name(dir));) {
-      g_autofree char *path = g_build_filename(dir_path, name, NULL);
-      g_autofree char *data = NULL;
-      if (!g_str_has_suffix(name, ".eml") || !g_file_get_contents(path, &data, NULL, NULL) ||
-          !g_utf8_validate(data, -1, NULL))
-        continue;
-      g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
-      for (guint i = 0; lines[i]; i++)
-        g_ptr_array_add(texts, g_strdup(g_strstrip(lines[i])));
-      g_ptr_array_add(texts, g_steal_pointer(&data));
-    }
-  }
-  return texts;
-}
-
 /* The pattern and flags of a `look PLACE /pattern/flags` line, or FALSE. */
 static gboolean look_pattern(const char *line, char **pattern, guint32 *flags)
 {
@@ -181,7 +155,7 @@ static void test_rules_same_matches(void)
   g_autofree char *rules = g_build_filename(root, "rules", NULL);
   g_autoptr(GDir) dir = g_dir_open(rules, 0, NULL);
   g_assert_nonnull(dir);
-  g_autoptr(GPtrArray) texts = texts_of_test_mail();
+  g_autoptr(GPtrArray) texts = mail_texts_load();
   g_assert_cmpuint(texts->len, >, 1000);
   guint rewritten = 0, matches = 0;
   for (const char *name; (name = g_dir_read_name(dir));) {
