@@ -166,6 +166,7 @@ void json_put_bool(GString *out, const char *name, gboolean value)
  * the digits are laid out as "%.17g" does: trailing zeros dropped, an
  * exponent below -4 written "e-05". Other values go to g_ascii_dtostr(). */
 
+#if defined(__SIZEOF_INT128__) /* GCC and Clang on 64-bit targets */
 #define JSON_G17_DIGITS 17
 
 /* The 17 digits of m * 2^e (e < 0) for decimal exponent `*d`, rounded,
@@ -259,6 +260,15 @@ static gboolean json_g17(char *buffer, double value)
   *p = '\0';
   return TRUE;
 }
+
+#else
+static gboolean json_g17(char *buffer, double value)
+{
+  (void)buffer;
+  (void)value;
+  return FALSE; /* no 128-bit integers: printf does it all */
+}
+#endif
 
 void json_format_g17(char *buffer, gsize size, double value)
 {
