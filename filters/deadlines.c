@@ -183,7 +183,7 @@ typedef struct {
   GPtrArray *heads;      /* owned, of char*: lower-case ASCII letters and digits, sorted;
                             NULL: no heads known */
   GArray *masks;         /* owned, of guint64: per head, the bits of the rules it starts */
-  guint8 first[256];     /* for a byte (either case) that starts a head, 1 + the index
+  guint16 first[256];    /* for a byte (either case) that starts a head, 1 + the index
                             of the first such head in `heads`; else 0 */
   guint8 bytes[256];     /* DEADLINE_BYTE_* flags of each byte */
   guint32 triples[32 * 32 * 32 / 32]; /* deadline_triple(): a head may start so */
@@ -318,7 +318,7 @@ static void deadline_triple_set(DeadlineHeads *h, guint bit)
 static void deadline_heads_index(DeadlineHeads *h, const char *head, guint index)
 {
   guchar first = (guchar)head[0], upper = (guchar)g_ascii_toupper(head[0]);
-  h->first[first] = h->first[upper] = (guint8)(index + 1);
+  h->first[first] = h->first[upper] = (guint16)(index + 1);
   h->bytes[first] |= DEADLINE_BYTE_HEAD;
   h->bytes[upper] |= DEADLINE_BYTE_HEAD;
   for (guint b = 0; b < 32; b++) /* a head shorter than 3: any byte may follow it */
@@ -333,7 +333,7 @@ static int deadline_head_compare(gconstpointer a, gconstpointer b)
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Adds `heads` (of char*, taken from it) as the heads of the rule `bit`. */
+/* Adds (copies of) `heads`, of char*, as the heads of the rule `bit`. */
 static void deadline_heads_add(DeadlineHeads *h, GPtrArray *heads, guint64 bit)
 {
   if (h->heads == NULL) {
